@@ -1,0 +1,1 @@
+"""The `houston` command line: thin click commands over the library."""

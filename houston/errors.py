@@ -1,0 +1,84 @@
+"""The one error base of Houston, and the exit codes the command line maps errors to.
+
+Every error keeps its fields and builds a message that says what went wrong, where,
+and what to do about it. The CLI turns any `HoustonError` into its `exit_code` in one
+place (`houston.cli.main`), without a traceback.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_MISSION_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+class HoustonError(Exception):
+    """Base of every error Houston raises on purpose."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def __init__(self, what: str, *, where: str = "", fix: str = "") -> None:
+        self.what = what
+        self.where = where
+        self.fix = fix
+        super().__init__(self.format())
+
+    def format(self) -> str:
+        head = f"{self.where}: {self.what}" if self.where else self.what
+        return f"{head}\n  hint: {self.fix}" if self.fix else head
+
+
+class UsageError(HoustonError):
+    """The command line was called wrongly."""
+
+
+class SpecError(HoustonError):
+    """A mission.yaml, package.yaml or agent file is malformed.
+
+    `source` is the file name; `line` and `column` are 1-based, 0 when unknown.
+    """
+
+    def __init__(
+        self, what: str, *, source: str, line: int = 0, column: int = 0, fix: str = ""
+    ) -> None:
+        self.source = source
+        self.line = line
+        self.column = column
+        where = source
+        if line:
+            where = f"{source}:{line}:{column}" if column else f"{source}:{line}"
+        super().__init__(what, where=where, fix=fix)
+
+
+class NotFoundError(HoustonError):
+    """A mission, task, package or agent that was asked for does not exist."""
+
+
+class AmbiguousError(HoustonError):
+    """An id prefix matched more than one mission."""
+
+
+class IllegalTransition(HoustonError):
+    """A lifecycle move that the transition table does not allow."""
+
+
+class ConflictError(HoustonError):
+    """Someone else changed the state first (a lost race on a rename or a lock)."""
+
+
+class StoreError(HoustonError):
+    """The home folder is unusable: wrong filesystem layout, several devices, no access."""
+
+
+class PackageError(HoustonError):
+    """A package cannot be built, verified, resolved or installed."""
+
+
+class RunnerError(HoustonError):
+    """An agent cannot be started: missing executable, entrypoint or endpoint."""
+
+
+class MissionFailed(HoustonError):
+    """A mission ran and ended failed or cancelled."""
+
+    exit_code = EXIT_MISSION_FAILED

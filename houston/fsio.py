@@ -1,0 +1,103 @@
+"""Durable file primitives: atomic JSON writes, fsynced folders, torn-safe JSON lines.
+
+Rules (DESIGN §2, PITFALLS "Filesystem state"): temp file in the same folder, fsync,
+`os.replace`, fsync the folder; appends are one `os.write` per record; readers skip a
+torn or unparsable line instead of failing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_bytes_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Replace `path` with `data` so that readers see the old or the new file, never half."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        if durable:
+            os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    os.close(fd)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    if durable:
+        fsync_dir(path.parent)
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def write_json_atomic(path: Path, obj: Any, *, durable: bool = True) -> None:
+    text = json.dumps(obj, ensure_ascii=False, sort_keys=True, indent=2) + "\n"
+    write_bytes_atomic(path, text.encode(), durable=durable)
+
+
+def read_json(path: Path) -> Any:
+    with open(path, "rb") as f:
+        return json.loads(f.read())
+
+
+def append_line(path: Path, record: Any, *, durable: bool = False) -> int:
+    """Append one JSON record as one line with one `os.write`; return its byte offset.
+
+    Concurrent appenders on a local Linux filesystem never interleave a record.
+    """
+    data = (dumps(record) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        written = os.write(fd, data)
+        if written != len(data):
+            raise OSError(f"short append to {path}: {written} of {len(data)} bytes")
+        end = os.lseek(fd, 0, os.SEEK_CUR)
+        if durable:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    return end - len(data)
+
+
+def parse_lines(data: bytes) -> list[dict[str, Any]]:
+    """Records of a JSON-lines blob up to its last newline; torn or garbage lines skipped."""
+    end = data.rfind(b"\n")
+    records: list[dict[str, Any]] = []
+    for raw in data[: end + 1].splitlines():
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def read_lines(path: Path) -> list[dict[str, Any]]:
+    try:
+        with open(path, "rb") as f:
+            return parse_lines(f.read())
+    except FileNotFoundError:
+        return []

@@ -1,0 +1,102 @@
+"""The home folder (default `./.houston`): where every piece of state lives (DESIGN §2)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from houston.errors import StoreError
+from houston.lifecycle import MissionState
+
+DEFAULT_HOME = ".houston"
+
+
+@dataclass(frozen=True)
+class Home:
+    root: Path
+
+    @classmethod
+    def locate(cls, option: str | None = None, environ: Mapping[str, str] | None = None) -> Home:
+        """`--home` wins over `HOUSTON_HOME`, which wins over `./.houston`."""
+        env = os.environ if environ is None else environ
+        chosen = option or env.get("HOUSTON_HOME") or DEFAULT_HOME
+        return cls(Path(chosen).expanduser().absolute())
+
+    @property
+    def missions(self) -> Path:
+        return self.root / "missions"
+
+    @property
+    def tmp(self) -> Path:
+        return self.missions / ".tmp"
+
+    def state_dir(self, state: MissionState) -> Path:
+        return self.missions / state.value
+
+    def mission_dir(self, state: MissionState, mission_id: str) -> Path:
+        return self.missions / state.value / mission_id
+
+    @property
+    def packages(self) -> Path:
+        return self.root / "packages"
+
+    @property
+    def registry(self) -> Path:
+        return self.root / "registry"
+
+    @property
+    def events(self) -> Path:
+        return self.root / "events"
+
+    @property
+    def run(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def locks(self) -> Path:
+        return self.run / "locks"
+
+    @property
+    def lockfile(self) -> Path:
+        return self.root / "houston.lock"
+
+    def exists(self) -> bool:
+        return all(self.state_dir(s).is_dir() for s in MissionState)
+
+    def ensure(self) -> Home:
+        """Create the layout if needed and check that all mission folders share one device."""
+        folders = [self.tmp, *(self.state_dir(s) for s in MissionState)]
+        try:
+            for folder in [*folders, self.packages, self.events, self.locks]:
+                folder.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.run, 0o700)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the home folder: {exc.strerror}",
+                where=str(exc.filename or self.root),
+                fix="choose a writable folder with --home or HOUSTON_HOME",
+            ) from exc
+        self.check_one_device(folders)
+        return self
+
+    def check_one_device(self, folders: list[Path]) -> None:
+        devices = {f: f.stat().st_dev for f in folders}
+        if len(set(devices.values())) > 1:
+            listing = ", ".join(f"{f} (device {d})" for f, d in devices.items())
+            raise StoreError(
+                "mission folders are on more than one filesystem, so moves would not be atomic",
+                where=listing,
+                fix="keep all of missions/ on one filesystem (no mount points inside it)",
+            )
+
+    def require(self) -> Home:
+        """For read commands: the home must exist already; never create it as a side effect."""
+        if not self.exists():
+            raise StoreError(
+                "no Houston home here",
+                where=str(self.root),
+                fix="run `houston init`, submit a mission, or point --home/HOUSTON_HOME at one",
+            )
+        return self
