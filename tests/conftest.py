@@ -40,10 +40,15 @@ def no_leaked_processes() -> Iterator[None]:
         if not leaked:
             break
         time.sleep(0.05)
+    described = []
     for proc in leaked:
+        try:
+            described.append((proc.pid, proc.name(), proc.cmdline()))
+        except psutil.Error:
+            described.append((proc.pid, "?", []))
         try:
             proc.kill()
             proc.wait(timeout=2)
         except psutil.Error:
             pass
-    assert not leaked, f"test leaked processes: {[(p.pid, p.name()) for p in leaked]}"
+    assert not leaked, f"test leaked processes: {described}"
