@@ -1,0 +1,127 @@
+"""Runners: how one attempt executes one agent, inside a warm worker process.
+
+This module is the runner interface; every runner module follows it:
+
+* A runner is a module `houston.runners.<name>` that defines `RUNNER`, an object with
+  `name: str` and `run(job: Job, ctx: AgentContext) -> Outcome`. `get_runner(name)`
+  imports it lazily. Built in: `command`, `python`; `llm` lives in `houston/runners/llm.py`.
+* `Job` is plain JSON-able data the engine sends to a worker: ids, the parsed agent front
+  matter (`agent`), the prompt (the agent file's body), the package folder, the inputs,
+  the mission and attempt folders, the timeout and the task's budget limits.
+* `AgentContext` is what a runner (and a `python` agent function) may use: `inputs`,
+  `prompt`, `mission_id`, `task_id`, `attempt`, `work_dir` (the attempt folder),
+  `mission_dir`, `outputs_dir`, `package_dir`, `blackboard`, `report_usage(tokens, cost)`
+  (cumulative; the engine checks budgets on every report and may stop the attempt), and
+  `register_process(popen)` (a runner that starts a child process must call it at once so
+  the engine can stop the child's process group and never leave it orphaned).
+* `run` returns an `Outcome` (ok, result dict, error text, exit code, signal). It raises
+  `houston.errors.RunnerError` for a setup problem (missing executable, entrypoint or
+  endpoint): the attempt fails with that message instead of hanging. Any other exception
+  fails the attempt with its traceback in stderr.log.
+* While `run` executes, file descriptors 1 and 2 point at the attempt's stdout.log and
+  stderr.log, so `print` from an agent lands in its log. The worker writes result.json,
+  usage.json and exit.json from the Outcome; runners never write them.
+* Timeouts, cancellation and budget stops are enforced by the engine from outside (it
+  stops the registered process group, or the whole worker for in-process agents), so a
+  runner needs no timer of its own; it may still honour `job.timeout` for its own I/O.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from houston.errors import RunnerError
+
+if TYPE_CHECKING:
+    import subprocess
+
+    from houston.engine.blackboard import Blackboard
+
+RUNNER_NAMES = ("command", "python", "llm")
+
+
+@dataclass
+class Job:
+    """One attempt of one task, as sent to a worker (JSON-able)."""
+
+    mission_id: str
+    task_id: str
+    attempt: int
+    agent_ref: str
+    agent: dict[str, Any]
+    prompt: str
+    package_dir: str
+    inputs: dict[str, Any]
+    mission_dir: str
+    attempt_dir: str
+    timeout: float | None = None
+    budget: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def runner(self) -> str:
+        return str(self.agent.get("runner") or "llm")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Job:
+        return cls(**data)
+
+
+@dataclass
+class Outcome:
+    """What one attempt produced."""
+
+    ok: bool
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    exit_code: int | None = None
+    signal: int | None = None
+
+
+class AgentContext(Protocol):
+    """What runners and python agents may use (implemented by the worker)."""
+
+    job: Job
+    inputs: dict[str, Any]
+    prompt: str
+    mission_id: str
+    task_id: str
+    attempt: int
+    work_dir: Path
+    mission_dir: Path
+    outputs_dir: Path
+    package_dir: Path
+    blackboard: Blackboard
+
+    def report_usage(self, tokens: int = 0, cost: float = 0.0) -> None: ...
+
+    def register_process(self, proc: subprocess.Popen[bytes]) -> None: ...
+
+
+class Runner(Protocol):
+    name: str
+
+    def run(self, job: Job, ctx: AgentContext) -> Outcome: ...
+
+
+def get_runner(name: str) -> Runner:
+    """The runner called `name`, imported on first use."""
+    if name not in RUNNER_NAMES:
+        raise RunnerError(
+            f"unknown runner {name!r}", fix=f"use one of: {', '.join(RUNNER_NAMES)}"
+        )
+    try:
+        module = importlib.import_module(f"houston.runners.{name}")
+    except ImportError as exc:
+        raise RunnerError(
+            f"the {name} runner is not available: {exc}",
+            fix="install the package that provides it, or choose another runner",
+        ) from exc
+    runner: Runner = module.RUNNER
+    return runner
