@@ -3,17 +3,25 @@
 Segments are JSON-lines files named by the id of their first byte. An event's id is its
 byte offset in the whole log: monotonic, unique and resumable without a counter file.
 Appends from several processes are serialized by an OS flock on `events/.lock` (held for
-two syscalls), so ids stay strictly increasing and rotation never races a writer. A
-reader consumes complete lines only and skips a torn one.
+a few syscalls), so ids stay strictly increasing and rotation never races a writer. A
+reader consumes complete lines only and skips a torn one; the next writer ends a torn
+tail with a newline first, so a crash mid-append never swallows the following event.
+
+Waking readers: appends in this process call the listeners registered with
+`add_listener`; other processes are seen by `LogWatcher` (inotify through watchdog on
+the events folder, never recursive). Readers should still reconcile every few seconds
+because inotify can drop events.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +44,10 @@ EVENT_TYPES = frozenset(
 )
 SEGMENT_BYTES = 8 * 1024 * 1024
 _SEGMENT_DIGITS = 16
+
+Listener = Callable[[], None]
+_listeners: dict[Path, set[Listener]] = {}
+_listeners_lock = threading.Lock()
 
 
 def segment_name(start: int) -> str:
@@ -66,6 +78,44 @@ def encode_event(
     return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
 
 
+def parse_chunk(data: bytes, position: int) -> tuple[list[dict[str, Any]], int]:
+    """Pure: the events in `data` (which starts at log offset `position`) up to its last
+    newline, and the offset just past that newline. Torn or foreign lines are skipped:
+    a line counts only if it parses and its `id` equals its own offset."""
+    end = data.rfind(b"\n")
+    events: list[dict[str, Any]] = []
+    for raw in data[: end + 1].splitlines(keepends=True):
+        event_id = position
+        position += len(raw)
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and event.get("id") == event_id:
+            events.append(event)
+    return events, position
+
+
+def add_listener(folder: Path, listener: Listener) -> None:
+    """Call `listener()` (from the appending thread) after every append to `folder` made
+    in this process. It must be quick and must not raise."""
+    with _listeners_lock:
+        _listeners.setdefault(folder.absolute(), set()).add(listener)
+
+
+def remove_listener(folder: Path, listener: Listener) -> None:
+    with _listeners_lock:
+        _listeners.get(folder.absolute(), set()).discard(listener)
+
+
+def _notify(folder: Path) -> None:
+    with _listeners_lock:
+        listeners = list(_listeners.get(folder.absolute(), ()))
+    for listener in listeners:
+        with contextlib.suppress(Exception):
+            listener()
+
+
 @dataclass
 class _Open:
     start: int
@@ -78,6 +128,7 @@ class EventLog:
         self.segment_bytes = segment_bytes
         self._lock_fd: int | None = None
         self._segment: _Open | None = None
+        self._mutex = threading.Lock()  # one EventLog may be shared by threads
 
     # -- writing --------------------------------------------------------------------
 
@@ -92,30 +143,45 @@ class EventLog:
         ts: float | None = None,
     ) -> int:
         """Append one event; return its id."""
-        lock_fd = self._lock()
-        fcntl.flock(lock_fd, fcntl.LOCK_EX)
-        try:
-            seg = self._current_segment()
-            offset = os.fstat(seg.fd).st_size
-            event_id = seg.start + offset
-            line = encode_event(
-                event_id, time.time() if ts is None else ts, type_, mission, task, attempt,
-                data or {},
-            )
-            written = os.write(seg.fd, line)
-            if written != len(line):
-                raise OSError(f"short append to the event log: {written} of {len(line)} bytes")
-            return event_id
-        finally:
-            fcntl.flock(lock_fd, fcntl.LOCK_UN)
+        with self._mutex:
+            lock_fd = self._lock()
+            fcntl.flock(lock_fd, fcntl.LOCK_EX)
+            try:
+                event_id = self._append_locked(type_, mission, task, attempt, data, ts)
+            finally:
+                fcntl.flock(lock_fd, fcntl.LOCK_UN)
+        _notify(self.folder)
+        return event_id
+
+    def _append_locked(
+        self,
+        type_: str,
+        mission: str | None,
+        task: str | None,
+        attempt: int | None,
+        data: dict[str, Any] | None,
+        ts: float | None,
+    ) -> int:
+        seg = self._current_segment()
+        offset = os.fstat(seg.fd).st_size
+        # A writer that died mid-line left a torn tail: end it so our line stands alone.
+        prefix = b"\n" if offset and os.pread(seg.fd, 1, offset - 1) != b"\n" else b""
+        event_id = seg.start + offset + len(prefix)
+        stamp = time.time() if ts is None else ts
+        line = prefix + encode_event(event_id, stamp, type_, mission, task, attempt, data or {})
+        written = os.write(seg.fd, line)
+        if written != len(line):
+            raise OSError(f"short append to the event log: {written} of {len(line)} bytes")
+        return event_id
 
     def close(self) -> None:
-        if self._segment is not None:
-            os.close(self._segment.fd)
-            self._segment = None
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        with self._mutex:
+            if self._segment is not None:
+                os.close(self._segment.fd)
+                self._segment = None
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
 
     def _lock(self) -> int:
         if self._lock_fd is None:
@@ -124,13 +190,16 @@ class EventLog:
         return self._lock_fd
 
     def _current_segment(self) -> _Open:
-        """Called under the lock: the newest segment, rotated when full."""
+        """Called under the lock: the newest segment, rotated when full.
+
+        A cached segment that is not full is still the newest: rotation only ever
+        happens past a full one, and pruning never removes the newest.
+        """
         seg = self._segment
-        if seg is not None and os.fstat(seg.fd).st_size < self.segment_bytes:
-            newest = self.segments()
-            if newest and newest[-1][0] == seg.start:
-                return seg
         if seg is not None:
+            st = os.fstat(seg.fd)
+            if st.st_size < self.segment_bytes and st.st_nlink > 0:
+                return seg
             os.close(seg.fd)
             self._segment = None
         segments = self.segments()
@@ -142,7 +211,7 @@ class EventLog:
             if size >= self.segment_bytes:
                 start += size
         fd = os.open(
-            self.folder / segment_name(start), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644
+            self.folder / segment_name(start), os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644
         )
         self._segment = _Open(start, fd)
         return self._segment
@@ -151,48 +220,171 @@ class EventLog:
 
     def segments(self) -> list[tuple[int, Path]]:
         try:
-            names = os.listdir(self.folder)
+            names = os.listdir(self.folder)  # noqa: PTH208 - names only, called per poll
         except FileNotFoundError:
             return []
         found = []
         for name in names:
-            stem, dot, ext = name.partition(".")
+            stem, _dot, ext = name.partition(".")
             if ext == "jsonl" and stem.isdigit():
                 found.append((int(stem), self.folder / name))
         return sorted(found)
 
     def read(self, after: int = -1, limit: int | None = None) -> Iterator[dict[str, Any]]:
         """Events with id > `after`, in order; complete lines only, torn lines skipped."""
+        tail = EventTail(self, after)
         count = 0
-        segments = self.segments()
-        for index, (start, path) in enumerate(segments):
-            following = segments[index + 1][0] if index + 1 < len(segments) else None
-            if following is not None and following <= after + 1:
-                continue
-            with open(path, "rb") as f:
-                skip = max(0, after + 1 - start)
-                f.seek(skip)
-                data = f.read()
-            end = data.rfind(b"\n")
-            position = start + skip
-            for raw in data[: end + 1].splitlines(keepends=True):
-                event_id = position
-                position += len(raw)
-                try:
-                    event = json.loads(raw)
-                except ValueError:
-                    continue
-                if not isinstance(event, dict) or event.get("id") != event_id:
-                    continue
-                yield event
-                count += 1
-                if limit is not None and count >= limit:
-                    return
+        while limit is None or count < limit:
+            batch = tail.poll(limit=None if limit is None else limit - count)
+            if not batch:
+                return
+            yield from batch
+            count += len(batch)
 
     def head(self) -> int:
-        """The id just past the last complete byte: resume point for a new reader."""
+        """The id just past the last byte written: resume point for a new reader."""
         segments = self.segments()
         if not segments:
             return 0
         start, path = segments[-1]
-        return start + path.stat().st_size
+        try:
+            return start + path.stat().st_size
+        except FileNotFoundError:
+            return start
+
+    def last_id(self) -> int:
+        """An id to resume after that skips everything written so far (-1: none yet)."""
+        return self.head() - 1
+
+    def oldest(self) -> int:
+        """The first id still kept (older segments were pruned)."""
+        segments = self.segments()
+        return segments[0][0] if segments else 0
+
+    # -- retention ------------------------------------------------------------------
+
+    def prune(
+        self, *, now: float, keep_seconds: float | None = None, max_bytes: int | None = None
+    ) -> list[Path]:
+        """Delete whole old segments, never the newest: those last written more than
+        `keep_seconds` before `now`, then the oldest until at most `max_bytes` remain."""
+        segments = self.segments()[:-1]
+        removed: list[Path] = []
+        sizes: dict[Path, int] = {}
+        for _start, path in segments:
+            with contextlib.suppress(FileNotFoundError):
+                st = path.stat()
+                sizes[path] = st.st_size
+                if keep_seconds is not None and st.st_mtime < now - keep_seconds:
+                    removed.append(path)
+        if max_bytes is not None:
+            total = sum(sizes.values()) + self._newest_size()
+            for _start, path in segments:
+                if total <= max_bytes:
+                    break
+                total -= sizes.get(path, 0)
+                if path not in removed:
+                    removed.append(path)
+        for path in removed:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        return removed
+
+
+    def _newest_size(self) -> int:
+        segments = self.segments()
+        return self.head() - segments[-1][0] if segments else 0
+
+
+class EventTail:
+    """Follows the log from an id on: each `poll()` returns the events written since the
+    last one. Cheap when nothing is new (one stat of the current segment)."""
+
+    def __init__(self, log: EventLog, after: int = -1) -> None:
+        self.log = log
+        self.position = after + 1  # the offset of the next byte to read
+
+    def poll(self, limit: int | None = None) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        for _ in range(64):  # bounded: at most this many segments per call
+            segments = self.log.segments()
+            if not segments:
+                return events
+            current = _segment_at(segments, self.position)
+            if current is None:  # pruned under us, or a gap: jump to what is kept
+                self.position = segments[0][0]
+                continue
+            index, (start, path) = current
+            chunk, position = self._read_from(start, path)
+            events.extend(chunk)
+            self.position = position
+            if limit is not None and len(events) >= limit:
+                if len(events) > limit:
+                    self.position = events[limit]["id"]  # resume at the first one left out
+                return events[:limit]
+            if index + 1 == len(segments):
+                return events
+            following = segments[index + 1][0]
+            if self.position >= following or not chunk:
+                # This segment is finished (a torn tail there never completes).
+                self.position = max(self.position, following)
+                continue
+        return events
+
+    def _read_from(self, start: int, path: Path) -> tuple[list[dict[str, Any]], int]:
+        try:
+            with open(path, "rb") as f:
+                f.seek(self.position - start)
+                data = f.read()
+        except FileNotFoundError:
+            return [], self.position
+        return parse_chunk(data, self.position)
+
+
+def _segment_at(
+    segments: list[tuple[int, Path]], position: int
+) -> tuple[int, tuple[int, Path]] | None:
+    for index in range(len(segments) - 1, -1, -1):
+        if segments[index][0] <= position:
+            return index, segments[index]
+    return None
+
+
+class LogWatcher:
+    """Calls `wake()` (from the watchdog thread) when a file in the events folder
+    changes. Any event means "look again": the reader tails from its own position."""
+
+    def __init__(self, folder: Path, wake: Listener) -> None:
+        self.folder = folder
+        self.wake = wake
+        self._observer: Any = None
+
+    def start(self) -> bool:
+        """Start watching; False if the platform refused (the caller keeps reconciling)."""
+        from watchdog.events import FileSystemEvent, FileSystemEventHandler
+        from watchdog.observers import Observer
+
+        wake = self.wake
+
+        class _Handler(FileSystemEventHandler):
+            def on_any_event(self, event: FileSystemEvent) -> None:
+                if event.event_type in ("opened", "closed_no_write"):
+                    return
+                with contextlib.suppress(Exception):  # an exception would kill the thread
+                    wake()
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        observer = Observer()
+        try:
+            observer.schedule(_Handler(), str(self.folder), recursive=False)
+            observer.start()
+        except OSError:  # inotify limits (ENOSPC): reconcile alone
+            return False
+        self._observer = observer
+        return True
+
+    def stop(self) -> None:
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=2)
+            self._observer = None
