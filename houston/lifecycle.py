@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from houston.errors import IllegalTransition
+from houston.errors import IllegalTransition, UsageError
 
 
 class MissionState(StrEnum):
@@ -84,3 +84,14 @@ def check_transition(
 
 def legal_targets(current: MissionState) -> list[str]:
     return sorted({str(to) for (frm, to) in TRANSITIONS if frm is current})
+
+
+def parse_state(text: str) -> MissionState:
+    """A state name as a user types it (`committed`, `COMMITTED`)."""
+    try:
+        return MissionState(text.strip().upper())
+    except ValueError:
+        raise UsageError(
+            f"unknown mission state {text!r}",
+            fix=f"use one of: {', '.join(s.value for s in MissionState)}",
+        ) from None

@@ -4,24 +4,25 @@ The folder a mission sits in is the truth about its state. `status.json` is a su
 written after each move and `transitions.jsonl` is the audit trail; both are written
 under a per-mission stripe lock (an OS flock in `run/locks/`, released by the kernel if
 the holder dies) so that two processes moving the same mission keep the trail in order.
-A mover that finds the trail behind the folder (a crash between rename and append)
-appends a `recovered` repair entry first.
+A mover that finds the trail behind the folder (a crash between rename and append, or a
+mission moved by hand) appends a `recovered` repair entry first, so the trail always
+chains from -> to and ends at the folder's state.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import os
 import shutil
 import socket
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-from filelock import FileLock
 
 from houston import fsio
 from houston.errors import AmbiguousError, ConflictError, NotFoundError, UsageError
@@ -36,6 +37,8 @@ STATE_ORDER = (
     MissionState.EXECUTING,
     MissionState.COMPLETED,
 )
+# How often a reader chases a mission that moved while it was being read.
+_CHASE = 4
 
 
 def utcnow() -> datetime:
@@ -60,24 +63,22 @@ class MissionStore:
     # -- creation -------------------------------------------------------------------
 
     def create(
-        self, spec_bytes: bytes, name: str, *, context: str = "", now: datetime | None = None
+        self,
+        spec_bytes: bytes,
+        name: str,
+        *,
+        context: str = "",
+        summary: Mapping[str, Any] | None = None,
+        now: datetime | None = None,
     ) -> MissionRef:
-        """Write a whole mission under `.tmp/` and rename it into PLANNING."""
+        """Write a whole mission under `.tmp/` and rename it into PLANNING.
+
+        `summary` holds extra status.json fields known at submission (e.g. task counts).
+        """
         now = now or utcnow()
-        for _ in range(16):
-            mission_id = make_mission_id(name, now, random_suffix())
-            staging = self.home.tmp / mission_id
-            try:
-                staging.mkdir()
-            except FileExistsError:
-                continue
-            if self.locate_or_none(mission_id) is None:
-                break
-            staging.rmdir()
-        else:
-            raise ConflictError("could not find a free mission id", where=str(self.home.tmp))
+        mission_id, staging = self._reserve_id(name, now)
         try:
-            self._fill(staging, mission_id, spec_bytes, name, context, now)
+            self._fill(staging, mission_id, spec_bytes, name, context, summary or {}, now)
             target = self.home.mission_dir(MissionState.PLANNING, mission_id)
             os.rename(staging, target)
         except BaseException:
@@ -86,14 +87,35 @@ class MissionStore:
         fsio.fsync_dir(target.parent)
         return MissionRef(mission_id, MissionState.PLANNING, target)
 
+    def _reserve_id(self, name: str, now: datetime) -> tuple[str, Path]:
+        for _ in range(16):
+            mission_id = make_mission_id(name, now, random_suffix())
+            staging = self.home.tmp / mission_id
+            try:
+                staging.mkdir()
+            except FileExistsError:
+                continue
+            if self.locate_or_none(mission_id) is None:
+                return mission_id, staging
+            staging.rmdir()
+        raise ConflictError("could not find a free mission id", where=str(self.home.tmp))
+
     def _fill(
-        self, folder: Path, mission_id: str, spec: bytes, name: str, context: str, now: datetime
+        self,
+        folder: Path,
+        mission_id: str,
+        spec: bytes,
+        name: str,
+        context: str,
+        summary: Mapping[str, Any],
+        now: datetime,
     ) -> None:
         for sub in ("blackboard/directives", "tasks", "outputs"):
             (folder / sub).mkdir(parents=True)
         fsio.write_bytes_atomic(folder / "mission.yaml", spec, durable=False)
         fsio.write_bytes_atomic(folder / "context.md", context.encode(), durable=False)
         status = new_status(mission_id, name, now)
+        status.update(summary)
         fsio.write_json_atomic(folder / "status.json", status, durable=False)
         entry = transition_entry(None, MissionState.PLANNING, Reason.USER_REQUEST, None, now)
         fsio.append_line(folder / "transitions.jsonl", entry, durable=True)
@@ -120,7 +142,7 @@ class MissionStore:
 
     def resolve(self, prefix: str) -> MissionRef:
         """A full id or a unique prefix of one."""
-        if not prefix or "/" in prefix or prefix.startswith("."):
+        if not is_plain_name(prefix):
             raise UsageError(f"{prefix!r} is not a mission id", fix="see `houston ls`")
         exact = self.locate_or_none(prefix)
         if exact is not None:
@@ -151,41 +173,58 @@ class MissionStore:
         for state in STATE_ORDER:
             yield from self.ids_in(state)
 
-    def list(
-        self, states: tuple[MissionState, ...] = STATE_ORDER, *, limit: int = 50, offset: int = 0
-    ) -> list[MissionRef]:
-        """Newest first (ids sort by creation time), one page."""
-        refs = [
-            MissionRef(i, s, self.home.mission_dir(s, i)) for s in states for i in self.ids_in(s)
-        ]
-        refs.sort(key=lambda r: r.id, reverse=True)
-        return refs[offset : offset + limit]
-
-    def count(self, state: MissionState) -> int:
-        return len(self.ids_in(state))
-
     # -- reading --------------------------------------------------------------------
 
     def status(self, ref: MissionRef) -> dict[str, Any]:
-        """status.json, with `state` always taken from the folder (the truth)."""
-        try:
-            status: dict[str, Any] = fsio.read_json(ref.path / "status.json")
-        except (FileNotFoundError, ValueError):
-            # A mission dropped in by hand, or one that just moved: summarise what we know.
-            status = new_status(ref.id, ref.id, None)
-        status["id"] = ref.id
-        status["state"] = ref.state.value
-        return status
+        """status.json, with `state` always taken from the folder (the truth).
+
+        If the mission moves while it is read, the read follows it to its new folder.
+        """
+        for _ in range(_CHASE):
+            try:
+                status: dict[str, Any] = fsio.read_json(ref.path / "status.json")
+            except FileNotFoundError:
+                if ref.path.is_dir():
+                    break  # a mission dropped in by hand: no status.json yet
+                moved = self.locate_or_none(ref.id)
+                if moved is None:
+                    break
+                ref = moved
+                continue
+            except (ValueError, OSError):
+                break
+            if isinstance(status, dict):
+                return _with_truth(status, ref)
+            break
+        return _with_truth(new_status(ref.id, ref.id, None), ref)
 
     def transitions(self, ref: MissionRef) -> list[dict[str, Any]]:
-        return fsio.read_lines(ref.path / "transitions.jsonl")
+        for _ in range(_CHASE):
+            if ref.path.is_dir():
+                return fsio.read_lines(ref.path / "transitions.jsonl")
+            moved = self.locate_or_none(ref.id)
+            if moved is None:
+                break
+            ref = moved
+        return []
 
     # -- moving ---------------------------------------------------------------------
 
-    def stripe_lock(self, mission_id: str) -> FileLock:
+    @contextlib.contextmanager
+    def stripe_lock(self, mission_id: str) -> Iterator[None]:
+        """Hold the OS flock guarding this mission's moves and summary writes.
+
+        A blocking `flock` wakes the waiter as soon as the holder releases (no polling);
+        the kernel releases it if the holder dies. Not re-entrant: never nest it.
+        """
         stripe = zlib.crc32(mission_id.encode()) % LOCK_STRIPES
         self.home.locks.mkdir(parents=True, exist_ok=True)
-        return FileLock(self.home.locks / f"mission-{stripe:02d}.lock")
+        fd = os.open(self.home.locks / f"mission-{stripe:02d}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor drops the flock
 
     def move(
         self,
@@ -207,9 +246,11 @@ class MissionStore:
                 raise ConflictError(f"mission {mission_id} is already in {target}")
             try:
                 os.rename(src, dst)
-            except FileNotFoundError as exc:
+            except OSError as exc:
+                if exc.errno not in (errno.ENOENT, errno.ENOTEMPTY, errno.EEXIST):
+                    raise
                 current = self.locate_or_none(mission_id)
-                state = current.state if current else "nowhere"
+                state = current.state.value if current else "nowhere"
                 raise ConflictError(
                     f"mission {mission_id} is not in {source} (it is {state})",
                     fix="someone else moved it first; look again with `houston show`",
@@ -251,6 +292,8 @@ class MissionStore:
         path = folder / "status.json"
         try:
             status: dict[str, Any] = fsio.read_json(path)
+            if not isinstance(status, dict):
+                raise ValueError("status.json is not an object")
         except (FileNotFoundError, ValueError):
             status = new_status(folder.name, folder.name, now)
         status.update(state=target.value, reason=reason.value, updated=iso(now))
@@ -263,13 +306,45 @@ class MissionStore:
         fsio.write_json_atomic(path, status)
 
     def update_status(self, ref: MissionRef, **fields: Any) -> dict[str, Any]:
-        """Merge summary fields (counts, usage) into status.json under the stripe lock."""
+        """Merge summary fields (counts, usage) into status.json under the stripe lock.
+
+        The mission is located again under the lock, so a move by another process just
+        before the call is followed rather than lost. `id` and `state` stay the folder's.
+        Raises NotFoundError if the mission no longer exists.
+        """
         with self.stripe_lock(ref.id):
-            status = self.status(ref)
+            current = self.locate(ref.id)
+            status = self.status(current)
             status.update(fields)
-            with contextlib.suppress(FileNotFoundError):
-                fsio.write_json_atomic(ref.path / "status.json", status, durable=False)
+            status = _with_truth(status, current)
+            fsio.write_json_atomic(current.path / "status.json", status, durable=False)
         return status
+
+    # -- listing (last: the method name `list` shadows the builtin in this class) --
+
+    def list(
+        self, states: tuple[MissionState, ...] = STATE_ORDER, *, limit: int = 50, offset: int = 0
+    ) -> list[MissionRef]:
+        """Newest first (ids sort by creation time), one page. Reads folder names only."""
+        refs = [
+            MissionRef(i, s, self.home.mission_dir(s, i)) for s in states for i in self.ids_in(s)
+        ]
+        refs.sort(key=lambda r: r.id, reverse=True)
+        return refs[offset : offset + limit]
+
+    def count(self, state: MissionState) -> int:
+        return len(self.ids_in(state))
+
+
+def _with_truth(status: dict[str, Any], ref: MissionRef) -> dict[str, Any]:
+    status["id"] = ref.id
+    status["state"] = ref.state.value
+    return status
+
+
+def is_plain_name(text: str) -> bool:
+    """True for a single folder name that cannot escape the state folders."""
+    return bool(text) and not text.startswith(".") and not any(c in text for c in "/\\\0")
 
 
 def new_status(mission_id: str, name: str, now: datetime | None) -> dict[str, Any]:
