@@ -41,7 +41,7 @@ class Blackboard:
         if not _KEY.match(key) or key.endswith(".tmp"):
             raise UsageError(
                 f"{key!r} is not a directive key",
-                fix="use letters, digits, '_', '.', '-' (up to 128), starting with a letter or digit",
+                fix="use up to 128 letters, digits, '_', '.', '-'; start with a letter or digit",
             )
         return self.folder / "directives" / f"{key}.json"
 

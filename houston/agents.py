@@ -1,0 +1,156 @@
+"""Agent files and where to find them.
+
+An agent is a Markdown file with YAML front matter that stays a valid Claude Code subagent
+(`name` and `description` required; other Claude Code keys such as `tools` or `color` are
+kept and ignored) plus Houston's keys: `runner` (command | python | llm; absent = a prompt
+agent run by llm), `entrypoint` (python: `module:function` inside the package), `command`
+(command: an argv list), `timeout`, `retries`, `budget`, `inputs`, `model`. The body is the
+prompt.
+
+`AgentCatalog(home).find("pkg/agent")` looks in the installed packages
+(`<home>/packages/<name>/<version>/`, the version pinned in houston.lock if any, else the
+highest) and then in the bundled packages (`houston/_bundled` in a wheel, else the repo's
+`packages/`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from houston.errors import NotFoundError, SpecError
+from houston.home import Home
+from houston.mission import Budget, Duration
+
+_ENTRYPOINT = r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class AgentSpec(BaseModel):
+    # extra="allow": Claude Code subagent keys (tools, color, ...) are legal and kept.
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+
+    name: str = Field(min_length=1, max_length=100)
+    description: str = Field(min_length=1)
+    runner: Literal["command", "python", "llm"] | None = None
+    entrypoint: str | None = Field(default=None, pattern=_ENTRYPOINT)
+    command: list[str] | None = None
+    timeout: Duration | None = None
+    retries: int | None = Field(default=None, ge=0, le=100)
+    budget: Budget | None = None
+    inputs: dict[str, Any] | None = None
+    model: str | None = None
+    prompt: str = ""
+
+    @property
+    def runner_name(self) -> str:
+        return self.runner or "llm"
+
+    def job_dict(self) -> dict[str, Any]:
+        """The JSON-able form a worker receives (`Job.agent`)."""
+        data = self.model_dump(mode="json")
+        data["runner"] = self.runner_name
+        return data
+
+
+def parse_agent(text: str | bytes, source: str) -> AgentSpec:
+    """Parse an agent file; SpecError with file:line:column when it is malformed."""
+    from houston import yamlstrict
+
+    front, body, _ = yamlstrict.split_front_matter(text, source)
+    if front is None:
+        raise SpecError(
+            "an agent file needs YAML front matter",
+            source=source,
+            line=1,
+            column=1,
+            fix="start it with '---', then at least name: and description:, then '---'",
+        )
+    if isinstance(front.data, dict) and "prompt" in front.data:
+        raise front.error(("prompt",), "the prompt is the file's body, not a key",
+                          "move the text below the closing '---'", at_key=True)
+    agent = yamlstrict.validate(AgentSpec, front)
+    if agent.runner == "python" and not agent.entrypoint:
+        raise front.error((), "a python agent needs an entrypoint",
+                          "add entrypoint: module:function (module inside the package)")
+    return agent.model_copy(update={"prompt": body.strip("\n")})
+
+
+def bundled_dir() -> Path:
+    """The bundled packages: inside the wheel, else the repo's packages/ folder."""
+    here = Path(__file__).resolve().parent
+    wheel = here / "_bundled"
+    return wheel if wheel.is_dir() else here.parent / "packages"
+
+
+_VERSION_PART = re.compile(r"(\d+)")
+
+
+def _version_key(text: str) -> tuple[tuple[int, ...], str]:
+    core, _, pre = text.partition("-")
+    numbers = tuple(int(p) for p in _VERSION_PART.findall(core))
+    # A release sorts after its pre-releases ("~" sorts after any pre-release text).
+    return numbers, pre or "~"
+
+
+class AgentCatalog:
+    """Finds `package/agent` references; caches parsed agents for the engine's lifetime."""
+
+    def __init__(self, home: Home, *, bundled: Path | None = None) -> None:
+        self.home = home
+        self.bundled = bundled or bundled_dir()
+        self._cache: dict[str, tuple[AgentSpec, Path]] = {}
+
+    def package_dir(self, package: str) -> Path | None:
+        installed = self.home.packages / package
+        if installed.is_dir():
+            pinned = self._pinned_version(package)
+            if pinned and (installed / pinned).is_dir():
+                return installed / pinned
+            versions = [p.name for p in installed.iterdir() if p.is_dir() and p.name[0].isdigit()]
+            if versions:
+                return installed / max(versions, key=_version_key)
+        bundled = self.bundled / package
+        return bundled if bundled.is_dir() else None
+
+    def _pinned_version(self, package: str) -> str | None:
+        try:
+            text = self.home.lockfile.read_text()
+        except OSError:
+            return None
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return None
+        entry = (data.get("packages") or {}).get(package) if isinstance(data, dict) else None
+        if isinstance(entry, dict) and isinstance(entry.get("version"), str):
+            return str(entry["version"])
+        return None
+
+    def find(self, ref: str) -> tuple[AgentSpec, Path]:
+        """(agent, package folder) for `package/agent`; NotFoundError if missing."""
+        hit = self._cache.get(ref)
+        if hit is not None:
+            return hit
+        package, _, name = ref.partition("/")
+        folder = self.package_dir(package) if package and name else None
+        if folder is None:
+            raise NotFoundError(
+                f"no package {package!r} for agent {ref!r}",
+                where=f"{self.home.packages} and {self.bundled}",
+                fix=f"install it with `houston package install {package}`",
+            )
+        path = folder / "agents" / f"{name}.md"
+        if not path.is_file():
+            raise NotFoundError(
+                f"package {package!r} has no agent {name!r}",
+                where=str(path.parent),
+                fix=f"see `houston package info {package}` for its agents",
+            )
+        agent = parse_agent(path.read_bytes(), str(path))
+        self._cache[ref] = (agent, folder)
+        return agent, folder
+

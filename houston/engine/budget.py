@@ -1,0 +1,107 @@
+"""Pure budget arithmetic: limits, usage, reservations, warnings. No I/O, no clock.
+
+Budgets are fail-closed: once spend reaches a limit nothing more is dispatched, and spend
+over a limit stops the attempt. A task's reservation is its own declared limit, so the
+engine never starts work that could not fit in what is left of the mission's budget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+WARN_RATIO = 0.8
+KINDS = ("tokens", "cost", "wall_time")
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_tokens: int | None = None
+    max_cost: float | None = None
+    max_wall_time: float | None = None
+    max_concurrency: int | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Limits:
+        data = data or {}
+        return cls(
+            max_tokens=data.get("max_tokens"),
+            max_cost=data.get("max_cost"),
+            max_wall_time=data.get("max_wall_time"),
+            max_concurrency=data.get("max_concurrency"),
+        )
+
+    def limit(self, kind: str) -> float | None:
+        value = {"tokens": self.max_tokens, "cost": self.max_cost}.get(kind, self.max_wall_time)
+        return None if value is None else float(value)
+
+    def is_empty(self) -> bool:
+        return self == Limits()
+
+
+@dataclass(frozen=True)
+class Usage:
+    tokens: int = 0
+    cost: float = 0.0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(self.tokens + other.tokens, round(self.cost + other.cost, 10))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tokens": self.tokens, "cost": self.cost}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Usage:
+        data = data or {}
+        return cls(int(data.get("tokens") or 0), float(data.get("cost") or 0.0))
+
+
+def spent(usage: Usage, wall_time: float) -> dict[str, float]:
+    return {"tokens": float(usage.tokens), "cost": usage.cost, "wall_time": wall_time}
+
+
+def exceeded(limits: Limits, usage: Usage, wall_time: float = 0.0) -> str | None:
+    """The first kind of spend that is over its limit, or None."""
+    values = spent(usage, wall_time)
+    for kind in KINDS:
+        limit = limits.limit(kind)
+        if limit is not None and values[kind] > limit:
+            return kind
+    return None
+
+
+def exhausted(limits: Limits, usage: Usage, wall_time: float = 0.0) -> str | None:
+    """The first kind of spend that has reached its limit (nothing more may start)."""
+    values = spent(usage, wall_time)
+    for kind in KINDS:
+        limit = limits.limit(kind)
+        if limit is not None and values[kind] >= limit:
+            return kind
+    return None
+
+
+def warnings(limits: Limits, usage: Usage, wall_time: float = 0.0) -> list[str]:
+    """Kinds whose spend reached WARN_RATIO of the limit."""
+    values = spent(usage, wall_time)
+    found = []
+    for kind in KINDS:
+        limit = limits.limit(kind)
+        if limit is not None and limit > 0 and values[kind] >= WARN_RATIO * limit:
+            found.append(kind)
+    return found
+
+
+def reservation(task_limits: Limits) -> Usage:
+    return Usage(task_limits.max_tokens or 0, task_limits.max_cost or 0.0)
+
+
+def fits(limits: Limits, used: Usage, reserved: Usage, ask: Usage) -> bool:
+    """True if `ask` fits in what is left after spend and running reservations."""
+    total = used + reserved + ask
+    if limits.max_tokens is not None and total.tokens > limits.max_tokens:
+        return False
+    return not (limits.max_cost is not None and total.cost > limits.max_cost + 1e-12)
+
+
+def concurrency_ok(limits: Limits, running: int) -> bool:
+    return limits.max_concurrency is None or running < limits.max_concurrency

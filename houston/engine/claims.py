@@ -1,0 +1,114 @@
+"""Task claims: `mkdir tasks/<t>/lock` is the claim, `lock/owner.json` names the owner.
+
+owner.json = {"nonce", "pid", "start_token", "host", "boot_id", "since", "attempt"}. A lock
+without owner.json is young, not stale (its claimer is between mkdir and write). A stale
+lock is broken by exactly one recoverer, under the home's recovery FileLock: prove the
+owner dead, rename the lock aside to a tombstone, re-read the nonce from the tombstone,
+and only then requeue. A lock is never `rmtree`d in place (GHSA-fq56): only tombstones are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from houston import fsio
+from houston.home import Home
+from houston.store import iso, utcnow
+
+
+def lock_dir(task_dir: Path) -> Path:
+    return task_dir / "lock"
+
+
+def recovery_lock(home: Home) -> FileLock:
+    home.locks.mkdir(parents=True, exist_ok=True)
+    return FileLock(home.locks / "recovery.lock")
+
+
+def claim_task(task_dir: Path, owner: dict[str, Any], attempt: int) -> str | None:
+    """Take the task's lock for `owner` (pid, start_token, host, boot_id); the nonce or None."""
+    try:
+        lock_dir(task_dir).mkdir()
+    except FileExistsError:
+        return None
+    nonce = secrets.token_hex(8)
+    record = {**owner, "nonce": nonce, "since": iso(utcnow()), "attempt": attempt}
+    fsio.write_json_atomic(lock_dir(task_dir) / "owner.json", record, durable=False)
+    return nonce
+
+
+def read_owner(task_dir: Path) -> dict[str, Any] | None:
+    try:
+        data = fsio.read_json(lock_dir(task_dir) / "owner.json")
+    except (FileNotFoundError, NotADirectoryError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def is_locked(task_dir: Path) -> bool:
+    return lock_dir(task_dir).is_dir()
+
+
+def _entomb(task_dir: Path, nonce: str) -> Path | None:
+    """Rename the lock aside; the tombstone path, or None if the lock is gone."""
+    tomb = task_dir / f".tomb-{nonce or 'none'}-{secrets.token_hex(4)}"
+    try:
+        os.rename(lock_dir(task_dir), tomb)
+    except FileNotFoundError:
+        return None
+    return tomb
+
+
+def release_task(task_dir: Path, nonce: str) -> bool:
+    """The owner lets go of its lock (after the result was accepted or the task requeued)."""
+    owner = read_owner(task_dir)
+    if owner is None or owner.get("nonce") != nonce:
+        return False
+    tomb = _entomb(task_dir, nonce)
+    if tomb is None:
+        return False
+    shutil.rmtree(tomb, ignore_errors=True)
+    return True
+
+
+def break_stale_lock(task_dir: Path, expected_nonce: str | None) -> bool:
+    """Break a lock already proven dead. Call under `recovery_lock`.
+
+    `expected_nonce` is the nonce read when death was proven (None: a lock with no owner
+    file whose claimer is known dead). Returns True if this call broke it.
+    """
+    current = read_owner(task_dir)
+    current_nonce = current.get("nonce") if current else None
+    if current_nonce != expected_nonce or not is_locked(task_dir):
+        return False
+    tomb = _entomb(task_dir, str(expected_nonce or ""))
+    if tomb is None:
+        return False
+    try:
+        entombed = fsio.read_json(tomb / "owner.json")
+    except (FileNotFoundError, ValueError):
+        entombed = None
+    entombed_nonce = entombed.get("nonce") if isinstance(entombed, dict) else None
+    if entombed_nonce != expected_nonce:
+        # Someone re-claimed between our read and our rename: give the lock back.
+        if not lock_dir(task_dir).exists():
+            with contextlib.suppress(OSError):
+                os.rename(tomb, lock_dir(task_dir))
+        return False
+    shutil.rmtree(tomb, ignore_errors=True)
+    return True
+
+
+def sweep_tombstones(task_dir: Path) -> None:
+    """Remove tombstones left by a recoverer that died after the rename."""
+    with contextlib.suppress(FileNotFoundError):
+        for name in os.listdir(task_dir):
+            if name.startswith(".tomb-"):
+                shutil.rmtree(task_dir / name, ignore_errors=True)

@@ -1,0 +1,173 @@
+"""Process identity and liveness: a process is its pid AND its start token.
+
+The start token is the process start time in clock ticks since boot, read from
+`/proc/<pid>/stat` (field 22), joined with the boot id: it never moves when the wall
+clock is stepped, and a reused pid gets a different token. Where /proc is missing we
+fall back to psutil's `create_time` rounded to whole seconds (stepping the clock may move
+it; PITFALLS "Locks and liveness"). A zombie is dead; a process we may not inspect
+(AccessDenied) is alive. Time is never used to decide that an owner is dead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+
+@lru_cache(maxsize=1)
+def boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return f"boot-{int(psutil.boot_time())}"
+
+
+def _proc_start_ticks(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    except OSError:
+        return None
+    # comm may contain spaces and parentheses: split after the last ')'.
+    fields = raw[raw.rfind(b")") + 2 :].split()
+    # fields[0] is state (field 3); starttime is field 22 -> index 19.
+    if len(fields) < 20:
+        return None
+    return fields[19].decode()
+
+
+def start_token(pid: int) -> str | None:
+    """The start token of `pid`, or None if there is no such process."""
+    ticks = _proc_start_ticks(pid)
+    if ticks is not None:
+        return f"{boot_id()}:{ticks}"
+    if Path("/proc/self/stat").exists():
+        return None
+    try:
+        return f"ct:{round(psutil.Process(pid).create_time())}"
+    except psutil.NoSuchProcess:
+        return None
+    except psutil.AccessDenied:
+        return "denied"
+
+
+@dataclass(frozen=True)
+class Identity:
+    pid: int
+    start_token: str
+    host: str
+    boot_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "pid": self.pid,
+            "start_token": self.start_token,
+            "host": self.host,
+            "boot_id": self.boot_id,
+        }
+
+
+def identity_of(pid: int) -> Identity | None:
+    token = start_token(pid)
+    if token is None:
+        return None
+    return Identity(pid, token, socket.gethostname(), boot_id())
+
+
+def my_identity() -> Identity:
+    ident = identity_of(os.getpid())
+    assert ident is not None
+    return ident
+
+
+def is_alive(record: dict[str, Any] | None) -> bool:
+    """True if the process a record names (pid + start_token [+ host, boot_id]) still runs.
+
+    A record from another host cannot be checked here: it counts as alive so that we never
+    steal work from a machine we cannot see.
+    """
+    if not record:
+        return False
+    try:
+        pid = int(record["pid"])
+        token = str(record["start_token"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    if record.get("host") not in (None, socket.gethostname()):
+        return True
+    if record.get("boot_id") not in (None, boot_id()):
+        return False
+    current = start_token(pid)
+    if current is None or (current != token and current != "denied"):
+        return False
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.AccessDenied:
+        return False
+
+
+def signal_group(pid: int, sig: int) -> bool:
+    """Send `sig` to the process group led by `pid`; False if it is gone."""
+    try:
+        os.killpg(pid, sig)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+def snapshot_tree(pid: int) -> list[psutil.Process]:
+    """The process and its descendants now (they reparent away once the parent dies)."""
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def stop_agent(record: dict[str, Any], grace: float = 2.0) -> bool:
+    """Stop a recorded agent and its whole group: SIGTERM, grace, SIGKILL. Blocking.
+
+    Only acts if the record still names a live process (pid + start token), so a reused
+    pid is never signalled. Returns True if something was stopped.
+    """
+    if not is_alive(record):
+        return False
+    pid = int(record["pid"])
+    tree = snapshot_tree(pid)
+    signal_group(pid, signal.SIGTERM)
+    for proc in tree:
+        with contextlib.suppress(psutil.Error):
+            proc.terminate()
+    _, alive = psutil.wait_procs(tree, timeout=grace)
+    signal_group(pid, signal.SIGKILL)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(alive, timeout=grace)
+    return True
+
+
+def wait_gone(record: dict[str, Any], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not is_alive(record):
+            return True
+        time.sleep(0.02)
+    return not is_alive(record)

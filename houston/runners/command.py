@@ -1,0 +1,137 @@
+"""The `command` runner: run an argv in its own session, inputs in, JSON result out.
+
+argv: the agent's `command` list (`{package_dir}`, `{mission_dir}`, `{work_dir}` are
+replaced), or, for an agent without `command` such as `core/shell`, the inputs `argv`
+(a list) or `command` (text for `/bin/sh -c`). The inputs go to the child as JSON on stdin
+(from `inputs.json` in the attempt folder) and it sees `HOUSTON_*` variables plus the inputs
+`env`; it starts in the inputs `cwd` (default: the engine's working folder). The result is
+the JSON object in `$HOUSTON_RESULT` if the child wrote it, else the JSON object printed on
+stdout (the whole of it, or its last line), else {}. A top-level `usage` object in the
+result ({"tokens", "cost"}) is reported. Exit code 0 = success.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from houston.errors import RunnerError
+from houston.runners import AgentContext, Job, Outcome
+
+_STDOUT_PARSE_LIMIT = 1 << 20
+
+
+def build_argv(job: Job) -> list[str]:
+    command = job.agent.get("command")
+    if command:
+        values = {"package_dir": job.package_dir, "mission_dir": job.mission_dir,
+                  "work_dir": job.attempt_dir}
+        argv = [str(part) for part in command]
+        for key, value in values.items():
+            argv = [part.replace("{" + key + "}", value) for part in argv]
+        extra = job.inputs.get("args")
+        if isinstance(extra, list):
+            argv += [str(a) for a in extra]
+        return argv
+    if isinstance(job.inputs.get("argv"), list) and job.inputs["argv"]:
+        return [str(a) for a in job.inputs["argv"]]
+    if isinstance(job.inputs.get("command"), str):
+        return ["/bin/sh", "-c", job.inputs["command"]]
+    raise RunnerError(f"agent {job.agent_ref} has no command to run",
+                      fix="give the agent a `command:` list, or the task inputs `command`/`argv`")
+
+
+def build_env(job: Job, result_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    mission_dir = Path(job.mission_dir)
+    env.update({
+        "HOUSTON_MISSION": job.mission_id,
+        "HOUSTON_TASK": job.task_id,
+        "HOUSTON_ATTEMPT": str(job.attempt),
+        "HOUSTON_MISSION_DIR": job.mission_dir,
+        "HOUSTON_WORK_DIR": job.attempt_dir,
+        "HOUSTON_OUTPUTS": str(mission_dir / "outputs"),
+        "HOUSTON_BLACKBOARD": str(mission_dir / "blackboard"),
+        "HOUSTON_PACKAGE_DIR": job.package_dir,
+        "HOUSTON_RESULT": str(result_path),
+        "HOUSTON_INPUTS": str(Path(job.attempt_dir) / "inputs.json"),
+    })
+    env.update(job.env)
+    extra = job.inputs.get("env")
+    if isinstance(extra, dict):
+        env.update({str(k): str(v) for k, v in extra.items()})
+    return env
+
+
+def parse_result(result_path: Path, stdout_path: Path) -> dict[str, Any]:
+    for text in _candidates(result_path, stdout_path):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            return value
+    return {}
+
+
+def _candidates(result_path: Path, stdout_path: Path) -> list[str]:
+    found = []
+    if result_path.is_file():
+        found.append(result_path.read_text(errors="replace"))
+        return found
+    try:
+        size = stdout_path.stat().st_size
+    except FileNotFoundError:
+        return found
+    with open(stdout_path, "rb") as f:
+        f.seek(max(0, size - _STDOUT_PARSE_LIMIT))
+        text = f.read().decode(errors="replace").strip()
+    if text:
+        if size <= _STDOUT_PARSE_LIMIT:
+            found.append(text)
+        found.append(text.splitlines()[-1])
+    return found
+
+
+class CommandRunner:
+    name = "command"
+
+    def run(self, job: Job, ctx: AgentContext) -> Outcome:
+        argv = build_argv(job)
+        attempt = Path(job.attempt_dir)
+        inputs_path = attempt / "inputs.json"
+        inputs_path.write_text(json.dumps(job.inputs))
+        result_path = attempt / "agent-result.json"
+        cwd = job.inputs.get("cwd") if isinstance(job.inputs.get("cwd"), str) else None
+        try:
+            with open(inputs_path, "rb") as stdin:
+                proc = subprocess.Popen(
+                    argv, stdin=stdin, stdout=1, stderr=2, cwd=cwd,
+                    env=build_env(job, result_path), start_new_session=True,
+                )
+        except FileNotFoundError as exc:
+            raise RunnerError(f"executable not found: {argv[0]!r}",
+                              where=f"agent {job.agent_ref}",
+                              fix="install it or fix the agent's command / the task's inputs"
+                              ) from exc
+        except (PermissionError, NotADirectoryError) as exc:
+            raise RunnerError(f"cannot start {argv[0]!r}: {exc}",
+                              where=f"agent {job.agent_ref}") from exc
+        ctx.register_process(proc)
+        code = proc.wait()
+        if code != 0:
+            signal = -code if code < 0 else None
+            what = f"killed by signal {signal}" if signal else f"exited with code {code}"
+            return Outcome(ok=False, error=f"{argv[0]} {what}",
+                           exit_code=code if code >= 0 else None, signal=signal)
+        result = parse_result(result_path, attempt / "stdout.log")
+        usage = result.get("usage")
+        if isinstance(usage, dict):
+            ctx.report_usage(int(usage.get("tokens") or 0), float(usage.get("cost") or 0.0))
+        return Outcome(ok=True, result=result, exit_code=0)
+
+
+RUNNER = CommandRunner()
