@@ -1,0 +1,125 @@
+"""The JSON API of DESIGN §6: read the store, act only through `houston.actions`.
+
+Every read answers with `last_event_id`, taken before the store is read: a client that
+opens `/events?since=<last_event_id>` next sees every change after its snapshot.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from houston.errors import (
+    AmbiguousError,
+    ConflictError,
+    HoustonError,
+    IllegalTransition,
+    NotFoundError,
+)
+from houston.events import EventLog
+from houston.lifecycle import MissionState
+from houston.server import acting, views
+from houston.store import STATE_ORDER, MissionStore
+
+MAX_BODY = 1024 * 1024
+STATUS_BY_ERROR: list[tuple[type[HoustonError], int]] = [
+    (NotFoundError, 404),
+    (AmbiguousError, 409),
+    (ConflictError, 409),
+    (IllegalTransition, 409),
+]
+
+
+def error_response(exc: HoustonError) -> JSONResponse:
+    status = next((code for cls, code in STATUS_BY_ERROR if isinstance(exc, cls)), 400)
+    body = {"error": exc.what, "where": exc.where, "fix": exc.fix}
+    return JSONResponse(body, status_code=status)
+
+
+def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    try:
+        value = int(raw) if raw is not None else default
+    except ValueError:
+        value = default
+    return max(low, min(high, value))
+
+
+class Api:
+    def __init__(self, store: MissionStore, log: EventLog) -> None:
+        self.store = store
+        self.log = log
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/api/missions", self.list_missions, methods=["GET"]),
+            Route("/api/missions", self.submit, methods=["POST"]),
+            Route("/api/missions/{id}", self.show, methods=["GET"]),
+            Route("/api/missions/{id}/tasks/{task}/log", self.task_log, methods=["GET"]),
+            Route("/api/missions/{id}/{verb}", self.act, methods=["POST"]),
+        ]
+
+    async def _call(self, fn: Any, *args: Any, status: int = 200) -> Response:
+        try:
+            result = await run_in_threadpool(fn, *args)
+        except HoustonError as exc:
+            return error_response(exc)
+        return JSONResponse(result, status_code=status)
+
+    async def list_missions(self, request: Request) -> Response:
+        raw = request.query_params.get("state")
+        states = tuple(s for s in STATE_ORDER if raw is None or s.value == raw.upper())
+        limit = _int(request, "limit", 200, 1, 1000)
+        offset = _int(request, "offset", 0, 0, 10**9)
+        return await self._call(self._list, states, limit, offset)
+
+    def _list(self, states: tuple[MissionState, ...], limit: int, offset: int) -> dict[str, Any]:
+        last = self.log.last_id()
+        refs = self.store.list(states, limit=limit, offset=offset)
+        return {
+            "last_event_id": last,
+            "counts": views.counts(self.store),
+            "missions": [views.mission_summary(self.store, r) for r in refs],
+        }
+
+    async def show(self, request: Request) -> Response:
+        return await self._call(self._show, request.path_params["id"])
+
+    def _show(self, mission_id: str) -> dict[str, Any]:
+        last = self.log.last_id()
+        detail = views.mission_detail(self.store, self.store.resolve(mission_id))
+        detail["last_event_id"] = last
+        return detail
+
+    async def task_log(self, request: Request) -> Response:
+        raw_attempt = request.query_params.get("attempt")
+        attempt = int(raw_attempt) if raw_attempt and raw_attempt.isdigit() else None
+        stream = request.query_params.get("stream", "stdout")
+        tail = _int(request, "tail", views.LOG_TAIL_BYTES, 0, 1024 * 1024)
+        task = request.path_params["task"]
+
+        def read() -> dict[str, Any]:
+            ref = self.store.resolve(request.path_params["id"])
+            return views.task_log(ref, task, attempt=attempt, stream=stream, tail_bytes=tail)
+
+        return await self._call(read)
+
+    async def submit(self, request: Request) -> Response:
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY:
+                return JSONResponse({"error": "mission file larger than 1 MiB"}, 413)
+        approve = request.query_params.get("approve") in ("1", "true", "yes")
+        return await self._call(acting.submit, self.store, body, "mission.yaml", approve,
+                                status=201)
+
+    async def act(self, request: Request) -> Response:
+        verb = request.path_params["verb"]
+        if verb not in acting.VERBS:
+            return JSONResponse({"error": f"unknown action {verb!r}"}, status_code=404)
+        return await self._call(acting.act, self.store, verb, request.path_params["id"])

@@ -1,0 +1,94 @@
+"""The Starlette application: dashboard, `/events`, the JSON API and `/metrics`.
+
+`create_app` wires the pieces; the feed starts and stops with the app's lifespan. The
+whole app sits behind `Guard` (security.py), a pure ASGI middleware.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from sse_starlette import EventSourceResponse
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
+
+from houston.events import EventLog
+from houston.home import Home
+from houston.lifecycle import MissionState
+from houston.metrics import LogMetrics, render
+from houston.server import views
+from houston.server.api import Api
+from houston.server.security import LOOPBACK_HOSTS, Guard
+from houston.server.sse import Feed, resume_point
+from houston.store import MissionStore
+
+STATIC = Path(__file__).parent / "static"
+PING_SECONDS = 10
+SEND_TIMEOUT = 5.0
+
+
+def create_app(
+    home: Home,
+    token: str,
+    *,
+    hosts: Iterable[str] = LOOPBACK_HOSTS,
+    queue_size: int = 1000,
+    reconcile: float = 2.0,
+) -> tuple[ASGIApp, Feed]:
+    log = EventLog(home.events)
+    store = MissionStore(home)
+    feed = Feed(log, queue_size=queue_size, reconcile=reconcile)
+    metrics = LogMetrics(log)
+
+    async def events(request: Request) -> Response:
+        after = resume_point(
+            request.headers.get("last-event-id"),
+            request.query_params.get("since"),
+            log.last_id(),
+        )
+        mission = request.query_params.get("mission") or None
+        return EventSourceResponse(
+            feed.stream(after, mission),
+            ping=PING_SECONDS,
+            send_timeout=SEND_TIMEOUT,
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def dashboard(request: Request) -> Response:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+
+    def scrape() -> bytes:
+        busy = 0
+        for ref in store.list((MissionState.EXECUTING,), limit=10_000):
+            busy += sum(1 for t in views.read_tasks(ref.path) if t.get("state") == "running")
+        return render(metrics.catch_up(), views.counts(store), busy)
+
+    async def prometheus(request: Request) -> Response:
+        body = await run_in_threadpool(scrape)
+        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await feed.start()
+        try:
+            yield
+        finally:
+            await feed.stop()
+            log.close()
+
+    routes = [
+        Route("/", dashboard, methods=["GET"]),
+        Route("/events", events, methods=["GET"]),
+        Route("/metrics", prometheus, methods=["GET"]),
+        *Api(store, log).routes(),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    return Guard(app, token=token, hosts=hosts), feed

@@ -1,0 +1,202 @@
+"""Start and stop the dashboard server inside a Houston process (`houston run`/`serve`).
+
+uvicorn runs in its own thread with its own event loop. Houston owns the signals, so the
+`Server` subclass captures none (PITFALLS "SSE and uvicorn"); `stop()` closes every
+event stream first (clients reconnect and resume), then asks uvicorn to exit with a
+bounded `timeout_graceful_shutdown`. sse-starlette's process-wide `AppStatus.should_exit`
+is set when the last server of the process stops and cleared when one starts, because
+nothing else resets it and a stale flag would cut every later stream at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import os
+import socket
+import threading
+import time
+from collections.abc import Generator, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from sse_starlette.sse import AppStatus
+
+from houston import fsio
+from houston.errors import StoreError
+from houston.home import Home
+from houston.server.app import create_app
+from houston.server.security import LOOPBACK_HOSTS, load_token
+from houston.server.sse import Feed
+
+DEFAULT_PORT = 8765
+START_TIMEOUT = 10.0
+_live = 0
+_live_lock = threading.Lock()
+
+
+class _Server(uvicorn.Server):
+    """Never installs signal handlers: the Houston process handles its own signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+@dataclass
+class ServerHandle:
+    url: str  # carries the token once: opening it turns the token into a cookie
+    host: str
+    port: int
+    token: str
+    home: Home
+    _server: _Server = field(repr=False)
+    _thread: threading.Thread = field(repr=False)
+    _feed: Feed = field(repr=False)
+    _loop: asyncio.AbstractEventLoop = field(repr=False)
+
+    @property
+    def base_url(self) -> str:
+        return self.url.split("?", 1)[0].rstrip("/")
+
+    def stop(self, timeout: float = 3.0) -> None:
+        """Close the streams, stop uvicorn and wait for its thread (about 0.2 s)."""
+        if not self._thread.is_alive():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop already closed
+            self._loop.call_soon_threadsafe(self._feed.close)
+        self._server.should_exit = True
+        self._thread.join(timeout)
+        if self._thread.is_alive():  # streams still open past the grace period
+            self._server.force_exit = True
+            self._thread.join(timeout)
+        _release()
+        _remove_record(self.home, self.port)
+
+
+def start(
+    home: Home,
+    *,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    allowed_hosts: Iterable[str] = (),
+    queue_size: int = 1000,
+    graceful_timeout: int = 1,
+    log_level: str = "warning",
+) -> ServerHandle:
+    """Serve the dashboard of `home`; port 0 takes any free port, and a taken default
+    port falls back to a free one. The chosen port is written to `<home>/run/server.json`."""
+    home.run.mkdir(parents=True, exist_ok=True)
+    token = load_token(home.run)
+    hosts = {*LOOPBACK_HOSTS, *allowed_hosts, host.lower(), f"[{host.lower()}]"}
+    app, feed = create_app(home, token, hosts=hosts, queue_size=queue_size)
+    sock = _bind(host, port)
+    chosen = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app, log_level=log_level, timeout_graceful_shutdown=graceful_timeout,
+        lifespan="on", loop="asyncio", http="h11", ws="none", access_log=False,
+    )
+    server = _Server(config)
+    loop = asyncio.new_event_loop()
+    _acquire()
+    thread = threading.Thread(
+        target=_serve, args=(loop, server, sock), name=f"houston-ui-{chosen}", daemon=True
+    )
+    thread.start()
+    _wait_started(server, thread)
+    url = f"http://{_url_host(host)}:{chosen}/?token={token}"
+    handle = ServerHandle(url, host, chosen, token, home, server, thread, feed, loop)
+    _write_record(home, host, chosen, url.split("?", 1)[0])
+    return handle
+
+
+def _serve(loop: asyncio.AbstractEventLoop, server: _Server, sock: socket.socket) -> None:
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(server.serve(sockets=[sock]))
+    finally:
+        with contextlib.suppress(Exception):
+            _cancel_leftovers(loop)
+        loop.close()
+        sock.close()
+
+
+def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
+    """sse-starlette leaves a shutdown watcher task per loop: end it before closing."""
+    tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for candidate in (port, 0) if port else (0,):
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, candidate))
+        except OSError as exc:
+            sock.close()
+            if exc.errno == errno.EADDRINUSE and candidate:
+                continue
+            raise StoreError(
+                f"cannot listen on {host}:{candidate}: {exc.strerror}",
+                fix="pick another --host or --port (0 takes any free port)",
+            ) from exc
+        sock.listen(128)
+        sock.setblocking(False)
+        return sock
+    raise AssertionError("unreachable: port 0 always binds")
+
+
+def _wait_started(server: _Server, thread: threading.Thread) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            thread.join(2)
+            _release()
+            raise StoreError("the dashboard server did not start", fix="see the log above")
+        time.sleep(0.005)
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", "", "::"):  # noqa: S104 - naming the wildcard, not binding it
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def _acquire() -> None:
+    global _live
+    with _live_lock:
+        if _live == 0:
+            AppStatus.should_exit = False
+        _live += 1
+
+
+def _release() -> None:
+    global _live
+    with _live_lock:
+        _live = max(0, _live - 1)
+        if _live == 0:
+            AppStatus.should_exit = True
+
+
+def _write_record(home: Home, host: str, port: int, base_url: str) -> None:
+    record: dict[str, Any] = {
+        "pid": os.getpid(), "host": host, "port": port, "url": base_url,
+        "started": time.time(),
+    }
+    fsio.write_json_atomic(home.run / "server.json", record, durable=False)
+
+
+def _remove_record(home: Home, port: int) -> None:
+    path = home.run / "server.json"
+    with contextlib.suppress(FileNotFoundError, ValueError):
+        record = fsio.read_json(path)
+        if record.get("pid") == os.getpid() and record.get("port") == port:
+            path.unlink()

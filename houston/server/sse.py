@@ -1,0 +1,202 @@
+"""The live event feed behind `GET /events` (DESIGN §6, PITFALLS "SSE").
+
+One `Feed` per server tails the event log and fans every new event out to the
+subscribers' bounded buffers. A client stream is built so that resuming is exact:
+subscribe to the live feed first, replay the log from the resume point up to its head,
+then drain the live buffer skipping ids already sent: no gap, no duplicate. A client
+that falls `queue_size` events behind is closed; its browser reconnects with
+`Last-Event-ID` and resumes from the log, so a slow client never grows memory.
+
+The feed wakes on in-process appends (a listener), on inotify (another process wrote)
+and every `reconcile` seconds regardless, because inotify can drop events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+
+from houston.events import EventLog, EventTail, LogWatcher, add_listener, remove_listener
+
+RETRY_MS = 1000
+REPLAY_BATCH = 500
+
+
+def encode_sse(event: dict[str, Any]) -> bytes:
+    """Pure: one log event as one SSE message (its id is the resume point)."""
+    data = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+    return f"id: {event['id']}\ndata: {data}\n\n".encode()
+
+
+def encode_control(name: str, data: dict[str, Any]) -> bytes:
+    """Pure: a named message without an id (it does not move the resume point)."""
+    return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+def resume_point(last_event_id: str | None, since: str | None, head_id: int) -> int:
+    """Pure: the id to resume after. The browser's Last-Event-ID (sent on automatic
+    reconnects) wins over `?since=`; with neither, start live at the head."""
+    for raw in (last_event_id, since):
+        if raw is not None and raw.strip():
+            try:
+                return max(-1, int(raw.strip()))
+            except ValueError:
+                continue
+    return head_id
+
+
+class Subscriber:
+    """One client's bounded buffer of live events."""
+
+    def __init__(self, mission: str | None, limit: int) -> None:
+        self.mission = mission
+        self.limit = limit
+        self.items: deque[dict[str, Any]] = deque()
+        self.ready = asyncio.Event()
+        self.closed: str | None = None  # why: "overflow" or "shutdown"
+
+    def offer(self, event: dict[str, Any]) -> None:
+        if self.closed is not None:
+            return
+        if self.mission is not None and event.get("mission") != self.mission:
+            return
+        if len(self.items) >= self.limit:
+            self.close("overflow")
+            return
+        self.items.append(event)
+        self.ready.set()
+
+    def close(self, reason: str) -> None:
+        if self.closed is None:
+            self.closed = reason
+        self.items.clear()
+        self.ready.set()
+
+    async def next_batch(self) -> list[dict[str, Any]] | None:
+        """The buffered events, waiting for some; None once closed."""
+        while not self.items:
+            if self.closed is not None:
+                return None
+            self.ready.clear()
+            await self.ready.wait()
+        if self.closed is not None:
+            return None
+        batch = list(self.items)
+        self.items.clear()
+        return batch
+
+
+class Feed:
+    def __init__(self, log: EventLog, *, queue_size: int = 1000, reconcile: float = 2.0) -> None:
+        self.log = log
+        self.queue_size = queue_size
+        self.reconcile = reconcile
+        self.subscribers: set[Subscriber] = set()
+        self.closing = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._tail: EventTail | None = None
+        self._watcher: LogWatcher | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    # -- lifecycle (called on the server's loop) -------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._tail = EventTail(self.log, self.log.last_id())
+        add_listener(self.log.folder, self.wake_threadsafe)
+        self._watcher = LogWatcher(self.log.folder, self.wake_threadsafe)
+        self._watcher.start()
+        self._task = asyncio.create_task(self._run())
+
+    def close(self) -> None:
+        """Close every stream now (their clients reconnect to the next server)."""
+        self.closing = True
+        for sub in list(self.subscribers):
+            sub.close("shutdown")
+
+    async def stop(self) -> None:
+        self.close()
+        remove_listener(self.log.folder, self.wake_threadsafe)
+        if self._watcher is not None:
+            await anyio.to_thread.run_sync(self._watcher.stop)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def wake_threadsafe(self) -> None:
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(wake.set)
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.reconcile)
+            self._wake.clear()
+            self.pump()
+
+    def pump(self) -> None:
+        """Read what is new in the log and hand it to every subscriber."""
+        assert self._tail is not None
+        for _ in range(100):  # bounded; the next wake-up continues
+            batch = self._tail.poll(limit=REPLAY_BATCH)
+            if not batch:
+                return
+            for event in batch:
+                for sub in list(self.subscribers):
+                    sub.offer(event)
+
+    # -- clients --------------------------------------------------------------------
+
+    def subscribe(self, mission: str | None) -> Subscriber:
+        sub = Subscriber(mission, self.queue_size)
+        if self.closing:
+            sub.close("shutdown")
+        self.subscribers.add(sub)
+        return sub
+
+    async def stream(self, after: int, mission: str | None) -> AsyncIterator[bytes]:
+        """The bytes of one client's stream, resuming after id `after`."""
+        sub = self.subscribe(mission)  # live first, so nothing slips between
+        try:
+            yield f"retry: {RETRY_MS}\n\n".encode()
+            if after >= 0 and after + 1 < self.log.oldest():
+                yield encode_control("reset", {"oldest": self.log.oldest()})
+            sent = after
+            async for chunk, last in self._replay(after, mission):
+                if chunk:
+                    yield chunk
+                sent = max(sent, last)
+            while True:
+                batch = await sub.next_batch()
+                if batch is None:
+                    return
+                for event in batch:
+                    if event["id"] > sent:
+                        sent = event["id"]
+                        yield encode_sse(event)
+        finally:
+            self.subscribers.discard(sub)
+
+    async def _replay(self, after: int, mission: str | None) -> AsyncIterator[tuple[bytes, int]]:
+        tail = EventTail(self.log, after)
+        head = self.log.head()
+        while tail.position < head and not self.closing:
+            batch = await anyio.to_thread.run_sync(tail.poll, REPLAY_BATCH)
+            if not batch:
+                break
+            chunk = b"".join(
+                encode_sse(e) for e in batch if mission is None or e.get("mission") == mission
+            )
+            yield chunk, batch[-1]["id"]

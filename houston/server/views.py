@@ -1,0 +1,131 @@
+"""Read-only views of the store for the HTTP API: mission summaries, details, task logs.
+
+Everything here only reads files (DESIGN §2, FORMATS "Task files"); the server never
+writes a mission file. Task summaries come from `houston.taskview.read_tasks` when it is
+installed, else from the small reader below that follows the same file formats.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+from pathlib import Path
+from typing import Any
+
+from houston import fsio
+from houston.errors import NotFoundError, UsageError
+from houston.ids import SAFE_ID
+from houston.store import STATE_ORDER, MissionRef, MissionStore
+
+LOG_TAIL_BYTES = 64 * 1024
+LOG_STREAMS = ("stdout", "stderr")
+
+
+def counts(store: MissionStore) -> dict[str, int]:
+    return {state.value: store.count(state) for state in STATE_ORDER}
+
+
+def mission_summary(store: MissionStore, ref: MissionRef) -> dict[str, Any]:
+    return store.status(ref)
+
+
+def mission_detail(store: MissionStore, ref: MissionRef) -> dict[str, Any]:
+    detail = mission_summary(store, ref)
+    detail["budget"] = read_budget(ref.path)
+    detail["tasks"] = read_tasks(ref.path)
+    detail["transitions"] = store.transitions(ref)
+    return detail
+
+
+def read_budget(mission_path: Path) -> dict[str, Any]:
+    """The mission's budget as submitted (limits for the dashboard's gauges)."""
+    try:
+        text = (mission_path / "mission.yaml").read_bytes()
+    except OSError:
+        return {}
+    try:
+        from houston.mission import load_mission
+
+        budget = load_mission(text, "mission.yaml").budget
+        return budget.model_dump() if budget is not None else {}
+    except Exception:  # a file dropped in by hand: show no limits rather than fail
+        return {}
+
+
+def read_tasks(mission_path: Path) -> list[dict[str, Any]]:
+    # The store's task view is preferred once it exists; the formats are the same.
+    try:
+        taskview = importlib.import_module("houston.taskview")
+    except ImportError:
+        return _read_tasks_fallback(mission_path)
+    tasks: list[dict[str, Any]] = taskview.read_tasks(mission_path)
+    return tasks
+
+
+def _read_tasks_fallback(mission_path: Path) -> list[dict[str, Any]]:
+    root = mission_path / "tasks"
+    try:
+        names = sorted(os.listdir(root))
+    except FileNotFoundError:
+        return []
+    return [_task_summary(root / name) for name in names if not name.startswith(".")]
+
+
+def _read(path: Path) -> dict[str, Any]:
+    with contextlib.suppress(FileNotFoundError, ValueError, IsADirectoryError):
+        data = fsio.read_json(path)
+        if isinstance(data, dict):
+            return data
+    return {}
+
+
+def _task_summary(folder: Path) -> dict[str, Any]:
+    spec, state = _read(folder / "spec.json"), _read(folder / "state.json")
+    attempt = int(state.get("attempt") or 0)
+    exit_info = _read(folder / "attempts" / str(attempt) / "exit.json") if attempt else {}
+    usage = _read(folder / "attempts" / str(attempt) / "usage.json") if attempt else {}
+    return {
+        "id": folder.name,
+        "agent": spec.get("agent"),
+        "initializer": bool(spec.get("initializer")),
+        "needs": spec.get("needs") or [],
+        "state": state.get("state", "pending"),
+        "attempt": attempt,
+        "worker": state.get("worker"),
+        "updated": state.get("updated"),
+        "error": state.get("error"),
+        "duration": exit_info.get("duration"),
+        "started": exit_info.get("started"),
+        "usage": {"tokens": usage.get("tokens", 0), "cost": usage.get("cost", 0.0)},
+    }
+
+
+def task_log(
+    ref: MissionRef, task: str, *, attempt: int | None, stream: str, tail_bytes: int
+) -> dict[str, Any]:
+    """The end of one attempt's stdout or stderr (latest attempt unless given)."""
+    if not SAFE_ID.match(task):
+        raise UsageError(f"{task!r} is not a task id")
+    if stream not in LOG_STREAMS:
+        raise UsageError(f"stream must be one of {', '.join(LOG_STREAMS)}")
+    folder = ref.path / "tasks" / task
+    if not folder.is_dir():
+        raise NotFoundError(f"mission {ref.id} has no task {task}")
+    if attempt is None:
+        attempt = int(_read(folder / "state.json").get("attempt") or 0)
+    path = folder / "attempts" / str(attempt) / f"{stream}.log"
+    text, size = _tail(path, max(0, min(tail_bytes, 1024 * 1024)))
+    return {"mission": ref.id, "task": task, "attempt": attempt, "stream": stream,
+            "size": size, "text": text}
+
+
+def _tail(path: Path, limit: int) -> tuple[str, int]:
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            f.seek(max(0, size - limit))
+            data = f.read(limit)
+    except (FileNotFoundError, NotADirectoryError):
+        return "", 0
+    return data.decode("utf-8", errors="replace"), size
