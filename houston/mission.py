@@ -1,41 +1,115 @@
 """The mission.yaml model: what a user may write, validated strictly.
 
-Pure: `load_mission` takes the file's text and its name and returns a `MissionSpec`
-or raises `SpecError` with file:line:column.
+Pure: `load_mission` takes the file's bytes (or text) and its name and returns a
+`MissionSpec`, or raises `SpecError` with file:line:column, what is wrong and what to do.
+Reading is strict (`houston.yamlstrict`); the models refuse unknown keys and wrong types;
+`check_mission` then checks what spans fields: unique task ids, `needs` that name tasks,
+no cycles, at least one task, one requirement per package.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from houston.errors import SpecError
+from houston.yamlstrict import Document, Problem, load, validate
+from houston.yamlstrict_messages import closest_key
 
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$")
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+AGENT_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}/[a-z0-9][a-z0-9_.-]{0,63}$"
+PACKAGE_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+DURATION_PATTERN = r"^\s*(\d+d)?(\d+h)?(\d+m)?(\d+(\.\d+)?s)?\s*$"
+MAX_DURATION = 31 * 24 * 3600.0  # longer is a typo (hours for seconds), not a plan
+
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$")
+_DURATION_FIX = "write seconds as a number, or text like 30s, 5m, 1h30m, 2d"
 
 
 def parse_duration(value: object) -> float:
-    """`90`, `90s`, `5m`, `1h30m` -> seconds."""
+    """`90`, `90s`, `5m`, `1h30m`, `2d` -> seconds (greater than zero, at most 31 days)."""
     if isinstance(value, bool):
-        raise ValueError("a duration is a number of seconds or text like 30s, 5m, 1h30m")
+        raise Problem(f"a duration cannot be {str(value).lower()}", _DURATION_FIX)
     if isinstance(value, int | float):
         seconds = float(value)
-    elif isinstance(value, str) and value and (m := _DURATION.match(value.strip())):
-        hours, minutes, secs = m.groups()
-        seconds = int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(secs or 0)
+    elif isinstance(value, str) and value.strip() and (m := _DURATION.match(value.strip())):
+        days, hours, minutes, secs = m.groups()
+        seconds = (int(days or 0) * 24 + int(hours or 0)) * 3600 + int(minutes or 0) * 60
+        seconds += float(secs or 0)
     else:
-        raise ValueError("a duration is a number of seconds or text like 30s, 5m, 1h30m")
-    if seconds <= 0:
-        raise ValueError("a duration must be greater than zero")
+        raise Problem(f"{value!r} is not a duration", _DURATION_FIX)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise Problem("a duration must be greater than zero", _DURATION_FIX)
+    if seconds > MAX_DURATION:
+        raise Problem(f"{value!r} is longer than 31 days", "check the unit (s, m, h, d)")
     return seconds
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-SafeId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
-AgentRef = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*/[a-z0-9][a-z0-9_.-]*$")]
+def _check_id(value: str) -> str:
+    if re.match(ID_PATTERN, value):
+        return value
+    if re.match(ID_PATTERN, value.lower()):
+        raise Problem(f"id {value!r} must be lowercase", f"write {value.lower()!r}")
+    raise Problem(
+        f"id {value!r} is not safe as a folder name",
+        "use 1-64 lowercase letters, digits, '-' or '_', starting with a letter or a digit",
+    )
+
+
+def _check_agent(value: str) -> str:
+    if re.match(AGENT_PATTERN, value):
+        return value
+    if "/" not in value:
+        raise Problem(f"agent {value!r} must be written package/agent", "e.g. core/shell")
+    if re.match(AGENT_PATTERN, value.lower()):
+        raise Problem(f"agent {value!r} must be lowercase", f"write {value.lower()!r}")
+    raise Problem(
+        f"agent {value!r} is not a package/agent name",
+        "write package/agent with lowercase letters, digits, '.', '-' or '_', e.g. core/shell",
+    )
+
+
+def _check_requirement(value: str) -> str:
+    import nodesemver  # type: ignore[import-untyped]  # npm-compatible ranges
+
+    name, at, spec = value.strip().partition("@")
+    if not re.match(PACKAGE_PATTERN, name):
+        raise Problem(f"{name!r} is not a package name", "use lowercase letters, digits, '.-_'")
+    if not at:
+        raise Problem(f"{value!r} has no version range", f"write {name}@^1.0, or {name}@* for any")
+    if not spec.strip() or nodesemver.valid_range(spec, loose=False) is None:
+        raise Problem(
+            f"{spec!r} is not a valid npm semver range", "e.g. ^1.2.0, ~1.2, >=1 <2, 1.x or *"
+        )
+    return value.strip()
+
+
+def _single_line(value: str) -> str:
+    if "\n" in value or "\r" in value:
+        raise Problem("the name must be one line", "move the details to description")
+    return value
+
+
+_DURATION_SCHEMA = {
+    "anyOf": [
+        {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_DURATION},
+        {"type": "string", "pattern": DURATION_PATTERN},
+    ]
+}
+Duration = Annotated[float, BeforeValidator(parse_duration), WithJsonSchema(_DURATION_SCHEMA)]
+SafeId = Annotated[
+    str, AfterValidator(_check_id), WithJsonSchema({"type": "string", "pattern": ID_PATTERN})
+]
+AgentRef = Annotated[
+    str, AfterValidator(_check_agent), WithJsonSchema({"type": "string", "pattern": AGENT_PATTERN})
+]
+Requirement = Annotated[
+    str,
+    AfterValidator(_check_requirement),
+    WithJsonSchema({"type": "string", "pattern": r"^[a-z0-9][a-z0-9_.-]*@.+$"}),
+]
 
 
 class Strict(BaseModel):
@@ -43,46 +117,226 @@ class Strict(BaseModel):
 
 
 class Budget(Strict):
-    max_tokens: int | None = Field(default=None, ge=0)
-    max_cost: float | None = Field(default=None, ge=0)
-    max_wall_time: Duration | None = None
-    max_concurrency: int | None = Field(default=None, ge=1)
+    """Hard limits; a task or mission that would pass one is stopped (fail-closed)."""
+
+    max_tokens: int | None = Field(default=None, ge=0, description="Most LLM tokens to spend.")
+    max_cost: float | None = Field(
+        default=None, ge=0, allow_inf_nan=False, description="Most money to spend (USD)."
+    )
+    max_wall_time: Duration | None = Field(
+        default=None, description="Longest run time: seconds, or text like 30s, 5m, 1h30m."
+    )
+    max_concurrency: int | None = Field(
+        default=None, ge=1, le=1024, description="Most tasks running at once."
+    )
 
 
 class TaskSpec(Strict):
-    id: SafeId
-    agent: AgentRef
-    inputs: dict[str, Any] = Field(default_factory=dict)
-    needs: list[SafeId] = Field(default_factory=list)
-    retries: int | None = Field(default=None, ge=0, le=100)
-    timeout: Duration | None = None
-    budget: Budget | None = None
+    """One unit of work, run by one agent."""
+
+    id: SafeId = Field(description="Lowercase id, unique in the mission; a folder name.")
+    agent: AgentRef = Field(description="The agent that runs it: package/agent, e.g. core/shell.")
+    inputs: dict[str, Any] = Field(default_factory=dict, description="Passed to the agent.")
+    needs: list[SafeId] = Field(
+        default_factory=list, description="Ids of tasks that must succeed before this one starts."
+    )
+    retries: int | None = Field(
+        default=None, ge=0, le=100, description="Extra attempts after a failure."
+    )
+    timeout: Duration | None = Field(
+        default=None, description="Longest attempt: seconds, or text like 30s, 5m, 1h30m."
+    )
+    budget: Budget | None = Field(default=None, description="Limits of this task.")
 
 
 class InitializerSpec(TaskSpec):
-    id: SafeId = "init"
+    """The first task of the mission; its result may add tasks (fan-out)."""
+
+    id: SafeId = Field(default="init", description="Lowercase id, unique in the mission.")
 
 
 class MissionSpec(Strict):
-    name: str = Field(min_length=1, max_length=200)
-    description: str = ""
-    gate: Literal["none", "approve"] = "none"
-    budget: Budget | None = None
-    context: str = ""
-    initializer: InitializerSpec | None = None
-    tasks: list[TaskSpec] = Field(default_factory=list)
-    on_failure: Literal["fail_fast", "continue"] = "fail_fast"
-    requires: list[str] = Field(default_factory=list)
+    """A Houston mission file (mission.yaml)."""
+
+    model_config = ConfigDict(title="Houston mission")
+
+    name: Annotated[str, AfterValidator(_single_line)] = Field(
+        min_length=1, max_length=200, description="Short name; part of the mission id."
+    )
+    description: str = Field(default="", description="What the mission is for.")
+    gate: Literal["none", "approve"] = Field(
+        default="none", description="approve: wait in PLANNING for `houston approve`."
+    )
+    budget: Budget | None = Field(default=None, description="Limits of the whole mission.")
+    context: str = Field(default="", description="Shared context given to every agent.")
+    initializer: InitializerSpec | None = Field(
+        default=None, description="Runs first and may add tasks."
+    )
+    tasks: list[TaskSpec] = Field(default_factory=list, description="The tasks (a DAG).")
+    on_failure: Literal["fail_fast", "continue"] = Field(
+        default="fail_fast", description="fail_fast: stop at the first failed task."
+    )
+    requires: list[Requirement] = Field(
+        default_factory=list, description="Packages needed, as name@range (npm semver)."
+    )
+
+
+# Keys users often write for ours (other tools' vocabulary).
+SYNONYMS = {
+    "depends_on": "needs",
+    "depends": "needs",
+    "dependencies": "needs",
+    "after": "needs",
+    "input": "inputs",
+    "args": "inputs",
+    "params": "inputs",
+    "with": "inputs",
+    "retry": "retries",
+    "max_retries": "retries",
+    "title": "name",
+    "requirements": "requires",
+    "packages": "requires",
+    "approval": "gate",
+    "on_error": "on_failure",
+    "init": "initializer",
+    "steps": "tasks",
+    "jobs": "tasks",
+    "tokens": "max_tokens",
+    "cost": "max_cost",
+    "wall_time": "max_wall_time",
+    "concurrency": "max_concurrency",
+}
 
 
 def load_mission(text: str | bytes, source: str) -> MissionSpec:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise SpecError(f"not valid YAML: {exc}", source=source) from exc
-    if not isinstance(data, dict):
-        raise SpecError("a mission file must be a mapping", source=source, line=1, column=1)
-    try:
-        return MissionSpec.model_validate(data)
-    except ValueError as exc:
-        raise SpecError(str(exc), source=source) from exc
+    """Parse and check a mission file; SpecError at file:line:column when it is wrong."""
+    doc = load(text, source)
+    spec = validate(MissionSpec, doc, synonyms=SYNONYMS)
+    check_mission(spec, doc)
+    return spec
+
+
+def check_mission(spec: MissionSpec, doc: Document) -> None:
+    """The rules that span fields; `doc` gives the positions of the offending nodes."""
+    if not spec.tasks and spec.initializer is None:
+        path = ("tasks",) if "tasks" in doc.data else ()
+        raise doc.error(
+            path,
+            "the mission has no tasks and no initializer",
+            "add a tasks: list with at least one task",
+        )
+    ids = _unique_ids(spec, doc)
+    _check_needs(spec, doc, ids)
+    _check_cycles(spec, doc)
+    _check_requires(spec, doc)
+
+
+def _unique_ids(spec: MissionSpec, doc: Document) -> list[str]:
+    seen: dict[str, int] = {}
+    if spec.initializer is not None:
+        seen[spec.initializer.id] = doc.position(("initializer", "id"))[0]
+    for index, task in enumerate(spec.tasks):
+        path = ("tasks", index, "id")
+        if task.id in seen and "id" not in (doc.data.get("initializer") or {}):
+            raise doc.error(
+                path,
+                f"task id {task.id!r} is the initializer's default id",
+                "rename this task, or give the initializer its own id:",
+            )
+        if task.id in seen:
+            raise doc.error(
+                path,
+                f"task id {task.id!r} is used twice (first on line {seen[task.id]})",
+                "give every task its own id",
+            )
+        seen[task.id] = doc.position(path)[0]
+    return list(seen)
+
+
+def _check_needs(spec: MissionSpec, doc: Document, ids: list[str]) -> None:
+    if spec.initializer is not None and spec.initializer.needs:
+        raise doc.error(
+            ("initializer", "needs"),
+            "the initializer cannot have needs",
+            "remove them: the initializer always runs first",
+            at_key=True,
+        )
+    for index, task in enumerate(spec.tasks):
+        for number, need in enumerate(task.needs):
+            path = ("tasks", index, "needs", number)
+            if need == task.id:
+                raise doc.error(path, f"task {task.id!r} needs itself", "remove it from needs")
+            if need in task.needs[:number]:
+                raise doc.error(
+                    path, f"task {task.id!r} lists {need!r} twice in needs", "list each task once"
+                )
+            if need not in ids:
+                guess = closest_key(need, ids)
+                hint = f"did you mean {guess!r}?" if guess else "tasks: " + ", ".join(ids)
+                raise doc.error(
+                    path,
+                    f"task {task.id!r} needs {need!r}, which is not a task of this mission",
+                    hint,
+                )
+
+
+def _check_cycles(spec: MissionSpec, doc: Document) -> None:
+    needs = {task.id: task.needs for task in spec.tasks}
+    index = {task.id: number for number, task in enumerate(spec.tasks)}
+    done: set[str] = set()
+    for start in needs:
+        cycle = _find_cycle(start, needs, done)
+        if cycle:
+            first, second = cycle[0], cycle[1]
+            path = ("tasks", index[first], "needs", needs[first].index(second))
+            raise doc.error(
+                path,
+                "tasks need each other in a cycle: " + " -> ".join(cycle),
+                "remove one of these needs so the tasks can run in order",
+            )
+
+
+def _find_cycle(start: str, needs: dict[str, list[str]], done: set[str]) -> list[str]:
+    """Depth-first without recursion (a chain of thousands of tasks is legal)."""
+    trail: list[str] = []
+    on_trail: set[str] = set()
+    stack: list[tuple[str, int]] = [(start, 0)]
+    while stack:
+        node, next_child = stack.pop()
+        if next_child == 0:
+            if node in done:
+                continue
+            trail.append(node)
+            on_trail.add(node)
+        children = needs.get(node, [])
+        if next_child < len(children):
+            stack.append((node, next_child + 1))
+            child = children[next_child]
+            if child in on_trail:
+                return [*trail[trail.index(child) :], child]
+            if child not in done and child in needs:
+                stack.append((child, 0))
+            continue
+        trail.pop()
+        on_trail.discard(node)
+        done.add(node)
+    return []
+
+
+def _check_requires(spec: MissionSpec, doc: Document) -> None:
+    seen: dict[str, int] = {}
+    for number, requirement in enumerate(spec.requires):
+        name = requirement.partition("@")[0]
+        if name in seen:
+            raise doc.error(
+                ("requires", number),
+                f"package {name!r} is required twice",
+                f"keep one range for {name} (see entry {seen[name] + 1})",
+            )
+        seen[name] = number
+
+
+def mission_schema() -> dict[str, Any]:
+    """The JSON Schema of mission.yaml, for editors."""
+    schema = MissionSpec.model_json_schema()
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
