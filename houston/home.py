@@ -71,7 +71,7 @@ class Home:
         try:
             for folder in [*folders, self.packages, self.events, self.locks]:
                 folder.mkdir(parents=True, exist_ok=True)
-            os.chmod(self.run, 0o700)
+            self.run.chmod(0o700)
         except OSError as exc:
             raise StoreError(
                 f"cannot create the home folder: {exc.strerror}",

@@ -322,15 +322,21 @@ class MissionStore:
 
     # -- listing (last: the method name `list` shadows the builtin in this class) --
 
+    def page(
+        self, states: tuple[MissionState, ...] = STATE_ORDER, *, limit: int = 50, offset: int = 0
+    ) -> tuple[list[MissionRef], int]:
+        """One page, newest first, and how many missions there are in `states` in all."""
+        # A mission moving during the listing can show up twice: keep its later state.
+        found = {i: s for s in states for i in self.ids_in(s)}
+        chosen = sorted(found, reverse=True)[offset : offset + limit]
+        refs = [MissionRef(i, found[i], self.home.mission_dir(found[i], i)) for i in chosen]
+        return refs, len(found)
+
     def list(
         self, states: tuple[MissionState, ...] = STATE_ORDER, *, limit: int = 50, offset: int = 0
     ) -> list[MissionRef]:
         """Newest first (ids sort by creation time), one page. Reads folder names only."""
-        refs = [
-            MissionRef(i, s, self.home.mission_dir(s, i)) for s in states for i in self.ids_in(s)
-        ]
-        refs.sort(key=lambda r: r.id, reverse=True)
-        return refs[offset : offset + limit]
+        return self.page(states, limit=limit, offset=offset)[0]
 
     def count(self, state: MissionState) -> int:
         return len(self.ids_in(state))

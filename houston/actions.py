@@ -1,0 +1,177 @@
+"""The verbs a user applies to missions: submit, approve, reject, cancel.
+
+The command line and the HTTP server both call these; neither writes mission files
+itself. Each verb looks at the mission's current folder, asks the lifecycle table, and
+moves it with one rename through `MissionStore.move`. When another process (an engine,
+a second user) moves the mission first, the move raises `ConflictError`; the verb then
+looks again and decides against the fresh state, a bounded number of times.
+
+Cancelling an EXECUTING mission does not move it: an engine owns it, so the verb drops
+`<mission>/cancel.request` and the engine stops the mission and completes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from houston import fsio
+from houston.errors import ConflictError, IllegalTransition
+from houston.lifecycle import MissionState, Reason
+from houston.store import MissionRef, MissionStore, iso, utcnow
+
+RACE_RETRIES = 8
+CANCEL_REQUEST = "cancel.request"
+
+S = MissionState
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    """`requested` is True when the mission was running and only a request was left."""
+
+    ref: MissionRef
+    requested: bool
+
+
+def submit(
+    store: MissionStore,
+    data: bytes,
+    source: str,
+    *,
+    approve: bool = False,
+    by: str = "cli",
+    now: datetime | None = None,
+) -> MissionRef:
+    """Validate `data` (a mission.yaml) and submit it; nothing is written if it is invalid.
+
+    The mission lands in PLANNING, and goes straight on to COMMITTED when it has no gate
+    (reason `user_request`) or when `approve` is given for a gated one (`gate_approved`).
+    """
+    from houston.mission import load_mission  # pydantic is slow to import: only here
+
+    spec = load_mission(data, source)  # raises SpecError before anything touches disk
+    store.home.ensure()
+    tasks = len(spec.tasks) + (1 if spec.initializer is not None else 0)
+    summary: dict[str, Any] = {
+        "gate": spec.gate,
+        "counts": {"total": tasks, "pending": tasks, "running": 0, "succeeded": 0, "failed": 0},
+    }
+    ref = store.create(data, spec.name, context=spec.context, summary=summary, now=now)
+    if spec.gate == "none":
+        reason = Reason.USER_REQUEST
+    elif approve:
+        reason = Reason.GATE_APPROVED
+    else:
+        return ref
+    detail = {"by": by}
+    try:
+        return store.move(ref.id, S.PLANNING, S.COMMITTED, reason, detail=detail, now=now)
+    except ConflictError:
+        return store.locate(ref.id)  # someone approved or rejected it in between
+
+
+def approve(
+    store: MissionStore, mission: str, *, by: str = "cli", now: datetime | None = None
+) -> MissionRef:
+    """PLANNING -> COMMITTED (`gate_approved`). `mission` is an id or a unique prefix."""
+
+    def once(ref: MissionRef) -> MissionRef:
+        if ref.state is not S.PLANNING:
+            raise _not_waiting(ref, "approve")
+        return store.move(
+            ref.id, S.PLANNING, S.COMMITTED, Reason.GATE_APPROVED, detail={"by": by}, now=now
+        )
+
+    return _retrying(store, store.resolve(mission), once)
+
+
+def reject(
+    store: MissionStore, mission: str, *, by: str = "cli", now: datetime | None = None
+) -> MissionRef:
+    """PLANNING -> COMPLETED (`user_request`, outcome cancelled): the plan is turned down."""
+
+    def once(ref: MissionRef) -> MissionRef:
+        if ref.state is not S.PLANNING:
+            raise _not_waiting(ref, "reject")
+        detail = {"by": by, "action": "reject"}
+        return store.move(
+            ref.id, S.PLANNING, S.COMPLETED, Reason.USER_REQUEST, detail=detail, now=now
+        )
+
+    return _retrying(store, store.resolve(mission), once)
+
+
+def cancel(
+    store: MissionStore, mission: str, *, by: str = "cli", now: datetime | None = None
+) -> CancelResult:
+    """Stop a mission that has not finished.
+
+    PLANNING or COMMITTED: moved to COMPLETED (`cancelled`) at once. EXECUTING: a
+    `cancel.request` is written for the engine, which completes the mission itself.
+    COMPLETED: an error, there is nothing left to cancel.
+    """
+
+    def once(ref: MissionRef) -> CancelResult:
+        if ref.state in (S.PLANNING, S.COMMITTED):
+            moved = store.move(
+                ref.id, ref.state, S.COMPLETED, Reason.CANCELLED, detail={"by": by}, now=now
+            )
+            return CancelResult(moved, requested=False)
+        if ref.state is S.EXECUTING:
+            return CancelResult(request_cancel(store, ref, by=by, now=now), requested=True)
+        status = store.status(ref)
+        raise IllegalTransition(
+            f"mission {ref.id} has already finished ({status.get('outcome') or 'completed'})",
+            where=str(ref.path),
+            fix="there is nothing to cancel; see `houston show` for how it ended",
+        )
+
+    return _retrying(store, store.resolve(mission), once)
+
+
+def request_cancel(
+    store: MissionStore, ref: MissionRef, *, by: str = "cli", now: datetime | None = None
+) -> MissionRef:
+    """Write `cancel.request` into a mission that is EXECUTING right now.
+
+    Held under the mission's stripe lock, so the mission cannot move while we write; a
+    mission no longer EXECUTING raises ConflictError. A request already there is kept.
+    """
+    with store.stripe_lock(ref.id):
+        current = store.locate(ref.id)
+        if current.state is not S.EXECUTING:
+            raise ConflictError(f"mission {ref.id} is no longer {S.EXECUTING}")
+        path = current.path / CANCEL_REQUEST
+        if not path.exists():
+            fsio.write_json_atomic(path, {"ts": iso(now or utcnow()), "by": by})
+    return current
+
+
+def cancel_requested(ref: MissionRef) -> bool:
+    return (ref.path / CANCEL_REQUEST).is_file()
+
+
+def _retrying(store: MissionStore, ref: MissionRef, once: Callable[[MissionRef], T]) -> T:
+    """Run `once` on the mission; when it lost a race, look again and decide afresh."""
+    for _ in range(RACE_RETRIES):
+        try:
+            return once(ref)
+        except ConflictError:
+            ref = store.locate(ref.id)
+    raise ConflictError(
+        f"mission {ref.id} kept changing state while we tried to act on it",
+        where=str(ref.path),
+        fix="look at it with `houston show` and try again",
+    )
+
+
+def _not_waiting(ref: MissionRef, verb: str) -> IllegalTransition:
+    return IllegalTransition(
+        f"cannot {verb} mission {ref.id}: it is {ref.state}, not waiting in {S.PLANNING}",
+        where=str(ref.path),
+        fix="only missions in PLANNING can be approved or rejected; see `houston show`",
+    )

@@ -1,0 +1,267 @@
+"""Read-only views of a mission for people: its tasks, its list row, its full picture.
+
+Used by `houston ls`/`show`, the HTTP API and the dashboard. Nothing here writes.
+The task files (FORMATS.md) are written by the engine and may be missing or half made
+(a mission dropped in by hand has no `tasks/` yet; an attempt may still be running):
+every reader tolerates that. Parsing is pure (`summarize_task`, `outline_tasks`,
+`list_row`); the `read_*` functions only gather files.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from houston import fsio
+from houston.ids import id_time
+from houston.store import MissionRef, MissionStore
+
+TASK_STATES = ("pending", "running", "succeeded", "failed", "cancelled", "skipped")
+_MAX_SPEC_BYTES = 1024 * 1024
+
+
+# -- pure -------------------------------------------------------------------------------
+
+
+def summarize_task(
+    task_id: str,
+    spec: dict[str, Any] | None,
+    state: dict[str, Any] | None,
+    attempts: dict[int, dict[str, Any]],
+    has_result: bool,
+) -> dict[str, Any]:
+    """One task's row from its files. `attempts` maps n -> {"exit": ..., "usage": ...}."""
+    spec, state = spec or {}, state or {}
+    latest = max(attempts) if attempts else 0
+    exit_info = attempts.get(latest, {}).get("exit") or {}
+    task_state = "succeeded" if has_result else _text(state.get("state"), "pending")
+    return {
+        "id": task_id,
+        "agent": _text(spec.get("agent"), ""),
+        "state": task_state,
+        "attempt": _int(state.get("attempt"), latest),
+        "attempts": len(attempts),
+        "duration": _number(exit_info.get("duration")),
+        "usage": _sum_usage(a.get("usage") for a in attempts.values()),
+        "error": state.get("error") if task_state != "succeeded" else None,
+        "initializer": spec.get("initializer") is True,
+        "added_by": spec.get("added_by"),
+        "needs": spec.get("needs") if isinstance(spec.get("needs"), list) else [],
+        "updated": state.get("updated"),
+    }
+
+
+def outline_tasks(mission_data: Any) -> list[dict[str, Any]]:
+    """The tasks a parsed mission.yaml declares, as pending rows (initializer first)."""
+    if not isinstance(mission_data, dict):
+        return []
+    declared: list[tuple[Any, bool]] = []
+    init = mission_data.get("initializer")
+    if isinstance(init, dict):
+        declared.append(({"id": "init", **init}, True))
+    tasks = mission_data.get("tasks")
+    if isinstance(tasks, list):
+        declared.extend((t, False) for t in tasks if isinstance(t, dict))
+    rows = []
+    for task, is_init in declared:
+        spec = {"agent": task.get("agent"), "initializer": is_init, "needs": task.get("needs")}
+        rows.append(summarize_task(str(task.get("id")), spec, None, {}, False))
+    return rows
+
+
+def merge_tasks(
+    declared: list[dict[str, Any]], materialized: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Declared order first (with the engine's view where it has one), then added tasks."""
+    rows = [materialized.get(row["id"], row) for row in declared]
+    seen = {row["id"] for row in declared}
+    rows.extend(materialized[t] for t in sorted(materialized) if t not in seen)
+    return rows
+
+
+def list_row(
+    ref: MissionRef,
+    status: dict[str, Any],
+    outline: dict[str, Any] | None,
+    now: datetime,
+    made: datetime | None = None,
+) -> dict[str, Any]:
+    """The `houston ls` row of a mission.
+
+    `outline` (from mission.yaml) and `made` (the folder's time) fill in for a mission
+    dropped in by hand, which has no status.json and no time in its name.
+    """
+    raw_counts = status.get("counts")
+    counts: dict[str, Any] = raw_counts if isinstance(raw_counts, dict) else {}
+    total = _int(counts.get("total"), 0)
+    name = status.get("name") or ref.id
+    if outline is not None:
+        name = outline.get("name") or name
+        total = total or len(outline.get("tasks", []))
+    created = _parse_time(status.get("created")) or id_time(ref.id) or made
+    return {
+        "id": ref.id,
+        "state": ref.state.value,
+        "outcome": status.get("outcome"),
+        "name": str(name),
+        "done": _int(counts.get("succeeded"), 0),
+        "failed": _int(counts.get("failed"), 0),
+        "total": total,
+        "created": status.get("created") or (_iso_seconds(created) if created else None),
+        "age": (now - created).total_seconds() if created else None,
+    }
+
+
+def _iso_seconds(ts: datetime) -> str:
+    return ts.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _text(value: Any, default: str) -> str:
+    return value if isinstance(value, str) and value else default
+
+
+def _int(value: Any, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _sum_usage(usages: Any) -> dict[str, float]:
+    tokens, cost = 0, 0.0
+    for usage in usages:
+        if isinstance(usage, dict):
+            tokens += _int(usage.get("tokens"), 0)
+            cost += _number(usage.get("cost")) or 0.0
+    return {"tokens": tokens, "cost": cost}
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# -- reading files ----------------------------------------------------------------------
+
+
+def read_tasks(mission_path: Path) -> list[dict[str, Any]]:
+    """Every task of the mission at `mission_path`, declared ones first; never raises."""
+    materialized = {}
+    for task_id in _subfolders(mission_path / "tasks"):
+        materialized[task_id] = read_task(mission_path / "tasks" / task_id)
+    outline = read_outline(mission_path)
+    declared = outline["tasks"] if outline else []
+    return merge_tasks(declared, materialized)
+
+
+def read_task(folder: Path) -> dict[str, Any]:
+    attempts: dict[int, dict[str, Any]] = {}
+    for name in _subfolders(folder / "attempts"):
+        if name.isdigit():
+            attempt = folder / "attempts" / name
+            attempts[int(name)] = {
+                "exit": _json_or_none(attempt / "exit.json"),
+                "usage": _json_or_none(attempt / "usage.json"),
+            }
+    return summarize_task(
+        folder.name,
+        _json_or_none(folder / "spec.json"),
+        _json_or_none(folder / "state.json"),
+        attempts,
+        (folder / "result.json").is_file(),
+    )
+
+
+def read_outline(mission_path: Path) -> dict[str, Any] | None:
+    """Name, budget and declared tasks of mission.yaml, read leniently; None if unreadable."""
+    try:
+        with open(mission_path / "mission.yaml", "rb") as f:
+            raw = f.read(_MAX_SPEC_BYTES + 1)
+    except OSError:
+        return None
+    if len(raw) > _MAX_SPEC_BYTES:
+        return None
+    import yaml  # only for missions without status (dropped in by hand) or for `show`
+
+    try:
+        data = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+    except yaml.YAMLError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    name = data.get("name")
+    return {
+        "name": name if isinstance(name, str) else None,
+        "budget": data.get("budget") if isinstance(data.get("budget"), dict) else None,
+        "tasks": outline_tasks(data),
+    }
+
+
+def read_row(store: MissionStore, ref: MissionRef, now: datetime) -> dict[str, Any]:
+    """One `ls` row: status.json only, plus mission.yaml for a mission made by hand."""
+    status = store.status(ref)
+    if status.get("created"):
+        return list_row(ref, status, None, now)
+    return list_row(ref, status, read_outline(ref.path), now, _folder_time(ref.path))
+
+
+def read_mission(store: MissionStore, ref: MissionRef, now: datetime) -> dict[str, Any]:
+    """Everything `houston show` and `GET /api/missions/{id}` tell about one mission."""
+    status = store.status(ref)
+    outline = read_outline(ref.path)
+    tasks = read_tasks(ref.path)
+    hand_made = not status.get("created")
+    row = list_row(ref, status, outline if hand_made else None, now, _folder_time(ref.path))
+    return {
+        **status,
+        "name": row["name"],
+        "created": row["created"],
+        "age": row["age"],
+        "path": str(ref.path),
+        "budget": outline["budget"] if outline else None,
+        "cancel_requested": (ref.path / "cancel.request").is_file(),
+        "task_counts": count_states(tasks),
+        "tasks": tasks,
+        "transitions": store.transitions(ref),
+    }
+
+
+def count_states(tasks: list[dict[str, Any]]) -> dict[str, int]:
+    counts = dict.fromkeys(TASK_STATES, 0)
+    for task in tasks:
+        counts[task["state"]] = counts.get(task["state"], 0) + 1
+    counts["total"] = len(tasks)
+    return counts
+
+
+def _folder_time(path: Path) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    except OSError:
+        return None
+
+
+def _subfolders(folder: Path) -> list[str]:
+    try:
+        with os.scandir(folder) as entries:
+            return sorted(e.name for e in entries if e.is_dir() and not e.name.startswith("."))
+    except OSError:
+        return []
+
+
+def _json_or_none(path: Path) -> dict[str, Any] | None:
+    try:
+        data = fsio.read_json(path)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
