@@ -334,9 +334,3 @@ def _check_requires(spec: MissionSpec, doc: Document) -> None:
                 f"keep one range for {name} (see entry {seen[name] + 1})",
             )
         seen[name] = number
-
-
-def mission_schema() -> dict[str, Any]:
-    """The JSON Schema of mission.yaml, for editors."""
-    schema = MissionSpec.model_json_schema()
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
