@@ -22,7 +22,9 @@ def is_valid_name(name: str) -> bool:
 
 def is_valid_version(version: str) -> bool:
     """A full `MAJOR.MINOR.PATCH[-pre][+build]` version, as npm publishes them."""
-    return nodesemver.valid(version, False) == version.strip() and bool(version.strip())
+    parsed = nodesemver.valid(version, False)
+    # node-semver is loose about a leading "v", "=" or spaces: a published version is not
+    return parsed is not None and version == version.strip() and version[:1].isdigit()
 
 
 def is_valid_range(range_: str) -> bool:

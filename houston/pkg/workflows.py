@@ -110,13 +110,14 @@ def _parameters(document: yamlstrict.Document) -> tuple[Parameter, ...]:
 def render_workflow(home: Home, ref: str, params: Mapping[str, str]) -> tuple[bytes, str]:
     """`houston run PACKAGE/WORKFLOW --set k=v`: the mission.yaml bytes and a source label."""
     workflow = load_workflow(home, ref)
-    label = f"{workflow.package}@{workflow.version}/{workflow.path.name}"
+    folder, manifest = installed_package(home, workflow.package)
+    relative = workflow.path.relative_to(folder).as_posix()
+    label = f"{workflow.package}@{workflow.version}/{relative}"
     if workflow.template is None or workflow.document is None:
         raise PackageError(f"workflow {ref} is documentation only (no front matter)",
                            where=str(workflow.path),
                            fix="read it with `houston package info`, or pick a runnable workflow")
     values = _bind(workflow, params)
-    folder, manifest = installed_package(home, workflow.package)
     scope = {**values, "config": effective_config(home.packages, folder, manifest)}
     rendered = _render(workflow.template, scope, workflow.document, ())
     requires = list(rendered.get("requires") or [])
