@@ -1,0 +1,89 @@
+"""The lifecycle table is pure: tested without any file."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from houston.errors import IllegalTransition, UsageError
+from houston.lifecycle import (
+    TRANSITIONS,
+    MissionState,
+    Outcome,
+    Reason,
+    check_transition,
+    legal_targets,
+    parse_state,
+)
+
+S, R = MissionState, Reason
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "reason", "outcome"),
+    [
+        (S.PLANNING, S.COMMITTED, R.USER_REQUEST, None),
+        (S.PLANNING, S.COMMITTED, R.GATE_APPROVED, None),
+        (S.PLANNING, S.COMPLETED, R.USER_REQUEST, Outcome.CANCELLED),
+        (S.PLANNING, S.COMPLETED, R.INVALID, Outcome.FAILED),
+        (S.COMMITTED, S.EXECUTING, R.CLAIMED, None),
+        (S.COMMITTED, S.COMPLETED, R.CANCELLED, Outcome.CANCELLED),
+        (S.EXECUTING, S.COMMITTED, R.RECOVERED, None),
+        (S.EXECUTING, S.COMPLETED, R.ALL_TASKS_DONE, Outcome.SUCCEEDED),
+        (S.EXECUTING, S.COMPLETED, R.TASK_FAILED, Outcome.FAILED),
+        (S.EXECUTING, S.COMPLETED, R.BUDGET_EXCEEDED, Outcome.FAILED),
+        (S.EXECUTING, S.COMPLETED, R.TIMEOUT, Outcome.FAILED),
+        (S.EXECUTING, S.COMPLETED, R.CANCELLED, Outcome.CANCELLED),
+        (S.COMPLETED, S.COMMITTED, R.USER_REQUEST, None),
+    ],
+)
+def test_legal_moves_carry_their_outcome(
+    source: MissionState, target: MissionState, reason: Reason, outcome: Outcome | None
+) -> None:
+    assert check_transition(source, target, reason) == outcome
+
+
+def test_every_pair_outside_the_table_raises_and_names_the_legal_moves() -> None:
+    for source, target in itertools.product(S, S):
+        if (source, target) in TRANSITIONS:
+            continue
+        with pytest.raises(IllegalTransition) as info:
+            check_transition(source, target, R.USER_REQUEST)
+        assert f"from {source} to {target}" in str(info.value)
+        assert "legal moves" in str(info.value)
+
+
+def test_a_wrong_reason_for_a_legal_pair_raises() -> None:
+    for (source, target), reasons in TRANSITIONS.items():
+        for reason in set(R) - reasons:
+            with pytest.raises(IllegalTransition, match="cannot happen for reason"):
+                check_transition(source, target, reason)
+
+
+def test_every_move_into_completed_has_an_outcome() -> None:
+    for (_, target), reasons in TRANSITIONS.items():
+        if target is S.COMPLETED:
+            for reason in reasons:
+                assert check_transition(_, target, reason) in set(Outcome)
+
+
+def test_no_move_stays_in_place_and_claims_only_come_from_committed() -> None:
+    assert all(source is not target for source, target in TRANSITIONS)
+    claims = [pair for pair, reasons in TRANSITIONS.items() if R.CLAIMED in reasons]
+    assert claims == [(S.COMMITTED, S.EXECUTING)]
+
+
+def test_legal_targets() -> None:
+    assert legal_targets(S.PLANNING) == ["COMMITTED", "COMPLETED"]
+    assert legal_targets(S.COMPLETED) == ["COMMITTED"]
+
+
+@pytest.mark.parametrize("text", ["committed", "COMMITTED", " Committed "])
+def test_parse_state_ignores_case(text: str) -> None:
+    assert parse_state(text) is S.COMMITTED
+
+
+def test_parse_state_refuses_unknown_names_with_the_choices() -> None:
+    with pytest.raises(UsageError, match="PLANNING, COMMITTED, EXECUTING, COMPLETED"):
+        parse_state("running")
