@@ -25,6 +25,7 @@ DURATION_PATTERN = r"^\s*(\d+d)?(\d+h)?(\d+m)?(\d+(\.\d+)?s)?\s*$"
 MAX_DURATION = 31 * 24 * 3600.0  # longer is a typo (hours for seconds), not a plan
 
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$")
+_CLOCK = re.compile(r"^(\d+):([0-5]?\d)$")
 _DURATION_FIX = "write seconds as a number, or text like 30s, 5m, 1h30m, 2d"
 
 
@@ -38,6 +39,11 @@ def parse_duration(value: object) -> float:
         days, hours, minutes, secs = m.groups()
         seconds = (int(days or 0) * 24 + int(hours or 0)) * 3600 + int(minutes or 0) * 60
         seconds += float(secs or 0)
+    elif isinstance(value, str) and (m := _CLOCK.match(value.strip())):
+        raise Problem(
+            f"{value!r} is not a duration (YAML 1.1 would have read it as base 60)",
+            f"write {m.group(1)}m{m.group(2)}s, or {int(m.group(1)) * 60 + int(m.group(2))}",
+        )
     else:
         raise Problem(f"{value!r} is not a duration", _DURATION_FIX)
     if not math.isfinite(seconds) or seconds <= 0:

@@ -182,7 +182,7 @@ def _refuse_unprintable(text: str, source: str) -> None:
 
 
 _SYNTAX_FIXES = {
-    "mapping values are not allowed": "quote text that contains ': ' (a colon and a space)",
+    "mapping values are not allowed": "quote text that contains ': ', or check the indentation",
     "did not find expected key": "check the indentation: keys of one mapping line up",
     "did not find expected '-'": "check the indentation: items of one list line up",
     "could not find expected ':'": "put ': ' after each key, or quote the text",
@@ -386,7 +386,7 @@ def validate(model: type[M], doc: Document, *, synonyms: Mapping[str, str] | Non
         raise doc.error(
             (),
             "the document is empty",
-            f"write the keys of a {model.__name__} (see `houston schema`)",
+            f"write the keys of a {model.model_config.get('title') or model.__name__}",
         )
     from houston.yamlstrict_messages import describe, explain
 

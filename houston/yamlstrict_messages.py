@@ -138,8 +138,12 @@ def _unknown_key(
 
 def _wrong_type(where: str, expected: str, value: Any, written: str | None) -> tuple[str, str]:
     what = f"{where}: expected {expected}, got {describe(value, written)}"
-    if expected == "text" and written is not None:
+    if value is None:
+        return what, "write a value after the ':' (nothing there means null)"
+    if expected == "text" and written is not None and written != str(value):
         return what, f'quote it: "{written}" (YAML reads {written} as {describe(value)})'
+    if expected == "text" and written is not None:
+        return what, f'quote it: "{written}"'
     if expected == "text" and isinstance(value, int | float | bool):
         return what, f'quote it: "{value}"'
     if expected == "true or false" and isinstance(value, str):
