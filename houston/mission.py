@@ -243,7 +243,8 @@ def _unique_ids(spec: MissionSpec, doc: Document) -> list[str]:
         seen[spec.initializer.id] = doc.position(("initializer", "id"))[0]
     for index, task in enumerate(spec.tasks):
         path = ("tasks", index, "id")
-        if task.id in seen and "id" not in (doc.data.get("initializer") or {}):
+        initializer_id_written = "id" in (doc.data.get("initializer") or {})
+        if spec.initializer and task.id == spec.initializer.id and not initializer_id_written:
             raise doc.error(
                 path,
                 f"task id {task.id!r} is the initializer's default id",
