@@ -31,15 +31,15 @@ def act(store: MissionStore, verb: str, mission_id: str) -> dict[str, Any]:
     ref = store.resolve(mission_id)
     action = _action(verb)
     if action is not None:
-        result = action(store, ref.id)
-        return _describe(result, ref.id)
+        kwargs = {} if verb == "retry" else {"by": "http"}
+        return _describe(action(store, ref.id, **kwargs), ref.id)
     return _bridge(store, verb, ref.id, ref.state)
 
 
 def submit(store: MissionStore, body: bytes, source: str, approve: bool) -> dict[str, Any]:
     action = _action("submit")
     if action is not None:
-        return _describe(action(store, body, source=source, approve=approve), None)
+        return _describe(action(store, body, source, approve=approve, by="http"), None)
     from houston.mission import load_mission
 
     spec = load_mission(body, source)
@@ -68,12 +68,17 @@ def _bridge(store: MissionStore, verb: str, mission_id: str, state: MissionState
 
 
 def _describe(result: Any, mission_id: str | None) -> dict[str, Any]:
-    """Actions may return a ref, a dict or nothing: answer JSON either way."""
+    """Actions may return a ref, a result holding one, or a dict: answer JSON either way."""
     if isinstance(result, dict):
         return result
+    requested = getattr(result, "requested", None)
+    result = getattr(result, "ref", result)
     ref_id = getattr(result, "id", mission_id)
     state = getattr(result, "state", None)
-    return {"id": ref_id, "state": str(state) if state is not None else None}
+    answer = {"id": ref_id, "state": str(state) if state is not None else None}
+    if requested is not None:
+        answer["requested"] = requested  # a running mission: the engine will stop it
+    return answer
 
 
 __all__ = ["VERBS", "HoustonError", "act", "submit"]

@@ -60,6 +60,10 @@ def read_tasks(mission_path: Path) -> list[dict[str, Any]]:
     except ImportError:
         return _read_tasks_fallback(mission_path)
     tasks: list[dict[str, Any]] = taskview.read_tasks(mission_path)
+    for task in tasks:  # the worker slot of a running task, for the dashboard's slots
+        if task.get("state") == "running" and "worker" not in task:
+            state = _read(mission_path / "tasks" / str(task.get("id")) / "state.json")
+            task["worker"] = state.get("worker")
     return tasks
 
 
@@ -116,8 +120,14 @@ def task_log(
         attempt = int(_read(folder / "state.json").get("attempt") or 0)
     path = folder / "attempts" / str(attempt) / f"{stream}.log"
     text, size = _tail(path, max(0, min(tail_bytes, 1024 * 1024)))
-    return {"mission": ref.id, "task": task, "attempt": attempt, "stream": stream,
-            "size": size, "text": text}
+    return {
+        "mission": ref.id,
+        "task": task,
+        "attempt": attempt,
+        "stream": stream,
+        "size": size,
+        "text": text,
+    }
 
 
 def _tail(path: Path, limit: int) -> tuple[str, int]:

@@ -1,0 +1,127 @@
+"""The server's guard: Host allow-list, per-home token, exact Origin, launch cookie."""
+
+from __future__ import annotations
+
+import contextlib
+import stat
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from houston.home import Home
+from houston.server.launcher import ServerHandle, start
+from houston.server.security import host_name, load_token
+from houston.store import MissionStore
+
+GATED = b"name: gated\ngate: approve\ntasks:\n  - id: a\n    agent: core/shell\n"
+
+
+@pytest.fixture
+def server(home: Home) -> Iterator[ServerHandle]:
+    handle = start(home, port=0)
+    yield handle
+    handle.stop()
+
+
+def origin(server: ServerHandle) -> str:
+    return f"http://127.0.0.1:{server.port}"
+
+
+@contextlib.contextmanager
+def browser(server: ServerHandle) -> Iterator[httpx.Client]:
+    """A client that opened the launch URL, as a browser would."""
+    with httpx.Client(base_url=server.base_url, timeout=10, follow_redirects=True) as client:
+        answer = client.get(server.url)
+        assert answer.status_code == 200  # followed the redirect to the dashboard
+        yield client
+
+
+def gated_mission(server: ServerHandle) -> str:
+    from houston.actions import submit
+
+    return submit(MissionStore(server.home), GATED, "m.yaml").id
+
+
+def test_host_name_strips_the_port() -> None:
+    assert host_name("127.0.0.1:8765") == "127.0.0.1"
+    assert host_name("[::1]:80") == "[::1]"
+    assert host_name("localhost") == "localhost"
+
+
+def test_token_file_is_private_and_stable(home: Home) -> None:
+    token = load_token(home.run)
+    assert len(token) >= 32
+    assert stat.S_IMODE((home.run / "token").stat().st_mode) == 0o600
+    assert load_token(home.run) == token
+
+
+def test_launch_url_sets_an_httponly_strict_cookie_and_drops_the_token(
+    server: ServerHandle,
+) -> None:
+    answer = httpx.get(server.url, follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/"
+    cookie = answer.headers["set-cookie"]
+    assert f"houston_token_{server.port}={server.token}" in cookie
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    with browser(server) as client:
+        assert client.get("/api/missions").status_code == 200
+
+
+def test_reads_without_the_token_are_refused(server: ServerHandle) -> None:
+    assert httpx.get(f"{server.base_url}/api/missions").status_code == 403
+    assert httpx.get(f"{server.base_url}/?token=wrong").status_code == 403
+    assert httpx.get(f"{server.base_url}/metrics").status_code == 403
+
+
+def test_a_foreign_host_is_refused_even_with_the_token(server: ServerHandle) -> None:
+    with browser(server) as client:
+        answer = client.get("/api/missions", headers={"Host": f"evil.example:{server.port}"})
+    assert answer.status_code == 403
+    assert "DNS rebinding" in answer.json()["error"]
+
+
+def test_a_post_without_the_token_is_refused(server: ServerHandle) -> None:
+    mission = gated_mission(server)
+    answer = httpx.post(
+        f"{server.base_url}/api/missions/{mission}/approve", headers={"Origin": origin(server)}
+    )
+    assert answer.status_code == 403
+    assert MissionStore(server.home).locate(mission).state.value == "PLANNING"
+
+
+def test_a_cross_origin_post_is_refused_even_with_the_cookie(server: ServerHandle) -> None:
+    mission = gated_mission(server)
+    with browser(server) as client:
+        for bad in ("http://evil.example", f"http://localhost:{server.port}",
+                    f"http://127.0.0.1:{server.port + 1}", "null"):
+            answer = client.post(f"/api/missions/{mission}/approve", headers={"Origin": bad})
+            assert answer.status_code == 403, bad
+            assert "access-control-allow-origin" not in answer.headers
+        # The cookie alone, with no Origin at all, is not enough either.
+        assert client.post(f"/api/missions/{mission}/approve").status_code == 403
+    assert MissionStore(server.home).locate(mission).state.value == "PLANNING"
+
+
+def test_same_origin_post_with_the_cookie_is_allowed(server: ServerHandle) -> None:
+    mission = gated_mission(server)
+    with browser(server) as client:
+        answer = client.post(
+            f"/api/missions/{mission}/approve", headers={"Origin": origin(server)}
+        )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["state"] == "COMMITTED"
+    assert answer.headers["x-frame-options"] == "DENY"
+
+
+def test_a_bearer_token_serves_scripts_without_an_origin(server: ServerHandle) -> None:
+    answer = httpx.get(
+        f"{server.base_url}/metrics", headers={"Authorization": f"Bearer {server.token}"}
+    )
+    assert answer.status_code == 200
+    assert "houston_missions" in answer.text
+
+
+def test_static_files_are_public_but_carry_no_data(server: ServerHandle) -> None:
+    assert httpx.get(f"{server.base_url}/static/app.js").status_code == 200
