@@ -140,7 +140,7 @@ def _wrong_type(where: str, expected: str, value: Any, written: str | None) -> t
     what = f"{where}: expected {expected}, got {describe(value, written)}"
     if value is None:
         return what, "write a value after the ':' (nothing there means null)"
-    if expected == "text" and written is not None and written != str(value):
+    if expected == "text" and written is not None and written.lower() != str(value).lower():
         return what, f'quote it: "{written}" (YAML reads {written} as {describe(value)})'
     if expected == "text" and written is not None:
         return what, f'quote it: "{written}"'
