@@ -30,7 +30,7 @@ from houston.pkg.lockfile import Lock, LockedPackage, read_lock, write_lock
 from houston.pkg.manifest import read_manifest
 from houston.pkg.registry import Published, RegistryIndex, registry_dirs, scan_registry
 from houston.pkg.resolve import resolve
-from houston.pkg.versions import Requirement, parse_requirement, satisfies
+from houston.pkg.versions import Requirement, parse_requirement, require, satisfies
 
 LOCK_TIMEOUT = 120.0
 
@@ -108,7 +108,7 @@ def install(home: Home, sources: list[str], *, prerelease: bool = False,
         index = build_index(home, environ)
         roots = dict(lock.requested)
         for text in sources:
-            requirement = explicit_source(text, index) or parse_requirement(text)
+            requirement = explicit_source(text, index) or require(text)
             roots[requirement.name] = requirement.range
         return _apply(home, lock, index, roots, prerelease)
 
@@ -273,7 +273,7 @@ def ensure_requirements(home: Home, requires: list[str],
 
     Fast path without any lock when the installed packages already satisfy every range.
     """
-    wanted = [parse_requirement(text) for text in requires]
+    wanted = [require(text) for text in requires]
     lock = read_lock(home.lockfile)
     chosen = {r.name: lock.packages[r.name].version for r in wanted
               if r.name in lock.packages and satisfies(lock.packages[r.name].version, r.range)}

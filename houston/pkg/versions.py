@@ -74,3 +74,14 @@ def parse_requirement(text: str) -> Requirement:
             f"{text!r}: {range_!r} is not an npm semver range (e.g. ^1.2.0, ~1.2, >=1 <2)"
         )
     return Requirement(name, range_)
+
+
+def require(text: str) -> Requirement:
+    """`parse_requirement` for user input: a PackageError (exit 2) instead of ValueError."""
+    from houston.errors import PackageError
+
+    try:
+        return parse_requirement(text)
+    except ValueError as exc:
+        raise PackageError(f"bad requirement {exc}",
+                           fix="write NAME@RANGE, e.g. customer-service@^1.2") from None
