@@ -1,0 +1,389 @@
+"""The life of one attempt inside the engine: start, messages, stop, finish, samples.
+
+A mixin of `Engine` (houston.engine.engine) so that the loop module stays small. Every
+state change of a task is written to its state.json at once and emitted as an event.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import time
+from typing import TYPE_CHECKING, Any
+
+import psutil
+
+from houston.engine import budget as bud
+from houston.engine import claims
+from houston.engine import scheduler as sch
+from houston.engine import taskfiles as tf
+from houston.engine.liveness import is_alive, signal_group, snapshot_tree, stop_agent
+from houston.engine.mission_run import MissionRun, Running, TaskRun
+from houston.engine.pool import WorkerRecord
+from houston.errors import HoustonError
+from houston.lifecycle import Reason
+from houston.runners import Job
+from houston.store import iso
+
+if TYPE_CHECKING:
+    from houston.agents import AgentCatalog
+    from houston.engine.engine import EngineOptions
+    from houston.engine.pool import Pool
+    from houston.home import Home
+
+_LOG_LINES_PER_EVENT = 200
+_LOG_BYTES_PER_TICK = 64 * 1024
+
+
+class AttemptOps:
+    if TYPE_CHECKING:  # provided by Engine
+        home: Home
+        options: EngineOptions
+        pool: Pool
+        catalog: AgentCatalog
+        missions: dict[str, MissionRun]
+
+        def emit(self, type_: str, mission: str | None, task: str | None,
+                 attempt: int | None, data: dict[str, Any]) -> None: ...
+
+        def set_worker(self, worker: WorkerRecord, state: str, mission: str | None,
+                       task: str | None) -> None: ...
+
+        def close_mission(self, m: MissionRun, reason: Reason,
+                          detail: dict[str, Any]) -> None: ...
+
+    # -- starting -------------------------------------------------------------------
+
+    def start_attempt(self, m: MissionRun, t: TaskRun, worker: WorkerRecord) -> None:
+        try:
+            agent, package_dir = self.catalog.find(str(t.spec["agent"]))
+        except HoustonError as exc:
+            self.fail_task(m, t, str(exc).splitlines()[0])
+            return
+        limits = bud.Limits.from_dict(
+            t.spec.get("budget") or (agent.budget.model_dump() if agent.budget else None))
+        number, folder = tf.new_attempt_dir(m.folder, t.id, t.attempt)
+        task_dir = tf.task_dir(m.folder, t.id)
+        nonce = claims.claim_task(task_dir, worker.identity, number)
+        if nonce is None:
+            self.break_leftover_lock(m, t)
+            nonce = claims.claim_task(task_dir, worker.identity, number)
+            if nonce is None:
+                return
+        now_mono, now_wall = time.monotonic(), time.time()
+        timeout = t.spec.get("timeout") or agent.timeout
+        run = Running(number, worker.slot, folder, nonce, now_wall, now_mono)
+        for limit, why in ((timeout, "timeout"), (limits.max_wall_time, "budget_exceeded")):
+            if limit and (run.deadline is None or now_mono + limit < run.deadline):
+                run.deadline, run.deadline_reason = now_mono + float(limit), why
+        t.attempt, t.running, t.state = number, run, sch.RUNNING
+        retries = t.spec.get("retries")
+        t.spec["_retries"] = agent.retries if retries is None else retries
+        t.spec["_runner"] = agent.runner_name
+        job = Job(
+            mission_id=m.id, task_id=t.id, attempt=number, agent_ref=str(t.spec["agent"]),
+            agent=agent.job_dict(), prompt=agent.prompt, package_dir=str(package_dir),
+            inputs=dict(t.spec.get("inputs") or {}), mission_dir=str(m.folder),
+            attempt_dir=str(folder), timeout=timeout, budget=limits.__dict__,
+        )
+        self.save_task(m, t, worker=worker.slot)
+        self.emit("attempt.start", m.id, t.id, number,
+                  {"worker": worker.slot, "agent": t.spec["agent"], "runner": job.runner})
+        self.set_worker(worker, "busy", m.id, t.id)
+        self.pool.send(worker, job.to_dict(), (m.id, t.id))
+
+    def break_leftover_lock(self, m: MissionRun, t: TaskRun) -> None:
+        """A lock in a mission we own on a task we are not running: its owner is dead."""
+        task_dir = tf.task_dir(m.folder, t.id)
+        owner = claims.read_owner(task_dir)
+        if owner is not None and is_alive(owner):
+            return
+        if owner is not None:
+            old = tf.read_attempt_json(
+                tf.attempt_dir(m.folder, t.id, int(owner.get("attempt") or 0)), "agent.json")
+            if old:
+                stop_agent(old, grace=self.options.grace)
+        with claims.recovery_lock(self.home):
+            claims.break_stale_lock(task_dir, owner.get("nonce") if owner else None)
+
+    # -- messages from workers ------------------------------------------------------
+
+    def on_message(self, worker: WorkerRecord, msg: dict[str, Any]) -> None:
+        kind = msg.get("type")
+        if kind == "ready":
+            worker.ready = True
+            self.set_worker(worker, "idle", None, None)
+            return
+        found = self.task_of(worker)
+        if found is None:
+            return
+        m, t = found
+        assert t.running is not None
+        if kind == "agent":
+            t.running.agent = {k: msg.get(k) for k in ("pid", "start_token", "host", "boot_id")}
+            if t.running.stop_reason is not None:
+                signal_group(int(msg["pid"]), signal.SIGTERM)
+        elif kind == "usage":
+            self.on_usage(m, t, bud.Usage(int(msg.get("tokens") or 0),
+                                          float(msg.get("cost") or 0.0)))
+        elif kind == "done":
+            worker.busy = None
+            self.set_worker(worker, "idle", None, None)
+            self.finish_attempt(m, t, msg)
+
+    def task_of(self, worker: WorkerRecord) -> tuple[MissionRun, TaskRun] | None:
+        if worker.busy is None:
+            return None
+        m = self.missions.get(worker.busy[0])
+        t = m.tasks.get(worker.busy[1]) if m else None
+        if m is None or t is None or t.running is None:
+            return None
+        return m, t
+
+    def on_usage(self, m: MissionRun, t: TaskRun, delta: bud.Usage) -> None:
+        assert t.running is not None
+        t.running.usage = t.running.usage + delta
+        m.dirty = True
+        task_used = t.usage + t.running.usage
+        self.emit("usage", m.id, t.id, t.running.number,
+                  {**delta.to_dict(), "task": task_used.to_dict(), "mission": m.usage().to_dict()})
+        limits = bud.Limits.from_dict(t.spec.get("budget"))
+        self.check_budget(m, f"task:{t.id}", limits, task_used, 0.0, t)
+        self.check_budget(m, "mission", m.limits, m.usage(), m.wall_time(time.monotonic()), t)
+
+    def check_budget(self, m: MissionRun, scope: str, limits: bud.Limits,
+                     used: bud.Usage, wall: float, t: TaskRun | None) -> None:
+        for kind in bud.warnings(limits, used, wall):
+            if (scope, kind) not in m.warned:
+                m.warned.add((scope, kind))
+                self.emit("budget.warn", m.id, t.id if t else None, None,
+                          {"scope": scope, "kind": kind, "limit": limits.limit(kind),
+                           "spent": bud.spent(used, wall)[kind]})
+        over = bud.exceeded(limits, used, wall)
+        if over is None:
+            return
+        self.emit("budget.stop", m.id, t.id if t else None, None,
+                  {"scope": scope, "kind": over, "limit": limits.limit(over),
+                   "spent": bud.spent(used, wall)[over]})
+        if t is not None and t.running is not None:
+            self.stop_attempt(m, t, "budget_exceeded")
+        if scope == "mission":
+            self.close_mission(m, Reason.BUDGET_EXCEEDED, {"kind": over})
+
+    # -- stopping -------------------------------------------------------------------
+
+    def stop_attempt(self, m: MissionRun, t: TaskRun, reason: str) -> None:
+        run = t.running
+        if run is None or run.stop_reason is not None:
+            return
+        run.stop_reason = reason
+        now = time.monotonic()
+        if run.agent and is_alive(run.agent):
+            pid = int(run.agent["pid"])
+            run.procs.update({p.pid: p for p in snapshot_tree(pid)})
+            signal_group(pid, signal.SIGTERM)
+            run.kill_at = now + self.options.grace
+        elif str(t.spec.get("_runner", "")) == "command" and not run.agent:
+            run.kill_at = now + min(self.options.grace, 0.5)  # wait for the agent's pid
+        else:
+            self.kill_attempt(m, t)
+
+    def kill_attempt(self, m: MissionRun, t: TaskRun) -> None:
+        """SIGKILL the attempt's agent group and the worker running it (the pool respawns)."""
+        run = t.running
+        if run is None:
+            return
+        run.kill_at = None
+        if run.agent is None:
+            run.agent = tf.read_attempt_json(run.folder, "agent.json")
+        if run.agent and is_alive(run.agent):
+            pid = int(run.agent["pid"])
+            run.procs.update({p.pid: p for p in snapshot_tree(pid)})
+            signal_group(pid, signal.SIGKILL)
+        for proc in run.procs.values():
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+        worker = self.pool.workers.get(run.slot)
+        if worker is not None and worker.busy == (m.id, t.id):
+            self.pool.kill(worker)
+
+    def check_running(self, now: float) -> None:
+        for m in list(self.missions.values()):
+            for t in list(m.tasks.values()):
+                run = t.running
+                if run is None:
+                    continue
+                if run.stop_reason is None and run.deadline is not None and now >= run.deadline:
+                    self.stop_attempt(m, t, run.deadline_reason)
+                if run.kill_at is not None and now >= run.kill_at:
+                    self.kill_attempt(m, t)
+            if m.limits.max_wall_time is not None and not m.closing:
+                self.check_budget(m, "mission", m.limits, m.usage(), m.wall_time(now), None)
+
+    # -- finishing ------------------------------------------------------------------
+
+    def finish_attempt(self, m: MissionRun, t: TaskRun, msg: dict[str, Any] | None) -> None:
+        """`msg` is the worker's `done` message, or None when the worker died."""
+        run = t.running
+        assert run is not None
+        t.running = None
+        ok = bool(msg and msg.get("ok"))
+        reason = _attempt_reason(run, msg, ok)
+        if msg is None or run.stop_reason is not None:
+            self.kill_orphans(run)
+        usage = bud.Usage.from_dict(msg.get("usage")) if msg else run.usage
+        if msg is None:
+            tf.write_attempt_json(run.folder, "usage.json", usage.to_dict())
+        t.usage = t.usage + usage
+        self.tail_logs(m, t, run)
+        error = (msg or {}).get("error") or ("the worker died" if msg is None else None)
+        finished = time.time()
+        tf.write_attempt_json(run.folder, "exit.json", {
+            "code": (msg or {}).get("exit_code"), "signal": (msg or {}).get("signal"),
+            "reason": reason, "started": iso_ts(run.started_wall), "finished": iso_ts(finished),
+            "duration": round(finished - run.started_wall, 6), "error": error,
+        })
+        claims.release_task(tf.task_dir(m.folder, t.id), run.nonce)
+        duration = round(finished - run.started_wall, 6)
+        self.emit("attempt.end", m.id, t.id, run.number,
+                  {"reason": reason, "error": error, "duration": duration,
+                   "usage": usage.to_dict()})
+        self.settle(m, t, reason, error, (msg or {}).get("result"))
+
+    def kill_orphans(self, run: Running) -> None:
+        """No agent may survive its attempt (the worker died or we stopped it)."""
+        agent = run.agent or tf.read_attempt_json(run.folder, "agent.json")
+        if agent and is_alive(agent):
+            stop_agent(agent, grace=0.0)
+        for proc in run.procs.values():
+            with contextlib.suppress(psutil.Error):
+                if proc.is_running():
+                    proc.kill()
+
+    def settle(self, m: MissionRun, t: TaskRun, reason: str, error: str | None,
+               result: Any) -> None:
+        """Decide the task's next state after an attempt ended for `reason`."""
+        if reason == "succeeded":
+            self.accept(m, t, result if isinstance(result, dict) else {})
+        elif reason == "interrupted":
+            self.requeue(m, t, 0.0)
+        elif reason == "crashed":
+            t.crashes += 1
+            if t.crashes > self.options.crash_cap:
+                self.fail_task(m, t, f"crashed {t.crashes} times: {error}")
+            else:
+                self.requeue(m, t, 0.0)
+        elif reason == "cancelled":
+            t.state, t.error = sch.CANCELLED, "cancelled"
+            self.save_task(m, t)
+        elif reason == "budget_exceeded":
+            self.fail_task(m, t, error or "budget exceeded", Reason.BUDGET_EXCEEDED)
+        else:
+            t.failures += 1
+            retries = int(t.spec.get("_retries") or 0)
+            if t.failures <= retries:
+                delay = sch.backoff(t.failures, self.options.retry_base)
+                t.error = error
+                self.requeue(m, t, delay)
+            else:
+                self.fail_task(m, t, error or reason)
+
+    def accept(self, m: MissionRun, t: TaskRun, result: dict[str, Any]) -> None:
+        if t.initializer and result.get("add_tasks"):
+            try:
+                added = m.add_tasks(t.id, result["add_tasks"])
+            except ValueError as exc:
+                self.fail_task(m, t, str(exc))
+                return
+            for task_id in added:
+                self.emit("task.state", m.id, task_id, 0, {"state": sch.PENDING, "added_by": t.id})
+        tf.accept_result(m.folder, t.id, result)
+        t.state, t.error = sch.SUCCEEDED, None
+        self.save_task(m, t)
+
+    def requeue(self, m: MissionRun, t: TaskRun, delay: float) -> None:
+        t.state = sch.PENDING
+        t.not_before = time.monotonic() + delay
+        self.save_task(m, t, extra={"retry_in": delay})
+
+    def fail_task(self, m: MissionRun, t: TaskRun, error: str,
+                  reason: Reason = Reason.TASK_FAILED) -> None:
+        t.state, t.error = sch.FAILED, error
+        self.save_task(m, t)
+        if m.fail_fast or reason is Reason.BUDGET_EXCEEDED:
+            self.close_mission(m, reason, {"task": t.id, "error": error})
+
+    def save_task(self, m: MissionRun, t: TaskRun, *, worker: int | None = None,
+                  extra: dict[str, Any] | None = None) -> None:
+        tf.write_state(m.folder, t.id, t.state, t.attempt, error=t.error, worker=worker,
+                       failures=t.failures, crashes=t.crashes)
+        m.dirty = True
+        self.emit("task.state", m.id, t.id, t.attempt,
+                  {"state": t.state, "error": t.error, "worker": worker, **(extra or {})})
+
+    # -- telemetry ------------------------------------------------------------------
+
+    def sample(self) -> None:
+        for m in self.missions.values():
+            for t in m.tasks.values():
+                if t.running is not None:
+                    self.sample_attempt(m, t, t.running)
+                    self.tail_logs(m, t, t.running)
+
+    def sample_attempt(self, m: MissionRun, t: TaskRun, run: Running) -> None:
+        root = int(run.agent["pid"]) if run.agent else None
+        worker = self.pool.workers.get(run.slot)
+        root = root or (worker.pid if worker else None)
+        if root is None:
+            return
+        for proc in snapshot_tree(root):
+            run.procs.setdefault(proc.pid, proc)
+        cpu = rss = read = write = 0.0
+        for pid, proc in list(run.procs.items()):
+            try:
+                with proc.oneshot():
+                    cpu += proc.cpu_percent()
+                    rss += proc.memory_info().rss
+                    io = proc.io_counters() if hasattr(proc, "io_counters") else None
+                    if io is not None:
+                        read, write = read + io.read_bytes, write + io.write_bytes
+            except psutil.Error:
+                del run.procs[pid]
+        self.emit("resource", m.id, t.id, run.number,
+                  {"cpu": round(cpu, 1), "rss": int(rss), "read_bytes": int(read),
+                   "write_bytes": int(write), "pids": len(run.procs)})
+
+    def tail_logs(self, m: MissionRun, t: TaskRun, run: Running) -> None:
+        for stream in ("stdout", "stderr"):
+            path = run.folder / f"{stream}.log"
+            offset = run.log_offsets[stream]
+            try:
+                with open(path, "rb") as f:
+                    f.seek(offset)
+                    data = f.read(_LOG_BYTES_PER_TICK)
+            except FileNotFoundError:
+                continue
+            end = data.rfind(b"\n")
+            if end < 0:
+                continue
+            run.log_offsets[stream] = offset + end + 1
+            lines = data[: end + 1].decode(errors="replace").splitlines()
+            for start in range(0, len(lines), _LOG_LINES_PER_EVENT):
+                self.emit("attempt.log", m.id, t.id, run.number,
+                          {"stream": stream, "lines": lines[start : start + _LOG_LINES_PER_EVENT]})
+
+
+def _attempt_reason(run: Running, msg: dict[str, Any] | None, ok: bool) -> str:
+    if ok and run.stop_reason in (None, "cancelled", "interrupted"):
+        return "succeeded"
+    if run.stop_reason is not None:
+        return run.stop_reason
+    if msg is None:
+        return "crashed"
+    return "failed"
+
+
+def iso_ts(ts: float) -> str:
+    from datetime import UTC, datetime
+
+    return iso(datetime.fromtimestamp(ts, UTC))

@@ -1,0 +1,357 @@
+"""The engine loop: claim missions, dispatch ready tasks to warm workers, finish missions.
+
+One thread drives everything. It sleeps in `select` on the workers' pipes and a wake-up
+pipe (written by the filesystem watcher and by signal handlers) with a timeout set by the
+next timer (retry backoff, deadlines, samples, reconcile), so nothing is polled in a tight
+loop. A dead worker shows up at once as EOF on its pipe; its task is requeued as a new
+attempt. Missions are claimed by renaming them COMMITTED -> EXECUTING (two engines never
+claim the same mission) and ended by renaming them into COMPLETED.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import selectors
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from houston import fsio
+from houston.agents import AgentCatalog
+from houston.engine import budget as bud
+from houston.engine import scheduler as sch
+from houston.engine.attempts import AttemptOps
+from houston.engine.liveness import my_identity
+from houston.engine.mission_run import MissionRun
+from houston.engine.pool import Pool, WorkerRecord
+from houston.engine.recovery import sweep
+from houston.engine.watch import Watcher
+from houston.errors import ConflictError, HoustonError
+from houston.events import EventLog
+from houston.home import Home
+from houston.lifecycle import MissionState, Outcome, Reason
+from houston.store import MissionRef, MissionStore, iso, utcnow
+
+Observer = Callable[[str, str | None, str | None, int | None, dict[str, Any]], None]
+S = MissionState
+
+
+@dataclass
+class EngineOptions:
+    workers: int = field(default_factory=lambda: os.cpu_count() or 2)
+    missions: set[str] | None = None  # claim only these (`houston run`); None = all
+    until_idle: bool = False  # return when nothing is left to claim or run
+    retry_base: float = 0.5
+    crash_cap: int = 3
+    grace: float = 2.0
+    reconcile_every: float = 2.0
+    sweep_every: float = 5.0
+    sample_every: float = 1.0
+    on_stop: str = "requeue"  # what a stop request does to running missions: requeue|cancel
+
+
+class Engine(AttemptOps):
+    def __init__(self, home: Home, options: EngineOptions | None = None,
+                 observer: Observer | None = None) -> None:
+        self.home = home
+        self.options = options or EngineOptions()
+        self.observer = observer
+        self.store = MissionStore(home)
+        self.events = EventLog(home.events)
+        self.catalog = AgentCatalog(home)
+        self.pool = Pool(self.options.workers, home.run / "workers.log", cwd=None)
+        self.missions: dict[str, MissionRun] = {}
+        self.finished: dict[str, tuple[Outcome, Reason]] = {}
+        self.identity = my_identity()
+        self.stop_mode: str | None = None  # None | "graceful" | "force"
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self.watcher = Watcher(self.wake)
+        self.rescan = True
+        self._timers = {"reconcile": 0.0, "sweep": 0.0, "sample": 0.0, "flush": 0.0}
+
+    # -- outside controls (thread- and signal-safe) -----------------------------------
+
+    def wake(self) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):
+            os.write(self._wake_w, b"x")
+
+    def request_stop(self, force: bool = False) -> None:
+        self.stop_mode = "force" if force or self.stop_mode else "graceful"
+        self.wake()
+
+    # -- the loop -------------------------------------------------------------------
+
+    def run(self) -> dict[str, tuple[Outcome, Reason]]:
+        self.home.ensure()
+        self.pool.start()
+        self.watcher.start()
+        self.watcher.watch(self.home.state_dir(S.COMMITTED))
+        self.emit("engine.state", None, None, None,
+                  {"state": "started", "pid": os.getpid(), "workers": self.options.workers})
+        try:
+            self.sweep_others()
+            while not self.done():
+                self.wait_for_work()
+                self.tick()
+        finally:
+            self.shutdown()
+        return self.finished
+
+    def done(self) -> bool:
+        if self.stop_mode is not None and not self.missions:
+            return True
+        wanted = self.options.missions
+        if wanted is not None:
+            return all(mid in self.finished for mid in wanted)
+        if self.options.until_idle and not self.missions:
+            return not self.store.ids_in(S.COMMITTED)
+        return False
+
+    def wait_for_work(self) -> None:
+        selector = selectors.DefaultSelector()
+        with selector:
+            selector.register(self._wake_r, selectors.EVENT_READ)
+            workers = self.pool.by_fd()
+            for fd in workers:
+                selector.register(fd, selectors.EVENT_READ)
+            for key, _ in selector.select(self.next_timeout()):
+                if key.fd == self._wake_r:
+                    with contextlib.suppress(BlockingIOError):
+                        os.read(self._wake_r, 4096)
+                    self.rescan = True
+                else:
+                    worker = workers[int(key.fd)]
+                    for msg in self.pool.read(worker):
+                        self.on_message(worker, msg)
+
+    def next_timeout(self) -> float:
+        now = time.monotonic()
+        due = [self._timers["reconcile"], self._timers["sweep"]]
+        for m in self.missions.values():
+            if m.dirty:
+                due.append(self._timers["flush"])
+            for t in m.tasks.values():
+                if t.running is not None:
+                    due.append(self._timers["sample"])
+                    due += [x for x in (t.running.deadline, t.running.kill_at) if x is not None]
+                elif t.state == sch.PENDING and t.not_before > now:
+                    due.append(t.not_before)
+            if m.limits.max_wall_time is not None:
+                due.append(m.started_mono + m.limits.max_wall_time)
+        return max(0.0, min(due) - now) if due else 1.0
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        self.handle_dead_workers()
+        if self.stop_mode is not None:
+            self.handle_stop()
+        if self.rescan or now >= self._timers["reconcile"]:
+            self.rescan = False
+            self._timers["reconcile"] = now + self.options.reconcile_every
+            if self.stop_mode is None:
+                self.claim_committed()
+            self.check_cancels()
+        if now >= self._timers["sweep"]:
+            self.sweep_others()
+        self.check_running(now)
+        if self.stop_mode is None:
+            self.dispatch(now)
+        if now >= self._timers["sample"]:
+            self._timers["sample"] = now + self.options.sample_every
+            self.sample()
+        if now >= self._timers["flush"]:
+            self._timers["flush"] = now + 0.5
+            for m in self.missions.values():
+                self.flush_status(m)
+        for m in list(self.missions.values()):
+            self.maybe_finish(m)
+
+    def handle_dead_workers(self) -> None:
+        for worker in self.pool.check(respawn=self.stop_mode != "force"):
+            found = self.task_of(worker)
+            self.set_worker(worker, "dead", None, None)
+            if found is not None:
+                self.finish_attempt(*found, None)
+
+    def set_worker(self, worker: WorkerRecord, state: str, mission: str | None,
+                   task: str | None) -> None:
+        self.emit("worker.state", mission, task, None,
+                  {"slot": worker.slot, "state": state, "pid": worker.pid})
+
+    # -- missions -------------------------------------------------------------------
+
+    def claim_committed(self) -> None:
+        ids = sorted(self.store.ids_in(S.COMMITTED))
+        if self.options.missions is not None:
+            ids = [i for i in ids if i in self.options.missions and i not in self.finished]
+        for mission_id in ids:
+            try:
+                ref = self.store.move(mission_id, S.COMMITTED, S.EXECUTING, Reason.CLAIMED,
+                                      detail={"engine": os.getpid()})
+            except (ConflictError, FileNotFoundError):
+                continue
+            self.adopt(ref)
+
+    def adopt(self, ref: MissionRef) -> None:
+        record = {**self.identity.to_dict(), "since": iso(utcnow())}
+        fsio.write_json_atomic(ref.path / "engine.json", record, durable=False)
+        self.emit("mission.state", ref.id, None, None, {"state": S.EXECUTING.value})
+        try:
+            m = MissionRun.load(ref, _started(self.store.status(ref)))
+        except (HoustonError, ValueError, OSError) as exc:
+            self.move_out(ref, Reason.TASK_FAILED, {"error": str(exc)})
+            return
+        problem = sch.unknown_needs(m.nodes()) or sch.find_cycle(m.nodes())
+        if problem:
+            self.move_out(ref, Reason.TASK_FAILED, {"error": f"bad needs: {problem}"})
+            return
+        self.missions[ref.id] = m
+        self.watcher.watch(ref.path)
+
+    def check_cancels(self) -> None:
+        for m in list(self.missions.values()):
+            request = m.folder / "cancel.request"
+            if not m.cancel_seen and request.exists():
+                m.cancel_seen = True
+                self.close_mission(m, Reason.CANCELLED, {"by": "cancel.request"})
+
+    def close_mission(self, m: MissionRun, reason: Reason, detail: dict[str, Any]) -> None:
+        """Stop every running attempt; the mission moves once none is left."""
+        if m.closing is not None:
+            return
+        m.closing = (reason, detail)
+        why = "interrupted" if reason is Reason.RECOVERED else "cancelled"
+        for t in m.tasks.values():
+            if t.running is not None:
+                self.stop_attempt(m, t, why)
+
+    def dispatch(self, now: float) -> None:
+        for m in list(self.missions.values()):
+            if m.closing is not None:
+                continue
+            self.skip_doomed(m)
+            for task_id in sch.ready(m.nodes(), m.states()):
+                t = m.tasks[task_id]
+                if t.not_before > now or m.closing is not None:
+                    continue
+                if not bud.concurrency_ok(m.limits, m.running_count()):
+                    break
+                ask = bud.reservation(bud.Limits.from_dict(t.spec.get("budget")))
+                used = m.usage()
+                if bud.exhausted(m.limits, used) or not bud.fits(m.limits, used, m.reserved(), ask):
+                    if m.running_count() == 0:
+                        self.close_mission(m, Reason.BUDGET_EXCEEDED, {"task": t.id})
+                    break
+                worker = self.pool.idle(initializer=t.initializer)
+                if worker is not None:
+                    self.start_attempt(m, t, worker)
+
+    def skip_doomed(self, m: MissionRun) -> None:
+        for task_id in sch.doomed(m.nodes(), m.states()):
+            t = m.tasks[task_id]
+            t.state, t.error = sch.SKIPPED, "a task it needs did not succeed"
+            self.save_task(m, t)
+
+    def maybe_finish(self, m: MissionRun) -> None:
+        if m.running_count():
+            return
+        if m.closing is None:
+            self.skip_doomed(m)
+            states = m.states()
+            if not sch.all_final(states):
+                return
+            ok = all(s == sch.SUCCEEDED for s in states.values())
+            m.closing = (Reason.ALL_TASKS_DONE if ok else Reason.TASK_FAILED, {})
+        reason, detail = m.closing
+        if reason is not Reason.RECOVERED:
+            for t in m.tasks.values():
+                if t.state in (sch.PENDING, sch.RUNNING):
+                    t.state = sch.CANCELLED
+                    self.save_task(m, t)
+        self.flush_status(m)
+        del self.missions[m.id]
+        self.watcher.unwatch(m.folder)
+        self.move_out(m.ref, reason, detail)
+
+    def move_out(self, ref: MissionRef, reason: Reason, detail: dict[str, Any]) -> None:
+        target = S.COMMITTED if reason is Reason.RECOVERED else S.COMPLETED
+        with contextlib.suppress(FileNotFoundError):
+            (ref.path / "engine.json").unlink()
+        try:
+            self.store.move(ref.id, S.EXECUTING, target, reason, detail=detail or None)
+        except ConflictError:
+            return
+        outcome = None if target is S.COMMITTED else _outcome(reason)
+        self.emit("mission.state", ref.id, None, None,
+                  {"state": target.value, "reason": reason.value,
+                   "outcome": outcome.value if outcome else None, **detail})
+        if outcome is not None:
+            self.finished[ref.id] = (outcome, reason)
+
+    def flush_status(self, m: MissionRun) -> None:
+        if not m.dirty:
+            return
+        m.dirty = False
+        usage = m.usage()
+        wall = round(m.wall_time(time.monotonic()), 3)
+        self.store.update_status(m.ref, counts=sch.counts(m.states()),
+                                 usage={"tokens": usage.tokens, "cost": usage.cost,
+                                        "wall_time": wall})
+
+    # -- stopping and recovery ------------------------------------------------------
+
+    def handle_stop(self) -> None:
+        reason = Reason.CANCELLED if self.options.on_stop == "cancel" else Reason.RECOVERED
+        for m in list(self.missions.values()):
+            self.close_mission(m, reason, {"by": "engine stop"})
+            if self.stop_mode == "force":
+                for t in m.tasks.values():
+                    if t.running is not None:
+                        self.kill_attempt(m, t)
+        if self.stop_mode == "force":
+            self.handle_dead_workers()
+
+    def sweep_others(self) -> None:
+        self._timers["sweep"] = time.monotonic() + self.options.sweep_every
+        try:
+            actions = sweep(self.home, me=self.identity.to_dict())
+        except HoustonError as exc:
+            actions = [{"action": "error", "error": str(exc)}]
+        if actions:
+            self.rescan = True
+
+    def shutdown(self) -> None:
+        self.watcher.stop()
+        self.pool.stop(grace=0.5)
+        self.emit("engine.state", None, None, None, {"state": "stopped", "pid": os.getpid()})
+        self.events.close()
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def emit(self, type_: str, mission: str | None, task: str | None, attempt: int | None,
+             data: dict[str, Any]) -> None:
+        self.events.append(type_, mission=mission, task=task, attempt=attempt, data=data)
+        if self.observer is not None:
+            self.observer(type_, mission, task, attempt, data)
+
+
+def _outcome(reason: Reason) -> Outcome:
+    from houston.lifecycle import OUTCOME_BY_REASON
+
+    return OUTCOME_BY_REASON[reason]
+
+
+def _started(status: dict[str, Any]) -> float | None:
+    text = status.get("started")
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None

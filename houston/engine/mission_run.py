@@ -1,0 +1,229 @@
+"""One mission's tasks in the engine's memory, rebuilt from the mission folder on claim.
+
+The folder is the truth: spec.json of every task (mission tasks plus those an initializer
+added), result.json (succeeded, never runs again), state.json (attempt numbers and the
+failure and crash counters). Loading is idempotent, so a mission taken over after a crash
+is simply loaded again; tasks added by an initializer whose result was accepted but not yet
+applied are materialized here.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+from pydantic import ValidationError
+
+from houston.engine import scheduler as sch
+from houston.engine import taskfiles as tf
+from houston.engine.budget import Limits, Usage
+from houston.lifecycle import Reason
+from houston.mission import MissionSpec, TaskSpec, load_mission
+from houston.store import MissionRef
+
+
+@dataclass
+class Running:
+    """The live attempt of a task."""
+
+    number: int
+    slot: int
+    folder: Path
+    nonce: str
+    started_wall: float
+    started_mono: float
+    deadline: float | None = None
+    deadline_reason: str = "timeout"
+    usage: Usage = field(default_factory=Usage)
+    agent: dict[str, Any] | None = None
+    stop_reason: str | None = None
+    kill_at: float | None = None
+    procs: dict[int, psutil.Process] = field(default_factory=dict)
+    log_offsets: dict[str, int] = field(default_factory=lambda: {"stdout": 0, "stderr": 0})
+
+
+@dataclass
+class TaskRun:
+    id: str
+    spec: dict[str, Any]
+    state: str = sch.PENDING
+    attempt: int = 0
+    failures: int = 0
+    crashes: int = 0
+    not_before: float = 0.0
+    error: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    running: Running | None = None
+
+    @property
+    def initializer(self) -> bool:
+        return bool(self.spec.get("initializer"))
+
+    @property
+    def node(self) -> sch.Node:
+        return sch.Node(self.id, tuple(self.spec.get("needs") or ()), self.initializer)
+
+
+def task_spec_record(task: TaskSpec, *, initializer: bool, added_by: str | None) -> dict[str, Any]:
+    data = task.model_dump(mode="json")
+    return {
+        "id": task.id,
+        "agent": task.agent,
+        "inputs": data["inputs"],
+        "needs": data["needs"],
+        "retries": task.retries,
+        "timeout": task.timeout,
+        "budget": data["budget"],
+        "initializer": initializer,
+        "added_by": added_by,
+    }
+
+
+class MissionRun:
+    def __init__(self, ref: MissionRef, spec: MissionSpec, started_wall: float) -> None:
+        self.ref = ref
+        self.spec = spec
+        self.tasks: dict[str, TaskRun] = {}
+        self.limits = Limits.from_dict(spec.budget.model_dump() if spec.budget else None)
+        self.started_wall = started_wall
+        self.started_mono = time.monotonic() - max(0.0, time.time() - started_wall)
+        self.closing: tuple[Reason, dict[str, Any]] | None = None
+        self.warned: set[tuple[str, str]] = set()
+        self.dirty = True
+        self.cancel_seen = False
+
+    @property
+    def id(self) -> str:
+        return self.ref.id
+
+    @property
+    def folder(self) -> Path:
+        return self.ref.path
+
+    @property
+    def fail_fast(self) -> bool:
+        return self.spec.on_failure == "fail_fast"
+
+    def states(self) -> dict[str, str]:
+        return {t.id: t.state for t in self.tasks.values()}
+
+    def nodes(self) -> list[sch.Node]:
+        return [t.node for t in self.tasks.values()]
+
+    def usage(self) -> Usage:
+        total = Usage()
+        for task in self.tasks.values():
+            total = total + task.usage
+            if task.running is not None:
+                total = total + task.running.usage
+        return total
+
+    def reserved(self) -> Usage:
+        total = Usage()
+        for task in self.tasks.values():
+            if task.running is not None:
+                limits = Limits.from_dict(task.spec.get("budget"))
+                total = total + Usage(
+                    max(0, (limits.max_tokens or 0) - task.running.usage.tokens),
+                    max(0.0, (limits.max_cost or 0.0) - task.running.usage.cost),
+                )
+        return total
+
+    def running_count(self) -> int:
+        return sum(1 for t in self.tasks.values() if t.running is not None)
+
+    def wall_time(self, now_mono: float) -> float:
+        return max(0.0, now_mono - self.started_mono)
+
+    # -- loading --------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, ref: MissionRef, started_wall: float | None = None) -> MissionRun:
+        text = (ref.path / "mission.yaml").read_bytes()
+        spec = load_mission(text, str(ref.path / "mission.yaml"))
+        run = cls(ref, spec, started_wall or time.time())
+        run.materialize()
+        for task_id in tf.task_ids(ref.path):
+            run.load_task(task_id)
+        for task in list(run.tasks.values()):
+            if task.initializer and task.state == sch.SUCCEEDED:
+                result = tf.read_result(ref.path, task.id) or {}
+                run.add_tasks(task.id, result.get("add_tasks") or [])
+        return run
+
+    def materialize(self) -> None:
+        if self.spec.initializer is not None:
+            record = task_spec_record(self.spec.initializer, initializer=True, added_by=None)
+            self._write_new(record)
+        for task in self.spec.tasks:
+            self._write_new(task_spec_record(task, initializer=False, added_by=None))
+
+    def _write_new(self, record: dict[str, Any]) -> None:
+        if tf.write_spec(self.folder, record):
+            tf.write_state(self.folder, record["id"], sch.PENDING, 0)
+
+    def load_task(self, task_id: str) -> TaskRun | None:
+        spec = tf.read_spec(self.folder, task_id)
+        if spec is None:
+            return None
+        saved = tf.read_state(self.folder, task_id)
+        task = TaskRun(
+            task_id,
+            spec,
+            attempt=int(saved.get("attempt") or 0),
+            failures=int(saved.get("failures") or 0),
+            crashes=int(saved.get("crashes") or 0),
+            error=saved.get("error"),
+        )
+        task.usage = self._attempts_usage(task_id)
+        if (self.folder / "tasks" / task_id / "result.json").exists():
+            task.state = sch.SUCCEEDED
+        elif saved.get("state") in (sch.FAILED, sch.CANCELLED, sch.SKIPPED):
+            task.state = str(saved["state"])
+        else:
+            task.state = sch.PENDING
+        self.tasks[task_id] = task
+        return task
+
+    def _attempts_usage(self, task_id: str) -> Usage:
+        total = Usage()
+        for number in tf.attempt_numbers(self.folder, task_id):
+            found = tf.read_attempt_json(tf.attempt_dir(self.folder, task_id, number), "usage.json")
+            total = total + Usage.from_dict(found)
+        return total
+
+    def add_tasks(self, added_by: str, raw: list[Any]) -> list[str]:
+        """Validate and materialize tasks an initializer asked for; their ids (idempotent).
+
+        Raises ValueError naming the problem (bad task, duplicate id, unknown need, cycle).
+        """
+        if not isinstance(raw, list):
+            raise ValueError("add_tasks must be a list of tasks")
+        records = []
+        for index, item in enumerate(raw):
+            try:
+                task = TaskSpec.model_validate(item)
+            except ValidationError as exc:
+                raise ValueError(f"add_tasks[{index}]: {exc}") from exc
+            records.append(task_spec_record(task, initializer=False, added_by=added_by))
+        new = [r for r in records if r["id"] not in self.tasks]
+        clash = [
+            r["id"]
+            for r in new
+            if tf.read_spec(self.folder, r["id"]) not in (None,)
+            and (tf.read_spec(self.folder, r["id"]) or {}).get("added_by") != added_by
+        ]
+        if clash:
+            raise ValueError(f"add_tasks reuses existing task ids: {', '.join(clash)}")
+        nodes = [*self.nodes(), *(sch.Node(r["id"], tuple(r["needs"])) for r in new)]
+        if bad := sch.unknown_needs(nodes):
+            raise ValueError(f"add_tasks: unknown needs {bad}")
+        if cycle := sch.find_cycle(nodes):
+            raise ValueError(f"add_tasks makes a cycle: {' -> '.join(cycle)}")
+        for record in new:
+            self._write_new(record)
+            self.load_task(record["id"])
+        return [r["id"] for r in new]

@@ -1,0 +1,176 @@
+"""The N+1 pool of warm workers: slot 0 runs initializers, slots 1..N run tasks.
+
+Shaped like RQ's worker pool: one record per child, `reap` (collect the dead), `check`
+(respawn), `stop`. Workers run in their own session, so a terminal's Ctrl-C reaches only
+the engine (signal handlers live in the parent only) and stopping a worker's group stops
+the python agent it was running. Messages arrive on each worker's stdout pipe; the engine
+waits on those pipes (no polling), and EOF on a pipe is the instant sign of a dead worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from houston.engine.liveness import identity_of
+
+INIT_SLOT = 0
+
+
+@dataclass
+class WorkerRecord:
+    slot: int
+    proc: subprocess.Popen[bytes]
+    identity: dict[str, Any]
+    ready: bool = False
+    busy: tuple[str, str] | None = None  # (mission id, task id)
+    buffer: bytes = b""
+    dead: bool = False
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def fd(self) -> int:
+        assert self.proc.stdout is not None
+        return self.proc.stdout.fileno()
+
+
+class Pool:
+    def __init__(self, size: int, log_path: Path, *, cwd: Path | None = None) -> None:
+        self.size = size  # N task slots, plus the initializer slot
+        self.log_path = log_path
+        self.cwd = cwd
+        self.workers: dict[int, WorkerRecord] = {}
+        self._log: IO[bytes] | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the pool
+        for slot in range(self.size + 1):
+            self.spawn(slot)
+
+    def spawn(self, slot: int) -> WorkerRecord:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in [str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH", "")] if p
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "houston.engine.worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            start_new_session=True,
+            bufsize=0,
+            env=env,
+            cwd=self.cwd,
+        )
+        assert proc.stdout is not None
+        os.set_blocking(proc.stdout.fileno(), False)
+        ident = identity_of(proc.pid)
+        record = WorkerRecord(slot, proc, ident.to_dict() if ident else {"pid": proc.pid})
+        self.workers[slot] = record
+        return record
+
+    def by_fd(self) -> dict[int, WorkerRecord]:
+        return {w.fd: w for w in self.workers.values() if not w.dead}
+
+    def idle(self, *, initializer: bool) -> WorkerRecord | None:
+        slots = [INIT_SLOT] if initializer else range(1, self.size + 1)
+        for slot in slots:
+            worker = self.workers.get(slot)
+            if worker and worker.ready and not worker.busy and not worker.dead:
+                return worker
+        return None
+
+    def busy_count(self) -> int:
+        return sum(1 for w in self.workers.values() if w.busy)
+
+    def send(self, worker: WorkerRecord, job: dict[str, Any], key: tuple[str, str]) -> None:
+        assert worker.proc.stdin is not None
+        data = (json.dumps(job, separators=(",", ":")) + "\n").encode()
+        worker.busy = key
+        try:
+            worker.proc.stdin.write(data)
+        except (BrokenPipeError, OSError):
+            worker.dead = True
+
+    def read(self, worker: WorkerRecord) -> list[dict[str, Any]]:
+        """Complete messages waiting on the worker's pipe; marks the worker dead on EOF."""
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(worker.fd, 65536)
+            except BlockingIOError:
+                break
+            except OSError:
+                chunk = b""
+            if not chunk:
+                worker.dead = True
+                break
+            chunks.append(chunk)
+        data = worker.buffer + b"".join(chunks)
+        *lines, worker.buffer = data.split(b"\n")
+        messages = []
+        for line in lines:
+            with contextlib.suppress(ValueError):
+                messages.append(json.loads(line))
+        return messages
+
+    def reap(self) -> list[WorkerRecord]:
+        """Workers that died: waited for (no zombie), removed from the pool."""
+        dead = []
+        for slot, worker in list(self.workers.items()):
+            if worker.dead or worker.proc.poll() is not None:
+                worker.dead = True
+                self.kill(worker)
+                del self.workers[slot]
+                dead.append(worker)
+        return dead
+
+    def check(self, *, respawn: bool = True) -> list[WorkerRecord]:
+        dead = self.reap()
+        if respawn:
+            for worker in dead:
+                self.spawn(worker.slot)
+        return dead
+
+    def kill(self, worker: WorkerRecord) -> None:
+        """SIGKILL the worker's whole group (its python agent included) and reap it."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if worker.proc.poll() is None:
+                os.killpg(worker.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            worker.proc.wait(timeout=5)
+        for stream in (worker.proc.stdin, worker.proc.stdout):
+            with contextlib.suppress(OSError):
+                if stream is not None:
+                    stream.close()
+        worker.dead = True
+
+    def stop(self, grace: float = 1.0) -> None:
+        """Close every worker's stdin (they exit when idle), then kill what is left."""
+        for worker in self.workers.values():
+            with contextlib.suppress(OSError):
+                if worker.proc.stdin is not None:
+                    worker.proc.stdin.close()
+        deadline = time.monotonic() + grace
+        for worker in self.workers.values():
+            if not worker.busy:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    worker.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            self.kill(worker)
+        self.workers.clear()
+        if self._log is not None:
+            self._log.close()
+            self._log = None

@@ -1,0 +1,132 @@
+"""The crash-recovery sweep of DESIGN §4, run at engine start, every few seconds, and by
+`houston recover`. Idempotent: a second run finds nothing to do.
+
+For each mission in EXECUTING whose engine is dead (engine.json names a process that is
+gone or whose start token differs; without engine.json, the pid that recorded the claim
+in transitions.jsonl), under the home's recovery FileLock:
+1. every task lock whose owner is dead is broken (tombstone rename + nonce recheck) after
+   the owner's agent process group is stopped, so no orphan survives beside a new attempt;
+2. an attempt that left a complete result.json is accepted (the task never runs again);
+   any other attempt is marked crashed and its task goes back to pending;
+3. the mission moves EXECUTING -> COMMITTED (reason `recovered`) for any engine to claim.
+Liveness comes from the process table only; clocks are never used to declare death.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from houston import fsio
+from houston.engine import claims
+from houston.engine import scheduler as sch
+from houston.engine import taskfiles as tf
+from houston.engine.liveness import is_alive, stop_agent
+from houston.errors import ConflictError
+from houston.home import Home
+from houston.lifecycle import MissionState, Reason
+from houston.store import MissionStore
+
+S = MissionState
+
+
+def engine_alive(mission_dir: Path, me: dict[str, Any] | None = None) -> bool:
+    try:
+        record = fsio.read_json(mission_dir / "engine.json")
+    except (FileNotFoundError, ValueError):
+        return _claimer_alive(mission_dir)
+    if me is not None and record.get("pid") == me.get("pid") and (
+        record.get("start_token") == me.get("start_token")
+    ):
+        return True
+    return is_alive(record)
+
+
+def _claimer_alive(mission_dir: Path) -> bool:
+    """No engine.json: the claim was recorded but the engine died before writing it."""
+    trail = fsio.read_lines(mission_dir / "transitions.jsonl")
+    claims_ = [e for e in trail if e.get("to") == S.EXECUTING.value]
+    if not claims_:
+        return False
+    entry = claims_[-1]
+    try:
+        proc = psutil.Process(int(entry["pid"]))
+        ts = datetime.fromisoformat(str(entry["ts"]).replace("Z", "+00:00")).timestamp()
+        # A process created after the claim was written cannot be the claimer.
+        return proc.status() != psutil.STATUS_ZOMBIE and proc.create_time() <= ts + 1.0
+    except psutil.AccessDenied:
+        return True
+    except (psutil.Error, KeyError, ValueError, TypeError):
+        return False
+
+
+def sweep(home: Home, *, me: dict[str, Any] | None = None,
+          grace: float = 1.0) -> list[dict[str, Any]]:
+    """One recovery pass; returns what it did (one dict per action)."""
+    store = MissionStore(home)
+    actions: list[dict[str, Any]] = []
+    for mission_id in sorted(store.ids_in(S.EXECUTING)):
+        folder = home.mission_dir(S.EXECUTING, mission_id)
+        if engine_alive(folder, me):
+            continue
+        with claims.recovery_lock(home):
+            if not folder.is_dir() or engine_alive(folder, me):
+                continue
+            done = [recover_task(folder, t, grace) for t in tf.task_ids(folder)]
+            try:
+                store.move(mission_id, S.EXECUTING, S.COMMITTED, Reason.RECOVERED,
+                           detail={"by": os.getpid()})
+            except ConflictError:
+                continue
+            actions.append({"action": "requeued_mission", "mission": mission_id,
+                            "tasks": [d for d in done if d]})
+    return actions
+
+
+def recover_task(mission_dir: Path, task_id: str, grace: float) -> dict[str, Any] | None:
+    """Make one task of a dead engine's mission safe to run again; what was done."""
+    task_dir = tf.task_dir(mission_dir, task_id)
+    claims.sweep_tombstones(task_dir)
+    state = tf.read_state(mission_dir, task_id)
+    locked = claims.is_locked(task_dir)
+    if not locked and state.get("state") != sch.RUNNING:
+        return None
+    owner = claims.read_owner(task_dir) if locked else None
+    attempt = int((owner or {}).get("attempt") or state.get("attempt") or 0)
+    folder = tf.attempt_dir(mission_dir, task_id, attempt)
+    agent = tf.read_attempt_json(folder, "agent.json")
+    stopped = bool(agent and stop_agent(agent, grace=grace))
+    if owner is not None and is_alive(owner):
+        stopped = stop_agent(owner, grace=grace) or stopped
+    if locked:
+        claims.break_stale_lock(task_dir, owner.get("nonce") if owner else None)
+    accepted = _accept_left_result(mission_dir, task_id, folder)
+    if not accepted and tf.read_result(mission_dir, task_id) is None:
+        if attempt and tf.read_attempt_json(folder, "exit.json") is None:
+            tf.write_attempt_json(folder, "exit.json", {
+                "code": None, "signal": None, "reason": "crashed", "started": None,
+                "finished": None, "duration": None, "error": "its engine died"})
+        tf.write_state(mission_dir, task_id, sch.PENDING, attempt,
+                       error="requeued: its engine died", failures=int(state.get("failures") or 0),
+                       crashes=int(state.get("crashes") or 0) + 1)
+    return {"task": task_id, "attempt": attempt, "accepted": accepted, "stopped_agent": stopped}
+
+
+def _accept_left_result(mission_dir: Path, task_id: str, folder: Path) -> bool:
+    result = tf.read_attempt_json(folder, "result.json")
+    if result is None or tf.read_result(mission_dir, task_id) is not None:
+        return False
+    tf.accept_result(mission_dir, task_id, result)
+    state = tf.read_state(mission_dir, task_id)
+    tf.write_state(mission_dir, task_id, sch.SUCCEEDED, int(state.get("attempt") or 0))
+    with contextlib.suppress(FileNotFoundError):
+        if tf.read_attempt_json(folder, "exit.json") is None:
+            tf.write_attempt_json(folder, "exit.json", {
+                "code": 0, "signal": None, "reason": "succeeded", "started": None,
+                "finished": None, "duration": None, "error": None})
+    return True

@@ -1,0 +1,80 @@
+"""Filesystem wake-ups for the engine loop (watchdog), never recursive, never trusted alone.
+
+Each watched folder is watched non-recursively and every event only means "look again":
+the handler calls `wake()` and nothing else, inside a catch-all so that an exception can
+never kill the observer thread. Events can be lost (queue overflow), so the engine also
+reconciles every few seconds. If inotify runs out of watches (ENOSPC) or cannot start, the
+watcher says so once and `polling` becomes True: the engine then reconciles more often.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("houston.engine")
+
+
+class _Wake:
+    """A watchdog event handler that only wakes the engine."""
+
+    def __init__(self, wake: Callable[[], None]) -> None:
+        self.wake = wake
+
+    def dispatch(self, event: Any) -> None:
+        with contextlib.suppress(Exception):
+            self.wake()
+
+
+class Watcher:
+    def __init__(self, wake: Callable[[], None]) -> None:
+        self.wake = wake
+        self.polling = False
+        self._observer: Any = None
+        self._watches: dict[Path, Any] = {}
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        try:
+            from watchdog.observers import Observer
+
+            self._observer = Observer()
+            self._observer.daemon = True
+            self._observer.start()
+        except Exception as exc:  # no inotify at all: fall back to reconciling
+            self._fallback(exc)
+
+    def watch(self, folder: Path) -> None:
+        if self._observer is None or self.polling:
+            return
+        with self._lock:
+            if folder in self._watches:
+                return
+            try:
+                self._watches[folder] = self._observer.schedule(
+                    _Wake(self.wake), str(folder), recursive=False)
+            except OSError as exc:  # ENOSPC: inotify watch limit reached
+                self._fallback(exc)
+
+    def unwatch(self, folder: Path) -> None:
+        with self._lock:
+            watch = self._watches.pop(folder, None)
+            if watch is not None and self._observer is not None:
+                with contextlib.suppress(Exception):
+                    self._observer.unschedule(watch)
+
+    def _fallback(self, exc: BaseException) -> None:
+        if not self.polling:
+            log.warning("filesystem notifications unavailable (%s); polling instead", exc)
+        self.polling = True
+
+    def stop(self) -> None:
+        if self._observer is not None:
+            with contextlib.suppress(Exception):
+                self._observer.stop()
+                self._observer.join(timeout=2)
+            self._observer = None
