@@ -145,6 +145,8 @@ class AgentCatalog:
             )
         path = folder / "agents" / f"{name}.md"
         if not path.is_file():
+            path = local_agent_path(self.home, package, name) or path
+        if not path.is_file():
             raise NotFoundError(
                 f"package {package!r} has no agent {name!r}",
                 where=str(path.parent),
@@ -154,3 +156,10 @@ class AgentCatalog:
         self._cache[ref] = (agent, folder)
         return agent, folder
 
+
+
+def local_agent_path(home: Home, package: str, name: str) -> Path | None:
+    """An extra agent declared in `<home>/packages/<package>.local.yaml` (local overrides)."""
+    from houston.pkg.overrides import local_agent_paths
+
+    return local_agent_paths(home.packages, package).get(name)
