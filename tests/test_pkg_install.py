@@ -204,3 +204,18 @@ def test_info_shows_local_overrides(home: Home) -> None:
     assert info["workflows"]["resolve-ticket"]["disabled"] is True
     assert info["workflows"]["handle-complaint"]["parameters"] is None
     assert info["installed"]["required_by"] == []
+
+
+def test_catalog_sees_local_override_agents_and_the_locked_version(home: Home) -> None:
+    from houston.agents import AgentCatalog
+
+    install(home, ["customer-service@^1.2"], environ={})
+    (home.packages / "my-agents").mkdir()
+    (home.packages / "my-agents" / "vip.md").write_text(
+        "---\nname: vip\ndescription: Handles VIP tickets.\n---\nBe extra kind.\n")
+    write_overrides(home, "agents:\n  vip: my-agents/vip.md\n")
+    agent, folder = AgentCatalog(home).find("customer-service/vip")
+    assert agent.prompt == "Be extra kind." and agent.runner_name == "llm"
+    assert folder == home.packages / "customer-service" / "1.2.0"
+    classifier, _ = AgentCatalog(home).find("customer-service/ticket-classifier")
+    assert classifier.runner is None and "triage" in classifier.prompt

@@ -30,7 +30,13 @@ from houston.pkg.lockfile import Lock, LockedPackage, read_lock, write_lock
 from houston.pkg.manifest import read_manifest
 from houston.pkg.registry import Published, RegistryIndex, registry_dirs, scan_registry
 from houston.pkg.resolve import resolve
-from houston.pkg.versions import Requirement, parse_requirement, require, satisfies
+from houston.pkg.versions import (
+    Requirement,
+    is_valid_version,
+    parse_requirement,
+    require,
+    satisfies,
+)
 
 LOCK_TIMEOUT = 120.0
 
@@ -204,7 +210,9 @@ def _trash(home: Home, path: Path) -> None:
 def prune(home: Home, keep: Mapping[str, str]) -> None:
     """Delete installed trees that the lock no longer lists."""
     for name_dir in sorted(home.packages.glob("[a-z0-9]*/")):
-        for version_dir in sorted(p for p in name_dir.iterdir() if p.is_dir()):
+        # Only <name>/<version>/ trees are ours: other folders (local agents) are left alone.
+        versions = [p for p in name_dir.iterdir() if p.is_dir() and is_valid_version(p.name)]
+        for version_dir in sorted(versions):
             if keep.get(name_dir.name) != version_dir.name:
                 _trash(home, version_dir)
         if not any(name_dir.iterdir()):
