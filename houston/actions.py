@@ -175,3 +175,35 @@ def _not_waiting(ref: MissionRef, verb: str) -> IllegalTransition:
         where=str(ref.path),
         fix="only missions in PLANNING can be approved or rejected; see `houston show`",
     )
+
+
+def retry(
+    store: MissionStore, mission: str, *, by: str = "cli", now: datetime | None = None
+) -> MissionRef:
+    """COMPLETED (failed or cancelled) -> COMMITTED: its unfinished tasks run again.
+
+    Tasks with an accepted result keep it and never run again; every other task goes back
+    to pending with fresh retry and crash counters, so it runs as a new attempt (attempt
+    numbers keep growing, old attempts stay on disk). An engine then claims the mission.
+    """
+    from houston.engine import taskfiles
+
+    def once(ref: MissionRef) -> MissionRef:
+        status = store.status(ref)
+        if ref.state is not S.COMPLETED or status.get("outcome") == "succeeded":
+            raise IllegalTransition(
+                f"cannot retry mission {ref.id}: it is {ref.state}"
+                + (f" ({status.get('outcome')})" if ref.state is S.COMPLETED else ""),
+                where=str(ref.path),
+                fix="only failed or cancelled missions can be retried; see `houston show`",
+            )
+        for task_id in taskfiles.task_ids(ref.path):
+            if taskfiles.read_result(ref.path, task_id) is None:
+                saved = taskfiles.read_state(ref.path, task_id)
+                taskfiles.write_state(ref.path, task_id, "pending", int(saved.get("attempt") or 0))
+        (ref.path / CANCEL_REQUEST).unlink(missing_ok=True)
+        detail = {"by": by, "action": "retry"}
+        return store.move(ref.id, S.COMPLETED, S.COMMITTED, Reason.USER_REQUEST,
+                          detail=detail, now=now)
+
+    return _retrying(store, store.resolve(mission), once)

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("houston.engine")
+# watchdog logs a harmless race (an emitter reading while it is unscheduled) as an error.
+logging.getLogger("watchdog.observers.inotify").setLevel(logging.CRITICAL)
 
 
 class _Wake:

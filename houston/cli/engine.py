@@ -1,0 +1,261 @@
+"""Engine commands: `run`, `serve`, `recover`, `retry`, `logs`.
+
+Signal handlers live here, in the engine's process only: the first SIGINT (or SIGTERM)
+asks the engine to stop gracefully, the second forces it. `run` cancels its mission on a
+stop; `serve` hands its running missions back to COMMITTED for the next engine.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from houston.cli import render
+from houston.errors import MissionFailed, NotFoundError, UsageError
+from houston.home import Home
+from houston.store import MissionStore
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+workers_option = click.option("--workers", type=click.IntRange(1, 256), default=None,
+                              help="Parallel task slots [default: CPU count].")
+port_option = click.option("--port", type=click.IntRange(0, 65535), default=8765,
+                           show_default=True, help="Dashboard port (0 = any free port).")
+host_option = click.option("--host", default="127.0.0.1", show_default=True,
+                           help="Dashboard address.")
+no_ui_option = click.option("--no-ui", is_flag=True, help="Do not start the dashboard.")
+
+
+def _home(ctx: click.Context) -> Home:
+    from houston.cli.missions import _home as home_of
+
+    return home_of(ctx)
+
+
+def start_ui(home: Home, host: str, port: int) -> Any:
+    """THE call site for the dashboard server (houston.server.launcher.start)."""
+    try:
+        launcher = importlib.import_module("houston.server.launcher")
+    except ImportError:
+        return None
+    handle = launcher.start(home, host=host, port=port)
+    render.emit(f"dashboard: {handle.url}")
+    return handle
+
+
+def stop_ui(handle: Any) -> None:
+    if handle is not None:
+        handle.stop()
+
+
+def drive(home: Home, options: Any, *, tty: bool, ui: Any = None) -> dict[str, Any]:
+    """Run an engine in the foreground with signal handlers and a progress display."""
+    from houston.engine.engine import Engine
+    from houston.engine.progress import Progress
+
+    progress = Progress(sys.stderr, tty=tty, workers=options.workers)
+    engine = Engine(home, options, observer=progress)
+
+    def on_signal(signum: int, frame: Any) -> None:
+        first = engine.stop_mode is None
+        engine.request_stop(force=not first)
+        word = "stopping (again to force)" if first else "forcing stop"
+        sys.stderr.write(f"\n{signal.Signals(signum).name}: {word}\n")
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return engine.run()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        progress.close()
+        stop_ui(ui)
+
+
+def load_target(home: Home, target: str, params: dict[str, str]) -> tuple[bytes, str]:
+    """A mission file, or PACKAGE/WORKFLOW rendered with --set parameters."""
+    from houston.cli.missions import read_mission_file
+
+    if target == "-" or Path(target).exists() or target.endswith((".yaml", ".yml")):
+        if params:
+            raise UsageError("--set only applies to PACKAGE/WORKFLOW targets",
+                             fix="edit the mission file instead, or run a packaged workflow")
+        return read_mission_file(target)
+    if target.count("/") != 1:
+        raise NotFoundError(f"no mission file {target!r}",
+                            fix="give a path to a mission.yaml or a PACKAGE/WORKFLOW name")
+    try:
+        workflows = importlib.import_module("houston.pkg.workflows")
+    except ImportError as exc:
+        raise UsageError("packaged workflows are not available in this build") from exc
+    data, source = workflows.render_workflow(home, target, params)
+    return bytes(data), str(source)
+
+
+def parse_sets(values: tuple[str, ...]) -> dict[str, str]:
+    params = {}
+    for value in values:
+        key, sep, text = value.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--set {value!r} is not key=value", fix="write --set name=value")
+        params[key.strip()] = text
+    return params
+
+
+def approve_gate(gated: bool, approve: bool, name: str) -> bool:
+    if not gated or approve:
+        return approve
+    if not sys.stdin.isatty():
+        raise UsageError(f"mission {name!r} needs approval and this is not a terminal",
+                         fix="pass --approve, or submit it and `houston approve ID` later")
+    if not click.confirm(f"mission {name!r} asks for approval. Run it?", default=False,
+                         err=True):
+        raise UsageError("not approved", fix="run again and answer yes, or pass --approve")
+    return True
+
+
+@click.command()
+@click.argument("target", metavar="FILE|PACKAGE/WORKFLOW")
+@click.option("--set", "sets", multiple=True, metavar="K=V", help="Workflow parameter.")
+@workers_option
+@click.option("--approve", is_flag=True, help="Approve a gated mission without asking.")
+@no_ui_option
+@port_option
+@host_option
+@click.pass_context
+def run(ctx: click.Context, target: str, sets: tuple[str, ...], workers: int | None,
+        approve: bool, no_ui: bool, port: int, host: str) -> None:
+    """Submit a mission and run it in the foreground until it completes."""
+    from houston import actions
+    from houston.engine.engine import EngineOptions
+    from houston.mission import load_mission
+
+    home = _home(ctx)
+    data, source = load_target(home, target, parse_sets(sets))
+    spec = load_mission(data, source)
+    if spec.requires:
+        _ensure_requirements(home, spec.requires)
+    approved = approve_gate(spec.gate == "approve", approve, spec.name)
+    ref = actions.submit(MissionStore(home), data, source, approve=approved)
+    render.emit(f"mission {ref.id}")
+    ui = None if no_ui else start_ui(home, host, port)
+    options = EngineOptions(missions={ref.id}, on_stop="cancel")
+    if workers:
+        options.workers = workers
+    finished = drive(home, options, tty=sys.stderr.isatty(), ui=ui)
+    _exit_for(ref.id, finished)
+
+
+def _ensure_requirements(home: Home, requires: list[str]) -> None:
+    try:
+        pkg = importlib.import_module("houston.pkg")
+    except ImportError:
+        return
+    ensure = getattr(pkg, "ensure_requirements", None)
+    if ensure is not None:
+        ensure(home, list(requires))
+
+
+def _exit_for(mission_id: str, finished: dict[str, Any]) -> None:
+    result = finished.get(mission_id)
+    if result is None:
+        raise MissionFailed(f"mission {mission_id} was interrupted before it finished",
+                            fix=f"it is back in COMMITTED; `houston serve` or "
+                                f"`houston cancel {mission_id}`")
+    outcome, reason = result
+    if outcome.value != "succeeded":
+        raise MissionFailed(f"mission {mission_id} {outcome.value} ({reason.value})",
+                            fix=f"see `houston show {mission_id}` and `houston logs {mission_id}`")
+    render.emit(f"mission {mission_id} succeeded")
+
+
+@click.command()
+@workers_option
+@no_ui_option
+@port_option
+@host_option
+@click.option("--until-idle", is_flag=True, help="Exit once nothing is left to run.")
+@click.pass_context
+def serve(ctx: click.Context, workers: int | None, no_ui: bool, port: int, host: str,
+          until_idle: bool) -> None:
+    """Run every committed mission until SIGTERM or Ctrl-C."""
+    from houston.engine.engine import EngineOptions
+
+    home = _home(ctx).ensure()
+    ui = None if no_ui else start_ui(home, host, port)
+    options = EngineOptions(until_idle=until_idle, on_stop="requeue")
+    if workers:
+        options.workers = workers
+    render.emit(f"serving {home.root} with {options.workers} workers (pid {os.getpid()})")
+    drive(home, options, tty=False, ui=ui)
+
+
+@click.command()
+@json_option
+@click.pass_context
+def recover(ctx: click.Context, as_json: bool) -> None:
+    """Run one crash-recovery sweep (idempotent) and print what it did."""
+    from houston.engine.recovery import sweep
+
+    actions = sweep(_home(ctx).require())
+    if as_json:
+        render.emit_json({"actions": actions})
+        return
+    if not actions:
+        render.emit("nothing to recover")
+    for action in actions:
+        tasks = action.get("tasks") or []
+        render.emit(f"{action['mission']}: engine dead, back to COMMITTED "
+                    f"({len(tasks)} task(s) requeued or accepted)")
+        for task in tasks:
+            what = "accepted its result" if task["accepted"] else "requeued"
+            extra = ", stopped its agent" if task["stopped_agent"] else ""
+            render.emit(f"  {task['task']} (attempt {task['attempt']}): {what}{extra}")
+    if actions:
+        render.emit("run `houston serve` to finish them")
+
+
+@click.command()
+@click.argument("mission_id", metavar="ID")
+@click.option("--detach", is_flag=True, help="Only requeue; let `houston serve` run it.")
+@workers_option
+@click.pass_context
+def retry(ctx: click.Context, mission_id: str, detach: bool, workers: int | None) -> None:
+    """Run a failed or cancelled mission's unfinished tasks again, as new attempts."""
+    from houston import actions
+    from houston.engine.engine import EngineOptions
+
+    home = _home(ctx).require()
+    ref = actions.retry(MissionStore(home), mission_id)
+    render.emit(f"mission {ref.id} -> {ref.state.value}")
+    if detach:
+        return
+    options = EngineOptions(missions={ref.id}, on_stop="cancel")
+    if workers:
+        options.workers = workers
+    _exit_for(ref.id, drive(home, options, tty=sys.stderr.isatty()))
+
+
+@click.command()
+@click.argument("mission_id", metavar="ID")
+@click.argument("task", required=False)
+@click.option("-f", "--follow", is_flag=True, help="Keep printing until the mission ends.")
+@click.pass_context
+def logs(ctx: click.Context, mission_id: str, task: str | None, follow: bool) -> None:
+    """Print the logs of a mission's tasks (latest attempt), or of one TASK."""
+    from houston.engine import logview
+
+    store = MissionStore(_home(ctx).require())
+    logview.print_logs(store, store.resolve(mission_id).id, task, follow=follow,
+                       write=_write_out, sleep=time.sleep)
+
+
+def _write_out(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
