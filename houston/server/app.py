@@ -44,7 +44,8 @@ def create_app(
 ) -> tuple[ASGIApp, Feed]:
     log = EventLog(home.events)
     store = MissionStore(home)
-    feed = Feed(log, queue_size=queue_size, reconcile=reconcile)
+    board = [home.state_dir(state) for state in MissionState]
+    feed = Feed(log, queue_size=queue_size, reconcile=reconcile, board=board)
     metrics = LogMetrics(log)
 
     async def events(request: Request) -> Response:

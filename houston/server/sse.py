@@ -9,6 +9,10 @@ that falls `queue_size` events behind is closed; its browser reconnects with
 
 The feed wakes on in-process appends (a listener), on inotify (another process wrote)
 and every `reconcile` seconds regardless, because inotify can drop events.
+
+It also watches the mission state folders (non-recursively): a mission moved by a tool
+that logged no event still reaches the dashboard as an unlogged `missions` message
+("look again"), which never moves a client's resume point.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ import asyncio
 import contextlib
 import json
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -64,7 +69,9 @@ class Subscriber:
     def offer(self, event: dict[str, Any]) -> None:
         if self.closed is not None:
             return
-        if self.mission is not None and event.get("mission") != self.mission:
+        if "control" in event:
+            pass  # "look again" hints go to every client, whatever its filter
+        elif self.mission is not None and event.get("mission") != self.mission:
             return
         if len(self.items) >= self.limit:
             self.close("overflow")
@@ -93,8 +100,17 @@ class Subscriber:
 
 
 class Feed:
-    def __init__(self, log: EventLog, *, queue_size: int = 1000, reconcile: float = 2.0) -> None:
+    def __init__(
+        self,
+        log: EventLog,
+        *,
+        queue_size: int = 1000,
+        reconcile: float = 2.0,
+        board: Sequence[Path] = (),
+    ) -> None:
         self.log = log
+        self.board = list(board)
+        self._board_changed = False
         self.queue_size = queue_size
         self.reconcile = reconcile
         self.subscribers: set[Subscriber] = set()
@@ -102,7 +118,7 @@ class Feed:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._tail: EventTail | None = None
-        self._watcher: LogWatcher | None = None
+        self._watchers: list[LogWatcher] = []
         self._task: asyncio.Task[None] | None = None
 
     # -- lifecycle (called on the server's loop) -------------------------------------
@@ -112,8 +128,10 @@ class Feed:
         self._wake = asyncio.Event()
         self._tail = EventTail(self.log, self.log.last_id())
         add_listener(self.log.folder, self.wake_threadsafe)
-        self._watcher = LogWatcher(self.log.folder, self.wake_threadsafe)
-        self._watcher.start()
+        self._watchers = [LogWatcher(self.log.folder, self.wake_threadsafe)]
+        self._watchers += [LogWatcher(folder, self.board_changed) for folder in self.board]
+        for watcher in self._watchers:
+            watcher.start()
         self._task = asyncio.create_task(self._run())
 
     def close(self) -> None:
@@ -125,8 +143,8 @@ class Feed:
     async def stop(self) -> None:
         self.close()
         remove_listener(self.log.folder, self.wake_threadsafe)
-        if self._watcher is not None:
-            await anyio.to_thread.run_sync(self._watcher.stop)
+        for watcher in self._watchers:
+            await anyio.to_thread.run_sync(watcher.stop)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -138,6 +156,10 @@ class Feed:
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
                 loop.call_soon_threadsafe(wake.set)
 
+    def board_changed(self) -> None:
+        self._board_changed = True
+        self.wake_threadsafe()
+
     async def _run(self) -> None:
         assert self._wake is not None
         while True:
@@ -145,6 +167,10 @@ class Feed:
                 await asyncio.wait_for(self._wake.wait(), self.reconcile)
             self._wake.clear()
             self.pump()
+            if self._board_changed:
+                self._board_changed = False
+                for sub in list(self.subscribers):
+                    sub.offer({"control": "missions"})
 
     def pump(self) -> None:
         """Read what is new in the log and hand it to every subscriber."""
@@ -183,7 +209,9 @@ class Feed:
                 if batch is None:
                     return
                 for event in batch:
-                    if event["id"] > sent:
+                    if "control" in event:
+                        yield encode_control(event["control"], {})
+                    elif event["id"] > sent:
                         sent = event["id"]
                         yield encode_sse(event)
         finally:

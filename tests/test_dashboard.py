@@ -1,0 +1,152 @@
+"""The dashboard in a real Chromium (Playwright): live columns, approve button, log tail,
+resource sparklines, and recovery after a server restart.
+
+The engine's part is played by the test: it moves missions through the store and appends
+the events an engine appends, exactly as files on disk.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from houston import fsio
+from houston.actions import submit
+from houston.events import EventLog
+from houston.home import Home
+from houston.lifecycle import MissionState, Reason
+from houston.server.launcher import ServerHandle, start
+from houston.store import MissionStore
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(os.environ.get("HOUSTON_ARTIFACTS", Path(__file__).parent.parent / "artifacts"))
+GATED = (
+    b"name: nightly report\ngate: approve\n"
+    b"budget: {max_tokens: 5000, max_cost: 1.0, max_concurrency: 2}\n"
+    b"tasks:\n  - id: fetch\n    agent: core/shell\n  - id: summarize\n    agent: core/shell\n"
+    b"    needs: [fetch]\n"
+)
+WAIT_MS = 10_000
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's /usr/bin/chromium"),
+]
+
+
+@pytest.fixture
+def page() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            yield context.new_page()
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def server(home: Home) -> Iterator[ServerHandle]:
+    handle = start(home, port=0)
+    yield handle
+    handle.stop()
+
+
+def shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}.png"), full_page=True)
+
+
+def set_task(path: Path, task: str, state: str, attempt: int, worker: int | None) -> None:
+    folder = path / "tasks" / task
+    (folder / "attempts" / str(max(attempt, 1))).mkdir(parents=True, exist_ok=True)
+    fsio.write_json_atomic(folder / "spec.json", {"id": task, "agent": "core/shell"})
+    fsio.write_json_atomic(
+        folder / "state.json",
+        {"state": state, "attempt": attempt, "updated": "2026-01-01T00:00:00Z",
+         "error": None, "worker": worker},
+    )
+
+
+def test_a_mission_moves_live_and_is_approved_with_the_button(
+    page: Any, server: ServerHandle
+) -> None:
+    from playwright.sync_api import expect
+
+    store, log = MissionStore(server.home), EventLog(server.home.events)
+    mission = submit(store, GATED, "mission.yaml").id
+    page.goto(server.url)
+    card = page.locator(f'.card[data-id="{mission}"]')
+    expect(page.locator("#col-PLANNING").locator(card)).to_be_visible(timeout=WAIT_MS)
+    expect(page.locator("#count-PLANNING")).to_have_text("1")
+    expect(page.locator("#conn")).to_have_text("live", timeout=WAIT_MS)
+
+    card.click()
+    expect(page.locator("#mission")).to_be_visible()
+    page.locator("#btn-approve").focus()
+    page.keyboard.press("Enter")  # keyboard reachable
+    expect(page.locator("#col-COMMITTED").locator(card)).to_be_visible(timeout=WAIT_MS)
+    assert store.locate(mission).state is MissionState.COMMITTED
+
+    ref = store.move(mission, MissionState.COMMITTED, MissionState.EXECUTING, Reason.CLAIMED)
+    log.append("mission.state", mission=mission, data={"state": "EXECUTING"})
+    expect(page.locator("#col-EXECUTING").locator(card)).to_be_visible(timeout=WAIT_MS)
+    expect(page.locator("#count-EXECUTING")).to_have_text("1")
+
+    set_task(ref.path, "fetch", "running", 1, 1)
+    log.append("task.state", mission=mission, task="fetch", attempt=1,
+               data={"state": "running"})
+    expect(page.locator('tr[data-task="fetch"] td.s-running')).to_be_visible(timeout=WAIT_MS)
+    expect(page.locator(".slot[data-busy=true]")).to_contain_text("fetch")
+
+    for i in range(3):
+        log.append("attempt.log", mission=mission, task="fetch", attempt=1,
+                   data={"stream": "stdout", "line": f"fetched page {i}"})
+        log.append("resource", mission=mission, task="fetch", attempt=1,
+                   data={"cpu": 20.0 + 30 * i, "rss": (40 + 5 * i) * 1048576})
+        expect(page.locator("#log")).to_contain_text(f"fetched page {i}", timeout=WAIT_MS)
+    expect(page.locator("#cpu-now")).to_have_text("80 %", timeout=WAIT_MS)
+    shot(page, "executing")
+
+
+def test_the_page_recovers_after_a_server_restart(page: Any, home: Home) -> None:
+    from playwright.sync_api import expect
+
+    store, log = MissionStore(home), EventLog(home.events)
+    mission = submit(store, GATED, "mission.yaml", approve=True).id
+    handle = start(home, port=0)
+    try:
+        page.goto(handle.url)
+        card = page.locator(f'.card[data-id="{mission}"]')
+        expect(page.locator("#col-COMMITTED").locator(card)).to_be_visible(timeout=WAIT_MS)
+        card.click()
+        expect(page.locator("#conn")).to_have_text("live", timeout=WAIT_MS)
+        log.append("attempt.log", mission=mission, task="fetch", data={"line": "before"})
+        expect(page.locator("#log")).to_contain_text("before", timeout=WAIT_MS)
+        port = handle.port
+        handle.stop()
+        expect(page.locator("#conn")).to_have_text("reconnecting…", timeout=WAIT_MS)
+        # While the server is down the engine goes on: these must not be lost.
+        log.append("attempt.log", mission=mission, task="fetch", data={"line": "while down"})
+        store.move(mission, MissionState.COMMITTED, MissionState.EXECUTING, Reason.CLAIMED)
+        log.append("mission.state", mission=mission, data={"state": "EXECUTING"})
+        handle = start(home, port=port)
+        expect(page.locator("#conn")).to_have_text("live", timeout=WAIT_MS)
+        expect(page.locator("#log")).to_contain_text("while down", timeout=WAIT_MS)
+        expect(page.locator("#col-EXECUTING").locator(card)).to_be_visible(timeout=WAIT_MS)
+        log.append("attempt.log", mission=mission, task="fetch", data={"line": "after"})
+        expect(page.locator("#log")).to_contain_text("after", timeout=WAIT_MS)
+        assert page.locator("#log").inner_text().count("while down") == 1  # no duplicate
+        shot(page, "recovered")
+    finally:
+        handle.stop()
