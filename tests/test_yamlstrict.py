@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from houston import yamlstrict
 from houston.errors import SpecError
 from houston.yamlstrict import MAX_DEPTH, dotted, load, resolve_plain, split_front_matter
 
@@ -62,7 +67,7 @@ def test_plain_scalars_resolve_without_yaml_1_1_surprises(text: str, value: Any)
 
 
 def test_quoted_and_block_scalars_are_always_text() -> None:
-    doc = load('a: "true"\nb: \'12\'\nc: |\n  1.5\nd: >\n  null\n', "f.yaml")
+    doc = load("a: \"true\"\nb: '12'\nc: |\n  1.5\nd: >\n  null\n", "f.yaml")
     assert doc.data == {"a": "true", "b": "12", "c": "1.5\n", "d": "null\n"}
 
 
@@ -288,3 +293,68 @@ def test_front_matter_is_size_capped_and_decoded() -> None:
         split_front_matter(b"---\nname: \xff\n---\n", "a.md")
     with pytest.raises(SpecError, match="over the limit"):
         split_front_matter("---\na: 1\n---\n" + "x" * 100, "a.md", max_bytes=50)
+
+
+# YAML 1.2 is a superset of JSON: any JSON document must load to the same data. Raw C1
+# controls and U+2028/9 are left out: YAML forbids or folds them, JSON writes them raw.
+_YAML_TEXT = st.text(
+    st.characters(
+        exclude_categories=("Cs",),
+        exclude_characters=[chr(c) for c in range(0x7F, 0xA0)]
+        + ["\u2028", "\u2029", "\ufeff", "\ufffe", "\uffff"],
+    )
+)
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | _YAML_TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_YAML_TEXT, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON)
+def test_json_documents_load_unchanged(data: Any) -> None:
+    assert load(json.dumps(data, ensure_ascii=False), "f.json").data == data
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1\nb: [yes, 1.10, '2', ~]\nc:\n  d: |\n    x\n",
+        "- {id: a}\n- id: b\n  needs: [a]\n",
+        "",
+    ],
+)
+def test_the_pure_python_parser_gives_the_same_document(
+    text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast = load(text, "f.yaml")
+    monkeypatch.setattr(yamlstrict, "_LOADER", yaml.SafeLoader)
+    slow = load(text, "f.yaml")
+    assert (slow.data, slow.values, slow.keys, slow.plain) == (
+        fast.data,
+        fast.values,
+        fast.keys,
+        fast.plain,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "what"),
+    [
+        ("a: 1\na: 2\n", "duplicate key 'a'"),
+        ("a: &x 1\n", "anchor"),
+        ("a: !!python/name:os.system x\n", "tag"),
+        ("a:\n\tb: 1\n", "tab"),
+        ("a: [1\n", "YAML syntax error"),
+    ],
+)
+def test_the_pure_python_parser_refuses_the_same_things(
+    text: str, what: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(yamlstrict, "_LOADER", yaml.SafeLoader)
+    assert what in refused(text).what
