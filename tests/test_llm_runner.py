@@ -1,0 +1,178 @@
+"""The llm runner against a small real OpenAI-compatible server on 127.0.0.1 (port 0)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from houston.errors import RunnerError
+from houston.runners import Job, Outcome, get_runner
+from houston.runners.llm import settings_for
+
+KNOWN_MODEL = "tiny"
+RELEASE = threading.Event()
+WORDS = ["Hello", " Ada", ",", " your", " refund", " is", " on", " its", " way", "."]
+
+
+class FakeOpenAI(BaseHTTPRequestHandler):
+    requests: ClassVar[list[dict[str, Any]]] = []
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        FakeOpenAI.requests.append({"path": self.path, "body": body,
+                                    "auth": self.headers.get("Authorization")})
+        if self.path != "/v1/chat/completions":
+            return self.answer(404, {"error": "404 page not found"})
+        if body["model"] == "hang":
+            RELEASE.wait(10)  # far longer than the client's 1 s timeout
+            return None
+        if body["model"] != KNOWN_MODEL:
+            return self.answer(404, {"error": {"message": f'model "{body["model"]}" not found, '
+                                               "try pulling it first", "type": "api_error"}})
+        if body.get("stream"):
+            return self.stream(body)
+        return self.answer(200, {
+            "id": "c1", "object": "chat.completion", "model": KNOWN_MODEL,
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": '{"category": "billing"}'}}],
+            "usage": {"prompt_tokens": 40, "completion_tokens": 7, "total_tokens": 47}})
+
+    def answer(self, code: int, data: dict[str, Any]) -> None:
+        payload = json.dumps(data).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def stream(self, body: dict[str, Any]) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        for word in WORDS:
+            chunk = {"choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]}
+            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            self.wfile.flush()
+        last = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+        self.wfile.write(f"data: {json.dumps(last)}\n\n".encode())
+        if body.get("stream_options", {}).get("include_usage"):
+            usage = {"choices": [], "usage": {"prompt_tokens": 30, "completion_tokens": 10,
+                                              "total_tokens": 40}}
+            self.wfile.write(f"data: {json.dumps(usage)}\n\n".encode())
+        self.wfile.write(b"data: [DONE]\n\n")
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    FakeOpenAI.requests = []
+    RELEASE.clear()
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    RELEASE.set()
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(timeout=5)
+
+
+class Ctx:
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.inputs = job.inputs
+        self.prompt = job.prompt
+        self.reports: list[int] = []
+
+    def report_usage(self, tokens: int = 0, cost: float = 0.0) -> None:
+        self.reports.append(tokens)
+
+
+def job(tmp_path: Path, url: str, model: str = KNOWN_MODEL, **agent: Any) -> Job:
+    return Job(mission_id="m", task_id="t", attempt=1, agent_ref="customer-service/x",
+               agent={"name": "x", "description": "d", "model": model, **agent},
+               prompt="You answer support tickets.", package_dir=str(tmp_path),
+               inputs={"ticket": "I was charged twice"}, mission_dir=str(tmp_path),
+               attempt_dir=str(tmp_path), budget={"max_tokens": 500},
+               env={"HOUSTON_LLM_BASE_URL": url, "HOUSTON_LLM_API_KEY": "sekret",
+                    "HOUSTON_LLM_TIMEOUT": "1"})
+
+
+def run(the_job: Job, ctx: Ctx | None = None) -> Outcome:
+    return get_runner("llm").run(the_job, ctx or Ctx(the_job))  # type: ignore[arg-type]
+
+
+def test_streaming_writes_tokens_and_counts_usage(tmp_path: Path, server: str,
+                                                  capfd: pytest.CaptureFixture[str]) -> None:
+    the_job = job(tmp_path, server)
+    ctx = Ctx(the_job)
+    outcome = run(the_job, ctx)
+    assert outcome.ok and outcome.result is not None
+    assert outcome.result["text"] == "".join(WORDS)
+    assert outcome.result["usage"]["total_tokens"] == 40
+    assert outcome.result["usage"]["estimated"] is False
+    assert sum(ctx.reports) == 40
+    assert capfd.readouterr().out == "".join(WORDS) + "\n"
+    sent = FakeOpenAI.requests[0]
+    assert sent["auth"] == "Bearer sekret"
+    assert sent["body"]["stream_options"] == {"include_usage": True}
+    assert sent["body"]["max_tokens"] == 500
+    assert sent["body"]["messages"][0] == {"role": "system",
+                                           "content": "You answer support tickets."}
+    assert "I was charged twice" in sent["body"]["messages"][1]["content"]
+
+
+def test_non_streaming_parses_json_answers(tmp_path: Path, server: str) -> None:
+    the_job = job(tmp_path, server, stream=False)
+    ctx = Ctx(the_job)
+    outcome = run(the_job, ctx)
+    assert outcome.result is not None
+    assert outcome.result["data"] == {"category": "billing"}
+    assert ctx.reports == [47]
+
+
+def test_unknown_model_is_a_clear_error(tmp_path: Path, server: str) -> None:
+    with pytest.raises(RunnerError, match=r"unknown model 'nope'.*not found"):
+        run(job(tmp_path, server, "nope"))
+
+
+def test_wrong_base_url_is_a_clear_error(tmp_path: Path, server: str) -> None:
+    wrong = server.removesuffix("/v1")
+    with pytest.raises(RunnerError, match="no chat-completions API"):
+        run(job(tmp_path, wrong))
+
+
+def test_unreachable_endpoint_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/v1"
+    with pytest.raises(RunnerError, match="cannot reach the llm endpoint"):
+        run(job(tmp_path, url))
+
+
+def test_a_silent_endpoint_times_out_instead_of_hanging(tmp_path: Path, server: str) -> None:
+    with pytest.raises(RunnerError, match=r"timed out|stopped answering"):
+        run(job(tmp_path, server, "hang"))
+
+
+def test_settings_precedence(tmp_path: Path) -> None:
+    the_job = job(tmp_path, "http://mission:1/v1", base_url="http://agent:2/v1")
+    assert settings_for(the_job, {}).base_url == "http://agent:2/v1"
+    the_job = job(tmp_path, "http://mission:1/v1")
+    assert settings_for(the_job, {"HOUSTON_LLM_BASE_URL": "http://env:3/v1"}).base_url == (
+        "http://mission:1/v1")
+    bare = Job("m", "t", 1, "p/a", {"name": "a", "description": "d"}, "", "", {}, "", "")
+    defaults = settings_for(bare, {})
+    assert defaults.base_url == "http://127.0.0.1:11434/v1" and defaults.api_key is None
+    assert settings_for(bare, {"HOUSTON_LLM_MODEL": "qwen"}).model == "qwen"
