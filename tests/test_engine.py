@@ -1,0 +1,211 @@
+"""The engine end to end with real worker processes: DAG, retries, timeouts, failure modes,
+cancel, budgets, fan-out, blackboard."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psutil
+import pytest
+
+from houston.engine import taskfiles as tf
+from houston.events import EventLog
+from houston.home import Home
+from houston.store import MissionStore
+from test_engine_helpers import (
+    REPO,
+    engine_thread,
+    lines,
+    make_test_package,
+    outcome,
+    run_engine,
+    submit,
+    wait_for,
+)
+
+pytestmark = pytest.mark.process
+
+
+def test_hello_mission_succeeds_and_writes_its_report(home: Home) -> None:
+    ref = submit(home, (REPO / "missions" / "hello.yaml").read_text())
+    finished = run_engine(home, ref)
+    assert finished[ref.id][0].value == "succeeded"
+    assert outcome(home, ref) == ("COMPLETED", "succeeded")
+    done = MissionStore(home).locate(ref.id)
+    report = json.loads((done.path / "outputs" / "hello.json").read_text())
+    assert report["greet"] == {"greeting": "hello"}
+    status = MissionStore(home).status(done)
+    assert status["counts"]["succeeded"] == 4
+    types = {e["type"] for e in EventLog(home.events).read()}
+    assert {"mission.state", "task.state", "attempt.start", "attempt.end", "worker.state",
+            "engine.state", "attempt.log"} <= types
+
+
+def test_needs_order_is_respected(home: Home, tmp_path: Path) -> None:
+    make_test_package(home)
+    runs = tmp_path / "runs"
+    ref = submit(home, f"""
+        name: chain
+        tasks:
+          - {{id: c, agent: t/record, needs: [b], inputs: {{file: "{runs}"}}}}
+          - {{id: b, agent: t/record, needs: [a], inputs: {{file: "{runs}"}}}}
+          - {{id: a, agent: t/record, inputs: {{file: "{runs}"}}}}
+    """)
+    run_engine(home, ref)
+    assert lines(runs) == ["a", "b", "c"]
+
+
+def test_failed_attempts_retry_as_new_attempts(home: Home) -> None:
+    make_test_package(home)
+    ref = submit(home, """
+        name: flaky
+        tasks:
+          - {id: f, agent: t/flaky, retries: 3, inputs: {succeed_on: 3}}
+    """)
+    run_engine(home, ref)
+    path = MissionStore(home).locate(ref.id).path
+    assert outcome(home, ref) == ("COMPLETED", "succeeded")
+    assert tf.attempt_numbers(path, "f") == [1, 2, 3]
+    reasons = [tf.read_attempt_json(tf.attempt_dir(path, "f", n), "exit.json")["reason"]
+               for n in (1, 2, 3)]
+    assert reasons == ["failed", "failed", "succeeded"]
+    assert "fails on purpose" in (tf.attempt_dir(path, "f", 1) / "stderr.log").read_text()
+
+
+def test_fail_fast_stops_the_mission_and_continue_keeps_going(home: Home) -> None:
+    make_test_package(home)
+    text = """
+        name: {name}
+        on_failure: {mode}
+        tasks:
+          - {{id: bad, agent: core/shell, inputs: {{command: "exit 3"}}}}
+          - {{id: after, agent: core/shell, needs: [bad], inputs: {{command: "true"}}}}
+          - {{id: other, agent: core/shell, inputs: {{command: "sleep 0.3"}}}}
+    """
+    fast = submit(home, text.format(name="fast", mode="fail_fast"))
+    run_engine(home, fast)
+    assert outcome(home, fast) == ("COMPLETED", "failed")
+    cont = submit(home, text.format(name="cont", mode="continue"))
+    run_engine(home, cont)
+    path = MissionStore(home).locate(cont.id).path
+    assert outcome(home, cont) == ("COMPLETED", "failed")
+    assert tf.read_state(path, "other")["state"] == "succeeded"
+    assert tf.read_state(path, "after")["state"] == "skipped"
+    assert "code 3" in tf.read_state(path, "bad")["error"]
+
+
+def test_timeout_stops_the_whole_process_group(home: Home, tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    ref = submit(home, f"""
+        name: slow
+        tasks:
+          - id: slow
+            agent: core/shell
+            timeout: 1s
+            inputs: {{command: "sleep 60 & echo $! >> {pids}; echo $$ >> {pids}; wait"}}
+    """)
+    run_engine(home, ref)
+    assert outcome(home, ref) == ("COMPLETED", "failed")
+    path = MissionStore(home).locate(ref.id).path
+    assert tf.read_attempt_json(tf.attempt_dir(path, "slow", 1), "exit.json")["reason"] == "timeout"
+    for pid in map(int, lines(pids)):
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
+
+
+def test_cancel_request_stops_a_running_mission(home: Home, tmp_path: Path) -> None:
+    from houston import actions
+
+    ref = submit(home, """
+        name: long
+        tasks:
+          - {id: a, agent: core/shell, inputs: {command: "sleep 60"}}
+          - {id: b, agent: core/shell, needs: [a], inputs: {command: "true"}}
+    """)
+    with engine_thread(home, missions={ref.id}) as engine:
+        store = MissionStore(home)
+        wait_for(lambda: store.locate(ref.id).state.value == "EXECUTING", what="claim")
+        wait_for(lambda: tf.read_state(store.locate(ref.id).path, "a").get("state") == "running")
+        actions.cancel(store, ref.id)
+        wait_for(lambda: ref.id in engine.finished, what="cancelled mission")
+    assert outcome(home, ref) == ("COMPLETED", "cancelled")
+    path = MissionStore(home).locate(ref.id).path
+    assert tf.read_state(path, "b")["state"] == "cancelled"
+
+
+def test_budget_exceeded_fails_closed(home: Home) -> None:
+    make_test_package(home)
+    ref = submit(home, """
+        name: spendy
+        budget: {max_tokens: 100}
+        tasks:
+          - {id: s, agent: t/spend, inputs: {tokens: 30, times: 10, sleep: 0.05}}
+          - {id: later, agent: core/shell, needs: [s], inputs: {command: "true"}}
+    """)
+    finished = run_engine(home, ref)
+    assert finished[ref.id][1].value == "budget_exceeded"
+    events = list(EventLog(home.events).read())
+    assert any(e["type"] == "budget.warn" for e in events)
+    assert any(e["type"] == "budget.stop" for e in events)
+    status = MissionStore(home).status(MissionStore(home).locate(ref.id))
+    assert 100 < status["usage"]["tokens"] <= 150
+
+
+def test_initializer_fans_out_and_collect_gathers(home: Home) -> None:
+    ref = submit(home, """
+        name: fan
+        initializer:
+          agent: core/fanout
+          inputs:
+            items: [1, 2, 3]
+            template: {agent: core/shell, inputs: {command: "echo '{\\"n\\": {{item}}}'"}}
+            collect: core/collect
+    """)
+    run_engine(home, ref)
+    assert outcome(home, ref) == ("COMPLETED", "succeeded")
+    path = MissionStore(home).locate(ref.id).path
+    results = json.loads((path / "outputs" / "results.json").read_text())
+    assert results["item-2"] == {"n": 3}
+    assert tf.read_spec(path, "item-0")["added_by"] == "init"
+
+
+def test_blackboard_through_context_and_files(home: Home) -> None:
+    make_test_package(home)
+    ref = submit(home, """
+        name: board
+        tasks:
+          - {id: b, agent: t/board, inputs: {tone: warm}}
+          - id: reader
+            agent: core/shell
+            needs: [b]
+            inputs: {command: 'cat "$HOUSTON_BLACKBOARD/directives/style.json"'}
+    """)
+    run_engine(home, ref)
+    path = MissionStore(home).locate(ref.id).path
+    assert tf.read_result(path, "b") == {"seen": {"tone": "warm"}}
+    assert tf.read_result(path, "reader")["value"] == {"tone": "warm"}
+    decisions = [json.loads(x) for x in (path / "blackboard" / "decisions.jsonl").read_text()
+                 .splitlines()]
+    assert decisions[0]["text"] == "use plan B"
+
+
+def test_retry_reruns_only_unfinished_tasks(home: Home, tmp_path: Path) -> None:
+    from houston import actions
+
+    make_test_package(home)
+    runs, gate = tmp_path / "runs", tmp_path / "gate"
+    ref = submit(home, f"""
+        name: again
+        tasks:
+          - {{id: ok, agent: t/record, inputs: {{file: "{runs}"}}}}
+          - {{id: gated, agent: core/shell, needs: [ok], inputs: {{command: "test -e {gate}"}}}}
+    """)
+    run_engine(home, ref)
+    assert outcome(home, ref) == ("COMPLETED", "failed")
+    gate.write_text("open")
+    actions.retry(MissionStore(home), ref.id)
+    run_engine(home, ref)
+    assert outcome(home, ref) == ("COMPLETED", "succeeded")
+    assert lines(runs) == ["ok"]
+    path = MissionStore(home).locate(ref.id).path
+    assert tf.attempt_numbers(path, "gated") == [1, 2]

@@ -1,0 +1,137 @@
+"""Helpers shared by the engine, recovery and runner tests (no tests of its own)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from houston import actions
+from houston.engine.engine import Engine, EngineOptions
+from houston.home import Home
+from houston.store import MissionRef, MissionStore
+
+REPO = Path(__file__).resolve().parents[1]
+
+T_AGENTS = '''
+import json, os, time
+from pathlib import Path
+
+
+def record(ctx):
+    """Append this task's id to inputs.file (how tests count runs), then maybe sleep."""
+    with open(ctx.inputs["file"], "a") as f:
+        f.write(ctx.task_id + "\\n")
+    time.sleep(float(ctx.inputs.get("sleep", 0)))
+    return {"task": ctx.task_id, "attempt": ctx.attempt}
+
+
+def flaky(ctx):
+    if ctx.attempt < int(ctx.inputs.get("succeed_on", 2)):
+        raise RuntimeError(f"attempt {ctx.attempt} fails on purpose")
+    return {"attempt": ctx.attempt}
+
+
+def spend(ctx):
+    for _ in range(int(ctx.inputs.get("times", 1))):
+        ctx.report_usage(tokens=int(ctx.inputs.get("tokens", 0)),
+                         cost=float(ctx.inputs.get("cost", 0)))
+        time.sleep(float(ctx.inputs.get("sleep", 0)))
+    return {"spent": True}
+
+
+def board(ctx):
+    ctx.blackboard.decide("use plan B", why="test")
+    ctx.blackboard.set_directive("style", {"tone": ctx.inputs.get("tone", "dry")})
+    return {"seen": ctx.blackboard.directive("style")}
+
+
+def fan(ctx):
+    n = int(ctx.inputs["n"])
+    return {"add_tasks": [{"id": f"part-{i}", "agent": "t/record",
+                           "inputs": {"file": ctx.inputs["file"]}} for i in range(n)]}
+'''
+
+AGENTS = {
+    "record": "runner: python\nentrypoint: t_agents:record",
+    "flaky": "runner: python\nentrypoint: t_agents:flaky",
+    "spend": "runner: python\nentrypoint: t_agents:spend",
+    "board": "runner: python\nentrypoint: t_agents:board",
+    "fan": "runner: python\nentrypoint: t_agents:fan",
+}
+
+
+def make_test_package(home: Home, name: str = "t", version: str = "1.0.0") -> Path:
+    """Install a package of test agents the way `houston package install` lays it out."""
+    folder = home.packages / name / version
+    (folder / "agents").mkdir(parents=True, exist_ok=True)
+    (folder / "package.yaml").write_text(f"name: {name}\nversion: {version}\n")
+    (folder / f"{name}_agents.py").write_text(T_AGENTS)
+    for agent, keys in AGENTS.items():
+        text = f"---\nname: {agent}\ndescription: test agent {agent}\n{keys}\n---\nPrompt.\n"
+        (folder / "agents" / f"{agent}.md").write_text(text)
+    return folder
+
+
+def submit(home: Home, text: str) -> MissionRef:
+    return actions.submit(MissionStore(home), textwrap.dedent(text).encode(), "test.yaml")
+
+
+def options(**kw: Any) -> EngineOptions:
+    defaults: dict[str, Any] = {"workers": 2, "retry_base": 0.05, "grace": 0.5}
+    defaults.update(kw)
+    return EngineOptions(**defaults)
+
+
+def run_engine(home: Home, ref: MissionRef, **kw: Any) -> dict[str, Any]:
+    return Engine(home, options(missions={ref.id}, **kw)).run()
+
+
+@contextmanager
+def engine_thread(home: Home, **kw: Any) -> Iterator[Engine]:
+    """An engine running in a thread (no signal handlers there); stopped on exit."""
+    engine = Engine(home, options(**kw))
+    thread = threading.Thread(target=engine.run, daemon=True)
+    thread.start()
+    try:
+        yield engine
+    finally:
+        engine.request_stop(force=True)
+        thread.join(timeout=20)
+        assert not thread.is_alive(), "the engine did not stop"
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what or predicate}")
+
+
+def outcome(home: Home, ref: MissionRef) -> tuple[str, str | None]:
+    store = MissionStore(home)
+    current = store.locate(ref.id)
+    return current.state.value, store.status(current).get("outcome")
+
+
+def houston_process(home: Home, *args: str) -> subprocess.Popen[bytes]:
+    """`python -m houston --home HOME ARGS` as a real process (its own session)."""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.Popen(
+        [sys.executable, "-m", "houston", "--home", str(home.root), *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True,
+    )
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text().split() if path.exists() else []
