@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from houston.yamlstrict import Document, Problem, load, validate
+from houston.yamlstrict import Document, Problem, load, shorten, validate
 from houston.yamlstrict_messages import closest_key
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -41,15 +41,15 @@ def parse_duration(value: object) -> float:
         seconds += float(secs or 0)
     elif isinstance(value, str) and (m := _CLOCK.match(value.strip())):
         raise Problem(
-            f"{value!r} is not a duration (YAML 1.1 would have read it as base 60)",
+            f"{shorten(value)} is not a duration (YAML 1.1 would have read it as base 60)",
             f"write {m.group(1)}m{m.group(2)}s, or {int(m.group(1)) * 60 + int(m.group(2))}",
         )
     else:
-        raise Problem(f"{value!r} is not a duration", _DURATION_FIX)
+        raise Problem(f"{shorten(value)} is not a duration", _DURATION_FIX)
     if not math.isfinite(seconds) or seconds <= 0:
         raise Problem("a duration must be greater than zero", _DURATION_FIX)
     if seconds > MAX_DURATION:
-        raise Problem(f"{value!r} is longer than 31 days", "check the unit (s, m, h, d)")
+        raise Problem(f"{shorten(value)} is longer than 31 days", "check the unit (s, m, h, d)")
     return seconds
 
 
@@ -57,9 +57,9 @@ def _check_id(value: str) -> str:
     if re.match(ID_PATTERN, value):
         return value
     if re.match(ID_PATTERN, value.lower()):
-        raise Problem(f"id {value!r} must be lowercase", f"write {value.lower()!r}")
+        raise Problem(f"id {shorten(value)} must be lowercase", f"write {value.lower()!r}")
     raise Problem(
-        f"id {value!r} is not safe as a folder name",
+        f"id {shorten(value)} is not safe as a folder name",
         "use 1-64 lowercase letters, digits, '-' or '_', starting with a letter or a digit",
     )
 
@@ -68,11 +68,11 @@ def _check_agent(value: str) -> str:
     if re.match(AGENT_PATTERN, value):
         return value
     if "/" not in value:
-        raise Problem(f"agent {value!r} must be written package/agent", "e.g. core/shell")
+        raise Problem(f"agent {shorten(value)} must be written package/agent", "e.g. core/shell")
     if re.match(AGENT_PATTERN, value.lower()):
-        raise Problem(f"agent {value!r} must be lowercase", f"write {value.lower()!r}")
+        raise Problem(f"agent {shorten(value)} must be lowercase", f"write {value.lower()!r}")
     raise Problem(
-        f"agent {value!r} is not a package/agent name",
+        f"agent {shorten(value)} is not a package/agent name",
         "write package/agent with lowercase letters, digits, '.', '-' or '_', e.g. core/shell",
     )
 
@@ -84,7 +84,9 @@ def _check_requirement(value: str) -> str:
     if not re.match(PACKAGE_PATTERN, name):
         raise Problem(f"{name!r} is not a package name", "use lowercase letters, digits, '.-_'")
     if not at:
-        raise Problem(f"{value!r} has no version range", f"write {name}@^1.0, or {name}@* for any")
+        raise Problem(
+            f"{shorten(value)} has no version range", f"write {name}@^1.0, or {name}@* for any"
+        )
     if not spec.strip() or nodesemver.valid_range(spec, loose=False) is None:
         raise Problem(
             f"{spec!r} is not a valid npm semver range", "e.g. ^1.2.0, ~1.2, >=1 <2, 1.x or *"

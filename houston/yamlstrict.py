@@ -93,6 +93,12 @@ class Problem(ValueError):
         self.fix = fix
 
 
+def shorten(value: object, limit: int = 60) -> str:
+    """`repr` of a value for a message, cut to about `limit` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
+
+
 def dotted(path: Path) -> str:
     """`("tasks", 1, "agent")` -> `tasks[1].agent`, as users see paths in messages."""
     text = ""

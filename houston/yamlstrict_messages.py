@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from houston.errors import SpecError
-from houston.yamlstrict import Document, Path, dotted
+from houston.yamlstrict import Document, Path, dotted, shorten
 
 _EXPECTED = {
     "string_type": "text",
@@ -147,7 +147,7 @@ def _wrong_type(where: str, expected: str, value: Any, written: str | None) -> t
     if expected == "text" and isinstance(value, int | float | bool):
         return what, f'quote it: "{value}"'
     if expected == "true or false" and isinstance(value, str):
-        extra = f" ({value!r} is text here, not a boolean)" if _is_yes_no(value) else ""
+        extra = f" ({shorten(value)} is text here, not a boolean)" if _is_yes_no(value) else ""
         return what, f"write true or false{extra}"
     if expected.startswith("a whole") or expected == "a number":
         return what, _number_fix(value)
@@ -173,7 +173,7 @@ def _constraint(kind: str, where: str, error: ErrorDetails) -> tuple[str, str]:
     value = error["input"]
     if kind in _BOUNDS:
         name, words = _BOUNDS[kind]
-        return f"{where}: must be {words} {ctx.get(name)}, got {value}", (
+        return f"{where}: must be {words} {ctx.get(name)}, got {shorten(value)}", (
             f"use a value {words} {ctx.get(name)}"
         )
     if kind == "string_too_short":
@@ -182,7 +182,7 @@ def _constraint(kind: str, where: str, error: ErrorDetails) -> tuple[str, str]:
         limit = ctx.get("max_length")
         return f"{where}: is longer than {limit} characters", f"shorten it to {limit} or fewer"
     if kind == "string_pattern_mismatch":
-        return f"{where}: {value!r} does not match {ctx.get('pattern')}", "fix its form"
+        return f"{where}: {shorten(value)} does not match {ctx.get('pattern')}", "fix its form"
     message = str(error["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
     return f"{where}: {message}", str(getattr(ctx.get("error"), "fix", "") or "")
 
@@ -200,7 +200,7 @@ def describe(value: Any, written: str | None = None) -> str:
     elif isinstance(value, int | float):
         kind = f"the number {value}"
     elif isinstance(value, str):
-        return f"the text {value!r}"
+        return f"the text {shorten(value)}"
     elif isinstance(value, dict):
         return "a mapping"
     elif isinstance(value, list):

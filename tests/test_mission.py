@@ -281,3 +281,16 @@ def test_name_limits() -> None:
         "longer than 200"
         in refused(mission("  - {id: a, agent: x/y}\n", f"name: {'n' * 201}\n")).what
     )
+
+
+def test_windows_line_endings_load_with_the_same_positions() -> None:
+    text = mission("  - id: a\n    agent: core/shell\n    timeout: soon\n")
+    unix, windows = refused(text), refused(text.replace("\n", "\r\n").encode())
+    assert (windows.line, windows.column, windows.what) == (unix.line, unix.column, unix.what)
+    assert load_mission(mission("  - {id: a, agent: x/y}\n").replace("\n", "\r\n"), "m").tasks
+
+
+def test_long_values_are_cut_short_in_messages() -> None:
+    error = refused(mission(f"  - {{id: '{'A' * 5000}', agent: x/y}}\n"))
+    assert len(error.what) < 200
+    assert "..." in error.what
