@@ -1,0 +1,156 @@
+"""`houston events` (print or follow the event log) and `houston gc` (retention).
+
+`gc --keep 30d` deletes event segments last written before the cut-off and COMPLETED
+missions that finished before it. A mission is first renamed out of COMPLETED into
+`.tmp/` (one atomic rename, so readers never see half a mission), then deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from houston.errors import UsageError
+from houston.events import EventLog, EventTail, LogWatcher
+from houston.home import Home
+from houston.lifecycle import MissionState
+from houston.store import MissionStore
+
+_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+RECONCILE_SECONDS = 1.0
+
+
+def parse_age(text: str) -> float:
+    """Pure: `30d`, `12h`, `2w`, `90` (seconds) -> seconds."""
+    match = _AGE.match(text)
+    if not match:
+        raise UsageError(f"{text!r} is not an age", fix="write e.g. 30d, 12h, 2w or 3600")
+    return float(match.group(1)) * _UNIT[match.group(2)]
+
+
+def format_event(event: dict[str, Any]) -> str:
+    """Pure: one event as one human line."""
+    stamp = datetime.fromtimestamp(float(event.get("ts") or 0), UTC).strftime("%H:%M:%S.%f")
+    where = "/".join(str(p) for p in (event.get("mission"), event.get("task")) if p)
+    attempt = f"#{event['attempt']}" if event.get("attempt") is not None else ""
+    data = json.dumps(event.get("data") or {}, ensure_ascii=False, separators=(",", ":"))
+    return f"{event['id']:>10} {stamp[:-3]} {event.get('type', '?'):<13} {where}{attempt} {data}"
+
+
+def _emit(event: dict[str, Any], mission: str | None, as_json: bool) -> None:
+    if mission is not None and event.get("mission") != mission:
+        return
+    click.echo(json.dumps(event, ensure_ascii=False) if as_json else format_event(event))
+
+
+@click.command()
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new events until Ctrl-C.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--mission", metavar="ID", help="Only the events of this mission.")
+@click.option("--since", metavar="ID", type=int, default=-1, help="Only events after this id.")
+@click.pass_obj
+def events(obj: Any, follow: bool, as_json: bool, mission: str | None, since: int) -> None:
+    """Print the event log (ids are resumable: pass the last one to --since)."""
+    home: Home = obj.home.require()
+    if mission is not None:
+        mission = MissionStore(home).resolve(mission).id
+    log = EventLog(home.events)
+    tail = EventTail(log, since)
+    for event in _drain(tail):
+        _emit(event, mission, as_json)
+    if follow:
+        with contextlib.suppress(KeyboardInterrupt):
+            _follow(log, tail, mission, as_json)
+
+
+def _drain(tail: EventTail) -> Any:
+    while batch := tail.poll(limit=1000):
+        yield from batch
+
+
+def _follow(log: EventLog, tail: EventTail, mission: str | None, as_json: bool) -> None:
+    wake = threading.Event()
+    watcher = LogWatcher(log.folder, wake.set)
+    watcher.start()
+    try:
+        while True:
+            wake.wait(RECONCILE_SECONDS)  # inotify wakes us; the timeout reconciles
+            wake.clear()
+            for event in _drain(tail):
+                _emit(event, mission, as_json)
+    finally:
+        watcher.stop()
+
+
+@click.command()
+@click.option("--keep", default="30d", show_default=True, help="Keep what is younger than this.")
+@click.option("--max-event-bytes", type=int, default=None, help="Also cap the event log size.")
+@click.option("--dry-run", is_flag=True, help="Say what would go, delete nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.pass_obj
+def gc(obj: Any, keep: str, max_event_bytes: int | None, dry_run: bool, as_json: bool) -> None:
+    """Prune event segments and COMPLETED missions older than --keep."""
+    home: Home = obj.home.require()
+    keep_seconds = parse_age(keep)
+    now = time.time()
+    missions = old_missions(MissionStore(home), now - keep_seconds)
+    if dry_run:
+        segments = [str(p) for _s, p in EventLog(home.events).segments()[:-1]
+                    if p.stat().st_mtime < now - keep_seconds]
+    else:
+        removed = EventLog(home.events).prune(
+            now=now, keep_seconds=keep_seconds, max_bytes=max_event_bytes
+        )
+        segments = [str(p) for p in removed]
+        for mission_id in missions:
+            delete_mission(home, mission_id)
+    report = {"dry_run": dry_run, "missions": missions, "event_segments": segments}
+    if as_json:
+        click.echo(json.dumps(report))
+    else:
+        verb = "would remove" if dry_run else "removed"
+        click.echo(f"{verb} {len(missions)} completed mission(s), {len(segments)} event segment(s)")
+
+
+def old_missions(store: MissionStore, cutoff: float) -> list[str]:
+    """COMPLETED missions that finished before `cutoff` (epoch seconds)."""
+    found = []
+    for ref in store.list((MissionState.COMPLETED,), limit=10**9):
+        status = store.status(ref)
+        finished = _epoch(status.get("finished") or status.get("updated"))
+        if finished is None:
+            with contextlib.suppress(OSError):
+                finished = ref.path.stat().st_mtime
+        if finished is not None and finished < cutoff:
+            found.append(ref.id)
+    return found
+
+
+def _epoch(value: Any) -> float | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+
+
+def delete_mission(home: Home, mission_id: str) -> None:
+    source = home.mission_dir(MissionState.COMPLETED, mission_id)
+    doomed = home.tmp / f"{mission_id}.gc-{os.getpid()}"
+    try:
+        os.rename(source, doomed)  # gone from COMPLETED in one step
+    except FileNotFoundError:
+        return  # someone retried or removed it meanwhile
+    shutil.rmtree(doomed, ignore_errors=True)
