@@ -30,8 +30,9 @@ def package() -> None:
 @click.option("--prerelease", is_flag=True, help="Let ranges match prerelease versions.")
 @click.option("--json", "as_json", is_flag=True, help="Print what changed as JSON.")
 @click.pass_context
-def install_cmd(ctx: click.Context, sources: tuple[str, ...], prerelease: bool,
-                as_json: bool) -> None:
+def install_cmd(
+    ctx: click.Context, sources: tuple[str, ...], prerelease: bool, as_json: bool
+) -> None:
     """Install packages and their dependencies from folders, archives or registries."""
     from houston.pkg.install import install
 
@@ -110,9 +111,16 @@ def _print_info(info: dict[str, Any]) -> None:
     for name, wf in info["workflows"].items():
         if isinstance(wf, dict):
             params = wf["parameters"]
-            kind = "documentation only" if params is None else (
-                "params: " + ", ".join(p.get("name", "?") + ("*" if p.get("required") else "")
-                                       for p in params))
+            kind = (
+                "documentation only"
+                if params is None
+                else (
+                    "params: "
+                    + ", ".join(
+                        p.get("name", "?") + ("*" if p.get("required") else "") for p in params
+                    )
+                )
+            )
             state = " [disabled locally]" if wf["disabled"] else ""
             click.echo(f"workflow:     {name} ({kind}){state}")
         else:
@@ -126,15 +134,27 @@ def _print_info(info: dict[str, Any]) -> None:
 
 @package.command("build")
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("."), show_default=True, help="Where the archive is written.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(),
+    show_default=True,
+    help="Where the archive is written.",
+)
 @click.option("--json", "as_json", is_flag=True)
 def build_cmd(folder: Path, out_dir: Path, as_json: bool) -> None:
     """Write <name>-<version>.tar.gz and its .sha256 from a package folder."""
     path, digest, manifest = _build(folder, out_dir)
     if as_json:
-        _echo_json({"name": manifest.name, "version": manifest.version, "archive": str(path),
-                    "sha256": digest})
+        _echo_json(
+            {
+                "name": manifest.name,
+                "version": manifest.version,
+                "archive": str(path),
+                "sha256": digest,
+            }
+        )
     else:
         click.echo(f"{path}\nsha256 {digest}")
 
@@ -151,8 +171,13 @@ def _build(folder: Path, out_dir: Path) -> tuple[Path, str, Any]:
 
 @package.command("publish")
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
-@click.option("--registry", "registry", type=click.Path(file_okay=False, path_type=Path),
-              default=None, help="Registry folder [default: <home>/registry].")
+@click.option(
+    "--registry",
+    "registry",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Registry folder [default: <home>/registry].",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def publish_cmd(ctx: click.Context, source: Path, registry: Path | None, as_json: bool) -> None:
@@ -174,15 +199,21 @@ def _publish_archive(source: Path, target_dir: Path) -> tuple[Path, str]:
     from houston.pkg.registry import split_archive_name
 
     if split_archive_name(source.name) is None:
-        raise PackageError("an archive is published as <name>-<version>.tar.gz",
-                           where=str(source), fix="build it with `houston package build`")
+        raise PackageError(
+            "an archive is published as <name>-<version>.tar.gz",
+            where=str(source),
+            fix="build it with `houston package build`",
+        )
     digest = archive.check_digest(source, archive.Limits.from_env())
     target = target_dir / source.name
     if target.exists():
         if archive.sha256_file(target) == digest:
             return target, digest
-        raise PackageError("a different archive with this name and version is already published",
-                           where=str(target), fix="bump the version in package.yaml")
+        raise PackageError(
+            "a different archive with this name and version is already published",
+            where=str(target),
+            fix="bump the version in package.yaml",
+        )
     target_dir.mkdir(parents=True, exist_ok=True)
     tmp = target_dir / f".{source.name}.tmp"
     shutil.copyfile(source, tmp)
@@ -206,7 +237,9 @@ def verify_cmd(ctx: click.Context, as_json: bool) -> None:
             click.echo(f"{problem['problem']:<9} {problem['name']}@{problem['version']}")
     if problems:
         names = ", ".join(f"{p['name']}@{p['version']}" for p in problems)
-        raise PackageError(f"installed packages differ from houston.lock: {names}",
-                           fix="reinstall them with `houston package install NAME`")
+        raise PackageError(
+            f"installed packages differ from houston.lock: {names}",
+            fix="reinstall them with `houston package install NAME`",
+        )
     if not as_json:
         click.echo("all installed packages match houston.lock")
