@@ -96,7 +96,7 @@ class Problem(ValueError):
 def shorten(value: object, limit: int = 60) -> str:
     """`repr` of a value for a message, cut to about `limit` characters."""
     text = repr(value)
-    return text if len(text) <= limit else text[: limit - 4] + "...'"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def dotted(path: Path) -> str:
