@@ -29,23 +29,42 @@ class FakeOpenAI(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        FakeOpenAI.requests.append({"path": self.path, "body": body,
-                                    "auth": self.headers.get("Authorization")})
+        FakeOpenAI.requests.append(
+            {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
+        )
         if self.path != "/v1/chat/completions":
             return self.answer(404, {"error": "404 page not found"})
         if body["model"] == "hang":
             RELEASE.wait(10)  # far longer than the client's 1 s timeout
             return None
         if body["model"] != KNOWN_MODEL:
-            return self.answer(404, {"error": {"message": f'model "{body["model"]}" not found, '
-                                               "try pulling it first", "type": "api_error"}})
+            return self.answer(
+                404,
+                {
+                    "error": {
+                        "message": f'model "{body["model"]}" not found, try pulling it first',
+                        "type": "api_error",
+                    }
+                },
+            )
         if body.get("stream"):
             return self.stream(body)
-        return self.answer(200, {
-            "id": "c1", "object": "chat.completion", "model": KNOWN_MODEL,
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": '{"category": "billing"}'}}],
-            "usage": {"prompt_tokens": 40, "completion_tokens": 7, "total_tokens": 47}})
+        return self.answer(
+            200,
+            {
+                "id": "c1",
+                "object": "chat.completion",
+                "model": KNOWN_MODEL,
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": '{"category": "billing"}'},
+                    }
+                ],
+                "usage": {"prompt_tokens": 40, "completion_tokens": 7, "total_tokens": 47},
+            },
+        )
 
     def answer(self, code: int, data: dict[str, Any]) -> None:
         payload = json.dumps(data).encode()
@@ -66,8 +85,10 @@ class FakeOpenAI(BaseHTTPRequestHandler):
         last = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
         self.wfile.write(f"data: {json.dumps(last)}\n\n".encode())
         if body.get("stream_options", {}).get("include_usage"):
-            usage = {"choices": [], "usage": {"prompt_tokens": 30, "completion_tokens": 10,
-                                              "total_tokens": 40}}
+            usage = {
+                "choices": [],
+                "usage": {"prompt_tokens": 30, "completion_tokens": 10, "total_tokens": 40},
+            }
             self.wfile.write(f"data: {json.dumps(usage)}\n\n".encode())
         self.wfile.write(b"data: [DONE]\n\n")
 
@@ -99,21 +120,33 @@ class Ctx:
 
 
 def job(tmp_path: Path, url: str, model: str = KNOWN_MODEL, **agent: Any) -> Job:
-    return Job(mission_id="m", task_id="t", attempt=1, agent_ref="customer-service/x",
-               agent={"name": "x", "description": "d", "model": model, **agent},
-               prompt="You answer support tickets.", package_dir=str(tmp_path),
-               inputs={"ticket": "I was charged twice"}, mission_dir=str(tmp_path),
-               attempt_dir=str(tmp_path), budget={"max_tokens": 500},
-               env={"HOUSTON_LLM_BASE_URL": url, "HOUSTON_LLM_API_KEY": "sekret",
-                    "HOUSTON_LLM_TIMEOUT": "1"})
+    return Job(
+        mission_id="m",
+        task_id="t",
+        attempt=1,
+        agent_ref="customer-service/x",
+        agent={"name": "x", "description": "d", "model": model, **agent},
+        prompt="You answer support tickets.",
+        package_dir=str(tmp_path),
+        inputs={"ticket": "I was charged twice"},
+        mission_dir=str(tmp_path),
+        attempt_dir=str(tmp_path),
+        budget={"max_tokens": 500},
+        env={
+            "HOUSTON_LLM_BASE_URL": url,
+            "HOUSTON_LLM_API_KEY": "sekret",
+            "HOUSTON_LLM_TIMEOUT": "1",
+        },
+    )
 
 
 def run(the_job: Job, ctx: Ctx | None = None) -> Outcome:
     return get_runner("llm").run(the_job, ctx or Ctx(the_job))  # type: ignore[arg-type]
 
 
-def test_streaming_writes_tokens_and_counts_usage(tmp_path: Path, server: str,
-                                                  capfd: pytest.CaptureFixture[str]) -> None:
+def test_streaming_writes_tokens_and_counts_usage(
+    tmp_path: Path, server: str, capfd: pytest.CaptureFixture[str]
+) -> None:
     the_job = job(tmp_path, server)
     ctx = Ctx(the_job)
     outcome = run(the_job, ctx)
@@ -127,8 +160,10 @@ def test_streaming_writes_tokens_and_counts_usage(tmp_path: Path, server: str,
     assert sent["auth"] == "Bearer sekret"
     assert sent["body"]["stream_options"] == {"include_usage": True}
     assert sent["body"]["max_tokens"] == 500
-    assert sent["body"]["messages"][0] == {"role": "system",
-                                           "content": "You answer support tickets."}
+    assert sent["body"]["messages"][0] == {
+        "role": "system",
+        "content": "You answer support tickets.",
+    }
     assert "I was charged twice" in sent["body"]["messages"][1]["content"]
 
 
@@ -171,7 +206,8 @@ def test_settings_precedence(tmp_path: Path) -> None:
     assert settings_for(the_job, {}).base_url == "http://agent:2/v1"
     the_job = job(tmp_path, "http://mission:1/v1")
     assert settings_for(the_job, {"HOUSTON_LLM_BASE_URL": "http://env:3/v1"}).base_url == (
-        "http://mission:1/v1")
+        "http://mission:1/v1"
+    )
     bare = Job("m", "t", 1, "p/a", {"name": "a", "description": "d"}, "", "", {}, "", "")
     defaults = settings_for(bare, {})
     assert defaults.base_url == "http://127.0.0.1:11434/v1" and defaults.api_key is None

@@ -15,29 +15,63 @@ SKIP = (".houston/run", ".houston/packages/.tmp")  # the install lock and the st
 def evil_cases(tmp: Path) -> dict[str, tuple[list[tuple[tarfile.TarInfo, bytes | None]], str]]:
     absolute = str(tmp / "escaped-absolute.txt")
     return {
-        "traversal": ([regular("package.yaml", GOOD_MANIFEST),
-                       regular("../escaped.txt", b"x")], "'..'"),
-        "nested-traversal": ([regular("package.yaml", GOOD_MANIFEST),
-                              regular("agents/../../escaped.txt", b"x")], "'..'"),
-        "absolute": ([regular("package.yaml", GOOD_MANIFEST), regular(absolute, b"x")],
-                     "absolute path"),
-        "symlink": ([regular("package.yaml", GOOD_MANIFEST),
-                     special("link", tarfile.SYMTYPE, "/etc/passwd")], "symlink"),
-        "symlink-dir-escape": ([special("agents", tarfile.SYMTYPE, str(tmp)),
-                                regular("agents/escaped.txt", b"x"),
-                                regular("package.yaml", GOOD_MANIFEST)], "symlink"),
-        "hardlink": ([regular("package.yaml", GOOD_MANIFEST),
-                      special("hard", tarfile.LNKTYPE, "/etc/passwd")], "hardlink"),
-        "char-device": ([regular("package.yaml", GOOD_MANIFEST),
-                         special("tty", tarfile.CHRTYPE)], "device"),
-        "block-device": ([regular("package.yaml", GOOD_MANIFEST),
-                          special("sda", tarfile.BLKTYPE)], "device"),
-        "fifo": ([regular("package.yaml", GOOD_MANIFEST), special("pipe", tarfile.FIFOTYPE)],
-                 "only regular files"),
-        "duplicate": ([regular("package.yaml", GOOD_MANIFEST),
-                       regular("package.yaml", b"name: other\nversion: 9.9.9\n")], "duplicate"),
-        "under-a-file": ([regular("package.yaml", GOOD_MANIFEST), regular("a", b"x"),
-                          regular("a/b", b"y")], "under the file"),
+        "traversal": (
+            [regular("package.yaml", GOOD_MANIFEST), regular("../escaped.txt", b"x")],
+            "'..'",
+        ),
+        "nested-traversal": (
+            [regular("package.yaml", GOOD_MANIFEST), regular("agents/../../escaped.txt", b"x")],
+            "'..'",
+        ),
+        "absolute": (
+            [regular("package.yaml", GOOD_MANIFEST), regular(absolute, b"x")],
+            "absolute path",
+        ),
+        "symlink": (
+            [
+                regular("package.yaml", GOOD_MANIFEST),
+                special("link", tarfile.SYMTYPE, "/etc/passwd"),
+            ],
+            "symlink",
+        ),
+        "symlink-dir-escape": (
+            [
+                special("agents", tarfile.SYMTYPE, str(tmp)),
+                regular("agents/escaped.txt", b"x"),
+                regular("package.yaml", GOOD_MANIFEST),
+            ],
+            "symlink",
+        ),
+        "hardlink": (
+            [
+                regular("package.yaml", GOOD_MANIFEST),
+                special("hard", tarfile.LNKTYPE, "/etc/passwd"),
+            ],
+            "hardlink",
+        ),
+        "char-device": (
+            [regular("package.yaml", GOOD_MANIFEST), special("tty", tarfile.CHRTYPE)],
+            "device",
+        ),
+        "block-device": (
+            [regular("package.yaml", GOOD_MANIFEST), special("sda", tarfile.BLKTYPE)],
+            "device",
+        ),
+        "fifo": (
+            [regular("package.yaml", GOOD_MANIFEST), special("pipe", tarfile.FIFOTYPE)],
+            "only regular files",
+        ),
+        "duplicate": (
+            [
+                regular("package.yaml", GOOD_MANIFEST),
+                regular("package.yaml", b"name: other\nversion: 9.9.9\n"),
+            ],
+            "duplicate",
+        ),
+        "under-a-file": (
+            [regular("package.yaml", GOOD_MANIFEST), regular("a", b"x"), regular("a/b", b"y")],
+            "under the file",
+        ),
     }
 
 
@@ -64,11 +98,19 @@ def assert_nothing_written(tmp_path: Path, before: set[str]) -> None:
 
 
 def test_size_bomb_is_refused_before_extraction(tmp_path: Path) -> None:
-    archive = make_tar(tmp_path / "evil-1.0.0.tar.gz", [
-        regular("package.yaml", GOOD_MANIFEST), regular("zeros.bin", bytes(50_000))])
+    archive = make_tar(
+        tmp_path / "evil-1.0.0.tar.gz",
+        [regular("package.yaml", GOOD_MANIFEST), regular("zeros.bin", bytes(50_000))],
+    )
     before = snapshot(tmp_path, SKIP)
-    result = cli("--home", str(tmp_path / ".houston"), "package", "install", str(archive),
-                 env={"HOUSTON_PKG_MAX_BYTES": "10000"})
+    result = cli(
+        "--home",
+        str(tmp_path / ".houston"),
+        "package",
+        "install",
+        str(archive),
+        env={"HOUSTON_PKG_MAX_BYTES": "10000"},
+    )
     assert result.code == 2 and "more than 10000 bytes" in result.err
     assert_nothing_written(tmp_path, before)
 
@@ -78,16 +120,28 @@ def test_member_count_bomb_is_refused(tmp_path: Path) -> None:
     members += [regular(f"f{i}.txt", b"") for i in range(60)]
     archive = make_tar(tmp_path / "evil-1.0.0.tar.gz", members)
     before = snapshot(tmp_path, SKIP)
-    result = cli("--home", str(tmp_path / ".houston"), "package", "install", str(archive),
-                 env={"HOUSTON_PKG_MAX_MEMBERS": "50"})
+    result = cli(
+        "--home",
+        str(tmp_path / ".houston"),
+        "package",
+        "install",
+        str(archive),
+        env={"HOUSTON_PKG_MAX_MEMBERS": "50"},
+    )
     assert result.code == 2 and "more than 50 members" in result.err
     assert_nothing_written(tmp_path, before)
 
 
 def test_archive_cap_applies_while_hashing(tmp_path: Path) -> None:
     archive = make_tar(tmp_path / "evil-1.0.0.tar.gz", [regular("package.yaml", GOOD_MANIFEST)])
-    result = cli("--home", str(tmp_path / ".houston"), "package", "install", str(archive),
-                 env={"HOUSTON_PKG_MAX_ARCHIVE_BYTES": "10"})
+    result = cli(
+        "--home",
+        str(tmp_path / ".houston"),
+        "package",
+        "install",
+        str(archive),
+        env={"HOUSTON_PKG_MAX_ARCHIVE_BYTES": "10"},
+    )
     assert result.code == 2 and "larger than the 10 byte cap" in result.err
 
 
@@ -101,8 +155,9 @@ def test_digest_mismatch_is_refused_before_opening(tmp_path: Path) -> None:
 
 
 def test_missing_digest_file_is_refused(tmp_path: Path) -> None:
-    archive = make_tar(tmp_path / "evil-1.0.0.tar.gz", [regular("package.yaml", GOOD_MANIFEST)],
-                       sha256=False)
+    archive = make_tar(
+        tmp_path / "evil-1.0.0.tar.gz", [regular("package.yaml", GOOD_MANIFEST)], sha256=False
+    )
     result = cli("--home", str(tmp_path / ".houston"), "package", "install", str(archive))
     assert result.code == 2 and "no .sha256 file" in result.err
 
@@ -120,11 +175,19 @@ def test_garbage_archive_is_refused(tmp_path: Path) -> None:
 def test_malicious_archive_in_a_registry_is_refused(tmp_path: Path) -> None:
     registry = tmp_path / "registry"
     registry.mkdir()
-    make_tar(registry / "evil-1.0.0.tar.gz", [regular("package.yaml", GOOD_MANIFEST),
-                                              regular("../escaped.txt", b"x")])
+    make_tar(
+        registry / "evil-1.0.0.tar.gz",
+        [regular("package.yaml", GOOD_MANIFEST), regular("../escaped.txt", b"x")],
+    )
     before = snapshot(tmp_path, SKIP)
-    result = cli("--home", str(tmp_path / ".houston"), "package", "install", "evil@^1",
-                 env={"HOUSTON_REGISTRY": str(registry)})
+    result = cli(
+        "--home",
+        str(tmp_path / ".houston"),
+        "package",
+        "install",
+        "evil@^1",
+        env={"HOUSTON_REGISTRY": str(registry)},
+    )
     assert result.code == 2 and "'..'" in result.err
     assert_nothing_written(tmp_path, before)
 

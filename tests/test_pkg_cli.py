@@ -46,22 +46,27 @@ documentation:
 def test_factor_xii_example_loads_as_written() -> None:
     manifest = load_manifest(FACTOR_XII_EXAMPLE, "package.yaml")
     assert (manifest.name, manifest.version) == ("customer-service", "1.2.0")
-    assert [str(r) for r in manifest.requirements] == ["core-workflow@^2.0.0",
-                                                       "communication-patterns@^1.5.0"]
+    assert [str(r) for r in manifest.requirements] == [
+        "core-workflow@^2.0.0",
+        "communication-patterns@^1.5.0",
+    ]
     assert manifest.files("agents")["ticket-classifier"] == "agents/ticket-classifier.md"
     bundled = read_manifest(REPO_PACKAGES / "customer-service")
     assert bundled.model_dump(exclude={"engines"}) == manifest.model_dump(exclude={"engines"})
 
 
-@pytest.mark.parametrize(("text", "where", "what"), [
-    ("name: x\nversion: 1.10\n", ":2:10", "text"),
-    ("name: x\nversion: 1.0.0\nlicence: MIT\n", ":3:1", "licence"),
-    ("name: x\nversion: 1.0.0\ndependencies: [core@^^1]\n", ":3:", "semver range"),
-    ("name: x\nversion: 1.0.0\nengines: {houston: banana}\n", ":3:", "npm semver range"),
-    ("name: Bad\nversion: 1.0.0\n", ":1:7", "name"),
-    ("name: x\nversion: 1.0.0\nconfig: {a: ../../etc/passwd}\n", ":3:", "relative path"),
-    ("name: x\nname: y\nversion: 1.0.0\n", ":2:1", "name"),
-])
+@pytest.mark.parametrize(
+    ("text", "where", "what"),
+    [
+        ("name: x\nversion: 1.10\n", ":2:10", "text"),
+        ("name: x\nversion: 1.0.0\nlicence: MIT\n", ":3:1", "licence"),
+        ("name: x\nversion: 1.0.0\ndependencies: [core@^^1]\n", ":3:", "semver range"),
+        ("name: x\nversion: 1.0.0\nengines: {houston: banana}\n", ":3:", "npm semver range"),
+        ("name: Bad\nversion: 1.0.0\n", ":1:7", "name"),
+        ("name: x\nversion: 1.0.0\nconfig: {a: ../../etc/passwd}\n", ":3:", "relative path"),
+        ("name: x\nname: y\nversion: 1.0.0\n", ":2:1", "name"),
+    ],
+)
 def test_manifest_errors_point_at_file_line_column(text: str, where: str, what: str) -> None:
     with pytest.raises(SpecError) as caught:
         load_manifest(text, "package.yaml")
@@ -106,21 +111,34 @@ def test_publish_then_install_by_range_list_info_verify_remove(tmp_path: Path) -
     src = tmp_path / "src"
     registry = tmp_path / "reg"
     for version in ("1.0.0", "1.2.0", "2.0.0"):
-        result = cli(*home_args(tmp_path), "package", "publish",
-                     str(make_package(src, "alpha", version)), "--registry", str(registry))
+        result = cli(
+            *home_args(tmp_path),
+            "package",
+            "publish",
+            str(make_package(src, "alpha", version)),
+            "--registry",
+            str(registry),
+        )
         assert result.code == 0, result
     env = {"HOUSTON_REGISTRY": str(registry)}
     installed = cli(*home_args(tmp_path), "package", "install", "alpha@^1", "--json", env=env)
     assert installed.code == 0, installed
-    assert json.loads(installed.out) == [{"name": "alpha", "version": "1.2.0",
-                                          "action": "installed",
-                                          "source": f"archive:{registry}/alpha-1.2.0.tar.gz"}]
+    assert json.loads(installed.out) == [
+        {
+            "name": "alpha",
+            "version": "1.2.0",
+            "action": "installed",
+            "source": f"archive:{registry}/alpha-1.2.0.tar.gz",
+        }
+    ]
     listing = json.loads(cli(*home_args(tmp_path), "package", "list", "--json").out)
     assert [(r["name"], r["version"], r["requested"]) for r in listing] == [
-        ("alpha", "1.2.0", "^1")]
+        ("alpha", "1.2.0", "^1")
+    ]
     info = json.loads(cli(*home_args(tmp_path), "package", "info", "alpha", "--json").out)
     assert info["installed"]["version"] == "1.2.0" and info["agents"] == {
-        "hello": "agents/hello.md"}
+        "hello": "agents/hello.md"
+    }
     verified = cli(*home_args(tmp_path), "package", "verify", "--json")
     assert verified.code == 0 and json.loads(verified.out) == {"ok": True, "problems": []}
     removed = cli(*home_args(tmp_path), "package", "remove", "alpha")
@@ -147,10 +165,19 @@ def test_install_from_folder_and_archive(tmp_path: Path) -> None:
     folder = make_package(tmp_path / "src", "alpha", "1.0.0")
     result = cli(*home_args(tmp_path), "package", "install", str(folder))
     assert result.code == 0 and "installed  alpha@1.0.0" in result.out
-    assert cli("package", "build", str(make_package(tmp_path / "s2", "beta", "0.3.0")),
-               "--out", str(tmp_path / "dist")).code == 0
-    result = cli(*home_args(tmp_path), "package", "install",
-                 str(tmp_path / "dist" / "beta-0.3.0.tar.gz"))
+    assert (
+        cli(
+            "package",
+            "build",
+            str(make_package(tmp_path / "s2", "beta", "0.3.0")),
+            "--out",
+            str(tmp_path / "dist"),
+        ).code
+        == 0
+    )
+    result = cli(
+        *home_args(tmp_path), "package", "install", str(tmp_path / "dist" / "beta-0.3.0.tar.gz")
+    )
     assert result.code == 0 and "installed  beta@0.3.0" in result.out
     assert "unchanged  alpha@1.0.0" in result.out
 
@@ -165,20 +192,30 @@ def test_verify_fails_with_exit_2_naming_the_package(tmp_path: Path) -> None:
     assert "alpha@1.0.0" in result.err
 
 
-@pytest.mark.parametrize(("args", "expected"), [
-    (["install", "nosuch@^1"], "no package named 'nosuch'"),
-    (["install", "customer-service@^9"], "no version of 'customer-service' satisfies '^9'"),
-    (["install", "customer-service@banana"], "not an npm semver range"),
-    (["install", "./missing-folder"], "no such package folder or archive"),
-    (["remove", "ghost"], "'ghost' is not installed"),
-    (["info", "ghost"], "'ghost' is neither installed nor in any registry"),
-])
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["install", "nosuch@^1"], "no package named 'nosuch'"),
+        (["install", "customer-service@^9"], "no version of 'customer-service' satisfies '^9'"),
+        (["install", "customer-service@banana"], "not an npm semver range"),
+        (["install", "./missing-folder"], "no such package folder or archive"),
+        (["remove", "ghost"], "'ghost' is not installed"),
+        (["info", "ghost"], "'ghost' is neither installed nor in any registry"),
+    ],
+)
 def test_error_paths_exit_2(tmp_path: Path, args: list[str], expected: str) -> None:
     cli(*home_args(tmp_path), "package", "list")
     (tmp_path / ".houston").mkdir(exist_ok=True)
     if args[0] == "remove":
-        assert cli(*home_args(tmp_path), "package", "install",
-                   str(make_package(tmp_path / "src", "alpha", "1.0.0"))).code == 0
+        assert (
+            cli(
+                *home_args(tmp_path),
+                "package",
+                "install",
+                str(make_package(tmp_path / "src", "alpha", "1.0.0")),
+            ).code
+            == 0
+        )
     result = cli(*home_args(tmp_path), "package", *args)
     assert result.code == 2, result
     assert expected in result.err
@@ -187,8 +224,12 @@ def test_error_paths_exit_2(tmp_path: Path, args: list[str], expected: str) -> N
 
 def test_conflict_error_names_package_range_and_chain(tmp_path: Path) -> None:
     registry = tmp_path / "reg"
-    for name, version, deps in [("base", "1.0.0", []), ("base", "2.0.0", []),
-                                ("one", "1.0.0", ["base@^1"]), ("two", "1.0.0", ["base@^2"])]:
+    for name, version, deps in [
+        ("base", "1.0.0", []),
+        ("base", "2.0.0", []),
+        ("one", "1.0.0", ["base@^1"]),
+        ("two", "1.0.0", ["base@^2"]),
+    ]:
         folder = make_package(tmp_path / "src", name, version, deps)
         assert cli("package", "build", str(folder), "--out", str(registry)).code == 0
     env = {"HOUSTON_REGISTRY": str(registry)}

@@ -33,8 +33,13 @@ def cli(*args: str, env: dict[str, str] | None = None) -> Result:
     return Result(code, out.getvalue().decode(), err.getvalue().decode())
 
 
-def manifest_text(name: str, version: str, deps: list[str] | None = None,
-                  engines: str | None = None, agents: list[str] | None = None) -> str:
+def manifest_text(
+    name: str,
+    version: str,
+    deps: list[str] | None = None,
+    engines: str | None = None,
+    agents: list[str] | None = None,
+) -> str:
     lines = [f"name: {name}", f"version: {version}", f"description: {name} for tests"]
     if engines:
         lines += ["engines:", f'  houston: "{engines}"']
@@ -45,13 +50,15 @@ def manifest_text(name: str, version: str, deps: list[str] | None = None,
     return "\n".join(lines) + "\n"
 
 
-def make_package(root: Path, name: str, version: str, deps: list[str] | None = None,
-                 engines: str | None = None) -> Path:
+def make_package(
+    root: Path, name: str, version: str, deps: list[str] | None = None, engines: str | None = None
+) -> Path:
     folder = root / f"{name}-{version}"
     (folder / "agents").mkdir(parents=True)
     (folder / "package.yaml").write_text(manifest_text(name, version, deps, engines, ["hello"]))
     (folder / "agents" / "hello.md").write_text(
-        "---\nname: hello\ndescription: Says hello.\n---\nSay hello.\n")
+        "---\nname: hello\ndescription: Says hello.\n---\nSay hello.\n"
+    )
     (folder / "README.md").write_text(f"# {name}\n")
     return folder
 
@@ -75,8 +82,9 @@ def special(name: str, kind: bytes, target: str = "") -> tuple[tarfile.TarInfo, 
     return info, None
 
 
-def make_tar(path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]],
-             sha256: bool = True) -> Path:
+def make_tar(
+    path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]], sha256: bool = True
+) -> Path:
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w:gz") as tar:
         for info, data in members:

@@ -20,8 +20,14 @@ from houston.pkg.lockfile import read_lock
 from houston.pkg.workflows import render_workflow
 
 
-def publish(registry: Path, src: Path, name: str, version: str,
-            deps: list[str] | None = None, engines: str | None = None) -> None:
+def publish(
+    registry: Path,
+    src: Path,
+    name: str,
+    version: str,
+    deps: list[str] | None = None,
+    engines: str | None = None,
+) -> None:
     folder = make_package(src, name, version, deps, engines)
     write_archive(pack_bytes(folder), registry, name, version)
 
@@ -46,8 +52,10 @@ def env_for(registry: Path) -> dict[str, str]:
 def test_bundled_customer_service_installs_offline_with_dependencies(home: Home) -> None:
     report = install(home, ["customer-service@^1.2"], environ={})
     assert {(c.name, c.action) for c in report.changes} == {
-        ("customer-service", "installed"), ("core-workflow", "installed"),
-        ("communication-patterns", "installed")}
+        ("customer-service", "installed"),
+        ("core-workflow", "installed"),
+        ("communication-patterns", "installed"),
+    }
     lock = read_lock(home.lockfile)
     assert lock.packages["customer-service"].version == "1.2.0"
     assert lock.packages["core-workflow"].version.startswith("2.")
@@ -60,8 +68,12 @@ def test_bundled_customer_service_installs_offline_with_dependencies(home: Home)
 def test_install_remove_reinstall_is_idempotent(home: Home, registry: Path) -> None:
     env = env_for(registry)
     first = install(home, ["top"], environ=env)
-    assert read_lock(home.lockfile).versions == {"top": "1.0.0", "left": "1.0.0",
-                                                 "right": "1.0.0", "base": "1.4.0"}
+    assert read_lock(home.lockfile).versions == {
+        "top": "1.0.0",
+        "left": "1.0.0",
+        "right": "1.0.0",
+        "base": "1.4.0",
+    }
     assert {c.action for c in first.changes} == {"installed"}
     lock_bytes = home.lockfile.read_bytes()
     again = install(home, ["top"], environ=env)
@@ -75,8 +87,7 @@ def test_install_remove_reinstall_is_idempotent(home: Home, registry: Path) -> N
     assert verify(home) == []
 
 
-def test_remove_refuses_a_needed_dependency_and_names_the_chain(home: Home,
-                                                                registry: Path) -> None:
+def test_remove_refuses_a_needed_dependency_and_names_the_chain(home: Home, registry: Path) -> None:
     install(home, ["top"], environ=env_for(registry))
     with pytest.raises(PackageError) as caught:
         remove(home, ["base"])
@@ -87,8 +98,9 @@ def test_remove_refuses_a_needed_dependency_and_names_the_chain(home: Home,
         remove(home, ["ghost"])
 
 
-def test_verify_detects_a_modified_tree_and_reinstall_repairs_it(home: Home,
-                                                                 registry: Path) -> None:
+def test_verify_detects_a_modified_tree_and_reinstall_repairs_it(
+    home: Home, registry: Path
+) -> None:
     install(home, ["left"], environ=env_for(registry))
     readme = home.packages / "base" / "1.4.0" / "README.md"
     readme.chmod(0o644)
@@ -119,27 +131,30 @@ def test_engines_range_is_enforced_at_install(home: Home, tmp_path: Path) -> Non
         install(home, ["future"], environ=env_for(reg))
 
 
-def test_ensure_requirements_installs_then_takes_the_fast_path(home: Home,
-                                                               registry: Path) -> None:
+def test_ensure_requirements_installs_then_takes_the_fast_path(home: Home, registry: Path) -> None:
     env = env_for(registry)
     assert ensure_requirements(home, ["left@^1"], env) == {"left": "1.0.0"}
     mtime = home.lockfile.stat().st_mtime_ns
-    assert ensure_requirements(home, ["left@^1", "base@^1"], env) == {"left": "1.0.0",
-                                                                      "base": "1.4.0"}
+    assert ensure_requirements(home, ["left@^1", "base@^1"], env) == {
+        "left": "1.0.0",
+        "base": "1.4.0",
+    }
     assert home.lockfile.stat().st_mtime_ns == mtime
     with pytest.raises(PackageError, match="no version of 'base' satisfies '\\^7'"):
         ensure_requirements(home, ["base@^7"], env)
 
 
 @pytest.mark.process
-def test_two_concurrent_installs_of_overlapping_sets_end_consistent(tmp_path: Path,
-                                                                    registry: Path) -> None:
+def test_two_concurrent_installs_of_overlapping_sets_end_consistent(
+    tmp_path: Path, registry: Path
+) -> None:
     home_dir = tmp_path / ".houston"
     env = {**os.environ, "HOUSTON_REGISTRY": str(registry)}
     argv = [sys.executable, "-m", "houston", "--home", str(home_dir), "package", "install"]
-    procs = [subprocess.Popen([*argv, *names], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE)
-             for names in (["top"], ["left", "base@^1"])]
+    procs = [
+        subprocess.Popen([*argv, *names], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for names in (["top"], ["left", "base@^1"])
+    ]
     outputs = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     home = Home(home_dir)
@@ -161,13 +176,13 @@ def test_workflow_renders_into_a_valid_mission_with_overrides(home: Home) -> Non
 
     install(home, ["customer-service@^1.2"], environ={})
     write_overrides(home, "config:\n  sla: {first_response: 30m}\n")
-    data, label = render_workflow(home, "customer-service/resolve-ticket",
-                                  {"ticket": "charged twice", "customer": "Ada"})
+    data, label = render_workflow(
+        home, "customer-service/resolve-ticket", {"ticket": "charged twice", "customer": "Ada"}
+    )
     assert label == "customer-service@1.2.0/workflows/resolve-ticket.md"
     spec = load_mission(data, label)
     draft = next(t for t in spec.tasks if t.id == "draft")
-    assert draft.inputs == {"ticket": "charged twice", "customer": "Ada",
-                            "first_response": "30m"}
+    assert draft.inputs == {"ticket": "charged twice", "customer": "Ada", "first_response": "30m"}
     assert spec.requires == ["customer-service@1.2.0"]
 
 
@@ -193,8 +208,11 @@ def test_workflow_errors(home: Home) -> None:
 
 def test_info_shows_local_overrides(home: Home) -> None:
     install(home, ["customer-service@^1.2"], environ={})
-    write_overrides(home, "config:\n  sla: {first_response: 1h}\nagents:\n  vip: vip.md\n"
-                    "disabled_workflows: [resolve-ticket]\n")
+    write_overrides(
+        home,
+        "config:\n  sla: {first_response: 1h}\nagents:\n  vip: vip.md\n"
+        "disabled_workflows: [resolve-ticket]\n",
+    )
     result = cli("--home", str(home.root), "package", "info", "customer-service", "--json")
     assert result.code == 0, result
     info = json.loads(result.out)
@@ -212,7 +230,8 @@ def test_catalog_sees_local_override_agents_and_the_locked_version(home: Home) -
     install(home, ["customer-service@^1.2"], environ={})
     (home.packages / "my-agents").mkdir()
     (home.packages / "my-agents" / "vip.md").write_text(
-        "---\nname: vip\ndescription: Handles VIP tickets.\n---\nBe extra kind.\n")
+        "---\nname: vip\ndescription: Handles VIP tickets.\n---\nBe extra kind.\n"
+    )
     write_overrides(home, "agents:\n  vip: my-agents/vip.md\n")
     agent, folder = AgentCatalog(home).find("customer-service/vip")
     assert agent.prompt == "Be extra kind." and agent.runner_name == "llm"

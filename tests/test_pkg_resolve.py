@@ -111,53 +111,70 @@ def reqs(*texts: str) -> list[Requirement]:
     return [parse_requirement(t) for t in texts]
 
 
-FACTOR_XII = DictIndex({
-    "customer-service": {
-        "1.2.0": (["core-workflow@^2.0.0", "communication-patterns@^1.5.0"], ">=0.1"),
-        "1.1.0": (["core-workflow@^1.0.0"], None),
-    },
-    "core-workflow": {"1.9.0": ([], None), "2.0.0": ([], None), "2.3.1": ([], None),
-                      "3.0.0": ([], None), "2.4.0-beta.1": ([], None)},
-    "communication-patterns": {"1.4.0": ([], None), "1.5.0": ([], None), "1.6.2": ([], None)},
-})
+FACTOR_XII = DictIndex(
+    {
+        "customer-service": {
+            "1.2.0": (["core-workflow@^2.0.0", "communication-patterns@^1.5.0"], ">=0.1"),
+            "1.1.0": (["core-workflow@^1.0.0"], None),
+        },
+        "core-workflow": {
+            "1.9.0": ([], None),
+            "2.0.0": ([], None),
+            "2.3.1": ([], None),
+            "3.0.0": ([], None),
+            "2.4.0-beta.1": ([], None),
+        },
+        "communication-patterns": {"1.4.0": ([], None), "1.5.0": ([], None), "1.6.2": ([], None)},
+    }
+)
 
 
 def test_highest_satisfying_versions_transitively() -> None:
     result = resolve(reqs("customer-service@^1.2"), FACTOR_XII, houston_version="0.1.0")
-    assert result.versions == {"customer-service": "1.2.0", "core-workflow": "2.3.1",
-                               "communication-patterns": "1.6.2"}
+    assert result.versions == {
+        "customer-service": "1.2.0",
+        "core-workflow": "2.3.1",
+        "communication-patterns": "1.6.2",
+    }
     assert result.order(FACTOR_XII)[-1] == "customer-service"
     assert result.required_by["core-workflow"] == ["customer-service@1.2.0"]
 
 
 def test_prereleases_only_when_asked() -> None:
-    result = resolve(reqs("core-workflow@^2"), FACTOR_XII, houston_version="0.1.0",
-                     prerelease=True)
+    result = resolve(reqs("core-workflow@^2"), FACTOR_XII, houston_version="0.1.0", prerelease=True)
     assert result.versions["core-workflow"] == "2.4.0-beta.1"
 
 
 def test_preferred_version_wins_when_it_satisfies() -> None:
-    result = resolve(reqs("core-workflow@^2"), FACTOR_XII, houston_version="0.1.0",
-                     preferred={"core-workflow": "2.0.0"})
+    result = resolve(
+        reqs("core-workflow@^2"),
+        FACTOR_XII,
+        houston_version="0.1.0",
+        preferred={"core-workflow": "2.0.0"},
+    )
     assert result.versions["core-workflow"] == "2.0.0"
 
 
 def test_backtracks_to_a_lower_version_on_conflict() -> None:
-    index = DictIndex({
-        "app": {"1.0.0": (["lib@*", "util@^1"], None)},
-        "lib": {"2.0.0": (["util@^2"], None), "1.0.0": (["util@^1"], None)},
-        "util": {"1.5.0": ([], None), "2.0.0": ([], None)},
-    })
+    index = DictIndex(
+        {
+            "app": {"1.0.0": (["lib@*", "util@^1"], None)},
+            "lib": {"2.0.0": (["util@^2"], None), "1.0.0": (["util@^1"], None)},
+            "util": {"1.5.0": ([], None), "2.0.0": ([], None)},
+        }
+    )
     result = resolve(reqs("app"), index, houston_version="0.1.0")
     assert result.versions == {"app": "1.0.0", "lib": "1.0.0", "util": "1.5.0"}
 
 
 def test_conflict_names_package_range_and_chain() -> None:
-    index = DictIndex({
-        "a": {"1.0.0": (["c@^1"], None)},
-        "b": {"1.0.0": (["c@^2"], None)},
-        "c": {"1.0.0": ([], None), "2.0.0": ([], None)},
-    })
+    index = DictIndex(
+        {
+            "a": {"1.0.0": (["c@^1"], None)},
+            "b": {"1.0.0": (["c@^2"], None)},
+            "c": {"1.0.0": ([], None), "2.0.0": ([], None)},
+        }
+    )
     with pytest.raises(PackageError) as caught:
         resolve(reqs("a@1", "b@1"), index, houston_version="0.1.0")
     message = str(caught.value)
@@ -166,8 +183,9 @@ def test_conflict_names_package_range_and_chain() -> None:
 
 
 def test_missing_version_names_range_and_chain() -> None:
-    index = DictIndex({"cs": {"1.2.0": (["core-workflow@^9.0.0"], None)},
-                       "core-workflow": {"2.0.0": ([], None)}})
+    index = DictIndex(
+        {"cs": {"1.2.0": (["core-workflow@^9.0.0"], None)}, "core-workflow": {"2.0.0": ([], None)}}
+    )
     with pytest.raises(PackageError) as caught:
         resolve(reqs("cs@^1.2"), index, houston_version="0.1.0")
     message = str(caught.value)

@@ -16,8 +16,9 @@ if TYPE_CHECKING:
     from houston.home import Home
 
 
-def ensure_requirements(home: Home, requires: list[str],
-                        environ: Mapping[str, str] | None = None) -> dict[str, str]:
+def ensure_requirements(
+    home: Home, requires: list[str], environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """Install a mission's `requires:` from the local registries (offline) if needed.
 
     Returns name -> installed version. Raises PackageError naming the package, the range

@@ -39,8 +39,7 @@ class Limits:
         return cls(
             max_members=int(env.get("HOUSTON_PKG_MAX_MEMBERS", base.max_members)),
             max_bytes=int(env.get("HOUSTON_PKG_MAX_BYTES", base.max_bytes)),
-            max_archive_bytes=int(env.get("HOUSTON_PKG_MAX_ARCHIVE_BYTES",
-                                          base.max_archive_bytes)),
+            max_archive_bytes=int(env.get("HOUSTON_PKG_MAX_ARCHIVE_BYTES", base.max_archive_bytes)),
         )
 
 
@@ -77,8 +76,11 @@ def read_expected_digest(archive: Path) -> str:
             "(`houston package build` writes both)",
         ) from None
     if not words or not _HEX64.match(words[0].lower()):
-        raise PackageError("not a sha256 digest file", where=str(sidecar),
-                           fix="the file must start with 64 hex digits")
+        raise PackageError(
+            "not a sha256 digest file",
+            where=str(sidecar),
+            fix="the file must start with 64 hex digits",
+        )
     return words[0].lower()
 
 
@@ -99,8 +101,11 @@ def check_digest(archive: Path, limits: Limits) -> str:
 
 def _normalize(name: str, archive: Path) -> str:
     def refuse(why: str) -> PackageError:
-        return PackageError(f"unsafe archive member {name!r}: {why}", where=str(archive),
-                            fix="rebuild the package with `houston package build`")
+        return PackageError(
+            f"unsafe archive member {name!r}: {why}",
+            where=str(archive),
+            fix="rebuild the package with `houston package build`",
+        )
 
     if not name or "\x00" in name or "\\" in name:
         raise refuse("empty name or a NUL/backslash in it")
@@ -115,8 +120,15 @@ def _normalize(name: str, archive: Path) -> str:
 def _check_type(member: tarfile.TarInfo, archive: Path) -> None:
     if member.isdir() or (member.isfile() and member.type != tarfile.GNUTYPE_SPARSE):
         return
-    kind = ("symlink" if member.issym() else "hardlink" if member.islnk()
-            else "device" if member.isdev() else f"type {member.type!r}")
+    kind = (
+        "symlink"
+        if member.issym()
+        else "hardlink"
+        if member.islnk()
+        else "device"
+        if member.isdev()
+        else f"type {member.type!r}"
+    )
     raise PackageError(
         f"unsafe archive member {member.name!r}: {kind}; only regular files and folders "
         "are allowed",
@@ -134,24 +146,34 @@ def validate_members(tar: tarfile.TarFile, archive: Path, limits: Limits) -> lis
     for member in tar:
         count += 1
         if count > limits.max_members:
-            raise PackageError(f"archive has more than {limits.max_members} members",
-                               where=str(archive), fix="raise HOUSTON_PKG_MAX_MEMBERS if trusted")
+            raise PackageError(
+                f"archive has more than {limits.max_members} members",
+                where=str(archive),
+                fix="raise HOUSTON_PKG_MAX_MEMBERS if trusted",
+            )
         _check_type(member, archive)
         name = _normalize(member.name, archive)
         total += max(member.size, 0)
         if total > limits.max_bytes:
-            raise PackageError(f"archive expands to more than {limits.max_bytes} bytes",
-                               where=str(archive), fix="raise HOUSTON_PKG_MAX_BYTES if trusted")
+            raise PackageError(
+                f"archive expands to more than {limits.max_bytes} bytes",
+                where=str(archive),
+                fix="raise HOUSTON_PKG_MAX_BYTES if trusted",
+            )
         if name == ".":
             continue
         if name in kinds:
-            raise PackageError(f"duplicate archive member {name!r}", where=str(archive),
-                               fix="rebuild the package with `houston package build`")
+            raise PackageError(
+                f"duplicate archive member {name!r}",
+                where=str(archive),
+                fix="rebuild the package with `houston package build`",
+            )
         parent = posixpath.dirname(name)
         while parent:
             if kinds.get(parent) is False:
-                raise PackageError(f"archive member {name!r} lies under the file {parent!r}",
-                                   where=str(archive))
+                raise PackageError(
+                    f"archive member {name!r} lies under the file {parent!r}", where=str(archive)
+                )
             parent = posixpath.dirname(parent)
         kinds[name] = member.isdir()
         member.name = name
@@ -194,5 +216,8 @@ def read_member(archive: Path, wanted: str, limits: Limits, max_size: int = 1 <<
                         return handle.read()
         except (tarfile.TarError, EOFError) as exc:
             raise PackageError(f"archive refused: {exc}", where=str(archive)) from exc
-    raise PackageError(f"the archive has no {wanted}", where=str(archive),
-                       fix="a package archive holds package.yaml at its root")
+    raise PackageError(
+        f"the archive has no {wanted}",
+        where=str(archive),
+        fix="a package archive holds package.yaml at its root",
+    )

@@ -19,8 +19,18 @@ from houston.errors import PackageError
 from houston.fsio import write_bytes_atomic
 
 # Never packed: build litter and version control.
-IGNORED_NAMES = frozenset({"__pycache__", ".git", ".hg", ".svn", ".DS_Store", ".pytest_cache",
-                           ".mypy_cache", ".ruff_cache"})
+IGNORED_NAMES = frozenset(
+    {
+        "__pycache__",
+        ".git",
+        ".hg",
+        ".svn",
+        ".DS_Store",
+        ".pytest_cache",
+        ".mypy_cache",
+        ".ruff_cache",
+    }
+)
 IGNORED_SUFFIXES = (".pyc", ".pyo", ".swp")
 
 
@@ -109,6 +119,7 @@ def write_archive(data: bytes, out_dir: Path, name: str, version: str) -> tuple[
     target = out_dir / archive_name(name, version)
     digest = hashlib.sha256(data).hexdigest()
     write_bytes_atomic(target, data)
-    write_bytes_atomic(target.with_name(target.name + ".sha256"),
-                       f"{digest}  {target.name}\n".encode("ascii"))
+    write_bytes_atomic(
+        target.with_name(target.name + ".sha256"), f"{digest}  {target.name}\n".encode("ascii")
+    )
     return target, digest

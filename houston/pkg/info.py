@@ -22,8 +22,13 @@ from houston.pkg.versions import parse_requirement, sort_descending
 def list_installed(home: Home) -> list[dict[str, Any]]:
     lock = read_lock(home.lockfile)
     return [
-        {"name": name, "version": entry.version, "requested": lock.requested.get(name),
-         "sha256": entry.sha256, "source": entry.source}
+        {
+            "name": name,
+            "version": entry.version,
+            "requested": lock.requested.get(name),
+            "sha256": entry.sha256,
+            "source": entry.source,
+        }
         for name, entry in sorted(lock.packages.items())
     ]
 
@@ -35,17 +40,27 @@ def package_info(home: Home, name: str) -> dict[str, Any]:
     if entry is not None:
         folder = package_dir(home, name, entry.version)
         info = describe(folder, read_manifest(folder), home.packages)
-        needed_by = sorted(n for n, p in lock.packages.items()
-                           if any(parse_requirement(d).name == name for d in p.dependencies))
-        info["installed"] = {"version": entry.version, "sha256": entry.sha256,
-                             "source": entry.source, "requested": lock.requested.get(name),
-                             "required_by": needed_by, "path": str(folder)}
+        needed_by = sorted(
+            n
+            for n, p in lock.packages.items()
+            if any(parse_requirement(d).name == name for d in p.dependencies)
+        )
+        info["installed"] = {
+            "version": entry.version,
+            "sha256": entry.sha256,
+            "source": entry.source,
+            "requested": lock.requested.get(name),
+            "required_by": needed_by,
+            "path": str(folder),
+        }
         return info
     index = build_index(home)
     versions = index.versions(name)
     if not versions:
-        raise NotFoundError(f"package {name!r} is neither installed nor in any registry",
-                            fix="check the name, or add a registry with HOUSTON_REGISTRY")
+        raise NotFoundError(
+            f"package {name!r} is neither installed nor in any registry",
+            fix="check the name, or add a registry with HOUSTON_REGISTRY",
+        )
     best = sort_descending(versions)[0]
     item = index.published(name, best)
     manifest = item.load(archive.Limits.from_env())
@@ -56,12 +71,17 @@ def package_info(home: Home, name: str) -> dict[str, Any]:
 
 def _manifest_fields(manifest: PackageManifest) -> dict[str, Any]:
     return {
-        "name": manifest.name, "version": manifest.version,
-        "description": manifest.description, "author": manifest.author,
-        "license": manifest.license, "engines": {"houston": manifest.engines.houston},
+        "name": manifest.name,
+        "version": manifest.version,
+        "description": manifest.description,
+        "author": manifest.author,
+        "license": manifest.license,
+        "engines": {"houston": manifest.engines.houston},
         "dependencies": list(manifest.dependencies),
-        "agents": manifest.files("agents"), "workflows": manifest.files("workflows"),
-        "patterns": manifest.files("patterns"), "config": dict(manifest.config),
+        "agents": manifest.files("agents"),
+        "workflows": manifest.files("workflows"),
+        "patterns": manifest.files("patterns"),
+        "config": dict(manifest.config),
         "documentation": dict(manifest.documentation),
     }
 
@@ -70,8 +90,11 @@ def describe(folder: Path, manifest: PackageManifest, packages_dir: Path) -> dic
     overrides = read_overrides(packages_dir, manifest.name)
     info = _manifest_fields(manifest)
     info["workflows"] = {
-        name: {"path": rel, "disabled": name in overrides.disabled_workflows,
-               "parameters": _workflow_parameters(folder / rel)}
+        name: {
+            "path": rel,
+            "disabled": name in overrides.disabled_workflows,
+            "parameters": _workflow_parameters(folder / rel),
+        }
         for name, rel in manifest.files("workflows").items()
     }
     info["local"] = {

@@ -49,8 +49,12 @@ class Change:
     source: str = ""
 
     def to_json(self) -> dict[str, str]:
-        return {"name": self.name, "version": self.version, "action": self.action,
-                "source": self.source}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "action": self.action,
+            "source": self.source,
+        }
 
 
 @dataclass
@@ -105,8 +109,13 @@ def archive_suffixes() -> tuple[str, ...]:
     return (".tar.gz", ".tgz")
 
 
-def install(home: Home, sources: list[str], *, prerelease: bool = False,
-            environ: Mapping[str, str] | None = None) -> Report:
+def install(
+    home: Home,
+    sources: list[str],
+    *,
+    prerelease: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> Report:
     """Resolve `sources` together with what is already requested, then install."""
     home.ensure()
     with packages_lock(home):
@@ -119,17 +128,24 @@ def install(home: Home, sources: list[str], *, prerelease: bool = False,
         return _apply(home, lock, index, roots, prerelease)
 
 
-def _apply(home: Home, lock: Lock, index: RegistryIndex, roots: dict[str, str],
-           prerelease: bool) -> Report:
+def _apply(
+    home: Home, lock: Lock, index: RegistryIndex, roots: dict[str, str], prerelease: bool
+) -> Report:
     requirements = [Requirement(n, r) for n, r in sorted(roots.items())]
-    resolution = resolve(requirements, index, houston_version=__version__,
-                         prerelease=prerelease, preferred=lock.versions)
+    resolution = resolve(
+        requirements,
+        index,
+        houston_version=__version__,
+        prerelease=prerelease,
+        preferred=lock.versions,
+    )
     report = Report()
     packages: dict[str, LockedPackage] = {}
     for name in resolution.order(index):
         version = resolution.versions[name]
-        entry, action = _materialize(home, lock.packages.get(name), index.published(name, version),
-                                     index.limits)
+        entry, action = _materialize(
+            home, lock.packages.get(name), index.published(name, version), index.limits
+        )
         packages[name] = entry
         report.changes.append(Change(name, version, action, entry.source))
     write_lock(home.lockfile, Lock(requested=roots, packages=packages))
@@ -140,8 +156,9 @@ def _apply(home: Home, lock: Lock, index: RegistryIndex, roots: dict[str, str],
     return report
 
 
-def _materialize(home: Home, locked: LockedPackage | None, item: Published,
-                 limits: archive.Limits) -> tuple[LockedPackage, str]:
+def _materialize(
+    home: Home, locked: LockedPackage | None, item: Published, limits: archive.Limits
+) -> tuple[LockedPackage, str]:
     target = package_dir(home, item.name, item.version)
     manifest = item.load(limits)
     deps = tuple(manifest.dependencies)
@@ -156,8 +173,10 @@ def _materialize(home: Home, locked: LockedPackage | None, item: Published,
         tree = staging / "tree"
         staged = read_manifest(tree)
         if (staged.name, staged.version) != (item.name, item.version):
-            raise PackageError(f"the archive holds {staged.name}@{staged.version}, "
-                               f"not {item.name}@{item.version}", where=str(item.path))
+            raise PackageError(
+                f"the archive holds {staged.name}@{staged.version}, not {item.name}@{item.version}",
+                where=str(item.path),
+            )
         digest = tree_digest(tree)
         _make_read_only(tree)
         _place(home, tree, target, digest)
@@ -226,20 +245,28 @@ def remove(home: Home, names: list[str]) -> Report:
         lock = read_lock(home.lockfile)
         for name in names:
             if name not in lock.packages:
-                raise NotFoundError(f"package {name!r} is not installed",
-                                    fix="see `houston package list`")
+                raise NotFoundError(
+                    f"package {name!r} is not installed", fix="see `houston package list`"
+                )
         roots = {n: r for n, r in lock.requested.items() if n not in names}
         needed = _reachable(lock, roots)
         for name in names:
             if name in needed:
-                raise PackageError(f"cannot remove {name!r}: it is still needed",
-                                   where=" -> ".join(needed[name]),
-                                   fix="remove the packages that depend on it first")
+                raise PackageError(
+                    f"cannot remove {name!r}: it is still needed",
+                    where=" -> ".join(needed[name]),
+                    fix="remove the packages that depend on it first",
+                )
         keep = {n: p for n, p in lock.packages.items() if n in needed}
         write_lock(home.lockfile, Lock(requested=roots, packages=keep))
         prune(home, {n: p.version for n, p in keep.items()})
-        return Report([Change(n, p.version, "removed", p.source)
-                       for n, p in lock.packages.items() if n not in keep])
+        return Report(
+            [
+                Change(n, p.version, "removed", p.source)
+                for n, p in lock.packages.items()
+                if n not in keep
+            ]
+        )
 
 
 def _reachable(lock: Lock, roots: Mapping[str, str]) -> dict[str, list[str]]:
@@ -275,16 +302,20 @@ def installed_version(home: Home, name: str) -> str | None:
     return entry.version if entry else None
 
 
-def ensure_requirements(home: Home, requires: list[str],
-                        environ: Mapping[str, str] | None = None) -> dict[str, str]:
+def ensure_requirements(
+    home: Home, requires: list[str], environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """Make a mission's `requires:` installed, offline; return name -> version in use.
 
     Fast path without any lock when the installed packages already satisfy every range.
     """
     wanted = [require(text) for text in requires]
     lock = read_lock(home.lockfile)
-    chosen = {r.name: lock.packages[r.name].version for r in wanted
-              if r.name in lock.packages and satisfies(lock.packages[r.name].version, r.range)}
+    chosen = {
+        r.name: lock.packages[r.name].version
+        for r in wanted
+        if r.name in lock.packages and satisfies(lock.packages[r.name].version, r.range)
+    }
     if len(chosen) < len(wanted):
         install(home, [str(r) for r in wanted if r.name not in chosen], environ=environ)
         lock = read_lock(home.lockfile)

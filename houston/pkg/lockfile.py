@@ -86,8 +86,11 @@ def read_lock(path: Path) -> Lock:
         }
         return Lock(requested=dict(data.get("requested", {})), packages=packages)
     except (KeyError, TypeError, AttributeError) as exc:
-        raise StoreError(f"houston.lock has an unexpected shape: {exc}", where=str(path),
-                         fix="reinstall the packages to rewrite it") from exc
+        raise StoreError(
+            f"houston.lock has an unexpected shape: {exc}",
+            where=str(path),
+            fix="reinstall the packages to rewrite it",
+        ) from exc
 
 
 def write_lock(path: Path, lock: Lock) -> None:

@@ -51,8 +51,10 @@ def read_overrides(packages_dir: Path, name: str) -> LocalOverrides:
 def local_agent_paths(packages_dir: Path, name: str) -> dict[str, Path]:
     """Extra agents of `name` declared in its .local.yaml, as absolute paths."""
     base = packages_dir
-    return {agent: (base / rel).resolve()
-            for agent, rel in read_overrides(packages_dir, name).agents.items()}
+    return {
+        agent: (base / rel).resolve()
+        for agent, rel in read_overrides(packages_dir, name).agents.items()
+    }
 
 
 def deep_merge(base: Any, over: Any) -> Any:
@@ -77,8 +79,9 @@ def package_config(package_dir: Path, manifest: PackageManifest) -> dict[str, An
     return values
 
 
-def effective_config(packages_dir: Path, package_dir: Path,
-                     manifest: PackageManifest) -> dict[str, Any]:
+def effective_config(
+    packages_dir: Path, package_dir: Path, manifest: PackageManifest
+) -> dict[str, Any]:
     """Package config with the home's local values merged over it."""
     overrides = read_overrides(packages_dir, manifest.name)
     unknown = sorted(set(overrides.config) - set(manifest.config))

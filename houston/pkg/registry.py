@@ -46,8 +46,8 @@ def split_archive_name(filename: str) -> tuple[str, str] | None:
         return None
     stem = filename[: -len(ARCHIVE_SUFFIX)]
     for index, char in enumerate(stem):
-        if char == "-" and is_valid_name(stem[:index]) and is_valid_version(stem[index + 1:]):
-            return stem[:index], stem[index + 1:]
+        if char == "-" and is_valid_name(stem[:index]) and is_valid_version(stem[index + 1 :]):
+            return stem[:index], stem[index + 1 :]
     return None
 
 

@@ -45,8 +45,10 @@ class Edge:
     chain: tuple[str, ...]  # "name@version" of every requirer, root first
 
     def describe(self) -> str:
-        return " -> ".join([*self.chain, str(self.requirement)]) if self.chain else (
-            f"{self.requirement} (requested)"
+        return (
+            " -> ".join([*self.chain, str(self.requirement)])
+            if self.chain
+            else (f"{self.requirement} (requested)")
         )
 
 
@@ -103,25 +105,31 @@ class _Search:
         name = edge.requirement.name
         known = self.index.versions(name)
         if not known:
-            raise self.fail(PackageError(
-                f"no package named {name!r} in any registry",
-                where=edge.describe(),
-                fix="check the name, add a registry folder (HOUSTON_REGISTRY) or install it "
-                "from a folder or .tar.gz",
-            ))
+            raise self.fail(
+                PackageError(
+                    f"no package named {name!r} in any registry",
+                    where=edge.describe(),
+                    fix="check the name, add a registry folder (HOUSTON_REGISTRY) or install it "
+                    "from a folder or .tar.gz",
+                )
+            )
         matching = [
-            v for v in sort_descending(known)
-            if all(satisfies(v, c.requirement.range, prerelease=self.prerelease)
-                   for c in constraints)
+            v
+            for v in sort_descending(known)
+            if all(
+                satisfies(v, c.requirement.range, prerelease=self.prerelease) for c in constraints
+            )
         ]
         if not matching:
             ranges = ", ".join(c.describe() for c in constraints)
-            raise self.fail(PackageError(
-                f"no version of {name!r} satisfies {edge.requirement.range!r} "
-                f"(available: {', '.join(sort_descending(known))})",
-                where=ranges,
-                fix="widen the range, or publish a matching version to a registry folder",
-            ))
+            raise self.fail(
+                PackageError(
+                    f"no version of {name!r} satisfies {edge.requirement.range!r} "
+                    f"(available: {', '.join(sort_descending(known))})",
+                    where=ranges,
+                    fix="widen the range, or publish a matching version to a registry folder",
+                )
+            )
         return self.engine_compatible(name, matching, edge)
 
     def engine_compatible(self, name: str, matching: list[str], edge: Edge) -> list[str]:
@@ -132,12 +140,14 @@ class _Search:
                 usable.append(version)
         if not usable:
             engines = self.index.candidate(name, matching[0]).engines_houston
-            raise self.fail(PackageError(
-                f"{name}@{matching[0]} needs houston {engines}, but this is houston "
-                f"{self.houston_version}",
-                where=edge.describe(),
-                fix="upgrade Houston or require an older version of the package",
-            ))
+            raise self.fail(
+                PackageError(
+                    f"{name}@{matching[0]} needs houston {engines}, but this is houston "
+                    f"{self.houston_version}",
+                    where=edge.describe(),
+                    fix="upgrade Houston or require an older version of the package",
+                )
+            )
         pinned = self.preferred.get(name)
         if pinned in usable:
             usable.remove(pinned)
@@ -162,16 +172,18 @@ def resolve(
         raise search.first_error or failure.error from None
     resolution = Resolution(versions={n: v for n, (v, _) in chosen.items()})
     for name, (_, edges) in chosen.items():
-        resolution.required_by[name] = sorted({e.chain[-1] if e.chain else "(requested)"
-                                               for e in edges})
+        resolution.required_by[name] = sorted(
+            {e.chain[-1] if e.chain else "(requested)" for e in edges}
+        )
     return resolution
 
 
 _Chosen = dict[str, tuple[str, list[Edge]]]
 
 
-def _solve(search: _Search, chosen: _Chosen, seen: dict[str, list[Edge]],
-           pending: list[Edge]) -> _Chosen:
+def _solve(
+    search: _Search, chosen: _Chosen, seen: dict[str, list[Edge]], pending: list[Edge]
+) -> _Chosen:
     """Depth-first with backtracking; `chosen` and `seen` are copied, never shared."""
     search.tick()
     if not pending:
@@ -180,11 +192,13 @@ def _solve(search: _Search, chosen: _Chosen, seen: dict[str, list[Edge]],
     name = edge.requirement.name
     cycle = [link for link in edge.chain if link.partition("@")[0] == name]
     if cycle:
-        raise search.fail(PackageError(
-            f"dependency cycle through {name!r}",
-            where=edge.describe(),
-            fix="remove one of the dependencies in the chain",
-        ))
+        raise search.fail(
+            PackageError(
+                f"dependency cycle through {name!r}",
+                where=edge.describe(),
+                fix="remove one of the dependencies in the chain",
+            )
+        )
     constraints = [*seen.get(name, []), edge]
     seen = {**seen, name: constraints}
     if name in chosen:

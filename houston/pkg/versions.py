@@ -83,5 +83,6 @@ def require(text: str) -> Requirement:
     try:
         return parse_requirement(text)
     except ValueError as exc:
-        raise PackageError(f"bad requirement {exc}",
-                           fix="write NAME@RANGE, e.g. customer-service@^1.2") from None
+        raise PackageError(
+            f"bad requirement {exc}", fix="write NAME@RANGE, e.g. customer-service@^1.2"
+        ) from None

@@ -62,8 +62,9 @@ class Workflow:
 def installed_package(home: Home, name: str) -> tuple[Path, PackageManifest]:
     entry = read_lock(home.lockfile).packages.get(name)
     if entry is None:
-        raise NotFoundError(f"package {name!r} is not installed",
-                            fix=f"run `houston package install {name}`")
+        raise NotFoundError(
+            f"package {name!r} is not installed", fix=f"run `houston package install {name}`"
+        )
     folder = home.packages / name / entry.version
     return folder, read_manifest(folder)
 
@@ -71,17 +72,22 @@ def installed_package(home: Home, name: str) -> tuple[Path, PackageManifest]:
 def load_workflow(home: Home, ref: str) -> Workflow:
     package, _, name = ref.partition("/")
     if not package or not name:
-        raise PackageError(f"{ref!r} is not PACKAGE/WORKFLOW",
-                           fix="e.g. customer-service/resolve-ticket")
+        raise PackageError(
+            f"{ref!r} is not PACKAGE/WORKFLOW", fix="e.g. customer-service/resolve-ticket"
+        )
     folder, manifest = installed_package(home, package)
     files = manifest.files("workflows")
     if name not in files:
-        raise NotFoundError(f"package {package}@{manifest.version} has no workflow {name!r}",
-                            fix=f"available: {', '.join(sorted(files)) or '(none)'}")
+        raise NotFoundError(
+            f"package {package}@{manifest.version} has no workflow {name!r}",
+            fix=f"available: {', '.join(sorted(files)) or '(none)'}",
+        )
     if name in read_overrides(home.packages, package).disabled_workflows:
-        raise PackageError(f"workflow {ref} is disabled",
-                           where=f"{home.packages}/{package}.local.yaml",
-                           fix="remove it from disabled_workflows to run it")
+        raise PackageError(
+            f"workflow {ref} is disabled",
+            where=f"{home.packages}/{package}.local.yaml",
+            fix="remove it from disabled_workflows to run it",
+        )
     path = folder / files[name]
     document, body, _ = yamlstrict.split_front_matter(path.read_bytes(), str(path))
     if document is None or document.data is None:
@@ -96,13 +102,20 @@ def load_workflow(home: Home, ref: str) -> Workflow:
 def _parameters(document: yamlstrict.Document) -> tuple[Parameter, ...]:
     raw = document.data.get("parameters") or []
     if not isinstance(raw, list):
-        raise document.error(("parameters",), "parameters must be a list of {name, description, "
-                             "default, required}")
+        raise document.error(
+            ("parameters",), "parameters must be a list of {name, description, default, required}"
+        )
     params = []
     for index, item in enumerate(raw):
-        sub = yamlstrict.Document(document.source, item, {
-            path[2:]: pos for path, pos in document.values.items()
-            if path[:2] == ("parameters", index)})
+        sub = yamlstrict.Document(
+            document.source,
+            item,
+            {
+                path[2:]: pos
+                for path, pos in document.values.items()
+                if path[:2] == ("parameters", index)
+            },
+        )
         params.append(yamlstrict.validate(Parameter, sub))
     return tuple(params)
 
@@ -114,9 +127,11 @@ def render_workflow(home: Home, ref: str, params: Mapping[str, str]) -> tuple[by
     relative = workflow.path.relative_to(folder).as_posix()
     label = f"{workflow.package}@{workflow.version}/{relative}"
     if workflow.template is None or workflow.document is None:
-        raise PackageError(f"workflow {ref} is documentation only (no front matter)",
-                           where=str(workflow.path),
-                           fix="read it with `houston package info`, or pick a runnable workflow")
+        raise PackageError(
+            f"workflow {ref} is documentation only (no front matter)",
+            where=str(workflow.path),
+            fix="read it with `houston package info`, or pick a runnable workflow",
+        )
     values = _bind(workflow, params)
     scope = {**values, "config": effective_config(home.packages, folder, manifest)}
     rendered = _render(workflow.template, scope, workflow.document, ())
@@ -136,7 +151,8 @@ def _bind(workflow: Workflow, params: Mapping[str, str]) -> dict[str, Any]:
         raise PackageError(
             f"unknown parameter {', '.join(unknown)} for workflow "
             f"{workflow.package}/{workflow.name}",
-            fix=f"declared: {', '.join(sorted(declared)) or '(none)'}")
+            fix=f"declared: {', '.join(sorted(declared)) or '(none)'}",
+        )
     values: dict[str, Any] = {}
     for name, param in declared.items():
         if name in params:
@@ -147,14 +163,16 @@ def _bind(workflow: Workflow, params: Mapping[str, str]) -> dict[str, Any]:
             raise PackageError(
                 f"workflow {workflow.package}/{workflow.name} needs parameter {name!r}",
                 fix=f"add --set {name}=VALUE"
-                + (f" ({param.description})" if param.description else ""))
+                + (f" ({param.description})" if param.description else ""),
+            )
         else:
             values[name] = param.default
     return values
 
 
-def _render(node: Any, scope: Mapping[str, Any], doc: yamlstrict.Document,
-            path: tuple[str | int, ...]) -> Any:
+def _render(
+    node: Any, scope: Mapping[str, Any], doc: yamlstrict.Document, path: tuple[str | int, ...]
+) -> Any:
     if isinstance(node, dict):
         return {k: _render(v, scope, doc, (*path, k)) for k, v in node.items()}
     if isinstance(node, list):
@@ -173,14 +191,19 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _lookup(dotted: str, scope: Mapping[str, Any], doc: yamlstrict.Document,
-            path: tuple[str | int, ...]) -> Any:
+def _lookup(
+    dotted: str, scope: Mapping[str, Any], doc: yamlstrict.Document, path: tuple[str | int, ...]
+) -> Any:
     value: Any = scope
     for part in dotted.split("."):
         if not isinstance(value, Mapping) or part not in value:
             line, column = doc.position(path)
-            raise SpecError(f"unknown placeholder {{{{ {dotted} }}}}", source=doc.source,
-                            line=line, column=column,
-                            fix="declare it under parameters, or use config.<name>.<key>")
+            raise SpecError(
+                f"unknown placeholder {{{{ {dotted} }}}}",
+                source=doc.source,
+                line=line,
+                column=column,
+                fix="declare it under parameters, or use config.<name>.<key>",
+            )
         value = value[part]
     return value

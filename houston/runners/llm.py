@@ -81,8 +81,11 @@ def build_messages(prompt: str, inputs: Mapping[str, Any]) -> list[dict[str, str
 
 
 def build_request(settings: Settings, messages: list[dict[str, str]]) -> dict[str, Any]:
-    request: dict[str, Any] = {"model": settings.model, "messages": messages,
-                               "stream": settings.stream}
+    request: dict[str, Any] = {
+        "model": settings.model,
+        "messages": messages,
+        "stream": settings.stream,
+    }
     if settings.stream:
         request["stream_options"] = {"include_usage": True}
     if settings.temperature is not None:
@@ -102,15 +105,20 @@ def _opener(url: str) -> urllib.request.OpenerDirector:
 
 def post(settings: Settings, payload: dict[str, Any]) -> Any:
     """Open the HTTP exchange; map every setup failure to a RunnerError."""
-    headers = {"Content-Type": "application/json",
-               "Accept": "text/event-stream" if settings.stream else "application/json"}
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "text/event-stream" if settings.stream else "application/json",
+    }
     if settings.api_key:
         headers["Authorization"] = f"Bearer {settings.api_key}"
     if urlparse(settings.endpoint).scheme not in ("http", "https"):
-        raise RunnerError(f"the llm base URL must be http or https: {settings.base_url}",
-                          fix="set HOUSTON_LLM_BASE_URL to e.g. http://127.0.0.1:11434/v1")
+        raise RunnerError(
+            f"the llm base URL must be http or https: {settings.base_url}",
+            fix="set HOUSTON_LLM_BASE_URL to e.g. http://127.0.0.1:11434/v1",
+        )
     request = urllib.request.Request(  # noqa: S310 - the scheme was checked just above
-        settings.endpoint, data=json.dumps(payload).encode(), headers=headers, method="POST")
+        settings.endpoint, data=json.dumps(payload).encode(), headers=headers, method="POST"
+    )
     try:
         return _opener(settings.endpoint).open(request, timeout=settings.timeout)
     except urllib.error.HTTPError as exc:
@@ -130,17 +138,21 @@ def _http_error(settings: Settings, exc: urllib.error.HTTPError) -> RunnerError:
         detail = ""
     text = _error_text(detail) or exc.reason
     if exc.code in (400, 404) and "model" in text.lower():
-        return RunnerError(f"unknown model {settings.model!r} at {settings.base_url}: {text}",
-                           fix="pull it (`ollama pull MODEL`) or set `model:` in the agent "
-                           "or HOUSTON_LLM_MODEL")
+        return RunnerError(
+            f"unknown model {settings.model!r} at {settings.base_url}: {text}",
+            fix="pull it (`ollama pull MODEL`) or set `model:` in the agent or HOUSTON_LLM_MODEL",
+        )
     if exc.code == 404:
-        return RunnerError(f"no chat-completions API at {settings.endpoint}: {text}",
-                           fix="check the base URL (it usually ends in /v1)")
+        return RunnerError(
+            f"no chat-completions API at {settings.endpoint}: {text}",
+            fix="check the base URL (it usually ends in /v1)",
+        )
     if exc.code in (401, 403):
-        return RunnerError(f"the llm endpoint refused the key ({exc.code}): {text}",
-                           fix="set HOUSTON_LLM_API_KEY (or the agent's api_key_env)")
-    return RunnerError(f"the llm endpoint answered {exc.code}: {text}",
-                       where=settings.endpoint)
+        return RunnerError(
+            f"the llm endpoint refused the key ({exc.code}): {text}",
+            fix="set HOUSTON_LLM_API_KEY (or the agent's api_key_env)",
+        )
+    return RunnerError(f"the llm endpoint answered {exc.code}: {text}", where=settings.endpoint)
 
 
 def _error_text(detail: str) -> str:
@@ -188,7 +200,7 @@ def _write_out(text: str) -> None:
     data = text.encode("utf-8")
     view = memoryview(data)
     while view:
-        view = view[os.write(1, view):]
+        view = view[os.write(1, view) :]
 
 
 def _usage(data: Any) -> dict[str, int] | None:
@@ -226,8 +238,11 @@ def read_whole(response: Any) -> Reply:
         raise RunnerError(f"the llm endpoint did not answer JSON: {exc}") from None
     choices = data.get("choices") or [{}]
     message = choices[0].get("message") or {}
-    reply = Reply(text=str(message.get("content") or ""), usage=_usage(data.get("usage")),
-                  finish_reason=choices[0].get("finish_reason"))
+    reply = Reply(
+        text=str(message.get("content") or ""),
+        usage=_usage(data.get("usage")),
+        finish_reason=choices[0].get("finish_reason"),
+    )
     _write_out(reply.text)
     return reply
 
@@ -242,25 +257,35 @@ class LlmRunner:
         response = post(settings, build_request(settings, messages))
         try:
             with response:
-                reply = (read_stream(response, ctx, prompt_estimate) if settings.stream
-                         else read_whole(response))
+                reply = (
+                    read_stream(response, ctx, prompt_estimate)
+                    if settings.stream
+                    else read_whole(response)
+                )
         except TimeoutError as exc:
-            raise RunnerError(f"the llm endpoint {settings.endpoint} stopped answering: {exc}",
-                              fix="raise HOUSTON_LLM_TIMEOUT or check the model server") from None
+            raise RunnerError(
+                f"the llm endpoint {settings.endpoint} stopped answering: {exc}",
+                fix="raise HOUSTON_LLM_TIMEOUT or check the model server",
+            ) from None
         _write_out("\n")
         estimated = reply.usage is None or "total_tokens" not in reply.usage
-        total = (prompt_estimate + estimate_tokens(reply.text) if estimated or reply.usage is None
-                 else reply.usage["total_tokens"])
+        total = (
+            prompt_estimate + estimate_tokens(reply.text)
+            if estimated or reply.usage is None
+            else reply.usage["total_tokens"]
+        )
         if total > reply.reported:
             ctx.report_usage(tokens=total - reply.reported)
         return Outcome(ok=True, result=_result(settings, reply, total, estimated))
 
 
 def _result(settings: Settings, reply: Reply, total: int, estimated: bool) -> dict[str, Any]:
-    result: dict[str, Any] = {"text": reply.text, "model": settings.model,
-                              "finish_reason": reply.finish_reason,
-                              "usage": {**(reply.usage or {}), "total_tokens": total,
-                                        "estimated": estimated}}
+    result: dict[str, Any] = {
+        "text": reply.text,
+        "model": settings.model,
+        "finish_reason": reply.finish_reason,
+        "usage": {**(reply.usage or {}), "total_tokens": total, "estimated": estimated},
+    }
     try:
         parsed = json.loads(reply.text)
     except ValueError:
