@@ -68,6 +68,10 @@ def evil_cases(tmp: Path) -> dict[str, tuple[list[tuple[tarfile.TarInfo, bytes |
             ],
             "duplicate",
         ),
+        "file-after-its-children": (
+            [regular("package.yaml", GOOD_MANIFEST), regular("a/b", b"y"), regular("a", b"x")],
+            "other members lie under it",
+        ),
         "under-a-file": (
             [regular("package.yaml", GOOD_MANIFEST), regular("a", b"x"), regular("a/b", b"y")],
             "under the file",

@@ -238,3 +238,11 @@ def test_catalog_sees_local_override_agents_and_the_locked_version(home: Home) -
     assert folder == home.packages / "customer-service" / "1.2.0"
     classifier, _ = AgentCatalog(home).find("customer-service/ticket-classifier")
     assert classifier.runner is None and "triage" in classifier.prompt
+
+
+def test_parse_sets() -> None:
+    from houston.pkg.workflows import parse_sets
+
+    assert parse_sets(["ticket=a=b", " customer =Ada"]) == {"ticket": "a=b", "customer": "Ada"}
+    with pytest.raises(PackageError, match="not key=value"):
+        parse_sets(["novalue"])

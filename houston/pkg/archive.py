@@ -137,10 +137,37 @@ def _check_type(member: tarfile.TarInfo, archive: Path) -> None:
     )
 
 
+def _check_place(name: str, kinds: dict[str, bool], archive: Path) -> None:
+    """No duplicates, and nothing below a member that is a file."""
+    if name in kinds:
+        raise PackageError(
+            f"duplicate archive member {name!r}",
+            where=str(archive),
+            fix="rebuild the package with `houston package build`",
+        )
+    parent = posixpath.dirname(name)
+    while parent:
+        if kinds.get(parent) is False:
+            raise PackageError(
+                f"archive member {name!r} lies under the file {parent!r}", where=str(archive)
+            )
+        parent = posixpath.dirname(parent)
+
+
+def _parents(name: str) -> list[str]:
+    parents = []
+    parent = posixpath.dirname(name)
+    while parent:
+        parents.append(parent)
+        parent = posixpath.dirname(parent)
+    return parents
+
+
 def validate_members(tar: tarfile.TarFile, archive: Path, limits: Limits) -> list[tarfile.TarInfo]:
     """Walk the members lazily, so a bomb is refused at its first oversized header."""
     kept: list[tarfile.TarInfo] = []
     kinds: dict[str, bool] = {}  # normalized name -> is a folder
+    implied: set[str] = set()  # folders that members lie in, listed or not
     total = 0
     count = 0
     for member in tar:
@@ -162,20 +189,14 @@ def validate_members(tar: tarfile.TarFile, archive: Path, limits: Limits) -> lis
             )
         if name == ".":
             continue
-        if name in kinds:
+        _check_place(name, kinds, archive)
+        if not member.isdir() and name in implied:
             raise PackageError(
-                f"duplicate archive member {name!r}",
+                f"archive member {name!r} is a file but other members lie under it",
                 where=str(archive),
-                fix="rebuild the package with `houston package build`",
             )
-        parent = posixpath.dirname(name)
-        while parent:
-            if kinds.get(parent) is False:
-                raise PackageError(
-                    f"archive member {name!r} lies under the file {parent!r}", where=str(archive)
-                )
-            parent = posixpath.dirname(parent)
         kinds[name] = member.isdir()
+        implied.update(_parents(name))
         member.name = name
         kept.append(member)
     return kept
