@@ -31,7 +31,7 @@ DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 180
 
 def attempt_outcome(data: dict[str, Any]) -> str:
     """Pure: the outcome an `attempt.end` event reports, however the engine phrased it."""
-    for key in ("outcome", "state", "result"):
+    for key in ("outcome", "reason", "state", "result"):
         value = data.get(key)
         if isinstance(value, str) and value:
             return value
@@ -50,6 +50,12 @@ class EventTotals:
     tokens: float = 0.0
     cost: float = 0.0
     events: Counter[str] = field(default_factory=Counter)
+    engines: dict[int, int] = field(default_factory=dict)  # pid -> workers, while running
+
+    @property
+    def workers(self) -> int:
+        """Worker slots of the engines that said they started and not yet stopped."""
+        return sum(self.engines.values())
 
     def consume(self, event: dict[str, Any]) -> None:
         kind = str(event.get("type"))
@@ -60,6 +66,11 @@ class EventTotals:
             duration = data.get("duration")
             if isinstance(duration, int | float) and duration >= 0:
                 self.observe(float(duration))
+        elif kind == "engine.state" and isinstance(data.get("pid"), int):
+            if data.get("state") == "started":
+                self.engines[data["pid"]] = int(_number(data.get("workers")))
+            elif data.get("state") == "stopped":
+                self.engines.pop(data["pid"], None)
         elif kind == "usage":
             self.tokens += _number(data.get("tokens"))
             self.cost += _number(data.get("cost"))
@@ -116,8 +127,10 @@ def render(totals: EventTotals, missions: dict[str, int], busy_workers: int) -> 
     for state, n in missions.items():
         by_state.add_metric([state], n)
     busy = GaugeMetricFamily("houston_busy_workers", "Tasks running now.", busy_workers)
+    slots = GaugeMetricFamily("houston_workers", "Worker slots of running engines.",
+                              totals.workers)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Collector([by_state, busy, *totals.families()]))
+    registry.register(_Collector([by_state, busy, slots, *totals.families()]))
     return generate_latest(registry)
 
 

@@ -150,3 +150,57 @@ def test_the_page_recovers_after_a_server_restart(page: Any, home: Home) -> None
         shot(page, "recovered")
     finally:
         handle.stop()
+
+
+ENGINE_MISSION = b"""name: live engine
+gate: approve
+tasks:
+  - id: count
+    agent: core/shell
+    inputs:
+      command: 'for i in 1 2 3 4; do echo "tick $i"; sleep 0.3; done'
+  - id: after
+    agent: core/shell
+    needs: [count]
+    inputs:
+      command: 'echo done'
+"""
+
+
+@pytest.mark.process
+def test_a_real_engine_runs_an_approved_mission_live(page: Any, home: Home) -> None:
+    """`houston serve` (engine + dashboard): approve with the button, watch it finish."""
+    import subprocess
+    import sys
+
+    from playwright.sync_api import expect
+
+    mission = submit(MissionStore(home), ENGINE_MISSION, "mission.yaml").id
+    argv = [sys.executable, "-m", "houston", "--home", str(home.root), "serve",
+            "--port", "0", "--workers", "2"]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as proc:
+        try:
+            assert proc.stdout is not None
+            url = ""
+            for _ in range(20):  # bounded: the URL is among the first lines
+                line = proc.stdout.readline()
+                if line.startswith("dashboard: "):
+                    url = line.split(" ", 1)[1].strip()
+                    break
+            assert url.startswith("http://127.0.0.1:")
+            page.goto(url)
+            card = page.locator(f'.card[data-id="{mission}"]')
+            expect(page.locator("#col-PLANNING").locator(card)).to_be_visible(timeout=WAIT_MS)
+            card.click()
+            page.locator("#btn-approve").click()
+            expect(page.locator("#log")).to_contain_text("tick 2", timeout=WAIT_MS)
+            shot(page, "engine-running")
+            expect(page.locator("#col-COMPLETED").locator(card)).to_be_visible(timeout=20_000)
+            expect(card).to_contain_text("succeeded")
+            expect(page.locator("#log")).to_contain_text("tick 4")
+            expect(page.locator('tr[data-task="after"] td.s-succeeded')).to_be_visible(
+                timeout=WAIT_MS)
+            shot(page, "engine-done")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)

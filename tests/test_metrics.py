@@ -68,3 +68,13 @@ def test_metrics_endpoint_speaks_prometheus_text(home: Home) -> None:
     found = samples(answer.text)
     assert found[("houston_attempts_total", (("outcome", "succeeded"),))] == 1
     assert found[("houston_missions", (("state", "COMPLETED"),))] == 0
+
+
+def test_worker_slots_follow_engine_starts_and_stops() -> None:
+    totals = EventTotals()
+    totals.consume({"type": "engine.state", "data": {"state": "started", "pid": 1, "workers": 4}})
+    totals.consume({"type": "engine.state", "data": {"state": "started", "pid": 2, "workers": 2}})
+    totals.consume({"type": "engine.state", "data": {"state": "stopped", "pid": 1}})
+    assert totals.workers == 2
+    totals.consume({"type": "attempt.end", "data": {"reason": "timeout", "duration": 1}})
+    assert totals.attempts == {"timeout": 1}

@@ -22,6 +22,7 @@ from houston.errors import (
 )
 from houston.events import EventLog
 from houston.lifecycle import MissionState
+from houston.metrics import LogMetrics
 from houston.server import acting, views
 from houston.store import STATE_ORDER, MissionStore
 
@@ -50,9 +51,10 @@ def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
 
 
 class Api:
-    def __init__(self, store: MissionStore, log: EventLog) -> None:
+    def __init__(self, store: MissionStore, log: EventLog, metrics: LogMetrics) -> None:
         self.store = store
         self.log = log
+        self.metrics = metrics
 
     def routes(self) -> list[Route]:
         return [
@@ -82,6 +84,7 @@ class Api:
         refs = self.store.list(states, limit=limit, offset=offset)
         return {
             "last_event_id": last,
+            "workers": self.metrics.catch_up().workers,
             "counts": views.counts(self.store),
             "missions": [views.mission_summary(self.store, r) for r in refs],
         }

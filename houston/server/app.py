@@ -88,7 +88,7 @@ def create_app(
         Route("/", dashboard, methods=["GET"]),
         Route("/events", events, methods=["GET"]),
         Route("/metrics", prometheus, methods=["GET"]),
-        *Api(store, log).routes(),
+        *Api(store, log, metrics).routes(),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)

@@ -13,7 +13,7 @@ const SPARK_POINTS = 60;
 
 const ui = {
   missions: new Map(), selected: null, detail: null, task: null,
-  lastId: -1, source: null, slots: new Map(), logLines: [],
+  lastId: -1, source: null, workers: 0, slots: new Map(), logLines: [],
   cpu: [], rss: [], timers: new Map(),
 };
 
@@ -46,6 +46,7 @@ async function getJSON(path) {
 async function loadBoard() {
   const data = await getJSON("/api/missions");
   ui.missions = new Map(data.missions.map((m) => [m.id, m]));
+  ui.workers = data.workers || 0;
   for (const state of STATES) $(`count-${state}`).textContent = data.counts[state] ?? 0;
   renderBoard();
   return data.last_event_id;
@@ -134,19 +135,24 @@ function renderTasks(tasks) {
 }
 
 function renderSlots(d) {
-  const tasks = d.tasks || [];
-  const running = tasks.filter((t) => t.state === "running");
+  const running = (d.tasks || []).filter((t) => t.state === "running");
   const init = running.find((t) => t.initializer);
   const workers = running.filter((t) => !t.initializer);
-  const n = Math.max((d.budget || {}).max_concurrency || 0, ui.slots.size, workers.length, 1);
+  const known = [...ui.slots.keys()].sort((a, b) => a - b);
+  const n = Math.max(Math.min((d.budget || {}).max_concurrency || Infinity, ui.workers),
+    known.length, workers.length, 1);
+  const numbers = known.length >= n ? known : [...Array(n).keys()].map((i) => i + 1);
+  const spare = workers.filter((t) => !numbers.includes(t.worker));
   const slots = [el("li", { class: "slot", "data-busy": String(Boolean(init)) },
     el("b", {}, "+1 initializer"), init ? init.id : "idle")];
-  for (let i = 0; i < n; i++) {
-    const fromEvents = ui.slots.get(i + 1) || ui.slots.get(i);
-    const task = workers.find((t) => t.worker === i + 1) || workers[i] ||
-      (fromEvents && fromEvents.busy ? { id: fromEvents.task } : null);
+  for (const number of numbers) {
+    const seen = ui.slots.get(number);
+    const mine = seen && seen.busy && seen.mission === d.id ? seen.task : null;
+    const task = (workers.find((t) => t.worker === number) || {}).id || mine ||
+      (seen && seen.busy ? null : (spare.shift() || {}).id);
+    const label = seen && seen.busy && !mine && !task ? "busy (other mission)" : task || "idle";
     slots.push(el("li", { class: "slot", "data-busy": String(Boolean(task)) },
-      el("b", {}, `worker ${i + 1}`), task ? String(task.id) : "idle"));
+      el("b", {}, `worker ${number}`), String(label)));
   }
   $("slots").replaceChildren(...slots);
 }
@@ -209,6 +215,8 @@ async function act(verb) {
 
 function onEvent(event) {
   ui.lastId = event.id;
+  if (event.type === "worker.state") return onWorker(event);
+  if (event.type === "engine.state") later("board", refreshBoard);
   if (event.type === "mission.state") later("board", refreshBoard);
   if (event.mission && event.mission === ui.selected) onMissionEvent(event);
   else if (event.mission && ["task.state", "usage"].includes(event.type)) later("board", refreshBoard, 250);
@@ -218,9 +226,10 @@ function onMissionEvent(event) {
   const data = event.data || {};
   if (event.type === "attempt.log") {
     if (!ui.task || ui.task === event.task) {
-      const text = String(data.line ?? data.text ?? data.chunk ?? JSON.stringify(data));
+      const lines = Array.isArray(data.lines) ? data.lines
+        : String(data.line ?? data.text ?? JSON.stringify(data)).split("\n");
       const prefix = ui.task ? "" : `[${event.task}] `;
-      for (const line of text.split("\n")) if (line !== "") ui.logLines.push(prefix + line);
+      for (const line of lines) if (line !== "") ui.logLines.push(prefix + line);
       if (ui.logLines.length > 2 * LOG_LINES) ui.logLines = ui.logLines.slice(-LOG_LINES);
       renderLog();
     }
@@ -229,13 +238,16 @@ function onMissionEvent(event) {
     ui.rss = [...ui.rss, Number(data.rss || 0)].slice(-SPARK_POINTS);
     renderSpark("spark-cpu", ui.cpu, "cpu-now", (v) => `${v.toFixed(0)} %`);
     renderSpark("spark-rss", ui.rss, "rss-now", (v) => `${(v / 1048576).toFixed(1)} MiB`);
-  } else if (event.type === "worker.state") {
-    ui.slots.set(Number(data.slot ?? data.worker ?? 0),
-      { busy: ["busy", "running"].includes(data.state), task: data.task ?? event.task });
-    if (ui.detail) renderSlots(ui.detail);
   } else {
     later("detail", loadDetail);
   }
+}
+
+function onWorker(event) {   // slots are engine-wide; idle ones carry no mission
+  const data = event.data || {};
+  ui.slots.set(Number(data.slot ?? 0), {
+    busy: data.state === "busy", task: event.task, mission: event.mission });
+  if (ui.detail) renderSlots(ui.detail);
 }
 
 async function refreshBoard() {
