@@ -220,7 +220,7 @@ class EventLog:
 
     def segments(self) -> list[tuple[int, Path]]:
         try:
-            names = os.listdir(self.folder)  # noqa: PTH208 - names only, called per poll
+            names = os.listdir(self.folder)
         except FileNotFoundError:
             return []
         found = []
