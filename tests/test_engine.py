@@ -8,11 +8,6 @@ from pathlib import Path
 
 import psutil
 import pytest
-
-from houston.engine import taskfiles as tf
-from houston.events import EventLog
-from houston.home import Home
-from houston.store import MissionStore
 from test_engine_helpers import (
     REPO,
     engine_thread,
@@ -23,6 +18,11 @@ from test_engine_helpers import (
     submit,
     wait_for,
 )
+
+from houston.engine import taskfiles as tf
+from houston.events import EventLog
+from houston.home import Home
+from houston.store import MissionStore
 
 pytestmark = pytest.mark.process
 

@@ -160,8 +160,18 @@ def stop_agent(record: dict[str, Any], grace: float = 2.0) -> bool:
     for proc in alive:
         with contextlib.suppress(psutil.Error):
             proc.kill()
-    psutil.wait_procs(alive, timeout=grace)
+    # Not our children: wait until each is gone or a zombie (dead, awaiting its reaper).
+    deadline = time.monotonic() + max(grace, 1.0)
+    while time.monotonic() < deadline and any(_running(p) for p in tree):
+        time.sleep(0.005)
     return True
+
+
+def _running(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def wait_gone(record: dict[str, Any], timeout: float) -> bool:

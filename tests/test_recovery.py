@@ -1,0 +1,230 @@
+"""Crash recovery (DESIGN §4) with real processes killed by SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from test_engine_helpers import (
+    engine_thread,
+    houston_process,
+    lines,
+    make_test_package,
+    outcome,
+    submit,
+    wait_for,
+)
+
+from houston import fsio
+from houston.engine import claims, liveness
+from houston.engine import taskfiles as tf
+from houston.engine.recovery import sweep
+from houston.home import Home
+from houston.lifecycle import MissionState, Reason
+from houston.store import MissionStore
+
+pytestmark = pytest.mark.process
+
+
+def _alive(pid: int) -> bool:
+    """Running and not a zombie (a killed orphan may wait a moment for its reaper)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
+
+
+def test_killed_worker_is_requeued_and_its_agent_never_survives(home: Home,
+                                                               tmp_path: Path) -> None:
+    first = tmp_path / "first.pid"
+    # attempt 2 succeeds only if attempt 1's agent is gone (or a zombie awaiting its reaper)
+    command = (f'if [ "$HOUSTON_ATTEMPT" = 1 ]; then echo $$ > {first}; sleep 30; '
+               f'else s=$(ps -o stat= -p "$(cat {first})" | cut -c1); '
+               f'[ -z "$s" ] || [ "$s" = Z ]; fi')
+    ref = submit(home, f"""
+        name: crashy
+        tasks:
+          - {{id: a, agent: core/shell, retries: 0, inputs: {{command: '{command}'}}}}
+    """)
+    store = MissionStore(home)
+    with engine_thread(home, missions={ref.id}) as engine:
+        wait_for(first.exists, what="the first attempt's agent")
+        owner = wait_for(lambda: claims.read_owner(tf.task_dir(store.locate(ref.id).path, "a")))
+        os.kill(int(owner["pid"]), signal.SIGKILL)
+        wait_for(lambda: ref.id in engine.finished, what="the mission to finish")
+    assert outcome(home, ref) == ("COMPLETED", "succeeded")
+    path = store.locate(ref.id).path
+    exits = [tf.read_attempt_json(tf.attempt_dir(path, "a", n), "exit.json") for n in (1, 2)]
+    assert [e["reason"] for e in exits] == ["crashed", "succeeded"]
+    assert tf.read_state(path, "a")["crashes"] == 1  # retries: 0, yet the crash was free
+    assert not _alive(int(first.read_text()))
+
+
+def test_killed_python_worker_is_requeued(home: Home, tmp_path: Path) -> None:
+    make_test_package(home)
+    runs = tmp_path / "runs"
+    ref = submit(home, f"""
+        name: crashy-python
+        tasks:
+          - {{id: a, agent: t/record, inputs: {{file: "{runs}", sleep: 1}}}}
+    """)
+    store = MissionStore(home)
+    with engine_thread(home, missions={ref.id}) as engine:
+        wait_for(lambda: lines(runs) == ["a"], what="the first run")
+        owner = claims.read_owner(tf.task_dir(store.locate(ref.id).path, "a"))
+        assert owner is not None
+        os.kill(int(owner["pid"]), signal.SIGKILL)
+        wait_for(lambda: ref.id in engine.finished, what="the mission to finish")
+    assert outcome(home, ref) == ("COMPLETED", "succeeded")
+    assert lines(runs) == ["a", "a"]
+
+
+def _mission_of_records(home: Home, runs: Path, count: int, sleep: float) -> str:
+    tasks = "\n".join(
+        f"  - {{id: t{i:02d}, agent: t/record, inputs: {{file: \"{runs}\", sleep: {sleep}}}}}"
+        for i in range(count))
+    return f"name: long\ntasks:\n{tasks}\n"
+
+
+def test_killed_engine_is_recovered_and_no_completed_task_runs_again(home: Home,
+                                                                     tmp_path: Path) -> None:
+    make_test_package(home)
+    runs, agent_pid = tmp_path / "runs", tmp_path / "agent.pid"
+    text = _mission_of_records(home, runs, 8, 0.15) + (
+        f"  - {{id: shell, agent: core/shell, inputs: {{command: 'echo $$ > {agent_pid}; "
+        f"if [ $HOUSTON_ATTEMPT = 1 ]; then sleep 30; fi'}}}}\n")
+    ref = submit(home, text)
+    engine = houston_process(home, "serve", "--until-idle", "--no-ui", "--workers", "2")
+    try:
+        wait_for(lambda: len(lines(runs)) >= 3 and agent_pid.exists(), what="progress")
+    finally:
+        _kill(engine)
+    store = MissionStore(home)
+    path = store.locate(ref.id).path
+    done_before = {t for t in tf.task_ids(path) if tf.read_result(path, t) is not None}
+    assert _alive(int(agent_pid.read_text()))  # its own session outlived the engine
+    recover = houston_process(home, "recover", "--json")
+    out, _ = recover.communicate(timeout=30)
+    assert recover.returncode == 0
+    report = json.loads(out)["actions"]
+    assert [a["mission"] for a in report] == [ref.id]
+    assert not _alive(int(agent_pid.read_text()))
+    assert store.locate(ref.id).state is MissionState.COMMITTED
+    assert sweep(home) == []  # idempotent
+    finisher = houston_process(home, "serve", "--until-idle", "--no-ui", "--workers", "2")
+    try:
+        finisher.wait(timeout=60)
+    finally:
+        _kill(finisher)
+    counts = {t: lines(runs).count(t) for t in set(lines(runs))}
+    assert done_before and all(counts[t] == 1 for t in done_before)
+    assert set(counts) == {f"t{i:02d}" for i in range(8)}
+    assert outcome(home, ref) == ("COMPLETED", "succeeded")
+    assert tf.attempt_numbers(store.locate(ref.id).path, "shell") == [1, 2]
+
+
+def _fake_executing(home: Home, engine: dict[str, object], task_owner: dict[str, object] | None
+                    ) -> str:
+    """A mission in EXECUTING claimed by `engine`, with task `a` locked by `task_owner`."""
+    store = MissionStore(home)
+    task = "{id: a, agent: core/shell, inputs: {command: 'true'}}"
+    ref = submit(home, f"name: fake\ntasks:\n  - {task}\n")
+    ref = store.move(ref.id, MissionState.COMMITTED, MissionState.EXECUTING, Reason.CLAIMED)
+    fsio.write_json_atomic(ref.path / "engine.json", {**engine, "since": "2000-01-01T00:00:00Z"})
+    spec = {"id": "a", "agent": "core/shell", "inputs": {"command": "true"}, "needs": [],
+            "retries": None, "timeout": None, "budget": None, "initializer": False,
+            "added_by": None}
+    tf.write_spec(ref.path, spec)
+    tf.write_state(ref.path, "a", "running", 1)
+    tf.new_attempt_dir(ref.path, "a", 0)
+    if task_owner is not None:
+        assert claims.claim_task(tf.task_dir(ref.path, "a"), task_owner, 1)
+    return ref.id
+
+
+def test_a_live_pid_with_another_start_token_is_dead(home: Home) -> None:
+    me = liveness.my_identity().to_dict()
+    impostor = {**me, "start_token": me["start_token"] + "0"}
+    assert liveness.is_alive(me)
+    assert not liveness.is_alive(impostor)
+    mission = _fake_executing(home, impostor, impostor)
+    actions = sweep(home)
+    assert [a["mission"] for a in actions] == [mission]
+    path = MissionStore(home).locate(mission).path
+    assert not claims.is_locked(tf.task_dir(path, "a"))
+    assert tf.read_state(path, "a")["state"] == "pending"
+
+
+def test_a_wall_clock_jump_never_reaps_a_live_owner(home: Home,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        ident = liveness.identity_of(sleeper.pid)
+        assert ident is not None
+        mission = _fake_executing(home, ident.to_dict(), ident.to_dict())
+        real = time.time
+        monkeypatch.setattr(time, "time", lambda: real() + 30 * 86400)  # a month asleep
+        assert sweep(home) == []
+        path = MissionStore(home).locate(mission).path
+        assert path.parent.name == "EXECUTING"
+        assert claims.is_locked(tf.task_dir(path, "a"))
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and "events" not in p.parts and "locks" not in p.parts}
+
+
+def test_recovery_twice_changes_nothing_the_second_time(home: Home) -> None:
+    dead = {"pid": 999999, "start_token": "gone:1", "host": None, "boot_id": None}
+    _fake_executing(home, dead, dead)
+    assert len(sweep(home)) == 1
+    before = _tree(home.root)
+    assert sweep(home) == []
+    assert _tree(home.root) == before
+
+
+def test_two_engines_on_one_home_never_run_a_task_twice(home: Home, tmp_path: Path) -> None:
+    make_test_package(home)
+    runs = tmp_path / "runs"
+    ids = []
+    for m in range(8):
+        tasks = "\n".join(
+            f"  - {{id: m{m}-t{i:02d}, agent: t/record, inputs: {{file: \"{runs}\"}}}}"
+            for i in range(25))
+        ids.append(submit(home, f"name: many-{m}\ntasks:\n{tasks}\n").id)
+    engines = [houston_process(home, "serve", "--until-idle", "--no-ui", "--workers", "2")
+               for _ in range(2)]
+    try:
+        for engine in engines:
+            engine.wait(timeout=120)
+    finally:
+        for engine in engines:
+            _kill(engine)
+    recorded = lines(runs)
+    assert len(recorded) == 200
+    assert len(set(recorded)) == 200
+    store = MissionStore(home)
+    for mission_id in ids:
+        ref = store.locate(mission_id)
+        assert store.status(ref)["outcome"] == "succeeded"
+        claimed = [e for e in store.transitions(ref) if e.get("reason") == "claimed"]
+        assert len(claimed) == 1
