@@ -74,8 +74,9 @@ def parse_agent(text: str | bytes, source: str) -> AgentSpec:
                           "move the text below the closing '---'", at_key=True)
     agent = yamlstrict.validate(AgentSpec, front)
     if agent.runner == "python" and not agent.entrypoint:
-        raise front.error((), "a python agent needs an entrypoint",
-                          "add entrypoint: module:function (module inside the package)")
+        raise front.error(("runner",), "a python agent needs an entrypoint",
+                          "add entrypoint: module:function (module inside the package)",
+                          at_key=True)
     return agent.model_copy(update={"prompt": body.strip("\n")})
 
 
