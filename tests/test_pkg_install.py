@@ -246,3 +246,13 @@ def test_parse_sets() -> None:
     assert parse_sets(["ticket=a=b", " customer =Ada"]) == {"ticket": "a=b", "customer": "Ada"}
     with pytest.raises(PackageError, match="not key=value"):
         parse_sets(["novalue"])
+
+
+def test_a_tampered_registry_archive_stops_the_install_loudly(home: Home, registry: Path) -> None:
+    newest = registry / "base-2.0.0.tar.gz"
+    newest.write_bytes(newest.read_bytes() + b"tampered")
+    with pytest.raises(PackageError, match="sha256 mismatch"):
+        install(home, ["base"], environ=env_for(registry))
+    assert not home.lockfile.exists()
+    install(home, ["base@^1"], environ=env_for(registry))  # the old versions are not opened
+    assert read_lock(home.lockfile).versions == {"base": "1.4.0"}

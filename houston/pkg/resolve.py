@@ -130,29 +130,28 @@ class _Search:
                     fix="widen the range, or publish a matching version to a registry folder",
                 )
             )
-        return self.engine_compatible(name, matching, edge)
-
-    def engine_compatible(self, name: str, matching: list[str], edge: Edge) -> list[str]:
-        usable = []
-        for version in matching:
-            engines = self.index.candidate(name, version).engines_houston
-            if engines is None or satisfies(self.houston_version, engines, prerelease=True):
-                usable.append(version)
-        if not usable:
-            engines = self.index.candidate(name, matching[0]).engines_houston
-            raise self.fail(
-                PackageError(
-                    f"{name}@{matching[0]} needs houston {engines}, but this is houston "
-                    f"{self.houston_version}",
-                    where=edge.describe(),
-                    fix="upgrade Houston or require an older version of the package",
-                )
-            )
         pinned = self.preferred.get(name)
-        if pinned in usable:
-            usable.remove(pinned)
-            usable.insert(0, pinned)
-        return usable
+        if pinned in matching:
+            matching.remove(pinned)
+            matching.insert(0, pinned)
+        return matching
+
+    def usable(self, name: str, version: str, edge: Edge) -> Candidate:
+        """The candidate, or a failure when it is unreadable or excludes this Houston."""
+        # Read lazily: only versions actually tried are opened. A tampered or broken
+        # archive raises PackageError straight out (never a silent fall-back to older).
+        candidate = self.index.candidate(name, version)
+        engines = candidate.engines_houston
+        if engines is None or satisfies(self.houston_version, engines, prerelease=True):
+            return candidate
+        raise self.fail(
+            PackageError(
+                f"{name}@{version} needs houston {engines}, but this is houston "
+                f"{self.houston_version}",
+                where=edge.describe(),
+                fix="upgrade Houston or require an older version of the package",
+            )
+        )
 
 
 def resolve(
@@ -208,10 +207,9 @@ def _solve(
         raise search.fail(_conflict(name, version, edges, edge))
     last: _Failure | None = None
     for version in search.choices(edge, constraints):
-        deps = search.index.candidate(name, version).dependencies
-        link = f"{name}@{version}"
-        more = [Edge(d, (*edge.chain, link)) for d in deps]
         try:
+            deps = search.usable(name, version, edge).dependencies
+            more = [Edge(d, (*edge.chain, f"{name}@{version}")) for d in deps]
             return _solve(search, {**chosen, name: (version, [edge])}, seen, [*rest, *more])
         except _Failure as failure:
             last = failure
