@@ -136,6 +136,8 @@ def _http_error(settings: Settings, exc: urllib.error.HTTPError) -> RunnerError:
         detail = exc.read(4096).decode("utf-8", "replace")
     except OSError:
         detail = ""
+    finally:
+        exc.close()
     text = _error_text(detail) or exc.reason
     if exc.code in (400, 404) and "model" in text.lower():
         return RunnerError(
