@@ -1,0 +1,90 @@
+"""`houston run / serve / recover / retry / logs` through the real entry point."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+import psutil
+import pytest
+from test_engine_helpers import REPO, houston_process, wait_for
+from test_pkg_helpers import cli
+
+from houston.home import Home
+from houston.lifecycle import MissionState
+from houston.store import MissionStore
+
+pytestmark = pytest.mark.process
+HELLO = str(REPO / "missions" / "hello.yaml")
+
+
+def test_run_hello_succeeds_and_logs_show_it(home: Home) -> None:
+    result = cli("--home", str(home.root), "run", HELLO, "--no-ui", "--workers", "2")
+    assert result.code == 0, result.err
+    assert "succeeded" in result.out
+    (ref,) = MissionStore(home).list()
+    logs = cli("--home", str(home.root), "logs", ref.id, "greet")
+    assert "hello from greet" in logs.out
+    again = cli("--home", str(home.root), "retry", ref.id)
+    assert again.code == 2 and "cannot retry" in again.err
+
+
+def test_run_a_failing_mission_exits_1(home: Home, tmp_path: Path) -> None:
+    mission = tmp_path / "bad.yaml"
+    task = "{id: x, agent: core/shell, inputs: {command: 'exit 4'}}"
+    mission.write_text(f"name: bad\ntasks:\n  - {task}\n")
+    result = cli("--home", str(home.root), "run", str(mission), "--no-ui")
+    assert result.code == 1
+    assert "failed" in result.err
+
+
+def test_bad_input_exits_2_and_writes_nothing(tmp_path: Path) -> None:
+    mission = tmp_path / "broken.yaml"
+    mission.write_text("name: broken\ntasks: 12\n")
+    home = tmp_path / "h"
+    assert cli("--home", str(home), "run", str(mission), "--no-ui").code == 2
+    assert cli("--home", str(home), "run", str(tmp_path / "absent.yaml"), "--no-ui").code == 2
+    assert cli("--home", str(home), "run", HELLO, "--set", "a=b", "--no-ui").code == 2
+    assert not home.exists()
+
+
+def test_a_gated_mission_without_a_terminal_needs_approve(home: Home, tmp_path: Path) -> None:
+    mission = tmp_path / "gated.yaml"
+    mission.write_text("name: gated\ngate: approve\ntasks:\n"
+                       "  - {id: x, agent: core/shell, inputs: {command: 'true'}}\n")
+    refused = cli("--home", str(home.root), "run", str(mission), "--no-ui")
+    assert refused.code == 2 and "--approve" in refused.err
+    assert MissionStore(home).list() == []
+    approved = cli("--home", str(home.root), "run", str(mission), "--no-ui", "--approve")
+    assert approved.code == 0, approved.err
+
+
+def test_recover_json_reports_nothing_on_a_clean_home(home: Home) -> None:
+    result = cli("--home", str(home.root), "recover", "--json")
+    assert result.code == 0
+    assert json.loads(result.out) == {"actions": []}
+
+
+def test_serve_stops_cleanly_on_sigterm_and_hands_missions_back(home: Home) -> None:
+    from houston import actions
+
+    ref = actions.submit(MissionStore(home), b"name: s\ntasks:\n  - {id: a, agent: core/shell, "
+                         b"inputs: {command: 'sleep 30'}}\n", "s.yaml")
+    serve = houston_process(home, "serve", "--no-ui", "--workers", "1")
+    try:
+        agent = home.mission_dir(MissionState.EXECUTING, ref.id) / "tasks/a/attempts/1/agent.json"
+        wait_for(agent.exists, what="the agent to start")
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(timeout=20) == 0
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+            serve.wait()
+        for stream in (serve.stdout, serve.stderr):
+            assert stream is not None
+            stream.close()
+    back = MissionStore(home).locate(ref.id)
+    assert back.state is MissionState.COMMITTED
+    pid = json.loads((back.path / "tasks/a/attempts/1/agent.json").read_text())["pid"]
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
