@@ -37,6 +37,8 @@ class FakeOpenAI(BaseHTTPRequestHandler):
         if body["model"] == "hang":
             RELEASE.wait(10)  # far longer than the client's 1 s timeout
             return None
+        if body["model"] == "no-usage":
+            return self.stream(body, words=["tok "] * 70, usage=False)
         if body["model"] != KNOWN_MODEL:
             return self.answer(
                 404,
@@ -74,17 +76,17 @@ class FakeOpenAI(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def stream(self, body: dict[str, Any]) -> None:
+    def stream(self, body: dict[str, Any], words: list[str] = WORDS, usage: bool = True) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
-        for word in WORDS:
+        for word in words:
             chunk = {"choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]}
             self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
             self.wfile.flush()
         last = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
         self.wfile.write(f"data: {json.dumps(last)}\n\n".encode())
-        if body.get("stream_options", {}).get("include_usage"):
+        if usage and body.get("stream_options", {}).get("include_usage"):
             usage = {
                 "choices": [],
                 "usage": {"prompt_tokens": 30, "completion_tokens": 10, "total_tokens": 40},
@@ -212,3 +214,14 @@ def test_settings_precedence(tmp_path: Path) -> None:
     defaults = settings_for(bare, {})
     assert defaults.base_url == "http://127.0.0.1:11434/v1" and defaults.api_key is None
     assert settings_for(bare, {"HOUSTON_LLM_MODEL": "qwen"}).model == "qwen"
+
+
+def test_usage_is_estimated_while_streaming_when_the_server_reports_none(
+    tmp_path: Path, server: str
+) -> None:
+    the_job = job(tmp_path, server, "no-usage")
+    ctx = Ctx(the_job)
+    outcome = run(the_job, ctx)
+    assert outcome.result is not None and outcome.result["usage"]["estimated"] is True
+    assert len(ctx.reports) == 3  # after 32 and 64 chunks, then the final correction
+    assert sum(ctx.reports) == outcome.result["usage"]["total_tokens"] > 70
