@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from houston.errors import PackageError
 from houston.pkg.resolve import Candidate, resolve
@@ -215,3 +217,38 @@ def test_engines_houston_is_enforced() -> None:
     assert result.versions["new"] == "1.0.0"
     with pytest.raises(PackageError, match=r"new@2.0.0 needs houston >=0.5, but this is houston"):
         resolve(reqs("new@2"), index, houston_version="0.1.0")
+
+
+NAMES = ["a", "b", "c", "d"]
+VERSIONS = ["1.0.0", "1.1.0", "2.0.0"]
+RANGES = ["^1", "~1.1", ">=1.1", "2.x", "*", "1.0.0 - 1.1.0"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.dictionaries(
+        st.tuples(st.sampled_from(NAMES), st.sampled_from(VERSIONS)),
+        st.lists(st.tuples(st.sampled_from(NAMES), st.sampled_from(RANGES)), max_size=2),
+        min_size=1,
+    ),
+    st.lists(st.tuples(st.sampled_from(NAMES), st.sampled_from(RANGES)), min_size=1, max_size=2),
+)
+def test_any_answer_satisfies_every_range_it_met(
+    graph: dict[tuple[str, str], list[tuple[str, str]]], roots: list[tuple[str, str]]
+) -> None:
+    data: dict[str, dict[str, tuple[list[str], str | None]]] = {}
+    for (name, version), deps in graph.items():
+        wanted = [f"{d}@{r}" for d, r in dict(deps).items() if d != name]
+        data.setdefault(name, {})[version] = (wanted, None)
+    index = DictIndex(data)
+    try:
+        result = resolve(
+            [Requirement(n, r) for n, r in dict(roots).items()], index, houston_version="0.1.0"
+        )
+    except PackageError:
+        return  # conflicts, cycles and unknown names are legitimate answers here
+    for name, range_ in dict(roots).items():
+        assert satisfies(result.versions[name], range_)
+    for name, version in result.versions.items():
+        for dep in index.candidate(name, version).dependencies:
+            assert satisfies(result.versions[dep.name], dep.range)
