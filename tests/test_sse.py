@@ -16,7 +16,7 @@ import pytest
 from houston.events import EventLog
 from houston.home import Home
 from houston.server.launcher import ServerHandle, start
-from houston.server.sse import Feed, Subscriber, encode_sse, resume_point
+from houston.server.sse import CONTROL, Feed, Subscriber, encode_sse, resume_point, wire
 
 
 @pytest.fixture
@@ -50,15 +50,24 @@ def test_resume_point_prefers_last_event_id_then_since_then_head() -> None:
 
 
 def test_encode_sse_carries_the_id_for_resume() -> None:
-    wire = encode_sse({"id": 12, "type": "usage", "data": {}})
-    assert wire.startswith(b"id: 12\ndata: {")
-    assert wire.endswith(b"\n\n")
+    message = encode_sse({"id": 12, "type": "usage", "data": {}})
+    assert message.startswith(b"id: 12\ndata: {")
+    assert message.endswith(b"\n\n")
+    assert wire(12, b'{"id":12}') == b'id: 12\ndata: {"id":12}\n\n'
+
+
+def test_hints_reach_filtered_clients_but_foreign_events_do_not() -> None:
+    sub = Subscriber("mine", limit=10)
+    sub.offer(1, "theirs", b"a")
+    sub.offer(CONTROL, None, b"hint")
+    sub.offer(2, "mine", b"b")
+    assert list(sub.items) == [(CONTROL, b"hint"), (2, b"b")]
 
 
 def test_a_subscriber_that_falls_behind_is_closed_not_grown() -> None:
     sub = Subscriber(None, limit=3)
     for i in range(5):
-        sub.offer({"id": i, "mission": None})
+        sub.offer(i, None, b"x")
     assert sub.closed == "overflow"
     assert not sub.items
     assert asyncio.run(sub.next_batch()) is None
@@ -155,3 +164,28 @@ def test_stop_ends_open_streams_and_the_server_thread(home: Home) -> None:
     thread.join(timeout=10)
     assert ended.is_set()
     assert not handle._thread.is_alive()
+
+
+def test_a_mission_moved_without_an_event_sends_a_missions_hint(server: ServerHandle) -> None:
+    from houston.actions import submit
+    from houston.store import MissionStore
+
+    got: list[str] = []
+
+    def reader() -> None:
+        auth = {"Authorization": f"Bearer {server.token}"}
+        with httpx.stream("GET", f"{server.base_url}/events", headers=auth,
+                          timeout=10) as answer:
+            for line in answer.iter_lines():
+                if line.startswith("event: "):
+                    got.append(line)
+                    return
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while thread.is_alive() and time.monotonic() < deadline:
+        submit(MissionStore(server.home), b"name: x\ntasks:\n  - {id: a, agent: core/shell}\n",
+               "m.yaml")
+        thread.join(timeout=0.3)
+    assert got == ["event: missions"]

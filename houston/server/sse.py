@@ -39,6 +39,11 @@ def encode_sse(event: dict[str, Any]) -> bytes:
     return f"id: {event['id']}\ndata: {data}\n\n".encode()
 
 
+def wire(event_id: int, raw: bytes) -> bytes:
+    """Pure: the SSE message of a log line forwarded unchanged (encoded once per event)."""
+    return b"id: %d\ndata: %s\n\n" % (event_id, raw)
+
+
 def encode_control(name: str, data: dict[str, Any]) -> bytes:
     """Pure: a named message without an id (it does not move the resume point)."""
     return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
@@ -56,27 +61,28 @@ def resume_point(last_event_id: str | None, since: str | None, head_id: int) -> 
     return head_id
 
 
+CONTROL = -1  # the id of an unlogged hint: never compared, never a resume point
+
+
 class Subscriber:
-    """One client's bounded buffer of live events."""
+    """One client's bounded buffer of live messages: (event id, SSE bytes)."""
 
     def __init__(self, mission: str | None, limit: int) -> None:
         self.mission = mission
         self.limit = limit
-        self.items: deque[dict[str, Any]] = deque()
+        self.items: deque[tuple[int, bytes]] = deque()
         self.ready = asyncio.Event()
         self.closed: str | None = None  # why: "overflow" or "shutdown"
 
-    def offer(self, event: dict[str, Any]) -> None:
+    def offer(self, event_id: int, mission: str | None, message: bytes) -> None:
         if self.closed is not None:
             return
-        if "control" in event:
-            pass  # "look again" hints go to every client, whatever its filter
-        elif self.mission is not None and event.get("mission") != self.mission:
-            return
+        if event_id != CONTROL and self.mission is not None and mission != self.mission:
+            return  # hints go to every client whatever its filter; events only if they match
         if len(self.items) >= self.limit:
             self.close("overflow")
             return
-        self.items.append(event)
+        self.items.append((event_id, message))
         self.ready.set()
 
     def close(self, reason: str) -> None:
@@ -85,8 +91,8 @@ class Subscriber:
         self.items.clear()
         self.ready.set()
 
-    async def next_batch(self) -> list[dict[str, Any]] | None:
-        """The buffered events, waiting for some; None once closed."""
+    async def next_batch(self) -> list[tuple[int, bytes]] | None:
+        """The buffered messages, waiting for some; None once closed."""
         while not self.items:
             if self.closed is not None:
                 return None
@@ -149,6 +155,8 @@ class Feed:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._tail is not None:
+            self._tail.close()
 
     def wake_threadsafe(self) -> None:
         loop, wake = self._loop, self._wake
@@ -169,19 +177,22 @@ class Feed:
             self.pump()
             if self._board_changed:
                 self._board_changed = False
+                hint = encode_control("missions", {})
                 for sub in list(self.subscribers):
-                    sub.offer({"control": "missions"})
+                    sub.offer(CONTROL, None, hint)
 
     def pump(self) -> None:
         """Read what is new in the log and hand it to every subscriber."""
         assert self._tail is not None
         for _ in range(100):  # bounded; the next wake-up continues
-            batch = self._tail.poll(limit=REPLAY_BATCH)
+            batch = self._tail.poll_raw(limit=REPLAY_BATCH)
             if not batch:
                 return
-            for event in batch:
-                for sub in list(self.subscribers):
-                    sub.offer(event)
+            subscribers = list(self.subscribers)
+            for event, raw in batch:
+                message = wire(event["id"], raw)
+                for sub in subscribers:
+                    sub.offer(event["id"], event.get("mission"), message)
 
     # -- clients --------------------------------------------------------------------
 
@@ -208,23 +219,26 @@ class Feed:
                 batch = await sub.next_batch()
                 if batch is None:
                     return
-                for event in batch:
-                    if "control" in event:
-                        yield encode_control(event["control"], {})
-                    elif event["id"] > sent:
-                        sent = event["id"]
-                        yield encode_sse(event)
+                fresh = [m for i, m in batch if i == CONTROL or i > sent]
+                sent = max([sent, *(i for i, _m in batch)])
+                if fresh:
+                    yield b"".join(fresh)
         finally:
             self.subscribers.discard(sub)
 
     async def _replay(self, after: int, mission: str | None) -> AsyncIterator[tuple[bytes, int]]:
         tail = EventTail(self.log, after)
         head = self.log.head()
-        while tail.position < head and not self.closing:
-            batch = await anyio.to_thread.run_sync(tail.poll, REPLAY_BATCH)
-            if not batch:
-                break
-            chunk = b"".join(
-                encode_sse(e) for e in batch if mission is None or e.get("mission") == mission
-            )
-            yield chunk, batch[-1]["id"]
+        try:
+            while tail.position < head and not self.closing:
+                batch = await anyio.to_thread.run_sync(tail.poll_raw, REPLAY_BATCH)
+                if not batch:
+                    break
+                chunk = b"".join(
+                    wire(e["id"], raw)
+                    for e, raw in batch
+                    if mission is None or e.get("mission") == mission
+                )
+                yield chunk, batch[-1][0]["id"]
+        finally:
+            tail.close()
