@@ -256,3 +256,12 @@ def test_a_tampered_registry_archive_stops_the_install_loudly(home: Home, regist
     assert not home.lockfile.exists()
     install(home, ["base@^1"], environ=env_for(registry))  # the old versions are not opened
     assert read_lock(home.lockfile).versions == {"base": "1.4.0"}
+
+
+def test_leftovers_of_a_dead_install_are_cleared(home: Home, registry: Path) -> None:
+    stale = home.packages / ".tmp" / "base-dead"
+    (stale / "tree").mkdir(parents=True)
+    (stale / "tree" / "half.txt").write_text("half")
+    install(home, ["base@^1"], environ=env_for(registry))
+    assert not stale.exists()
+    assert verify(home) == []

@@ -94,15 +94,17 @@ def explicit_source(text: str, index: RegistryIndex) -> Requirement | None:
         manifest = read_manifest(path)
         item = Published(manifest.name, manifest.version, path, False, manifest)
     else:
-        archive.check_digest(path, index.limits)
-        item = Published("", "", path, True)
-        from houston.pkg.manifest import MANIFEST_FILE, load_manifest
-
-        text_bytes = archive.read_member(path, MANIFEST_FILE, index.limits)
-        item.manifest = load_manifest(text_bytes, f"{path}!{MANIFEST_FILE}")
-        item.name, item.version = item.manifest.name, item.manifest.version
+        item = Published.from_archive(path, index.limits)
     index.add(item)
     return Requirement(item.name, item.version)
+
+
+def clear_leftovers(home: Home) -> None:
+    """Staging and trash of installs that died; safe because the packages lock is held."""
+    for folder in (home.packages / ".tmp", home.packages / ".trash"):
+        if folder.is_dir():
+            for child in folder.iterdir():
+                shutil.rmtree(child, ignore_errors=True)
 
 
 def archive_suffixes() -> tuple[str, ...]:
@@ -119,6 +121,7 @@ def install(
     """Resolve `sources` together with what is already requested, then install."""
     home.ensure()
     with packages_lock(home):
+        clear_leftovers(home)
         lock = read_lock(home.lockfile)
         index = build_index(home, environ)
         roots = dict(lock.requested)

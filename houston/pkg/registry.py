@@ -61,6 +61,14 @@ class Published:
     is_archive: bool
     manifest: PackageManifest | None = None
 
+    @classmethod
+    def from_archive(cls, path: Path, limits: archive.Limits) -> Published:
+        """An archive named on the command line: its own package.yaml says what it is."""
+        archive.check_digest(path, limits)
+        text = archive.read_member(path, MANIFEST_FILE, limits)
+        manifest = load_manifest(text, f"{path}!{MANIFEST_FILE}")
+        return cls(manifest.name, manifest.version, path, True, manifest)
+
     @property
     def label(self) -> str:
         return f"{'archive' if self.is_archive else 'folder'}:{self.path}"
