@@ -161,7 +161,7 @@ def test_streaming_writes_tokens_and_counts_usage(
     sent = FakeOpenAI.requests[0]
     assert sent["auth"] == "Bearer sekret"
     assert sent["body"]["stream_options"] == {"include_usage": True}
-    assert sent["body"]["max_tokens"] == 500
+    assert "max_tokens" not in sent["body"]  # the budget is enforced from usage, not sent
     assert sent["body"]["messages"][0] == {
         "role": "system",
         "content": "You answer support tickets.",
@@ -170,12 +170,13 @@ def test_streaming_writes_tokens_and_counts_usage(
 
 
 def test_non_streaming_parses_json_answers(tmp_path: Path, server: str) -> None:
-    the_job = job(tmp_path, server, stream=False)
+    the_job = job(tmp_path, server, stream=False, max_tokens=64)
     ctx = Ctx(the_job)
     outcome = run(the_job, ctx)
     assert outcome.result is not None
     assert outcome.result["data"] == {"category": "billing"}
     assert ctx.reports == [47]
+    assert FakeOpenAI.requests[0]["body"]["max_tokens"] == 64
 
 
 def test_unknown_model_is_a_clear_error(tmp_path: Path, server: str) -> None:

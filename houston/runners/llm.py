@@ -59,7 +59,9 @@ def settings_for(job: Job, environ: Mapping[str, str] | None = None) -> Settings
     if job.timeout:
         timeout = min(timeout, float(job.timeout))
     stream = agent.get("stream")
-    max_tokens = (job.budget or {}).get("max_tokens")
+    # Only the agent's own cap is sent: a mission budget can exceed a model's context, and
+    # some servers (vLLM) reject such a request; budgets are enforced from usage reports.
+    max_tokens = agent.get("max_tokens")
     return Settings(
         base_url=str(agent.get("base_url") or env.get("HOUSTON_LLM_BASE_URL") or DEFAULT_BASE_URL),
         model=str(agent.get("model") or env.get("HOUSTON_LLM_MODEL") or DEFAULT_MODEL),
