@@ -1,7 +1,8 @@
 """The `llm` runner: an agent's prompt sent to an OpenAI-compatible chat-completions API.
 
 Works with ollama, llama.cpp's server, vLLM and hosted APIs. Settings, first found wins:
-the agent's front matter (`model`, `base_url`, `api_key_env`, `temperature`, `stream`), the
+the agent's front matter (`model`, `base_url`, `api_key_env`, `temperature`, `max_tokens`,
+`stream`), the
 job's env (mission config), then the process environment (`HOUSTON_LLM_BASE_URL`,
 `HOUSTON_LLM_MODEL`, `HOUSTON_LLM_API_KEY`, `HOUSTON_LLM_TIMEOUT`). Default endpoint: a
 local ollama at http://127.0.0.1:11434/v1.
