@@ -2,10 +2,9 @@
 
 Works with ollama, llama.cpp's server, vLLM and hosted APIs. Settings, first found wins:
 the agent's front matter (`model`, `base_url`, `api_key_env`, `temperature`, `max_tokens`,
-`stream`), the
-job's env (mission config), then the process environment (`HOUSTON_LLM_BASE_URL`,
-`HOUSTON_LLM_MODEL`, `HOUSTON_LLM_API_KEY`, `HOUSTON_LLM_TIMEOUT`). Default endpoint: a
-local ollama at http://127.0.0.1:11434/v1.
+`stream`), the job's env (mission config), then the process environment
+(`HOUSTON_LLM_BASE_URL`, `HOUSTON_LLM_MODEL`, `HOUSTON_LLM_API_KEY`, `HOUSTON_LLM_TIMEOUT`).
+Default endpoint: a local ollama at http://127.0.0.1:11434/v1.
 
 The system message is the agent body; the user message carries the task inputs as JSON.
 Streamed tokens are written to stdout (the attempt's stdout.log, which the engine turns
