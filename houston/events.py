@@ -391,31 +391,28 @@ def _segment_at(
 
 class LogWatcher:
     """Calls `wake()` (from the watchdog thread) when a file in the events folder
-    changes. Any event means "look again": the reader tails from its own position."""
+    changes. Any event means "look again": the reader tails from its own position.
+    `also(folder, wake)` adds more folders to the same observer thread."""
 
     def __init__(self, folder: Path, wake: Listener) -> None:
         self.folder = folder
         self.wake = wake
+        self._folders: list[tuple[Path, Listener]] = [(folder, wake)]
         self._observer: Any = None
+
+    def also(self, folder: Path, wake: Listener) -> LogWatcher:
+        self._folders.append((folder, wake))
+        return self
 
     def start(self) -> bool:
         """Start watching; False if the platform refused (the caller keeps reconciling)."""
-        from watchdog.events import FileSystemEvent, FileSystemEventHandler
         from watchdog.observers import Observer
 
-        wake = self.wake
-
-        class _Handler(FileSystemEventHandler):
-            def on_any_event(self, event: FileSystemEvent) -> None:
-                if event.event_type in ("opened", "closed_no_write"):
-                    return
-                with contextlib.suppress(Exception):  # an exception would kill the thread
-                    wake()
-
-        self.folder.mkdir(parents=True, exist_ok=True)
         observer = Observer()
         try:
-            observer.schedule(_Handler(), str(self.folder), recursive=False)
+            for folder, wake in self._folders:
+                folder.mkdir(parents=True, exist_ok=True)
+                observer.schedule(_handler(wake), str(folder), recursive=False)
             observer.start()
         except OSError:  # inotify limits (ENOSPC): reconcile alone
             return False
@@ -427,3 +424,16 @@ class LogWatcher:
             self._observer.stop()
             self._observer.join(timeout=2)
             self._observer = None
+
+
+def _handler(wake: Listener) -> Any:
+    from watchdog.events import FileSystemEvent, FileSystemEventHandler
+
+    class _Handler(FileSystemEventHandler):
+        def on_any_event(self, event: FileSystemEvent) -> None:
+            if event.event_type in ("opened", "closed_no_write"):
+                return
+            with contextlib.suppress(Exception):  # an exception would kill the thread
+                wake()
+
+    return _Handler()

@@ -71,7 +71,8 @@ def test_launch_url_sets_an_httponly_strict_cookie_and_drops_the_token(
 
 def test_reads_without_the_token_are_refused(server: ServerHandle) -> None:
     assert httpx.get(f"{server.base_url}/api/missions").status_code == 403
-    assert httpx.get(f"{server.base_url}/?token=wrong").status_code == 403
+    page = httpx.get(f"{server.base_url}/?token=wrong")
+    assert page.status_code == 401 and "run/token" in page.text
     assert httpx.get(f"{server.base_url}/metrics").status_code == 403
 
 

@@ -38,6 +38,15 @@ SECURITY_HEADERS = [
 ]
 
 
+NEEDS_LAUNCH_URL = "open the URL printed by `houston serve` (it carries the access token)"
+LAUNCH_PAGE = (
+    "<!doctype html><meta charset=utf-8><title>Houston</title>"
+    "<p>This dashboard needs its access token. Open the URL that <code>houston run</code> or "
+    "<code>houston serve</code> printed (it ends in <code>?token=...</code>); the token is "
+    "also in <code>&lt;home&gt;/run/token</code>.</p>"
+)
+
+
 def load_token(run_dir: Path) -> str:
     """The per-home token in `<home>/run/token` (0600), created on first use."""
     path = run_dir / "token"
@@ -83,6 +92,8 @@ class Guard:
         refusal = self.refusal(scope, headers)
         if refusal == "launch":
             await self._launch(scope, send)
+        elif refusal == NEEDS_LAUNCH_URL:
+            await _respond_html(send, 401, LAUNCH_PAGE)
         elif refusal:
             await _respond(send, 403, {"error": refusal})
         else:
@@ -112,7 +123,7 @@ class Guard:
         if by_cookie and (method in SAFE_METHODS or origin is not None):
             return ""
         if path == "/" and method == "GET":
-            return "open the URL printed by `houston serve` (it carries the access token)"
+            return NEEDS_LAUNCH_URL
         return "missing or wrong token"
 
     def _valid(self, candidate: str) -> bool:
@@ -175,6 +186,22 @@ async def _respond(send: Send, status: int, body: dict[str, str]) -> None:
             "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *SECURITY_HEADERS,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+async def _respond_html(send: Send, status: int, page: str) -> None:
+    payload = page.encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/html; charset=utf-8"),
                 (b"content-length", str(len(payload)).encode()),
                 *SECURITY_HEADERS,
             ],

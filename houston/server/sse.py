@@ -134,10 +134,11 @@ class Feed:
         self._wake = asyncio.Event()
         self._tail = EventTail(self.log, self.log.last_id())
         add_listener(self.log.folder, self.wake_threadsafe)
-        self._watchers = [LogWatcher(self.log.folder, self.wake_threadsafe)]
-        self._watchers += [LogWatcher(folder, self.board_changed) for folder in self.board]
-        for watcher in self._watchers:
-            watcher.start()
+        watcher = LogWatcher(self.log.folder, self.wake_threadsafe)
+        for folder in self.board:
+            watcher.also(folder, self.board_changed)
+        watcher.start()
+        self._watchers = [watcher]
         self._task = asyncio.create_task(self._run())
 
     def close(self) -> None:
