@@ -189,3 +189,35 @@ def test_a_mission_moved_without_an_event_sends_a_missions_hint(server: ServerHa
                "m.yaml")
         thread.join(timeout=0.3)
     assert got == ["event: missions"]
+
+
+def test_a_client_that_stops_reading_is_dropped_and_the_server_goes_on(home: Home) -> None:
+    import socket
+
+    handle = start(home, port=0, queue_size=50, send_timeout=1)
+    stalled = socket.socket()
+    try:
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled.connect(("127.0.0.1", handle.port))
+        stalled.sendall(f"GET /events HTTP/1.1\r\nHost: 127.0.0.1:{handle.port}\r\n"
+                        f"Authorization: Bearer {handle.token}\r\n\r\n".encode())
+        feed = handle._feed
+        deadline = time.monotonic() + 10
+        while not feed.subscribers and time.monotonic() < deadline:
+            time.sleep(0.01)
+        (sub,) = feed.subscribers
+        log = EventLog(home.events)
+        for i in range(2000):  # about 4 MB: far more than the socket buffers hold
+            log.append("attempt.log", data={"i": i, "line": "x" * 2000})
+        deadline = time.monotonic() + 20
+        while sub in feed.subscribers and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sub.closed == "overflow"
+        assert sub not in feed.subscribers  # its stream ended (send timeout), memory freed
+        assert len(sub.items) == 0
+        last = log.append("usage", data={"after": True})
+        got = messages(handle, f"/events?since={last - 1}", count=1)
+        assert got[0]["id"] == last
+    finally:
+        stalled.close()
+        handle.stop()

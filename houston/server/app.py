@@ -6,18 +6,20 @@ whole app sits behind `Guard` (security.py), a pure ASGI middleware.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from sse_starlette import EventSourceResponse
+from sse_starlette.sse import SendTimeoutError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from houston.events import EventLog
 from houston.home import Home
@@ -30,6 +32,16 @@ from houston.server.sse import Feed, resume_point
 from houston.store import MissionStore
 
 STATIC = Path(__file__).parent / "static"
+
+
+class EventStream(EventSourceResponse):
+    """A stream whose client stopped reading (a sleeping laptop) ends quietly: the
+    browser resumes from its last id when it wakes up."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        with contextlib.suppress(SendTimeoutError):
+            await super().__call__(scope, receive, send)
+
 PING_SECONDS = 10
 SEND_TIMEOUT = 5.0
 
@@ -41,6 +53,7 @@ def create_app(
     hosts: Iterable[str] = LOOPBACK_HOSTS,
     queue_size: int = 1000,
     reconcile: float = 2.0,
+    send_timeout: float = SEND_TIMEOUT,
 ) -> tuple[ASGIApp, Feed]:
     log = EventLog(home.events)
     store = MissionStore(home)
@@ -55,10 +68,10 @@ def create_app(
             log.last_id(),
         )
         mission = request.query_params.get("mission") or None
-        return EventSourceResponse(
+        return EventStream(
             feed.stream(after, mission),
             ping=PING_SECONDS,
-            send_timeout=SEND_TIMEOUT,
+            send_timeout=send_timeout,
             headers={"Cache-Control": "no-store"},
         )
 

@@ -83,6 +83,7 @@ def start(
     port: int = DEFAULT_PORT,
     allowed_hosts: Iterable[str] = (),
     queue_size: int = 1000,
+    send_timeout: float = 5.0,
     graceful_timeout: int = 1,
     log_level: str = "warning",
 ) -> ServerHandle:
@@ -91,7 +92,9 @@ def start(
     home.run.mkdir(parents=True, exist_ok=True)
     token = load_token(home.run)
     hosts = {*LOOPBACK_HOSTS, *allowed_hosts, host.lower(), f"[{host.lower()}]"}
-    app, feed = create_app(home, token, hosts=hosts, queue_size=queue_size)
+    app, feed = create_app(
+        home, token, hosts=hosts, queue_size=queue_size, send_timeout=send_timeout
+    )
     sock = _bind(host, port)
     chosen = sock.getsockname()[1]
     config = uvicorn.Config(

@@ -263,7 +263,13 @@ function connect(since) {
     conn.dataset.state = "live"; conn.textContent = "live";
     later("board", refreshBoard, 0);   // catch up on anything that moved while away
   };
-  source.onerror = () => { conn.dataset.state = "reconnecting"; conn.textContent = "reconnecting…"; };
+  source.onerror = () => {
+    conn.dataset.state = "reconnecting"; conn.textContent = "reconnecting…";
+    if (source.readyState === EventSource.CLOSED) {   // refused (e.g. a new token): retry slowly
+      source.close();
+      setTimeout(() => connect(ui.lastId), 5000);
+    }
+  };
   source.onmessage = (message) => onEvent(JSON.parse(message.data));
   source.addEventListener("missions", () => later("board", refreshBoard));
   source.addEventListener("reset", () => later("board", refreshBoard, 0));
