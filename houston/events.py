@@ -43,6 +43,7 @@ EVENT_TYPES = frozenset(
     }
 )
 SEGMENT_BYTES = 8 * 1024 * 1024
+MAX_LOG_BYTES = 32 * SEGMENT_BYTES  # the log never grows past this: old segments go first
 _SEGMENT_DIGITS = 16
 
 Listener = Callable[[], None]
@@ -129,9 +130,12 @@ class _Open:
 
 
 class EventLog:
-    def __init__(self, folder: Path, segment_bytes: int = SEGMENT_BYTES) -> None:
+    def __init__(
+        self, folder: Path, segment_bytes: int = SEGMENT_BYTES, max_bytes: int = MAX_LOG_BYTES
+    ) -> None:
         self.folder = folder
         self.segment_bytes = segment_bytes
+        self.max_bytes = max_bytes
         self._lock_fd: int | None = None
         self._segment: _Open | None = None
         self._mutex = threading.Lock()  # one EventLog may be shared by threads
@@ -220,6 +224,8 @@ class EventLog:
             self.folder / segment_name(start), os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644
         )
         self._segment = _Open(start, fd)
+        if segments and start != segments[-1][0]:  # we rotated: keep the log bounded
+            self.prune(now=time.time(), max_bytes=self.max_bytes)
         return self._segment
 
     # -- reading --------------------------------------------------------------------

@@ -149,3 +149,13 @@ def test_watcher_wakes_on_an_append_from_another_process(tmp_path: Path) -> None
     finally:
         watcher.stop()
     assert [e["mission"] for e in EventLog(tmp_path).read()] == ["x"]
+
+
+def test_rotation_keeps_the_log_under_its_byte_cap(tmp_path: Path) -> None:
+    log = EventLog(tmp_path, segment_bytes=200, max_bytes=600)
+    for i in range(60):
+        log.append("usage", data={"i": i, "pad": "p" * 40})
+    sizes = [path.stat().st_size for _start, path in log.segments()]
+    assert sum(sizes) <= 600 + 200
+    assert log.oldest() > 0
+    assert [e["data"]["i"] for e in log.read()][-1] == 59
