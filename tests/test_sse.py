@@ -221,3 +221,24 @@ def test_a_client_that_stops_reading_is_dropped_and_the_server_goes_on(home: Hom
     finally:
         stalled.close()
         handle.stop()
+
+
+@pytest.mark.process
+def test_an_append_from_another_process_reaches_a_client(server: ServerHandle) -> None:
+    import subprocess
+    import sys
+
+    script = ("import sys; from pathlib import Path; from houston.events import EventLog; "
+              "print(EventLog(Path(sys.argv[1])).append('usage', mission='far'))")
+    got: list[dict[str, Any]] = []
+    reader = threading.Thread(target=lambda: got.extend(
+        messages(server, "/events?mission=far", count=1)))
+    reader.start()
+    deadline = time.monotonic() + 20
+    ids: list[int] = []
+    while reader.is_alive() and time.monotonic() < deadline:
+        done = subprocess.run([sys.executable, "-c", script, str(server.home.events)],
+                              capture_output=True, text=True, check=True, timeout=30)
+        ids.append(int(done.stdout))
+        reader.join(timeout=0.5)
+    assert got and got[0]["id"] in ids
