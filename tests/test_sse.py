@@ -224,10 +224,12 @@ def test_a_client_that_stops_reading_is_dropped_and_the_server_goes_on(home: Hom
 
 
 @pytest.mark.process
-def test_an_append_from_another_process_reaches_a_client(server: ServerHandle) -> None:
+def test_an_append_from_another_process_reaches_a_client(home: Home) -> None:
+    """No reconcile for a minute: only the inotify wake-up can deliver it in time."""
     import subprocess
     import sys
 
+    server = start(home, port=0, reconcile=60)
     script = ("import sys; from pathlib import Path; from houston.events import EventLog; "
               "print(EventLog(Path(sys.argv[1])).append('usage', mission='far'))")
     got: list[dict[str, Any]] = []
@@ -241,4 +243,6 @@ def test_an_append_from_another_process_reaches_a_client(server: ServerHandle) -
                               capture_output=True, text=True, check=True, timeout=30)
         ids.append(int(done.stdout))
         reader.join(timeout=0.5)
+    server.stop()
+    reader.join(timeout=10)
     assert got and got[0]["id"] in ids

@@ -84,6 +84,7 @@ def start(
     allowed_hosts: Iterable[str] = (),
     queue_size: int = 1000,
     send_timeout: float = 5.0,
+    reconcile: float = 2.0,
     graceful_timeout: int = 1,
     log_level: str = "warning",
 ) -> ServerHandle:
@@ -93,7 +94,8 @@ def start(
     token = load_token(home.run)
     hosts = {*LOOPBACK_HOSTS, *allowed_hosts, host.lower(), f"[{host.lower()}]"}
     app, feed = create_app(
-        home, token, hosts=hosts, queue_size=queue_size, send_timeout=send_timeout
+        home, token, hosts=hosts, queue_size=queue_size, send_timeout=send_timeout,
+        reconcile=reconcile,
     )
     sock = _bind(host, port)
     chosen = sock.getsockname()[1]
