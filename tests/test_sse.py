@@ -236,13 +236,15 @@ def test_an_append_from_another_process_reaches_a_client(home: Home) -> None:
     reader = threading.Thread(target=lambda: got.extend(
         messages(server, "/events?mission=far", count=1)))
     reader.start()
-    deadline = time.monotonic() + 20
     ids: list[int] = []
-    while reader.is_alive() and time.monotonic() < deadline:
-        done = subprocess.run([sys.executable, "-c", script, str(server.home.events)],
-                              capture_output=True, text=True, check=True, timeout=30)
-        ids.append(int(done.stdout))
-        reader.join(timeout=0.5)
-    server.stop()
-    reader.join(timeout=10)
+    try:
+        deadline = time.monotonic() + 20
+        while reader.is_alive() and time.monotonic() < deadline:
+            done = subprocess.run([sys.executable, "-c", script, str(server.home.events)],
+                                  capture_output=True, text=True, check=True, timeout=30)
+            ids.append(int(done.stdout))
+            reader.join(timeout=0.5)
+    finally:
+        server.stop()
+        reader.join(timeout=10)
     assert got and got[0]["id"] in ids
