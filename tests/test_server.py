@@ -117,3 +117,20 @@ def test_submit_then_approve_reject_and_errors(server: ServerHandle, api: httpx.
     assert bad.status_code == 400
     assert "mission.yaml" in json.dumps(bad.json())
     assert len(MissionStore(server.home).list()) == 1
+
+
+def test_cancel_of_a_running_mission_is_a_request_and_retry_reopens(
+    server: ServerHandle, api: httpx.Client
+) -> None:
+    from houston.lifecycle import MissionState, Reason
+
+    store = MissionStore(server.home)
+    mission = submit(store, GATED, "m.yaml", approve=True).id
+    store.move(mission, MissionState.COMMITTED, MissionState.EXECUTING, Reason.CLAIMED)
+    answer = api.post(f"/api/missions/{mission}/cancel").json()
+    assert answer == {"id": mission, "state": "EXECUTING", "requested": True}
+    assert (store.locate(mission).path / "cancel.request").is_file()
+    store.move(mission, MissionState.EXECUTING, MissionState.COMPLETED, Reason.CANCELLED)
+    assert api.post(f"/api/missions/{mission}/retry").json()["state"] == "COMMITTED"
+    trail = store.transitions(store.locate(mission))
+    assert trail[-1]["detail"]["by"] == "http"
