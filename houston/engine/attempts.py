@@ -76,7 +76,8 @@ class AttemptOps:
         for limit, why in ((timeout, "timeout"), (limits.max_wall_time, "budget_exceeded")):
             if limit and (run.deadline is None or now_mono + limit < run.deadline):
                 run.deadline, run.deadline_reason = now_mono + float(limit), why
-        t.attempt, t.running, t.state = number, run, sch.RUNNING
+        t.attempt = number
+        m.begin(t, run)
         retries = t.spec.get("retries")
         t.spec["_retries"] = agent.retries if retries is None else retries
         t.spec["_runner"] = agent.runner_name
@@ -209,7 +210,7 @@ class AttemptOps:
 
     def check_running(self, now: float) -> None:
         for m in list(self.missions.values()):
-            for t in list(m.tasks.values()):
+            for t in m.running_tasks():
                 run = t.running
                 if run is None:
                     continue
@@ -224,18 +225,17 @@ class AttemptOps:
 
     def finish_attempt(self, m: MissionRun, t: TaskRun, msg: dict[str, Any] | None) -> None:
         """`msg` is the worker's `done` message, or None when the worker died."""
-        run = t.running
-        assert run is not None
-        t.running = None
+        assert t.running is not None
+        usage = bud.Usage.from_dict(msg.get("usage")) if msg else t.running.usage
+        run = m.end(t, usage)
         ok = bool(msg and msg.get("ok"))
         reason = _attempt_reason(run, msg, ok)
         if msg is None or run.stop_reason is not None:
             self.kill_orphans(run)
-        usage = bud.Usage.from_dict(msg.get("usage")) if msg else run.usage
         if msg is None:
             tf.write_attempt_json(run.folder, "usage.json", usage.to_dict())
-        t.usage = t.usage + usage
-        self.tail_logs(m, t, run)
+        if msg is None or msg.get("logs", True):
+            self.tail_logs(m, t, run)
         error = (msg or {}).get("error") or ("the worker died" if msg is None else None)
         finished = time.time()
         tf.write_attempt_json(run.folder, "exit.json", {
@@ -243,12 +243,12 @@ class AttemptOps:
             "reason": reason, "started": iso_ts(run.started_wall), "finished": iso_ts(finished),
             "duration": round(finished - run.started_wall, 6), "error": error,
         })
-        claims.release_task(tf.task_dir(m.folder, t.id), run.nonce)
+        claims.release_task(tf.task_dir(m.folder, t.id), run.nonce, check=False)
         duration = round(finished - run.started_wall, 6)
         self.emit("attempt.end", m.id, t.id, run.number,
                   {"reason": reason, "error": error, "duration": duration,
                    "usage": usage.to_dict()})
-        self.settle(m, t, reason, error, (msg or {}).get("result"))
+        self.settle(m, t, reason, error, (msg or {}).get("result"), run)
 
     def kill_orphans(self, run: Running) -> None:
         """No agent may survive its attempt (the worker died or we stopped it)."""
@@ -261,10 +261,10 @@ class AttemptOps:
                     proc.kill()
 
     def settle(self, m: MissionRun, t: TaskRun, reason: str, error: str | None,
-               result: Any) -> None:
+               result: Any, run: Running) -> None:
         """Decide the task's next state after an attempt ended for `reason`."""
         if reason == "succeeded":
-            self.accept(m, t, result if isinstance(result, dict) else {})
+            self.accept(m, t, result if isinstance(result, dict) else {}, run)
         elif reason == "interrupted":
             self.requeue(m, t, 0.0)
         elif reason == "crashed":
@@ -274,7 +274,8 @@ class AttemptOps:
             else:
                 self.requeue(m, t, 0.0)
         elif reason == "cancelled":
-            t.state, t.error = sch.CANCELLED, "cancelled"
+            t.error = "cancelled"
+            m.set_state(t, sch.CANCELLED)
             self.save_task(m, t)
         elif reason == "budget_exceeded":
             self.fail_task(m, t, error or "budget exceeded", Reason.BUDGET_EXCEEDED)
@@ -288,7 +289,8 @@ class AttemptOps:
             else:
                 self.fail_task(m, t, error or reason)
 
-    def accept(self, m: MissionRun, t: TaskRun, result: dict[str, Any]) -> None:
+    def accept(self, m: MissionRun, t: TaskRun, result: dict[str, Any],
+               run: Running | None = None) -> None:
         if t.initializer and result.get("add_tasks"):
             try:
                 added = m.add_tasks(t.id, result["add_tasks"])
@@ -297,18 +299,20 @@ class AttemptOps:
                 return
             for task_id in added:
                 self.emit("task.state", m.id, task_id, 0, {"state": sch.PENDING, "added_by": t.id})
-        tf.accept_result(m.folder, t.id, result)
-        t.state, t.error = sch.SUCCEEDED, None
+        tf.accept_result(m.folder, t.id, result, run.folder if run else None)
+        t.error = None
+        m.set_state(t, sch.SUCCEEDED)
         self.save_task(m, t)
 
     def requeue(self, m: MissionRun, t: TaskRun, delay: float) -> None:
-        t.state = sch.PENDING
         t.not_before = time.monotonic() + delay
+        m.set_state(t, sch.PENDING)
         self.save_task(m, t, extra={"retry_in": delay})
 
     def fail_task(self, m: MissionRun, t: TaskRun, error: str,
                   reason: Reason = Reason.TASK_FAILED) -> None:
-        t.state, t.error = sch.FAILED, error
+        t.error = error
+        m.set_state(t, sch.FAILED)
         self.save_task(m, t)
         if m.fail_fast or reason is Reason.BUDGET_EXCEEDED:
             self.close_mission(m, reason, {"task": t.id, "error": error})
@@ -325,7 +329,7 @@ class AttemptOps:
 
     def sample(self) -> None:
         for m in self.missions.values():
-            for t in m.tasks.values():
+            for t in m.running_tasks():
                 if t.running is not None:
                     self.sample_attempt(m, t, t.running)
                     self.tail_logs(m, t, t.running)

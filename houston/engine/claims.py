@@ -19,6 +19,7 @@ from typing import Any
 from filelock import FileLock
 
 from houston import fsio
+from houston.engine.taskfiles import write_json_fast
 from houston.home import Home
 from houston.store import iso, utcnow
 
@@ -40,7 +41,7 @@ def claim_task(task_dir: Path, owner: dict[str, Any], attempt: int) -> str | Non
         return None
     nonce = secrets.token_hex(8)
     record = {**owner, "nonce": nonce, "since": iso(utcnow()), "attempt": attempt}
-    fsio.write_json_atomic(lock_dir(task_dir) / "owner.json", record, durable=False)
+    write_json_fast(f"{task_dir}/lock/owner.json", record)
     return nonce
 
 
@@ -66,15 +67,24 @@ def _entomb(task_dir: Path, nonce: str) -> Path | None:
     return tomb
 
 
-def release_task(task_dir: Path, nonce: str) -> bool:
-    """The owner lets go of its lock (after the result was accepted or the task requeued)."""
-    owner = read_owner(task_dir)
-    if owner is None or owner.get("nonce") != nonce:
-        return False
+def release_task(task_dir: Path, nonce: str, *, check: bool = True) -> bool:
+    """The owner lets go of its lock (after the result was accepted or the task requeued).
+
+    `check=False` skips re-reading owner.json: for the engine that holds the claim in
+    memory and is the only one allowed to release it while its owner lives.
+    """
+    if check:
+        owner = read_owner(task_dir)
+        if owner is None or owner.get("nonce") != nonce:
+            return False
     tomb = _entomb(task_dir, nonce)
     if tomb is None:
         return False
-    shutil.rmtree(tomb, ignore_errors=True)
+    try:
+        (tomb / "owner.json").unlink()
+        tomb.rmdir()
+    except OSError:
+        shutil.rmtree(tomb, ignore_errors=True)
     return True
 
 

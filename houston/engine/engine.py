@@ -11,6 +11,7 @@ claim the same mission) and ended by renaming them into COMPLETED.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import os
 import selectors
 import time
@@ -135,12 +136,12 @@ class Engine(AttemptOps):
         for m in self.missions.values():
             if m.dirty:
                 due.append(self._timers["flush"])
-            for t in m.tasks.values():
+            if m.next_retry is not None:
+                due.append(m.next_retry)
+            for t in m.running_tasks():
                 if t.running is not None:
                     due.append(self._timers["sample"])
                     due += [x for x in (t.running.deadline, t.running.kill_at) if x is not None]
-                elif t.state == sch.PENDING and t.not_before > now:
-                    due.append(t.not_before)
             if m.limits.max_wall_time is not None:
                 due.append(m.started_mono + m.limits.max_wall_time)
         return max(0.0, min(due) - now) if due else 1.0
@@ -226,52 +227,84 @@ class Engine(AttemptOps):
             return
         m.closing = (reason, detail)
         why = "interrupted" if reason is Reason.RECOVERED else "cancelled"
-        for t in m.tasks.values():
-            if t.running is not None:
-                self.stop_attempt(m, t, why)
+        for t in m.running_tasks():
+            self.stop_attempt(m, t, why)
 
     def dispatch(self, now: float) -> None:
         for m in list(self.missions.values()):
             if m.closing is not None:
                 continue
-            self.skip_doomed(m)
-            for task_id in sch.ready(m.nodes(), m.states()):
-                t = m.tasks[task_id]
-                if t.not_before > now or m.closing is not None:
+            if m.bad:
+                self.skip_doomed(m)
+            self.dispatch_mission(m, now)
+
+    def dispatch_mission(self, m: MissionRun, now: float) -> None:
+        """Start ready tasks of one mission while slots, concurrency and budget allow."""
+        later: list[str] = []
+        while m.heap and m.closing is None:
+            task_id = m.heap[0][1]
+            t = m.tasks[task_id]
+            if t.state != sch.PENDING or m.blocked.get(task_id, 0) != 0:
+                self._unqueue(m)
+                continue
+            if t.not_before > now:
+                later.append(self._unqueue(m))
+                continue
+            if not bud.concurrency_ok(m.limits, m.running_count()):
+                break
+            ask = bud.reservation(bud.Limits.from_dict(t.spec.get("budget")))
+            used = m.usage()
+            if bud.exhausted(m.limits, used) or not bud.fits(m.limits, used, m.reserved(), ask):
+                if m.running_count() == 0:
+                    self.close_mission(m, Reason.BUDGET_EXCEEDED, {"task": t.id})
+                break
+            worker = self.pool.idle(initializer=t.initializer)
+            if worker is None:
+                if t.initializer:  # the +1 slot is busy; task slots may still take others
+                    later.append(self._unqueue(m))
                     continue
-                if not bud.concurrency_ok(m.limits, m.running_count()):
-                    break
-                ask = bud.reservation(bud.Limits.from_dict(t.spec.get("budget")))
-                used = m.usage()
-                if bud.exhausted(m.limits, used) or not bud.fits(m.limits, used, m.reserved(), ask):
-                    if m.running_count() == 0:
-                        self.close_mission(m, Reason.BUDGET_EXCEEDED, {"task": t.id})
-                    break
-                worker = self.pool.idle(initializer=t.initializer)
-                if worker is not None:
-                    self.start_attempt(m, t, worker)
+                break
+            self._unqueue(m)
+            self.start_attempt(m, t, worker)
+        for task_id in later:
+            m.enqueue(m.tasks[task_id])
+        waits = [m.tasks[i].not_before for i in later if m.tasks[i].not_before > now]
+        m.next_retry = min(waits) if waits else None
+
+    @staticmethod
+    def _unqueue(m: MissionRun) -> str:
+        task_id = heapq.heappop(m.heap)[1]
+        m.queued.discard(task_id)
+        return task_id
 
     def skip_doomed(self, m: MissionRun) -> None:
-        for task_id in sch.doomed(m.nodes(), m.states()):
-            t = m.tasks[task_id]
-            t.state, t.error = sch.SKIPPED, "a task it needs did not succeed"
-            self.save_task(m, t)
+        m.bad = False
+        for _ in range(len(m.tasks) + 1):
+            doomed = sch.doomed(m.nodes(), m.states())
+            if not doomed:
+                return
+            for task_id in doomed:
+                t = m.tasks[task_id]
+                t.error = "a task it needs did not succeed"
+                m.set_state(t, sch.SKIPPED)
+                self.save_task(m, t)
+            m.bad = False
 
     def maybe_finish(self, m: MissionRun) -> None:
         if m.running_count():
             return
         if m.closing is None:
-            self.skip_doomed(m)
-            states = m.states()
-            if not sch.all_final(states):
+            if m.bad:
+                self.skip_doomed(m)
+            if not m.all_final():
                 return
-            ok = all(s == sch.SUCCEEDED for s in states.values())
+            ok = m.count[sch.SUCCEEDED] == len(m.tasks)
             m.closing = (Reason.ALL_TASKS_DONE if ok else Reason.TASK_FAILED, {})
         reason, detail = m.closing
         if reason is not Reason.RECOVERED:
             for t in m.tasks.values():
                 if t.state in (sch.PENDING, sch.RUNNING):
-                    t.state = sch.CANCELLED
+                    m.set_state(t, sch.CANCELLED)
                     self.save_task(m, t)
         self.flush_status(m)
         del self.missions[m.id]
@@ -299,7 +332,7 @@ class Engine(AttemptOps):
         m.dirty = False
         usage = m.usage()
         wall = round(m.wall_time(time.monotonic()), 3)
-        self.store.update_status(m.ref, counts=sch.counts(m.states()),
+        self.store.update_status(m.ref, counts=m.counts(),
                                  usage={"tokens": usage.tokens, "cost": usage.cost,
                                         "wall_time": wall})
 
@@ -310,9 +343,8 @@ class Engine(AttemptOps):
         for m in list(self.missions.values()):
             self.close_mission(m, reason, {"by": "engine stop"})
             if self.stop_mode == "force":
-                for t in m.tasks.values():
-                    if t.running is not None:
-                        self.kill_attempt(m, t)
+                for t in m.running_tasks():
+                    self.kill_attempt(m, t)
         if self.stop_mode == "force":
             self.handle_dead_workers()
 

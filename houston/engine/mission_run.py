@@ -9,7 +9,9 @@ applied are materialized here.
 
 from __future__ import annotations
 
+import heapq
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,6 +96,16 @@ class MissionRun:
         self.warned: set[tuple[str, str]] = set()
         self.dirty = True
         self.cancel_seen = False
+        # Incremental index so that each engine tick costs O(changes), not O(tasks).
+        self.blocked: dict[str, int] = {}  # task -> needs not yet succeeded
+        self.dependents: dict[str, list[str]] = {}
+        self.heap: list[tuple[bool, str]] = []  # ready candidates: initializers first, by id
+        self.queued: set[str] = set()
+        self.running_ids: set[str] = set()
+        self.count: Counter[str] = Counter()
+        self.done_usage = Usage()
+        self.bad = False  # some task failed, was cancelled or skipped: look for doomed ones
+        self.next_retry: float | None = None
 
     @property
     def id(self) -> str:
@@ -114,16 +126,17 @@ class MissionRun:
         return [t.node for t in self.tasks.values()]
 
     def usage(self) -> Usage:
-        total = Usage()
-        for task in self.tasks.values():
-            total = total + task.usage
-            if task.running is not None:
-                total = total + task.running.usage
+        total = self.done_usage
+        for task_id in self.running_ids:
+            running = self.tasks[task_id].running
+            if running is not None:
+                total = total + running.usage
         return total
 
     def reserved(self) -> Usage:
         total = Usage()
-        for task in self.tasks.values():
+        for task_id in self.running_ids:
+            task = self.tasks[task_id]
             if task.running is not None:
                 limits = Limits.from_dict(task.spec.get("budget"))
                 total = total + Usage(
@@ -133,7 +146,83 @@ class MissionRun:
         return total
 
     def running_count(self) -> int:
-        return sum(1 for t in self.tasks.values() if t.running is not None)
+        return len(self.running_ids)
+
+    def running_tasks(self) -> list[TaskRun]:
+        return [self.tasks[t] for t in sorted(self.running_ids)]
+
+    def all_final(self) -> bool:
+        return self.count[sch.PENDING] + self.count[sch.RUNNING] == 0
+
+    def counts(self) -> dict[str, int]:
+        found = {"total": len(self.tasks)}
+        for state in sch.TASK_STATES:
+            found[state] = self.count[state]
+        return found
+
+    # -- the index ------------------------------------------------------------------
+
+    def reindex(self) -> None:
+        needs = sch.effective_needs(self.nodes())
+        self.dependents = {}
+        for task_id, deps in needs.items():
+            for dep in deps:
+                self.dependents.setdefault(dep, []).append(task_id)
+        self.blocked = {
+            task_id: sum(1 for d in deps if self._state_of(d) != sch.SUCCEEDED)
+            for task_id, deps in needs.items()
+        }
+        self.count = Counter(t.state for t in self.tasks.values())
+        self.heap, self.queued = [], set()
+        for task in self.tasks.values():
+            if task.state == sch.PENDING and self.blocked[task.id] == 0:
+                self.enqueue(task)
+        self.bad = any(t.state in sch.BAD_STATES for t in self.tasks.values())
+        self.done_usage = Usage()
+        for task in self.tasks.values():
+            self.done_usage = self.done_usage + task.usage
+        self.running_ids = {t.id for t in self.tasks.values() if t.running is not None}
+
+    def _state_of(self, task_id: str) -> str | None:
+        task = self.tasks.get(task_id)
+        return task.state if task else None
+
+    def enqueue(self, task: TaskRun) -> None:
+        if task.id not in self.queued:
+            self.queued.add(task.id)
+            heapq.heappush(self.heap, (not task.initializer, task.id))
+
+    def set_state(self, task: TaskRun, state: str) -> None:
+        old = task.state
+        if old == state:
+            return
+        task.state = state
+        self.count[old] -= 1
+        self.count[state] += 1
+        self.dirty = True
+        if state == sch.SUCCEEDED:
+            for dep in self.dependents.get(task.id, ()):
+                self.blocked[dep] -= 1
+                if self.blocked[dep] == 0 and self.tasks[dep].state == sch.PENDING:
+                    self.enqueue(self.tasks[dep])
+        elif state == sch.PENDING and self.blocked.get(task.id, 0) == 0:
+            self.enqueue(task)
+        elif state in sch.BAD_STATES:
+            self.bad = True
+
+    def begin(self, task: TaskRun, run: Running) -> None:
+        task.running = run
+        self.running_ids.add(task.id)
+        self.set_state(task, sch.RUNNING)
+
+    def end(self, task: TaskRun, usage: Usage) -> Running:
+        run = task.running
+        assert run is not None
+        task.running = None
+        self.running_ids.discard(task.id)
+        task.usage = task.usage + usage
+        self.done_usage = self.done_usage + usage
+        return run
 
     def wall_time(self, now_mono: float) -> float:
         return max(0.0, now_mono - self.started_mono)
@@ -152,6 +241,7 @@ class MissionRun:
             if task.initializer and task.state == sch.SUCCEEDED:
                 result = tf.read_result(ref.path, task.id) or {}
                 run.add_tasks(task.id, result.get("add_tasks") or [])
+        run.reindex()
         return run
 
     def materialize(self) -> None:
@@ -162,8 +252,8 @@ class MissionRun:
             self._write_new(task_spec_record(task, initializer=False, added_by=None))
 
     def _write_new(self, record: dict[str, Any]) -> None:
-        if tf.write_spec(self.folder, record):
-            tf.write_state(self.folder, record["id"], sch.PENDING, 0)
+        # No state.json yet: its absence means pending, attempt 0 (one write less per task).
+        tf.write_spec(self.folder, record)
 
     def load_task(self, task_id: str) -> TaskRun | None:
         spec = tf.read_spec(self.folder, task_id)
@@ -226,4 +316,6 @@ class MissionRun:
         for record in new:
             self._write_new(record)
             self.load_task(record["id"])
+        if new:
+            self.reindex()
         return [r["id"] for r in new]

@@ -26,6 +26,7 @@ from typing import Any
 from houston import fsio
 from houston.engine.blackboard import Blackboard
 from houston.engine.liveness import identity_of
+from houston.engine.taskfiles import write_json_fast
 from houston.errors import HoustonError
 from houston.runners import Job, Outcome, get_runner
 
@@ -85,8 +86,6 @@ def run_job(job: Job, msg_fd: int) -> None:
     err = os.open(attempt / "stderr.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(out, 1)
     os.dup2(err, 2)
-    os.close(out)
-    os.close(err)
     try:
         outcome = get_runner(job.runner).run(job, ctx)
     except HoustonError as exc:
@@ -102,12 +101,15 @@ def run_job(job: Job, msg_fd: int) -> None:
         os.dup2(_DEVNULL, 1)
         os.dup2(_LOGFD, 2)
     usage = {"tokens": ctx.tokens, "cost": ctx.cost}
-    fsio.write_json_atomic(attempt / "usage.json", usage, durable=False)
+    write_json_fast(attempt / "usage.json", usage)
     if outcome.ok:
-        fsio.write_json_atomic(attempt / "result.json", outcome.result or {}, durable=False)
+        write_json_fast(attempt / "result.json", outcome.result or {})
+    logs = os.fstat(out).st_size + os.fstat(err).st_size > 0
+    os.close(out)
+    os.close(err)
     send(msg_fd, {
         "type": "done", "ok": outcome.ok, "error": outcome.error, "result": outcome.result,
-        "exit_code": outcome.exit_code, "signal": outcome.signal, "usage": usage,
+        "exit_code": outcome.exit_code, "signal": outcome.signal, "usage": usage, "logs": logs,
     })
 
 
