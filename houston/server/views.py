@@ -1,19 +1,17 @@
 """Read-only views of the store for the HTTP API: mission summaries, details, task logs.
 
 Everything here only reads files (DESIGN §2, FORMATS "Task files"); the server never
-writes a mission file. Task summaries come from `houston.taskview.read_tasks` when it is
-installed, else from the small reader below that follows the same file formats.
+writes a mission file. Task summaries come from `houston.taskview.read_tasks`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 from pathlib import Path
 from typing import Any
 
-from houston import fsio
+from houston import fsio, taskview
 from houston.errors import NotFoundError, UsageError
 from houston.ids import SAFE_ID
 from houston.store import STATE_ORDER, MissionRef, MissionStore
@@ -54,26 +52,13 @@ def read_budget(mission_path: Path) -> dict[str, Any]:
 
 
 def read_tasks(mission_path: Path) -> list[dict[str, Any]]:
-    # The store's task view is preferred once it exists; the formats are the same.
-    try:
-        taskview = importlib.import_module("houston.taskview")
-    except ImportError:
-        return _read_tasks_fallback(mission_path)
-    tasks: list[dict[str, Any]] = taskview.read_tasks(mission_path)
-    for task in tasks:  # the worker slot of a running task, for the dashboard's slots
+    """The store's task view, plus the worker slot of each running task (for the slots)."""
+    tasks = taskview.read_tasks(mission_path)
+    for task in tasks:
         if task.get("state") == "running" and "worker" not in task:
             state = _read(mission_path / "tasks" / str(task.get("id")) / "state.json")
             task["worker"] = state.get("worker")
     return tasks
-
-
-def _read_tasks_fallback(mission_path: Path) -> list[dict[str, Any]]:
-    root = mission_path / "tasks"
-    try:
-        names = sorted(os.listdir(root))
-    except FileNotFoundError:
-        return []
-    return [_task_summary(root / name) for name in names if not name.startswith(".")]
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -82,27 +67,6 @@ def _read(path: Path) -> dict[str, Any]:
         if isinstance(data, dict):
             return data
     return {}
-
-
-def _task_summary(folder: Path) -> dict[str, Any]:
-    spec, state = _read(folder / "spec.json"), _read(folder / "state.json")
-    attempt = int(state.get("attempt") or 0)
-    exit_info = _read(folder / "attempts" / str(attempt) / "exit.json") if attempt else {}
-    usage = _read(folder / "attempts" / str(attempt) / "usage.json") if attempt else {}
-    return {
-        "id": folder.name,
-        "agent": spec.get("agent"),
-        "initializer": bool(spec.get("initializer")),
-        "needs": spec.get("needs") or [],
-        "state": state.get("state", "pending"),
-        "attempt": attempt,
-        "worker": state.get("worker"),
-        "updated": state.get("updated"),
-        "error": state.get("error"),
-        "duration": exit_info.get("duration"),
-        "started": exit_info.get("started"),
-        "usage": {"tokens": usage.get("tokens", 0), "cost": usage.get("cost", 0.0)},
-    }
 
 
 def task_log(
