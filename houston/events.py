@@ -8,9 +8,8 @@ reader consumes complete lines only and skips a torn one; the next writer ends a
 tail with a newline first, so a crash mid-append never swallows the following event.
 
 Waking readers: appends in this process call the listeners registered with
-`add_listener`; other processes are seen by `LogWatcher` (inotify through watchdog on
-the events folder, never recursive). Readers should still reconcile every few seconds
-because inotify can drop events.
+`add_listener`; other processes are seen by `houston.server.watch.LogWatcher` (inotify
+on the events folder). Readers still reconcile every few seconds: inotify can drop events.
 """
 
 from __future__ import annotations
@@ -393,53 +392,3 @@ def _segment_at(
         if segments[index][0] <= position:
             return index, segments[index]
     return None
-
-
-class LogWatcher:
-    """Calls `wake()` (from the watchdog thread) when a file in the events folder
-    changes. Any event means "look again": the reader tails from its own position.
-    `also(folder, wake)` adds more folders to the same observer thread."""
-
-    def __init__(self, folder: Path, wake: Listener) -> None:
-        self.folder = folder
-        self.wake = wake
-        self._folders: list[tuple[Path, Listener]] = [(folder, wake)]
-        self._observer: Any = None
-
-    def also(self, folder: Path, wake: Listener) -> LogWatcher:
-        self._folders.append((folder, wake))
-        return self
-
-    def start(self) -> bool:
-        """Start watching; False if the platform refused (the caller keeps reconciling)."""
-        from watchdog.observers import Observer
-
-        observer = Observer()
-        try:
-            for folder, wake in self._folders:
-                folder.mkdir(parents=True, exist_ok=True)
-                observer.schedule(_handler(wake), str(folder), recursive=False)
-            observer.start()
-        except OSError:  # inotify limits (ENOSPC): reconcile alone
-            return False
-        self._observer = observer
-        return True
-
-    def stop(self) -> None:
-        if self._observer is not None:
-            self._observer.stop()
-            self._observer.join(timeout=2)
-            self._observer = None
-
-
-def _handler(wake: Listener) -> Any:
-    from watchdog.events import FileSystemEvent, FileSystemEventHandler
-
-    class _Handler(FileSystemEventHandler):
-        def on_any_event(self, event: FileSystemEvent) -> None:
-            if event.event_type in ("opened", "closed_no_write"):
-                return
-            with contextlib.suppress(Exception):  # an exception would kill the thread
-                wake()
-
-    return _Handler()

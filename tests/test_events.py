@@ -14,12 +14,12 @@ import pytest
 from houston.events import (
     EventLog,
     EventTail,
-    LogWatcher,
     add_listener,
     encode_event,
     parse_chunk,
     remove_listener,
 )
+from houston.server.watch import LogWatcher
 
 
 def test_encode_refuses_types_outside_the_closed_set() -> None:

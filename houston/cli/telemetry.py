@@ -20,9 +20,10 @@ from typing import Any
 import click
 
 from houston.errors import UsageError
-from houston.events import EventLog, EventTail, LogWatcher
+from houston.events import EventLog, EventTail
 from houston.home import Home
 from houston.lifecycle import MissionState
+from houston.server.watch import LogWatcher
 from houston.store import MissionStore
 
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")

@@ -27,7 +27,8 @@ from typing import Any
 
 import anyio
 
-from houston.events import EventLog, EventTail, LogWatcher, add_listener, remove_listener
+from houston.events import EventLog, EventTail, add_listener, remove_listener
+from houston.server.watch import LogWatcher
 
 RETRY_MS = 1000
 REPLAY_BATCH = 500
