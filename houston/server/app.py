@@ -46,6 +46,44 @@ PING_SECONDS = 10
 SEND_TIMEOUT = 5.0
 
 
+class Pages:
+    """The non-JSON endpoints: the dashboard, the event stream and the metrics."""
+
+    def __init__(self, store: MissionStore, log: EventLog, feed: Feed, send_timeout: float):
+        self.store = store
+        self.log = log
+        self.feed = feed
+        self.send_timeout = send_timeout
+        self.metrics = LogMetrics(log)
+
+    async def dashboard(self, request: Request) -> Response:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+
+    async def events(self, request: Request) -> Response:
+        after = resume_point(
+            request.headers.get("last-event-id"),
+            request.query_params.get("since"),
+            self.log.last_id(),
+        )
+        mission = request.query_params.get("mission") or None
+        return EventStream(
+            self.feed.stream(after, mission),
+            ping=PING_SECONDS,
+            send_timeout=self.send_timeout,
+            headers={"Cache-Control": "no-store"},
+        )
+
+    def scrape(self) -> bytes:
+        busy = 0
+        for ref in self.store.list((MissionState.EXECUTING,), limit=10_000):
+            busy += sum(1 for t in views.read_tasks(ref.path) if t.get("state") == "running")
+        return render(self.metrics.catch_up(), views.counts(self.store), busy)
+
+    async def prometheus(self, request: Request) -> Response:
+        body = await run_in_threadpool(self.scrape)
+        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
 def create_app(
     home: Home,
     token: str,
@@ -59,34 +97,7 @@ def create_app(
     store = MissionStore(home)
     board = [home.state_dir(state) for state in MissionState]
     feed = Feed(log, queue_size=queue_size, reconcile=reconcile, board=board)
-    metrics = LogMetrics(log)
-
-    async def events(request: Request) -> Response:
-        after = resume_point(
-            request.headers.get("last-event-id"),
-            request.query_params.get("since"),
-            log.last_id(),
-        )
-        mission = request.query_params.get("mission") or None
-        return EventStream(
-            feed.stream(after, mission),
-            ping=PING_SECONDS,
-            send_timeout=send_timeout,
-            headers={"Cache-Control": "no-store"},
-        )
-
-    async def dashboard(request: Request) -> Response:
-        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
-
-    def scrape() -> bytes:
-        busy = 0
-        for ref in store.list((MissionState.EXECUTING,), limit=10_000):
-            busy += sum(1 for t in views.read_tasks(ref.path) if t.get("state") == "running")
-        return render(metrics.catch_up(), views.counts(store), busy)
-
-    async def prometheus(request: Request) -> Response:
-        body = await run_in_threadpool(scrape)
-        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+    pages = Pages(store, log, feed, send_timeout)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -98,10 +109,10 @@ def create_app(
             log.close()
 
     routes = [
-        Route("/", dashboard, methods=["GET"]),
-        Route("/events", events, methods=["GET"]),
-        Route("/metrics", prometheus, methods=["GET"]),
-        *Api(store, log, metrics).routes(),
+        Route("/", pages.dashboard, methods=["GET"]),
+        Route("/events", pages.events, methods=["GET"]),
+        Route("/metrics", pages.prometheus, methods=["GET"]),
+        *Api(store, log, pages.metrics).routes(),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
