@@ -142,6 +142,10 @@ class LogMetrics:
         self._tail = EventTail(log)
         self._lock = threading.Lock()
 
+    def close(self) -> None:
+        with self._lock:
+            self._tail.close()
+
     def catch_up(self) -> EventTotals:
         with self._lock:
             for _ in range(10_000):  # bounded; a huge backlog finishes on later scrapes

@@ -106,6 +106,7 @@ def create_app(
             yield
         finally:
             await feed.stop()
+            pages.metrics.close()
             log.close()
 
     routes = [

@@ -164,7 +164,8 @@ async function pickTask(task) {
 }
 
 async function loadLog() {
-  $("log-title").textContent = ui.task ? `(${ui.task})` : "(all tasks)";
+  $("log-title").textContent = ui.task ? `(${ui.task})`
+    : "(all tasks, live from now; pick a task for its whole log)";
   ui.logLines = [];
   if (ui.task && ui.selected) {
     try {
