@@ -4,8 +4,12 @@
 
 Each server runs in its own process (so its CPU and RSS are its own). The bench process
 holds the clients (asyncio, raw sockets) and a thread that produces events:
-- houston: `EventLog.append` into a fresh home; the server wakes by its in-process
-  listener or inotify, tails the log and fans out (the real path of an engine event);
+- houston: events arrive as UDP datagrams at a thread of the server process that
+  appends them to the log, as an engine sharing the process with its server
+  (`houston run`, `houston serve`) does: the in-process listener wakes the feed, which
+  tails the log and fans out;
+- houston-x: the bench process appends to the log itself, as an engine in another
+  process would: inotify (watchdog) wakes the server;
 - bare: a minimal sse-starlette endpoint whose events arrive as UDP datagrams and are
   fanned out to per-client asyncio queues (no log, no security, no resume).
 Latency is CLOCK_MONOTONIC at receipt minus the stamp inside the event (one machine).
@@ -66,11 +70,23 @@ asyncio.run(main())
 """
 
 HOUSTON_SERVER = r"""
-import sys, time
+import json, socket, sys, threading
 from pathlib import Path
+from houston.events import EventLog
 from houston.home import Home
 from houston.server.launcher import start
-handle = start(Home(Path(sys.argv[1])).ensure(), port=0)
+home = Home(Path(sys.argv[1])).ensure()
+handle = start(home, port=0)
+
+def engine_like(udp_port):  # appends from a thread of the server's process, as `houston serve`
+    inbox = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    inbox.bind(("127.0.0.1", udp_port))
+    log = EventLog(home.events)
+    while True:
+        data = json.loads(inbox.recv(4096))
+        log.append("usage", mission="bench", data=data)
+
+threading.Thread(target=engine_like, args=(int(sys.argv[2]),), daemon=True).start()
 print(handle.port, handle.token, flush=True)
 sys.stdin.read()  # until the bench closes our stdin
 handle.stop()
@@ -140,26 +156,38 @@ async def measure(port: int, headers: str, clients: int, send: object, seconds: 
     }
 
 
-def start_bare() -> tuple[subprocess.Popen[str], int, object]:
+def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
-        udp_port = probe.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-c", BARE_SERVER, str(udp_port)],
-                            stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    port = int(proc.stdout.readline())
+        return int(probe.getsockname()[1])
+
+
+def udp_sender(udp_port: int) -> object:
     out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 
     def send(stamp: int) -> None:
         out.sendto(json.dumps({"t0": stamp}).encode(), ("127.0.0.1", udp_port))
 
-    return proc, port, send
+    return send
 
 
-def start_houston(home: Path) -> tuple[subprocess.Popen[str], int, str, object]:
+def start_bare() -> tuple[subprocess.Popen[str], int, object]:
+    udp_port = free_udp_port()
+    proc = subprocess.Popen([sys.executable, "-c", BARE_SERVER, str(udp_port)],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    port = int(proc.stdout.readline())
+    return proc, port, udp_sender(udp_port)
+
+
+def start_houston(home: Path) -> tuple[subprocess.Popen[str], int, str, object, object]:
+    """The server process; events come either from the bench process (another process
+    appending: inotify wakes the server) or by UDP to a thread inside the server process
+    (an engine sharing the process: the in-process listener wakes it)."""
     from houston.events import EventLog
 
-    proc = subprocess.Popen([sys.executable, "-c", HOUSTON_SERVER, str(home)],
+    udp_port = free_udp_port()
+    proc = subprocess.Popen([sys.executable, "-c", HOUSTON_SERVER, str(home), str(udp_port)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     port, token = proc.stdout.readline().split()
@@ -168,7 +196,7 @@ def start_houston(home: Path) -> tuple[subprocess.Popen[str], int, str, object]:
     def send(stamp: int) -> None:
         log.append("usage", mission="bench", data={"t0": stamp})
 
-    return proc, int(port), token, send
+    return proc, int(port), token, send, udp_sender(udp_port)
 
 
 def table(rows: list[tuple[str, dict[str, float]]]) -> str:
@@ -201,13 +229,15 @@ def main() -> None:
     counts = [int(c) for c in args.clients.split(",")]
     rows: list[tuple[str, dict[str, float]]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        houston, hport, token, hsend = start_houston(Path(tmp) / ".houston")
+        houston, hport, token, hsend, hudp = start_houston(Path(tmp) / ".houston")
         bare, bport, bsend = start_bare()
+        auth = f"Authorization: Bearer {token}\r\n"
         try:
-            for n in counts:  # interleaved so both see the same machine load
+            for n in counts:  # interleaved so all see the same machine load
+                rows.append(("houston-x", asyncio.run(measure(
+                    hport, auth, n, hsend, args.seconds, args.rate, houston.pid))))
                 rows.append(("houston", asyncio.run(measure(
-                    hport, f"Authorization: Bearer {token}\r\n", n, hsend, args.seconds,
-                    args.rate, houston.pid))))
+                    hport, auth, n, hudp, args.seconds, args.rate, houston.pid))))
                 rows.append(("bare", asyncio.run(measure(
                     bport, "", n, bsend, args.seconds, args.rate, bare.pid))))
         finally:
@@ -215,10 +245,11 @@ def main() -> None:
             stop(bare)
     print(table(rows))
     for n in counts:
-        h = next(r for name, r in rows if name == "houston" and r["clients"] == n)
         b = next(r for name, r in rows if name == "bare" and r["clients"] == n)
-        print(f"{n} clients: houston/bare p50 {h['p50'] / b['p50']:.2f}x, "
-              f"p99 {h['p99'] / b['p99']:.2f}x")
+        for label in ("houston", "houston-x"):
+            h = next(r for name, r in rows if name == label and r["clients"] == n)
+            print(f"{n} clients: {label}/bare p50 {h['p50'] / b['p50']:.2f}x, "
+                  f"p99 {h['p99'] / b['p99']:.2f}x")
     print(f"({os.cpu_count()} CPUs, {args.rate:.0f} events/s for {args.seconds:.0f} s each)")
 
 
