@@ -126,3 +126,12 @@ def test_a_bearer_token_serves_scripts_without_an_origin(server: ServerHandle) -
 
 def test_static_files_are_public_but_carry_no_data(server: ServerHandle) -> None:
     assert httpx.get(f"{server.base_url}/static/app.js").status_code == 200
+
+
+def test_a_wildcard_bind_accepts_this_machines_names_only(home: Home) -> None:
+    from houston.server.launcher import _names_for
+
+    names = _names_for("0.0.0.0")
+    assert "127.0.0.1" in names
+    assert "evil.example" not in names
+    assert _names_for("127.0.0.1") == {"127.0.0.1", "[127.0.0.1]"}

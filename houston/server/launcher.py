@@ -32,6 +32,7 @@ from houston.server.security import LOOPBACK_HOSTS, load_token
 from houston.server.sse import Feed
 
 DEFAULT_PORT = 8765
+WILDCARDS = ("0.0.0.0", "", "::")  # noqa: S104 - naming the wildcard, not binding it
 START_TIMEOUT = 10.0
 _live = 0
 _live_lock = threading.Lock()
@@ -92,7 +93,7 @@ def start(
     port falls back to a free one. The chosen port is written to `<home>/run/server.json`."""
     home.run.mkdir(parents=True, exist_ok=True)
     token = load_token(home.run)
-    hosts = {*LOOPBACK_HOSTS, *allowed_hosts, host.lower(), f"[{host.lower()}]"}
+    hosts = {*LOOPBACK_HOSTS, *allowed_hosts, *_names_for(host)}
     app, feed = create_app(
         home, token, hosts=hosts, queue_size=queue_size, send_timeout=send_timeout,
         reconcile=reconcile,
@@ -169,8 +170,25 @@ def _wait_started(server: _Server, thread: threading.Thread) -> None:
         time.sleep(0.005)
 
 
+def _names_for(host: str) -> set[str]:
+    """The Host names a browser may use for this bind address: the address itself, and
+    for a wildcard bind every address of this machine plus its host name."""
+    names = {host.lower(), f"[{host.lower()}]"}
+    if host in WILDCARDS:
+        import psutil
+
+        names.add(socket.gethostname().lower())
+        for addresses in psutil.net_if_addrs().values():
+            for address in addresses:
+                if address.family == socket.AF_INET:
+                    names.add(address.address)
+                elif address.family == socket.AF_INET6:
+                    names.add(f"[{address.address.split('%')[0]}]")
+    return names
+
+
 def _url_host(host: str) -> str:
-    if host in ("0.0.0.0", "", "::"):  # noqa: S104 - naming the wildcard, not binding it
+    if host in WILDCARDS:
         return "127.0.0.1"
     return f"[{host}]" if ":" in host else host
 
