@@ -204,3 +204,28 @@ def test_a_real_engine_runs_an_approved_mission_live(page: Any, home: Home) -> N
         finally:
             proc.terminate()
             proc.wait(timeout=20)
+
+
+def test_keyboard_only_and_both_colour_schemes(page: Any, server: ServerHandle) -> None:
+    from playwright.sync_api import expect
+
+    mission = submit(MissionStore(server.home), GATED, "mission.yaml").id
+    backgrounds = {}
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        page.goto(server.url)
+        expect(page.locator(f'.card[data-id="{mission}"]')).to_be_visible(timeout=WAIT_MS)
+        backgrounds[scheme] = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert backgrounds["light"] != backgrounds["dark"]
+    page.keyboard.press("Tab")  # the first stop is the first mission card
+    assert page.evaluate("document.activeElement.dataset.id") == mission
+    page.keyboard.press("Enter")
+    expect(page.locator("#mission")).to_be_visible(timeout=WAIT_MS)
+    page.keyboard.press("Tab")  # into the mission's actions: approve comes first
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.id")
+    assert focused in ("btn-approve", "btn-reject")
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"  # a visible focus ring
+    page.set_viewport_size({"width": 800, "height": 900})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 800  # no sideways scroll
