@@ -248,3 +248,30 @@ def test_an_append_from_another_process_reaches_a_client(home: Home) -> None:
         server.stop()
         reader.join(timeout=10)
     assert got and got[0]["id"] in ids
+
+
+def test_a_resume_point_from_a_wiped_log_gets_a_reset_and_then_live_events(
+    server: ServerHandle,
+) -> None:
+    log = EventLog(server.home.events)
+    first = log.append("usage", data={"n": 1})
+    lines: list[str] = []
+
+    def reader() -> None:
+        auth = {"Authorization": f"Bearer {server.token}", "Last-Event-ID": "999999"}
+        with httpx.stream("GET", f"{server.base_url}/events", headers=auth,
+                          timeout=10) as answer:
+            for line in answer.iter_lines():
+                lines.append(line)
+                if line.startswith('data: {"id"'):
+                    return
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while thread.is_alive() and time.monotonic() < deadline:
+        log.append("usage", data={"n": 2})
+        thread.join(timeout=0.2)
+    assert "event: reset" in lines
+    data = [json.loads(x[6:]) for x in lines if x.startswith("data: {\"id\"")]
+    assert data and data[0]["id"] > first and data[0]["data"] == {"n": 2}

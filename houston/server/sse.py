@@ -210,7 +210,11 @@ class Feed:
         sub = self.subscribe(mission)  # live first, so nothing slips between
         try:
             yield f"retry: {RETRY_MS}\n\n".encode()
-            if after >= 0 and after + 1 < self.log.oldest():
+            head = self.log.head()
+            if after >= head:  # an id from before the log was wiped: start afresh
+                after = head - 1
+                yield encode_control("reset", {"head": head})
+            elif after >= 0 and after + 1 < self.log.oldest():  # pruned meanwhile
                 yield encode_control("reset", {"oldest": self.log.oldest()})
             sent = after
             async for chunk, last in self._replay(after, mission):
