@@ -113,8 +113,9 @@ def gc(obj: Any, keep: str, max_event_bytes: int | None, dry_run: bool, as_json:
             now=now, keep_seconds=keep_seconds, max_bytes=max_event_bytes
         )
         segments = [str(p) for p in removed]
+        store = MissionStore(home)
         for mission_id in missions:
-            delete_mission(home, mission_id)
+            delete_mission(store, mission_id)
     report = {"dry_run": dry_run, "missions": missions, "event_segments": segments}
     if as_json:
         click.echo(json.dumps(report))
@@ -147,11 +148,15 @@ def _epoch(value: Any) -> float | None:
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
 
 
-def delete_mission(home: Home, mission_id: str) -> None:
+def delete_mission(store: MissionStore, mission_id: str) -> None:
+    """Take a finished mission out of COMPLETED in one rename (under its stripe lock, so
+    no concurrent move interleaves), then delete it from `.tmp/`."""
+    home = store.home
     source = home.mission_dir(MissionState.COMPLETED, mission_id)
     doomed = home.tmp / f"{mission_id}.gc-{os.getpid()}"
-    try:
-        os.rename(source, doomed)  # gone from COMPLETED in one step
-    except FileNotFoundError:
-        return  # someone retried or removed it meanwhile
+    with store.stripe_lock(mission_id):
+        try:
+            os.rename(source, doomed)
+        except FileNotFoundError:
+            return  # retried or removed meanwhile
     shutil.rmtree(doomed, ignore_errors=True)
