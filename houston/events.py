@@ -352,7 +352,8 @@ class EventTail:
             self._fd = None
 
     def __del__(self) -> None:
-        self.close()
+        with contextlib.suppress(Exception):  # also at interpreter exit
+            self.close()
 
     def _open_current(self) -> bool:
         segments = self.log.segments()
