@@ -182,7 +182,7 @@ class MissionStore:
         """
         for _ in range(_CHASE):
             try:
-                status: dict[str, Any] = fsio.read_json(ref.path / "status.json")
+                status: Any = fsio.read_json(ref.path / "status.json")
             except FileNotFoundError:
                 if ref.path.is_dir():
                     break  # a mission dropped in by hand: no status.json yet
@@ -291,11 +291,10 @@ class MissionStore:
     ) -> None:
         path = folder / "status.json"
         try:
-            status: dict[str, Any] = fsio.read_json(path)
-            if not isinstance(status, dict):
-                raise ValueError("status.json is not an object")
+            found: Any = fsio.read_json(path)
         except (FileNotFoundError, ValueError):
-            status = new_status(folder.name, folder.name, now)
+            found = None
+        status = found if isinstance(found, dict) else new_status(folder.name, folder.name, now)
         status.update(state=target.value, reason=reason.value, updated=iso(now))
         if target is MissionState.COMPLETED:
             status.update(outcome=outcome.value if outcome else None, finished=iso(now))
