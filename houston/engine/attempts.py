@@ -26,7 +26,7 @@ from houston.runners import Job
 from houston.store import iso
 
 if TYPE_CHECKING:
-    from houston.agents import AgentCatalog
+    from houston.agents import AgentCatalog, AgentSpec
     from houston.engine.engine import EngineOptions
     from houston.engine.pool import Pool
     from houston.home import Home
@@ -60,38 +60,46 @@ class AttemptOps:
         except HoustonError as exc:
             self.fail_task(m, t, str(exc).splitlines()[0])
             return
-        limits = bud.Limits.from_dict(
-            t.spec.get("budget") or (agent.budget.model_dump() if agent.budget else None))
-        number, folder = tf.new_attempt_dir(m.folder, t.id, t.attempt)
-        task_dir = tf.task_dir(m.folder, t.id)
-        nonce = claims.claim_task(task_dir, worker.identity, number)
-        if nonce is None:
-            self.break_leftover_lock(m, t)
-            nonce = claims.claim_task(task_dir, worker.identity, number)
-            if nonce is None:
-                return
+        agent_dict, agent_budget = self.agent_data(str(t.spec["agent"]), agent)
+        limits = bud.Limits.from_dict(t.spec.get("budget") or agent_budget)
+        number = t.attempt + 1
+        folder = tf.attempt_dir(m.folder, t.id, number)
         now_mono, now_wall = time.monotonic(), time.time()
         timeout = t.spec.get("timeout") or agent.timeout
-        run = Running(number, worker.slot, folder, nonce, now_wall, now_mono)
+        run = Running(number, worker.slot, folder, "", now_wall, now_mono)
         for limit, why in ((timeout, "timeout"), (limits.max_wall_time, "budget_exceeded")):
             if limit and (run.deadline is None or now_mono + limit < run.deadline):
                 run.deadline, run.deadline_reason = now_mono + float(limit), why
         t.attempt = number
         m.begin(t, run)
         retries = t.spec.get("retries")
-        t.spec["_retries"] = agent.retries if retries is None else retries
-        t.spec["_runner"] = agent.runner_name
+        t.retries = int(agent.retries or 0) if retries is None else int(retries)
+        t.runner = agent.runner_name
         job = Job(
             mission_id=m.id, task_id=t.id, attempt=number, agent_ref=str(t.spec["agent"]),
-            agent=agent.job_dict(), prompt=agent.prompt, package_dir=str(package_dir),
+            agent=agent_dict, prompt=agent.prompt, package_dir=str(package_dir),
             inputs=dict(t.spec.get("inputs") or {}), mission_dir=str(m.folder),
             attempt_dir=str(folder), timeout=timeout, budget=limits.__dict__,
         )
-        self.save_task(m, t, worker=worker.slot)
+        # The worker claims the task (mkdir lock, owner.json = itself), writes state.json
+        # "running", and on success accepts the result and releases the lock: that work
+        # runs in parallel on the workers instead of serially in the engine.
+        claim = {"task_dir": str(tf.task_dir(m.folder, t.id)), "slot": worker.slot, "spec": t.spec,
+                 "accept": not t.initializer, "failures": t.failures, "crashes": t.crashes}
+        self.emit("task.state", m.id, t.id, number,
+                  {"state": t.state, "error": None, "worker": worker.slot})
         self.emit("attempt.start", m.id, t.id, number,
                   {"worker": worker.slot, "agent": t.spec["agent"], "runner": job.runner})
         self.set_worker(worker, "busy", m.id, t.id)
-        self.pool.send(worker, job.to_dict(), (m.id, t.id))
+        self.pool.send(worker, {"job": job.to_dict(), "claim": claim}, (m.id, t.id))
+
+    def agent_data(self, ref: str, agent: AgentSpec) -> tuple[dict[str, Any], Any]:
+        """The agent as a worker receives it, and its budget; dumped once per engine."""
+        cache: dict[str, tuple[dict[str, Any], Any]] = self.__dict__.setdefault("_agents", {})
+        if ref not in cache:
+            budget = agent.budget.model_dump() if agent.budget else None
+            cache[ref] = (agent.job_dict(), budget)
+        return cache[ref]
 
     def break_leftover_lock(self, m: MissionRun, t: TaskRun) -> None:
         """A lock in a mission we own on a task we are not running: its owner is dead."""
@@ -184,7 +192,7 @@ class AttemptOps:
             run.procs.update({p.pid: p for p in snapshot_tree(pid)})
             signal_group(pid, signal.SIGTERM)
             run.kill_at = now + self.options.grace
-        elif str(t.spec.get("_runner", "")) == "command" and not run.agent:
+        elif t.runner == "command" and not run.agent:
             run.kill_at = now + min(self.options.grace, 0.5)  # wait for the agent's pid
         else:
             self.kill_attempt(m, t)
@@ -226,6 +234,9 @@ class AttemptOps:
     def finish_attempt(self, m: MissionRun, t: TaskRun, msg: dict[str, Any] | None) -> None:
         """`msg` is the worker's `done` message, or None when the worker died."""
         assert t.running is not None
+        if msg is not None and msg.get("claim_failed"):
+            self.claim_failed(m, t, str(msg["claim_failed"]))
+            return
         usage = bud.Usage.from_dict(msg.get("usage")) if msg else t.running.usage
         run = m.end(t, usage)
         ok = bool(msg and msg.get("ok"))
@@ -234,21 +245,38 @@ class AttemptOps:
             self.kill_orphans(run)
         if msg is None:
             tf.write_attempt_json(run.folder, "usage.json", usage.to_dict())
+            self.break_leftover_lock(m, t)
         if msg is None or msg.get("logs", True):
             self.tail_logs(m, t, run)
         error = (msg or {}).get("error") or ("the worker died" if msg is None else None)
-        finished = time.time()
-        tf.write_attempt_json(run.folder, "exit.json", {
-            "code": (msg or {}).get("exit_code"), "signal": (msg or {}).get("signal"),
-            "reason": reason, "started": iso_ts(run.started_wall), "finished": iso_ts(finished),
-            "duration": round(finished - run.started_wall, 6), "error": error,
-        })
-        claims.release_task(tf.task_dir(m.folder, t.id), run.nonce, check=False)
-        duration = round(finished - run.started_wall, 6)
+        finished = float((msg or {}).get("finished") or time.time())
+        started = float((msg or {}).get("started") or run.started_wall)
+        if msg is None or reason != ("succeeded" if ok else "failed"):
+            tf.write_attempt_json(run.folder, "exit.json", {
+                "code": (msg or {}).get("exit_code"), "signal": (msg or {}).get("signal"),
+                "reason": reason, "started": iso_ts(started), "finished": iso_ts(finished),
+                "duration": round(finished - started, 6), "error": error,
+            })
+        if msg is not None and msg.get("accepted") and reason != "succeeded":
+            (tf.task_dir(m.folder, t.id) / "result.json").unlink(missing_ok=True)
         self.emit("attempt.end", m.id, t.id, run.number,
-                  {"reason": reason, "error": error, "duration": duration,
+                  {"reason": reason, "error": error, "duration": round(finished - started, 6),
                    "usage": usage.to_dict()})
-        self.settle(m, t, reason, error, (msg or {}).get("result"), run)
+        accepted = bool(msg and msg.get("accepted"))
+        self.settle(m, t, reason, error, (msg or {}).get("result"), None if accepted else run)
+
+    def claim_failed(self, m: MissionRun, t: TaskRun, why: str) -> None:
+        """The worker could not claim: a leftover attempt folder or lock from a past life."""
+        m.end(t, bud.Usage())
+        if why == "attempt_exists":
+            t.attempt = max([t.attempt, *tf.attempt_numbers(m.folder, t.id)])
+        else:
+            self.break_leftover_lock(m, t)
+        t.crashes += 1  # bounded by the crash cap, like any other crash
+        if t.crashes > self.options.crash_cap:
+            self.fail_task(m, t, f"could not claim the task: {why}")
+        else:
+            self.requeue(m, t, 0.0)
 
     def kill_orphans(self, run: Running) -> None:
         """No agent may survive its attempt (the worker died or we stopped it)."""
@@ -261,7 +289,7 @@ class AttemptOps:
                     proc.kill()
 
     def settle(self, m: MissionRun, t: TaskRun, reason: str, error: str | None,
-               result: Any, run: Running) -> None:
+               result: Any, run: Running | None) -> None:
         """Decide the task's next state after an attempt ended for `reason`."""
         if reason == "succeeded":
             self.accept(m, t, result if isinstance(result, dict) else {}, run)
@@ -281,7 +309,7 @@ class AttemptOps:
             self.fail_task(m, t, error or "budget exceeded", Reason.BUDGET_EXCEEDED)
         else:
             t.failures += 1
-            retries = int(t.spec.get("_retries") or 0)
+            retries = t.retries
             if t.failures <= retries:
                 delay = sch.backoff(t.failures, self.options.retry_base)
                 t.error = error
@@ -291,6 +319,7 @@ class AttemptOps:
 
     def accept(self, m: MissionRun, t: TaskRun, result: dict[str, Any],
                run: Running | None = None) -> None:
+        """Mark the task succeeded; `run` given = the result still has to be linked."""
         if t.initializer and result.get("add_tasks"):
             try:
                 added = m.add_tasks(t.id, result["add_tasks"])
@@ -299,10 +328,11 @@ class AttemptOps:
                 return
             for task_id in added:
                 self.emit("task.state", m.id, task_id, 0, {"state": sch.PENDING, "added_by": t.id})
-        tf.accept_result(m.folder, t.id, result, run.folder if run else None)
+        if run is not None:
+            tf.accept_result(m.folder, t.id, result, run.folder)
         t.error = None
         m.set_state(t, sch.SUCCEEDED)
-        self.save_task(m, t)
+        self.save_task(m, t, write=run is not None)  # else the worker wrote state.json
 
     def requeue(self, m: MissionRun, t: TaskRun, delay: float) -> None:
         t.not_before = time.monotonic() + delay
@@ -318,9 +348,12 @@ class AttemptOps:
             self.close_mission(m, reason, {"task": t.id, "error": error})
 
     def save_task(self, m: MissionRun, t: TaskRun, *, worker: int | None = None,
-                  extra: dict[str, Any] | None = None) -> None:
-        tf.write_state(m.folder, t.id, t.state, t.attempt, error=t.error, worker=worker,
-                       failures=t.failures, crashes=t.crashes)
+                  extra: dict[str, Any] | None = None, write: bool = True) -> None:
+        if write:
+            if t.attempt == 0:  # never dispatched: its folder does not exist yet
+                tf.write_spec(m.folder, t.spec)
+            tf.write_state(m.folder, t.id, t.state, t.attempt, error=t.error, worker=worker,
+                           failures=t.failures, crashes=t.crashes)
         m.dirty = True
         self.emit("task.state", m.id, t.id, t.attempt,
                   {"state": t.state, "error": t.error, "worker": worker, **(extra or {})})

@@ -59,6 +59,8 @@ class TaskRun:
     error: str | None = None
     usage: Usage = field(default_factory=Usage)
     running: Running | None = None
+    retries: int = 0  # resolved at dispatch: the task's, else its agent's
+    runner: str = ""
 
     @property
     def initializer(self) -> bool:
@@ -234,9 +236,11 @@ class MissionRun:
         text = (ref.path / "mission.yaml").read_bytes()
         spec = load_mission(text, str(ref.path / "mission.yaml"))
         run = cls(ref, spec, started_wall or time.time())
-        run.materialize()
+        for record in run.declared():
+            run.load_task(record["id"], record)
         for task_id in tf.task_ids(ref.path):
-            run.load_task(task_id)
+            if task_id not in run.tasks:
+                run.load_task(task_id)
         for task in list(run.tasks.values()):
             if task.initializer and task.state == sch.SUCCEEDED:
                 result = tf.read_result(ref.path, task.id) or {}
@@ -244,19 +248,23 @@ class MissionRun:
         run.reindex()
         return run
 
-    def materialize(self) -> None:
+    def declared(self) -> list[dict[str, Any]]:
+        """The tasks mission.yaml declares. Their spec.json is written by the worker that
+        first claims them (in parallel, instead of N writes at claim time); until then
+        readers show them from mission.yaml as pending (no state.json = pending)."""
+        records = []
         if self.spec.initializer is not None:
-            record = task_spec_record(self.spec.initializer, initializer=True, added_by=None)
-            self._write_new(record)
-        for task in self.spec.tasks:
-            self._write_new(task_spec_record(task, initializer=False, added_by=None))
+            records.append(task_spec_record(self.spec.initializer, initializer=True,
+                                            added_by=None))
+        records += [task_spec_record(t, initializer=False, added_by=None)
+                    for t in self.spec.tasks]
+        return records
 
     def _write_new(self, record: dict[str, Any]) -> None:
-        # No state.json yet: its absence means pending, attempt 0 (one write less per task).
         tf.write_spec(self.folder, record)
 
-    def load_task(self, task_id: str) -> TaskRun | None:
-        spec = tf.read_spec(self.folder, task_id)
+    def load_task(self, task_id: str, spec: dict[str, Any] | None = None) -> TaskRun | None:
+        spec = spec or tf.read_spec(self.folder, task_id)
         if spec is None:
             return None
         saved = tf.read_state(self.folder, task_id)

@@ -19,16 +19,20 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import traceback
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from houston import fsio
+from houston.engine import claims, taskfiles
 from houston.engine.blackboard import Blackboard
-from houston.engine.liveness import identity_of
+from houston.engine.liveness import identity_of, my_identity
 from houston.engine.taskfiles import write_json_fast
 from houston.errors import HoustonError
 from houston.runners import Job, Outcome, get_runner
+from houston.store import iso
 
 _PR_SET_PDEATHSIG = 1
 
@@ -79,7 +83,8 @@ def send(fd: int, message: dict[str, Any]) -> None:
         view = view[os.write(fd, view) :]
 
 
-def run_job(job: Job, msg_fd: int) -> None:
+def run_job(job: Job, msg_fd: int) -> tuple[Outcome, dict[str, Any], bool]:
+    """Run one attempt with fds 1 and 2 on its logs; (outcome, usage, wrote any log)."""
     ctx = WorkerContext(job, msg_fd)
     attempt = Path(job.attempt_dir)
     out = os.open(attempt / "stdout.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -107,10 +112,60 @@ def run_job(job: Job, msg_fd: int) -> None:
     logs = os.fstat(out).st_size + os.fstat(err).st_size > 0
     os.close(out)
     os.close(err)
+    return outcome, usage, logs
+
+
+def run_claimed(envelope: dict[str, Any], msg_fd: int, me: dict[str, Any]) -> None:
+    """Claim the task for this worker, run the attempt, record it, accept, release.
+
+    The engine only sends a task it is not running; a failed claim (a leftover attempt
+    folder or lock from an earlier life) is reported back instead of run.
+    """
+    job = Job.from_dict(envelope["job"])
+    claim = envelope.get("claim")
+    nonce = None
+    if claim is not None:
+        task_dir = Path(claim["task_dir"])
+        try:
+            Path(job.attempt_dir).mkdir(parents=True)
+        except FileExistsError:
+            send(msg_fd, {"type": "done", "ok": False, "claim_failed": "attempt_exists"})
+            return
+        nonce = claims.claim_task(task_dir, me, job.attempt)
+        if nonce is None:
+            send(msg_fd, {"type": "done", "ok": False, "claim_failed": "locked"})
+            return
+        if claim.get("spec") and not (task_dir / "spec.json").exists():
+            taskfiles.write_json_fast(task_dir / "spec.json", claim["spec"])
+        taskfiles.write_state(Path(job.mission_dir), job.task_id, "running", job.attempt,
+                              worker=claim["slot"], failures=claim["failures"],
+                              crashes=claim["crashes"])
+    started = time.time()
+    outcome, usage, logs = run_job(job, msg_fd)
+    finished = time.time()
+    accepted = False
+    if claim is not None and nonce is not None:
+        taskfiles.write_json_fast(Path(job.attempt_dir) / "exit.json", {
+            "code": outcome.exit_code, "signal": outcome.signal,
+            "reason": "succeeded" if outcome.ok else "failed", "started": _iso(started),
+            "finished": _iso(finished), "duration": round(finished - started, 6),
+            "error": outcome.error})
+        if outcome.ok and claim["accept"]:
+            taskfiles.accept_result(Path(job.mission_dir), job.task_id, outcome.result or {},
+                                    Path(job.attempt_dir))
+            taskfiles.write_state(Path(job.mission_dir), job.task_id, "succeeded", job.attempt,
+                                  failures=claim["failures"], crashes=claim["crashes"])
+            accepted = True
+        claims.release_task(task_dir, nonce, check=False)
     send(msg_fd, {
         "type": "done", "ok": outcome.ok, "error": outcome.error, "result": outcome.result,
-        "exit_code": outcome.exit_code, "signal": outcome.signal, "usage": usage, "logs": logs,
+        "exit_code": outcome.exit_code, "signal": outcome.signal, "usage": usage,
+        "logs": logs, "accepted": accepted, "started": started, "finished": finished,
     })
+
+
+def _iso(ts: float) -> str:
+    return iso(datetime.fromtimestamp(ts, UTC))
 
 
 def _die_with_parent() -> None:
@@ -135,13 +190,16 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the engine
     send(msg_fd, {"type": "ready", "pid": os.getpid()})
     stdin = sys.stdin.buffer
+    me = my_identity().to_dict()
     for line in stdin:
         try:
-            job = Job.from_dict(json.loads(line))
-        except (ValueError, TypeError) as exc:
+            message = json.loads(line)
+            envelope = message if "job" in message else {"job": message}
+            Job.from_dict(envelope["job"])
+        except (ValueError, TypeError, KeyError) as exc:
             send(msg_fd, {"type": "done", "ok": False, "error": f"bad job: {exc}"})
             continue
-        run_job(job, msg_fd)
+        run_claimed(envelope, msg_fd, me)
 
 
 if __name__ == "__main__":
