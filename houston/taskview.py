@@ -50,6 +50,7 @@ def summarize_task(
         "added_by": spec.get("added_by"),
         "needs": spec.get("needs") if isinstance(spec.get("needs"), list) else [],
         "updated": state.get("updated"),
+        "worker": _slot(state.get("worker")) if task_state == "running" else None,
     }
 
 
@@ -124,6 +125,10 @@ def _text(value: Any, default: str) -> str:
 
 def _int(value: Any, default: int) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _slot(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _number(value: Any) -> float | None:

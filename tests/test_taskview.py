@@ -127,7 +127,7 @@ def test_read_tasks_of_engine_files_partial_and_torn(tmp_path: Path) -> None:
     (tmp_path / "mission.yaml").write_text("name: m\ntasks:\n  - {id: a, agent: p/a}\n")
     task = tmp_path / "tasks" / "a"
     write(task / "spec.json", {"id": "a", "agent": "p/a", "initializer": False})
-    write(task / "state.json", {"state": "running", "attempt": 2})
+    write(task / "state.json", {"state": "running", "attempt": 2, "worker": 1})
     write(task / "attempts" / "1" / "exit.json", {"duration": 0.5})
     write(task / "attempts" / "1" / "usage.json", {"tokens": 7, "cost": 0.5})
     write(task / "attempts" / "2" / "usage.json", "{torn")
@@ -141,7 +141,8 @@ def test_read_tasks_of_engine_files_partial_and_torn(tmp_path: Path) -> None:
     assert [r["id"] for r in rows] == ["a", "child-1"]
     a, child = rows
     assert (a["state"], a["attempt"], a["attempts"]) == ("running", 2, 2)
-    assert a["usage"]["tokens"] == 7 and a["duration"] is None
+    assert a["usage"]["tokens"] == 7 and a["duration"] is None and a["worker"] == 1
+    assert child["worker"] is None
     assert child["state"] == "succeeded" and child["added_by"] == "a"
 
 
