@@ -74,7 +74,7 @@ def test_a_worker_runs_jobs_and_reports_over_its_pipe(tmp_path: Path) -> None:
         for item in (missing, echo):
             worker.stdin.write((json.dumps(item.to_dict()) + "\n").encode())
         worker.stdin.flush()
-        messages = [json.loads(worker.stdout.readline()) for _ in range(3)]
+        messages = [json.loads(worker.stdout.readline()) for _ in range(2)]
     finally:
         worker.stdin.close()
         worker.wait(timeout=10)
@@ -82,4 +82,6 @@ def test_a_worker_runs_jobs_and_reports_over_its_pipe(tmp_path: Path) -> None:
     done = [m for m in messages if m["type"] == "done"]
     assert not done[0]["ok"] and "executable not found" in done[0]["error"]
     assert done[1]["ok"] and done[1]["result"] == {"ok": 1}
-    assert [m["type"] for m in messages] == ["done", "agent", "done"]
+    assert [m["type"] for m in messages] == ["done", "done"]
+    agent = json.loads((Path(echo.attempt_dir) / "agent.json").read_text())
+    assert agent["pid"] > 0 and agent["start_token"]

@@ -187,6 +187,7 @@ class AttemptOps:
             return
         run.stop_reason = reason
         now = time.monotonic()
+        run.agent = run.agent or tf.read_attempt_json(run.folder, "agent.json")
         if run.agent and is_alive(run.agent):
             pid = int(run.agent["pid"])
             run.procs.update({p.pid: p for p in snapshot_tree(pid)})
@@ -368,6 +369,8 @@ class AttemptOps:
                     self.tail_logs(m, t, t.running)
 
     def sample_attempt(self, m: MissionRun, t: TaskRun, run: Running) -> None:
+        if run.agent is None and t.runner == "command":
+            run.agent = tf.read_attempt_json(run.folder, "agent.json")
         root = int(run.agent["pid"]) if run.agent else None
         worker = self.pool.workers.get(run.slot)
         root = root or (worker.pid if worker else None)

@@ -25,7 +25,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from houston import fsio
 from houston.engine import claims, taskfiles
 from houston.engine.blackboard import Blackboard
 from houston.engine.liveness import identity_of, my_identity
@@ -65,8 +64,9 @@ class WorkerContext:
     def register_process(self, proc: subprocess.Popen[bytes]) -> None:
         ident = identity_of(proc.pid)
         record = ident.to_dict() if ident else {"pid": proc.pid, "start_token": None}
-        fsio.write_json_atomic(self.work_dir / "agent.json", record, durable=False)
-        send(self._msg_fd, {"type": "agent", **record})
+        # On disk only: the engine reads it when it must stop or sample the agent, so a
+        # fast command costs the engine no extra wake-up.
+        write_json_fast(self.work_dir / "agent.json", record)
 
 
 def _event_log(mission_dir: Path) -> Any:

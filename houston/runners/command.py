@@ -3,7 +3,9 @@
 argv: the agent's `command` list (`{package_dir}`, `{mission_dir}`, `{work_dir}` are
 replaced), or, for an agent without `command` such as `core/shell`, the inputs `argv`
 (a list) or `command` (text for `/bin/sh -c`). The inputs go to the child as JSON on stdin
-(from `inputs.json` in the attempt folder) and it sees `HOUSTON_*` variables plus the inputs
+(through a pipe, or `inputs.json` in the attempt folder when large) and it sees `HOUSTON_*`
+variables (HOUSTON_MISSION, _TASK, _ATTEMPT, _MISSION_DIR, _WORK_DIR, _OUTPUTS, _BLACKBOARD,
+_PACKAGE_DIR, _RESULT) plus the inputs
 `env`; it starts in the inputs `cwd` (default: the engine's working folder). The result is
 the JSON object in `$HOUSTON_RESULT` if the child wrote it, else the JSON object printed on
 stdout (the whole of it, or its last line), else {}. A top-level `usage` object in the
@@ -22,6 +24,7 @@ from houston.errors import RunnerError
 from houston.runners import AgentContext, Job, Outcome
 
 _STDOUT_PARSE_LIMIT = 1 << 20
+_PIPE_SAFE = 60_000  # below the 64 KiB Linux pipe buffer
 
 
 def build_argv(job: Job) -> list[str]:
@@ -57,7 +60,6 @@ def build_env(job: Job, result_path: Path) -> dict[str, str]:
         "HOUSTON_BLACKBOARD": str(mission_dir / "blackboard"),
         "HOUSTON_PACKAGE_DIR": job.package_dir,
         "HOUSTON_RESULT": str(result_path),
-        "HOUSTON_INPUTS": str(Path(job.attempt_dir) / "inputs.json"),
     })
     env.update(job.env)
     extra = job.inputs.get("env")
@@ -102,16 +104,14 @@ class CommandRunner:
     def run(self, job: Job, ctx: AgentContext) -> Outcome:
         argv = build_argv(job)
         attempt = Path(job.attempt_dir)
-        inputs_path = attempt / "inputs.json"
-        inputs_path.write_text(json.dumps(job.inputs))
         result_path = attempt / "agent-result.json"
         cwd = job.inputs.get("cwd") if isinstance(job.inputs.get("cwd"), str) else None
+        stdin = _stdin_for(json.dumps(job.inputs).encode(), attempt)
         try:
-            with open(inputs_path, "rb") as stdin:
-                proc = subprocess.Popen(
-                    argv, stdin=stdin, stdout=1, stderr=2, cwd=cwd,
-                    env=build_env(job, result_path), start_new_session=True,
-                )
+            proc = subprocess.Popen(
+                argv, stdin=stdin, stdout=1, stderr=2, cwd=cwd,
+                env=build_env(job, result_path), start_new_session=True,
+            )
         except FileNotFoundError as exc:
             raise RunnerError(f"executable not found: {argv[0]!r}",
                               where=f"agent {job.agent_ref}",
@@ -120,6 +120,8 @@ class CommandRunner:
         except (PermissionError, NotADirectoryError) as exc:
             raise RunnerError(f"cannot start {argv[0]!r}: {exc}",
                               where=f"agent {job.agent_ref}") from exc
+        finally:
+            os.close(stdin)
         ctx.register_process(proc)
         code = proc.wait()
         if code != 0:
@@ -132,6 +134,21 @@ class CommandRunner:
         if isinstance(usage, dict):
             ctx.report_usage(int(usage.get("tokens") or 0), float(usage.get("cost") or 0.0))
         return Outcome(ok=True, result=result, exit_code=0)
+
+
+def _stdin_for(data: bytes, attempt: Path) -> int:
+    """A read fd holding `data`: a pipe when it fits in the pipe buffer (never blocks),
+    else a file in the attempt folder."""
+    if len(data) < _PIPE_SAFE:
+        read, write = os.pipe()
+        try:
+            os.write(write, data)
+        finally:
+            os.close(write)
+        return read
+    path = attempt / "inputs.json"
+    path.write_bytes(data)
+    return os.open(path, os.O_RDONLY)
 
 
 RUNNER = CommandRunner()
