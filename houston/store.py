@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import json
 import os
 import shutil
 import socket
@@ -85,6 +86,7 @@ class MissionStore:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         fsio.fsync_dir(target.parent)
+        fsio.fsync_dir(self.home.tmp)
         return MissionRef(mission_id, MissionState.PLANNING, target)
 
     def _reserve_id(self, name: str, now: datetime) -> tuple[str, Path]:
@@ -112,11 +114,14 @@ class MissionStore:
     ) -> None:
         for sub in ("blackboard/directives", "tasks", "outputs"):
             (folder / sub).mkdir(parents=True)
-        fsio.write_bytes_atomic(folder / "mission.yaml", spec, durable=False)
-        fsio.write_bytes_atomic(folder / "context.md", context.encode(), durable=False)
+        # The folder is private until renamed into PLANNING: plain writes, each fsynced so
+        # that a crash right after the rename cannot leave an empty mission.yaml.
         status = new_status(mission_id, name, now)
         status.update(summary)
-        fsio.write_json_atomic(folder / "status.json", status, durable=False)
+        status_text = json.dumps(status, ensure_ascii=False, sort_keys=True, indent=2) + "\n"
+        fsio.write_new(folder / "mission.yaml", spec)
+        fsio.write_new(folder / "context.md", context.encode())
+        fsio.write_new(folder / "status.json", status_text.encode())
         entry = transition_entry(None, MissionState.PLANNING, Reason.USER_REQUEST, None, now)
         fsio.append_line(folder / "transitions.jsonl", entry, durable=True)
         fsio.fsync_dir(folder)

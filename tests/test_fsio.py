@@ -97,3 +97,12 @@ def test_concurrent_appends_from_processes_never_interleave(tmp_path: Path) -> N
     records = [json.loads(line) for line in lines]
     for who in "ab":
         assert [r["n"] for r in records if r["who"] == who] == list(range(200))
+
+
+def test_write_new_creates_once(tmp_path: Path) -> None:
+    path = tmp_path / "mission.yaml"
+    fsio.write_new(path, b"name: x\n")
+    assert path.read_bytes() == b"name: x\n"
+    with pytest.raises(FileExistsError):
+        fsio.write_new(path, b"other", durable=False)
+    assert path.read_bytes() == b"name: x\n"
