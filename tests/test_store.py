@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -280,3 +282,38 @@ def test_home_locate_order() -> None:
     assert Home.locate("/a", {"HOUSTON_HOME": "/b"}).root == Path("/a")
     assert Home.locate(None, {"HOUSTON_HOME": "/b"}).root == Path("/b")
     assert Home.locate(None, {}).root == Path.cwd() / ".houston"
+
+
+MOVER = """
+import sys
+from pathlib import Path
+from houston.home import Home
+from houston.lifecycle import MissionState as S, Reason as R
+from houston.store import MissionStore
+store = MissionStore(Home(Path(sys.argv[1])))
+for _ in range(int(sys.argv[3])):
+    store.move(sys.argv[2], S.COMMITTED, S.EXECUTING, R.CLAIMED)
+    store.move(sys.argv[2], S.EXECUTING, S.COMMITTED, R.RECOVERED)
+"""
+
+
+def test_status_updates_survive_another_process_moving_the_mission(home: Home) -> None:
+    store = MissionStore(home)
+    stale = store.create(SPEC, "x", now=NOW)
+    store.move(stale.id, S.PLANNING, S.COMMITTED, R.USER_REQUEST)
+    mover = subprocess.Popen([sys.executable, "-c", MOVER, str(home.root), stale.id, "40"])
+    updates = 0
+    try:
+        while mover.poll() is None and updates < 5000:
+            updates += 1
+            status = store.update_status(stale, counts={"total": updates})
+            assert status["state"] in ("COMMITTED", "EXECUTING")
+            assert store.status(stale)["counts"]["total"] >= updates
+    finally:
+        assert mover.wait(timeout=60) == 0
+    final = store.locate(stale.id)
+    status = store.status(final)
+    assert final.state is S.COMMITTED and status["state"] == "COMMITTED"
+    assert status["counts"] == {"total": updates} and updates > 0
+    trail = store.transitions(final)
+    assert len(trail) == 2 + 80 and chain_ok(trail, S.COMMITTED)
