@@ -236,6 +236,7 @@ def read_mission(store: MissionStore, ref: MissionRef, now: datetime) -> dict[st
         "budget": outline["budget"] if outline else None,
         "cancel_requested": (ref.path / "cancel.request").is_file(),
         "task_counts": count_states(tasks),
+        "task_usage": _sum_usage(t["usage"] for t in tasks),
         "tasks": tasks,
         "transitions": store.transitions(ref),
     }

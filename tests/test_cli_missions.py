@@ -402,3 +402,12 @@ def test_default_home_is_dot_houston_in_the_working_folder(
     )
     assert done.returncode == 0, done.stderr
     assert Home(tmp_path / ".houston").exists()
+
+
+def test_show_sums_task_usage_when_the_status_has_none(root: Path) -> None:
+    mission_id = make_missions(root, 1)[0]
+    task = MissionStore(Home(root)).locate(mission_id).path / "tasks" / "a"
+    (task / "attempts" / "1").mkdir(parents=True)
+    (task / "attempts" / "1" / "usage.json").write_text('{"tokens": 30, "cost": 0.25}')
+    code, out, _ = run(["show", mission_id], root)
+    assert code == 0 and "30 tokens, $0.2500" in out

@@ -161,6 +161,8 @@ def format_show(view: dict[str, Any]) -> str:
     counts = view["task_counts"]
     raw_usage = view.get("usage")
     usage: dict[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
+    if not (usage.get("tokens") or usage.get("cost")):
+        usage = {**usage, **view["task_usage"]}  # the engine has not summed it up yet
     head = render.format_kv(
         [
             ("mission", view["id"]),
