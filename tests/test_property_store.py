@@ -133,7 +133,7 @@ def resolve(move: Move, current: str) -> Move:
 @settings(
     max_examples=40,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    suppress_health_check=[HealthCheck.too_slow],
 )
 @given(plan=steps)
 def test_moves_keep_every_mission_in_one_folder_with_a_matching_trail(
