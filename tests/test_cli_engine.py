@@ -88,3 +88,31 @@ def test_serve_stops_cleanly_on_sigterm_and_hands_missions_back(home: Home) -> N
     assert back.state is MissionState.COMMITTED
     pid = json.loads((back.path / "tasks/a/attempts/1/agent.json").read_text())["pid"]
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_cancels_the_run_and_stops_its_agents(home: Home, tmp_path: Path,
+                                                     presses: int) -> None:
+    mission = tmp_path / "slow.yaml"
+    # The agent ignores SIGTERM: one Ctrl-C waits out the grace, two force it at once.
+    mission.write_text("name: slow\ntasks:\n  - {id: a, agent: core/shell, "
+                       "inputs: {command: \"trap '' TERM; sleep 30\"}}\n")
+    run = houston_process(home, "run", str(mission), "--no-ui", "--workers", "1")
+    try:
+        store = MissionStore(home)
+        ref = wait_for(lambda: next(iter(store.list()), None), what="the submitted mission")
+        agent = home.mission_dir(MissionState.EXECUTING, ref.id) / "tasks/a/attempts/1/agent.json"
+        wait_for(agent.exists, what="the agent to start")
+        pid = json.loads(agent.read_text())["pid"]
+        for _ in range(presses):
+            run.send_signal(signal.SIGINT)
+        assert run.wait(timeout=20) == 1
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+        for stream in (run.stdout, run.stderr):
+            assert stream is not None
+            stream.close()
+    assert store.status(store.locate(ref.id))["outcome"] == "cancelled"
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE

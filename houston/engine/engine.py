@@ -153,7 +153,9 @@ class Engine(AttemptOps):
             self.handle_stop()
         if self.rescan or now >= self._timers["reconcile"]:
             self.rescan = False
-            self._timers["reconcile"] = now + self.options.reconcile_every
+            # Without inotify (watch limit reached) reconcile often enough to stay responsive.
+            every = 0.5 if self.watcher.polling else self.options.reconcile_every
+            self._timers["reconcile"] = now + every
             if self.stop_mode is None:
                 self.claim_committed()
             self.check_cancels()
