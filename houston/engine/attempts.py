@@ -31,8 +31,6 @@ if TYPE_CHECKING:
     from houston.engine.pool import Pool
     from houston.home import Home
 
-_LOG_LINES_PER_EVENT = 200
-_LOG_BYTES_PER_TICK = 64 * 1024
 
 
 class AttemptOps:
@@ -51,6 +49,8 @@ class AttemptOps:
 
         def close_mission(self, m: MissionRun, reason: Reason,
                           detail: dict[str, Any]) -> None: ...
+
+        def tail_logs(self, m: MissionRun, t: TaskRun, run: Running) -> None: ...
 
     # -- starting -------------------------------------------------------------------
 
@@ -358,60 +358,6 @@ class AttemptOps:
         m.dirty = True
         self.emit("task.state", m.id, t.id, t.attempt,
                   {"state": t.state, "error": t.error, "worker": worker, **(extra or {})})
-
-    # -- telemetry ------------------------------------------------------------------
-
-    def sample(self) -> None:
-        for m in self.missions.values():
-            for t in m.running_tasks():
-                if t.running is not None:
-                    self.sample_attempt(m, t, t.running)
-                    self.tail_logs(m, t, t.running)
-
-    def sample_attempt(self, m: MissionRun, t: TaskRun, run: Running) -> None:
-        if run.agent is None and t.runner == "command":
-            run.agent = tf.read_attempt_json(run.folder, "agent.json")
-        root = int(run.agent["pid"]) if run.agent else None
-        worker = self.pool.workers.get(run.slot)
-        root = root or (worker.pid if worker else None)
-        if root is None:
-            return
-        for proc in snapshot_tree(root):
-            run.procs.setdefault(proc.pid, proc)
-        cpu = rss = read = write = 0.0
-        for pid, proc in list(run.procs.items()):
-            try:
-                with proc.oneshot():
-                    cpu += proc.cpu_percent()
-                    rss += proc.memory_info().rss
-                    io = proc.io_counters() if hasattr(proc, "io_counters") else None
-                    if io is not None:
-                        read, write = read + io.read_bytes, write + io.write_bytes
-            except psutil.Error:
-                del run.procs[pid]
-        self.emit("resource", m.id, t.id, run.number,
-                  {"cpu": round(cpu, 1), "rss": int(rss), "read_bytes": int(read),
-                   "write_bytes": int(write), "pids": len(run.procs)})
-
-    def tail_logs(self, m: MissionRun, t: TaskRun, run: Running) -> None:
-        for stream in ("stdout", "stderr"):
-            path = run.folder / f"{stream}.log"
-            offset = run.log_offsets[stream]
-            try:
-                with open(path, "rb") as f:
-                    f.seek(offset)
-                    data = f.read(_LOG_BYTES_PER_TICK)
-            except FileNotFoundError:
-                continue
-            end = data.rfind(b"\n")
-            if end < 0:
-                continue
-            run.log_offsets[stream] = offset + end + 1
-            lines = data[: end + 1].decode(errors="replace").splitlines()
-            for start in range(0, len(lines), _LOG_LINES_PER_EVENT):
-                self.emit("attempt.log", m.id, t.id, run.number,
-                          {"stream": stream, "lines": lines[start : start + _LOG_LINES_PER_EVENT]})
-
 
 def _attempt_reason(run: Running, msg: dict[str, Any] | None, ok: bool) -> str:
     if ok and run.stop_reason in (None, "cancelled", "interrupted"):

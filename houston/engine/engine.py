@@ -29,6 +29,7 @@ from houston.engine.liveness import my_identity
 from houston.engine.mission_run import MissionRun
 from houston.engine.pool import Pool, WorkerRecord
 from houston.engine.recovery import sweep
+from houston.engine.sampling import Sampling
 from houston.engine.watch import Watcher
 from houston.errors import ConflictError, HoustonError
 from houston.events import EventLog
@@ -54,7 +55,7 @@ class EngineOptions:
     on_stop: str = "requeue"  # what a stop request does to running missions: requeue|cancel
 
 
-class Engine(AttemptOps):
+class Engine(AttemptOps, Sampling):
     def __init__(self, home: Home, options: EngineOptions | None = None,
                  observer: Observer | None = None) -> None:
         self.home = home

@@ -125,43 +125,58 @@ def run_claimed(envelope: dict[str, Any], msg_fd: int, me: dict[str, Any]) -> No
     claim = envelope.get("claim")
     nonce = None
     if claim is not None:
-        task_dir = Path(claim["task_dir"])
-        try:
-            Path(job.attempt_dir).mkdir(parents=True)
-        except FileExistsError:
-            send(msg_fd, {"type": "done", "ok": False, "claim_failed": "attempt_exists"})
-            return
-        nonce = claims.claim_task(task_dir, me, job.attempt)
+        nonce = _claim(job, claim, me, msg_fd)
         if nonce is None:
-            send(msg_fd, {"type": "done", "ok": False, "claim_failed": "locked"})
             return
-        if claim.get("spec") and not (task_dir / "spec.json").exists():
-            taskfiles.write_json_fast(task_dir / "spec.json", claim["spec"])
-        taskfiles.write_state(Path(job.mission_dir), job.task_id, "running", job.attempt,
-                              worker=claim["slot"], failures=claim["failures"],
-                              crashes=claim["crashes"])
     started = time.time()
     outcome, usage, logs = run_job(job, msg_fd)
     finished = time.time()
     accepted = False
     if claim is not None and nonce is not None:
-        taskfiles.write_json_fast(Path(job.attempt_dir) / "exit.json", {
-            "code": outcome.exit_code, "signal": outcome.signal,
-            "reason": "succeeded" if outcome.ok else "failed", "started": _iso(started),
-            "finished": _iso(finished), "duration": round(finished - started, 6),
-            "error": outcome.error})
-        if outcome.ok and claim["accept"]:
-            taskfiles.accept_result(Path(job.mission_dir), job.task_id, outcome.result or {},
-                                    Path(job.attempt_dir))
-            taskfiles.write_state(Path(job.mission_dir), job.task_id, "succeeded", job.attempt,
-                                  failures=claim["failures"], crashes=claim["crashes"])
-            accepted = True
-        claims.release_task(task_dir, nonce, check=False)
+        accepted = _record(job, claim, outcome, started, finished)
+        claims.release_task(Path(claim["task_dir"]), nonce, check=False)
     send(msg_fd, {
         "type": "done", "ok": outcome.ok, "error": outcome.error, "result": outcome.result,
         "exit_code": outcome.exit_code, "signal": outcome.signal, "usage": usage,
         "logs": logs, "accepted": accepted, "started": started, "finished": finished,
     })
+
+
+def _claim(job: Job, claim: dict[str, Any], me: dict[str, Any], msg_fd: int) -> str | None:
+    """mkdir the attempt folder and the task lock; write state.json running. The nonce."""
+    task_dir = Path(claim["task_dir"])
+    try:
+        Path(job.attempt_dir).mkdir(parents=True)
+    except FileExistsError:
+        send(msg_fd, {"type": "done", "ok": False, "claim_failed": "attempt_exists"})
+        return None
+    nonce = claims.claim_task(task_dir, me, job.attempt)
+    if nonce is None:
+        send(msg_fd, {"type": "done", "ok": False, "claim_failed": "locked"})
+        return None
+    if claim.get("spec") and not (task_dir / "spec.json").exists():
+        taskfiles.write_json_fast(task_dir / "spec.json", claim["spec"])
+    taskfiles.write_state(Path(job.mission_dir), job.task_id, "running", job.attempt,
+                          worker=claim["slot"], failures=claim["failures"],
+                          crashes=claim["crashes"])
+    return nonce
+
+
+def _record(job: Job, claim: dict[str, Any], outcome: Outcome, started: float,
+            finished: float) -> bool:
+    """exit.json, and on success the accepted result and state.json; True if accepted."""
+    taskfiles.write_json_fast(Path(job.attempt_dir) / "exit.json", {
+        "code": outcome.exit_code, "signal": outcome.signal,
+        "reason": "succeeded" if outcome.ok else "failed", "started": _iso(started),
+        "finished": _iso(finished), "duration": round(finished - started, 6),
+        "error": outcome.error})
+    if not (outcome.ok and claim["accept"]):
+        return False
+    taskfiles.accept_result(Path(job.mission_dir), job.task_id, outcome.result or {},
+                            Path(job.attempt_dir))
+    taskfiles.write_state(Path(job.mission_dir), job.task_id, "succeeded", job.attempt,
+                          failures=claim["failures"], crashes=claim["crashes"])
+    return True
 
 
 def _iso(ts: float) -> str:
