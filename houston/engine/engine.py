@@ -90,7 +90,7 @@ class Engine(AttemptOps, Sampling):
 
     def run(self) -> dict[str, tuple[Outcome, Reason]]:
         self.home.ensure()
-        self.pool.start()
+        self.pool.start(scratch=self.home.tmp)
         self.watcher.start()
         self.watcher.watch(self.home.state_dir(S.COMMITTED))
         self.emit("engine.state", None, None, None,

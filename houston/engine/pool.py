@@ -54,7 +54,10 @@ class Pool:
         self.workers: dict[int, WorkerRecord] = {}
         self._log: IO[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, scratch: Path | None = None) -> None:
+        """Spawn every slot; first remove log scratch files of workers that are gone."""
+        if scratch is not None:
+            remove_dead_scratch(scratch)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the pool
         for slot in range(self.size + 1):
@@ -174,3 +177,16 @@ class Pool:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+def remove_dead_scratch(folder: Path) -> None:
+    """Workers keep empty log files as `.worker-<pid>-*.log` in missions/.tmp."""
+    import psutil
+
+    with contextlib.suppress(FileNotFoundError):
+        for name in os.listdir(folder):
+            parts = name.split("-")
+            ours = name.startswith(".worker-") and len(parts) > 2 and parts[1].isdigit()
+            if ours and not psutil.pid_exists(int(parts[1])):
+                with contextlib.suppress(OSError):
+                    (folder / name).unlink()

@@ -87,8 +87,7 @@ def run_job(job: Job, msg_fd: int) -> tuple[Outcome, dict[str, Any], bool]:
     """Run one attempt with fds 1 and 2 on its logs; (outcome, usage, wrote any log)."""
     ctx = WorkerContext(job, msg_fd)
     attempt = Path(job.attempt_dir)
-    out = os.open(attempt / "stdout.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    err = os.open(attempt / "stderr.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    out, err = _LOGS.attach(attempt)
     os.dup2(out, 1)
     os.dup2(err, 2)
     try:
@@ -106,13 +105,64 @@ def run_job(job: Job, msg_fd: int) -> tuple[Outcome, dict[str, Any], bool]:
         os.dup2(_DEVNULL, 1)
         os.dup2(_LOGFD, 2)
     usage = {"tokens": ctx.tokens, "cost": ctx.cost}
-    write_json_fast(attempt / "usage.json", usage)
+    if ctx.tokens or ctx.cost:  # absent usage.json = nothing spent (one file less)
+        write_json_fast(attempt / "usage.json", usage)
     if outcome.ok:
         write_json_fast(attempt / "result.json", outcome.result or {})
-    logs = os.fstat(out).st_size + os.fstat(err).st_size > 0
-    os.close(out)
-    os.close(err)
+    logs = _LOGS.detach(attempt)
     return outcome, usage, logs
+
+
+class LogFiles:
+    """stdout.log and stderr.log of attempts, without creating two files per attempt.
+
+    Creating inodes is what a task costs most on a filesystem. A pair of empty scratch
+    files (in missions/.tmp, the same filesystem) is renamed into the attempt folder when
+    it starts, so logs are live where readers look; a log still empty at the end is
+    renamed back and reused (an absent log means an empty one).
+    """
+
+    def __init__(self) -> None:
+        self.scratch: dict[str, tuple[int, str]] = {}
+
+    def attach(self, attempt: Path) -> tuple[int, int]:
+        tmp = attempt.parents[5] / ".tmp"  # <missions>/<STATE>/<id>/tasks/<t>/attempts/<n>
+        fds = []
+        for stream in ("stdout", "stderr"):
+            if stream not in self.scratch and tmp.is_dir():
+                path = f"{tmp}/.worker-{os.getpid()}-{stream}-{time.monotonic_ns()}.log"
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+                self.scratch[stream] = (fd, path)
+            try:
+                fd, path = self.scratch[stream]
+                os.rename(path, f"{attempt}/{stream}.log")
+            except (OSError, KeyError):  # no scratch folder, or it was cleaned: a plain file
+                if stream in self.scratch:
+                    os.close(self.scratch.pop(stream)[0])
+                path = f"{attempt}/{stream}.log"
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+                self.scratch[stream] = (fd, path)
+            fds.append(fd)
+        return fds[0], fds[1]
+
+    def detach(self, attempt: Path) -> bool:
+        """Give empty logs back to the scratch pool; True if anything was logged."""
+        wrote = False
+        for stream in ("stdout", "stderr"):
+            fd, path = self.scratch[stream]
+            if os.fstat(fd).st_size == 0:
+                try:
+                    os.rename(f"{attempt}/{stream}.log", path)
+                    continue
+                except OSError:
+                    pass
+            wrote = wrote or os.fstat(fd).st_size > 0
+            os.close(fd)
+            del self.scratch[stream]
+        return wrote
+
+
+_LOGS = LogFiles()
 
 
 def run_claimed(envelope: dict[str, Any], msg_fd: int, me: dict[str, Any]) -> None:
