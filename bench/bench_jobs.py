@@ -19,12 +19,12 @@ def marked_sleep(marker: str, seconds: float) -> int:
     return 1
 
 
-def huey_app() -> tuple[Any, Any]:
+def huey_app(filename: str) -> tuple[Any, Any]:
     """The Huey app (for `huey_consumer bench_jobs.HUEY`) and its marked_sleep task."""
     from huey import SqliteHuey
 
-    huey = SqliteHuey(filename=os.environ.get("BENCH_HUEY_DB", "/tmp/bench-huey.db"))
+    huey = SqliteHuey(filename=filename)
     return huey, huey.task(name="marked_sleep")(marked_sleep)
 
 
-HUEY = huey_app()[0] if os.environ.get("BENCH_HUEY_DB") else None
+HUEY = huey_app(os.environ["BENCH_HUEY_DB"])[0] if os.environ.get("BENCH_HUEY_DB") else None

@@ -32,14 +32,14 @@ from houston.home import Home
 from houston.store import MissionStore
 
 
-def wait_for(predicate, timeout: float = 30.0):  # type: ignore[no-untyped-def]
+def wait_for(predicate, timeout: float = 30.0, what: str = ""):  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         time.sleep(0.002)
-    raise SystemExit("timed out")
+    raise SystemExit(f"timed out waiting for {what or predicate}")
 
 
 def houston_requeue(repeat: int) -> list[float]:
@@ -55,15 +55,15 @@ def houston_requeue(repeat: int) -> list[float]:
                 command = '[ "$HOUSTON_ATTEMPT" = 1 ] && exec sleep 30 || true'
                 ref = submit_tasks(home, "kill", [
                     f"  - {{id: a, agent: core/shell, inputs: {{command: '{command}'}}}}"])
-                owner = wait_for(lambda r=ref: _owner(store, r.id))
-                wait_for(lambda r=ref: _agent_started(store, r.id))
+                owner = wait_for(lambda r=ref: _owner(store, r.id), what="the claim")
+                wait_for(lambda r=ref: _agent_started(store, r.id), what="the agent")
                 killed = time.time()
                 os.kill(int(owner["pid"]), signal.SIGKILL)
                 start = wait_for(lambda r=ref: next((e for e in log.read() if e["mission"] == r.id
                                                      and e["type"] == "attempt.start"
                                                      and e["attempt"] == 2), None))
                 latencies.append(start["ts"] - killed)
-                wait_for(lambda r=ref: r.id in engine.finished)
+                wait_for(lambda r=ref: r.id in engine.finished, what="the mission to finish")
         finally:
             engine.request_stop(force=True)
             thread.join(timeout=30)
@@ -88,17 +88,16 @@ def huey_kill(observe: float) -> str:
     with temp_dir("hh-") as root:
         env = dict(bench_env(), BENCH_HUEY_DB=str(root / "huey.db"))
         marker = root / "marker"
-        os.environ["BENCH_HUEY_DB"] = env["BENCH_HUEY_DB"]
         import bench_jobs
 
-        _, task = bench_jobs.huey_app()
+        _, task = bench_jobs.huey_app(env["BENCH_HUEY_DB"])
         consumer = subprocess.Popen(
             [sys.executable, "-m", "huey.bin.huey_consumer", "bench_jobs.HUEY", "-w", "1",
              "-k", "process", "-q"], env=env, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, start_new_session=True)
         try:
             task(str(marker), 30)
-            wait_for(lambda: runs(marker) == 1, timeout=90)
+            wait_for(lambda: runs(marker) == 1, timeout=90, what="the job to start")
             worker = psutil.Process(int(marker.read_text().split()[0]))
             worker.kill()
             time.sleep(observe)
@@ -122,7 +121,7 @@ def rq_kill(observe: float) -> str:
         cmd = [sys.executable, "-m", "rq.cli", "worker", "-q", "--url", url, "bench"]
         first = subprocess.Popen(cmd, env=bench_env(), stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL, start_new_session=True)
-        wait_for(lambda: runs(marker) == 1, timeout=90)
+        wait_for(lambda: runs(marker) == 1, timeout=90, what="the job to start")
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
         second = subprocess.Popen(cmd, env=bench_env(), stdout=subprocess.DEVNULL,
