@@ -116,3 +116,12 @@ def test_ctrl_c_cancels_the_run_and_stops_its_agents(home: Home, tmp_path: Path,
             stream.close()
     assert store.status(store.locate(ref.id))["outcome"] == "cancelled"
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_logs_follow_ends_with_the_mission(home: Home) -> None:
+    assert cli("--home", str(home.root), "run", HELLO, "--no-ui").code == 0
+    (ref,) = MissionStore(home).list()
+    followed = cli("--home", str(home.root), "logs", ref.id, "-f")
+    assert "[greet] hello from greet" in followed.out
+    missing = cli("--home", str(home.root), "logs", ref.id, "nope")
+    assert missing.code == 2 and "no task 'nope'" in missing.err

@@ -209,3 +209,47 @@ def test_retry_reruns_only_unfinished_tasks(home: Home, tmp_path: Path) -> None:
     assert lines(runs) == ["ok"]
     path = MissionStore(home).locate(ref.id).path
     assert tf.attempt_numbers(path, "gated") == [1, 2]
+
+
+def test_max_concurrency_keeps_tasks_apart(home: Home, tmp_path: Path) -> None:
+    trace = tmp_path / "trace"
+    step = f'echo "start $HOUSTON_TASK" >> {trace}; sleep 0.1; echo "end $HOUSTON_TASK" >> {trace}'
+    tasks = "\n".join(f"  - {{id: t{i}, agent: core/shell, inputs: {{command: '{step}'}}}}"
+                      for i in range(3))
+    ref = submit(home, f"name: one-at-a-time\nbudget: {{max_concurrency: 1}}\ntasks:\n{tasks}\n")
+    run_engine(home, ref, workers=3)
+    words = [line.split()[0] for line in trace.read_text().splitlines()]
+    assert words == ["start", "end"] * 3
+
+
+def test_a_task_budget_stops_only_that_task(home: Home) -> None:
+    make_test_package(home)
+    ref = submit(home, """
+        name: task-budget
+        on_failure: continue
+        tasks:
+          - {id: greedy, agent: t/spend, budget: {max_tokens: 50},
+             inputs: {tokens: 20, times: 50, sleep: 0.02}}
+          - {id: modest, agent: t/spend, inputs: {tokens: 5}}
+    """)
+    finished = run_engine(home, ref)
+    path = MissionStore(home).locate(ref.id).path
+    assert finished[ref.id][1].value == "budget_exceeded"
+    exit_ = tf.read_attempt_json(tf.attempt_dir(path, "greedy", 1), "exit.json")
+    assert exit_["reason"] == "budget_exceeded"
+    assert tf.attempt_numbers(path, "greedy") == [1]  # budget stops are not retried
+
+
+def test_code_health_mission_reports_on_a_folder(home: Home, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "pkg").mkdir(parents=True)
+    (project / "pkg" / "good.py").write_text("def f():\n    # TODO: more\n    return 1\n")
+    (project / "bad.py").write_text("def broken(:\n")
+    text = (REPO / "missions" / "code-health.yaml").read_text()
+    ref = submit(home, text.replace('root: "."', f'root: "{project}"'))
+    run_engine(home, ref)
+    assert outcome(home, ref) == ("COMPLETED", "succeeded")
+    report = (MissionStore(home).locate(ref.id).path / "outputs" / "code-health.md").read_text()
+    assert "| 2 | 4 |" in report  # two files, four lines
+    assert "`bad.py`: line 1" in report
+    assert "`f` | `pkg/good.py:1`" in report
