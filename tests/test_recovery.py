@@ -146,6 +146,11 @@ def _fake_executing(home: Home, engine: dict[str, object], task_owner: dict[str,
     ref = submit(home, f"name: fake\ntasks:\n  - {task}\n")
     ref = store.move(ref.id, MissionState.COMMITTED, MissionState.EXECUTING, Reason.CLAIMED)
     fsio.write_json_atomic(ref.path / "engine.json", {**engine, "since": "2000-01-01T00:00:00Z"})
+    # The claim entry names the engine's pid, written long before any process alive now.
+    trail = ref.path / "transitions.jsonl"
+    entries = [json.loads(line) for line in trail.read_text().splitlines()]
+    entries[-1].update(pid=engine["pid"], ts="2000-01-01T00:00:00.000Z")
+    trail.write_text("".join(json.dumps(e) + "\n" for e in entries))
     spec = {"id": "a", "agent": "core/shell", "inputs": {"command": "true"}, "needs": [],
             "retries": None, "timeout": None, "budget": None, "initializer": False,
             "added_by": None}
@@ -228,3 +233,15 @@ def test_two_engines_on_one_home_never_run_a_task_twice(home: Home, tmp_path: Pa
         assert store.status(ref)["outcome"] == "succeeded"
         claimed = [e for e in store.transitions(ref) if e.get("reason") == "claimed"]
         assert len(claimed) == 1
+
+
+def test_a_fresh_claim_is_not_reaped_for_a_stale_engine_json(home: Home) -> None:
+    """A new engine claimed the mission but has not rewritten engine.json yet."""
+    store = MissionStore(home)
+    ref = submit(home, "name: fresh\ntasks:\n  - {id: a, agent: core/shell, "
+                       "inputs: {command: 'true'}}\n")
+    ref = store.move(ref.id, MissionState.COMMITTED, MissionState.EXECUTING, Reason.CLAIMED)
+    dead = {"pid": 999999, "start_token": "gone:1", "host": None, "boot_id": None}
+    fsio.write_json_atomic(ref.path / "engine.json", dead)
+    assert sweep(home) == []  # the claim entry names this (live) process
+    assert store.locate(ref.id).state is MissionState.EXECUTING

@@ -36,15 +36,24 @@ S = MissionState
 
 
 def engine_alive(mission_dir: Path, me: dict[str, Any] | None = None) -> bool:
+    """True if the engine of an EXECUTING mission may still be running it.
+
+    Both witnesses are asked: engine.json (written just after the claim) and the pid that
+    recorded the claim in transitions.jsonl (there before engine.json, and newer than an
+    engine.json a dead earlier owner left behind). Either one alive = alive.
+    """
     try:
         record = fsio.read_json(mission_dir / "engine.json")
     except (FileNotFoundError, ValueError):
-        return _claimer_alive(mission_dir)
-    if me is not None and record.get("pid") == me.get("pid") and (
-        record.get("start_token") == me.get("start_token")
-    ):
-        return True
-    return is_alive(record)
+        record = None
+    if isinstance(record, dict):
+        if me is not None and record.get("pid") == me.get("pid") and (
+            record.get("start_token") == me.get("start_token")
+        ):
+            return True
+        if is_alive(record):
+            return True
+    return _claimer_alive(mission_dir)
 
 
 def _claimer_alive(mission_dir: Path) -> bool:
@@ -75,9 +84,13 @@ def sweep(home: Home, *, me: dict[str, Any] | None = None,
         if engine_alive(folder, me):
             continue
         with claims.recovery_lock(home):
-            if not folder.is_dir() or engine_alive(folder, me):
-                continue
+            # Under the stripe lock a claimer has finished writing its claim entry.
+            with store.stripe_lock(mission_id):
+                if not folder.is_dir() or engine_alive(folder, me):
+                    continue
             done = [recover_task(folder, t, grace) for t in tf.task_ids(folder)]
+            with contextlib.suppress(FileNotFoundError):
+                (folder / "engine.json").unlink()
             try:
                 store.move(mission_id, S.EXECUTING, S.COMMITTED, Reason.RECOVERED,
                            detail={"by": os.getpid()})
