@@ -69,11 +69,17 @@ class WorkerContext:
         write_json_fast(self.work_dir / "agent.json", record)
 
 
+_EVENT_LOGS: dict[Path, Any] = {}
+
+
 def _event_log(mission_dir: Path) -> Any:
-    # <home>/missions/<STATE>/<id> -> <home>/events
+    """One EventLog per home for the worker's life (it keeps its fds open)."""
     from houston.events import EventLog
 
-    return EventLog(mission_dir.parent.parent.parent / "events")
+    folder = mission_dir.parent.parent.parent / "events"  # <home>/missions/<STATE>/<id>
+    if folder not in _EVENT_LOGS:
+        _EVENT_LOGS[folder] = EventLog(folder)
+    return _EVENT_LOGS[folder]
 
 
 def send(fd: int, message: dict[str, Any]) -> None:
