@@ -20,7 +20,7 @@ class Progress:
         self.started = time.monotonic()
         self.mission = ""
         self.state = "COMMITTED"
-        self.tasks: dict[str, str] = {}
+        self.tasks: dict[tuple[str, str], str] = {}
         self.busy: set[int] = set()
         self.tokens = 0
         self.cost = 0.0
@@ -35,7 +35,7 @@ class Progress:
             outcome = data.get("outcome")
             self._line(f"mission {mission} {self.state}" + (f" ({outcome})" if outcome else ""))
         elif type_ == "task.state" and task:
-            self.tasks[task] = str(data.get("state"))
+            self.tasks[(mission or "", task)] = str(data.get("state"))
             if not self.tty and data.get("state") in _FINAL:
                 error = f": {data.get('error')}" if data.get("error") else ""
                 self._line(f"task {task} {data.get('state')} (attempt {attempt}){error}")
