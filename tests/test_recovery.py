@@ -101,8 +101,9 @@ def _mission_of_records(home: Home, runs: Path, count: int, sleep: float) -> str
     return f"name: long\ntasks:\n{tasks}\n"
 
 
-def test_killed_engine_is_recovered_and_no_completed_task_runs_again(home: Home,
-                                                                     tmp_path: Path) -> None:
+@pytest.mark.parametrize("finisher", ["serve", "recover --finish"])
+def test_killed_engine_is_recovered_and_no_completed_task_runs_again(home: Home, tmp_path: Path,
+                                                                     finisher: str) -> None:
     make_test_package(home)
     runs, agent_pid = tmp_path / "runs", tmp_path / "agent.pid"
     text = _mission_of_records(home, runs, 8, 0.15) + (
@@ -117,20 +118,26 @@ def test_killed_engine_is_recovered_and_no_completed_task_runs_again(home: Home,
     store = MissionStore(home)
     path = store.locate(ref.id).path
     done_before = {t for t in tf.task_ids(path) if tf.read_result(path, t) is not None}
-    assert _alive(int(agent_pid.read_text()))  # its own session outlived the engine
-    recover = houston_process(home, "recover", "--json")
-    out, _ = recover.communicate(timeout=30)
-    assert recover.returncode == 0
-    report = json.loads(out)["actions"]
-    assert [a["mission"] for a in report] == [ref.id]
-    assert not _alive(int(agent_pid.read_text()))
-    assert store.locate(ref.id).state is MissionState.COMMITTED
-    assert sweep(home) == []  # idempotent
-    finisher = houston_process(home, "serve", "--until-idle", "--no-ui", "--workers", "2")
+    first_agent = int(agent_pid.read_text())
+    assert _alive(first_agent)  # its own session outlived the engine
+    if finisher == "serve":
+        recover = houston_process(home, "recover", "--json")
+        out, _ = recover.communicate(timeout=30)
+        assert recover.returncode == 0
+        report = json.loads(out)["actions"]
+        assert [a["mission"] for a in report] == [ref.id]
+        assert not _alive(first_agent)
+        assert store.locate(ref.id).state is MissionState.COMMITTED
+        assert sweep(home) == []  # idempotent
+        command = ["serve", "--until-idle", "--no-ui", "--workers", "2"]
+    else:
+        command = ["recover", "--finish", "--workers", "2"]
+    finishing = houston_process(home, *command)
     try:
-        finisher.wait(timeout=60)
+        assert finishing.wait(timeout=60) == 0
     finally:
-        _kill(finisher)
+        _kill(finishing)
+    assert not _alive(first_agent)
     counts = {t: lines(runs).count(t) for t in set(lines(runs))}
     assert done_before and all(counts[t] == 1 for t in done_before)
     assert set(counts) == {f"t{i:02d}" for i in range(8)}

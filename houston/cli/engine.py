@@ -198,15 +198,32 @@ def serve(ctx: click.Context, workers: int | None, no_ui: bool, port: int, host:
 
 @click.command()
 @json_option
+@click.option("--finish", is_flag=True, help="Then run the recovered missions to the end.")
+@workers_option
 @click.pass_context
-def recover(ctx: click.Context, as_json: bool) -> None:
+def recover(ctx: click.Context, as_json: bool, finish: bool, workers: int | None) -> None:
     """Run one crash-recovery sweep (idempotent) and print what it did."""
     from houston.engine.recovery import sweep
 
-    actions = sweep(_home(ctx).require())
+    home = _home(ctx).require()
+    actions = sweep(home)
     if as_json:
         render.emit_json({"actions": actions})
-        return
+    else:
+        _print_recovery(actions, finish)
+    if finish and actions:
+        from houston.engine.engine import EngineOptions
+
+        options = EngineOptions(missions={a["mission"] for a in actions}, on_stop="requeue")
+        if workers:
+            options.workers = workers
+        finished = drive(home, options, tty=sys.stderr.isatty())
+        failed = [m for m, (outcome, _) in finished.items() if outcome.value != "succeeded"]
+        if failed:
+            raise MissionFailed(f"recovered missions did not succeed: {', '.join(failed)}")
+
+
+def _print_recovery(actions: list[dict[str, Any]], finish: bool) -> None:
     if not actions:
         render.emit("nothing to recover")
     for action in actions:
@@ -217,8 +234,8 @@ def recover(ctx: click.Context, as_json: bool) -> None:
             what = "accepted its result" if task["accepted"] else "requeued"
             extra = ", stopped its agent" if task["stopped_agent"] else ""
             render.emit(f"  {task['task']} (attempt {task['attempt']}): {what}{extra}")
-    if actions:
-        render.emit("run `houston serve` to finish them")
+    if actions and not finish:
+        render.emit("run `houston serve` (or `houston recover --finish`) to finish them")
 
 
 @click.command()
