@@ -134,6 +134,8 @@ class Engine(AttemptOps, Sampling):
     def next_timeout(self) -> float:
         now = time.monotonic()
         due = [self._timers["reconcile"], self._timers["sweep"]]
+        if (respawn := self.pool.next_respawn()) is not None:
+            due.append(respawn)
         for m in self.missions.values():
             if m.dirty:
                 due.append(self._timers["flush"])

@@ -52,6 +52,8 @@ class Pool:
         self.log_path = log_path
         self.cwd = cwd
         self.workers: dict[int, WorkerRecord] = {}
+        self.failed_starts: dict[int, int] = {}
+        self.respawn_at: dict[int, float] = {}
         self._log: IO[bytes] | None = None
 
     def start(self, scratch: Path | None = None) -> None:
@@ -142,11 +144,24 @@ class Pool:
         return dead
 
     def check(self, *, respawn: bool = True) -> list[WorkerRecord]:
+        """Reap the dead and respawn their slots. A worker that dies before it was ready
+        (broken interpreter, import error) is respawned with backoff, not in a hot loop."""
         dead = self.reap()
+        now = time.monotonic()
+        for worker in dead:
+            failures = 0 if worker.ready else self.failed_starts.get(worker.slot, 0) + 1
+            self.failed_starts[worker.slot] = failures
+            self.respawn_at[worker.slot] = now + (min(30.0, 0.25 * 2**failures) if failures
+                                                  else 0.0)
         if respawn:
-            for worker in dead:
-                self.spawn(worker.slot)
+            for slot, when in list(self.respawn_at.items()):
+                if when <= now and slot not in self.workers:
+                    del self.respawn_at[slot]
+                    self.spawn(slot)
         return dead
+
+    def next_respawn(self) -> float | None:
+        return min(self.respawn_at.values()) if self.respawn_at else None
 
     def kill(self, worker: WorkerRecord) -> None:
         """SIGKILL the worker's whole group (its python agent included) and reap it."""
