@@ -201,8 +201,12 @@ def run_claimed(envelope: dict[str, Any], msg_fd: int, me: dict[str, Any]) -> No
 def _claim(job: Job, claim: dict[str, Any], me: dict[str, Any], msg_fd: int) -> str | None:
     """mkdir the attempt folder and the task lock; write state.json running. The nonce."""
     task_dir = Path(claim["task_dir"])
+    # Explicit mkdirs: Path.mkdir(parents=True) costs twice the syscalls on a first attempt.
+    for parent in (claim["task_dir"], f"{claim['task_dir']}/attempts"):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(parent)  # noqa: PTH102 - str paths on the hot path
     try:
-        Path(job.attempt_dir).mkdir(parents=True)
+        os.mkdir(job.attempt_dir)  # noqa: PTH102
     except FileExistsError:
         send(msg_fd, {"type": "done", "ok": False, "claim_failed": "attempt_exists"})
         return None
