@@ -253,3 +253,22 @@ def test_code_health_mission_reports_on_a_folder(home: Home, tmp_path: Path) -> 
     assert "| 2 | 4 |" in report  # two files, four lines
     assert "`bad.py`: line 1" in report
     assert "`f` | `pkg/good.py:1`" in report
+
+
+def test_cancel_stops_an_in_process_python_agent(home: Home, tmp_path: Path) -> None:
+    from houston import actions
+
+    make_test_package(home)
+    runs = tmp_path / "runs"
+    ref = submit(home, f"""
+        name: long-python
+        tasks:
+          - {{id: a, agent: t/record, inputs: {{file: "{runs}", sleep: 60}}}}
+    """)
+    with engine_thread(home, missions={ref.id}) as engine:
+        wait_for(lambda: lines(runs) == ["a"], what="the agent to start")
+        actions.cancel(MissionStore(home), ref.id)
+        wait_for(lambda: ref.id in engine.finished, what="the cancelled mission")
+    assert outcome(home, ref) == ("COMPLETED", "cancelled")
+    path = MissionStore(home).locate(ref.id).path
+    assert tf.read_attempt_json(tf.attempt_dir(path, "a", 1), "exit.json")["reason"] == "cancelled"
