@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +14,7 @@ def call_python(ctx: Any) -> Any:
     module_name, _, func_name = entrypoint.partition(":")
     if not module_name or not func_name:
         raise ValueError(f"inputs.entrypoint must be module:function, got {entrypoint!r}")
-    cwd = os.getcwd()
-    import sys
-
+    cwd = str(Path.cwd())
     if cwd not in sys.path:
         sys.path.append(cwd)
     func = getattr(importlib.import_module(module_name), func_name)
