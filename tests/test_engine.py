@@ -4,6 +4,7 @@ cancel, budgets, fan-out, blackboard."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import psutil
@@ -126,11 +127,14 @@ def test_cancel_request_stops_a_running_mission(home: Home, tmp_path: Path) -> N
         store = MissionStore(home)
         wait_for(lambda: store.locate(ref.id).state.value == "EXECUTING", what="claim")
         wait_for(lambda: tf.read_state(store.locate(ref.id).path, "a").get("state") == "running")
+        record = home.run / f"engine-{os.getpid()}.json"
+        assert json.loads(record.read_text())["missions"] == [ref.id]
         actions.cancel(store, ref.id)
         wait_for(lambda: ref.id in engine.finished, what="cancelled mission")
     assert outcome(home, ref) == ("COMPLETED", "cancelled")
     path = MissionStore(home).locate(ref.id).path
     assert tf.read_state(path, "b")["state"] == "cancelled"
+    assert not record.exists()
 
 
 def test_budget_exceeded_fails_closed(home: Home) -> None:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from houston import fsio
@@ -90,6 +91,7 @@ class Engine(AttemptOps, Sampling):
 
     def run(self) -> dict[str, tuple[Outcome, Reason]]:
         self.home.ensure()
+        self.write_pid_record()
         self.pool.start(scratch=self.home.tmp)
         self.watcher.start()
         self.watcher.watch(self.home.state_dir(S.COMMITTED))
@@ -362,7 +364,20 @@ class Engine(AttemptOps, Sampling):
         if actions:
             self.rescan = True
 
+    @property
+    def pid_record(self) -> Path:
+        return self.home.run / f"engine-{os.getpid()}.json"
+
+    def write_pid_record(self) -> None:
+        """run/engine-<pid>.json: which engines run on this home (for doctor and humans)."""
+        record = {**self.identity.to_dict(), "since": iso(utcnow()),
+                  "workers": self.options.workers,
+                  "missions": sorted(self.options.missions or []) or None}
+        fsio.write_json_atomic(self.pid_record, record, durable=False)
+
     def shutdown(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.pid_record.unlink()
         self.watcher.stop()
         self.pool.stop(grace=0.5)
         self.emit("engine.state", None, None, None, {"state": "stopped", "pid": os.getpid()})
