@@ -1,0 +1,55 @@
+"""The worker pool: warm workers, reaping, and backoff for workers that cannot start."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from test_engine_helpers import wait_for
+
+from houston.engine.pool import Pool
+
+pytestmark = pytest.mark.process
+
+
+def test_workers_start_warm_and_stop(tmp_path: Path) -> None:
+    pool = Pool(2, tmp_path / "workers.log")
+    pool.start()
+    try:
+        assert sorted(pool.workers) == [0, 1, 2]  # N task slots plus the initializer slot
+        for worker in pool.workers.values():
+            message = wait_for(lambda w=worker: pool.read(w), what="ready")
+            assert message[0]["type"] == "ready"
+    finally:
+        pool.stop()
+    assert pool.workers == {}
+
+
+def test_a_worker_that_cannot_start_is_respawned_with_backoff(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    false = shutil.which("false")
+    assert false is not None
+    monkeypatch.setattr(sys, "executable", false)  # every spawn dies at once
+    pool = Pool(1, tmp_path / "workers.log")
+    spawned: list[int] = []
+    real_spawn = pool.spawn
+
+    def counting_spawn(slot: int) -> object:
+        spawned.append(slot)
+        return real_spawn(slot)
+
+    monkeypatch.setattr(pool, "spawn", counting_spawn)
+    pool.start()
+    try:
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:  # a hot respawn loop would spawn hundreds here
+            pool.check(respawn=True)
+            time.sleep(0.01)
+        assert min(pool.failed_starts.values()) >= 2
+        assert len(spawned) <= 12
+        assert pool.next_respawn() is not None
+    finally:
+        pool.stop()
