@@ -128,11 +128,7 @@ class AttemptOps:
             return
         m, t = found
         assert t.running is not None
-        if kind == "agent":
-            t.running.agent = {k: msg.get(k) for k in ("pid", "start_token", "host", "boot_id")}
-            if t.running.stop_reason is not None:
-                signal_group(int(msg["pid"]), signal.SIGTERM)
-        elif kind == "usage":
+        if kind == "usage":
             self.on_usage(m, t, bud.Usage(int(msg.get("tokens") or 0),
                                           float(msg.get("cost") or 0.0)))
         elif kind == "done":
