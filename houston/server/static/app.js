@@ -138,13 +138,18 @@ function renderSlots(d) {
   const running = (d.tasks || []).filter((t) => t.state === "running");
   const init = running.find((t) => t.initializer);
   const workers = running.filter((t) => !t.initializer);
-  const known = [...ui.slots.keys()].sort((a, b) => a - b);
+  // Slot 0 is the engine's initializer slot (the "+1"); slots 1..N are the workers.
+  const known = [...ui.slots.keys()].filter((s) => s > 0).sort((a, b) => a - b);
   const n = Math.max(Math.min((d.budget || {}).max_concurrency || Infinity, ui.workers),
     known.length, workers.length, 1);
   const numbers = known.length >= n ? known : [...Array(n).keys()].map((i) => i + 1);
   const spare = workers.filter((t) => !numbers.includes(t.worker));
-  const slots = [el("li", { class: "slot", "data-busy": String(Boolean(init)) },
-    el("b", {}, "+1 initializer"), init ? init.id : "idle")];
+  const first = ui.slots.get(0);
+  const initTask = init ? init.id
+    : first && first.busy && first.mission === d.id ? first.task : null;
+  const initLabel = initTask || (first && first.busy ? "busy (other mission)" : "idle");
+  const slots = [el("li", { class: "slot", "data-busy": String(Boolean(initTask)) },
+    el("b", {}, "+1 initializer"), String(initLabel))];
   for (const number of numbers) {
     const seen = ui.slots.get(number);
     const mine = seen && seen.busy && seen.mission === d.id ? seen.task : null;
