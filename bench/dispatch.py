@@ -86,9 +86,15 @@ def rq_run(n: int, workers: int) -> float:
                                    "--url", url, "bench"], env=bench_env(),
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                  for _ in range(workers)]
-        for proc in procs:
-            proc.wait(timeout=600)
-        return time.perf_counter() - start
+        try:
+            for proc in procs:
+                proc.wait(timeout=600)
+            return time.perf_counter() - start
+        finally:
+            for proc in procs:  # never leave a worker behind, even on a timeout
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
 
 
 def main() -> None:

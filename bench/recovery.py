@@ -121,20 +121,23 @@ def rq_kill(observe: float) -> str:
         cmd = [sys.executable, "-m", "rq.cli", "worker", "-q", "--url", url, "bench"]
         first = subprocess.Popen(cmd, env=bench_env(), stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL, start_new_session=True)
-        wait_for(lambda: runs(marker) == 1, timeout=90, what="the job to start")
-        os.killpg(first.pid, signal.SIGKILL)
-        first.wait()
-        second = subprocess.Popen(cmd, env=bench_env(), stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL, start_new_session=True)
+        second = None
         try:
+            wait_for(lambda: runs(marker) == 1, timeout=90, what="the job to start")
+            os.killpg(first.pid, signal.SIGKILL)
+            first.wait()
+            second = subprocess.Popen(cmd, env=bench_env(), stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL, start_new_session=True)
             time.sleep(observe)
             status = Job.fetch(job.id, connection=conn).get_status()
             state = getattr(status, "value", status)
             return f"ran {runs(marker)}x in {observe:.0f}s, status {state}: " + (
                 "stuck (not re-run)" if runs(marker) == 1 else "re-run")
         finally:
-            os.killpg(second.pid, signal.SIGKILL)
-            second.wait()
+            for proc in (first, second):  # every worker we started, even on a timeout
+                if proc is not None and proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
 
 
 def main() -> None:
