@@ -11,6 +11,7 @@ seconds whether the job runs again.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -124,8 +125,7 @@ def rq_kill(observe: float) -> str:
         second = None
         try:
             wait_for(lambda: runs(marker) == 1, timeout=90, what="the job to start")
-            os.killpg(first.pid, signal.SIGKILL)
-            first.wait()
+            kill_tree(first)
             second = subprocess.Popen(cmd, env=bench_env(), stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL, start_new_session=True)
             time.sleep(observe)
@@ -135,9 +135,21 @@ def rq_kill(observe: float) -> str:
                 "stuck (not re-run)" if runs(marker) == 1 else "re-run")
         finally:
             for proc in (first, second):  # every worker we started, even on a timeout
-                if proc is not None and proc.poll() is None:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
+                if proc is not None:
+                    kill_tree(proc)
+
+
+def kill_tree(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a worker and everything it forked (RQ's work horse has its own group)."""
+    try:
+        tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        tree = []
+    for member in tree:
+        with contextlib.suppress(psutil.Error):
+            member.kill()
+    psutil.wait_procs(tree, timeout=10)
+    proc.wait()
 
 
 def main() -> None:
