@@ -101,7 +101,7 @@ def list_row(
     if outline is not None:
         name = outline.get("name") or name
         total = total or len(outline.get("tasks", []))
-    created = _parse_time(status.get("created")) or id_time(ref.id) or made
+    created = parse_time(status.get("created")) or id_time(ref.id) or made
     return {
         "id": ref.id,
         "state": ref.state.value,
@@ -146,7 +146,7 @@ def _sum_usage(usages: Any) -> dict[str, float]:
     return {"tokens": tokens, "cost": cost}
 
 
-def _parse_time(value: Any) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:

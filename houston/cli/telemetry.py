@@ -139,13 +139,10 @@ def old_missions(store: MissionStore, cutoff: float) -> list[str]:
 
 
 def _epoch(value: Any) -> float | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+    from houston.taskview import parse_time
+
+    parsed = parse_time(value)
+    return parsed.timestamp() if parsed else None
 
 
 def delete_mission(store: MissionStore, mission_id: str) -> None:
