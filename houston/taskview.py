@@ -31,17 +31,26 @@ def summarize_task(
     state: dict[str, Any] | None,
     attempts: dict[int, dict[str, Any]],
     has_result: bool,
+    owner: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One task's row from its files. `attempts` maps n -> {"exit": ..., "usage": ...}."""
-    spec, state = spec or {}, state or {}
+    """One task's row from its files. `attempts` maps n -> {"exit": ..., "usage": ...};
+    `owner` is lock/owner.json. result.json means succeeded, a held lock means running,
+    else state.json says (it is written when a task fails, is requeued or is skipped)."""
+    spec = spec or {}
     latest = max(attempts) if attempts else 0
     exit_info = attempts.get(latest, {}).get("exit") or {}
-    task_state = "succeeded" if has_result else _text(state.get("state"), "pending")
+    if has_result:
+        state = {"state": "succeeded", "attempt": latest, "updated": exit_info.get("finished")}
+    elif owner:
+        state = {"state": "running", "attempt": owner.get("attempt"), "worker": owner.get("slot"),
+                 "updated": owner.get("since")}
+    state = state or {}
+    task_state = _text(state.get("state"), "pending")
     return {
         "id": task_id,
         "agent": _text(spec.get("agent"), ""),
         "state": task_state,
-        "attempt": _int(state.get("attempt"), latest),
+        "attempt": max(_int(state.get("attempt"), latest), latest),
         "attempts": len(attempts),
         "duration": _number(exit_info.get("duration")),
         "usage": _sum_usage(a.get("usage") for a in attempts.values()),
@@ -178,12 +187,14 @@ def read_task(folder: Path) -> dict[str, Any]:
                 "exit": _json_or_none(attempt / "exit.json"),
                 "usage": _json_or_none(attempt / "usage.json"),
             }
+    has_result = (folder / "result.json").is_file()
     return summarize_task(
         folder.name,
         _json_or_none(folder / "spec.json"),
         _json_or_none(folder / "state.json"),
         attempts,
-        (folder / "result.json").is_file(),
+        has_result,
+        None if has_result else _json_or_none(folder / "lock" / "owner.json"),
     )
 
 
@@ -255,6 +266,11 @@ def _folder_time(path: Path) -> datetime | None:
         return datetime.fromtimestamp(path.stat().st_mtime, UTC)
     except OSError:
         return None
+
+
+def latest_attempt(task_folder: Path) -> int:
+    """The number of the task's newest attempt folder; 0 before its first attempt."""
+    return max((int(n) for n in _subfolders(task_folder / "attempts") if n.isdigit()), default=0)
 
 
 def _subfolders(folder: Path) -> list[str]:

@@ -71,6 +71,12 @@ def set_task(path: Path, task: str, state: str, attempt: int, worker: int | None
     folder = path / "tasks" / task
     (folder / "attempts" / str(max(attempt, 1))).mkdir(parents=True, exist_ok=True)
     fsio.write_json_atomic(folder / "spec.json", {"id": task, "agent": "core/shell"})
+    if state == "running":  # as a worker holds it: the lock names the attempt and slot
+        (folder / "lock").mkdir(exist_ok=True)
+        fsio.write_json_atomic(folder / "lock" / "owner.json",
+                               {"pid": os.getpid(), "nonce": "n", "attempt": attempt,
+                                "slot": worker, "since": "2026-01-01T00:00:00Z"})
+        return
     fsio.write_json_atomic(
         folder / "state.json",
         {"state": state, "attempt": attempt, "updated": "2026-01-01T00:00:00Z",

@@ -20,10 +20,12 @@ from test_engine_helpers import (
     wait_for,
 )
 
+from houston.engine import claims
 from houston.engine import taskfiles as tf
 from houston.events import EventLog
 from houston.home import Home
 from houston.store import MissionStore
+from houston.taskview import read_tasks
 
 pytestmark = pytest.mark.process
 
@@ -72,6 +74,13 @@ def test_failed_attempts_retry_as_new_attempts(home: Home) -> None:
                for n in (1, 2, 3)]
     assert reasons == ["failed", "failed", "succeeded"]
     assert "fails on purpose" in (tf.attempt_dir(path, "f", 1) / "stderr.log").read_text()
+    # Each attempt keeps the lock it held, released into it as claim/owner.json.
+    owners = [json.loads((tf.attempt_dir(path, "f", n) / "claim" / "owner.json").read_text())
+              for n in (1, 2, 3)]
+    assert [o["attempt"] for o in owners] == [1, 2, 3] and len({o["nonce"] for o in owners}) == 3
+    assert all(o["slot"] >= 1 for o in owners)
+    assert not claims.is_locked(tf.task_dir(path, "f"))
+    assert tf.read_state(path, "f")["failures"] == 2
 
 
 def test_fail_fast_stops_the_mission_and_continue_keeps_going(home: Home) -> None:
@@ -91,9 +100,10 @@ def test_fail_fast_stops_the_mission_and_continue_keeps_going(home: Home) -> Non
     run_engine(home, cont)
     path = MissionStore(home).locate(cont.id).path
     assert outcome(home, cont) == ("COMPLETED", "failed")
-    assert tf.read_state(path, "other")["state"] == "succeeded"
-    assert tf.read_state(path, "after")["state"] == "skipped"
-    assert "code 3" in tf.read_state(path, "bad")["error"]
+    rows = {row["id"]: row for row in read_tasks(path)}
+    assert rows["other"]["state"] == "succeeded"
+    assert rows["after"]["state"] == "skipped"
+    assert "code 3" in rows["bad"]["error"]
 
 
 def test_timeout_stops_the_whole_process_group(home: Home, tmp_path: Path) -> None:
@@ -126,7 +136,7 @@ def test_cancel_request_stops_a_running_mission(home: Home, tmp_path: Path) -> N
     with engine_thread(home, missions={ref.id}) as engine:
         store = MissionStore(home)
         wait_for(lambda: store.locate(ref.id).state.value == "EXECUTING", what="claim")
-        wait_for(lambda: tf.read_state(store.locate(ref.id).path, "a").get("state") == "running")
+        wait_for(lambda: claims.read_owner(tf.task_dir(store.locate(ref.id).path, "a")))
         record = home.run / f"engine-{os.getpid()}.json"
         assert json.loads(record.read_text())["missions"] == [ref.id]
         actions.cancel(store, ref.id)

@@ -49,6 +49,17 @@ def test_a_result_means_succeeded_whatever_state_json_says() -> None:
     assert (row["state"], row["error"]) == ("succeeded", None)
 
 
+def test_a_held_lock_means_running_on_its_owners_slot() -> None:
+    owner = {"pid": 1, "nonce": "n", "attempt": 3, "slot": 2, "since": "2026-01-01T00:00:00Z"}
+    row = summarize_task("t", None, {"state": "pending", "attempt": 2, "error": "exit 1"},
+                         {2: {}, 3: {}}, has_result=False, owner=owner)
+    assert (row["state"], row["attempt"], row["worker"]) == ("running", 3, 2)
+    assert row["error"] is None and row["updated"] == owner["since"]
+    done = summarize_task("t", None, None, {3: {"exit": {"finished": "x"}}}, has_result=True,
+                          owner=owner)
+    assert (done["state"], done["worker"], done["updated"]) == ("succeeded", None, "x")
+
+
 def test_nothing_known_is_pending() -> None:
     row = summarize_task("t", None, None, {}, has_result=False)
     assert row["state"] == "pending" and row["attempt"] == 0 and row["duration"] is None
@@ -127,12 +138,11 @@ def test_read_tasks_of_engine_files_partial_and_torn(tmp_path: Path) -> None:
     (tmp_path / "mission.yaml").write_text("name: m\ntasks:\n  - {id: a, agent: p/a}\n")
     task = tmp_path / "tasks" / "a"
     write(task / "spec.json", {"id": "a", "agent": "p/a", "initializer": False})
-    write(task / "state.json", {"state": "running", "attempt": 2, "worker": 1})
+    write(task / "lock" / "owner.json", {"pid": 1, "nonce": "n", "attempt": 2, "slot": 1})
     write(task / "attempts" / "1" / "exit.json", {"duration": 0.5})
     write(task / "attempts" / "1" / "usage.json", {"tokens": 7, "cost": 0.5})
     write(task / "attempts" / "2" / "usage.json", "{torn")
     (task / "attempts" / "notes").mkdir()
-    (task / "lock").mkdir()
     added = tmp_path / "tasks" / "child-1"
     write(added / "spec.json", {"id": "child-1", "agent": "p/b", "added_by": "a"})
     write(added / "result.json", {"ok": True})

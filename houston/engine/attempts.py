@@ -81,11 +81,11 @@ class AttemptOps:
             inputs=dict(t.spec.get("inputs") or {}), mission_dir=str(m.folder),
             attempt_dir=str(folder), timeout=timeout, budget=limits.__dict__,
         )
-        # The worker claims the task (mkdir lock, owner.json = itself), writes state.json
-        # "running", and on success accepts the result and releases the lock: that work
-        # runs in parallel on the workers instead of serially in the engine.
-        claim = {"task_dir": str(tf.task_dir(m.folder, t.id)), "slot": worker.slot, "spec": t.spec,
-                 "accept": not t.initializer, "failures": t.failures, "crashes": t.crashes}
+        # The worker claims the task (mkdir lock, owner.json = itself and its slot), and on
+        # success accepts the result and releases the lock into the attempt folder: that
+        # work runs in parallel on the workers instead of serially in the engine.
+        claim = {"task_dir": str(tf.task_dir(m.folder, t.id)), "slot": worker.slot,
+                 "spec": t.spec, "accept": not t.initializer}
         self.emit("task.state", m.id, t.id, number,
                   {"state": t.state, "error": None, "worker": worker.slot})
         self.emit("attempt.start", m.id, t.id, number,
@@ -329,7 +329,7 @@ class AttemptOps:
             tf.accept_result(m.folder, t.id, result, run.folder)
         t.error = None
         m.set_state(t, sch.SUCCEEDED)
-        self.save_task(m, t, write=run is not None)  # else the worker wrote state.json
+        self.save_task(m, t, write=run is not None)  # else result.json already says it
 
     def requeue(self, m: MissionRun, t: TaskRun, delay: float) -> None:
         t.not_before = time.monotonic() + delay

@@ -1,6 +1,7 @@
 """Task claims: `mkdir tasks/<t>/lock` is the claim, `lock/owner.json` names the owner.
 
-owner.json = {"nonce", "pid", "start_token", "host", "boot_id", "since", "attempt"}. A lock
+owner.json = {"nonce", "pid", "start_token", "host", "boot_id", "since", "attempt", "slot"};
+while it exists the task is running (readers take the attempt and worker slot from it). A lock
 without owner.json is young, not stale (its claimer is between mkdir and write). A stale
 lock is broken by exactly one recoverer, under the home's recovery FileLock: prove the
 owner dead, rename the lock aside to a tombstone, re-read the nonce from the tombstone,
@@ -67,16 +68,27 @@ def _entomb(task_dir: Path, nonce: str) -> Path | None:
     return tomb
 
 
-def release_task(task_dir: Path, nonce: str, *, check: bool = True) -> bool:
+def release_task(task_dir: Path, nonce: str, *, check: bool = True,
+                 into: Path | None = None) -> bool:
     """The owner lets go of its lock (after the result was accepted or the task requeued).
 
-    `check=False` skips re-reading owner.json: for the engine that holds the claim in
-    memory and is the only one allowed to release it while its owner lives.
+    `check=False` skips re-reading owner.json: for the owner that holds the claim in
+    memory and is the only one allowed to release it while it lives. `into` = the
+    attempt folder: the lock is renamed there as `claim/` (one rename, nothing deleted,
+    and the attempt keeps the record of who ran it); otherwise it is entombed and removed.
     """
     if check:
         owner = read_owner(task_dir)
         if owner is None or owner.get("nonce") != nonce:
             return False
+    if into is not None:
+        try:
+            os.rename(lock_dir(task_dir), into / "claim")
+            return True
+        except FileNotFoundError:
+            return False
+        except OSError:  # `claim/` taken (a past life of this attempt): entomb instead
+            pass
     tomb = _entomb(task_dir, nonce)
     if tomb is None:
         return False

@@ -1,8 +1,9 @@
 """One mission's tasks in the engine's memory, rebuilt from the mission folder on claim.
 
 The folder is the truth: spec.json of every task (mission tasks plus those an initializer
-added), result.json (succeeded, never runs again), state.json (attempt numbers and the
-failure and crash counters). Loading is idempotent, so a mission taken over after a crash
+added), result.json (succeeded, never runs again), attempts/<n>/ (attempt numbers are
+never reused), state.json (written when a task fails, is requeued or skipped: the failure
+and crash counters and the error). Loading is idempotent, so a mission taken over after a crash
 is simply loaded again; tasks added by an initializer whose result was accepted but not yet
 applied are materialized here.
 """
@@ -268,15 +269,18 @@ class MissionRun:
         if spec is None:
             return None
         saved = tf.read_state(self.folder, task_id)
+        numbers = tf.attempt_numbers(self.folder, task_id)
         task = TaskRun(
             task_id,
             spec,
-            attempt=int(saved.get("attempt") or 0),
+            # state.json is written on failures only: a crash after a clean claim leaves
+            # just the attempt folder, and attempt numbers are never reused.
+            attempt=max([int(saved.get("attempt") or 0), *numbers]),
             failures=int(saved.get("failures") or 0),
             crashes=int(saved.get("crashes") or 0),
             error=saved.get("error"),
         )
-        task.usage = self._attempts_usage(task_id)
+        task.usage = self._attempts_usage(task_id, numbers)
         if (self.folder / "tasks" / task_id / "result.json").exists():
             task.state = sch.SUCCEEDED
         elif saved.get("state") in (sch.FAILED, sch.CANCELLED, sch.SKIPPED):
@@ -286,9 +290,9 @@ class MissionRun:
         self.tasks[task_id] = task
         return task
 
-    def _attempts_usage(self, task_id: str) -> Usage:
+    def _attempts_usage(self, task_id: str, numbers: list[int]) -> Usage:
         total = Usage()
-        for number in tf.attempt_numbers(self.folder, task_id):
+        for number in numbers:
             found = tf.read_attempt_json(tf.attempt_dir(self.folder, task_id, number), "usage.json")
             total = total + Usage.from_dict(found)
         return total

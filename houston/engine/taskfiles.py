@@ -1,8 +1,9 @@
 """The task files inside a mission folder (FORMATS "Task files"), read and written here.
 
-tasks/<t>/spec.json (written once), state.json (atomic, on every change; absent means
-pending with no attempt yet), attempts/<n>/
-(stdout.log, stderr.log, result.json, usage.json, exit.json, agent.json, inputs.json),
+tasks/<t>/spec.json (written once), lock/owner.json (held = running), state.json (atomic;
+written when a task fails, is requeued, skipped or cancelled: the error and the failure
+and crash counters; absent means pending), attempts/<n>/ (stdout.log, stderr.log,
+result.json, usage.json, exit.json, agent.json, claim/owner.json = the released lock),
 result.json (the accepted result: its presence means the task succeeded and never runs
 again). Task files are not fsynced: they must survive a killed process, which the page
 cache gives us; the mission moves themselves are durable (the store fsyncs them).

@@ -190,7 +190,8 @@ def run_claimed(envelope: dict[str, Any], msg_fd: int, me: dict[str, Any]) -> No
     accepted = False
     if claim is not None and nonce is not None:
         accepted = _record(job, claim, outcome, started, finished)
-        claims.release_task(Path(claim["task_dir"]), nonce, check=False)
+        claims.release_task(Path(claim["task_dir"]), nonce, check=False,
+                            into=Path(job.attempt_dir))
     send(msg_fd, {
         "type": "done", "ok": outcome.ok, "error": outcome.error, "result": outcome.result,
         "exit_code": outcome.exit_code, "signal": outcome.signal, "usage": usage,
@@ -199,7 +200,7 @@ def run_claimed(envelope: dict[str, Any], msg_fd: int, me: dict[str, Any]) -> No
 
 
 def _claim(job: Job, claim: dict[str, Any], me: dict[str, Any], msg_fd: int) -> str | None:
-    """mkdir the attempt folder and the task lock; write state.json running. The nonce."""
+    """mkdir the attempt folder and the task lock (and spec.json once); the nonce."""
     task_dir = Path(claim["task_dir"])
     # Explicit mkdirs: Path.mkdir(parents=True) costs twice the syscalls on a first attempt.
     for parent in (claim["task_dir"], f"{claim['task_dir']}/attempts"):
@@ -210,21 +211,20 @@ def _claim(job: Job, claim: dict[str, Any], me: dict[str, Any], msg_fd: int) -> 
     except FileExistsError:
         send(msg_fd, {"type": "done", "ok": False, "claim_failed": "attempt_exists"})
         return None
-    nonce = claims.claim_task(task_dir, me, job.attempt)
+    # owner.json names this worker's slot: while the lock exists the task is running, so
+    # no state.json is written on the way in (nor on success: result.json says it).
+    nonce = claims.claim_task(task_dir, {**me, "slot": claim["slot"]}, job.attempt)
     if nonce is None:
         send(msg_fd, {"type": "done", "ok": False, "claim_failed": "locked"})
         return None
-    if claim.get("spec") and not (task_dir / "spec.json").exists():
-        taskfiles.write_json_fast(task_dir / "spec.json", claim["spec"])
-    taskfiles.write_state(Path(job.mission_dir), job.task_id, "running", job.attempt,
-                          worker=claim["slot"], failures=claim["failures"],
-                          crashes=claim["crashes"])
+    if claim.get("spec") and not os.path.exists(f"{task_dir}/spec.json"):  # noqa: PTH110
+        taskfiles.write_json_fast(f"{task_dir}/spec.json", claim["spec"])
     return nonce
 
 
 def _record(job: Job, claim: dict[str, Any], outcome: Outcome, started: float,
             finished: float) -> bool:
-    """exit.json, and on success the accepted result and state.json; True if accepted."""
+    """exit.json, and on success the accepted result; True if accepted."""
     taskfiles.write_json_fast(Path(job.attempt_dir) / "exit.json", {
         "code": outcome.exit_code, "signal": outcome.signal,
         "reason": "succeeded" if outcome.ok else "failed", "started": _iso(started),
@@ -234,8 +234,6 @@ def _record(job: Job, claim: dict[str, Any], outcome: Outcome, started: float,
         return False
     taskfiles.accept_result(Path(job.mission_dir), job.task_id, outcome.result or {},
                             Path(job.attempt_dir))
-    taskfiles.write_state(Path(job.mission_dir), job.task_id, "succeeded", job.attempt,
-                          failures=claim["failures"], crashes=claim["crashes"])
     return True
 
 

@@ -6,12 +6,11 @@ writes a mission file. Task summaries come from `houston.taskview.read_tasks`.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 from typing import Any
 
-from houston import fsio, taskview
+from houston import taskview
 from houston.errors import NotFoundError, UsageError
 from houston.ids import SAFE_ID
 from houston.store import STATE_ORDER, MissionRef, MissionStore
@@ -52,21 +51,8 @@ def read_budget(mission_path: Path) -> dict[str, Any]:
 
 
 def read_tasks(mission_path: Path) -> list[dict[str, Any]]:
-    """The store's task view, plus the worker slot of each running task (for the slots)."""
-    tasks = taskview.read_tasks(mission_path)
-    for task in tasks:
-        if task.get("state") == "running" and "worker" not in task:
-            state = _read(mission_path / "tasks" / str(task.get("id")) / "state.json")
-            task["worker"] = state.get("worker")
-    return tasks
-
-
-def _read(path: Path) -> dict[str, Any]:
-    with contextlib.suppress(FileNotFoundError, ValueError, IsADirectoryError):
-        data = fsio.read_json(path)
-        if isinstance(data, dict):
-            return data
-    return {}
+    """The store's task view (running tasks carry their worker slot)."""
+    return taskview.read_tasks(mission_path)
 
 
 def task_log(
@@ -81,7 +67,7 @@ def task_log(
     if not folder.is_dir():
         raise NotFoundError(f"mission {ref.id} has no task {task}")
     if attempt is None:
-        attempt = int(_read(folder / "state.json").get("attempt") or 0)
+        attempt = taskview.latest_attempt(folder)
     path = folder / "attempts" / str(attempt) / f"{stream}.log"
     text, size = _tail(path, max(0, min(tail_bytes, 1024 * 1024)))
     return {
