@@ -20,7 +20,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,8 @@ MAX_LOG_BYTES = 32 * SEGMENT_BYTES  # the log never grows past this: old segment
 _SEGMENT_DIGITS = 16
 
 Listener = Callable[[], None]
+# An event not yet written: (type, mission, task, attempt, data, ts or None for now).
+Pending = tuple[str, str | None, str | None, int | None, dict[str, Any] | None, float | None]
 _listeners: dict[Path, set[Listener]] = {}
 _listeners_lock = threading.Lock()
 
@@ -152,36 +154,44 @@ class EventLog:
         ts: float | None = None,
     ) -> int:
         """Append one event; return its id."""
+        return self.append_many([(type_, mission, task, attempt, data, ts)])[0]
+
+    def append_many(self, events: Sequence[Pending]) -> list[int]:
+        """Append events in order with one lock and one write; their ids.
+
+        Each item is (type, mission, task, attempt, data, ts); ts None = now.
+        """
+        if not events:
+            return []
         with self._mutex:
             lock_fd = self._lock()
             fcntl.flock(lock_fd, fcntl.LOCK_EX)
             try:
-                event_id = self._append_locked(type_, mission, task, attempt, data, ts)
+                ids = self._append_locked(events)
             finally:
                 fcntl.flock(lock_fd, fcntl.LOCK_UN)
         _notify(self.folder)
-        return event_id
+        return ids
 
-    def _append_locked(
-        self,
-        type_: str,
-        mission: str | None,
-        task: str | None,
-        attempt: int | None,
-        data: dict[str, Any] | None,
-        ts: float | None,
-    ) -> int:
+    def _append_locked(self, events: Sequence[Pending]) -> list[int]:
         seg = self._current_segment()
         offset = os.fstat(seg.fd).st_size
         # A writer that died mid-line left a torn tail: end it so our line stands alone.
         prefix = b"\n" if offset and os.pread(seg.fd, 1, offset - 1) != b"\n" else b""
-        event_id = seg.start + offset + len(prefix)
-        stamp = time.time() if ts is None else ts
-        line = prefix + encode_event(event_id, stamp, type_, mission, task, attempt, data or {})
-        written = os.write(seg.fd, line)
-        if written != len(line):
-            raise OSError(f"short append to the event log: {written} of {len(line)} bytes")
-        return event_id
+        position = seg.start + offset + len(prefix)
+        now = time.time()
+        ids, lines = [], [prefix]
+        for type_, mission, task, attempt, data, ts in events:
+            line = encode_event(position, now if ts is None else ts, type_, mission, task,
+                                attempt, data or {})
+            ids.append(position)
+            lines.append(line)
+            position += len(line)
+        blob = b"".join(lines)
+        written = os.write(seg.fd, blob)
+        if written != len(blob):
+            raise OSError(f"short append to the event log: {written} of {len(blob)} bytes")
+        return ids
 
     def close(self) -> None:
         with self._mutex:
