@@ -26,10 +26,16 @@ from pathlib import Path
 
 
 def record(ctx):
-    """Append this task's id to inputs.file (how tests count runs), then maybe sleep."""
+    """Append this task's id to inputs.file (how tests count runs), then maybe sleep, or
+    wait (30 s at most) until the file inputs.wait exists."""
     with open(ctx.inputs["file"], "a") as f:
         f.write(ctx.task_id + "\\n")
     time.sleep(float(ctx.inputs.get("sleep", 0)))
+    deadline = time.monotonic() + 30
+    while ctx.inputs.get("wait") and not os.path.exists(ctx.inputs["wait"]):
+        if time.monotonic() > deadline:
+            raise TimeoutError(ctx.inputs["wait"])
+        time.sleep(0.01)
     return {"task": ctx.task_id, "attempt": ctx.attempt}
 
 

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -92,6 +93,41 @@ def test_killed_python_worker_is_requeued(home: Home, tmp_path: Path) -> None:
         wait_for(lambda: ref.id in engine.finished, what="the mission to finish")
     assert outcome(home, ref) == ("COMPLETED", "succeeded")
     assert lines(runs) == ["a", "a"]
+
+
+def test_a_job_queued_behind_a_killed_one_runs_once_as_a_fresh_attempt(
+        home: Home, tmp_path: Path) -> None:
+    """Quick tasks are queued in a busy worker's pipe; when that worker dies, the running
+    task is a crash (a new attempt) and the queued one never started (no attempt used)."""
+    make_test_package(home)
+    runs, go = tmp_path / "runs", tmp_path / "go"
+    ids = [f"a{i}" for i in range(8)] + ["b"] + [f"c{i}" for i in range(4)]
+    tasks = "".join(
+        f"  - {{id: {i}, agent: t/record, inputs: {{file: \"{runs}\""
+        + (f", wait: \"{go}\"" if i == "b" else "") + "}}\n" for i in ids)
+    ref = submit(home, f"name: queued\ntasks:\n{tasks}")
+    store = MissionStore(home)
+
+    def worker_of_b() -> Any:
+        for worker in list(engine.pool.workers.values()):
+            jobs = list(worker.jobs)
+            if len(jobs) == 2 and jobs[0] == (ref.id, "b"):
+                return worker.pid, jobs[1][1]
+        return None
+
+    with engine_thread(home, missions={ref.id}) as engine:
+        pid, queued = wait_for(worker_of_b, what="a task queued behind b")
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: lines(runs).count("b") == 2, what="b's second attempt")
+        go.touch()
+        wait_for(lambda: ref.id in engine.finished, what="the mission to finish")
+    assert outcome(home, ref) == ("COMPLETED", "succeeded")
+    assert sorted(lines(runs)) == sorted([*ids, "b"])
+    path = store.locate(ref.id).path
+    assert tf.read_attempt_json(tf.attempt_dir(path, "b", 1), "exit.json")["reason"] == "crashed"
+    assert tf.read_state(path, "b")["crashes"] == 1
+    assert tf.attempt_numbers(path, queued) == [1]
+    assert tf.read_state(path, queued) == {}  # no failure, no crash: nothing to record
 
 
 def _mission_of_records(home: Home, runs: Path, count: int, sleep: float) -> str:

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from houston.home import Home
 
 
+QUICK = 0.05  # seconds: a task is queued behind a running one only if its agent is this fast
+
 
 class AttemptOps:
     if TYPE_CHECKING:  # provided by Engine
@@ -40,6 +42,7 @@ class AttemptOps:
         pool: Pool
         catalog: AgentCatalog
         missions: dict[str, MissionRun]
+        durations: dict[str, tuple[float, int]]  # agent -> (recent seconds, attempts seen)
 
         def emit(self, type_: str, mission: str | None, task: str | None,
                  attempt: int | None, data: dict[str, Any]) -> None: ...
@@ -67,9 +70,11 @@ class AttemptOps:
         now_mono, now_wall = time.monotonic(), time.time()
         timeout = t.spec.get("timeout") or agent.timeout
         run = Running(number, worker.slot, folder, "", now_wall, now_mono)
-        for limit, why in ((timeout, "timeout"), (limits.max_wall_time, "budget_exceeded")):
-            if limit and (run.deadline is None or now_mono + limit < run.deadline):
-                run.deadline, run.deadline_reason = now_mono + float(limit), why
+        run.windows = tuple((float(limit), why) for limit, why in (
+            (timeout, "timeout"), (limits.max_wall_time, "budget_exceeded")) if limit)
+        run.queued = bool(worker.jobs)
+        if not run.queued:
+            run.arm(now_mono, now_wall)
         t.attempt = number
         m.begin(t, run)
         retries = t.spec.get("retries")
@@ -86,12 +91,57 @@ class AttemptOps:
         # work runs in parallel on the workers instead of serially in the engine.
         claim = {"task_dir": str(tf.task_dir(m.folder, t.id)), "slot": worker.slot,
                  "spec": t.spec, "accept": not t.initializer}
-        self.emit("task.state", m.id, t.id, number,
-                  {"state": t.state, "error": None, "worker": worker.slot})
-        self.emit("attempt.start", m.id, t.id, number,
-                  {"worker": worker.slot, "agent": t.spec["agent"], "runner": job.runner})
-        self.set_worker(worker, "busy", m.id, t.id)
+        if not run.queued:
+            self.announce(m, t, worker)
         self.pool.send(worker, {"job": job.to_dict(), "claim": claim}, (m.id, t.id))
+
+    def announce(self, m: MissionRun, t: TaskRun, worker: WorkerRecord) -> None:
+        """The attempt started on `worker` (at dispatch, or when the job before it ended)."""
+        assert t.running is not None
+        self.emit("task.state", m.id, t.id, t.attempt,
+                  {"state": t.state, "error": None, "worker": worker.slot})
+        self.emit("attempt.start", m.id, t.id, t.attempt,
+                  {"worker": worker.slot, "agent": t.spec["agent"], "runner": t.runner})
+        self.set_worker(worker, "busy", m.id, t.id)
+
+    # -- pipelining quick tasks -------------------------------------------------------
+
+    def prefetch_worker(self, m: MissionRun) -> WorkerRecord | None:
+        """A worker to queue one more task of `m` behind the quick one it is running.
+
+        A warm worker otherwise idles while the engine turns its `done` into the next job;
+        a job already in its pipe starts at once. Only behind an agent whose recent
+        attempts took under QUICK seconds, so nothing waits long behind a slow task.
+        """
+        for worker in self.pool.running(m.id):
+            front = m.tasks.get(worker.jobs[0][1])
+            if front is not None and self.is_quick(str(front.spec["agent"])):
+                return worker
+        return None
+
+    def is_quick(self, agent: str) -> bool:
+        seconds, seen = self.durations.get(agent, (0.0, 0))
+        return seen >= 3 and seconds < QUICK
+
+    def note_duration(self, t: TaskRun, msg: dict[str, Any]) -> None:
+        started, finished = msg.get("started"), msg.get("finished")
+        if not isinstance(started, float) or not isinstance(finished, float):
+            return
+        agent = str(t.spec["agent"])
+        seconds, seen = self.durations.get(agent, (finished - started, 0))
+        self.durations[agent] = (0.7 * seconds + 0.3 * (finished - started), seen + 1)
+
+    def never_started(self, key: tuple[str, str]) -> None:
+        """A job still in a dead worker's pipe: back to pending, no attempt was made."""
+        m = self.missions.get(key[0])
+        t = m.tasks.get(key[1]) if m else None
+        if m is None or t is None or t.running is None:
+            return
+        run = m.end(t, bud.Usage())
+        t.attempt = run.number - 1  # its folder was never made: the number is free
+        t.not_before = 0.0
+        m.set_state(t, sch.PENDING)
+        self.save_task(m, t, write=False)
 
     def agent_data(self, ref: str, agent: AgentSpec) -> tuple[dict[str, Any], Any]:
         """The agent as a worker receives it, and its budget; dumped once per engine."""
@@ -124,17 +174,27 @@ class AttemptOps:
             self.set_worker(worker, "idle", None, None)
             return
         found = self.task_of(worker)
+        if kind == "done" and worker.jobs:
+            worker.jobs.popleft()
+            if worker.jobs:  # the worker went straight on to the job queued behind
+                self.queued_started(worker)
+            else:
+                self.set_worker(worker, "idle", None, None)
         if found is None:
             return
         m, t = found
-        assert t.running is not None
         if kind == "usage":
             self.on_usage(m, t, bud.Usage(int(msg.get("tokens") or 0),
                                           float(msg.get("cost") or 0.0)))
         elif kind == "done":
-            worker.busy = None
-            self.set_worker(worker, "idle", None, None)
+            self.note_duration(t, msg)
             self.finish_attempt(m, t, msg)
+
+    def queued_started(self, worker: WorkerRecord) -> None:
+        found = self.task_of(worker)
+        if found is not None and found[1].running is not None:
+            found[1].running.arm(time.monotonic(), time.time())
+            self.announce(*found, worker)
 
     def task_of(self, worker: WorkerRecord) -> tuple[MissionRun, TaskRun] | None:
         if worker.busy is None:
@@ -182,6 +242,10 @@ class AttemptOps:
         if run is None or run.stop_reason is not None:
             return
         run.stop_reason = reason
+        worker = self.pool.workers.get(run.slot)
+        if worker is not None and len(worker.jobs) > 1 and (m.id, t.id) in worker.jobs:
+            self.stop_worker_jobs(worker)
+            return
         now = time.monotonic()
         run.agent = run.agent or tf.read_attempt_json(run.folder, "agent.json")
         if run.agent and is_alive(run.agent):
@@ -193,6 +257,19 @@ class AttemptOps:
             run.kill_at = now + min(self.options.grace, 0.5)  # wait for the agent's pid
         else:
             self.kill_attempt(m, t)
+
+    def stop_worker_jobs(self, worker: WorkerRecord) -> None:
+        """A job waits in the worker's pipe and must not start: kill the worker now. The
+        running job is requeued unless it was being stopped anyway; waiting ones go back
+        to pending when the engine reaps the worker (handle_dead_workers)."""
+        found = self.task_of(worker)
+        if found is None:
+            self.pool.kill(worker)
+            return
+        m, t = found
+        assert t.running is not None
+        t.running.stop_reason = t.running.stop_reason or "interrupted"
+        self.kill_attempt(m, t)
 
     def kill_attempt(self, m: MissionRun, t: TaskRun) -> None:
         """SIGKILL the attempt's agent group and the worker running it (the pool respawns)."""
@@ -210,7 +287,7 @@ class AttemptOps:
             with contextlib.suppress(psutil.Error):
                 proc.kill()
         worker = self.pool.workers.get(run.slot)
-        if worker is not None and worker.busy == (m.id, t.id):
+        if worker is not None and (m.id, t.id) in worker.jobs:
             self.pool.kill(worker)
 
     def check_running(self, now: float) -> None:

@@ -33,7 +33,7 @@ from houston.engine.recovery import sweep
 from houston.engine.sampling import Sampling
 from houston.engine.watch import Watcher
 from houston.errors import ConflictError, HoustonError
-from houston.events import EventLog
+from houston.events import EventLog, Pending
 from houston.home import Home
 from houston.lifecycle import MissionState, Outcome, Reason
 from houston.store import MissionRef, MissionStore, iso, utcnow
@@ -64,15 +64,20 @@ class Engine(AttemptOps, Sampling):
         self.observer = observer
         self.store = MissionStore(home)
         self.events = EventLog(home.events)
+        self._pending: list[Pending] = []
         self.catalog = AgentCatalog(home)
         self.pool = Pool(self.options.workers, home.run / "workers.log", cwd=None)
         self.missions: dict[str, MissionRun] = {}
+        self.durations: dict[str, tuple[float, int]] = {}
         self.finished: dict[str, tuple[Outcome, Reason]] = {}
         self.identity = my_identity()
         self.stop_mode: str | None = None  # None | "graceful" | "force"
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._wake_r, selectors.EVENT_READ)
+        self._watched: dict[int, WorkerRecord] = {}
         self.watcher = Watcher(self.wake)
         self.rescan = True
         self._timers = {"reconcile": 0.0, "sweep": 0.0, "sample": 0.0, "flush": 0.0}
@@ -117,21 +122,29 @@ class Engine(AttemptOps, Sampling):
         return False
 
     def wait_for_work(self) -> None:
-        selector = selectors.DefaultSelector()
-        with selector:
-            selector.register(self._wake_r, selectors.EVENT_READ)
-            workers = self.pool.by_fd()
-            for fd in workers:
-                selector.register(fd, selectors.EVENT_READ)
-            for key, _ in selector.select(self.next_timeout()):
-                if key.fd == self._wake_r:
-                    with contextlib.suppress(BlockingIOError):
-                        os.read(self._wake_r, 4096)
-                    self.rescan = True
-                else:
-                    worker = workers[int(key.fd)]
-                    for msg in self.pool.read(worker):
-                        self.on_message(worker, msg)
+        self.flush_events()  # before sleeping: readers see each step as it happens
+        workers = self.pool.by_fd()
+        self._watch_pipes(workers)
+        for key, _ in self._selector.select(self.next_timeout()):
+            if key.fd == self._wake_r:
+                with contextlib.suppress(BlockingIOError):
+                    os.read(self._wake_r, 4096)
+                self.rescan = True
+            elif (worker := workers.get(int(key.fd))) is not None:
+                for msg in self.pool.read(worker):
+                    self.on_message(worker, msg)
+
+    def _watch_pipes(self, workers: dict[int, WorkerRecord]) -> None:
+        """Keep the selector's set of worker pipes in step with the pool (a respawned
+        worker may get a dead one's fd number, so registrations are keyed by worker)."""
+        for fd, worker in list(self._watched.items()):
+            if workers.get(fd) is not worker:
+                self._selector.unregister(fd)
+                del self._watched[fd]
+        for fd, worker in workers.items():
+            if fd not in self._watched:
+                self._selector.register(fd, selectors.EVENT_READ)
+                self._watched[fd] = worker
 
     def next_timeout(self) -> float:
         now = time.monotonic()
@@ -185,6 +198,8 @@ class Engine(AttemptOps, Sampling):
             self.set_worker(worker, "dead", None, None)
             if found is not None:
                 self.finish_attempt(*found, None)
+            for key in list(worker.jobs)[1:]:
+                self.never_started(key)
 
     def set_worker(self, worker: WorkerRecord, state: str, mission: str | None,
                    task: str | None) -> None:
@@ -266,6 +281,8 @@ class Engine(AttemptOps, Sampling):
                     self.close_mission(m, Reason.BUDGET_EXCEEDED, {"task": t.id})
                 break
             worker = self.pool.idle(initializer=t.initializer)
+            if worker is None and not t.initializer:
+                worker = self.prefetch_worker(m)
             if worker is None:
                 if t.initializer:  # the +1 slot is busy; task slots may still take others
                     later.append(self._unqueue(m))
@@ -381,16 +398,24 @@ class Engine(AttemptOps, Sampling):
         self.watcher.stop()
         self.pool.stop(grace=0.5)
         self.emit("engine.state", None, None, None, {"state": "stopped", "pid": os.getpid()})
+        self.flush_events()
         self.events.close()
+        self._selector.close()
         for fd in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
 
     def emit(self, type_: str, mission: str | None, task: str | None, attempt: int | None,
              data: dict[str, Any]) -> None:
-        self.events.append(type_, mission=mission, task=task, attempt=attempt, data=data)
+        """Record an event; the log gets each loop's events in one append (flush_events)."""
+        self._pending.append((type_, mission, task, attempt, data, time.time()))
         if self.observer is not None:
             self.observer(type_, mission, task, attempt, data)
+
+    def flush_events(self) -> None:
+        if self._pending:
+            batch, self._pending = self._pending, []
+            self.events.append_many(batch)
 
 
 def _outcome(reason: Reason) -> Outcome:

@@ -46,6 +46,16 @@ class Running:
     kill_at: float | None = None
     procs: dict[int, psutil.Process] = field(default_factory=dict)
     log_offsets: dict[str, int] = field(default_factory=lambda: {"stdout": 0, "stderr": 0})
+    windows: tuple[tuple[float, str], ...] = ()  # (seconds, reason): timeout, wall budget
+    queued: bool = False  # sent to a worker still busy with the job before it
+
+    def arm(self, now_mono: float, now_wall: float) -> None:
+        """The attempt starts now: its deadline is the nearest of its time windows."""
+        self.started_mono, self.started_wall = now_mono, now_wall
+        self.queued, self.deadline = False, None
+        for seconds, why in self.windows:
+            if self.deadline is None or now_mono + seconds < self.deadline:
+                self.deadline, self.deadline_reason = now_mono + seconds, why
 
 
 @dataclass

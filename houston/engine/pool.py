@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -31,10 +32,17 @@ class WorkerRecord:
     proc: subprocess.Popen[bytes]
     identity: dict[str, Any]
     ready: bool = False
-    busy: tuple[str, str] | None = None  # (mission id, task id)
+    # (mission id, task id) of the jobs sent to it: the first runs, the others wait in its
+    # stdin pipe (the worker reads a job only when the previous one is done).
+    jobs: deque[tuple[str, str]] = field(default_factory=deque)
     buffer: bytes = b""
     dead: bool = False
     started: float = field(default_factory=time.monotonic)
+
+    @property
+    def busy(self) -> tuple[str, str] | None:
+        """The job it is running."""
+        return self.jobs[0] if self.jobs else None
 
     @property
     def pid(self) -> int:
@@ -98,13 +106,19 @@ class Pool:
                 return worker
         return None
 
+    def running(self, mission: str) -> list[WorkerRecord]:
+        """Task-slot workers running one job of `mission` with none queued behind it."""
+        return [w for slot, w in self.workers.items()
+                if slot != INIT_SLOT and w.ready and not w.dead and len(w.jobs) == 1
+                and w.jobs[0][0] == mission]
+
     def busy_count(self) -> int:
         return sum(1 for w in self.workers.values() if w.busy)
 
     def send(self, worker: WorkerRecord, job: dict[str, Any], key: tuple[str, str]) -> None:
         assert worker.proc.stdin is not None
         data = (json.dumps(job, separators=(",", ":")) + "\n").encode()
-        worker.busy = key
+        worker.jobs.append(key)
         try:
             worker.proc.stdin.write(data)
         except (BrokenPipeError, OSError):

@@ -32,7 +32,7 @@ class Sampling:
     def sample(self) -> None:
         for m in self.missions.values():
             for t in m.running_tasks():
-                if t.running is not None:
+                if t.running is not None and not t.running.queued:
                     self.sample_attempt(m, t, t.running)
                     self.tail_logs(m, t, t.running)
 
