@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psutil
@@ -66,7 +67,8 @@ class AttemptOps:
         agent_dict, agent_budget = self.agent_data(str(t.spec["agent"]), agent)
         limits = bud.Limits.from_dict(t.spec.get("budget") or agent_budget)
         number = t.attempt + 1
-        folder = tf.attempt_dir(m.folder, t.id, number)
+        task_dir = f"{m.folder}/tasks/{t.id}"  # str paths: pathlib costs on the hot path
+        folder = Path(f"{task_dir}/attempts/{number}")
         now_mono, now_wall = time.monotonic(), time.time()
         timeout = t.spec.get("timeout") or agent.timeout
         run = Running(number, worker.slot, folder, "", now_wall, now_mono)
@@ -89,7 +91,7 @@ class AttemptOps:
         # The worker claims the task (mkdir lock, owner.json = itself and its slot), and on
         # success accepts the result and releases the lock into the attempt folder: that
         # work runs in parallel on the workers instead of serially in the engine.
-        claim = {"task_dir": str(tf.task_dir(m.folder, t.id)), "slot": worker.slot,
+        claim = {"task_dir": task_dir, "slot": worker.slot,
                  "spec": t.spec, "accept": not t.initializer}
         if not run.queued:
             self.announce(m, t, worker)

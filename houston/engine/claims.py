@@ -34,10 +34,10 @@ def recovery_lock(home: Home) -> FileLock:
     return FileLock(home.locks / "recovery.lock")
 
 
-def claim_task(task_dir: Path, owner: dict[str, Any], attempt: int) -> str | None:
+def claim_task(task_dir: Path | str, owner: dict[str, Any], attempt: int) -> str | None:
     """Take the task's lock for `owner` (pid, start_token, host, boot_id); the nonce or None."""
     try:
-        lock_dir(task_dir).mkdir()
+        os.mkdir(f"{task_dir}/lock")  # noqa: PTH102 - str paths on the hot path
     except FileExistsError:
         return None
     nonce = secrets.token_hex(8)
@@ -68,8 +68,8 @@ def _entomb(task_dir: Path, nonce: str) -> Path | None:
     return tomb
 
 
-def release_task(task_dir: Path, nonce: str, *, check: bool = True,
-                 into: Path | None = None) -> bool:
+def release_task(task_dir: Path | str, nonce: str, *, check: bool = True,
+                 into: Path | str | None = None) -> bool:
     """The owner lets go of its lock (after the result was accepted or the task requeued).
 
     `check=False` skips re-reading owner.json: for the owner that holds the claim in
@@ -78,18 +78,18 @@ def release_task(task_dir: Path, nonce: str, *, check: bool = True,
     and the attempt keeps the record of who ran it); otherwise it is entombed and removed.
     """
     if check:
-        owner = read_owner(task_dir)
+        owner = read_owner(Path(task_dir))
         if owner is None or owner.get("nonce") != nonce:
             return False
     if into is not None:
         try:
-            os.rename(lock_dir(task_dir), into / "claim")
+            os.rename(f"{task_dir}/lock", f"{into}/claim")
             return True
         except FileNotFoundError:
             return False
         except OSError:  # `claim/` taken (a past life of this attempt): entomb instead
             pass
-    tomb = _entomb(task_dir, nonce)
+    tomb = _entomb(Path(task_dir), nonce)
     if tomb is None:
         return False
     try:

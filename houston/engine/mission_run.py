@@ -247,9 +247,10 @@ class MissionRun:
         text = (ref.path / "mission.yaml").read_bytes()
         spec = load_mission(text, str(ref.path / "mission.yaml"))
         run = cls(ref, spec, started_wall or time.time())
+        on_disk = set(tf.task_ids(ref.path))  # a task without a folder has never run
         for record in run.declared():
-            run.load_task(record["id"], record)
-        for task_id in tf.task_ids(ref.path):
+            run.load_task(record["id"], record, fresh=record["id"] not in on_disk)
+        for task_id in on_disk:
             if task_id not in run.tasks:
                 run.load_task(task_id)
         for task in list(run.tasks.values()):
@@ -274,10 +275,15 @@ class MissionRun:
     def _write_new(self, record: dict[str, Any]) -> None:
         tf.write_spec(self.folder, record)
 
-    def load_task(self, task_id: str, spec: dict[str, Any] | None = None) -> TaskRun | None:
+    def load_task(self, task_id: str, spec: dict[str, Any] | None = None, *,
+                  fresh: bool = False) -> TaskRun | None:
+        """The task as its files say; `fresh` = it has no folder yet (nothing to read)."""
         spec = spec or tf.read_spec(self.folder, task_id)
         if spec is None:
             return None
+        if fresh:
+            self.tasks[task_id] = TaskRun(task_id, spec)
+            return self.tasks[task_id]
         saved = tf.read_state(self.folder, task_id)
         numbers = tf.attempt_numbers(self.folder, task_id)
         task = TaskRun(

@@ -22,6 +22,7 @@ import sys
 import time
 import traceback
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,11 @@ _PR_SET_PDEATHSIG = 1
 
 
 class WorkerContext:
-    """The `AgentContext` given to runners and python agents."""
+    """The `AgentContext` given to runners and python agents.
+
+    Paths and the blackboard are made when an agent first asks for them: most attempts
+    never do, and building them is a good part of what a quick task costs.
+    """
 
     def __init__(self, job: Job, msg_fd: int) -> None:
         self.job = job
@@ -46,15 +51,30 @@ class WorkerContext:
         self.mission_id = job.mission_id
         self.task_id = job.task_id
         self.attempt = job.attempt
-        self.work_dir = Path(job.attempt_dir)
-        self.mission_dir = Path(job.mission_dir)
-        self.outputs_dir = self.mission_dir / "outputs"
-        self.package_dir = Path(job.package_dir)
-        self.blackboard = Blackboard(self.mission_dir, mission_id=job.mission_id,
-                                     task_id=job.task_id, events=_event_log(self.mission_dir))
         self.tokens = 0
         self.cost = 0.0
         self._msg_fd = msg_fd
+
+    @cached_property
+    def work_dir(self) -> Path:
+        return Path(self.job.attempt_dir)
+
+    @cached_property
+    def mission_dir(self) -> Path:
+        return Path(self.job.mission_dir)
+
+    @cached_property
+    def outputs_dir(self) -> Path:
+        return self.mission_dir / "outputs"
+
+    @cached_property
+    def package_dir(self) -> Path:
+        return Path(self.job.package_dir)
+
+    @cached_property
+    def blackboard(self) -> Blackboard:
+        return Blackboard(self.mission_dir, mission_id=self.mission_id, task_id=self.task_id,
+                          events=_event_log(self.mission_dir))
 
     def report_usage(self, tokens: int = 0, cost: float = 0.0) -> None:
         self.tokens += int(tokens)
@@ -66,7 +86,7 @@ class WorkerContext:
         record = ident.to_dict() if ident else {"pid": proc.pid, "start_token": None}
         # On disk only: the engine reads it when it must stop or sample the agent, so a
         # fast command costs the engine no extra wake-up.
-        write_json_fast(self.work_dir / "agent.json", record)
+        write_json_fast(f"{self.job.attempt_dir}/agent.json", record)
 
 
 _EVENT_LOGS: dict[Path, Any] = {}
@@ -92,7 +112,7 @@ def send(fd: int, message: dict[str, Any]) -> None:
 def run_job(job: Job, msg_fd: int) -> tuple[Outcome, dict[str, Any], bool]:
     """Run one attempt with fds 1 and 2 on its logs; (outcome, usage, wrote any log)."""
     ctx = WorkerContext(job, msg_fd)
-    attempt = Path(job.attempt_dir)
+    attempt = job.attempt_dir
     out, err = _LOGS.attach(attempt)
     os.dup2(out, 1)
     os.dup2(err, 2)
@@ -112,9 +132,9 @@ def run_job(job: Job, msg_fd: int) -> tuple[Outcome, dict[str, Any], bool]:
         os.dup2(_LOGFD, 2)
     usage = {"tokens": ctx.tokens, "cost": ctx.cost}
     if ctx.tokens or ctx.cost:  # absent usage.json = nothing spent (one file less)
-        write_json_fast(attempt / "usage.json", usage)
+        write_json_fast(f"{attempt}/usage.json", usage)
     if outcome.ok:
-        write_json_fast(attempt / "result.json", outcome.result or {})
+        write_json_fast(f"{attempt}/result.json", outcome.result or {})
     logs = _LOGS.detach(attempt)
     return outcome, usage, logs
 
@@ -131,11 +151,12 @@ class LogFiles:
     def __init__(self) -> None:
         self.scratch: dict[str, tuple[int, str]] = {}
 
-    def attach(self, attempt: Path) -> tuple[int, int]:
-        tmp = attempt.parents[5] / ".tmp"  # <missions>/<STATE>/<id>/tasks/<t>/attempts/<n>
+    def attach(self, attempt: str) -> tuple[int, int]:
+        # <missions>/<STATE>/<id>/tasks/<t>/attempts/<n> -> <missions>/.tmp
+        tmp = attempt.rsplit("/", 6)[0] + "/.tmp"
         fds = []
         for stream in ("stdout", "stderr"):
-            if stream not in self.scratch and tmp.is_dir():
+            if stream not in self.scratch and os.path.isdir(tmp):  # noqa: PTH112
                 path = f"{tmp}/.worker-{os.getpid()}-{stream}-{time.monotonic_ns()}.log"
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
                 self.scratch[stream] = (fd, path)
@@ -151,7 +172,7 @@ class LogFiles:
             fds.append(fd)
         return fds[0], fds[1]
 
-    def detach(self, attempt: Path) -> bool:
+    def detach(self, attempt: str) -> bool:
         """Give empty logs back to the scratch pool; True if anything was logged."""
         wrote = False
         for stream in ("stdout", "stderr"):
@@ -190,8 +211,7 @@ def run_claimed(envelope: dict[str, Any], msg_fd: int, me: dict[str, Any]) -> No
     accepted = False
     if claim is not None and nonce is not None:
         accepted = _record(job, claim, outcome, started, finished)
-        claims.release_task(Path(claim["task_dir"]), nonce, check=False,
-                            into=Path(job.attempt_dir))
+        claims.release_task(claim["task_dir"], nonce, check=False, into=job.attempt_dir)
     send(msg_fd, {
         "type": "done", "ok": outcome.ok, "error": outcome.error, "result": outcome.result,
         "exit_code": outcome.exit_code, "signal": outcome.signal, "usage": usage,
@@ -201,7 +221,7 @@ def run_claimed(envelope: dict[str, Any], msg_fd: int, me: dict[str, Any]) -> No
 
 def _claim(job: Job, claim: dict[str, Any], me: dict[str, Any], msg_fd: int) -> str | None:
     """mkdir the attempt folder and the task lock (and spec.json once); the nonce."""
-    task_dir = Path(claim["task_dir"])
+    task_dir = claim["task_dir"]
     # Explicit mkdirs: Path.mkdir(parents=True) costs twice the syscalls on a first attempt.
     for parent in (claim["task_dir"], f"{claim['task_dir']}/attempts"):
         with contextlib.suppress(FileExistsError):
@@ -225,15 +245,15 @@ def _claim(job: Job, claim: dict[str, Any], me: dict[str, Any], msg_fd: int) -> 
 def _record(job: Job, claim: dict[str, Any], outcome: Outcome, started: float,
             finished: float) -> bool:
     """exit.json, and on success the accepted result; True if accepted."""
-    taskfiles.write_json_fast(Path(job.attempt_dir) / "exit.json", {
+    taskfiles.write_json_fast(f"{job.attempt_dir}/exit.json", {
         "code": outcome.exit_code, "signal": outcome.signal,
         "reason": "succeeded" if outcome.ok else "failed", "started": _iso(started),
         "finished": _iso(finished), "duration": round(finished - started, 6),
         "error": outcome.error})
     if not (outcome.ok and claim["accept"]):
         return False
-    taskfiles.accept_result(Path(job.mission_dir), job.task_id, outcome.result or {},
-                            Path(job.attempt_dir))
+    taskfiles.accept_result(job.mission_dir, job.task_id, outcome.result or {},
+                            job.attempt_dir)
     return True
 
 

@@ -94,11 +94,21 @@ class AgentContext(Protocol):
     mission_id: str
     task_id: str
     attempt: int
-    work_dir: Path
-    mission_dir: Path
-    outputs_dir: Path
-    package_dir: Path
-    blackboard: Blackboard
+
+    @property
+    def work_dir(self) -> Path: ...
+
+    @property
+    def mission_dir(self) -> Path: ...
+
+    @property
+    def outputs_dir(self) -> Path: ...
+
+    @property
+    def package_dir(self) -> Path: ...
+
+    @property
+    def blackboard(self) -> Blackboard: ...
 
     def report_usage(self, tokens: int = 0, cost: float = 0.0) -> None: ...
 
