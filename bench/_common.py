@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -35,13 +36,27 @@ def sleep(ctx):
 '''
 
 
+_SCRATCH: list[Path] = []
+
+
 @contextlib.contextmanager
 def temp_dir(prefix: str) -> Iterator[Path]:
+    """A scratch folder, removed when the benchmark exits rather than after each system.
+
+    Deleting a finished run's tens of thousands of files right before the next system
+    starts would tax that system for what came before it: ext4 without a journal (as on
+    some cloud disks) skips inodes freed in the last ~30 s when it allocates new ones.
+    """
     folder = Path(tempfile.mkdtemp(prefix=prefix))
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    if not _SCRATCH:
+        atexit.register(_remove_scratch)
+    _SCRATCH.append(folder)
+    yield folder
+
+
+def _remove_scratch() -> None:
+    while _SCRATCH:
+        shutil.rmtree(_SCRATCH.pop(), ignore_errors=True)
 
 
 def bench_home(root: Path) -> Home:

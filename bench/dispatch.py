@@ -3,9 +3,11 @@
     python bench/dispatch.py [--tasks 2000] [--workers 2] [--rq-tasks 500]
 
 Every system runs N no-op jobs with 2 workers on this machine, side by side in one run;
-the table prints jobs/s and the ratio to Huey. Houston's time runs from the engine's start
-(warm-up of its workers included) to the mission's completion; a 100-task `needs` chain
-is timed too. RQ forks a process per job, so it gets fewer jobs (--rq-tasks).
+the table prints jobs/s and the ratio to Huey. Each time runs from the first enqueue to
+the last result, start-up included: for Huey and RQ, enqueueing the jobs and starting the
+consumer or workers; for Houston, submitting the mission (validation included) and the
+engine's start with its warm workers. A 100-task `needs` chain is timed too. RQ forks a
+process per job, so it gets fewer jobs (--rq-tasks). Scratch folders are removed at exit.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from houston.engine.engine import Engine, EngineOptions
 
 def houston_run(root: Path, lines: list[str], workers: int) -> float:
     home = bench_home(root)
-    ref = submit_tasks(home, "bench", lines)
     start = time.perf_counter()
+    ref = submit_tasks(home, "bench", lines)
     finished = Engine(home, EngineOptions(workers=workers, missions={ref.id})).run()
     elapsed = time.perf_counter() - start
     if finished[ref.id][0].value != "succeeded":
