@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import OrderedDict
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
@@ -216,11 +217,26 @@ SYNONYMS = {
 }
 
 
+_PARSED: OrderedDict[bytes, MissionSpec] = OrderedDict()  # valid texts seen by this process
+_PARSED_KEEP = 8
+
+
 def load_mission(text: str | bytes, source: str) -> MissionSpec:
-    """Parse and check a mission file; SpecError at file:line:column when it is wrong."""
+    """Parse and check a mission file; SpecError at file:line:column when it is wrong.
+
+    A valid text is checked once per process: `houston run` reads its mission when it
+    starts, when it submits it and when its engine claims it. The result depends on the
+    text alone, and MissionSpec is frozen, so the same object is handed out again.
+    """
+    key = text.encode() if isinstance(text, str) else bytes(text)
+    if (known := _PARSED.get(key)) is not None:
+        return known
     doc = load(text, source)
     spec = validate(MissionSpec, doc, synonyms=SYNONYMS)
     check_mission(spec, doc)
+    _PARSED[key] = spec
+    if len(_PARSED) > _PARSED_KEEP:
+        _PARSED.popitem(last=False)
     return spec
 
 

@@ -294,3 +294,13 @@ def test_long_values_are_cut_short_in_messages() -> None:
     error = refused(mission(f"  - {{id: '{'A' * 5000}', agent: x/y}}\n"))
     assert len(error.what) < 200
     assert "..." in error.what
+
+
+def test_a_valid_text_is_checked_once_per_process_and_errors_always_raise() -> None:
+    text = "name: once\ntasks:\n  - {id: a, agent: core/shell}\n"
+    first = load_mission(text, "a.yaml")
+    assert load_mission(text.encode(), "b.yaml") is first
+    assert load_mission(text.replace("once", "twice"), "a.yaml") is not first
+    bad = "name: bad\ntasks:\n  - {id: a, agent: core/shell, needs: [zz]}\n"
+    for _ in range(2):
+        assert refused(bad).line == 3
