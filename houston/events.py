@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from houston.fsio import compact
+
 EVENT_TYPES = frozenset(
     {
         "mission.state",
@@ -77,7 +79,7 @@ def encode_event(
         "attempt": attempt,
         "data": data,
     }
-    return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+    return (compact(record) + "\n").encode()
 
 
 def parse_chunk(data: bytes, position: int) -> tuple[list[dict[str, Any]], int]:

@@ -65,6 +65,15 @@ def write_new(path: Path, data: bytes, *, durable: bool = True) -> None:
         os.close(fd)
 
 
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def compact(obj: Any) -> str:
+    """One-line JSON, keys in insertion order (one encoder for every call: json.dumps
+    with options builds a new encoder each time, a cost on per-task paths)."""
+    return _COMPACT.encode(obj)
+
+
 def dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 

@@ -35,6 +35,11 @@ class Limits:
         value = {"tokens": self.max_tokens, "cost": self.max_cost}.get(kind, self.max_wall_time)
         return None if value is None else float(value)
 
+    @property
+    def spends(self) -> bool:
+        """Limits on tokens or cost: dispatch must reserve them."""
+        return self.max_tokens is not None or self.max_cost is not None
+
     def is_empty(self) -> bool:
         return self == Limits()
 

@@ -27,7 +27,7 @@ from houston.engine import budget as bud
 from houston.engine import scheduler as sch
 from houston.engine.attempts import AttemptOps
 from houston.engine.liveness import my_identity
-from houston.engine.mission_run import MissionRun
+from houston.engine.mission_run import MissionRun, TaskRun
 from houston.engine.pool import Pool, WorkerRecord
 from houston.engine.recovery import sweep
 from houston.engine.sampling import Sampling
@@ -274,11 +274,7 @@ class Engine(AttemptOps, Sampling):
                 continue
             if not bud.concurrency_ok(m.limits, m.running_count()):
                 break
-            ask = bud.reservation(bud.Limits.from_dict(t.spec.get("budget")))
-            used = m.usage()
-            if bud.exhausted(m.limits, used) or not bud.fits(m.limits, used, m.reserved(), ask):
-                if m.running_count() == 0:
-                    self.close_mission(m, Reason.BUDGET_EXCEEDED, {"task": t.id})
+            if m.limits.spends and not self.budget_allows(m, t):
                 break
             worker = self.pool.idle(initializer=t.initializer)
             if worker is None and not t.initializer:
@@ -294,6 +290,17 @@ class Engine(AttemptOps, Sampling):
             m.enqueue(m.tasks[task_id])
         waits = [m.tasks[i].not_before for i in later if m.tasks[i].not_before > now]
         m.next_retry = min(waits) if waits else None
+
+    def budget_allows(self, m: MissionRun, t: TaskRun) -> bool:
+        """Tokens and cost left for `t`'s reservation beside the running ones' (else the
+        mission stops if nothing runs that could free any)."""
+        ask = bud.reservation(bud.Limits.from_dict(t.spec.get("budget")))
+        used = m.usage()
+        if bud.exhausted(m.limits, used) or not bud.fits(m.limits, used, m.reserved(), ask):
+            if m.running_count() == 0:
+                self.close_mission(m, Reason.BUDGET_EXCEEDED, {"task": t.id})
+            return False
+        return True
 
     @staticmethod
     def _unqueue(m: MissionRun) -> str:

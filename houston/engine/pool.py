@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from houston.engine.liveness import identity_of
+from houston.fsio import compact
 
 INIT_SLOT = 0
 
@@ -117,7 +118,7 @@ class Pool:
 
     def send(self, worker: WorkerRecord, job: dict[str, Any], key: tuple[str, str]) -> None:
         assert worker.proc.stdin is not None
-        data = (json.dumps(job, separators=(",", ":")) + "\n").encode()
+        data = (compact(job) + "\n").encode()
         worker.jobs.append(key)
         try:
             worker.proc.stdin.write(data)

@@ -12,7 +12,6 @@ cache gives us; the mission moves themselves are durable (the store fsyncs them)
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ def write_json_fast(path: Path | str, obj: Any) -> None:
     text = str(path)
     folder, _, name = text.rpartition("/")
     tmp = f"{folder}/.{name}.{os.getpid()}.tmp"
-    data = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+    data = fsio.compact(obj).encode() + b"\n"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         os.write(fd, data)

@@ -31,6 +31,7 @@ from houston.engine.blackboard import Blackboard
 from houston.engine.liveness import identity_of, my_identity
 from houston.engine.taskfiles import write_json_fast
 from houston.errors import HoustonError
+from houston.fsio import compact
 from houston.runners import Job, Outcome, get_runner
 from houston.store import iso
 
@@ -103,7 +104,7 @@ def _event_log(mission_dir: Path) -> Any:
 
 
 def send(fd: int, message: dict[str, Any]) -> None:
-    data = (json.dumps(message, separators=(",", ":")) + "\n").encode()
+    data = (compact(message) + "\n").encode()
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
