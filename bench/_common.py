@@ -37,6 +37,23 @@ def sleep(ctx):
 
 
 _SCRATCH: list[Path] = []
+SCRATCH_PARENT: str | None = None  # --dir: where scratch folders go (None = the system's)
+
+
+def filesystem_of(path: str | Path) -> str:
+    """`ext4 on /`: the filesystem a folder is on (from /proc/mounts; '?' elsewhere)."""
+    target = os.path.realpath(path)
+    best = ("?", "?")
+    try:
+        with open("/proc/mounts") as mounts:
+            for line in mounts:
+                _dev, point, kind, *_ = line.split()
+                if (target == point or target.startswith(point.rstrip("/") + "/")) and len(
+                        point) >= len(best[1]):
+                    best = (kind, point)
+    except OSError:
+        pass
+    return f"{best[0]} on {best[1]}"
 
 
 @contextlib.contextmanager
@@ -47,7 +64,7 @@ def temp_dir(prefix: str) -> Iterator[Path]:
     starts would tax that system for what came before it: ext4 without a journal (as on
     some cloud disks) skips inodes freed in the last ~30 s when it allocates new ones.
     """
-    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=SCRATCH_PARENT))
     if not _SCRATCH:
         atexit.register(_remove_scratch)
     _SCRATCH.append(folder)

@@ -1,6 +1,6 @@
 """Dispatch throughput: Houston (python and command tasks) vs Huey (SQLite) and RQ (redis).
 
-    python bench/dispatch.py [--tasks 2000] [--workers 2] [--rq-tasks 500]
+    python bench/dispatch.py [--tasks 2000] [--workers 2] [--rq-tasks 500] [--dir DIR]
 
 Every system runs N no-op jobs with 2 workers on this machine, side by side in one run;
 the table prints jobs/s and the ratio to Huey. Each time runs from the first enqueue to
@@ -13,12 +13,23 @@ process per job, so it gets fewer jobs (--rq-tasks). Scratch folders are removed
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from _common import bench_env, bench_home, redis_server, submit_tasks, table, temp_dir
+import _common
+from _common import (
+    bench_env,
+    bench_home,
+    filesystem_of,
+    redis_server,
+    submit_tasks,
+    table,
+    temp_dir,
+)
 
 from houston.engine.engine import Engine, EngineOptions
 
@@ -106,7 +117,10 @@ def main() -> None:
     parser.add_argument("--rq-tasks", type=int, default=500)
     parser.add_argument("--chain", type=int, default=100)
     parser.add_argument("--skip", action="append", default=[], help="huey, rq")
+    parser.add_argument("--dir", help="make scratch folders here (default: the system's "
+                        "temp folder); every system runs on the same filesystem")
     args = parser.parse_args()
+    _common.SCRATCH_PARENT = args.dir
     n, w = args.tasks, args.workers
     results: list[tuple[str, int, float]] = []
     if "huey" not in args.skip:
@@ -126,6 +140,8 @@ def main() -> None:
     rows.append([f"Houston chain of {args.chain} (each needs the previous)", args.chain,
                  f"{chain:.2f}", f"{args.chain / chain:.0f}", "-"])
     print(table(["system", "jobs", "seconds", "jobs/s", "vs Huey"], rows))
+    where = args.dir or tempfile.gettempdir()
+    print(f"({os.cpu_count()} CPUs; scratch in {where}, {filesystem_of(where)})")
 
 
 if __name__ == "__main__":
