@@ -170,6 +170,10 @@ tasks:
     needs: [count]
     inputs:
       command: 'echo done'
+  - id: slow
+    agent: core/shell
+    inputs:
+      command: 'sleep 3'
 """
 
 
@@ -201,6 +205,14 @@ def test_a_real_engine_runs_an_approved_mission_live(page: Any, home: Home) -> N
             page.locator("#btn-approve").click()
             expect(page.locator("#log")).to_contain_text("tick 2", timeout=WAIT_MS)
             shot(page, "engine-running")
+            # The card of the open mission follows its tasks while it runs, and the
+            # wall-time gauge moves with the clock.
+            running = page.locator("#col-EXECUTING").locator(card)
+            expect(running).to_contain_text("2/3 tasks", timeout=WAIT_MS)
+            page.wait_for_function(
+                """() => [...document.querySelectorAll('#gauges .gauge')].some((g) =>
+                     g.textContent.startsWith('Wall time') && parseFloat(
+                       g.querySelector('.muted').textContent) >= 1.5)""", timeout=WAIT_MS)
             expect(page.locator("#col-COMPLETED").locator(card)).to_be_visible(timeout=20_000)
             expect(card).to_contain_text("succeeded")
             expect(page.locator("#log")).to_contain_text("tick 4")

@@ -14,7 +14,7 @@ const SPARK_POINTS = 60;
 const ui = {
   missions: new Map(), selected: null, detail: null, task: null,
   lastId: -1, source: null, workers: 0, slots: new Map(), logLines: [],
-  cpu: [], rss: [], timers: new Map(),
+  cpu: [], rss: [], timers: new Map(), boardEventAt: 0,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -105,12 +105,19 @@ function renderDetail() {
   renderSlots(d);
 }
 
+function wallTime(d) {   // status.json's figure, or the clock's while the mission runs
+  const saved = (d.usage || {}).wall_time || 0;
+  const started = Date.parse(d.started || "");
+  if (d.state !== "EXECUTING" || Number.isNaN(started)) return saved;
+  return Math.max(saved, (Date.now() - started) / 1000);
+}
+
 function renderGauges(d) {
   const usage = d.usage || {}, budget = d.budget || {};
   const rows = [
     ["Tokens", usage.tokens || 0, budget.max_tokens, (v) => String(Math.round(v))],
     ["Cost", usage.cost || 0, budget.max_cost, (v) => `$${Number(v).toFixed(3)}`],
-    ["Wall time", usage.wall_time || 0, budget.max_wall_time, (v) => `${Number(v).toFixed(1)} s`],
+    ["Wall time", wallTime(d), budget.max_wall_time, (v) => `${Number(v).toFixed(1)} s`],
   ];
   $("gauges").replaceChildren(...rows.map(([label, used, limit, fmt]) => {
     const meter = el("meter", { min: "0", max: String(limit || Math.max(used, 1)),
@@ -224,8 +231,23 @@ function onEvent(event) {
   if (event.type === "worker.state") return onWorker(event);
   if (event.type === "engine.state") later("board", refreshBoard);
   if (event.type === "mission.state") later("board", refreshBoard);
+  if (event.mission && ["task.state", "usage"].includes(event.type)) boardChanged();
   if (event.mission && event.mission === ui.selected) onMissionEvent(event);
-  else if (event.mission && ["task.state", "usage"].includes(event.type)) later("board", refreshBoard, 250);
+}
+
+// Cards show status.json's counts, which the engine writes at most every 0.5 s: read them
+// after that, and once more if events kept coming, so the last change is never missed.
+const STATUS_EVERY_MS = 600;
+
+function boardChanged() {
+  ui.boardEventAt = performance.now();
+  later("board", refreshBoardAfterEvents, STATUS_EVERY_MS);
+}
+
+async function refreshBoardAfterEvents() {
+  const started = performance.now();
+  await refreshBoard();
+  if (started - ui.boardEventAt < STATUS_EVERY_MS) later("board", refreshBoardAfterEvents, STATUS_EVERY_MS);
 }
 
 function onMissionEvent(event) {
@@ -281,7 +303,12 @@ function connect(since) {
   source.addEventListener("reset", () => later("board", refreshBoard, 0));
 }
 
+function tick() {   // the wall-time gauge of a running mission moves with the clock
+  if (ui.detail && ui.detail.state === "EXECUTING" && !document.hidden) renderGauges(ui.detail);
+}
+
 async function start() {
+  setInterval(tick, 1000);
   for (const button of document.querySelectorAll(".actions button")) {
     button.addEventListener("click", () => act(button.dataset.verb));
   }
