@@ -85,7 +85,8 @@ def cli(ctx: click.Context, home: str | None) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map every error to its exit code without a traceback."""
     try:
-        cli.main(args=argv, prog_name="houston", standalone_mode=False)
+        # Not standalone: click returns what a command returned, or ctx.exit()'s code.
+        code = cli.main(args=argv, prog_name="houston", standalone_mode=False)
     except HoustonError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
@@ -99,4 +100,4 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except KeyboardInterrupt:
         sys.exit(130)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) and not isinstance(code, bool) else 0)
