@@ -53,6 +53,8 @@ async function loadBoard() {
 }
 
 function renderBoard() {
+  const focused = document.activeElement && document.activeElement.classList.contains("card")
+    ? document.activeElement.dataset.id : null;   // keep keyboard focus across refreshes
   for (const state of STATES) $(`col-${state}`).replaceChildren();
   for (const m of ui.missions.values()) {
     const column = $(`col-${m.state}`);
@@ -66,6 +68,7 @@ function renderBoard() {
       el("span", { class: "meta" }, `${counts.succeeded ?? 0}/${counts.total ?? 0} tasks `),
       el("span", { class: `badge s-${m.outcome || ""}` }, m.outcome || ""));
     column.append(el("li", {}, card));
+    if (m.id === focused) card.focus();
   }
 }
 
@@ -171,14 +174,14 @@ function renderSlots(d) {
 
 async function pickTask(task) {
   ui.task = ui.task === task ? null : task;
+  ui.logLines = [];
   await loadLog();
   renderTasks((ui.detail && ui.detail.tasks) || []);
 }
 
-async function loadLog() {
+async function loadLog() {   // a task's whole log; for all tasks, the lines seen from now on
   $("log-title").textContent = ui.task ? `(${ui.task})`
     : "(all tasks, live from now; pick a task for its whole log)";
-  ui.logLines = [];
   if (ui.task && ui.selected) {
     try {
       const log = await getJSON(`/api/missions/${ui.selected}/tasks/${ui.task}/log`);
