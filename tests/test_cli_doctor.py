@@ -122,15 +122,19 @@ def test_a_dead_engine_and_its_mission_are_warned_about(home: Home) -> None:
     assert dead.startswith("warn") and "dead leftover" in dead
     alive = next(text for text in engines if f"pid {me['pid']} " in text)
     assert alive.startswith("ok") and "running" in alive
-    assert f"rm {home.run / f'engine-{dead_pid}.json'}" in done.stdout
+    assert "`houston recover` requeues what it left and removes the record" in done.stdout
     (executing,) = line(done.stdout, "executing")
     assert executing.startswith("warn") and ref.id in executing
     assert "`houston recover` requeues them; `houston serve` finishes them" in done.stdout
     assert done.stdout.splitlines()[-1].startswith("0 failed, ")
 
-    assert houston(home.root, "recover").returncode == 0
+    recovered = houston(home.root, "recover")
+    assert recovered.returncode == 0
+    assert f"removed the record of engine {dead_pid}: it is not running" in recovered.stdout
     after = checks(houston(home.root, "doctor", "--json").stdout)
     assert after["executing"][0]["level"] == "ok"
+    assert [e["level"] for e in after["engine"]] == ["ok"]  # only the live one is left
+    assert (home.run / f"engine-{me['pid']}.json").exists()
     assert MissionStore(home).locate(ref.id).state is MissionState.COMMITTED
 
 

@@ -63,7 +63,7 @@ def test_a_gated_mission_without_a_terminal_needs_approve(home: Home, tmp_path: 
 def test_recover_json_reports_nothing_on_a_clean_home(home: Home) -> None:
     result = cli("--home", str(home.root), "recover", "--json")
     assert result.code == 0
-    assert json.loads(result.out) == {"actions": []}
+    assert json.loads(result.out) == {"actions": [], "removed_engine_records": []}
 
 
 def test_serve_stops_cleanly_on_sigterm_and_hands_missions_back(home: Home) -> None:

@@ -92,7 +92,7 @@ def judge_engine(path: Path, record: Any, alive: bool) -> Finding:
     if alive:
         return Finding("engine", "ok", f"running: {text}")
     return Finding("engine", "warn", f"dead leftover: {text} ({path.name})",
-                   f"`houston recover` requeues what it left; delete the record (rm {path})")
+                   "`houston recover` requeues what it left and removes the record")
 
 
 def judge_orphans(mission_ids: list[str]) -> Finding:

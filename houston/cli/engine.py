@@ -203,14 +203,19 @@ def serve(ctx: click.Context, workers: int | None, no_ui: bool, port: int, host:
 @click.pass_context
 def recover(ctx: click.Context, as_json: bool, finish: bool, workers: int | None) -> None:
     """Run one crash-recovery sweep (idempotent) and print what it did."""
-    from houston.engine.recovery import sweep
+    from houston.engine.recovery import remove_dead_engine_records, sweep
 
     home = _home(ctx).require()
     actions = sweep(home)
+    gone = remove_dead_engine_records(home)
     if as_json:
-        render.emit_json({"actions": actions})
+        render.emit_json({"actions": actions, "removed_engine_records": gone})
     else:
         _print_recovery(actions, finish)
+        for pid in gone:
+            render.emit(f"removed the record of engine {pid}: it is not running")
+        if not actions and not gone:
+            render.emit("nothing to recover")
     if finish and actions:
         from houston.engine.engine import EngineOptions
 
@@ -224,8 +229,6 @@ def recover(ctx: click.Context, as_json: bool, finish: bool, workers: int | None
 
 
 def _print_recovery(actions: list[dict[str, Any]], finish: bool) -> None:
-    if not actions:
-        render.emit("nothing to recover")
     for action in actions:
         tasks = action.get("tasks") or []
         render.emit(f"{action['mission']}: engine dead, back to COMMITTED "

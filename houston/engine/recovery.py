@@ -101,6 +101,24 @@ def sweep(home: Home, *, me: dict[str, Any] | None = None,
     return actions
 
 
+def remove_dead_engine_records(home: Home) -> list[int]:
+    """Delete `run/engine-<pid>.json` of engines that are gone (a clean stop removes its
+    own; a killed engine leaves it). The pids whose record was removed."""
+    removed = []
+    for path in sorted(home.run.glob("engine-*.json")):
+        try:
+            record = fsio.read_json(path)
+        except (OSError, ValueError):
+            record = None
+        if isinstance(record, dict) and is_alive(record):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            pid = record.get("pid") if isinstance(record, dict) else None
+            removed.append(int(pid) if isinstance(pid, int) else -1)
+    return removed
+
+
 def recover_task(mission_dir: Path, task_id: str, grace: float) -> dict[str, Any] | None:
     """Make one task of a dead engine's mission safe to run again; what was done."""
     task_dir = tf.task_dir(mission_dir, task_id)
