@@ -18,9 +18,10 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from houston import fsio
+from houston.clock import iso, utcnow
 from houston.errors import ConflictError, IllegalTransition
 from houston.lifecycle import MissionState, Reason
-from houston.store import MissionRef, MissionStore, iso, utcnow
+from houston.store import MissionRef, MissionStore
 
 RACE_RETRIES = 8
 CANCEL_REQUEST = "cancel.request"

@@ -21,11 +21,12 @@ import socket
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from houston import fsio
+from houston.clock import iso, utcnow
 from houston.errors import AmbiguousError, ConflictError, NotFoundError, UsageError
 from houston.home import Home
 from houston.ids import MISSION_ID, make_mission_id, random_suffix
@@ -40,14 +41,6 @@ STATE_ORDER = (
 )
 # How often a reader chases a mission that moved while it was being read.
 _CHASE = 4
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(ts: datetime) -> str:
-    return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 
+from houston.clock import iso
 from houston.engine import budget as bud
 from houston.engine import claims
 from houston.engine import scheduler as sch
@@ -24,7 +25,6 @@ from houston.engine.pool import WorkerRecord
 from houston.errors import HoustonError
 from houston.lifecycle import Reason
 from houston.runners import Job
-from houston.store import iso
 
 if TYPE_CHECKING:
     from houston.agents import AgentCatalog, AgentSpec

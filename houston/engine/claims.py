@@ -15,14 +15,15 @@ import os
 import secrets
 import shutil
 from pathlib import Path
-from typing import Any
-
-from filelock import FileLock
+from typing import TYPE_CHECKING, Any
 
 from houston import fsio
 from houston.engine.taskfiles import write_json_fast
 from houston.home import Home
-from houston.store import iso, utcnow
+
+if TYPE_CHECKING:
+    from filelock import FileLock
+from houston.clock import iso, utcnow
 
 
 def lock_dir(task_dir: Path) -> Path:
@@ -30,6 +31,8 @@ def lock_dir(task_dir: Path) -> Path:
 
 
 def recovery_lock(home: Home) -> FileLock:
+    from filelock import FileLock  # here: workers import this module and never need it
+
     home.locks.mkdir(parents=True, exist_ok=True)
     return FileLock(home.locks / "recovery.lock")
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from houston import fsio
 from houston.agents import AgentCatalog
+from houston.clock import iso, utcnow
 from houston.engine import budget as bud
 from houston.engine import scheduler as sch
 from houston.engine.attempts import AttemptOps
@@ -36,7 +37,7 @@ from houston.errors import ConflictError, HoustonError
 from houston.events import EventLog, Pending
 from houston.home import Home
 from houston.lifecycle import MissionState, Outcome, Reason
-from houston.store import MissionRef, MissionStore, iso, utcnow
+from houston.store import MissionRef, MissionStore
 
 Observer = Callable[[str, str | None, str | None, int | None, dict[str, Any]], None]
 S = MissionState

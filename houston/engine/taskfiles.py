@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from houston import fsio
-from houston.store import iso, utcnow
+from houston.clock import iso, utcnow
 
 
 def write_json_fast(path: Path | str, obj: Any) -> None:

@@ -24,16 +24,18 @@ import traceback
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from houston.engine import claims, taskfiles
-from houston.engine.blackboard import Blackboard
 from houston.engine.liveness import identity_of, my_identity
 from houston.engine.taskfiles import write_json_fast
 from houston.errors import HoustonError
 from houston.fsio import compact
 from houston.runners import Job, Outcome, get_runner
-from houston.store import iso
+
+if TYPE_CHECKING:
+    from houston.engine.blackboard import Blackboard
+from houston.clock import iso
 
 _PR_SET_PDEATHSIG = 1
 
@@ -74,6 +76,8 @@ class WorkerContext:
 
     @cached_property
     def blackboard(self) -> Blackboard:
+        from houston.engine.blackboard import Blackboard
+
         return Blackboard(self.mission_dir, mission_id=self.mission_id, task_id=self.task_id,
                           events=_event_log(self.mission_dir))
 
