@@ -149,6 +149,8 @@ def run(ctx: click.Context, target: str, sets: tuple[str, ...], workers: int | N
     if workers:
         options.workers = workers
     finished = drive(home, options, tty=sys.stderr.isatty(), ui=ui)
+    if ui is not None and sys.stderr.isatty():
+        sys.stderr.write("the dashboard closed with the run; `houston serve` keeps one open\n")
     _exit_for(ref.id, finished)
 
 
