@@ -125,3 +125,38 @@ def test_logs_follow_ends_with_the_mission(home: Home) -> None:
     assert "[greet] hello from greet" in followed.out
     missing = cli("--home", str(home.root), "logs", ref.id, "nope")
     assert missing.code == 2 and "no task 'nope'" in missing.err
+
+
+def test_run_on_a_terminal_shows_live_progress_and_the_dashboard(home: Home) -> None:
+    """stderr on a pseudo-terminal: the progress line redraws in place and ends complete."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    import time
+
+    main, child = pty.openpty()
+    argv = [sys.executable, "-m", "houston", "--home", str(home.root), "run", HELLO,
+            "--port", "0", "--workers", "2"]
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=child, env=env, text=True) as proc:
+        os.close(child)
+        screen = b""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:  # EIO: the child closed its end
+                break
+            if not chunk:
+                break
+            screen += chunk
+        os.close(main)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, screen.decode(errors="replace")
+    text = screen.decode(errors="replace")
+    assert "\r" in text  # redrawn in place, not one line per change
+    assert "done 4/4" in text and "failed 0" in text
+    assert "the dashboard closed with the run; `houston serve` keeps one open" in text
+    assert "dashboard: http://127.0.0.1:" in out and "succeeded" in out
