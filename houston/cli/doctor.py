@@ -170,16 +170,9 @@ def _missing_home(home: Home) -> Finding:
 
 
 def _engines(home: Home) -> list[Finding]:
-    from houston import fsio
-    from houston.engine.liveness import is_alive
+    from houston.engine.recovery import engine_records
 
-    found = []
-    for path in sorted(home.run.glob("engine-*.json")):
-        try:
-            record = fsio.read_json(path)
-        except (OSError, ValueError):
-            record = None
-        found.append(judge_engine(path, record, isinstance(record, dict) and is_alive(record)))
+    found = [judge_engine(path, record, alive) for path, record, alive in engine_records(home)]
     return found or [Finding("engine", "ok", "none running")]
 
 

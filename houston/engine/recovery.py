@@ -101,21 +101,30 @@ def sweep(home: Home, *, me: dict[str, Any] | None = None,
     return actions
 
 
-def remove_dead_engine_records(home: Home) -> list[int]:
-    """Delete `run/engine-<pid>.json` of engines that are gone (a clean stop removes its
-    own; a killed engine leaves it). The pids whose record was removed."""
-    removed = []
+def engine_records(home: Home) -> list[tuple[Path, dict[str, Any] | None, bool]]:
+    """Each `run/engine-<pid>.json`: its path, its record (None if unreadable), alive?"""
+    found = []
     for path in sorted(home.run.glob("engine-*.json")):
         try:
             record = fsio.read_json(path)
         except (OSError, ValueError):
             record = None
-        if isinstance(record, dict) and is_alive(record):
+        record = record if isinstance(record, dict) else None
+        found.append((path, record, record is not None and is_alive(record)))
+    return found
+
+
+def remove_dead_engine_records(home: Home) -> list[int]:
+    """Delete the records of engines that are gone (a clean stop removes its own; a killed
+    engine leaves it). The pids whose record was removed (-1: unreadable)."""
+    removed = []
+    for path, record, alive in engine_records(home):
+        if alive:
             continue
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-            pid = record.get("pid") if isinstance(record, dict) else None
-            removed.append(int(pid) if isinstance(pid, int) else -1)
+            pid = (record or {}).get("pid")
+            removed.append(pid if isinstance(pid, int) else -1)
     return removed
 
 
