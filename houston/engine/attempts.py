@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import signal
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psutil
@@ -68,7 +67,7 @@ class AttemptOps:
         limits = bud.Limits.from_dict(t.spec.get("budget") or agent_budget)
         number = t.attempt + 1
         task_dir = f"{m.folder}/tasks/{t.id}"  # str paths: pathlib costs on the hot path
-        folder = Path(f"{task_dir}/attempts/{number}")
+        folder = f"{task_dir}/attempts/{number}"
         now_mono, now_wall = time.monotonic(), time.time()
         timeout = t.spec.get("timeout") or agent.timeout
         run = Running(number, worker.slot, folder, "", now_wall, now_mono)
@@ -86,7 +85,7 @@ class AttemptOps:
             mission_id=m.id, task_id=t.id, attempt=number, agent_ref=str(t.spec["agent"]),
             agent=agent_dict, prompt=agent.prompt, package_dir=str(package_dir),
             inputs=dict(t.spec.get("inputs") or {}), mission_dir=str(m.folder),
-            attempt_dir=str(folder), timeout=timeout, budget=limits.__dict__,
+            attempt_dir=folder, timeout=timeout, budget=limits.__dict__,
         )
         # The worker claims the task (mkdir lock, owner.json = itself and its slot), and on
         # success accepts the result and releases the lock into the attempt folder: that

@@ -34,7 +34,7 @@ class Running:
 
     number: int
     slot: int
-    folder: Path
+    path: str  # the attempt folder (a str: made for every attempt, read on rare paths)
     nonce: str
     started_wall: float
     started_mono: float
@@ -48,6 +48,10 @@ class Running:
     log_offsets: dict[str, int] = field(default_factory=lambda: {"stdout": 0, "stderr": 0})
     windows: tuple[tuple[float, str], ...] = ()  # (seconds, reason): timeout, wall budget
     queued: bool = False  # sent to a worker still busy with the job before it
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.path)
 
     def arm(self, now_mono: float, now_wall: float) -> None:
         """The attempt starts now: its deadline is the nearest of its time windows."""

@@ -29,7 +29,7 @@ This module is the runner interface; every runner module follows it:
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -67,7 +67,7 @@ class Job:
 
     def to_dict(self) -> dict[str, Any]:
         # Shallow on purpose: every value is already plain JSON data (asdict deep-copies).
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return dict(vars(self))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Job:
