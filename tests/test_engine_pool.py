@@ -55,3 +55,23 @@ def test_a_worker_that_cannot_start_is_respawned_with_backoff(
         assert pool.next_respawn() is not None
     finally:
         pool.stop()
+
+
+def test_an_agent_definition_travels_once_per_worker() -> None:
+    import json
+
+    from houston.engine.worker import read_job
+    from houston.runners import AGENT_KEYS
+
+    job = {"mission_id": "m", "task_id": "a", "attempt": 1, "agent_ref": "p/once",
+           "agent": {"runner": "python", "entrypoint": "m:f"}, "prompt": "Be brief.",
+           "package_dir": "/pkg", "inputs": {"n": 1}, "mission_dir": "/m",
+           "attempt_dir": "/m/tasks/a/attempts/1"}
+    first, claim = read_job(json.dumps({"job": job, "claim": {"slot": 1}}).encode())
+    assert claim == {"slot": 1} and first.prompt == "Be brief."
+    lean = {k: v for k, v in job.items() if k not in AGENT_KEYS} | {"task_id": "b"}
+    second, _ = read_job(json.dumps({"job": lean}).encode())
+    assert (second.task_id, second.agent, second.prompt, second.package_dir) == (
+        "b", first.agent, "Be brief.", "/pkg")
+    with pytest.raises(KeyError):
+        read_job(json.dumps({"job": {**lean, "agent_ref": "p/never-sent"}}).encode())

@@ -90,7 +90,7 @@ class AttemptOps:
         # The worker claims the task (mkdir lock, owner.json = itself and its slot), and on
         # success accepts the result and releases the lock into the attempt folder: that
         # work runs in parallel on the workers instead of serially in the engine.
-        claim = {"task_dir": task_dir, "slot": worker.slot,
+        claim = {"slot": worker.slot,
                  "spec": t.spec, "accept": not t.initializer}
         if not run.queued:
             self.announce(m, t, worker)

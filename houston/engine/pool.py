@@ -23,6 +23,7 @@ from typing import IO, Any
 
 from houston.engine.liveness import identity_of
 from houston.fsio import compact
+from houston.runners import AGENT_KEYS
 
 INIT_SLOT = 0
 
@@ -36,6 +37,7 @@ class WorkerRecord:
     # (mission id, task id) of the jobs sent to it: the first runs, the others wait in its
     # stdin pipe (the worker reads a job only when the previous one is done).
     jobs: deque[tuple[str, str]] = field(default_factory=deque)
+    agents: set[str] = field(default_factory=set)  # agents whose definition it was sent
     buffer: bytes = b""
     dead: bool = False
     started: float = field(default_factory=time.monotonic)
@@ -117,7 +119,14 @@ class Pool:
         return sum(1 for w in self.workers.values() if w.busy)
 
     def send(self, worker: WorkerRecord, job: dict[str, Any], key: tuple[str, str]) -> None:
+        """Write one job envelope ({"job": ..., "claim": ...}) to the worker's stdin. The
+        agent's definition (AGENT_KEYS) goes with its first job to this worker only."""
         assert worker.proc.stdin is not None
+        body = job["job"]
+        if body["agent_ref"] in worker.agents:
+            job = {**job, "job": {k: v for k, v in body.items() if k not in AGENT_KEYS}}
+        else:
+            worker.agents.add(body["agent_ref"])
         data = (compact(job) + "\n").encode()
         worker.jobs.append(key)
         try:

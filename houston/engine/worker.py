@@ -31,7 +31,7 @@ from houston.engine.liveness import identity_of, my_identity
 from houston.engine.taskfiles import write_json_fast
 from houston.errors import HoustonError
 from houston.fsio import compact
-from houston.runners import Job, Outcome, get_runner
+from houston.runners import AGENT_KEYS, Job, Outcome, get_runner
 
 if TYPE_CHECKING:
     from houston.engine.blackboard import Blackboard
@@ -197,14 +197,13 @@ class LogFiles:
 _LOGS = LogFiles()
 
 
-def run_claimed(envelope: dict[str, Any], msg_fd: int, me: dict[str, Any]) -> None:
+def run_claimed(job: Job, claim: dict[str, Any] | None, msg_fd: int,
+                me: dict[str, Any]) -> None:
     """Claim the task for this worker, run the attempt, record it, accept, release.
 
     The engine only sends a task it is not running; a failed claim (a leftover attempt
     folder or lock from an earlier life) is reported back instead of run.
     """
-    job = Job.from_dict(envelope["job"])
-    claim = envelope.get("claim")
     nonce = None
     if claim is not None:
         nonce = _claim(job, claim, me, msg_fd)
@@ -216,7 +215,7 @@ def run_claimed(envelope: dict[str, Any], msg_fd: int, me: dict[str, Any]) -> No
     accepted = False
     if claim is not None and nonce is not None:
         accepted = _record(job, claim, outcome, started, finished)
-        claims.release_task(claim["task_dir"], nonce, check=False, into=job.attempt_dir)
+        claims.release_task(_task_dir(job), nonce, check=False, into=job.attempt_dir)
     send(msg_fd, {
         "type": "done", "ok": outcome.ok, "error": outcome.error, "result": outcome.result,
         "exit_code": outcome.exit_code, "signal": outcome.signal, "usage": usage,
@@ -226,9 +225,9 @@ def run_claimed(envelope: dict[str, Any], msg_fd: int, me: dict[str, Any]) -> No
 
 def _claim(job: Job, claim: dict[str, Any], me: dict[str, Any], msg_fd: int) -> str | None:
     """mkdir the attempt folder and the task lock (and spec.json once); the nonce."""
-    task_dir = claim["task_dir"]
+    task_dir = _task_dir(job)
     # Explicit mkdirs: Path.mkdir(parents=True) costs twice the syscalls on a first attempt.
-    for parent in (claim["task_dir"], f"{claim['task_dir']}/attempts"):
+    for parent in (task_dir, f"{task_dir}/attempts"):
         with contextlib.suppress(FileExistsError):
             os.mkdir(parent)  # noqa: PTH102 - str paths on the hot path
     try:
@@ -245,6 +244,27 @@ def _claim(job: Job, claim: dict[str, Any], me: dict[str, Any], msg_fd: int) -> 
     if claim.get("spec") and not os.path.exists(f"{task_dir}/spec.json"):  # noqa: PTH110
         taskfiles.write_json_fast(f"{task_dir}/spec.json", claim["spec"])
     return nonce
+
+
+def _task_dir(job: Job) -> str:
+    return f"{job.mission_dir}/tasks/{job.task_id}"
+
+
+_AGENTS: dict[str, dict[str, Any]] = {}  # agent ref -> its AGENT_KEYS, as first sent
+
+
+def read_job(line: bytes) -> tuple[Job, dict[str, Any] | None]:
+    """One line from the engine: the job and its claim (None: run without claiming).
+
+    Raises ValueError, TypeError or KeyError for a line that is not a job."""
+    message = json.loads(line)
+    envelope = message if "job" in message else {"job": message}
+    body = envelope["job"]
+    if "agent" in body:
+        _AGENTS[body["agent_ref"]] = {key: body[key] for key in AGENT_KEYS}
+    else:
+        body = {**body, **_AGENTS[body["agent_ref"]]}
+    return Job.from_dict(body), envelope.get("claim")
 
 
 def _record(job: Job, claim: dict[str, Any], outcome: Outcome, started: float,
@@ -291,13 +311,11 @@ def main() -> None:
     me = my_identity().to_dict()
     for line in stdin:
         try:
-            message = json.loads(line)
-            envelope = message if "job" in message else {"job": message}
-            Job.from_dict(envelope["job"])
+            job, claim = read_job(line)
         except (ValueError, TypeError, KeyError) as exc:
             send(msg_fd, {"type": "done", "ok": False, "error": f"bad job: {exc}"})
             continue
-        run_claimed(envelope, msg_fd, me)
+        run_claimed(job, claim, msg_fd, me)
 
 
 if __name__ == "__main__":

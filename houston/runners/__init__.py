@@ -43,6 +43,11 @@ if TYPE_CHECKING:
 RUNNER_NAMES = ("command", "python", "llm")
 
 
+# The part of a job that belongs to its agent: a worker is sent it with the first job of
+# each agent and keeps it; later jobs of that agent leave it out (see houston.engine.pool).
+AGENT_KEYS = ("agent", "prompt", "package_dir")
+
+
 @dataclass
 class Job:
     """One attempt of one task, as sent to a worker (JSON-able)."""
