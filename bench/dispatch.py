@@ -8,6 +8,12 @@ the last result, start-up included: for Huey and RQ, enqueueing the jobs and sta
 consumer or workers; for Houston, submitting the mission (validation included) and the
 engine's start with its warm workers. A 100-task `needs` chain is timed too. RQ forks a
 process per job, so it gets fewer jobs (--rq-tasks). Scratch folders are removed at exit.
+
+Houston keeps every task in files, so its figures follow the disk. On ext4 without a
+journal (as on some cloud VMs) the kernel skips inodes freed in the last minutes when it
+allocates new ones, and a run right after a big delete (the test suite, the previous
+run's cleanup) pays for scanning past them: measure on a quiet disk, or compare on tmpfs
+with --dir /dev/shm, where SQLite's fsyncs cost Huey nothing.
 """
 
 from __future__ import annotations
