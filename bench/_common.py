@@ -37,7 +37,9 @@ def sleep(ctx):
 
 
 _SCRATCH: list[Path] = []
-SCRATCH_PARENT: str | None = None  # --dir: where scratch folders go (None = the system's)
+# Where scratch folders go (--dir changes it): beside the repo rather than in the system's
+# temp folder, which test suites fill and empty (see the note in dispatch.py).
+SCRATCH_PARENT = str(REPO / ".bench")
 
 
 def filesystem_of(path: str | Path) -> str:
@@ -64,6 +66,7 @@ def temp_dir(prefix: str) -> Iterator[Path]:
     starts would tax that system for what came before it: ext4 without a journal (as on
     some cloud disks) skips inodes freed in the last ~30 s when it allocates new ones.
     """
+    os.makedirs(SCRATCH_PARENT, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=prefix, dir=SCRATCH_PARENT))
     if not _SCRATCH:
         atexit.register(_remove_scratch)

@@ -11,9 +11,11 @@ process per job, so it gets fewer jobs (--rq-tasks). Scratch folders are removed
 
 Houston keeps every task in files, so its figures follow the disk. On ext4 without a
 journal (as on some cloud VMs) the kernel skips inodes freed in the last minutes when it
-allocates new ones, and a run right after a big delete (the test suite, the previous
-run's cleanup) pays for scanning past them: measure on a quiet disk, or compare on tmpfs
-with --dir /dev/shm, where SQLite's fsyncs cost Huey nothing.
+allocates new ones, and a run right after a big delete near its scratch folder pays for
+scanning past them. Scratch folders therefore go to .bench/ in the repo, away from the
+system's temp folder that test suites fill and empty; a second run right after a first
+still pays for the first one's cleanup (wait a few minutes). --dir /dev/shm compares on
+tmpfs, where SQLite's fsyncs cost Huey nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import argparse
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -123,8 +124,9 @@ def main() -> None:
     parser.add_argument("--rq-tasks", type=int, default=500)
     parser.add_argument("--chain", type=int, default=100)
     parser.add_argument("--skip", action="append", default=[], help="huey, rq")
-    parser.add_argument("--dir", help="make scratch folders here (default: the system's "
-                        "temp folder); every system runs on the same filesystem")
+    parser.add_argument("--dir", default=_common.SCRATCH_PARENT,
+                        help="make scratch folders here (default: .bench/ in the repo); "
+                        "every system runs on the same filesystem")
     args = parser.parse_args()
     _common.SCRATCH_PARENT = args.dir
     n, w = args.tasks, args.workers
@@ -146,8 +148,7 @@ def main() -> None:
     rows.append([f"Houston chain of {args.chain} (each needs the previous)", args.chain,
                  f"{chain:.2f}", f"{args.chain / chain:.0f}", "-"])
     print(table(["system", "jobs", "seconds", "jobs/s", "vs Huey"], rows))
-    where = args.dir or tempfile.gettempdir()
-    print(f"({os.cpu_count()} CPUs; scratch in {where}, {filesystem_of(where)})")
+    print(f"({os.cpu_count()} CPUs; scratch in {args.dir}, {filesystem_of(args.dir)})")
 
 
 if __name__ == "__main__":
