@@ -60,7 +60,7 @@ def test_a_worker_that_cannot_start_is_respawned_with_backoff(
 def test_an_agent_definition_travels_once_per_worker() -> None:
     import json
 
-    from houston.engine.worker import read_job
+    from houston.engine.inbox import read_job
     from houston.runners import AGENT_KEYS
 
     job = {"mission_id": "m", "task_id": "a", "attempt": 1, "agent_ref": "p/once",
@@ -75,3 +75,32 @@ def test_an_agent_definition_travels_once_per_worker() -> None:
         "b", first.agent, "Be brief.", "/pkg")
     with pytest.raises(KeyError):
         read_job(json.dumps({"job": {**lean, "agent_ref": "p/never-sent"}}).encode())
+
+
+def test_the_inbox_gives_back_a_job_that_has_not_started() -> None:
+    import io
+    import json
+    import os
+
+    from houston.engine.inbox import Inbox
+
+    def line(task: str) -> bytes:
+        job = {"mission_id": "m", "task_id": task, "attempt": 1, "agent_ref": "p/inbox",
+               "agent": {"runner": "python"}, "prompt": "", "package_dir": "/p",
+               "inputs": {}, "mission_dir": "/m", "attempt_dir": f"/m/tasks/{task}/attempts/1"}
+        return json.dumps({"job": job, "claim": {"slot": 1}}).encode() + b"\n"
+
+    read_fd, write_fd = os.pipe()
+    with os.fdopen(read_fd, "rb") as said, os.fdopen(write_fd, "wb") as messages:
+        inbox = Inbox(messages.fileno())
+        stream = io.BytesIO(line("a") + line("b") + b"not json\n"
+                            + b'{"retract": ["m", "b"]}\n' + b'{"retract": ["m", "zz"]}\n')
+        inbox.start(stream).join(timeout=10)
+        first = inbox.next()
+        assert first is not None and first[0] is not None and first[0].task_id == "a"
+        bad = inbox.next()
+        assert bad is not None and bad[0] is None and str(bad[2]).startswith("bad job")
+        assert inbox.next() is None  # b was taken back; the stream is closed
+        messages.close()
+        answers = [json.loads(text) for text in said.read().decode().splitlines()]
+    assert answers == [{"type": "dropped", "mission": "m", "task": "b"}]

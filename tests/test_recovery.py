@@ -26,6 +26,7 @@ from houston import fsio
 from houston.engine import claims, liveness
 from houston.engine import taskfiles as tf
 from houston.engine.recovery import sweep
+from houston.events import EventLog
 from houston.home import Home
 from houston.lifecycle import MissionState, Reason
 from houston.store import MissionStore
@@ -99,24 +100,12 @@ def test_a_job_queued_behind_a_killed_one_runs_once_as_a_fresh_attempt(
         home: Home, tmp_path: Path) -> None:
     """Quick tasks are queued in a busy worker's pipe; when that worker dies, the running
     task is a crash (a new attempt) and the queued one never started (no attempt used)."""
-    make_test_package(home)
     runs, go = tmp_path / "runs", tmp_path / "go"
-    ids = [f"a{i}" for i in range(8)] + ["b"] + [f"c{i}" for i in range(4)]
-    tasks = "".join(
-        f"  - {{id: {i}, agent: t/record, inputs: {{file: \"{runs}\""
-        + (f", wait: \"{go}\"" if i == "b" else "") + "}}\n" for i in ids)
-    ref = submit(home, f"name: queued\ntasks:\n{tasks}")
+    ref, ids = _queue_behind_b(home, runs, go)
     store = MissionStore(home)
-
-    def worker_of_b() -> Any:
-        for worker in list(engine.pool.workers.values()):
-            jobs = list(worker.jobs)
-            if len(jobs) == 2 and jobs[0] == (ref.id, "b"):
-                return worker.pid, jobs[1][1]
-        return None
-
-    with engine_thread(home, missions={ref.id}) as engine:
-        pid, queued = wait_for(worker_of_b, what="a task queued behind b")
+    # retract_after: long, so that the queued job stays where it is until the kill.
+    with engine_thread(home, missions={ref.id}, retract_after=60.0) as engine:
+        pid, queued = wait_for(lambda: _worker_of_b(engine, ref.id), what="a task behind b")
         os.kill(pid, signal.SIGKILL)
         wait_for(lambda: lines(runs).count("b") == 2, what="b's second attempt")
         go.touch()
@@ -128,6 +117,47 @@ def test_a_job_queued_behind_a_killed_one_runs_once_as_a_fresh_attempt(
     assert tf.read_state(path, "b")["crashes"] == 1
     assert tf.attempt_numbers(path, queued) == [1]
     assert tf.read_state(path, queued) == {}  # no failure, no crash: nothing to record
+
+
+def _queue_behind_b(home: Home, runs: Path, go: Path) -> tuple[Any, list[str]]:
+    """Eight quick tasks (the agent gets known as quick), b (waits for `go`), four more."""
+    make_test_package(home)
+    ids = [f"a{i}" for i in range(8)] + ["b"] + [f"c{i}" for i in range(4)]
+    tasks = "".join(
+        f"  - {{id: {i}, agent: t/record, inputs: {{file: \"{runs}\""
+        + (f", wait: \"{go}\"" if i == "b" else "") + "}}\n" for i in ids)
+    return submit(home, f"name: queued\ntasks:\n{tasks}"), ids
+
+
+def _worker_of_b(engine: Any, mission: str) -> tuple[int, str] | None:
+    """(pid, queued task) of a worker running b with a task queued behind it."""
+    for worker in list(engine.pool.workers.values()):
+        jobs = list(worker.jobs)
+        if len(jobs) == 2 and jobs[0] == (mission, "b"):
+            return worker.pid, jobs[1][1]
+    return None
+
+
+def test_a_job_queued_behind_a_slow_one_is_taken_back_and_runs_elsewhere(
+        home: Home, tmp_path: Path) -> None:
+    """b's agent looked quick, so a task was queued behind it; b turns out slow: the task
+    is taken back from b's worker and runs on the other one while b still waits."""
+    runs, go = tmp_path / "runs", tmp_path / "go"
+    ref, ids = _queue_behind_b(home, runs, go)
+    store = MissionStore(home)
+    with engine_thread(home, missions={ref.id}, retract_after=0.2) as engine:
+        _pid, queued = wait_for(lambda: _worker_of_b(engine, ref.id), what="a task behind b")
+        wait_for(lambda: all(c in lines(runs) for c in ids[9:]), what="every c, b waiting")
+        assert not go.exists() and lines(runs).count("b") == 1
+        go.touch()
+        wait_for(lambda: ref.id in engine.finished, what="the mission to finish")
+    assert outcome(home, ref) == ("COMPLETED", "succeeded")
+    assert sorted(lines(runs)) == sorted(ids)  # every task ran once
+    path = store.locate(ref.id).path
+    assert tf.attempt_numbers(path, queued) == [1] and tf.attempt_numbers(path, "b") == [1]
+    starts = [e for e in EventLog(home.events).read()
+              if e["type"] == "attempt.start" and e["task"] == queued]
+    assert len(starts) == 1  # announced once, where it really ran
 
 
 def _mission_of_records(home: Home, runs: Path, count: int, sleep: float) -> str:
@@ -216,6 +246,24 @@ def test_a_live_pid_with_another_start_token_is_dead(home: Home) -> None:
     path = MissionStore(home).locate(mission).path
     assert not claims.is_locked(tf.task_dir(path, "a"))
     assert tf.read_state(path, "a")["state"] == "pending"
+
+
+def test_an_agent_its_dead_worker_never_recorded_is_found_by_its_attempt(home: Home) -> None:
+    """A worker killed between starting a command and writing agent.json leaves an agent
+    no record names; recovery finds it by HOUSTON_WORK_DIR and stops it."""
+    me = liveness.my_identity().to_dict()
+    impostor = {**me, "start_token": me["start_token"] + "0"}
+    mission = _fake_executing(home, impostor, impostor)
+    work_dir = str(tf.attempt_dir(MissionStore(home).locate(mission).path, "a", 1))
+    env = dict(os.environ, HOUSTON_WORK_DIR=work_dir)
+    with subprocess.Popen(["sleep", "30"], env=env, start_new_session=True) as orphan:
+        try:
+            (action,) = sweep(home)
+            assert action["tasks"][0]["stopped_agent"] is True
+            assert orphan.wait(timeout=10) == -signal.SIGKILL
+        finally:
+            if orphan.poll() is None:
+                orphan.kill()
 
 
 def test_a_wall_clock_jump_never_reaps_a_live_owner(home: Home,

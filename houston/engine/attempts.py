@@ -114,11 +114,37 @@ class AttemptOps:
         a job already in its pipe starts at once. Only behind an agent whose recent
         attempts took under QUICK seconds, so nothing waits long behind a slow task.
         """
+        now = time.monotonic()
         for worker in self.pool.running(m.id):
             front = m.tasks.get(worker.jobs[0][1])
-            if front is not None and self.is_quick(str(front.spec["agent"])):
+            run = front.running if front is not None else None
+            if (front is not None and run is not None and now - run.started_mono < QUICK
+                    and self.is_quick(str(front.spec["agent"]))):
                 return worker
         return None
+
+    def retract_stuck(self, now: float) -> None:
+        """Jobs queued behind one that turned out slow are asked back, to run elsewhere."""
+        for worker in self.pool.workers.values():
+            if len(worker.jobs) < 2 or worker.dead:
+                continue
+            found = self.task_of(worker)
+            run = found[1].running if found else None
+            if run is not None and now - run.started_mono >= self.options.retract_after:
+                for key in list(worker.jobs)[1:]:
+                    if key not in worker.retracting:
+                        self.pool.retract(worker, key)
+
+    def retract_due(self) -> float | None:
+        """When the next queued job will have waited too long (for the loop's timeout)."""
+        due = []
+        for worker in self.pool.workers.values():
+            if not set(list(worker.jobs)[1:]) - worker.retracting:
+                continue
+            found = self.task_of(worker)
+            if found and found[1].running is not None:
+                due.append(found[1].running.started_mono + self.options.retract_after)
+        return min(due) if due else None
 
     def is_quick(self, agent: str) -> bool:
         seconds, seen = self.durations.get(agent, (0.0, 0))
@@ -174,13 +200,15 @@ class AttemptOps:
             worker.ready = True
             self.set_worker(worker, "idle", None, None)
             return
+        if kind == "dropped":
+            self.on_dropped(worker, (str(msg.get("mission")), str(msg.get("task"))))
+            return
         found = self.task_of(worker)
         if kind == "done" and worker.jobs:
-            worker.jobs.popleft()
-            if worker.jobs:  # the worker went straight on to the job queued behind
-                self.queued_started(worker)
-            else:
-                self.set_worker(worker, "idle", None, None)
+            worker.retracting.discard(worker.jobs.popleft())
+            if found is not None and found[1].running is not None and found[1].running.queued:
+                self.announce(*found, worker)  # it ran though asked back: start before end
+            self.next_job(worker)
         if found is None:
             return
         m, t = found
@@ -191,11 +219,28 @@ class AttemptOps:
             self.note_duration(t, msg)
             self.finish_attempt(m, t, msg)
 
-    def queued_started(self, worker: WorkerRecord) -> None:
+    def next_job(self, worker: WorkerRecord) -> None:
+        """The worker went straight on to the job queued behind, or is idle now."""
         found = self.task_of(worker)
-        if found is not None and found[1].running is not None:
-            found[1].running.arm(time.monotonic(), time.time())
+        if found is None or found[1].running is None:
+            self.set_worker(worker, "idle", None, None)
+            return
+        found[1].running.arm(time.monotonic(), time.time())
+        if worker.jobs[0] in worker.retracting:
+            found[1].running.queued = True  # it may have been dropped: announce when known
+        else:
             self.announce(*found, worker)
+
+    def on_dropped(self, worker: WorkerRecord, key: tuple[str, str]) -> None:
+        """A retracted job had not started: back to pending, to run on any worker."""
+        if key not in worker.jobs:
+            return
+        was_front = worker.jobs[0] == key
+        worker.jobs.remove(key)
+        worker.retracting.discard(key)
+        self.never_started(key)
+        if was_front:  # its predecessor's `done` came first; the worker is on the next
+            self.next_job(worker)
 
     def task_of(self, worker: WorkerRecord) -> tuple[MissionRun, TaskRun] | None:
         if worker.busy is None:

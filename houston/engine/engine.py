@@ -55,6 +55,7 @@ class EngineOptions:
     sweep_every: float = 5.0
     sample_every: float = 1.0
     on_stop: str = "requeue"  # what a stop request does to running missions: requeue|cancel
+    retract_after: float = 0.2  # a job queued behind a running one waits this long at most
 
 
 class Engine(AttemptOps, Sampling):
@@ -152,6 +153,8 @@ class Engine(AttemptOps, Sampling):
         due = [self._timers["reconcile"], self._timers["sweep"]]
         if (respawn := self.pool.next_respawn()) is not None:
             due.append(respawn)
+        if (retract := self.retract_due()) is not None:
+            due.append(retract)
         for m in self.missions.values():
             if m.dirty:
                 due.append(self._timers["flush"])
@@ -181,6 +184,7 @@ class Engine(AttemptOps, Sampling):
         if now >= self._timers["sweep"]:
             self.sweep_others()
         self.check_running(now)
+        self.retract_stuck(now)
         if self.stop_mode is None:
             self.dispatch(now)
         if now >= self._timers["sample"]:

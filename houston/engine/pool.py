@@ -38,6 +38,7 @@ class WorkerRecord:
     # stdin pipe (the worker reads a job only when the previous one is done).
     jobs: deque[tuple[str, str]] = field(default_factory=deque)
     agents: set[str] = field(default_factory=set)  # agents whose definition it was sent
+    retracting: set[tuple[str, str]] = field(default_factory=set)  # queued jobs asked back
     buffer: bytes = b""
     dead: bool = False
     started: float = field(default_factory=time.monotonic)
@@ -131,6 +132,15 @@ class Pool:
         worker.jobs.append(key)
         try:
             worker.proc.stdin.write(data)
+        except (BrokenPipeError, OSError):
+            worker.dead = True
+
+    def retract(self, worker: WorkerRecord, key: tuple[str, str]) -> None:
+        """Ask for a queued job back: `dropped` comes if it had not started, else its `done`."""
+        assert worker.proc.stdin is not None
+        worker.retracting.add(key)
+        try:
+            worker.proc.stdin.write((compact({"retract": list(key)}) + "\n").encode())
         except (BrokenPipeError, OSError):
             worker.dead = True
 

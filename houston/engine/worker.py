@@ -1,11 +1,15 @@
 """A warm worker process: reads jobs (JSON lines) on stdin, runs them, reports on fd 1.
 
+Jobs are read by a thread (houston.engine.inbox), so that the engine can take back one
+that waits behind a running job; the jobs themselves run in the main thread.
+
 Started by the pool as `python -m houston.engine.worker`; it imports the runners once and
 then runs attempt after attempt, so python agents pay no interpreter start-up per task.
 The protocol fd is moved away from fd 1 at start; during a job fds 1 and 2 point at the
 attempt's stdout.log and stderr.log. Messages to the engine, one JSON line each:
 `ready`, `agent` (a child process was started: pid + start token), `usage` (a delta),
-`done` (ok, error, exit_code, signal, usage). The worker never handles signals: the engine
+`done` (ok, error, exit_code, signal, usage), `dropped` (a retracted job that had not
+started). The worker never handles signals: the engine
 stops it (or its agent's process group) from outside. It dies with its engine
 (PR_SET_PDEATHSIG) and also exits when stdin closes.
 """
@@ -14,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import json
 import os
 import signal
 import subprocess
@@ -27,11 +30,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from houston.engine import claims, taskfiles
+from houston.engine.inbox import Inbox, send
 from houston.engine.liveness import identity_of, my_identity
 from houston.engine.taskfiles import write_json_fast
 from houston.errors import HoustonError
-from houston.fsio import compact
-from houston.runners import AGENT_KEYS, Job, Outcome, get_runner
+from houston.runners import Job, Outcome, get_runner
 
 if TYPE_CHECKING:
     from houston.engine.blackboard import Blackboard
@@ -105,13 +108,6 @@ def _event_log(mission_dir: Path) -> Any:
     if folder not in _EVENT_LOGS:
         _EVENT_LOGS[folder] = EventLog(folder)
     return _EVENT_LOGS[folder]
-
-
-def send(fd: int, message: dict[str, Any]) -> None:
-    data = (compact(message) + "\n").encode()
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 def run_job(job: Job, msg_fd: int) -> tuple[Outcome, dict[str, Any], bool]:
@@ -250,23 +246,6 @@ def _task_dir(job: Job) -> str:
     return f"{job.mission_dir}/tasks/{job.task_id}"
 
 
-_AGENTS: dict[str, dict[str, Any]] = {}  # agent ref -> its AGENT_KEYS, as first sent
-
-
-def read_job(line: bytes) -> tuple[Job, dict[str, Any] | None]:
-    """One line from the engine: the job and its claim (None: run without claiming).
-
-    Raises ValueError, TypeError or KeyError for a line that is not a job."""
-    message = json.loads(line)
-    envelope = message if "job" in message else {"job": message}
-    body = envelope["job"]
-    if "agent" in body:
-        _AGENTS[body["agent_ref"]] = {key: body[key] for key in AGENT_KEYS}
-    else:
-        body = {**body, **_AGENTS[body["agent_ref"]]}
-    return Job.from_dict(body), envelope.get("claim")
-
-
 def _record(job: Job, claim: dict[str, Any], outcome: Outcome, started: float,
             finished: float) -> bool:
     """exit.json, and on success the accepted result; True if accepted."""
@@ -307,15 +286,15 @@ def main() -> None:
     os.dup2(_DEVNULL, 1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the engine
     send(msg_fd, {"type": "ready", "pid": os.getpid()})
-    stdin = sys.stdin.buffer
     me = my_identity().to_dict()
-    for line in stdin:
-        try:
-            job, claim = read_job(line)
-        except (ValueError, TypeError, KeyError) as exc:
-            send(msg_fd, {"type": "done", "ok": False, "error": f"bad job: {exc}"})
-            continue
-        run_claimed(job, claim, msg_fd, me)
+    inbox = Inbox(msg_fd)
+    inbox.start(sys.stdin.buffer)
+    while (item := inbox.next()) is not None:
+        job, claim, error = item
+        if job is None:
+            send(msg_fd, {"type": "done", "ok": False, "error": error})
+        else:
+            run_claimed(job, claim, msg_fd, me)
 
 
 if __name__ == "__main__":

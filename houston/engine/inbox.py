@@ -1,0 +1,122 @@
+"""A worker's side of the pipes to its engine: messages out, jobs in.
+
+Jobs are read by a thread into an in-memory queue, so the engine can take back a job that
+waits behind a running one (`{"retract": [mission, task]}`): if the job has not started,
+it is dropped and the worker answers `{"type": "dropped", ...}`; if it has, nothing is
+said and its `done` follows as usual. Messages to the engine are single JSON lines written
+under a lock (the reading thread answers retracts while the main thread reports jobs).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections import deque
+from typing import IO, Any
+
+from houston.fsio import compact
+from houston.runners import AGENT_KEYS, Job
+
+_SEND_LOCK = threading.Lock()
+_AGENTS: dict[str, dict[str, Any]] = {}  # agent ref -> its AGENT_KEYS, as first sent
+
+# A job as the main thread takes it: (job, claim, None), or (None, None, why it is bad).
+Item = tuple[Job | None, dict[str, Any] | None, str | None]
+_RETRACT = b'{"retract"'
+
+
+def send(fd: int, message: dict[str, Any]) -> None:
+    data = (compact(message) + "\n").encode()
+    with _SEND_LOCK:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+
+
+def job_from(message: dict[str, Any]) -> tuple[Job, dict[str, Any] | None]:
+    """The job and its claim (None: run without claiming) in one message from the engine.
+
+    The agent's part (AGENT_KEYS) comes with the first job of each agent only. Raises
+    TypeError or KeyError for a message that is not a job."""
+    envelope = message if "job" in message else {"job": message}
+    body = envelope["job"]
+    if "agent" in body:
+        _AGENTS[body["agent_ref"]] = {key: body[key] for key in AGENT_KEYS}
+    else:
+        body = {**body, **_AGENTS[body["agent_ref"]]}
+    return Job.from_dict(body), envelope.get("claim")
+
+
+def read_job(line: bytes) -> tuple[Job, dict[str, Any] | None]:
+    """job_from() of one JSON line; also raises ValueError for a line that is not JSON."""
+    message = json.loads(line)
+    if not isinstance(message, dict):
+        raise TypeError("a job is a JSON object")
+    return job_from(message)
+
+
+class Inbox:
+    """Lines from the engine, read by a thread and parsed by the main thread when it takes
+    them (the thread holds the interpreter lock as little as it can)."""
+
+    def __init__(self, msg_fd: int) -> None:
+        self.msg_fd = msg_fd
+        self.lines: deque[bytes] = deque()
+        self.cond = threading.Condition()
+        self.closed = False
+
+    def start(self, stream: IO[bytes]) -> threading.Thread:
+        thread = threading.Thread(target=self.read_all, args=(stream,), name="inbox",
+                                  daemon=True)
+        thread.start()
+        return thread
+
+    def read_all(self, stream: IO[bytes]) -> None:
+        """Queue every line on `stream` until it closes; answer retracts at once."""
+        for line in stream:
+            if line.startswith(_RETRACT):
+                self.retract(line)
+                continue
+            with self.cond:
+                self.lines.append(line)
+                self.cond.notify()
+        with self.cond:
+            self.closed = True
+            self.cond.notify()
+
+    def retract(self, line: bytes) -> None:
+        try:
+            mission, task = json.loads(line)["retract"]
+        except (ValueError, TypeError, KeyError):
+            return
+        with self.cond:
+            found = next((queued for queued in self.lines if _key(queued) == (mission, task)),
+                         None)
+            if found is not None:
+                self.lines.remove(found)
+                # Said before the main thread can take the next job: the engine learns
+                # of the drop before any message about a job that ran after it.
+                send(self.msg_fd, {"type": "dropped", "mission": mission, "task": task})
+
+    def next(self) -> Item | None:
+        """The next job, waiting for one; None once the engine closed the pipe."""
+        with self.cond:
+            while not self.lines and not self.closed:
+                self.cond.wait()
+            if not self.lines:
+                return None
+            line = self.lines.popleft()
+        try:
+            return (*read_job(line), None)
+        except (ValueError, TypeError, KeyError) as exc:
+            return (None, None, f"bad job: {exc}")
+
+
+def _key(line: bytes) -> tuple[str, str] | None:
+    try:
+        body = json.loads(line)
+        body = body.get("job", body)
+        return str(body["mission_id"]), str(body["task_id"])
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
