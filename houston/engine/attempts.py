@@ -18,7 +18,13 @@ from houston.engine import budget as bud
 from houston.engine import claims
 from houston.engine import scheduler as sch
 from houston.engine import taskfiles as tf
-from houston.engine.liveness import is_alive, signal_group, snapshot_tree, stop_agent
+from houston.engine.liveness import (
+    is_alive,
+    kill_attempt_processes,
+    signal_group,
+    snapshot_tree,
+    stop_agent,
+)
 from houston.engine.mission_run import MissionRun, Running, TaskRun
 from houston.engine.pool import WorkerRecord
 from houston.errors import HoustonError
@@ -362,7 +368,7 @@ class AttemptOps:
         ok = bool(msg and msg.get("ok"))
         reason = _attempt_reason(run, msg, ok)
         if msg is None or run.stop_reason is not None:
-            self.kill_orphans(run)
+            self.kill_orphans(t, run, worker_died=msg is None)
         if msg is None:
             tf.write_attempt_json(run.folder, "usage.json", usage.to_dict())
             self.break_leftover_lock(m, t)
@@ -398,7 +404,7 @@ class AttemptOps:
         else:
             self.requeue(m, t, 0.0)
 
-    def kill_orphans(self, run: Running) -> None:
+    def kill_orphans(self, t: TaskRun, run: Running, worker_died: bool) -> None:
         """No agent may survive its attempt (the worker died or we stopped it)."""
         agent = run.agent or tf.read_attempt_json(run.folder, "agent.json")
         if agent and is_alive(agent):
@@ -407,6 +413,8 @@ class AttemptOps:
             with contextlib.suppress(psutil.Error):
                 if proc.is_running():
                     proc.kill()
+        if worker_died and t.runner == "command" and agent is None:
+            kill_attempt_processes(run.path)  # started but never recorded
 
     def settle(self, m: MissionRun, t: TaskRun, reason: str, error: str | None,
                result: Any, run: Running | None) -> None:

@@ -167,6 +167,26 @@ def stop_agent(record: dict[str, Any], grace: float = 2.0) -> bool:
     return True
 
 
+def kill_attempt_processes(work_dir: str, timeout: float = 1.0) -> int:
+    """SIGKILL every process whose environment says it works for this attempt
+    (HOUSTON_WORK_DIR, set by the command runner) and wait until each is gone or a zombie.
+
+    The fallback for a worker that died between starting its agent and recording it:
+    the agent (its own session) outlived it and no record names it. Reads every
+    process's environment, so it is kept for that rare path. Returns how many it killed.
+    """
+    found = []
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if proc.environ().get("HOUSTON_WORK_DIR") == work_dir:
+                proc.kill()
+                found.append(proc)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(_running(p) for p in found):
+        time.sleep(0.005)
+    return len(found)
+
+
 def _running(proc: psutil.Process) -> bool:
     try:
         return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE

@@ -26,7 +26,7 @@ from houston import fsio
 from houston.engine import claims
 from houston.engine import scheduler as sch
 from houston.engine import taskfiles as tf
-from houston.engine.liveness import is_alive, stop_agent
+from houston.engine.liveness import is_alive, kill_attempt_processes, stop_agent
 from houston.errors import ConflictError
 from houston.home import Home
 from houston.lifecycle import MissionState, Reason
@@ -141,6 +141,8 @@ def recover_task(mission_dir: Path, task_id: str, grace: float) -> dict[str, Any
     folder = tf.attempt_dir(mission_dir, task_id, attempt)
     agent = tf.read_attempt_json(folder, "agent.json")
     stopped = bool(agent and stop_agent(agent, grace=grace))
+    if agent is None and attempt:  # its worker may have died before recording its agent
+        stopped = kill_attempt_processes(str(folder)) > 0 or stopped
     if owner is not None and is_alive(owner):
         stopped = stop_agent(owner, grace=grace) or stopped
     if locked:
