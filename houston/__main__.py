@@ -1,5 +1,5 @@
 """`python -m houston` runs the command line."""
 
-from houston.cli.main import main
+from houston.cli import main
 
 main()

@@ -25,3 +25,17 @@ def test_help_of_every_command(name: str, tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr + done.stdout
     assert f"Usage: houston {name}" in done.stdout
     assert not (tmp_path / ".houston").exists()
+
+
+def test_version_is_answered_before_click_loads_and_says_what_click_would(
+        tmp_path: Path) -> None:
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, *argv], capture_output=True, text=True,
+                              timeout=60, stdin=subprocess.DEVNULL, cwd=tmp_path)
+
+    fast = run("-X", "importtime", "-m", "houston", "--version")
+    assert fast.returncode == 0, fast.stderr
+    assert " click" not in fast.stderr  # -X importtime lists every module imported
+    full = run("-c", "from houston.cli.main import main; main(['--version'])")
+    assert full.returncode == 0, full.stderr
+    assert fast.stdout == full.stdout and fast.stdout.startswith("houston, version ")
