@@ -147,6 +147,30 @@ def test_cancel_request_stops_a_running_mission(home: Home, tmp_path: Path) -> N
     assert not record.exists()
 
 
+def test_cancel_while_quick_tasks_are_queued_in_workers(home: Home, tmp_path: Path) -> None:
+    """Quick tasks sit queued in the workers' pipes when the cancel comes: the mission is
+    cancelled at once, no task runs twice, and what did not run stays without a result."""
+    from houston import actions
+
+    make_test_package(home)
+    runs = tmp_path / "runs"
+    tasks = "".join(f"  - {{id: q{i:03d}, agent: t/record, inputs: {{file: \"{runs}\"}}}}\n"
+                    for i in range(400))
+    ref = submit(home, f"name: many quick\ntasks:\n{tasks}")
+    store = MissionStore(home)
+    with engine_thread(home, missions={ref.id}) as engine:
+        wait_for(lambda: any(len(w.jobs) > 1 for w in list(engine.pool.workers.values())),
+                 what="a job queued behind another")
+        actions.cancel(store, ref.id)
+        wait_for(lambda: ref.id in engine.finished, timeout=5, what="the cancelled mission")
+    assert outcome(home, ref) == ("COMPLETED", "cancelled")
+    ran = lines(runs)
+    assert len(ran) == len(set(ran)) < 400
+    rows = {row["id"]: row for row in read_tasks(store.locate(ref.id).path)}
+    assert {i for i, row in rows.items() if row["state"] == "succeeded"} <= set(ran)
+    assert all(row["state"] in ("succeeded", "cancelled") for row in rows.values())
+
+
 def test_budget_exceeded_fails_closed(home: Home) -> None:
     make_test_package(home)
     ref = submit(home, """
