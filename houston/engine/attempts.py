@@ -38,9 +38,6 @@ if TYPE_CHECKING:
     from houston.home import Home
 
 
-QUICK = 0.05  # seconds: a task is queued behind a running one only if its agent is this fast
-
-
 class AttemptOps:
     if TYPE_CHECKING:  # provided by Engine
         home: Home
@@ -48,7 +45,6 @@ class AttemptOps:
         pool: Pool
         catalog: AgentCatalog
         missions: dict[str, MissionRun]
-        durations: dict[str, tuple[float, int]]  # agent -> (recent seconds, attempts seen)
 
         def emit(self, type_: str, mission: str | None, task: str | None,
                  attempt: int | None, data: dict[str, Any]) -> None: ...
@@ -60,6 +56,14 @@ class AttemptOps:
                           detail: dict[str, Any]) -> None: ...
 
         def tail_logs(self, m: MissionRun, t: TaskRun, run: Running) -> None: ...
+
+        def next_job(self, worker: WorkerRecord) -> None: ...
+
+        def on_dropped(self, worker: WorkerRecord, key: tuple[str, str]) -> None: ...
+
+        def note_duration(self, t: TaskRun, msg: dict[str, Any]) -> None: ...
+
+        def stop_worker_jobs(self, worker: WorkerRecord) -> None: ...
 
     # -- starting -------------------------------------------------------------------
 
@@ -111,71 +115,6 @@ class AttemptOps:
                   {"worker": worker.slot, "agent": t.spec["agent"], "runner": t.runner})
         self.set_worker(worker, "busy", m.id, t.id)
 
-    # -- pipelining quick tasks -------------------------------------------------------
-
-    def prefetch_worker(self, m: MissionRun) -> WorkerRecord | None:
-        """A worker to queue one more task of `m` behind the quick one it is running.
-
-        A warm worker otherwise idles while the engine turns its `done` into the next job;
-        a job already in its pipe starts at once. Only behind an agent whose recent
-        attempts took under QUICK seconds, so nothing waits long behind a slow task.
-        """
-        now = time.monotonic()
-        for worker in self.pool.running(m.id):
-            front = m.tasks.get(worker.jobs[0][1])
-            run = front.running if front is not None else None
-            if (front is not None and run is not None and now - run.started_mono < QUICK
-                    and self.is_quick(str(front.spec["agent"]))):
-                return worker
-        return None
-
-    def retract_stuck(self, now: float) -> None:
-        """Jobs queued behind one that turned out slow are asked back, to run elsewhere."""
-        for worker in self.pool.workers.values():
-            if len(worker.jobs) < 2 or worker.dead:
-                continue
-            found = self.task_of(worker)
-            run = found[1].running if found else None
-            if run is not None and now - run.started_mono >= self.options.retract_after:
-                for key in list(worker.jobs)[1:]:
-                    if key not in worker.retracting:
-                        self.pool.retract(worker, key)
-
-    def retract_due(self) -> float | None:
-        """When the next queued job will have waited too long (for the loop's timeout)."""
-        due = []
-        for worker in self.pool.workers.values():
-            if not set(list(worker.jobs)[1:]) - worker.retracting:
-                continue
-            found = self.task_of(worker)
-            if found and found[1].running is not None:
-                due.append(found[1].running.started_mono + self.options.retract_after)
-        return min(due) if due else None
-
-    def is_quick(self, agent: str) -> bool:
-        seconds, seen = self.durations.get(agent, (0.0, 0))
-        return seen >= 3 and seconds < QUICK
-
-    def note_duration(self, t: TaskRun, msg: dict[str, Any]) -> None:
-        started, finished = msg.get("started"), msg.get("finished")
-        if not isinstance(started, float) or not isinstance(finished, float):
-            return
-        agent = str(t.spec["agent"])
-        seconds, seen = self.durations.get(agent, (finished - started, 0))
-        self.durations[agent] = (0.7 * seconds + 0.3 * (finished - started), seen + 1)
-
-    def never_started(self, key: tuple[str, str]) -> None:
-        """A job still in a dead worker's pipe: back to pending, no attempt was made."""
-        m = self.missions.get(key[0])
-        t = m.tasks.get(key[1]) if m else None
-        if m is None or t is None or t.running is None:
-            return
-        run = m.end(t, bud.Usage())
-        t.attempt = run.number - 1  # its folder was never made: the number is free
-        t.not_before = 0.0
-        m.set_state(t, sch.PENDING)
-        self.save_task(m, t, write=False)
-
     def agent_data(self, ref: str, agent: AgentSpec) -> tuple[dict[str, Any], Any]:
         """The agent as a worker receives it, and its budget; dumped once per engine."""
         cache: dict[str, tuple[dict[str, Any], Any]] = self.__dict__.setdefault("_agents", {})
@@ -224,29 +163,6 @@ class AttemptOps:
         elif kind == "done":
             self.note_duration(t, msg)
             self.finish_attempt(m, t, msg)
-
-    def next_job(self, worker: WorkerRecord) -> None:
-        """The worker went straight on to the job queued behind, or is idle now."""
-        found = self.task_of(worker)
-        if found is None or found[1].running is None:
-            self.set_worker(worker, "idle", None, None)
-            return
-        found[1].running.arm(time.monotonic(), time.time())
-        if worker.jobs[0] in worker.retracting:
-            found[1].running.queued = True  # it may have been dropped: announce when known
-        else:
-            self.announce(*found, worker)
-
-    def on_dropped(self, worker: WorkerRecord, key: tuple[str, str]) -> None:
-        """A retracted job had not started: back to pending, to run on any worker."""
-        if key not in worker.jobs:
-            return
-        was_front = worker.jobs[0] == key
-        worker.jobs.remove(key)
-        worker.retracting.discard(key)
-        self.never_started(key)
-        if was_front:  # its predecessor's `done` came first; the worker is on the next
-            self.next_job(worker)
 
     def task_of(self, worker: WorkerRecord) -> tuple[MissionRun, TaskRun] | None:
         if worker.busy is None:
@@ -309,19 +225,6 @@ class AttemptOps:
             run.kill_at = now + min(self.options.grace, 0.5)  # wait for the agent's pid
         else:
             self.kill_attempt(m, t)
-
-    def stop_worker_jobs(self, worker: WorkerRecord) -> None:
-        """A job waits in the worker's pipe and must not start: kill the worker now. The
-        running job is requeued unless it was being stopped anyway; waiting ones go back
-        to pending when the engine reaps the worker (handle_dead_workers)."""
-        found = self.task_of(worker)
-        if found is None:
-            self.pool.kill(worker)
-            return
-        m, t = found
-        assert t.running is not None
-        t.running.stop_reason = t.running.stop_reason or "interrupted"
-        self.kill_attempt(m, t)
 
     def kill_attempt(self, m: MissionRun, t: TaskRun) -> None:
         """SIGKILL the attempt's agent group and the worker running it (the pool respawns)."""

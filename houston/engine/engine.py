@@ -29,6 +29,7 @@ from houston.engine import scheduler as sch
 from houston.engine.attempts import AttemptOps
 from houston.engine.liveness import my_identity
 from houston.engine.mission_run import MissionRun, TaskRun
+from houston.engine.pipelining import Pipelining
 from houston.engine.pool import Pool, WorkerRecord
 from houston.engine.recovery import sweep
 from houston.engine.sampling import Sampling
@@ -58,7 +59,7 @@ class EngineOptions:
     retract_after: float = 0.2  # a job queued behind a running one waits this long at most
 
 
-class Engine(AttemptOps, Sampling):
+class Engine(AttemptOps, Pipelining, Sampling):
     def __init__(self, home: Home, options: EngineOptions | None = None,
                  observer: Observer | None = None) -> None:
         self.home = home
