@@ -168,7 +168,9 @@ def test_cancel_while_quick_tasks_are_queued_in_workers(home: Home, tmp_path: Pa
     assert len(ran) == len(set(ran)) < 400
     rows = {row["id"]: row for row in read_tasks(store.locate(ref.id).path)}
     assert {i for i, row in rows.items() if row["state"] == "succeeded"} <= set(ran)
-    assert all(row["state"] in ("succeeded", "cancelled") for row in rows.values())
+    odd = [(i, r["state"], r["attempt"]) for i, r in rows.items()
+           if r["state"] not in ("succeeded", "cancelled")]
+    assert not odd  # each was either done or cancelled: none left running or pending
 
 
 def test_budget_exceeded_fails_closed(home: Home) -> None:

@@ -7,6 +7,7 @@ state change of a task is written to its state.json at once and emitted as an ev
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import time
 from typing import TYPE_CHECKING, Any
@@ -268,11 +269,14 @@ class AttemptOps:
             return
         usage = bud.Usage.from_dict(msg.get("usage")) if msg else t.running.usage
         run = m.end(t, usage)
+        died = msg is None
+        if died:  # the agent may have finished before its worker died: never run it again
+            msg = _left_behind(m, t, run)
         ok = bool(msg and msg.get("ok"))
         reason = _attempt_reason(run, msg, ok)
-        if msg is None or run.stop_reason is not None:
-            self.kill_orphans(t, run, worker_died=msg is None)
-        if msg is None:
+        if died or run.stop_reason is not None:
+            self.kill_orphans(t, run, worker_died=died)
+        if died:
             tf.write_attempt_json(run.folder, "usage.json", usage.to_dict())
             self.break_leftover_lock(m, t)
         if msg is None or msg.get("logs", True):
@@ -280,7 +284,8 @@ class AttemptOps:
         error = (msg or {}).get("error") or ("the worker died" if msg is None else None)
         finished = float((msg or {}).get("finished") or time.time())
         started = float((msg or {}).get("started") or run.started_wall)
-        if msg is None or reason != ("succeeded" if ok else "failed"):
+        written = died and tf.read_attempt_json(run.folder, "exit.json") is not None
+        if (msg is None or reason != ("succeeded" if ok else "failed")) and not written:
             tf.write_attempt_json(run.folder, "exit.json", {
                 "code": (msg or {}).get("exit_code"), "signal": (msg or {}).get("signal"),
                 "reason": reason, "started": iso_ts(started), "finished": iso_ts(finished),
@@ -381,13 +386,25 @@ class AttemptOps:
     def save_task(self, m: MissionRun, t: TaskRun, *, worker: int | None = None,
                   extra: dict[str, Any] | None = None, write: bool = True) -> None:
         if write:
-            if t.attempt == 0:  # never dispatched: its folder does not exist yet
-                tf.write_spec(m.folder, t.spec)
+            if t.attempt == 0 or not os.path.isdir(f"{m.folder}/tasks/{t.id}"):  # noqa: PTH112
+                tf.write_spec(m.folder, t.spec)  # never began: no folder yet
             tf.write_state(m.folder, t.id, t.state, t.attempt, error=t.error, worker=worker,
                            failures=t.failures, crashes=t.crashes)
         m.dirty = True
         self.emit("task.state", m.id, t.id, t.attempt,
                   {"state": t.state, "error": t.error, "worker": worker, **(extra or {})})
+
+def _left_behind(m: MissionRun, t: TaskRun, run: Running) -> dict[str, Any] | None:
+    """A dead worker's attempt whose agent succeeded, as the `done` it could not send: the
+    task's accepted result.json, or the attempt's own result.json not yet accepted."""
+    accepted = tf.read_result(m.folder, t.id)
+    if accepted is not None:
+        return {"ok": True, "result": accepted, "accepted": True}
+    result = tf.read_attempt_json(run.folder, "result.json")
+    if result is not None:
+        return {"ok": True, "result": result, "accepted": False}
+    return None
+
 
 def _attempt_reason(run: Running, msg: dict[str, Any] | None, ok: bool) -> str:
     if ok and run.stop_reason in (None, "cancelled", "interrupted"):

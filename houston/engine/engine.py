@@ -200,12 +200,9 @@ class Engine(AttemptOps, Pipelining, Sampling):
 
     def handle_dead_workers(self) -> None:
         for worker in self.pool.check(respawn=self.stop_mode != "force"):
-            found = self.task_of(worker)
             self.set_worker(worker, "dead", None, None)
-            if found is not None:
-                self.finish_attempt(*found, None)
-            for key in list(worker.jobs)[1:]:
-                self.never_started(key)
+            for key in list(worker.jobs):
+                self.lost_job(key)
 
     def set_worker(self, worker: WorkerRecord, state: str, mission: str | None,
                    task: str | None) -> None:

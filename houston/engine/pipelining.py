@@ -11,6 +11,7 @@ to pending without using an attempt number.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,9 @@ class Pipelining:
         def task_of(self, worker: WorkerRecord) -> tuple[MissionRun, TaskRun] | None: ...
 
         def kill_attempt(self, m: MissionRun, t: TaskRun) -> None: ...
+
+        def finish_attempt(self, m: MissionRun, t: TaskRun,
+                           msg: dict[str, Any] | None) -> None: ...
 
         def save_task(self, m: MissionRun, t: TaskRun, *, worker: int | None = None,
                       extra: dict[str, Any] | None = None, write: bool = True) -> None: ...
@@ -96,8 +100,21 @@ class Pipelining:
         seconds, seen = self.durations.get(agent, (finished - started, 0))
         self.durations[agent] = (0.7 * seconds + 0.3 * (finished - started), seen + 1)
 
+    def lost_job(self, key: tuple[str, str]) -> None:
+        """A job of a worker that died. If its attempt folder exists it began (even when
+        the engine had not read the `done` before it): it ends like any attempt of a dead
+        worker. Otherwise it never started."""
+        m = self.missions.get(key[0])
+        t = m.tasks.get(key[1]) if m else None
+        if m is None or t is None or t.running is None:
+            return
+        if os.path.isdir(t.running.path):  # noqa: PTH112
+            self.finish_attempt(m, t, None)
+        else:
+            self.never_started(key)
+
     def never_started(self, key: tuple[str, str]) -> None:
-        """A job still in a dead worker's pipe: back to pending, no attempt was made."""
+        """A job that never began: back to pending, and its attempt number is free."""
         m = self.missions.get(key[0])
         t = m.tasks.get(key[1]) if m else None
         if m is None or t is None or t.running is None:
