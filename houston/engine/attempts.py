@@ -166,10 +166,12 @@ class AttemptOps:
             self.finish_attempt(m, t, msg)
 
     def task_of(self, worker: WorkerRecord) -> tuple[MissionRun, TaskRun] | None:
-        if worker.busy is None:
-            return None
-        m = self.missions.get(worker.busy[0])
-        t = m.tasks.get(worker.busy[1]) if m else None
+        """The running (or queued) task of the job the worker is on."""
+        return self.running_task(worker.busy) if worker.busy else None
+
+    def running_task(self, key: tuple[str, str]) -> tuple[MissionRun, TaskRun] | None:
+        m = self.missions.get(key[0])
+        t = m.tasks.get(key[1]) if m else None
         if m is None or t is None or t.running is None:
             return None
         return m, t

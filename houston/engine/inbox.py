@@ -34,11 +34,14 @@ def send(fd: int, message: dict[str, Any]) -> None:
             view = view[os.write(fd, view) :]
 
 
-def job_from(message: dict[str, Any]) -> tuple[Job, dict[str, Any] | None]:
-    """The job and its claim (None: run without claiming) in one message from the engine.
+def read_job(line: bytes) -> tuple[Job, dict[str, Any] | None]:
+    """The job and its claim (None: run without claiming) in one line from the engine.
 
     The agent's part (AGENT_KEYS) comes with the first job of each agent only. Raises
-    TypeError or KeyError for a message that is not a job."""
+    ValueError, TypeError or KeyError for a line that is not a job."""
+    message = json.loads(line)
+    if not isinstance(message, dict):
+        raise TypeError("a job is a JSON object")
     envelope = message if "job" in message else {"job": message}
     body = envelope["job"]
     if "agent" in body:
@@ -46,14 +49,6 @@ def job_from(message: dict[str, Any]) -> tuple[Job, dict[str, Any] | None]:
     else:
         body = {**body, **_AGENTS[body["agent_ref"]]}
     return Job.from_dict(body), envelope.get("claim")
-
-
-def read_job(line: bytes) -> tuple[Job, dict[str, Any] | None]:
-    """job_from() of one JSON line; also raises ValueError for a line that is not JSON."""
-    message = json.loads(line)
-    if not isinstance(message, dict):
-        raise TypeError("a job is a JSON object")
-    return job_from(message)
 
 
 class Inbox:

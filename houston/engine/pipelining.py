@@ -5,8 +5,8 @@ task may be queued behind the one a worker runs, if that worker runs the same mi
 and its agent's recent attempts took under QUICK seconds: the worker starts it the moment
 the one before it is done, instead of idling while the engine turns its `done` into the
 next job. A queued job whose predecessor runs longer than `retract_after` is asked back
-(the worker drops it if it has not started); a worker's death sends its queued jobs back
-to pending without using an attempt number.
+(the worker drops it if it has not started); when a worker dies, each of its jobs is
+judged by its files (lost_job).
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ class Pipelining:
         def announce(self, m: MissionRun, t: TaskRun, worker: WorkerRecord) -> None: ...
 
         def task_of(self, worker: WorkerRecord) -> tuple[MissionRun, TaskRun] | None: ...
+
+        def running_task(self, key: tuple[str, str]) -> tuple[MissionRun, TaskRun] | None: ...
 
         def kill_attempt(self, m: MissionRun, t: TaskRun) -> None: ...
 
@@ -104,10 +106,11 @@ class Pipelining:
         """A job of a worker that died. If its attempt folder exists it began (even when
         the engine had not read the `done` before it): it ends like any attempt of a dead
         worker. Otherwise it never started."""
-        m = self.missions.get(key[0])
-        t = m.tasks.get(key[1]) if m else None
-        if m is None or t is None or t.running is None:
+        found = self.running_task(key)
+        if found is None:
             return
+        m, t = found
+        assert t.running is not None
         if os.path.isdir(t.running.path):  # noqa: PTH112
             self.finish_attempt(m, t, None)
         else:
@@ -115,10 +118,10 @@ class Pipelining:
 
     def never_started(self, key: tuple[str, str]) -> None:
         """A job that never began: back to pending, and its attempt number is free."""
-        m = self.missions.get(key[0])
-        t = m.tasks.get(key[1]) if m else None
-        if m is None or t is None or t.running is None:
+        found = self.running_task(key)
+        if found is None:
             return
+        m, t = found
         run = m.end(t, bud.Usage())
         t.attempt = run.number - 1  # its folder was never made: the number is free
         t.not_before = 0.0

@@ -34,8 +34,8 @@ class WorkerRecord:
     proc: subprocess.Popen[bytes]
     identity: dict[str, Any]
     ready: bool = False
-    # (mission id, task id) of the jobs sent to it: the first runs, the others wait in its
-    # stdin pipe (the worker reads a job only when the previous one is done).
+    # (mission id, task id) of the jobs sent to it: the first runs, the others wait their
+    # turn in the worker (it starts a job only when the previous one is done).
     jobs: deque[tuple[str, str]] = field(default_factory=deque)
     agents: set[str] = field(default_factory=set)  # agents whose definition it was sent
     retracting: set[tuple[str, str]] = field(default_factory=set)  # queued jobs asked back
@@ -122,25 +122,24 @@ class Pool:
     def send(self, worker: WorkerRecord, job: dict[str, Any], key: tuple[str, str]) -> None:
         """Write one job envelope ({"job": ..., "claim": ...}) to the worker's stdin. The
         agent's definition (AGENT_KEYS) goes with its first job to this worker only."""
-        assert worker.proc.stdin is not None
         body = job["job"]
         if body["agent_ref"] in worker.agents:
             job = {**job, "job": {k: v for k, v in body.items() if k not in AGENT_KEYS}}
         else:
             worker.agents.add(body["agent_ref"])
-        data = (compact(job) + "\n").encode()
         worker.jobs.append(key)
-        try:
-            worker.proc.stdin.write(data)
-        except (BrokenPipeError, OSError):
-            worker.dead = True
+        self._write(worker, job)
 
     def retract(self, worker: WorkerRecord, key: tuple[str, str]) -> None:
         """Ask for a queued job back: `dropped` comes if it had not started, else its `done`."""
-        assert worker.proc.stdin is not None
         worker.retracting.add(key)
+        self._write(worker, {"retract": list(key)})
+
+    @staticmethod
+    def _write(worker: WorkerRecord, message: dict[str, Any]) -> None:
+        assert worker.proc.stdin is not None
         try:
-            worker.proc.stdin.write((compact({"retract": list(key)}) + "\n").encode())
+            worker.proc.stdin.write((compact(message) + "\n").encode())
         except (BrokenPipeError, OSError):
             worker.dead = True
 

@@ -9,9 +9,9 @@ The protocol fd is moved away from fd 1 at start; during a job fds 1 and 2 point
 attempt's stdout.log and stderr.log. Messages to the engine, one JSON line each:
 `ready`, `agent` (a child process was started: pid + start token), `usage` (a delta),
 `done` (ok, error, exit_code, signal, usage), `dropped` (a retracted job that had not
-started). The worker never handles signals: the engine
-stops it (or its agent's process group) from outside. It dies with its engine
-(PR_SET_PDEATHSIG) and also exits when stdin closes.
+started). The worker never handles signals: the engine stops it (or its agent's process
+group) from outside. It dies with its engine (PR_SET_PDEATHSIG) and also exits when
+stdin closes.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from houston.clock import iso
 from houston.engine import claims, taskfiles
 from houston.engine.inbox import Inbox, send
 from houston.engine.liveness import identity_of, my_identity
@@ -38,7 +39,6 @@ from houston.runners import Job, Outcome, get_runner
 
 if TYPE_CHECKING:
     from houston.engine.blackboard import Blackboard
-from houston.clock import iso
 
 _PR_SET_PDEATHSIG = 1
 
