@@ -44,7 +44,10 @@ def start_ui(home: Home, host: str, port: int) -> Any:
         launcher = importlib.import_module("houston.server.launcher")
     except ImportError:
         return None
-    handle = launcher.start(home, host=host, port=port)
+    # In a cluster the Service's names are allowed too (deploy/k8s sets this variable).
+    allowed = [n.strip() for n in os.environ.get("HOUSTON_ALLOWED_HOSTS", "").split(",")
+               if n.strip()]
+    handle = launcher.start(home, host=host, port=port, allowed_hosts=allowed)
     render.emit(f"dashboard: {handle.url}")
     return handle
 
@@ -56,9 +59,14 @@ def stop_ui(handle: Any) -> None:
 
 def drive(home: Home, options: Any, *, tty: bool, ui: Any = None) -> dict[str, Any]:
     """Run an engine in the foreground with signal handlers and a progress display."""
+    from houston.engine.budget import ceiling_from
     from houston.engine.engine import Engine
     from houston.engine.progress import Progress
 
+    try:  # a tenant's budget ceilings: a typo must stop the start, not every mission
+        ceiling_from(os.environ)
+    except ValueError as exc:
+        raise UsageError(str(exc), fix="set it to a plain number, or unset it") from None
     progress = Progress(sys.stderr, tty=tty, workers=options.workers)
     engine = Engine(home, options, observer=progress)
 

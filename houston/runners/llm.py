@@ -28,6 +28,7 @@ from urllib.parse import urlparse
 
 from houston.errors import RunnerError
 from houston.runners import AgentContext, Job, Outcome
+from houston.secretfiles import setting
 
 DEFAULT_BASE_URL = "http://127.0.0.1:11434/v1"
 DEFAULT_MODEL = "llama3.2"
@@ -51,7 +52,8 @@ class Settings:
 
 
 def settings_for(job: Job, environ: Mapping[str, str] | None = None) -> Settings:
-    """Pure: agent keys, then job env, then the process environment."""
+    """Agent keys, then job env, then the process environment; the API key may come from
+    the file that `<key variable>_FILE` names (the only I/O here)."""
     env = {**(os.environ if environ is None else environ), **job.env}
     agent = job.agent
     key_env = str(agent.get("api_key_env") or "HOUSTON_LLM_API_KEY")
@@ -65,7 +67,7 @@ def settings_for(job: Job, environ: Mapping[str, str] | None = None) -> Settings
     return Settings(
         base_url=str(agent.get("base_url") or env.get("HOUSTON_LLM_BASE_URL") or DEFAULT_BASE_URL),
         model=str(agent.get("model") or env.get("HOUSTON_LLM_MODEL") or DEFAULT_MODEL),
-        api_key=env.get(key_env) or None,
+        api_key=setting(key_env, env) or None,
         timeout=timeout,
         stream=env.get("HOUSTON_LLM_STREAM", "1") != "0" if stream is None else bool(stream),
         temperature=agent.get("temperature"),
