@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "events": ("houston.cli.telemetry:events", "Print the event log."),
     "gc": ("houston.cli.telemetry:gc", "Prune old missions and events."),
     "package": ("houston.cli.package:package", "Build, install and inspect packages."),
+    "bundle": ("houston.cli.bundle:bundle", "Carry packages and wheels to a machine offline."),
     "doctor": ("houston.cli.doctor:doctor", "Check this machine and home for problems."),
 }
 
