@@ -7,6 +7,7 @@ stop; `serve` hands its running missions back to COMMITTED for the next engine.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import signal
@@ -30,6 +31,9 @@ port_option = click.option("--port", type=click.IntRange(0, 65535), default=8765
 host_option = click.option("--host", default="127.0.0.1", show_default=True,
                            help="Dashboard address.")
 no_ui_option = click.option("--no-ui", is_flag=True, help="Do not start the dashboard.")
+executor_option = click.option(
+    "--executor", default="local", show_default=True, metavar="local|ray|ray://HOST:PORT",
+    help="Where attempts run: here, or as Ray tasks (RAY_ADDRESS, or a Ray Client address).")
 
 
 def _home(ctx: click.Context) -> Home:
@@ -78,12 +82,26 @@ def drive(home: Home, options: Any, *, tty: bool, ui: Any = None) -> dict[str, A
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return engine.run()
+        with _executor_context(options.executor):
+            return engine.run()
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         progress.close()
         stop_ui(ui)
+
+
+def _executor_context(executor: Any) -> Any:
+    """What an executor needs around the engine's run (a local Ray instance, for one)."""
+    if executor.name != "ray":
+        return contextlib.nullcontext()
+    try:
+        from houston.engine.ray_worker import cluster_for
+
+        importlib.import_module("ray")
+    except ImportError:
+        raise UsageError("--executor ray needs Ray", fix="pip install 'houston[ray]'") from None
+    return cluster_for(executor.env)
 
 
 def load_target(home: Home, target: str, params: dict[str, str]) -> tuple[bytes, str]:
@@ -136,14 +154,17 @@ def approve_gate(gated: bool, approve: bool, name: str) -> bool:
 @no_ui_option
 @port_option
 @host_option
+@executor_option
 @click.pass_context
 def run(ctx: click.Context, target: str, sets: tuple[str, ...], workers: int | None,
-        approve: bool, no_ui: bool, port: int, host: str) -> None:
+        approve: bool, no_ui: bool, port: int, host: str, executor: str) -> None:
     """Submit a mission and run it in the foreground until it completes."""
     from houston import actions
     from houston.engine.engine import EngineOptions
+    from houston.engine.executors import parse_executor
     from houston.mission import load_mission
 
+    chosen = parse_executor(executor)
     home = _home(ctx)
     data, source = load_target(home, target, parse_sets(sets))
     spec = load_mission(data, source)
@@ -153,7 +174,7 @@ def run(ctx: click.Context, target: str, sets: tuple[str, ...], workers: int | N
     ref = actions.submit(MissionStore(home), data, source, approve=approved)
     render.emit(f"mission {ref.id}")
     ui = None if no_ui else start_ui(home, host, port)
-    options = EngineOptions(missions={ref.id}, on_stop="cancel")
+    options = EngineOptions(missions={ref.id}, on_stop="cancel", executor=chosen)
     if workers:
         options.workers = workers
     finished = drive(home, options, tty=sys.stderr.isatty(), ui=ui)
@@ -191,15 +212,18 @@ def _exit_for(mission_id: str, finished: dict[str, Any]) -> None:
 @port_option
 @host_option
 @click.option("--until-idle", is_flag=True, help="Exit once nothing is left to run.")
+@executor_option
 @click.pass_context
 def serve(ctx: click.Context, workers: int | None, no_ui: bool, port: int, host: str,
-          until_idle: bool) -> None:
+          until_idle: bool, executor: str) -> None:
     """Run every committed mission until SIGTERM or Ctrl-C."""
     from houston.engine.engine import EngineOptions
+    from houston.engine.executors import parse_executor
 
+    chosen = parse_executor(executor)
     home = _home(ctx).ensure()
     ui = None if no_ui else start_ui(home, host, port)
-    options = EngineOptions(until_idle=until_idle, on_stop="requeue")
+    options = EngineOptions(until_idle=until_idle, on_stop="requeue", executor=chosen)
     if workers:
         options.workers = workers
     render.emit(f"serving {home.root} with {options.workers} workers (pid {os.getpid()})")

@@ -27,6 +27,7 @@ from houston.clock import iso, utcnow
 from houston.engine import budget as bud
 from houston.engine import scheduler as sch
 from houston.engine.attempts import AttemptOps
+from houston.engine.executors import LOCAL, Executor
 from houston.engine.liveness import my_identity
 from houston.engine.mission_run import MissionRun, TaskRun
 from houston.engine.pipelining import Pipelining
@@ -57,6 +58,7 @@ class EngineOptions:
     sample_every: float = 1.0
     on_stop: str = "requeue"  # what a stop request does to running missions: requeue|cancel
     retract_after: float = 0.2  # a job queued behind a running one waits this long at most
+    executor: Executor = LOCAL  # where attempts execute (houston.engine.executors)
 
 
 class Engine(AttemptOps, Pipelining, Sampling):
@@ -69,7 +71,8 @@ class Engine(AttemptOps, Pipelining, Sampling):
         self.events = EventLog(home.events)
         self._pending: list[Pending] = []
         self.catalog = AgentCatalog(home)
-        self.pool = Pool(self.options.workers, home.run / "workers.log", cwd=None)
+        self.pool = Pool(self.options.workers, home.run / "workers.log", cwd=None,
+                         executor=self.options.executor)
         self.missions: dict[str, MissionRun] = {}
         self.durations: dict[str, tuple[float, int]] = {}
         self.finished: dict[str, tuple[Outcome, Reason]] = {}

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from houston.engine.executors import LOCAL, Executor
 from houston.engine.liveness import identity_of
 from houston.fsio import compact
 from houston.runners import AGENT_KEYS
@@ -59,10 +60,12 @@ class WorkerRecord:
 
 
 class Pool:
-    def __init__(self, size: int, log_path: Path, *, cwd: Path | None = None) -> None:
+    def __init__(self, size: int, log_path: Path, *, cwd: Path | None = None,
+                 executor: Executor = LOCAL) -> None:
         self.size = size  # N task slots, plus the initializer slot
         self.log_path = log_path
         self.cwd = cwd
+        self.executor = executor
         self.workers: dict[int, WorkerRecord] = {}
         self.failed_starts: dict[int, int] = {}
         self.respawn_at: dict[int, float] = {}
@@ -78,12 +81,12 @@ class Pool:
             self.spawn(slot)
 
     def spawn(self, slot: int) -> WorkerRecord:
-        env = dict(os.environ)
+        env = {**os.environ, **self.executor.env}
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in [str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH", "")] if p
         )
         proc = subprocess.Popen(
-            [sys.executable, "-m", "houston.engine.worker"],
+            [sys.executable, "-m", self.executor.module],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -193,8 +194,11 @@ class LogFiles:
 _LOGS = LogFiles()
 
 
+RunJob = Callable[[Job, int], tuple[Outcome, dict[str, Any], bool]]
+
+
 def run_claimed(job: Job, claim: dict[str, Any] | None, msg_fd: int,
-                me: dict[str, Any]) -> None:
+                me: dict[str, Any], run: RunJob | None = None) -> None:
     """Claim the task for this worker, run the attempt, record it, accept, release.
 
     The engine only sends a task it is not running; a failed claim (a leftover attempt
@@ -206,7 +210,7 @@ def run_claimed(job: Job, claim: dict[str, Any] | None, msg_fd: int,
         if nonce is None:
             return
     started = time.time()
-    outcome, usage, logs = run_job(job, msg_fd)
+    outcome, usage, logs = (run or run_job)(job, msg_fd)
     finished = time.time()
     accepted = False
     if claim is not None and nonce is not None:
@@ -277,7 +281,9 @@ _DEVNULL = -1
 _LOGFD = -1
 
 
-def main() -> None:
+def main(run: RunJob | None = None) -> None:
+    """`run` executes one attempt: here by default; another executor passes its own
+    (houston.engine.ray_worker)."""
     global _DEVNULL, _LOGFD
     _die_with_parent()
     msg_fd = os.dup(1)
@@ -294,7 +300,7 @@ def main() -> None:
         if job is None:
             send(msg_fd, {"type": "done", "ok": False, "error": error})
         else:
-            run_claimed(job, claim, msg_fd, me)
+            run_claimed(job, claim, msg_fd, me, run)
 
 
 if __name__ == "__main__":
