@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from houston.engine import worker
 from houston.engine.inbox import send
 from houston.engine.taskfiles import write_json_fast
 from houston.runners import Job, Outcome
+from houston.secretfiles import setting
 
 # Agents that read or write the mission folder itself run in this slot, on the engine's
 # machine (they are bookkeeping, not work).
@@ -81,8 +82,9 @@ def run_remote(job: Job, msg_fd: int) -> tuple[Outcome, dict[str, Any], bool]:
     import ray
 
     digest, blob = shipped(job.package_dir) or ("", None)
+    data = {**job.to_dict(), "env": {**forwarded_env(job), **job.env}}
     # The blob's ref is a top-level argument: Ray resolves only those into their values.
-    ref = _state["remote"].remote(job.to_dict(), digest, blob)
+    ref = _state["remote"].remote(data, digest, blob)
     try:
         answer: dict[str, Any] = ray.get(ref)
     except ray.exceptions.RayError as exc:
@@ -92,6 +94,21 @@ def run_remote(job: Job, msg_fd: int) -> tuple[Outcome, dict[str, Any], bool]:
             _crash(exc)
         return Outcome(ok=False, error=f"Ray could not run the attempt: {exc}"), {}, False
     return record_answer(job, answer, msg_fd)
+
+
+def forwarded_env(job: Job, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The engine host's llm settings, which a Ray node's environment does not have: the
+    HOUSTON_LLM_* variables, and the agent's API key (read here from its *_FILE if need
+    be). They travel with the task, as the mission's own env does."""
+    env = os.environ if environ is None else environ
+    found = {k: v for k, v in env.items()
+             if k.startswith("HOUSTON_LLM_") and not k.endswith(("_KEY", "_KEY_FILE"))}
+    key_name = str(job.agent.get("api_key_env") or "HOUSTON_LLM_API_KEY")
+    if job.runner == "llm":
+        key = setting(key_name, env)
+        if key:
+            found[key_name] = key
+    return found
 
 
 def record_answer(job: Job, answer: dict[str, Any],
