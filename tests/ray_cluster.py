@@ -1,8 +1,8 @@
 """A multi-node Ray cluster on loopback for tests and bench/ray.py, outside the caller's
 process tree.
 
-`python tests/ray_cluster.py STATE_DIR NODES` daemonizes (so Ray's many processes are not
-the test's children), starts a head with no CPUs plus NODES worker nodes of one CPU each
+`python tests/ray_cluster.py STATE_DIR NODES CPUS` daemonizes (so Ray's many processes are
+not the test's children), starts a head with no CPUs plus NODES worker nodes of CPUS each
 (ray.cluster_utils.Cluster), writes `STATE_DIR/cluster.json` (address, each worker node's
 raylet pid), and shuts the cluster down when `STATE_DIR/stop` appears or its caller dies.
 `RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0` keeps every Ray address on 127.0.0.1.
@@ -28,11 +28,11 @@ START_TIMEOUT = 600.0
 START_TRIES = 3
 
 
-def serve(state: Path, nodes: int, caller: int) -> None:
+def serve(state: Path, nodes: int, caller: int, cpus: int = 1) -> None:
     cluster = None
     try:
         for _ in range(START_TRIES):  # a loaded machine can miss Ray's 30 s node start-up
-            cluster, workers = _try_start(nodes)
+            cluster, workers = _try_start(nodes, cpus)
             if cluster is not None:
                 break
         if cluster is None:
@@ -50,13 +50,13 @@ def serve(state: Path, nodes: int, caller: int) -> None:
         (state / "down").touch()
 
 
-def _try_start(nodes: int) -> tuple[Any, list[Any]]:
+def _try_start(nodes: int, cpus: int) -> tuple[Any, list[Any]]:
     from ray.cluster_utils import Cluster
 
     cluster = Cluster()
     try:
         cluster.add_node(num_cpus=0, include_dashboard=False)  # the head: no tasks on it
-        workers = [cluster.add_node(num_cpus=1) for _ in range(nodes)]
+        workers = [cluster.add_node(num_cpus=cpus) for _ in range(nodes)]
         cluster.wait_for_nodes()
     except Exception:
         traceback.print_exc()
@@ -87,12 +87,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def start(state: Path, nodes: int) -> dict[str, object]:
+def start(state: Path, nodes: int, cpus: int = 1) -> dict[str, object]:
     """Start the cluster (see the module doc) and wait until it is up; its cluster.json."""
     import subprocess
 
     state.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, __file__, str(state), str(nodes)], check=True,
+    subprocess.run([sys.executable, __file__, str(state), str(nodes), str(cpus)], check=True,
                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, timeout=60)
     deadline = time.monotonic() + START_TIMEOUT
@@ -119,7 +119,7 @@ def stop(state: Path, timeout: float = 120.0) -> None:
 
 
 def main() -> None:
-    state, nodes = Path(sys.argv[1]), int(sys.argv[2])
+    state, nodes, cpus = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     caller = os.getppid()
     if os.fork() > 0:  # the first child returns at once: the cluster is nobody's child
         os._exit(0)
@@ -128,7 +128,7 @@ def main() -> None:
     log = os.open(state / "cluster.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(log, 1)
     os.dup2(log, 2)
-    serve(state, nodes, caller)
+    serve(state, nodes, caller, cpus)
 
 
 if __name__ == "__main__":
