@@ -23,6 +23,9 @@ LOOPBACK_ENV = {
     "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
     # A killed Ray worker's agent children (command runner) are killed too.
     "RAY_kill_child_processes_on_worker_exit_with_raylet_subreaper": "true",
+    # Each Houston slot is its own Ray job: keep idle workers of every job warm instead of
+    # killing those above the CPU count (a quick task then paid for a worker's start-up).
+    "RAY_num_workers_soft_limit": "32",
 }
 START_TIMEOUT = 600.0
 START_TRIES = 3
