@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from houston import fsio
@@ -61,6 +62,9 @@ def submit(
         "gate": spec.gate,
         "counts": {"total": tasks, "pending": tasks, "running": 0, "succeeded": 0, "failed": 0},
     }
+    workspace = _workspace_record(data, spec.repo)
+    if workspace is not None:
+        summary["workspace"] = workspace  # repo + base commit of `workspace: worktree` tasks
     ref = store.create(data, spec.name, context=spec.context, summary=summary, now=now)
     if spec.gate == "none":
         reason = Reason.USER_REQUEST
@@ -73,6 +77,12 @@ def submit(
         return store.move(ref.id, S.PLANNING, S.COMMITTED, reason, detail=detail, now=now)
     except ConflictError:
         return store.locate(ref.id)  # someone approved or rejected it in between
+
+
+def _workspace_record(data: bytes, repo: str | None) -> dict[str, str] | None:
+    from houston.workspace import record_at_submit
+
+    return record_at_submit(data, repo, Path.cwd())
 
 
 def approve(

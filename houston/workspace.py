@@ -1,0 +1,254 @@
+"""`workspace: worktree`: each attempt in its own git worktree and branch; no work lost.
+
+Layout and names (all stable, none inside a mission folder, which moves between states):
+* worktree of an attempt: `<home>/worktrees/<mission>/<task>/<attempt>`
+* its branch: `houston/<mission>/tasks/<task>/<attempt>`, made from the mission's base commit
+* the mission's integration branch (core/merge): `houston/<mission>/integration`
+
+The mission's repository and base commit are recorded at submit (`status.json` key
+`workspace`), so later commits to the user's branch do not leak in; a mission without that
+record fixes them when its first worktree is made (`<mission>/workspace.json`).
+
+Every change to a repository's worktrees runs under one lock per repository (a file in its
+git folder), and starts by repairing what a kill -9 may have left: `git worktree prune`,
+entries still locked as "initializing" by a killed `git worktree add`, stale index locks of
+our worktrees. An attempt that does not succeed keeps its worktree with its changes
+committed as work in progress (WIP) on its branch; a retry gets a fresh worktree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from houston import gitops
+from houston.gitops import WorkspaceError, git
+from houston.runners import Job, Outcome
+
+MODES = ("none", "worktree")
+RECORD = "workspace.json"  # in an attempt folder: branch, worktree, base, commit, state
+_LOCK_NAME = "houston-worktrees.lock"
+_ORPHAN_LOCK_REASONS = ("initializing",)
+
+
+@dataclass(frozen=True)
+class MissionRepo:
+    repo: str
+    base: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"repo": self.repo, "base": self.base}
+
+
+def attempt_branch(mission_id: str, task_id: str, attempt: int) -> str:
+    return f"houston/{mission_id}/tasks/{task_id}/{attempt}"
+
+
+def integration_branch(mission_id: str) -> str:
+    return f"houston/{mission_id}/integration"
+
+
+def worktree_path(home: Path, mission_id: str, task_id: str, attempt: int) -> Path:
+    return home / "worktrees" / mission_id / task_id / str(attempt)
+
+
+def home_of(mission_dir: Path) -> Path:
+    return mission_dir.parent.parent.parent  # <home>/missions/<STATE>/<id>
+
+
+def wants_worktree(task_spec: dict[str, Any] | None, agent: dict[str, Any]) -> bool:
+    """Pure: the task's `workspace` wins over its agent's."""
+    mode = (task_spec or {}).get("workspace") or agent.get("workspace") or "none"
+    return mode == "worktree"
+
+
+_MENTIONS = re.compile(rb"^\s*(repo|workspace)\s*:", re.MULTILINE)
+
+
+def record_at_submit(text: bytes, repo: str | None, cwd: Path) -> dict[str, str] | None:
+    """The repository and base commit to record when a mission is submitted: when the
+    file names a `repo:` or any `workspace:` (else nothing: submitting costs no git call)."""
+    if repo is None and not _MENTIONS.search(text):
+        return None
+    return resolve_repo(repo, cwd).to_dict()
+
+
+def resolve_repo(repo: str | None, cwd: Path) -> MissionRepo:
+    folder = (cwd / repo).resolve() if repo else cwd
+    top = gitops.toplevel(folder)
+    if top is None:
+        raise WorkspaceError(f"{folder} is not inside a git repository",
+                             fix="set `repo:` in the mission to a git repository, or submit "
+                                 "from inside one (git init; git commit)")
+    base = gitops.head_commit(top)
+    if base is None:
+        raise WorkspaceError(f"the repository {top} has no commit yet",
+                             fix="make a first commit: worktrees start from a commit")
+    return MissionRepo(str(top), base)
+
+
+def mission_repo(mission_dir: Path, cwd: Path) -> MissionRepo:
+    """The recorded repository and base of a mission (fixed now if never recorded)."""
+    with contextlib.suppress(OSError, ValueError):
+        status = json.loads((mission_dir / "status.json").read_text())
+        if isinstance(status.get("workspace"), dict):
+            return MissionRepo(**status["workspace"])
+    path = mission_dir / RECORD
+    with contextlib.suppress(OSError, ValueError, TypeError):
+        return MissionRepo(**json.loads(path.read_text()))
+    repo_key = _mission_repo_key(mission_dir)
+    found = resolve_repo(repo_key, cwd)
+    tmp = path.with_name(f".{RECORD}.{os.getpid()}")
+    tmp.write_text(json.dumps(found.to_dict()))
+    try:
+        os.link(tmp, path)  # the first attempt to record wins; the others read its record
+    except FileExistsError:
+        return MissionRepo(**json.loads(path.read_text()))
+    finally:
+        tmp.unlink(missing_ok=True)
+    return found
+
+
+def _mission_repo_key(mission_dir: Path) -> str | None:
+    from houston.mission import load_mission
+
+    spec = load_mission((mission_dir / "mission.yaml").read_bytes(),
+                        str(mission_dir / "mission.yaml"))
+    return spec.repo
+
+
+@contextlib.contextmanager
+def repo_lock(repo: str) -> Iterator[None]:
+    """One lock per repository for every change to its worktrees (OS lock: a kill frees it)."""
+    from filelock import FileLock
+
+    with FileLock(str(gitops.common_dir(repo) / _LOCK_NAME)):
+        repair(repo)
+        yield
+
+
+def repair(repo: str) -> None:
+    """Undo what a kill -9 in the middle of a worktree change can leave (under the lock)."""
+    listing = git(repo, "worktree", "list", "--porcelain").stdout
+    for entry in gitops.parse_worktree_list(listing):
+        path = entry.get("worktree", "")
+        if entry.get("locked", "").strip() in _ORPHAN_LOCK_REASONS and _ours(path):
+            git(repo, "worktree", "unlock", path, check=False)
+    git(repo, "worktree", "prune")
+    git(repo, "worktree", "repair", check=False)
+
+
+def _ours(path: str) -> bool:
+    return "/worktrees/" in path and Path(path).parent.parent.parent.name == "worktrees"
+
+
+def open_worktree(home: Path, where: MissionRepo, mission_id: str, task_id: str,
+                  attempt: int) -> dict[str, Any]:
+    """A fresh worktree for this attempt; earlier attempts' worktrees get their work saved."""
+    path = worktree_path(home, mission_id, task_id, attempt)
+    branch = attempt_branch(mission_id, task_id, attempt)
+    with repo_lock(where.repo):
+        for earlier in sorted(path.parent.glob("*")):
+            if earlier != path and earlier.name.isdigit():
+                save_work(earlier, f"work left by attempt {earlier.name} of task {task_id} "
+                                   f"in mission {mission_id}")
+        if path.exists():  # a kill during an earlier try to make this very worktree
+            save_work(path, f"left while creating attempt {attempt}")
+            _remove_if_unregistered(where.repo, path)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if gitops.branch_exists(where.repo, branch):
+                git(where.repo, "worktree", "add", str(path), branch)
+            else:
+                git(where.repo, "worktree", "add", "-b", branch, str(path), where.base)
+    return {"branch": branch, "worktree": str(path), "base": where.base, "repo": where.repo}
+
+
+def _remove_if_unregistered(repo: str, path: Path) -> None:
+    if not (path / ".git").is_file():
+        import shutil
+
+        shutil.rmtree(path)  # never a worktree git knows: an interrupted checkout's files
+        git(repo, "worktree", "prune")
+
+
+def _clear_stale_index_lock(path: Path) -> None:
+    """Our own killed git left `index.lock` in this worktree's git folder (we hold the
+    repository lock, so no other Houston git runs there; the user's never do)."""
+    pointer = path / ".git"
+    with contextlib.suppress(OSError):
+        text = pointer.read_text().strip()
+        if text.startswith("gitdir:"):
+            Path(text[7:].strip(), "index.lock").unlink(missing_ok=True)
+
+
+def save_work(path: Path, message: str) -> str | None:
+    """Commit whatever is uncommitted in a worktree of ours; the new commit or None."""
+    if not (path / ".git").is_file():
+        return None
+    _clear_stale_index_lock(path)
+    git(path, "add", "-A", ceiling=True)
+    if git(path, "diff", "--cached", "--quiet", check=False, ceiling=True).returncode == 0:
+        return None
+    git(path, *gitops.identity_args(path), "commit", "-q", "--no-verify", "-m",
+        f"houston: WIP {message}", ceiling=True)
+    return gitops.head_commit(path)
+
+
+def finish_worktree(record: dict[str, Any], ok: bool, message: str) -> dict[str, Any]:
+    """Commit what the attempt left: a final commit on success, WIP otherwise."""
+    path = Path(record["worktree"])
+    with repo_lock(record["repo"]):
+        _clear_stale_index_lock(path)
+        git(path, "add", "-A", ceiling=True)
+        dirty = git(path, "diff", "--cached", "--quiet", check=False, ceiling=True).returncode
+        if dirty:
+            text = f"houston: {message}" if ok else f"houston: WIP {message}"
+            git(path, *gitops.identity_args(path), "commit", "-q", "--no-verify", "-m", text,
+                ceiling=True)
+        commit = gitops.head_commit(path) or record["base"]
+        files = gitops.changed_files(path, record["base"], commit)
+    return {**record, "commit": commit, "files": files, "state": "committed" if ok else "wip"}
+
+
+def commit_message(mission_id: str, task_id: str, attempt: int, why: str = "") -> str:
+    head = f"mission {mission_id} task {task_id} attempt {attempt}"
+    return f"{head} ({why})" if why else head
+
+
+def run_in_worktree(job: Job, run: Callable[[], Outcome]) -> Outcome:
+    """Run one attempt inside its own worktree; commit what it leaves, whatever happens.
+
+    On success the result gains `branch`, `commit`, `base`, `files` and `worktree`.
+    """
+    mission_dir = Path(job.mission_dir)
+    where = mission_repo(mission_dir, Path.cwd())
+    record = open_worktree(home_of(mission_dir), where, job.mission_id, job.task_id,
+                           job.attempt)
+    _write_record(job.attempt_dir, {**record, "state": "open"})
+    job.env["HOUSTON_WORKTREE"] = record["worktree"]
+    message = commit_message(job.mission_id, job.task_id, job.attempt)
+    try:
+        outcome = run()
+    except BaseException:
+        _write_record(job.attempt_dir, finish_worktree(record, False, message + " (raised)"))
+        raise
+    why = "" if outcome.ok else f" ({outcome.error or 'failed'})"
+    final = finish_worktree(record, outcome.ok, message + why)
+    _write_record(job.attempt_dir, final)
+    if outcome.ok:
+        keys = ("branch", "commit", "base", "files", "worktree")
+        outcome.result = {**(outcome.result or {}), **{k: final[k] for k in keys}}
+    return outcome
+
+
+def _write_record(attempt_dir: str, record: dict[str, Any]) -> None:
+    from houston.engine.taskfiles import write_json_fast
+
+    write_json_fast(f"{attempt_dir}/{RECORD}", record)
