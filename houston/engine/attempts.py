@@ -224,7 +224,7 @@ class AttemptOps:
             run.procs.update({p.pid: p for p in snapshot_tree(pid)})
             signal_group(pid, signal.SIGTERM)
             run.kill_at = now + self.options.grace
-        elif t.runner == "command" and not run.agent:
+        elif t.runner in ("command", "claude-code") and not run.agent:
             run.kill_at = now + min(self.options.grace, 0.5)  # wait for the agent's pid
         else:
             self.kill_attempt(m, t)
@@ -323,7 +323,7 @@ class AttemptOps:
             with contextlib.suppress(psutil.Error):
                 if proc.is_running():
                     proc.kill()
-        if worker_died and t.runner == "command" and agent is None:
+        if worker_died and t.runner in ("command", "claude-code") and agent is None:
             kill_attempt_processes(run.path)  # started but never recorded
 
     def settle(self, m: MissionRun, t: TaskRun, reason: str, error: str | None,
@@ -413,8 +413,8 @@ def _attempt_reason(run: Running, msg: dict[str, Any] | None, ok: bool) -> str:
         return "succeeded"
     if run.stop_reason is not None:
         return run.stop_reason
-    if msg is None:
-        return "crashed"
+    if msg is None or msg.get("signal"):
+        return "crashed"  # the worker or the agent died by a signal nobody here sent
     return "failed"
 
 

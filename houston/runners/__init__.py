@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
     from houston.engine.blackboard import Blackboard
 
-RUNNER_NAMES = ("command", "python", "llm")
+RUNNER_NAMES = ("command", "python", "llm", "claude-code")
 
 
 # The part of a job that belongs to its agent: a worker is sent it with the first job of
@@ -133,7 +133,7 @@ def get_runner(name: str) -> Runner:
             f"unknown runner {name!r}", fix=f"use one of: {', '.join(RUNNER_NAMES)}"
         )
     try:
-        module = importlib.import_module(f"houston.runners.{name}")
+        module = importlib.import_module(f"houston.runners.{name.replace('-', '_')}")
     except ImportError as exc:
         raise RunnerError(
             f"the {name} runner is not available: {exc}",
