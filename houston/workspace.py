@@ -252,3 +252,20 @@ def _write_record(attempt_dir: str, record: dict[str, Any]) -> None:
     from houston.engine.taskfiles import write_json_fast
 
     write_json_fast(f"{attempt_dir}/{RECORD}", record)
+
+
+def salvage_attempt(attempt_dir: str, why: str) -> dict[str, Any] | None:
+    """Commit as WIP the work of an attempt whose worker could not (it was killed, or
+    stopped with its mission); None when there is nothing to do. Call it only once the
+    attempt's processes are gone."""
+    try:
+        record = json.loads(Path(attempt_dir, RECORD).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("state") != "open":
+        return None
+    parts = Path(attempt_dir).parts  # .../<mission>/tasks/<task>/attempts/<n>
+    message = commit_message(parts[-5], parts[-3], int(parts[-1]), why)
+    final = finish_worktree(record, False, message)
+    _write_record(attempt_dir, final)
+    return final

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 from anthropic_stub import Step, Stub, start, stop, text, tool_use
 from claude_helpers import claude_environment, events_of, git, make_coding_package, make_repo
-from test_engine_helpers import outcome, run_engine, submit
+from test_engine_helpers import engine_thread, outcome, run_engine, submit, wait_for
 
+from houston import actions
 from houston.engine import taskfiles as tf
 from houston.home import Home
 from houston.store import MissionStore
@@ -63,3 +68,172 @@ def test_files_land_on_the_attempts_branch_and_spend_is_counted(
     assert status["usage"]["tokens"] >= 450
     log = (tf.attempt_dir(path, "a", 1) / "stdout.log").read_text()
     assert "tool Write ok" in log and "result: success after 3 turns" in log
+
+
+def test_a_task_sees_the_results_it_needs_and_the_mission_context(
+        home: Home, stub: Stub, tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    stub.scripts["first"] = [Step([tool_use("Bash", command="echo 1 > one.txt",
+                                             description="one")]), Step([text("first done")])]
+    stub.scripts["second"] = [Step([text("second done")])]
+    make_coding_package(home)
+    ref = submit(home, f"""
+        name: chained
+        repo: {repo}
+        context: Keep changes small.
+        tasks:
+          - {{id: a, agent: c/coder, inputs: {{prompt: "[script:first]"}}}}
+          - {{id: b, agent: c/coder, needs: [a], inputs: {{prompt: "[script:second]", n: 7}}}}
+    """)
+    run_engine(home, ref)
+    assert outcome(home, ref) == ("COMPLETED", "succeeded")
+    path = MissionStore(home).locate(ref.id).path
+    first = tf.read_result(path, "a")
+    assert first is not None
+    prompt = (tf.attempt_dir(path, "b", 1) / "prompt.md").read_text()
+    assert first["branch"] in prompt and first["commit"] in prompt
+    assert '"n": 7' in prompt and "Keep changes small." in prompt
+    system = json.dumps([r.get("system") for r in stub.requests])
+    assert "You change files in the repository you are started in." in system
+    second = tf.read_result(path, "b")
+    assert second is not None and second["files"] == [] and second["base"] == first["base"]
+
+
+def test_going_over_the_budget_stops_claude_mid_session_and_keeps_its_work(
+        home: Home, stub: Stub, tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    stub.scripts["spend"] = [
+        Step([tool_use("Write", file_path="{cwd}/half.txt", content="half\n")],
+             input_tokens=100, output_tokens=10),
+        Step([tool_use("Bash", command="echo never > never.txt", description="x")],
+             input_tokens=400, output_tokens=10),
+        Step([text("never reached")]),
+    ]
+    make_coding_package(home)
+    ref = submit(home, f"""
+        name: over budget
+        repo: {repo}
+        tasks:
+          - id: a
+            agent: c/coder
+            budget: {{max_cost: 0.001}}
+            inputs: {{prompt: "[script:spend]"}}
+    """)
+    run_engine(home, ref)
+    assert outcome(home, ref) == ("COMPLETED", "failed")
+    path = MissionStore(home).locate(ref.id).path
+    exit_info = tf.read_attempt_json(tf.attempt_dir(path, "a", 1), "exit.json")
+    assert exit_info is not None and exit_info["reason"] == "budget_exceeded"
+    assert len(stub.requests) == 2  # stopped while its second model call streamed
+    stops = events_of(home, "budget.stop")
+    assert stops and stops[0]["data"]["kind"] == "cost"
+    kept = json.loads((tf.attempt_dir(path, "a", 1) / "workspace.json").read_text())
+    assert kept["state"] == "wip" and Path(kept["worktree"]).is_dir()
+    assert git(repo, "show", f"{kept['branch']}:half.txt") == "half\n"
+    assert "WIP" in git(repo, "log", "-1", "--format=%s", kept["branch"])
+    assert not (Path(kept["worktree"]) / "never.txt").exists()
+
+
+def test_conflicting_branches_make_core_merge_fail_naming_the_files(
+        home: Home, stub: Stub, tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    for name, file, body in (("one", "README.md", "# one\n"), ("two", "README.md", "# two\n"),
+                             ("three", "other.txt", "three\n")):
+        # Claude Code writes over a file only after reading it.
+        stub.scripts[name] = [Step([tool_use("Read", file_path="{cwd}/README.md")]),
+                              Step([tool_use("Write", file_path="{cwd}/" + file, content=body)]),
+                              Step([text(f"{name} done")])]
+    make_coding_package(home)
+    ref = submit(home, f"""
+        name: conflicting
+        repo: {repo}
+        on_failure: continue
+        tasks:
+          - {{id: a, agent: c/coder, inputs: {{prompt: "[script:one]"}}}}
+          - {{id: b, agent: c/coder, inputs: {{prompt: "[script:two]"}}}}
+          - {{id: c, agent: c/coder, inputs: {{prompt: "[script:three]"}}}}
+          - {{id: merge, agent: core/merge, needs: [a, b, c]}}
+    """)
+    run_engine(home, ref)
+    path = MissionStore(home).locate(ref.id).path
+    state = tf.read_state(path, "merge")
+    assert state["state"] == "failed"
+    assert "README.md" in state["error"] and f"houston/{ref.id}/tasks/b/1" in state["error"]
+    integration = f"houston/{ref.id}/integration"
+    assert git(repo, "show", f"{integration}:README.md") == "# one\n"
+    assert git(repo, "show", f"{integration}:other.txt") == "three\n"
+    assert git(repo, "status", "--porcelain") == ""  # the user's checkout never took part
+
+
+def _claude_pid(path: Path, task: str, attempt: int) -> int:
+    record = tf.read_attempt_json(tf.attempt_dir(path, task, attempt), "agent.json")
+    assert record is not None, "the runner registers claude before it reads a line"
+    return int(record["pid"])
+
+
+def test_kill_9_of_claude_is_a_crash_retried_in_a_new_worktree_keeping_the_old(
+        home: Home, stub: Stub, tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    stub.scripts["crash"] = [
+        Step([tool_use("Write", file_path="{cwd}/draft.txt", content="draft\n")]),
+        Step([text("finished")], pause=True),
+    ]
+    make_coding_package(home)
+    ref = submit(home, f"""
+        name: killed
+        repo: {repo}
+        tasks:
+          - {{id: a, agent: c/coder, inputs: {{prompt: "[script:crash]"}}}}
+    """)
+    store = MissionStore(home)
+    with engine_thread(home, missions={ref.id}):
+        wait_for(stub.paused.is_set, 60, "claude's second model call")
+        path = store.locate(ref.id).path
+        pid = _claude_pid(path, "a", 1)
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: tf.attempt_numbers(store.locate(ref.id).path, "a") == [1, 2], 30,
+                 "a second attempt")
+        stub.release()
+        wait_for(lambda: store.locate(ref.id).state.value == "COMPLETED", 60, "the end")
+    path = store.locate(ref.id).path
+    assert outcome(home, ref) == ("COMPLETED", "succeeded")
+    first = tf.read_attempt_json(tf.attempt_dir(path, "a", 1), "exit.json")
+    assert first is not None and first["reason"] == "crashed"
+    old = json.loads((tf.attempt_dir(path, "a", 1) / "workspace.json").read_text())
+    result = tf.read_result(path, "a")
+    assert result is not None and result["worktree"] != old["worktree"]
+    assert result["branch"].endswith("/tasks/a/2") and old["branch"].endswith("/tasks/a/1")
+    assert old["state"] == "wip" and Path(old["worktree"], "draft.txt").is_file()
+    assert git(repo, "show", f"{old['branch']}:draft.txt") == "draft\n"
+    listed = git(repo, "worktree", "list", "--porcelain")
+    assert old["worktree"] in listed and result["worktree"] in listed
+    assert "prunable" not in listed and "locked" not in listed
+
+
+def test_cancel_stops_claude_within_a_second(home: Home, stub: Stub, tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    stub.scripts["wait"] = [
+        Step([tool_use("Bash", command="echo started > started.txt", description="x")]),
+        Step([text("never")], pause=True),
+    ]
+    make_coding_package(home)
+    ref = submit(home, f"""
+        name: cancelled
+        repo: {repo}
+        tasks:
+          - {{id: a, agent: c/coder, inputs: {{prompt: "[script:wait]"}}}}
+    """)
+    store = MissionStore(home)
+    with engine_thread(home, missions={ref.id}):
+        wait_for(stub.paused.is_set, 60, "claude's second model call")
+        claude = psutil.Process(_claude_pid(store.locate(ref.id).path, "a", 1))
+        asked = time.monotonic()
+        actions.cancel(store, ref.id)
+        claude.wait(timeout=10)
+        took = time.monotonic() - asked
+        wait_for(lambda: store.locate(ref.id).state.value == "COMPLETED", 30, "the end")
+    assert took < 1.0, f"claude outlived the cancel by {took:.2f} s"
+    assert outcome(home, ref) == ("COMPLETED", "cancelled")
+    kept = json.loads((tf.attempt_dir(store.locate(ref.id).path, "a", 1)
+                       / "workspace.json").read_text())
+    assert kept["state"] == "wip" and git(repo, "show", f"{kept['branch']}:started.txt")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -281,6 +282,8 @@ class AttemptOps:
         if died:
             tf.write_attempt_json(run.folder, "usage.json", usage.to_dict())
             self.break_leftover_lock(m, t)
+        if reason != "succeeded" and os.path.exists(f"{run.path}/workspace.json"):  # noqa: PTH110
+            save_worktree(run.path, reason)
         if msg is None or msg.get("logs", True):
             self.tail_logs(m, t, run)
         error = (msg or {}).get("error") or ("the worker died" if msg is None else None)
@@ -395,6 +398,16 @@ class AttemptOps:
         m.dirty = True
         self.emit("task.state", m.id, t.id, t.attempt,
                   {"state": t.state, "error": t.error, "worker": worker, **(extra or {})})
+
+def save_worktree(folder: str, reason: str) -> None:
+    """The attempt's worker could not commit its worktree: do it here (never lose work)."""
+    from houston.workspace import salvage_attempt
+
+    try:
+        salvage_attempt(folder, reason)
+    except (HoustonError, OSError) as exc:  # `houston gc` and the next attempt try again
+        print(f"houston: could not save the worktree of {folder}: {exc}", file=sys.stderr)
+
 
 def _left_behind(m: MissionRun, t: TaskRun, run: Running) -> dict[str, Any] | None:
     """A dead worker's attempt whose agent succeeded, as the `done` it could not send: the
