@@ -22,6 +22,8 @@ import contextlib
 import json
 import os
 import re
+import shutil
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +37,7 @@ MODES = ("none", "worktree")
 RECORD = "workspace.json"  # in an attempt folder: branch, worktree, base, commit, state
 _LOCK_NAME = "houston-worktrees.lock"
 _ORPHAN_LOCK_REASONS = ("initializing",)
+UNBORN_AGE = 60.0
 
 
 @dataclass(frozen=True)
@@ -68,13 +71,17 @@ def wants_worktree(task_spec: dict[str, Any] | None, agent: dict[str, Any]) -> b
     return mode == "worktree"
 
 
-_MENTIONS = re.compile(rb"^\s*(repo|workspace)\s*:", re.MULTILINE)
+# `workspace: worktree` anywhere (tasks, or task templates inside an initializer's inputs).
+_MENTIONS = re.compile(rb"workspace['\"]?\s*:\s*['\"]?worktree")
 
 
 def record_at_submit(text: bytes, repo: str | None, cwd: Path) -> dict[str, str] | None:
-    """The repository and base commit to record when a mission is submitted: when the
-    file names a `repo:` or any `workspace:` (else nothing: submitting costs no git call)."""
+    """The repository and base commit to record when a mission is submitted: when it
+    names a `repo:` (which must be a repository) or mentions `workspace: worktree` (then
+    outside a repository nothing is recorded: an attempt that needs one says so)."""
     if repo is None and not _MENTIONS.search(text):
+        return None  # submitting costs no git call
+    if repo is None and gitops.toplevel(cwd) is None:
         return None
     return resolve_repo(repo, cwd).to_dict()
 
@@ -139,9 +146,28 @@ def repair(repo: str) -> None:
     for entry in gitops.parse_worktree_list(listing):
         path = entry.get("worktree", "")
         if entry.get("locked", "").strip() in _ORPHAN_LOCK_REASONS and _ours(path):
+            # A `git worktree add` killed midway (its checkout may be partial). No agent
+            # ever ran there: an attempt starts only once its worktree is whole.
             git(repo, "worktree", "unlock", path, check=False)
+            git(repo, "worktree", "remove", "--force", path, check=False)
+            if Path(path).exists():
+                shutil.rmtree(path)
+    _drop_unborn_admin_folders(gitops.common_dir(repo) / "worktrees", time.time())
     git(repo, "worktree", "prune")
     git(repo, "worktree", "repair", check=False)
+
+
+def _drop_unborn_admin_folders(admin: Path, now: float) -> None:
+    """A `git worktree add` killed between writing `locked` and `gitdir` leaves an admin
+    folder git neither lists nor prunes. git writes the two a moment apart: one older
+    than UNBORN_AGE seconds is a leftover, never an add still running."""
+    with contextlib.suppress(OSError):
+        for entry in admin.iterdir():
+            locked = entry / "locked"
+            with contextlib.suppress(OSError):
+                if (not (entry / "gitdir").exists() and locked.read_text().strip()
+                        in _ORPHAN_LOCK_REASONS and now - locked.stat().st_mtime > UNBORN_AGE):
+                    shutil.rmtree(entry)
 
 
 def _ours(path: str) -> bool:
@@ -155,9 +181,14 @@ def open_worktree(home: Path, where: MissionRepo, mission_id: str, task_id: str,
     branch = attempt_branch(mission_id, task_id, attempt)
     with repo_lock(where.repo):
         for earlier in sorted(path.parent.glob("*")):
-            if earlier != path and earlier.name.isdigit():
-                save_work(earlier, f"work left by attempt {earlier.name} of task {task_id} "
-                                   f"in mission {mission_id}")
+            if earlier == path or not earlier.name.isdigit():
+                continue
+            if not (earlier / ".git").exists():
+                with contextlib.suppress(OSError):
+                    earlier.rmdir()  # an add killed before it wrote anything: empty
+                continue
+            save_work(earlier, f"work left by attempt {earlier.name} of task {task_id} "
+                               f"in mission {mission_id}")
         if path.exists():  # a kill during an earlier try to make this very worktree
             save_work(path, f"left while creating attempt {attempt}")
             _remove_if_unregistered(where.repo, path)
@@ -172,8 +203,6 @@ def open_worktree(home: Path, where: MissionRepo, mission_id: str, task_id: str,
 
 def _remove_if_unregistered(repo: str, path: Path) -> None:
     if not (path / ".git").is_file():
-        import shutil
-
         shutil.rmtree(path)  # never a worktree git knows: an interrupted checkout's files
         git(repo, "worktree", "prune")
 
