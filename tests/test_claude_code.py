@@ -13,7 +13,7 @@ import psutil
 import pytest
 from anthropic_stub import Step, Stub, start, stop, text, tool_use
 from claude_helpers import claude_environment, events_of, git, make_coding_package, make_repo
-from test_engine_helpers import engine_thread, outcome, run_engine, submit, wait_for
+from test_engine_helpers import REPO, engine_thread, outcome, run_engine, submit, wait_for
 
 from houston import actions
 from houston.engine import taskfiles as tf
@@ -237,3 +237,40 @@ def test_cancel_stops_claude_within_a_second(home: Home, stub: Stub, tmp_path: P
     kept = json.loads((tf.attempt_dir(store.locate(ref.id).path, "a", 1)
                        / "workspace.json").read_text())
     assert kept["state"] == "wip" and git(repo, "show", f"{kept['branch']}:started.txt")
+
+
+def test_the_todo_sweep_example_fixes_each_todo_on_its_branch_and_merges_them(
+        home: Home, stub: Stub, tmp_path: Path) -> None:
+    import yaml
+
+    repo = make_repo(tmp_path / "repo", {
+        "src/a.py": "# TODO [script:fix-a] add a greeting\n",
+        "src/b.py": "x = 1\n# TODO [script:fix-b] add a counter\n",
+        "README.md": "# demo\n"})
+    for name, file, old, new in (("fix-a", "src/a.py", "# TODO [script:fix-a] add a greeting",
+                                  "GREETING = 'hello'"),
+                                 ("fix-b", "src/b.py", "# TODO [script:fix-b] add a counter",
+                                  "COUNTER = 0")):
+        stub.scripts[name] = [
+            Step([tool_use("Read", file_path="{cwd}/" + file)]),
+            Step([tool_use("Edit", file_path="{cwd}/" + file, old_string=old, new_string=new)]),
+            Step([text(f"Resolved the TODO in {file}.")]),
+        ]
+    mission = yaml.safe_load((REPO / "missions" / "todo-sweep.yaml").read_text())
+    mission["repo"] = str(repo)
+    # The gate is the reviewer's moment; this test plays a reviewer who approves ahead.
+    mission["initializer"]["inputs"]["gate"] = False
+    ref = submit(home, yaml.safe_dump(mission))
+    run_engine(home, ref)
+    assert outcome(home, ref) == ("COMPLETED", "succeeded")
+    path = MissionStore(home).locate(ref.id).path
+    plan = tf.read_result(path, "init")
+    assert plan is not None and [t["file"] for t in plan["todos"]] == ["src/a.py", "src/b.py"]
+    fixes = [tf.read_result(path, f"todo-{n}") for n in (0, 1)]
+    assert [f["files"] for f in fixes if f] == [["src/a.py"], ["src/b.py"]]
+    merged = tf.read_result(path, "merge")
+    assert merged is not None and merged["merged"] == [f["branch"] for f in fixes if f]
+    integration = merged["branch"]
+    assert git(repo, "show", f"{integration}:src/a.py") == "GREETING = 'hello'\n"
+    assert git(repo, "show", f"{integration}:src/b.py") == "x = 1\nCOUNTER = 0\n"
+    assert "TODO" in (repo / "src" / "a.py").read_text()  # the user's checkout is untouched
