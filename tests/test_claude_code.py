@@ -274,3 +274,37 @@ def test_the_todo_sweep_example_fixes_each_todo_on_its_branch_and_merges_them(
     assert git(repo, "show", f"{integration}:src/a.py") == "GREETING = 'hello'\n"
     assert git(repo, "show", f"{integration}:src/b.py") == "x = 1\nCOUNTER = 0\n"
     assert "TODO" in (repo / "src" / "a.py").read_text()  # the user's checkout is untouched
+
+
+def test_a_timeout_stops_claude_and_everything_it_started(
+        home: Home, stub: Stub, tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    marker = f"sleep 1{os.getpid() % 1000}.25"
+    stub.scripts["slow"] = [
+        Step([tool_use("Bash", command=marker, description="wait", timeout=600000)]),
+        Step([text("never")]),
+    ]
+    make_coding_package(home)
+    ref = submit(home, f"""
+        name: timed out
+        repo: {repo}
+        tasks:
+          - {{id: a, agent: c/coder, timeout: 8s, inputs: {{prompt: "[script:slow]"}}}}
+    """)
+
+    def sleeping() -> list[psutil.Process]:
+        found = []
+        for proc in psutil.process_iter(["cmdline"]):
+            if " ".join(proc.info["cmdline"] or []).endswith(marker):
+                found.append(proc)
+        return found
+
+    store = MissionStore(home)
+    with engine_thread(home, missions={ref.id}):
+        wait_for(sleeping, 60, "the Bash tool's command to start")
+        wait_for(lambda: store.locate(ref.id).state.value == "COMPLETED", 60, "the timeout")
+    assert outcome(home, ref) == ("COMPLETED", "failed")
+    exit_info = tf.read_attempt_json(tf.attempt_dir(store.locate(ref.id).path, "a", 1),
+                                     "exit.json")
+    assert exit_info is not None and exit_info["reason"] == "timeout"
+    wait_for(lambda: not sleeping(), 5, "the tool's process to be gone")
