@@ -171,12 +171,25 @@ def _claude_pid(path: Path, task: str, attempt: int) -> int:
     return int(record["pid"])
 
 
+def _running(marker: str) -> list[psutil.Process]:
+    """Processes whose command line ends with `marker` (a unique sleep of a Bash tool)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        if " ".join(proc.info["cmdline"] or []).endswith(marker):
+            found.append(proc)
+    return found
+
+
 def test_kill_9_of_claude_is_a_crash_retried_in_a_new_worktree_keeping_the_old(
         home: Home, stub: Stub, tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
+    marker = f"sleep 2{os.getpid() % 1000}.75"
     stub.scripts["crash"] = [
         Step([tool_use("Write", file_path="{cwd}/draft.txt", content="draft\n")]),
-        Step([text("finished")], pause=True),
+        # Only the first attempt's tool waits (its worktree ends in /a/1).
+        Step([tool_use("Bash", command=f'case "$PWD" in */a/1) {marker};; esac',
+                       description="wait")]),
+        Step([text("finished")]),
     ]
     make_coding_package(home)
     ref = submit(home, f"""
@@ -187,13 +200,9 @@ def test_kill_9_of_claude_is_a_crash_retried_in_a_new_worktree_keeping_the_old(
     """)
     store = MissionStore(home)
     with engine_thread(home, missions={ref.id}):
-        wait_for(stub.paused.is_set, 60, "claude's second model call")
-        path = store.locate(ref.id).path
-        pid = _claude_pid(path, "a", 1)
-        os.kill(pid, signal.SIGKILL)
-        wait_for(lambda: tf.attempt_numbers(store.locate(ref.id).path, "a") == [1, 2], 30,
-                 "a second attempt")
-        stub.release()
+        wait_for(lambda: _running(marker), 60, "claude's Bash tool to run")
+        os.kill(_claude_pid(store.locate(ref.id).path, "a", 1), signal.SIGKILL)
+        wait_for(lambda: not _running(marker), 10, "the tool's process to be stopped too")
         wait_for(lambda: store.locate(ref.id).state.value == "COMPLETED", 60, "the end")
     path = store.locate(ref.id).path
     assert outcome(home, ref) == ("COMPLETED", "succeeded")
@@ -292,19 +301,12 @@ def test_a_timeout_stops_claude_and_everything_it_started(
           - {{id: a, agent: c/coder, timeout: 8s, inputs: {{prompt: "[script:slow]"}}}}
     """)
 
-    def sleeping() -> list[psutil.Process]:
-        found = []
-        for proc in psutil.process_iter(["cmdline"]):
-            if " ".join(proc.info["cmdline"] or []).endswith(marker):
-                found.append(proc)
-        return found
-
     store = MissionStore(home)
     with engine_thread(home, missions={ref.id}):
-        wait_for(sleeping, 60, "the Bash tool's command to start")
+        wait_for(lambda: _running(marker), 60, "the Bash tool's command to start")
         wait_for(lambda: store.locate(ref.id).state.value == "COMPLETED", 60, "the timeout")
     assert outcome(home, ref) == ("COMPLETED", "failed")
     exit_info = tf.read_attempt_json(tf.attempt_dir(store.locate(ref.id).path, "a", 1),
                                      "exit.json")
     assert exit_info is not None and exit_info["reason"] == "timeout"
-    wait_for(lambda: not sleeping(), 5, "the tool's process to be gone")
+    wait_for(lambda: not _running(marker), 5, "the tool's process to be gone")

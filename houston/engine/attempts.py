@@ -224,7 +224,10 @@ class AttemptOps:
             pid = int(run.agent["pid"])
             run.procs.update({p.pid: p for p in snapshot_tree(pid)})
             signal_group(pid, signal.SIGTERM)
-            run.kill_at = now + self.options.grace
+            # Claude Code can go on with its turn after a SIGTERM: a short grace keeps a
+            # cancel within a second (its session is saved as it goes).
+            grace = min(self.options.grace, 0.5) if t.runner == "claude-code" else None
+            run.kill_at = now + (self.options.grace if grace is None else grace)
         elif t.runner in ("command", "claude-code") and not run.agent:
             run.kill_at = now + min(self.options.grace, 0.5)  # wait for the agent's pid
         else:

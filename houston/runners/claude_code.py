@@ -191,6 +191,15 @@ def session_record(session: Session) -> dict[str, Any]:
             "duration_ms": result.get("duration_ms")}
 
 
+def stop_leftovers(attempt_dir: str) -> None:
+    """Claude Code starts its Bash tools in sessions of their own, which outlive it when
+    it dies or is stopped: kill whatever still works for this attempt (by HOUSTON_WORK_DIR,
+    which its tools inherit)."""
+    from houston.engine.liveness import kill_attempt_processes
+
+    kill_attempt_processes(attempt_dir)
+
+
 class ClaudeCodeRunner:
     name = "claude-code"
 
@@ -221,6 +230,7 @@ class ClaudeCodeRunner:
         with proc.stdout:
             session.read(proc.stdout)
         code = proc.wait()
+        stop_leftovers(job.attempt_dir)
         from houston.engine.taskfiles import write_json_fast
 
         write_json_fast(f"{job.attempt_dir}/{SESSION}", session_record(session))
