@@ -17,6 +17,8 @@ from houston import gitops
 from houston.gitops import WorkspaceError, git
 from houston.workspace import repo_lock, save_work
 
+INTEGRATION = "_integration"  # core/merge's worktree (houston.integration.FOLDER)
+
 
 @dataclass
 class Sweep:
@@ -32,7 +34,11 @@ def candidates(root: Path, finished: set[str], known: set[str]) -> list[Path]:
         return found
     for mission in sorted(root.iterdir()):
         if mission.name in finished or mission.name not in known:
-            found += sorted(p for p in mission.glob("*/*") if p.is_dir())
+            for task in sorted(p for p in mission.iterdir() if p.is_dir()):
+                if task.name == INTEGRATION:
+                    found.append(task)
+                else:
+                    found += sorted(p for p in task.iterdir() if p.is_dir() and p.name.isdigit())
     return found
 
 

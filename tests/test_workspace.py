@@ -103,9 +103,12 @@ def test_a_failed_attempt_keeps_its_work_and_a_retry_gets_a_fresh_worktree(
 def test_gc_removes_worktrees_only_once_their_work_is_on_a_branch(
         home: Home, tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
-    ref = submit(home, SHELL_MISSION.format(repo=repo))
+    merge = "      - {id: merge, agent: core/merge, needs: [a]}\n"
+    ref = submit(home, SHELL_MISSION.format(repo=repo) + merge)
     run_engine(home, ref)
     path = MissionStore(home).locate(ref.id).path
+    merged = tf.read_result(path, "merge")
+    assert merged is not None and merged["merged"] == [f"houston/{ref.id}/tasks/a/2"]
     old = json.loads((tf.attempt_dir(path, "a", 1) / "workspace.json").read_text())
     Path(old["worktree"], "late.txt").write_text("written after the attempt\n")
     stranger = make_repo(home.root / "worktrees" / ref.id / "x" / "9")  # not a worktree of ours
@@ -116,7 +119,9 @@ def test_gc_removes_worktrees_only_once_their_work_is_on_a_branch(
     report = json.loads(done.output)
     assert report["missions"] == [ref.id]
     assert sorted(report["worktrees"]) == sorted(
-        [old["worktree"], old["worktree"][:-1] + "2"])
+        [old["worktree"], old["worktree"][:-1] + "2",
+         str(home.root / "worktrees" / ref.id / "_integration")])
+    assert git(repo, "show", f"houston/{ref.id}/integration:attempt.txt") == "2\n"
     assert str(stranger) in report["worktrees_kept"] and (stranger / "README.md").is_file()
     assert not Path(old["worktree"]).exists()
     assert git(repo, "show", f"{old['branch']}:late.txt") == "written after the attempt\n"
