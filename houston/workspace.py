@@ -194,11 +194,20 @@ def open_worktree(home: Path, where: MissionRepo, mission_id: str, task_id: str,
             _remove_if_unregistered(where.repo, path)
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
+            _ignore_in_enclosing_checkout(home / "worktrees")
             if gitops.branch_exists(where.repo, branch):
                 git(where.repo, "worktree", "add", str(path), branch)
             else:
                 git(where.repo, "worktree", "add", "-b", branch, str(path), where.base)
     return {"branch": branch, "worktree": str(path), "base": where.base, "repo": where.repo}
+
+
+def _ignore_in_enclosing_checkout(folder: Path) -> None:
+    """The default home (`./.houston`) sits inside the user's checkout: keep its worktrees
+    out of the user's `git status` and `git add -A`."""
+    ignore = folder / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# Houston's attempt worktrees (each on its own branch)\n*\n")
 
 
 def _remove_if_unregistered(repo: str, path: Path) -> None:

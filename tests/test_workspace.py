@@ -226,3 +226,13 @@ def test_an_add_killed_before_git_wrote_its_gitdir_is_cleared_once_old(tmp_path:
         os.utime(admin / name / "locked", (now - UNBORN_AGE - 5, now - UNBORN_AGE - 5))
     _drop_unborn_admin_folders(admin, now)
     assert sorted(p.name for p in admin.iterdir()) == ["user-locked", "young"]
+
+
+def test_worktrees_inside_the_users_checkout_stay_out_of_its_status(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    home = Home(repo / ".houston").ensure()
+    ref = submit(home, SHELL_MISSION.format(repo=repo))
+    run_engine(home, ref)
+    assert outcome(home, ref) == ("COMPLETED", "succeeded")
+    untracked = git(repo, "status", "--porcelain", "--untracked-files=all").splitlines()
+    assert untracked and not [line for line in untracked if "/worktrees/" in line]
