@@ -39,6 +39,7 @@ class Step:
     input_tokens: int = 100
     output_tokens: int = 50
     pause: bool = False
+    chunk: int = 0  # > 0: stream text in pieces of this many characters, a moment apart
 
 
 @dataclass
@@ -91,7 +92,7 @@ def with_cwd(step: Step, body: dict[str, Any]) -> Step:
     if not found:
         return step
     blocks = json.loads(json.dumps(step.blocks).replace("{cwd}", found.group(1)))
-    return Step(blocks, step.input_tokens, step.output_tokens, step.pause)
+    return Step(blocks, step.input_tokens, step.output_tokens, step.pause, step.chunk)
 
 
 def _events(step: Step, model: str, number: int) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -104,8 +105,13 @@ def _events(step: Step, model: str, number: int) -> Iterator[tuple[str, dict[str
         if block["type"] == "text":
             yield "content_block_start", {"type": "content_block_start", "index": index,
                                           "content_block": {"type": "text", "text": ""}}
-            yield "content_block_delta", {"type": "content_block_delta", "index": index,
-                                          "delta": {"type": "text_delta", "text": block["text"]}}
+            size = step.chunk or len(block["text"]) or 1
+            for at in range(0, max(1, len(block["text"])), size):
+                piece = block["text"][at:at + size]
+                yield "content_block_delta", {"type": "content_block_delta", "index": index,
+                                              "delta": {"type": "text_delta", "text": piece}}
+                if step.chunk:
+                    time.sleep(0.005)
         else:
             start = {"type": "tool_use", "id": f"toolu_{number}_{index}",
                      "name": block["name"], "input": {}}

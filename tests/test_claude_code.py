@@ -134,6 +134,31 @@ def test_going_over_the_budget_stops_claude_mid_session_and_keeps_its_work(
     assert not (Path(kept["worktree"]) / "never.txt").exists()
 
 
+def test_a_budget_stops_one_long_answer_while_it_streams(
+        home: Home, stub: Stub, tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    # 40,000 characters are about 10,000 output tokens; the budget allows 2,000 tokens.
+    stub.scripts["long"] = [Step([text("word " * 8000)], input_tokens=100,
+                                 output_tokens=10_000, chunk=200)]
+    make_coding_package(home)
+    ref = submit(home, f"""
+        name: long answer
+        repo: {repo}
+        tasks:
+          - id: a
+            agent: c/coder
+            budget: {{max_tokens: 2000}}
+            inputs: {{prompt: "[script:long]"}}
+    """)
+    run_engine(home, ref)
+    path = MissionStore(home).locate(ref.id).path
+    exit_info = tf.read_attempt_json(tf.attempt_dir(path, "a", 1), "exit.json")
+    assert exit_info is not None and exit_info["reason"] == "budget_exceeded"
+    stops = events_of(home, "budget.stop")
+    assert stops and stops[0]["data"]["kind"] == "tokens"
+    assert stops[0]["data"]["spent"] < 10_000  # stopped before the answer's end was counted
+
+
 def test_conflicting_branches_make_core_merge_fail_naming_the_files(
         home: Home, stub: Stub, tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")

@@ -65,6 +65,19 @@ def test_spend_is_counted_per_call_as_it_streams_then_set_to_claude_codes_totals
     assert tokens == 0 and meter.reported_cost == 0.01 and cost == pytest.approx(0.01 - 0.006015)
 
 
+def test_a_long_answer_is_counted_while_it_streams() -> None:
+    meter = Meter()
+    meter.on_stream_event({"type": "message_start", "message": {
+        "id": "m1", "model": "claude-haiku-4-5", "usage": {"input_tokens": 10}}})
+    small = {"type": "content_block_delta", "delta": {"type": "text_delta", "text": "x" * 100}}
+    assert meter.on_stream_event(small) == (0, 0.0)  # under one reporting step
+    big = {"type": "content_block_delta", "delta": {"type": "text_delta", "text": "x" * 400}}
+    assert meter.on_stream_event(big)[0] == 125  # (100 + 400) / 4 characters a token
+    end = {"type": "message_delta", "usage": {"output_tokens": 100}}
+    assert meter.on_stream_event(end)[0] == -25  # the real count replaces the estimate
+    assert meter.reported_tokens == 110
+
+
 def test_unknown_models_are_priced_as_the_dearest() -> None:
     assert price_of("claude-haiku-4-5") == (1.0, 5.0)
     assert price_of("claude-opus-4-1-20250805") == (15.0, 75.0)

@@ -96,19 +96,18 @@ class Session:
         self.result: dict[str, Any] | None = None
         self.session_id: str | None = None
         self.transcript = open(Path(job.attempt_dir) / TRANSCRIPT, "ab")  # noqa: SIM115
-        self.events: Any = None
 
     def read(self, stream: IO[bytes]) -> None:
-        for raw in iter(stream.readline, b""):
-            self.transcript.write(raw if raw.endswith(b"\n") else raw + b"\n")
-            try:
-                message = json.loads(raw)
-            except ValueError:
-                _say(raw.decode("utf-8", "replace").rstrip())
-                continue
-            if isinstance(message, dict):
-                self.handle(message)
-        self.transcript.close()
+        with self.transcript:
+            for raw in iter(stream.readline, b""):
+                self.transcript.write(raw if raw.endswith(b"\n") else raw + b"\n")
+                try:
+                    message = json.loads(raw)
+                except ValueError:
+                    _say(raw.decode("utf-8", "replace").rstrip())
+                    continue
+                if isinstance(message, dict):
+                    self.handle(message)
 
     def handle(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
@@ -134,13 +133,23 @@ class Session:
             self.ctx.report_usage(tokens, cost)
 
     def emit_tool_call(self, data: dict[str, Any]) -> None:
-        from houston.events import EventLog
-
-        if self.events is None:
-            self.events = EventLog(Path(self.job.mission_dir).parent.parent.parent / "events")
         with contextlib.suppress(OSError):  # telemetry never fails the agent
-            self.events.append("tool.call", mission=self.job.mission_id, task=self.job.task_id,
-                               attempt=self.job.attempt, data=data)
+            event_log(Path(self.job.mission_dir)).append(
+                "tool.call", mission=self.job.mission_id, task=self.job.task_id,
+                attempt=self.job.attempt, data=data)
+
+
+_EVENT_LOGS: dict[Path, Any] = {}
+
+
+def event_log(mission_dir: Path) -> Any:
+    """One EventLog per home for the worker's life (it keeps its fds open)."""
+    from houston.events import EventLog
+
+    folder = mission_dir.parent.parent.parent / "events"  # <home>/missions/<STATE>/<id>
+    if folder not in _EVENT_LOGS:
+        _EVENT_LOGS[folder] = EventLog(folder)
+    return _EVENT_LOGS[folder]
 
 
 def _say(line: str) -> None:

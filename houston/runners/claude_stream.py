@@ -6,9 +6,10 @@ retries), `stream_event` (the raw API events of each model call, as they arrive)
 `assistant` (a finished content block), `user` (tool results) and a final `result`.
 
 `Meter` turns them into spend as it arrives: a call's input tokens with its
-`message_start`, its output tokens with each `message_delta` (cumulative per call), priced
-by model family; the final `result` then corrects both to Claude Code's own totals
-(`usage`, `total_cost_usd`), which also cover side requests the stream never shows.
+`message_start`; its output tokens estimated from the streamed text every ESTIMATE_STEP
+tokens, then set by its `message_delta` (cumulative per call); priced by model family.
+The final `result` corrects both to Claude Code's own totals (`usage`, `total_cost_usd`),
+which also cover side requests the stream never shows.
 `Tools` pairs each `tool_use` with its `tool_result` into one tool call. No I/O here.
 """
 
@@ -25,6 +26,7 @@ PRICES = {"opus-4-0": (15.0, 75.0), "opus-4-1": (15.0, 75.0), "3-opus": (15.0, 7
 DEAREST = (15.0, 75.0)
 DEFAULT_PERMISSION_MODE = "acceptEdits"
 SUMMARY_CHARS = 200
+ESTIMATE_STEP = 64  # estimated output tokens between two reports while a call streams
 
 
 def price_of(model: str) -> tuple[float, float]:
@@ -98,6 +100,7 @@ class Meter:
     model: str = ""
     calls: dict[str, tuple[int, int]] = field(default_factory=dict)  # id -> (input, output)
     current: str = ""
+    streamed_chars: int = 0  # of the current call, before its message_delta says the count
     reported_tokens: int = 0
     reported_cost: float = 0.0
 
@@ -109,11 +112,21 @@ class Meter:
             self.model = str(message.get("model") or self.model)
             usage = message.get("usage") or {}
             self.calls[self.current] = (_input_tokens(usage), int(usage.get("output_tokens") or 0))
+            self.streamed_chars = 0
+        elif kind == "content_block_delta" and self.current in self.calls:
+            # A long answer's output tokens are counted only at its end: estimate them as
+            # they stream (about four characters a token) so a budget stops it midway.
+            self.streamed_chars += _delta_chars(event.get("delta") or {})
+            inp, out = self.calls[self.current]
+            estimate = max(out, self.streamed_chars // 4)
+            if estimate - out < ESTIMATE_STEP:
+                return 0, 0.0
+            self.calls[self.current] = (inp, estimate)
         elif kind == "message_delta" and self.current in self.calls:
             usage = event.get("usage") or {}
-            inp, out = self.calls[self.current]
+            inp, _estimate = self.calls[self.current]
             self.calls[self.current] = (max(inp, _input_tokens(usage)),
-                                        max(out, int(usage.get("output_tokens") or 0)))
+                                        int(usage.get("output_tokens") or 0))
         else:
             return 0, 0.0
         return self._delta(*self._totals())
@@ -137,6 +150,11 @@ class Meter:
         delta = (tokens - self.reported_tokens, round(cost - self.reported_cost, 10))
         self.reported_tokens, self.reported_cost = tokens, cost
         return delta
+
+
+def _delta_chars(delta: dict[str, Any]) -> int:
+    text = delta.get("text") or delta.get("partial_json") or delta.get("thinking") or ""
+    return len(text) if isinstance(text, str) else 0
 
 
 def _input_tokens(usage: dict[str, Any]) -> int:
