@@ -12,7 +12,14 @@ from pathlib import Path
 import psutil
 import pytest
 from anthropic_stub import Step, Stub, start, stop, text, tool_use
-from claude_helpers import claude_environment, events_of, git, make_coding_package, make_repo
+from claude_helpers import (
+    CODER,
+    claude_environment,
+    events_of,
+    git,
+    make_coding_package,
+    make_repo,
+)
 from test_engine_helpers import REPO, engine_thread, outcome, run_engine, submit, wait_for
 
 from houston import actions
@@ -335,3 +342,20 @@ def test_a_timeout_stops_claude_and_everything_it_started(
                                      "exit.json")
     assert exit_info is not None and exit_info["reason"] == "timeout"
     wait_for(lambda: not _running(marker), 5, "the tool's process to be gone")
+
+
+def test_a_missing_claude_fails_the_attempt_saying_how_to_install_it(
+        home: Home, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("HOUSTON_CLAUDE", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no claude anywhere on it
+    make_coding_package(home, {"plain": CODER.format(extra="").replace(
+        "workspace: worktree\n", "").replace("name: coder", "name: plain")})
+    ref = submit(home, """
+        name: no claude
+        tasks:
+          - {id: a, agent: c/plain, inputs: {prompt: hello}}
+    """)
+    run_engine(home, ref)
+    assert outcome(home, ref) == ("COMPLETED", "failed")
+    state = tf.read_state(MissionStore(home).locate(ref.id).path, "a")
+    assert "not installed" in state["error"] and "@anthropic-ai/claude-code" in state["error"]
