@@ -359,3 +359,35 @@ def test_a_missing_claude_fails_the_attempt_saying_how_to_install_it(
     assert outcome(home, ref) == ("COMPLETED", "failed")
     state = tf.read_state(MissionStore(home).locate(ref.id).path, "a")
     assert "not installed" in state["error"] and "@anthropic-ai/claude-code" in state["error"]
+
+
+def test_a_retry_resumes_the_crashed_attempts_session_when_asked(
+        home: Home, stub: Stub, tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    marker = f"sleep 3{os.getpid() % 1000}.75"
+    stub.scripts["resume"] = [
+        Step([tool_use("Write", file_path="{cwd}/draft.txt", content="draft\n")]),
+        Step([tool_use("Bash", command=f'case "$PWD" in */a/1) {marker};; esac',
+                       description="wait")]),
+        Step([text("finished")]),
+    ]
+    make_coding_package(home, {"resumer": CODER.format(extra="resume: true\n").replace(
+        "name: coder", "name: resumer")})
+    ref = submit(home, f"""
+        name: resumed
+        repo: {repo}
+        tasks:
+          - {{id: a, agent: c/resumer, inputs: {{prompt: "[script:resume]"}}}}
+    """)
+    store = MissionStore(home)
+    with engine_thread(home, missions={ref.id}):
+        wait_for(lambda: _running(marker), 60, "claude's Bash tool to run")
+        os.kill(_claude_pid(store.locate(ref.id).path, "a", 1), signal.SIGKILL)
+        wait_for(lambda: store.locate(ref.id).state.value == "COMPLETED", 60, "the end")
+    assert outcome(home, ref) == ("COMPLETED", "succeeded")
+    second = [r for r in stub.requests if "/a/2" in json.dumps(r.get("system"))]
+    assert second, "the second attempt asked the model"
+    turns = [m["role"] for m in second[0]["messages"]]
+    assert "assistant" in turns  # the first attempt's conversation went on
+    path = store.locate(ref.id).path
+    assert "ended before it finished" in (tf.attempt_dir(path, "a", 2) / "prompt.md").read_text()

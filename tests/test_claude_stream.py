@@ -148,3 +148,20 @@ def test_the_final_result_becomes_the_outcome(tmp_path: Path) -> None:
     failed = outcome_of(_job(tmp_path, {}), _session({"is_error": True,
                                                       "subtype": "error_max_turns"}), 1)
     assert not failed.ok and "error_max_turns" in str(failed.error)
+
+
+def test_a_session_is_found_and_copied_for_the_new_working_folder(tmp_path: Path) -> None:
+    from houston.runners.claude_resume import prepare_resume, project_folder
+
+    assert project_folder("/h/.houston/worktrees/m_1/a/2") == "-h--houston-worktrees-m-1-a-2"
+    attempts = tmp_path / "attempts"
+    for number in (1, 2, 3):
+        (attempts / str(number)).mkdir(parents=True)
+    (attempts / "1" / "claude-session.json").write_text('{"session_id": "abc-1"}')
+    old = tmp_path / "cfg" / "projects" / "-w-a-1" / "abc-1.jsonl"
+    old.parent.mkdir(parents=True)
+    old.write_text('{"type": "user"}\n')
+    env = {"CLAUDE_CONFIG_DIR": str(tmp_path / "cfg")}
+    assert prepare_resume(str(attempts / "3"), "/w/a/3", env) == "abc-1"
+    assert (tmp_path / "cfg" / "projects" / "-w-a-3" / "abc-1.jsonl").read_text() == old.read_text()
+    assert prepare_resume(str(attempts / "1"), "/w/a/1", env) is None  # nothing before it

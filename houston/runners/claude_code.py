@@ -13,7 +13,8 @@ session, registered with the worker at once, so the engine can stop its whole gr
 folder; each message that is not a partial becomes one line of stdout.log; each tool use
 becomes a `tool.call` event and a line; spend is reported as it arrives (see `Meter`).
 The final `result` gives the result's `text` (or, for `output: json`, its parsed JSON), and
-`session_id`, `num_turns` and cost are written to `claude-session.json`.
+`session_id`, `num_turns` and cost are written to `claude-session.json`. With the agent's
+`resume: true`, a retry resumes the previous attempt's session (houston.runners.claude_resume).
 
 The executable is `HOUSTON_CLAUDE`, else `claude` on PATH.
 """
@@ -200,6 +201,19 @@ def session_record(session: Session) -> dict[str, Any]:
             "duration_ms": result.get("duration_ms")}
 
 
+RESUMED = ("Your previous attempt at this task ended before it finished (its changes so far "
+           "are committed on its own branch; this is a fresh checkout). Continue the task.\n\n")
+
+
+def resumable(job: Job, cwd: str, env: dict[str, str]) -> str | None:
+    """With the agent's `resume: true`, the session of the task's previous attempt."""
+    if job.agent.get("resume") is not True or job.attempt <= 1:
+        return None
+    from houston.runners.claude_resume import prepare_resume
+
+    return prepare_resume(job.attempt_dir, cwd, env)
+
+
 def stop_leftovers(attempt_dir: str) -> None:
     """Claude Code starts its Bash tools in sessions of their own, which outlive it when
     it dies or is stopped: kill whatever still works for this attempt (by HOUSTON_WORK_DIR,
@@ -221,11 +235,11 @@ class ClaudeCodeRunner:
                               fix="use permissionMode: acceptEdits and list the agent's tools")
         cwd = working_folder(job)
         needs, context = needs_and_context(job)
+        resume = resumable(job, cwd, env_for_lookup)
         prompt_path = Path(job.attempt_dir) / "prompt.md"
-        prompt_path.write_text(build_prompt(job.inputs, needs, context))
-        resume = job.inputs.get("resume_session")
-        argv = build_argv(executable, job.agent, job.prompt,
-                          resume=str(resume) if isinstance(resume, str) and resume else None)
+        prompt = build_prompt(job.inputs, needs, context)
+        prompt_path.write_text(RESUMED + prompt if resume else prompt)
+        argv = build_argv(executable, job.agent, job.prompt, resume=resume)
         with open(prompt_path, "rb") as stdin:
             try:
                 proc = subprocess.Popen(
