@@ -32,7 +32,7 @@ def candidates(root: Path, finished: set[str], known: set[str]) -> list[Path]:
     found: list[Path] = []
     if not root.is_dir():
         return found
-    for mission in sorted(root.iterdir()):
+    for mission in sorted(p for p in root.iterdir() if p.is_dir()):  # not the .gitignore
         if mission.name in finished or mission.name not in known:
             for task in sorted(p for p in mission.iterdir() if p.is_dir()):
                 if task.name == INTEGRATION:
