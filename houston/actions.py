@@ -56,13 +56,13 @@ def submit(
     from houston.mission import load_mission  # pydantic is slow to import: only here
 
     spec = load_mission(data, source)  # raises SpecError before anything touches disk
+    workspace = _workspace_record(data, spec.repo)  # a bad `repo:` too
     store.home.ensure()
     tasks = len(spec.tasks) + (1 if spec.initializer is not None else 0)
     summary: dict[str, Any] = {
         "gate": spec.gate,
         "counts": {"total": tasks, "pending": tasks, "running": 0, "succeeded": 0, "failed": 0},
     }
-    workspace = _workspace_record(data, spec.repo)
     if workspace is not None:
         summary["workspace"] = workspace  # repo + base commit of `workspace: worktree` tasks
     ref = store.create(data, spec.name, context=spec.context, summary=summary, now=now)

@@ -236,3 +236,14 @@ def test_worktrees_inside_the_users_checkout_stay_out_of_its_status(tmp_path: Pa
     assert outcome(home, ref) == ("COMPLETED", "succeeded")
     untracked = git(repo, "status", "--porcelain", "--untracked-files=all").splitlines()
     assert untracked and not [line for line in untracked if "/worktrees/" in line]
+
+
+def test_a_repo_that_is_not_a_repository_is_refused_at_submit(tmp_path: Path) -> None:
+    from houston.cli.main import main
+
+    mission = tmp_path / "m.yaml"
+    mission.write_text(f"name: x\nrepo: {tmp_path}\ntasks:\n  - {{id: a, agent: core/shell}}\n")
+    home = tmp_path / "home"
+    with pytest.raises(SystemExit) as exited:
+        main(["--home", str(home), "submit", str(mission)])
+    assert exited.value.code == 2 and not home.exists()
