@@ -56,7 +56,7 @@ def submit(
     from houston.mission import load_mission  # pydantic is slow to import: only here
 
     spec = load_mission(data, source)  # raises SpecError before anything touches disk
-    workspace = _workspace_record(data, spec.repo)  # a bad `repo:` too
+    workspace = _workspace_record(data, spec.repo, source)  # a bad `repo:` too
     store.home.ensure()
     tasks = len(spec.tasks) + (1 if spec.initializer is not None else 0)
     summary: dict[str, Any] = {
@@ -79,10 +79,16 @@ def submit(
         return store.locate(ref.id)  # someone approved or rejected it in between
 
 
-def _workspace_record(data: bytes, repo: str | None) -> dict[str, str] | None:
+def _workspace_record(data: bytes, repo: str | None, source: str) -> dict[str, str] | None:
+    from houston.errors import HoustonError, SpecError
     from houston.workspace import record_at_submit
 
-    return record_at_submit(data, repo, Path.cwd())
+    try:
+        return record_at_submit(data, repo, Path.cwd())
+    except HoustonError as exc:
+        lines = data.decode("utf-8", "replace").splitlines()
+        line = next((n for n, text in enumerate(lines, 1) if text.startswith("repo:")), 0)
+        raise SpecError(exc.what, source=source, line=line, fix=exc.fix) from None
 
 
 def approve(

@@ -238,7 +238,8 @@ def test_worktrees_inside_the_users_checkout_stay_out_of_its_status(tmp_path: Pa
     assert untracked and not [line for line in untracked if "/worktrees/" in line]
 
 
-def test_a_repo_that_is_not_a_repository_is_refused_at_submit(tmp_path: Path) -> None:
+def test_a_repo_that_is_not_a_repository_is_refused_at_submit(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from houston.cli.main import main
 
     mission = tmp_path / "m.yaml"
@@ -247,3 +248,4 @@ def test_a_repo_that_is_not_a_repository_is_refused_at_submit(tmp_path: Path) ->
     with pytest.raises(SystemExit) as exited:
         main(["--home", str(home), "submit", str(mission)])
     assert exited.value.code == 2 and not home.exists()
+    assert f"{mission}:2: {tmp_path} is not inside a git repository" in capsys.readouterr().err
