@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Sequence
 from pathlib import Path
 
 from houston.errors import HoustonError
@@ -113,24 +112,6 @@ def parse_worktree_list(text: str) -> list[dict[str, str]]:
     return entries
 
 
-def parse_status_paths(text: str) -> list[str]:
-    """Pure: paths named by `git status --porcelain=v1 -z` (both sides of a rename)."""
-    paths: list[str] = []
-    fields = text.split("\0")
-    index = 0
-    while index < len(fields):
-        entry = fields[index]
-        index += 1
-        if len(entry) < 4:
-            continue
-        paths.append(entry[3:])
-        if entry[0] in "RC":  # a rename or copy is followed by its source path
-            if index < len(fields) and fields[index]:
-                paths.append(fields[index])
-            index += 1
-    return sorted(set(paths))
-
-
 def conflicted_paths(text: str) -> list[str]:
     """Pure: unmerged paths from `git diff --name-only --diff-filter=U -z`."""
     return sorted({p for p in text.split("\0") if p})
@@ -140,6 +121,3 @@ def changed_files(repo: Path | str, base: str, commit: str) -> list[str]:
     done = git(repo, "diff", "--name-only", "-z", "--no-renames", base, commit)
     return sorted({p for p in done.stdout.split("\0") if p})
 
-
-def ref_paths(names: Sequence[str]) -> list[str]:
-    return [f"refs/heads/{name}" for name in names]

@@ -42,8 +42,6 @@ def test_worktree_listing_and_status_are_parsed() -> None:
     entries = gitops.parse_worktree_list(listing)
     assert [e["worktree"] for e in entries] == ["/r", "/h/worktrees/m/t/1", "/gone"]
     assert entries[1]["locked"] == "initializing" and "prunable" in entries[2]
-    status = " M a.py\0R  new.py\0old.py\0?? dir/x y.txt\0"
-    assert gitops.parse_status_paths(status) == ["a.py", "dir/x y.txt", "new.py", "old.py"]
     assert gitops.conflicted_paths("b.txt\0a.txt\0") == ["a.txt", "b.txt"]
 
 
