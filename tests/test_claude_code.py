@@ -391,3 +391,23 @@ def test_a_retry_resumes_the_crashed_attempts_session_when_asked(
     assert "assistant" in turns  # the first attempt's conversation went on
     path = store.locate(ref.id).path
     assert "ended before it finished" in (tf.attempt_dir(path, "a", 2) / "prompt.md").read_text()
+
+
+def test_max_turns_reaches_claude_code(home: Home, stub: Stub, tmp_path: Path) -> None:
+    stub.scripts["turns"] = [
+        Step([tool_use("Bash", command="echo one", description="one")]),
+        Step([tool_use("Bash", command="echo two", description="two")]),
+        Step([text("never")]),
+    ]
+    make_coding_package(home, {"short": CODER.format(extra="maxTurns: 1\n").replace(
+        "workspace: worktree\n", "").replace("name: coder", "name: short")})
+    ref = submit(home, f"""
+        name: short
+        tasks:
+          - {{id: a, agent: c/short, inputs: {{prompt: "[script:turns]", cwd: "{tmp_path}"}}}}
+    """)
+    run_engine(home, ref)
+    assert outcome(home, ref) == ("COMPLETED", "failed")
+    state = tf.read_state(MissionStore(home).locate(ref.id).path, "a")
+    assert "max_turns" in state["error"]
+    assert len(stub.requests) < 3
