@@ -75,6 +75,8 @@ def test_files_land_on_the_attempts_branch_and_spend_is_counted(
     assert status["usage"]["tokens"] >= 450
     log = (tf.attempt_dir(path, "a", 1) / "stdout.log").read_text()
     assert "tool Write ok" in log and "result: success after 3 turns" in log
+    assert "assistant: writing\n" in log and "assistant: All done.\n" in log
+    assert "model call ended (end_turn): 50 output tokens" in log
 
 
 def test_a_task_sees_the_results_it_needs_and_the_mission_context(

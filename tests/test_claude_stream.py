@@ -13,6 +13,7 @@ from houston.errors import RunnerError
 from houston.runners import Job
 from houston.runners.claude_code import Session, find_claude, outcome_of
 from houston.runners.claude_stream import (
+    LiveText,
     Meter,
     Tools,
     build_argv,
@@ -103,12 +104,25 @@ def test_tool_uses_pair_with_their_results() -> None:
     assert len(summarize("Write", {"content": "x" * 999})) == 200
 
 
-def test_log_lines_skip_partials() -> None:
+def test_log_lines_and_live_text() -> None:
     assert log_line({"type": "stream_event", "event": {}}) is None
     assert log_line({"type": "result", "subtype": "success", "num_turns": 2,
                      "total_cost_usd": 0.5}) == "result: success after 2 turns, cost $0.5000"
-    assert log_line({"type": "assistant", "message": {"content": [
-        {"type": "text", "text": "Done"}]}}) == "assistant: Done"
+    live = LiveText()
+    events = [{"type": "message_start", "message": {"usage": {"input_tokens": 9}}},
+              {"type": "content_block_start", "index": 0, "content_block": {"type": "text"}},
+              {"type": "content_block_delta", "index": 0,
+               "delta": {"type": "text_delta", "text": "Do"}},
+              {"type": "content_block_delta", "index": 0,
+               "delta": {"type": "text_delta", "text": "ne"}},
+              {"type": "content_block_stop", "index": 0},
+              {"type": "content_block_start", "index": 1, "content_block": {"type": "tool_use"}},
+              {"type": "content_block_stop", "index": 1},
+              {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+               "usage": {"output_tokens": 2}}]
+    assert "".join(live.text_of(e) for e in events) == (
+        "model call: 9 input tokens\nassistant: Done\n"
+        "model call ended (end_turn): 2 output tokens\n")
 
 
 def test_a_missing_claude_says_how_to_install_it(tmp_path: Path) -> None:

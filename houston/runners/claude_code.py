@@ -10,8 +10,9 @@ It runs in the attempt's worktree when the task has `workspace: worktree`
 (`HOUSTON_WORKTREE`), else in the inputs' `cwd`, else in the attempt folder; in its own
 session, registered with the worker at once, so the engine can stop its whole group
 (cancel, timeout, budget). Every stream-json message goes to `claude.jsonl` in the attempt
-folder; each message that is not a partial becomes one line of stdout.log; each tool use
-becomes a `tool.call` event and a line; spend is reported as it arrives (see `Meter`).
+folder; stdout.log gets a line for each system message, model call (start and end), tool
+call and the result, and the assistant's words as they stream; each tool use becomes a
+`tool.call` event; spend is reported as it arrives (see `Meter`).
 The final `result` gives the result's `text` (or, for `output: json`, its parsed JSON), and
 `session_id`, `num_turns` and cost are written to `claude-session.json`. With the agent's
 `resume: true`, a retry resumes the previous attempt's session (houston.runners.claude_resume).
@@ -32,7 +33,14 @@ from typing import IO, Any
 
 from houston.errors import RunnerError
 from houston.runners import AgentContext, Job, Outcome
-from houston.runners.claude_stream import Meter, Tools, build_argv, build_prompt, log_line
+from houston.runners.claude_stream import (
+    LiveText,
+    Meter,
+    Tools,
+    build_argv,
+    build_prompt,
+    log_line,
+)
 from houston.runners.command import build_env
 
 INSTALL_FIX = ("install it with `npm install -g @anthropic-ai/claude-code` (or into a folder "
@@ -94,6 +102,7 @@ class Session:
         self.ctx = ctx
         self.meter = Meter()
         self.tools = Tools(cwd=cwd)
+        self.live = LiveText()
         self.result: dict[str, Any] | None = None
         self.session_id: str | None = None
         self.transcript = open(Path(job.attempt_dir) / TRANSCRIPT, "ab")  # noqa: SIM115
@@ -114,7 +123,10 @@ class Session:
         kind = message.get("type")
         self.session_id = message.get("session_id") or self.session_id
         if kind == "stream_event":
-            self.report(*self.meter.on_stream_event(message.get("event") or {}))
+            event = message.get("event") or {}
+            self.report(*self.meter.on_stream_event(event))
+            if piece := self.live.text_of(event):
+                _write(piece)
         elif kind == "assistant":
             for line in self.tools.started(message, time.monotonic()):
                 _say(line)
@@ -154,7 +166,11 @@ def event_log(mission_dir: Path) -> Any:
 
 
 def _say(line: str) -> None:
-    data = (line + "\n").encode("utf-8", "replace")
+    _write(line + "\n")
+
+
+def _write(text: str) -> None:
+    data = text.encode("utf-8", "replace")
     view = memoryview(data)
     while view:
         view = view[os.write(1, view):]

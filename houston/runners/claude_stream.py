@@ -220,8 +220,8 @@ def _one_line(text: str) -> str:
 
 
 def log_line(message: dict[str, Any]) -> str | None:
-    """One readable line for a stream-json message (None: a partial, kept in the
-    transcript only, or a message whose line is written elsewhere)."""
+    """One readable line for a `system` or `result` message (the others are written by
+    `LiveText` as they stream, or as tool lines)."""
     kind = message.get("type")
     if kind == "system":
         sub = message.get("subtype")
@@ -232,12 +232,39 @@ def log_line(message: dict[str, Any]) -> str | None:
             return (f"claude: API retry {message.get('attempt')}/{message.get('max_retries')}"
                     f" ({message.get('error_status') or message.get('error')})")
         return f"claude: {sub} {message.get('status') or ''}".rstrip()
-    if kind == "assistant":
-        texts = [str(b.get("text") or "") for b in (message.get("message") or {}).get("content")
-                 or [] if isinstance(b, dict) and b.get("type") == "text"]
-        return ("assistant: " + _one_line(" ".join(texts))) if any(texts) else None
     if kind == "result":
         cost = message.get("total_cost_usd")
         return (f"result: {message.get('subtype')} after {message.get('num_turns')} turns, "
                 f"cost ${float(cost or 0):.4f}")
     return None
+
+
+@dataclass
+class LiveText:
+    """The log text of `stream_event` messages: each model call's start and end, and the
+    assistant's words as they stream (so `houston logs -f` shows them live)."""
+
+    open_text: set[int] = field(default_factory=set)
+
+    def text_of(self, event: dict[str, Any]) -> str:
+        kind = event.get("type")
+        if kind == "message_start":
+            usage = (event.get("message") or {}).get("usage") or {}
+            return f"model call: {_input_tokens(usage)} input tokens\n"
+        if kind == "content_block_start":
+            if (event.get("content_block") or {}).get("type") == "text":
+                self.open_text.add(int(event.get("index") or 0))
+                return "assistant: "
+        elif kind == "content_block_delta":
+            delta = event.get("delta") or {}
+            if delta.get("type") == "text_delta":
+                return str(delta.get("text") or "")
+        elif kind == "content_block_stop":
+            if int(event.get("index") or 0) in self.open_text:
+                self.open_text.discard(int(event.get("index") or 0))
+                return "\n"
+        elif kind == "message_delta":
+            stop = (event.get("delta") or {}).get("stop_reason")
+            out = (event.get("usage") or {}).get("output_tokens")
+            return f"model call ended ({stop}): {out} output tokens\n"
+        return ""
