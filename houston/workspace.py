@@ -143,8 +143,11 @@ def repo_lock(repo: str) -> Iterator[None]:
 def repair(repo: str) -> None:
     """Undo what a kill -9 in the middle of a worktree change can leave (under the lock)."""
     listing = git(repo, "worktree", "list", "--porcelain").stdout
+    ours = []
     for entry in gitops.parse_worktree_list(listing):
         path = entry.get("worktree", "")
+        if _ours(path) and Path(path).exists():
+            ours.append(path)
         if entry.get("locked", "").strip() in _ORPHAN_LOCK_REASONS and _ours(path):
             # A `git worktree add` killed midway (its checkout may be partial). No agent
             # ever ran there: an attempt starts only once its worktree is whole.
@@ -152,9 +155,22 @@ def repair(repo: str) -> None:
             git(repo, "worktree", "remove", "--force", path, check=False)
             if Path(path).exists():
                 shutil.rmtree(path)
-    _drop_unborn_admin_folders(gitops.common_dir(repo) / "worktrees", time.time())
-    git(repo, "worktree", "prune")
-    git(repo, "worktree", "repair", check=False)
+    admin = gitops.common_dir(repo) / "worktrees"
+    _drop_unborn_admin_folders(admin, time.time())
+    _prune_ours(admin)
+    if ours:
+        git(repo, "worktree", "repair", *ours, check=False)
+
+
+def _prune_ours(admin: Path) -> None:
+    """`git worktree prune`, for Houston's worktrees only: the user's own entries stay even
+    while their folder is missing (a disk not mounted is no reason to forget them)."""
+    with contextlib.suppress(OSError):
+        for entry in admin.iterdir():
+            with contextlib.suppress(OSError):
+                folder = Path((entry / "gitdir").read_text().strip()).parent
+                if _ours(str(folder)) and not folder.exists() and not (entry / "locked").exists():
+                    shutil.rmtree(entry)
 
 
 def _drop_unborn_admin_folders(admin: Path, now: float) -> None:
@@ -213,7 +229,7 @@ def _ignore_in_enclosing_checkout(folder: Path) -> None:
 def _remove_if_unregistered(repo: str, path: Path) -> None:
     if not (path / ".git").is_file():
         shutil.rmtree(path)  # never a worktree git knows: an interrupted checkout's files
-        git(repo, "worktree", "prune")
+        _prune_ours(gitops.common_dir(repo) / "worktrees")
 
 
 def _clear_stale_index_lock(path: Path) -> None:

@@ -247,3 +247,13 @@ def test_a_repo_that_is_not_a_repository_is_refused_at_submit(
         main(["--home", str(home), "submit", str(mission)])
     assert exited.value.code == 2 and not home.exists()
     assert f"{mission}:2: {tmp_path} is not inside a git repository" in capsys.readouterr().err
+
+
+def test_the_users_own_worktree_on_a_missing_disk_is_not_pruned(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    usb = tmp_path / "usb" / "feature"
+    git(repo, "worktree", "add", "-q", "-b", "feature", str(usb))
+    (tmp_path / "usb").rename(tmp_path / "usb-unmounted")  # the disk is gone for now
+    with repo_lock(str(repo)):
+        pass
+    assert str(usb) in git(repo, "worktree", "list", "--porcelain")
