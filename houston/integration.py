@@ -15,9 +15,9 @@ from typing import Any
 
 from houston import gitops
 from houston.gitops import MergeConflict, WorkspaceError, git
-from houston.workspace import MissionRepo, integration_branch, repo_lock
+from houston.workspace import INTEGRATION, MissionRepo, integration_branch, repo_lock
 
-FOLDER = "_integration"
+FOLDER = INTEGRATION
 
 
 @dataclass

@@ -38,6 +38,7 @@ RECORD = "workspace.json"  # in an attempt folder: branch, worktree, base, commi
 _LOCK_NAME = "houston-worktrees.lock"
 _ORPHAN_LOCK_REASONS = ("initializing",)
 UNBORN_AGE = 60.0
+INTEGRATION = "_integration"  # core/merge's worktree: <home>/worktrees/<mission>/_integration
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,13 @@ def _drop_unborn_admin_folders(admin: Path, now: float) -> None:
 
 
 def _ours(path: str) -> bool:
-    return "/worktrees/" in path and Path(path).parent.parent.parent.name == "worktrees"
+    """A worktree Houston made: `<home>/worktrees/<mission>/<task>/<attempt>` or
+    `<home>/worktrees/<mission>/_integration`, in a folder that is a Houston home."""
+    folder = Path(path)
+    depth = 2 if folder.name == INTEGRATION else 3
+    root = folder.parents[depth - 1] if len(folder.parents) >= depth else None
+    return (root is not None and root.name == "worktrees"
+            and (root.parent / "missions").is_dir())
 
 
 def open_worktree(home: Path, where: MissionRepo, mission_id: str, task_id: str,

@@ -15,9 +15,7 @@ from pathlib import Path
 
 from houston import gitops
 from houston.gitops import WorkspaceError, git
-from houston.workspace import repo_lock, save_work
-
-INTEGRATION = "_integration"  # core/merge's worktree (houston.integration.FOLDER)
+from houston.workspace import INTEGRATION, repo_lock, save_work
 
 
 @dataclass
