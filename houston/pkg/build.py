@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
 import stat
 import tarfile
 from dataclasses import dataclass
@@ -123,3 +124,38 @@ def write_archive(data: bytes, out_dir: Path, name: str, version: str) -> tuple[
         target.with_name(target.name + ".sha256"), f"{digest}  {target.name}\n".encode("ascii")
     )
     return target, digest
+
+
+def publish_archive(data: bytes, registry: Path, name: str, version: str) -> tuple[Path, str]:
+    """Put an archive into a registry folder; a published version is never replaced.
+
+    The same bytes again are a no-op; different bytes under a published name@version are
+    refused, because whoever installed that version trusts its digest.
+    """
+    target = registry / archive_name(name, version)
+    digest = hashlib.sha256(data).hexdigest()
+    _refuse_different(target, digest)
+    registry.mkdir(parents=True, exist_ok=True)
+    tmp = registry / f".{target.name}.{os.getpid()}.tmp"
+    try:
+        write_bytes_atomic(tmp, data)
+        write_bytes_atomic(
+            target.with_name(target.name + ".sha256"), f"{digest}  {target.name}\n".encode("ascii")
+        )
+        os.link(tmp, target)  # unlike a rename, never replaces what a racing publish put there
+    except FileExistsError:
+        _refuse_different(target, digest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target, digest
+
+
+def _refuse_different(target: Path, digest: str) -> None:
+    if not target.exists():
+        return
+    if hashlib.sha256(target.read_bytes()).hexdigest() != digest:
+        raise PackageError(
+            "a different archive with this name and version is already published",
+            where=str(target),
+            fix="bump the version in package.yaml",
+        )
