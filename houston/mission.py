@@ -79,7 +79,7 @@ def _check_agent(value: str) -> str:
 
 
 def _check_requirement(value: str) -> str:
-    import nodesemver  # type: ignore[import-untyped]  # npm-compatible ranges
+    from houston.pkg.versions import is_valid_range  # npm's ranges, as npm reads them
 
     name, at, spec = value.strip().partition("@")
     if not re.match(PACKAGE_PATTERN, name):
@@ -88,7 +88,7 @@ def _check_requirement(value: str) -> str:
         raise Problem(
             f"{shorten(value)} has no version range", f"write {name}@^1.0, or {name}@* for any"
         )
-    if not spec.strip() or nodesemver.valid_range(spec, loose=False) is None:
+    if not is_valid_range(spec):
         raise Problem(
             f"{spec!r} is not a valid npm semver range", "e.g. ^1.2.0, ~1.2, >=1 <2, 1.x or *"
         )

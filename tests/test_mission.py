@@ -103,6 +103,8 @@ def test_npm_ranges_are_accepted(requirement: str) -> None:
         ("core@", "is not a valid npm semver range"),
         ("core@latest", "is not a valid npm semver range"),
         ("core@^^1", "is not a valid npm semver range"),
+        ("core@1.x.5", "is not a valid npm semver range"),  # npm refuses these two
+        ("core@x.1", "is not a valid npm semver range"),
         ("Core@1", "is not a package name"),
         ("@1", "is not a package name"),
     ],
