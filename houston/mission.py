@@ -22,11 +22,13 @@ from houston.yamlstrict_messages import closest_key
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 AGENT_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}/[a-z0-9][a-z0-9_.-]{0,63}$"
 PACKAGE_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
-DURATION_PATTERN = r"^\s*(\d+d)?(\d+h)?(\d+m)?(\d+(\.\d+)?s)?\s*$"
+DURATION_PATTERN = r"^\s*([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+(\.[0-9]+)?s)?\s*$"
 MAX_DURATION = 31 * 24 * 3600.0  # longer is a typo (hours for seconds), not a plan
 
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$")
-_CLOCK = re.compile(r"^(\d+):([0-5]?\d)$")
+# [0-9], not \d: Python's \d matches every Unicode digit (Arabic-Indic, fullwidth), and
+# int() reads them all.
+_DURATION = re.compile(r"^(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+(?:\.[0-9]+)?)s)?\Z")
+_CLOCK = re.compile(r"^([0-9]+):([0-5]?[0-9])\Z")
 _DURATION_FIX = "write seconds as a number, or text like 30s, 5m, 1h30m, 2d"
 
 
