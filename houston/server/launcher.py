@@ -28,6 +28,7 @@ from houston import fsio
 from houston.errors import StoreError
 from houston.home import Home
 from houston.server.app import create_app
+from houston.server.protocol import BODY_TIMEOUT, HEAD_TIMEOUT, bounded_protocol
 from houston.server.security import LOOPBACK_HOSTS, load_token
 from houston.server.sse import Feed
 
@@ -88,6 +89,8 @@ def start(
     reconcile: float = 2.0,
     graceful_timeout: int = 1,
     log_level: str = "warning",
+    head_timeout: float = HEAD_TIMEOUT,
+    body_timeout: float = BODY_TIMEOUT,
 ) -> ServerHandle:
     """Serve the dashboard of `home`; port 0 takes any free port, and a taken default
     port falls back to a free one. The chosen port is written to `<home>/run/server.json`."""
@@ -102,7 +105,8 @@ def start(
     chosen = sock.getsockname()[1]
     config = uvicorn.Config(
         app, log_level=log_level, timeout_graceful_shutdown=graceful_timeout,
-        lifespan="on", loop="asyncio", http="h11", ws="none", access_log=False,
+        lifespan="on", loop="asyncio", http=bounded_protocol(head_timeout, body_timeout),
+        ws="none", access_log=False,
     )
     server = _Server(config)
     loop = asyncio.new_event_loop()
