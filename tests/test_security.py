@@ -175,3 +175,25 @@ def test_a_wildcard_bind_accepts_this_machines_names_only(home: Home) -> None:
     assert "127.0.0.1" in names
     assert "evil.example" not in names
     assert _names_for("127.0.0.1") == {"127.0.0.1", "[127.0.0.1]"}
+
+
+def test_a_bind_other_machines_can_reach_is_warned_about_loudly(
+    home: Home, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from houston.errors import StoreError
+    from houston.server.launcher import exposure_warning, is_loopback
+
+    for loopback in ("127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost", "LOCALHOST"):
+        assert is_loopback(loopback) and exposure_warning(loopback) == "", loopback
+    assert "EVERY network interface" in exposure_warning("0.0.0.0")
+    assert "EVERY network interface" in exposure_warning("::")
+    for remote in ("192.168.1.5", "example.com", "10.0.0.1"):
+        assert "plain HTTP" in exposure_warning(remote), remote
+    # 192.0.2.1 (TEST-NET-1) is on no interface here: the warning comes before the bind,
+    # and the bind then fails without opening anything.
+    with pytest.raises(StoreError, match=r"cannot listen on 192\.0\.2\.1"):
+        start(home, host="192.0.2.1", port=0)
+    err = capsys.readouterr().err
+    assert "WARNING: the dashboard will listen on 192.0.2.1, in plain HTTP" in err
+    start(home, port=0).stop()
+    assert "WARNING" not in capsys.readouterr().err

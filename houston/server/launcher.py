@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import ipaddress
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Generator, Iterable
@@ -94,6 +96,10 @@ def start(
 ) -> ServerHandle:
     """Serve the dashboard of `home`; port 0 takes any free port, and a taken default
     port falls back to a free one. The chosen port is written to `<home>/run/server.json`."""
+    warning = exposure_warning(host)
+    if warning:
+        sys.stderr.write(warning)
+        sys.stderr.flush()
     home.run.mkdir(parents=True, exist_ok=True)
     token = load_token(home.run)
     hosts = {*LOOPBACK_HOSTS, *allowed_hosts, *_names_for(host)}
@@ -120,6 +126,31 @@ def start(
     handle = ServerHandle(url, host, chosen, token, home, server, thread, feed, loop)
     _write_record(home, host, chosen, url.split("?", 1)[0])
     return handle
+
+
+def is_loopback(host: str) -> bool:
+    """Pure: does binding `host` keep the server on this machine?"""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to any interface
+        return False
+
+
+def exposure_warning(host: str) -> str:
+    """Pure: the warning for a bind address other machines can reach ("" for loopback)."""
+    if is_loopback(host):
+        return ""
+    where = "EVERY network interface" if host in WILDCARDS else f"{host}"
+    bar = "!" * 78
+    return (
+        f"{bar}\nWARNING: the dashboard will listen on {where}, in plain HTTP.\n"
+        "Anyone who can reach this port sees the requests pass unencrypted, the access\n"
+        "token included, and with the token can approve, cancel and submit missions.\n"
+        "Use --host 127.0.0.1 (the default) and an SSH tunnel or a TLS proxy instead.\n"
+        f"{bar}\n"
+    )
 
 
 def _serve(loop: asyncio.AbstractEventLoop, server: _Server, sock: socket.socket) -> None:
