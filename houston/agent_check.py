@@ -23,14 +23,20 @@ TaskPath = tuple[str | int, ...]
 def check_agents(home: Home, spec: MissionSpec, data: bytes, source: str) -> None:
     """Raise SpecError (file:line of the task's `agent:`) for an agent its package lacks."""
     catalog = AgentCatalog(home)
+    folders: dict[str, Path | None] = {}  # one lookup per package, however many tasks
+    checked: set[str] = set()
     for path, task in _tasks(spec):
-        folder = catalog.package_dir(task.agent.partition("/")[0])
-        if folder is None:
+        package = task.agent.partition("/")[0]
+        if package not in folders:
+            folders[package] = catalog.package_dir(package)
+        folder = folders[package]
+        if folder is None or task.agent in checked:
             continue
         try:
             catalog.find(task.agent)
         except NotFoundError:
             raise _unknown_agent(home, folder, path, task, data, source) from None
+        checked.add(task.agent)
 
 
 def _tasks(spec: MissionSpec) -> list[tuple[TaskPath, TaskSpec]]:
