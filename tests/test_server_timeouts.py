@@ -71,6 +71,13 @@ def test_a_body_that_never_arrives_is_cut_off(server: ServerHandle) -> None:
     assert b"the request body took too long" in answer
 
 
+def test_a_connection_that_sends_nothing_is_closed_without_an_answer(
+    server: ServerHandle,
+) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as sock:
+        assert sock.recv(65536) == b""  # closed by the server, long before this timeout
+
+
 def test_prompt_requests_on_one_connection_are_served(server: ServerHandle) -> None:
     request = (f"GET /api/missions HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
                f"Authorization: Bearer {server.token}\r\n\r\n").encode()

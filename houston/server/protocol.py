@@ -6,8 +6,9 @@ seconds, or declares a body it never sends, holds a connection (and, for a body,
 application task) for as long as it likes. Here each request has `head_timeout` seconds
 from its first byte (or from the connection, for the first request) to finish its
 headers, and `body_timeout` seconds from there to finish its body; a late client gets
-`408 Request Timeout` and the connection is closed. Dribbling bytes never extends a
-deadline: it is set once per phase of each request.
+`408 Request Timeout` and the connection is closed (a connection that sent nothing is
+closed without an answer). Dribbling bytes never extends a deadline: it is set once per
+phase of each request.
 """
 
 from __future__ import annotations
@@ -78,8 +79,11 @@ class BoundedH11Protocol(H11Protocol):
         if self.transport.is_closing():
             return
         cycle = getattr(self, "cycle", None)
-        if phase == "head" or (cycle is not None and not cycle.response_started):
-            self.transport.write(timeout_answer("headers" if phase == "head" else "body"))
+        if phase == "head":
+            if self.conn.trailing_data[0]:  # a request began; an idle connection just closes
+                self.transport.write(timeout_answer("headers"))
+        elif cycle is not None and not cycle.response_started:
+            self.transport.write(timeout_answer("body"))
         self.transport.close()
 
 
