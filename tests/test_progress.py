@@ -17,8 +17,16 @@ from pathlib import Path
 import pytest
 from test_engine_helpers import REPO
 
-from houston.engine.progress import Progress, View, render_line, terminal_columns
+from houston.actions import submit
+from houston.engine.progress import (
+    Progress,
+    View,
+    read_task_states,
+    render_line,
+    terminal_columns,
+)
 from houston.home import Home
+from houston.store import MissionStore
 
 
 def view(**changes: object) -> View:
@@ -62,6 +70,23 @@ def test_the_total_counts_tasks_no_event_has_named_yet() -> None:
     progress.close()
     last = out.getvalue().rsplit("\r\x1b[2K", 1)[-1]
     assert "done 1/4" in last and "running 0" in last and "failed 1 (b)" in last
+
+
+@pytest.mark.process
+def test_task_states_are_read_as_houston_show_reads_them(home: Home) -> None:
+    from test_pkg_helpers import cli
+
+    hello = REPO / "missions" / "hello.yaml"
+    waiting = submit(MissionStore(home), hello.read_bytes(), "hello.yaml", approve=False)
+    read = read_task_states(home)
+    before = read(waiting.id)
+    assert len(before) >= 2 and set(before.values()) == {"pending"}
+    assert read("20990101-000000-nope-abcd") == {}
+    result = cli("--home", str(home.root), "run", str(hello), "--no-ui", "--workers", "2")
+    assert result.code == 0, result.err
+    done = [ref for ref in MissionStore(home).list() if ref.id != waiting.id]
+    assert set(read(done[0].id).values()) == {"succeeded"}
+    assert read(done[0].id).keys() == before.keys()
 
 
 def test_terminal_columns_measure_the_stream_not_stdout() -> None:

@@ -59,8 +59,10 @@ def drive(home: Home, options: Any, *, tty: bool, ui: Any = None) -> dict[str, A
     from houston.engine.engine import Engine
     from houston.engine.progress import Progress, read_task_states
 
-    progress = Progress(sys.stderr, tty=tty, workers=options.workers,
-                        read_states=read_task_states(home))
+    # The true total reads task files: for a live line or `houston run`'s missions, never
+    # for every mission an unattended `houston serve` works on.
+    seed = read_task_states(home) if tty or options.missions else None
+    progress = Progress(sys.stderr, tty=tty, workers=options.workers, read_states=seed)
     engine = Engine(home, options, observer=progress)
 
     def on_signal(signum: int, frame: Any) -> None:

@@ -12,10 +12,12 @@ place with a carriage return, and every redraw would scroll the screen.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
 _FINAL = ("succeeded", "failed", "cancelled", "skipped")
@@ -180,7 +182,8 @@ def terminal_columns(stream: TextIO, environ: Mapping[str, str]) -> int:
 
 
 def read_task_states(home: Any) -> ReadStates:
-    """`read_states` for a Progress: every task's state as `houston show` reads it."""
+    """`read_states` for a Progress: each task's state as `houston show` judges it, from
+    the few files that decide it (result, lock owner, state.json), attempts unread."""
 
     def read(mission_id: str) -> dict[str, str]:
         from houston import taskview
@@ -189,8 +192,30 @@ def read_task_states(home: Any) -> ReadStates:
 
         try:
             ref = MissionStore(home).locate(mission_id)
-            return {str(t["id"]): str(t["state"]) for t in taskview.read_tasks(ref.path)}
-        except (HoustonError, OSError):
+        except HoustonError:
             return {}  # the display must never stop the engine; events still count
+        outline = taskview.read_outline(ref.path)
+        states = {str(row["id"]): "pending" for row in (outline or {}).get("tasks", [])}
+        try:
+            with os.scandir(ref.path / "tasks") as entries:
+                for entry in entries:
+                    if entry.is_dir() and not entry.name.startswith("."):
+                        states[entry.name] = _disk_state(Path(entry.path))
+        except OSError:  # no task has begun yet, or the mission moved on meanwhile
+            pass
+        return states
 
     return read
+
+
+def _disk_state(folder: Path) -> str:
+    if (folder / "result.json").is_file():
+        return "succeeded"
+    if (folder / "lock" / "owner.json").is_file():
+        return "running"
+    try:
+        saved = json.loads((folder / "state.json").read_bytes())
+    except (OSError, ValueError):
+        return "pending"
+    state = saved.get("state") if isinstance(saved, dict) else None
+    return state if isinstance(state, str) else "pending"
