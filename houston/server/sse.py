@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -37,6 +38,7 @@ REPLAY_BATCH = 500
 # One replay step reads, parses and sends at most this much: a stalled client then holds
 # one window (plus the socket buffers), not a whole 8 MiB log segment parsed into dicts.
 REPLAY_BYTES = 256 * 1024
+_EVENT_ID = re.compile(r"-?[0-9]{1,18}")  # ASCII digits; 18 of them fit in an int64
 
 
 def encode_sse(event: dict[str, Any]) -> bytes:
@@ -59,11 +61,9 @@ def resume_point(last_event_id: str | None, since: str | None, head_id: int) -> 
     """Pure: the id to resume after. The browser's Last-Event-ID (sent on automatic
     reconnects) wins over `?since=`; with neither, start live at the head."""
     for raw in (last_event_id, since):
-        if raw is not None and raw.strip():
-            try:
-                return max(-1, int(raw.strip()))
-            except ValueError:
-                continue
+        text = (raw or "").strip()
+        if _EVENT_ID.fullmatch(text):  # not int(): it also reads "٣" and "1_0"
+            return max(-1, int(text))
     return head_id
 
 
