@@ -96,10 +96,7 @@ def start(
 ) -> ServerHandle:
     """Serve the dashboard of `home`; port 0 takes any free port, and a taken default
     port falls back to a free one. The chosen port is written to `<home>/run/server.json`."""
-    warning = exposure_warning(host)
-    if warning:
-        sys.stderr.write(warning)
-        sys.stderr.flush()
+    _warn_if_exposed(host)
     home.run.mkdir(parents=True, exist_ok=True)
     token = load_token(home.run)
     hosts = {*LOOPBACK_HOSTS, *allowed_hosts, *_names_for(host)}
@@ -151,6 +148,13 @@ def exposure_warning(host: str) -> str:
         "Use --host 127.0.0.1 (the default) and an SSH tunnel or a TLS proxy instead.\n"
         f"{bar}\n"
     )
+
+
+def _warn_if_exposed(host: str) -> None:
+    warning = exposure_warning(host)
+    if warning:  # before binding: said even when the bind then fails
+        sys.stderr.write(warning)
+        sys.stderr.flush()
 
 
 def _serve(loop: asyncio.AbstractEventLoop, server: _Server, sock: socket.socket) -> None:
