@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -63,13 +64,17 @@ def ranges() -> list[str]:
 
 
 def semver_package() -> Path:
+    """The `semver` that npm itself loads (npm/node_modules/semver from nodejs.org builds,
+    /usr/share/nodejs/semver with Debian's npm package), found as node's require finds it."""
     npm, node = shutil.which("npm"), shutil.which("node")
     assert npm and node, "node and npm are test dependencies: install nodejs and npm"
-    root = subprocess.run([npm, "root", "-g"], capture_output=True, text=True, check=True,
-                          timeout=60).stdout.strip()
-    package = Path(root) / "npm" / "node_modules" / "semver"
-    assert (package / "package.json").is_file(), f"npm's own semver is not at {package}"
-    return package
+    npm_dir = Path(os.path.realpath(npm)).parent.parent  # .../npm/bin/npm-cli.js -> .../npm
+    found = subprocess.run(
+        [node, "-e", "console.log(require.resolve('semver/package.json', "
+                     "{paths: [process.argv[1]]}))", str(npm_dir)],
+        capture_output=True, text=True, timeout=60)
+    assert found.returncode == 0, f"npm's own semver is not found from {npm_dir}: {found.stderr}"
+    return Path(found.stdout.strip()).parent
 
 
 def ask_npm(cases: list[tuple[str, bool]]) -> list[tuple[str | None, list[bool]]]:
