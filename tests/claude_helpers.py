@@ -23,13 +23,19 @@ You change files in the repository you are started in.
 """
 
 
+# Where the README and .ci/run install the CLI: `npm install --prefix .npm ...`.
+REPO_CLAUDE = Path(__file__).resolve().parent.parent / ".npm" / "node_modules" / ".bin" / "claude"
+
+
 def claude_executable() -> str:
     """The real Claude Code CLI; a missing one fails the test (never skips it)."""
     found = os.environ.get("HOUSTON_CLAUDE") or shutil.which("claude")
+    if not found and REPO_CLAUDE.is_file():
+        found = str(REPO_CLAUDE)
     if not found or not Path(found).is_file():
-        pytest.fail("Claude Code is not installed: `npm install --prefix DIR "
-                    "@anthropic-ai/claude-code` and set HOUSTON_CLAUDE=DIR/node_modules/.bin/"
-                    "claude (or put claude on PATH)")
+        pytest.fail("Claude Code is not installed: `npm install --prefix .npm "
+                    "@anthropic-ai/claude-code` in the checkout (or set HOUSTON_CLAUDE, or put "
+                    "claude on PATH)")
     return found
 
 
