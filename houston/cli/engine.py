@@ -65,13 +65,16 @@ def drive(home: Home, options: Any, *, tty: bool, ui: Any = None) -> dict[str, A
     """Run an engine in the foreground with signal handlers and a progress display."""
     from houston.engine.budget import ceiling_from
     from houston.engine.engine import Engine
-    from houston.engine.progress import Progress
+    from houston.engine.progress import Progress, read_task_states
 
     try:  # a tenant's budget ceilings: a typo must stop the start, not every mission
         ceiling_from(os.environ)
     except ValueError as exc:
         raise UsageError(str(exc), fix="set it to a plain number, or unset it") from None
-    progress = Progress(sys.stderr, tty=tty, workers=options.workers)
+    # The true total reads task files: for a live line or `houston run`'s missions, never
+    # for every mission an unattended `houston serve` works on.
+    seed = read_task_states(home) if tty or options.missions else None
+    progress = Progress(sys.stderr, tty=tty, workers=options.workers, read_states=seed)
     engine = Engine(home, options, observer=progress)
 
     def on_signal(signum: int, frame: Any) -> None:
