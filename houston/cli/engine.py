@@ -57,10 +57,19 @@ def stop_ui(handle: Any) -> None:
 def drive(home: Home, options: Any, *, tty: bool, ui: Any = None) -> dict[str, Any]:
     """Run an engine in the foreground with signal handlers and a progress display."""
     from houston.engine.engine import Engine
+    from houston.engine.envpause import pause_message
     from houston.engine.progress import Progress
 
     progress = Progress(sys.stderr, tty=tty, workers=options.workers)
-    engine = Engine(home, options, observer=progress)
+
+    def observe(type_: str, mission: str | None, task: str | None, attempt: int | None,
+                data: dict[str, Any]) -> None:
+        if type_ == "engine.state" and (line := pause_message(data)) is not None:
+            sys.stderr.write(f"\n{line}\n" if tty else f"{line}\n")
+            sys.stderr.flush()
+        progress(type_, mission, task, attempt, data)
+
+    engine = Engine(home, options, observer=observe)
 
     def on_signal(signum: int, frame: Any) -> None:
         first = engine.stop_mode is None

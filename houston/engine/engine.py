@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import os
+import select
 import selectors
 import time
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from houston.clock import iso, utcnow
 from houston.engine import budget as bud
 from houston.engine import scheduler as sch
 from houston.engine.attempts import AttemptOps
+from houston.engine.envpause import EnginePause
 from houston.engine.liveness import my_identity
 from houston.engine.mission_run import MissionRun, TaskRun
 from houston.engine.pipelining import Pipelining
@@ -34,7 +36,7 @@ from houston.engine.pool import Pool, WorkerRecord
 from houston.engine.recovery import sweep
 from houston.engine.sampling import Sampling
 from houston.engine.watch import Watcher
-from houston.errors import ConflictError, HoustonError
+from houston.errors import ConflictError, HoustonError, is_environment_fault
 from houston.events import EventLog, Pending
 from houston.home import Home
 from houston.lifecycle import MissionState, Outcome, Reason
@@ -84,6 +86,9 @@ class Engine(AttemptOps, Pipelining, Sampling):
         self.watcher = Watcher(self.wake)
         self.rescan = True
         self._timers = {"reconcile": 0.0, "sweep": 0.0, "sample": 0.0, "flush": 0.0}
+        self.pause = EnginePause(
+            lambda data: self.emit("engine.state", None, None, None, data),
+            self._nap, lambda: self.stop_mode == "force")
 
     # -- outside controls (thread- and signal-safe) -----------------------------------
 
@@ -99,20 +104,56 @@ class Engine(AttemptOps, Pipelining, Sampling):
 
     def run(self) -> dict[str, tuple[Outcome, Reason]]:
         self.home.ensure()
-        self.write_pid_record()
-        self.pool.start(scratch=self.home.tmp)
-        self.watcher.start()
-        self.watcher.watch(self.home.state_dir(S.COMMITTED))
-        self.emit("engine.state", None, None, None,
-                  {"state": "started", "pid": os.getpid(), "workers": self.options.workers})
+        fsio.set_fault_waiter(self.pause)  # a full disk pauses this thread's writes
         try:
-            self.sweep_others()
-            while not self.done():
+            self.write_pid_record()
+            self.pool.start(scratch=self.home.tmp)
+            self.watcher.start()
+            self.watcher.watch(self.home.state_dir(S.COMMITTED))
+            self.emit("engine.state", None, None, None,
+                      {"state": "started", "pid": os.getpid(), "workers": self.options.workers})
+            try:
+                self.sweep_others()
+                self.loop()
+            finally:
+                self.shutdown()
+        finally:
+            fsio.set_fault_waiter(None)
+        return self.finished
+
+    def loop(self) -> None:
+        tries = 0
+        while not self.done():
+            try:
                 self.wait_for_work()
                 self.tick()
-        finally:
-            self.shutdown()
-        return self.finished
+            except OSError as exc:
+                # Writes made through fsio wait in place; this catches the rest (a mkdir,
+                # a lock file) so that the engine pauses instead of dying.
+                if not is_environment_fault(exc):
+                    raise
+                tries += 1
+                self.pause.wait(exc, tries)
+                self.rescan = True
+                continue
+            if tries:
+                tries = 0
+                self.pause.cleared()
+
+    def _nap(self, seconds: float) -> None:
+        """Sleep during a pause, waking early for a signal (a stop request)."""
+        # Only the wake-up pipe, and only a forced stop ends the nap early: the watcher's
+        # wake-ups (our own retried writes among them) would turn it into a busy loop.
+        deadline = time.monotonic() + seconds
+        for _ in range(10_000):
+            left = deadline - time.monotonic()
+            if left <= 0 or self.stop_mode == "force":
+                return
+            readable, _, _ = select.select([self._wake_r], [], [], left)
+            if readable:
+                with contextlib.suppress(BlockingIOError):
+                    os.read(self._wake_r, 4096)
+                self.rescan = True
 
     def done(self) -> bool:
         if self.stop_mode is not None and not self.missions:
@@ -425,7 +466,7 @@ class Engine(AttemptOps, Pipelining, Sampling):
     def flush_events(self) -> None:
         if self._pending:
             batch, self._pending = self._pending, []
-            self.events.append_many(batch)
+            fsio.persist(lambda: self.events.append_many(batch), self.home.events)
 
 
 def _outcome(reason: Reason) -> Outcome:

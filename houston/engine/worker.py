@@ -29,8 +29,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from houston import fsio
 from houston.clock import iso
 from houston.engine import claims, taskfiles
+from houston.engine.envpause import WorkerPause
 from houston.engine.inbox import Inbox, send
 from houston.engine.liveness import identity_of, my_identity
 from houston.engine.taskfiles import write_json_fast
@@ -285,6 +287,7 @@ def main() -> None:
     _LOGFD = os.dup(2)
     os.dup2(_DEVNULL, 1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the engine
+    fsio.set_fault_waiter(WorkerPause())  # a full disk: wait and write again, lose nothing
     send(msg_fd, {"type": "ready", "pid": os.getpid()})
     me = my_identity().to_dict()
     inbox = Inbox(msg_fd)
