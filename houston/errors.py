@@ -130,3 +130,14 @@ def environment_fault(exc: OSError) -> EnvironmentFault | None:
     if exc.filename2:
         where = f"{where} -> {exc.filename2}"
     return EnvironmentFault(what, where=where, fix=fix)
+
+
+def from_os_error(exc: OSError) -> HoustonError | None:
+    """The HoustonError an OSError stands for: the machine's fault (exit 3), a name too
+    long for the filesystem (bad input, exit 2), or None (a defect: keep the traceback)."""
+    if exc.errno == errno.ENAMETOOLONG:
+        name = str(exc.filename or "")
+        shown = name if len(name) <= 100 else f"{name[:60]}...({len(name)} characters)"
+        return UsageError("a name is too long for the filesystem (at most 255 bytes "
+                          "per path part)", where=shown, fix="use a shorter name or id")
+    return environment_fault(exc)

@@ -33,6 +33,7 @@ from houston.ids import MISSION_ID, make_mission_id, random_suffix
 from houston.lifecycle import MissionState, Outcome, Reason, check_transition
 
 LOCK_STRIPES = 64
+NAME_MAX = 255  # bytes in one path part on Linux filesystems
 STATE_ORDER = (
     MissionState.PLANNING,
     MissionState.COMMITTED,
@@ -142,6 +143,10 @@ class MissionStore:
         """A full id or a unique prefix of one."""
         if not is_plain_name(prefix):
             raise UsageError(f"{prefix!r} is not a mission id", fix="see `houston ls`")
+        if len(prefix.encode()) > NAME_MAX:  # the filesystem would answer ENAMETOOLONG
+            raise UsageError(f"a mission id of {len(prefix)} characters is too long "
+                             f"(ids are folder names, at most {NAME_MAX} bytes)",
+                             fix="see `houston ls` for the ids there are")
         exact = self.locate_or_none(prefix)
         if exact is not None:
             return exact

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from houston import __version__
-from houston.errors import EXIT_BAD_INPUT, HoustonError, environment_fault
+from houston.errors import EXIT_BAD_INPUT, HoustonError, from_os_error
 
 # name -> ("module:attribute", short help shown by `houston --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -92,12 +92,13 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except OSError as exc:
         # Disk full, permission denied, read-only: the machine's fault, said plainly (exit
-        # 3). Any other OSError is a defect of ours and keeps its traceback.
-        fault = environment_fault(exc)
-        if fault is None:
+        # 3); a name too long: bad input (exit 2). Any other OSError is a defect of ours
+        # and keeps its traceback.
+        error = from_os_error(exc)
+        if error is None:
             raise
-        click.echo(f"error: {fault}", err=True)
-        sys.exit(fault.exit_code)
+        click.echo(f"error: {error}", err=True)
+        sys.exit(error.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:

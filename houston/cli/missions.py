@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from houston.cli import render
-from houston.errors import NotFoundError, UsageError, environment_fault
+from houston.errors import NotFoundError, UsageError, from_os_error
 from houston.home import Home
 from houston.lifecycle import MissionState, parse_state
 from houston.store import STATE_ORDER, MissionStore
@@ -83,8 +83,8 @@ def read_mission_file(file: str) -> tuple[bytes, str]:
             "this is a folder, not a mission file", where=file, fix="give the mission.yaml inside"
         ) from None
     except OSError as exc:
-        if environment_fault(exc) is not None:
-            raise  # permission denied and the like: the machine's answer (exit 3)
+        if from_os_error(exc) is not None:
+            raise  # permission denied (exit 3), a name too long (exit 2): said in one place
         raise UsageError(f"cannot read the mission file: {exc.strerror}", where=file) from None
     return data, file
 

@@ -16,9 +16,11 @@ from starlette.routing import Route
 from houston.errors import (
     AmbiguousError,
     ConflictError,
+    EnvironmentFault,
     HoustonError,
     IllegalTransition,
     NotFoundError,
+    from_os_error,
 )
 from houston.events import EventLog
 from houston.lifecycle import MissionState
@@ -32,6 +34,7 @@ STATUS_BY_ERROR: list[tuple[type[HoustonError], int]] = [
     (AmbiguousError, 409),
     (ConflictError, 409),
     (IllegalTransition, 409),
+    (EnvironmentFault, 503),
 ]
 
 
@@ -70,6 +73,11 @@ class Api:
             result = await run_in_threadpool(fn, *args)
         except HoustonError as exc:
             return error_response(exc)
+        except OSError as exc:  # a name too long (400), a full or read-only disk (503)
+            error = from_os_error(exc)
+            if error is None:
+                raise
+            return error_response(error)
         return JSONResponse(result, status_code=status)
 
     async def list_missions(self, request: Request) -> Response:
