@@ -64,6 +64,8 @@ def drive(home: Home, options: Any, *, tty: bool, ui: Any = None) -> dict[str, A
 
     def observe(type_: str, mission: str | None, task: str | None, attempt: int | None,
                 data: dict[str, Any]) -> None:
+        if type_ == "engine.state" and data.get("state") == "following":
+            sys.stderr.write(f"mission {mission} is run by {data.get('by')}: following it\n")
         if type_ == "engine.state" and (line := pause_message(data)) is not None:
             sys.stderr.write(f"\n{line}\n" if tty else f"{line}\n")
             sys.stderr.flush()
@@ -160,7 +162,7 @@ def run(ctx: click.Context, target: str, sets: tuple[str, ...], workers: int | N
     finished = drive(home, options, tty=sys.stderr.isatty(), ui=ui)
     if ui is not None and sys.stderr.isatty():
         sys.stderr.write("the dashboard closed with the run; `houston serve` keeps one open\n")
-    _exit_for(ref.id, finished)
+    _exit_for(home, ref.id, finished)
 
 
 def _ensure_requirements(home: Home, requires: list[str]) -> None:
@@ -173,12 +175,15 @@ def _ensure_requirements(home: Home, requires: list[str]) -> None:
         ensure(home, list(requires))
 
 
-def _exit_for(mission_id: str, finished: dict[str, Any]) -> None:
+def _exit_for(home: Home, mission_id: str, finished: dict[str, Any]) -> None:
     result = finished.get(mission_id)
-    if result is None:
-        raise MissionFailed(f"mission {mission_id} was interrupted before it finished",
-                            fix=f"it is back in COMMITTED; `houston serve` or "
-                                f"`houston cancel {mission_id}`")
+    if result is None:  # stopped before the end: say where the mission really is
+        ref = MissionStore(home).locate_or_none(mission_id)
+        state = ref.state.value if ref else "gone"
+        raise MissionFailed(f"stopped following mission {mission_id} before it finished: "
+                            f"it is {state}",
+                            fix=f"`houston show {mission_id}`; `houston serve` runs what is "
+                                f"in COMMITTED, `houston cancel {mission_id}` stops it")
     outcome, reason = result
     if outcome.value != "succeeded":
         raise MissionFailed(f"mission {mission_id} {outcome.value} ({reason.value})",
@@ -270,7 +275,7 @@ def retry(ctx: click.Context, mission_id: str, detach: bool, workers: int | None
     options = EngineOptions(missions={ref.id}, on_stop="cancel")
     if workers:
         options.workers = workers
-    _exit_for(ref.id, drive(home, options, tty=sys.stderr.isatty()))
+    _exit_for(home, ref.id, drive(home, options, tty=sys.stderr.isatty()))
 
 
 @click.command()

@@ -29,6 +29,7 @@ from houston.engine import budget as bud
 from houston.engine import scheduler as sch
 from houston.engine.attempts import AttemptOps
 from houston.engine.envpause import EnginePause
+from houston.engine.follow import Following
 from houston.engine.liveness import my_identity
 from houston.engine.mission_run import MissionRun, TaskRun
 from houston.engine.pipelining import Pipelining
@@ -61,7 +62,7 @@ class EngineOptions:
     retract_after: float = 0.2  # a job queued behind a running one waits this long at most
 
 
-class Engine(AttemptOps, Pipelining, Sampling):
+class Engine(AttemptOps, Pipelining, Sampling, Following):
     def __init__(self, home: Home, options: EngineOptions | None = None,
                  observer: Observer | None = None) -> None:
         self.home = home
@@ -86,6 +87,7 @@ class Engine(AttemptOps, Pipelining, Sampling):
         self.watcher = Watcher(self.wake)
         self.rescan = True
         self._timers = {"reconcile": 0.0, "sweep": 0.0, "sample": 0.0, "flush": 0.0}
+        self.start_following()
         self.pause = EnginePause(
             lambda data: self.emit("engine.state", None, None, None, data),
             self._nap, lambda: self.stop_mode == "force")
@@ -157,7 +159,11 @@ class Engine(AttemptOps, Pipelining, Sampling):
 
     def done(self) -> bool:
         if self.stop_mode is not None and not self.missions:
-            return True
+            # Following another engine's mission: a stop asks it to cancel, and we wait.
+            if self.stop_mode == "force":
+                return True
+            self.follow_others()
+            return not self.following
         wanted = self.options.missions
         if wanted is not None:
             return all(mid in self.finished for mid in wanted)
@@ -223,6 +229,7 @@ class Engine(AttemptOps, Pipelining, Sampling):
             if self.stop_mode is None:
                 self.claim_committed()
             self.check_cancels()
+            self.follow_others()
         if now >= self._timers["sweep"]:
             self.sweep_others()
         self.check_running(now)
@@ -446,6 +453,7 @@ class Engine(AttemptOps, Pipelining, Sampling):
     def shutdown(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.pid_record.unlink()
+        self.stop_following()
         self.watcher.stop()
         self.pool.stop(grace=0.5)
         self.emit("engine.state", None, None, None, {"state": "stopped", "pid": os.getpid()})
