@@ -174,6 +174,8 @@ def format_show(view: dict[str, Any]) -> str:
             ("tasks", _task_summary(counts)),
             ("spend", _spend(usage, view.get("budget"))),
             ("path", view["path"]),
+            # why a mission ended without running (e.g. it did not validate)
+            *([("error", view["error"])] if view.get("error") else []),
         ]
     )
     parts = [head]

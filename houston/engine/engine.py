@@ -275,17 +275,27 @@ class Engine(AttemptOps, Pipelining, Sampling, Following):
         record = {**self.identity.to_dict(), "since": iso(utcnow())}
         fsio.write_json_atomic(ref.path / "engine.json", record, durable=False)
         self.emit("mission.state", ref.id, None, None, {"state": S.EXECUTING.value})
+        prepare_folder(ref.path)  # a mission dropped in by hand may hold only mission.yaml
+        status = self.store.status(ref)
         try:
-            m = MissionRun.load(ref, _started(self.store.status(ref)))
+            m = MissionRun.load(ref, _started(status))
         except (HoustonError, ValueError, OSError) as exc:
-            self.move_out(ref, Reason.TASK_FAILED, {"error": str(exc)})
+            self.reject_invalid(ref, str(exc))
             return
         problem = sch.unknown_needs(m.nodes()) or sch.find_cycle(m.nodes())
         if problem:
-            self.move_out(ref, Reason.TASK_FAILED, {"error": f"bad needs: {problem}"})
+            self.reject_invalid(ref, f"bad needs: {problem}")
             return
+        if status.get("name") in (None, ref.id) and m.spec.name != status.get("name"):
+            self.store.update_status(ref, name=m.spec.name)
         self.missions[ref.id] = m
         self.watcher.watch(ref.path)
+
+    def reject_invalid(self, ref: MissionRef, error: str) -> None:
+        """A mission that does not validate ends failed (`invalid`), its status saying why."""
+        with contextlib.suppress(HoustonError):
+            self.store.update_status(ref, error=error)
+        self.move_out(ref, Reason.INVALID, {"error": error})
 
     def check_cancels(self) -> None:
         for m in list(self.missions.values()):
@@ -475,6 +485,12 @@ class Engine(AttemptOps, Pipelining, Sampling, Following):
         if self._pending:
             batch, self._pending = self._pending, []
             fsio.persist(lambda: self.events.append_many(batch), self.home.events)
+
+
+def prepare_folder(folder: Path) -> None:
+    """The sub-folders every mission has (store.create makes them; a hand-made one may not)."""
+    for sub in ("tasks", "outputs", "blackboard/directives"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
 
 
 def _outcome(reason: Reason) -> Outcome:
