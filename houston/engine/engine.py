@@ -18,7 +18,6 @@ import selectors
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -242,6 +241,8 @@ class Engine(AttemptOps, Pipelining, Sampling, Following):
         if now >= self._timers["flush"]:
             self._timers["flush"] = now + 0.5
             for m in self.missions.values():
+                # A wall-time budget survives a crash only if the time run is on disk.
+                m.dirty = m.dirty or m.limits.max_wall_time is not None
                 self.flush_status(m)
         for m in list(self.missions.values()):
             self.maybe_finish(m)
@@ -278,7 +279,9 @@ class Engine(AttemptOps, Pipelining, Sampling, Following):
         prepare_folder(ref.path)  # a mission dropped in by hand may hold only mission.yaml
         status = self.store.status(ref)
         try:
-            m = MissionRun.load(ref, _started(status))
+            # The wall clock of a mission counts only its time in EXECUTING: it goes on
+            # from what earlier runs counted, not from when it first started.
+            m = MissionRun.load(ref, time.time() - ran_before(status))
         except (HoustonError, ValueError, OSError) as exc:
             self.reject_invalid(ref, str(exc))
             return
@@ -499,11 +502,11 @@ def _outcome(reason: Reason) -> Outcome:
     return OUTCOME_BY_REASON[reason]
 
 
-def _started(status: dict[str, Any]) -> float | None:
-    text = status.get("started")
-    if not isinstance(text, str):
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+def ran_before(status: dict[str, Any]) -> float:
+    """Seconds the mission has spent in EXECUTING in earlier runs (status usage.wall_time:
+    kept current while it runs, so a crash loses at most one flush interval)."""
+    usage = status.get("usage")
+    value = usage.get("wall_time") if isinstance(usage, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0.0
+    return max(0.0, float(value))
