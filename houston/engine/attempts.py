@@ -202,6 +202,9 @@ class AttemptOps:
                   {"scope": scope, "kind": over, "limit": limits.limit(over),
                    "spent": bud.spent(used, wall)[over]})
         if t is not None and t.running is not None:
+            if t.running.stop_reason is None:
+                t.running.stop_error = bud.over_text(over, bud.spent(used, wall)[over],
+                                                     limits.limit(over), scope)
             self.stop_attempt(m, t, "budget_exceeded")
         if scope == "mission":
             self.close_mission(m, Reason.BUDGET_EXCEEDED, {"kind": over})
@@ -255,6 +258,7 @@ class AttemptOps:
                 if run is None:
                     continue
                 if run.stop_reason is None and run.deadline is not None and now >= run.deadline:
+                    run.stop_error = _deadline_text(run)
                     self.stop_attempt(m, t, run.deadline_reason)
                 if run.kill_at is not None and now >= run.kill_at:
                     self.kill_attempt(m, t)
@@ -284,6 +288,9 @@ class AttemptOps:
         if msg is None or msg.get("logs", True):
             self.tail_logs(m, t, run)
         error = (msg or {}).get("error") or ("the worker died" if msg is None else None)
+        if run.stop_reason is not None and reason == run.stop_reason:
+            # We stopped it: say why, not how it died (SIGTERM, a killed worker).
+            error = run.stop_error or bud.stop_text(reason)
         finished = float((msg or {}).get("finished") or time.time())
         started = float((msg or {}).get("started") or run.started_wall)
         written = died and tf.read_attempt_json(run.folder, "exit.json") is not None
@@ -406,6 +413,14 @@ def _left_behind(m: MissionRun, t: TaskRun, run: Running) -> dict[str, Any] | No
     if result is not None:
         return {"ok": True, "result": result, "accepted": False}
     return None
+
+
+def _deadline_text(run: Running) -> str:
+    """`timeout (30s)`, or `budget exceeded (wall time 10s of 10s)` for a task budget."""
+    seconds = (run.deadline or run.started_mono) - run.started_mono
+    if run.deadline_reason == "budget_exceeded":
+        return bud.over_text("wall_time", seconds, seconds)
+    return bud.stop_text(run.deadline_reason, seconds)
 
 
 def _attempt_reason(run: Running, msg: dict[str, Any] | None, ok: bool) -> str:

@@ -110,3 +110,32 @@ def fits(limits: Limits, used: Usage, reserved: Usage, ask: Usage) -> bool:
 
 def concurrency_ok(limits: Limits, running: int) -> bool:
     return limits.max_concurrency is None or running < limits.max_concurrency
+
+
+
+def over_text(kind: str, spent_value: float, limit: float | None, scope: str = "") -> str:
+    """Why an attempt was stopped for spend: `budget exceeded (tokens 1100 of 1000)`."""
+    where = "mission " if scope == "mission" else ""
+    label = kind.replace("_", " ")
+    return (f"budget exceeded ({where}{label} {_amount(kind, spent_value)} "
+            f"of {_amount(kind, limit)})")
+
+
+def _amount(kind: str, value: float | None) -> str:
+    if value is None:
+        return "?"
+    if kind == "tokens":
+        return str(int(value))
+    if kind == "cost":
+        return "$" + f"{value:.6f}".rstrip("0").rstrip(".")
+    return _seconds(value)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".") + "s"
+
+
+def stop_text(reason: str, seconds: float | None = None) -> str:
+    """The error of an attempt the engine stopped: `timeout (30s)`, `cancelled`, ..."""
+    words = reason.replace("_", " ")
+    return f"{words} ({_seconds(seconds)})" if seconds is not None else words

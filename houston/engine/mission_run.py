@@ -43,6 +43,7 @@ class Running:
     usage: Usage = field(default_factory=Usage)
     agent: dict[str, Any] | None = None
     stop_reason: str | None = None
+    stop_error: str | None = None  # what the attempt's error says when the stop ends it
     kill_at: float | None = None
     procs: dict[int, psutil.Process] = field(default_factory=dict)
     log_offsets: dict[str, int] = field(default_factory=lambda: {"stdout": 0, "stderr": 0})
