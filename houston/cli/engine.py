@@ -224,24 +224,43 @@ def recover(ctx: click.Context, as_json: bool, finish: bool, workers: int | None
     home = _home(ctx).require()
     actions = sweep(home)
     gone = remove_dead_engine_records(home)
+    # Missions an earlier sweep (or a stopped engine) handed back wait in COMMITTED too.
+    waiting = handed_back(MissionStore(home)) - {a["mission"] for a in actions}
     if as_json:
         render.emit_json({"actions": actions, "removed_engine_records": gone})
     else:
         _print_recovery(actions, finish)
         for pid in gone:
             render.emit(f"removed the record of engine {pid}: it is not running")
-        if not actions and not gone:
+        if waiting:
+            render.emit(f"{len(waiting)} mission(s) recovered earlier wait in COMMITTED"
+                        + ("" if finish else ": `houston recover --finish` runs them"))
+        elif not actions and not gone:
             render.emit("nothing to recover")
-    if finish and actions:
+    targets = {a["mission"] for a in actions} | waiting
+    if finish and targets:
         from houston.engine.engine import EngineOptions
 
-        options = EngineOptions(missions={a["mission"] for a in actions}, on_stop="requeue")
+        options = EngineOptions(missions=targets, on_stop="requeue")
         if workers:
             options.workers = workers
         finished = drive(home, options, tty=sys.stderr.isatty())
         failed = [m for m, (outcome, _) in finished.items() if outcome.value != "succeeded"]
         if failed:
             raise MissionFailed(f"recovered missions did not succeed: {', '.join(failed)}")
+
+
+def handed_back(store: MissionStore) -> set[str]:
+    """Missions in COMMITTED whose last move was a recovery (not a fresh submission)."""
+    from houston.lifecycle import MissionState, Reason
+
+    found = set()
+    for mission_id in store.ids_in(MissionState.COMMITTED):
+        ref = store.locate_or_none(mission_id)
+        trail = store.transitions(ref) if ref is not None else []
+        if trail and trail[-1].get("reason") == Reason.RECOVERED.value:
+            found.add(mission_id)
+    return found
 
 
 def _print_recovery(actions: list[dict[str, Any]], finish: bool) -> None:
