@@ -21,7 +21,13 @@ import pytest
 from test_engine_helpers import REPO, houston_process, wait_for
 
 from houston import fsio
-from houston.engine.envpause import EnginePause, pause_delay, pause_message
+from houston.engine.envpause import (
+    SPACE_FLOOR,
+    EnginePause,
+    pause_delay,
+    pause_message,
+    wait_for_space,
+)
 from houston.errors import EXIT_ENVIRONMENT, EnvironmentFault, environment_fault
 from houston.events import EventLog
 from houston.home import Home
@@ -129,6 +135,14 @@ def test_a_forced_stop_during_a_pause_gives_up_with_exit_3() -> None:
     assert line is not None and "/h/x: no space left on device" in line
 
 
+def test_wait_for_space_waits_only_when_the_disk_is_full() -> None:
+    naps: list[float] = []
+    assert wait_for_space("/x", naps.append, lambda p: SPACE_FLOOR) is None and naps == []
+    free = iter([0, 0, 0, SPACE_FLOOR * 4])
+    said = wait_for_space("/x", naps.append, lambda p: next(free))
+    assert said == "no space left on device while it ran" and naps == [0.25, 0.5, 1.0]
+
+
 # -- real filesystems -----------------------------------------------------------------
 
 
@@ -221,3 +235,37 @@ def test_serve_pauses_on_a_full_disk_and_finishes_once_space_is_freed(
     assert "paused" in states and "resumed" in states
     assert states.index("paused") < states.index("resumed")
 
+
+
+@pytest.mark.process
+def test_an_agent_that_failed_on_a_full_disk_runs_again_without_spending_retries(
+        small_fs: Path) -> None:
+    home = Home(small_fs / "home").ensure()
+    from houston import actions
+
+    spec = (b"name: talkative\ntasks:\n  - {id: a, agent: core/shell, retries: 0, "
+            b"inputs: {command: 'sleep 1; echo hello; echo hello >&2'}}\n")
+    ref = actions.submit(MissionStore(home), spec, "talkative.yaml")
+    serve = houston_process(home, "serve", "--no-ui", "--workers", "1", "--until-idle")
+    try:
+        agent = home.mission_dir(MissionState.EXECUTING, ref.id) / "tasks/a/attempts/1/agent.json"
+        wait_for(agent.exists, what="task a to start")
+        pid = json.loads(agent.read_text())["pid"]
+        filler = fill(small_fs)
+        # the agent's echo meets the full disk and fails; its worker waits for space
+        wait_for(lambda: not psutil.pid_exists(pid) or
+                 psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, what="the agent to end")
+        assert serve.poll() is None
+        filler.unlink()
+        assert serve.wait(timeout=60) == 0
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+        serve.communicate(timeout=10)
+    done = MissionStore(home).locate(ref.id)
+    assert MissionStore(home).status(done)["outcome"] == "succeeded"
+    attempts = done.path / "tasks" / "a" / "attempts"
+    assert sorted(os.listdir(attempts)) == ["1", "2"]
+    first = json.loads((attempts / "1" / "exit.json").read_text())
+    assert first["reason"] == "interrupted" and "no space left" in first["error"]
+    assert (attempts / "2" / "stdout.log").read_text() == "hello\n"

@@ -288,6 +288,8 @@ class AttemptOps:
         if msg is None or msg.get("logs", True):
             self.tail_logs(m, t, run)
         error = (msg or {}).get("error") or ("the worker died" if msg is None else None)
+        if reason == "interrupted" and msg and msg.get("environment"):
+            error = f"interrupted: {msg['environment']} (not counted against its retries)"
         if run.stop_reason is not None and reason == run.stop_reason:
             # We stopped it: say why, not how it died (SIGTERM, a killed worker).
             error = run.stop_error or bud.stop_text(reason)
@@ -430,6 +432,8 @@ def _attempt_reason(run: Running, msg: dict[str, Any] | None, ok: bool) -> str:
         return run.stop_reason
     if msg is None:
         return "crashed"
+    if msg.get("environment"):  # it failed on a full disk: run it again once there is room
+        return "interrupted"
     return "failed"
 
 

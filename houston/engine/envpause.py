@@ -18,6 +18,7 @@ can be written again.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -79,6 +80,32 @@ class WorkerPause:
 
     def cleared(self) -> None:
         return None
+
+
+SPACE_FLOOR = 256 * 1024  # less free space than this, and a failed agent may be the disk's
+
+
+def free_bytes(path: str) -> int:
+    """Free space where `path` is, as this user may use it (root may use reserved blocks)."""
+    stat = os.statvfs(path)
+    blocks = stat.f_bfree if os.geteuid() == 0 else stat.f_bavail
+    return blocks * stat.f_frsize
+
+
+def wait_for_space(path: str, sleep: Callable[[float], None] = time.sleep,
+                   free: Callable[[str], int] = free_bytes) -> str | None:
+    """After an agent failed: if its disk is full, wait until it is not and return why the
+    attempt should not count (the failure may be the disk's); None if there was space."""
+    try:
+        if free(path) >= SPACE_FLOOR:
+            return None
+        for tries in range(1, 1_000_000):  # ends with the engine (PDEATHSIG) if never freed
+            sleep(pause_delay(tries))
+            if free(path) >= SPACE_FLOOR:
+                break
+    except OSError:
+        return None
+    return "no space left on device while it ran"
 
 
 def pause_message(data: dict[str, Any]) -> str | None:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from houston import fsio
 from houston.clock import iso
 from houston.engine import claims, taskfiles
-from houston.engine.envpause import WorkerPause
+from houston.engine.envpause import WorkerPause, wait_for_space
 from houston.engine.inbox import Inbox, send
 from houston.engine.liveness import identity_of, my_identity
 from houston.engine.taskfiles import write_json_fast
@@ -210,6 +210,8 @@ def run_claimed(job: Job, claim: dict[str, Any] | None, msg_fd: int,
     started = time.time()
     outcome, usage, logs = run_job(job, msg_fd)
     finished = time.time()
+    # A failure on a full disk may be the disk's: wait for space, and say so (not counted).
+    environment = None if outcome.ok else wait_for_space(job.attempt_dir)
     accepted = False
     if claim is not None and nonce is not None:
         accepted = _record(job, claim, outcome, started, finished)
@@ -218,6 +220,7 @@ def run_claimed(job: Job, claim: dict[str, Any] | None, msg_fd: int,
         "type": "done", "ok": outcome.ok, "error": outcome.error, "result": outcome.result,
         "exit_code": outcome.exit_code, "signal": outcome.signal, "usage": usage,
         "logs": logs, "accepted": accepted, "started": started, "finished": finished,
+        **({"environment": environment} if environment else {}),
     })
 
 
