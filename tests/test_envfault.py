@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -80,6 +81,16 @@ def houston(home: Path, *args: str, user: str | None = None) -> subprocess.Compl
     env = dict(os.environ, PYTHONPATH=str(REPO))
     return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60,
                           check=False)
+
+
+def said(proc: subprocess.Popen[bytes], lines: list[str], start: str) -> bool:
+    """True once a line of the process's stderr starts with `start` (reads what is there)."""
+    assert proc.stderr is not None
+    os.set_blocking(proc.stderr.fileno(), False)
+    chunk = proc.stderr.read()
+    if chunk:
+        lines.extend(chunk.decode().splitlines())
+    return any(line.strip().startswith(start) for line in lines)
 
 
 # -- the pure parts ------------------------------------------------------------------
@@ -201,16 +212,8 @@ def test_serve_pauses_on_a_full_disk_and_finishes_once_space_is_freed(
         agent = home.mission_dir(MissionState.EXECUTING, ref.id) / "tasks/a/attempts/1/agent.json"
         wait_for(agent.exists, what="task a to start")
         filler = fill(small_fs)
-        assert serve.stderr is not None
-        os.set_blocking(serve.stderr.fileno(), False)
-
-        def paused() -> bool:
-            chunk = serve.stderr.read() if serve.stderr else None  # type: ignore[union-attr]
-            if chunk:
-                err_lines.extend(chunk.decode().splitlines())
-            return any(line.startswith("paused:") for line in err_lines)
-
-        wait_for(paused, timeout=20, what="the engine to say it paused")
+        wait_for(lambda: said(serve, err_lines, "paused:"), timeout=20,
+                 what="the engine to say it paused")
         assert any("no space left on device" in line for line in err_lines)
         # Keep the disk full until the agent has ended, so that its worker must wait to
         # write the attempt's record too.
@@ -269,3 +272,30 @@ def test_an_agent_that_failed_on_a_full_disk_runs_again_without_spending_retries
     first = json.loads((attempts / "1" / "exit.json").read_text())
     assert first["reason"] == "interrupted" and "no space left" in first["error"]
     assert (attempts / "2" / "stdout.log").read_text() == "hello\n"
+
+
+@pytest.mark.process
+def test_a_forced_stop_of_a_paused_engine_exits_3(small_fs: Path) -> None:
+    home = Home(small_fs / "home").ensure()
+    from houston import actions
+
+    ref = actions.submit(MissionStore(home), MISSION, "steady.yaml")
+    serve = houston_process(home, "serve", "--no-ui", "--workers", "1")
+    try:
+        agent = home.mission_dir(MissionState.EXECUTING, ref.id) / "tasks/a/attempts/1/agent.json"
+        wait_for(agent.exists, what="task a to start")
+        fill(small_fs)
+        seen: list[str] = []
+        wait_for(lambda: said(serve, seen, "paused:"), timeout=20, what="a pause")
+        serve.send_signal(signal.SIGINT)  # a stop must write too: it keeps waiting
+        wait_for(lambda: said(serve, seen, "SIGINT: stopping"), what="the stop request")
+        assert serve.poll() is None
+        serve.send_signal(signal.SIGINT)  # the second one gives up
+        _out, rest = serve.communicate(timeout=30)
+        err = "\n".join(seen).encode() + rest
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+            serve.communicate(timeout=10)
+    assert serve.returncode == 3, err.decode()
+    assert b"no space left on device" in err and b"Traceback" not in err
