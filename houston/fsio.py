@@ -13,7 +13,7 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -40,6 +40,22 @@ _waiters = threading.local()
 def set_fault_waiter(waiter: FaultWaiter | None) -> None:
     """Install (or remove, with None) the waiter for writes made by the calling thread."""
     _waiters.current = waiter
+
+
+def has_fault_waiter() -> bool:
+    return getattr(_waiters, "current", None) is not None
+
+
+@contextlib.contextmanager
+def no_waiting() -> Iterator[None]:
+    """Writes inside fail at once: for code holding a lock that others wait for, which
+    must let go of it before waiting out a full disk."""
+    saved = getattr(_waiters, "current", None)
+    _waiters.current = None
+    try:
+        yield
+    finally:
+        _waiters.current = saved
 
 
 def persist(op: Callable[[], T], path: Path | str) -> T:

@@ -24,6 +24,7 @@ from test_engine_helpers import REPO, houston_process, wait_for
 from houston import fsio
 from houston.engine.envpause import (
     SPACE_FLOOR,
+    WAITING_MARK,
     EnginePause,
     pause_delay,
     pause_message,
@@ -146,12 +147,13 @@ def test_a_forced_stop_during_a_pause_gives_up_with_exit_3() -> None:
     assert line is not None and "/h/x: no space left on device" in line
 
 
-def test_wait_for_space_waits_only_when_the_disk_is_full() -> None:
+def test_wait_for_space_waits_only_when_the_disk_is_full(tmp_path: Path) -> None:
     naps: list[float] = []
     assert wait_for_space("/x", naps.append, lambda p: SPACE_FLOOR) is None and naps == []
     free = iter([0, 0, 0, SPACE_FLOOR * 4])
-    said = wait_for_space("/x", naps.append, lambda p: next(free))
-    assert said == "no space left on device while it ran" and naps == [0.25, 0.5, 1.0]
+    why = wait_for_space(str(tmp_path), naps.append, lambda p: next(free))
+    assert why == "no space left on device while it ran" and naps == [0.25, 0.5, 1.0]
+    assert not (tmp_path / WAITING_MARK).exists()  # the mark is gone once it is over
 
 
 # -- real filesystems -----------------------------------------------------------------
@@ -256,8 +258,9 @@ def test_an_agent_that_failed_on_a_full_disk_runs_again_without_spending_retries
         pid = json.loads(agent.read_text())["pid"]
         filler = fill(small_fs)
         # the agent's echo meets the full disk and fails; its worker waits for space
-        wait_for(lambda: not psutil.pid_exists(pid) or
-                 psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, what="the agent to end")
+        mark = agent.parent / WAITING_MARK
+        wait_for(mark.exists, timeout=20, what="the worker to wait for space")
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
         assert serve.poll() is None
         filler.unlink()
         assert serve.wait(timeout=60) == 0
@@ -287,6 +290,10 @@ def test_a_forced_stop_of_a_paused_engine_exits_3(small_fs: Path) -> None:
         fill(small_fs)
         seen: list[str] = []
         wait_for(lambda: said(serve, seen, "paused:"), timeout=20, what="a pause")
+        # Commands beside a paused engine answer at once, they do not hang on its locks.
+        assert houston(home.root, "show", ref.id).returncode == 0
+        cancel = houston(home.root, "cancel", ref.id)
+        assert cancel.returncode == 3 and "no space left on device" in cancel.stderr
         serve.send_signal(signal.SIGINT)  # a stop must write too: it keeps waiting
         wait_for(lambda: said(serve, seen, "SIGINT: stopping"), what="the stop request")
         assert serve.poll() is None

@@ -66,7 +66,7 @@ def drive(home: Home, options: Any, *, tty: bool, ui: Any = None) -> dict[str, A
                 data: dict[str, Any]) -> None:
         if type_ == "engine.state" and data.get("state") == "following":
             sys.stderr.write(f"mission {mission} is run by {data.get('by')}: following it\n")
-        if type_ == "engine.state" and (line := pause_message(data)) is not None:
+        if type_ in ("engine.state", "worker.state") and (line := pause_message(data)):
             sys.stderr.write(f"\n{line}\n" if tty else f"{line}\n")
             sys.stderr.flush()
         progress(type_, mission, task, attempt, data)

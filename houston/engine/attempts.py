@@ -149,6 +149,11 @@ class AttemptOps:
         if kind == "dropped":
             self.on_dropped(worker, (str(msg.get("mission")), str(msg.get("task"))))
             return
+        if kind == "waiting_for_space":  # its agent failed on a full disk (envpause)
+            mission, task = worker.busy or (None, None)
+            self.emit("worker.state", mission, task, None,
+                      {"slot": worker.slot, "state": kind, "pid": worker.pid})
+            return
         found = self.task_of(worker)
         if kind == "done" and worker.jobs:
             worker.retracting.discard(worker.jobs.popleft())

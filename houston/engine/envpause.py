@@ -18,6 +18,7 @@ can be written again.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -92,19 +93,31 @@ def free_bytes(path: str) -> int:
     return blocks * stat.f_frsize
 
 
+WAITING_MARK = "waiting-for-space"  # an empty file in the attempt folder while it waits
+
+
 def wait_for_space(path: str, sleep: Callable[[float], None] = time.sleep,
-                   free: Callable[[str], int] = free_bytes) -> str | None:
+                   free: Callable[[str], int] = free_bytes,
+                   notify: Callable[[], None] = lambda: None) -> str | None:
     """After an agent failed: if its disk is full, wait until it is not and return why the
-    attempt should not count (the failure may be the disk's); None if there was space."""
+    attempt should not count (the failure may be the disk's); None if there was space.
+    `notify` is called once, when the wait begins."""
     try:
         if free(path) >= SPACE_FLOOR:
             return None
-        for tries in range(1, 1_000_000):  # ends with the engine (PDEATHSIG) if never freed
-            sleep(pause_delay(tries))
-            if free(path) >= SPACE_FLOOR:
-                break
     except OSError:
         return None
+    notify()
+    mark = f"{path}/{WAITING_MARK}"
+    with contextlib.suppress(OSError):  # an empty file needs no space, only an inode
+        os.close(os.open(mark, os.O_WRONLY | os.O_CREAT, 0o644))
+    for tries in range(1, 1_000_000):  # ends with the engine (PDEATHSIG) if never freed
+        sleep(pause_delay(tries))
+        with contextlib.suppress(OSError):
+            if free(path) >= SPACE_FLOOR:
+                break
+    with contextlib.suppress(OSError):
+        os.unlink(mark)
     return "no space left on device while it ran"
 
 
@@ -117,4 +130,7 @@ def pause_message(data: dict[str, Any]) -> str | None:
                 f"(hint: {data.get('fix')})")
     if state == "resumed":
         return f"resumed after {data.get('paused_for')}s"
+    if state == "waiting_for_space":
+        return (f"worker {data.get('slot')} waits for disk space: its agent failed on a full "
+                f"disk and will run again (free some space)")
     return None

@@ -211,7 +211,8 @@ def run_claimed(job: Job, claim: dict[str, Any] | None, msg_fd: int,
     outcome, usage, logs = run_job(job, msg_fd)
     finished = time.time()
     # A failure on a full disk may be the disk's: wait for space, and say so (not counted).
-    environment = None if outcome.ok else wait_for_space(job.attempt_dir)
+    environment = None if outcome.ok else wait_for_space(
+        job.attempt_dir, notify=lambda: send(msg_fd, {"type": "waiting_for_space"}))
     accepted = False
     if claim is not None and nonce is not None:
         accepted = _record(job, claim, outcome, started, finished)
