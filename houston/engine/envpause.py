@@ -117,7 +117,7 @@ def wait_for_space(path: str, sleep: Callable[[float], None] = time.sleep,
             if free(path) >= SPACE_FLOOR:
                 break
     with contextlib.suppress(OSError):
-        os.unlink(mark)
+        os.unlink(mark)  # noqa: PTH108 - str paths like the worker that calls it
     return "no space left on device while it ran"
 
 
