@@ -306,3 +306,13 @@ def test_a_forced_stop_of_a_paused_engine_exits_3(small_fs: Path) -> None:
             serve.communicate(timeout=10)
     assert serve.returncode == 3, err.decode()
     assert b"no space left on device" in err and b"Traceback" not in err
+
+
+@pytest.mark.process
+def test_package_install_on_a_full_disk_exits_3_and_installs_nothing(small_fs: Path) -> None:
+    home = Home(small_fs / "home").ensure()
+    fill(small_fs)
+    done = houston(home.root, "package", "install", str(REPO / "packages" / "customer-service"))
+    assert done.returncode == 3, done.stderr
+    assert f"{home.packages}/" in done.stderr and "no space left on device" in done.stderr
+    assert [p.name for p in home.packages.iterdir() if not p.name.startswith(".")] == []
