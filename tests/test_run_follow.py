@@ -84,3 +84,25 @@ def test_ctrl_c_of_run_cancels_the_mission_serve_executes_and_says_so(
     assert (status["state"], status["outcome"]) == ("COMPLETED", "cancelled")
     assert code == 1 and "cancelled" in err and "COMMITTED" not in err
     assert json.loads((MissionStore(home).locate(ref.id).path / "status.json").read_text())
+
+
+def test_retry_beside_serve_follows_the_mission_too(home: Home, tmp_path: Path) -> None:
+    flag = tmp_path / "flag"
+    code, _out, _err, _pid = run_beside_serve(home, mission_file(tmp_path, f"test -e {flag}"))
+    assert code == 1
+    flag.write_text("now")
+    (ref,) = MissionStore(home).list()
+    serve = houston_process(home, "serve", "--no-ui", "--workers", "2")
+    try:
+        wait_for(lambda: any(home.run.glob("engine-*.json")), what="serve to start")
+        retry = houston_process(home, "retry", ref.id, "--workers", "1")
+        _out_b, err_b = retry.communicate(timeout=60)
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.communicate(timeout=30)
+    assert retry.returncode == 0, err_b.decode()
+    status = MissionStore(home).status(MissionStore(home).locate(ref.id))
+    assert status["outcome"] == "succeeded"
+    claims = [e["pid"] for e in MissionStore(home).transitions(MissionStore(home).locate(ref.id))
+              if e["reason"] == "claimed"]
+    assert claims[-1] == serve.pid  # serve ran it; retry followed it to its outcome
