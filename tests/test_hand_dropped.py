@@ -28,10 +28,11 @@ def houston(home: Home, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, env=env, timeout=120, check=False)
 
 
-def drop(home: Home, name: str, spec: bytes) -> None:
+def drop(home: Home, name: str, spec: bytes | None) -> None:
     folder = home.state_dir(MissionState.COMMITTED) / name
     folder.mkdir()
-    (folder / "mission.yaml").write_bytes(spec)
+    if spec is not None:
+        (folder / "mission.yaml").write_bytes(spec)
 
 
 def test_a_hand_dropped_valid_mission_runs_under_its_name(home: Home) -> None:
@@ -50,10 +51,12 @@ def test_a_hand_dropped_valid_mission_runs_under_its_name(home: Home) -> None:
 
 @pytest.mark.parametrize(("spec", "message"), [
     (b"name: broken\ntasks: 12\n", "mission.yaml:2"),
+    (None, "no mission.yaml in the mission folder"),
     (b"name: loop\ntasks:\n  - {id: a, agent: core/shell, needs: [b]}\n"
      b"  - {id: b, agent: core/shell, needs: [a]}\n", "cycle"),
 ])
-def test_a_hand_dropped_invalid_mission_says_why(home: Home, spec: bytes, message: str) -> None:
+def test_a_hand_dropped_invalid_mission_says_why(home: Home, spec: bytes | None,
+                                                 message: str) -> None:
     drop(home, "bad-by-hand", spec)
     served = houston(home, "serve", "--no-ui", "--workers", "1", "--until-idle")
     assert served.returncode == 0, served.stderr

@@ -282,7 +282,16 @@ class Engine(AttemptOps, Pipelining, Sampling, Following):
             # The wall clock of a mission counts only its time in EXECUTING: it goes on
             # from what earlier runs counted, not from when it first started.
             m = MissionRun.load(ref, time.time() - ran_before(status))
-        except (HoustonError, ValueError, OSError) as exc:
+        except FileNotFoundError:
+            self.reject_invalid(ref, "no mission.yaml in the mission folder")
+            return
+        except OSError as exc:
+            if is_environment_fault(exc):  # not the mission's fault: hand it back, pause
+                self.move_out(ref, Reason.RECOVERED, {"error": str(exc)})
+                raise
+            self.reject_invalid(ref, str(exc))
+            return
+        except (HoustonError, ValueError) as exc:
             self.reject_invalid(ref, str(exc))
             return
         problem = sch.unknown_needs(m.nodes()) or sch.find_cycle(m.nodes())
