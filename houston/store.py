@@ -35,6 +35,7 @@ from houston.lifecycle import MissionState, Outcome, Reason, check_transition
 
 LOCK_STRIPES = 64
 NAME_MAX = 255  # bytes in one path part on Linux filesystems
+MISSION_SUBFOLDERS = ("blackboard/directives", "tasks", "outputs")
 LOCK_PATIENCE = 10.0  # seconds a command waits for a mission's lock before giving up
 STATE_ORDER = (
     MissionState.PLANNING,
@@ -108,7 +109,7 @@ class MissionStore:
         summary: Mapping[str, Any],
         now: datetime,
     ) -> None:
-        for sub in ("blackboard/directives", "tasks", "outputs"):
+        for sub in MISSION_SUBFOLDERS:
             (folder / sub).mkdir(parents=True)
         # The folder is private until renamed into PLANNING: plain writes, each fsynced so
         # that a crash right after the rename cannot leave an empty mission.yaml.
@@ -352,6 +353,13 @@ class MissionStore:
 
     def count(self, state: MissionState) -> int:
         return len(self.ids_in(state))
+
+
+def complete_folder(folder: Path) -> None:
+    """The sub-folders every mission has: `create` makes them, a hand-made mission (a
+    folder holding only mission.yaml) may lack them."""
+    for sub in MISSION_SUBFOLDERS:
+        (folder / sub).mkdir(parents=True, exist_ok=True)
 
 
 def _flock_within(fd: int, seconds: float, mission_id: str) -> None:

@@ -12,17 +12,17 @@ from test_engine_helpers import outcome, run_engine, submit
 
 from houston import actions
 from houston.engine import taskfiles as tf
-from houston.engine.engine import ran_before
+from houston.engine.budget import wall_time_so_far
 from houston.home import Home
 from houston.store import MissionStore
 
 pytestmark = pytest.mark.process
 
 
-def test_ran_before_reads_the_time_counted_so_far() -> None:
-    assert ran_before({"usage": {"wall_time": 2.5}}) == 2.5
-    assert ran_before({"usage": {"wall_time": True}}) == 0.0
-    assert ran_before({}) == ran_before({"usage": None}) == 0.0
+def test_wall_time_so_far_reads_the_time_counted_in_status() -> None:
+    assert wall_time_so_far({"usage": {"wall_time": 2.5}}) == 2.5
+    assert wall_time_so_far({"usage": {"wall_time": True}}) == 0.0
+    assert wall_time_so_far({}) == wall_time_so_far({"usage": None}) == 0.0
 
 
 def test_time_between_a_failure_and_retry_is_not_charged(home: Home, tmp_path: Path) -> None:

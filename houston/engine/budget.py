@@ -61,6 +61,16 @@ class Usage:
         return cls(int(data.get("tokens") or 0), float(data.get("cost") or 0.0))
 
 
+def wall_time_so_far(status: dict[str, Any]) -> float:
+    """Seconds a mission spent in EXECUTING in earlier runs, from its status.json summary
+    (`usage.wall_time`, kept current while it runs): a wall budget goes on from there."""
+    usage = status.get("usage")
+    value = usage.get("wall_time") if isinstance(usage, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0.0
+    return max(0.0, float(value))
+
+
 def spent(usage: Usage, wall_time: float) -> dict[str, float]:
     return {"tokens": float(usage.tokens), "cost": usage.cost, "wall_time": wall_time}
 

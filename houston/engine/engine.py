@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import heapq
 import os
-import select
 import selectors
 import time
 from collections.abc import Callable
@@ -27,7 +26,7 @@ from houston.clock import iso, utcnow
 from houston.engine import budget as bud
 from houston.engine import scheduler as sch
 from houston.engine.attempts import AttemptOps
-from houston.engine.envpause import EnginePause
+from houston.engine.envpause import EnginePause, Pausing
 from houston.engine.follow import Following
 from houston.engine.liveness import my_identity
 from houston.engine.mission_run import MissionRun, TaskRun
@@ -40,7 +39,7 @@ from houston.errors import ConflictError, HoustonError, is_environment_fault
 from houston.events import EventLog, Pending
 from houston.home import Home
 from houston.lifecycle import MissionState, Outcome, Reason
-from houston.store import MissionRef, MissionStore
+from houston.store import MissionRef, MissionStore, complete_folder
 
 Observer = Callable[[str, str | None, str | None, int | None, dict[str, Any]], None]
 S = MissionState
@@ -61,7 +60,7 @@ class EngineOptions:
     retract_after: float = 0.2  # a job queued behind a running one waits this long at most
 
 
-class Engine(AttemptOps, Pipelining, Sampling, Following):
+class Engine(AttemptOps, Pipelining, Sampling, Following, Pausing):
     def __init__(self, home: Home, options: EngineOptions | None = None,
                  observer: Observer | None = None) -> None:
         self.home = home
@@ -121,40 +120,6 @@ class Engine(AttemptOps, Pipelining, Sampling, Following):
         finally:
             fsio.set_fault_waiter(None)
         return self.finished
-
-    def loop(self) -> None:
-        tries = 0
-        while not self.done():
-            try:
-                self.wait_for_work()
-                self.tick()
-            except OSError as exc:
-                # Writes made through fsio wait in place; this catches the rest (a mkdir,
-                # a lock file) so that the engine pauses instead of dying.
-                if not is_environment_fault(exc):
-                    raise
-                tries += 1
-                self.pause.wait(exc, tries)
-                self.rescan = True
-                continue
-            if tries:
-                tries = 0
-                self.pause.cleared()
-
-    def _nap(self, seconds: float) -> None:
-        """Sleep during a pause, waking early for a signal (a stop request)."""
-        # Only the wake-up pipe, and only a forced stop ends the nap early: the watcher's
-        # wake-ups (our own retried writes among them) would turn it into a busy loop.
-        deadline = time.monotonic() + seconds
-        for _ in range(10_000):
-            left = deadline - time.monotonic()
-            if left <= 0 or self.stop_mode == "force":
-                return
-            readable, _, _ = select.select([self._wake_r], [], [], left)
-            if readable:
-                with contextlib.suppress(BlockingIOError):
-                    os.read(self._wake_r, 4096)
-                self.rescan = True
 
     def done(self) -> bool:
         if self.stop_mode is not None and not self.missions:
@@ -276,12 +241,12 @@ class Engine(AttemptOps, Pipelining, Sampling, Following):
         record = {**self.identity.to_dict(), "since": iso(utcnow())}
         fsio.write_json_atomic(ref.path / "engine.json", record, durable=False)
         self.emit("mission.state", ref.id, None, None, {"state": S.EXECUTING.value})
-        prepare_folder(ref.path)  # a mission dropped in by hand may hold only mission.yaml
+        complete_folder(ref.path)  # a mission dropped in by hand may hold only mission.yaml
         status = self.store.status(ref)
         try:
             # The wall clock of a mission counts only its time in EXECUTING: it goes on
             # from what earlier runs counted, not from when it first started.
-            m = MissionRun.load(ref, time.time() - ran_before(status))
+            m = MissionRun.load(ref, time.time() - bud.wall_time_so_far(status))
         except FileNotFoundError:
             self.reject_invalid(ref, "no mission.yaml in the mission folder")
             return
@@ -499,23 +464,7 @@ class Engine(AttemptOps, Pipelining, Sampling, Following):
             fsio.persist(lambda: self.events.append_many(batch), self.home.events)
 
 
-def prepare_folder(folder: Path) -> None:
-    """The sub-folders every mission has (store.create makes them; a hand-made one may not)."""
-    for sub in ("tasks", "outputs", "blackboard/directives"):
-        (folder / sub).mkdir(parents=True, exist_ok=True)
-
-
 def _outcome(reason: Reason) -> Outcome:
     from houston.lifecycle import OUTCOME_BY_REASON
 
     return OUTCOME_BY_REASON[reason]
-
-
-def ran_before(status: dict[str, Any]) -> float:
-    """Seconds the mission has spent in EXECUTING in earlier runs (status usage.wall_time:
-    kept current while it runs, so a crash loses at most one flush interval)."""
-    usage = status.get("usage")
-    value = usage.get("wall_time") if isinstance(usage, dict) else None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return 0.0
-    return max(0.0, float(value))
