@@ -316,3 +316,25 @@ def test_package_install_on_a_full_disk_exits_3_and_installs_nothing(small_fs: P
     assert done.returncode == 3, done.stderr
     assert f"{home.packages}/" in done.stderr and "no space left on device" in done.stderr
     assert [p.name for p in home.packages.iterdir() if not p.name.startswith(".")] == []
+
+
+def test_the_api_answers_503_on_a_full_disk(small_fs: Path) -> None:
+    import httpx
+
+    from houston.server.launcher import start
+
+    home = Home(small_fs / "home").ensure()
+    handle = start(home, port=0)
+    try:
+        fill(small_fs)
+        headers = {"Authorization": f"Bearer {handle.token}", "Origin": handle.base_url}
+        with httpx.Client(base_url=handle.base_url, headers=headers, timeout=10) as api:
+            answer = api.post("/api/missions", content=MISSION)
+            listed = api.get("/api/missions")
+    finally:
+        handle.stop()
+    assert answer.status_code == 503, answer.text
+    body = answer.json()
+    assert body["error"] == "no space left on device" and str(home.root) in body["where"]
+    assert "free some space" in body["fix"]
+    assert listed.status_code == 200  # reading still works
