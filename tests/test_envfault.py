@@ -184,6 +184,9 @@ def test_a_read_only_home_exits_3(small_fs: Path, tmp_path: Path) -> None:
     done = houston(home.root, "submit", str(mission))
     assert done.returncode == 3, done.stderr
     assert "read-only filesystem" in done.stderr and "Traceback" not in done.stderr
+    served = houston(home.root, "serve", "--no-ui", "--until-idle")  # says so, never waits
+    assert served.returncode == 3 and "read-only filesystem" in served.stderr, served.stderr
+    assert houston(home.root, "ls").returncode == 0  # reading a read-only home works
 
 
 @pytest.mark.process

@@ -104,9 +104,10 @@ class Engine(AttemptOps, Pipelining, Sampling, Following, Pausing):
 
     def run(self) -> dict[str, tuple[Outcome, Reason]]:
         self.home.ensure()
-        fsio.set_fault_waiter(self.pause)  # a full disk pauses this thread's writes
-        try:
+        with fsio.no_waiting():  # a home it cannot write at all: say so now (exit 3)
             self.write_pid_record()
+        fsio.set_fault_waiter(self.pause)  # from here a full disk pauses this thread
+        try:
             self.pool.start(scratch=self.home.tmp)
             self.watcher.start()
             self.watcher.watch(self.home.state_dir(S.COMMITTED))
