@@ -7,6 +7,7 @@ tmpfs mounted for the test (the suite runs as root), filled with a real file.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -41,36 +42,61 @@ MISSION = (b"name: steady\ntasks:\n"
            b"  - {id: b, agent: core/shell, needs: [a], inputs: {command: 'true'}}\n")
 
 
-@pytest.fixture
-def small_fs() -> Iterator[Path]:
-    """A 4 MiB tmpfs of our own (needs root, as CI runs; not being able to mount fails).
-
-    Mounted outside pytest's private (0700) temp folder so that another user can reach it.
-    """
+@contextlib.contextmanager
+def small_filesystem(kind: str = "tmpfs") -> Iterator[Path]:
+    """A small filesystem of our own: a 4 MiB tmpfs, or an 8 MiB ext4 image on a loop
+    device (a real disk's rules: a full one refuses mkdir too). Needs root, as CI runs;
+    not being able to mount fails the test. Mounted outside pytest's private (0700) temp
+    folder so that another user can reach it."""
     mount_point = Path(tempfile.mkdtemp(prefix="houston-small-fs-"))
     mount_point.chmod(0o755)
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0755", "tmpfs",
-                           str(mount_point)], capture_output=True, text=True, check=False)
-    assert done.returncode == 0, f"cannot mount a tmpfs for the test: {done.stderr}"
+    image = mount_point.with_suffix(".img")
+    if kind == "ext4":
+        with image.open("wb") as f:
+            f.truncate(8 * 1024 * 1024)
+        subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True)
+        argv = ["mount", "-o", "loop", str(image), str(mount_point)]
+    else:
+        argv = ["mount", "-t", "tmpfs", "-o", "size=4m,mode=0755", "tmpfs", str(mount_point)]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, f"cannot mount a {kind} for the test: {done.stderr}"
     try:
+        mount_point.chmod(0o755)
         yield mount_point
     finally:
         subprocess.run(["umount", "-l", str(mount_point)], check=False)
         mount_point.rmdir()
+        image.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def small_fs() -> Iterator[Path]:
+    with small_filesystem("tmpfs") as mount_point:
+        yield mount_point
+
+
+@pytest.fixture(params=["tmpfs", "ext4"])
+def any_small_fs(request: pytest.FixtureRequest) -> Iterator[Path]:
+    with small_filesystem(str(request.param)) as mount_point:
+        yield mount_point
 
 
 def fill(folder: Path) -> Path:
-    """Write a file until the filesystem refuses; return it (delete it to free the space)."""
+    """Write a file until the filesystem refuses even one more byte; return it (delete it
+    to free the space). Smaller and smaller writes take the last partial blocks too."""
     filler = folder / "filler"
-    chunk = b"\0" * 65536
-    with filler.open("wb") as f:
-        for _ in range(100_000):  # bounded: 6 GiB, far more than any test filesystem
-            try:
-                f.write(chunk)
-                f.flush()
-            except OSError as exc:
-                assert exc.errno == errno.ENOSPC
-                break
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        for size in (65536, 4096, 512, 1):
+            chunk = b"\0" * size
+            for _ in range(200_000):  # bounded: far more than any test filesystem holds
+                try:
+                    os.write(fd, chunk)
+                except OSError as exc:
+                    assert exc.errno == errno.ENOSPC
+                    break
+    finally:
+        os.close(fd)
     return filler
 
 
@@ -161,7 +187,8 @@ def test_wait_for_space_waits_only_when_the_disk_is_full(tmp_path: Path) -> None
 
 @pytest.mark.process
 def test_submit_on_a_full_disk_exits_3_and_leaves_nothing_half_written(
-        small_fs: Path, tmp_path: Path) -> None:
+        any_small_fs: Path, tmp_path: Path) -> None:
+    small_fs = any_small_fs
     home = Home(small_fs / "home").ensure()
     mission = tmp_path / "m.yaml"
     mission.write_bytes(MISSION)
@@ -206,7 +233,8 @@ def test_permission_denied_exits_3(small_fs: Path) -> None:
 
 @pytest.mark.process
 def test_serve_pauses_on_a_full_disk_and_finishes_once_space_is_freed(
-        small_fs: Path) -> None:
+        any_small_fs: Path) -> None:
+    small_fs = any_small_fs
     home = Home(small_fs / "home").ensure()
     from houston import actions
 

@@ -25,7 +25,7 @@ import sys
 import time
 import traceback
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -229,11 +229,12 @@ def _claim(job: Job, claim: dict[str, Any], me: dict[str, Any], msg_fd: int) -> 
     """mkdir the attempt folder and the task lock (and spec.json once); the nonce."""
     task_dir = _task_dir(job)
     # Explicit mkdirs: Path.mkdir(parents=True) costs twice the syscalls on a first attempt.
+    # Through fsio.persist: on a full disk (a real one refuses mkdir) the worker waits.
     for parent in (task_dir, f"{task_dir}/attempts"):
         with contextlib.suppress(FileExistsError):
-            os.mkdir(parent)  # noqa: PTH102 - str paths on the hot path
+            fsio.persist(partial(os.mkdir, parent), parent)
     try:
-        os.mkdir(job.attempt_dir)  # noqa: PTH102
+        fsio.persist(partial(os.mkdir, job.attempt_dir), job.attempt_dir)
     except FileExistsError:
         send(msg_fd, {"type": "done", "ok": False, "claim_failed": "attempt_exists"})
         return None
