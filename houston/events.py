@@ -42,6 +42,7 @@ EVENT_TYPES = frozenset(
         "worker.state",
         "engine.state",
         "blackboard",
+        "tool.call",
     }
 )
 SEGMENT_BYTES = 8 * 1024 * 1024

@@ -158,6 +158,9 @@ class TaskSpec(Strict):
         default=None, description="Longest attempt: seconds, or text like 30s, 5m, 1h30m."
     )
     budget: Budget | None = Field(default=None, description="Limits of this task.")
+    workspace: Literal["none", "worktree"] | None = Field(
+        default=None, description="worktree: each attempt in its own git worktree and branch."
+    )
 
 
 class InitializerSpec(TaskSpec):
@@ -189,6 +192,10 @@ class MissionSpec(Strict):
     )
     requires: list[Requirement] = Field(
         default_factory=list, description="Packages needed, as name@range (npm semver)."
+    )
+    repo: str | None = Field(
+        default=None, min_length=1,
+        description="Git repository of `workspace: worktree` tasks (default: where submitted).",
     )
 
 

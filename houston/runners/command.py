@@ -6,7 +6,8 @@ replaced), or, for an agent without `command` such as `core/shell`, the inputs `
 (through a pipe, or `inputs.json` in the attempt folder when large) and it sees `HOUSTON_*`
 variables (HOUSTON_MISSION, _TASK, _ATTEMPT, _MISSION_DIR, _WORK_DIR, _OUTPUTS, _BLACKBOARD,
 _PACKAGE_DIR, _RESULT) plus the inputs
-`env`; it starts in the inputs `cwd` (default: the engine's working folder). The result is
+`env`; it starts in the inputs `cwd` (default: the attempt's git worktree with `workspace:
+worktree`, else the engine's working folder). The result is
 the JSON object in `$HOUSTON_RESULT` if the child wrote it (anything else there, invalid
 JSON included, fails the attempt: the child meant to report and its report is lost), else
 the JSON object printed on stdout (the whole of it, or its last line), else {}. A top-level
@@ -123,6 +124,7 @@ class CommandRunner:
         attempt = Path(job.attempt_dir)
         result_path = attempt / "agent-result.json"
         cwd = job.inputs.get("cwd") if isinstance(job.inputs.get("cwd"), str) else None
+        cwd = cwd or job.env.get("HOUSTON_WORKTREE")  # `workspace: worktree`: run inside it
         stdin = _stdin_for(json.dumps(job.inputs).encode(), attempt)
         try:
             proc = subprocess.Popen(
