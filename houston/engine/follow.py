@@ -11,11 +11,14 @@ stop of `houston run` means), and a forced stop leaves it to that engine.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from houston import fsio
 from houston.events import EventLog, EventTail
 from houston.lifecycle import MissionState, Outcome, Reason
+
+END_GRACE = 2.0  # seconds to wait for the last events of a mission that ended elsewhere
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -47,10 +50,13 @@ class Following:
     followed: dict[str, bool]  # mission -> cancel already asked for
     _follow_tail: EventTail | None
     _log_start: int
+    _ends: dict[str, float]  # mission -> when it was first seen in COMPLETED
+    _ends_relayed: set[str]  # missions whose final mission.state event was relayed
 
     def start_following(self) -> None:
         """Called at engine start: where the log ends now (events after it are news)."""
         self.followed, self._follow_tail = {}, None
+        self._ends, self._ends_relayed = {}, set()
         self._log_start = self.events.last_id()
 
     def follow_others(self) -> None:
@@ -87,6 +93,13 @@ class Following:
 
     def _ended_elsewhere(self, mission_id: str, status: dict[str, Any]) -> None:
         self._relay_events()
+        # The other engine moves the mission first and appends its last events after:
+        # wait a little for them (the log's appends wake us), so that the display ends
+        # with the mission's true last steps.
+        first_seen = self._ends.setdefault(mission_id, time.monotonic())
+        if (mission_id in self.followed and mission_id not in self._ends_relayed
+                and time.monotonic() - first_seen < END_GRACE):
+            return
         try:
             outcome = Outcome(str(status.get("outcome")))
             reason = Reason(str(status.get("reason")))
@@ -104,10 +117,14 @@ class Following:
 
     def _relay_events(self) -> None:
         """The followed missions' events, as if this engine had emitted them."""
-        if self._follow_tail is None or self.observer is None:
+        if self._follow_tail is None:
             return
         for event in self._follow_tail.poll(limit=10_000):
-            if event.get("mission") in self.followed:
+            mission, data = event.get("mission"), event.get("data") or {}
+            if event.get("type") == "mission.state" and data.get("state") == "COMPLETED":
+                self._ends_relayed.add(str(mission))
+            if (self.observer is not None and mission in self.followed
+                    and event.get("type") != "engine.state"):  # engine.state: our own notes
                 self.observer(str(event.get("type")), event.get("mission"), event.get("task"),
                               event.get("attempt"), dict(event.get("data") or {}))
 
