@@ -12,6 +12,7 @@ stop of `houston run` means), and a forced stop leaves it to that engine.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from houston import fsio
@@ -81,7 +82,7 @@ class Following:
     def following(self) -> bool:
         return any(m not in self.finished for m in getattr(self, "followed", {}))
 
-    def _begin_following(self, mission_id: str, folder: Any) -> None:
+    def _begin_following(self, mission_id: str, folder: Path) -> None:
         self.followed[mission_id] = False
         engine = _read(folder / "engine.json")
         who = f"engine pid {engine.get('pid')}" if engine.get("pid") else "another engine"
@@ -134,7 +135,7 @@ class Following:
             self._follow_tail = None
 
 
-def _read(path: Any) -> dict[str, Any]:
+def _read(path: Path) -> dict[str, Any]:
     try:
         found = fsio.read_json(path)
     except (OSError, ValueError):
