@@ -27,6 +27,7 @@ from houston.lifecycle import MissionState
 from houston.metrics import LogMetrics, render
 from houston.server import views
 from houston.server.api import Api
+from houston.server.reads import Reads
 from houston.server.security import LOOPBACK_HOSTS, Guard
 from houston.server.sse import Feed, resume_point
 from houston.store import MissionStore
@@ -114,6 +115,7 @@ def create_app(
         Route("/events", pages.events, methods=["GET"]),
         Route("/metrics", pages.prometheus, methods=["GET"]),
         *Api(store, log, pages.metrics).routes(),
+        *Reads(home, store, log).routes(),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
