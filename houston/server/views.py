@@ -55,10 +55,14 @@ def _cancel_by(mission_path: Path) -> str | None:
 
 def mission_log(mission_path: Path, per_file: int = MISSION_LOG_FILE_BYTES) -> str:
     """Every attempt's stdout and stderr, in the order the attempts started, each line
-    marked `[task #n]` (stdout) or `[task #n err]` (stderr)."""
+    marked `[task #n]` (stdout) or `[task #n err]` (stderr), after a `[task #n --]` line
+    with the attempt's start, end and exit reason."""
     parts: list[str] = []
     for row in attempts.read_attempts(mission_path):
         folder = mission_path / "tasks" / row["task"] / "attempts" / str(row["attempt"])
+        ended = f", ended {row['finished']}: {row['reason']}" if row["finished"] else ""
+        parts.append(f"[{row['task']} #{row['attempt']} --] started {row['started']} on "
+                     f"worker {row['worker']}{ended}")
         for stream, mark in (("stdout", ""), ("stderr", " err")):
             data = attempts.read_tail(folder / f"{stream}.log", per_file)
             prefix = f"[{row['task']} #{row['attempt']}{mark}] "
