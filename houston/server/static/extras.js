@@ -75,6 +75,11 @@ H.loadPackages = async function loadPackages() {
   let data;
   try { data = await H.getJSON("/api/packages"); }
   catch (err) { H.$("packages").textContent = String(err.message || err); return; }
+  if (!data.packages.length) {
+    H.$("packages").replaceChildren(H.el("p", { class: "muted" },
+      "No package is installed in this home yet: ", H.el("code", {}, "houston package install NAME"), "."));
+    return;
+  }
   H.$("packages").replaceChildren(...data.packages.map((p) => H.el("details", { class: "package", "data-package": p.name },
     H.el("summary", {}, H.el("b", {}, p.name), ` ${p.version} `, H.el("span", { class: "muted" }, p.description || "")),
     H.el("p", {}, "Agents: ", Object.keys(p.agents || {}).join(", ") || "none"),
