@@ -19,6 +19,7 @@ from houston.costs import Spend, group_spend, spend_of
 from houston.errors import UsageError
 from houston.explain import end_reason
 from houston.home import Home
+from houston.lifecycle import MissionState, Reason
 from houston.server import listing
 from houston.server.launcher import ServerHandle, start
 from houston.server.produced import render_markdown
@@ -68,15 +69,28 @@ def test_the_list_query_is_parsed_leniently_and_selects_pages() -> None:
 
 
 def test_the_index_rereads_a_mission_only_when_its_status_changes(home: Home) -> None:
-    ids = make_missions(home, 30)
+    ids = make_missions(home, 60)
     index = listing.MissionIndex(MissionStore(home))
     rows, total = index.query(listing.Query(text="nightly", limit=100))
-    assert total == 15 and {r["packages"][0] for r in rows} == {"alpha", "beta", "gamma"}
-    ref = MissionStore(home).locate(ids[0])
-    status = fsio.read_json(ref.path / "status.json")
-    fsio.write_json_atomic(ref.path / "status.json", {**status, "name": "renamed thing"})
+    assert total == 30
+    rows, total = index.query(listing.Query(package="beta", limit=100))
+    assert total == 20 and {r["packages"][0] for r in rows} == {"beta"}
+    store = MissionStore(home)
+    ref = store.locate(ids[29])  # number 30... is COMPLETED; the engine updates EXECUTING ones
+    running = next(store.locate(i) for i in ids if store.locate(i).state.value == "EXECUTING")
+    status = fsio.read_json(running.path / "status.json")
+    fsio.write_json_atomic(running.path / "status.json", {**status, "name": "renamed thing"})
     rows, total = index.query(listing.Query(text="renamed"))
-    assert total == 1 and rows[0]["id"] == ids[0]
+    assert total == 1 and rows[0]["id"] == running.id
+    # A completed mission retried and completed again: moves change COMPLETED's folder.
+    assert ref.state.value == "COMPLETED"
+    again = store.move(ref.id, MissionState.COMPLETED, MissionState.COMMITTED, Reason.USER_REQUEST)
+    status = fsio.read_json(again.path / "status.json")
+    fsio.write_json_atomic(again.path / "status.json", {**status, "name": "second run"})
+    store.move(ref.id, MissionState.COMMITTED, MissionState.EXECUTING, Reason.CLAIMED)
+    store.move(ref.id, MissionState.EXECUTING, MissionState.COMPLETED, Reason.ALL_TASKS_DONE)
+    rows, total = index.query(listing.Query(text="second run", states=("COMPLETED",)))
+    assert total == 1 and rows[0]["outcome"] == "succeeded"
 
 
 def test_spend_is_grouped_and_houston_costs_prints_the_same(home: Home) -> None:

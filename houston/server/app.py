@@ -6,6 +6,7 @@ whole app sits behind `Guard` (security.py), a pure ASGI middleware.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -99,10 +100,14 @@ def create_app(
     board = [home.state_dir(state) for state in MissionState]
     feed = Feed(log, queue_size=queue_size, reconcile=reconcile, board=board)
     pages = Pages(store, log, feed, send_timeout)
+    api = Api(store, log, pages.metrics)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await feed.start()
+        # Read every mission into the list's index in the background, so that the first
+        # search with 10,000 missions does not wait for 10,000 status.json reads.
+        asyncio.get_running_loop().run_in_executor(None, api.index.rows)
         try:
             yield
         finally:
@@ -114,7 +119,7 @@ def create_app(
         Route("/", pages.dashboard, methods=["GET"]),
         Route("/events", pages.events, methods=["GET"]),
         Route("/metrics", pages.prometheus, methods=["GET"]),
-        *Api(store, log, pages.metrics).routes(),
+        *api.routes(),
         *Reads(home, store, log).routes(),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

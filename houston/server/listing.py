@@ -2,12 +2,16 @@
 
 `Query` and `select` are pure: rows in, one page out. `MissionIndex` gathers the rows and
 keeps each one until its `status.json` changes (size and mtime), so that with 10,000
-missions a filter costs one `stat` per mission, not one JSON parse and one YAML scan.
-mission.yaml never changes after submission: the packages it names are kept by id.
+missions a filter costs at most one `stat` per mission, not one JSON parse. COMPLETED is
+final: a mission's status there is written only by the move that brought it in, so while
+the COMPLETED folder's mtime (changed by every move in or out) stays put, its rows are
+reused without a stat at all. mission.yaml never changes after submission: the packages
+it names are read on the first package filter and kept by id.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from dataclasses import dataclass, field
@@ -15,6 +19,7 @@ from datetime import UTC
 from typing import Any
 
 from houston.ids import id_time
+from houston.lifecycle import MissionState
 from houston.store import STATE_ORDER, MissionRef, MissionStore
 from houston.taskview import parse_time
 
@@ -103,7 +108,7 @@ def select(rows: list[dict[str, Any]], query: Query) -> tuple[list[dict[str, Any
     return found[query.offset : query.offset + query.limit], len(found)
 
 
-def card(ref: MissionRef, status: dict[str, Any], packages: tuple[str, ...]) -> dict[str, Any]:
+def card(ref: MissionRef, status: dict[str, Any]) -> dict[str, Any]:
     """One row of the list: what a card shows and what filters look at."""
     raw = status.get("usage")
     usage: dict[str, Any] = raw if isinstance(raw, dict) else {}
@@ -119,7 +124,6 @@ def card(ref: MissionRef, status: dict[str, Any], packages: tuple[str, ...]) -> 
         "created": created,
         "duration": duration,
         "cost": float(usage.get("cost") or 0.0),
-        "packages": list(packages),
         "search": name.lower(),
     }
 
@@ -136,6 +140,7 @@ class MissionIndex:
     store: MissionStore
     _rows: dict[str, tuple[tuple[str, int, int], dict[str, Any]]] = field(default_factory=dict)
     _packages: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    _completed: tuple[int, dict[str, dict[str, Any]]] = field(default_factory=lambda: (-1, {}))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def query(self, query: Query) -> tuple[list[dict[str, Any]], int]:
@@ -143,49 +148,73 @@ class MissionIndex:
         if query.is_plain:  # newest first, no filter: read only the page's statuses
             refs, total = self.store.page(states, limit=query.limit, offset=query.offset)
             return [self.row(r) for r in refs], total
-        return select(self.rows(states), query)
+        rows = self.rows(states)
+        if query.package:  # mission.yaml is read only for a package filter, then kept
+            for row in rows:
+                if "packages" not in row:
+                    row["packages"] = list(self.packages(row["id"], row["state"]))
+        return select(rows, query)
 
-    def rows(self, states: tuple[Any, ...] = STATE_ORDER) -> list[dict[str, Any]]:
-        refs, _ = self.store.page(states, limit=10**9)
-        rows = [self.row(ref) for ref in refs]
-        with self._lock:  # forget missions that are gone (gc) so memory stays bounded
-            alive = {ref.id for ref in refs}
-            if states == STATE_ORDER:
-                for gone in [i for i in self._rows if i not in alive]:
+    def rows(self, states: tuple[MissionState, ...] = STATE_ORDER) -> list[dict[str, Any]]:
+        # Plain strings and os.stat: with 10,000 missions, pathlib's joins cost more
+        # than the stats themselves.
+        rows: dict[str, dict[str, Any]] = {}
+        for state in states:  # a mission seen twice while it moves keeps its later state
+            rows.update(self._rows_in(state))
+        if states == STATE_ORDER:  # forget missions that are gone (gc): memory stays bounded
+            with self._lock:
+                for gone in [i for i in self._rows if i not in rows]:
                     del self._rows[gone]
                     self._packages.pop(gone, None)
-        return rows
+        return list(rows.values())
+
+    def _rows_in(self, state: MissionState) -> dict[str, dict[str, Any]]:
+        """COMPLETED is final: while no mission entered or left it (the folder's mtime),
+        its rows are reused without a stat each."""
+        folder = str(self.store.home.state_dir(state))
+        try:
+            stamp = os.stat(folder).st_mtime_ns  # taken first: a move meanwhile shows next time
+        except OSError:
+            return {}
+        with self._lock:
+            if state is MissionState.COMPLETED and self._completed[0] == stamp:
+                return self._completed[1]
+        found = {name: self._row(state, folder, name) for name in self.store.ids_in(state)}
+        if state is MissionState.COMPLETED:
+            with self._lock:
+                self._completed = (stamp, found)
+        return found
 
     def row(self, ref: MissionRef) -> dict[str, Any]:
+        return self._row(ref.state, str(ref.path.parent), ref.id)
+
+    def _row(self, state: MissionState, folder: str, name: str) -> dict[str, Any]:
         try:
-            info = (ref.path / "status.json").stat()
-            key = (ref.state.value, info.st_size, info.st_mtime_ns)
+            info = os.stat(f"{folder}/{name}/status.json")
+            key = (state.value, info.st_size, info.st_mtime_ns)
         except OSError:
-            key = (ref.state.value, -1, -1)
+            key = (state.value, -1, -1)
         with self._lock:
-            cached = self._rows.get(ref.id)
+            cached = self._rows.get(name)
         if cached is not None and cached[0] == key:
             return cached[1]
-        row = card(ref, self.store.status(ref), self.packages(ref))
+        ref = MissionRef(name, state, self.store.home.mission_dir(state, name))
+        row = card(ref, self.store.status(ref))
         with self._lock:
-            self._rows[ref.id] = (key, row)
+            self._rows[name] = (key, row)
         return row
 
-    def packages(self, ref: MissionRef) -> tuple[str, ...]:
+    def packages(self, mission_id: str, state: str) -> tuple[str, ...]:
         with self._lock:
-            known = self._packages.get(ref.id)
+            known = self._packages.get(mission_id)
         if known is not None:
             return known
         try:
-            with open(ref.path / "mission.yaml", "rb") as f:
+            with open(f"{self.store.home.missions}/{state}/{mission_id}/mission.yaml", "rb") as f:
                 text = f.read(1024 * 1024)
         except OSError:
             return ()
         found = tuple(sorted({m.decode() for m in _AGENT_LINE.findall(text)}))
         with self._lock:
-            self._packages[ref.id] = found
+            self._packages[mission_id] = found
         return found
-
-
-def package_names(rows: list[dict[str, Any]]) -> list[str]:
-    return sorted({p for r in rows for p in r.get("packages", ())})
