@@ -122,9 +122,12 @@ H.renderTasks = function renderTasks(tasks) {
     const chosen = H.ui.task === t.id;
     const name = H.el("a", { href: chosen ? H.missionHref(id) : H.missionHref(id, t.id),
       "aria-current": String(chosen) }, t.id);
+    const gate = t.state === "waiting" ? H.el("span", { class: "gate" },   // a task at its gate
+      H.el("button", { type: "button", class: "link", onclick: () => H.actTask(t.id, "approve") }, "approve"), " ",
+      H.el("button", { type: "button", class: "link danger", onclick: () => H.actTask(t.id, "reject") }, "reject")) : null;
     return H.el("tr", { "data-task": t.id, class: chosen ? "chosen" : "" },
       H.el("td", {}, name, t.initializer ? " (+1)" : ""),
-      H.el("td", { class: `s-${t.state}` }, t.state),
+      H.el("td", { class: `s-${t.state}` }, t.state, gate ? " " : null, gate),
       H.el("td", {}, `${t.attempt ?? 0}${t.attempts > 1 ? ` (${t.attempts} tries)` : ""}`),
       H.el("td", { class: "elapsed" }, H.taskTime(t, attempts)),
       H.el("td", {}, spend));
@@ -219,6 +222,15 @@ H.act = async function act(verb) {
   try { await H.postJSON(`/api/missions/${encodeURIComponent(id)}/${verb}`); }
   catch (err) { H.showError(`${verb}: ${err.message || err}`); }
   H.later("board", H.refreshAll, 0);
+};
+
+H.actTask = async function actTask(task, verb) {   // gates inside a mission (gate: approve)
+  const id = H.ui.route.mission;
+  if (verb === "reject" && !(await H.ask(`Reject task ${task}? It will not run.`))) return;
+  H.showError("");
+  try { await H.postJSON(`/api/missions/${encodeURIComponent(id)}/tasks/${encodeURIComponent(task)}/${verb}`); }
+  catch (err) { H.showError(`${verb} ${task}: ${err.message || err}`); }
+  H.later("detail", H.loadDetail, 0);
 };
 
 H.tick = function tick() {   // elapsed times move with the clock, but not while offline
