@@ -234,6 +234,7 @@ H.actTask = async function actTask(task, verb) {   // gates inside a mission (ga
 };
 
 H.tick = function tick() {   // elapsed times move with the clock, but not while offline
+  if (H.ui.online && !document.hidden && (H.ui.list.missions || []).some((m) => m.state === "EXECUTING")) H.renderCards();
   const d = H.ui.detail;
   if (!d || d.state !== "EXECUTING" || document.hidden || !H.ui.online || H.ui.route.view !== "mission") return;
   H.renderGauges(d);
