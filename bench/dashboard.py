@@ -26,9 +26,9 @@ from _common import bench_home, table, temp_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from dashboard_fixtures import make_missions  # noqa: E402
+from dashboard_fixtures import make_missions
 
-from houston.server.launcher import ServerHandle, start  # noqa: E402
+from houston.server.launcher import ServerHandle, start
 
 CHROMIUM = "/usr/bin/chromium"
 TIMEOUT_MS = 60_000
