@@ -18,6 +18,7 @@ from typing import Any
 
 from houston import fsio
 from houston.ids import id_time
+from houston.lifecycle import MissionState
 from houston.store import STATE_ORDER, MissionStore
 
 GROUPS = ("mission", "agent", "package", "model")
@@ -124,6 +125,14 @@ def _names(folder: Path) -> list[str]:
         return []
 
 
+def _spent_anything(folder: Path) -> bool:
+    status = _json(folder / "status.json")
+    usage = status.get("usage") if status else None
+    if not isinstance(usage, dict):
+        return True  # unknown: look at the attempts
+    return bool(usage.get("tokens") or usage.get("cost"))
+
+
 def spend_records(store: MissionStore, since: datetime | None = None) -> list[Spend]:
     """Every spend of missions created at or after `since` (all when None)."""
     records = []
@@ -132,7 +141,10 @@ def spend_records(store: MissionStore, since: datetime | None = None) -> list[Sp
             made = id_time(mission)
             if since is not None and made is not None and made < since:
                 continue
-            records.extend(mission_spend(mission, store.home.mission_dir(state, mission)))
+            folder = store.home.mission_dir(state, mission)
+            if state is MissionState.COMPLETED and not _spent_anything(folder):
+                continue  # its final status.json says so: no need to walk its attempts
+            records.extend(mission_spend(mission, folder))
     return records
 
 

@@ -142,7 +142,7 @@ H.onEvent = function onEvent(event) {
   if (event.type === "worker.state") return H.onWorker(event);
   if (event.type === "engine.state" || event.type === "mission.state") H.later("board", H.refreshAll);
   if (event.mission && ["task.state", "usage"].includes(event.type)) H.boardChanged();
-  if (event.mission && ui.route.view === "mission" && event.mission === (ui.detail || {}).id) {
+  if (event.mission && ui.route.view === "mission" && event.mission === ui.route.mission) {
     H.onMissionEvent(event);
   }
 };

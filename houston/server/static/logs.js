@@ -31,9 +31,13 @@ H.loadLog = async function loadLog() {
   }
   const attempt = task ? H.ui.attempt ?? H.latestAttempt(task) : null;
   H.$("log-title").textContent = task ? `(${task}${attempt ? `, attempt ${attempt}` : ""})` : "(whole mission)";
+  // Live lines that arrive while the files are read are kept and put after them.
+  const live = (H.ui.liveDuringLoad = []);
   try {
-    H.ui.logLines = task ? await H.taskLines(id, task, attempt) : await H.missionLines(id);
+    const read = task ? await H.taskLines(id, task, attempt) : await H.missionLines(id);
+    H.ui.logLines = [...read, ...live];
   } catch (err) { H.showError(String(err.message || err)); return; }
+  finally { if (H.ui.liveDuringLoad === live) H.ui.liveDuringLoad = null; }
   H.ui.logKey = `${id}/${task || ""}/${attempt || ""}`;
   H.renderLog();
 };
@@ -81,6 +85,7 @@ H.toolLine = function toolLine(event) {
 H.onLogEvent = function onLogEvent(event) {
   const task = H.ui.task;
   if (task && (event.task !== task || (H.ui.attempt !== null && event.attempt !== H.ui.attempt))) return;
+  const before = H.ui.logLines.length;
   const stamp = new Date(Number(event.ts || 0) * 1000).toLocaleTimeString([], { hour12: false });
   if (event.type === "tool.call") {
     H.ui.tools = [...(H.ui.tools || []), event];
@@ -93,6 +98,7 @@ H.onLogEvent = function onLogEvent(event) {
     const prefix = task ? "" : `[${event.task} #${event.attempt}${stream === "stderr" ? " err" : ""}] `;
     for (const text of lines) if (text !== "") H.ui.logLines.push({ text: `${stamp} ${prefix}${text}`, stream });
   }
+  if (H.ui.liveDuringLoad) H.ui.liveDuringLoad.push(...H.ui.logLines.slice(before));
   if (H.ui.logLines.length > 2 * H.LOG_LINES) H.ui.logLines = H.ui.logLines.slice(-H.LOG_LINES);
   H.later("log", H.renderLog, 50);
 };
