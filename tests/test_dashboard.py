@@ -206,6 +206,10 @@ def test_a_real_engine_runs_an_approved_mission_live(page: Any, home: Home) -> N
             page.locator("#btn-approve").click()
             expect(page.locator("#log")).to_contain_text("tick 2", timeout=WAIT_MS)
             shot(page, "engine-running")
+            # A running task shows its elapsed time and a running bar on its worker's lane.
+            expect(page.locator('tr[data-task="slow"] td.elapsed')).to_contain_text(
+                "so far", timeout=WAIT_MS)
+            expect(page.locator('#timeline a[data-task="slow"] rect.r-running')).to_have_count(1)
             # The card of the open mission follows its tasks while it runs, and the
             # wall-time gauge moves with the clock.
             expect(card).to_contain_text("executing", timeout=WAIT_MS)
