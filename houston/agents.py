@@ -35,7 +35,7 @@ class AgentSpec(BaseModel):
 
     name: str = Field(min_length=1, max_length=100)
     description: str = Field(min_length=1)
-    runner: Literal["command", "python", "llm"] | None = None
+    runner: Literal["command", "python", "llm", "claude-code"] | None = None
     entrypoint: str | None = Field(default=None, pattern=_ENTRYPOINT)
     command: list[str] | None = None
     timeout: Duration | None = None
@@ -43,6 +43,7 @@ class AgentSpec(BaseModel):
     budget: Budget | None = None
     inputs: dict[str, Any] | None = None
     model: str | None = None
+    workspace: Literal["none", "worktree"] | None = None
     prompt: str = ""
 
     @property
