@@ -4,6 +4,7 @@ in a real Chromium (Playwright) on missions written into the home as an engine l
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,7 +20,9 @@ from houston.server.launcher import ServerHandle, start
 from houston.store import MissionStore
 
 CHROMIUM = Path("/usr/bin/chromium")
-DOCS = Path(__file__).parent.parent / "docs"
+# Screenshots go to artifacts/ (or $HOUSTON_ARTIFACTS); docs/ holds copies taken by hand
+# from there, so a test run never changes tracked files.
+ARTIFACTS = Path(os.environ.get("HOUSTON_ARTIFACTS", Path(__file__).parent.parent / "artifacts"))
 WAIT_MS = 10_000
 DASH = "\u2013"  # the pager writes ranges with an en dash
 GATED = b"name: nightly gate\ngate: approve\ntasks:\n  - id: a\n    agent: core/shell\n"
@@ -110,8 +113,8 @@ def test_search_filter_sort_and_pages_are_done_by_the_server_and_kept_in_the_add
 
 
 def docs_shot(page: Any, name: str) -> None:
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=str(DOCS / f"{name}.png"), full_page=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def test_the_cost_panel_shows_what_houston_costs_prints(page: Any, server: ServerHandle) -> None:

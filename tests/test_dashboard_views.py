@@ -8,6 +8,7 @@ budget-stopped one, one that writes a Markdown report); the tests only read them
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,7 +24,9 @@ from houston.server.launcher import ServerHandle, start
 from houston.store import MissionStore
 
 CHROMIUM = Path("/usr/bin/chromium")
-DOCS = Path(__file__).parent.parent / "docs"
+# Screenshots go to artifacts/ (or $HOUSTON_ARTIFACTS); docs/ holds copies taken by hand
+# from there, so a test run never changes tracked files.
+ARTIFACTS = Path(os.environ.get("HOUSTON_ARTIFACTS", Path(__file__).parent.parent / "artifacts"))
 WAIT_MS = 10_000
 FAILING = b"""name: flaky build
 tasks:
@@ -124,8 +127,8 @@ def open_view(page: Any, server: ServerHandle, fragment: str) -> None:
 
 
 def docs_shot(page: Any, name: str) -> None:
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=str(DOCS / f"{name}.png"), full_page=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def test_a_failed_mission_says_why_with_stderr_and_history(
@@ -278,4 +281,4 @@ def test_the_mission_view_with_its_timeline_for_the_readme(
     open_view(page, server, f"#/m/{ran['flaky-build']}/t/compile")
     expect(page.locator("#timeline rect")).to_have_count(3, timeout=WAIT_MS)
     docs_shot(page, "dashboard-mission")
-    assert (DOCS / "dashboard-mission.png").stat().st_size > 10_000
+    assert (ARTIFACTS / "dashboard-mission.png").stat().st_size > 10_000
