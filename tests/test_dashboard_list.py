@@ -229,10 +229,13 @@ def test_small_things_errors_offline_favicon_narrow_screens(
         page.goto(f"{handle.base_url}/#/m/{mission}")
         expect(page.locator("#mission")).not_to_have_class("panel mission offline",
                                                             timeout=WAIT_MS)
+        page.evaluate("H.showError('an error from before the server went away')")
         port = handle.port
         handle.stop()
         expect(page.locator("#mission")).to_have_class("panel mission offline", timeout=WAIT_MS)
+        expect(page.locator("#m-error")).to_be_visible()
         handle = start(home, port=port)
         expect(page.locator("#mission")).to_have_class("panel mission", timeout=WAIT_MS)
+        expect(page.locator("#m-error")).to_be_hidden()  # stale once reconnected
     finally:
         handle.stop()
