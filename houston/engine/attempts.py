@@ -97,6 +97,7 @@ class AttemptOps:
             agent=agent_dict, prompt=agent.prompt, package_dir=str(package_dir),
             inputs=dict(t.spec.get("inputs") or {}), mission_dir=str(m.folder),
             attempt_dir=folder, timeout=timeout, budget=limits.__dict__,
+            needs=list(t.spec.get("needs") or ()),
         )
         # The worker claims the task (mkdir lock, owner.json = itself and its slot), and on
         # success accepts the result and releases the lock into the attempt folder: that
