@@ -120,10 +120,16 @@ class McpTools:
 
     def call(self, name: str, args: dict[str, Any]) -> str:
         server, tool, _, _ = self.tools[name]
-        result = self._wait(self.sessions[server].call_tool(tool, args), CALL_TIMEOUT,
-                            f"the MCP tool {name}")
+        try:
+            result = self._wait(self.sessions[server].call_tool(tool, args), CALL_TIMEOUT,
+                                f"the MCP tool {name}")
+        except Exception as exc:  # a dead server or a protocol error: the model is told
+            raise ToolError(f"the MCP server {server!r} failed: {exc}") from None
         text = "\n".join(_content_text(block) for block in result.content)
-        if result.isError:
+        failed = getattr(result, "is_error", None)  # isError in the SDK 1.x
+        if failed is None:
+            failed = getattr(result, "isError", False)
+        if failed:
             raise ToolError(text or "the MCP tool failed")
         return text or "(no output)"
 
