@@ -1,0 +1,201 @@
+"""Results flow along `needs` (`{{ tasks.<id>.result }}`, ctx.needs, stdin, $HOUSTON_NEEDS),
+parameters of plain mission files, and llm agents in real missions: an llm initializer
+that fans out, and a JSON answer that fails its schema and is retried."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scripted_llm import ScriptedLLM, text
+from test_pkg_helpers import cli
+
+from houston.errors import SpecError
+from houston.home import Home
+from houston.mission import load_mission
+from houston.store import MissionStore
+
+pytestmark = pytest.mark.process
+
+PRODUCER = """'echo "{\\"n\\": 5, \\"word\\": \\"hi\\", \\"deep\\": {\\"list\\": [1, 2]}}"'"""
+
+
+def only_mission(home: Home) -> Path:
+    (ref,) = MissionStore(home).list()
+    return ref.path
+
+
+def result_of(home: Home, task: str) -> Any:
+    return json.loads((only_mission(home) / "tasks" / task / "result.json").read_text())
+
+
+def test_results_flow_into_inputs_stdin_and_needs_file(home: Home, tmp_path: Path) -> None:
+    mission = tmp_path / "flow.yaml"
+    mission.write_text(f"""\
+name: flow
+context: Shared words for every agent.
+tasks:
+  - id: a
+    agent: core/shell
+    inputs: {{command: {PRODUCER}}}
+  - id: b
+    agent: core/shell
+    needs: [a]
+    inputs:
+      command: 'cat > "$HOUSTON_OUTPUTS/b-stdin.json"; cp "$HOUSTON_NEEDS" "$HOUSTON_OUTPUTS/"'
+      count: "{{{{ tasks.a.result.n }}}}"
+      message: "got {{{{ tasks.a.result.word }}}} and {{{{ tasks.a.result.deep.list }}}}"
+      second: "{{{{ tasks.a.result.deep.list.1 }}}}"
+  - id: c
+    agent: core/shell
+    needs: [b]
+    inputs:
+      command: 'echo "{{\\"whole\\": 1}}"'
+      from_a: "{{{{ tasks.a.result }}}}"
+""")
+    result = cli("--home", str(home.root), "run", str(mission), "--no-ui")
+    assert result.code == 0, result.err
+    folder = only_mission(home)
+    seen = json.loads((folder / "outputs" / "b-stdin.json").read_text())
+    assert seen["inputs"]["count"] == 5  # a whole-string placeholder keeps the type
+    assert seen["inputs"]["message"] == "got hi and [1, 2]"
+    assert seen["inputs"]["second"] == 2
+    assert seen["needs"] == {"a": {"n": 5, "word": "hi", "deep": {"list": [1, 2]}}}
+    assert seen["context"] == "Shared words for every agent."
+    assert json.loads((folder / "outputs" / "needs.json").read_text()) == seen["needs"]
+    spec = json.loads((folder / "tasks" / "c" / "spec.json").read_text())
+    assert spec["inputs"]["from_a"] == "{{ tasks.a.result }}"  # filled per attempt only
+
+
+def test_a_result_of_a_task_not_needed_is_refused_at_submit(home: Home, tmp_path: Path) -> None:
+    mission = tmp_path / "bad.yaml"
+    mission.write_text("""\
+name: bad
+tasks:
+  - id: a
+    agent: core/shell
+    inputs: {command: 'true'}
+  - id: b
+    agent: core/shell
+    inputs:
+      command: 'true'
+      x: "{{ tasks.a.result.n }}"
+""")
+    result = cli("--home", str(home.root), "run", str(mission), "--no-ui")
+    assert result.code == 2
+    assert f"{mission}:10" in result.err
+    assert "uses the result of 'a', which it does not need" in result.err
+    assert "add 'a' to its needs" in result.err
+    assert not MissionStore(home).list()
+
+
+def test_transitive_needs_may_be_used_and_malformed_placeholders_are_refused() -> None:
+    ok = """\
+name: chain
+tasks:
+  - {id: a, agent: core/shell, inputs: {command: 'true'}}
+  - {id: b, agent: core/shell, needs: [a], inputs: {command: 'true'}}
+  - {id: c, agent: core/shell, needs: [b], inputs: {v: "{{ tasks.a.result }}"}}
+"""
+    assert load_mission(ok, "chain.yaml").tasks[2].inputs["v"] == "{{ tasks.a.result }}"
+    with pytest.raises(SpecError, match=r"chain.yaml:5:.*not tasks.<id>.result"):
+        load_mission(ok.replace("tasks.a.result", "tasks.a.output"), "chain.yaml")
+
+
+def test_plain_mission_parameters_and_set(home: Home, tmp_path: Path) -> None:
+    mission = tmp_path / "greet.yaml"
+    mission.write_text("""\
+name: "greet {{ who }}"
+parameters:
+  - {name: who, required: true}
+  - {name: times, default: 2}
+tasks:
+  - id: say
+    agent: core/shell
+    inputs:
+      command: 'cat > "$HOUSTON_OUTPUTS/in.json"'
+      who: "{{ who }}"
+      times: "{{ times }}"
+""")
+    missing = cli("--home", str(home.root), "run", str(mission), "--no-ui")
+    assert missing.code == 2 and "needs parameter 'who'" in missing.err
+    unknown = cli("--home", str(home.root), "run", str(mission), "--set", "whom=x", "--no-ui")
+    assert unknown.code == 2 and "unknown parameter whom" in unknown.err
+    result = cli("--home", str(home.root), "run", str(mission), "--set", "who=Ada",
+                 "--set", "times=3", "--no-ui")
+    assert result.code == 0, result.err
+    seen = json.loads((only_mission(home) / "outputs" / "in.json").read_text())
+    assert seen["inputs"]["who"] == "Ada" and seen["inputs"]["times"] == 3
+
+
+def planner_answer(steps: int) -> dict[str, Any]:
+    tasks: list[dict[str, Any]] = [
+        {"id": f"step-{n}", "agent": "core-workflow/executor",
+         "needs": ["approve"] + ([f"step-{n - 1}"] if n == steps else []),
+         "inputs": {"step": f"write part {n}", "goal": "a FAQ"}} for n in range(1, steps + 1)]
+    tasks.append({"id": "report", "agent": "core-workflow/collector",
+                  "needs": [t["id"] for t in tasks], "inputs": {"title": "FAQ"}})
+    return {"summary": "Write the FAQ in parts.", "add_tasks": tasks}
+
+
+def test_a_planner_fans_out_from_its_llm_answer(home: Home, tmp_path: Path) -> None:
+    def answer(body: dict[str, Any], number: int) -> dict[str, Any]:
+        system = body["messages"][0]["content"]
+        if system.startswith("You are a planner"):
+            return text(json.dumps(planner_answer(3)))
+        step = json.loads(body["messages"][1]["content"].split("```json\n")[1].split("```")[0])
+        return text(json.dumps({"done": True, "summary": f"did {step['step']}"}))
+
+    mission = tmp_path / "plan.yaml"
+    mission.write_text("""\
+name: planned
+initializer:
+  id: plan
+  agent: core-workflow/planner
+  inputs: {goal: "a FAQ"}
+tasks:
+  - id: approve
+    agent: core-workflow/approve-plan
+    inputs: {goal: "a FAQ", plan: "{{ tasks.plan.result.data }}"}
+""")
+    with ScriptedLLM(answer) as llm:
+        result = cli("--home", str(home.root), "run", str(mission), "--no-ui",
+                     env={"HOUSTON_LLM_BASE_URL": llm.url})
+    assert result.code == 0, result.err
+    assert llm.requests[0]["response_format"]["type"] == "json_schema"
+    assert len(llm.requests) == 4  # the plan, then one call per step
+    outputs = only_mission(home) / "outputs"
+    assert "- `step-3` (after step-2): write part 3" in (outputs / "plan.md").read_text()
+    report = (outputs / "report.md").read_text()
+    assert "3 of 3 steps done." in report and "did write part 2" in report
+    # step-3 needed step-2: its model saw step-2's answer among its needs' results
+    step3 = next(r for r in llm.requests if "write part 3" in r["messages"][1]["content"])
+    assert "did write part 2" in step3["messages"][1]["content"]
+
+
+def test_an_answer_breaking_the_schema_is_a_failed_attempt_that_retries(
+    home: Home, tmp_path: Path
+) -> None:
+    good = {"category": "billing", "urgency": "high", "sentiment": "angry",
+            "summary": "Charged twice."}
+    answers = [text(json.dumps({**good, "category": "cake"})), text(json.dumps(good))]
+    mission = tmp_path / "classify.yaml"
+    mission.write_text("""\
+name: classify
+tasks:
+  - id: classify
+    agent: customer-service/ticket-classifier
+    retries: 1
+    inputs: {ticket: "I was charged twice!"}
+""")
+    with ScriptedLLM(lambda body, n: answers[n - 1]) as llm:
+        result = cli("--home", str(home.root), "run", str(mission), "--no-ui",
+                     env={"HOUSTON_LLM_BASE_URL": llm.url})
+    assert result.code == 0, result.err
+    assert len(llm.requests) == 2
+    task = only_mission(home) / "tasks" / "classify"
+    first = json.loads((task / "attempts" / "1" / "exit.json").read_text())
+    assert "does not match output_schema at category" in first["error"]
+    assert result_of(home, "classify")["data"] == good
