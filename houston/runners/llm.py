@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from houston.runners import AgentContext, Job, Outcome
+from houston.runners.context import resolved_inputs
 from houston.runners.llm_output import AnswerError, response_format, shape_result
 from houston.runners.llm_prompt import compose_messages, package_knowledge
 from houston.runners.llm_settings import Settings, settings_for
@@ -41,6 +42,9 @@ def budget_stop(limits: dict[str, Any], used: int, next_estimate: int, turn: int
 
 
 def run_llm(job: Job, ctx: AgentContext) -> Outcome:
+    # The warm worker has filled result placeholders already; a worker that calls the
+    # runner directly (many llm attempts in one process) has not: this is idempotent.
+    job.inputs = resolved_inputs(job)
     settings = settings_for(job)
     patterns, config = package_knowledge(job)
     messages = compose_messages(job, ctx.needs, ctx.mission_context, patterns, config)

@@ -16,7 +16,6 @@ operation has a timeout.
 from __future__ import annotations
 
 import json
-import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from houston.errors import RunnerError
-from houston.runners import AgentContext
+from houston.runners import AgentContext, write_output
 from houston.runners.llm_settings import Settings
 
 ESTIMATE_EVERY = 32  # chunks between interim usage reports while streaming
@@ -159,10 +158,7 @@ class Reply:
 
 
 def _write_out(text: str) -> None:
-    data = text.encode("utf-8")
-    view = memoryview(data)
-    while view:
-        view = view[os.write(1, view) :]
+    write_output(text.encode("utf-8"))
 
 
 def _usage(data: Any) -> dict[str, int] | None:

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from houston.runners import AgentContext
+from houston.runners import AgentContext, write_output
 from houston.runners.tools_files import FILE_TOOLS, SCHEMAS, ToolError
 
 BASH_DEFAULT_MS = 120_000
@@ -208,6 +208,5 @@ def _kill_group(pid: int) -> None:
 
 
 def _log_line(text: str) -> None:
-    data = (text + "\n").encode("utf-8", "replace")
     with contextlib.suppress(OSError):
-        os.write(1, data)
+        write_output((text + "\n").encode("utf-8", "replace"))
