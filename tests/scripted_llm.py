@@ -2,10 +2,11 @@
 
 `ScriptedLLM(answer)` listens on 127.0.0.1 port 0; `answer(body, number)` returns the
 reply to the request `number` (1-based) as a dict: `content` (text), `tool_calls` (a list
-of (name, arguments) pairs), `usage` (a dict, or None for a server that sends none) and
-`status`/`error` for an error answer. Streaming requests get the reply in chunks (text a
-few characters at a time, each tool call's arguments split in two pieces), non-streaming
-ones as one JSON body. Every request body is kept in `requests`.
+of (name, arguments) pairs), `usage` (a dict, or None for a server that sends none),
+`status`/`error` for an error answer, `cut` for a stream that stops before `[DONE]`.
+Streaming requests get the reply in chunks (text a few characters at a time, each tool
+call's arguments split in two pieces), non-streaming ones as one JSON body. Every request
+body is kept in `requests`.
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ class ScriptedLLM:
                 for chunk in _chunks(reply):
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                     self.wfile.flush()
-                self.wfile.write(b"data: [DONE]\n\n")
+                if not reply.get("cut"):  # a cut stream ends without its last chunk
+                    self.wfile.write(b"data: [DONE]\n\n")
 
         return Handler
 

@@ -70,7 +70,7 @@ def test_resolve_ticket_leaves_a_report_that_uses_the_classification(
                      env={"HOUSTON_LLM_BASE_URL": llm.url})
     assert result.code == 0, result.err
     assert len(llm.requests) == 3
-    classify, draft, escalate = llm.requests
+    _, draft, escalate = llm.requests
     assert "## Pattern: empathetic-resolution" in draft["messages"][0]["content"]
     assert "signature: The Example Co support team" in draft["messages"][0]["content"]
     assert "## Results of the tasks this one needs\n\n### classify" in (

@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 from scripted_llm import ScriptedLLM, text, tools
 
+from houston.agents import parse_agent
 from houston.engine.blackboard import Blackboard
+from houston.errors import RunnerError, SpecError
 from houston.runners import Job, Outcome
 from houston.runners.llm import run_llm
 
@@ -236,3 +238,38 @@ def test_mcp_server_tools_are_offered_and_called(tmp_path: Path) -> None:
     assert added == "5"
     assert failed.startswith("Error:") and "fail" in failed  # the SDK hides the reason
     assert [e["outcome"] for _, e in ctx.events] == ["ok", "error"]
+
+
+def test_a_stream_cut_before_done_is_a_failure_not_an_empty_answer(tmp_path: Path) -> None:
+    with (ScriptedLLM(lambda body, n: {**text("half an ans"), "cut": True}) as llm,
+          pytest.raises(RunnerError, match=r"stream ended before its last chunk")):
+        run(make_job(tmp_path, llm.url))
+
+
+def test_claude_codes_model_key_is_not_sent_to_an_openai_endpoint(tmp_path: Path) -> None:
+    with ScriptedLLM(lambda body, n: text("ok")) as llm:
+        job = make_job(tmp_path, llm.url, model="sonnet")
+        job.agent["llm"] = {"temperature": 0.1}
+        outcome, _ = run(job)
+    assert outcome.ok
+    assert llm.requests[0]["model"] == "llama3.2"  # the default, not "sonnet"
+    assert llm.requests[0]["temperature"] == 0.1
+
+
+@pytest.mark.parametrize("model", ["sonnet", "opus", "haiku", "inherit", "claude-sonnet-4-5"])
+def test_claude_model_names_are_accepted_in_agent_files(model: str) -> None:
+    agent = parse_agent(f"---\nname: a\ndescription: d\nmodel: {model}\n---\nHi\n", "a.md")
+    assert agent.model == model
+
+
+def test_an_openai_model_name_in_model_is_refused_with_the_fix() -> None:
+    with pytest.raises(SpecError) as refused:
+        parse_agent("---\nname: a\ndescription: d\nmodel: llama3.2\n---\nHi\n", "a.md")
+    message = str(refused.value)
+    assert "a.md:4" in message and "llm: {model: llama3.2}" in message
+
+
+def test_a_bad_output_schema_is_refused_when_the_agent_is_read() -> None:
+    text_ = "---\nname: a\ndescription: d\noutput_schema: {type: banana}\n---\nHi\n"
+    with pytest.raises(SpecError, match=r"a.md:4.*output_schema is not a JSON Schema"):
+        parse_agent(text_, "a.md")

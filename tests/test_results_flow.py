@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scripted_llm import ScriptedLLM, text
+from scripted_llm import ScriptedLLM, text, tools
 from test_pkg_helpers import cli
 
 from houston.errors import SpecError
+from houston.events import EventLog
 from houston.home import Home
 from houston.mission import load_mission
 from houston.store import MissionStore
@@ -199,3 +200,33 @@ tasks:
     first = json.loads((task / "attempts" / "1" / "exit.json").read_text())
     assert "does not match output_schema at category" in first["error"]
     assert result_of(home, "classify")["data"] == good
+
+
+def test_tool_calls_of_a_real_attempt_are_events_and_log_lines(home: Home, tmp_path: Path) -> None:
+    script = [tools(("Write", {"file_path": "faq.md", "content": "# FAQ\n"}),
+                    ("Write", {"file_path": "../../../../outputs/x.md", "content": "no"})),
+              text(json.dumps({"done": True, "summary": "wrote faq.md", "files": ["faq.md"]}))]
+    mission = tmp_path / "one.yaml"
+    mission.write_text("""\
+name: one step
+tasks:
+  - id: step
+    agent: core-workflow/executor
+    inputs: {step: "write the FAQ", goal: "a FAQ"}
+""")
+    with ScriptedLLM(lambda body, n: script[n - 1]) as llm:
+        result = cli("--home", str(home.root), "run", str(mission), "--no-ui",
+                     env={"HOUSTON_LLM_BASE_URL": llm.url})
+    assert result.code == 0, result.err
+    folder = only_mission(home)
+    attempt = folder / "tasks" / "step" / "attempts" / "1"
+    assert (attempt / "faq.md").read_text() == "# FAQ\n"
+    assert not (folder / "outputs" / "x.md").exists()
+    calls = [e for e in EventLog(home.root / "events").read() if e["type"] == "tool.call"]
+    assert [(e["task"], e["attempt"], e["data"]["tool"], e["data"]["outcome"]) for e in calls] == [
+        ("step", 1, "Write", "ok"), ("step", 1, "Write", "error")]
+    assert calls[0]["data"]["summary"] == "file_path=faq.md content=# FAQ"
+    assert isinstance(calls[0]["data"]["duration_ms"], int)
+    log = (attempt / "stdout.log").read_text()
+    assert "[tool] Write file_path=faq.md content=# FAQ -> ok" in log
+    assert result_of(home, "step")["data"]["files"] == ["faq.md"]
