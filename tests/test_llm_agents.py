@@ -273,3 +273,20 @@ def test_a_bad_output_schema_is_refused_when_the_agent_is_read() -> None:
     text_ = "---\nname: a\ndescription: d\noutput_schema: {type: banana}\n---\nHi\n"
     with pytest.raises(SpecError, match=r"a.md:4.*output_schema is not a JSON Schema"):
         parse_agent(text_, "a.md")
+
+
+def test_a_server_that_refuses_json_schema_is_asked_with_json_object(tmp_path: Path) -> None:
+    schema = {"type": "object", "required": ["ok"]}
+
+    def llama_cpp_like(body: dict[str, Any], number: int) -> dict[str, Any]:
+        if body["response_format"]["type"] != "json_object":
+            return {"status": 422, "error": "response_format.type: Input should be 'text' or "
+                                            "'json_object'"}
+        return text('{"ok": true}')
+
+    with ScriptedLLM(llama_cpp_like) as llm:
+        outcome, _ = run(make_job(tmp_path, llm.url, output_schema=schema))
+    assert outcome.ok and outcome.result is not None, outcome.error
+    assert outcome.result["data"] == {"ok": True}
+    assert [r["response_format"]["type"] for r in llm.requests] == ["json_schema", "json_object"]
+    assert llm.requests[1]["response_format"]["schema"] == schema

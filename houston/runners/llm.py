@@ -22,7 +22,13 @@ from houston.runners.context import resolved_inputs
 from houston.runners.llm_output import AnswerError, response_format, shape_result
 from houston.runners.llm_prompt import compose_messages, package_knowledge
 from houston.runners.llm_settings import Settings, settings_for
-from houston.runners.llm_wire import Reply, build_request, call_model, estimate_tokens
+from houston.runners.llm_wire import (
+    EndpointRefused,
+    Reply,
+    build_request,
+    call_model,
+    estimate_tokens,
+)
 
 __all__ = ["RUNNER", "Settings", "run_llm", "settings_for"]
 from houston.runners.tools import ToolBox, chosen_tools, tool_names
@@ -39,6 +45,19 @@ def budget_stop(limits: dict[str, Any], used: int, next_estimate: int, turn: int
         return (f"budget_exceeded: {used} tokens spent, the next model call (turn {turn}, "
                 f"about {next_estimate} tokens of prompt) would pass max_tokens {cap}")
     return None
+
+
+def plainer_format(answer_format: dict[str, Any] | None,
+                   refused: EndpointRefused) -> dict[str, Any]:
+    """The response_format to ask again with when a server refused `json_schema`.
+
+    OpenAI, ollama and vLLM take `{"type": "json_schema", ...}`; llama.cpp's Python server
+    only knows `{"type": "json_object", "schema": ...}` and answers 400/422 to the rest.
+    """
+    if (answer_format is None or answer_format.get("type") != "json_schema"
+            or refused.status not in (400, 422)):
+        raise refused
+    return {"type": "json_object", "schema": answer_format["json_schema"]["schema"]}
 
 
 def run_llm(job: Job, ctx: AgentContext) -> Outcome:
@@ -83,7 +102,7 @@ def _loop(job: Job, ctx: AgentContext, settings: Settings, messages: list[dict[s
         if stop:
             print(stop, flush=True)
             return Outcome(ok=False, error=stop)
-        reply = call_model(settings, request, ctx)
+        reply, answer_format = _ask(settings, request, answer_format, ctx)
         used += reply.reported
         estimated = estimated or bool((reply.usage or {}).get("estimated"))
         for key in usage:
@@ -101,6 +120,17 @@ def _loop(job: Job, ctx: AgentContext, settings: Settings, messages: list[dict[s
     error = f"maxTurns ({max_turns}) reached before the agent gave a final answer"
     print(error, flush=True)
     return Outcome(ok=False, error=error)
+
+
+def _ask(settings: Settings, request: dict[str, Any], answer_format: dict[str, Any] | None,
+         ctx: AgentContext) -> tuple[Reply, dict[str, Any] | None]:
+    """One model call; the response_format the next calls use (plainer if refused)."""
+    try:
+        return call_model(settings, request, ctx), answer_format
+    except EndpointRefused as exc:
+        plainer = plainer_format(answer_format, exc)  # raises when there is no other form
+        request["response_format"] = plainer
+        return call_model(settings, request, ctx), plainer
 
 
 def _tool_turn(reply: Reply, turn: int, box: ToolBox) -> list[dict[str, Any]]:

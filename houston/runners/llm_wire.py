@@ -110,7 +110,16 @@ def _http_error(settings: Settings, exc: urllib.error.HTTPError) -> RunnerError:
             f"the llm endpoint refused the key ({exc.code}): {text}",
             fix="set HOUSTON_LLM_API_KEY (or the agent's api_key_env)",
         )
-    return RunnerError(f"the llm endpoint answered {exc.code}: {text}", where=settings.endpoint)
+    return EndpointRefused(exc.code, f"the llm endpoint answered {exc.code}: {text}",
+                           where=settings.endpoint)
+
+
+class EndpointRefused(RunnerError):
+    """The endpoint answered the request with an HTTP error (its status is kept)."""
+
+    def __init__(self, status: int, what: str, *, where: str = "") -> None:
+        self.status = status
+        super().__init__(what, where=where)
 
 
 def _error_text(detail: str) -> str:
