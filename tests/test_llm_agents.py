@@ -290,3 +290,14 @@ def test_a_server_that_refuses_json_schema_is_asked_with_json_object(tmp_path: P
     assert outcome.result["data"] == {"ok": True}
     assert [r["response_format"]["type"] for r in llm.requests] == ["json_schema", "json_object"]
     assert llm.requests[1]["response_format"]["schema"] == schema
+
+
+def test_the_missions_tokens_left_also_stop_the_loop(tmp_path: Path) -> None:
+    usage = {"prompt_tokens": 250, "completion_tokens": 50, "total_tokens": 300}
+    with ScriptedLLM(lambda body, n: tools(("Glob", {"pattern": "*"}), usage=usage)) as llm:
+        job = make_job(tmp_path, llm.url, budget={"max_tokens": None, "mission_tokens_left": 500},
+                       tools=["Glob"])
+        outcome, _ = run(job)
+    assert not outcome.ok and outcome.error is not None
+    assert "would pass the mission's tokens left (500)" in outcome.error
+    assert len(llm.requests) == 2

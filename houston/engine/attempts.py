@@ -96,7 +96,8 @@ class AttemptOps:
             mission_id=m.id, task_id=t.id, attempt=number, agent_ref=str(t.spec["agent"]),
             agent=agent_dict, prompt=agent.prompt, package_dir=str(package_dir),
             inputs=dict(t.spec.get("inputs") or {}), mission_dir=str(m.folder),
-            attempt_dir=folder, timeout=timeout, budget=limits.__dict__,
+            attempt_dir=folder, timeout=timeout,
+            budget={**limits.__dict__, **bud.mission_share(m.limits, m.usage(), m.reserved())},
             needs=list(t.spec.get("needs") or ()),
         )
         # The worker claims the task (mkdir lock, owner.json = itself and its slot), and on

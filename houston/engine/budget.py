@@ -61,6 +61,14 @@ class Usage:
         return cls(int(data.get("tokens") or 0), float(data.get("cost") or 0.0))
 
 
+def mission_share(limits: Limits, used: Usage, reserved: Usage) -> dict[str, Any]:
+    """What a starting attempt may spend of its mission's tokens at most (for runners that
+    check their budget before each model call); empty when the mission has no such limit."""
+    if limits.max_tokens is None:
+        return {}
+    return {"mission_tokens_left": max(0, limits.max_tokens - used.tokens - reserved.tokens)}
+
+
 def spent(usage: Usage, wall_time: float) -> dict[str, float]:
     return {"tokens": float(usage.tokens), "cost": usage.cost, "wall_time": wall_time}
 

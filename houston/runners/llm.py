@@ -37,13 +37,16 @@ DEFAULT_MAX_TURNS = 20
 
 
 def budget_stop(limits: dict[str, Any], used: int, next_estimate: int, turn: int) -> str | None:
-    """Pure: why the next model call must not be made, or None."""
-    cap = limits.get("max_tokens")
-    if cap is None:
-        return None
-    if used >= cap or used + next_estimate > cap:
-        return (f"budget_exceeded: {used} tokens spent, the next model call (turn {turn}, "
-                f"about {next_estimate} tokens of prompt) would pass max_tokens {cap}")
+    """Pure: why the next model call must not be made, or None.
+
+    The caps are the task's `max_tokens` and what its mission had left when the attempt
+    started (`mission_tokens_left`, set by the engine)."""
+    caps = [(limits.get(key), what) for key, what in (
+        ("max_tokens", "max_tokens"), ("mission_tokens_left", "the mission's tokens left"))]
+    for cap, what in caps:
+        if cap is not None and (used >= cap or used + next_estimate > cap):
+            return (f"budget_exceeded: {used} tokens spent, the next model call (turn {turn}, "
+                    f"about {next_estimate} tokens of prompt) would pass {what} ({cap})")
     return None
 
 
