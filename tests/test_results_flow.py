@@ -230,3 +230,11 @@ tasks:
     log = (attempt / "stdout.log").read_text()
     assert "[tool] Write file_path=faq.md content=# FAQ -> ok" in log
     assert result_of(home, "step")["data"]["files"] == ["faq.md"]
+
+
+def test_the_bundled_pipeline_example_runs_offline(home: Home) -> None:
+    example = str(Path(__file__).resolve().parents[1] / "missions" / "pipeline.yaml")
+    result = cli("--home", str(home.root), "run", example, "--set", "words=hello brave new world",
+                 "--no-ui")
+    assert result.code == 0, result.err
+    assert result_of(home, "summary") == {"summary": "4 words: HELLO BRAVE NEW WORLD"}
