@@ -43,6 +43,13 @@ def answer(body: dict[str, Any], number: int) -> dict[str, Any]:
         return text(json.dumps({"escalate": False, "team": None,
                                 "reason": f"a {c['category']} ticket the draft answers "
                                           f"({c['urgency']}, {c['sentiment']})"}))
+    if system.startswith("You handle refunds"):
+        amount = min(float(inputs["amount"]), 100)
+        return text(json.dumps({"action": "refund", "amount": amount,
+                                "reason": f"{inputs['classification']['category']} error"}))
+    if system.startswith("You plan the follow-up"):
+        team = inputs["escalation"]["team"] or "us"
+        return text(json.dumps({"send_after": "2d", "message": f"{team} fixed it?"}))
     return {"status": 400, "error": "unexpected agent"}
 
 
@@ -91,3 +98,23 @@ def test_resolve_ticket_leaves_a_report_that_uses_the_classification(
     summary = json.loads((ref.path / "outputs" / "ticket-t-42.json").read_text())
     assert summary["classification"] == CLASSIFICATION
     assert summary["escalation"]["escalate"] is True
+
+
+@pytest.mark.process
+def test_handle_escalation_compensates_within_the_rules_and_plans_the_follow_up(
+    home: Home,
+) -> None:
+    assert cli("--home", str(home.root), "package", "install", "customer-service@^1.2").code == 0
+    with ScriptedLLM(answer) as llm:
+        result = cli("--home", str(home.root), "run", "customer-service/handle-escalation",
+                     "--set", "ticket=Charged twice, third time I write!", "--set", "amount=250",
+                     "--set", "ticket_id=T-7", "--no-ui", env={"HOUSTON_LLM_BASE_URL": llm.url})
+    assert result.code == 0, result.err
+    assert len(llm.requests) == 5
+    (ref,) = MissionStore(home).list()
+    refund = json.loads((ref.path / "tasks" / "compensate" / "result.json").read_text())
+    assert refund["data"] == {"action": "refund", "amount": 100, "reason": "billing error"}
+    follow = json.loads((ref.path / "tasks" / "follow-up" / "result.json").read_text())
+    assert follow["data"]["send_after"] == "2d"
+    assert "## Escalation: YES, to billing-team" in (
+        ref.path / "outputs" / "ticket-t-7.md").read_text()
