@@ -4,7 +4,9 @@
 (houston.runners.llm_prompt), offers the agent's tools (houston.runners.tools), then asks
 the model, runs the tools it calls and asks again, at most `maxTurns` times. Before every
 model call the tokens spent so far plus an estimate of the request are checked against the
-task's `budget.max_tokens` (fail-closed: the call that would pass the limit is not made).
+task's `budget.max_tokens` and the mission's tokens left (fail-closed: the call that would
+pass a limit is not made). A server that refuses `json_schema` answers is asked again with
+llama.cpp's `json_object` + schema.
 The final answer becomes the result (houston.runners.llm_output): `text`, `data` when it
 is JSON, `model`, `finish_reason`, `usage`, `turns`, `tool_calls`.
 """
@@ -29,9 +31,9 @@ from houston.runners.llm_wire import (
     call_model,
     estimate_tokens,
 )
+from houston.runners.tools import ToolBox, chosen_tools, tool_names
 
 __all__ = ["RUNNER", "Settings", "run_llm", "settings_for"]
-from houston.runners.tools import ToolBox, chosen_tools, tool_names
 
 DEFAULT_MAX_TURNS = 20
 
