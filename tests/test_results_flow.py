@@ -238,3 +238,33 @@ def test_the_bundled_pipeline_example_runs_offline(home: Home) -> None:
                  "--no-ui")
     assert result.code == 0, result.err
     assert result_of(home, "summary") == {"summary": "4 words: HELLO BRAVE NEW WORLD"}
+
+
+@pytest.mark.parametrize(("task_budget", "limit"), [
+    ("    budget: {max_tokens: 1500}\n", "max_tokens (1500)"),  # its own reservation is its own
+    ("", "the mission's tokens left (2000)"),
+])
+def test_a_tool_loop_stops_before_a_call_would_pass_its_budget(
+    home: Home, tmp_path: Path, task_budget: str, limit: str
+) -> None:
+    usage = {"prompt_tokens": 90, "completion_tokens": 10, "total_tokens": 100}
+    mission = tmp_path / "loop.yaml"
+    mission.write_text(f"""\
+name: loop
+budget: {{max_tokens: 2000}}
+tasks:
+  - id: step
+    agent: core-workflow/executor
+{task_budget}    retries: 0
+    inputs: {{step: "look around forever", goal: "nothing"}}
+""")
+    with ScriptedLLM(lambda body, n: tools(("Glob", {"pattern": "*"}), usage=usage)) as llm:
+        result = cli("--home", str(home.root), "run", str(mission), "--no-ui",
+                     env={"HOUSTON_LLM_BASE_URL": llm.url})
+    assert result.code == 1
+    attempt = only_mission(home) / "tasks" / "step" / "attempts" / "1"
+    exit_ = json.loads((attempt / "exit.json").read_text())
+    assert exit_["error"].startswith(f"budget_exceeded: {len(llm.requests) * 100} tokens spent")
+    assert f"would pass {limit}" in exit_["error"]
+    assert 2 <= len(llm.requests) < 20  # stopped by the runner, before the engine had to
+    assert json.loads((attempt / "usage.json").read_text())["tokens"] == len(llm.requests) * 100

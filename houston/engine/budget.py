@@ -61,12 +61,13 @@ class Usage:
         return cls(int(data.get("tokens") or 0), float(data.get("cost") or 0.0))
 
 
-def mission_share(limits: Limits, used: Usage, reserved: Usage) -> dict[str, Any]:
+def mission_share(limits: Limits, used: Usage, reserved_by_others: int) -> dict[str, Any]:
     """What a starting attempt may spend of its mission's tokens at most (for runners that
     check their budget before each model call); empty when the mission has no such limit."""
     if limits.max_tokens is None:
         return {}
-    return {"mission_tokens_left": max(0, limits.max_tokens - used.tokens - reserved.tokens)}
+    left = limits.max_tokens - used.tokens - reserved_by_others
+    return {"mission_tokens_left": max(0, left)}
 
 
 def spent(usage: Usage, wall_time: float) -> dict[str, float]:
