@@ -35,6 +35,8 @@ def answer(body: dict[str, Any], number: int) -> dict[str, Any]:
     if system.startswith("You write the first reply"):
         category = inputs["classification"]["category"]
         reply = f"Dear {inputs['customer']}, sorry: we are fixing your {category} problem."
+        if "third time" in inputs["ticket"]:
+            reply += " Full refund today!"
         return text(json.dumps({"category": category, "reply": reply,
                                 "next_step": f"{category} team checks the invoice"}))
     if system.startswith("You decide on escalation"):
@@ -92,6 +94,7 @@ def test_resolve_ticket_leaves_a_report_that_uses_the_classification(
     assert "- category: **billing**" in report
     assert "## Draft reply (written for a billing ticket, high urgency)" in report
     assert "> Dear Ada, sorry: we are fixing your billing problem." in report
+    assert "Reply checks: within the reply rules" in report
     assert "## Escalation: YES, to billing-team" in report
     assert "Why: a billing ticket the draft answers (high, angry)" in report
     assert "overridden: the thresholds require escalation (rule urgency=high, " in report
@@ -116,5 +119,7 @@ def test_handle_escalation_compensates_within_the_rules_and_plans_the_follow_up(
     assert refund["data"] == {"action": "refund", "amount": 100, "reason": "billing error"}
     follow = json.loads((ref.path / "tasks" / "follow-up" / "result.json").read_text())
     assert follow["data"]["send_after"] == "2d"
-    assert "## Escalation: YES, to billing-team" in (
-        ref.path / "outputs" / "ticket-t-7.md").read_text()
+    report = (ref.path / "outputs" / "ticket-t-7.md").read_text()
+    assert "## Escalation: YES, to billing-team" in report
+    # the scripted reply promises a "full refund today": the rules catch it
+    assert "Reply checks: promises 'full refund today' - edit before sending" in report

@@ -44,12 +44,28 @@ def decide(classification: dict[str, Any], escalation: dict[str, Any],
             "handover_note": escalation.get("handover_note") or ""}
 
 
+def reply_problems(draft: dict[str, Any], rules: dict[str, Any]) -> list[str]:
+    """What in the draft breaks the reply rules of validation-rules.yaml (empty: none)."""
+    reply = str(draft.get("reply") or "")
+    found = []
+    words = len(reply.split())
+    limit = rules.get("max_words")
+    if isinstance(limit, int) and words > limit:
+        found.append(f"{words} words, more than {limit}")
+    lowered = reply.lower()
+    found += [f"promises {phrase!r}" for phrase in rules.get("forbidden_promises") or []
+              if str(phrase).lower() in lowered]
+    if rules.get("must_include_next_step") and not str(draft.get("next_step") or "").strip():
+        found.append("no next step")
+    return found
+
+
 def _quote(text: str) -> str:
     return "\n".join("> " + line for line in str(text).strip().splitlines()) or "> (empty)"
 
 
 def render(inputs: dict[str, Any], classification: dict[str, Any], draft: dict[str, Any],
-           decision: dict[str, Any]) -> str:
+           decision: dict[str, Any], problems: list[str]) -> str:
     c = classification
     verdict = f"YES, to {decision['team']}" if decision["escalate"] else "no"
     lines = [
@@ -70,6 +86,9 @@ def render(inputs: dict[str, Any], classification: dict[str, Any], draft: dict[s
         _quote(draft.get("reply", "")),
         "",
         f"Next step: {draft.get('next_step', '')}",
+        "",
+        "Reply checks: " + ("; ".join(problems) + " - edit before sending" if problems
+                            else "within the reply rules"),
         "",
         f"## Escalation: {verdict}",
         "",
@@ -97,13 +116,16 @@ def write_report(ctx: Any) -> dict[str, Any]:
     escalation = _mapping(inputs.get("escalation"), "escalation")
     thresholds = _mapping(inputs.get("thresholds") or {}, "thresholds")
     decision = decide(classification, escalation, thresholds)
+    rules = _mapping(inputs.get("rules") or {}, "rules")
+    problems = reply_problems(draft, _mapping(rules.get("reply") or {}, "rules.reply"))
     name = re.sub(r"[^a-z0-9_-]+", "-", str(inputs.get("ticket_id") or "ticket").lower())
     outputs = Path(ctx.outputs_dir)
     outputs.mkdir(parents=True, exist_ok=True)
     report = outputs / f"ticket-{name.strip('-') or 'ticket'}.md"
-    report.write_text(render(inputs, classification, draft, decision), encoding="utf-8")
+    report.write_text(render(inputs, classification, draft, decision, problems),
+                      encoding="utf-8")
     summary = {"ticket_id": inputs.get("ticket_id"), "classification": classification,
-               "draft": draft, "escalation": decision}
+               "draft": draft, "reply_problems": problems, "escalation": decision}
     report.with_suffix(".json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return {"report": f"outputs/{report.name}", "escalate": decision["escalate"],
             "team": decision["team"], "category": classification.get("category")}
