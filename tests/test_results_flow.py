@@ -268,3 +268,27 @@ tasks:
     assert f"would pass {limit}" in exit_["error"]
     assert 2 <= len(llm.requests) < 20  # stopped by the runner, before the engine had to
     assert json.loads((attempt / "usage.json").read_text())["tokens"] == len(llm.requests) * 100
+
+
+def test_a_python_agent_sees_ctx_needs_and_ctx_mission_context(home: Home) -> None:
+    folder = home.packages / "p" / "1.0.0"
+    (folder / "agents").mkdir(parents=True)
+    (folder / "package.yaml").write_text("name: p\nversion: 1.0.0\n")
+    (folder / "p_agents.py").write_text(
+        "def look(ctx):\n"
+        "    return {'needs': ctx.needs, 'context': ctx.mission_context, 'n': ctx.inputs['n']}\n")
+    (folder / "agents" / "look.md").write_text(
+        "---\nname: look\ndescription: d\nrunner: python\nentrypoint: p_agents:look\n---\n")
+    mission = home.root.parent / "look.yaml"
+    mission.write_text(f"""\
+name: look
+context: Seen by python agents too.
+tasks:
+  - {{id: a, agent: core/shell, inputs: {{command: {PRODUCER}}}}}
+  - {{id: b, agent: p/look, needs: [a], inputs: {{n: "{{{{ tasks.a.result.n }}}}"}}}}
+""")
+    result = cli("--home", str(home.root), "run", str(mission), "--no-ui")
+    assert result.code == 0, result.err
+    assert result_of(home, "b") == {"needs": {"a": {"n": 5, "word": "hi",
+                                                    "deep": {"list": [1, 2]}}},
+                                    "context": "Seen by python agents too.", "n": 5}
