@@ -46,14 +46,16 @@ class LlmOptions(BaseModel):
 
 
 class McpServer(BaseModel):
-    """A stdio MCP server, as Claude Code's `mcpServers` writes it."""
+    """An MCP server, as Claude Code's `mcpServers` writes it. Houston starts stdio ones;
+    an agent file with others (`type: http`, `url`) still loads, and the runner refuses to
+    use them with a clear error."""
 
     model_config = ConfigDict(extra="allow", strict=True, frozen=True)
 
-    command: str = Field(min_length=1)
+    command: str | None = Field(default=None, min_length=1)
     args: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
-    type: Literal["stdio"] = "stdio"
+    type: str = "stdio"
 
 
 CLAUDE_MODELS = ("sonnet", "opus", "haiku", "inherit")

@@ -301,3 +301,21 @@ def test_the_missions_tokens_left_also_stop_the_loop(tmp_path: Path) -> None:
     assert not outcome.ok and outcome.error is not None
     assert "would pass the mission's tokens left (500)" in outcome.error
     assert len(llm.requests) == 2
+
+
+@pytest.mark.process
+def test_only_named_mcp_servers_start_and_only_stdio_ones(tmp_path: Path) -> None:
+    servers = {"calc": {"command": sys.executable, "args": [str(HERE / "mcp_calc_server.py")]},
+               "ghost": {"command": str(tmp_path / "no-such-server")},
+               "web": {"type": "http", "url": "http://127.0.0.1:9/mcp"}}
+    agent_file = parse_agent("---\nname: a\ndescription: d\nmcpServers:\n  web: {type: http, "
+                             "url: 'http://127.0.0.1:9/mcp'}\n---\nHi\n", "a.md")
+    assert agent_file.mcpServers is not None and agent_file.mcpServers["web"].type == "http"
+    with ScriptedLLM(lambda body, n: text("ok")) as llm:
+        job = make_job(tmp_path, llm.url, tools=["mcp__calc__add"], mcpServers=servers)
+        outcome, _ = run(job)  # ghost is not named: never started
+        assert outcome.ok, outcome.error
+        assert [t["function"]["name"] for t in llm.requests[0]["tools"]] == ["mcp__calc__add"]
+        job = make_job(tmp_path, llm.url, tools=["mcp__web"], mcpServers=servers)
+        with pytest.raises(RunnerError, match="MCP server 'web' is not a stdio server"):
+            run(job)

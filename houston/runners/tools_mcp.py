@@ -34,6 +34,11 @@ def allowed(name: str, patterns: list[str]) -> bool:
     return name in patterns or server in patterns
 
 
+def named(server: str, wanted: list[str]) -> bool:
+    prefix = tool_name(server, "")
+    return any(w == prefix[:-2] or w.startswith(prefix) for w in wanted)
+
+
 class McpTools:
     """The MCP servers of one attempt. Use as a context manager (it stops them)."""
 
@@ -86,6 +91,11 @@ class McpTools:
 
         self.stack = contextlib.AsyncExitStack()
         for server, spec in self.servers.items():
+            if not named(server, self.wanted):
+                continue  # none of its tools is named by `tools:`: not started
+            if spec.get("type", "stdio") != "stdio" or not spec.get("command"):
+                raise RunnerError(f"MCP server {server!r} is not a stdio server with a command",
+                                  fix="Houston starts stdio MCP servers only (command, args)")
             params = StdioServerParameters(
                 command=spec["command"], args=list(spec.get("args") or []),
                 env=dict(spec.get("env") or {}) or None, cwd=str(self.work_dir))
