@@ -247,7 +247,8 @@ def test_the_bundled_pipeline_example_runs_offline(home: Home) -> None:
 def test_a_tool_loop_stops_before_a_call_would_pass_its_budget(
     home: Home, tmp_path: Path, task_budget: str, limit: str
 ) -> None:
-    usage = {"prompt_tokens": 90, "completion_tokens": 10, "total_tokens": 100}
+    # 300 a call: either budget is reached well before the executor's maxTurns (12)
+    usage = {"prompt_tokens": 290, "completion_tokens": 10, "total_tokens": 300}
     mission = tmp_path / "loop.yaml"
     mission.write_text(f"""\
 name: loop
@@ -264,10 +265,10 @@ tasks:
     assert result.code == 1
     attempt = only_mission(home) / "tasks" / "step" / "attempts" / "1"
     exit_ = json.loads((attempt / "exit.json").read_text())
-    assert exit_["error"].startswith(f"budget_exceeded: {len(llm.requests) * 100} tokens spent")
+    assert exit_["error"].startswith(f"budget_exceeded: {len(llm.requests) * 300} tokens spent")
     assert f"would pass {limit}" in exit_["error"]
-    assert 2 <= len(llm.requests) < 20  # stopped by the runner, before the engine had to
-    assert json.loads((attempt / "usage.json").read_text())["tokens"] == len(llm.requests) * 100
+    assert 1 <= len(llm.requests) <= 6  # stopped by the runner, before the engine had to
+    assert json.loads((attempt / "usage.json").read_text())["tokens"] == len(llm.requests) * 300
 
 
 def test_a_python_agent_sees_ctx_needs_and_ctx_mission_context(home: Home) -> None:
