@@ -16,6 +16,7 @@ import yaml
 from houston import yamlstrict
 from houston.errors import SpecError, UsageError
 from houston.mission import Parameter
+from houston.pkg.params import ParamTypeError, convert
 
 
 def render_mission_file(data: bytes, source: str, sets: Mapping[str, str]) -> bytes:
@@ -53,8 +54,11 @@ def bind(params: tuple[Parameter, ...], sets: Mapping[str, str], source: str,
     values: dict[str, Any] = {}
     for name, param in declared.items():
         if name in sets:
-            keep_text = param.default is None or isinstance(param.default, str)
-            values[name] = sets[name] if keep_text else yamlstrict.resolve_plain(sets[name])
+            try:
+                values[name] = convert(sets[name], param.kind)
+            except ParamTypeError as exc:
+                raise UsageError(f"--set {name}: {exc}", where=source,
+                                 fix=f"parameter {name!r} is declared as {param.kind}") from None
         elif param.required:
             line, column = doc.position(("parameters",))
             raise SpecError(

@@ -7,10 +7,11 @@ Streamed tokens are written to stdout (the attempt's stdout.log, which the engin
 usage comes from the response's `usage` (requested with `stream_options.include_usage`);
 while streaming, an estimate is reported every few chunks so the engine can stop a run that
 blows its budget, and the final report corrects it. A server that sends no usage (llama.cpp
-when streaming) gets an estimate, marked `estimated`. A stream that ends without its last
-chunk (`[DONE]`) is a failure, not an empty answer. An unreachable endpoint, a timeout, a
-rejected key or an unknown model is a RunnerError with a fix, never a hang: every socket
-operation has a timeout.
+when streaming) gets an estimate, marked `estimated`. A stream that ends without a
+`finish_reason` or without `data: [DONE]` was cut (llama.cpp does so when it interrupts a
+request): that is a failed attempt, never a success with the text received so far. An
+unreachable endpoint, a timeout, a rejected key or an unknown model is a RunnerError with a
+fix, never a hang: every socket operation has a timeout.
 """
 
 from __future__ import annotations
@@ -214,10 +215,19 @@ def read_stream(response: Any, ctx: AgentContext, prompt_estimate: int) -> Reply
             interim = prompt_estimate + estimate_tokens(reply.text)
             ctx.report_usage(tokens=interim - reply.reported)
             reply.reported = interim
-    if not reply.done:
-        raise RunnerError("the llm endpoint's stream ended before its last chunk ([DONE])",
-                          fix="check the model server (it may have been interrupted)")
+    _check_stream_end(reply)
     return reply
+
+
+def _check_stream_end(reply: Reply) -> None:
+    missing = [name for name, seen in (("finish_reason", reply.finish_reason is not None),
+                                        ("data: [DONE]", reply.done)) if not seen]
+    if missing:
+        raise RunnerError(
+            f"the llm stream was cut after {len(reply.text)} characters "
+            f"(no {' and no '.join(missing)}): the answer is incomplete",
+            fix="check the model server's log (was the request interrupted?), then retry",
+        )
 
 
 def read_whole(response: Any) -> Reply:
