@@ -124,6 +124,10 @@ tasks:
     assert missing.code == 2 and "needs parameter 'who'" in missing.err
     unknown = cli("--home", str(home.root), "run", str(mission), "--set", "whom=x", "--no-ui")
     assert unknown.code == 2 and "unknown parameter whom" in unknown.err
+    typed = cli("--home", str(home.root), "run", str(mission), "--set", "who=Ada",
+                "--set", "times=three", "--no-ui")
+    assert typed.code == 2 and "--set times: 'three' is not an integer" in typed.err
+    assert not MissionStore(home).list()
     result = cli("--home", str(home.root), "run", str(mission), "--set", "who=Ada",
                  "--set", "times=3", "--no-ui")
     assert result.code == 0, result.err
