@@ -71,7 +71,7 @@ class AgentSpec(BaseModel):
 
     name: str = Field(min_length=1, max_length=100)
     description: str = Field(min_length=1)
-    runner: Literal["command", "python", "llm"] | None = None
+    runner: Literal["command", "python", "llm", "claude-code"] | None = None
     entrypoint: str | None = Field(default=None, pattern=_ENTRYPOINT)
     command: list[str] | None = None
     timeout: Duration | None = None
@@ -90,6 +90,7 @@ class AgentSpec(BaseModel):
     disallowedTools: str | list[str] | None = None
     mcpServers: dict[str, McpServer] | None = None
     maxTurns: int | None = Field(default=None, ge=1, le=1000)
+    workspace: Literal["none", "worktree"] | None = None
     prompt: str = ""
 
     @property

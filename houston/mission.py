@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from houston.pkg.params import ParamType, type_of_default
+from houston.pkg.params import Parameter
 from houston.templating import ancestors, check_result_ref, result_refs
 from houston.yamlstrict import Document, Problem, load, shorten, validate
 from houston.yamlstrict_messages import closest_key
@@ -129,21 +129,6 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-class Parameter(Strict):
-    """A value a workflow or mission file takes from `--set name=value`."""
-
-    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")
-    description: str = ""
-    default: Any = None
-    required: bool = False
-    type: ParamType | None = None
-
-    @property
-    def kind(self) -> ParamType:
-        """The declared type, else the default's."""
-        return self.type or type_of_default(self.default)
-
-
 class Budget(Strict):
     """Hard limits; a task or mission that would pass one is stopped (fail-closed)."""
 
@@ -175,6 +160,9 @@ class TaskSpec(Strict):
         default=None, description="Longest attempt: seconds, or text like 30s, 5m, 1h30m."
     )
     budget: Budget | None = Field(default=None, description="Limits of this task.")
+    workspace: Literal["none", "worktree"] | None = Field(
+        default=None, description="worktree: each attempt in its own git worktree and branch."
+    )
 
 
 class InitializerSpec(TaskSpec):
@@ -210,6 +198,10 @@ class MissionSpec(Strict):
     parameters: list[Parameter] = Field(
         default_factory=list,
         description="Values taken from `--set name=value` as {{ name }} (see docs/agents.md).",
+    )
+    repo: str | None = Field(
+        default=None, min_length=1,
+        description="Git repository of `workspace: worktree` tasks (default: where submitted).",
     )
 
 

@@ -15,8 +15,7 @@ import yaml
 
 from houston import yamlstrict
 from houston.errors import SpecError, UsageError
-from houston.mission import Parameter
-from houston.pkg.params import ParamTypeError, convert
+from houston.pkg.params import Parameter, ParamTypeError, convert
 
 
 def render_mission_file(data: bytes, source: str, sets: Mapping[str, str]) -> bytes:

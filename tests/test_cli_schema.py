@@ -35,6 +35,7 @@ def test_mission_schema_is_json_with_help_for_editors() -> None:
         "on_failure",
         "requires",
         "parameters",
+        "repo",
     }
     assert all(prop.get("description") for prop in schema["properties"].values())
     task = schema["$defs"]["TaskSpec"]

@@ -72,6 +72,7 @@ def drive(home: Home, options: Any, *, tty: bool, ui: Any = None) -> dict[str, A
         sys.stderr.write(f"\n{signal.Signals(signum).name}: {word}\n")
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    tracing = otel_tracing(home)
     try:
         return engine.run()
     finally:
@@ -79,6 +80,22 @@ def drive(home: Home, options: Any, *, tty: bool, ui: Any = None) -> dict[str, A
             signal.signal(signum, handler)
         progress.close()
         stop_ui(ui)
+        if tracing is not None:
+            tracing.stop()
+
+
+def otel_tracing(home: Home) -> Any:
+    """Spans of finished missions over OTLP, only when OTEL_EXPORTER_OTLP_ENDPOINT is set."""
+    from houston import otel
+
+    if not otel.is_configured(os.environ):
+        return None
+    try:
+        return otel.start_if_configured(home)
+    except ImportError as exc:
+        raise UsageError("OTEL_EXPORTER_OTLP_ENDPOINT is set but the OpenTelemetry SDK is not "
+                         "installed", fix="pip install 'houston[otel]', or unset the variable"
+                         ) from exc
 
 
 def load_target(home: Home, target: str, params: dict[str, str]) -> tuple[bytes, str]:

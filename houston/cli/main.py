@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "retry": ("houston.cli.engine:retry", "Run a finished mission's failed tasks again."),
     "logs": ("houston.cli.engine:logs", "Print a mission's or a task's logs."),
     "events": ("houston.cli.telemetry:events", "Print the event log."),
+    "costs": ("houston.cli.costs:costs", "Spend by mission, agent, package or model."),
     "gc": ("houston.cli.telemetry:gc", "Prune old missions and events."),
     "package": ("houston.cli.package:package", "Build, install and inspect packages."),
     "doctor": ("houston.cli.doctor:doctor", "Check this machine and home for problems."),

@@ -180,6 +180,11 @@ def format_show(view: dict[str, Any]) -> str:
     parts = [head]
     if view["tasks"]:
         parts.append(render.format_table(TASK_COLUMNS, [_task_row(t) for t in view["tasks"]]))
+    trees = [(t["id"], w["attempt"], w.get("state"), w.get("branch"), (w.get("commit") or "")[:10],
+              w.get("worktree")) for t in view["tasks"] for w in t.get("worktrees") or []]
+    if trees:
+        parts.append(render.format_table(
+            ("TASK", "ATTEMPT", "WORK", "BRANCH", "COMMIT", "WORKTREE"), trees))
     trail = [
         (t.get("ts"), t.get("from"), t.get("to"), t.get("reason")) for t in view["transitions"]
     ]

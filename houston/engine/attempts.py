@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -231,8 +232,11 @@ class AttemptOps:
             pid = int(run.agent["pid"])
             run.procs.update({p.pid: p for p in snapshot_tree(pid)})
             signal_group(pid, signal.SIGTERM)
-            run.kill_at = now + self.options.grace
-        elif t.runner == "command" and not run.agent:
+            # Claude Code can go on with its turn after a SIGTERM: a short grace keeps a
+            # cancel within a second (its session is saved as it goes).
+            grace = min(self.options.grace, 0.5) if t.runner == "claude-code" else None
+            run.kill_at = now + (self.options.grace if grace is None else grace)
+        elif t.runner in ("command", "claude-code") and not run.agent:
             run.kill_at = now + min(self.options.grace, 0.5)  # wait for the agent's pid
         else:
             self.kill_attempt(m, t)
@@ -289,6 +293,8 @@ class AttemptOps:
         if died:
             tf.write_attempt_json(run.folder, "usage.json", usage.to_dict())
             self.break_leftover_lock(m, t)
+        if reason != "succeeded" and os.path.exists(f"{run.path}/workspace.json"):  # noqa: PTH110
+            save_worktree(run.path, reason)
         if msg is None or msg.get("logs", True):
             self.tail_logs(m, t, run)
         error = (msg or {}).get("error") or ("the worker died" if msg is None else None)
@@ -331,7 +337,7 @@ class AttemptOps:
             with contextlib.suppress(psutil.Error):
                 if proc.is_running():
                     proc.kill()
-        if worker_died and t.runner == "command" and agent is None:
+        if worker_died and t.runner in ("command", "claude-code") and agent is None:
             kill_attempt_processes(run.path)  # started but never recorded
 
     def settle(self, m: MissionRun, t: TaskRun, reason: str, error: str | None,
@@ -404,6 +410,16 @@ class AttemptOps:
         self.emit("task.state", m.id, t.id, t.attempt,
                   {"state": t.state, "error": t.error, "worker": worker, **(extra or {})})
 
+def save_worktree(folder: str, reason: str) -> None:
+    """The attempt's worker could not commit its worktree: do it here (never lose work)."""
+    from houston.workspace import salvage_attempt
+
+    try:
+        salvage_attempt(folder, reason)
+    except (HoustonError, OSError) as exc:  # `houston gc` and the next attempt try again
+        print(f"houston: could not save the worktree of {folder}: {exc}", file=sys.stderr)
+
+
 def _left_behind(m: MissionRun, t: TaskRun, run: Running) -> dict[str, Any] | None:
     """A dead worker's attempt whose agent succeeded, as the `done` it could not send: the
     task's accepted result.json, or the attempt's own result.json not yet accepted."""
@@ -421,8 +437,8 @@ def _attempt_reason(run: Running, msg: dict[str, Any] | None, ok: bool) -> str:
         return "succeeded"
     if run.stop_reason is not None:
         return run.stop_reason
-    if msg is None:
-        return "crashed"
+    if msg is None or msg.get("signal"):
+        return "crashed"  # the worker or the agent died by a signal nobody here sent
     return "failed"
 
 

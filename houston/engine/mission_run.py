@@ -99,6 +99,7 @@ def task_spec_record(task: TaskSpec, *, initializer: bool, added_by: str | None)
         "budget": data["budget"],
         "initializer": initializer,
         "added_by": added_by,
+        **({"workspace": task.workspace} if task.workspace else {}),
     }
 
 

@@ -122,8 +122,10 @@ def _event_log(mission_dir: Path) -> Any:
     return _EVENT_LOGS[folder]
 
 
-def run_job(job: Job, msg_fd: int) -> tuple[Outcome, dict[str, Any], bool]:
-    """Run one attempt with fds 1 and 2 on its logs; (outcome, usage, wrote any log)."""
+def run_job(job: Job, msg_fd: int,
+            worktree: bool = False) -> tuple[Outcome, dict[str, Any], bool]:
+    """Run one attempt with fds 1 and 2 on its logs; (outcome, usage, wrote any log).
+    `worktree`: the attempt runs in its own git worktree (houston.workspace)."""
     ctx = WorkerContext(job, msg_fd)
     attempt = job.attempt_dir
     out, err = _LOGS.attach(attempt)
@@ -132,7 +134,12 @@ def run_job(job: Job, msg_fd: int) -> tuple[Outcome, dict[str, Any], bool]:
     try:
         if job.inputs:  # fill {{ tasks.<id>.result }} from the results on disk
             ctx.inputs = job.inputs = context.resolved_inputs(job)
-        outcome = get_runner(job.runner).run(job, ctx)
+        if worktree:
+            from houston.workspace import run_in_worktree
+
+            outcome = run_in_worktree(job, lambda: get_runner(job.runner).run(job, ctx))
+        else:
+            outcome = get_runner(job.runner).run(job, ctx)
     except HoustonError as exc:
         outcome = Outcome(ok=False, error=str(exc))
         print(str(exc), file=sys.stderr)
@@ -220,7 +227,10 @@ def run_claimed(job: Job, claim: dict[str, Any] | None, msg_fd: int,
         if nonce is None:
             return
     started = time.time()
-    outcome, usage, logs = run_job(job, msg_fd)
+    spec = claim.get("spec") if claim else None
+    worktree = (spec or {}).get("workspace") == "worktree" or (
+        not (spec or {}).get("workspace") and job.agent.get("workspace") == "worktree")
+    outcome, usage, logs = run_job(job, msg_fd, worktree)
     finished = time.time()
     accepted = False
     if claim is not None and nonce is not None:

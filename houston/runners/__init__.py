@@ -4,7 +4,8 @@ This module is the runner interface; every runner module follows it:
 
 * A runner is a module `houston.runners.<name>` that defines `RUNNER`, an object with
   `name: str` and `run(job: Job, ctx: AgentContext) -> Outcome`. `get_runner(name)`
-  imports it lazily. Built in: `command`, `python`; `llm` lives in `houston/runners/llm.py`.
+  imports it lazily (`claude-code` lives in `claude_code.py`). Built in: `command`,
+  `python`; `llm` lives in `houston/runners/llm.py`; `claude-code` runs Claude Code.
 * `Job` is plain JSON-able data the engine sends to a worker: ids, the parsed agent front
   matter (`agent`), the prompt (the agent file's body), the package folder, the inputs,
   the mission and attempt folders, the timeout, the task's budget limits and its `needs`.
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
 
     from houston.engine.blackboard import Blackboard
 
-RUNNER_NAMES = ("command", "python", "llm")
+RUNNER_NAMES = ("command", "python", "llm", "claude-code")
 
 
 # The part of a job that belongs to its agent: a worker is sent it with the first job of
@@ -173,7 +174,7 @@ def get_runner(name: str) -> Runner:
             f"unknown runner {name!r}", fix=f"use one of: {', '.join(RUNNER_NAMES)}"
         )
     try:
-        module = importlib.import_module(f"houston.runners.{name}")
+        module = importlib.import_module(f"houston.runners.{name.replace('-', '_')}")
     except ImportError as exc:
         raise RunnerError(
             f"the {name} runner is not available: {exc}",

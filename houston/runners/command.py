@@ -8,7 +8,8 @@ pipe, or `inputs.json` in the attempt folder when large) and it sees `HOUSTON_*`
 variables (HOUSTON_MISSION, _TASK, _ATTEMPT, _MISSION_DIR, _WORK_DIR, _OUTPUTS, _BLACKBOARD,
 _PACKAGE_DIR, _RESULT, and _NEEDS: a JSON file of the needs' results, when it has needs)
 plus the inputs
-`env`; it starts in the inputs `cwd` (default: the engine's working folder). The result is
+`env`; it starts in the inputs `cwd` (default: the attempt's git worktree with `workspace:
+worktree`, else the engine's working folder). The result is
 the JSON object in `$HOUSTON_RESULT` if the child wrote it (anything else there, invalid
 JSON included, fails the attempt: the child meant to report and its report is lost), else
 the JSON object printed on stdout (the whole of it, or its last line), else {}. A top-level
@@ -125,6 +126,7 @@ class CommandRunner:
         attempt = Path(job.attempt_dir)
         result_path = attempt / "agent-result.json"
         cwd = job.inputs.get("cwd") if isinstance(job.inputs.get("cwd"), str) else None
+        cwd = cwd or job.env.get("HOUSTON_WORKTREE")  # `workspace: worktree`: run inside it
         payload = context.envelope(job, job.inputs)
         env = build_env(job, result_path)
         if job.needs:
