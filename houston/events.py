@@ -42,7 +42,7 @@ EVENT_TYPES = frozenset(
         "worker.state",
         "engine.state",
         "blackboard",
-        "tool.call",
+        "tool.call",  # an llm agent's tool call: tool, summary, outcome, duration_ms
     }
 )
 SEGMENT_BYTES = 8 * 1024 * 1024

@@ -114,10 +114,7 @@ def load_target(home: Home, target: str, params: dict[str, str]) -> tuple[bytes,
     from houston.cli.missions import read_mission_file
 
     if target == "-" or Path(target).exists() or target.endswith((".yaml", ".yml")):
-        if params:
-            raise UsageError("--set only applies to PACKAGE/WORKFLOW targets",
-                             fix="edit the mission file instead, or run a packaged workflow")
-        return read_mission_file(target)
+        return read_mission_file(target, params)
     if target.count("/") != 1:
         raise NotFoundError(f"no mission file {target!r}",
                             fix="give a path to a mission.yaml or a PACKAGE/WORKFLOW name")
@@ -153,7 +150,8 @@ def approve_gate(gated: bool, approve: bool, name: str) -> bool:
 
 @click.command()
 @click.argument("target", metavar="FILE|PACKAGE/WORKFLOW")
-@click.option("--set", "sets", multiple=True, metavar="K=V", help="Workflow parameter.")
+@click.option("--set", "sets", multiple=True, metavar="K=V",
+              help="A parameter of the workflow or mission file.")
 @workers_option
 @click.option("--approve", is_flag=True, help="Approve a gated mission without asking.")
 @no_ui_option

@@ -67,10 +67,13 @@ def submit(ctx: click.Context, file: str, approve: bool, as_json: bool) -> None:
         render.emit(f"waiting for approval: houston approve {ref.id}")
 
 
-def read_mission_file(file: str) -> tuple[bytes, str]:
-    """The bytes of FILE and the name to use in messages."""
+def read_mission_file(file: str, sets: dict[str, str] | None = None) -> tuple[bytes, str]:
+    """The bytes of FILE (its parameters filled from `sets`) and the name for messages."""
+    from houston.mission_params import render_mission_file
+
     if file == "-":
-        return sys.stdin.buffer.read(READ_CAP + 1), "<stdin>"
+        data = sys.stdin.buffer.read(READ_CAP + 1)
+        return render_mission_file(data, "<stdin>", sets or {}), "<stdin>"
     try:
         with open(file, "rb") as f:
             data = f.read(READ_CAP + 1)
@@ -86,7 +89,7 @@ def read_mission_file(file: str) -> tuple[bytes, str]:
         if from_os_error(exc) is not None:
             raise  # permission denied (exit 3), a name too long (exit 2): said in one place
         raise UsageError(f"cannot read the mission file: {exc.strerror}", where=file) from None
-    return data, file
+    return render_mission_file(data, file, sets or {}), file
 
 
 @click.command(name="ls")

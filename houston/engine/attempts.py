@@ -97,7 +97,9 @@ class AttemptOps:
             mission_id=m.id, task_id=t.id, attempt=number, agent_ref=str(t.spec["agent"]),
             agent=agent_dict, prompt=agent.prompt, package_dir=str(package_dir),
             inputs=dict(t.spec.get("inputs") or {}), mission_dir=str(m.folder),
-            attempt_dir=folder, timeout=timeout, budget=limits.__dict__,
+            attempt_dir=folder, timeout=timeout,
+            budget={**limits.__dict__, **self.mission_share(m, t)},
+            needs=list(t.spec.get("needs") or ()),
         )
         # The worker claims the task (mkdir lock, owner.json = itself and its slot), and on
         # success accepts the result and releases the lock into the attempt folder: that
@@ -107,6 +109,12 @@ class AttemptOps:
         if not run.queued:
             self.announce(m, t, worker)
         self.pool.send(worker, {"job": job.to_dict(), "claim": claim}, (m.id, t.id))
+
+    def mission_share(self, m: MissionRun, t: TaskRun) -> dict[str, Any]:
+        """The mission's tokens this attempt may use: the reservations of the others (its
+        own, just made by begin, is what it may spend) and what was spent are taken off."""
+        own = bud.Limits.from_dict(t.spec.get("budget")).max_tokens or 0
+        return bud.mission_share(m.limits, m.usage(), m.reserved().tokens - own)
 
     def announce(self, m: MissionRun, t: TaskRun, worker: WorkerRecord) -> None:
         """The attempt started on `worker` (at dispatch, or when the job before it ended)."""

@@ -72,6 +72,15 @@ def wall_time_so_far(status: dict[str, Any]) -> float:
     return max(0.0, float(value))
 
 
+def mission_share(limits: Limits, used: Usage, reserved_by_others: int) -> dict[str, Any]:
+    """What a starting attempt may spend of its mission's tokens at most (for runners that
+    check their budget before each model call); empty when the mission has no such limit."""
+    if limits.max_tokens is None:
+        return {}
+    left = limits.max_tokens - used.tokens - reserved_by_others
+    return {"mission_tokens_left": max(0, left)}
+
+
 def spent(usage: Usage, wall_time: float) -> dict[str, float]:
     return {"tokens": float(usage.tokens), "cost": usage.cost, "wall_time": wall_time}
 

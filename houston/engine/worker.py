@@ -37,7 +37,7 @@ from houston.engine.inbox import Inbox, send
 from houston.engine.liveness import identity_of, my_identity
 from houston.engine.taskfiles import write_json_fast
 from houston.errors import HoustonError
-from houston.runners import Job, Outcome, get_runner
+from houston.runners import Job, Outcome, context, get_runner
 
 if TYPE_CHECKING:
     from houston.engine.blackboard import Blackboard
@@ -80,6 +80,14 @@ class WorkerContext:
         return Path(self.job.package_dir)
 
     @cached_property
+    def needs(self) -> dict[str, Any]:
+        return context.needs_results(self.job)
+
+    @cached_property
+    def mission_context(self) -> str:
+        return context.mission_context(self.job)
+
+    @cached_property
     def blackboard(self) -> Blackboard:
         from houston.engine.blackboard import Blackboard
 
@@ -90,6 +98,10 @@ class WorkerContext:
         self.tokens += int(tokens)
         self.cost = round(self.cost + float(cost), 10)
         send(self._msg_fd, {"type": "usage", "tokens": int(tokens), "cost": float(cost)})
+
+    def emit(self, type_: str, data: dict[str, Any]) -> None:
+        _event_log(self.mission_dir).append(type_, mission=self.mission_id, task=self.task_id,
+                                            attempt=self.attempt, data=data)
 
     def register_process(self, proc: subprocess.Popen[bytes]) -> None:
         ident = identity_of(proc.pid)
@@ -122,6 +134,8 @@ def run_job(job: Job, msg_fd: int,
     os.dup2(out, 1)
     os.dup2(err, 2)
     try:
+        if job.inputs:  # fill {{ tasks.<id>.result }} from the results on disk
+            ctx.inputs = job.inputs = context.resolved_inputs(job)
         if worktree:
             from houston.workspace import run_in_worktree
 
