@@ -219,7 +219,9 @@ def retry(
         for task_id in taskfiles.task_ids(ref.path):
             if taskfiles.read_result(ref.path, task_id) is None:
                 saved = taskfiles.read_state(ref.path, task_id)
-                taskfiles.write_state(ref.path, task_id, "pending", int(saved.get("attempt") or 0))
+                # The last error stays until a new attempt says otherwise: why it failed.
+                taskfiles.write_state(ref.path, task_id, "pending", int(saved.get("attempt") or 0),
+                                      error=saved.get("error"))
         (ref.path / CANCEL_REQUEST).unlink(missing_ok=True)
         detail = {"by": by, "action": "retry"}
         return store.move(ref.id, S.COMPLETED, S.COMMITTED, Reason.USER_REQUEST,

@@ -51,7 +51,8 @@ def write_package(root: Path) -> Path:
             f"---\nname: {name}\ndescription: test\nrunner: python\n"
             f"entrypoint: raytest_agents:{name}\n---\n")
     (folder / "agents" / "ask.md").write_text(
-        "---\nname: ask\ndescription: test\nrunner: llm\nmodel: tiny\n---\nAnswer briefly.\n")
+        "---\nname: ask\ndescription: test\nrunner: llm\nllm:\n  model: tiny\n---\n"
+        "Answer briefly.\n")
     return folder
 
 

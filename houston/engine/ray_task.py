@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from houston.errors import HoustonError
-from houston.runners import Job, Outcome, get_runner
+from houston.runners import Job, Outcome, context, get_runner
 
 if TYPE_CHECKING:
     import subprocess
@@ -63,6 +63,27 @@ class RemoteContext:
     @property
     def package_dir(self) -> Path:
         return Path(self.job.package_dir)
+
+    @cached_property
+    def needs(self) -> dict[str, Any]:
+        # Read from the mission folder, as in a local worker: needs a shared home.
+        return context.needs_results(self.job)
+
+    @cached_property
+    def mission_context(self) -> str:
+        return context.mission_context(self.job)
+
+    def emit(self, type_: str, data: dict[str, Any]) -> None:
+        events = self.mission_dir.parent.parent.parent / "events"
+        if events.is_dir():  # a shared home; elsewhere an agent's own events are dropped
+            from houston.events import EventLog
+
+            log = EventLog(events)
+            try:
+                log.append(type_, mission=self.mission_id, task=self.task_id,
+                           attempt=self.attempt, data=data)
+            finally:
+                log.close()
 
     @cached_property
     def blackboard(self) -> Blackboard:

@@ -103,7 +103,9 @@ def forwarded_env(job: Job, environ: Mapping[str, str] | None = None) -> dict[st
     env = os.environ if environ is None else environ
     found = {k: v for k, v in env.items()
              if k.startswith("HOUSTON_LLM_") and not k.endswith(("_KEY", "_KEY_FILE"))}
-    key_name = str(job.agent.get("api_key_env") or "HOUSTON_LLM_API_KEY")
+    own = job.agent.get("llm")
+    named = own.get("api_key_env") if isinstance(own, dict) else None
+    key_name = str(named or job.agent.get("api_key_env") or "HOUSTON_LLM_API_KEY")
     if job.runner == "llm":
         key = setting(key_name, env)
         if key:
