@@ -27,6 +27,7 @@ from houston.clock import iso, utcnow
 from houston.engine import budget as bud
 from houston.engine import scheduler as sch
 from houston.engine.attempts import AttemptOps
+from houston.engine.gating import Gating
 from houston.engine.liveness import my_identity
 from houston.engine.mission_run import MissionRun, TaskRun
 from houston.engine.pipelining import Pipelining
@@ -59,7 +60,7 @@ class EngineOptions:
     retract_after: float = 0.2  # a job queued behind a running one waits this long at most
 
 
-class Engine(AttemptOps, Pipelining, Sampling):
+class Engine(AttemptOps, Gating, Pipelining, Sampling):
     def __init__(self, home: Home, options: EngineOptions | None = None,
                  observer: Observer | None = None) -> None:
         self.home = home
@@ -245,6 +246,8 @@ class Engine(AttemptOps, Pipelining, Sampling):
             if not m.cancel_seen and request.exists():
                 m.cancel_seen = True
                 self.close_mission(m, Reason.CANCELLED, {"by": "cancel.request"})
+            elif m.count[sch.WAITING] and m.closing is None:
+                self.check_gates(m)
 
     def close_mission(self, m: MissionRun, reason: Reason, detail: dict[str, Any]) -> None:
         """Stop every running attempt; the mission moves once none is left."""
@@ -274,6 +277,10 @@ class Engine(AttemptOps, Pipelining, Sampling):
                 continue
             if t.not_before > now:
                 later.append(self._unqueue(m))
+                continue
+            if t.gated:
+                self._unqueue(m)
+                self.hold_at_gate(m, t)
                 continue
             if not bud.concurrency_ok(m.limits, m.running_count()):
                 break
@@ -337,7 +344,7 @@ class Engine(AttemptOps, Pipelining, Sampling):
         reason, detail = m.closing
         if reason is not Reason.RECOVERED:
             for t in m.tasks.values():
-                if t.state in (sch.PENDING, sch.RUNNING):
+                if t.state in (sch.PENDING, sch.RUNNING, sch.WAITING):
                     m.set_state(t, sch.CANCELLED)
                     self.save_task(m, t)
         self.flush_status(m)
