@@ -66,6 +66,8 @@ class AttemptOps:
 
         def stop_worker_jobs(self, worker: WorkerRecord) -> None: ...
 
+        def stop_io_attempt(self, m: MissionRun, t: TaskRun, worker: WorkerRecord) -> None: ...
+
     # -- starting -------------------------------------------------------------------
 
     def start_attempt(self, m: MissionRun, t: TaskRun, worker: WorkerRecord) -> None:
@@ -84,7 +86,7 @@ class AttemptOps:
         run = Running(number, worker.slot, folder, "", now_wall, now_mono)
         run.windows = tuple((float(limit), why) for limit, why in (
             (timeout, "timeout"), (limits.max_wall_time, "budget_exceeded")) if limit)
-        run.queued = bool(worker.jobs)
+        run.queued = bool(worker.jobs) and not worker.io  # the network worker runs all
         if not run.queued:
             run.arm(now_mono, now_wall)
         t.attempt = number
@@ -214,6 +216,9 @@ class AttemptOps:
             return
         run.stop_reason = reason
         worker = self.pool.workers.get(run.slot)
+        if worker is not None and worker.io:
+            self.stop_io_attempt(m, t, worker)
+            return
         if worker is not None and len(worker.jobs) > 1 and (m.id, t.id) in worker.jobs:
             self.stop_worker_jobs(worker)
             return

@@ -28,6 +28,7 @@ from houston.engine import budget as bud
 from houston.engine import scheduler as sch
 from houston.engine.attempts import AttemptOps
 from houston.engine.gating import Gating
+from houston.engine.iodispatch import IoDispatch
 from houston.engine.liveness import my_identity
 from houston.engine.mission_run import MissionRun, TaskRun
 from houston.engine.pipelining import Pipelining
@@ -58,9 +59,10 @@ class EngineOptions:
     sample_every: float = 1.0
     on_stop: str = "requeue"  # what a stop request does to running missions: requeue|cancel
     retract_after: float = 0.2  # a job queued behind a running one waits this long at most
+    llm_concurrency: int = 32  # llm attempts at once in the network worker (no CPU slot)
 
 
-class Engine(AttemptOps, Gating, Pipelining, Sampling):
+class Engine(AttemptOps, Gating, IoDispatch, Pipelining, Sampling):
     def __init__(self, home: Home, options: EngineOptions | None = None,
                  observer: Observer | None = None) -> None:
         self.home = home
@@ -70,7 +72,8 @@ class Engine(AttemptOps, Gating, Pipelining, Sampling):
         self.events = EventLog(home.events)
         self._pending: list[Pending] = []
         self.catalog = AgentCatalog(home)
-        self.pool = Pool(self.options.workers, home.run / "workers.log", cwd=None)
+        self.pool = Pool(self.options.workers, home.run / "workers.log", cwd=None,
+                         llm_concurrency=self.options.llm_concurrency)
         self.missions: dict[str, MissionRun] = {}
         self.durations: dict[str, tuple[float, int]] = {}
         self.finished: dict[str, tuple[Outcome, Reason]] = {}
@@ -135,8 +138,9 @@ class Engine(AttemptOps, Gating, Pipelining, Sampling):
                     os.read(self._wake_r, 4096)
                 self.rescan = True
             elif (worker := workers.get(int(key.fd))) is not None:
+                handle = self.on_io_message if worker.io else self.on_message
                 for msg in self.pool.read(worker):
-                    self.on_message(worker, msg)
+                    handle(worker, msg)
 
     def _watch_pipes(self, workers: dict[int, WorkerRecord]) -> None:
         """Keep the selector's set of worker pipes in step with the pool (a respawned
@@ -286,11 +290,10 @@ class Engine(AttemptOps, Gating, Pipelining, Sampling):
                 break
             if m.limits.spends and not self.budget_allows(m, t):
                 break
-            worker = self.pool.idle(initializer=t.initializer)
-            if worker is None and not t.initializer:
-                worker = self.prefetch_worker(m)
+            worker = self.worker_for(m, t)
             if worker is None:
-                if t.initializer:  # the +1 slot is busy; task slots may still take others
+                # The +1 slot (or one kind of worker) is busy; others may take later tasks.
+                if self.look_past(t, len(later)):
                     later.append(self._unqueue(m))
                     continue
                 break

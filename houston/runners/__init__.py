@@ -19,8 +19,11 @@ This module is the runner interface; every runner module follows it:
   endpoint): the attempt fails with that message instead of hanging. Any other exception
   fails the attempt with its traceback in stderr.log.
 * While `run` executes, file descriptors 1 and 2 point at the attempt's stdout.log and
-  stderr.log, so `print` from an agent lands in its log. The worker writes result.json,
-  usage.json and exit.json from the Outcome; runners never write them.
+  stderr.log, so `print` from an agent lands in its log. llm attempts run many at once in
+  one network worker (houston.engine.io_worker): there `sys.stdout`/`sys.stderr` and
+  `write_output(bytes)` are routed per thread; runners write live output through
+  `write_output`, never to fd 1 directly. The worker writes result.json, usage.json and
+  exit.json from the Outcome; runners never write them.
 * Timeouts, cancellation and budget stops are enforced by the engine from outside (it
   stops the registered process group, or the whole worker for in-process agents), so a
   runner needs no timer of its own; it may still honour `job.timeout` for its own I/O.
@@ -29,6 +32,8 @@ This module is the runner interface; every runner module follows it:
 from __future__ import annotations
 
 import importlib
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -124,6 +129,27 @@ class Runner(Protocol):
     name: str
 
     def run(self, job: Job, ctx: AgentContext) -> Outcome: ...
+
+
+_ROUTE: list[Callable[[bytes], None]] = []
+
+
+def route_output(writer: Callable[[bytes], None]) -> None:
+    """Send `write_output` to `writer` (the network worker routes it per thread)."""
+    _ROUTE[:] = [writer]
+
+
+def write_output(data: bytes) -> None:
+    """Live output of the running attempt (streamed tokens, tool output): its stdout.log.
+
+    Runners write through this rather than to fd 1, because the network worker runs many
+    attempts at once in one process and gives each its own log."""
+    if _ROUTE:
+        _ROUTE[0](data)
+        return
+    view = memoryview(data)
+    while view:
+        view = view[os.write(1, view) :]
 
 
 def get_runner(name: str) -> Runner:

@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from houston.errors import RunnerError
-from houston.runners import AgentContext, Job, Outcome
+from houston.runners import AgentContext, Job, Outcome, write_output
 
 DEFAULT_BASE_URL = "http://127.0.0.1:11434/v1"
 DEFAULT_MODEL = "llama3.2"
@@ -201,10 +201,7 @@ class Reply:
 
 
 def _write_out(text: str) -> None:
-    data = text.encode("utf-8")
-    view = memoryview(data)
-    while view:
-        view = view[os.write(1, view) :]
+    write_output(text.encode("utf-8"))
 
 
 def _usage(data: Any) -> dict[str, int] | None:
