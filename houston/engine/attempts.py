@@ -68,6 +68,9 @@ class AttemptOps:
 
         def stop_io_attempt(self, m: MissionRun, t: TaskRun, worker: WorkerRecord) -> None: ...
 
+        def llm_endpoint(self, agent: AgentSpec, agent_dict: dict[str, Any]
+                         ) -> tuple[dict[str, Any], dict[str, str]]: ...
+
     # -- starting -------------------------------------------------------------------
 
     def start_attempt(self, m: MissionRun, t: TaskRun, worker: WorkerRecord) -> None:
@@ -77,6 +80,11 @@ class AttemptOps:
             self.fail_task(m, t, str(exc).splitlines()[0])
             return
         agent_dict, agent_budget = self.agent_data(str(t.spec["agent"]), agent)
+        try:
+            agent_dict, job_env = self.llm_endpoint(agent, agent_dict)
+        except HoustonError as exc:
+            self.fail_task(m, t, str(exc).splitlines()[0])
+            return
         limits = bud.Limits.from_dict(t.spec.get("budget") or agent_budget)
         number = t.attempt + 1
         task_dir = f"{m.folder}/tasks/{t.id}"  # str paths: pathlib costs on the hot path
@@ -98,7 +106,7 @@ class AttemptOps:
             mission_id=m.id, task_id=t.id, attempt=number, agent_ref=str(t.spec["agent"]),
             agent=agent_dict, prompt=agent.prompt, package_dir=str(package_dir),
             inputs=dict(t.spec.get("inputs") or {}), mission_dir=str(m.folder),
-            attempt_dir=folder, timeout=timeout, budget=limits.__dict__,
+            attempt_dir=folder, timeout=timeout, budget=limits.__dict__, env=job_env,
         )
         # The worker claims the task (mkdir lock, owner.json = itself and its slot), and on
         # success accepts the result and releases the lock into the attempt folder: that

@@ -30,6 +30,7 @@ from houston.engine.attempts import AttemptOps
 from houston.engine.gating import Gating
 from houston.engine.iodispatch import IoDispatch
 from houston.engine.liveness import my_identity
+from houston.engine.localmodel import LocalModel
 from houston.engine.mission_run import MissionRun, TaskRun
 from houston.engine.pipelining import Pipelining
 from houston.engine.pool import Pool, WorkerRecord
@@ -72,6 +73,7 @@ class Engine(AttemptOps, Gating, IoDispatch, Pipelining, Sampling):
         self.events = EventLog(home.events)
         self._pending: list[Pending] = []
         self.catalog = AgentCatalog(home)
+        self.local_model = LocalModel(home.run / "local-model.log")
         self.pool = Pool(self.options.workers, home.run / "workers.log", cwd=None,
                          llm_concurrency=self.options.llm_concurrency)
         self.missions: dict[str, MissionRun] = {}
@@ -243,6 +245,7 @@ class Engine(AttemptOps, Gating, IoDispatch, Pipelining, Sampling):
             return
         self.missions[ref.id] = m
         self.watcher.watch(ref.path)
+        self.warm_io(m)
 
     def check_cancels(self) -> None:
         for m in list(self.missions.values()):
@@ -417,6 +420,7 @@ class Engine(AttemptOps, Gating, IoDispatch, Pipelining, Sampling):
             self.pid_record.unlink()
         self.watcher.stop()
         self.pool.stop(grace=0.5)
+        self.local_model.stop()
         self.emit("engine.state", None, None, None, {"state": "stopped", "pid": os.getpid()})
         self.flush_events()
         self.events.close()

@@ -11,11 +11,13 @@ then, like any dead worker, each attempt it ran is a crash and is requeued.
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from typing import TYPE_CHECKING, Any
 
 from houston.engine import budget as bud
+from houston.engine import localmodel as lm
 from houston.engine import taskfiles as tf
 from houston.engine.liveness import is_alive, signal_group, snapshot_tree
 from houston.engine.mission_run import MissionRun, TaskRun
@@ -23,7 +25,7 @@ from houston.engine.pool import WorkerRecord
 from houston.errors import HoustonError
 
 if TYPE_CHECKING:
-    from houston.agents import AgentCatalog
+    from houston.agents import AgentCatalog, AgentSpec
     from houston.engine.engine import EngineOptions
     from houston.engine.pool import Pool
 
@@ -36,6 +38,7 @@ class IoDispatch:
         catalog: AgentCatalog
         options: EngineOptions
         missions: dict[str, MissionRun]
+        local_model: lm.LocalModel
 
         def set_worker(self, worker: WorkerRecord, state: str, mission: str | None,
                        task: str | None) -> None: ...
@@ -62,6 +65,20 @@ class IoDispatch:
                 return False  # start_attempt fails it with the catalog's message
             cache[ref] = agent.runner_name == "llm"
         return cache[ref]
+
+    def llm_endpoint(self, agent: AgentSpec,
+                     agent_dict: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+        """The agent and job env an llm attempt is sent with: base URL `local` becomes the
+        embedded model's server, started on first need (raises RunnerError if missing)."""
+        if agent.runner_name != "llm" or not lm.wants_local(agent_dict, os.environ):
+            return agent_dict, {}
+        return lm.pointed(agent_dict, self.local_model.ensure())
+
+    def warm_io(self, m: MissionRun) -> None:
+        """Start the network worker as soon as a mission with llm tasks is claimed, beside
+        the loading of the rest, rather than when its first llm task is ready."""
+        if any(self.io_bound(t) for t in m.tasks.values() if t.state == "pending"):
+            self.pool.io_worker()
 
     def worker_for(self, m: MissionRun, t: TaskRun) -> WorkerRecord | None:
         if self.io_bound(t):
