@@ -92,20 +92,20 @@ def test_reject_fails_the_task_with_reason_rejected(home: Home, tmp_path: Path) 
     assert tasks["ship"]["state"] == "failed" and tasks["ship"]["error"] == "rejected"
     assert tasks["report"]["state"] in ("skipped", "cancelled")
     assert "ship" not in lines(runs) and "report" not in lines(runs)
-    # A decision is taken once: deciding again is refused (exit 2 or 1, with a reason).
+    # A decision is taken once: deciding again is refused (exit 2, with the reason).
     code, _, err = cli(home, "approve", ref.id, "ship")
-    assert code != 0 and "not waiting for approval" in err
+    assert code == 2 and "not waiting for approval" in err
 
 
 def test_deciding_a_task_that_is_not_waiting_is_refused(home: Home, tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     ref = gated_mission(home, runs)
     code, _, err = cli(home, "approve", ref.id, "ship")  # COMMITTED: no engine reached it
-    assert code != 0 and "not waiting for approval" in err
+    assert code == 2 and "not waiting for approval" in err
     with engine_thread(home):
         wait_for(lambda: task_states(home, ref).get("ship") == "waiting", what="ship waiting")
         code, _, err = cli(home, "approve", ref.id, "side")  # not gated
-        assert code != 0 and "not waiting for approval" in err
+        assert code == 2 and "not waiting for approval" in err
         code, _, err = cli(home, "reject", ref.id, "../x")
         assert code == 2 and "not a task id" in err
         assert task_states(home, ref)["ship"] == "waiting"

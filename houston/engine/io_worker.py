@@ -233,6 +233,9 @@ def main() -> None:
     worker = IoWorker(msg_fd)
     sys.stdout, sys.stderr = worker.out, worker.err
     runners.route_output(worker.out.write_bytes)
+    # Import the llm runner (urllib, http.client, ssl) before saying ready: otherwise the
+    # first wave of attempts would wait on the import lock one after the other.
+    get_runner("llm")
     send(msg_fd, {"type": "ready", "pid": os.getpid(), "io": True})
     inbox = IoInbox(msg_fd, worker)
     inbox.start(sys.stdin.buffer)

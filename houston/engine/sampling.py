@@ -64,7 +64,7 @@ class Sampling:
 
     def tail_logs(self, m: MissionRun, t: TaskRun, run: Running) -> None:
         for stream in ("stdout", "stderr"):
-            path = run.folder / f"{stream}.log"
+            path = f"{run.path}/{stream}.log"  # a str: this runs for every live attempt
             offset = run.log_offsets[stream]
             try:
                 with open(path, "rb") as f:
