@@ -170,3 +170,20 @@ tasks:
     assert finished[ref.id][1].value == "budget_exceeded"
     assert reasons(llm_home, ref, "talk") == ["budget_exceeded"]
     assert script.served >= 1
+
+
+def test_an_engine_stop_interrupts_llm_attempts_and_a_new_engine_finishes_them(
+        llm_home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
+    script = Script()
+    with loopback(script) as url:
+        monkeypatch.setenv("HOUSTON_LLM_BASE_URL", url)
+        ref = submit(llm_home, f"name: restart\ntasks:\n{chat_tasks(4, 'hang')}\n")
+        with engine_thread(llm_home, workers=1) as engine:
+            assert script.wait_in_flight(4)
+            engine.request_stop()  # graceful: attempts are interrupted, the mission requeued
+            wait_for(lambda: outcome(llm_home, ref)[0] == "COMMITTED", what="requeued")
+        script.release.set()
+        with engine_thread(llm_home, workers=1):
+            wait_for(lambda: outcome(llm_home, ref) == ("COMPLETED", "succeeded"), what="done")
+    for i in range(4):
+        assert reasons(llm_home, ref, f"c{i}") == ["interrupted", "succeeded"]
