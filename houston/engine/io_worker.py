@@ -92,8 +92,18 @@ class IoWorker:
         attempt = Attempt(job, claim)
         with self.lock:
             self.attempts[_key(job)] = attempt
-        threading.Thread(target=self.run, args=(attempt,), daemon=True,
+        threading.Thread(target=self.run_or_die, args=(attempt,), daemon=True,
                          name=f"attempt-{job.task_id}-{job.attempt}").start()
+
+    def run_or_die(self, attempt: Attempt) -> None:
+        """An attempt that cannot be recorded (disk full, permission denied) must not hang
+        in silence: the worker dies, as a CPU worker would, and the engine requeues each
+        of its attempts as a crash."""
+        try:
+            self.run(attempt)
+        except BaseException:
+            traceback.print_exc(file=sys.__stderr__)
+            os._exit(70)
 
     def run(self, attempt: Attempt) -> None:
         job = attempt.job
