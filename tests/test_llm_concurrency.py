@@ -13,6 +13,7 @@ import pytest
 from llm_loopback import Script, loopback
 from test_engine_helpers import (
     engine_thread,
+    houston_process,
     make_test_package,
     outcome,
     run_engine,
@@ -187,3 +188,18 @@ def test_an_engine_stop_interrupts_llm_attempts_and_a_new_engine_finishes_them(
             wait_for(lambda: outcome(llm_home, ref) == ("COMPLETED", "succeeded"), what="done")
     for i in range(4):
         assert reasons(llm_home, ref, f"c{i}") == ["interrupted", "succeeded"]
+
+
+def test_houston_run_takes_llm_concurrency(llm_home: Home, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    script = Script(target=3)  # calls answer once 3 are in flight (20 s at most)
+    mission = tmp_path / "m.yaml"
+    mission.write_text(f"name: cli-fan\ntasks:\n{chat_tasks(6, 'hold')}\n")
+    with loopback(script) as url:
+        monkeypatch.setenv("HOUSTON_LLM_BASE_URL", url)
+        proc = houston_process(llm_home, "run", str(mission), "--no-ui", "--workers", "1",
+                               "--llm-concurrency", "3")
+        out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err.decode()
+    assert script.most == 3 and script.served == 6
+    assert b"succeeded" in out
