@@ -22,11 +22,13 @@ from houston.yamlstrict_messages import closest_key
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 AGENT_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}/[a-z0-9][a-z0-9_.-]{0,63}$"
 PACKAGE_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
-DURATION_PATTERN = r"^\s*(\d+d)?(\d+h)?(\d+m)?(\d+(\.\d+)?s)?\s*$"
+DURATION_PATTERN = r"^\s*([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+(\.[0-9]+)?s)?\s*$"
 MAX_DURATION = 31 * 24 * 3600.0  # longer is a typo (hours for seconds), not a plan
 
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$")
-_CLOCK = re.compile(r"^(\d+):([0-5]?\d)$")
+# [0-9], not \d: Python's \d matches every Unicode digit (Arabic-Indic, fullwidth), and
+# int() reads them all.
+_DURATION = re.compile(r"^(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+(?:\.[0-9]+)?)s)?\Z")
+_CLOCK = re.compile(r"^([0-9]+):([0-5]?[0-9])\Z")
 _DURATION_FIX = "write seconds as a number, or text like 30s, 5m, 1h30m, 2d"
 
 
@@ -79,7 +81,7 @@ def _check_agent(value: str) -> str:
 
 
 def _check_requirement(value: str) -> str:
-    import nodesemver  # type: ignore[import-untyped]  # npm-compatible ranges
+    from houston.pkg.versions import is_valid_range  # npm's ranges, as npm reads them
 
     name, at, spec = value.strip().partition("@")
     if not re.match(PACKAGE_PATTERN, name):
@@ -88,7 +90,7 @@ def _check_requirement(value: str) -> str:
         raise Problem(
             f"{shorten(value)} has no version range", f"write {name}@^1.0, or {name}@* for any"
         )
-    if not spec.strip() or nodesemver.valid_range(spec, loose=False) is None:
+    if not is_valid_range(spec):
         raise Problem(
             f"{spec!r} is not a valid npm semver range", "e.g. ^1.2.0, ~1.2, >=1 <2, 1.x or *"
         )

@@ -161,6 +161,27 @@ def test_publish_refuses_to_overwrite_a_version(tmp_path: Path) -> None:
     assert again.code == 2 and "already published" in again.err
 
 
+def test_publishing_a_folder_never_replaces_a_published_version(tmp_path: Path) -> None:
+    folder = make_package(tmp_path / "src", "alpha", "1.0.0")
+    registry = tmp_path / "reg"
+    args = [*home_args(tmp_path), "package", "publish", str(folder), "--registry", str(registry)]
+    assert cli(*args).code == 0
+    published = (registry / "alpha-1.0.0.tar.gz").read_bytes()
+    assert cli(*args).code == 0  # the same bytes again: a no-op
+    (folder / "README.md").write_text("changed\n")
+    again = cli(*args)
+    assert again.code == 2 and "already published" in again.err and "bump the version" in again.err
+    assert (registry / "alpha-1.0.0.tar.gz").read_bytes() == published
+    digest = hashlib.sha256(published).hexdigest()
+    assert (registry / "alpha-1.0.0.tar.gz.sha256").read_text().split()[0] == digest
+    assert sorted(p.name for p in registry.iterdir()) == [
+        "alpha-1.0.0.tar.gz", "alpha-1.0.0.tar.gz.sha256"]
+    (registry / "alpha-1.0.0.tar.gz.sha256").unlink()  # a publish cut short before its digest
+    (folder / "README.md").write_text("# alpha\n")
+    assert cli(*args).code == 0
+    assert (registry / "alpha-1.0.0.tar.gz.sha256").read_text().split()[0] == digest
+
+
 def test_install_from_folder_and_archive(tmp_path: Path) -> None:
     folder = make_package(tmp_path / "src", "alpha", "1.0.0")
     result = cli(*home_args(tmp_path), "package", "install", str(folder))

@@ -60,9 +60,12 @@ def stop_ui(handle: Any) -> None:
 def drive(home: Home, options: Any, *, tty: bool, ui: Any = None) -> dict[str, Any]:
     """Run an engine in the foreground with signal handlers and a progress display."""
     from houston.engine.engine import Engine
-    from houston.engine.progress import Progress
+    from houston.engine.progress import Progress, read_task_states
 
-    progress = Progress(sys.stderr, tty=tty, workers=options.workers)
+    # The true total reads task files: for a live line or `houston run`'s missions, never
+    # for every mission an unattended `houston serve` works on.
+    seed = read_task_states(home) if tty or options.missions else None
+    progress = Progress(sys.stderr, tty=tty, workers=options.workers, read_states=seed)
     engine = Engine(home, options, observer=progress)
 
     def on_signal(signum: int, frame: Any) -> None:

@@ -26,7 +26,7 @@ from houston.lifecycle import MissionState
 from houston.server.watch import LogWatcher
 from houston.store import MissionStore
 
-_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_AGE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smhdw]?)\s*\Z")  # ASCII digits only
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 RECONCILE_SECONDS = 1.0
 

@@ -8,9 +8,10 @@ engine never starts work that could not fit in what is left of the mission's bud
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
-WARN_RATIO = 0.8
+WARN_RATIO = Decimal("0.8")
 KINDS = ("tokens", "cost", "wall_time")
 
 
@@ -91,9 +92,17 @@ def warnings(limits: Limits, usage: Usage, wall_time: float = 0.0) -> list[str]:
     found = []
     for kind in KINDS:
         limit = limits.limit(kind)
-        if limit is not None and limit > 0 and values[kind] >= WARN_RATIO * limit:
+        if limit is None or limit <= 0:
+            continue
+        if _decimal(values[kind]) >= WARN_RATIO * _decimal(limit):
             found.append(kind)
     return found
+
+
+def _decimal(value: float) -> Decimal:
+    """The decimal a float prints as: 0.8 * 0.05 is 0.04000000000000001 in binary floats,
+    so a spend of 0.04 would never reach 80 % of 0.05; as decimals it does."""
+    return Decimal(repr(value))
 
 
 def reservation(task_limits: Limits) -> Usage:

@@ -13,7 +13,9 @@ Documentation for humans.
 ```
 `{{ p }}` is replaced by the parameter `p` (`--set p=value`, else its default), and
 `{{ config.<name>.<key> }}` by the package's effective config. A string that is only a
-placeholder takes the value itself (a number stays a number). A workflow without front
+placeholder takes the value itself (a number stays a number). `--set` text is converted
+to the parameter's `type:` (string, integer, number, boolean; else the default's type) or
+refused (`houston.pkg.params`). A workflow without front
 matter is documentation only. The rendered mission gets `requires: [<pkg>@<version>]`.
 """
 
@@ -34,6 +36,7 @@ from houston.home import Home
 from houston.pkg.lockfile import read_lock
 from houston.pkg.manifest import PackageManifest, read_manifest
 from houston.pkg.overrides import effective_config, read_overrides
+from houston.pkg.params import ParamType, ParamTypeError, check_default, convert, type_of_default
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\}")
 
@@ -45,6 +48,12 @@ class Parameter(BaseModel):
     description: str = ""
     default: Any = None
     required: bool = False
+    type: ParamType | None = None
+
+    @property
+    def kind(self) -> ParamType:
+        """The declared type, else the default's."""
+        return self.type or type_of_default(self.default)
 
 
 @dataclass(frozen=True)
@@ -116,7 +125,13 @@ def _parameters(document: yamlstrict.Document) -> tuple[Parameter, ...]:
                 if path[:2] == ("parameters", index)
             },
         )
-        params.append(yamlstrict.validate(Parameter, sub))
+        param = yamlstrict.validate(Parameter, sub)
+        try:
+            check_default(param.default, param.kind)
+        except ParamTypeError as exc:
+            raise sub.error(("default",), f"parameter {param.name!r}: {exc}",
+                            "make the default match the type, or change type:") from None
+        params.append(param)
     return tuple(params)
 
 
@@ -167,9 +182,7 @@ def _bind(workflow: Workflow, params: Mapping[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name, param in declared.items():
         if name in params:
-            raw = params[name]
-            keep_text = param.default is None or isinstance(param.default, str)
-            values[name] = raw if keep_text else yamlstrict.resolve_plain(raw)
+            values[name] = _converted(workflow, param, params[name])
         elif param.required:
             raise PackageError(
                 f"workflow {workflow.package}/{workflow.name} needs parameter {name!r}",
@@ -179,6 +192,18 @@ def _bind(workflow: Workflow, params: Mapping[str, str]) -> dict[str, Any]:
         else:
             values[name] = param.default
     return values
+
+
+def _converted(workflow: Workflow, param: Parameter, text: str) -> Any:
+    try:
+        return convert(text, param.kind)
+    except ParamTypeError as exc:
+        raise PackageError(
+            f"--set {param.name}: {exc}",
+            where=f"workflow {workflow.package}/{workflow.name}",
+            fix=f"parameter {param.name!r} is declared as {param.kind}"
+            + (f" ({param.description})" if param.description else ""),
+        ) from None
 
 
 def _render(

@@ -7,9 +7,10 @@ replaced), or, for an agent without `command` such as `core/shell`, the inputs `
 variables (HOUSTON_MISSION, _TASK, _ATTEMPT, _MISSION_DIR, _WORK_DIR, _OUTPUTS, _BLACKBOARD,
 _PACKAGE_DIR, _RESULT) plus the inputs
 `env`; it starts in the inputs `cwd` (default: the engine's working folder). The result is
-the JSON object in `$HOUSTON_RESULT` if the child wrote it, else the JSON object printed on
-stdout (the whole of it, or its last line), else {}. A top-level `usage` object in the
-result ({"tokens", "cost"}) is reported. Exit code 0 = success.
+the JSON object in `$HOUSTON_RESULT` if the child wrote it (anything else there, invalid
+JSON included, fails the attempt: the child meant to report and its report is lost), else
+the JSON object printed on stdout (the whole of it, or its last line), else {}. A top-level
+`usage` object in the result ({"tokens", "cost"}) is reported. Exit code 0 = success.
 """
 
 from __future__ import annotations
@@ -68,8 +69,15 @@ def build_env(job: Job, result_path: Path) -> dict[str, str]:
     return env
 
 
+class InvalidResult(ValueError):
+    """The child wrote `$HOUSTON_RESULT`, but not a JSON object."""
+
+
 def parse_result(result_path: Path, stdout_path: Path) -> dict[str, Any]:
-    for text in _candidates(result_path, stdout_path):
+    """The attempt's result; raises `InvalidResult` when the result file is not an object."""
+    if result_path.is_file():
+        return _parse_result_file(result_path.read_text(errors="replace"))
+    for text in _candidates(stdout_path):
         try:
             value = json.loads(text)
         except ValueError:
@@ -79,11 +87,20 @@ def parse_result(result_path: Path, stdout_path: Path) -> dict[str, Any]:
     return {}
 
 
-def _candidates(result_path: Path, stdout_path: Path) -> list[str]:
-    found = []
-    if result_path.is_file():
-        found.append(result_path.read_text(errors="replace"))
-        return found
+def _parse_result_file(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise InvalidResult(f"$HOUSTON_RESULT holds invalid JSON ({exc}); "
+                            "write one JSON object to it, or do not create it") from exc
+    if not isinstance(value, dict):
+        raise InvalidResult(f"$HOUSTON_RESULT holds a JSON {type(value).__name__}, "
+                            "not an object; write one JSON object such as {\"answer\": 42}")
+    return value
+
+
+def _candidates(stdout_path: Path) -> list[str]:
+    found: list[str] = []
     try:
         size = stdout_path.stat().st_size
     except FileNotFoundError:
@@ -129,7 +146,10 @@ class CommandRunner:
             what = f"killed by signal {signal}" if signal else f"exited with code {code}"
             return Outcome(ok=False, error=f"{argv[0]} {what}",
                            exit_code=code if code >= 0 else None, signal=signal)
-        result = parse_result(result_path, attempt / "stdout.log")
+        try:
+            result = parse_result(result_path, attempt / "stdout.log")
+        except InvalidResult as exc:
+            return Outcome(ok=False, error=str(exc), exit_code=0)
         usage = result.get("usage")
         if isinstance(usage, dict):
             ctx.report_usage(int(usage.get("tokens") or 0), float(usage.get("cost") or 0.0))

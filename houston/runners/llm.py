@@ -12,7 +12,9 @@ into `attempt.log` events). Token usage comes from the response's `usage` (reque
 `stream_options.include_usage`); while streaming, an estimate is reported every few chunks
 so the engine can stop a run that blows its budget, and the final report corrects it.
 An unreachable endpoint, a timeout, a rejected key or an unknown model is a RunnerError
-with a fix, never a hang: every socket operation has a timeout.
+with a fix, never a hang: every socket operation has a timeout. A stream that ends without
+a `finish_reason` or without `data: [DONE]` was cut (llama.cpp does so when it interrupts a
+request): that is a failed attempt, never a success with the text received so far.
 """
 
 from __future__ import annotations
@@ -170,7 +172,14 @@ def _error_text(detail: str) -> str:
     return str(error or data)[:300]
 
 
-def sse_events(lines: Iterator[bytes]) -> Iterator[dict[str, Any]]:
+@dataclass
+class StreamEnd:
+    """Set by `sse_events` when the stream's `data: [DONE]` arrives."""
+
+    done: bool = False
+
+
+def sse_events(lines: Iterator[bytes], end: StreamEnd | None = None) -> Iterator[dict[str, Any]]:
     """`data: {...}` lines of a server-sent event stream, until `data: [DONE]`."""
     for raw in lines:
         line = raw.decode("utf-8", "replace").strip()
@@ -178,6 +187,8 @@ def sse_events(lines: Iterator[bytes]) -> Iterator[dict[str, Any]]:
             continue
         data = line[5:].strip()
         if data == "[DONE]":
+            if end is not None:
+                end.done = True
             return
         try:
             event = json.loads(data)
@@ -213,7 +224,8 @@ def _usage(data: Any) -> dict[str, int] | None:
 def read_stream(response: Any, ctx: AgentContext, prompt_estimate: int) -> Reply:
     reply = Reply()
     chunks = 0
-    for event in sse_events(iter(response.readline, b"")):
+    end = StreamEnd()
+    for event in sse_events(iter(response.readline, b""), end):
         if "error" in event:
             detail = _error_text(json.dumps(event))
             raise RunnerError(f"the llm endpoint failed mid-stream: {detail}")
@@ -229,7 +241,19 @@ def read_stream(response: Any, ctx: AgentContext, prompt_estimate: int) -> Reply
             interim = prompt_estimate + estimate_tokens(reply.text)
             ctx.report_usage(tokens=interim - reply.reported)
             reply.reported = interim
+    _check_stream_end(end, reply)
     return reply
+
+
+def _check_stream_end(end: StreamEnd, reply: Reply) -> None:
+    missing = [name for name, seen in (("finish_reason", reply.finish_reason is not None),
+                                        ("data: [DONE]", end.done)) if not seen]
+    if missing:
+        raise RunnerError(
+            f"the llm stream was cut after {len(reply.text)} characters "
+            f"(no {' and no '.join(missing)}): the answer is incomplete",
+            fix="check the model server's log (was the request interrupted?), then retry",
+        )
 
 
 def read_whole(response: Any) -> Reply:
