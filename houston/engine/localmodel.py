@@ -12,7 +12,10 @@ attempts and stops the server when it stops. The server's output goes to
 
 What llama.cpp's server does differently (PITFALLS): it needs `--chat_format gemma` for
 Gemma, ignores the model name, and sends no `usage` when streaming, so the llm runner's
-token counts for it are estimates and are marked `estimated`.
+token counts for it are estimates and are marked `estimated`. It serves one request at a
+time and by default interrupts the stream in flight when another request comes, which
+concurrent attempts always do: it is started with `--interrupt_requests false`, so calls
+queue. Its `gemma` chat format drops system messages (Gemma has no system role).
 """
 
 from __future__ import annotations
@@ -100,7 +103,10 @@ class LocalModel:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "llama_cpp.server", "--model", str(model),
                  "--host", "127.0.0.1", "--port", str(port), "--chat_format", "gemma",
-                 "--n_ctx", str(CONTEXT_TOKENS)],
+                 "--n_ctx", str(CONTEXT_TOKENS),
+                 # By default a new request cuts the stream in flight (no [DONE]): with
+                 # concurrent attempts, queue them instead.
+                 "--interrupt_requests", "false"],
                 stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
         url = f"http://127.0.0.1:{port}/v1"
         self._wait_ready(url)
