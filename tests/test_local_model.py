@@ -105,6 +105,11 @@ def test_resolve_ticket_runs_end_to_end_on_the_embedded_model(home: Home) -> Non
     """`houston run customer-service/resolve-ticket` fully offline (base URL `local`)."""
     env = dict(os.environ, PYTHONPATH=str(REPO), HOUSTON_LLM_BASE_URL="local",
                HOUSTON_LLM_TIMEOUT="300")
+    installed = subprocess.run(
+        [sys.executable, "-m", "houston", "--home", str(home.root), "package", "install",
+         str(REPO / "packages" / "customer-service")],
+        capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert installed.returncode == 0, installed.stderr
     done = subprocess.run(
         [sys.executable, "-m", "houston", "--home", str(home.root), "run",
          "customer-service/resolve-ticket", "--set", "ticket=My invoice is wrong",
