@@ -15,6 +15,7 @@ on the events folder). Readers still reconcile every few seconds: inotify can dr
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -41,6 +42,7 @@ EVENT_TYPES = frozenset(
         "worker.state",
         "engine.state",
         "blackboard",
+        "tool.call",  # an llm agent's tool call: tool, summary, outcome, duration_ms
     }
 )
 SEGMENT_BYTES = 8 * 1024 * 1024
@@ -192,7 +194,9 @@ class EventLog:
         blob = b"".join(lines)
         written = os.write(seg.fd, blob)
         if written != len(blob):
-            raise OSError(f"short append to the event log: {written} of {len(blob)} bytes")
+            # A full disk: the next append ends the torn tail with a newline (above).
+            raise OSError(errno.ENOSPC, f"short append: {written} of {len(blob)} bytes",
+                          str(self.folder))
         return ids
 
     def close(self) -> None:

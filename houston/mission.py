@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
+from houston.pkg.params import Parameter
+from houston.templating import ancestors, check_result_ref, result_refs
 from houston.yamlstrict import Document, Problem, load, shorten, validate
 from houston.yamlstrict_messages import closest_key
 
@@ -163,6 +165,9 @@ class TaskSpec(Strict):
         description="approve: once its needs are done the task waits for `houston approve ID "
         "TASK` (or reject).",
     )
+    workspace: Literal["none", "worktree"] | None = Field(
+        default=None, description="worktree: each attempt in its own git worktree and branch."
+    )
 
 
 class InitializerSpec(TaskSpec):
@@ -194,6 +199,14 @@ class MissionSpec(Strict):
     )
     requires: list[Requirement] = Field(
         default_factory=list, description="Packages needed, as name@range (npm semver)."
+    )
+    parameters: list[Parameter] = Field(
+        default_factory=list,
+        description="Values taken from `--set name=value` as {{ name }} (see docs/agents.md).",
+    )
+    repo: str | None = Field(
+        default=None, min_length=1,
+        description="Git repository of `workspace: worktree` tasks (default: where submitted).",
     )
 
 
@@ -260,6 +273,7 @@ def check_mission(spec: MissionSpec, doc: Document) -> None:
     _check_needs(spec, doc, ids)
     _check_cycles(spec, doc)
     _check_requires(spec, doc)
+    _check_result_refs(spec, doc)
 
 
 def _unique_ids(spec: MissionSpec, doc: Document) -> list[str]:
@@ -366,3 +380,24 @@ def _check_requires(spec: MissionSpec, doc: Document) -> None:
                 f"keep one range for {name} (see entry {seen[name] + 1})",
             )
         seen[name] = number
+
+
+def _check_result_refs(spec: MissionSpec, doc: Document) -> None:
+    """`{{ tasks.<id>.result }}` may only name a task this one needs (maybe through others)."""
+    needs = {task.id: task.needs for task in spec.tasks}
+    located: list[tuple[tuple[str | int, ...], TaskSpec]] = [
+        (("tasks", index), task) for index, task in enumerate(spec.tasks)
+    ]
+    if spec.initializer is not None:
+        located.insert(0, (("initializer",), spec.initializer))
+    first = spec.initializer.id if spec.initializer is not None else None
+    for where, task in located:
+        # The initializer runs before every other task: its result is always there.
+        allowed = ancestors(task.id, needs) | ({first} if first and first != task.id else set())
+        for ref in result_refs(task.inputs):
+            path = (*where, "inputs", *ref.path)
+
+            def error(what: str, fix: str, path: tuple[str | int, ...] = path) -> Exception:
+                return doc.error(path, what, fix)
+
+            check_result_ref(ref.text, ref.task, task.id, allowed, error)

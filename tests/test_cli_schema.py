@@ -34,6 +34,8 @@ def test_mission_schema_is_json_with_help_for_editors() -> None:
         "tasks",
         "on_failure",
         "requires",
+        "parameters",
+        "repo",
     }
     assert all(prop.get("description") for prop in schema["properties"].values())
     task = schema["$defs"]["TaskSpec"]

@@ -123,9 +123,16 @@ class Ctx:
         self.inputs = job.inputs
         self.prompt = job.prompt
         self.reports: list[int] = []
+        self.needs: dict[str, Any] = {}
+        self.mission_context = ""
+        self.events: list[tuple[str, dict[str, Any]]] = []
+        self.work_dir = Path(job.attempt_dir)
 
     def report_usage(self, tokens: int = 0, cost: float = 0.0) -> None:
         self.reports.append(tokens)
+
+    def emit(self, type_: str, data: dict[str, Any]) -> None:
+        self.events.append((type_, data))
 
 
 def job(tmp_path: Path, url: str, model: str = KNOWN_MODEL, **agent: Any) -> Job:
@@ -134,7 +141,7 @@ def job(tmp_path: Path, url: str, model: str = KNOWN_MODEL, **agent: Any) -> Job
         task_id="t",
         attempt=1,
         agent_ref="customer-service/x",
-        agent={"name": "x", "description": "d", "model": model, **agent},
+        agent={"name": "x", "description": "d", "llm": {"model": model}, **agent},
         prompt="You answer support tickets.",
         package_dir=str(tmp_path),
         inputs={"ticket": "I was charged twice"},

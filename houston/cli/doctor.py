@@ -27,7 +27,7 @@ Level = Literal["ok", "warn", "fail"]
 
 MIN_PYTHON = (3, 11)
 # Distributions whose import name is not their own name folded to an identifier.
-IMPORT_NAMES = {"pyyaml": "yaml"}
+IMPORT_NAMES = {"markdown-it-py": "markdown_it", "pyyaml": "yaml"}
 INOTIFY_WATCHES = Path("/proc/sys/fs/inotify/max_user_watches")
 # Editors and file sync share the per-user watch budget; 8192 (old kernels) runs out.
 LOW_WATCHES = 65536

@@ -100,7 +100,8 @@ def _follow(log: EventLog, tail: EventTail, mission: str | None, as_json: bool) 
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.pass_obj
 def gc(obj: Any, keep: str, max_event_bytes: int | None, dry_run: bool, as_json: bool) -> None:
-    """Prune event segments and COMPLETED missions older than --keep."""
+    """Prune event segments and COMPLETED missions older than --keep, and their worktrees
+    once their work is committed on a branch."""
     home: Home = obj.home.require()
     keep_seconds = parse_age(keep)
     now = time.time()
@@ -116,12 +117,29 @@ def gc(obj: Any, keep: str, max_event_bytes: int | None, dry_run: bool, as_json:
         store = MissionStore(home)
         for mission_id in missions:
             delete_mission(store, mission_id)
-    report = {"dry_run": dry_run, "missions": missions, "event_segments": segments}
+    trees = _gc_worktrees(home, set(missions), dry_run)
+    report = {"dry_run": dry_run, "missions": missions, "event_segments": segments,
+              "worktrees": trees.removed, "worktrees_kept": trees.kept}
     if as_json:
         click.echo(json.dumps(report))
     else:
         verb = "would remove" if dry_run else "removed"
-        click.echo(f"{verb} {len(missions)} completed mission(s), {len(segments)} event segment(s)")
+        click.echo(f"{verb} {len(missions)} completed mission(s), {len(segments)} event segment(s)"
+                   f", {len(trees.removed)} worktree(s)")
+        for path, why in trees.kept.items():
+            click.echo(f"kept worktree {path}: {why}")
+
+
+def _gc_worktrees(home: Home, finished: set[str], dry_run: bool) -> Any:
+    """Worktrees of the missions gc removes (or that are gone), once their work is on a
+    branch (houston.worktree_gc)."""
+    from houston.worktree_gc import Sweep, candidates, remove_worktrees
+
+    root = home.root / "worktrees"
+    if not root.is_dir():
+        return Sweep()
+    known = {ref.id for ref in MissionStore(home).list(tuple(MissionState), limit=10**9)}
+    return remove_worktrees(candidates(root, finished, known - finished), dry_run)
 
 
 def old_missions(store: MissionStore, cutoff: float) -> list[str]:

@@ -54,17 +54,21 @@ class IoDispatch:
 
     def io_bound(self, t: TaskRun) -> bool:
         """True for a task to run on the network worker (its agent's runner is llm)."""
-        if t.initializer:
+        # An initializer keeps the "+1" slot; a git worktree attempt changes the process's
+        # working folder, which threads share: both run in a CPU worker.
+        if t.initializer or t.spec.get("workspace") == "worktree":
             return False
-        cache: dict[str, bool] = self.__dict__.setdefault("_io_bound", {})
+        cache: dict[str, tuple[bool, bool]] = self.__dict__.setdefault("_io_bound", {})
         ref = str(t.spec.get("agent"))
         if ref not in cache:
             try:
                 agent, _ = self.catalog.find(ref)
             except HoustonError:
                 return False  # start_attempt fails it with the catalog's message
-            cache[ref] = agent.runner_name == "llm"
-        return cache[ref]
+            cache[ref] = (agent.runner_name == "llm",
+                          agent.job_dict().get("workspace") == "worktree")
+        llm, worktree = cache[ref]
+        return llm and not (worktree and not t.spec.get("workspace"))
 
     def llm_endpoint(self, agent: AgentSpec,
                      agent_dict: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:

@@ -12,6 +12,8 @@ import math
 import re
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+
 ParamType = Literal["string", "integer", "number", "boolean"]
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
@@ -66,3 +68,20 @@ def convert(text: str, declared: ParamType) -> Any:
 
 def _article(word: str) -> str:
     return "an" if word[0] in "aeiou" else "a"
+
+
+class Parameter(BaseModel):
+    """A value a workflow or mission file takes from `--set name=value`."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")
+    description: str = ""
+    default: Any = None
+    required: bool = False
+    type: ParamType | None = None
+
+    @property
+    def kind(self) -> ParamType:
+        """The declared type, else the default's."""
+        return self.type or type_of_default(self.default)

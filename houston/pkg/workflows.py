@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
 
 from houston import yamlstrict
 from houston.errors import NotFoundError, PackageError, SpecError
@@ -36,24 +35,10 @@ from houston.home import Home
 from houston.pkg.lockfile import read_lock
 from houston.pkg.manifest import PackageManifest, read_manifest
 from houston.pkg.overrides import effective_config, read_overrides
-from houston.pkg.params import ParamType, ParamTypeError, check_default, convert, type_of_default
+from houston.pkg.params import Parameter, ParamTypeError, check_default, convert
+from houston.templating import RUNTIME_ROOTS
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\}")
-
-
-class Parameter(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")
-    description: str = ""
-    default: Any = None
-    required: bool = False
-    type: ParamType | None = None
-
-    @property
-    def kind(self) -> ParamType:
-        """The declared type, else the default's."""
-        return self.type or type_of_default(self.default)
 
 
 @dataclass(frozen=True)
@@ -216,9 +201,22 @@ def _render(
     if not isinstance(node, str):
         return node
     whole = _PLACEHOLDER.fullmatch(node.strip())
-    if whole:
+    if whole and not _at_run_time(whole.group(1)):
         return _lookup(whole.group(1), scope, doc, path)
-    return _PLACEHOLDER.sub(lambda m: _text(_lookup(m.group(1), scope, doc, path)), node)
+    return _PLACEHOLDER.sub(
+        lambda m: m.group(0) if _at_run_time(m.group(1))
+        else _text(_lookup(m.group(1), scope, doc, path)),
+        node,
+    )
+
+
+def _at_run_time(dotted: str) -> bool:
+    """`{{ tasks.<id>.result }}` (and core/fanout's `{{ item }}`) are filled later."""
+    return dotted.split(".")[0] in RUNTIME_ROOTS
+
+
+render_template = _render  # for plain mission files with parameters (houston.mission_params)
+declared_parameters = _parameters
 
 
 def _text(value: Any) -> str:

@@ -4,13 +4,19 @@ This module is the runner interface; every runner module follows it:
 
 * A runner is a module `houston.runners.<name>` that defines `RUNNER`, an object with
   `name: str` and `run(job: Job, ctx: AgentContext) -> Outcome`. `get_runner(name)`
-  imports it lazily. Built in: `command`, `python`; `llm` lives in `houston/runners/llm.py`.
+  imports it lazily (`claude-code` lives in `claude_code.py`). Built in: `command`,
+  `python`; `llm` lives in `houston/runners/llm.py`; `claude-code` runs Claude Code.
 * `Job` is plain JSON-able data the engine sends to a worker: ids, the parsed agent front
   matter (`agent`), the prompt (the agent file's body), the package folder, the inputs,
-  the mission and attempt folders, the timeout and the task's budget limits.
+  the mission and attempt folders, the timeout, the task's budget limits and its `needs`.
+  `houston.runners.context` reads needs' results and the mission context and fills
+  `{{ tasks.<id>.result }}` placeholders; the worker does that before `run`.
 * `AgentContext` is what a runner (and a `python` agent function) may use: `inputs`,
   `prompt`, `mission_id`, `task_id`, `attempt`, `work_dir` (the attempt folder),
-  `mission_dir`, `outputs_dir`, `package_dir`, `blackboard`, `report_usage(tokens, cost)`
+  `mission_dir`, `outputs_dir`, `package_dir`, `blackboard`, `needs` (the accepted results
+  of the tasks it needs, by id), `mission_context` (the mission's `context`),
+  `report_usage(tokens, cost)`, `emit(type, data)` (an event of this attempt, e.g.
+  `tool.call`)
   (cumulative; the engine checks budgets on every report and may stop the attempt), and
   `register_process(popen)` (a runner that starts a child process must call it at once so
   the engine can stop the child's process group and never leave it orphaned).
@@ -45,7 +51,7 @@ if TYPE_CHECKING:
 
     from houston.engine.blackboard import Blackboard
 
-RUNNER_NAMES = ("command", "python", "llm")
+RUNNER_NAMES = ("command", "python", "llm", "claude-code")
 
 
 # The part of a job that belongs to its agent: a worker is sent it with the first job of
@@ -70,6 +76,7 @@ class Job:
     timeout: float | None = None
     budget: dict[str, Any] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    needs: list[str] = field(default_factory=list)  # the task's direct needs (ids)
 
     @property
     def runner(self) -> str:
@@ -120,7 +127,15 @@ class AgentContext(Protocol):
     @property
     def blackboard(self) -> Blackboard: ...
 
+    @property
+    def needs(self) -> dict[str, Any]: ...
+
+    @property
+    def mission_context(self) -> str: ...
+
     def report_usage(self, tokens: int = 0, cost: float = 0.0) -> None: ...
+
+    def emit(self, type_: str, data: dict[str, Any]) -> None: ...
 
     def register_process(self, proc: subprocess.Popen[bytes]) -> None: ...
 
@@ -159,7 +174,7 @@ def get_runner(name: str) -> Runner:
             f"unknown runner {name!r}", fix=f"use one of: {', '.join(RUNNER_NAMES)}"
         )
     try:
-        module = importlib.import_module(f"houston.runners.{name}")
+        module = importlib.import_module(f"houston.runners.{name.replace('-', '_')}")
     except ImportError as exc:
         raise RunnerError(
             f"the {name} runner is not available: {exc}",

@@ -2,11 +2,14 @@
 
 argv: the agent's `command` list (`{package_dir}`, `{mission_dir}`, `{work_dir}` are
 replaced), or, for an agent without `command` such as `core/shell`, the inputs `argv`
-(a list) or `command` (text for `/bin/sh -c`). The inputs go to the child as JSON on stdin
-(through a pipe, or `inputs.json` in the attempt folder when large) and it sees `HOUSTON_*`
+(a list) or `command` (text for `/bin/sh -c`). The child reads on stdin the JSON
+`{"inputs": ..., "needs": {need id: its result}, "context": mission context}` (through a
+pipe, or `inputs.json` in the attempt folder when large) and it sees `HOUSTON_*`
 variables (HOUSTON_MISSION, _TASK, _ATTEMPT, _MISSION_DIR, _WORK_DIR, _OUTPUTS, _BLACKBOARD,
-_PACKAGE_DIR, _RESULT) plus the inputs
-`env`; it starts in the inputs `cwd` (default: the engine's working folder). The result is
+_PACKAGE_DIR, _RESULT, and _NEEDS: a JSON file of the needs' results, when it has needs)
+plus the inputs
+`env`; it starts in the inputs `cwd` (default: the attempt's git worktree with `workspace:
+worktree`, else the engine's working folder). The result is
 the JSON object in `$HOUSTON_RESULT` if the child wrote it (anything else there, invalid
 JSON included, fails the attempt: the child meant to report and its report is lost), else
 the JSON object printed on stdout (the whole of it, or its last line), else {}. A top-level
@@ -22,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from houston.errors import RunnerError
-from houston.runners import AgentContext, Job, Outcome
+from houston.runners import AgentContext, Job, Outcome, context
 
 _STDOUT_PARSE_LIMIT = 1 << 20
 _PIPE_SAFE = 60_000  # below the 64 KiB Linux pipe buffer
@@ -123,11 +126,18 @@ class CommandRunner:
         attempt = Path(job.attempt_dir)
         result_path = attempt / "agent-result.json"
         cwd = job.inputs.get("cwd") if isinstance(job.inputs.get("cwd"), str) else None
-        stdin = _stdin_for(json.dumps(job.inputs).encode(), attempt)
+        cwd = cwd or job.env.get("HOUSTON_WORKTREE")  # `workspace: worktree`: run inside it
+        payload = context.envelope(job, job.inputs)
+        env = build_env(job, result_path)
+        if job.needs:
+            needs_path = attempt / "needs.json"
+            needs_path.write_text(json.dumps(payload["needs"]))
+            env["HOUSTON_NEEDS"] = str(needs_path)
+        stdin = _stdin_for(json.dumps(payload).encode(), attempt)
         try:
             proc = subprocess.Popen(
                 argv, stdin=stdin, stdout=1, stderr=2, cwd=cwd,
-                env=build_env(job, result_path), start_new_session=True,
+                env=env, start_new_session=True,
             )
         except FileNotFoundError as exc:
             raise RunnerError(f"executable not found: {argv[0]!r}",
