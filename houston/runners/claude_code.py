@@ -42,6 +42,7 @@ from houston.runners.claude_stream import (
     log_line,
 )
 from houston.runners.command import build_env
+from houston.runners.context import mission_context, needs_results
 
 INSTALL_FIX = ("install it with `npm install -g @anthropic-ai/claude-code` (or into a folder "
                "with `npm install --prefix DIR @anthropic-ai/claude-code`), then put `claude` "
@@ -62,22 +63,6 @@ def find_claude(env: dict[str, str]) -> str:
         raise RunnerError("Claude Code (`claude`) is not installed or not on PATH",
                           fix=INSTALL_FIX)
     return found
-
-
-def needs_and_context(job: Job) -> tuple[dict[str, Any], str]:
-    """The accepted results of the tasks this task needs, and the mission context."""
-    mission = Path(job.mission_dir)
-    needs: dict[str, Any] = {}
-    with contextlib.suppress(OSError, ValueError):
-        spec = json.loads((mission / "tasks" / job.task_id / "spec.json").read_text())
-        for need in spec.get("needs") or []:
-            with contextlib.suppress(OSError, ValueError):
-                needs[str(need)] = json.loads(
-                    (mission / "tasks" / str(need) / "result.json").read_text())
-    context = ""
-    with contextlib.suppress(OSError):
-        context = (mission / "context.md").read_text()
-    return needs, context
 
 
 def working_folder(job: Job) -> str:
@@ -250,7 +235,7 @@ class ClaudeCodeRunner:
                               where=f"agent {job.agent_ref}",
                               fix="use permissionMode: acceptEdits and list the agent's tools")
         cwd = working_folder(job)
-        needs, context = needs_and_context(job)
+        needs, context = needs_results(job), mission_context(job)
         resume = resumable(job, cwd, env_for_lookup)
         prompt_path = Path(job.attempt_dir) / "prompt.md"
         prompt = build_prompt(job.inputs, needs, context)
