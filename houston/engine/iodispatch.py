@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from houston.engine.engine import EngineOptions
     from houston.engine.pool import Pool
 
+IO_STOP_GRACE = 5.0  # seconds the network worker has to answer a cancel
 LOOKAHEAD = 64  # tasks looked past, per mission and tick, for one the free kind can take
 
 
@@ -141,4 +142,6 @@ class IoDispatch:
             run.procs.update({p.pid: p for p in snapshot_tree(pid)})
             signal_group(pid, signal.SIGTERM)
         self.pool.cancel(worker, (m.id, t.id), run.number)
-        run.kill_at = time.monotonic() + self.options.grace
+        # Killing this worker would crash every attempt in it: give a loaded machine time
+        # to answer the cancel (its reading thread does at once) before that last resort.
+        run.kill_at = time.monotonic() + max(self.options.grace, IO_STOP_GRACE)
