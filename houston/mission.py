@@ -160,6 +160,11 @@ class TaskSpec(Strict):
         default=None, description="Longest attempt: seconds, or text like 30s, 5m, 1h30m."
     )
     budget: Budget | None = Field(default=None, description="Limits of this task.")
+    gate: Literal["none", "approve"] = Field(
+        default="none",
+        description="approve: once its needs are done the task waits for `houston approve ID "
+        "TASK` (or reject).",
+    )
     workspace: Literal["none", "worktree"] | None = Field(
         default=None, description="worktree: each attempt in its own git worktree and branch."
     )
