@@ -87,10 +87,7 @@ def merge(ctx: Any) -> dict[str, Any]:
 
     mission_dir = Path(ctx.mission_dir)
     wanted = ctx.inputs.get("branches")
-    if isinstance(wanted, list):
-        branches = [str(b) for b in wanted]
-    else:
-        branches = branches_of(ctx.needs)
+    branches = [str(b) for b in wanted] if isinstance(wanted, list) else branches_of(ctx.needs)
     where = mission_repo(mission_dir, Path.cwd())
     report = merge_branches(home_of(mission_dir), where, ctx.mission_id, branches)
     return {**report.to_dict(), "base": where.base, "repo": where.repo}
