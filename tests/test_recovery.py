@@ -246,6 +246,10 @@ def test_a_live_pid_with_another_start_token_is_dead(home: Home) -> None:
     path = MissionStore(home).locate(mission).path
     assert not claims.is_locked(tf.task_dir(path, "a"))
     assert tf.read_state(path, "a")["state"] == "pending"
+    # An engine's death is not the task's fault: no crash is counted against it.
+    assert tf.read_state(path, "a")["crashes"] == 0
+    exit_record = tf.read_attempt_json(tf.attempt_dir(path, "a", 1), "exit.json")
+    assert exit_record["reason"] == "interrupted"
 
 
 def test_an_agent_its_dead_worker_never_recorded_is_found_by_its_attempt(home: Home) -> None:

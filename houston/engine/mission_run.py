@@ -75,6 +75,7 @@ class TaskRun:
     usage: Usage = field(default_factory=Usage)
     running: Running | None = None
     retries: int = 0  # resolved at dispatch: the task's, else its agent's
+    claim_failures: int = 0  # in memory: a claim refused is no crash, but is bounded too
     runner: str = ""
 
     @property
@@ -98,6 +99,8 @@ def task_spec_record(task: TaskSpec, *, initializer: bool, added_by: str | None)
         "budget": data["budget"],
         "initializer": initializer,
         "added_by": added_by,
+        # Only when set: spec.json of tasks without one stays as it was.
+        **({"crash_cap": task.crash_cap} if task.crash_cap is not None else {}),
     }
 
 

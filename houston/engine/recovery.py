@@ -23,7 +23,7 @@ from typing import Any
 import psutil
 
 from houston import fsio
-from houston.engine import claims
+from houston.engine import claims, killpoints
 from houston.engine import scheduler as sch
 from houston.engine import taskfiles as tf
 from houston.engine.liveness import is_alive, kill_attempt_processes, stop_agent
@@ -129,7 +129,13 @@ def remove_dead_engine_records(home: Home) -> list[int]:
 
 
 def recover_task(mission_dir: Path, task_id: str, grace: float) -> dict[str, Any] | None:
-    """Make one task of a dead engine's mission safe to run again; what was done."""
+    """Make one task of a dead engine's mission safe to run again; what was done.
+
+    Record first, release second: the attempt's exit.json and the task's state.json are
+    written before its lock is broken, so a recoverer killed in between leaves a lock the
+    next sweep breaks, never a lost record. An engine's death is not the task's fault:
+    its crash counter is left alone (exit reason `interrupted`).
+    """
     task_dir = tf.task_dir(mission_dir, task_id)
     claims.sweep_tombstones(task_dir)
     state = tf.read_state(mission_dir, task_id)
@@ -139,24 +145,33 @@ def recover_task(mission_dir: Path, task_id: str, grace: float) -> dict[str, Any
     owner = claims.read_owner(task_dir) if locked else None
     attempt = int((owner or {}).get("attempt") or state.get("attempt") or 0)
     folder = tf.attempt_dir(mission_dir, task_id, attempt)
-    agent = tf.read_attempt_json(folder, "agent.json")
-    stopped = bool(agent and stop_agent(agent, grace=grace))
-    if agent is None and attempt:  # its worker may have died before recording its agent
-        stopped = kill_attempt_processes(str(folder)) > 0 or stopped
-    if owner is not None and is_alive(owner):
-        stopped = stop_agent(owner, grace=grace) or stopped
-    if locked:
-        claims.break_stale_lock(task_dir, owner.get("nonce") if owner else None)
+    stopped = _stop_attempt(folder, owner, attempt, grace)
     accepted = _accept_left_result(mission_dir, task_id, folder)
     if not accepted and tf.read_result(mission_dir, task_id) is None:
         if attempt and tf.read_attempt_json(folder, "exit.json") is None:
             tf.write_attempt_json(folder, "exit.json", {
-                "code": None, "signal": None, "reason": "crashed", "started": None,
+                "code": None, "signal": None, "reason": "interrupted", "started": None,
                 "finished": None, "duration": None, "error": "its engine died"})
         tf.write_state(mission_dir, task_id, sch.PENDING, attempt,
                        error="requeued: its engine died", failures=int(state.get("failures") or 0),
-                       crashes=int(state.get("crashes") or 0) + 1)
+                       crashes=int(state.get("crashes") or 0))
+    killpoints.reached("recover.recorded")
+    if locked:
+        claims.break_stale_lock(task_dir, owner.get("nonce") if owner else None)
     return {"task": task_id, "attempt": attempt, "accepted": accepted, "stopped_agent": stopped}
+
+
+def _stop_attempt(folder: Path, owner: dict[str, Any] | None, attempt: int,
+                  grace: float) -> bool:
+    """Stop every process of the attempt: its recorded agent's group, whatever still
+    carries its HOUSTON_WORK_DIR (unrecorded, or escaped its group), a live owner."""
+    agent = tf.read_attempt_json(folder, "agent.json")
+    stopped = bool(agent and stop_agent(agent, grace=grace))
+    if attempt:
+        stopped = kill_attempt_processes(str(folder)) > 0 or stopped
+    if owner is not None and is_alive(owner):
+        stopped = stop_agent(owner, grace=grace) or stopped
+    return stopped
 
 
 def _accept_left_result(mission_dir: Path, task_id: str, folder: Path) -> bool:
