@@ -79,6 +79,7 @@ class Pool:
 
     def spawn(self, slot: int) -> WorkerRecord:
         env = dict(os.environ)
+        env["HOUSTON_ENGINE_PID"] = str(os.getpid())  # the worker checks it outlived us
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in [str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH", "")] if p
         )
@@ -144,14 +145,21 @@ class Pool:
             worker.dead = True
 
     def read(self, worker: WorkerRecord) -> list[dict[str, Any]]:
-        """Complete messages waiting on the worker's pipe; marks the worker dead on EOF."""
+        """Complete messages waiting on the worker's pipe; marks the worker dead on EOF.
+
+        A worker killed while the engine handled another one's message may still be in
+        the same `select` batch, its pipe already closed: that reads as EOF too."""
+        stream = worker.proc.stdout
+        if stream is None or stream.closed:
+            worker.dead = True
+            return []
         chunks = []
         while True:
             try:
-                chunk = os.read(worker.fd, 65536)
+                chunk = os.read(stream.fileno(), 65536)
             except BlockingIOError:
                 break
-            except OSError:
+            except (OSError, ValueError):
                 chunk = b""
             if not chunk:
                 worker.dead = True

@@ -322,7 +322,9 @@ def _die_with_parent() -> None:
         # Descendants whose parent exits (a shell's `cmd &`, a daemon's double fork) are
         # handed to this worker instead of init, so end_strays finds and reaps them.
         libc.prctl(_PR_SET_CHILD_SUBREAPER, 1)
-    if os.getppid() == 1:  # the engine died before prctl took effect
+    # The engine died before prctl took effect: we were handed to init or a subreaper.
+    engine = os.environ.get("HOUSTON_ENGINE_PID", "")
+    if os.getppid() == 1 or (engine.isdecimal() and os.getppid() != int(engine)):
         os._exit(0)
 
 
