@@ -340,3 +340,31 @@ def test_a_fresh_claim_is_not_reaped_for_a_stale_engine_json(home: Home) -> None
     fsio.write_json_atomic(ref.path / "engine.json", dead)
     assert sweep(home) == []  # the claim entry names this (live) process
     assert store.locate(ref.id).state is MissionState.EXECUTING
+
+
+def test_engines_claim_only_what_they_have_room_for(home: Home, tmp_path: Path) -> None:
+    """Two engines of one worker each on six waiting missions: each holds one at a time."""
+    make_test_package(home)
+    runs, go = tmp_path / "runs", tmp_path / "go"
+    ids = [submit(home, f"name: wait-{i}\ntasks:\n  - {{id: a, agent: t/record, "
+                        f"inputs: {{file: \"{runs}\", wait: \"{go}\"}}}}\n").id
+           for i in range(6)]
+    store = MissionStore(home)
+    engines = [houston_process(home, "serve", "--until-idle", "--no-ui", "--workers", "1")
+               for _ in range(2)]
+    try:
+        wait_for(lambda: len(lines(runs)) == 2, timeout=60, what="one task per engine")
+        assert store.count(MissionState.EXECUTING) == 2
+        assert store.count(MissionState.COMMITTED) == 4
+        go.touch()
+        for engine in engines:
+            assert engine.wait(timeout=120) == 0
+    finally:
+        for engine in engines:
+            _kill(engine)
+    claimers = set()
+    for mission_id in ids:
+        ref = store.locate(mission_id)
+        assert store.status(ref)["outcome"] == "succeeded"
+        claimers |= {e["pid"] for e in store.transitions(ref) if e.get("reason") == "claimed"}
+    assert claimers == {engine.pid for engine in engines}

@@ -150,6 +150,8 @@ class Engine(AttemptOps, Pipelining, Sampling):
                 self._watched[fd] = worker
 
     def next_timeout(self) -> float:
+        if self.rescan:  # a mission left: claim the next one without waiting
+            return 0.0
         now = time.monotonic()
         due = [self._timers["reconcile"], self._timers["sweep"]]
         if (respawn := self.pool.next_respawn()) is not None:
@@ -212,16 +214,25 @@ class Engine(AttemptOps, Pipelining, Sampling):
     # -- missions -------------------------------------------------------------------
 
     def claim_committed(self) -> None:
+        """Claim the oldest committed missions this engine has room for: one per task
+        worker, so that other engines on the home share the work and one engine's death
+        sends only what it was running through recovery."""
+        room = self.options.workers - sum(1 for m in self.missions.values() if not m.closing)
+        if room <= 0:
+            return
         ids = sorted(self.store.ids_in(S.COMMITTED))
         if self.options.missions is not None:
             ids = [i for i in ids if i in self.options.missions and i not in self.finished]
         for mission_id in ids:
+            if room <= 0:
+                return
             try:
                 ref = self.store.move(mission_id, S.COMMITTED, S.EXECUTING, Reason.CLAIMED,
                                       detail={"engine": os.getpid()})
             except (ConflictError, FileNotFoundError):
                 continue
             self.adopt(ref)
+            room -= 1
 
     def adopt(self, ref: MissionRef) -> None:
         record = {**self.identity.to_dict(), "since": iso(utcnow())}
@@ -359,6 +370,7 @@ class Engine(AttemptOps, Pipelining, Sampling):
                    "outcome": outcome.value if outcome else None, **detail})
         if outcome is not None:
             self.finished[ref.id] = (outcome, reason)
+        self.rescan = True  # room for another committed mission
 
     def flush_status(self, m: MissionRun) -> None:
         if not m.dirty:
