@@ -218,10 +218,11 @@ def recover(ctx: click.Context, as_json: bool, finish: bool, workers: int | None
             render.emit(f"removed the record of engine {pid}: it is not running")
         if not actions and not gone:
             render.emit("nothing to recover")
-    if finish and actions:
+    if finish and any(a["action"] == "requeued_mission" for a in actions):
         from houston.engine.engine import EngineOptions
 
-        options = EngineOptions(missions={a["mission"] for a in actions}, on_stop="requeue")
+        requeued = {a["mission"] for a in actions if a["action"] == "requeued_mission"}
+        options = EngineOptions(missions=requeued, on_stop="requeue")
         if workers:
             options.workers = workers
         finished = drive(home, options, tty=sys.stderr.isatty())
@@ -232,6 +233,9 @@ def recover(ctx: click.Context, as_json: bool, finish: bool, workers: int | None
 
 def _print_recovery(actions: list[dict[str, Any]], finish: bool) -> None:
     for action in actions:
+        if action["action"] != "requeued_mission":
+            render.emit(_describe_repair(action))
+            continue
         tasks = action.get("tasks") or []
         render.emit(f"{action['mission']}: engine dead, back to COMMITTED "
                     f"({len(tasks)} task(s) requeued or accepted)")
@@ -239,8 +243,21 @@ def _print_recovery(actions: list[dict[str, Any]], finish: bool) -> None:
             what = "accepted its result" if task["accepted"] else "requeued"
             extra = ", stopped its agent" if task["stopped_agent"] else ""
             render.emit(f"  {task['task']} (attempt {task['attempt']}): {what}{extra}")
-    if actions and not finish:
+    if any(a["action"] == "requeued_mission" for a in actions) and not finish:
         render.emit("run `houston serve` (or `houston recover --finish`) to finish them")
+
+
+def _describe_repair(action: dict[str, Any]) -> str:
+    kind = action["action"]
+    if kind == "finished_move":
+        return (f"{action['mission']}: recorded its move {action['from']} -> {action['to']} "
+                "(its mover died after the rename)")
+    if kind == "repaired_status":
+        return (f"{action['mission']}: status.json said {action['from']}, the folder "
+                f"{action['to']}: recorded as recovered")
+    if kind == "removed_staging":
+        return f"removed {action['path']} (staging of an interrupted submit)"
+    return f"removed {action['path']} (an interrupted write)"
 
 
 @click.command()

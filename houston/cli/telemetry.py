@@ -116,12 +116,19 @@ def gc(obj: Any, keep: str, max_event_bytes: int | None, dry_run: bool, as_json:
         store = MissionStore(home)
         for mission_id in missions:
             delete_mission(store, mission_id)
-    report = {"dry_run": dry_run, "missions": missions, "event_segments": segments}
+    from houston.engine.leftovers import remove_leftovers
+
+    leftovers = [item["path"] for item in remove_leftovers(home, dry_run=dry_run)]
+    report = {"dry_run": dry_run, "missions": missions, "event_segments": segments,
+              "leftovers": leftovers}
     if as_json:
         click.echo(json.dumps(report))
     else:
         verb = "would remove" if dry_run else "removed"
-        click.echo(f"{verb} {len(missions)} completed mission(s), {len(segments)} event segment(s)")
+        click.echo(f"{verb} {len(missions)} completed mission(s), {len(segments)} event "
+                   f"segment(s), {len(leftovers)} leftover file(s) of interrupted writes")
+        for path in leftovers:
+            click.echo(f"  {path}")
 
 
 def old_missions(store: MissionStore, cutoff: float) -> list[str]:

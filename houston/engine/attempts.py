@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 
+from houston import killpoints
 from houston.engine import budget as bud
-from houston.engine import claims, killpoints
+from houston.engine import claims
 from houston.engine import scheduler as sch
 from houston.engine import taskfiles as tf
 from houston.engine.attempt_outcome import (

@@ -83,6 +83,7 @@ class Engine(AttemptOps, Pipelining, Sampling):
         self._watched: dict[int, WorkerRecord] = {}
         self.watcher = Watcher(self.wake)
         self.rescan = True
+        self._first_sweep = True
         self._timers = {"reconcile": 0.0, "sweep": 0.0, "sample": 0.0, "flush": 0.0}
 
     # -- outside controls (thread- and signal-safe) -----------------------------------
@@ -397,7 +398,9 @@ class Engine(AttemptOps, Pipelining, Sampling):
     def sweep_others(self) -> None:
         self._timers["sweep"] = time.monotonic() + self.options.sweep_every
         try:
-            actions = sweep(self.home, me=self.identity.to_dict())
+            # The first pass (at start) is full: records that disagree, leftover files.
+            actions = sweep(self.home, me=self.identity.to_dict(), full=self._first_sweep)
+            self._first_sweep = False
         except HoustonError as exc:
             actions = [{"action": "error", "error": str(exc)}]
         if actions:

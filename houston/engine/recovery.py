@@ -22,10 +22,11 @@ from typing import Any
 
 import psutil
 
-from houston import fsio
-from houston.engine import claims, killpoints
+from houston import fsio, killpoints, moves
+from houston.engine import claims
 from houston.engine import scheduler as sch
 from houston.engine import taskfiles as tf
+from houston.engine.leftovers import remove_dead_writers_temp_files, remove_leftovers
 from houston.engine.liveness import is_alive, kill_attempt_processes, stop_agent
 from houston.errors import ConflictError
 from houston.home import Home
@@ -74,11 +75,18 @@ def _claimer_alive(mission_dir: Path) -> bool:
         return False
 
 
-def sweep(home: Home, *, me: dict[str, Any] | None = None,
-          grace: float = 1.0) -> list[dict[str, Any]]:
-    """One recovery pass; returns what it did (one dict per action)."""
+def sweep(home: Home, *, me: dict[str, Any] | None = None, grace: float = 1.0,
+          full: bool = True) -> list[dict[str, Any]]:
+    """One recovery pass; returns what it did (one dict per action).
+
+    Every pass finishes the moves a killed mover left half-recorded; a `full` pass (at
+    engine start, `houston recover`) also repairs every status.json that names another
+    state than its folder and removes stale staging folders and temp files."""
     store = MissionStore(home)
-    actions: list[dict[str, Any]] = []
+    actions = moves.repair_moves(store)
+    if full:
+        actions += moves.repair_statuses(store)
+        actions += remove_leftovers(home)
     for mission_id in sorted(store.ids_in(S.EXECUTING)):
         folder = home.mission_dir(S.EXECUTING, mission_id)
         if engine_alive(folder, me):
@@ -146,6 +154,8 @@ def recover_task(mission_dir: Path, task_id: str, grace: float) -> dict[str, Any
     attempt = int((owner or {}).get("attempt") or state.get("attempt") or 0)
     folder = tf.attempt_dir(mission_dir, task_id, attempt)
     stopped = _stop_attempt(folder, owner, attempt, grace)
+    for written_by_the_dead in (task_dir, folder):
+        remove_dead_writers_temp_files(written_by_the_dead)
     accepted = _accept_left_result(mission_dir, task_id, folder)
     if not accepted and tf.read_result(mission_dir, task_id) is None:
         if attempt and tf.read_attempt_json(folder, "exit.json") is None:

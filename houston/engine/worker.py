@@ -31,8 +31,9 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 
+from houston import killpoints
 from houston.clock import iso
-from houston.engine import claims, killpoints, taskfiles
+from houston.engine import claims, taskfiles
 from houston.engine.inbox import Inbox, send
 from houston.engine.liveness import identity_of, my_identity
 from houston.engine.taskfiles import write_json_fast
