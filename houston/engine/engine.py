@@ -218,7 +218,10 @@ class Engine(AttemptOps, Pipelining, Sampling):
         """Claim the oldest committed missions this engine has room for: one per task
         worker, so that other engines on the home share the work and one engine's death
         sends only what it was running through recovery."""
-        room = self.options.workers - sum(1 for m in self.missions.values() if not m.closing)
+        # A held mission with nothing running nor ready (waiting on a gate) takes no room.
+        room = self.options.workers - sum(
+            1 for m in self.missions.values()
+            if m.closing is None and (m.running_count() or m.heap))
         if room <= 0:
             return
         ids = sorted(self.store.ids_in(S.COMMITTED))
