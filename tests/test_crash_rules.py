@@ -11,6 +11,7 @@ import psutil
 import pytest
 from test_engine_helpers import engine_thread, outcome, submit, wait_for
 
+from houston.engine import claims
 from houston.engine import taskfiles as tf
 from houston.home import Home
 from houston.store import MissionRef, MissionStore
@@ -119,3 +120,23 @@ def test_no_process_of_an_attempt_outlives_it(home: Home, tmp_path: Path, ending
                 "is killed from outside": ["crashed", "succeeded"]}
     assert reasons == expected[ending]
     assert outcome(home, ref) == ("COMPLETED", "succeeded")
+
+
+def test_a_claim_refused_by_a_dead_owners_lock_is_recorded_and_is_no_crash(home: Home) -> None:
+    ref = submit(home, """
+        name: leftover-lock
+        tasks:
+          - {id: a, agent: core/shell, inputs: {command: 'true'}}
+    """)
+    task_dir = tf.task_dir(ref.path, "a")
+    task_dir.mkdir(parents=True)
+    dead = {"pid": 999999, "start_token": "gone:1", "host": None, "boot_id": None}
+    assert claims.claim_task(task_dir, dead, 0)
+    with engine_thread(home, missions={ref.id}) as engine:
+        wait_for(lambda: ref.id in engine.finished, what="the mission to finish")
+    assert outcome(home, ref) == ("COMPLETED", "succeeded")
+    exits = _exits(home, ref, "a")
+    assert [(e["reason"], e["error"]) for e in exits] == [
+        ("interrupted", "could not claim the task: locked"), ("succeeded", None)]
+    path = MissionStore(home).locate(ref.id).path
+    assert tf.read_state(path, "a").get("crashes", 0) == 0

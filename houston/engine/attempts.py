@@ -315,10 +315,14 @@ class AttemptOps:
 
     def claim_failed(self, m: MissionRun, t: TaskRun, why: str) -> None:
         """The worker could not claim: a leftover attempt folder or lock from a past life."""
-        m.end(t, bud.Usage())
+        run = m.end(t, bud.Usage())
         if why == "attempt_exists":
             t.attempt = max([t.attempt, *tf.attempt_numbers(m.folder, t.id)])
-        else:
+        else:  # the worker made this attempt's folder: it gets its record, then the lock goes
+            now = iso_ts(time.time())
+            tf.write_attempt_json(run.folder, "exit.json", {
+                "code": None, "signal": None, "reason": "interrupted", "started": now,
+                "finished": now, "duration": 0.0, "error": f"could not claim the task: {why}"})
             self.break_leftover_lock(m, t)
         # Not a crash (no process of the attempt died), but bounded all the same.
         t.claim_failures += 1
