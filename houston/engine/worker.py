@@ -227,25 +227,28 @@ def run_claimed(job: Job, claim: dict[str, Any] | None, msg_fd: int,
 
 def end_strays(timeout: float = 2.0) -> int:
     """SIGKILL every process still below this worker once an attempt is over, and reap
-    them: nothing an attempt started outlives it. How many there were."""
-    if not _has_children():
-        return 0
-    try:
-        strays = psutil.Process().children(recursive=True)
-    except psutil.Error:
-        strays = []
-    for proc in strays:
-        with contextlib.suppress(psutil.Error):
-            proc.kill()
+    them: nothing an attempt started outlives it. Repeated until none is left (one may
+    fork while we kill), within `timeout`. How many were killed."""
+    killed: set[int] = set()
     deadline = time.monotonic() + timeout
-    while strays and time.monotonic() < deadline:
+    while _has_children() and time.monotonic() < deadline:
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            break
-        if pid == 0:
-            time.sleep(0.002)
-    return len(strays)
+            strays = psutil.Process().children(recursive=True)
+        except psutil.Error:
+            strays = []
+        for proc in strays:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+                killed.add(proc.pid)
+        _reap_exited()
+        time.sleep(0.001 if strays else 0.0)
+    return len(killed)
+
+
+def _reap_exited() -> None:
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0] != 0:
+            pass
 
 
 def _has_children() -> bool:
