@@ -11,6 +11,8 @@ import pytest
 
 from houston.home import Home
 
+pytest_plugins = ["missing_dependency"]
+
 
 @pytest.fixture
 def home(tmp_path: Path) -> Home:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -16,11 +17,13 @@ from houston import actions, fsio
 from houston.cli.doctor import (
     FULL_DISK,
     LOW_DISK,
-    REQUIRED_MODULES,
     Finding,
+    declared_dependencies,
     exit_code,
     format_report,
+    import_name,
     judge_disk,
+    judge_imports,
     judge_inotify,
 )
 from houston.engine.liveness import my_identity
@@ -138,11 +141,47 @@ def test_a_dead_engine_and_its_mission_are_warned_about(home: Home) -> None:
     assert MissionStore(home).locate(ref.id).state is MissionState.COMMITTED
 
 
-def test_required_modules_follow_pyproject() -> None:
-    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    names = [re.split(r"[<>=!~ ;\[]", dep)[0].lower() for dep in project["dependencies"]]
-    modules = {"pyyaml": "yaml"}
-    assert sorted(modules.get(n, n.replace("-", "_")) for n in names) == sorted(REQUIRED_MODULES)
+def test_every_declared_dependency_is_checked_and_imports() -> None:
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    installed = declared_dependencies()
+    assert installed is not None
+    assert sorted(installed) == sorted(declared), "reinstall: pip install -e '.[test]'"
+    for requirement in declared:
+        importlib.import_module(import_name(requirement))
+    assert import_name("node-semver>=0.9") == "nodesemver"
+    assert import_name("sse-starlette>=2.1") == "sse_starlette"
+
+
+def test_a_dependency_that_does_not_import_fails_with_the_install_line(home: Home) -> None:
+    """doctor, run for real with `nodesemver` made unimportable, names it and the fix."""
+    blocker = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'nodesemver':\n"
+        "            raise ModuleNotFoundError(\"No module named 'nodesemver'\")\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from houston.cli import main\n"
+        "sys.argv = ['houston', 'doctor']\n"
+        "main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", blocker], capture_output=True, text=True, timeout=60,
+        stdin=subprocess.DEVNULL, env={**os.environ, "HOUSTON_HOME": str(home.root)},
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    found = line(done.stdout, "dependencies")
+    assert len(found) == 1 and found[0].startswith("fail"), done.stdout + done.stderr
+    assert "node-semver" in found[0]
+    assert "pip install 'node-semver" in done.stdout
+    assert "Traceback" not in done.stderr
+
+
+def test_judge_imports() -> None:
+    assert judge_imports(["a>=1"], {}).level == "ok"
+    missing = judge_imports(["a>=1", "b"], {"b": "ModuleNotFoundError: b"})
+    assert missing.level == "fail" and "pip install 'b'" in missing.fix
+    assert judge_imports(None, {}).level == "fail"
 
 
 def test_judges_and_report() -> None:

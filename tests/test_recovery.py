@@ -105,7 +105,10 @@ def test_a_job_queued_behind_a_killed_one_runs_once_as_a_fresh_attempt(
     store = MissionStore(home)
     # retract_after: long, so that the queued job stays where it is until the kill.
     with engine_thread(home, missions={ref.id}, retract_after=60.0) as engine:
-        pid, queued = wait_for(lambda: _worker_of_b(engine, ref.id), what="a task behind b")
+        # b must have begun (written its line) before the kill: a job that never began
+        # is not a crash and would not run twice.
+        pid, queued = wait_for(lambda: "b" in lines(runs) and _worker_of_b(engine, ref.id),
+                               what="b running with a task behind it")
         os.kill(pid, signal.SIGKILL)
         wait_for(lambda: lines(runs).count("b") == 2, what="b's second attempt")
         go.touch()

@@ -8,6 +8,8 @@ what to run. Exit 0 when nothing fails (warnings allowed), 1 when a check fails.
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
+import re
 import shutil
 import sys
 from dataclasses import asdict, dataclass
@@ -24,9 +26,8 @@ from houston.lifecycle import MissionState
 Level = Literal["ok", "warn", "fail"]
 
 MIN_PYTHON = (3, 11)
-# Import names of the `dependencies` of pyproject.toml (a test keeps the two in step).
-REQUIRED_MODULES = ("click", "filelock", "prometheus_client", "psutil", "pydantic", "yaml",
-                    "sse_starlette", "starlette", "uvicorn", "watchdog")
+# Distributions whose import name is not their own name folded to an identifier.
+IMPORT_NAMES = {"node-semver": "nodesemver", "pyyaml": "yaml"}
 INOTIFY_WATCHES = Path("/proc/sys/fs/inotify/max_user_watches")
 # Editors and file sync share the per-user watch budget; 8192 (old kernels) runs out.
 LOW_WATCHES = 65536
@@ -53,13 +54,24 @@ def judge_python(version: tuple[int, ...]) -> Finding:
                    "install Python 3.11 or newer and reinstall Houston with it")
 
 
-def judge_imports(errors: dict[str, str]) -> Finding:
+def import_name(requirement: str) -> str:
+    """`node-semver>=0.9` -> `nodesemver`: the module a declared dependency provides."""
+    dist = re.split(r"[<>=!~ ;\[(]", requirement.strip(), maxsplit=1)[0].lower()
+    return IMPORT_NAMES.get(dist, dist.replace("-", "_").replace(".", "_"))
+
+
+def judge_imports(declared: list[str] | None, errors: dict[str, str]) -> Finding:
+    """`declared` are the requirements Houston was installed with (None: not installed);
+    `errors` maps each one that did not import to the error it raised."""
+    if declared is None:
+        return Finding("dependencies", "fail", "houston is not installed as a package here",
+                       "pip install houston (pip install -e . in a checkout)")
     if not errors:
-        return Finding("dependencies", "ok", f"{len(REQUIRED_MODULES)} required modules import")
-    names = ", ".join(f"{name} ({error})" for name, error in sorted(errors.items()))
+        return Finding("dependencies", "ok", f"all {len(declared)} declared dependencies import")
+    names = ", ".join(f"{req} ({error})" for req, error in sorted(errors.items()))
+    quoted = " ".join(f"'{req}'" for req in sorted(errors))
     return Finding("dependencies", "fail", f"cannot import {names}",
-                   "reinstall Houston with its dependencies: pip install houston "
-                   "(pip install -e . in a checkout)")
+                   f"pip install {quoted} (or reinstall Houston: pip install -e . in a checkout)")
 
 
 def judge_inotify(watches: int | None) -> Finding:
@@ -133,18 +145,32 @@ def format_report(findings: list[Finding]) -> str:
 # -- I/O: read the machine and the home --------------------------------------------------
 
 
-def check_machine() -> list[Finding]:
+def declared_dependencies() -> list[str] | None:
+    """The requirements in Houston's installed metadata, without extras' ones."""
+    try:
+        requires = importlib.metadata.requires("houston") or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    return [req.split(";")[0].strip() for req in requires if "extra ==" not in req]
+
+
+def check_dependencies() -> Finding:
+    declared = declared_dependencies()
     errors: dict[str, str] = {}
-    for name in REQUIRED_MODULES:
+    for requirement in declared or []:
         try:
-            importlib.import_module(name)
+            importlib.import_module(import_name(requirement))
         except Exception as exc:  # any import failure is the finding itself
-            errors[name] = type(exc).__name__
+            errors[requirement] = f"{type(exc).__name__}: {exc}"
+    return judge_imports(declared, errors)
+
+
+def check_machine() -> list[Finding]:
     try:
         watches: int | None = int(INOTIFY_WATCHES.read_text())
     except (OSError, ValueError):
         watches = None
-    return [judge_python(sys.version_info[:3]), judge_imports(errors), judge_inotify(watches)]
+    return [judge_python(sys.version_info[:3]), check_dependencies(), judge_inotify(watches)]
 
 
 def check_home(home: Home) -> list[Finding]:
@@ -186,9 +212,12 @@ def _orphans(home: Home) -> Finding:
 
 
 def _packages(home: Home) -> Finding:
-    from houston.pkg.install import verify
-    from houston.pkg.lockfile import read_lock
-
+    try:
+        from houston.pkg.install import verify
+        from houston.pkg.lockfile import read_lock
+    except ImportError as exc:  # a missing dependency: the dependencies check says which
+        return Finding("packages", "fail", f"cannot check packages: {exc}",
+                       "fix the dependencies first (see above)")
     try:
         return judge_packages(len(read_lock(home.lockfile).packages), verify(home))
     except HoustonError as exc:
