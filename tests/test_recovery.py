@@ -371,3 +371,19 @@ def test_engines_claim_only_what_they_have_room_for(home: Home, tmp_path: Path) 
         assert store.status(ref)["outcome"] == "succeeded"
         claimers |= {e["pid"] for e in store.transitions(ref) if e.get("reason") == "claimed"}
     assert claimers == {engine.pid for engine in engines}
+
+
+def test_an_attempt_its_worker_never_claimed_gets_a_record(home: Home) -> None:
+    """The engine and its worker died between `mkdir attempts/<n>` and the claim: no lock
+    names the attempt, yet it must not stay without exit.json."""
+    dead = {"pid": 999999, "start_token": "gone:1", "host": None, "boot_id": None}
+    mission = _fake_executing(home, dead, None)
+    path = MissionStore(home).locate(mission).path
+    tf.write_state(path, "a", "pending", 0)
+    (action,) = sweep(home)
+    assert action["tasks"] == [{"task": "a", "attempt": 1, "accepted": False,
+                                "stopped_agent": False}]
+    path = MissionStore(home).locate(mission).path
+    record = tf.read_attempt_json(tf.attempt_dir(path, "a", 1), "exit.json")
+    assert record is not None and record["reason"] == "interrupted"
+    assert sweep(home) == []

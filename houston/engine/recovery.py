@@ -148,10 +148,13 @@ def recover_task(mission_dir: Path, task_id: str, grace: float) -> dict[str, Any
     claims.sweep_tombstones(task_dir)
     state = tf.read_state(mission_dir, task_id)
     locked = claims.is_locked(task_dir)
+    numbers = tf.attempt_numbers(mission_dir, task_id)
     if not locked and state.get("state") != sch.RUNNING:
-        return None
+        return _record_unclaimed(mission_dir, task_id, numbers[-1] if numbers else 0)
     owner = claims.read_owner(task_dir) if locked else None
-    attempt = int((owner or {}).get("attempt") or state.get("attempt") or 0)
+    # A young lock (no owner.json yet) belongs to the newest attempt folder.
+    attempt = int((owner or {}).get("attempt") or max([int(state.get("attempt") or 0),
+                                                        *numbers]))
     folder = tf.attempt_dir(mission_dir, task_id, attempt)
     stopped = _stop_attempt(folder, owner, attempt, grace)
     for written_by_the_dead in (task_dir, folder):
@@ -169,6 +172,19 @@ def recover_task(mission_dir: Path, task_id: str, grace: float) -> dict[str, Any
     if locked:
         claims.break_stale_lock(task_dir, owner.get("nonce") if owner else None)
     return {"task": task_id, "attempt": attempt, "accepted": accepted, "stopped_agent": stopped}
+
+
+def _record_unclaimed(mission_dir: Path, task_id: str, attempt: int) -> dict[str, Any] | None:
+    """An attempt folder without exit.json and without a lock: its worker died (with its
+    engine) between making the folder and claiming the task. It never began: recorded as
+    interrupted, so no attempt is left without a record."""
+    folder = tf.attempt_dir(mission_dir, task_id, attempt)
+    if not attempt or tf.read_attempt_json(folder, "exit.json") is not None:
+        return None
+    tf.write_attempt_json(folder, "exit.json", {
+        "code": None, "signal": None, "reason": "interrupted", "started": None,
+        "finished": None, "duration": None, "error": "its engine died before it began"})
+    return {"task": task_id, "attempt": attempt, "accepted": False, "stopped_agent": False}
 
 
 def _stop_attempt(folder: Path, owner: dict[str, Any] | None, attempt: int,
