@@ -219,7 +219,7 @@ def accepted_attempt(folder: Path, task: str) -> int | None:
 class Tally:
     tasks: int = 0
     extra: int = 0  # attempts beyond the first of each task
-    unrecorded: int = 0
+    unrecorded: list[str] = field(default_factory=list)  # what each such folder holds
     reruns: int = 0
     never: int = 0
     lost: list[str] = field(default_factory=list)
@@ -237,8 +237,10 @@ def judge_mission(tally: Tally, store: MissionStore, mission_id: str,
         numbers = tf.attempt_numbers(ref.path, task)
         tally.tasks += 1
         tally.extra += max(0, len(numbers) - 1)
-        tally.unrecorded += sum(1 for n in numbers if tf.read_attempt_json(
-            tf.attempt_dir(ref.path, task, n), "exit.json") is None)
+        for n in numbers:
+            folder = tf.attempt_dir(ref.path, task, n)
+            if tf.read_attempt_json(folder, "exit.json") is None:
+                tally.unrecorded.append(f"{mission_id}/{task}/{n}: {sorted(os.listdir(folder))}")
         accepted = accepted_attempt(ref.path, task)
         ran = starts.get((mission_id, task), [])
         tally.reruns += bool(accepted and any(a > accepted for a in ran))
@@ -272,10 +274,10 @@ def judge(chaos: Chaos, ids: list[str], orphans: int, crash_cap: int) -> dict[st
         "missions": len(ids), "kills": sum(chaos.kills.values()),
         "lost": len(tally.lost), "accepted results run again": tally.reruns,
         "tasks run twice at once": len(doubles), "tasks never run": tally.never,
-        "orphans left": orphans, "attempts without a record": tally.unrecorded,
+        "orphans left": orphans, "attempts without a record": len(tally.unrecorded),
         "extra attempts": tally.extra,
         "stopped by the crash cap": f"{len(tally.capped_kills)}" + (f" ({told})" if told else ""),
-        "lost ids": tally.lost,
+        "lost ids": tally.lost, "unrecorded": tally.unrecorded,
     }
 
 
@@ -347,8 +349,9 @@ def report(chaos: Chaos, result: dict[str, object], args: argparse.Namespace) ->
                "attempts without a record", "extra attempts", "stopped by the crash cap",
                "tracebacks in logs"]
     print(table(columns, [[result[c] for c in columns]]))
-    if result["lost ids"]:
-        print("lost:", " ".join(map(str, result["lost ids"])))  # type: ignore[call-overload]
+    for key in ("lost ids", "unrecorded"):
+        for item in result[key][:10]:  # type: ignore[index]
+            print(f"{key}: {item}")
 
 
 if __name__ == "__main__":

@@ -140,3 +140,25 @@ def test_a_claim_refused_by_a_dead_owners_lock_is_recorded_and_is_no_crash(home:
         ("interrupted", "could not claim the task: locked"), ("succeeded", None)]
     path = MissionStore(home).locate(ref.id).path
     assert tf.read_state(path, "a").get("crashes", 0) == 0
+
+
+def test_what_a_killed_worker_started_dies_with_it_even_unnamed(home: Home,
+                                                                tmp_path: Path) -> None:
+    """A descendant in a session of its own, without HOUSTON_WORK_DIR and not in agent.json,
+    is still found by its worker's mark when the worker is SIGKILLed mid-attempt."""
+    kid = tmp_path / "kid"
+    command = (f'if [ "$HOUSTON_ATTEMPT" = 1 ]; then '
+               f'(env -u HOUSTON_WORK_DIR setsid sleep 30 & echo $! > {kid}); sleep 30; fi')
+    ref = submit(home, f"""
+        name: hidden-kid
+        tasks:
+          - {{id: a, agent: core/shell, inputs: {{command: '{command}'}}}}
+    """)
+    with engine_thread(home, missions={ref.id}) as engine:
+        wait_for(lambda: _pids(kid), what="the hidden child")
+        path = MissionStore(home).locate(ref.id).path
+        owner = wait_for(lambda: claims.read_owner(tf.task_dir(path, "a")), what="the lock")
+        os.kill(int(owner["pid"]), signal.SIGKILL)
+        wait_for(lambda: ref.id in engine.finished, what="the mission to finish")
+        assert not _alive(_pids(kid)[0])
+    assert [e["reason"] for e in _exits(home, ref, "a")] == ["crashed", "succeeded"]

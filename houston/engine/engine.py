@@ -27,7 +27,7 @@ from houston.clock import iso, utcnow
 from houston.engine import budget as bud
 from houston.engine import scheduler as sch
 from houston.engine.attempts import AttemptOps
-from houston.engine.liveness import my_identity
+from houston.engine.liveness import kill_marked_processes, my_identity
 from houston.engine.mission_run import MissionRun, TaskRun
 from houston.engine.pipelining import Pipelining
 from houston.engine.pool import Pool, WorkerRecord
@@ -204,6 +204,8 @@ class Engine(AttemptOps, Pipelining, Sampling):
     def handle_dead_workers(self) -> None:
         for worker in self.pool.check(respawn=self.stop_mode != "force"):
             self.set_worker(worker, "dead", None, None)
+            if worker.busy is not None:  # what it started dies with it, before any record
+                kill_marked_processes(worker.mark)
             for key in list(worker.jobs):
                 self.lost_job(key)
 

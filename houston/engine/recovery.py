@@ -27,7 +27,13 @@ from houston.engine import claims
 from houston.engine import scheduler as sch
 from houston.engine import taskfiles as tf
 from houston.engine.leftovers import remove_dead_writers_temp_files, remove_leftovers
-from houston.engine.liveness import is_alive, kill_attempt_processes, stop_agent
+from houston.engine.liveness import (
+    engine_mark,
+    is_alive,
+    kill_attempt_processes,
+    kill_marked_processes,
+    stop_agent,
+)
 from houston.errors import ConflictError
 from houston.home import Home
 from houston.lifecycle import MissionState, Reason
@@ -96,6 +102,7 @@ def sweep(home: Home, *, me: dict[str, Any] | None = None, grace: float = 1.0,
             with store.stripe_lock(mission_id):
                 if not folder.is_dir() or engine_alive(folder, me):
                     continue
+            _kill_dead_engines_processes(folder)
             done = [recover_task(folder, t, grace) for t in tf.task_ids(folder)]
             with contextlib.suppress(FileNotFoundError):
                 (folder / "engine.json").unlink()
@@ -172,6 +179,16 @@ def recover_task(mission_dir: Path, task_id: str, grace: float) -> dict[str, Any
     if locked:
         claims.break_stale_lock(task_dir, owner.get("nonce") if owner else None)
     return {"task": task_id, "attempt": attempt, "accepted": accepted, "stopped_agent": stopped}
+
+
+def _kill_dead_engines_processes(mission_dir: Path) -> None:
+    """Whatever the dead engine's workers started is an orphan now (their marks)."""
+    try:
+        record = fsio.read_json(mission_dir / "engine.json")
+    except (FileNotFoundError, ValueError):
+        return
+    if isinstance(record, dict) and record.get("pid") and record.get("start_token"):
+        kill_marked_processes(engine_mark(record))
 
 
 def _record_unclaimed(mission_dir: Path, task_id: str, attempt: int) -> dict[str, Any] | None:
