@@ -8,6 +8,7 @@ each named point. Unset (as always outside the tests) a point costs one comparis
 Points: `move.renamed` (a mission folder renamed, its trail and status not yet written),
 `recover.recorded` (a dead engine's task recorded, its lock not yet broken),
 `finish.recorded` (a dead worker's attempt recorded, its lock not yet broken),
+`worker.ran` (the agent's result on disk, exit.json not yet written),
 `worker.recorded` (exit.json written, the result not yet accepted nor the lock released).
 """
 

@@ -164,16 +164,20 @@ tasks:
     assert tf.read_state(path, "a")["crashes"] == 1
 
 
-def test_a_worker_killed_after_its_record_has_its_result_kept(home: Home) -> None:
+@pytest.mark.parametrize("point", ["worker.ran", "worker.recorded"])
+def test_a_worker_killed_after_its_agent_succeeded_has_its_result_kept(home: Home,
+                                                                        point: str) -> None:
     ref = submit(home, "name: kept\ntasks:\n  - {id: a, agent: core/shell, "
                        "inputs: {command: 'echo {\\\"x\\\": 1}'}}\n")
     done = _houston(home, "serve", "--until-idle", "--no-ui", "--workers", "1",
-                    kill_at="worker.recorded")  # reached by the workers only
+                    kill_at=point)  # reached by the workers only
     assert done.returncode == 0, done.stderr
     path = MissionStore(home).locate(ref.id).path
     assert _status(home, ref.id)["outcome"] == "succeeded"
     assert tf.read_result(path, "a") == {"x": 1}
     assert tf.attempt_numbers(path, "a") == [1]
+    exit_record = tf.read_attempt_json(tf.attempt_dir(path, "a", 1), "exit.json")
+    assert exit_record is not None and exit_record["reason"] == "succeeded"
 
 
 def test_stale_leftovers_are_removed_and_reported_fresh_ones_kept(home: Home) -> None:

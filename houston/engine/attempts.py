@@ -296,7 +296,8 @@ class AttemptOps:
         finished = float((msg or {}).get("finished") or time.time())
         started = float((msg or {}).get("started") or run.started_wall)
         written = died and tf.read_attempt_json(run.folder, "exit.json") is not None
-        if reason != worker_reason(msg) and not written:
+        # A dead worker wrote no exit.json (a `msg` rebuilt from its files says so too).
+        if (died or reason != worker_reason(msg)) and not written:
             tf.write_attempt_json(run.folder, "exit.json", {
                 "code": (msg or {}).get("exit_code"), "signal": (msg or {}).get("signal"),
                 "reason": reason, "started": iso_ts(started), "finished": iso_ts(finished),

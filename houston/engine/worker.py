@@ -211,6 +211,7 @@ def run_claimed(job: Job, claim: dict[str, Any] | None, msg_fd: int,
             return
     started = time.time()
     outcome, usage, logs = run_job(job, msg_fd)
+    killpoints.reached("worker.ran")
     end_strays()
     finished = time.time()
     accepted = False
