@@ -253,8 +253,11 @@ def judge_mission(tally: Tally, store: MissionStore, mission_id: str,
         tally.capped_kills.append(cap_kills)
         return  # the tasks it had not started were cancelled: not "never run"
     tally.never += unrun
-    if not succeeded:
-        tally.lost.append(mission_id)
+    if not succeeded:  # with why: each task's error and the bench's kills of it
+        errors = [f"{t}: {tf.read_state(ref.path, t).get('error')} "
+                  f"(killed {task_kills[(mission_id, t)]}x)" for t in tf.task_ids(ref.path)
+                  if tf.read_state(ref.path, t).get("state") == "failed"]
+        tally.lost.append(f"{mission_id} {ref.state.value}: {'; '.join(errors)}")
 
 
 def judge(chaos: Chaos, ids: list[str], orphans: int, crash_cap: int) -> dict[str, object]:
