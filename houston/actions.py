@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from houston import fsio
@@ -52,15 +53,20 @@ def submit(
     The mission lands in PLANNING, and goes straight on to COMMITTED when it has no gate
     (reason `user_request`) or when `approve` is given for a gated one (`gate_approved`).
     """
+    from houston.agent_check import check_agents
     from houston.mission import load_mission  # pydantic is slow to import: only here
 
     spec = load_mission(data, source)  # raises SpecError before anything touches disk
+    check_agents(store.home, spec, data, source)
+    workspace = _workspace_record(data, spec.repo, source)  # a bad `repo:` too
     store.home.ensure()
     tasks = len(spec.tasks) + (1 if spec.initializer is not None else 0)
     summary: dict[str, Any] = {
         "gate": spec.gate,
         "counts": {"total": tasks, "pending": tasks, "running": 0, "succeeded": 0, "failed": 0},
     }
+    if workspace is not None:
+        summary["workspace"] = workspace  # repo + base commit of `workspace: worktree` tasks
     ref = store.create(data, spec.name, context=spec.context, summary=summary, now=now)
     if spec.gate == "none":
         reason = Reason.USER_REQUEST
@@ -73,6 +79,18 @@ def submit(
         return store.move(ref.id, S.PLANNING, S.COMMITTED, reason, detail=detail, now=now)
     except ConflictError:
         return store.locate(ref.id)  # someone approved or rejected it in between
+
+
+def _workspace_record(data: bytes, repo: str | None, source: str) -> dict[str, str] | None:
+    from houston.errors import HoustonError, SpecError
+    from houston.workspace import record_at_submit
+
+    try:
+        return record_at_submit(data, repo, Path.cwd())
+    except HoustonError as exc:
+        lines = data.decode("utf-8", "replace").splitlines()
+        line = next((n for n, text in enumerate(lines, 1) if text.startswith("repo:")), 0)
+        raise SpecError(exc.what, source=source, line=line, fix=exc.fix) from None
 
 
 def approve(
@@ -201,7 +219,9 @@ def retry(
         for task_id in taskfiles.task_ids(ref.path):
             if taskfiles.read_result(ref.path, task_id) is None:
                 saved = taskfiles.read_state(ref.path, task_id)
-                taskfiles.write_state(ref.path, task_id, "pending", int(saved.get("attempt") or 0))
+                # The last error stays until a new attempt says otherwise: why it failed.
+                taskfiles.write_state(ref.path, task_id, "pending", int(saved.get("attempt") or 0),
+                                      error=saved.get("error"))
         (ref.path / CANCEL_REQUEST).unlink(missing_ok=True)
         detail = {"by": by, "action": "retry"}
         return store.move(ref.id, S.COMPLETED, S.COMMITTED, Reason.USER_REQUEST,

@@ -4,8 +4,11 @@ An agent is a Markdown file with YAML front matter that stays a valid Claude Cod
 (`name` and `description` required; other Claude Code keys such as `tools` or `color` are
 kept and ignored) plus Houston's keys: `runner` (command | python | llm; absent = a prompt
 agent run by llm), `entrypoint` (python: `module:function` inside the package), `command`
-(command: an argv list), `timeout`, `retries`, `budget`, `inputs`, `model`. The body is the
-prompt.
+(command: an argv list), `timeout`, `retries`, `budget`, `inputs`, and for llm agents `llm`
+(Houston's model settings: model, base_url, api_key_env, temperature, max_tokens, stream),
+`output` / `output_schema`, `patterns` and `config` (names in its package). Claude Code's
+`model`, `tools`, `disallowedTools`, `mcpServers` and `maxTurns` keep Claude Code's meaning
+(see docs/agents.md). The body is the prompt.
 
 `AgentCatalog(home).find("pkg/agent")` looks in the installed packages
 (`<home>/packages/<name>/<version>/`, the version pinned in houston.lock if any, else the
@@ -29,20 +32,65 @@ from houston.mission import Budget, Duration
 _ENTRYPOINT = r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$"
 
 
+class LlmOptions(BaseModel):
+    """Houston's own llm settings (Claude Code's `model` key means something else)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    model: str | None = Field(default=None, min_length=1)
+    base_url: str | None = Field(default=None, min_length=1)
+    api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, ge=1)
+    stream: bool | None = None
+
+
+class McpServer(BaseModel):
+    """An MCP server, as Claude Code's `mcpServers` writes it. Houston starts stdio ones;
+    an agent file with others (`type: http`, `url`) still loads, and the runner refuses to
+    use them with a clear error."""
+
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+
+    command: str | None = Field(default=None, min_length=1)
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    type: str = "stdio"
+
+
+CLAUDE_MODELS = ("sonnet", "opus", "haiku", "inherit")
+
+
+def is_claude_model(name: str) -> bool:
+    return name in CLAUDE_MODELS or name.startswith("claude")
+
+
 class AgentSpec(BaseModel):
     # extra="allow": Claude Code subagent keys (tools, color, ...) are legal and kept.
     model_config = ConfigDict(extra="allow", strict=True, frozen=True)
 
     name: str = Field(min_length=1, max_length=100)
     description: str = Field(min_length=1)
-    runner: Literal["command", "python", "llm"] | None = None
+    runner: Literal["command", "python", "llm", "claude-code"] | None = None
     entrypoint: str | None = Field(default=None, pattern=_ENTRYPOINT)
     command: list[str] | None = None
     timeout: Duration | None = None
     retries: int | None = Field(default=None, ge=0, le=100)
     budget: Budget | None = None
     inputs: dict[str, Any] | None = None
+    # Claude Code's key: sonnet | opus | haiku | inherit | a claude model id (llm.model
+    # holds an OpenAI-compatible name); checked in parse_agent.
     model: str | None = None
+    llm: LlmOptions | None = None
+    output: Literal["text", "json"] | None = None
+    output_schema: dict[str, Any] | None = None
+    patterns: list[str] | None = None
+    config: list[str] | None = None
+    tools: str | list[str] | None = None
+    disallowedTools: str | list[str] | None = None
+    mcpServers: dict[str, McpServer] | None = None
+    maxTurns: int | None = Field(default=None, ge=1, le=1000)
+    workspace: Literal["none", "worktree"] | None = None
     prompt: str = ""
 
     @property
@@ -73,6 +121,16 @@ def parse_agent(text: str | bytes, source: str) -> AgentSpec:
         raise front.error(("prompt",), "the prompt is the file's body, not a key",
                           "move the text below the closing '---'", at_key=True)
     agent = yamlstrict.validate(AgentSpec, front)
+    if agent.model is not None and not is_claude_model(agent.model):
+        raise front.error(("model",), f"model: {agent.model!r} is Claude Code's key, which means "
+                          "sonnet, opus, haiku, inherit or a claude model id",
+                          f"write the OpenAI-compatible model as llm: {{model: {agent.model}}}")
+    if agent.output_schema is not None:
+        from houston.runners.llm_output import schema_problem
+
+        if problem := schema_problem(agent.output_schema):
+            raise front.error(("output_schema",), f"output_schema is not a JSON Schema: {problem}",
+                              "see https://json-schema.org/understanding-json-schema/")
     if agent.runner == "python" and not agent.entrypoint:
         raise front.error(("runner",), "a python agent needs an entrypoint",
                           "add entrypoint: module:function (module inside the package)",

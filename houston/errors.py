@@ -7,9 +7,12 @@ place (`houston.cli.main`), without a traceback.
 
 from __future__ import annotations
 
+import errno
+
 EXIT_OK = 0
 EXIT_MISSION_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_ENVIRONMENT = 3
 
 
 class HoustonError(Exception):
@@ -82,3 +85,59 @@ class MissionFailed(HoustonError):
     """A mission ran and ended failed or cancelled."""
 
     exit_code = EXIT_MISSION_FAILED
+
+
+class EnvironmentFault(HoustonError):
+    """The machine refused: disk full, permission denied, read-only filesystem.
+
+    Not the user's input and not a mission's failure: the same command works again once
+    the environment is fixed, so it has its own exit code.
+    """
+
+    exit_code = EXIT_ENVIRONMENT
+
+
+# errno -> (what went wrong, what to do). Only faults of the machine, never of the input.
+_ENVIRONMENT_FAULTS: dict[int, tuple[str, str]] = {
+    errno.ENOSPC: ("no space left on device",
+                   "free some space on that filesystem (`df -h`), then run the command again"),
+    errno.EDQUOT: ("disk quota exceeded",
+                   "free some space or raise the quota, then run the command again"),
+    errno.EROFS: ("read-only filesystem",
+                  "remount it read-write, or point --home/HOUSTON_HOME at a writable folder"),
+    errno.EACCES: ("permission denied",
+                   "check the owner and mode of that path (`ls -ld`), or run as its owner"),
+    errno.EPERM: ("operation not permitted",
+                  "check the owner, mode and attributes of that path (`ls -ld`, `lsattr`)"),
+    errno.EMFILE: ("too many open files in this process",
+                   "raise the limit (`ulimit -n`) or run fewer workers"),
+    errno.ENFILE: ("too many open files on this machine",
+                   "close other programs or raise fs.file-max"),
+}
+
+
+def is_environment_fault(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in _ENVIRONMENT_FAULTS
+
+
+def environment_fault(exc: OSError) -> EnvironmentFault | None:
+    """The EnvironmentFault an OSError stands for (naming its path), or None."""
+    known = _ENVIRONMENT_FAULTS.get(exc.errno or 0)
+    if known is None:
+        return None
+    what, fix = known
+    where = str(exc.filename) if exc.filename else ""
+    if exc.filename2:
+        where = f"{where} -> {exc.filename2}"
+    return EnvironmentFault(what, where=where, fix=fix)
+
+
+def from_os_error(exc: OSError) -> HoustonError | None:
+    """The HoustonError an OSError stands for: the machine's fault (exit 3), a name too
+    long for the filesystem (bad input, exit 2), or None (a defect: keep the traceback)."""
+    if exc.errno == errno.ENAMETOOLONG:
+        name = str(exc.filename or "")
+        shown = name if len(name) <= 100 else f"{name[:60]}...({len(name)} characters)"
+        return UsageError("a name is too long for the filesystem (at most 255 bytes "
+                          "per path part)", where=shown, fix="use a shorter name or id")
+    return environment_fault(exc)

@@ -15,6 +15,7 @@ on the events folder). Readers still reconcile every few seconds: inotify can dr
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -41,6 +42,7 @@ EVENT_TYPES = frozenset(
         "worker.state",
         "engine.state",
         "blackboard",
+        "tool.call",  # an llm agent's tool call: tool, summary, outcome, duration_ms
     }
 )
 SEGMENT_BYTES = 8 * 1024 * 1024
@@ -192,7 +194,9 @@ class EventLog:
         blob = b"".join(lines)
         written = os.write(seg.fd, blob)
         if written != len(blob):
-            raise OSError(f"short append to the event log: {written} of {len(blob)} bytes")
+            # A full disk: the next append ends the torn tail with a newline (above).
+            raise OSError(errno.ENOSPC, f"short append: {written} of {len(blob)} bytes",
+                          str(self.folder))
         return ids
 
     def close(self) -> None:
@@ -336,18 +340,26 @@ class EventTail:
     def poll(self, limit: int | None = None) -> list[dict[str, Any]]:
         return [event for event, _raw in self.poll_raw(limit)]
 
-    def poll_raw(self, limit: int | None = None) -> list[tuple[dict[str, Any], bytes]]:
-        """Like `poll`, with each event's line as written (to forward it unchanged)."""
+    def poll_raw(
+        self, limit: int | None = None, max_bytes: int | None = None
+    ) -> list[tuple[dict[str, Any], bytes]]:
+        """Like `poll`, with each event's line as written (to forward it unchanged).
+
+        `max_bytes` bounds what one call reads (and so parses and holds): a replay of a
+        whole log then costs a window at a time, not a segment per client.
+        """
         out: list[tuple[dict[str, Any], bytes]] = []
         for _ in range(64):  # bounded: at most this many segments per call
             if self._fd is None and not self._open_current():
                 return out
-            chunk, size = self._read_open()
+            chunk, size = self._read_open(max_bytes)
             out.extend(chunk)
             if limit is not None and len(out) >= limit:
                 if len(out) > limit:
                     self.position = out[limit][0]["id"]  # resume at the first one left out
                 return out[:limit]
+            if max_bytes is not None and self.position - self._start < size:
+                return out  # one window of this segment; the next call reads on
             if chunk and size < self.log.segment_bytes:
                 return out  # the segment is still being written: nothing after it yet
             following = self._following()
@@ -356,6 +368,8 @@ class EventTail:
             # This segment is finished (a torn tail there never completes).
             self.position = max(self.position, following)
             self.close()
+            if max_bytes is not None and out:
+                return out  # the window is spent; the next segment comes with the next call
         return out
 
     def close(self) -> None:
@@ -383,13 +397,19 @@ class EventTail:
         self._start = start
         return True
 
-    def _read_open(self) -> tuple[list[tuple[dict[str, Any], bytes]], int]:
+    def _read_open(
+        self, max_bytes: int | None = None
+    ) -> tuple[list[tuple[dict[str, Any], bytes]], int]:
         assert self._fd is not None
         size = os.fstat(self._fd).st_size
         offset = self.position - self._start
         if offset >= size:
             return [], size
-        data = os.pread(self._fd, size - offset, offset)
+        want = size - offset if max_bytes is None else min(size - offset, max_bytes)
+        data = os.pread(self._fd, want, offset)
+        while b"\n" not in data and want < size - offset:  # a line longer than the window
+            want = min(size - offset, want * 2)
+            data = os.pread(self._fd, want, offset)
         chunk, self.position = parse_chunk_raw(data, self.position)
         return chunk, size
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from houston.errors import StoreError
+from houston.errors import EnvironmentFault, StoreError, environment_fault
 from houston.lifecycle import MissionState
 
 DEFAULT_HOME = ".houston"
@@ -71,8 +71,13 @@ class Home:
         try:
             for folder in [*folders, self.packages, self.events, self.locks]:
                 folder.mkdir(parents=True, exist_ok=True)
-            self.run.chmod(0o700)
+            if self.run.stat().st_mode & 0o777 != 0o700:  # a read-only home stays usable
+                self.run.chmod(0o700)
         except OSError as exc:
+            fault = environment_fault(exc)
+            if fault is not None:
+                raise EnvironmentFault(f"cannot set up the home folder: {fault.what}",
+                                       where=fault.where, fix=fault.fix) from exc
             raise StoreError(
                 f"cannot create the home folder: {exc.strerror}",
                 where=str(exc.filename or self.root),

@@ -47,7 +47,8 @@ TRANSITIONS: dict[tuple[MissionState, MissionState], frozenset[Reason]] = {
     (S.COMMITTED, S.COMPLETED): frozenset({R.CANCELLED}),
     (S.EXECUTING, S.COMMITTED): frozenset({R.RECOVERED}),
     (S.EXECUTING, S.COMPLETED): frozenset(
-        {R.ALL_TASKS_DONE, R.TASK_FAILED, R.BUDGET_EXCEEDED, R.TIMEOUT, R.CANCELLED}
+        # INVALID: a mission dropped into COMMITTED by hand that does not validate.
+        {R.ALL_TASKS_DONE, R.TASK_FAILED, R.BUDGET_EXCEEDED, R.TIMEOUT, R.CANCELLED, R.INVALID}
     ),
     (S.COMPLETED, S.COMMITTED): frozenset({R.USER_REQUEST}),  # `houston retry`
 }

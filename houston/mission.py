@@ -16,17 +16,21 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
+from houston.pkg.params import Parameter
+from houston.templating import ancestors, check_result_ref, result_refs
 from houston.yamlstrict import Document, Problem, load, shorten, validate
 from houston.yamlstrict_messages import closest_key
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 AGENT_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}/[a-z0-9][a-z0-9_.-]{0,63}$"
 PACKAGE_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
-DURATION_PATTERN = r"^\s*(\d+d)?(\d+h)?(\d+m)?(\d+(\.\d+)?s)?\s*$"
+DURATION_PATTERN = r"^\s*([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+(\.[0-9]+)?s)?\s*$"
 MAX_DURATION = 31 * 24 * 3600.0  # longer is a typo (hours for seconds), not a plan
 
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$")
-_CLOCK = re.compile(r"^(\d+):([0-5]?\d)$")
+# [0-9], not \d: Python's \d matches every Unicode digit (Arabic-Indic, fullwidth), and
+# int() reads them all.
+_DURATION = re.compile(r"^(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+(?:\.[0-9]+)?)s)?\Z")
+_CLOCK = re.compile(r"^([0-9]+):([0-5]?[0-9])\Z")
 _DURATION_FIX = "write seconds as a number, or text like 30s, 5m, 1h30m, 2d"
 
 
@@ -79,7 +83,7 @@ def _check_agent(value: str) -> str:
 
 
 def _check_requirement(value: str) -> str:
-    import nodesemver  # type: ignore[import-untyped]  # npm-compatible ranges
+    from houston.pkg.versions import is_valid_range  # npm's ranges, as npm reads them
 
     name, at, spec = value.strip().partition("@")
     if not re.match(PACKAGE_PATTERN, name):
@@ -88,7 +92,7 @@ def _check_requirement(value: str) -> str:
         raise Problem(
             f"{shorten(value)} has no version range", f"write {name}@^1.0, or {name}@* for any"
         )
-    if not spec.strip() or nodesemver.valid_range(spec, loose=False) is None:
+    if not is_valid_range(spec):
         raise Problem(
             f"{spec!r} is not a valid npm semver range", "e.g. ^1.2.0, ~1.2, >=1 <2, 1.x or *"
         )
@@ -160,6 +164,9 @@ class TaskSpec(Strict):
         description="Most crashes (its agent or worker killed) before the task fails; default 3.",
     )
     budget: Budget | None = Field(default=None, description="Limits of this task.")
+    workspace: Literal["none", "worktree"] | None = Field(
+        default=None, description="worktree: each attempt in its own git worktree and branch."
+    )
 
 
 class InitializerSpec(TaskSpec):
@@ -195,6 +202,14 @@ class MissionSpec(Strict):
     )
     requires: list[Requirement] = Field(
         default_factory=list, description="Packages needed, as name@range (npm semver)."
+    )
+    parameters: list[Parameter] = Field(
+        default_factory=list,
+        description="Values taken from `--set name=value` as {{ name }} (see docs/agents.md).",
+    )
+    repo: str | None = Field(
+        default=None, min_length=1,
+        description="Git repository of `workspace: worktree` tasks (default: where submitted).",
     )
 
 
@@ -261,6 +276,7 @@ def check_mission(spec: MissionSpec, doc: Document) -> None:
     _check_needs(spec, doc, ids)
     _check_cycles(spec, doc)
     _check_requires(spec, doc)
+    _check_result_refs(spec, doc)
 
 
 def _unique_ids(spec: MissionSpec, doc: Document) -> list[str]:
@@ -367,3 +383,24 @@ def _check_requires(spec: MissionSpec, doc: Document) -> None:
                 f"keep one range for {name} (see entry {seen[name] + 1})",
             )
         seen[name] = number
+
+
+def _check_result_refs(spec: MissionSpec, doc: Document) -> None:
+    """`{{ tasks.<id>.result }}` may only name a task this one needs (maybe through others)."""
+    needs = {task.id: task.needs for task in spec.tasks}
+    located: list[tuple[tuple[str | int, ...], TaskSpec]] = [
+        (("tasks", index), task) for index, task in enumerate(spec.tasks)
+    ]
+    if spec.initializer is not None:
+        located.insert(0, (("initializer",), spec.initializer))
+    first = spec.initializer.id if spec.initializer is not None else None
+    for where, task in located:
+        # The initializer runs before every other task: its result is always there.
+        allowed = ancestors(task.id, needs) | ({first} if first and first != task.id else set())
+        for ref in result_refs(task.inputs):
+            path = (*where, "inputs", *ref.path)
+
+            def error(what: str, fix: str, path: tuple[str | int, ...] = path) -> Exception:
+                return doc.error(path, what, fix)
+
+            check_result_ref(ref.text, ref.task, task.id, allowed, error)

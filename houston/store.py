@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import socket
+import time
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -33,6 +34,9 @@ from houston.ids import MISSION_ID, make_mission_id, random_suffix
 from houston.lifecycle import MissionState, Outcome, Reason, check_transition
 
 LOCK_STRIPES = 64
+NAME_MAX = 255  # bytes in one path part on Linux filesystems
+MISSION_SUBFOLDERS = ("blackboard/directives", "tasks", "outputs")
+LOCK_PATIENCE = 10.0  # seconds a command waits for a mission's lock before giving up
 STATE_ORDER = (
     MissionState.PLANNING,
     MissionState.COMMITTED,
@@ -105,7 +109,7 @@ class MissionStore:
         summary: Mapping[str, Any],
         now: datetime,
     ) -> None:
-        for sub in ("blackboard/directives", "tasks", "outputs"):
+        for sub in MISSION_SUBFOLDERS:
             (folder / sub).mkdir(parents=True)
         # The folder is private until renamed into PLANNING: plain writes, each fsynced so
         # that a crash right after the rename cannot leave an empty mission.yaml.
@@ -142,6 +146,10 @@ class MissionStore:
         """A full id or a unique prefix of one."""
         if not is_plain_name(prefix):
             raise UsageError(f"{prefix!r} is not a mission id", fix="see `houston ls`")
+        if len(prefix.encode()) > NAME_MAX:  # the filesystem would answer ENAMETOOLONG
+            raise UsageError(f"a mission id of {len(prefix)} characters is too long "
+                             f"(ids are folder names, at most {NAME_MAX} bytes)",
+                             fix="see `houston ls` for the ids there are")
         exact = self.locate_or_none(prefix)
         if exact is not None:
             return exact
@@ -219,7 +227,10 @@ class MissionStore:
         self.home.locks.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.home.locks / f"mission-{stripe:02d}.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            if fsio.has_fault_waiter():
+                fcntl.flock(fd, fcntl.LOCK_EX)  # an engine: wait as long as it takes
+            else:
+                _flock_within(fd, LOCK_PATIENCE, mission_id)
             yield
         finally:
             os.close(fd)  # closing the descriptor drops the flock
@@ -312,7 +323,12 @@ class MissionStore:
         before the call is followed rather than lost. `id` and `state` stay the folder's.
         Raises NotFoundError if the mission no longer exists.
         """
-        with self.stripe_lock(ref.id):
+        return fsio.persist(lambda: self._merge_status(ref, fields), ref.path / "status.json")
+
+    def _merge_status(self, ref: MissionRef, fields: dict[str, Any]) -> dict[str, Any]:
+        # A full disk must not be waited out under the lock (others would hang on it):
+        # fail here, let go, and let `persist` above wait and merge again.
+        with self.stripe_lock(ref.id), fsio.no_waiting():
             current = self.locate(ref.id)
             status = self.status(current)
             status.update(fields)
@@ -340,6 +356,31 @@ class MissionStore:
 
     def count(self, state: MissionState) -> int:
         return len(self.ids_in(state))
+
+
+def complete_folder(folder: Path) -> None:
+    """The sub-folders every mission has: `create` makes them, a hand-made mission (a
+    folder holding only mission.yaml) may lack them."""
+    for sub in MISSION_SUBFOLDERS:
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+
+
+def _flock_within(fd: int, seconds: float, mission_id: str) -> None:
+    """Take the flock, or give up after `seconds` (held for milliseconds normally; a
+    holder that keeps it is stuck, e.g. an engine paused on a full disk)."""
+    deadline = time.monotonic() + seconds
+    for _ in range(int(seconds / 0.01) + 1):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.01)
+    raise ConflictError(
+        f"mission {mission_id} is held by another process for more than {seconds:g}s",
+        fix="an engine may be paused (disk full?): see its output, free space, try again",
+    )
 
 
 def _with_truth(status: dict[str, Any], ref: MissionRef) -> dict[str, Any]:

@@ -60,7 +60,23 @@ def summarize_task(
         "needs": spec.get("needs") if isinstance(spec.get("needs"), list) else [],
         "updated": state.get("updated"),
         "worker": _slot(state.get("worker")) if task_state == "running" else None,
+        **_coding(attempts),
     }
+
+
+def _coding(attempts: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """Worktrees (kept for every attempt: never lost) and Claude Code sessions, if any."""
+    found: dict[str, Any] = {}
+    keys = ("branch", "commit", "base", "state", "worktree", "files")
+    trees = [{"attempt": n, **{k: a["workspace"].get(k) for k in keys}}
+             for n, a in sorted(attempts.items()) if isinstance(a.get("workspace"), dict)]
+    if trees:
+        found["worktrees"] = trees
+    sessions = [{"attempt": n, **a["session"]} for n, a in sorted(attempts.items())
+                if isinstance(a.get("session"), dict)]
+    if sessions:
+        found["sessions"] = sessions
+    return found
 
 
 def outline_tasks(mission_data: Any) -> list[dict[str, Any]]:
@@ -186,6 +202,8 @@ def read_task(folder: Path) -> dict[str, Any]:
             attempts[int(name)] = {
                 "exit": _json_or_none(attempt / "exit.json"),
                 "usage": _json_or_none(attempt / "usage.json"),
+                "workspace": _json_or_none(attempt / "workspace.json"),
+                "session": _json_or_none(attempt / "claude-session.json"),
             }
     has_result = (folder / "result.json").is_file()
     return summarize_task(

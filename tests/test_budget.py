@@ -21,6 +21,23 @@ def test_wall_time_counts_like_any_other_spend() -> None:
     assert bud.warnings(limits, Usage(), wall_time=7.9) == []
 
 
+def test_the_80_percent_warning_has_no_floating_point_surprises() -> None:
+    assert 0.04 < 0.8 * 0.05  # the trap: binary floats put 80 % of 0.05 above 0.04
+    assert bud.warnings(Limits(max_cost=0.05), Usage(cost=0.04)) == ["cost"]
+    assert bud.warnings(Limits(max_cost=0.05), Usage(cost=0.0399)) == []
+    for cents in range(1, 2001):  # every limit from $0.01 to $20.00
+        limit = cents / 100
+        at_80 = Usage(cost=round(cents * 8 / 1000, 10))
+        below = Usage(cost=round(cents * 8 / 1000 - 1e-6, 10))
+        assert bud.warnings(Limits(max_cost=limit), at_80) == ["cost"], limit
+        assert bud.warnings(Limits(max_cost=limit), below) == [], limit
+    cost = Usage()
+    for _ in range(4):  # spend added up call by call, as the engine does
+        cost = cost + Usage(cost=0.01)
+    assert bud.warnings(Limits(max_cost=0.05), cost) == ["cost"]
+    assert bud.warnings(Limits(max_tokens=5), Usage(tokens=4)) == ["tokens"]
+
+
 def test_reservations_must_fit_in_what_is_left() -> None:
     limits = Limits(max_tokens=100)
     ask = bud.reservation(Limits(max_tokens=40))

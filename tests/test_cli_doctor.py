@@ -148,18 +148,18 @@ def test_every_declared_dependency_is_checked_and_imports() -> None:
     assert sorted(installed) == sorted(declared), "reinstall: pip install -e '.[test]'"
     for requirement in declared:
         importlib.import_module(import_name(requirement))
-    assert import_name("node-semver>=0.9") == "nodesemver"
+    assert import_name("pyyaml>=6") == "yaml"
     assert import_name("sse-starlette>=2.1") == "sse_starlette"
 
 
 def test_a_dependency_that_does_not_import_fails_with_the_install_line(home: Home) -> None:
-    """doctor, run for real with `nodesemver` made unimportable, names it and the fix."""
+    """doctor, run for real with `prometheus_client` made unimportable, names it and the fix."""
     blocker = (
         "import sys\n"
         "class Block:\n"
         "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name == 'nodesemver':\n"
-        "            raise ModuleNotFoundError(\"No module named 'nodesemver'\")\n"
+        "        if name == 'prometheus_client':\n"
+        "            raise ModuleNotFoundError(\"No module named 'prometheus_client'\")\n"
         "sys.meta_path.insert(0, Block())\n"
         "from houston.cli import main\n"
         "sys.argv = ['houston', 'doctor']\n"
@@ -172,8 +172,8 @@ def test_a_dependency_that_does_not_import_fails_with_the_install_line(home: Hom
     assert done.returncode == 1, done.stdout + done.stderr
     found = line(done.stdout, "dependencies")
     assert len(found) == 1 and found[0].startswith("fail"), done.stdout + done.stderr
-    assert "node-semver" in found[0]
-    assert "pip install 'node-semver" in done.stdout
+    assert "prometheus-client" in found[0]
+    assert "pip install 'prometheus-client" in done.stdout
     assert "Traceback" not in done.stderr
 
 

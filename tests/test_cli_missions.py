@@ -129,6 +129,28 @@ def test_submit_of_an_invalid_file_writes_nothing(root: Path, tmp_path: Path) ->
     assert not root.exists()
 
 
+def test_submit_refuses_an_agent_its_installed_package_lacks(root: Path, tmp_path: Path) -> None:
+    from test_pkg_helpers import make_package
+
+    folder = make_package(tmp_path / "src", "alpha", "1.0.0")
+    assert run(["package", "install", str(folder)], root)[0] == 0
+    before = tree_hash(root)
+    path = tmp_path / "typo.yaml"
+    path.write_text("name: typo\ntasks:\n  - id: a\n    agent: core/shell\n"
+                    "  - id: b\n    agent: alpha/helo\n")
+    code, out, err = run(["submit", str(path)], root)
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert "typo.yaml:6:12" in err and "agent 'alpha/helo'" in err
+    assert str(root / "packages" / "alpha" / "1.0.0" / "agents") in err
+    assert "did you mean alpha/hello?" in err
+    assert tree_hash(root) == before  # nothing written
+    path.write_text("name: bundled\ntasks:\n  - id: a\n    agent: core/nope\n")
+    code, _, err = run(["submit", str(path)], root)
+    assert code == 2 and "package 'core' has no agent 'nope'" in err and "shell" in err
+    path.write_text("name: later\ntasks:\n  - id: a\n    agent: not-installed/x\n")
+    assert run(["submit", str(path)], root)[0] == 0  # its package may be installed later
+
+
 def test_submit_without_a_file_is_a_usage_error(root: Path) -> None:
     code, _, err = run(["submit"], root)
     assert code == 2 and "FILE" in err

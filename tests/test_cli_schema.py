@@ -35,6 +35,8 @@ def test_mission_schema_is_json_with_help_for_editors() -> None:
         "on_failure",
         "crash_cap",
         "requires",
+        "parameters",
+        "repo",
     }
     assert all(prop.get("description") for prop in schema["properties"].values())
     task = schema["$defs"]["TaskSpec"]

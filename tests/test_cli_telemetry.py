@@ -37,6 +37,9 @@ def test_parse_age() -> None:
     assert parse_age("90") == 90
     with pytest.raises(UsageError):
         parse_age("soon")
+    for unicode_digits in ("\u0663d", "\uff11\uff12h"):  # int() reads them; we do not
+        with pytest.raises(UsageError, match="is not an age"):
+            parse_age(unicode_digits)
 
 
 def test_format_event_is_one_readable_line() -> None:

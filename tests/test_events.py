@@ -79,6 +79,26 @@ def test_tail_with_a_limit_resumes_exactly(tmp_path: Path) -> None:
     assert [e["id"] for e in got] == ids
 
 
+def test_tail_reads_a_window_of_bytes_at_a_time_and_misses_nothing(tmp_path: Path) -> None:
+    log = EventLog(tmp_path, segment_bytes=2000)
+    sizes = [10, 300, 10, 900, 10, 10, 50, 10, 10, 10, 400, 10] * 3  # 900: longer than a window
+    ids = [log.append("attempt.log", data={"line": "x" * n, "i": i})
+           for i, n in enumerate(sizes)]
+    assert len(log.segments()) > 3
+    tail = EventTail(log)
+    got: list[int] = []
+    for _ in range(200):  # bounded: each call returns at least one event while any is left
+        batch = tail.poll_raw(max_bytes=256)
+        if not batch:
+            break
+        lengths = [len(raw) + 1 for _e, raw in batch]
+        assert sum(lengths) <= 2 * max(256, *lengths)  # a longer line widens the window
+        got += [event["id"] for event, _raw in batch]
+    assert got == ids
+    later = log.append("usage", data={"after": True})
+    assert [e["id"] for e, _ in tail.poll_raw(max_bytes=256)] == [later]
+
+
 _WRITER = """
 import sys
 from pathlib import Path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -39,6 +40,8 @@ class FakeOpenAI(BaseHTTPRequestHandler):
             return None
         if body["model"] == "no-usage":
             return self.stream(body, words=["tok "] * 70, usage=False)
+        if body["model"] in ("cut", "no-done"):
+            return self.stream(body, last=body["model"] == "no-done", done=False)
         if body["model"] != KNOWN_MODEL:
             return self.answer(
                 404,
@@ -76,7 +79,8 @@ class FakeOpenAI(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def stream(self, body: dict[str, Any], words: list[str] = WORDS, usage: bool = True) -> None:
+    def stream(self, body: dict[str, Any], words: list[str] = WORDS, usage: bool = True,
+               last: bool = True, done: bool = True) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
@@ -84,15 +88,18 @@ class FakeOpenAI(BaseHTTPRequestHandler):
             chunk = {"choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]}
             self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
             self.wfile.flush()
-        last = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
-        self.wfile.write(f"data: {json.dumps(last)}\n\n".encode())
+        if not last:
+            return  # cut mid-answer, as llama.cpp does when it interrupts a request
+        final = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+        self.wfile.write(f"data: {json.dumps(final)}\n\n".encode())
         if usage and body.get("stream_options", {}).get("include_usage"):
             usage = {
                 "choices": [],
                 "usage": {"prompt_tokens": 30, "completion_tokens": 10, "total_tokens": 40},
             }
             self.wfile.write(f"data: {json.dumps(usage)}\n\n".encode())
-        self.wfile.write(b"data: [DONE]\n\n")
+        if done:
+            self.wfile.write(b"data: [DONE]\n\n")
 
 
 @pytest.fixture
@@ -116,9 +123,16 @@ class Ctx:
         self.inputs = job.inputs
         self.prompt = job.prompt
         self.reports: list[int] = []
+        self.needs: dict[str, Any] = {}
+        self.mission_context = ""
+        self.events: list[tuple[str, dict[str, Any]]] = []
+        self.work_dir = Path(job.attempt_dir)
 
     def report_usage(self, tokens: int = 0, cost: float = 0.0) -> None:
         self.reports.append(tokens)
+
+    def emit(self, type_: str, data: dict[str, Any]) -> None:
+        self.events.append((type_, data))
 
 
 def job(tmp_path: Path, url: str, model: str = KNOWN_MODEL, **agent: Any) -> Job:
@@ -127,7 +141,7 @@ def job(tmp_path: Path, url: str, model: str = KNOWN_MODEL, **agent: Any) -> Job
         task_id="t",
         attempt=1,
         agent_ref="customer-service/x",
-        agent={"name": "x", "description": "d", "model": model, **agent},
+        agent={"name": "x", "description": "d", "llm": {"model": model}, **agent},
         prompt="You answer support tickets.",
         package_dir=str(tmp_path),
         inputs={"ticket": "I was charged twice"},
@@ -167,6 +181,16 @@ def test_streaming_writes_tokens_and_counts_usage(
         "content": "You answer support tickets.",
     }
     assert "I was charged twice" in sent["body"]["messages"][1]["content"]
+
+
+@pytest.mark.parametrize(("model", "missing"), [
+    ("cut", "no finish_reason and no data: [DONE]"), ("no-done", "no data: [DONE]")])
+def test_a_stream_cut_before_its_end_fails_the_attempt(
+    tmp_path: Path, server: str, model: str, missing: str
+) -> None:
+    said = re.escape(f"stream was cut after {len(''.join(WORDS))} characters ({missing})")
+    with pytest.raises(RunnerError, match=said):
+        run(job(tmp_path, server, model=model))
 
 
 def test_non_streaming_parses_json_answers(tmp_path: Path, server: str) -> None:

@@ -58,6 +58,12 @@ def test_durations_parse_to_seconds(value: object, seconds: float) -> None:
         (0, "greater than zero"),
         (-3, "greater than zero"),
         ("0s", "greater than zero"),
+        ("0m0s", "greater than zero"),
+        (" ", "is not a duration"),
+        ("\u0663s", "is not a duration"),  # Arabic-Indic three: int() reads it, we do not
+        ("\uff15m", "is not a duration"),  # fullwidth five
+        ("1\u0660s", "is not a duration"),
+        ("1:\u0663\u0660", "is not a duration"),
         (math.inf, "greater than zero"),
         (math.nan, "greater than zero"),
         ("32d", "longer than 31 days"),
@@ -103,6 +109,8 @@ def test_npm_ranges_are_accepted(requirement: str) -> None:
         ("core@", "is not a valid npm semver range"),
         ("core@latest", "is not a valid npm semver range"),
         ("core@^^1", "is not a valid npm semver range"),
+        ("core@1.x.5", "is not a valid npm semver range"),  # npm refuses these two
+        ("core@x.1", "is not a valid npm semver range"),
         ("Core@1", "is not a package name"),
         ("@1", "is not a package name"),
     ],

@@ -14,31 +14,49 @@ from houston.pkg.manifest import load_manifest, read_manifest
 
 REPO_PACKAGES = Path(__file__).resolve().parent.parent / "packages"
 
-# customer-service 1.2.0 as the Factor XII example describes it: it must load as written.
+# customer-service 1.2.0 as the Factor XII pattern writes it (Houston's keys beside the
+# seed's): it must load as written.
 FACTOR_XII_EXAMPLE = """\
+# The Factor XII example package, as the pattern writes it; Houston's keys (engines, and
+# the agents, workflows, patterns and docs it adds) sit beside the seed's entries.
 name: customer-service
 version: 1.2.0
-description: Customer service domain knowledge, agents and workflows
-author: Support Engineering
+description: Customer service workflows and patterns
+author: Your Team
 license: MIT
+engines:
+  houston: ">=0.1"
+
 dependencies:
   - core-workflow@^2.0.0
   - communication-patterns@^1.5.0
+
 agents:
-  - ticket-classifier
-  - response-generator
-  - escalation-handler
+  - agents/handle-inquiry.md
+  - agents/process-refund.md
+  - agents/escalate-complaint.md
+  - agents/follow-up-satisfaction.md
+  - agents/ticket-classifier.md
+  - agents/write-report.md
+
 workflows:
-  - resolve-ticket
-  - handle-complaint
+  - workflows/resolve-ticket.md
+  - workflows/handle-escalation.md
+  - workflows/proactive-outreach.md
+
 patterns:
-  - empathetic-response
-  - technical-explanation
+  - patterns/empathetic-resolution.md
+  - patterns/proactive-compensation.md
+  - patterns/satisfaction-recovery.md
+
 config:
-  sla: config/sla.yaml
-  escalation: config/escalation-rules.yaml
+  validation_rules: config/validation-rules.yaml
+  escalation_thresholds: config/escalation-thresholds.yaml
+  defaults: config/default-settings.yaml
+
 documentation:
-  guide: docs/guide.md
+  getting_started: docs/getting-started.md
+  best_practices: docs/best-practices.md
   troubleshooting: docs/troubleshooting.md
 """
 
@@ -50,7 +68,8 @@ def test_factor_xii_example_loads_as_written() -> None:
         "core-workflow@^2.0.0",
         "communication-patterns@^1.5.0",
     ]
-    assert manifest.files("agents")["ticket-classifier"] == "agents/ticket-classifier.md"
+    assert manifest.files("agents")["handle-inquiry"] == "agents/handle-inquiry.md"
+    assert manifest.config["escalation_thresholds"] == "config/escalation-thresholds.yaml"
     bundled = read_manifest(REPO_PACKAGES / "customer-service")
     assert bundled.model_dump(exclude={"engines"}) == manifest.model_dump(exclude={"engines"})
 
@@ -159,6 +178,27 @@ def test_publish_refuses_to_overwrite_a_version(tmp_path: Path) -> None:
     assert cli("package", "build", str(folder), "--out", str(dist)).code == 0
     again = cli(*args)
     assert again.code == 2 and "already published" in again.err
+
+
+def test_publishing_a_folder_never_replaces_a_published_version(tmp_path: Path) -> None:
+    folder = make_package(tmp_path / "src", "alpha", "1.0.0")
+    registry = tmp_path / "reg"
+    args = [*home_args(tmp_path), "package", "publish", str(folder), "--registry", str(registry)]
+    assert cli(*args).code == 0
+    published = (registry / "alpha-1.0.0.tar.gz").read_bytes()
+    assert cli(*args).code == 0  # the same bytes again: a no-op
+    (folder / "README.md").write_text("changed\n")
+    again = cli(*args)
+    assert again.code == 2 and "already published" in again.err and "bump the version" in again.err
+    assert (registry / "alpha-1.0.0.tar.gz").read_bytes() == published
+    digest = hashlib.sha256(published).hexdigest()
+    assert (registry / "alpha-1.0.0.tar.gz.sha256").read_text().split()[0] == digest
+    assert sorted(p.name for p in registry.iterdir()) == [
+        "alpha-1.0.0.tar.gz", "alpha-1.0.0.tar.gz.sha256"]
+    (registry / "alpha-1.0.0.tar.gz.sha256").unlink()  # a publish cut short before its digest
+    (folder / "README.md").write_text("# alpha\n")
+    assert cli(*args).code == 0
+    assert (registry / "alpha-1.0.0.tar.gz.sha256").read_text().split()[0] == digest
 
 
 def test_install_from_folder_and_archive(tmp_path: Path) -> None:

@@ -175,14 +175,18 @@ def test_workflow_renders_into_a_valid_mission_with_overrides(home: Home) -> Non
     from houston.mission import load_mission
 
     install(home, ["customer-service@^1.2"], environ={})
-    write_overrides(home, "config:\n  sla: {first_response: 30m}\n")
+    write_overrides(home, "config:\n  defaults: {company: Acme}\n")
     data, label = render_workflow(
         home, "customer-service/resolve-ticket", {"ticket": "charged twice", "customer": "Ada"}
     )
     assert label == "customer-service@1.2.0/workflows/resolve-ticket.md"
     spec = load_mission(data, label)
     draft = next(t for t in spec.tasks if t.id == "draft")
-    assert draft.inputs == {"ticket": "charged twice", "customer": "Ada", "first_response": "30m"}
+    assert draft.inputs == {"ticket": "charged twice", "customer": "Ada",
+                            "classification": "{{ tasks.classify.result.data }}"}
+    assert spec.context == "Support desk of Acme; ticket unnumbered from Ada."
+    report = next(t for t in spec.tasks if t.id == "report")
+    assert report.inputs["thresholds"]["always_escalate_urgency"] == ["critical"]
     assert spec.requires == ["customer-service@1.2.0"]
 
 
@@ -193,7 +197,7 @@ def test_workflow_errors(home: Home) -> None:
     with pytest.raises(PackageError, match="unknown parameter colour"):
         render_workflow(home, "customer-service/resolve-ticket", {"ticket": "x", "colour": "r"})
     with pytest.raises(PackageError, match="documentation only"):
-        render_workflow(home, "customer-service/handle-complaint", {})
+        render_workflow(home, "customer-service/proactive-outreach", {})
     with pytest.raises(NotFoundError, match="no workflow 'nope'"):
         render_workflow(home, "customer-service/nope", {})
     with pytest.raises(NotFoundError, match="'ghost' is not installed"):
@@ -210,17 +214,17 @@ def test_info_shows_local_overrides(home: Home) -> None:
     install(home, ["customer-service@^1.2"], environ={})
     write_overrides(
         home,
-        "config:\n  sla: {first_response: 1h}\nagents:\n  vip: vip.md\n"
+        "config:\n  defaults: {sla: {first_response: 1h}}\nagents:\n  vip: vip.md\n"
         "disabled_workflows: [resolve-ticket]\n",
     )
     result = cli("--home", str(home.root), "package", "info", "customer-service", "--json")
     assert result.code == 0, result
     info = json.loads(result.out)
-    assert info["effective_config"]["sla"]["first_response"] == "1h"
-    assert info["effective_config"]["sla"]["resolution"] == "3d"
+    assert info["effective_config"]["defaults"]["sla"]["first_response"] == "1h"
+    assert info["effective_config"]["defaults"]["sla"]["resolution"] == "3d"
     assert info["local"]["agents"] == {"vip": "vip.md"}
     assert info["workflows"]["resolve-ticket"]["disabled"] is True
-    assert info["workflows"]["handle-complaint"]["parameters"] is None
+    assert info["workflows"]["proactive-outreach"]["parameters"] is None
     assert info["installed"]["required_by"] == []
 
 

@@ -73,6 +73,11 @@ NPM_TABLE = [
     (">1.2.3-alpha.3", "3.4.5-alpha.9", True, True),
     ("^1.2.0", "1.3.0-rc.1", False, False),
     ("^1.2.0", "1.3.0-rc.1", True, True),
+    # with prereleases allowed, prerelease tags still compare
+    (">1.2.3-4", "1.2.3", True, True),
+    (">1.2.3-4", "1.2.3-3", False, True),
+    ("^1.0.0", "1.0.0-rc1", False, True),
+    ("^1.0.0-rc1", "1.0.0-rc2", True, False),
 ]
 
 
@@ -82,7 +87,7 @@ def test_npm_semver_ranges(range_: str, version: str, expected: bool, prerelease
     assert satisfies(version, range_, prerelease=prerelease) is expected
 
 
-@pytest.mark.parametrize("bad", ["", "garbage", "^^1", ">=x.y.z <", "1.2.3 -"])
+@pytest.mark.parametrize("bad", ["", "garbage", "^^1", ">=x.y.z <", "1.2.3 -", "1.x.5", "x.1"])
 def test_garbage_ranges_are_refused_when_read(bad: str) -> None:
     with pytest.raises(ValueError):
         parse_requirement(f"pkg@{bad}")

@@ -12,7 +12,7 @@ import pytest
 
 from houston.errors import RunnerError
 from houston.runners import Job, get_runner
-from houston.runners.command import build_argv, parse_result
+from houston.runners.command import InvalidResult, build_argv, parse_result
 from houston.runners.python import load_entrypoint
 
 
@@ -45,6 +45,16 @@ def test_result_file_wins_over_stdout(tmp_path: Path) -> None:
     assert parse_result(tmp_path / "none", stdout) == {}
 
 
+def test_a_result_file_that_is_not_a_json_object_is_refused(tmp_path: Path) -> None:
+    result, stdout = tmp_path / "r.json", tmp_path / "out.log"
+    stdout.write_text('{"from": "stdout"}\n')
+    for text, said in (('{"a": 1', "invalid JSON"), ("", "invalid JSON"),
+                       ("[1, 2]", "JSON list, not an object")):
+        result.write_text(text)
+        with pytest.raises(InvalidResult, match=said):
+            parse_result(result, stdout)
+
+
 def test_python_entrypoints_are_loaded_per_package_folder(tmp_path: Path) -> None:
     for name in ("one", "two"):
         (tmp_path / name).mkdir()
@@ -71,10 +81,12 @@ def test_a_worker_runs_jobs_and_reports_over_its_pipe(tmp_path: Path) -> None:
         assert json.loads(worker.stdout.readline())["type"] == "ready"
         missing = job(tmp_path, {"runner": "command"}, {"argv": ["no-such-binary-xyz"]})
         echo = job(tmp_path, {"runner": "command"}, {"command": 'echo \'{"ok": 1}\''})
-        for item in (missing, echo):
+        broken = job(tmp_path, {"runner": "command"},
+                     {"command": 'echo \'{"ok": 1}\'; echo "{oops" > "$HOUSTON_RESULT"'})
+        for item in (missing, echo, broken):
             worker.stdin.write((json.dumps(item.to_dict()) + "\n").encode())
         worker.stdin.flush()
-        messages = [json.loads(worker.stdout.readline()) for _ in range(2)]
+        messages = [json.loads(worker.stdout.readline()) for _ in range(3)]
     finally:
         worker.stdin.close()
         worker.wait(timeout=10)
@@ -82,6 +94,7 @@ def test_a_worker_runs_jobs_and_reports_over_its_pipe(tmp_path: Path) -> None:
     done = [m for m in messages if m["type"] == "done"]
     assert not done[0]["ok"] and "executable not found" in done[0]["error"]
     assert done[1]["ok"] and done[1]["result"] == {"ok": 1}
-    assert [m["type"] for m in messages] == ["done", "done"]
+    assert not done[2]["ok"] and "$HOUSTON_RESULT holds invalid JSON" in done[2]["error"]
+    assert [m["type"] for m in messages] == ["done", "done", "done"]
     agent = json.loads((Path(echo.attempt_dir) / "agent.json").read_text())
     assert agent["pid"] > 0 and agent["start_token"]

@@ -11,7 +11,7 @@ import pytest
 
 from houston.home import Home
 from houston.server.launcher import ServerHandle, start
-from houston.server.security import host_name, load_token
+from houston.server.security import duplicate_header, host_name, load_token
 from houston.store import MissionStore
 
 GATED = b"name: gated\ngate: approve\ntasks:\n  - id: a\n    agent: core/shell\n"
@@ -116,6 +116,46 @@ def test_same_origin_post_with_the_cookie_is_allowed(server: ServerHandle) -> No
     assert answer.headers["x-frame-options"] == "DENY"
 
 
+def raw_request(server: ServerHandle, head: str, body: bytes = b"") -> bytes:
+    """One HTTP/1.1 request written byte for byte (clients merge repeated headers)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        head = head.replace("\n\n", "\nConnection: close\n\n", 1)
+        sock.sendall(head.replace("\n", "\r\n").encode() + body)
+        answer = b""
+        for _ in range(1000):  # bounded; the server closes after its answer
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    return answer
+
+
+def test_duplicate_host_or_origin_headers_are_refused(server: ServerHandle) -> None:
+    assert duplicate_header([(b"Host", b"a"), (b"origin", b"b"), (b"ORIGIN", b"c")]) == "Origin"
+    assert duplicate_header([(b"host", b"a"), (b"HOST", b"b")]) == "Host"
+    assert duplicate_header([(b"host", b"a"), (b"cookie", b"x"), (b"cookie", b"y")]) == ""
+    mission = gated_mission(server)
+    host = f"127.0.0.1:{server.port}"
+    cookie = f"Cookie: houston_token_{server.port}={server.token}"
+    for first, second in ((origin(server), "http://evil.example"),
+                          ("http://evil.example", origin(server))):
+        answer = raw_request(server, f"POST /api/missions/{mission}/approve HTTP/1.1\n"
+                             f"Host: {host}\nOrigin: {first}\nOrigin: {second}\n{cookie}\n"
+                             "Content-Length: 0\n\n")
+        assert answer.startswith(b"HTTP/1.1 400 "), answer
+        assert b"the Origin header appears more than once" in answer
+    for first, second in ((host, "evil.example"), ("evil.example", host)):
+        answer = raw_request(server, f"GET /api/missions HTTP/1.1\nHost: {first}\n"
+                             f"Host: {second}\nAuthorization: Bearer {server.token}\n\n")
+        assert answer.startswith(b"HTTP/1.1 400 "), answer
+    assert MissionStore(server.home).locate(mission).state.value == "PLANNING"
+    good = raw_request(server, f"GET /api/missions HTTP/1.1\nHost: {host}\n"
+                       f"Authorization: Bearer {server.token}\n\n")
+    assert good.startswith(b"HTTP/1.1 200 "), good
+
+
 def test_a_bearer_token_serves_scripts_without_an_origin(server: ServerHandle) -> None:
     answer = httpx.get(
         f"{server.base_url}/metrics", headers={"Authorization": f"Bearer {server.token}"}
@@ -135,3 +175,25 @@ def test_a_wildcard_bind_accepts_this_machines_names_only(home: Home) -> None:
     assert "127.0.0.1" in names
     assert "evil.example" not in names
     assert _names_for("127.0.0.1") == {"127.0.0.1", "[127.0.0.1]"}
+
+
+def test_a_bind_other_machines_can_reach_is_warned_about_loudly(
+    home: Home, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from houston.errors import StoreError
+    from houston.server.launcher import exposure_warning, is_loopback
+
+    for loopback in ("127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost", "LOCALHOST"):
+        assert is_loopback(loopback) and exposure_warning(loopback) == "", loopback
+    assert "EVERY network interface" in exposure_warning("0.0.0.0")
+    assert "EVERY network interface" in exposure_warning("::")
+    for remote in ("192.168.1.5", "example.com", "10.0.0.1"):
+        assert "plain HTTP" in exposure_warning(remote), remote
+    # 192.0.2.1 (TEST-NET-1) is on no interface here: the warning comes before the bind,
+    # and the bind then fails without opening anything.
+    with pytest.raises(StoreError, match=r"cannot listen on 192\.0\.2\.1"):
+        start(home, host="192.0.2.1", port=0)
+    err = capsys.readouterr().err
+    assert "WARNING: the dashboard will listen on 192.0.2.1, in plain HTTP" in err
+    start(home, port=0).stop()
+    assert "WARNING" not in capsys.readouterr().err

@@ -47,6 +47,8 @@ def test_resume_point_prefers_last_event_id_then_since_then_head() -> None:
     assert resume_point("", "junk", 99) == 99
     assert resume_point(None, None, 99) == 99
     assert resume_point(None, "-5", 99) == -1
+    for junk in ("\u0663", "1_0", "+5", "1e3", "9" * 40):  # int() reads the first three
+        assert resume_point(junk, None, 99) == 99
 
 
 def test_encode_sse_carries_the_id_for_resume() -> None:

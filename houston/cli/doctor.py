@@ -27,7 +27,7 @@ Level = Literal["ok", "warn", "fail"]
 
 MIN_PYTHON = (3, 11)
 # Distributions whose import name is not their own name folded to an identifier.
-IMPORT_NAMES = {"node-semver": "nodesemver", "pyyaml": "yaml"}
+IMPORT_NAMES = {"markdown-it-py": "markdown_it", "pyyaml": "yaml"}
 INOTIFY_WATCHES = Path("/proc/sys/fs/inotify/max_user_watches")
 # Editors and file sync share the per-user watch budget; 8192 (old kernels) runs out.
 LOW_WATCHES = 65536
@@ -55,7 +55,7 @@ def judge_python(version: tuple[int, ...]) -> Finding:
 
 
 def import_name(requirement: str) -> str:
-    """`node-semver>=0.9` -> `nodesemver`: the module a declared dependency provides."""
+    """`sse-starlette>=2.1` -> `sse_starlette`: the module a declared dependency provides."""
     dist = re.split(r"[<>=!~ ;\[(]", requirement.strip(), maxsplit=1)[0].lower()
     return IMPORT_NAMES.get(dist, dist.replace("-", "_").replace(".", "_"))
 

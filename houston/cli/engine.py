@@ -57,10 +57,24 @@ def stop_ui(handle: Any) -> None:
 def drive(home: Home, options: Any, *, tty: bool, ui: Any = None) -> dict[str, Any]:
     """Run an engine in the foreground with signal handlers and a progress display."""
     from houston.engine.engine import Engine
-    from houston.engine.progress import Progress
+    from houston.engine.envpause import pause_message
+    from houston.engine.progress import Progress, read_task_states
 
-    progress = Progress(sys.stderr, tty=tty, workers=options.workers)
-    engine = Engine(home, options, observer=progress)
+    # The true total reads task files: for a live line or `houston run`'s missions, never
+    # for every mission an unattended `houston serve` works on.
+    seed = read_task_states(home) if tty or options.missions else None
+    progress = Progress(sys.stderr, tty=tty, workers=options.workers, read_states=seed)
+
+    def observe(type_: str, mission: str | None, task: str | None, attempt: int | None,
+                data: dict[str, Any]) -> None:
+        if type_ == "engine.state" and data.get("state") == "following":
+            sys.stderr.write(f"mission {mission} is run by {data.get('by')}: following it\n")
+        if type_ in ("engine.state", "worker.state") and (line := pause_message(data)):
+            sys.stderr.write(f"\n{line}\n" if tty else f"{line}\n")
+            sys.stderr.flush()
+        progress(type_, mission, task, attempt, data)
+
+    engine = Engine(home, options, observer=observe)
 
     def on_signal(signum: int, frame: Any) -> None:
         first = engine.stop_mode is None
@@ -69,6 +83,7 @@ def drive(home: Home, options: Any, *, tty: bool, ui: Any = None) -> dict[str, A
         sys.stderr.write(f"\n{signal.Signals(signum).name}: {word}\n")
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    tracing = otel_tracing(home)
     try:
         return engine.run()
     finally:
@@ -76,6 +91,22 @@ def drive(home: Home, options: Any, *, tty: bool, ui: Any = None) -> dict[str, A
             signal.signal(signum, handler)
         progress.close()
         stop_ui(ui)
+        if tracing is not None:
+            tracing.stop()
+
+
+def otel_tracing(home: Home) -> Any:
+    """Spans of finished missions over OTLP, only when OTEL_EXPORTER_OTLP_ENDPOINT is set."""
+    from houston import otel
+
+    if not otel.is_configured(os.environ):
+        return None
+    try:
+        return otel.start_if_configured(home)
+    except ImportError as exc:
+        raise UsageError("OTEL_EXPORTER_OTLP_ENDPOINT is set but the OpenTelemetry SDK is not "
+                         "installed", fix="pip install 'houston[otel]', or unset the variable"
+                         ) from exc
 
 
 def load_target(home: Home, target: str, params: dict[str, str]) -> tuple[bytes, str]:
@@ -83,10 +114,7 @@ def load_target(home: Home, target: str, params: dict[str, str]) -> tuple[bytes,
     from houston.cli.missions import read_mission_file
 
     if target == "-" or Path(target).exists() or target.endswith((".yaml", ".yml")):
-        if params:
-            raise UsageError("--set only applies to PACKAGE/WORKFLOW targets",
-                             fix="edit the mission file instead, or run a packaged workflow")
-        return read_mission_file(target)
+        return read_mission_file(target, params)
     if target.count("/") != 1:
         raise NotFoundError(f"no mission file {target!r}",
                             fix="give a path to a mission.yaml or a PACKAGE/WORKFLOW name")
@@ -122,7 +150,8 @@ def approve_gate(gated: bool, approve: bool, name: str) -> bool:
 
 @click.command()
 @click.argument("target", metavar="FILE|PACKAGE/WORKFLOW")
-@click.option("--set", "sets", multiple=True, metavar="K=V", help="Workflow parameter.")
+@click.option("--set", "sets", multiple=True, metavar="K=V",
+              help="A parameter of the workflow or mission file.")
 @workers_option
 @click.option("--approve", is_flag=True, help="Approve a gated mission without asking.")
 @no_ui_option
@@ -151,7 +180,7 @@ def run(ctx: click.Context, target: str, sets: tuple[str, ...], workers: int | N
     finished = drive(home, options, tty=sys.stderr.isatty(), ui=ui)
     if ui is not None and sys.stderr.isatty():
         sys.stderr.write("the dashboard closed with the run; `houston serve` keeps one open\n")
-    _exit_for(ref.id, finished)
+    _exit_for(home, ref.id, finished)
 
 
 def _ensure_requirements(home: Home, requires: list[str]) -> None:
@@ -164,12 +193,15 @@ def _ensure_requirements(home: Home, requires: list[str]) -> None:
         ensure(home, list(requires))
 
 
-def _exit_for(mission_id: str, finished: dict[str, Any]) -> None:
+def _exit_for(home: Home, mission_id: str, finished: dict[str, Any]) -> None:
     result = finished.get(mission_id)
-    if result is None:
-        raise MissionFailed(f"mission {mission_id} was interrupted before it finished",
-                            fix=f"it is back in COMMITTED; `houston serve` or "
-                                f"`houston cancel {mission_id}`")
+    if result is None:  # stopped before the end: say where the mission really is
+        ref = MissionStore(home).locate_or_none(mission_id)
+        state = ref.state.value if ref else "gone"
+        raise MissionFailed(f"stopped following mission {mission_id} before it finished: "
+                            f"it is {state}",
+                            fix=f"`houston show {mission_id}`; `houston serve` runs what is "
+                                f"in COMMITTED, `houston cancel {mission_id}` stops it")
     outcome, reason = result
     if outcome.value != "succeeded":
         raise MissionFailed(f"mission {mission_id} {outcome.value} ({reason.value})",
@@ -210,25 +242,44 @@ def recover(ctx: click.Context, as_json: bool, finish: bool, workers: int | None
     home = _home(ctx).require()
     actions = sweep(home)
     gone = remove_dead_engine_records(home)
+    # Missions an earlier sweep (or a stopped engine) handed back wait in COMMITTED too.
+    requeued = {a["mission"] for a in actions if a["action"] == "requeued_mission"}
+    waiting = handed_back(MissionStore(home)) - requeued
     if as_json:
         render.emit_json({"actions": actions, "removed_engine_records": gone})
     else:
         _print_recovery(actions, finish)
         for pid in gone:
             render.emit(f"removed the record of engine {pid}: it is not running")
-        if not actions and not gone:
+        if waiting:
+            render.emit(f"{len(waiting)} mission(s) recovered earlier wait in COMMITTED"
+                        + ("" if finish else ": `houston recover --finish` runs them"))
+        elif not actions and not gone:
             render.emit("nothing to recover")
-    if finish and any(a["action"] == "requeued_mission" for a in actions):
+    targets = requeued | waiting
+    if finish and targets:
         from houston.engine.engine import EngineOptions
 
-        requeued = {a["mission"] for a in actions if a["action"] == "requeued_mission"}
-        options = EngineOptions(missions=requeued, on_stop="requeue")
+        options = EngineOptions(missions=targets, on_stop="requeue")
         if workers:
             options.workers = workers
         finished = drive(home, options, tty=sys.stderr.isatty())
         failed = [m for m, (outcome, _) in finished.items() if outcome.value != "succeeded"]
         if failed:
             raise MissionFailed(f"recovered missions did not succeed: {', '.join(failed)}")
+
+
+def handed_back(store: MissionStore) -> set[str]:
+    """Missions in COMMITTED whose last move was a recovery (not a fresh submission)."""
+    from houston.lifecycle import MissionState, Reason
+
+    found = set()
+    for mission_id in store.ids_in(MissionState.COMMITTED):
+        ref = store.locate_or_none(mission_id)
+        trail = store.transitions(ref) if ref is not None else []
+        if trail and trail[-1].get("reason") == Reason.RECOVERED.value:
+            found.add(mission_id)
+    return found
 
 
 def _print_recovery(actions: list[dict[str, Any]], finish: bool) -> None:
@@ -278,7 +329,7 @@ def retry(ctx: click.Context, mission_id: str, detach: bool, workers: int | None
     options = EngineOptions(missions={ref.id}, on_stop="cancel")
     if workers:
         options.workers = workers
-    _exit_for(ref.id, drive(home, options, tty=sys.stderr.isatty()))
+    _exit_for(home, ref.id, drive(home, options, tty=sys.stderr.isatty()))
 
 
 @click.command()

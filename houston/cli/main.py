@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from houston import __version__
-from houston.errors import EXIT_BAD_INPUT, HoustonError
+from houston.errors import EXIT_BAD_INPUT, HoustonError, from_os_error
 
 # name -> ("module:attribute", short help shown by `houston --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "retry": ("houston.cli.engine:retry", "Run a finished mission's failed tasks again."),
     "logs": ("houston.cli.engine:logs", "Print a mission's or a task's logs."),
     "events": ("houston.cli.telemetry:events", "Print the event log."),
+    "costs": ("houston.cli.costs:costs", "Spend by mission, agent, package or model."),
     "gc": ("houston.cli.telemetry:gc", "Prune old missions and events."),
     "package": ("houston.cli.package:package", "Build, install and inspect packages."),
     "doctor": ("houston.cli.doctor:doctor", "Check this machine and home for problems."),
@@ -90,6 +91,15 @@ def main(argv: list[str] | None = None) -> None:
     except HoustonError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    except OSError as exc:
+        # Disk full, permission denied, read-only: the machine's fault, said plainly (exit
+        # 3); a name too long: bad input (exit 2). Any other OSError is a defect of ours
+        # and keeps its traceback.
+        error = from_os_error(exc)
+        if error is None:
+            raise
+        click.echo(f"error: {error}", err=True)
+        sys.exit(error.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from houston.cli import render
-from houston.errors import NotFoundError, UsageError
+from houston.errors import NotFoundError, UsageError, from_os_error
 from houston.home import Home
 from houston.lifecycle import MissionState, parse_state
 from houston.store import STATE_ORDER, MissionStore
@@ -67,10 +67,13 @@ def submit(ctx: click.Context, file: str, approve: bool, as_json: bool) -> None:
         render.emit(f"waiting for approval: houston approve {ref.id}")
 
 
-def read_mission_file(file: str) -> tuple[bytes, str]:
-    """The bytes of FILE and the name to use in messages."""
+def read_mission_file(file: str, sets: dict[str, str] | None = None) -> tuple[bytes, str]:
+    """The bytes of FILE (its parameters filled from `sets`) and the name for messages."""
+    from houston.mission_params import render_mission_file
+
     if file == "-":
-        return sys.stdin.buffer.read(READ_CAP + 1), "<stdin>"
+        data = sys.stdin.buffer.read(READ_CAP + 1)
+        return render_mission_file(data, "<stdin>", sets or {}), "<stdin>"
     try:
         with open(file, "rb") as f:
             data = f.read(READ_CAP + 1)
@@ -83,8 +86,10 @@ def read_mission_file(file: str) -> tuple[bytes, str]:
             "this is a folder, not a mission file", where=file, fix="give the mission.yaml inside"
         ) from None
     except OSError as exc:
+        if from_os_error(exc) is not None:
+            raise  # permission denied (exit 3), a name too long (exit 2): said in one place
         raise UsageError(f"cannot read the mission file: {exc.strerror}", where=file) from None
-    return data, file
+    return render_mission_file(data, file, sets or {}), file
 
 
 @click.command(name="ls")
@@ -172,11 +177,18 @@ def format_show(view: dict[str, Any]) -> str:
             ("tasks", _task_summary(counts)),
             ("spend", _spend(usage, view.get("budget"))),
             ("path", view["path"]),
+            # why a mission ended without running (e.g. it did not validate)
+            *([("error", view["error"])] if view.get("error") else []),
         ]
     )
     parts = [head]
     if view["tasks"]:
         parts.append(render.format_table(TASK_COLUMNS, [_task_row(t) for t in view["tasks"]]))
+    trees = [(t["id"], w["attempt"], w.get("state"), w.get("branch"), (w.get("commit") or "")[:10],
+              w.get("worktree")) for t in view["tasks"] for w in t.get("worktrees") or []]
+    if trees:
+        parts.append(render.format_table(
+            ("TASK", "ATTEMPT", "WORK", "BRANCH", "COMMIT", "WORKTREE"), trees))
     trail = [
         (t.get("ts"), t.get("from"), t.get("to"), t.get("reason")) for t in view["transitions"]
     ]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -184,7 +184,7 @@ def publish_cmd(ctx: click.Context, source: Path, registry: Path | None, as_json
     """Copy a package (folder or .tar.gz + .sha256) into a registry folder."""
     target_dir = registry or _home(ctx).registry
     if source.is_dir():
-        path, digest, _ = _build(source, target_dir)
+        path, digest = _publish_folder(source, target_dir)
     else:
         path, digest = _publish_archive(source, target_dir)
     if as_json:
@@ -193,33 +193,34 @@ def publish_cmd(ctx: click.Context, source: Path, registry: Path | None, as_json
         click.echo(f"published {path.name} to {target_dir}")
 
 
+def _publish_folder(folder: Path, target_dir: Path) -> tuple[Path, str]:
+    from houston.pkg.build import pack_bytes, publish_archive
+    from houston.pkg.manifest import check_files, read_manifest
+
+    manifest = read_manifest(folder)
+    check_files(manifest, folder, str(folder / "package.yaml"))
+    return publish_archive(pack_bytes(folder), target_dir, manifest.name, manifest.version)
+
+
 def _publish_archive(source: Path, target_dir: Path) -> tuple[Path, str]:
-    from houston.fsio import write_bytes_atomic
     from houston.pkg import archive
+    from houston.pkg.build import publish_archive
     from houston.pkg.registry import split_archive_name
 
-    if split_archive_name(source.name) is None:
+    parsed = split_archive_name(source.name)
+    if parsed is None:
         raise PackageError(
             "an archive is published as <name>-<version>.tar.gz",
             where=str(source),
             fix="build it with `houston package build`",
         )
-    digest = archive.check_digest(source, archive.Limits.from_env())
-    target = target_dir / source.name
-    if target.exists():
-        if archive.sha256_file(target) == digest:
-            return target, digest
-        raise PackageError(
-            "a different archive with this name and version is already published",
-            where=str(target),
-            fix="bump the version in package.yaml",
-        )
-    target_dir.mkdir(parents=True, exist_ok=True)
-    tmp = target_dir / f".{source.name}.tmp"
-    shutil.copyfile(source, tmp)
-    write_bytes_atomic(archive.digest_path(target), archive.digest_path(source).read_bytes())
-    tmp.replace(target)
-    return target, digest
+    archive.check_digest(source, archive.Limits.from_env())  # size cap and .sha256 first
+    data = source.read_bytes()
+    expected = archive.read_expected_digest(source)
+    if hashlib.sha256(data).hexdigest() != expected:  # it changed since it was checked
+        raise PackageError("the archive changed while it was being read", where=str(source),
+                           fix="publish it again once it is written")
+    return publish_archive(data, target_dir, *parsed)
 
 
 @package.command("verify")

@@ -26,7 +26,7 @@ from houston.lifecycle import MissionState
 from houston.server.watch import LogWatcher
 from houston.store import MissionStore
 
-_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_AGE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smhdw]?)\s*\Z")  # ASCII digits only
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 RECONCILE_SECONDS = 1.0
 
@@ -100,7 +100,8 @@ def _follow(log: EventLog, tail: EventTail, mission: str | None, as_json: bool) 
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.pass_obj
 def gc(obj: Any, keep: str, max_event_bytes: int | None, dry_run: bool, as_json: bool) -> None:
-    """Prune event segments and COMPLETED missions older than --keep."""
+    """Prune event segments and COMPLETED missions older than --keep, and their worktrees
+    once their work is committed on a branch."""
     home: Home = obj.home.require()
     keep_seconds = parse_age(keep)
     now = time.time()
@@ -119,16 +120,33 @@ def gc(obj: Any, keep: str, max_event_bytes: int | None, dry_run: bool, as_json:
     from houston.engine.leftovers import remove_leftovers
 
     leftovers = [item["path"] for item in remove_leftovers(home, dry_run=dry_run)]
+    trees = _gc_worktrees(home, set(missions), dry_run)
     report = {"dry_run": dry_run, "missions": missions, "event_segments": segments,
+              "worktrees": trees.removed, "worktrees_kept": trees.kept,
               "leftovers": leftovers}
     if as_json:
         click.echo(json.dumps(report))
     else:
         verb = "would remove" if dry_run else "removed"
-        click.echo(f"{verb} {len(missions)} completed mission(s), {len(segments)} event "
-                   f"segment(s), {len(leftovers)} leftover file(s) of interrupted writes")
+        click.echo(f"{verb} {len(missions)} completed mission(s), {len(segments)} event segment(s)"
+                   f", {len(trees.removed)} worktree(s), {len(leftovers)} leftover file(s) of "
+                   "interrupted writes")
         for path in leftovers:
             click.echo(f"  {path}")
+        for path, why in trees.kept.items():
+            click.echo(f"kept worktree {path}: {why}")
+
+
+def _gc_worktrees(home: Home, finished: set[str], dry_run: bool) -> Any:
+    """Worktrees of the missions gc removes (or that are gone), once their work is on a
+    branch (houston.worktree_gc)."""
+    from houston.worktree_gc import Sweep, candidates, remove_worktrees
+
+    root = home.root / "worktrees"
+    if not root.is_dir():
+        return Sweep()
+    known = {ref.id for ref in MissionStore(home).list(tuple(MissionState), limit=10**9)}
+    return remove_worktrees(candidates(root, finished, known - finished), dry_run)
 
 
 def old_missions(store: MissionStore, cutoff: float) -> list[str]:

@@ -33,6 +33,8 @@ def attempt_reason(run: Running, msg: dict[str, Any] | None, ok: bool) -> str:
     # Its worker died, or its agent was killed by a signal we did not send: a crash.
     if msg is None or msg.get("signal"):
         return "crashed"
+    if msg.get("environment"):  # it failed on a full disk: run it again once there is room
+        return "interrupted"
     return "failed"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -106,7 +107,9 @@ class AttemptOps:
             mission_id=m.id, task_id=t.id, attempt=number, agent_ref=str(t.spec["agent"]),
             agent=agent_dict, prompt=agent.prompt, package_dir=str(package_dir),
             inputs=dict(t.spec.get("inputs") or {}), mission_dir=str(m.folder),
-            attempt_dir=folder, timeout=timeout, budget=limits.__dict__,
+            attempt_dir=folder, timeout=timeout,
+            budget={**limits.__dict__, **self.mission_share(m, t)},
+            needs=list(t.spec.get("needs") or ()),
         )
         # The worker claims the task (mkdir lock, owner.json = itself and its slot), and on
         # success accepts the result and releases the lock into the attempt folder: that
@@ -116,6 +119,12 @@ class AttemptOps:
         if not run.queued:
             self.announce(m, t, worker)
         self.pool.send(worker, {"job": job.to_dict(), "claim": claim}, (m.id, t.id))
+
+    def mission_share(self, m: MissionRun, t: TaskRun) -> dict[str, Any]:
+        """The mission's tokens this attempt may use: the reservations of the others (its
+        own, just made by begin, is what it may spend) and what was spent are taken off."""
+        own = bud.Limits.from_dict(t.spec.get("budget")).max_tokens or 0
+        return bud.mission_share(m.limits, m.usage(), m.reserved().tokens - own)
 
     def announce(self, m: MissionRun, t: TaskRun, worker: WorkerRecord) -> None:
         """The attempt started on `worker` (at dispatch, or when the job before it ended)."""
@@ -158,6 +167,11 @@ class AttemptOps:
             return
         if kind == "dropped":
             self.on_dropped(worker, (str(msg.get("mission")), str(msg.get("task"))))
+            return
+        if kind == "waiting_for_space":  # its agent failed on a full disk (envpause)
+            mission, task = worker.busy or (None, None)
+            self.emit("worker.state", mission, task, None,
+                      {"slot": worker.slot, "state": kind, "pid": worker.pid})
             return
         found = self.task_of(worker)
         if kind == "done" and worker.jobs:
@@ -212,6 +226,9 @@ class AttemptOps:
                   {"scope": scope, "kind": over, "limit": limits.limit(over),
                    "spent": bud.spent(used, wall)[over]})
         if t is not None and t.running is not None:
+            if t.running.stop_reason is None:
+                t.running.stop_error = bud.over_text(over, bud.spent(used, wall)[over],
+                                                     limits.limit(over), scope)
             self.stop_attempt(m, t, "budget_exceeded")
         if scope == "mission":
             self.close_mission(m, Reason.BUDGET_EXCEEDED, {"kind": over})
@@ -233,8 +250,11 @@ class AttemptOps:
             pid = int(run.agent["pid"])
             run.procs.update({p.pid: p for p in snapshot_tree(pid)})
             signal_group(pid, signal.SIGTERM)
-            run.kill_at = now + self.options.grace
-        elif t.runner == "command" and not run.agent:
+            # Claude Code can go on with its turn after a SIGTERM: a short grace keeps a
+            # cancel within a second (its session is saved as it goes).
+            grace = min(self.options.grace, 0.5) if t.runner == "claude-code" else None
+            run.kill_at = now + (self.options.grace if grace is None else grace)
+        elif t.runner in ("command", "claude-code") and not run.agent:
             run.kill_at = now + min(self.options.grace, 0.5)  # wait for the agent's pid
         else:
             self.kill_attempt(m, t)
@@ -265,6 +285,7 @@ class AttemptOps:
                 if run is None:
                     continue
                 if run.stop_reason is None and run.deadline is not None and now >= run.deadline:
+                    run.stop_error = _deadline_text(run)
                     self.stop_attempt(m, t, run.deadline_reason)
                 if run.kill_at is not None and now >= run.kill_at:
                     self.kill_attempt(m, t)
@@ -290,9 +311,16 @@ class AttemptOps:
             self.kill_orphans(t, run, worker_died=died)
         if died:
             tf.write_attempt_json(run.folder, "usage.json", usage.to_dict())
+        if reason != "succeeded" and os.path.exists(f"{run.path}/workspace.json"):  # noqa: PTH110
+            save_worktree(run.path, reason)
         if msg is None or msg.get("logs", True):
             self.tail_logs(m, t, run)
         error = (msg or {}).get("error") or ("the worker died" if msg is None else None)
+        if reason == "interrupted" and msg and msg.get("environment"):
+            error = f"interrupted: {msg['environment']} (not counted against its retries)"
+        if run.stop_reason is not None and reason == run.stop_reason:
+            # We stopped it: say why, not how it died (SIGTERM, a killed worker).
+            error = run.stop_error or bud.stop_text(reason)
         finished = float((msg or {}).get("finished") or time.time())
         started = float((msg or {}).get("started") or run.started_wall)
         written = died and tf.read_attempt_json(run.folder, "exit.json") is not None
@@ -341,7 +369,7 @@ class AttemptOps:
             with contextlib.suppress(psutil.Error):
                 if proc.is_running():
                     proc.kill()
-        if worker_died and t.runner == "command":
+        if worker_died and t.runner in ("command", "claude-code"):
             kill_attempt_processes(run.path)  # never recorded, or escaped its group
 
     def settle(self, m: MissionRun, t: TaskRun, reason: str, error: str | None,
@@ -421,3 +449,21 @@ class AttemptOps:
         m.dirty = True
         self.emit("task.state", m.id, t.id, t.attempt,
                   {"state": t.state, "error": t.error, "worker": worker, **(extra or {})})
+
+
+def save_worktree(folder: str, reason: str) -> None:
+    """The attempt's worker could not commit its worktree: do it here (never lose work)."""
+    from houston.workspace import salvage_attempt
+
+    try:
+        salvage_attempt(folder, reason)
+    except (HoustonError, OSError) as exc:  # `houston gc` and the next attempt try again
+        print(f"houston: could not save the worktree of {folder}: {exc}", file=sys.stderr)
+
+
+def _deadline_text(run: Running) -> str:
+    """`timeout (30s)`, or `budget exceeded (wall time 10s of 10s)` for a task budget."""
+    seconds = (run.deadline or run.started_mono) - run.started_mono
+    if run.deadline_reason == "budget_exceeded":
+        return bud.over_text("wall_time", seconds, seconds)
+    return bud.stop_text(run.deadline_reason, seconds)

@@ -8,9 +8,10 @@ engine never starts work that could not fit in what is left of the mission's bud
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
-WARN_RATIO = 0.8
+WARN_RATIO = Decimal("0.8")
 KINDS = ("tokens", "cost", "wall_time")
 
 
@@ -61,6 +62,25 @@ class Usage:
         return cls(int(data.get("tokens") or 0), float(data.get("cost") or 0.0))
 
 
+def wall_time_so_far(status: dict[str, Any]) -> float:
+    """Seconds a mission spent in EXECUTING in earlier runs, from its status.json summary
+    (`usage.wall_time`, kept current while it runs): a wall budget goes on from there."""
+    usage = status.get("usage")
+    value = usage.get("wall_time") if isinstance(usage, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0.0
+    return max(0.0, float(value))
+
+
+def mission_share(limits: Limits, used: Usage, reserved_by_others: int) -> dict[str, Any]:
+    """What a starting attempt may spend of its mission's tokens at most (for runners that
+    check their budget before each model call); empty when the mission has no such limit."""
+    if limits.max_tokens is None:
+        return {}
+    left = limits.max_tokens - used.tokens - reserved_by_others
+    return {"mission_tokens_left": max(0, left)}
+
+
 def spent(usage: Usage, wall_time: float) -> dict[str, float]:
     return {"tokens": float(usage.tokens), "cost": usage.cost, "wall_time": wall_time}
 
@@ -91,9 +111,17 @@ def warnings(limits: Limits, usage: Usage, wall_time: float = 0.0) -> list[str]:
     found = []
     for kind in KINDS:
         limit = limits.limit(kind)
-        if limit is not None and limit > 0 and values[kind] >= WARN_RATIO * limit:
+        if limit is None or limit <= 0:
+            continue
+        if _decimal(values[kind]) >= WARN_RATIO * _decimal(limit):
             found.append(kind)
     return found
+
+
+def _decimal(value: float) -> Decimal:
+    """The decimal a float prints as: 0.8 * 0.05 is 0.04000000000000001 in binary floats,
+    so a spend of 0.04 would never reach 80 % of 0.05; as decimals it does."""
+    return Decimal(repr(value))
 
 
 def reservation(task_limits: Limits) -> Usage:
@@ -110,3 +138,32 @@ def fits(limits: Limits, used: Usage, reserved: Usage, ask: Usage) -> bool:
 
 def concurrency_ok(limits: Limits, running: int) -> bool:
     return limits.max_concurrency is None or running < limits.max_concurrency
+
+
+
+def over_text(kind: str, spent_value: float, limit: float | None, scope: str = "") -> str:
+    """Why an attempt was stopped for spend: `budget exceeded (tokens 1100 of 1000)`."""
+    where = "mission " if scope == "mission" else ""
+    label = kind.replace("_", " ")
+    return (f"budget exceeded ({where}{label} {_amount(kind, spent_value)} "
+            f"of {_amount(kind, limit)})")
+
+
+def _amount(kind: str, value: float | None) -> str:
+    if value is None:
+        return "?"
+    if kind == "tokens":
+        return str(int(value))
+    if kind == "cost":
+        return "$" + f"{value:.6f}".rstrip("0").rstrip(".")
+    return _seconds(value)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".") + "s"
+
+
+def stop_text(reason: str, seconds: float | None = None) -> str:
+    """The error of an attempt the engine stopped: `timeout (30s)`, `cancelled`, ..."""
+    words = reason.replace("_", " ")
+    return f"{words} ({_seconds(seconds)})" if seconds is not None else words

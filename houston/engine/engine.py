@@ -17,7 +17,6 @@ import selectors
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,8 @@ from houston.clock import iso, utcnow
 from houston.engine import budget as bud
 from houston.engine import scheduler as sch
 from houston.engine.attempts import AttemptOps
+from houston.engine.envpause import EnginePause, Pausing
+from houston.engine.follow import Following
 from houston.engine.liveness import kill_marked_processes, my_identity
 from houston.engine.mission_run import MissionRun, TaskRun
 from houston.engine.pipelining import Pipelining
@@ -34,11 +35,11 @@ from houston.engine.pool import Pool, WorkerRecord
 from houston.engine.recovery import sweep
 from houston.engine.sampling import Sampling
 from houston.engine.watch import Watcher
-from houston.errors import ConflictError, HoustonError
+from houston.errors import ConflictError, HoustonError, is_environment_fault
 from houston.events import EventLog, Pending
 from houston.home import Home
 from houston.lifecycle import MissionState, Outcome, Reason
-from houston.store import MissionRef, MissionStore
+from houston.store import MissionRef, MissionStore, complete_folder
 
 Observer = Callable[[str, str | None, str | None, int | None, dict[str, Any]], None]
 S = MissionState
@@ -59,7 +60,7 @@ class EngineOptions:
     retract_after: float = 0.2  # a job queued behind a running one waits this long at most
 
 
-class Engine(AttemptOps, Pipelining, Sampling):
+class Engine(AttemptOps, Pipelining, Sampling, Following, Pausing):
     def __init__(self, home: Home, options: EngineOptions | None = None,
                  observer: Observer | None = None) -> None:
         self.home = home
@@ -85,6 +86,10 @@ class Engine(AttemptOps, Pipelining, Sampling):
         self.rescan = True
         self._first_sweep = True
         self._timers = {"reconcile": 0.0, "sweep": 0.0, "sample": 0.0, "flush": 0.0}
+        self.start_following()
+        self.pause = EnginePause(
+            lambda data: self.emit("engine.state", None, None, None, data),
+            self._nap, lambda: self.stop_mode == "force")
 
     # -- outside controls (thread- and signal-safe) -----------------------------------
 
@@ -100,24 +105,31 @@ class Engine(AttemptOps, Pipelining, Sampling):
 
     def run(self) -> dict[str, tuple[Outcome, Reason]]:
         self.home.ensure()
-        self.write_pid_record()
-        self.pool.start(scratch=self.home.tmp)
-        self.watcher.start()
-        self.watcher.watch(self.home.state_dir(S.COMMITTED))
-        self.emit("engine.state", None, None, None,
-                  {"state": "started", "pid": os.getpid(), "workers": self.options.workers})
+        with fsio.no_waiting():  # a home it cannot write at all: say so now (exit 3)
+            self.write_pid_record()
+        fsio.set_fault_waiter(self.pause)  # from here a full disk pauses this thread
         try:
-            self.sweep_others()
-            while not self.done():
-                self.wait_for_work()
-                self.tick()
+            self.pool.start(scratch=self.home.tmp)
+            self.watcher.start()
+            self.watcher.watch(self.home.state_dir(S.COMMITTED))
+            self.emit("engine.state", None, None, None,
+                      {"state": "started", "pid": os.getpid(), "workers": self.options.workers})
+            try:
+                self.sweep_others()
+                self.loop()
+            finally:
+                self.shutdown()
         finally:
-            self.shutdown()
+            fsio.set_fault_waiter(None)
         return self.finished
 
     def done(self) -> bool:
         if self.stop_mode is not None and not self.missions:
-            return True
+            # Following another engine's mission: a stop asks it to cancel, and we wait.
+            if self.stop_mode == "force":
+                return True
+            self.follow_others()
+            return not self.following
         wanted = self.options.missions
         if wanted is not None:
             return all(mid in self.finished for mid in wanted)
@@ -185,6 +197,7 @@ class Engine(AttemptOps, Pipelining, Sampling):
             if self.stop_mode is None:
                 self.claim_committed()
             self.check_cancels()
+            self.follow_others()
         if now >= self._timers["sweep"]:
             self.sweep_others()
         self.check_running(now)
@@ -197,6 +210,8 @@ class Engine(AttemptOps, Pipelining, Sampling):
         if now >= self._timers["flush"]:
             self._timers["flush"] = now + 0.5
             for m in self.missions.values():
+                # A wall-time budget survives a crash only if the time run is on disk.
+                m.dirty = m.dirty or m.limits.max_wall_time is not None
                 self.flush_status(m)
         for m in list(self.missions.values()):
             self.maybe_finish(m)
@@ -244,17 +259,38 @@ class Engine(AttemptOps, Pipelining, Sampling):
         record = {**self.identity.to_dict(), "since": iso(utcnow())}
         fsio.write_json_atomic(ref.path / "engine.json", record, durable=False)
         self.emit("mission.state", ref.id, None, None, {"state": S.EXECUTING.value})
+        complete_folder(ref.path)  # a mission dropped in by hand may hold only mission.yaml
+        status = self.store.status(ref)
         try:
-            m = MissionRun.load(ref, _started(self.store.status(ref)))
-        except (HoustonError, ValueError, OSError) as exc:
-            self.move_out(ref, Reason.TASK_FAILED, {"error": str(exc)})
+            # The wall clock of a mission counts only its time in EXECUTING: it goes on
+            # from what earlier runs counted, not from when it first started.
+            m = MissionRun.load(ref, time.time() - bud.wall_time_so_far(status))
+        except FileNotFoundError:
+            self.reject_invalid(ref, "no mission.yaml in the mission folder")
+            return
+        except OSError as exc:
+            if is_environment_fault(exc):  # not the mission's fault: hand it back, pause
+                self.move_out(ref, Reason.RECOVERED, {"error": str(exc)})
+                raise
+            self.reject_invalid(ref, str(exc))
+            return
+        except (HoustonError, ValueError) as exc:
+            self.reject_invalid(ref, str(exc))
             return
         problem = sch.unknown_needs(m.nodes()) or sch.find_cycle(m.nodes())
         if problem:
-            self.move_out(ref, Reason.TASK_FAILED, {"error": f"bad needs: {problem}"})
+            self.reject_invalid(ref, f"bad needs: {problem}")
             return
+        if status.get("name") in (None, ref.id) and m.spec.name != status.get("name"):
+            self.store.update_status(ref, name=m.spec.name)
         self.missions[ref.id] = m
         self.watcher.watch(ref.path)
+
+    def reject_invalid(self, ref: MissionRef, error: str) -> None:
+        """A mission that does not validate ends failed (`invalid`), its status saying why."""
+        with contextlib.suppress(HoustonError):
+            self.store.update_status(ref, error=error)
+        self.move_out(ref, Reason.INVALID, {"error": error})
 
     def check_cancels(self) -> None:
         for m in list(self.missions.values()):
@@ -425,6 +461,7 @@ class Engine(AttemptOps, Pipelining, Sampling):
     def shutdown(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.pid_record.unlink()
+        self.stop_following()
         self.watcher.stop()
         self.pool.stop(grace=0.5)
         self.emit("engine.state", None, None, None, {"state": "stopped", "pid": os.getpid()})
@@ -445,20 +482,10 @@ class Engine(AttemptOps, Pipelining, Sampling):
     def flush_events(self) -> None:
         if self._pending:
             batch, self._pending = self._pending, []
-            self.events.append_many(batch)
+            fsio.persist(lambda: self.events.append_many(batch), self.home.events)
 
 
 def _outcome(reason: Reason) -> Outcome:
     from houston.lifecycle import OUTCOME_BY_REASON
 
     return OUTCOME_BY_REASON[reason]
-
-
-def _started(status: dict[str, Any]) -> float | None:
-    text = status.get("started")
-    if not isinstance(text, str):
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from houston.engine import taskfiles as tf
-from houston.errors import NotFoundError
+from houston.errors import NotFoundError, UsageError
+from houston.ids import is_safe_id
 from houston.lifecycle import MissionState
 from houston.store import MissionStore
 
@@ -21,6 +22,9 @@ def print_logs(store: MissionStore, mission_id: str, task: str | None, *, follow
                write: Callable[[str], None], sleep: Callable[[float], None],
                interval: float = 0.25) -> None:
     ref = store.locate(mission_id)
+    if task is not None and not is_safe_id(task):  # never a path: too long, or with a /
+        raise UsageError(f"{task[:80]!r} is not a task id",
+                         fix=f"see `houston show {mission_id}` for its tasks")
     if task is not None and tf.read_spec(ref.path, task) is None:
         raise NotFoundError(f"mission {mission_id} has no task {task!r}",
                             where=str(ref.path / "tasks"), fix=f"see `houston show {mission_id}`")

@@ -26,6 +26,7 @@ from houston.engine.budget import Limits, Usage
 from houston.lifecycle import Reason
 from houston.mission import MissionSpec, TaskSpec, load_mission
 from houston.store import MissionRef
+from houston.templating import ancestors, check_result_ref, result_refs
 
 
 @dataclass
@@ -43,6 +44,7 @@ class Running:
     usage: Usage = field(default_factory=Usage)
     agent: dict[str, Any] | None = None
     stop_reason: str | None = None
+    stop_error: str | None = None  # what the attempt's error says when the stop ends it
     kill_at: float | None = None
     procs: dict[int, psutil.Process] = field(default_factory=dict)
     log_offsets: dict[str, int] = field(default_factory=lambda: {"stdout": 0, "stderr": 0})
@@ -99,6 +101,7 @@ def task_spec_record(task: TaskSpec, *, initializer: bool, added_by: str | None)
         "budget": data["budget"],
         "initializer": initializer,
         "added_by": added_by,
+        **({"workspace": task.workspace} if task.workspace else {}),
         # Only when set: spec.json of tasks without one stays as it was.
         **({"crash_cap": task.crash_cap} if task.crash_cap is not None else {}),
     }
@@ -348,9 +351,24 @@ class MissionRun:
             raise ValueError(f"add_tasks: unknown needs {bad}")
         if cycle := sch.find_cycle(nodes):
             raise ValueError(f"add_tasks makes a cycle: {' -> '.join(cycle)}")
+        check_added_refs(nodes, new)
         for record in new:
             self._write_new(record)
             self.load_task(record["id"])
         if new:
             self.reindex()
         return [r["id"] for r in new]
+
+
+def check_added_refs(nodes: list[sch.Node], records: list[dict[str, Any]]) -> None:
+    """Added tasks may use results only of tasks they need (initializers count as needed)."""
+    needs = {node.id: list(node.needs) for node in nodes}
+    firsts = {node.id for node in nodes if node.initializer}
+    for record in records:
+        allowed = ancestors(record["id"], needs) | firsts
+
+        def error(what: str, fix: str) -> Exception:
+            return ValueError(f"add_tasks: {what} ({fix})")
+
+        for ref in result_refs(record["inputs"]):
+            check_result_ref(ref.text, ref.task, record["id"], allowed, error)

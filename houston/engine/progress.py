@@ -2,25 +2,88 @@
 
 It is an engine observer (called for every event the engine emits, in the engine's
 thread), keeps a small summary, and redraws at most ten times a second.
+
+The total counts every task of the mission, not only those an event has named: when a
+mission starts executing, `read_states` (given by the caller, which owns the I/O) reads
+the states its tasks have on disk, and events update them from there. The live line is
+cut to the terminal's width less one column: a line that wraps cannot be redrawn in
+place with a carriage return, and every redraw would scroll the screen.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
 _FINAL = ("succeeded", "failed", "cancelled", "skipped")
+_MIN_WIDTH = 20  # below this nothing useful fits; still never wrap
+
+ReadStates = Callable[[str], Mapping[str, str]]
+
+
+@dataclass(frozen=True)
+class View:
+    """What the live line shows; `render_line` turns it into text of a given width."""
+
+    state: str
+    states: Mapping[str, int]
+    total: int
+    failed: tuple[str, ...]
+    busy: int
+    slots: str
+    elapsed: float
+    tokens: int
+    cost: float
+
+
+def render_line(view: View, width: int) -> str:
+    """Pure: the progress line in at most `width - 1` columns, least useful parts dropped."""
+    room = max(width, _MIN_WIDTH) - 1
+    head = f"{view.state:<9}  done {view.states.get('succeeded', 0)}/{view.total}"
+    slots = (f"workers [{view.slots}]" if len(view.slots) <= 24
+             else f"workers {view.busy}/{len(view.slots)}")
+    parts = [head, f"running {view.states.get('running', 0)}",
+             _failed_part(view.failed, room - len(head) - 2), f"{view.elapsed:5.1f}s",
+             f"spend {view.tokens} tok ${view.cost:.4f}", slots]
+    keep = list(range(len(parts)))
+    for drop in (5, 4, 3, 1):  # workers, spend, time, running: in that order
+        if len("  ".join(parts[i] for i in keep)) <= room:
+            break
+        keep.remove(drop)
+    line = "  ".join(parts[i] for i in keep)
+    return line if len(line) <= room else line[: room - 1] + "~"  # ASCII: any locale
+
+
+def _failed_part(failed: tuple[str, ...], room: int) -> str:
+    """`failed 3 (a, b +1)`: as many names as fit in `room`, else just the count."""
+    head = f"failed {len(failed)}"
+    for shown in range(min(len(failed), max(room, 0) // 3 + 1), 0, -1):
+        rest = len(failed) - shown
+        text = f"{head} ({', '.join(failed[:shown])}{f' +{rest}' if rest else ''})"
+        if len(text) <= room:
+            return text
+    return head
 
 
 class Progress:
-    def __init__(self, stream: TextIO, *, tty: bool, workers: int) -> None:
+    def __init__(self, stream: TextIO, *, tty: bool, workers: int,
+                 read_states: ReadStates | None = None,
+                 columns: Callable[[], int] | None = None) -> None:
         self.stream = stream
         self.tty = tty
         self.workers = workers
+        self.read_states = read_states
+        self.columns = columns
         self.started = time.monotonic()
         self.mission = ""
         self.state = "COMMITTED"
         self.tasks: dict[tuple[str, str], str] = {}
+        self.seeded: set[str] = set()
         self.busy: set[int] = set()
         self.tokens = 0
         self.cost = 0.0
@@ -32,6 +95,7 @@ class Progress:
             self.mission = mission
         if type_ == "mission.state":
             self.state = str(data.get("state"))
+            self._seed(mission)
             outcome = data.get("outcome")
             self._line(f"mission {mission} {self.state}" + (f" ({outcome})" if outcome else ""))
         elif type_ == "task.state" and task:
@@ -50,15 +114,25 @@ class Progress:
                        f"{data.get('spent')} of {data.get('limit')}")
         self.redraw()
 
-    def summary(self) -> str:
-        counts = {s: 0 for s in ("pending", "running", *_FINAL)}
+    def _seed(self, mission: str | None) -> None:
+        """The states on disk of a mission's tasks, once, under what events already said."""
+        if not mission or mission in self.seeded or self.read_states is None:
+            return
+        self.seeded.add(mission)
+        for task_id, state in self.read_states(mission).items():
+            self.tasks.setdefault((mission, task_id), state)
+
+    def view(self) -> View:
+        counts: dict[str, int] = {}
         for state in self.tasks.values():
             counts[state] = counts.get(state, 0) + 1
-        slots = "".join("#" if s in self.busy else "." for s in range(self.workers + 1))
-        elapsed = time.monotonic() - self.started
-        return (f"{self.state:<9} done {counts['succeeded']}/{len(self.tasks)}  "
-                f"running {counts['running']}  failed {counts['failed']}  "
-                f"workers [{slots}]  {elapsed:5.1f}s  spend {self.tokens} tok ${self.cost:.4f}")
+        failed = tuple(sorted(task for (_, task), s in self.tasks.items() if s == "failed"))
+        return View(self.state, counts, len(self.tasks), failed, len(self.busy),
+                    "".join("#" if s in self.busy else "." for s in range(self.workers + 1)),
+                    time.monotonic() - self.started, self.tokens, self.cost)
+
+    def summary(self, width: int = 10_000) -> str:
+        return render_line(self.view(), width)
 
     def redraw(self, force: bool = False) -> None:
         if not self.tty:
@@ -66,7 +140,7 @@ class Progress:
         now = time.monotonic()
         if force or now - self._drawn >= 0.1:
             self._drawn = now
-            self.stream.write("\r\x1b[2K" + self.summary())
+            self.stream.write("\r\x1b[2K" + self.summary(self._columns()))
             self.stream.flush()
 
     def _line(self, text: str) -> None:
@@ -83,3 +157,65 @@ class Progress:
         else:
             self.stream.write(self.summary() + "\n")
         self.stream.flush()
+
+
+    def _columns(self) -> int:
+        if self.columns is not None:
+            return self.columns()
+        return terminal_columns(self.stream, os.environ)
+
+
+def terminal_columns(stream: TextIO, environ: Mapping[str, str]) -> int:
+    """The width of the terminal `stream` writes to ($COLUMNS first), else 80.
+
+    Not `shutil.get_terminal_size`: it measures stdout, and `houston run | tee` keeps the
+    progress on a terminal stderr while stdout is a pipe.
+    """
+    text = environ.get("COLUMNS", "")
+    if text.isascii() and text.isdigit() and int(text) > 0:
+        return int(text)
+    try:
+        columns = os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError, AttributeError):  # not a terminal, closed, or no fd at all
+        return 80
+    return columns if columns > 0 else 80  # a pseudo-terminal nobody sized says 0
+
+
+def read_task_states(home: Any) -> ReadStates:
+    """`read_states` for a Progress: each task's state as `houston show` judges it, from
+    the few files that decide it (result, lock owner, state.json), attempts unread."""
+
+    def read(mission_id: str) -> dict[str, str]:
+        from houston import taskview
+        from houston.errors import HoustonError
+        from houston.store import MissionStore
+
+        try:
+            ref = MissionStore(home).locate(mission_id)
+        except HoustonError:
+            return {}  # the display must never stop the engine; events still count
+        outline = taskview.read_outline(ref.path)
+        states = {str(row["id"]): "pending" for row in (outline or {}).get("tasks", [])}
+        try:
+            with os.scandir(ref.path / "tasks") as entries:
+                for entry in entries:
+                    if entry.is_dir() and not entry.name.startswith("."):
+                        states[entry.name] = _disk_state(Path(entry.path))
+        except OSError:  # no task has begun yet, or the mission moved on meanwhile
+            pass
+        return states
+
+    return read
+
+
+def _disk_state(folder: Path) -> str:
+    if (folder / "result.json").is_file():
+        return "succeeded"
+    if (folder / "lock" / "owner.json").is_file():
+        return "running"
+    try:
+        saved = json.loads((folder / "state.json").read_bytes())
+    except (OSError, ValueError):
+        return "pending"
+    state = saved.get("state") if isinstance(saved, dict) else None
+    return state if isinstance(state, str) else "pending"

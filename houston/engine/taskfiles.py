@@ -30,9 +30,13 @@ def write_json_fast(path: Path | str, obj: Any) -> None:
     folder, _, name = text.rpartition("/")
     tmp = f"{folder}/.{name}.{os.getpid()}.tmp"
     data = fsio.compact(obj).encode() + b"\n"
+    fsio.persist(lambda: _replace(tmp, text, data), text)
+
+
+def _replace(tmp: str, text: str, data: bytes) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        os.write(fd, data)
+        fsio.write_all(fd, data)  # all of it: a full disk must not leave half a file
     finally:
         os.close(fd)
     os.replace(tmp, text)  # noqa: PTH105 - str paths: pathlib costs on the hot path

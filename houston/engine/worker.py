@@ -25,20 +25,21 @@ import sys
 import time
 import traceback
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psutil
 
-from houston import killpoints
+from houston import fsio, killpoints
 from houston.clock import iso
 from houston.engine import claims, taskfiles
+from houston.engine.envpause import WorkerPause, wait_for_space
 from houston.engine.inbox import Inbox, send
 from houston.engine.liveness import identity_of, my_identity
 from houston.engine.taskfiles import write_json_fast
 from houston.errors import HoustonError
-from houston.runners import Job, Outcome, get_runner
+from houston.runners import Job, Outcome, context, get_runner
 
 if TYPE_CHECKING:
     from houston.engine.blackboard import Blackboard
@@ -82,6 +83,14 @@ class WorkerContext:
         return Path(self.job.package_dir)
 
     @cached_property
+    def needs(self) -> dict[str, Any]:
+        return context.needs_results(self.job)
+
+    @cached_property
+    def mission_context(self) -> str:
+        return context.mission_context(self.job)
+
+    @cached_property
     def blackboard(self) -> Blackboard:
         from houston.engine.blackboard import Blackboard
 
@@ -92,6 +101,10 @@ class WorkerContext:
         self.tokens += int(tokens)
         self.cost = round(self.cost + float(cost), 10)
         send(self._msg_fd, {"type": "usage", "tokens": int(tokens), "cost": float(cost)})
+
+    def emit(self, type_: str, data: dict[str, Any]) -> None:
+        _event_log(self.mission_dir).append(type_, mission=self.mission_id, task=self.task_id,
+                                            attempt=self.attempt, data=data)
 
     def register_process(self, proc: subprocess.Popen[bytes]) -> None:
         ident = identity_of(proc.pid)
@@ -114,15 +127,24 @@ def _event_log(mission_dir: Path) -> Any:
     return _EVENT_LOGS[folder]
 
 
-def run_job(job: Job, msg_fd: int) -> tuple[Outcome, dict[str, Any], bool]:
-    """Run one attempt with fds 1 and 2 on its logs; (outcome, usage, wrote any log)."""
+def run_job(job: Job, msg_fd: int,
+            worktree: bool = False) -> tuple[Outcome, dict[str, Any], bool]:
+    """Run one attempt with fds 1 and 2 on its logs; (outcome, usage, wrote any log).
+    `worktree`: the attempt runs in its own git worktree (houston.workspace)."""
     ctx = WorkerContext(job, msg_fd)
     attempt = job.attempt_dir
     out, err = _LOGS.attach(attempt)
     os.dup2(out, 1)
     os.dup2(err, 2)
     try:
-        outcome = get_runner(job.runner).run(job, ctx)
+        if job.inputs:  # fill {{ tasks.<id>.result }} from the results on disk
+            ctx.inputs = job.inputs = context.resolved_inputs(job)
+        if worktree:
+            from houston.workspace import run_in_worktree
+
+            outcome = run_in_worktree(job, lambda: get_runner(job.runner).run(job, ctx))
+        else:
+            outcome = get_runner(job.runner).run(job, ctx)
     except HoustonError as exc:
         outcome = Outcome(ok=False, error=str(exc))
         print(str(exc), file=sys.stderr)
@@ -210,10 +232,16 @@ def run_claimed(job: Job, claim: dict[str, Any] | None, msg_fd: int,
         if nonce is None:
             return
     started = time.time()
-    outcome, usage, logs = run_job(job, msg_fd)
+    spec = claim.get("spec") if claim else None
+    worktree = (spec or {}).get("workspace") == "worktree" or (
+        not (spec or {}).get("workspace") and job.agent.get("workspace") == "worktree")
+    outcome, usage, logs = run_job(job, msg_fd, worktree)
     killpoints.reached("worker.ran")
     end_strays()
     finished = time.time()
+    # A failure on a full disk may be the disk's: wait for space, and say so (not counted).
+    environment = None if outcome.ok else wait_for_space(
+        job.attempt_dir, notify=lambda: send(msg_fd, {"type": "waiting_for_space"}))
     accepted = False
     if claim is not None and nonce is not None:
         accepted = _record(job, claim, outcome, started, finished)
@@ -223,6 +251,7 @@ def run_claimed(job: Job, claim: dict[str, Any] | None, msg_fd: int,
         "error": outcome.error, "result": outcome.result,
         "exit_code": outcome.exit_code, "signal": outcome.signal, "usage": usage,
         "logs": logs, "accepted": accepted, "started": started, "finished": finished,
+        **({"environment": environment} if environment else {}),
     })
 
 
@@ -268,11 +297,12 @@ def _claim(job: Job, claim: dict[str, Any], me: dict[str, Any], msg_fd: int) -> 
     """mkdir the attempt folder and the task lock (and spec.json once); the nonce."""
     task_dir = _task_dir(job)
     # Explicit mkdirs: Path.mkdir(parents=True) costs twice the syscalls on a first attempt.
+    # Through fsio.persist: on a full disk (a real one refuses mkdir) the worker waits.
     for parent in (task_dir, f"{task_dir}/attempts"):
         with contextlib.suppress(FileExistsError):
-            os.mkdir(parent)  # noqa: PTH102 - str paths on the hot path
+            fsio.persist(partial(os.mkdir, parent), parent)
     try:
-        os.mkdir(job.attempt_dir)  # noqa: PTH102
+        fsio.persist(partial(os.mkdir, job.attempt_dir), job.attempt_dir)
     except FileExistsError:
         send(msg_fd, {"type": "done", "ok": False, "claim_failed": "attempt_exists"})
         return None
@@ -345,6 +375,7 @@ def main() -> None:
     _LOGFD = os.dup(2)
     os.dup2(_DEVNULL, 1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the engine
+    fsio.set_fault_waiter(WorkerPause())  # a full disk: wait and write again, lose nothing
     send(msg_fd, {"type": "ready", "pid": os.getpid()})
     me = my_identity().to_dict()
     inbox = Inbox(msg_fd)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
 import stat
 import tarfile
 from dataclasses import dataclass
@@ -123,3 +124,42 @@ def write_archive(data: bytes, out_dir: Path, name: str, version: str) -> tuple[
         target.with_name(target.name + ".sha256"), f"{digest}  {target.name}\n".encode("ascii")
     )
     return target, digest
+
+
+def publish_archive(data: bytes, registry: Path, name: str, version: str) -> tuple[Path, str]:
+    """Put an archive into a registry folder; a published version is never replaced.
+
+    The same bytes again are a no-op; different bytes under a published name@version are
+    refused, because whoever installed that version trusts its digest. The `.sha256` is
+    written only once the archive in place is known to hold these bytes, so a lost race
+    never leaves a digest that contradicts its archive.
+    """
+    target = registry / archive_name(name, version)
+    digest = hashlib.sha256(data).hexdigest()
+    _refuse_different(target, digest)
+    registry.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        tmp = registry / f".{target.name}.{os.getpid()}.tmp"
+        try:
+            write_bytes_atomic(tmp, data)
+            os.link(tmp, target)  # unlike a rename, never replaces what a racing publish put
+        except FileExistsError:
+            _refuse_different(target, digest)
+        finally:
+            tmp.unlink(missing_ok=True)
+    line = f"{digest}  {target.name}\n".encode("ascii")
+    sums = target.with_name(target.name + ".sha256")
+    if not sums.is_file() or sums.read_bytes() != line:  # also repairs a publish cut short
+        write_bytes_atomic(sums, line)
+    return target, digest
+
+
+def _refuse_different(target: Path, digest: str) -> None:
+    if not target.exists():
+        return
+    if hashlib.sha256(target.read_bytes()).hexdigest() != digest:
+        raise PackageError(
+            "a different archive with this name and version is already published",
+            where=str(target),
+            fix="bump the version in package.yaml",
+        )

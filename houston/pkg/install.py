@@ -21,7 +21,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from houston import __version__
+from houston import __version__, fsio
 from houston.errors import NotFoundError, PackageError
 from houston.home import Home
 from houston.pkg import archive
@@ -199,7 +199,7 @@ def _extract(item: Published, staging: Path, tmp_root: Path, limits: archive.Lim
         return digest
     data = pack_bytes(item.path)  # a folder goes through the same validated path
     packed = staging / "source.tar.gz"
-    packed.write_bytes(data)
+    fsio.write_new(packed, data, durable=False)  # a full disk names this path
     archive.extract_verified(packed, tree, limits)
     return hashlib.sha256(data).hexdigest()
 

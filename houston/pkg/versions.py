@@ -1,16 +1,16 @@
-"""Version numbers and npm ranges: a thin, validated layer over node-semver.
+"""Version numbers and npm ranges, as npm reads them (`houston.pkg.npmsemver`).
 
-Pure. node-semver answers `False`/`None` for garbage instead of raising, so every
-range and version is validated here once, when it is read, and the rest of Houston only
-ever sees ranges that parse.
+Pure. Every range and version is validated here once, when it is read, and the rest of
+Houston only ever sees ranges that parse.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
-import nodesemver  # type: ignore[import-untyped]
+from houston.pkg import npmsemver
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _NAME = re.compile(NAME_PATTERN)
@@ -22,13 +22,30 @@ def is_valid_name(name: str) -> bool:
 
 def is_valid_version(version: str) -> bool:
     """A full `MAJOR.MINOR.PATCH[-pre][+build]` version, as npm publishes them."""
-    parsed = nodesemver.valid(version, False)
-    # node-semver is loose about a leading "v", "=" or spaces: a published version is not
-    return parsed is not None and version == version.strip() and version[:1].isdigit()
+    try:
+        npmsemver.parse_version(version)
+    except ValueError:
+        return False
+    # npm accepts a leading "v" or spaces: a published version has neither
+    return version == version.strip() and version[:1].isdigit()
 
 
 def is_valid_range(range_: str) -> bool:
-    return bool(range_.strip()) and nodesemver.valid_range(range_, False) is not None
+    try:
+        _range(range_, False)
+    except ValueError:
+        return False
+    return bool(range_.strip())
+
+
+@functools.lru_cache(maxsize=1024)
+def _range(text: str, prerelease: bool) -> npmsemver.Range:
+    return npmsemver.Range.parse(text, prerelease)
+
+
+@functools.lru_cache(maxsize=4096)
+def _version(text: str) -> npmsemver.Version:
+    return npmsemver.parse_version(text)
 
 
 def satisfies(version: str, range_: str, *, prerelease: bool = False) -> bool:
@@ -37,15 +54,18 @@ def satisfies(version: str, range_: str, *, prerelease: bool = False) -> bool:
     As in npm, a prerelease only matches a range that names a prerelease of the same
     `MAJOR.MINOR.PATCH`, unless `prerelease=True` asks for every prerelease.
     """
-    return bool(nodesemver.satisfies(version, range_, False, include_prerelease=prerelease))
+    try:
+        return _range(range_, prerelease).test(_version(version))
+    except ValueError:
+        return False
 
 
 def sort_descending(versions: list[str]) -> list[str]:
-    return list(nodesemver.rsort(list(versions), False))
+    return sorted(versions, key=lambda v: npmsemver.sort_key(_version(v)), reverse=True)
 
 
 def is_prerelease(version: str) -> bool:
-    return bool(nodesemver.make_semver(version, False).prerelease)
+    return bool(_version(version).prerelease)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,9 @@ Documentation for humans.
 ```
 `{{ p }}` is replaced by the parameter `p` (`--set p=value`, else its default), and
 `{{ config.<name>.<key> }}` by the package's effective config. A string that is only a
-placeholder takes the value itself (a number stays a number). A workflow without front
+placeholder takes the value itself (a number stays a number). `--set` text is converted
+to the parameter's `type:` (string, integer, number, boolean; else the default's type) or
+refused (`houston.pkg.params`). A workflow without front
 matter is documentation only. The rendered mission gets `requires: [<pkg>@<version>]`.
 """
 
@@ -26,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
 
 from houston import yamlstrict
 from houston.errors import NotFoundError, PackageError, SpecError
@@ -34,17 +35,10 @@ from houston.home import Home
 from houston.pkg.lockfile import read_lock
 from houston.pkg.manifest import PackageManifest, read_manifest
 from houston.pkg.overrides import effective_config, read_overrides
+from houston.pkg.params import Parameter, ParamTypeError, check_default, convert
+from houston.templating import RUNTIME_ROOTS
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\}")
-
-
-class Parameter(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")
-    description: str = ""
-    default: Any = None
-    required: bool = False
 
 
 @dataclass(frozen=True)
@@ -116,7 +110,13 @@ def _parameters(document: yamlstrict.Document) -> tuple[Parameter, ...]:
                 if path[:2] == ("parameters", index)
             },
         )
-        params.append(yamlstrict.validate(Parameter, sub))
+        param = yamlstrict.validate(Parameter, sub)
+        try:
+            check_default(param.default, param.kind)
+        except ParamTypeError as exc:
+            raise sub.error(("default",), f"parameter {param.name!r}: {exc}",
+                            "make the default match the type, or change type:") from None
+        params.append(param)
     return tuple(params)
 
 
@@ -167,9 +167,7 @@ def _bind(workflow: Workflow, params: Mapping[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name, param in declared.items():
         if name in params:
-            raw = params[name]
-            keep_text = param.default is None or isinstance(param.default, str)
-            values[name] = raw if keep_text else yamlstrict.resolve_plain(raw)
+            values[name] = _converted(workflow, param, params[name])
         elif param.required:
             raise PackageError(
                 f"workflow {workflow.package}/{workflow.name} needs parameter {name!r}",
@@ -179,6 +177,18 @@ def _bind(workflow: Workflow, params: Mapping[str, str]) -> dict[str, Any]:
         else:
             values[name] = param.default
     return values
+
+
+def _converted(workflow: Workflow, param: Parameter, text: str) -> Any:
+    try:
+        return convert(text, param.kind)
+    except ParamTypeError as exc:
+        raise PackageError(
+            f"--set {param.name}: {exc}",
+            where=f"workflow {workflow.package}/{workflow.name}",
+            fix=f"parameter {param.name!r} is declared as {param.kind}"
+            + (f" ({param.description})" if param.description else ""),
+        ) from None
 
 
 def _render(
@@ -191,9 +201,22 @@ def _render(
     if not isinstance(node, str):
         return node
     whole = _PLACEHOLDER.fullmatch(node.strip())
-    if whole:
+    if whole and not _at_run_time(whole.group(1)):
         return _lookup(whole.group(1), scope, doc, path)
-    return _PLACEHOLDER.sub(lambda m: _text(_lookup(m.group(1), scope, doc, path)), node)
+    return _PLACEHOLDER.sub(
+        lambda m: m.group(0) if _at_run_time(m.group(1))
+        else _text(_lookup(m.group(1), scope, doc, path)),
+        node,
+    )
+
+
+def _at_run_time(dotted: str) -> bool:
+    """`{{ tasks.<id>.result }}` (and core/fanout's `{{ item }}`) are filled later."""
+    return dotted.split(".")[0] in RUNTIME_ROOTS
+
+
+render_template = _render  # for plain mission files with parameters (houston.mission_params)
+declared_parameters = _parameters
 
 
 def _text(value: Any) -> str:

@@ -4,13 +4,19 @@ This module is the runner interface; every runner module follows it:
 
 * A runner is a module `houston.runners.<name>` that defines `RUNNER`, an object with
   `name: str` and `run(job: Job, ctx: AgentContext) -> Outcome`. `get_runner(name)`
-  imports it lazily. Built in: `command`, `python`; `llm` lives in `houston/runners/llm.py`.
+  imports it lazily (`claude-code` lives in `claude_code.py`). Built in: `command`,
+  `python`; `llm` lives in `houston/runners/llm.py`; `claude-code` runs Claude Code.
 * `Job` is plain JSON-able data the engine sends to a worker: ids, the parsed agent front
   matter (`agent`), the prompt (the agent file's body), the package folder, the inputs,
-  the mission and attempt folders, the timeout and the task's budget limits.
+  the mission and attempt folders, the timeout, the task's budget limits and its `needs`.
+  `houston.runners.context` reads needs' results and the mission context and fills
+  `{{ tasks.<id>.result }}` placeholders; the worker does that before `run`.
 * `AgentContext` is what a runner (and a `python` agent function) may use: `inputs`,
   `prompt`, `mission_id`, `task_id`, `attempt`, `work_dir` (the attempt folder),
-  `mission_dir`, `outputs_dir`, `package_dir`, `blackboard`, `report_usage(tokens, cost)`
+  `mission_dir`, `outputs_dir`, `package_dir`, `blackboard`, `needs` (the accepted results
+  of the tasks it needs, by id), `mission_context` (the mission's `context`),
+  `report_usage(tokens, cost)`, `emit(type, data)` (an event of this attempt, e.g.
+  `tool.call`)
   (cumulative; the engine checks budgets on every report and may stop the attempt), and
   `register_process(popen)` (a runner that starts a child process must call it at once so
   the engine can stop the child's process group and never leave it orphaned).
@@ -19,8 +25,11 @@ This module is the runner interface; every runner module follows it:
   endpoint): the attempt fails with that message instead of hanging. Any other exception
   fails the attempt with its traceback in stderr.log.
 * While `run` executes, file descriptors 1 and 2 point at the attempt's stdout.log and
-  stderr.log, so `print` from an agent lands in its log. The worker writes result.json,
-  usage.json and exit.json from the Outcome; runners never write them.
+  stderr.log, so `print` from an agent lands in its log. llm attempts run many at once in
+  one network worker (houston.engine.io_worker): there `sys.stdout`/`sys.stderr` and
+  `write_output(bytes)` are routed per thread; runners write live output through
+  `write_output`, never to fd 1 directly. The worker writes result.json, usage.json and
+  exit.json from the Outcome; runners never write them.
 * Timeouts, cancellation and budget stops are enforced by the engine from outside (it
   stops the registered process group, or the whole worker for in-process agents), so a
   runner needs no timer of its own; it may still honour `job.timeout` for its own I/O.
@@ -29,6 +38,8 @@ This module is the runner interface; every runner module follows it:
 from __future__ import annotations
 
 import importlib
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -40,7 +51,7 @@ if TYPE_CHECKING:
 
     from houston.engine.blackboard import Blackboard
 
-RUNNER_NAMES = ("command", "python", "llm")
+RUNNER_NAMES = ("command", "python", "llm", "claude-code")
 
 
 # The part of a job that belongs to its agent: a worker is sent it with the first job of
@@ -65,6 +76,7 @@ class Job:
     timeout: float | None = None
     budget: dict[str, Any] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    needs: list[str] = field(default_factory=list)  # the task's direct needs (ids)
 
     @property
     def runner(self) -> str:
@@ -115,7 +127,15 @@ class AgentContext(Protocol):
     @property
     def blackboard(self) -> Blackboard: ...
 
+    @property
+    def needs(self) -> dict[str, Any]: ...
+
+    @property
+    def mission_context(self) -> str: ...
+
     def report_usage(self, tokens: int = 0, cost: float = 0.0) -> None: ...
+
+    def emit(self, type_: str, data: dict[str, Any]) -> None: ...
 
     def register_process(self, proc: subprocess.Popen[bytes]) -> None: ...
 
@@ -126,6 +146,27 @@ class Runner(Protocol):
     def run(self, job: Job, ctx: AgentContext) -> Outcome: ...
 
 
+_ROUTE: list[Callable[[bytes], None]] = []
+
+
+def route_output(writer: Callable[[bytes], None]) -> None:
+    """Send `write_output` to `writer` (the network worker routes it per thread)."""
+    _ROUTE[:] = [writer]
+
+
+def write_output(data: bytes) -> None:
+    """Live output of the running attempt (streamed tokens, tool output): its stdout.log.
+
+    Runners write through this rather than to fd 1, because the network worker runs many
+    attempts at once in one process and gives each its own log."""
+    if _ROUTE:
+        _ROUTE[0](data)
+        return
+    view = memoryview(data)
+    while view:
+        view = view[os.write(1, view) :]
+
+
 def get_runner(name: str) -> Runner:
     """The runner called `name`, imported on first use."""
     if name not in RUNNER_NAMES:
@@ -133,7 +174,7 @@ def get_runner(name: str) -> Runner:
             f"unknown runner {name!r}", fix=f"use one of: {', '.join(RUNNER_NAMES)}"
         )
     try:
-        module = importlib.import_module(f"houston.runners.{name}")
+        module = importlib.import_module(f"houston.runners.{name.replace('-', '_')}")
     except ImportError as exc:
         raise RunnerError(
             f"the {name} runner is not available: {exc}",

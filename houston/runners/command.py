@@ -2,14 +2,18 @@
 
 argv: the agent's `command` list (`{package_dir}`, `{mission_dir}`, `{work_dir}` are
 replaced), or, for an agent without `command` such as `core/shell`, the inputs `argv`
-(a list) or `command` (text for `/bin/sh -c`). The inputs go to the child as JSON on stdin
-(through a pipe, or `inputs.json` in the attempt folder when large) and it sees `HOUSTON_*`
+(a list) or `command` (text for `/bin/sh -c`). The child reads on stdin the JSON
+`{"inputs": ..., "needs": {need id: its result}, "context": mission context}` (through a
+pipe, or `inputs.json` in the attempt folder when large) and it sees `HOUSTON_*`
 variables (HOUSTON_MISSION, _TASK, _ATTEMPT, _MISSION_DIR, _WORK_DIR, _OUTPUTS, _BLACKBOARD,
-_PACKAGE_DIR, _RESULT) plus the inputs
-`env`; it starts in the inputs `cwd` (default: the engine's working folder). The result is
-the JSON object in `$HOUSTON_RESULT` if the child wrote it, else the JSON object printed on
-stdout (the whole of it, or its last line), else {}. A top-level `usage` object in the
-result ({"tokens", "cost"}) is reported. Exit code 0 = success.
+_PACKAGE_DIR, _RESULT, and _NEEDS: a JSON file of the needs' results, when it has needs)
+plus the inputs
+`env`; it starts in the inputs `cwd` (default: the attempt's git worktree with `workspace:
+worktree`, else the engine's working folder). The result is
+the JSON object in `$HOUSTON_RESULT` if the child wrote it (anything else there, invalid
+JSON included, fails the attempt: the child meant to report and its report is lost), else
+the JSON object printed on stdout (the whole of it, or its last line), else {}. A top-level
+`usage` object in the result ({"tokens", "cost"}) is reported. Exit code 0 = success.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from houston.errors import RunnerError
-from houston.runners import AgentContext, Job, Outcome
+from houston.runners import AgentContext, Job, Outcome, context
 
 _STDOUT_PARSE_LIMIT = 1 << 20
 _PIPE_SAFE = 60_000  # below the 64 KiB Linux pipe buffer
@@ -70,8 +74,15 @@ def build_env(job: Job, result_path: Path) -> dict[str, str]:
     return env
 
 
+class InvalidResult(ValueError):
+    """The child wrote `$HOUSTON_RESULT`, but not a JSON object."""
+
+
 def parse_result(result_path: Path, stdout_path: Path) -> dict[str, Any]:
-    for text in _candidates(result_path, stdout_path):
+    """The attempt's result; raises `InvalidResult` when the result file is not an object."""
+    if result_path.is_file():
+        return _parse_result_file(result_path.read_text(errors="replace"))
+    for text in _candidates(stdout_path):
         try:
             value = json.loads(text)
         except ValueError:
@@ -81,11 +92,20 @@ def parse_result(result_path: Path, stdout_path: Path) -> dict[str, Any]:
     return {}
 
 
-def _candidates(result_path: Path, stdout_path: Path) -> list[str]:
-    found = []
-    if result_path.is_file():
-        found.append(result_path.read_text(errors="replace"))
-        return found
+def _parse_result_file(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise InvalidResult(f"$HOUSTON_RESULT holds invalid JSON ({exc}); "
+                            "write one JSON object to it, or do not create it") from exc
+    if not isinstance(value, dict):
+        raise InvalidResult(f"$HOUSTON_RESULT holds a JSON {type(value).__name__}, "
+                            "not an object; write one JSON object such as {\"answer\": 42}")
+    return value
+
+
+def _candidates(stdout_path: Path) -> list[str]:
+    found: list[str] = []
     try:
         size = stdout_path.stat().st_size
     except FileNotFoundError:
@@ -108,11 +128,18 @@ class CommandRunner:
         attempt = Path(job.attempt_dir)
         result_path = attempt / "agent-result.json"
         cwd = job.inputs.get("cwd") if isinstance(job.inputs.get("cwd"), str) else None
-        stdin = _stdin_for(json.dumps(job.inputs).encode(), attempt)
+        cwd = cwd or job.env.get("HOUSTON_WORKTREE")  # `workspace: worktree`: run inside it
+        payload = context.envelope(job, job.inputs)
+        env = build_env(job, result_path)
+        if job.needs:
+            needs_path = attempt / "needs.json"
+            needs_path.write_text(json.dumps(payload["needs"]))
+            env["HOUSTON_NEEDS"] = str(needs_path)
+        stdin = _stdin_for(json.dumps(payload).encode(), attempt)
         try:
             proc = subprocess.Popen(
                 argv, stdin=stdin, stdout=1, stderr=2, cwd=cwd,
-                env=build_env(job, result_path), start_new_session=True,
+                env=env, start_new_session=True,
             )
         except FileNotFoundError as exc:
             raise RunnerError(f"executable not found: {argv[0]!r}",
@@ -131,7 +158,10 @@ class CommandRunner:
             what = f"killed by signal {sig}" if sig else f"exited with code {code}"
             return Outcome(ok=False, error=f"{argv[0]} {what}",
                            exit_code=code if code >= 0 else None, signal=sig)
-        result = parse_result(result_path, attempt / "stdout.log")
+        try:
+            result = parse_result(result_path, attempt / "stdout.log")
+        except InvalidResult as exc:
+            return Outcome(ok=False, error=str(exc), exit_code=0)
         usage = result.get("usage")
         if isinstance(usage, dict):
             ctx.report_usage(int(usage.get("tokens") or 0), float(usage.get("cost") or 0.0))

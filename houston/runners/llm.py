@@ -1,301 +1,161 @@
-"""The `llm` runner: an agent's prompt sent to an OpenAI-compatible chat-completions API.
+"""The `llm` runner: an agent that works in a loop with tools until it answers.
 
-Works with ollama, llama.cpp's server, vLLM and hosted APIs. Settings, first found wins:
-the agent's front matter (`model`, `base_url`, `api_key_env`, `temperature`, `max_tokens`,
-`stream`), the job's env (mission config), then the process environment
-(`HOUSTON_LLM_BASE_URL`, `HOUSTON_LLM_MODEL`, `HOUSTON_LLM_API_KEY`, `HOUSTON_LLM_TIMEOUT`).
-Default endpoint: a local ollama at http://127.0.0.1:11434/v1.
-
-The system message is the agent body; the user message carries the task inputs as JSON.
-Streamed tokens are written to stdout (the attempt's stdout.log, which the engine turns
-into `attempt.log` events). Token usage comes from the response's `usage` (requested with
-`stream_options.include_usage`); while streaming, an estimate is reported every few chunks
-so the engine can stop a run that blows its budget, and the final report corrects it.
-An unreachable endpoint, a timeout, a rejected key or an unknown model is a RunnerError
-with a fix, never a hang: every socket operation has a timeout.
+`run_llm(job, ctx)` is a plain function (it may run in a thread): it builds the messages
+(houston.runners.llm_prompt), offers the agent's tools (houston.runners.tools), then asks
+the model, runs the tools it calls and asks again, at most `maxTurns` times. Before every
+model call the tokens spent so far plus an estimate of the request are checked against the
+task's `budget.max_tokens` and the mission's tokens left (fail-closed: the call that would
+pass a limit is not made). A server that refuses `json_schema` answers is asked again with
+llama.cpp's `json_object` + schema.
+The final answer becomes the result (houston.runners.llm_output): `text`, `data` when it
+is JSON, `model`, `finish_reason`, `usage`, `turns`, `tool_calls`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
-import urllib.error
-import urllib.request
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlparse
 
-from houston.errors import RunnerError
 from houston.runners import AgentContext, Job, Outcome
+from houston.runners.context import resolved_inputs
+from houston.runners.llm_output import AnswerError, response_format, shape_result
+from houston.runners.llm_prompt import compose_messages, package_knowledge
+from houston.runners.llm_settings import Settings, settings_for
+from houston.runners.llm_wire import (
+    EndpointRefused,
+    Reply,
+    build_request,
+    call_model,
+    estimate_tokens,
+)
+from houston.runners.tools import ToolBox, chosen_tools, tool_names
 
-DEFAULT_BASE_URL = "http://127.0.0.1:11434/v1"
-DEFAULT_MODEL = "llama3.2"
-DEFAULT_TIMEOUT = 120.0
-ESTIMATE_EVERY = 32  # chunks between interim usage reports while streaming
+__all__ = ["RUNNER", "Settings", "run_llm", "settings_for"]
 
-
-@dataclass(frozen=True)
-class Settings:
-    base_url: str
-    model: str
-    api_key: str | None
-    timeout: float
-    stream: bool
-    temperature: float | None
-    max_tokens: int | None
-
-    @property
-    def endpoint(self) -> str:
-        return self.base_url.rstrip("/") + "/chat/completions"
+DEFAULT_MAX_TURNS = 20
 
 
-def settings_for(job: Job, environ: Mapping[str, str] | None = None) -> Settings:
-    """Pure: agent keys, then job env, then the process environment."""
-    env = {**(os.environ if environ is None else environ), **job.env}
-    agent = job.agent
-    key_env = str(agent.get("api_key_env") or "HOUSTON_LLM_API_KEY")
-    timeout = float(env.get("HOUSTON_LLM_TIMEOUT") or DEFAULT_TIMEOUT)
-    if job.timeout:
-        timeout = min(timeout, float(job.timeout))
-    stream = agent.get("stream")
-    # Only the agent's own cap is sent: a mission budget can exceed a model's context, and
-    # some servers (vLLM) reject such a request; budgets are enforced from usage reports.
-    max_tokens = agent.get("max_tokens")
-    return Settings(
-        base_url=str(agent.get("base_url") or env.get("HOUSTON_LLM_BASE_URL") or DEFAULT_BASE_URL),
-        model=str(agent.get("model") or env.get("HOUSTON_LLM_MODEL") or DEFAULT_MODEL),
-        api_key=env.get(key_env) or None,
-        timeout=timeout,
-        stream=env.get("HOUSTON_LLM_STREAM", "1") != "0" if stream is None else bool(stream),
-        temperature=agent.get("temperature"),
-        max_tokens=int(max_tokens) if max_tokens else None,
-    )
+def budget_stop(limits: dict[str, Any], used: int, next_estimate: int, turn: int) -> str | None:
+    """Pure: why the next model call must not be made, or None.
+
+    The caps are the task's `max_tokens` and what its mission had left when the attempt
+    started (`mission_tokens_left`, set by the engine)."""
+    caps = [(limits.get(key), what) for key, what in (
+        ("max_tokens", "max_tokens"), ("mission_tokens_left", "the mission's tokens left"))]
+    for cap, what in caps:
+        if cap is not None and (used >= cap or used + next_estimate > cap):
+            return (f"budget_exceeded: {used} tokens spent, the next model call (turn {turn}, "
+                    f"about {next_estimate} tokens of prompt) would pass {what} ({cap})")
+    return None
 
 
-def build_messages(prompt: str, inputs: Mapping[str, Any]) -> list[dict[str, str]]:
-    messages = []
-    if prompt.strip():
-        messages.append({"role": "system", "content": prompt.strip()})
-    body = "Inputs:\n```json\n" + json.dumps(inputs, indent=2, default=str) + "\n```"
-    messages.append({"role": "user", "content": body if inputs else "Begin."})
-    return messages
+def plainer_format(answer_format: dict[str, Any] | None,
+                   refused: EndpointRefused) -> dict[str, Any]:
+    """The response_format to ask again with when a server refused `json_schema`.
+
+    OpenAI, ollama and vLLM take `{"type": "json_schema", ...}`; llama.cpp's Python server
+    only knows `{"type": "json_object", "schema": ...}` and answers 400/422 to the rest.
+    """
+    if (answer_format is None or answer_format.get("type") != "json_schema"
+            or refused.status not in (400, 422)):
+        raise refused
+    return {"type": "json_object", "schema": answer_format["json_schema"]["schema"]}
 
 
-def build_request(settings: Settings, messages: list[dict[str, str]]) -> dict[str, Any]:
-    request: dict[str, Any] = {
-        "model": settings.model,
-        "messages": messages,
-        "stream": settings.stream,
-    }
-    if settings.stream:
-        request["stream_options"] = {"include_usage": True}
-    if settings.temperature is not None:
-        request["temperature"] = settings.temperature
-    if settings.max_tokens:
-        request["max_tokens"] = settings.max_tokens
-    return request
+def run_llm(job: Job, ctx: AgentContext) -> Outcome:
+    # The warm worker has filled result placeholders already; a worker that calls the
+    # runner directly (many llm attempts in one process) has not: this is idempotent.
+    job.inputs = resolved_inputs(job)
+    settings = settings_for(job)
+    patterns, config = package_knowledge(job)
+    messages = compose_messages(job, ctx.needs, ctx.mission_context, patterns, config)
+    names = chosen_tools(job.agent)
+    deadline = time.monotonic() + float(job.timeout) if job.timeout else None
+    with _mcp_tools(job, ctx, names) as mcp:
+        box = ToolBox(ctx, names, deadline,
+                      emit=lambda record: ctx.emit("tool.call", record), mcp=mcp)
+        return _loop(job, ctx, settings, messages, box)
 
 
-def _opener(url: str) -> urllib.request.OpenerDirector:
-    # A proxy from the environment must never capture a loopback endpoint.
-    host = urlparse(url).hostname or ""
-    if host in ("127.0.0.1", "localhost", "::1"):
-        return urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    return urllib.request.build_opener()
+@contextlib.contextmanager
+def _mcp_tools(job: Job, ctx: AgentContext, names: list[str]) -> Iterator[Any]:
+    servers = job.agent.get("mcpServers") or {}
+    wanted = [n for n in names if n.startswith("mcp__")]
+    if not servers or not wanted:
+        yield None
+        return
+    from houston.runners.tools_mcp import McpTools
+
+    denied = tool_names(job.agent.get("disallowedTools"))
+    with McpTools(servers, ctx.work_dir, wanted, denied) as mcp:
+        yield mcp
 
 
-def post(settings: Settings, payload: dict[str, Any]) -> Any:
-    """Open the HTTP exchange; map every setup failure to a RunnerError."""
-    headers = {
-        "Content-Type": "application/json",
-        "Accept": "text/event-stream" if settings.stream else "application/json",
-    }
-    if settings.api_key:
-        headers["Authorization"] = f"Bearer {settings.api_key}"
-    if urlparse(settings.endpoint).scheme not in ("http", "https"):
-        raise RunnerError(
-            f"the llm base URL must be http or https: {settings.base_url}",
-            fix="set HOUSTON_LLM_BASE_URL to e.g. http://127.0.0.1:11434/v1",
-        )
-    request = urllib.request.Request(  # noqa: S310 - the scheme was checked just above
-        settings.endpoint, data=json.dumps(payload).encode(), headers=headers, method="POST"
-    )
+def _loop(job: Job, ctx: AgentContext, settings: Settings, messages: list[dict[str, Any]],
+          box: ToolBox) -> Outcome:
+    max_turns = int(job.agent.get("maxTurns") or DEFAULT_MAX_TURNS)
+    schemas = box.schemas()
+    answer_format = response_format(job.agent)
+    used, calls, usage = 0, 0, {"prompt_tokens": 0, "completion_tokens": 0}
+    estimated = False
+    for turn in range(1, max_turns + 1):
+        request = build_request(settings, messages, schemas, answer_format)
+        stop = budget_stop(job.budget or {}, used, estimate_tokens(json.dumps(messages)), turn)
+        if stop:
+            print(stop, flush=True)
+            return Outcome(ok=False, error=stop)
+        reply, answer_format = _ask(settings, request, answer_format, ctx)
+        used += reply.reported
+        estimated = estimated or bool((reply.usage or {}).get("estimated"))
+        for key in usage:
+            usage[key] += int((reply.usage or {}).get(key) or 0)
+        if not reply.tool_calls:
+            meta = {"model": settings.model, "finish_reason": reply.finish_reason,
+                    "usage": {**usage, "total_tokens": used, "estimated": estimated},
+                    "turns": turn, "tool_calls": calls}
+            try:
+                return Outcome(ok=True, result=shape_result(reply.text, job.agent, meta))
+            except AnswerError as exc:
+                return Outcome(ok=False, error=str(exc))
+        calls += len(reply.tool_calls)
+        messages += _tool_turn(reply, turn, box)
+    error = f"maxTurns ({max_turns}) reached before the agent gave a final answer"
+    print(error, flush=True)
+    return Outcome(ok=False, error=error)
+
+
+def _ask(settings: Settings, request: dict[str, Any], answer_format: dict[str, Any] | None,
+         ctx: AgentContext) -> tuple[Reply, dict[str, Any] | None]:
+    """One model call; the response_format the next calls use (plainer if refused)."""
     try:
-        return _opener(settings.endpoint).open(request, timeout=settings.timeout)
-    except urllib.error.HTTPError as exc:
-        raise _http_error(settings, exc) from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise RunnerError(
-            f"cannot reach the llm endpoint {settings.endpoint}: {reason}",
-            fix="start the model server (e.g. `ollama serve`) or set HOUSTON_LLM_BASE_URL",
-        ) from None
+        return call_model(settings, request, ctx), answer_format
+    except EndpointRefused as exc:
+        plainer = plainer_format(answer_format, exc)  # raises when there is no other form
+        request["response_format"] = plainer
+        return call_model(settings, request, ctx), plainer
 
 
-def _http_error(settings: Settings, exc: urllib.error.HTTPError) -> RunnerError:
-    try:
-        detail = exc.read(4096).decode("utf-8", "replace")
-    except OSError:
-        detail = ""
-    finally:
-        exc.close()
-    text = _error_text(detail) or exc.reason
-    if exc.code in (400, 404) and "model" in text.lower():
-        return RunnerError(
-            f"unknown model {settings.model!r} at {settings.base_url}: {text}",
-            fix="pull it (`ollama pull MODEL`) or set `model:` in the agent or HOUSTON_LLM_MODEL",
-        )
-    if exc.code == 404:
-        return RunnerError(
-            f"no chat-completions API at {settings.endpoint}: {text}",
-            fix="check the base URL (it usually ends in /v1)",
-        )
-    if exc.code in (401, 403):
-        return RunnerError(
-            f"the llm endpoint refused the key ({exc.code}): {text}",
-            fix="set HOUSTON_LLM_API_KEY (or the agent's api_key_env)",
-        )
-    return RunnerError(f"the llm endpoint answered {exc.code}: {text}", where=settings.endpoint)
-
-
-def _error_text(detail: str) -> str:
-    try:
-        data = json.loads(detail)
-    except ValueError:
-        return detail.strip()[:300]
-    error = data.get("error") if isinstance(data, dict) else None
-    if isinstance(error, dict):
-        return str(error.get("message") or error)
-    return str(error or data)[:300]
-
-
-def sse_events(lines: Iterator[bytes]) -> Iterator[dict[str, Any]]:
-    """`data: {...}` lines of a server-sent event stream, until `data: [DONE]`."""
-    for raw in lines:
-        line = raw.decode("utf-8", "replace").strip()
-        if not line.startswith("data:"):
-            continue
-        data = line[5:].strip()
-        if data == "[DONE]":
-            return
-        try:
-            event = json.loads(data)
-        except ValueError:
-            continue  # keep-alive comments or junk between chunks
-        if isinstance(event, dict):
-            yield event
-
-
-def estimate_tokens(text: str) -> int:
-    """About four characters per token: only used when a server reports no usage."""
-    return max(1, len(text) // 4) if text else 0
-
-
-@dataclass
-class Reply:
-    text: str = ""
-    usage: dict[str, int] | None = None
-    finish_reason: str | None = None
-    reported: int = 0  # tokens already reported to the engine
-
-
-def _write_out(text: str) -> None:
-    data = text.encode("utf-8")
-    view = memoryview(data)
-    while view:
-        view = view[os.write(1, view) :]
-
-
-def _usage(data: Any) -> dict[str, int] | None:
-    if not isinstance(data, dict):
-        return None
-    return {k: int(v) for k, v in data.items() if isinstance(v, int)}
-
-
-def read_stream(response: Any, ctx: AgentContext, prompt_estimate: int) -> Reply:
-    reply = Reply()
-    chunks = 0
-    for event in sse_events(iter(response.readline, b"")):
-        if "error" in event:
-            detail = _error_text(json.dumps(event))
-            raise RunnerError(f"the llm endpoint failed mid-stream: {detail}")
-        reply.usage = _usage(event.get("usage")) or reply.usage
-        for choice in event.get("choices") or []:
-            delta = (choice.get("delta") or {}).get("content") or ""
-            if delta:
-                reply.text += delta
-                _write_out(delta)
-                chunks += 1
-            reply.finish_reason = choice.get("finish_reason") or reply.finish_reason
-        if chunks and chunks % ESTIMATE_EVERY == 0 and reply.usage is None:
-            interim = prompt_estimate + estimate_tokens(reply.text)
-            ctx.report_usage(tokens=interim - reply.reported)
-            reply.reported = interim
-    return reply
-
-
-def read_whole(response: Any) -> Reply:
-    try:
-        data = json.loads(response.read())
-    except ValueError as exc:
-        raise RunnerError(f"the llm endpoint did not answer JSON: {exc}") from None
-    choices = data.get("choices") or [{}]
-    message = choices[0].get("message") or {}
-    reply = Reply(
-        text=str(message.get("content") or ""),
-        usage=_usage(data.get("usage")),
-        finish_reason=choices[0].get("finish_reason"),
-    )
-    _write_out(reply.text)
-    return reply
+def _tool_turn(reply: Reply, turn: int, box: ToolBox) -> list[dict[str, Any]]:
+    """The assistant's tool calls and each tool's answer, as the next messages."""
+    for number, call in enumerate(reply.tool_calls):
+        call["id"] = call["id"] or f"call_{turn}_{number}"
+    added: list[dict[str, Any]] = [
+        {"role": "assistant", "content": reply.text or None, "tool_calls": reply.tool_calls}]
+    for call in reply.tool_calls:
+        function = call["function"]
+        answer, _ = box.call(function["name"], function["arguments"])
+        added.append({"role": "tool", "tool_call_id": call["id"], "content": answer})
+    return added
 
 
 class LlmRunner:
     name = "llm"
 
     def run(self, job: Job, ctx: AgentContext) -> Outcome:
-        settings = settings_for(job)
-        messages = build_messages(job.prompt, job.inputs)
-        prompt_estimate = estimate_tokens("".join(m["content"] for m in messages))
-        response = post(settings, build_request(settings, messages))
-        try:
-            with response:
-                reply = (
-                    read_stream(response, ctx, prompt_estimate)
-                    if settings.stream
-                    else read_whole(response)
-                )
-        except TimeoutError as exc:
-            raise RunnerError(
-                f"the llm endpoint {settings.endpoint} stopped answering: {exc}",
-                fix="raise HOUSTON_LLM_TIMEOUT or check the model server",
-            ) from None
-        _write_out("\n")
-        estimated = reply.usage is None or "total_tokens" not in reply.usage
-        total = (
-            prompt_estimate + estimate_tokens(reply.text)
-            if estimated or reply.usage is None
-            else reply.usage["total_tokens"]
-        )
-        if total > reply.reported:
-            ctx.report_usage(tokens=total - reply.reported)
-        return Outcome(ok=True, result=_result(settings, reply, total, estimated))
-
-
-def _result(settings: Settings, reply: Reply, total: int, estimated: bool) -> dict[str, Any]:
-    result: dict[str, Any] = {
-        "text": reply.text,
-        "model": settings.model,
-        "finish_reason": reply.finish_reason,
-        "usage": {**(reply.usage or {}), "total_tokens": total, "estimated": estimated},
-    }
-    try:
-        parsed = json.loads(reply.text)
-    except ValueError:
-        return result
-    result["data"] = parsed  # agents asked for JSON get it parsed for the next task
-    return result
+        return run_llm(job, ctx)
 
 
 RUNNER = LlmRunner()

@@ -16,15 +16,16 @@ from starlette.routing import Route
 from houston.errors import (
     AmbiguousError,
     ConflictError,
+    EnvironmentFault,
     HoustonError,
     IllegalTransition,
     NotFoundError,
+    from_os_error,
 )
 from houston.events import EventLog
-from houston.lifecycle import MissionState
 from houston.metrics import LogMetrics
-from houston.server import acting, views
-from houston.store import STATE_ORDER, MissionStore
+from houston.server import acting, listing, views
+from houston.store import MissionStore
 
 MAX_BODY = 1024 * 1024
 STATUS_BY_ERROR: list[tuple[type[HoustonError], int]] = [
@@ -32,6 +33,7 @@ STATUS_BY_ERROR: list[tuple[type[HoustonError], int]] = [
     (AmbiguousError, 409),
     (ConflictError, 409),
     (IllegalTransition, 409),
+    (EnvironmentFault, 503),
 ]
 
 
@@ -55,6 +57,7 @@ class Api:
         self.store = store
         self.log = log
         self.metrics = metrics
+        self.index = listing.MissionIndex(store)
 
     def routes(self) -> list[Route]:
         return [
@@ -70,23 +73,30 @@ class Api:
             result = await run_in_threadpool(fn, *args)
         except HoustonError as exc:
             return error_response(exc)
+        except OSError as exc:  # a name too long (400), a full or read-only disk (503)
+            error = from_os_error(exc)
+            if error is None:
+                raise
+            return error_response(error)
         return JSONResponse(result, status_code=status)
 
     async def list_missions(self, request: Request) -> Response:
-        raw = request.query_params.get("state")
-        states = tuple(s for s in STATE_ORDER if raw is None or s.value == raw.upper())
-        limit = _int(request, "limit", 200, 1, 1000)
-        offset = _int(request, "offset", 0, 0, 10**9)
-        return await self._call(self._list, states, limit, offset)
+        """One page of missions; `?q= state= outcome= package= since= until= sort=
+        limit= offset=` are applied here, on the server (listing.py)."""
+        query = listing.parse_query(dict(request.query_params))
+        return await self._call(self._list, query)
 
-    def _list(self, states: tuple[MissionState, ...], limit: int, offset: int) -> dict[str, Any]:
+    def _list(self, query: listing.Query) -> dict[str, Any]:
         last = self.log.last_id()
-        refs = self.store.list(states, limit=limit, offset=offset)
+        missions, total = self.index.query(query)
         return {
             "last_event_id": last,
             "workers": self.metrics.catch_up().workers,
             "counts": views.counts(self.store),
-            "missions": [views.mission_summary(self.store, r) for r in refs],
+            "total": total,
+            "offset": query.offset,
+            "limit": query.limit,
+            "missions": missions,
         }
 
     async def show(self, request: Request) -> Response:

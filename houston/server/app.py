@@ -6,6 +6,7 @@ whole app sits behind `Guard` (security.py), a pure ASGI middleware.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -27,6 +28,7 @@ from houston.lifecycle import MissionState
 from houston.metrics import LogMetrics, render
 from houston.server import views
 from houston.server.api import Api
+from houston.server.reads import Reads
 from houston.server.security import LOOPBACK_HOSTS, Guard
 from houston.server.sse import Feed, resume_point
 from houston.store import MissionStore
@@ -98,10 +100,14 @@ def create_app(
     board = [home.state_dir(state) for state in MissionState]
     feed = Feed(log, queue_size=queue_size, reconcile=reconcile, board=board)
     pages = Pages(store, log, feed, send_timeout)
+    api = Api(store, log, pages.metrics)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await feed.start()
+        # Read every mission into the list's index in the background, so that the first
+        # search with 10,000 missions does not wait for 10,000 status.json reads.
+        asyncio.get_running_loop().run_in_executor(None, api.index.rows)
         try:
             yield
         finally:
@@ -113,7 +119,8 @@ def create_app(
         Route("/", pages.dashboard, methods=["GET"]),
         Route("/events", pages.events, methods=["GET"]),
         Route("/metrics", pages.prometheus, methods=["GET"]),
-        *Api(store, log, pages.metrics).routes(),
+        *api.routes(),
+        *Reads(home, store, log).routes(),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)

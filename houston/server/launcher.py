@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import ipaddress
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Generator, Iterable
@@ -28,6 +30,7 @@ from houston import fsio
 from houston.errors import StoreError
 from houston.home import Home
 from houston.server.app import create_app
+from houston.server.protocol import BODY_TIMEOUT, HEAD_TIMEOUT, bounded_protocol
 from houston.server.security import LOOPBACK_HOSTS, load_token
 from houston.server.sse import Feed
 
@@ -88,9 +91,12 @@ def start(
     reconcile: float = 2.0,
     graceful_timeout: int = 1,
     log_level: str = "warning",
+    head_timeout: float = HEAD_TIMEOUT,
+    body_timeout: float = BODY_TIMEOUT,
 ) -> ServerHandle:
     """Serve the dashboard of `home`; port 0 takes any free port, and a taken default
     port falls back to a free one. The chosen port is written to `<home>/run/server.json`."""
+    _warn_if_exposed(host)
     home.run.mkdir(parents=True, exist_ok=True)
     token = load_token(home.run)
     hosts = {*LOOPBACK_HOSTS, *allowed_hosts, *_names_for(host)}
@@ -102,7 +108,8 @@ def start(
     chosen = sock.getsockname()[1]
     config = uvicorn.Config(
         app, log_level=log_level, timeout_graceful_shutdown=graceful_timeout,
-        lifespan="on", loop="asyncio", http="h11", ws="none", access_log=False,
+        lifespan="on", loop="asyncio", http=bounded_protocol(head_timeout, body_timeout),
+        ws="none", access_log=False,
     )
     server = _Server(config)
     loop = asyncio.new_event_loop()
@@ -116,6 +123,38 @@ def start(
     handle = ServerHandle(url, host, chosen, token, home, server, thread, feed, loop)
     _write_record(home, host, chosen, url.split("?", 1)[0])
     return handle
+
+
+def is_loopback(host: str) -> bool:
+    """Pure: does binding `host` keep the server on this machine?"""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to any interface
+        return False
+
+
+def exposure_warning(host: str) -> str:
+    """Pure: the warning for a bind address other machines can reach ("" for loopback)."""
+    if is_loopback(host):
+        return ""
+    where = "EVERY network interface" if host in WILDCARDS else f"{host}"
+    bar = "!" * 78
+    return (
+        f"{bar}\nWARNING: the dashboard will listen on {where}, in plain HTTP.\n"
+        "Anyone who can reach this port sees the requests pass unencrypted, the access\n"
+        "token included, and with the token can approve, cancel and submit missions.\n"
+        "Use --host 127.0.0.1 (the default) and an SSH tunnel or a TLS proxy instead.\n"
+        f"{bar}\n"
+    )
+
+
+def _warn_if_exposed(host: str) -> None:
+    warning = exposure_warning(host)
+    if warning:  # before binding: said even when the bind then fails
+        sys.stderr.write(warning)
+        sys.stderr.flush()
 
 
 def _serve(loop: asyncio.AbstractEventLoop, server: _Server, sock: socket.socket) -> None:

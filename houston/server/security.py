@@ -8,6 +8,8 @@ A pure ASGI middleware (never BaseHTTPMiddleware, which breaks streaming shutdow
 - mutating requests carrying a browser's `Origin` need it to equal this server's origin
   exactly; `Origin: null` is refused; a cookie alone never suffices without that Origin
   (cookies are not isolated by port, so SameSite is not enough);
+- a request carrying `Host` or `Origin` twice is refused (400): which copy a check
+  reads must never be a choice an attacker makes;
 - no CORS headers are ever sent; every response forbids framing and sniffing.
 """
 
@@ -25,6 +27,7 @@ from urllib.parse import parse_qs
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
+SINGLE_HEADERS = (b"host", b"origin")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PUBLIC_PREFIXES = ("/static/",)
 SECURITY_HEADERS = [
@@ -73,6 +76,18 @@ def host_name(host_header: str) -> str:
     return host_header.rsplit(":", 1)[0] if ":" in host_header else host_header
 
 
+def duplicate_header(headers: Iterable[tuple[bytes, bytes]]) -> str:
+    """Pure: the name of a header that must appear once but appears twice, else ""."""
+    seen: set[bytes] = set()
+    for name, _value in headers:
+        lowered = name.lower()
+        if lowered in SINGLE_HEADERS:
+            if lowered in seen:
+                return lowered.decode().capitalize()
+            seen.add(lowered)
+    return ""
+
+
 def cookie_name(port: int) -> str:
     # Cookies are shared across ports: one name per port keeps two homes apart.
     return f"houston_token_{port}"
@@ -87,6 +102,10 @@ class Guard:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
+            return
+        duplicate = duplicate_header(scope["headers"])
+        if duplicate:
+            await _respond(send, 400, {"error": f"the {duplicate} header appears more than once"})
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         refusal = self.refusal(scope, headers)

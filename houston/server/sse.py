@@ -3,7 +3,9 @@
 One `Feed` per server tails the event log and fans every new event out to the
 subscribers' bounded buffers. A client stream is built so that resuming is exact:
 subscribe to the live feed first, replay the log from the resume point up to its head,
-then drain the live buffer skipping ids already sent: no gap, no duplicate. A client
+then drain the live buffer skipping ids already sent: no gap, no duplicate. The replay
+reads the log a window of `REPLAY_BYTES` at a time, so a client that asks for the whole
+log and stops reading holds one window, however large the log. A client
 that falls `queue_size` events behind is closed; its browser reconnects with
 `Last-Event-ID` and resumes from the log, so a slow client never grows memory.
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -32,6 +35,10 @@ from houston.server.watch import LogWatcher
 
 RETRY_MS = 1000
 REPLAY_BATCH = 500
+# One replay step reads, parses and sends at most this much: a stalled client then holds
+# one window (plus the socket buffers), not a whole 8 MiB log segment parsed into dicts.
+REPLAY_BYTES = 256 * 1024
+_EVENT_ID = re.compile(r"-?[0-9]{1,18}")  # ASCII digits; 18 of them fit in an int64
 
 
 def encode_sse(event: dict[str, Any]) -> bytes:
@@ -54,11 +61,9 @@ def resume_point(last_event_id: str | None, since: str | None, head_id: int) -> 
     """Pure: the id to resume after. The browser's Last-Event-ID (sent on automatic
     reconnects) wins over `?since=`; with neither, start live at the head."""
     for raw in (last_event_id, since):
-        if raw is not None and raw.strip():
-            try:
-                return max(-1, int(raw.strip()))
-            except ValueError:
-                continue
+        text = (raw or "").strip()
+        if _EVENT_ID.fullmatch(text):  # not int(): it also reads "٣" and "1_0"
+            return max(-1, int(text))
     return head_id
 
 
@@ -187,7 +192,7 @@ class Feed:
         """Read what is new in the log and hand it to every subscriber."""
         assert self._tail is not None
         for _ in range(100):  # bounded; the next wake-up continues
-            batch = self._tail.poll_raw(limit=REPLAY_BATCH)
+            batch = self._tail.poll_raw(limit=REPLAY_BATCH, max_bytes=REPLAY_BYTES)
             if not batch:
                 return
             subscribers = list(self.subscribers)
@@ -237,7 +242,7 @@ class Feed:
         head = self.log.head()
         try:
             while tail.position < head and not self.closing:
-                batch = await anyio.to_thread.run_sync(tail.poll_raw, REPLAY_BATCH)
+                batch = await anyio.to_thread.run_sync(tail.poll_raw, REPLAY_BATCH, REPLAY_BYTES)
                 if not batch:
                     break
                 chunk = b"".join(

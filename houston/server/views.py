@@ -6,17 +6,21 @@ writes a mission file. Task summaries come from `houston.taskview.read_tasks`.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
 
 from houston import taskview
 from houston.errors import NotFoundError, UsageError
+from houston.explain import end_reason
 from houston.ids import SAFE_ID
+from houston.server import detail as attempts
 from houston.store import STATE_ORDER, MissionRef, MissionStore
 
 LOG_TAIL_BYTES = 64 * 1024
 LOG_STREAMS = ("stdout", "stderr")
+MISSION_LOG_FILE_BYTES = 256 * 1024  # per attempt and stream in the whole-mission log
 
 
 def counts(store: MissionStore) -> dict[str, int]:
@@ -32,7 +36,38 @@ def mission_detail(store: MissionStore, ref: MissionRef) -> dict[str, Any]:
     detail["budget"] = read_budget(ref.path)
     detail["tasks"] = read_tasks(ref.path)
     detail["transitions"] = store.transitions(ref)
+    detail["attempts"] = attempts.read_attempts(ref.path)
+    detail["failures"] = attempts.failures(ref.path, detail["tasks"])
+    detail["cancel_requested"] = _cancel_by(ref.path)
+    detail["end"] = end_reason(detail, detail["transitions"], detail["tasks"], detail["budget"],
+                               detail["cancel_requested"])
     return detail
+
+
+def _cancel_by(mission_path: Path) -> str | None:
+    """Who asked a running mission to stop (`cancel.request` names them)."""
+    try:
+        request = json.loads((mission_path / "cancel.request").read_bytes())
+    except (OSError, ValueError):
+        return None
+    return str(request.get("by") or "someone") if isinstance(request, dict) else "someone"
+
+
+def mission_log(mission_path: Path, per_file: int = MISSION_LOG_FILE_BYTES) -> str:
+    """Every attempt's stdout and stderr, in the order the attempts started, each line
+    marked `[task #n]` (stdout) or `[task #n err]` (stderr), after a `[task #n --]` line
+    with the attempt's start, end and exit reason."""
+    parts: list[str] = []
+    for row in attempts.read_attempts(mission_path):
+        folder = mission_path / "tasks" / row["task"] / "attempts" / str(row["attempt"])
+        ended = f", ended {row['finished']}: {row['reason']}" if row["finished"] else ""
+        parts.append(f"[{row['task']} #{row['attempt']} --] started {row['started']} on "
+                     f"worker {row['worker']}{ended}")
+        for stream, mark in (("stdout", ""), ("stderr", " err")):
+            data = attempts.read_tail(folder / f"{stream}.log", per_file)
+            prefix = f"[{row['task']} #{row['attempt']}{mark}] "
+            parts.extend(prefix + line for line in data.decode("utf-8", "replace").splitlines())
+    return "\n".join(parts) + ("\n" if parts else "")
 
 
 def read_budget(mission_path: Path) -> dict[str, Any]:

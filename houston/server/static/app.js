@@ -1,323 +1,197 @@
-// Houston dashboard: one EventSource per tab, no polling. A snapshot comes from the JSON
-// API with its `last_event_id`; the stream resumes right after it. EventSource reconnects
-// by itself (Last-Event-ID), so a restarted server is picked up where the tab left off.
+// Houston dashboard, shared core: state, DOM helpers, formatting, the router and the event
+// stream. One EventSource per tab, no polling: a snapshot comes from the JSON API with its
+// `last_event_id` and the stream resumes right after it. The other scripts (list, mission,
+// timeline, logs, extras) add their functions to `H`; start.js wires them up.
 "use strict";
 
-const STATES = ["PLANNING", "COMMITTED", "EXECUTING", "COMPLETED"];
-const VERBS_BY_STATE = {
-  PLANNING: ["approve", "reject", "cancel"], COMMITTED: ["cancel"],
-  EXECUTING: ["cancel"], COMPLETED: ["retry"],
-};
-const LOG_LINES = 500;
-const SPARK_POINTS = 60;
-
-const ui = {
-  missions: new Map(), selected: null, detail: null, task: null,
-  lastId: -1, source: null, workers: 0, slots: new Map(), logLines: [],
-  cpu: [], rss: [], timers: new Map(), boardEventAt: 0,
+const H = {
+  ui: {
+    route: { view: "list", mission: null, task: null },
+    list: { total: 0, missions: [] }, detail: null, lastId: -1, source: null, workers: 0,
+    slots: new Map(), timers: new Map(), boardEventAt: 0, online: false,
+  },
 };
 
-const $ = (id) => document.getElementById(id);
+H.$ = (id) => document.getElementById(id);
 
-function el(tag, attrs = {}, ...children) {
+H.el = function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null) continue;
     if (key === "class") node.className = value;
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
     else node.setAttribute(key, value);
   }
-  for (const child of children) node.append(child);
+  for (const child of children) if (child !== null && child !== undefined) node.append(child);
   return node;
-}
+};
 
-function later(key, fn, ms = 60) {   // coalesce bursts of events into one fetch
-  if (ui.timers.has(key)) return;
-  ui.timers.set(key, setTimeout(() => { ui.timers.delete(key); fn(); }, ms));
-}
+H.svg = function svg(tag, attrs = {}) {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
+  return node;
+};
 
-async function getJSON(path) {
+H.later = function later(key, fn, ms = 60) {   // coalesce bursts of events into one fetch
+  if (H.ui.timers.has(key)) return;
+  H.ui.timers.set(key, setTimeout(() => { H.ui.timers.delete(key); fn(); }, ms));
+};
+
+H.getJSON = async function getJSON(path) {
   const answer = await fetch(path, { headers: { Accept: "application/json" } });
-  if (!answer.ok) throw new Error(`${path}: ${answer.status}`);
-  return answer.json();
-}
-
-// -- the board ------------------------------------------------------------------------
-
-async function loadBoard() {
-  const data = await getJSON("/api/missions");
-  ui.missions = new Map(data.missions.map((m) => [m.id, m]));
-  ui.workers = data.workers || 0;
-  for (const state of STATES) $(`count-${state}`).textContent = data.counts[state] ?? 0;
-  renderBoard();
-  return data.last_event_id;
-}
-
-function renderBoard() {
-  const focused = document.activeElement && document.activeElement.classList.contains("card")
-    ? document.activeElement.dataset.id : null;   // keep keyboard focus across refreshes
-  for (const state of STATES) $(`col-${state}`).replaceChildren();
-  for (const m of ui.missions.values()) {
-    const column = $(`col-${m.state}`);
-    if (!column) continue;
-    const counts = m.counts || {};
-    const card = el("button", {
-      type: "button", class: "card", "data-id": m.id,
-      "aria-current": String(m.id === ui.selected), onclick: () => select(m.id),
-    },
-      el("span", { class: "name" }, m.name || m.id),
-      el("span", { class: "meta" }, `${counts.succeeded ?? 0}/${counts.total ?? 0} tasks `),
-      el("span", { class: `badge s-${m.outcome || ""}` }, m.outcome || ""));
-    column.append(el("li", {}, card));
-    if (m.id === focused) card.focus();
-  }
-}
-
-// -- one mission ----------------------------------------------------------------------
-
-async function select(id) {
-  if (ui.selected !== id) {
-    ui.selected = id; ui.task = null; ui.logLines = []; ui.cpu = []; ui.rss = [];
-    ui.slots = new Map();
-  }
-  renderBoard();
-  await loadDetail();
-  await loadLog();
-  $("mission").hidden = false;
-}
-
-async function loadDetail() {
-  if (!ui.selected) return;
-  try { ui.detail = await getJSON(`/api/missions/${ui.selected}`); }
-  catch (err) { showError(String(err)); return; }
-  renderDetail();
-}
-
-function renderDetail() {
-  const d = ui.detail;
-  $("m-name").textContent = d.name || d.id;
-  $("m-id").textContent = d.id;
-  $("m-state").textContent = d.state;
-  $("m-outcome").textContent = d.outcome || "";
-  $("m-outcome").className = `badge s-${d.outcome || ""}`;
-  const allowed = VERBS_BY_STATE[d.state] || [];
-  for (const button of document.querySelectorAll(".actions button")) {
-    button.disabled = !allowed.includes(button.dataset.verb);
-  }
-  renderGauges(d);
-  renderTasks(d.tasks || []);
-  renderSlots(d);
-}
-
-function wallTime(d) {   // status.json's figure, or the clock's while the mission runs
-  const saved = (d.usage || {}).wall_time || 0;
-  const started = Date.parse(d.started || "");
-  if (d.state !== "EXECUTING" || Number.isNaN(started)) return saved;
-  return Math.max(saved, (Date.now() - started) / 1000);
-}
-
-function renderGauges(d) {
-  const usage = d.usage || {}, budget = d.budget || {};
-  const rows = [
-    ["Tokens", usage.tokens || 0, budget.max_tokens, (v) => String(Math.round(v))],
-    ["Cost", usage.cost || 0, budget.max_cost, (v) => `$${Number(v).toFixed(3)}`],
-    ["Wall time", wallTime(d), budget.max_wall_time, (v) => `${Number(v).toFixed(1)} s`],
-  ];
-  $("gauges").replaceChildren(...rows.map(([label, used, limit, fmt]) => {
-    const meter = el("meter", { min: "0", max: String(limit || Math.max(used, 1)),
-      value: String(used), high: String((limit || Infinity) * 0.8), "aria-label": label });
-    return el("div", { class: "gauge" }, el("span", {}, label), meter,
-      el("span", { class: "muted" }, limit ? `${fmt(used)} / ${fmt(limit)}` : `${fmt(used)} (no limit)`));
-  }));
-}
-
-function renderTasks(tasks) {
-  $("tasks").replaceChildren(...tasks.map((t) => {
-    const spend = t.usage ? `${t.usage.tokens || 0} tok · $${Number(t.usage.cost || 0).toFixed(3)}` : "";
-    const name = el("button", { type: "button", onclick: () => pickTask(t.id),
-      "aria-pressed": String(ui.task === t.id) }, t.id);
-    return el("tr", { "data-task": t.id },
-      el("td", {}, name, t.initializer ? " (+1)" : ""),
-      el("td", { class: `s-${t.state}` }, t.state),
-      el("td", {}, String(t.attempt ?? 0)),
-      el("td", {}, t.duration != null ? `${Number(t.duration).toFixed(2)} s` : ""),
-      el("td", {}, spend));
-  }));
-}
-
-function renderSlots(d) {
-  const running = (d.tasks || []).filter((t) => t.state === "running");
-  const init = running.find((t) => t.initializer);
-  const workers = running.filter((t) => !t.initializer);
-  // Slot 0 is the engine's initializer slot (the "+1"); slots 1..N are the workers.
-  const known = [...ui.slots.keys()].filter((s) => s > 0).sort((a, b) => a - b);
-  const n = Math.max(Math.min((d.budget || {}).max_concurrency || Infinity, ui.workers),
-    known.length, workers.length, 1);
-  const numbers = known.length >= n ? known : [...Array(n).keys()].map((i) => i + 1);
-  const spare = workers.filter((t) => !numbers.includes(t.worker));
-  const first = ui.slots.get(0);
-  const initTask = init ? init.id
-    : first && first.busy && first.mission === d.id ? first.task : null;
-  const initLabel = initTask || (first && first.busy ? "busy (other mission)" : "idle");
-  const slots = [el("li", { class: "slot", "data-busy": String(Boolean(initTask)) },
-    el("b", {}, "+1 initializer"), String(initLabel))];
-  for (const number of numbers) {
-    const seen = ui.slots.get(number);
-    const mine = seen && seen.busy && seen.mission === d.id ? seen.task : null;
-    const task = (workers.find((t) => t.worker === number) || {}).id || mine ||
-      (seen && seen.busy ? null : (spare.shift() || {}).id);
-    const label = seen && seen.busy && !mine && !task ? "busy (other mission)" : task || "idle";
-    slots.push(el("li", { class: "slot", "data-busy": String(Boolean(task)) },
-      el("b", {}, `worker ${number}`), String(label)));
-  }
-  $("slots").replaceChildren(...slots);
-}
-
-async function pickTask(task) {
-  ui.task = ui.task === task ? null : task;
-  ui.logLines = [];
-  await loadLog();
-  renderTasks((ui.detail && ui.detail.tasks) || []);
-}
-
-async function loadLog() {   // a task's whole log; for all tasks, the lines seen from now on
-  $("log-title").textContent = ui.task ? `(${ui.task})`
-    : "(all tasks, live from now; pick a task for its whole log)";
-  if (ui.task && ui.selected) {
-    try {
-      const log = await getJSON(`/api/missions/${ui.selected}/tasks/${ui.task}/log`);
-      ui.logLines = log.text.split("\n").filter((line) => line !== "");
-    } catch (err) { showError(String(err)); }
-  }
-  renderLog();
-}
-
-function renderLog() {
-  const pre = $("log");
-  const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
-  pre.textContent = ui.logLines.slice(-LOG_LINES).join("\n");
-  if (atEnd) pre.scrollTop = pre.scrollHeight;
-}
-
-function renderSpark(id, values, label, fmt) {
-  const svg = $(id);
-  const max = Math.max(...values, 1e-9);
-  const points = values.map((v, i) =>
-    `${(i / Math.max(values.length - 1, 1)) * 120},${30 - (v / max) * 28 - 1}`).join(" ");
-  const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
-  line.setAttribute("points", points);
-  svg.replaceChildren(line);
-  $(label).textContent = values.length ? fmt(values[values.length - 1]) : "";
-}
-
-function showError(text) {
-  const box = $("m-error");
-  box.textContent = text;
-  box.hidden = !text;
-}
-
-async function act(verb) {
-  if (!ui.selected) return;
-  showError("");
-  const answer = await fetch(`/api/missions/${ui.selected}/${verb}`, { method: "POST" });
   if (!answer.ok) {
     const body = await answer.json().catch(() => ({}));
-    showError(`${verb}: ${body.error || answer.status}${body.fix ? ` (${body.fix})` : ""}`);
+    throw new Error(body.error ? `${body.error}${body.fix ? ` (${body.fix})` : ""}` : `${path}: ${answer.status}`);
   }
-  later("board", refreshBoard, 0);
-  later("detail", loadDetail, 0);
-}
+  return answer.json();
+};
 
-// -- the stream -----------------------------------------------------------------------
+H.postJSON = async function postJSON(path, body) {
+  const answer = await fetch(path, {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const data = await answer.json().catch(() => ({}));
+  if (!answer.ok) throw new Error(`${data.error || answer.status}${data.fix ? ` (${data.fix})` : ""}`);
+  return data;
+};
 
-function onEvent(event) {
+// -- formatting -------------------------------------------------------------------------
+
+H.parseTime = (text) => { const t = Date.parse(text || ""); return Number.isNaN(t) ? null : t; };
+
+H.duration = function duration(seconds) {
+  if (seconds === null || seconds === undefined || Number.isNaN(seconds)) return "";
+  if (seconds < 10) return `${seconds.toFixed(2)} s`;
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  const m = Math.floor(seconds / 60), s = Math.floor(seconds % 60);
+  if (m < 60) return `${m}m${String(s).padStart(2, "0")}s`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
+};
+
+H.age = function age(ms) {
+  const s = Math.max(0, ms / 1000);
+  for (const [unit, size] of [["d", 86400], ["h", 3600], ["m", 60]]) {
+    if (s >= size) return `${Math.floor(s / size)}${unit} ago`;
+  }
+  return `${Math.floor(s)}s ago`;
+};
+
+H.clock = (text) => {   // a local wall-clock time with milliseconds for start/end columns
+  const t = H.parseTime(text);
+  if (t === null) return "";
+  const d = new Date(t);
+  return `${d.toLocaleTimeString([], { hour12: false })}.${String(d.getMilliseconds()).padStart(3, "0")}`;
+};
+
+H.money = (v) => `$${Number(v || 0).toFixed(4)}`;
+H.tokens = (v) => Number(v || 0).toLocaleString("en-US");
+H.mib = (bytes) => `${(Number(bytes || 0) / 1048576).toFixed(1)} MiB`;
+H.shortId = (id) => String(id || "").slice(-4);
+
+// -- errors -----------------------------------------------------------------------------
+
+H.showError = function showError(text) {
+  const box = H.$("m-error");
+  box.textContent = text || "";
+  box.hidden = !text;
+};
+
+// -- routing: #/ (list with its query), #/m/<id>, #/m/<id>/t/<task>, #/costs, #/run -----
+
+H.parseRoute = function parseRoute(hash) {
+  const [path, query = ""] = (hash || "").replace(/^#/, "").split("?");
+  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  const params = Object.fromEntries(new URLSearchParams(query));
+  if (parts[0] === "m" && parts[1]) return { view: "mission", mission: parts[1], task: parts[3] || null, params };
+  if (parts[0] === "costs") return { view: "costs", params };
+  if (parts[0] === "run") return { view: "run", params };
+  return { view: "list", params };
+};
+
+H.missionHref = (id, task) =>
+  `#/m/${encodeURIComponent(id)}${task ? `/t/${encodeURIComponent(task)}` : ""}`;
+
+H.go = function go(hash) { if (location.hash !== hash) location.hash = hash; else H.route(); };
+
+H.route = async function route() {
+  const next = H.parseRoute(location.hash);
+  const previous = H.ui.route;
+  H.ui.route = next;
+  H.$("mission").hidden = next.view !== "mission";
+  H.$("costs").hidden = next.view !== "costs";
+  H.$("run").hidden = next.view !== "run";
+  H.$("list").hidden = next.view === "costs" || next.view === "run";
+  for (const [id, view] of [["nav-missions", "list"], ["nav-costs", "costs"], ["nav-run", "run"]]) {
+    H.$(id).setAttribute("aria-current", String(next.view === view || (view === "list" && next.view === "mission")));
+  }
+  if (next.view === "costs") return H.loadCosts();
+  if (next.view === "run") return H.loadPackages();
+  if (next.view === "list") H.readFilters(next.params);
+  if (next.view !== "mission") { H.renderCards(); return; }
+  const changed = previous.mission !== next.mission;
+  if (changed || previous.task !== next.task) H.showError("");   // stale errors go
+  await H.openMission(next.mission, next.task, changed);
+};
+
+// -- the stream -------------------------------------------------------------------------
+
+H.onEvent = function onEvent(event) {
+  const ui = H.ui;
   ui.lastId = event.id;
-  if (event.type === "worker.state") return onWorker(event);
-  if (event.type === "engine.state") later("board", refreshBoard);
-  if (event.type === "mission.state") later("board", refreshBoard);
-  if (event.mission && ["task.state", "usage"].includes(event.type)) boardChanged();
-  if (event.mission && event.mission === ui.selected) onMissionEvent(event);
-}
+  if (event.type === "worker.state") return H.onWorker(event);
+  if (event.type === "engine.state" || event.type === "mission.state") H.later("board", H.refreshAll);
+  if (event.mission && ["task.state", "usage"].includes(event.type)) H.boardChanged();
+  if (event.mission && ui.route.view === "mission" && event.mission === ui.route.mission) {
+    H.onMissionEvent(event);
+  }
+};
 
 // Cards show status.json's counts, which the engine writes at most every 0.5 s: read them
 // after that, and once more if events kept coming, so the last change is never missed.
-const STATUS_EVERY_MS = 600;
+H.STATUS_EVERY_MS = 600;
 
-function boardChanged() {
-  ui.boardEventAt = performance.now();
-  later("board", refreshBoardAfterEvents, STATUS_EVERY_MS);
-}
+H.boardChanged = function boardChanged() {
+  H.ui.boardEventAt = performance.now();
+  H.later("board", H.refreshAfterEvents, H.STATUS_EVERY_MS);
+};
 
-async function refreshBoardAfterEvents() {
+H.refreshAfterEvents = async function refreshAfterEvents() {
   const started = performance.now();
-  await refreshBoard();
-  if (started - ui.boardEventAt < STATUS_EVERY_MS) later("board", refreshBoardAfterEvents, STATUS_EVERY_MS);
-}
+  await H.refreshAll();
+  if (started - H.ui.boardEventAt < H.STATUS_EVERY_MS) H.later("board", H.refreshAfterEvents, H.STATUS_EVERY_MS);
+};
 
-function onMissionEvent(event) {
-  const data = event.data || {};
-  if (event.type === "attempt.log") {
-    if (!ui.task || ui.task === event.task) {
-      const lines = Array.isArray(data.lines) ? data.lines
-        : String(data.line ?? data.text ?? JSON.stringify(data)).split("\n");
-      const prefix = ui.task ? "" : `[${event.task}] `;
-      for (const line of lines) if (line !== "") ui.logLines.push(prefix + line);
-      if (ui.logLines.length > 2 * LOG_LINES) ui.logLines = ui.logLines.slice(-LOG_LINES);
-      renderLog();
-    }
-  } else if (event.type === "resource") {
-    ui.cpu = [...ui.cpu, Number(data.cpu || 0)].slice(-SPARK_POINTS);
-    ui.rss = [...ui.rss, Number(data.rss || 0)].slice(-SPARK_POINTS);
-    renderSpark("spark-cpu", ui.cpu, "cpu-now", (v) => `${v.toFixed(0)} %`);
-    renderSpark("spark-rss", ui.rss, "rss-now", (v) => `${(v / 1048576).toFixed(1)} MiB`);
-  } else {
-    later("detail", loadDetail);
-  }
-}
+H.refreshAll = async function refreshAll() {
+  try { await H.loadList(); } catch (err) { return; }
+  if (H.ui.route.view === "mission") await H.loadDetail();
+};
 
-function onWorker(event) {   // slots are engine-wide; idle ones carry no mission
-  const data = event.data || {};
-  ui.slots.set(Number(data.slot ?? 0), {
-    busy: data.state === "busy", task: event.task, mission: event.mission });
-  if (ui.detail) renderSlots(ui.detail);
-}
+H.setOnline = function setOnline(online, text) {
+  H.ui.online = online;
+  const conn = H.$("conn");
+  conn.dataset.state = online ? "live" : "reconnecting";
+  conn.textContent = text;
+  H.$("mission").classList.toggle("offline", !online);   // grey out: figures may be stale
+  H.$("mission").setAttribute("aria-busy", String(!online));
+};
 
-async function refreshBoard() {
-  try { await loadBoard(); } catch (err) { return; }
-  if (ui.selected) await loadDetail();
-}
-
-function connect(since) {
+H.connect = function connect(since) {
   const source = new EventSource(`/events?since=${since}`);
-  ui.source = source;
-  const conn = $("conn");
+  H.ui.source = source;
   source.onopen = () => {
-    conn.dataset.state = "live"; conn.textContent = "live";
-    later("board", refreshBoard, 0);   // catch up on anything that moved while away
+    H.setOnline(true, "live");
+    H.showError("");   // an error from before the reconnect is stale now
+    H.later("board", H.refreshAll, 0);   // catch up on anything that moved while away
   };
   source.onerror = () => {
-    conn.dataset.state = "reconnecting"; conn.textContent = "reconnecting…";
+    H.setOnline(false, "reconnecting…");
     if (source.readyState === EventSource.CLOSED) {   // refused (e.g. a new token): retry slowly
       source.close();
-      setTimeout(() => connect(ui.lastId), 5000);
+      setTimeout(() => H.connect(H.ui.lastId), 5000);
     }
   };
-  source.onmessage = (message) => onEvent(JSON.parse(message.data));
-  source.addEventListener("missions", () => later("board", refreshBoard));
-  source.addEventListener("reset", () => later("board", refreshBoard, 0));
-}
-
-function tick() {   // the wall-time gauge of a running mission moves with the clock
-  if (ui.detail && ui.detail.state === "EXECUTING" && !document.hidden) renderGauges(ui.detail);
-}
-
-async function start() {
-  setInterval(tick, 1000);
-  for (const button of document.querySelectorAll(".actions button")) {
-    button.addEventListener("click", () => act(button.dataset.verb));
-  }
-  let since = -1;
-  try { since = await loadBoard(); } catch (err) { $("conn").textContent = String(err); }
-  connect(since);
-}
-
-start();
+  source.onmessage = (message) => H.onEvent(JSON.parse(message.data));
+  source.addEventListener("missions", () => H.later("board", H.refreshAll));
+  source.addEventListener("reset", () => H.later("board", H.refreshAll, 0));
+};

@@ -1,0 +1,131 @@
+"""The dashboard with many missions: time to the first list and time to filter, in a real
+Chromium (Playwright, Debian's /usr/bin/chromium), plus the API alone over HTTP.
+
+    python bench/dashboard.py            # --missions 10000 --repeat 3
+
+Missions are written into a scratch home as an engine leaves them (status.json,
+mission.yaml; tests/dashboard_fixtures.py). Each figure is the median of `--repeat` runs:
+
+- `first list`: page load until the first 50 cards and "of N" are on screen;
+- `filter (cold)`: the first search typed right after the server started, while it reads
+  every status.json once into its index (it starts doing so in the background at start);
+- `filter`: a later search, then a filter by outcome and package, until the page shows it;
+- `api ...`: the same requests without the browser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from _common import bench_home, table, temp_dir
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from dashboard_fixtures import make_missions
+
+from houston.server.launcher import ServerHandle, start
+
+CHROMIUM = "/usr/bin/chromium"
+TIMEOUT_MS = 60_000
+
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1000, 1)
+
+
+def wait_info(page: Any, text: str) -> None:
+    page.wait_for_function(
+        "(t) => document.getElementById('page-info').textContent.endsWith(t)", arg=text,
+        timeout=TIMEOUT_MS)
+
+
+def browser_round(page: Any, handle: ServerHandle, total: int) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    page.goto(handle.url)  # the token becomes a cookie; not timed
+    wait_info(page, f"of {total:,}")
+    began = time.perf_counter()
+    page.goto(f"{handle.base_url}/#/")
+    page.reload()
+    wait_info(page, f"of {total:,}")
+    figures["first list"] = time.perf_counter() - began
+    began = time.perf_counter()
+    page.fill("#f-q", "nightly")
+    wait_info(page, f"of {total // 2:,}")
+    figures["filter"] = time.perf_counter() - began
+    began = time.perf_counter()
+    page.select_option("#f-outcome", "failed")
+    page.fill("#f-package", "beta")
+    wait_info(page, f"of {len(range(1, total + 1, 6)):,}")
+    figures["filter+outcome+package"] = time.perf_counter() - began
+    return figures
+
+
+def api_round(handle: ServerHandle) -> dict[str, float]:
+    import httpx
+
+    figures: dict[str, float] = {}
+    with httpx.Client(headers={"Authorization": f"Bearer {handle.token}"}) as client:
+        for label, query in (("api first page", ""), ("api search", "?q=nightly&sort=name"),
+                             ("api filter", "?outcome=failed&package=beta&sort=cost")):
+            began = time.perf_counter()
+            client.get(f"{handle.base_url}/api/missions{query}").raise_for_status()
+            figures[label] = time.perf_counter() - began
+    return figures
+
+
+def cold_filter(home: Any, page: Any, total: int) -> float:
+    """A fresh server: the first search reads every mission once."""
+    handle = start(home, port=0)
+    try:
+        page.goto(handle.url)
+        wait_info(page, f"of {total:,}")
+        began = time.perf_counter()
+        page.fill("#f-q", "nightly")
+        wait_info(page, f"of {total // 2:,}")
+        return time.perf_counter() - began
+    finally:
+        handle.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--missions", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    with temp_dir("houston-bench-dashboard") as root:
+        home = bench_home(root)
+        began = time.perf_counter()
+        make_missions(home, args.missions)
+        print(f"{args.missions:,} missions written in {time.perf_counter() - began:.1f} s")
+        runs: dict[str, list[float]] = {}
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM,
+                                                 args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            for _ in range(args.repeat):
+                runs.setdefault("filter (cold)", []).append(cold_filter(home, page, args.missions))
+            handle = start(home, port=0)
+            try:
+                api_round(handle)  # untimed: the index is filled once per server
+                for _ in range(args.repeat):
+                    for key, value in {**browser_round(page, handle, args.missions),
+                                       **api_round(handle)}.items():
+                        runs.setdefault(key, []).append(value)
+            finally:
+                handle.stop()
+                browser.close()
+    rows = [[k, f"{ms(statistics.median(v))} ms", f"{ms(max(v))} ms", "under 1 s"]
+            for k, v in runs.items()]
+    print(f"\n{args.missions:,} missions, median of {args.repeat}")
+    print(table(["measure", "median", "worst", "target"], rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Why a mission ended, in words: pure functions over its status, transitions and tasks.
+
+Used by the dashboard (`GET /api/missions/{id}` answers `end`) so that a person reads
+"Budget exceeded: tokens 5,210 of 5,000" rather than a reason code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ACTORS = {
+    "cli": "from the command line",
+    "http": "from the dashboard",
+    "engine stop": "by the engine stopping",
+    "cancel.request": "by a cancel request",
+}
+BUDGET_KEYS = {"tokens": "max_tokens", "cost": "max_cost", "wall_time": "max_wall_time"}
+
+
+def figure(kind: str, value: float) -> str:
+    if kind == "cost":
+        return f"${value:,.4f}"
+    if kind == "wall_time":
+        return f"{value:,.1f} s"
+    return f"{round(value):,}"
+
+
+def actor(by: Any) -> str:
+    text = str(by or "")
+    return ACTORS.get(text, f"by {text}" if text else "by someone")
+
+
+def last_move(transitions: list[dict[str, Any]]) -> dict[str, Any]:
+    return next((t for t in reversed(transitions) if t.get("to") == "COMPLETED"), {})
+
+
+def budget_text(detail: dict[str, Any], budget: dict[str, Any], usage: dict[str, Any]) -> str:
+    """The limit that was hit with the figure spent, when the records say which."""
+    kinds = [detail["kind"]] if detail.get("kind") in BUDGET_KEYS else [
+        k for k in ("tokens", "cost") if budget.get(BUDGET_KEYS[k]) is not None]
+    parts = []
+    for kind in kinds:
+        limit = budget.get(BUDGET_KEYS[kind])
+        spent = float(detail.get("spent") or usage.get(kind) or 0.0)
+        if limit is not None:
+            parts.append(f"{kind.replace('_', ' ')} {figure(kind, spent)} of "
+                         f"{figure(kind, float(limit))}")
+    text = "Budget exceeded" + (f": {', '.join(parts)}" if parts else "")
+    if detail.get("task") and not detail.get("kind"):
+        text += f" (no room left to start task {detail['task']})"
+    return text
+
+
+def end_reason(
+    status: dict[str, Any],
+    transitions: list[dict[str, Any]],
+    tasks: list[dict[str, Any]],
+    budget: dict[str, Any] | None,
+    cancel_by: str | None = None,
+) -> dict[str, Any] | None:
+    """`{"reason", "text", "at"}` for a completed mission; None before it ends."""
+    if status.get("state") != "COMPLETED":
+        return None
+    move = last_move(transitions)
+    reason = str(move.get("reason") or status.get("reason") or "")
+    raw = move.get("detail")
+    detail: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    failed = [t for t in tasks if t.get("state") == "failed"]
+    text = _words(reason, detail, failed, budget or {}, status, cancel_by)
+    return {"reason": reason, "text": text, "at": move.get("ts") or status.get("finished")}
+
+
+def _words(
+    reason: str,
+    detail: dict[str, Any],
+    failed: list[dict[str, Any]],
+    budget: dict[str, Any],
+    status: dict[str, Any],
+    cancel_by: str | None,
+) -> str:
+    raw = status.get("usage")
+    usage: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    if reason == "budget_exceeded":
+        return budget_text(detail, budget, usage)
+    if reason == "cancelled":
+        by = cancel_by if detail.get("by") == "cancel.request" and cancel_by else detail.get("by")
+        return f"Cancelled {actor(by)}"
+    if detail.get("action") == "reject":
+        return f"Rejected {actor(detail.get('by'))}"
+    if reason == "task_failed":
+        return _failed_text(detail, failed)
+    if reason == "all_tasks_done":
+        if failed:
+            return _failed_text(detail, failed)
+        return "All tasks succeeded"
+    if reason == "invalid":
+        return f"Invalid mission: {detail.get('error') or 'see its transitions'}"
+    if reason == "timeout":
+        return "Timed out"
+    return reason.replace("_", " ").capitalize() or "Completed"
+
+
+def _failed_text(detail: dict[str, Any], failed: list[dict[str, Any]]) -> str:
+    if detail.get("task"):
+        error = detail.get("error") or next(
+            (t.get("error") for t in failed if t.get("id") == detail["task"]), None)
+        return f"Task {detail['task']} failed" + (f": {error}" if error else "")
+    if len(failed) == 1:
+        error = failed[0].get("error")
+        return f"Task {failed[0]['id']} failed" + (f": {error}" if error else "")
+    if failed:
+        return f"{len(failed)} tasks failed: " + ", ".join(str(t["id"]) for t in failed)
+    return str(detail.get("error") or "Failed")

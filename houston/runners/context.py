@@ -1,0 +1,70 @@
+"""What an attempt knows of its mission: the results of its needs and the mission context.
+
+Every runner (command, python, llm, and runners added later) gets the same view through
+these functions, all plain and thread-safe (they only read files):
+
+* `needs_results(job)`: {need id: its accepted result} for the task's direct needs.
+* `mission_context(job)`: the mission's `context` text (context.md).
+* `resolved_inputs(job)`: the inputs with `{{ tasks.<id>.result[.<key>...] }}` filled from
+  the accepted results on disk (any task it needs, directly or transitively: checked at
+  submit); a missing result or key is a RunnerError that fails the attempt.
+* `envelope(job, inputs)`: the JSON a process-based agent reads on stdin,
+  `{"inputs": ..., "needs": {...}, "context": ...}`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from houston.errors import RunnerError
+from houston.runners import Job
+from houston.templating import TemplateError, referenced_tasks, resolve_results
+
+
+def read_result(mission_dir: str | Path, task_id: str) -> Any:
+    """The accepted result of `task_id`, or None when it has none (yet)."""
+    path = Path(mission_dir) / "tasks" / task_id / "result.json"
+    try:
+        return json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except ValueError as exc:
+        raise RunnerError(f"the result of task {task_id!r} is not JSON: {exc}",
+                          where=str(path)) from None
+
+
+def needs_results(job: Job) -> dict[str, Any]:
+    return {need: read_result(job.mission_dir, need) for need in job.needs}
+
+
+def mission_context(job: Job) -> str:
+    try:
+        return (Path(job.mission_dir) / "context.md").read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return ""
+
+
+def resolved_inputs(job: Job) -> dict[str, Any]:
+    wanted = referenced_tasks(job.inputs)
+    if not wanted:
+        return job.inputs
+    results = {}
+    for task_id in wanted:
+        value = read_result(job.mission_dir, task_id)
+        if value is not None:
+            results[task_id] = value
+    try:
+        filled = resolve_results(job.inputs, results)
+    except TemplateError as exc:
+        raise RunnerError(
+            f"task {job.task_id!r}: {exc}",
+            fix="check the placeholder against the result of that task (houston show)",
+        ) from None
+    inputs: dict[str, Any] = filled
+    return inputs
+
+
+def envelope(job: Job, inputs: dict[str, Any]) -> dict[str, Any]:
+    return {"inputs": inputs, "needs": needs_results(job), "context": mission_context(job)}

@@ -1,0 +1,232 @@
+"""The dashboard's mission list: search, filters, sort and paging done on the server.
+
+`Query` and `select` are pure: rows in, one page out. `MissionIndex` gathers the rows and
+keeps each one until its `status.json` changes (size and mtime), so that with 10,000
+missions a filter costs at most one `stat` per mission, not one JSON parse. COMPLETED is
+final: a mission's status there is written only by the move that brought it in, so while
+the COMPLETED folder's mtime (changed by every move in or out) stays put, its rows are
+reused without a stat at all. mission.yaml never changes after submission: the packages
+it names are read on the first package filter and kept by id.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC
+from typing import Any
+
+from houston.ids import id_time
+from houston.lifecycle import MissionState
+from houston.store import STATE_ORDER, MissionRef, MissionStore
+from houston.taskview import parse_time
+
+SORTS = ("newest", "oldest", "name", "duration", "cost")
+OUTCOMES = ("succeeded", "failed", "cancelled")
+MAX_LIMIT = 1000
+# `agent: pkg/name` lines of a mission.yaml: enough to say which packages it uses
+# without a YAML parse per mission.
+_AGENT_LINE = re.compile(rb"agent:\s*[\"']?([a-z0-9][a-z0-9._-]*)/", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str = ""
+    states: tuple[str, ...] = ()
+    outcome: str = ""
+    package: str = ""
+    since: str = ""  # YYYY-MM-DD, created on or after (UTC)
+    until: str = ""  # YYYY-MM-DD, created on or before (UTC)
+    sort: str = "newest"
+    limit: int = 50
+    offset: int = 0
+
+    @property
+    def is_plain(self) -> bool:
+        """No filter and newest first: the page can be cut from folder names alone."""
+        return not (self.text or self.outcome or self.package or self.since or self.until) \
+            and self.sort == "newest"
+
+
+def parse_query(params: dict[str, str]) -> Query:
+    """Lenient: an unknown sort or state is ignored rather than refused (a URL typed by
+    hand still shows missions)."""
+    states = tuple(s.strip().upper() for s in params.get("state", "").split(",") if s.strip())
+    known = {s.value for s in STATE_ORDER}
+    sort = params.get("sort", "newest")
+    return Query(
+        text=params.get("q", "").strip().lower()[:200],
+        states=tuple(s for s in states if s in known),
+        outcome=params.get("outcome", "") if params.get("outcome") in OUTCOMES else "",
+        package=params.get("package", "").strip().lower()[:100],
+        since=_day(params.get("since", "")),
+        until=_day(params.get("until", "")),
+        sort=sort if sort in SORTS else "newest",
+        limit=max(1, min(MAX_LIMIT, _int(params.get("limit"), 50))),
+        offset=max(0, _int(params.get("offset"), 0)),
+    )
+
+
+def _int(raw: str | None, default: int) -> int:
+    return int(raw) if raw and raw.isascii() and raw.isdigit() else default
+
+
+def _day(raw: str) -> str:
+    return raw if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw) else ""
+
+
+def matches(row: dict[str, Any], query: Query) -> bool:
+    if query.states and row["state"] not in query.states:
+        return False
+    if query.outcome and row.get("outcome") != query.outcome:
+        return False
+    if query.package and query.package not in row.get("packages", ()):
+        return False
+    day = (row.get("created") or "")[:10]
+    if query.since and (not day or day < query.since):
+        return False
+    if query.until and (not day or day > query.until):
+        return False
+    return not query.text or query.text in row["id"] or query.text in row["search"]
+
+
+def _sort_key(sort: str) -> Any:
+    keys: dict[str, Any] = {
+        "name": lambda r: (r["search"], r["id"]),
+        "duration": lambda r: (-(r.get("duration") or 0.0), r["id"]),
+        "cost": lambda r: (-(r.get("cost") or 0.0), r["id"]),
+    }
+    return keys.get(sort, lambda r: r["id"])
+
+
+def select(rows: list[dict[str, Any]], query: Query) -> tuple[list[dict[str, Any]], int]:
+    """The page of matching rows and how many matched in all."""
+    found = [r for r in rows if matches(r, query)]
+    found.sort(key=_sort_key(query.sort), reverse=query.sort == "newest")
+    return found[query.offset : query.offset + query.limit], len(found)
+
+
+def card(mission_id: str, state: str, status: dict[str, Any]) -> dict[str, Any]:
+    """One row of the list: what a card shows and what filters look at."""
+    raw = status.get("usage")
+    usage: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    created = status.get("created") or _id_iso(mission_id)
+    started, finished = parse_time(status.get("started")), parse_time(status.get("finished"))
+    duration = (finished - started).total_seconds() if started and finished else None
+    name = str(status.get("name") or mission_id)
+    return {
+        **status,
+        "id": mission_id,
+        "state": state,
+        "name": name,
+        "created": created,
+        "duration": duration,
+        "cost": float(usage.get("cost") or 0.0),
+        "search": name.lower(),
+    }
+
+
+def _id_iso(mission_id: str) -> str | None:
+    made = id_time(mission_id)
+    return made.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if made else None
+
+
+@dataclass
+class MissionIndex:
+    """Rows of every mission, each re-read only when its status.json changed."""
+
+    store: MissionStore
+    _rows: dict[str, tuple[tuple[str, int, int], dict[str, Any]]] = field(default_factory=dict)
+    _packages: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    _completed: tuple[int, dict[str, dict[str, Any]]] = field(default_factory=lambda: (-1, {}))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def query(self, query: Query) -> tuple[list[dict[str, Any]], int]:
+        states = tuple(s for s in STATE_ORDER if not query.states or s.value in query.states)
+        if query.is_plain:  # newest first, no filter: read only the page's statuses
+            refs, total = self.store.page(states, limit=query.limit, offset=query.offset)
+            return [self.row(r) for r in refs], total
+        rows = self.rows(states)
+        if query.package:  # mission.yaml is read only for a package filter, then kept
+            for row in rows:
+                if "packages" not in row:
+                    row["packages"] = list(self.packages(row["id"], row["state"]))
+        return select(rows, query)
+
+    def rows(self, states: tuple[MissionState, ...] = STATE_ORDER) -> list[dict[str, Any]]:
+        # Plain strings and os.stat: with 10,000 missions, pathlib's joins cost more
+        # than the stats themselves.
+        rows: dict[str, dict[str, Any]] = {}
+        for state in states:  # a mission seen twice while it moves keeps its later state
+            rows.update(self._rows_in(state))
+        if states == STATE_ORDER:  # forget missions that are gone (gc): memory stays bounded
+            with self._lock:
+                for gone in [i for i in self._rows if i not in rows]:
+                    del self._rows[gone]
+                    self._packages.pop(gone, None)
+        return list(rows.values())
+
+    def _rows_in(self, state: MissionState) -> dict[str, dict[str, Any]]:
+        """COMPLETED is final: while no mission entered or left it (the folder's mtime),
+        its rows are reused without a stat each."""
+        folder = str(self.store.home.state_dir(state))
+        try:
+            stamp = os.stat(folder).st_mtime_ns  # taken first: a move meanwhile shows next time
+        except OSError:
+            return {}
+        with self._lock:
+            if state is MissionState.COMPLETED and self._completed[0] == stamp:
+                return self._completed[1]
+        found = {name: self._row(state, folder, name) for name in self.store.ids_in(state)}
+        if state is MissionState.COMPLETED:
+            with self._lock:
+                self._completed = (stamp, found)
+        return found
+
+    def row(self, ref: MissionRef) -> dict[str, Any]:
+        return self._row(ref.state, str(ref.path.parent), ref.id)
+
+    def _row(self, state: MissionState, folder: str, name: str) -> dict[str, Any]:
+        try:
+            info = os.stat(f"{folder}/{name}/status.json")
+            key = (state.value, info.st_size, info.st_mtime_ns)
+        except OSError:
+            key = (state.value, -1, -1)
+        with self._lock:
+            cached = self._rows.get(name)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        row = card(name, state.value, self._status(state, folder, name))
+        with self._lock:
+            self._rows[name] = (key, row)
+        return row
+
+    def _status(self, state: MissionState, folder: str, name: str) -> dict[str, Any]:
+        """status.json read directly (no pathlib: 10,000 of them at the first filter);
+        anything unusual goes through the store's reader, which follows a moving mission."""
+        try:
+            with open(f"{folder}/{name}/status.json", "rb") as f:
+                found = json.loads(f.read())
+        except (OSError, ValueError):
+            found = None
+        if isinstance(found, dict):
+            return found
+        return self.store.status(MissionRef(name, state, self.store.home.mission_dir(state, name)))
+
+    def packages(self, mission_id: str, state: str) -> tuple[str, ...]:
+        with self._lock:
+            known = self._packages.get(mission_id)
+        if known is not None:
+            return known
+        try:
+            with open(f"{self.store.home.missions}/{state}/{mission_id}/mission.yaml", "rb") as f:
+                text = f.read(1024 * 1024)
+        except OSError:
+            return ()
+        found = tuple(sorted({m.decode() for m in _AGENT_LINE.findall(text)}))
+        with self._lock:
+            self._packages[mission_id] = found
+        return found
