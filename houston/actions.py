@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 
 from houston import fsio
 from houston.clock import iso, utcnow
-from houston.errors import ConflictError, IllegalTransition
+from houston.errors import ConflictError, IllegalTransition, UsageError
 from houston.lifecycle import MissionState, Reason
-from houston.store import MissionRef, MissionStore
+from houston.store import MissionRef, MissionStore, is_plain_name
 
 RACE_RETRIES = 8
 CANCEL_REQUEST = "cancel.request"
@@ -205,7 +205,7 @@ def retry(
     to pending with fresh retry and crash counters, so it runs as a new attempt (attempt
     numbers keep growing, old attempts stay on disk). An engine then claims the mission.
     """
-    from houston.engine import taskfiles
+    from houston.engine import gates, taskfiles
 
     def once(ref: MissionRef) -> MissionRef:
         status = store.status(ref)
@@ -222,9 +222,39 @@ def retry(
                 # The last error stays until a new attempt says otherwise: why it failed.
                 taskfiles.write_state(ref.path, task_id, "pending", int(saved.get("attempt") or 0),
                                       error=saved.get("error"))
+                gates.reset(ref.path, task_id)  # a rejected gate asks the human again
         (ref.path / CANCEL_REQUEST).unlink(missing_ok=True)
         detail = {"by": by, "action": "retry"}
         return store.move(ref.id, S.COMPLETED, S.COMMITTED, Reason.USER_REQUEST,
                           detail=detail, now=now)
 
     return _retrying(store, store.resolve(mission), once)
+
+
+def decide_task(
+    store: MissionStore, mission: str, task: str, decision: str, *, by: str = "cli"
+) -> MissionRef:
+    """Approve or reject one task waiting at its gate inside an EXECUTING mission.
+
+    The decision is written under the mission's stripe lock, and only over a gate that is
+    waiting: a task not gated, not yet reached, or already decided is an error that says so.
+    The engine running the mission releases the task (approved) or fails it (`rejected`).
+    """
+    from houston.engine import gates
+
+    ref = store.resolve(mission)
+    if not is_plain_name(task):
+        raise UsageError(f"{task!r} is not a task id", fix=f"see `houston show {ref.id}`")
+    with store.stripe_lock(ref.id):
+        ref = store.locate(ref.id)
+        found = gates.gate_state(ref.path, task)
+        if ref.state is not S.EXECUTING or found != gates.WAITING:
+            raise IllegalTransition(
+                f"task {task} of mission {ref.id} is not waiting for approval"
+                + (f" (its gate is {found})" if found else "")
+                + ("" if ref.state is S.EXECUTING else f" (the mission is {ref.state})"),
+                where=str(ref.path / "tasks" / task),
+                fix=f"see `houston show {ref.id}`: only a task shown as waiting can be decided",
+            )
+        gates.decide(ref.path, task, decision, by)
+    return ref

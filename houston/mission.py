@@ -164,6 +164,11 @@ class TaskSpec(Strict):
         description="Most crashes (its agent or worker killed) before the task fails; default 3.",
     )
     budget: Budget | None = Field(default=None, description="Limits of this task.")
+    gate: Literal["none", "approve"] = Field(
+        default="none",
+        description="approve: once its needs are done the task waits for `houston approve ID "
+        "TASK` (or reject).",
+    )
     workspace: Literal["none", "worktree"] | None = Field(
         default=None, description="worktree: each attempt in its own git worktree and branch."
     )

@@ -125,6 +125,16 @@ def judge_packages(count: int, problems: list[dict[str, str]]) -> Finding:
                    "reinstall them with `houston package install NAME`")
 
 
+def judge_local_model(missing: list[str]) -> Finding:
+    """The embedded model (base URL `local`) is optional: missing is a warning."""
+    if not missing:
+        return Finding("local model", "ok",
+                       "llama.cpp server and Gemma 3 270M installed: base URL `local` works")
+    return Finding("local model", "warn",
+                   f"base URL `local` unavailable: {', '.join(missing)} not installed",
+                   "pip install 'houston[local]' (for offline llm agents; optional)")
+
+
 def exit_code(findings: list[Finding]) -> int:
     return EXIT_MISSION_FAILED if any(f.level == "fail" for f in findings) else 0
 
@@ -170,7 +180,10 @@ def check_machine() -> list[Finding]:
         watches: int | None = int(INOTIFY_WATCHES.read_text())
     except (OSError, ValueError):
         watches = None
-    return [judge_python(sys.version_info[:3]), check_dependencies(), judge_inotify(watches)]
+    from houston.engine.localmodel import missing_modules
+
+    return [judge_python(sys.version_info[:3]), check_dependencies(), judge_inotify(watches),
+            judge_local_model(missing_modules())]
 
 
 def check_home(home: Home) -> list[Finding]:

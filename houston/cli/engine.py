@@ -30,6 +30,9 @@ port_option = click.option("--port", type=click.IntRange(0, 65535), default=8765
 host_option = click.option("--host", default="127.0.0.1", show_default=True,
                            help="Dashboard address.")
 no_ui_option = click.option("--no-ui", is_flag=True, help="Do not start the dashboard.")
+llm_option = click.option("--llm-concurrency", type=click.IntRange(1, 1024), default=32,
+                          show_default=True,
+                          help="llm attempts at once (they wait on the network, not a slot).")
 
 
 def _home(ctx: click.Context) -> Home:
@@ -153,13 +156,14 @@ def approve_gate(gated: bool, approve: bool, name: str) -> bool:
 @click.option("--set", "sets", multiple=True, metavar="K=V",
               help="A parameter of the workflow or mission file.")
 @workers_option
+@llm_option
 @click.option("--approve", is_flag=True, help="Approve a gated mission without asking.")
 @no_ui_option
 @port_option
 @host_option
 @click.pass_context
 def run(ctx: click.Context, target: str, sets: tuple[str, ...], workers: int | None,
-        approve: bool, no_ui: bool, port: int, host: str) -> None:
+        llm_concurrency: int, approve: bool, no_ui: bool, port: int, host: str) -> None:
     """Submit a mission and run it in the foreground until it completes."""
     from houston import actions
     from houston.engine.engine import EngineOptions
@@ -174,7 +178,8 @@ def run(ctx: click.Context, target: str, sets: tuple[str, ...], workers: int | N
     ref = actions.submit(MissionStore(home), data, source, approve=approved)
     render.emit(f"mission {ref.id}")
     ui = None if no_ui else start_ui(home, host, port)
-    options = EngineOptions(missions={ref.id}, on_stop="cancel")
+    options = EngineOptions(missions={ref.id}, on_stop="cancel",
+                            llm_concurrency=llm_concurrency)
     if workers:
         options.workers = workers
     finished = drive(home, options, tty=sys.stderr.isatty(), ui=ui)
@@ -211,19 +216,21 @@ def _exit_for(home: Home, mission_id: str, finished: dict[str, Any]) -> None:
 
 @click.command()
 @workers_option
+@llm_option
 @no_ui_option
 @port_option
 @host_option
 @click.option("--until-idle", is_flag=True, help="Exit once nothing is left to run.")
 @click.pass_context
-def serve(ctx: click.Context, workers: int | None, no_ui: bool, port: int, host: str,
-          until_idle: bool) -> None:
+def serve(ctx: click.Context, workers: int | None, llm_concurrency: int, no_ui: bool,
+          port: int, host: str, until_idle: bool) -> None:
     """Run every committed mission until SIGTERM or Ctrl-C."""
     from houston.engine.engine import EngineOptions
 
     home = _home(ctx).ensure()
     ui = None if no_ui else start_ui(home, host, port)
-    options = EngineOptions(until_idle=until_idle, on_stop="requeue")
+    options = EngineOptions(until_idle=until_idle, on_stop="requeue",
+                            llm_concurrency=llm_concurrency)
     if workers:
         options.workers = workers
     render.emit(f"serving {home.root} with {options.workers} workers (pid {os.getpid()})")

@@ -234,22 +234,34 @@ def _task_row(task: dict[str, Any]) -> tuple[Any, ...]:
 
 @click.command()
 @click.argument("mission_id", metavar="ID")
+@click.argument("task", required=False)
 @click.pass_context
-def approve(ctx: click.Context, mission_id: str) -> None:
-    """Approve a gated mission waiting in PLANNING: it moves to COMMITTED."""
+def approve(ctx: click.Context, mission_id: str, task: str | None) -> None:
+    """Approve a gated mission waiting in PLANNING (it moves to COMMITTED), or with TASK
+    a task waiting at its gate inside a running mission (it starts)."""
     from houston import actions
 
+    if task is not None:
+        ref = actions.decide_task(_store(ctx), mission_id, task, "approved")
+        render.emit(f"approved task {task} of {ref.id}: it starts now")
+        return
     ref = actions.approve(_store(ctx), mission_id)
     render.emit(f"approved {ref.id} -> {ref.state.value}")
 
 
 @click.command()
 @click.argument("mission_id", metavar="ID")
+@click.argument("task", required=False)
 @click.pass_context
-def reject(ctx: click.Context, mission_id: str) -> None:
-    """Reject a mission waiting in PLANNING: it moves to COMPLETED (cancelled)."""
+def reject(ctx: click.Context, mission_id: str, task: str | None) -> None:
+    """Reject a mission waiting in PLANNING (it moves to COMPLETED, cancelled), or with
+    TASK a task waiting at its gate (it fails with error `rejected`)."""
     from houston import actions
 
+    if task is not None:
+        ref = actions.decide_task(_store(ctx), mission_id, task, "rejected")
+        render.emit(f"rejected task {task} of {ref.id}: it fails")
+        return
     ref = actions.reject(_store(ctx), mission_id)
     render.emit(f"rejected {ref.id} -> {ref.state.value}")
 

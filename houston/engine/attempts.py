@@ -77,6 +77,11 @@ class AttemptOps:
 
         def stop_worker_jobs(self, worker: WorkerRecord) -> None: ...
 
+        def stop_io_attempt(self, m: MissionRun, t: TaskRun, worker: WorkerRecord) -> None: ...
+
+        def llm_endpoint(self, agent: AgentSpec, agent_dict: dict[str, Any]
+                         ) -> tuple[dict[str, Any], dict[str, str]]: ...
+
     # -- starting -------------------------------------------------------------------
 
     def start_attempt(self, m: MissionRun, t: TaskRun, worker: WorkerRecord) -> None:
@@ -86,6 +91,11 @@ class AttemptOps:
             self.fail_task(m, t, str(exc).splitlines()[0])
             return
         agent_dict, agent_budget = self.agent_data(str(t.spec["agent"]), agent)
+        try:
+            agent_dict, job_env = self.llm_endpoint(agent, agent_dict)
+        except HoustonError as exc:
+            self.fail_task(m, t, str(exc).splitlines()[0])
+            return
         limits = bud.Limits.from_dict(t.spec.get("budget") or agent_budget)
         number = t.attempt + 1
         task_dir = f"{m.folder}/tasks/{t.id}"  # str paths: pathlib costs on the hot path
@@ -95,7 +105,7 @@ class AttemptOps:
         run = Running(number, worker.slot, folder, "", now_wall, now_mono)
         run.windows = tuple((float(limit), why) for limit, why in (
             (timeout, "timeout"), (limits.max_wall_time, "budget_exceeded")) if limit)
-        run.queued = bool(worker.jobs)
+        run.queued = bool(worker.jobs) and not worker.io  # the network worker runs all
         if not run.queued:
             run.arm(now_mono, now_wall)
         t.attempt = number
@@ -107,7 +117,7 @@ class AttemptOps:
             mission_id=m.id, task_id=t.id, attempt=number, agent_ref=str(t.spec["agent"]),
             agent=agent_dict, prompt=agent.prompt, package_dir=str(package_dir),
             inputs=dict(t.spec.get("inputs") or {}), mission_dir=str(m.folder),
-            attempt_dir=folder, timeout=timeout,
+            attempt_dir=folder, timeout=timeout, env=job_env,
             budget={**limits.__dict__, **self.mission_share(m, t)},
             needs=list(t.spec.get("needs") or ()),
         )
@@ -241,6 +251,9 @@ class AttemptOps:
             return
         run.stop_reason = reason
         worker = self.pool.workers.get(run.slot)
+        if worker is not None and worker.io:
+            self.stop_io_attempt(m, t, worker)
+            return
         if worker is not None and len(worker.jobs) > 1 and (m.id, t.id) in worker.jobs:
             self.stop_worker_jobs(worker)
             return

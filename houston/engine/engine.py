@@ -28,7 +28,10 @@ from houston.engine import scheduler as sch
 from houston.engine.attempts import AttemptOps
 from houston.engine.envpause import EnginePause, Pausing
 from houston.engine.follow import Following
+from houston.engine.gating import Gating
+from houston.engine.iodispatch import IoDispatch
 from houston.engine.liveness import kill_marked_processes, my_identity
+from houston.engine.localmodel import LocalModel
 from houston.engine.mission_run import MissionRun, TaskRun
 from houston.engine.pipelining import Pipelining
 from houston.engine.pool import Pool, WorkerRecord
@@ -58,9 +61,10 @@ class EngineOptions:
     sample_every: float = 1.0
     on_stop: str = "requeue"  # what a stop request does to running missions: requeue|cancel
     retract_after: float = 0.2  # a job queued behind a running one waits this long at most
+    llm_concurrency: int = 32  # llm attempts at once in the network worker (no CPU slot)
 
 
-class Engine(AttemptOps, Pipelining, Sampling, Following, Pausing):
+class Engine(AttemptOps, Gating, IoDispatch, Pipelining, Sampling, Following, Pausing):
     def __init__(self, home: Home, options: EngineOptions | None = None,
                  observer: Observer | None = None) -> None:
         self.home = home
@@ -70,7 +74,9 @@ class Engine(AttemptOps, Pipelining, Sampling, Following, Pausing):
         self.events = EventLog(home.events)
         self._pending: list[Pending] = []
         self.catalog = AgentCatalog(home)
-        self.pool = Pool(self.options.workers, home.run / "workers.log", cwd=None)
+        self.local_model = LocalModel(home.run / "local-model.log")
+        self.pool = Pool(self.options.workers, home.run / "workers.log", cwd=None,
+                         llm_concurrency=self.options.llm_concurrency)
         self.missions: dict[str, MissionRun] = {}
         self.durations: dict[str, tuple[float, int]] = {}
         self.finished: dict[str, tuple[Outcome, Reason]] = {}
@@ -147,8 +153,9 @@ class Engine(AttemptOps, Pipelining, Sampling, Following, Pausing):
                     os.read(self._wake_r, 4096)
                 self.rescan = True
             elif (worker := workers.get(int(key.fd))) is not None:
+                handle = self.on_io_message if worker.io else self.on_message
                 for msg in self.pool.read(worker):
-                    self.on_message(worker, msg)
+                    handle(worker, msg)
 
     def _watch_pipes(self, workers: dict[int, WorkerRecord]) -> None:
         """Keep the selector's set of worker pipes in step with the pool (a respawned
@@ -285,6 +292,7 @@ class Engine(AttemptOps, Pipelining, Sampling, Following, Pausing):
             self.store.update_status(ref, name=m.spec.name)
         self.missions[ref.id] = m
         self.watcher.watch(ref.path)
+        self.warm_io(m)
 
     def reject_invalid(self, ref: MissionRef, error: str) -> None:
         """A mission that does not validate ends failed (`invalid`), its status saying why."""
@@ -298,6 +306,8 @@ class Engine(AttemptOps, Pipelining, Sampling, Following, Pausing):
             if not m.cancel_seen and request.exists():
                 m.cancel_seen = True
                 self.close_mission(m, Reason.CANCELLED, {"by": "cancel.request"})
+            elif m.count[sch.WAITING] and m.closing is None:
+                self.check_gates(m)
 
     def close_mission(self, m: MissionRun, reason: Reason, detail: dict[str, Any]) -> None:
         """Stop every running attempt; the mission moves once none is left."""
@@ -328,15 +338,18 @@ class Engine(AttemptOps, Pipelining, Sampling, Following, Pausing):
             if t.not_before > now:
                 later.append(self._unqueue(m))
                 continue
+            if t.gated:
+                self._unqueue(m)
+                self.hold_at_gate(m, t)
+                continue
             if not bud.concurrency_ok(m.limits, m.running_count()):
                 break
             if m.limits.spends and not self.budget_allows(m, t):
                 break
-            worker = self.pool.idle(initializer=t.initializer)
-            if worker is None and not t.initializer:
-                worker = self.prefetch_worker(m)
+            worker = self.worker_for(m, t)
             if worker is None:
-                if t.initializer:  # the +1 slot is busy; task slots may still take others
+                # The +1 slot (or one kind of worker) is busy; others may take later tasks.
+                if self.look_past(t, len(later)):
                     later.append(self._unqueue(m))
                     continue
                 break
@@ -390,7 +403,7 @@ class Engine(AttemptOps, Pipelining, Sampling, Following, Pausing):
         reason, detail = m.closing
         if reason is not Reason.RECOVERED:
             for t in m.tasks.values():
-                if t.state in (sch.PENDING, sch.RUNNING):
+                if t.state in (sch.PENDING, sch.RUNNING, sch.WAITING):
                     m.set_state(t, sch.CANCELLED)
                     self.save_task(m, t)
         self.flush_status(m)
@@ -464,6 +477,7 @@ class Engine(AttemptOps, Pipelining, Sampling, Following, Pausing):
         self.stop_following()
         self.watcher.stop()
         self.pool.stop(grace=0.5)
+        self.local_model.stop()
         self.emit("engine.state", None, None, None, {"state": "stopped", "pid": os.getpid()})
         self.flush_events()
         self.events.close()

@@ -79,6 +79,11 @@ class TaskRun:
     retries: int = 0  # resolved at dispatch: the task's, else its agent's
     claim_failures: int = 0  # in memory: a claim refused is no crash, but is bounded too
     runner: str = ""
+    gate_passed: bool = False  # its human gate (if any) was approved
+
+    @property
+    def gated(self) -> bool:
+        return self.spec.get("gate") == "approve" and not self.gate_passed
 
     @property
     def initializer(self) -> bool:
@@ -101,6 +106,7 @@ def task_spec_record(task: TaskSpec, *, initializer: bool, added_by: str | None)
         "budget": data["budget"],
         "initializer": initializer,
         "added_by": added_by,
+        "gate": task.gate,
         **({"workspace": task.workspace} if task.workspace else {}),
         # Only when set: spec.json of tasks without one stays as it was.
         **({"crash_cap": task.crash_cap} if task.crash_cap is not None else {}),
@@ -175,7 +181,7 @@ class MissionRun:
         return [self.tasks[t] for t in sorted(self.running_ids)]
 
     def all_final(self) -> bool:
-        return self.count[sch.PENDING] + self.count[sch.RUNNING] == 0
+        return self.count[sch.PENDING] + self.count[sch.RUNNING] + self.count[sch.WAITING] == 0
 
     def counts(self) -> dict[str, int]:
         found = {"total": len(self.tasks)}

@@ -70,7 +70,7 @@ class Pipelining:
     def retract_stuck(self, now: float) -> None:
         """Jobs queued behind one that turned out slow are asked back, to run elsewhere."""
         for worker in self.pool.workers.values():
-            if len(worker.jobs) < 2 or worker.dead:
+            if len(worker.jobs) < 2 or worker.dead or worker.io:
                 continue
             found = self.task_of(worker)
             run = found[1].running if found else None
@@ -83,7 +83,7 @@ class Pipelining:
         """When the next queued job will have waited too long (for the loop's timeout)."""
         due = []
         for worker in self.pool.workers.values():
-            if not set(list(worker.jobs)[1:]) - worker.retracting:
+            if worker.io or not set(list(worker.jobs)[1:]) - worker.retracting:
                 continue
             found = self.task_of(worker)
             if found and found[1].running is not None:

@@ -43,6 +43,7 @@ class WorkerRecord:
     dead: bool = False
     started: float = field(default_factory=time.monotonic)
     mark: str = ""  # its HOUSTON_WORKER_MARK
+    io: bool = False  # the network worker: its jobs all run at once (houston.engine.io_worker)
 
     @property
     def busy(self) -> tuple[str, str] | None:
@@ -60,8 +61,13 @@ class WorkerRecord:
 
 
 class Pool:
-    def __init__(self, size: int, log_path: Path, *, cwd: Path | None = None) -> None:
+    def __init__(self, size: int, log_path: Path, *, cwd: Path | None = None,
+                 llm_concurrency: int = 32) -> None:
         self.size = size  # N task slots, plus the initializer slot
+        # One more slot, after the task slots, for the network worker: started when the
+        # first llm job comes, it runs up to llm_concurrency attempts at once.
+        self.io_slot = size + 1
+        self.llm_concurrency = llm_concurrency
         self.log_path = log_path
         self.cwd = cwd
         self.workers: dict[int, WorkerRecord] = {}
@@ -89,8 +95,11 @@ class Pool:
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in [str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH", "")] if p
         )
+        io = slot == self.io_slot
+        argv = ([sys.executable, "-m", "houston.engine.io_worker"] if io
+                else [sys.executable, "-m", "houston.engine.worker"])
         proc = subprocess.Popen(
-            [sys.executable, "-m", "houston.engine.worker"],
+            argv,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,
@@ -103,7 +112,7 @@ class Pool:
         os.set_blocking(proc.stdout.fileno(), False)
         ident = identity_of(proc.pid)
         record = WorkerRecord(slot, proc, ident.to_dict() if ident else {"pid": proc.pid},
-                              mark=mark)
+                              mark=mark, io=io)
         self.workers[slot] = record
         return record
 
@@ -118,11 +127,29 @@ class Pool:
                 return worker
         return None
 
+    def io_worker(self) -> WorkerRecord | None:
+        """The network worker if it has room for one more llm job (spawned on first ask)."""
+        worker = self.workers.get(self.io_slot)
+        if worker is None and self.io_slot not in self.respawn_at:
+            worker = self.spawn(self.io_slot)
+        if worker is None or not worker.ready or worker.dead:
+            return None
+        return worker if len(worker.jobs) < self.llm_concurrency else None
+
+    def io_room(self) -> bool:
+        worker = self.workers.get(self.io_slot)
+        return worker is not None and worker.ready and not worker.dead and len(
+            worker.jobs) < self.llm_concurrency
+
+    def cancel(self, worker: WorkerRecord, key: tuple[str, str], attempt: int) -> None:
+        """Ask the network worker to stop one attempt (it answers `done` at once)."""
+        self._write(worker, {"cancel": [*key, attempt]})
+
     def running(self, mission: str) -> list[WorkerRecord]:
         """Task-slot workers running one job of `mission` with none queued behind it."""
         return [w for slot, w in self.workers.items()
-                if slot != INIT_SLOT and w.ready and not w.dead and len(w.jobs) == 1
-                and w.jobs[0][0] == mission]
+                if slot not in (INIT_SLOT, self.io_slot) and w.ready and not w.dead
+                and len(w.jobs) == 1 and w.jobs[0][0] == mission]
 
     def busy_count(self) -> int:
         return sum(1 for w in self.workers.values() if w.busy)
@@ -203,6 +230,10 @@ class Pool:
                                                   else 0.0)
         if respawn:
             for slot, when in list(self.respawn_at.items()):
+                if slot == self.io_slot:  # spawned again when an llm job asks for it
+                    if when <= now:
+                        del self.respawn_at[slot]
+                    continue
                 if when <= now and slot not in self.workers:
                     del self.respawn_at[slot]
                     self.spawn(slot)

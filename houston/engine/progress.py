@@ -103,6 +103,9 @@ class Progress:
             if not self.tty and data.get("state") in _FINAL:
                 error = f": {data.get('error')}" if data.get("error") else ""
                 self._line(f"task {task} {data.get('state')} (attempt {attempt}){error}")
+            if data.get("state") == "waiting":  # a human gate: say how to open it
+                self._line(f"task {task} waiting for approval: houston approve {mission} {task}"
+                           f"  (or houston reject {mission} {task})")
         elif type_ == "worker.state":
             slot = int(data.get("slot") or 0)
             (self.busy.add if data.get("state") == "busy" else self.busy.discard)(slot)

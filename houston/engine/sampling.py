@@ -41,7 +41,8 @@ class Sampling:
             run.agent = tf.read_attempt_json(run.folder, "agent.json")
         root = int(run.agent["pid"]) if run.agent else None
         worker = self.pool.workers.get(run.slot)
-        root = root or (worker.pid if worker else None)
+        # The network worker runs many attempts: it is no one attempt's process.
+        root = root or (worker.pid if worker and not worker.io else None)
         if root is None:
             return
         for proc in snapshot_tree(root):
@@ -63,7 +64,7 @@ class Sampling:
 
     def tail_logs(self, m: MissionRun, t: TaskRun, run: Running) -> None:
         for stream in ("stdout", "stderr"):
-            path = run.folder / f"{stream}.log"
+            path = f"{run.path}/{stream}.log"  # a str: this runs for every live attempt
             offset = run.log_offsets[stream]
             try:
                 with open(path, "rb") as f:

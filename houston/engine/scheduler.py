@@ -16,7 +16,8 @@ SUCCEEDED = "succeeded"
 FAILED = "failed"
 CANCELLED = "cancelled"
 SKIPPED = "skipped"
-TASK_STATES = (PENDING, RUNNING, SUCCEEDED, FAILED, CANCELLED, SKIPPED)
+WAITING = "waiting"  # needs done, held at its human gate until approved or rejected
+TASK_STATES = (PENDING, WAITING, RUNNING, SUCCEEDED, FAILED, CANCELLED, SKIPPED)
 FINAL_STATES = frozenset({SUCCEEDED, FAILED, CANCELLED, SKIPPED})
 BAD_STATES = frozenset({FAILED, CANCELLED, SKIPPED})
 
@@ -104,7 +105,7 @@ def counts(states: Mapping[str, str]) -> dict[str, int]:
     for state in states.values():
         if state in result:
             result[state] += 1
-        elif state in (CANCELLED, SKIPPED):
+        elif state in (CANCELLED, SKIPPED, WAITING):
             result.setdefault(state, 0)
             result[state] += 1
     return result

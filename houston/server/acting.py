@@ -12,6 +12,7 @@ from houston import actions
 from houston.store import MissionStore
 
 VERBS = ("approve", "reject", "cancel", "retry")
+TASK_VERBS = ("approve", "reject")  # on a task waiting at its gate
 ACTOR = "http"  # recorded as `by` in the mission's transitions
 
 
@@ -21,6 +22,15 @@ def act(store: MissionStore, verb: str, mission_id: str) -> dict[str, Any]:
         raise ValueError(f"unknown verb {verb!r}")
     result = getattr(actions, verb)(store, mission_id, by=ACTOR)
     return describe(result)
+
+
+def decide_task(store: MissionStore, verb: str, mission_id: str, task: str) -> dict[str, Any]:
+    """Approve or reject a task waiting at its gate (verb: approve | reject)."""
+    if verb not in TASK_VERBS:
+        raise ValueError(f"unknown verb {verb!r}")
+    decision = "approved" if verb == "approve" else "rejected"
+    ref = actions.decide_task(store, mission_id, task, decision, by=ACTOR)
+    return {**describe(ref), "task": task, "gate": decision}
 
 
 def submit(store: MissionStore, body: bytes, source: str, approve: bool) -> dict[str, Any]:

@@ -66,6 +66,7 @@ class Api:
             Route("/api/missions/{id}", self.show, methods=["GET"]),
             Route("/api/missions/{id}/tasks/{task}/log", self.task_log, methods=["GET"]),
             Route("/api/missions/{id}/{verb}", self.act, methods=["POST"]),
+            Route("/api/missions/{id}/tasks/{task}/{verb}", self.act_task, methods=["POST"]),
         ]
 
     async def _call(self, fn: Any, *args: Any, status: int = 200) -> Response:
@@ -130,6 +131,14 @@ class Api:
         approve = request.query_params.get("approve") in ("1", "true", "yes")
         return await self._call(acting.submit, self.store, body, "mission.yaml", approve,
                                 status=201)
+
+    async def act_task(self, request: Request) -> Response:
+        verb = request.path_params["verb"]
+        if verb not in acting.TASK_VERBS:
+            return JSONResponse({"error": f"unknown task action {verb!r}"}, status_code=404)
+        params = request.path_params
+        return await self._call(acting.decide_task, self.store, verb, params["id"],
+                                params["task"])
 
     async def act(self, request: Request) -> Response:
         verb = request.path_params["verb"]

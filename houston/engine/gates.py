@@ -1,0 +1,84 @@
+"""Human gates inside a mission: `tasks/<t>/gate.json`, written by this module only.
+
+A task with `gate: approve` does not start when its needs are done: the engine opens its
+gate (`{"state": "waiting"}`) and the task shows as `waiting` until a human decides with
+`houston approve ID TASK` / `houston reject ID TASK` or the dashboard, which writes
+`approved` or `rejected` over it. The file is the truth, so an engine that restarts finds
+the wait (or the decision) where it left it.
+
+The decision is written through a temp file in the mission folder, then renamed into the
+task folder: the engine watches mission folders (not task folders), so both steps wake it
+without a poll. A decision is taken under the mission's stripe lock and only on a task
+that is waiting, so two people deciding at once cannot both win.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Any
+
+from houston import fsio
+from houston.clock import iso, utcnow
+
+GATE_FILE = "gate.json"
+WAITING = "waiting"
+APPROVED = "approved"
+REJECTED = "rejected"
+DECISIONS = (APPROVED, REJECTED)
+
+
+def gate_path(mission_dir: Path, task_id: str) -> Path:
+    return mission_dir / "tasks" / task_id / GATE_FILE
+
+
+def read_gate(mission_dir: Path, task_id: str) -> dict[str, Any] | None:
+    """The gate record, or None when the gate was never opened."""
+    try:
+        data = fsio.read_json(gate_path(mission_dir, task_id))
+    except (FileNotFoundError, NotADirectoryError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def gate_state(mission_dir: Path, task_id: str) -> str | None:
+    record = read_gate(mission_dir, task_id)
+    state = record.get("state") if record else None
+    return state if isinstance(state, str) else None
+
+
+def open_gate(mission_dir: Path, task_id: str) -> str:
+    """The engine reached a gated task: record the wait unless a decision exists; the
+    gate's state (`waiting`, or the decision already taken before a restart)."""
+    found = gate_state(mission_dir, task_id)
+    if found is not None:
+        return found
+    (mission_dir / "tasks" / task_id).mkdir(parents=True, exist_ok=True)
+    _write(mission_dir, task_id, {"state": WAITING, "since": iso(utcnow())})
+    return WAITING
+
+
+def decide(mission_dir: Path, task_id: str, decision: str, by: str) -> dict[str, Any]:
+    """Write `approved` or `rejected` over a waiting gate (the caller holds the lock)."""
+    if decision not in DECISIONS:
+        raise ValueError(f"unknown gate decision {decision!r}")
+    record = {"state": decision, "by": by, "at": iso(utcnow())}
+    _write(mission_dir, task_id, record)
+    return record
+
+
+def reset(mission_dir: Path, task_id: str) -> None:
+    """Forget a rejection (a retried mission asks the human again)."""
+    if gate_state(mission_dir, task_id) == REJECTED:
+        with contextlib.suppress(FileNotFoundError):
+            gate_path(mission_dir, task_id).unlink()
+
+
+def _write(mission_dir: Path, task_id: str, record: dict[str, Any]) -> None:
+    # The temp file is made in the mission folder (watched) and renamed into the task
+    # folder (same filesystem): readers see the old or the new gate, and the engine wakes.
+    tmp = mission_dir / f".gate-{task_id}-{os.getpid()}.tmp"
+    tmp.unlink(missing_ok=True)  # left by a writer of ours that died mid-way
+    fsio.write_new(tmp, fsio.compact(record).encode() + b"\n", durable=True)
+    os.replace(tmp, gate_path(mission_dir, task_id))  # noqa: PTH105

