@@ -34,6 +34,7 @@ def test_mission_schema_is_json_with_help_for_editors() -> None:
         "initializer",
         "tasks",
         "on_failure",
+        "crash_cap",
         "requires",
         "parameters",
         "repo",

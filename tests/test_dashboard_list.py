@@ -227,3 +227,34 @@ def test_small_things_errors_offline_favicon_narrow_screens(
         expect(page.locator("#m-error")).to_be_hidden()  # stale once reconnected
     finally:
         handle.stop()
+
+
+TASK_GATE = b"""name: gated deploy
+tasks:
+  - {id: build, agent: core/shell, inputs: {command: 'echo built'}}
+  - {id: ship, agent: core/shell, needs: [build], gate: approve, inputs: {command: 'echo shipped'}}
+  - {id: drop, agent: core/shell, needs: [build], gate: approve, inputs: {command: 'echo dropped'}}
+"""
+
+
+def test_a_task_at_its_gate_is_approved_or_rejected_from_the_page(
+    page: Any, server: ServerHandle
+) -> None:
+    from playwright.sync_api import expect
+    from test_engine_helpers import engine_thread, wait_for
+
+    mission = submit(MissionStore(server.home), TASK_GATE, "mission.yaml").id
+    with engine_thread(server.home, missions={mission}):
+        open_view(page, server, f"#/m/{mission}")
+        ship, drop = page.locator('tr[data-task="ship"]'), page.locator('tr[data-task="drop"]')
+        expect(ship).to_contain_text("waiting", timeout=WAIT_MS)
+        ship.get_by_role("button", name="approve").click()
+        expect(ship).to_contain_text("succeeded", timeout=WAIT_MS)
+        expect(drop).to_contain_text("waiting")
+        drop.get_by_role("button", name="reject").click()
+        page.locator("#confirm-yes").click()
+        expect(drop).to_contain_text("failed", timeout=WAIT_MS)
+        wait_for(lambda: MissionStore(server.home).locate(mission).state.value == "COMPLETED",
+                 what="the mission to complete")
+    assert "rejected" in (server.home.root / "missions" / "COMPLETED" / mission / "tasks" / "drop"
+                          / "state.json").read_text()

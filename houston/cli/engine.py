@@ -283,7 +283,8 @@ def recover(ctx: click.Context, as_json: bool, finish: bool, workers: int | None
     actions = sweep(home)
     gone = remove_dead_engine_records(home)
     # Missions an earlier sweep (or a stopped engine) handed back wait in COMMITTED too.
-    waiting = handed_back(MissionStore(home)) - {a["mission"] for a in actions}
+    requeued = {a["mission"] for a in actions if a["action"] == "requeued_mission"}
+    waiting = handed_back(MissionStore(home)) - requeued
     if as_json:
         render.emit_json({"actions": actions, "removed_engine_records": gone})
     else:
@@ -295,7 +296,7 @@ def recover(ctx: click.Context, as_json: bool, finish: bool, workers: int | None
                         + ("" if finish else ": `houston recover --finish` runs them"))
         elif not actions and not gone:
             render.emit("nothing to recover")
-    targets = {a["mission"] for a in actions} | waiting
+    targets = requeued | waiting
     if finish and targets:
         from houston.engine.engine import EngineOptions
 
@@ -323,6 +324,9 @@ def handed_back(store: MissionStore) -> set[str]:
 
 def _print_recovery(actions: list[dict[str, Any]], finish: bool) -> None:
     for action in actions:
+        if action["action"] != "requeued_mission":
+            render.emit(_describe_repair(action))
+            continue
         tasks = action.get("tasks") or []
         render.emit(f"{action['mission']}: engine dead, back to COMMITTED "
                     f"({len(tasks)} task(s) requeued or accepted)")
@@ -330,8 +334,21 @@ def _print_recovery(actions: list[dict[str, Any]], finish: bool) -> None:
             what = "accepted its result" if task["accepted"] else "requeued"
             extra = ", stopped its agent" if task["stopped_agent"] else ""
             render.emit(f"  {task['task']} (attempt {task['attempt']}): {what}{extra}")
-    if actions and not finish:
+    if any(a["action"] == "requeued_mission" for a in actions) and not finish:
         render.emit("run `houston serve` (or `houston recover --finish`) to finish them")
+
+
+def _describe_repair(action: dict[str, Any]) -> str:
+    kind = action["action"]
+    if kind == "finished_move":
+        return (f"{action['mission']}: recorded its move {action['from']} -> {action['to']} "
+                "(its mover died after the rename)")
+    if kind == "repaired_status":
+        return (f"{action['mission']}: status.json said {action['from']}, the folder "
+                f"{action['to']}: recorded as recovered")
+    if kind == "removed_staging":
+        return f"removed {action['path']} (staging of an interrupted submit)"
+    return f"removed {action['path']} (an interrupted write)"
 
 
 @click.command()

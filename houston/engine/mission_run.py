@@ -78,6 +78,7 @@ class TaskRun:
     usage: Usage = field(default_factory=Usage)
     running: Running | None = None
     retries: int = 0  # resolved at dispatch: the task's, else its agent's
+    claim_failures: int = 0  # in memory: a claim refused is no crash, but is bounded too
     runner: str = ""
     gate_passed: bool = False  # its human gate (if any) was approved
 
@@ -108,6 +109,8 @@ def task_spec_record(task: TaskSpec, *, initializer: bool, added_by: str | None)
         "added_by": added_by,
         "gate": task.gate,
         **({"workspace": task.workspace} if task.workspace else {}),
+        # Only when set: spec.json of tasks without one stays as it was.
+        **({"crash_cap": task.crash_cap} if task.crash_cap is not None else {}),
     }
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from houston.engine.executors import LOCAL, Executor
-from houston.engine.liveness import identity_of
+from houston.engine.liveness import WORKER_MARK, engine_mark, identity_of, my_identity
 from houston.fsio import compact
 from houston.runners import AGENT_KEYS
 
@@ -43,6 +43,7 @@ class WorkerRecord:
     buffer: bytes = b""
     dead: bool = False
     started: float = field(default_factory=time.monotonic)
+    mark: str = ""  # its HOUSTON_WORKER_MARK
     io: bool = False  # the network worker: its jobs all run at once (houston.engine.io_worker)
 
     @property
@@ -75,6 +76,8 @@ class Pool:
         self.failed_starts: dict[int, int] = {}
         self.respawn_at: dict[int, float] = {}
         self._log: IO[bytes] | None = None
+        self.engine = my_identity().to_dict()
+        self.spawned = 0
 
     def start(self, scratch: Path | None = None) -> None:
         """Spawn every slot; first remove log scratch files of workers that are gone."""
@@ -87,6 +90,10 @@ class Pool:
 
     def spawn(self, slot: int) -> WorkerRecord:
         env = {**os.environ, **self.executor.env}
+        env["HOUSTON_ENGINE_PID"] = str(os.getpid())  # the worker checks it outlived us
+        self.spawned += 1
+        mark = f"{engine_mark(self.engine)}{slot}/{self.spawned}"
+        env[WORKER_MARK] = mark  # inherited by all it starts: found again if it dies
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in [str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH", "")] if p
         )
@@ -109,7 +116,7 @@ class Pool:
         os.set_blocking(proc.stdout.fileno(), False)
         ident = identity_of(proc.pid)
         record = WorkerRecord(slot, proc, ident.to_dict() if ident else {"pid": proc.pid},
-                              io=io)
+                              mark=mark, io=io)
         self.workers[slot] = record
         return record
 
@@ -176,14 +183,21 @@ class Pool:
             worker.dead = True
 
     def read(self, worker: WorkerRecord) -> list[dict[str, Any]]:
-        """Complete messages waiting on the worker's pipe; marks the worker dead on EOF."""
+        """Complete messages waiting on the worker's pipe; marks the worker dead on EOF.
+
+        A worker killed while the engine handled another one's message may still be in
+        the same `select` batch, its pipe already closed: that reads as EOF too."""
+        stream = worker.proc.stdout
+        if stream is None or stream.closed:
+            worker.dead = True
+            return []
         chunks = []
         while True:
             try:
-                chunk = os.read(worker.fd, 65536)
+                chunk = os.read(stream.fileno(), 65536)
             except BlockingIOError:
                 break
-            except OSError:
+            except (OSError, ValueError):
                 chunk = b""
             if not chunk:
                 worker.dead = True
