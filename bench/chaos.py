@@ -17,6 +17,12 @@ promise never happens:
 
 Every agent leaves a background `sleep 300` behind (the orphan scenario): none may be
 alive when its attempt is over. Scratch goes to .bench/ (or --dir), removed at exit.
+
+`--disk-full` (root) puts the home on a small filesystem and, while the kills go on,
+fills it to ENOSPC for `--full-seconds`, frees it for `--free-seconds`, again and again
+(bench/_diskfull.py); it counts the engines' pauses and attempts interrupted by the full
+disk. Engines that end by themselves are counted by exit code in every run (3: a fresh
+engine cannot write its home and refuses to start; anything else is a crash).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import _diskfull as disk
 import psutil
 from _common import REPO, bench_env, table, temp_dir
 
@@ -69,6 +76,9 @@ class Chaos:
     kills: Counter[str] = field(default_factory=Counter)
     task_kills: Counter[tuple[str, str]] = field(default_factory=Counter)
     restarts: int = 0
+    exits: Counter[int] = field(default_factory=Counter)  # engines that ended by themselves
+    ended: set[int] = field(default_factory=set)  # pids of the engines seen ended
+    next_start: float = 0.0
 
     def env(self) -> dict[str, str]:
         return {**bench_env(), "CHAOS_MARK": self.mark}
@@ -87,8 +97,15 @@ class Chaos:
         return [p for p in self.procs if p.poll() is None]
 
     def keep_engines(self) -> None:
-        """A killed engine is replaced at once: two engines always share the home."""
-        while len(self.live_engines()) < self.engines:
+        """A killed engine is replaced at once. One that ended by itself is counted, and the
+        next start waits a second (no spinning while a full disk makes engines refuse)."""
+        for proc in self.procs:
+            if proc.poll() is not None and proc.pid not in self.ended:
+                self.ended.add(proc.pid)
+                if proc.returncode != -signal.SIGKILL:  # not the bench's own kill
+                    self.exits[proc.returncode] += 1
+                    self.next_start = time.monotonic() + 1.0
+        while len(self.live_engines()) < self.engines and time.monotonic() >= self.next_start:
             self.start_engine()
             self.restarts += 1
 
@@ -143,6 +160,10 @@ class Chaos:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+            if proc.pid not in self.ended:  # a clean stop exits 0; a forced one counts
+                self.ended.add(proc.pid)
+                if proc.returncode != 0:
+                    self.exits[proc.returncode] += 1
 
     def leftovers(self) -> list[psutil.Process]:
         """Processes of this run still alive after its engines stopped (any of them)."""
@@ -296,26 +317,33 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--finish-timeout", type=float, default=1200.0)
     parser.add_argument("--dir", default=None, help="scratch parent (default .bench/)")
+    disk.add_disk_full_arguments(parser)
     args = parser.parse_args()
     if args.dir:
         import _common
         _common.SCRATCH_PARENT = args.dir
     rng = random.Random(args.seed)
-    with temp_dir("chaos-") as scratch:
-        home = Home(scratch / ".houston").ensure()
+    with temp_dir("chaos-") as scratch, contextlib.ExitStack() as stack:
+        # The journal, locks and agent stay on the bench's disk: only the home fills up.
+        fs = disk.small_filesystem(scratch / "fs", args.fs, args.fs_mib)
+        root = stack.enter_context(fs) if args.disk_full else scratch
+        home = Home(root / ".houston").ensure()
         ids = submit_missions(home, scratch, args.missions, args.tasks, rng, args.crash_cap)
         chaos = Chaos(home, scratch, args.engines, args.workers, f"chaos-{os.getpid()}")
+        filler = disk.Filler(root, args.full_seconds, args.free_seconds) if args.disk_full else None
         started = time.monotonic()
-        result = run(chaos, ids, args, rng)
+        result = run(chaos, ids, args, rng, filler)
         result["seconds"] = round(time.monotonic() - started, 1)
     report(chaos, result, args)
 
 
 def run(chaos: Chaos, ids: list[str], args: argparse.Namespace,
-        rng: random.Random) -> dict[str, object]:
+        rng: random.Random, filler: disk.Filler | None = None) -> dict[str, object]:
     store = MissionStore(chaos.home)
     try:
         chaos.keep_engines()
+        if filler is not None:  # fills and frees the disk for as long as the kills go on
+            filler.start()
         next_kill = time.monotonic() + 1.0
         while sum(chaos.kills.values()) < args.kills and not all_completed(store, ids):
             chaos.keep_engines()
@@ -324,21 +352,29 @@ def run(chaos: Chaos, ids: list[str], args: argparse.Namespace,
                 chaos.kill_one(rng)
                 next_kill = max(next_kill + 1.0 / args.rate, now - 1.0)
             time.sleep(max(0.0, min(0.05, next_kill - time.monotonic())))
+        if filler is not None:
+            filler.stop()  # the space is free again for the clean finish
         deadline = time.monotonic() + args.finish_timeout
         while not all_completed(store, ids) and time.monotonic() < deadline:
             chaos.keep_engines()
             time.sleep(0.2)
     finally:
+        if filler is not None:
+            filler.stop()
         chaos.stop()
     left = chaos.leftovers()
     for proc in left:
         with contextlib.suppress(psutil.Error):
             proc.kill()
+    logs = [*chaos.scratch.glob("engine-*.log"), chaos.home.run / "workers.log"]
     tracebacks = sum(p.read_text(errors="replace").count("Traceback")
-                     for p in [*chaos.scratch.glob("engine-*.log"),
-                               chaos.home.run / "workers.log"] if p.exists())
+                     for p in logs if p.exists())
     result = judge(chaos, ids, len(left), args.crash_cap)
     result["tracebacks in logs"] = tracebacks
+    result["engine exits"] = ", ".join(
+        f"{n}x code {code}" for code, n in sorted(chaos.exits.items())) or "0"
+    if filler is not None:
+        result.update(disk.disk_full_counts(filler, logs, chaos.home.missions))
     return result
 
 
@@ -350,10 +386,12 @@ def report(chaos: Chaos, result: dict[str, object], args: argparse.Namespace) ->
     columns = ["missions", "kills", "lost", "accepted results run again",
                "tasks run twice at once", "tasks never run", "orphans left",
                "attempts without a record", "extra attempts", "stopped by the crash cap",
-               "tracebacks in logs"]
+               "tracebacks in logs", "engine exits"]
     print(table(columns, [[result[c] for c in columns]]))
-    for key in ("lost ids", "unrecorded"):
-        for item in result[key][:10]:  # type: ignore[index]
+    if args.disk_full:
+        disk.report_disk_full(result, args.fs, args.fs_mib)
+    for key in ("lost ids", "unrecorded", "filler errors"):
+        for item in result.get(key, [])[:10]:  # type: ignore[index]
             print(f"{key}: {item}")
 
 
