@@ -27,6 +27,7 @@ from houston.engine.envpause import (
     SPACE_FLOOR,
     WAITING_MARK,
     EnginePause,
+    free_bytes,
     pause_delay,
     pause_message,
     wait_for_space,
@@ -43,7 +44,7 @@ MISSION = (b"name: steady\ntasks:\n"
 
 
 @contextlib.contextmanager
-def small_filesystem(kind: str = "tmpfs") -> Iterator[Path]:
+def small_filesystem(kind: str = "tmpfs", mib: int = 8) -> Iterator[Path]:
     """A small filesystem of our own: a 4 MiB tmpfs, or an 8 MiB ext4 image on a loop
     device (a real disk's rules: a full one refuses mkdir too). Needs root, as CI runs;
     not being able to mount fails the test. Mounted outside pytest's private (0700) temp
@@ -53,7 +54,7 @@ def small_filesystem(kind: str = "tmpfs") -> Iterator[Path]:
     image = mount_point.with_suffix(".img")
     if kind == "ext4":
         with image.open("wb") as f:
-            f.truncate(8 * 1024 * 1024)
+            f.truncate(mib * 1024 * 1024)
         subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True)
         argv = ["mount", "-o", "loop", str(image), str(mount_point)]
     else:
@@ -98,6 +99,16 @@ def fill(folder: Path) -> Path:
     finally:
         os.close(fd)
     return filler
+
+
+def test_a_full_ext4_disk_reads_as_full_to_root() -> None:
+    """ext4 keeps clusters back even from root (its reserved_clusters: 2% of a small disk,
+    up to 4096 clusters) and statvfs counts them free: 1.3 MiB on a 64 MiB disk, 16 MiB on
+    a real one. A full disk must still read as full, or an agent that failed on it spends
+    its retries (bench/chaos.py --disk-full found it)."""
+    with small_filesystem("ext4", mib=64) as mount_point:
+        fill(mount_point)
+        assert free_bytes(str(mount_point)) < SPACE_FLOOR
 
 
 def houston(home: Path, *args: str, user: str | None = None) -> subprocess.CompletedProcess[str]:

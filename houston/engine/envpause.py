@@ -136,10 +136,25 @@ SPACE_FLOOR = 256 * 1024  # less free space than this, and a failed agent may be
 
 
 def free_bytes(path: str) -> int:
-    """Free space where `path` is, as this user may use it (root may use reserved blocks)."""
+    """Free space where `path` is, as this user may use it (root may use reserved blocks,
+    but not the clusters ext4 keeps back even from root, which statvfs counts free)."""
     stat = os.statvfs(path)
-    blocks = stat.f_bfree if os.geteuid() == 0 else stat.f_bavail
-    return blocks * stat.f_frsize
+    if os.geteuid() != 0:
+        return stat.f_bavail * stat.f_frsize
+    return max(0, stat.f_bfree - ext4_reserved_clusters(path)) * stat.f_frsize
+
+
+def ext4_reserved_clusters(path: str) -> int:
+    """ext4's reserved_clusters for the device `path` is on (0 on other filesystems). A
+    cluster is a block unless the disk uses bigalloc, which this ignores (rare)."""
+    try:
+        dev = os.stat(path).st_dev
+        name = os.path.basename(  # noqa: PTH119 - /sys/dev/block/M:m links to .../<name>
+            os.path.realpath(f"/sys/dev/block/{os.major(dev)}:{os.minor(dev)}"))
+        with open(f"/sys/fs/ext4/{name}/reserved_clusters") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return 0
 
 
 WAITING_MARK = "waiting-for-space"  # an empty file in the attempt folder while it waits
