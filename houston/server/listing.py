@@ -151,6 +151,7 @@ class MissionIndex:
     _completed: tuple[int, dict[str, dict[str, Any]]] = field(default_factory=lambda: (-1, {}))
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _load_lock: threading.Lock = field(default_factory=threading.Lock)
+    _scan_lock: threading.Lock = field(default_factory=threading.Lock)
     _loaded: bool = False
     _dirty: bool = False  # rows changed since the file was read or written
 
@@ -219,8 +220,11 @@ class MissionIndex:
         # than the stats themselves.
         self._load()
         rows: dict[str, dict[str, Any]] = {}
-        for state in states:  # a mission seen twice while it moves keeps its later state
-            rows.update(self._rows_in(state))
+        # One scan at a time: a search arriving while the start's scan reads 10,000 files
+        # waits for it and then finds them cached, instead of reading them all again.
+        with self._scan_lock:
+            for state in states:  # a mission seen twice while it moves keeps its later state
+                rows.update(self._rows_in(state))
         if states == STATE_ORDER:  # forget missions that are gone (gc): memory stays bounded
             with self._lock:
                 for gone in [i for i in self._rows if i not in rows]:
