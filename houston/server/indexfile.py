@@ -97,7 +97,8 @@ def save(path: Path, snapshot: Snapshot) -> bool:
     if not path.parent.is_dir():  # run/ is made private by `Home.ensure`, never here
         return False
     try:
-        fsio.write_bytes_atomic(path, encode(snapshot), durable=False)
+        with fsio.no_waiting():  # a full disk skips this hint; it never waits for room
+            fsio.write_bytes_atomic(path, encode(snapshot), durable=False)
     except OSError:
         return False
     return True
