@@ -41,7 +41,8 @@ def test_wants_local_and_pointed_are_pure() -> None:
     agent = {"name": "a", "llm": {"base_url": "local", "max_tokens": 9}, "base_url": "local"}
     pointed, env = lm.pointed(agent, "http://127.0.0.1:9/v1")
     assert pointed == {"name": "a", "llm": {"max_tokens": 9}}
-    assert env == {"HOUSTON_LLM_BASE_URL": "http://127.0.0.1:9/v1"}
+    assert env == {"HOUSTON_LLM_BASE_URL": "http://127.0.0.1:9/v1",
+                   "HOUSTON_LLM_FOLD_SYSTEM": "1"}
     assert agent["llm"]["base_url"] == "local"  # the input is not changed
 
 
@@ -97,4 +98,5 @@ tasks:
         # llama.cpp sends no usage when streaming: the count is an estimate, said so.
         assert result["usage"]["estimated"] is True and result["usage"]["total_tokens"] > 0
     assert (home.run / "local-model.log").stat().st_size > 0
+
 
