@@ -120,6 +120,12 @@ def test_resolve_ticket_runs_offline_and_its_report_uses_the_classification(
     summary = json.loads((ref.path / "outputs" / "ticket-unnumbered.json").read_text())
     report = (ref.path / "outputs" / "ticket-unnumbered.md").read_text()
     c = summary["classification"]
+    # The report is built from the steps' accepted results, not from anything else.
+    for task, key in (("classify", "classification"), ("draft", "draft")):
+        result = tf.read_result(ref.path, task)
+        assert result is not None and result["data"] == summary[key], (task, result)
+    escalate = tf.read_result(ref.path, "escalate")
+    assert escalate is not None and escalate["data"]["reason"] == summary["escalation"]["reason"]
     assert c["category"] in ("billing", "technical", "account", "shipping", "other"), c
     # The draft and the escalation say which classification they followed (their schemas
     # make them copy it); the report shows it in their own sections.
