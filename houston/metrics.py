@@ -50,6 +50,7 @@ class EventTotals:
     tokens: float = 0.0
     cost: float = 0.0
     events: Counter[str] = field(default_factory=Counter)
+    missions: Counter[str] = field(default_factory=Counter)  # finished, by outcome
     engines: dict[int, int] = field(default_factory=dict)  # pid -> workers, while running
 
     @property
@@ -66,6 +67,8 @@ class EventTotals:
             duration = data.get("duration")
             if isinstance(duration, int | float) and duration >= 0:
                 self.observe(float(duration))
+        elif kind == "mission.state" and data.get("outcome"):
+            self.missions[str(data["outcome"])] += 1
         elif kind == "engine.state" and isinstance(data.get("pid"), int):
             if data.get("state") == "started":
                 self.engines[data["pid"]] = int(_number(data.get("workers")))
@@ -89,6 +92,12 @@ class EventTotals:
         for outcome, n in sorted(self.attempts.items()):
             attempts.add_metric([outcome], n)
         yield attempts
+        finished = CounterMetricFamily(
+            "houston_missions_finished", "Missions completed, by outcome.", labels=["outcome"]
+        )
+        for outcome, n in sorted(self.missions.items()):
+            finished.add_metric([outcome], n)
+        yield finished
         cumulative, running = [], 0
         for bound, n in zip(DURATION_BUCKETS, self.buckets, strict=True):
             running += n

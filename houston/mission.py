@@ -159,6 +159,10 @@ class TaskSpec(Strict):
     timeout: Duration | None = Field(
         default=None, description="Longest attempt: seconds, or text like 30s, 5m, 1h30m."
     )
+    crash_cap: int | None = Field(
+        default=None, ge=0, le=100,
+        description="Most crashes (its agent or worker killed) before the task fails; default 3.",
+    )
     budget: Budget | None = Field(default=None, description="Limits of this task.")
     gate: Literal["none", "approve"] = Field(
         default="none",
@@ -196,6 +200,10 @@ class MissionSpec(Strict):
     tasks: list[TaskSpec] = Field(default_factory=list, description="The tasks (a DAG).")
     on_failure: Literal["fail_fast", "continue"] = Field(
         default="fail_fast", description="fail_fast: stop at the first failed task."
+    )
+    crash_cap: int | None = Field(
+        default=None, ge=0, le=100,
+        description="Crash cap of every task that sets none (crashes before it fails; default 3).",
     )
     requires: list[Requirement] = Field(
         default_factory=list, description="Packages needed, as name@range (npm semver)."

@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from houston import fsio
+from houston import fsio, killpoints, moves
 from houston.clock import iso, utcnow
 from houston.errors import AmbiguousError, ConflictError, NotFoundError, UsageError
 from houston.home import Home
@@ -253,9 +253,14 @@ class MissionStore:
         with self.stripe_lock(mission_id):
             if dst.exists():
                 raise ConflictError(f"mission {mission_id} is already in {target}")
+            # Intent first: a mover killed between the rename and the record leaves it
+            # for the recovery sweep, which finishes the record (houston.moves).
+            entry = transition_entry(source, target, reason, outcome, now, detail)
+            intent = moves.intend(self.home, mission_id, entry)
             try:
                 os.rename(src, dst)
             except OSError as exc:
+                moves.forget(intent)
                 if exc.errno not in (errno.ENOENT, errno.ENOTEMPTY, errno.EEXIST):
                     raise
                 current = self.locate_or_none(mission_id)
@@ -264,31 +269,29 @@ class MissionStore:
                     f"mission {mission_id} is not in {source} (it is {state})",
                     fix="someone else moved it first; look again with `houston show`",
                 ) from exc
+            killpoints.reached("move.renamed")
             fsio.fsync_dir(dst.parent)
             fsio.fsync_dir(src.parent)
-            self._record(dst, source, target, reason, outcome, detail, now)
+            self.record(dst, entry, now)
+            moves.forget(intent)
         return MissionRef(mission_id, target, dst)
 
-    def _record(
-        self,
-        folder: Path,
-        source: MissionState,
-        target: MissionState,
-        reason: Reason,
-        outcome: Outcome | None,
-        detail: dict[str, Any] | None,
-        now: datetime,
-    ) -> None:
+    def record(self, folder: Path, entry: dict[str, Any], now: datetime) -> None:
+        """Append the transition `entry` to the trail and write status.json to match.
+        Call under the mission's stripe lock. An entry already last in the trail (a
+        repair of a mover that died after its append) is not appended twice."""
+        source, target = MissionState(entry["from"]), MissionState(entry["to"])
         trail = folder / "transitions.jsonl"
         last = fsio.read_lines(trail)
-        last_to = last[-1].get("to") if last else None
-        if last_to is not None and last_to != source.value:
-            repair = transition_entry(last_to, source, Reason.RECOVERED, None, now)
-            repair["repair"] = True
-            fsio.append_line(trail, repair)
-        entry = transition_entry(source, target, reason, outcome, now, detail)
-        fsio.append_line(trail, entry, durable=True)
-        self._update_status(folder, target, reason, outcome, now)
+        if not (last and last[-1].get("ts") == entry["ts"] and last[-1].get("to") == entry["to"]):
+            last_to = last[-1].get("to") if last else None
+            if last_to is not None and last_to != source.value:
+                repair = transition_entry(last_to, source, Reason.RECOVERED, None, now)
+                repair["repair"] = True
+                fsio.append_line(trail, repair)
+            fsio.append_line(trail, entry, durable=True)
+        outcome = Outcome(entry["outcome"]) if entry.get("outcome") else None
+        self._update_status(folder, target, Reason(entry["reason"]), outcome, now)
 
     def _update_status(
         self,

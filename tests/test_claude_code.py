@@ -24,6 +24,7 @@ from test_engine_helpers import REPO, engine_thread, outcome, run_engine, submit
 
 from houston import actions
 from houston.engine import taskfiles as tf
+from houston.engine.gates import gate_state
 from houston.home import Home
 from houston.store import MissionStore
 
@@ -301,12 +302,17 @@ def test_the_todo_sweep_example_fixes_each_todo_on_its_branch_and_merges_them(
         ]
     mission = yaml.safe_load((REPO / "missions" / "todo-sweep.yaml").read_text())
     mission["repo"] = str(repo)
-    # The gate is the reviewer's moment; this test plays a reviewer who approves ahead.
-    mission["initializer"]["inputs"]["gate"] = False
     ref = submit(home, yaml.safe_dump(mission))
-    run_engine(home, ref)
-    assert outcome(home, ref) == ("COMPLETED", "succeeded")
+    with engine_thread(home, missions={ref.id}) as engine:
+        # The reviewer's moment: both branches are done and the merge waits at its gate.
+        wait_for(lambda: gate_state(MissionStore(home).locate(ref.id).path, "merge") == "waiting",
+                 timeout=120, what="the merge waiting at its gate")
+        path = MissionStore(home).locate(ref.id).path
+        assert tf.read_result(path, "merge") is None
+        actions.decide_task(MissionStore(home), ref.id, "merge", "approved")
+        wait_for(lambda: ref.id in engine.finished, timeout=60, what="the mission to finish")
     path = MissionStore(home).locate(ref.id).path
+    assert outcome(home, ref) == ("COMPLETED", "succeeded")
     plan = tf.read_result(path, "init")
     assert plan is not None and [t["file"] for t in plan["todos"]] == ["src/a.py", "src/b.py"]
     fixes = [tf.read_result(path, f"todo-{n}") for n in (0, 1)]

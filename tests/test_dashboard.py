@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser import chromium_page
 
 from houston import fsio
 from houston.actions import submit
@@ -22,7 +23,6 @@ from houston.lifecycle import MissionState, Reason
 from houston.server.launcher import ServerHandle, start
 from houston.store import MissionStore
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("HOUSTON_ARTIFACTS", Path(__file__).parent.parent / "artifacts"))
 GATED = (
     b"name: nightly report\ngate: approve\n"
@@ -34,25 +34,13 @@ WAIT_MS = 10_000
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's /usr/bin/chromium"),
 ]
 
 
 @pytest.fixture
 def page() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )
-        try:
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
-            yield context.new_page()
-        finally:
-            browser.close()
+    with chromium_page(1280, 900) as opened:
+        yield opened
 
 
 @pytest.fixture

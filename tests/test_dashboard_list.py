@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser import chromium_page
 from dashboard_fixtures import make_missions
 
 from houston.actions import submit
@@ -19,7 +20,6 @@ from houston.home import Home
 from houston.server.launcher import ServerHandle, start
 from houston.store import MissionStore
 
-CHROMIUM = Path("/usr/bin/chromium")
 # Screenshots go to artifacts/ (or $HOUSTON_ARTIFACTS); docs/ holds copies taken by hand
 # from there, so a test run never changes tracked files.
 ARTIFACTS = Path(os.environ.get("HOUSTON_ARTIFACTS", Path(__file__).parent.parent / "artifacts"))
@@ -29,25 +29,13 @@ GATED = b"name: nightly gate\ngate: approve\ntasks:\n  - id: a\n    agent: core/
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's /usr/bin/chromium"),
 ]
 
 
 @pytest.fixture
 def page() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )
-        try:
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
-            yield context.new_page()
-        finally:
-            browser.close()
+    with chromium_page(1400, 1000) as opened:
+        yield opened
 
 
 @pytest.fixture
@@ -239,3 +227,34 @@ def test_small_things_errors_offline_favicon_narrow_screens(
         expect(page.locator("#m-error")).to_be_hidden()  # stale once reconnected
     finally:
         handle.stop()
+
+
+TASK_GATE = b"""name: gated deploy
+tasks:
+  - {id: build, agent: core/shell, inputs: {command: 'echo built'}}
+  - {id: ship, agent: core/shell, needs: [build], gate: approve, inputs: {command: 'echo shipped'}}
+  - {id: drop, agent: core/shell, needs: [build], gate: approve, inputs: {command: 'echo dropped'}}
+"""
+
+
+def test_a_task_at_its_gate_is_approved_or_rejected_from_the_page(
+    page: Any, server: ServerHandle
+) -> None:
+    from playwright.sync_api import expect
+    from test_engine_helpers import engine_thread, wait_for
+
+    mission = submit(MissionStore(server.home), TASK_GATE, "mission.yaml").id
+    with engine_thread(server.home, missions={mission}):
+        open_view(page, server, f"#/m/{mission}")
+        ship, drop = page.locator('tr[data-task="ship"]'), page.locator('tr[data-task="drop"]')
+        expect(ship).to_contain_text("waiting", timeout=WAIT_MS)
+        ship.get_by_role("button", name="approve").click()
+        expect(ship).to_contain_text("succeeded", timeout=WAIT_MS)
+        expect(drop).to_contain_text("waiting")
+        drop.get_by_role("button", name="reject").click()
+        page.locator("#confirm-yes").click()
+        expect(drop).to_contain_text("failed", timeout=WAIT_MS)
+        wait_for(lambda: MissionStore(server.home).locate(mission).state.value == "COMPLETED",
+                 what="the mission to complete")
+    assert "rejected" in (server.home.root / "missions" / "COMPLETED" / mission / "tasks" / "drop"
+                          / "state.json").read_text()

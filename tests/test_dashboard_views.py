@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser import chromium_page
 
 from houston.engine.blackboard import Blackboard
 from houston.events import EventLog
@@ -23,7 +24,6 @@ from houston.home import Home
 from houston.server.launcher import ServerHandle, start
 from houston.store import MissionStore
 
-CHROMIUM = Path("/usr/bin/chromium")
 # Screenshots go to artifacts/ (or $HOUSTON_ARTIFACTS); docs/ holds copies taken by hand
 # from there, so a test run never changes tracked files.
 ARTIFACTS = Path(os.environ.get("HOUSTON_ARTIFACTS", Path(__file__).parent.parent / "artifacts"))
@@ -68,7 +68,6 @@ tasks:
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's /usr/bin/chromium"),
 ]
 
 
@@ -104,20 +103,8 @@ def server(ran: dict[str, Any]) -> Iterator[ServerHandle]:
 
 @pytest.fixture
 def page() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )
-        try:
-            context = browser.new_context(viewport={"width": 1400, "height": 1000},
-                                          accept_downloads=True)
-            yield context.new_page()
-        finally:
-            browser.close()
+    with chromium_page(1400, 1000, accept_downloads=True) as opened:
+        yield opened
 
 
 def open_view(page: Any, server: ServerHandle, fragment: str) -> None:

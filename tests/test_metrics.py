@@ -78,3 +78,15 @@ def test_worker_slots_follow_engine_starts_and_stops() -> None:
     assert totals.workers == 2
     totals.consume({"type": "attempt.end", "data": {"reason": "timeout", "duration": 1}})
     assert totals.attempts == {"timeout": 1}
+
+
+def test_finished_missions_are_counted_by_outcome() -> None:
+    # The alert rules' mission failure rate divides these two series.
+    totals = EventTotals()
+    for outcome in ("succeeded", "failed", "failed", None):
+        totals.consume({"type": "mission.state",
+                        "data": {"state": "COMPLETED" if outcome else "EXECUTING",
+                                 "outcome": outcome}})
+    found = samples(render(totals, {}, busy_workers=0))
+    assert found[("houston_missions_finished_total", (("outcome", "failed"),))] == 2
+    assert found[("houston_missions_finished_total", (("outcome", "succeeded"),))] == 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from houston.errors import EXIT_BAD_INPUT, SpecError
@@ -119,7 +120,6 @@ def test_valid_examples_cover_enough() -> None:
 
 @pytest.mark.parametrize("path", VALID, ids=[path.name for path in VALID])
 def test_json_schema_accepts_every_valid_example(path: Path) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
     schema = MissionSpec.model_json_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
     jsonschema.validate(load(path.read_bytes(), path.name).data, schema)
@@ -129,7 +129,6 @@ def test_json_schema_accepts_every_valid_example(path: Path) -> None:
     "name", ["unknown_key_typo.yaml", "version_key.yaml", "gate_yes.yaml", "tasks_mapping.yaml"]
 )
 def test_json_schema_refuses_what_the_loader_refuses(name: str) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
     data = load((DATA / "invalid" / name).read_bytes(), name).data
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(data, json.loads(json.dumps(MissionSpec.model_json_schema())))

@@ -249,6 +249,10 @@ def test_a_live_pid_with_another_start_token_is_dead(home: Home) -> None:
     path = MissionStore(home).locate(mission).path
     assert not claims.is_locked(tf.task_dir(path, "a"))
     assert tf.read_state(path, "a")["state"] == "pending"
+    # An engine's death is not the task's fault: no crash is counted against it.
+    assert tf.read_state(path, "a")["crashes"] == 0
+    exit_record = tf.read_attempt_json(tf.attempt_dir(path, "a", 1), "exit.json")
+    assert exit_record["reason"] == "interrupted"
 
 
 def test_an_agent_its_dead_worker_never_recorded_is_found_by_its_attempt(home: Home) -> None:
@@ -339,3 +343,47 @@ def test_a_fresh_claim_is_not_reaped_for_a_stale_engine_json(home: Home) -> None
     fsio.write_json_atomic(ref.path / "engine.json", dead)
     assert sweep(home) == []  # the claim entry names this (live) process
     assert store.locate(ref.id).state is MissionState.EXECUTING
+
+
+def test_engines_claim_only_what_they_have_room_for(home: Home, tmp_path: Path) -> None:
+    """Two engines of one worker each on six waiting missions: each holds one at a time."""
+    make_test_package(home)
+    runs, go = tmp_path / "runs", tmp_path / "go"
+    ids = [submit(home, f"name: wait-{i}\ntasks:\n  - {{id: a, agent: t/record, "
+                        f"inputs: {{file: \"{runs}\", wait: \"{go}\"}}}}\n").id
+           for i in range(6)]
+    store = MissionStore(home)
+    engines = [houston_process(home, "serve", "--until-idle", "--no-ui", "--workers", "1")
+               for _ in range(2)]
+    try:
+        wait_for(lambda: len(lines(runs)) == 2, timeout=60, what="one task per engine")
+        assert store.count(MissionState.EXECUTING) == 2
+        assert store.count(MissionState.COMMITTED) == 4
+        go.touch()
+        for engine in engines:
+            assert engine.wait(timeout=120) == 0
+    finally:
+        for engine in engines:
+            _kill(engine)
+    claimers = set()
+    for mission_id in ids:
+        ref = store.locate(mission_id)
+        assert store.status(ref)["outcome"] == "succeeded"
+        claimers |= {e["pid"] for e in store.transitions(ref) if e.get("reason") == "claimed"}
+    assert claimers == {engine.pid for engine in engines}
+
+
+def test_an_attempt_its_worker_never_claimed_gets_a_record(home: Home) -> None:
+    """The engine and its worker died between `mkdir attempts/<n>` and the claim: no lock
+    names the attempt, yet it must not stay without exit.json."""
+    dead = {"pid": 999999, "start_token": "gone:1", "host": None, "boot_id": None}
+    mission = _fake_executing(home, dead, None)
+    path = MissionStore(home).locate(mission).path
+    tf.write_state(path, "a", "pending", 0)
+    (action,) = sweep(home)
+    assert action["tasks"] == [{"task": "a", "attempt": 1, "accepted": False,
+                                "stopped_agent": False}]
+    path = MissionStore(home).locate(mission).path
+    record = tf.read_attempt_json(tf.attempt_dir(path, "a", 1), "exit.json")
+    assert record is not None and record["reason"] == "interrupted"
+    assert sweep(home) == []

@@ -7,6 +7,7 @@ stop; `serve` hands its running missions back to COMMITTED for the next engine.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import signal
@@ -33,6 +34,9 @@ no_ui_option = click.option("--no-ui", is_flag=True, help="Do not start the dash
 llm_option = click.option("--llm-concurrency", type=click.IntRange(1, 1024), default=32,
                           show_default=True,
                           help="llm attempts at once (they wait on the network, not a slot).")
+executor_option = click.option(
+    "--executor", default="local", show_default=True, metavar="local|ray|ray://HOST:PORT",
+    help="Where attempts run: here, or as Ray tasks (RAY_ADDRESS, or a Ray Client address).")
 
 
 def _home(ctx: click.Context) -> Home:
@@ -47,7 +51,10 @@ def start_ui(home: Home, host: str, port: int) -> Any:
         launcher = importlib.import_module("houston.server.launcher")
     except ImportError:
         return None
-    handle = launcher.start(home, host=host, port=port)
+    # In a cluster the Service's names are allowed too (deploy/k8s sets this variable).
+    allowed = [n.strip() for n in os.environ.get("HOUSTON_ALLOWED_HOSTS", "").split(",")
+               if n.strip()]
+    handle = launcher.start(home, host=host, port=port, allowed_hosts=allowed)
     render.emit(f"dashboard: {handle.url}")
     return handle
 
@@ -59,10 +66,15 @@ def stop_ui(handle: Any) -> None:
 
 def drive(home: Home, options: Any, *, tty: bool, ui: Any = None) -> dict[str, Any]:
     """Run an engine in the foreground with signal handlers and a progress display."""
+    from houston.engine.budget import ceiling_from
     from houston.engine.engine import Engine
     from houston.engine.envpause import pause_message
     from houston.engine.progress import Progress, read_task_states
 
+    try:  # a tenant's budget ceilings: a typo must stop the start, not every mission
+        ceiling_from(os.environ)
+    except ValueError as exc:
+        raise UsageError(str(exc), fix="set it to a plain number, or unset it") from None
     # The true total reads task files: for a live line or `houston run`'s missions, never
     # for every mission an unattended `houston serve` works on.
     seed = read_task_states(home) if tty or options.missions else None
@@ -88,7 +100,8 @@ def drive(home: Home, options: Any, *, tty: bool, ui: Any = None) -> dict[str, A
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     tracing = otel_tracing(home)
     try:
-        return engine.run()
+        with _executor_context(options.executor):
+            return engine.run()
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -110,6 +123,19 @@ def otel_tracing(home: Home) -> Any:
         raise UsageError("OTEL_EXPORTER_OTLP_ENDPOINT is set but the OpenTelemetry SDK is not "
                          "installed", fix="pip install 'houston[otel]', or unset the variable"
                          ) from exc
+
+
+def _executor_context(executor: Any) -> Any:
+    """What an executor needs around the engine's run (a local Ray instance, for one)."""
+    if executor.name != "ray":
+        return contextlib.nullcontext()
+    try:
+        from houston.engine.ray_worker import cluster_for
+
+        importlib.import_module("ray")
+    except ImportError:
+        raise UsageError("--executor ray needs Ray", fix="pip install 'houston[ray]'") from None
+    return cluster_for(executor.env)
 
 
 def load_target(home: Home, target: str, params: dict[str, str]) -> tuple[bytes, str]:
@@ -161,14 +187,18 @@ def approve_gate(gated: bool, approve: bool, name: str) -> bool:
 @no_ui_option
 @port_option
 @host_option
+@executor_option
 @click.pass_context
 def run(ctx: click.Context, target: str, sets: tuple[str, ...], workers: int | None,
-        llm_concurrency: int, approve: bool, no_ui: bool, port: int, host: str) -> None:
+        llm_concurrency: int, approve: bool, no_ui: bool, port: int, host: str,
+        executor: str) -> None:
     """Submit a mission and run it in the foreground until it completes."""
     from houston import actions
     from houston.engine.engine import EngineOptions
+    from houston.engine.executors import parse_executor
     from houston.mission import load_mission
 
+    chosen = parse_executor(executor)
     home = _home(ctx)
     data, source = load_target(home, target, parse_sets(sets))
     spec = load_mission(data, source)
@@ -179,7 +209,7 @@ def run(ctx: click.Context, target: str, sets: tuple[str, ...], workers: int | N
     render.emit(f"mission {ref.id}")
     ui = None if no_ui else start_ui(home, host, port)
     options = EngineOptions(missions={ref.id}, on_stop="cancel",
-                            llm_concurrency=llm_concurrency)
+                            llm_concurrency=llm_concurrency, executor=chosen)
     if workers:
         options.workers = workers
     finished = drive(home, options, tty=sys.stderr.isatty(), ui=ui)
@@ -221,16 +251,19 @@ def _exit_for(home: Home, mission_id: str, finished: dict[str, Any]) -> None:
 @port_option
 @host_option
 @click.option("--until-idle", is_flag=True, help="Exit once nothing is left to run.")
+@executor_option
 @click.pass_context
 def serve(ctx: click.Context, workers: int | None, llm_concurrency: int, no_ui: bool,
-          port: int, host: str, until_idle: bool) -> None:
+          port: int, host: str, until_idle: bool, executor: str) -> None:
     """Run every committed mission until SIGTERM or Ctrl-C."""
     from houston.engine.engine import EngineOptions
+    from houston.engine.executors import parse_executor
 
+    chosen = parse_executor(executor)
     home = _home(ctx).ensure()
     ui = None if no_ui else start_ui(home, host, port)
     options = EngineOptions(until_idle=until_idle, on_stop="requeue",
-                            llm_concurrency=llm_concurrency)
+                            llm_concurrency=llm_concurrency, executor=chosen)
     if workers:
         options.workers = workers
     render.emit(f"serving {home.root} with {options.workers} workers (pid {os.getpid()})")
@@ -250,7 +283,8 @@ def recover(ctx: click.Context, as_json: bool, finish: bool, workers: int | None
     actions = sweep(home)
     gone = remove_dead_engine_records(home)
     # Missions an earlier sweep (or a stopped engine) handed back wait in COMMITTED too.
-    waiting = handed_back(MissionStore(home)) - {a["mission"] for a in actions}
+    requeued = {a["mission"] for a in actions if a["action"] == "requeued_mission"}
+    waiting = handed_back(MissionStore(home)) - requeued
     if as_json:
         render.emit_json({"actions": actions, "removed_engine_records": gone})
     else:
@@ -262,7 +296,7 @@ def recover(ctx: click.Context, as_json: bool, finish: bool, workers: int | None
                         + ("" if finish else ": `houston recover --finish` runs them"))
         elif not actions and not gone:
             render.emit("nothing to recover")
-    targets = {a["mission"] for a in actions} | waiting
+    targets = requeued | waiting
     if finish and targets:
         from houston.engine.engine import EngineOptions
 
@@ -290,6 +324,9 @@ def handed_back(store: MissionStore) -> set[str]:
 
 def _print_recovery(actions: list[dict[str, Any]], finish: bool) -> None:
     for action in actions:
+        if action["action"] != "requeued_mission":
+            render.emit(_describe_repair(action))
+            continue
         tasks = action.get("tasks") or []
         render.emit(f"{action['mission']}: engine dead, back to COMMITTED "
                     f"({len(tasks)} task(s) requeued or accepted)")
@@ -297,8 +334,21 @@ def _print_recovery(actions: list[dict[str, Any]], finish: bool) -> None:
             what = "accepted its result" if task["accepted"] else "requeued"
             extra = ", stopped its agent" if task["stopped_agent"] else ""
             render.emit(f"  {task['task']} (attempt {task['attempt']}): {what}{extra}")
-    if actions and not finish:
+    if any(a["action"] == "requeued_mission" for a in actions) and not finish:
         render.emit("run `houston serve` (or `houston recover --finish`) to finish them")
+
+
+def _describe_repair(action: dict[str, Any]) -> str:
+    kind = action["action"]
+    if kind == "finished_move":
+        return (f"{action['mission']}: recorded its move {action['from']} -> {action['to']} "
+                "(its mover died after the rename)")
+    if kind == "repaired_status":
+        return (f"{action['mission']}: status.json said {action['from']}, the folder "
+                f"{action['to']}: recorded as recovered")
+    if kind == "removed_staging":
+        return f"removed {action['path']} (staging of an interrupted submit)"
+    return f"removed {action['path']} (an interrupted write)"
 
 
 @click.command()

@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "costs": ("houston.cli.costs:costs", "Spend by mission, agent, package or model."),
     "gc": ("houston.cli.telemetry:gc", "Prune old missions and events."),
     "package": ("houston.cli.package:package", "Build, install and inspect packages."),
+    "bundle": ("houston.cli.bundle:bundle", "Carry packages and wheels to a machine offline."),
     "doctor": ("houston.cli.doctor:doctor", "Check this machine and home for problems."),
 }
 

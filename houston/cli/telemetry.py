@@ -117,15 +117,22 @@ def gc(obj: Any, keep: str, max_event_bytes: int | None, dry_run: bool, as_json:
         store = MissionStore(home)
         for mission_id in missions:
             delete_mission(store, mission_id)
+    from houston.engine.leftovers import remove_leftovers
+
+    leftovers = [item["path"] for item in remove_leftovers(home, dry_run=dry_run)]
     trees = _gc_worktrees(home, set(missions), dry_run)
     report = {"dry_run": dry_run, "missions": missions, "event_segments": segments,
-              "worktrees": trees.removed, "worktrees_kept": trees.kept}
+              "worktrees": trees.removed, "worktrees_kept": trees.kept,
+              "leftovers": leftovers}
     if as_json:
         click.echo(json.dumps(report))
     else:
         verb = "would remove" if dry_run else "removed"
         click.echo(f"{verb} {len(missions)} completed mission(s), {len(segments)} event segment(s)"
-                   f", {len(trees.removed)} worktree(s)")
+                   f", {len(trees.removed)} worktree(s), {len(leftovers)} leftover file(s) of "
+                   "interrupted writes")
+        for path in leftovers:
+            click.echo(f"  {path}")
         for path, why in trees.kept.items():
             click.echo(f"kept worktree {path}: {why}")
 

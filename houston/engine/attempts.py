@@ -15,11 +15,19 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 
-from houston.clock import iso
+from houston import killpoints
 from houston.engine import budget as bud
 from houston.engine import claims
 from houston.engine import scheduler as sch
 from houston.engine import taskfiles as tf
+from houston.engine.attempt_outcome import (
+    attempt_reason,
+    crash_cap_error,
+    crash_history,
+    iso_ts,
+    left_behind,
+    worker_reason,
+)
 from houston.engine.liveness import (
     is_alive,
     kill_attempt_processes,
@@ -32,6 +40,8 @@ from houston.engine.pool import WorkerRecord
 from houston.errors import HoustonError
 from houston.lifecycle import Reason
 from houston.runners import Job
+
+CLAIM_FAILURE_CAP = 10
 
 if TYPE_CHECKING:
     from houston.agents import AgentCatalog, AgentSpec
@@ -307,14 +317,13 @@ class AttemptOps:
         run = m.end(t, usage)
         died = msg is None
         if died:  # the agent may have finished before its worker died: never run it again
-            msg = _left_behind(m, t, run)
+            msg = left_behind(m, t, run)
         ok = bool(msg and msg.get("ok"))
-        reason = _attempt_reason(run, msg, ok)
+        reason = attempt_reason(run, msg, ok)
         if died or run.stop_reason is not None:
             self.kill_orphans(t, run, worker_died=died)
         if died:
             tf.write_attempt_json(run.folder, "usage.json", usage.to_dict())
-            self.break_leftover_lock(m, t)
         if reason != "succeeded" and os.path.exists(f"{run.path}/workspace.json"):  # noqa: PTH110
             save_worktree(run.path, reason)
         if msg is None or msg.get("logs", True):
@@ -328,7 +337,8 @@ class AttemptOps:
         finished = float((msg or {}).get("finished") or time.time())
         started = float((msg or {}).get("started") or run.started_wall)
         written = died and tf.read_attempt_json(run.folder, "exit.json") is not None
-        if (msg is None or reason != ("succeeded" if ok else "failed")) and not written:
+        # A dead worker wrote no exit.json (a `msg` rebuilt from its files says so too).
+        if (died or reason != worker_reason(msg)) and not written:
             tf.write_attempt_json(run.folder, "exit.json", {
                 "code": (msg or {}).get("exit_code"), "signal": (msg or {}).get("signal"),
                 "reason": reason, "started": iso_ts(started), "finished": iso_ts(finished),
@@ -341,16 +351,24 @@ class AttemptOps:
                    "usage": usage.to_dict()})
         accepted = bool(msg and msg.get("accepted"))
         self.settle(m, t, reason, error, (msg or {}).get("result"), None if accepted else run)
+        if died:  # record first (exit.json, state.json), release second
+            killpoints.reached("finish.recorded")
+            self.break_leftover_lock(m, t)
 
     def claim_failed(self, m: MissionRun, t: TaskRun, why: str) -> None:
         """The worker could not claim: a leftover attempt folder or lock from a past life."""
-        m.end(t, bud.Usage())
+        run = m.end(t, bud.Usage())
         if why == "attempt_exists":
             t.attempt = max([t.attempt, *tf.attempt_numbers(m.folder, t.id)])
-        else:
+        else:  # the worker made this attempt's folder: it gets its record, then the lock goes
+            now = iso_ts(time.time())
+            tf.write_attempt_json(run.folder, "exit.json", {
+                "code": None, "signal": None, "reason": "interrupted", "started": now,
+                "finished": now, "duration": 0.0, "error": f"could not claim the task: {why}"})
             self.break_leftover_lock(m, t)
-        t.crashes += 1  # bounded by the crash cap, like any other crash
-        if t.crashes > self.options.crash_cap:
+        # Not a crash (no process of the attempt died), but bounded all the same.
+        t.claim_failures += 1
+        if t.claim_failures > CLAIM_FAILURE_CAP:
             self.fail_task(m, t, f"could not claim the task: {why}")
         else:
             self.requeue(m, t, 0.0)
@@ -364,8 +382,8 @@ class AttemptOps:
             with contextlib.suppress(psutil.Error):
                 if proc.is_running():
                     proc.kill()
-        if worker_died and t.runner in ("command", "claude-code") and agent is None:
-            kill_attempt_processes(run.path)  # started but never recorded
+        if worker_died and t.runner in ("command", "claude-code"):
+            kill_attempt_processes(run.path)  # never recorded, or escaped its group
 
     def settle(self, m: MissionRun, t: TaskRun, reason: str, error: str | None,
                result: Any, run: Running | None) -> None:
@@ -376,8 +394,9 @@ class AttemptOps:
             self.requeue(m, t, 0.0)
         elif reason == "crashed":
             t.crashes += 1
-            if t.crashes > self.options.crash_cap:
-                self.fail_task(m, t, f"crashed {t.crashes} times: {error}")
+            cap = self.crash_cap(m, t)
+            if t.crashes > cap:
+                self.fail_task(m, t, crash_cap_error(cap, t.crashes, crash_history(m, t)))
             else:
                 self.requeue(m, t, 0.0)
         elif reason == "cancelled":
@@ -395,6 +414,13 @@ class AttemptOps:
                 self.requeue(m, t, delay)
             else:
                 self.fail_task(m, t, error or reason)
+
+    def crash_cap(self, m: MissionRun, t: TaskRun) -> int:
+        """The task's `crash_cap`, else its mission's, else the engine's (3)."""
+        for cap in (t.spec.get("crash_cap"), m.spec.crash_cap):
+            if cap is not None:
+                return int(cap)
+        return self.options.crash_cap
 
     def accept(self, m: MissionRun, t: TaskRun, result: dict[str, Any],
                run: Running | None = None) -> None:
@@ -437,6 +463,7 @@ class AttemptOps:
         self.emit("task.state", m.id, t.id, t.attempt,
                   {"state": t.state, "error": t.error, "worker": worker, **(extra or {})})
 
+
 def save_worktree(folder: str, reason: str) -> None:
     """The attempt's worker could not commit its worktree: do it here (never lose work)."""
     from houston.workspace import salvage_attempt
@@ -447,39 +474,9 @@ def save_worktree(folder: str, reason: str) -> None:
         print(f"houston: could not save the worktree of {folder}: {exc}", file=sys.stderr)
 
 
-def _left_behind(m: MissionRun, t: TaskRun, run: Running) -> dict[str, Any] | None:
-    """A dead worker's attempt whose agent succeeded, as the `done` it could not send: the
-    task's accepted result.json, or the attempt's own result.json not yet accepted."""
-    accepted = tf.read_result(m.folder, t.id)
-    if accepted is not None:
-        return {"ok": True, "result": accepted, "accepted": True}
-    result = tf.read_attempt_json(run.folder, "result.json")
-    if result is not None:
-        return {"ok": True, "result": result, "accepted": False}
-    return None
-
-
 def _deadline_text(run: Running) -> str:
     """`timeout (30s)`, or `budget exceeded (wall time 10s of 10s)` for a task budget."""
     seconds = (run.deadline or run.started_mono) - run.started_mono
     if run.deadline_reason == "budget_exceeded":
         return bud.over_text("wall_time", seconds, seconds)
     return bud.stop_text(run.deadline_reason, seconds)
-
-
-def _attempt_reason(run: Running, msg: dict[str, Any] | None, ok: bool) -> str:
-    if ok and run.stop_reason in (None, "cancelled", "interrupted"):
-        return "succeeded"
-    if run.stop_reason is not None:
-        return run.stop_reason
-    if msg is None or msg.get("signal"):
-        return "crashed"  # the worker or the agent died by a signal nobody here sent
-    if msg.get("environment"):  # it failed on a full disk: run it again once there is room
-        return "interrupted"
-    return "failed"
-
-
-def iso_ts(ts: float) -> str:
-    from datetime import UTC, datetime
-
-    return iso(datetime.fromtimestamp(ts, UTC))

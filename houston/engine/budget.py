@@ -7,6 +7,7 @@ engine never starts work that could not fit in what is left of the mission's bud
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -139,6 +140,45 @@ def fits(limits: Limits, used: Usage, reserved: Usage, ask: Usage) -> bool:
 def concurrency_ok(limits: Limits, running: int) -> bool:
     return limits.max_concurrency is None or running < limits.max_concurrency
 
+
+# A team's ceilings on every mission's budget (the tenants overlay of deploy/k8s sets
+# them in the ConfigMap): a mission may ask for less, never for more, and a mission that
+# names no limit gets the ceiling.
+CEILING_VARIABLES = {
+    "max_tokens": "HOUSTON_BUDGET_MAX_TOKENS",
+    "max_cost": "HOUSTON_BUDGET_MAX_COST",
+    "max_concurrency": "HOUSTON_BUDGET_MAX_CONCURRENCY",
+}
+
+
+def ceiling_from(environ: Mapping[str, str]) -> Limits:
+    """The ceilings set in `environ`; ValueError names the variable that is not a number."""
+    found: dict[str, Any] = {}
+    for key, variable in CEILING_VARIABLES.items():
+        text = environ.get(variable, "").strip()
+        if not text:
+            continue
+        try:
+            value: float = float(text) if key == "max_cost" else int(text)
+        except ValueError:
+            raise ValueError(f"{variable}={text!r} is not a number") from None
+        if value < 0 or (key == "max_concurrency" and value < 1):
+            raise ValueError(f"{variable}={text!r} is out of range")
+        found[key] = value
+    return Limits.from_dict(found)
+
+
+def capped(limits: Limits, ceiling: Limits) -> Limits:
+    """Each limit of `limits`, lowered to the ceiling's where the ceiling sets one."""
+    def lower(own: Any, top: Any) -> Any:
+        return top if own is None else own if top is None else min(own, top)
+
+    return Limits(
+        max_tokens=lower(limits.max_tokens, ceiling.max_tokens),
+        max_cost=lower(limits.max_cost, ceiling.max_cost),
+        max_wall_time=limits.max_wall_time,
+        max_concurrency=lower(limits.max_concurrency, ceiling.max_concurrency),
+    )
 
 
 def over_text(kind: str, spent_value: float, limit: float | None, scope: str = "") -> str:

@@ -27,10 +27,11 @@ from houston.engine import budget as bud
 from houston.engine import scheduler as sch
 from houston.engine.attempts import AttemptOps
 from houston.engine.envpause import EnginePause, Pausing
+from houston.engine.executors import LOCAL, Executor
 from houston.engine.follow import Following
 from houston.engine.gating import Gating
 from houston.engine.iodispatch import IoDispatch
-from houston.engine.liveness import my_identity
+from houston.engine.liveness import kill_marked_processes, my_identity
 from houston.engine.localmodel import LocalModel
 from houston.engine.mission_run import MissionRun, TaskRun
 from houston.engine.pipelining import Pipelining
@@ -61,6 +62,7 @@ class EngineOptions:
     sample_every: float = 1.0
     on_stop: str = "requeue"  # what a stop request does to running missions: requeue|cancel
     retract_after: float = 0.2  # a job queued behind a running one waits this long at most
+    executor: Executor = LOCAL  # where attempts execute (houston.engine.executors)
     llm_concurrency: int = 32  # llm attempts at once in the network worker (no CPU slot)
 
 
@@ -76,6 +78,7 @@ class Engine(AttemptOps, Gating, IoDispatch, Pipelining, Sampling, Following, Pa
         self.catalog = AgentCatalog(home)
         self.local_model = LocalModel(home.run / "local-model.log")
         self.pool = Pool(self.options.workers, home.run / "workers.log", cwd=None,
+                         executor=self.options.executor,
                          llm_concurrency=self.options.llm_concurrency)
         self.missions: dict[str, MissionRun] = {}
         self.durations: dict[str, tuple[float, int]] = {}
@@ -90,6 +93,7 @@ class Engine(AttemptOps, Gating, IoDispatch, Pipelining, Sampling, Following, Pa
         self._watched: dict[int, WorkerRecord] = {}
         self.watcher = Watcher(self.wake)
         self.rescan = True
+        self._first_sweep = True
         self._timers = {"reconcile": 0.0, "sweep": 0.0, "sample": 0.0, "flush": 0.0}
         self.start_following()
         self.pause = EnginePause(
@@ -169,6 +173,8 @@ class Engine(AttemptOps, Gating, IoDispatch, Pipelining, Sampling, Following, Pa
                 self._watched[fd] = worker
 
     def next_timeout(self) -> float:
+        if self.rescan:  # a mission left: claim the next one without waiting
+            return 0.0
         now = time.monotonic()
         due = [self._timers["reconcile"], self._timers["sweep"]]
         if (respawn := self.pool.next_respawn()) is not None:
@@ -223,6 +229,8 @@ class Engine(AttemptOps, Gating, IoDispatch, Pipelining, Sampling, Following, Pa
     def handle_dead_workers(self) -> None:
         for worker in self.pool.check(respawn=self.stop_mode != "force"):
             self.set_worker(worker, "dead", None, None)
+            if worker.busy is not None:  # what it started dies with it, before any record
+                kill_marked_processes(worker.mark)
             for key in list(worker.jobs):
                 self.lost_job(key)
 
@@ -234,16 +242,28 @@ class Engine(AttemptOps, Gating, IoDispatch, Pipelining, Sampling, Following, Pa
     # -- missions -------------------------------------------------------------------
 
     def claim_committed(self) -> None:
+        """Claim the oldest committed missions this engine has room for: one per task
+        worker, so that other engines on the home share the work and one engine's death
+        sends only what it was running through recovery."""
+        # A held mission with nothing running nor ready (waiting on a gate) takes no room.
+        room = self.options.workers - sum(
+            1 for m in self.missions.values()
+            if m.closing is None and (m.running_count() or m.heap))
+        if room <= 0:
+            return
         ids = sorted(self.store.ids_in(S.COMMITTED))
         if self.options.missions is not None:
             ids = [i for i in ids if i in self.options.missions and i not in self.finished]
         for mission_id in ids:
+            if room <= 0:
+                return
             try:
                 ref = self.store.move(mission_id, S.COMMITTED, S.EXECUTING, Reason.CLAIMED,
                                       detail={"engine": os.getpid()})
             except (ConflictError, FileNotFoundError):
                 continue
             self.adopt(ref)
+            room -= 1
 
     def adopt(self, ref: MissionRef) -> None:
         record = {**self.identity.to_dict(), "since": iso(utcnow())}
@@ -408,6 +428,7 @@ class Engine(AttemptOps, Gating, IoDispatch, Pipelining, Sampling, Following, Pa
                    "outcome": outcome.value if outcome else None, **detail})
         if outcome is not None:
             self.finished[ref.id] = (outcome, reason)
+        self.rescan = True  # room for another committed mission
 
     def flush_status(self, m: MissionRun) -> None:
         if not m.dirty:
@@ -434,7 +455,9 @@ class Engine(AttemptOps, Gating, IoDispatch, Pipelining, Sampling, Following, Pa
     def sweep_others(self) -> None:
         self._timers["sweep"] = time.monotonic() + self.options.sweep_every
         try:
-            actions = sweep(self.home, me=self.identity.to_dict())
+            # The first pass (at start) is full: records that disagree, leftover files.
+            actions = sweep(self.home, me=self.identity.to_dict(), full=self._first_sweep)
+            self._first_sweep = False
         except HoustonError as exc:
             actions = [{"action": "error", "error": str(exc)}]
         if actions:

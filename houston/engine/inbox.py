@@ -27,11 +27,16 @@ _RETRACT = b'{"retract"'
 
 
 def send(fd: int, message: dict[str, Any]) -> None:
+    """One message to the engine. If the engine is gone (its end of the pipe closed) the
+    worker exits at once and quietly: what it did is on disk for recovery to judge."""
     data = (compact(message) + "\n").encode()
     with _SEND_LOCK:
         view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        try:
+            while view:
+                view = view[os.write(fd, view) :]
+        except BrokenPipeError:
+            os._exit(0)
 
 
 def read_job(line: bytes) -> tuple[Job, dict[str, Any] | None]:

@@ -118,7 +118,8 @@ class IoWorker:
             outcome = get_runner(job.runner).run(job, ctx)
         except HoustonError as exc:
             outcome = Outcome(ok=False, error=str(exc))
-            print(str(exc), file=sys.stderr)
+            if not attempt.stopped.is_set():  # a stopped attempt's folder may have moved on
+                print(str(exc), file=sys.stderr)
         except BaseException as exc:  # an agent may raise anything; the thread must end
             if not attempt.stopped.is_set():
                 traceback.print_exc()

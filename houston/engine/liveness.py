@@ -187,6 +187,32 @@ def kill_attempt_processes(work_dir: str, timeout: float = 1.0) -> int:
     return len(found)
 
 
+WORKER_MARK = "HOUSTON_WORKER_MARK"
+
+
+def engine_mark(engine: dict[str, Any]) -> str:
+    """The prefix of the marks of every worker an engine (pid + start token) spawned."""
+    return f"{engine.get('pid')}:{engine.get('start_token')}/"
+
+
+def kill_marked_processes(prefix: str, timeout: float = 1.0) -> int:
+    """SIGKILL every process whose HOUSTON_WORKER_MARK starts with `prefix` (a dead
+    worker's mark, or a dead engine's prefix) and wait until each is gone or a zombie.
+
+    Every process a worker starts inherits its mark, even a child forked but not yet
+    exec'd, which has no HOUSTON_WORK_DIR yet and no agent.json names. How many."""
+    found = []
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if proc.pid != os.getpid() and proc.environ().get(WORKER_MARK, "").startswith(prefix):
+                proc.kill()
+                found.append(proc)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(_running(p) for p in found):
+        time.sleep(0.005)
+    return len(found)
+
+
 def _running(proc: psutil.Process) -> bool:
     try:
         return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE

@@ -11,6 +11,7 @@ applied are materialized here.
 from __future__ import annotations
 
 import heapq
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from pydantic import ValidationError
 
 from houston.engine import scheduler as sch
 from houston.engine import taskfiles as tf
-from houston.engine.budget import Limits, Usage
+from houston.engine.budget import Limits, Usage, capped, ceiling_from
 from houston.lifecycle import Reason
 from houston.mission import MissionSpec, TaskSpec, load_mission
 from houston.store import MissionRef
@@ -77,6 +78,7 @@ class TaskRun:
     usage: Usage = field(default_factory=Usage)
     running: Running | None = None
     retries: int = 0  # resolved at dispatch: the task's, else its agent's
+    claim_failures: int = 0  # in memory: a claim refused is no crash, but is bounded too
     runner: str = ""
     gate_passed: bool = False  # its human gate (if any) was approved
 
@@ -107,6 +109,8 @@ def task_spec_record(task: TaskSpec, *, initializer: bool, added_by: str | None)
         "added_by": added_by,
         "gate": task.gate,
         **({"workspace": task.workspace} if task.workspace else {}),
+        # Only when set: spec.json of tasks without one stays as it was.
+        **({"crash_cap": task.crash_cap} if task.crash_cap is not None else {}),
     }
 
 
@@ -115,7 +119,8 @@ class MissionRun:
         self.ref = ref
         self.spec = spec
         self.tasks: dict[str, TaskRun] = {}
-        self.limits = Limits.from_dict(spec.budget.model_dump() if spec.budget else None)
+        own = Limits.from_dict(spec.budget.model_dump() if spec.budget else None)
+        self.limits = capped(own, ceiling_from(os.environ))  # a tenant's ceilings
         self.started_wall = started_wall
         self.started_mono = time.monotonic() - max(0.0, time.time() - started_wall)
         self.closing: tuple[Reason, dict[str, Any]] | None = None

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from houston.engine.liveness import identity_of
+from houston.engine.executors import LOCAL, Executor
+from houston.engine.liveness import WORKER_MARK, engine_mark, identity_of, my_identity
 from houston.fsio import compact
 from houston.runners import AGENT_KEYS
 
@@ -42,6 +43,7 @@ class WorkerRecord:
     buffer: bytes = b""
     dead: bool = False
     started: float = field(default_factory=time.monotonic)
+    mark: str = ""  # its HOUSTON_WORKER_MARK
     io: bool = False  # the network worker: its jobs all run at once (houston.engine.io_worker)
 
     @property
@@ -61,7 +63,7 @@ class WorkerRecord:
 
 class Pool:
     def __init__(self, size: int, log_path: Path, *, cwd: Path | None = None,
-                 llm_concurrency: int = 32) -> None:
+                 executor: Executor = LOCAL, llm_concurrency: int = 32) -> None:
         self.size = size  # N task slots, plus the initializer slot
         # One more slot, after the task slots, for the network worker: started when the
         # first llm job comes, it runs up to llm_concurrency attempts at once.
@@ -69,10 +71,13 @@ class Pool:
         self.llm_concurrency = llm_concurrency
         self.log_path = log_path
         self.cwd = cwd
+        self.executor = executor
         self.workers: dict[int, WorkerRecord] = {}
         self.failed_starts: dict[int, int] = {}
         self.respawn_at: dict[int, float] = {}
         self._log: IO[bytes] | None = None
+        self.engine = my_identity().to_dict()
+        self.spawned = 0
 
     def start(self, scratch: Path | None = None) -> None:
         """Spawn every slot; first remove log scratch files of workers that are gone."""
@@ -84,13 +89,19 @@ class Pool:
             self.spawn(slot)
 
     def spawn(self, slot: int) -> WorkerRecord:
-        env = dict(os.environ)
+        env = {**os.environ, **self.executor.env}
+        env["HOUSTON_ENGINE_PID"] = str(os.getpid())  # the worker checks it outlived us
+        self.spawned += 1
+        mark = f"{engine_mark(self.engine)}{slot}/{self.spawned}"
+        env[WORKER_MARK] = mark  # inherited by all it starts: found again if it dies
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in [str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH", "")] if p
         )
         io = slot == self.io_slot
+        # The network worker stays here whatever the executor: its llm attempts wait on
+        # the network, not on a CPU.
         argv = ([sys.executable, "-m", "houston.engine.io_worker"] if io
-                else [sys.executable, "-m", "houston.engine.worker"])
+                else [sys.executable, "-m", self.executor.module])
         proc = subprocess.Popen(
             argv,
             stdin=subprocess.PIPE,
@@ -105,7 +116,7 @@ class Pool:
         os.set_blocking(proc.stdout.fileno(), False)
         ident = identity_of(proc.pid)
         record = WorkerRecord(slot, proc, ident.to_dict() if ident else {"pid": proc.pid},
-                              io=io)
+                              mark=mark, io=io)
         self.workers[slot] = record
         return record
 
@@ -172,14 +183,21 @@ class Pool:
             worker.dead = True
 
     def read(self, worker: WorkerRecord) -> list[dict[str, Any]]:
-        """Complete messages waiting on the worker's pipe; marks the worker dead on EOF."""
+        """Complete messages waiting on the worker's pipe; marks the worker dead on EOF.
+
+        A worker killed while the engine handled another one's message may still be in
+        the same `select` batch, its pipe already closed: that reads as EOF too."""
+        stream = worker.proc.stdout
+        if stream is None or stream.closed:
+            worker.dead = True
+            return []
         chunks = []
         while True:
             try:
-                chunk = os.read(worker.fd, 65536)
+                chunk = os.read(stream.fileno(), 65536)
             except BlockingIOError:
                 break
-            except OSError:
+            except (OSError, ValueError):
                 chunk = b""
             if not chunk:
                 worker.dead = True

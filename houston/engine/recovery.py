@@ -22,11 +22,18 @@ from typing import Any
 
 import psutil
 
-from houston import fsio
+from houston import fsio, killpoints, moves
 from houston.engine import claims
 from houston.engine import scheduler as sch
 from houston.engine import taskfiles as tf
-from houston.engine.liveness import is_alive, kill_attempt_processes, stop_agent
+from houston.engine.leftovers import remove_dead_writers_temp_files, remove_leftovers
+from houston.engine.liveness import (
+    engine_mark,
+    is_alive,
+    kill_attempt_processes,
+    kill_marked_processes,
+    stop_agent,
+)
 from houston.errors import ConflictError
 from houston.home import Home
 from houston.lifecycle import MissionState, Reason
@@ -74,11 +81,18 @@ def _claimer_alive(mission_dir: Path) -> bool:
         return False
 
 
-def sweep(home: Home, *, me: dict[str, Any] | None = None,
-          grace: float = 1.0) -> list[dict[str, Any]]:
-    """One recovery pass; returns what it did (one dict per action)."""
+def sweep(home: Home, *, me: dict[str, Any] | None = None, grace: float = 1.0,
+          full: bool = True) -> list[dict[str, Any]]:
+    """One recovery pass; returns what it did (one dict per action).
+
+    Every pass finishes the moves a killed mover left half-recorded; a `full` pass (at
+    engine start, `houston recover`) also repairs every status.json that names another
+    state than its folder and removes stale staging folders and temp files."""
     store = MissionStore(home)
-    actions: list[dict[str, Any]] = []
+    actions = moves.repair_moves(store)
+    if full:
+        actions += moves.repair_statuses(store)
+        actions += remove_leftovers(home)
     for mission_id in sorted(store.ids_in(S.EXECUTING)):
         folder = home.mission_dir(S.EXECUTING, mission_id)
         if engine_alive(folder, me):
@@ -88,6 +102,7 @@ def sweep(home: Home, *, me: dict[str, Any] | None = None,
             with store.stripe_lock(mission_id):
                 if not folder.is_dir() or engine_alive(folder, me):
                     continue
+            _kill_dead_engines_processes(folder)
             done = [recover_task(folder, t, grace) for t in tf.task_ids(folder)]
             with contextlib.suppress(FileNotFoundError):
                 (folder / "engine.json").unlink()
@@ -129,34 +144,77 @@ def remove_dead_engine_records(home: Home) -> list[int]:
 
 
 def recover_task(mission_dir: Path, task_id: str, grace: float) -> dict[str, Any] | None:
-    """Make one task of a dead engine's mission safe to run again; what was done."""
+    """Make one task of a dead engine's mission safe to run again; what was done.
+
+    Record first, release second: the attempt's exit.json and the task's state.json are
+    written before its lock is broken, so a recoverer killed in between leaves a lock the
+    next sweep breaks, never a lost record. An engine's death is not the task's fault:
+    its crash counter is left alone (exit reason `interrupted`).
+    """
     task_dir = tf.task_dir(mission_dir, task_id)
     claims.sweep_tombstones(task_dir)
     state = tf.read_state(mission_dir, task_id)
     locked = claims.is_locked(task_dir)
+    numbers = tf.attempt_numbers(mission_dir, task_id)
     if not locked and state.get("state") != sch.RUNNING:
-        return None
+        return _record_unclaimed(mission_dir, task_id, numbers[-1] if numbers else 0)
     owner = claims.read_owner(task_dir) if locked else None
-    attempt = int((owner or {}).get("attempt") or state.get("attempt") or 0)
+    # A young lock (no owner.json yet) belongs to the newest attempt folder.
+    attempt = int((owner or {}).get("attempt") or max([int(state.get("attempt") or 0),
+                                                        *numbers]))
     folder = tf.attempt_dir(mission_dir, task_id, attempt)
-    agent = tf.read_attempt_json(folder, "agent.json")
-    stopped = bool(agent and stop_agent(agent, grace=grace))
-    if agent is None and attempt:  # its worker may have died before recording its agent
-        stopped = kill_attempt_processes(str(folder)) > 0 or stopped
-    if owner is not None and is_alive(owner):
-        stopped = stop_agent(owner, grace=grace) or stopped
-    if locked:
-        claims.break_stale_lock(task_dir, owner.get("nonce") if owner else None)
+    stopped = _stop_attempt(folder, owner, attempt, grace)
+    for written_by_the_dead in (task_dir, folder):
+        remove_dead_writers_temp_files(written_by_the_dead)
     accepted = _accept_left_result(mission_dir, task_id, folder)
     if not accepted and tf.read_result(mission_dir, task_id) is None:
         if attempt and tf.read_attempt_json(folder, "exit.json") is None:
             tf.write_attempt_json(folder, "exit.json", {
-                "code": None, "signal": None, "reason": "crashed", "started": None,
+                "code": None, "signal": None, "reason": "interrupted", "started": None,
                 "finished": None, "duration": None, "error": "its engine died"})
         tf.write_state(mission_dir, task_id, sch.PENDING, attempt,
                        error="requeued: its engine died", failures=int(state.get("failures") or 0),
-                       crashes=int(state.get("crashes") or 0) + 1)
+                       crashes=int(state.get("crashes") or 0))
+    killpoints.reached("recover.recorded")
+    if locked:
+        claims.break_stale_lock(task_dir, owner.get("nonce") if owner else None)
     return {"task": task_id, "attempt": attempt, "accepted": accepted, "stopped_agent": stopped}
+
+
+def _kill_dead_engines_processes(mission_dir: Path) -> None:
+    """Whatever the dead engine's workers started is an orphan now (their marks)."""
+    try:
+        record = fsio.read_json(mission_dir / "engine.json")
+    except (FileNotFoundError, ValueError):
+        return
+    if isinstance(record, dict) and record.get("pid") and record.get("start_token"):
+        kill_marked_processes(engine_mark(record))
+
+
+def _record_unclaimed(mission_dir: Path, task_id: str, attempt: int) -> dict[str, Any] | None:
+    """An attempt folder without exit.json and without a lock: its worker died (with its
+    engine) between making the folder and claiming the task. It never began: recorded as
+    interrupted, so no attempt is left without a record."""
+    folder = tf.attempt_dir(mission_dir, task_id, attempt)
+    if not attempt or tf.read_attempt_json(folder, "exit.json") is not None:
+        return None
+    tf.write_attempt_json(folder, "exit.json", {
+        "code": None, "signal": None, "reason": "interrupted", "started": None,
+        "finished": None, "duration": None, "error": "its engine died before it began"})
+    return {"task": task_id, "attempt": attempt, "accepted": False, "stopped_agent": False}
+
+
+def _stop_attempt(folder: Path, owner: dict[str, Any] | None, attempt: int,
+                  grace: float) -> bool:
+    """Stop every process of the attempt: its recorded agent's group, whatever still
+    carries its HOUSTON_WORK_DIR (unrecorded, or escaped its group), a live owner."""
+    agent = tf.read_attempt_json(folder, "agent.json")
+    stopped = bool(agent and stop_agent(agent, grace=grace))
+    if attempt:
+        stopped = kill_attempt_processes(str(folder)) > 0 or stopped
+    if owner is not None and is_alive(owner):
+        stopped = stop_agent(owner, grace=grace) or stopped
+    return stopped
 
 
 def _accept_left_result(mission_dir: Path, task_id: str, folder: Path) -> bool:

@@ -24,12 +24,15 @@ import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from houston import fsio
+import psutil
+
+from houston import fsio, killpoints
 from houston.clock import iso
 from houston.engine import claims, taskfiles
 from houston.engine.envpause import WorkerPause, wait_for_space
@@ -43,6 +46,7 @@ if TYPE_CHECKING:
     from houston.engine.blackboard import Blackboard
 
 _PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
 
 
 class WorkerContext:
@@ -216,8 +220,11 @@ class LogFiles:
 _LOGS = LogFiles()
 
 
+RunJob = Callable[[Job, int], tuple[Outcome, dict[str, Any], bool]]
+
+
 def run_claimed(job: Job, claim: dict[str, Any] | None, msg_fd: int,
-                me: dict[str, Any]) -> None:
+                me: dict[str, Any], run: RunJob | None = None) -> None:
     """Claim the task for this worker, run the attempt, record it, accept, release.
 
     The engine only sends a task it is not running; a failed claim (a leftover attempt
@@ -232,7 +239,12 @@ def run_claimed(job: Job, claim: dict[str, Any] | None, msg_fd: int,
     spec = claim.get("spec") if claim else None
     worktree = (spec or {}).get("workspace") == "worktree" or (
         not (spec or {}).get("workspace") and job.agent.get("workspace") == "worktree")
-    outcome, usage, logs = run_job(job, msg_fd, worktree)
+    if run is None or worktree:  # a git worktree lives beside the home: it runs here
+        outcome, usage, logs = run_job(job, msg_fd, worktree)
+    else:
+        outcome, usage, logs = run(job, msg_fd)
+    killpoints.reached("worker.ran")
+    end_strays()
     finished = time.time()
     # A failure on a full disk may be the disk's: wait for space, and say so (not counted).
     environment = None if outcome.ok else wait_for_space(
@@ -242,11 +254,50 @@ def run_claimed(job: Job, claim: dict[str, Any] | None, msg_fd: int,
         accepted = _record(job, claim, outcome, started, finished)
         claims.release_task(_task_dir(job), nonce, check=False, into=job.attempt_dir)
     send(msg_fd, {
-        "type": "done", "ok": outcome.ok, "error": outcome.error, "result": outcome.result,
+        "type": "done", "ok": outcome.ok, "reason": outcome_reason(outcome),
+        "error": outcome.error, "result": outcome.result,
         "exit_code": outcome.exit_code, "signal": outcome.signal, "usage": usage,
         "logs": logs, "accepted": accepted, "started": started, "finished": finished,
         **({"environment": environment} if environment else {}),
     })
+
+
+def end_strays(timeout: float = 2.0) -> int:
+    """SIGKILL every process still below this worker once an attempt is over, and reap
+    them: nothing an attempt started outlives it. Repeated until none is left (one may
+    fork while we kill), within `timeout`. How many were killed."""
+    killed: set[int] = set()
+    deadline = time.monotonic() + timeout
+    while _has_children() and time.monotonic() < deadline:
+        try:
+            strays = psutil.Process().children(recursive=True)
+        except psutil.Error:
+            strays = []
+        for proc in strays:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+                killed.add(proc.pid)
+        _reap_exited()
+        time.sleep(0.001 if strays else 0.0)
+    return len(killed)
+
+
+def _reap_exited() -> None:
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0] != 0:
+            pass
+
+
+def _has_children() -> bool:
+    """One syscall: waitid answers ECHILD exactly when this process has no child at all
+    (psutil would walk the whole of /proc to find out)."""
+    if not hasattr(os, "waitid"):
+        return bool(psutil.Process().children())
+    try:
+        os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return False
+    return True
 
 
 def _claim(job: Job, claim: dict[str, Any], me: dict[str, Any], msg_fd: int) -> str | None:
@@ -282,14 +333,24 @@ def _record(job: Job, claim: dict[str, Any], outcome: Outcome, started: float,
     """exit.json, and on success the accepted result; True if accepted."""
     taskfiles.write_json_fast(f"{job.attempt_dir}/exit.json", {
         "code": outcome.exit_code, "signal": outcome.signal,
-        "reason": "succeeded" if outcome.ok else "failed", "started": _iso(started),
+        "reason": outcome_reason(outcome), "started": _iso(started),
         "finished": _iso(finished), "duration": round(finished - started, 6),
         "error": outcome.error})
+    killpoints.reached("worker.recorded")
     if not (outcome.ok and claim["accept"]):
         return False
     taskfiles.accept_result(job.mission_dir, job.task_id, outcome.result or {},
                             job.attempt_dir)
     return True
+
+
+def outcome_reason(outcome: Outcome) -> str:
+    """An agent killed by a signal crashed; a non-zero exit or an exception failed.
+
+    The engine overrides this when it sent the signal (timeout, cancel, budget stop)."""
+    if outcome.ok:
+        return "succeeded"
+    return "crashed" if outcome.signal else "failed"
 
 
 def _iso(ts: float) -> str:
@@ -300,7 +361,12 @@ def _die_with_parent() -> None:
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() == 1:  # the engine died before prctl took effect
+        # Descendants whose parent exits (a shell's `cmd &`, a daemon's double fork) are
+        # handed to this worker instead of init, so end_strays finds and reaps them.
+        libc.prctl(_PR_SET_CHILD_SUBREAPER, 1)
+    # The engine died before prctl took effect: we were handed to init or a subreaper.
+    engine = os.environ.get("HOUSTON_ENGINE_PID", "")
+    if os.getppid() == 1 or (engine.isdecimal() and os.getppid() != int(engine)):
         os._exit(0)
 
 
@@ -308,7 +374,9 @@ _DEVNULL = -1
 _LOGFD = -1
 
 
-def main() -> None:
+def main(run: RunJob | None = None) -> None:
+    """`run` executes one attempt: here by default; another executor passes its own
+    (houston.engine.ray_worker)."""
     global _DEVNULL, _LOGFD
     _die_with_parent()
     msg_fd = os.dup(1)
@@ -326,7 +394,7 @@ def main() -> None:
         if job is None:
             send(msg_fd, {"type": "done", "ok": False, "error": error})
         else:
-            run_claimed(job, claim, msg_fd, me)
+            run_claimed(job, claim, msg_fd, me, run)
 
 
 if __name__ == "__main__":

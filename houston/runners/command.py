@@ -18,8 +18,10 @@ the JSON object printed on stdout (the whole of it, or its last line), else {}. 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -150,12 +152,12 @@ class CommandRunner:
         finally:
             os.close(stdin)
         ctx.register_process(proc)
-        code = proc.wait()
+        code = wait_and_end_group(proc)
         if code != 0:
-            signal = -code if code < 0 else None
-            what = f"killed by signal {signal}" if signal else f"exited with code {code}"
+            sig = -code if code < 0 else None
+            what = f"killed by signal {sig}" if sig else f"exited with code {code}"
             return Outcome(ok=False, error=f"{argv[0]} {what}",
-                           exit_code=code if code >= 0 else None, signal=signal)
+                           exit_code=code if code >= 0 else None, signal=sig)
         try:
             result = parse_result(result_path, attempt / "stdout.log")
         except InvalidResult as exc:
@@ -164,6 +166,18 @@ class CommandRunner:
         if isinstance(usage, dict):
             ctx.report_usage(int(usage.get("tokens") or 0), float(usage.get("cost") or 0.0))
         return Outcome(ok=True, result=result, exit_code=0)
+
+
+def wait_and_end_group(proc: subprocess.Popen[bytes]) -> int:
+    """Wait for the agent, then SIGKILL what is left of its process group (children it
+    put in the background) while its unreaped zombie still holds the group id, so that
+    the id cannot have been reused; then reap it. Its exit code."""
+    if hasattr(os, "waitid"):
+        with contextlib.suppress(ChildProcessError):
+            os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    return proc.wait()
 
 
 def _stdin_for(data: bytes, attempt: Path) -> int:

@@ -1,4 +1,5 @@
-"""Where an llm agent's model, endpoint and key come from. Pure.
+"""Where an llm agent's model, endpoint and key come from. Pure, except that the key may
+come from the file its `<key variable>_FILE` names (houston.secretfiles).
 
 First found wins: the agent's `llm:` mapping (Houston's own key: `model`, `base_url`,
 `api_key_env`, `temperature`, `max_tokens`, `stream`, `fold_system`), the same keys at the
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from houston.runners import Job
+from houston.secretfiles import setting
 
 DEFAULT_BASE_URL = "http://127.0.0.1:11434/v1"
 DEFAULT_MODEL = "llama3.2"
@@ -64,7 +66,7 @@ def settings_for(job: Job, environ: Mapping[str, str] | None = None) -> Settings
     return Settings(
         base_url=str(base_url),
         model=str(_option(agent, "model") or env.get("HOUSTON_LLM_MODEL") or DEFAULT_MODEL),
-        api_key=env.get(key_env) or None,
+        api_key=setting(key_env, env) or None,
         timeout=timeout,
         stream=env.get("HOUSTON_LLM_STREAM", "1") != "0" if stream is None else bool(stream),
         temperature=_option(agent, "temperature"),

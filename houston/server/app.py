@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -29,7 +30,7 @@ from houston.metrics import LogMetrics, render
 from houston.server import views
 from houston.server.api import Api
 from houston.server.reads import Reads
-from houston.server.security import LOOPBACK_HOSTS, Guard
+from houston.server.security import HEALTH_PATH, LOOPBACK_HOSTS, Guard
 from houston.server.sse import Feed, resume_point
 from houston.store import MissionStore
 
@@ -57,6 +58,13 @@ class Pages:
         self.feed = feed
         self.send_timeout = send_timeout
         self.metrics = LogMetrics(log)
+
+    async def health(self, request: Request) -> Response:
+        # Token-free and Host-free (security.HEALTH_PATH): says "ok" and nothing else.
+        # 503 when the home's missions folder cannot be read (a lost volume).
+        up = await run_in_threadpool(os.access, self.store.home.missions, os.R_OK | os.X_OK)
+        return Response("ok\n" if up else "unavailable\n", status_code=200 if up else 503,
+                        media_type="text/plain", headers={"Cache-Control": "no-store"})
 
     async def dashboard(self, request: Request) -> Response:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
@@ -117,6 +125,7 @@ def create_app(
 
     routes = [
         Route("/", pages.dashboard, methods=["GET"]),
+        Route(HEALTH_PATH, pages.health, methods=["GET"]),
         Route("/events", pages.events, methods=["GET"]),
         Route("/metrics", pages.prometheus, methods=["GET"]),
         *api.routes(),

@@ -19,17 +19,23 @@ import hmac
 import json
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from houston.errors import UsageError
+from houston.secretfiles import setting
+
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
 SINGLE_HEADERS = (b"host", b"origin")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PUBLIC_PREFIXES = ("/static/",)
+# Answers "up" and nothing else, so kubelet probes need no token and no allowed Host
+# (they send the pod's IP as Host).
+HEALTH_PATH = "/healthz"
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -50,8 +56,15 @@ LAUNCH_PAGE = (
 )
 
 
-def load_token(run_dir: Path) -> str:
-    """The per-home token in `<home>/run/token` (0600), created on first use."""
+def load_token(run_dir: Path, environ: Mapping[str, str] | None = None) -> str:
+    """The per-home token in `<home>/run/token` (0600), created on first use; or the one
+    given by `HOUSTON_TOKEN` / `HOUSTON_TOKEN_FILE` (a mounted Secret in a cluster)."""
+    given = setting("HOUSTON_TOKEN", environ)
+    if given is not None:
+        if not given:
+            raise UsageError("the access token given by HOUSTON_TOKEN_FILE is empty",
+                             fix="put a long random string in it (e.g. `openssl rand -hex 32`)")
+        return given
     path = run_dir / "token"
     run_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -120,10 +133,12 @@ class Guard:
 
     def refusal(self, scope: Scope, headers: dict[str, str]) -> str:
         """Why this request is refused ("" if allowed, "launch" for the launch URL)."""
+        method, path = scope.get("method", "GET"), scope["path"]
+        if path == HEALTH_PATH and method in SAFE_METHODS:
+            return ""
         host = headers.get("host", "")
         if host_name(host).lower() not in self.hosts:
             return f"host {host!r} is not allowed (DNS rebinding protection)"
-        method, path = scope.get("method", "GET"), scope["path"]
         origin = headers.get("origin")
         if method not in SAFE_METHODS:
             if origin == "null":

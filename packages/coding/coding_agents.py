@@ -21,8 +21,7 @@ def parse_grep(output: str, base: str) -> list[dict[str, Any]]:
     return items
 
 
-def plan(items: list[dict[str, Any]], agent: str, gate: bool,
-         gates_supported: bool) -> list[dict[str, Any]]:
+def plan(items: list[dict[str, Any]], agent: str, gate: bool) -> list[dict[str, Any]]:
     """Pure: one worktree task per TODO, then a merge of their branches."""
     tasks = []
     for index, item in enumerate(items):
@@ -31,13 +30,12 @@ def plan(items: list[dict[str, Any]], agent: str, gate: bool,
                       "inputs": {**item, "prompt": f"Resolve the TODO at {where}: {item['text']}"}})
     merge: dict[str, Any] = {"id": "merge", "agent": "core/merge",
                              "needs": [t["id"] for t in tasks]}
-    if gate and gates_supported:
+    if gate:
         merge["gate"] = "approve"  # a human looks at the branches before they merge
     return [*tasks, merge] if tasks else []
 
 
 def todos(ctx: Any) -> dict[str, Any]:
-    from houston.mission import TaskSpec
     from houston.workspace import mission_repo
 
     where = mission_repo(Path(ctx.mission_dir), Path.cwd())
@@ -50,5 +48,5 @@ def todos(ctx: Any) -> dict[str, Any]:
     items = parse_grep(done.stdout, where.base)[: int(ctx.inputs.get("max") or DEFAULT_MAX)]
     agent = str(ctx.inputs.get("agent") or "coding/fix-todo")
     gate = bool(ctx.inputs.get("gate", True))
-    tasks = plan(items, agent, gate, "gate" in TaskSpec.model_fields)
+    tasks = plan(items, agent, gate)
     return {"add_tasks": tasks, "todos": items, "repo": where.repo, "base": where.base}

@@ -83,16 +83,11 @@ def merge(ctx: Any) -> dict[str, Any]:
     """Merge the branches of the tasks this one needs (or inputs.branches) into the
     mission's integration branch; fails naming the conflicting files."""
     from houston.integration import branches_of, merge_branches
-    from houston.runners.claude_code import needs_and_context
     from houston.workspace import home_of, mission_repo
 
     mission_dir = Path(ctx.mission_dir)
     wanted = ctx.inputs.get("branches")
-    if isinstance(wanted, list):
-        branches = [str(b) for b in wanted]
-    else:
-        needs, _context = needs_and_context(ctx.job)
-        branches = branches_of(needs)
+    branches = [str(b) for b in wanted] if isinstance(wanted, list) else branches_of(ctx.needs)
     where = mission_repo(mission_dir, Path.cwd())
     report = merge_branches(home_of(mission_dir), where, ctx.mission_id, branches)
     return {**report.to_dict(), "base": where.base, "repo": where.repo}

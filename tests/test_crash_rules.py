@@ -1,0 +1,164 @@
+"""The crash rules of docs/engine.md with real processes: what a crash is, the crash cap,
+and no process of an attempt outliving it."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import psutil
+import pytest
+from test_engine_helpers import engine_thread, outcome, submit, wait_for
+
+from houston.engine import claims
+from houston.engine import taskfiles as tf
+from houston.home import Home
+from houston.store import MissionRef, MissionStore
+
+pytestmark = pytest.mark.process
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _pids(path: Path) -> list[int]:
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def _exits(home: Home, ref: MissionRef, task: str) -> list[dict[str, object]]:
+    path = MissionStore(home).locate(ref.id).path
+    return [tf.read_attempt_json(tf.attempt_dir(path, task, n), "exit.json") or {}
+            for n in tf.attempt_numbers(path, task)]
+
+
+def _kill_shell_of_attempt(shells: Path, attempt: int) -> int:
+    """SIGKILL the shell of attempt `attempt` (it wrote `<attempt> <pid>` to `shells`)."""
+    def found() -> int | None:
+        rows = [r.split() for r in shells.read_text().splitlines()] if shells.exists() else []
+        return next((int(pid) for n, pid in rows if int(n) == attempt), None)
+    pid = wait_for(found, what=f"the shell of attempt {attempt}")
+    os.kill(pid, signal.SIGKILL)
+    return int(pid)
+
+
+def test_an_agent_killed_by_a_signal_is_a_crash_not_a_failure(home: Home, tmp_path: Path) -> None:
+    shells = tmp_path / "shells"
+    command = (f'echo "$HOUSTON_ATTEMPT $$" >> {shells}; '
+               f'if [ "$HOUSTON_ATTEMPT" = 1 ]; then sleep 30; fi')
+    ref = submit(home, f"""
+        name: killed-agent
+        tasks:
+          - {{id: a, agent: core/shell, retries: 0, inputs: {{command: '{command}'}}}}
+    """)
+    with engine_thread(home, missions={ref.id}) as engine:
+        _kill_shell_of_attempt(shells, 1)
+        wait_for(lambda: ref.id in engine.finished, what="the mission to finish")
+    assert outcome(home, ref) == ("COMPLETED", "succeeded")
+    exits = _exits(home, ref, "a")
+    assert [e["reason"] for e in exits] == ["crashed", "succeeded"]
+    assert exits[0]["signal"] == signal.SIGKILL
+    path = MissionStore(home).locate(ref.id).path
+    assert tf.read_state(path, "a")["crashes"] == 1
+    assert tf.read_state(path, "a")["failures"] == 0  # retries: 0 was not spent
+
+
+@pytest.mark.parametrize("where", ["task", "mission"])
+def test_the_crash_cap_stops_a_task_and_names_its_crashes(home: Home, tmp_path: Path,
+                                                          where: str) -> None:
+    shells = tmp_path / "shells"
+    command = f'echo "$HOUSTON_ATTEMPT $$" >> {shells}; sleep 30'
+    task_cap = ", crash_cap: 1" if where == "task" else ""
+    mission_cap = "crash_cap: 1\n" if where == "mission" else "crash_cap: 5\n"
+    ref = submit(home, f"name: capped\n{mission_cap}tasks:\n"
+                       f"  - {{id: a, agent: core/shell{task_cap}, "
+                       f"inputs: {{command: '{command}'}}}}\n")
+    with engine_thread(home, missions={ref.id}) as engine:
+        _kill_shell_of_attempt(shells, 1)
+        _kill_shell_of_attempt(shells, 2)
+        wait_for(lambda: ref.id in engine.finished, what="the mission to finish")
+    assert outcome(home, ref) == ("COMPLETED", "failed")
+    path = MissionStore(home).locate(ref.id).path
+    state = tf.read_state(path, "a")
+    assert state["state"] == "failed" and state["crashes"] == 2
+    assert state["error"] == (
+        "stopped by the crash cap (1) after 2 crashes: "
+        "attempt 1: /bin/sh killed by signal 9; attempt 2: /bin/sh killed by signal 9")
+    assert tf.attempt_numbers(path, "a") == [1, 2]
+
+
+@pytest.mark.parametrize("ending", ["succeeds", "fails", "is killed from outside"])
+def test_no_process_of_an_attempt_outlives_it(home: Home, tmp_path: Path, ending: str) -> None:
+    """Background children, one of them in a session of its own (`setsid`): after the
+    attempt, whatever its end, none is left, while the engine still runs."""
+    kids, shells = tmp_path / "kids", tmp_path / "shells"
+    tail = {"succeeds": "echo ok", "fails": "exit 1", "is killed from outside": "sleep 30"}
+    command = (f'echo "$HOUSTON_ATTEMPT $$" >> {shells}; '
+               f'if [ "$HOUSTON_ATTEMPT" = 1 ]; then '
+               f'sleep 30 & echo $! >> {kids}; '
+               f'(setsid sleep 31 & echo $! >> {kids}); '
+               f'{tail[ending]}; fi')
+    ref = submit(home, f"""
+        name: orphans
+        on_failure: continue
+        tasks:
+          - {{id: a, agent: core/shell, retries: 1, inputs: {{command: '{command}'}}}}
+    """)
+    with engine_thread(home, missions={ref.id}) as engine:
+        wait_for(lambda: len(_pids(kids)) == 2, what="the background children")
+        if ending == "is killed from outside":
+            _kill_shell_of_attempt(shells, 1)
+        wait_for(lambda: ref.id in engine.finished, what="the mission to finish")
+        left = [pid for pid in _pids(kids) if _alive(pid)]
+    assert left == []
+    reasons = [e["reason"] for e in _exits(home, ref, "a")]
+    expected = {"succeeds": ["succeeded"], "fails": ["failed", "succeeded"],
+                "is killed from outside": ["crashed", "succeeded"]}
+    assert reasons == expected[ending]
+    assert outcome(home, ref) == ("COMPLETED", "succeeded")
+
+
+def test_a_claim_refused_by_a_dead_owners_lock_is_recorded_and_is_no_crash(home: Home) -> None:
+    ref = submit(home, """
+        name: leftover-lock
+        tasks:
+          - {id: a, agent: core/shell, inputs: {command: 'true'}}
+    """)
+    task_dir = tf.task_dir(ref.path, "a")
+    task_dir.mkdir(parents=True)
+    dead = {"pid": 999999, "start_token": "gone:1", "host": None, "boot_id": None}
+    assert claims.claim_task(task_dir, dead, 0)
+    with engine_thread(home, missions={ref.id}) as engine:
+        wait_for(lambda: ref.id in engine.finished, what="the mission to finish")
+    assert outcome(home, ref) == ("COMPLETED", "succeeded")
+    exits = _exits(home, ref, "a")
+    assert [(e["reason"], e["error"]) for e in exits] == [
+        ("interrupted", "could not claim the task: locked"), ("succeeded", None)]
+    path = MissionStore(home).locate(ref.id).path
+    assert tf.read_state(path, "a").get("crashes", 0) == 0
+
+
+def test_what_a_killed_worker_started_dies_with_it_even_unnamed(home: Home,
+                                                                tmp_path: Path) -> None:
+    """A descendant in a session of its own, without HOUSTON_WORK_DIR and not in agent.json,
+    is still found by its worker's mark when the worker is SIGKILLed mid-attempt."""
+    kid = tmp_path / "kid"
+    command = (f'if [ "$HOUSTON_ATTEMPT" = 1 ]; then '
+               f'(env -u HOUSTON_WORK_DIR setsid sleep 30 & echo $! > {kid}); sleep 30; fi')
+    ref = submit(home, f"""
+        name: hidden-kid
+        tasks:
+          - {{id: a, agent: core/shell, inputs: {{command: '{command}'}}}}
+    """)
+    with engine_thread(home, missions={ref.id}) as engine:
+        wait_for(lambda: _pids(kid), what="the hidden child")
+        path = MissionStore(home).locate(ref.id).path
+        owner = wait_for(lambda: claims.read_owner(tf.task_dir(path, "a")), what="the lock")
+        os.kill(int(owner["pid"]), signal.SIGKILL)
+        wait_for(lambda: ref.id in engine.finished, what="the mission to finish")
+        assert not _alive(_pids(kid)[0])
+    assert [e["reason"] for e in _exits(home, ref, "a")] == ["crashed", "succeeded"]

@@ -1,0 +1,200 @@
+"""Record first, release second: a process SIGKILLed at each named point of the crash
+rules (houston.killpoints) leaves records that the next sweep completes, and nothing
+behind that the sweep does not remove."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from test_engine_helpers import REPO, lines, make_test_package, submit, wait_for
+
+from houston.engine import claims
+from houston.engine import taskfiles as tf
+from houston.engine.recovery import sweep
+from houston.home import Home
+from houston.lifecycle import MissionState, Reason
+from houston.store import MissionStore
+
+pytestmark = pytest.mark.process
+S = MissionState
+
+
+def _houston(home: Home, *args: str, kill_at: str | None = None,
+             timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env.pop("HOUSTON_TEST_KILL_AT", None)
+    if kill_at:
+        env["HOUSTON_TEST_KILL_AT"] = kill_at
+    return subprocess.run([sys.executable, "-m", "houston", "--home", str(home.root), *args],
+                          capture_output=True, text=True, env=env, timeout=timeout,
+                          start_new_session=True, check=False)
+
+
+def _status(home: Home, mission_id: str) -> dict[str, object]:
+    ref = MissionStore(home).locate(mission_id)
+    return json.loads((ref.path / "status.json").read_text())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_a_mover_killed_between_rename_and_record_is_finished_by_the_sweep(home: Home) -> None:
+    ref = submit(home, "name: torn\ntasks:\n  - {id: a, agent: core/shell, "
+                       "inputs: {command: 'true'}}\n")
+    store = MissionStore(home)
+    store.move(ref.id, S.COMMITTED, S.EXECUTING, Reason.CLAIMED)
+    script = ("import sys; from houston.home import Home; from houston.store import MissionStore;"
+              "from houston.lifecycle import MissionState as S, Reason;"
+              "from pathlib import Path;"
+              "MissionStore(Home(Path(sys.argv[1]))).move(sys.argv[2], S.EXECUTING, S.COMPLETED,"
+              " Reason.ALL_TASKS_DONE)")
+    env = dict(os.environ, PYTHONPATH=str(REPO), HOUSTON_TEST_KILL_AT="move.renamed")
+    done = subprocess.run([sys.executable, "-c", script, str(home.root), ref.id], env=env,
+                          check=False)
+    assert done.returncode == -signal.SIGKILL
+    assert store.locate(ref.id).state is S.COMPLETED
+    assert _status(home, ref.id)["state"] == "EXECUTING"  # the torn record
+    actions = sweep(home)
+    assert {"action": "finished_move", "mission": ref.id, "from": "EXECUTING",
+            "to": "COMPLETED"} in actions
+    status = _status(home, ref.id)
+    assert (status["state"], status["outcome"]) == ("COMPLETED", "succeeded")
+    trail = store.transitions(store.locate(ref.id))
+    assert [(e["from"], e["to"]) for e in trail][-1] == ("EXECUTING", "COMPLETED")
+    assert sweep(home) == []
+
+
+def test_an_engine_killed_mid_move_leaves_nothing_that_recovery_cannot_finish(
+        home: Home, tmp_path: Path) -> None:
+    """The engine dies right after renaming its mission into COMPLETED (its 2nd move)."""
+    make_test_package(home)
+    runs = tmp_path / "runs"
+    ref = submit(home, f"name: last-step\ntasks:\n  - {{id: a, agent: t/record, "
+                       f"inputs: {{file: \"{runs}\"}}}}\n")
+    killed = _houston(home, "serve", "--until-idle", "--no-ui", "--workers", "1",
+                      kill_at="move.renamed@2")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert MissionStore(home).locate(ref.id).state is S.COMPLETED
+    assert _status(home, ref.id)["outcome"] is None
+    recovered = _houston(home, "recover")
+    assert recovered.returncode == 0, recovered.stderr
+    assert "recorded its move EXECUTING -> COMPLETED" in recovered.stdout
+    assert _status(home, ref.id)["outcome"] == "succeeded"
+    assert lines(runs) == ["a"]
+
+
+def test_a_recoverer_killed_after_its_record_leaves_the_lock_for_the_next(home: Home,
+                                                                            tmp_path: Path) -> None:
+    make_test_package(home)
+    runs, go = tmp_path / "runs", tmp_path / "go"
+    ref = submit(home, f"name: held\ntasks:\n  - {{id: a, agent: t/record, "
+                       f"inputs: {{file: \"{runs}\", wait: \"{go}\"}}}}\n")
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    engine = subprocess.Popen([sys.executable, "-m", "houston", "--home", str(home.root),
+                               "serve", "--no-ui", "--workers", "1"], env=env,
+                              start_new_session=True, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: lines(runs) == ["a"], timeout=60, what="the task to start")
+    finally:
+        os.killpg(engine.pid, signal.SIGKILL)  # the engine and its workers
+        engine.wait(timeout=10)
+    path = MissionStore(home).locate(ref.id).path
+    task_dir = tf.task_dir(path, "a")
+    assert claims.is_locked(task_dir)
+    killed = _houston(home, "recover", kill_at="recover.recorded")
+    assert killed.returncode == -signal.SIGKILL
+    exit_record = tf.read_attempt_json(tf.attempt_dir(path, "a", 1), "exit.json")
+    assert exit_record is not None and exit_record["reason"] == "interrupted"
+    assert tf.read_state(path, "a")["state"] == "pending"
+    assert claims.is_locked(task_dir)  # recorded, not yet released
+    assert _houston(home, "recover").returncode == 0
+    assert not claims.is_locked(tf.task_dir(MissionStore(home).locate(ref.id).path, "a"))
+    go.touch()
+    finished = _houston(home, "serve", "--until-idle", "--no-ui", "--workers", "1")
+    assert finished.returncode == 0, finished.stderr
+    assert _status(home, ref.id)["outcome"] == "succeeded"
+    assert tf.read_state(MissionStore(home).locate(ref.id).path, "a")["crashes"] == 0
+
+
+def test_an_engine_killed_after_recording_a_dead_worker_leaves_no_orphan(
+        home: Home, tmp_path: Path) -> None:
+    agent = tmp_path / "agent"
+    command = (f'if [ "$HOUSTON_ATTEMPT" = 1 ]; then echo $$ > {agent}; sleep 30; fi')
+    ref = submit(home, f"""name: twice-dead
+tasks:
+  - {{id: a, agent: core/shell, inputs: {{command: '{command}'}}}}
+""")
+    env = dict(os.environ, PYTHONPATH=str(REPO), HOUSTON_TEST_KILL_AT="finish.recorded")
+    engine = subprocess.Popen([sys.executable, "-m", "houston", "--home", str(home.root),
+                               "serve", "--no-ui", "--workers", "1"], env=env,
+                              start_new_session=True, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        wait_for(agent.exists, timeout=60, what="the agent")
+        path = MissionStore(home).locate(ref.id).path
+        owner = wait_for(lambda: claims.read_owner(tf.task_dir(path, "a")), what="the lock")
+        os.kill(int(owner["pid"]), signal.SIGKILL)  # its worker
+        assert engine.wait(timeout=30) == -signal.SIGKILL  # at finish.recorded
+    finally:
+        if engine.poll() is None:
+            os.killpg(engine.pid, signal.SIGKILL)
+            engine.wait(timeout=10)
+    assert not _alive(int(agent.read_text()))  # stopped before anything was recorded
+    exit_record = tf.read_attempt_json(tf.attempt_dir(path, "a", 1), "exit.json")
+    assert exit_record is not None and exit_record["reason"] == "crashed"
+    assert claims.is_locked(tf.task_dir(path, "a"))
+    finished = _houston(home, "recover", "--finish", "--workers", "1")
+    assert finished.returncode == 0, finished.stderr
+    path = MissionStore(home).locate(ref.id).path
+    assert _status(home, ref.id)["outcome"] == "succeeded"
+    assert tf.attempt_numbers(path, "a") == [1, 2]
+    assert tf.read_state(path, "a")["crashes"] == 1
+
+
+@pytest.mark.parametrize("point", ["worker.ran", "worker.recorded"])
+def test_a_worker_killed_after_its_agent_succeeded_has_its_result_kept(home: Home,
+                                                                        point: str) -> None:
+    ref = submit(home, "name: kept\ntasks:\n  - {id: a, agent: core/shell, "
+                       "inputs: {command: 'echo {\\\"x\\\": 1}'}}\n")
+    done = _houston(home, "serve", "--until-idle", "--no-ui", "--workers", "1",
+                    kill_at=point)  # reached by the workers only
+    assert done.returncode == 0, done.stderr
+    path = MissionStore(home).locate(ref.id).path
+    assert _status(home, ref.id)["outcome"] == "succeeded"
+    assert tf.read_result(path, "a") == {"x": 1}
+    assert tf.attempt_numbers(path, "a") == [1]
+    exit_record = tf.read_attempt_json(tf.attempt_dir(path, "a", 1), "exit.json")
+    assert exit_record is not None and exit_record["reason"] == "succeeded"
+
+
+def test_stale_leftovers_are_removed_and_reported_fresh_ones_kept(home: Home) -> None:
+    ref = submit(home, "name: litter\ntasks:\n  - {id: a, agent: core/shell, "
+                       "inputs: {command: 'true'}}\n")
+    folder = MissionStore(home).locate(ref.id).path
+    old = time.time() - 3600
+    stale = [folder / ".status.json.k2j3.tmp", home.tmp / "20261206-killed-submit-abcd"]
+    fresh = [folder / ".status.json.zz99.tmp", home.tmp / "20261206-live-submit-efgh"]
+    for path in (stale[1], fresh[1]):
+        path.mkdir()
+        (path / "mission.yaml").write_text("name: x\n")
+    for path in (stale[0], fresh[0]):
+        path.write_text("{")
+    for path in stale:
+        os.utime(path, (old, old))
+    report = _houston(home, "gc", "--json")
+    assert report.returncode == 0, report.stderr
+    assert sorted(json.loads(report.stdout)["leftovers"]) == sorted(str(p) for p in stale)
+    assert [p.exists() for p in stale + fresh] == [False, False, True, True]
