@@ -3,13 +3,14 @@ come from the file its `<key variable>_FILE` names (houston.secretfiles).
 
 First found wins: the agent's `llm:` mapping (Houston's own key: `model`, `base_url`,
 `api_key_env`, `temperature`, `max_tokens`, `stream`, `fold_system`), the same keys at the
-top of the front matter (older agent files; `model` excepted: at the top it is Claude Code's key and
-means sonnet | opus | haiku | inherit | a claude model id, never an OpenAI-compatible
+top of the front matter (older agent files; `model` excepted: at the top it is Claude
+Code's key and means sonnet | opus | haiku | inherit | a claude model id, never an OpenAI-compatible
 name), the job's env (mission config), then the process environment
 (`HOUSTON_LLM_BASE_URL`, `HOUSTON_LLM_MODEL`, `HOUSTON_LLM_API_KEY`, `HOUSTON_LLM_TIMEOUT`,
 `HOUSTON_LLM_STREAM`, `HOUSTON_LLM_FOLD_SYSTEM`). `fold_system` puts the system prompt into
 the first user message, for servers whose chat template drops system messages (the
-embedded model's job env sets it). Default endpoint: a local ollama at http://127.0.0.1:11434/v1.
+embedded model's job env sets it). Default endpoint: a local ollama at
+http://127.0.0.1:11434/v1.
 """
 
 from __future__ import annotations
