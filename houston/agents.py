@@ -5,7 +5,8 @@ An agent is a Markdown file with YAML front matter that stays a valid Claude Cod
 kept and ignored) plus Houston's keys: `runner` (command | python | llm; absent = a prompt
 agent run by llm), `entrypoint` (python: `module:function` inside the package), `command`
 (command: an argv list), `timeout`, `retries`, `budget`, `inputs`, and for llm agents `llm`
-(Houston's model settings: model, base_url, api_key_env, temperature, max_tokens, stream),
+(Houston's model settings: model, base_url, api_key_env, temperature, max_tokens, stream,
+fold_system),
 `output` / `output_schema`, `patterns` and `config` (names in its package). Claude Code's
 `model`, `tools`, `disallowedTools`, `mcpServers` and `maxTurns` keep Claude Code's meaning
 (see docs/agents.md). The body is the prompt.
@@ -43,6 +44,7 @@ class LlmOptions(BaseModel):
     temperature: float | None = Field(default=None, ge=0, le=2)
     max_tokens: int | None = Field(default=None, ge=1)
     stream: bool | None = None
+    fold_system: bool | None = None  # the system prompt goes into the first user message
 
 
 class McpServer(BaseModel):

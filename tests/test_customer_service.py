@@ -30,7 +30,7 @@ def user_json(body: dict[str, Any]) -> dict[str, Any]:
 def answer(body: dict[str, Any], number: int) -> dict[str, Any]:
     system = body["messages"][0]["content"]
     inputs = user_json(body)
-    if system.startswith("You are a support triage specialist"):
+    if system.startswith("You classify one customer support ticket"):
         return text(json.dumps(CLASSIFICATION))
     if system.startswith("You write the first reply"):
         category = inputs["classification"]["category"]
@@ -42,7 +42,8 @@ def answer(body: dict[str, Any], number: int) -> dict[str, Any]:
     if system.startswith("You decide on escalation"):
         c = inputs["classification"]
         # A model that misses the rule: the report must escalate anyway.
-        return text(json.dumps({"escalate": False, "team": None,
+        copied = {key: c[key] for key in ("category", "urgency", "sentiment")}
+        return text(json.dumps({**copied, "escalate": False, "team": None,
                                 "reason": f"a {c['category']} ticket the draft answers "
                                           f"({c['urgency']}, {c['sentiment']})"}))
     if system.startswith("You handle refunds"):
@@ -94,6 +95,8 @@ def test_resolve_ticket_leaves_a_report_that_uses_the_classification(
     assert "- category: **billing**" in report
     assert "## Draft reply (written for a billing ticket, high urgency)" in report
     assert "> Dear Ada, sorry: we are fixing your billing problem." in report
+    assert "Followed: category billing (as classified)" in report
+    assert "Rests on: category billing, urgency high, sentiment angry (as classified)" in report
     assert "Reply checks: within the reply rules" in report
     assert "## Escalation: YES, to billing-team" in report
     assert "Why: a billing ticket the draft answers (high, angry)" in report
@@ -123,3 +126,19 @@ def test_handle_escalation_compensates_within_the_rules_and_plans_the_follow_up(
     assert "## Escalation: YES, to billing-team" in report
     # the scripted reply promises a "full refund today": the rules catch it
     assert "Reply checks: promises 'full refund today' - edit before sending" in report
+
+
+def test_the_report_says_when_a_step_did_not_follow_the_classification() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "customer_service_report", bundled_dir() / "customer-service" / "customer_service.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.followed({"category": "billing"}, CLASSIFICATION) == (
+        "category billing (as classified)")
+    assert module.followed({"category": "technical", "urgency": "high"}, CLASSIFICATION) == (
+        "category technical, urgency high - differs from the classification's category "
+        "billing: check it")
+    assert module.followed({}, CLASSIFICATION).startswith("does not say")

@@ -4,13 +4,15 @@ cost grouping, `houston costs`, and the new endpoints over real HTTP on 127.0.0.
 from __future__ import annotations
 
 import json
+import shutil
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 from click.testing import CliRunner
-from dashboard_fixtures import make_missions
+from dashboard_fixtures import make_mission, make_missions
 
 from houston import fsio
 from houston.cli.costs import parse_since
@@ -20,7 +22,7 @@ from houston.errors import UsageError
 from houston.explain import end_reason
 from houston.home import Home
 from houston.lifecycle import MissionState, Reason
-from houston.server import listing
+from houston.server import indexfile, listing
 from houston.server.launcher import ServerHandle, start
 from houston.server.produced import render_markdown
 from houston.store import MissionStore
@@ -91,6 +93,80 @@ def test_the_index_rereads_a_mission_only_when_its_status_changes(home: Home) ->
     store.move(ref.id, MissionState.EXECUTING, MissionState.COMPLETED, Reason.ALL_TASKS_DONE)
     rows, total = index.query(listing.Query(text="second run", states=("COMPLETED",)))
     assert total == 1 and rows[0]["outcome"] == "succeeded"
+
+
+QUERIES = [listing.Query(), listing.Query(text="nightly", limit=100),
+           listing.Query(text="renamed"), listing.Query(text="second run"),
+           listing.Query(states=("EXECUTING",), sort="name"),
+           listing.Query(outcome="failed", package="beta", sort="cost", limit=7, offset=3),
+           listing.Query(sort="duration", limit=1000), listing.Query(since="2026-11-02")]
+
+
+def answers(index: listing.MissionIndex) -> list[tuple[list[dict[str, object]], int]]:
+    # "packages" appears on rows once a package filter has run: compare without it.
+    return [([{k: v for k, v in r.items() if k != "packages"} for r in rows], total)
+            for rows, total in (index.query(q) for q in QUERIES)]
+
+
+def test_the_index_file_of_the_last_start_never_changes_an_answer(home: Home) -> None:
+    ids = make_missions(home, 60)
+    cache = home.run / indexfile.FILE_NAME
+    first = listing.MissionIndex(MissionStore(home), cache=cache)
+    first.warm()
+    assert first.query(listing.Query(package="beta"))[1] == 20  # packages go in the file too
+    assert first.save() and cache.is_file()
+    # While no server runs: one mission renamed, one retried and renamed, one removed by gc,
+    # one new; the folders' mtimes and each status.json's own tell the next start.
+    store = MissionStore(home)
+    running = next(store.locate(i) for i in ids if store.locate(i).state.value == "EXECUTING")
+    status = fsio.read_json(running.path / "status.json")
+    fsio.write_json_atomic(running.path / "status.json", {**status, "name": "renamed thing"})
+    again = store.move(ids[29], MissionState.COMPLETED, MissionState.COMMITTED,
+                       Reason.USER_REQUEST)
+    status = fsio.read_json(again.path / "status.json")
+    fsio.write_json_atomic(again.path / "status.json", {**status, "name": "second run"})
+    store.move(ids[29], MissionState.COMMITTED, MissionState.EXECUTING, Reason.CLAIMED)
+    store.move(ids[29], MissionState.EXECUTING, MissionState.COMPLETED, Reason.ALL_TASKS_DONE)
+    shutil.rmtree(store.locate(ids[10]).path)
+    make_mission(home, 61)
+    truth = answers(listing.MissionIndex(MissionStore(home)))  # no file: read from scratch
+    assert truth[2][1] == 1 and truth[3][1] == 1 and truth[0][1] == 60
+    assert answers(listing.MissionIndex(MissionStore(home), cache=cache)) == truth
+    # Nothing changed since: COMPLETED's rows come from the file, and pages are read whole.
+    warmed = listing.MissionIndex(MissionStore(home), cache=cache)
+    warmed.warm()
+    assert answers(listing.MissionIndex(MissionStore(home), cache=cache)) == truth
+    for bad in (b"", b"{", b'{"version": 1}', cache.read_bytes()[:-40] + b"]]}",
+                cache.read_bytes().replace(b'"COMPLETED"', b"7")):
+        cache.write_bytes(bad)
+        assert answers(listing.MissionIndex(MissionStore(home), cache=cache)) == truth
+
+
+@pytest.mark.process
+def test_the_server_writes_its_index_file_and_reads_it_at_the_next_start(home: Home) -> None:
+    ids = make_missions(home, 50)  # number 50 is EXECUTING
+    cache = home.run / indexfile.FILE_NAME
+    handle = start(home, port=0)
+    try:
+        deadline = time.monotonic() + 30
+        while not cache.is_file() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert cache.is_file()
+    finally:
+        handle.stop()
+    store = MissionStore(home)
+    running = next(store.locate(i) for i in ids if store.locate(i).state.value == "EXECUTING")
+    status = fsio.read_json(running.path / "status.json")
+    fsio.write_json_atomic(running.path / "status.json", {**status, "name": "renamed thing"})
+    handle = start(home, port=0)
+    try:
+        got = httpx.get(f"{handle.base_url}/api/missions?q=renamed&sort=name",
+                        headers={"Authorization": f"Bearer {handle.token}"}).json()
+    finally:
+        handle.stop()
+    row, now = got["missions"][0], fsio.read_json(running.path / "status.json")
+    assert got["total"] == 1 and row["name"] == "renamed thing"
+    assert {k: row[k] for k in now} == now  # the whole status, not the file's slim row
 
 
 def test_spend_is_grouped_and_houston_costs_prints_the_same(home: Home) -> None:

@@ -294,6 +294,59 @@ def test_a_server_that_refuses_json_schema_is_asked_with_json_object(tmp_path: P
     assert llm.requests[1]["response_format"]["schema"] == schema
 
 
+def test_a_500_to_json_schema_is_that_refusal_and_is_asked_with_json_object(
+        tmp_path: Path) -> None:
+    # llama-cpp-python 0.3.x fails inside its handler on an unknown response_format type.
+    schema = {"type": "object", "required": ["ok"]}
+
+    def llama_cpp_03(body: dict[str, Any], number: int) -> dict[str, Any]:
+        if body["response_format"]["type"] == "json_schema":
+            return {"status": 500, "error": "Internal Server Error"}
+        return text('{"ok": true}')
+
+    with ScriptedLLM(llama_cpp_03) as llm:
+        outcome, _ = run(make_job(tmp_path, llm.url, output_schema=schema))
+    assert outcome.ok and outcome.result is not None, outcome.error
+    assert outcome.result["data"] == {"ok": True}
+    assert [r["response_format"]["type"] for r in llm.requests] == ["json_schema", "json_object"]
+
+
+def test_a_500_to_any_other_request_stays_an_error_and_is_not_asked_again(
+        tmp_path: Path) -> None:
+    with ScriptedLLM(lambda body, n: {"status": 500, "error": "out of memory"}) as llm:
+        with pytest.raises(RunnerError, match="answered 500: out of memory"):
+            run(make_job(tmp_path, llm.url))
+        with pytest.raises(RunnerError, match="answered 500: out of memory"):
+            run(make_job(tmp_path / "b", llm.url, output="json"))
+    assert len(llm.requests) == 2, llm.requests
+
+
+@pytest.mark.parametrize("how", ["env", "llm-key"])
+def test_fold_system_puts_the_system_prompt_in_the_first_user_message(
+        tmp_path: Path, how: str) -> None:
+    with ScriptedLLM(lambda body, n: text("fine")) as llm:
+        job = make_job(tmp_path, llm.url, inputs={"ticket": "My invoice is wrong"})
+        if how == "env":
+            job.env["HOUSTON_LLM_FOLD_SYSTEM"] = "1"
+        else:
+            job.agent["llm"] = {**job.agent["llm"], "fold_system": True}
+        outcome, _ = run(job)
+    assert outcome.ok, outcome.error
+    sent = llm.requests[0]["messages"]
+    assert [m["role"] for m in sent] == ["user"]
+    assert sent[0]["content"].startswith("You are careful.\n\n## Inputs")
+    assert "My invoice is wrong" in sent[0]["content"]
+
+
+def test_without_fold_system_the_system_message_is_sent_as_such(tmp_path: Path) -> None:
+    with ScriptedLLM(lambda body, n: text("fine")) as llm:
+        outcome, _ = run(make_job(tmp_path, llm.url))
+    assert outcome.ok, outcome.error
+    sent = llm.requests[0]["messages"]
+    assert [m["role"] for m in sent] == ["system", "user"]
+    assert sent[0]["content"] == "You are careful."
+
+
 def test_the_missions_tokens_left_also_stop_the_loop(tmp_path: Path) -> None:
     usage = {"prompt_tokens": 250, "completion_tokens": 50, "total_tokens": 300}
     with ScriptedLLM(lambda body, n: tools(("Glob", {"pattern": "*"}), usage=usage)) as llm:

@@ -41,7 +41,8 @@ def test_wants_local_and_pointed_are_pure() -> None:
     agent = {"name": "a", "llm": {"base_url": "local", "max_tokens": 9}, "base_url": "local"}
     pointed, env = lm.pointed(agent, "http://127.0.0.1:9/v1")
     assert pointed == {"name": "a", "llm": {"max_tokens": 9}}
-    assert env == {"HOUSTON_LLM_BASE_URL": "http://127.0.0.1:9/v1"}
+    assert env == {"HOUSTON_LLM_BASE_URL": "http://127.0.0.1:9/v1",
+                   "HOUSTON_LLM_FOLD_SYSTEM": "1"}
     assert agent["llm"]["base_url"] == "local"  # the input is not changed
 
 
@@ -98,3 +99,44 @@ tasks:
         assert result["usage"]["estimated"] is True and result["usage"]["total_tokens"] > 0
     assert (home.run / "local-model.log").stat().st_size > 0
 
+
+
+@pytest.mark.model
+@pytest.mark.process
+def test_resolve_ticket_runs_offline_and_its_report_uses_the_classification(
+        home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The customer-service workflow end to end on the real model, as a user runs it."""
+    monkeypatch.delenv("HOUSTON_LLM_BASE_URL", raising=False)
+    env = dict(os.environ, PYTHONPATH=str(REPO), HOUSTON_LLM_BASE_URL="local",
+               HOUSTON_LLM_TIMEOUT="300")
+    houston = [sys.executable, "-m", "houston", "--home", str(home.root)]
+    for args in (["package", "install", "customer-service"],
+                 ["run", "customer-service/resolve-ticket", "--set",
+                  "ticket=My invoice is wrong", "--no-ui"]):
+        done = subprocess.run(houston + args, capture_output=True, text=True, env=env,
+                              timeout=900, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+    (ref,) = MissionStore(home).list()
+    summary = json.loads((ref.path / "outputs" / "ticket-unnumbered.json").read_text())
+    report = (ref.path / "outputs" / "ticket-unnumbered.md").read_text()
+    c = summary["classification"]
+    # The report is built from the steps' accepted results, not from anything else.
+    for task, key in (("classify", "classification"), ("draft", "draft")):
+        result = tf.read_result(ref.path, task)
+        assert result is not None and result["data"] == summary[key], (task, result)
+    escalate = tf.read_result(ref.path, "escalate")
+    assert escalate is not None and escalate["data"]["reason"] == summary["escalation"]["reason"]
+    assert c["category"] in ("billing", "technical", "account", "shipping", "other"), c
+    # The draft and the escalation say which classification they followed (their schemas
+    # make them copy it); the report shows it in their own sections.
+    assert summary["draft"]["category"] == c["category"], summary
+    based_on = {key: c[key] for key in ("category", "urgency", "sentiment")}
+    assert summary["escalation"]["based_on"] == based_on, summary
+    draft_part = report.split("## Draft reply")[1].split("## Escalation")[0]
+    escalation_part = report.split("## Escalation")[1].split("## The ticket")[0]
+    assert f"Followed: category {c['category']} (as classified)" in draft_part
+    assert (f"Rests on: category {c['category']}, urgency {c['urgency']}, "
+            f"sentiment {c['sentiment']} (as classified)") in escalation_part
+    assert summary["draft"]["reply"].strip() and summary["escalation"]["reason"].strip()
+    verdict = "YES, to " if summary["escalation"]["escalate"] else "no"
+    assert f"## Escalation: {verdict}" in report

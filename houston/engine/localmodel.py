@@ -15,7 +15,8 @@ Gemma, ignores the model name, and sends no `usage` when streaming, so the llm r
 token counts for it are estimates and are marked `estimated`. It serves one request at a
 time and by default interrupts the stream in flight when another request comes, which
 concurrent attempts always do: it is started with `--interrupt_requests false`, so calls
-queue. Its `gemma` chat format drops system messages (Gemma has no system role).
+queue. Its `gemma` chat format drops system messages (Gemma has no system role): the job
+env sets `HOUSTON_LLM_FOLD_SYSTEM=1`, so the runner puts them in the first user message.
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ def pointed(agent: dict[str, Any], url: str) -> tuple[dict[str, Any], dict[str, 
         agent = {**agent, "llm": {k: v for k, v in own.items() if k != "base_url"}}
     if agent.get("base_url") == LOCAL:
         agent = {k: v for k, v in agent.items() if k != "base_url"}
-    return agent, {"HOUSTON_LLM_BASE_URL": url}
+    # Its `gemma` chat format drops system messages: the runner folds them into the user's.
+    return agent, {"HOUSTON_LLM_BASE_URL": url, "HOUSTON_LLM_FOLD_SYSTEM": "1"}
 
 
 class LocalModel:

@@ -22,7 +22,7 @@ from typing import Any
 from houston.runners import AgentContext, Job, Outcome
 from houston.runners.context import resolved_inputs
 from houston.runners.llm_output import AnswerError, response_format, shape_result
-from houston.runners.llm_prompt import compose_messages, package_knowledge
+from houston.runners.llm_prompt import compose_messages, fold_system, package_knowledge
 from houston.runners.llm_settings import Settings, settings_for
 from houston.runners.llm_wire import (
     EndpointRefused,
@@ -57,10 +57,12 @@ def plainer_format(answer_format: dict[str, Any] | None,
     """The response_format to ask again with when a server refused `json_schema`.
 
     OpenAI, ollama and vLLM take `{"type": "json_schema", ...}`; llama.cpp's Python server
-    only knows `{"type": "json_object", "schema": ...}` and answers 400/422 to the rest.
+    only knows `{"type": "json_object", "schema": ...}` and answers the rest with 400/422
+    (older) or 500 (0.3.x fails on the unknown type inside its handler). A 500 counts as
+    that refusal only for a json_schema request: any other 500 stays an error.
     """
     if (answer_format is None or answer_format.get("type") != "json_schema"
-            or refused.status not in (400, 422)):
+            or refused.status not in (400, 422, 500)):
         raise refused
     return {"type": "json_object", "schema": answer_format["json_schema"]["schema"]}
 
@@ -72,6 +74,8 @@ def run_llm(job: Job, ctx: AgentContext) -> Outcome:
     settings = settings_for(job)
     patterns, config = package_knowledge(job)
     messages = compose_messages(job, ctx.needs, ctx.mission_context, patterns, config)
+    if settings.fold_system:
+        messages = fold_system(messages)
     names = chosen_tools(job.agent)
     deadline = time.monotonic() + float(job.timeout) if job.timeout else None
     with _mcp_tools(job, ctx, names) as mcp:

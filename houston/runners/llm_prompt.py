@@ -103,3 +103,19 @@ def compose_messages(job: Job, needs: Mapping[str, Any], context: str,
         messages.append({"role": "system", "content": system})
     messages.append({"role": "user", "content": user_message(job.inputs, needs, context)})
     return messages
+
+
+def fold_system(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages with the system prompt put at the top of the first user message.
+
+    For chat templates that have no system role and drop it silently (llama.cpp's `gemma`
+    format): the agent's body, patterns and config would otherwise never reach the model."""
+    system = "\n\n".join(str(m.get("content") or "") for m in messages if m["role"] == "system")
+    rest = [dict(m) for m in messages if m["role"] != "system"]
+    if not system:
+        return rest
+    for message in rest:
+        if message["role"] == "user":
+            message["content"] = f"{system}\n\n{message.get('content') or ''}"
+            return rest
+    return [{"role": "user", "content": system}, *rest]

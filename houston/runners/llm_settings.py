@@ -2,12 +2,15 @@
 come from the file its `<key variable>_FILE` names (houston.secretfiles).
 
 First found wins: the agent's `llm:` mapping (Houston's own key: `model`, `base_url`,
-`api_key_env`, `temperature`, `max_tokens`, `stream`), the same keys at the top of the
-front matter (older agent files; `model` excepted: at the top it is Claude Code's key and
-means sonnet | opus | haiku | inherit | a claude model id, never an OpenAI-compatible
+`api_key_env`, `temperature`, `max_tokens`, `stream`, `fold_system`), the same keys at the
+top of the front matter (older agent files; `model` excepted: at the top it is Claude
+Code's key and means sonnet | opus | haiku | inherit | a claude model id, never an OpenAI-compatible
 name), the job's env (mission config), then the process environment
 (`HOUSTON_LLM_BASE_URL`, `HOUSTON_LLM_MODEL`, `HOUSTON_LLM_API_KEY`, `HOUSTON_LLM_TIMEOUT`,
-`HOUSTON_LLM_STREAM`). Default endpoint: a local ollama at http://127.0.0.1:11434/v1.
+`HOUSTON_LLM_STREAM`, `HOUSTON_LLM_FOLD_SYSTEM`). `fold_system` puts the system prompt into
+the first user message, for servers whose chat template drops system messages (the
+embedded model's job env sets it). Default endpoint: a local ollama at
+http://127.0.0.1:11434/v1.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class Settings:
     stream: bool
     temperature: float | None
     max_tokens: int | None
+    fold_system: bool = False
 
     @property
     def endpoint(self) -> str:
@@ -55,6 +59,7 @@ def settings_for(job: Job, environ: Mapping[str, str] | None = None) -> Settings
     if job.timeout:
         timeout = min(timeout, float(job.timeout))
     stream = _option(agent, "stream")
+    fold = _option(agent, "fold_system")
     # Only the agent's own cap is sent: a mission budget can exceed a model's context, and
     # some servers (vLLM) reject such a request; budgets are enforced from usage reports.
     max_tokens = _option(agent, "max_tokens")
@@ -67,4 +72,6 @@ def settings_for(job: Job, environ: Mapping[str, str] | None = None) -> Settings
         stream=env.get("HOUSTON_LLM_STREAM", "1") != "0" if stream is None else bool(stream),
         temperature=_option(agent, "temperature"),
         max_tokens=int(max_tokens) if max_tokens else None,
+        fold_system=env.get("HOUSTON_LLM_FOLD_SYSTEM", "0") == "1" if fold is None
+        else bool(fold),
     )

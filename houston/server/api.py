@@ -24,7 +24,7 @@ from houston.errors import (
 )
 from houston.events import EventLog
 from houston.metrics import LogMetrics
-from houston.server import acting, listing, views
+from houston.server import acting, indexfile, listing, views
 from houston.store import MissionStore
 
 MAX_BODY = 1024 * 1024
@@ -57,7 +57,7 @@ class Api:
         self.store = store
         self.log = log
         self.metrics = metrics
-        self.index = listing.MissionIndex(store)
+        self.index = listing.MissionIndex(store, cache=store.home.run / indexfile.FILE_NAME)
 
     def routes(self) -> list[Route]:
         return [

@@ -114,11 +114,13 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await feed.start()
         # Read every mission into the list's index in the background, so that the first
-        # search with 10,000 missions does not wait for 10,000 status.json reads.
-        asyncio.get_running_loop().run_in_executor(None, api.index.rows)
+        # search with 10,000 missions does not wait for 10,000 status.json reads; the index
+        # file of the last run (checked row by row) makes that a fraction of a second.
+        asyncio.get_running_loop().run_in_executor(None, api.index.warm)
         try:
             yield
         finally:
+            api.index.save()  # what changed while serving, for the next start
             await feed.stop()
             pages.metrics.close()
             log.close()

@@ -6,7 +6,8 @@ missions a filter costs at most one `stat` per mission, not one JSON parse. COMP
 final: a mission's status there is written only by the move that brought it in, so while
 the COMPLETED folder's mtime (changed by every move in or out) stays put, its rows are
 reused without a stat at all. mission.yaml never changes after submission: the packages
-it names are read on the first package filter and kept by id.
+it names are read on the first package filter and kept by id. Between server starts the
+rows are kept, slim, in an index file under run/ (`indexfile`), checked the same way.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC
+from pathlib import Path
 from typing import Any
 
 from houston.ids import id_time
 from houston.lifecycle import MissionState
+from houston.server import indexfile
 from houston.store import STATE_ORDER, MissionRef, MissionStore
 from houston.taskview import parse_time
 
@@ -136,13 +139,55 @@ def _id_iso(mission_id: str) -> str | None:
 
 @dataclass
 class MissionIndex:
-    """Rows of every mission, each re-read only when its status.json changed."""
+    """Rows of every mission, each re-read only when its status.json changed.
+
+    With `cache` set, the rows start from that file (`indexfile`) and are checked the same
+    way; `warm` builds the index and writes the file back."""
 
     store: MissionStore
+    cache: Path | None = None
     _rows: dict[str, tuple[tuple[str, int, int], dict[str, Any]]] = field(default_factory=dict)
     _packages: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _completed: tuple[int, dict[str, dict[str, Any]]] = field(default_factory=lambda: (-1, {}))
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _load_lock: threading.Lock = field(default_factory=threading.Lock)
+    _scan_lock: threading.Lock = field(default_factory=threading.Lock)
+    _loaded: bool = False
+    _dirty: bool = False  # rows changed since the file was read or written
+
+    def warm(self) -> None:
+        """Build the whole index (from the file where it still holds) and save it."""
+        self.rows()
+        self.save()
+
+    def save(self) -> bool:
+        if self.cache is None or not self._dirty:
+            return False
+        with self._lock:  # dict() copies are atomic: a row gaining "packages" meanwhile is safe
+            snapshot = indexfile.Snapshot(
+                {i: (k, dict(r)) for i, (k, r) in self._rows.items()}, dict(self._packages),
+                (self._completed[0], dict(self._completed[1])))
+            self._dirty = False
+        if not indexfile.save(self.cache, snapshot):
+            self._dirty = True
+            return False
+        return True
+
+    def _load(self) -> None:
+        """Once, before the first full scan; a caller arriving meanwhile waits for it."""
+        with self._load_lock:
+            if self._loaded:
+                return
+            found = indexfile.load(self.cache) if self.cache is not None else None
+            if found is not None:
+                with self._lock:
+                    for mission_id, entry in found.rows.items():
+                        self._rows.setdefault(mission_id, entry)
+                    for mission_id, packages in found.packages.items():
+                        self._packages.setdefault(mission_id, packages)
+                    if self._completed[0] == -1:
+                        self._completed = found.completed
+            self._loaded = True
 
     def query(self, query: Query) -> tuple[list[dict[str, Any]], int]:
         states = tuple(s for s in STATE_ORDER if not query.states or s.value in query.states)
@@ -154,19 +199,38 @@ class MissionIndex:
             for row in rows:
                 if "packages" not in row:
                     row["packages"] = list(self.packages(row["id"], row["state"]))
-        return select(rows, query)
+        page, total = select(rows, query)
+        return [self._whole(row) for row in page], total
+
+    def _whole(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A slim row from the index file (it has no "name": every `card` has) is read
+        whole, in place, when a page shows it."""
+        if "name" in row:
+            return row
+        state = MissionState(row["state"])
+        folder = str(self.store.home.state_dir(state))
+        whole = card(row["id"], state.value, self._status(state, folder, row["id"]))
+        with self._lock:
+            row.update(whole)
+            self._dirty = True
+        return row
 
     def rows(self, states: tuple[MissionState, ...] = STATE_ORDER) -> list[dict[str, Any]]:
         # Plain strings and os.stat: with 10,000 missions, pathlib's joins cost more
         # than the stats themselves.
+        self._load()
         rows: dict[str, dict[str, Any]] = {}
-        for state in states:  # a mission seen twice while it moves keeps its later state
-            rows.update(self._rows_in(state))
+        # One scan at a time: a search arriving while the start's scan reads 10,000 files
+        # waits for it and then finds them cached, instead of reading them all again.
+        with self._scan_lock:
+            for state in states:  # a mission seen twice while it moves keeps its later state
+                rows.update(self._rows_in(state))
         if states == STATE_ORDER:  # forget missions that are gone (gc): memory stays bounded
             with self._lock:
                 for gone in [i for i in self._rows if i not in rows]:
                     del self._rows[gone]
                     self._packages.pop(gone, None)
+                    self._dirty = True
         return list(rows.values())
 
     def _rows_in(self, state: MissionState) -> dict[str, dict[str, Any]]:
@@ -184,12 +248,15 @@ class MissionIndex:
         if state is MissionState.COMPLETED:
             with self._lock:
                 self._completed = (stamp, found)
+                self._dirty = True
         return found
 
     def row(self, ref: MissionRef) -> dict[str, Any]:
-        return self._row(ref.state, str(ref.path.parent), ref.id)
+        return self._row(ref.state, str(ref.path.parent), ref.id, whole=True)
 
-    def _row(self, state: MissionState, folder: str, name: str) -> dict[str, Any]:
+    def _row(
+        self, state: MissionState, folder: str, name: str, *, whole: bool = False
+    ) -> dict[str, Any]:
         try:
             info = os.stat(f"{folder}/{name}/status.json")
             key = (state.value, info.st_size, info.st_mtime_ns)
@@ -197,11 +264,12 @@ class MissionIndex:
             key = (state.value, -1, -1)
         with self._lock:
             cached = self._rows.get(name)
-        if cached is not None and cached[0] == key:
+        if cached is not None and cached[0] == key and (not whole or "name" in cached[1]):
             return cached[1]
         row = card(name, state.value, self._status(state, folder, name))
         with self._lock:
             self._rows[name] = (key, row)
+            self._dirty = True
         return row
 
     def _status(self, state: MissionState, folder: str, name: str) -> dict[str, Any]:
@@ -229,4 +297,5 @@ class MissionIndex:
         found = tuple(sorted({m.decode() for m in _AGENT_LINE.findall(text)}))
         with self._lock:
             self._packages[mission_id] = found
+            self._dirty = True
         return found

@@ -41,7 +41,25 @@ def decide(classification: dict[str, Any], escalation: dict[str, Any],
         check = "no threshold requires escalation"
     return {"escalate": final, "team": team if final else None,
             "reason": escalation.get("reason") or "", "policy_check": check,
-            "handover_note": escalation.get("handover_note") or ""}
+            "handover_note": escalation.get("handover_note") or "",
+            "based_on": {key: escalation.get(key) for key in CLASS_KEYS
+                         if escalation.get(key) is not None}}
+
+
+CLASS_KEYS = ("category", "urgency", "sentiment")
+
+
+def followed(used: dict[str, Any], classification: dict[str, Any]) -> str:
+    """What a step says it relied on, and whether that is the classification's."""
+    keys = [key for key in CLASS_KEYS if used.get(key) is not None]
+    if not keys:
+        return "does not say which classification it followed - check it"
+    said = ", ".join(f"{key} {used[key]}" for key in keys)
+    differs = [key for key in keys if used[key] != classification.get(key)]
+    if differs:
+        return (f"{said} - differs from the classification's "
+                + ", ".join(f"{k} {classification.get(k)}" for k in differs) + ": check it")
+    return f"{said} (as classified)"
 
 
 def reply_problems(draft: dict[str, Any], rules: dict[str, Any]) -> list[str]:
@@ -83,6 +101,8 @@ def render(inputs: dict[str, Any], classification: dict[str, Any], draft: dict[s
         f"## Draft reply (written for a {c.get('category')} ticket, "
         f"{c.get('urgency')} urgency)",
         "",
+        f"Followed: {followed(draft, c)}",
+        "",
         _quote(draft.get("reply", "")),
         "",
         f"Next step: {draft.get('next_step', '')}",
@@ -91,6 +111,8 @@ def render(inputs: dict[str, Any], classification: dict[str, Any], draft: dict[s
                             else "within the reply rules"),
         "",
         f"## Escalation: {verdict}",
+        "",
+        f"Rests on: {followed(decision['based_on'], c)}",
         "",
         f"Why: {decision['reason']}",
         "",
