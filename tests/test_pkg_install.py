@@ -241,7 +241,7 @@ def test_catalog_sees_local_override_agents_and_the_locked_version(home: Home) -
     assert agent.prompt == "Be extra kind." and agent.runner_name == "llm"
     assert folder == home.packages / "customer-service" / "1.2.0"
     classifier, _ = AgentCatalog(home).find("customer-service/ticket-classifier")
-    assert classifier.runner is None and "triage" in classifier.prompt
+    assert classifier.runner is None and "classify one customer support ticket" in classifier.prompt
 
 
 def test_parse_sets() -> None:
