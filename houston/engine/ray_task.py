@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from houston.errors import HoustonError
-from houston.runners import Job, Outcome, context, get_runner
+from houston.runners import Job, Outcome, get_runner
+from houston.runners.context import JobContext
 
 if TYPE_CHECKING:
     import subprocess
@@ -34,44 +35,16 @@ if TYPE_CHECKING:
 LOG_CAP = 8 << 20  # bytes of each log sent back; the rest is cut (and said so)
 
 
-class RemoteContext:
+class RemoteContext(JobContext):
     """The AgentContext of an attempt on a Ray node (see houston.runners)."""
 
     def __init__(self, job: Job, work_dir: Path) -> None:
-        self.job = job
-        self.inputs = job.inputs
-        self.prompt = job.prompt
-        self.mission_id = job.mission_id
-        self.task_id = job.task_id
-        self.attempt = job.attempt
-        self.tokens = 0
-        self.cost = 0.0
+        super().__init__(job)
         self._work_dir = work_dir
 
     @property
-    def work_dir(self) -> Path:
+    def work_dir(self) -> Path:  # the node's scratch folder
         return self._work_dir
-
-    @property
-    def mission_dir(self) -> Path:
-        return Path(self.job.mission_dir)
-
-    @property
-    def outputs_dir(self) -> Path:
-        return self.mission_dir / "outputs"
-
-    @property
-    def package_dir(self) -> Path:
-        return Path(self.job.package_dir)
-
-    @cached_property
-    def needs(self) -> dict[str, Any]:
-        # Read from the mission folder, as in a local worker: needs a shared home.
-        return context.needs_results(self.job)
-
-    @cached_property
-    def mission_context(self) -> str:
-        return context.mission_context(self.job)
 
     def emit(self, type_: str, data: dict[str, Any]) -> None:
         events = self.mission_dir.parent.parent.parent / "events"

@@ -41,6 +41,7 @@ from houston.engine.liveness import identity_of, my_identity
 from houston.engine.taskfiles import write_json_fast
 from houston.errors import HoustonError
 from houston.runners import Job, Outcome, context, get_runner
+from houston.runners.context import JobContext
 
 if TYPE_CHECKING:
     from houston.engine.blackboard import Blackboard
@@ -49,7 +50,7 @@ _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 
 
-class WorkerContext:
+class WorkerContext(JobContext):
     """The `AgentContext` given to runners and python agents.
 
     Paths and the blackboard are made when an agent first asks for them: most attempts
@@ -57,39 +58,8 @@ class WorkerContext:
     """
 
     def __init__(self, job: Job, msg_fd: int) -> None:
-        self.job = job
-        self.inputs = job.inputs
-        self.prompt = job.prompt
-        self.mission_id = job.mission_id
-        self.task_id = job.task_id
-        self.attempt = job.attempt
-        self.tokens = 0
-        self.cost = 0.0
+        super().__init__(job)
         self._msg_fd = msg_fd
-
-    @cached_property
-    def work_dir(self) -> Path:
-        return Path(self.job.attempt_dir)
-
-    @cached_property
-    def mission_dir(self) -> Path:
-        return Path(self.job.mission_dir)
-
-    @cached_property
-    def outputs_dir(self) -> Path:
-        return self.mission_dir / "outputs"
-
-    @cached_property
-    def package_dir(self) -> Path:
-        return Path(self.job.package_dir)
-
-    @cached_property
-    def needs(self) -> dict[str, Any]:
-        return context.needs_results(self.job)
-
-    @cached_property
-    def mission_context(self) -> str:
-        return context.mission_context(self.job)
 
     @cached_property
     def blackboard(self) -> Blackboard:

@@ -15,6 +15,7 @@ these functions, all plain and thread-safe (they only read files):
 from __future__ import annotations
 
 import json
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +69,42 @@ def resolved_inputs(job: Job) -> dict[str, Any]:
 
 def envelope(job: Job, inputs: dict[str, Any]) -> dict[str, Any]:
     return {"inputs": inputs, "needs": needs_results(job), "context": mission_context(job)}
+
+
+class JobContext:
+    """What every `AgentContext` shares: the job's fields, its paths made when an agent
+    first asks for them (most attempts never do), and the results of its needs."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.inputs = job.inputs
+        self.prompt = job.prompt
+        self.mission_id = job.mission_id
+        self.task_id = job.task_id
+        self.attempt = job.attempt
+        self.tokens = 0
+        self.cost = 0.0
+
+    @cached_property
+    def work_dir(self) -> Path:
+        return Path(self.job.attempt_dir)
+
+    @cached_property
+    def mission_dir(self) -> Path:
+        return Path(self.job.mission_dir)
+
+    @cached_property
+    def outputs_dir(self) -> Path:
+        return self.mission_dir / "outputs"
+
+    @cached_property
+    def package_dir(self) -> Path:
+        return Path(self.job.package_dir)
+
+    @cached_property
+    def needs(self) -> dict[str, Any]:
+        return needs_results(self.job)
+
+    @cached_property
+    def mission_context(self) -> str:
+        return mission_context(self.job)
