@@ -143,6 +143,8 @@ def repo_lock(repo: str) -> Iterator[None]:
 
 def repair(repo: str) -> None:
     """Undo what a kill -9 in the middle of a worktree change can leave (under the lock)."""
+    admin = gitops.common_dir(repo) / "worktrees"
+    _drop_half_written_admin_folders(admin)
     listing = git(repo, "worktree", "list", "--porcelain").stdout
     ours = []
     for entry in gitops.parse_worktree_list(listing):
@@ -156,7 +158,6 @@ def repair(repo: str) -> None:
             git(repo, "worktree", "remove", "--force", path, check=False)
             if Path(path).exists():
                 shutil.rmtree(path)
-    admin = gitops.common_dir(repo) / "worktrees"
     _drop_unborn_admin_folders(admin, time.time())
     _prune_ours(admin)
     if ours:
@@ -174,17 +175,41 @@ def _prune_ours(admin: Path) -> None:
                     shutil.rmtree(entry)
 
 
+def _drop_half_written_admin_folders(admin: Path) -> None:
+    """A `git worktree add` killed while it writes `commondir` leaves it empty, and every
+    `git worktree list` then fails. When the admin folder names one of Houston's worktrees,
+    no add can still be running (they all hold the repository's lock): drop the admin
+    folder and the partial checkout."""
+    with contextlib.suppress(OSError):
+        for entry in admin.iterdir():
+            with contextlib.suppress(OSError):
+                if not _empty_or_missing(entry / "commondir") or (
+                        entry / "locked").read_text().strip() not in _ORPHAN_LOCK_REASONS:
+                    continue
+                folder = Path((entry / "gitdir").read_text().strip()).parent
+                if _ours(str(folder)):
+                    shutil.rmtree(entry)
+                    shutil.rmtree(folder, ignore_errors=True)
+
+
 def _drop_unborn_admin_folders(admin: Path, now: float) -> None:
-    """A `git worktree add` killed between writing `locked` and `gitdir` leaves an admin
-    folder git neither lists nor prunes. git writes the two a moment apart: one older
-    than UNBORN_AGE seconds is a leftover, never an add still running."""
+    """A `git worktree add` killed between writing `locked` and `gitdir` (or while writing
+    `gitdir`) leaves an admin folder git neither lists nor prunes. git writes the two a
+    moment apart: one older than UNBORN_AGE seconds is a leftover, never a running add."""
     with contextlib.suppress(OSError):
         for entry in admin.iterdir():
             locked = entry / "locked"
             with contextlib.suppress(OSError):
-                if (not (entry / "gitdir").exists() and locked.read_text().strip()
+                if (_empty_or_missing(entry / "gitdir") and locked.read_text().strip()
                         in _ORPHAN_LOCK_REASONS and now - locked.stat().st_mtime > UNBORN_AGE):
                     shutil.rmtree(entry)
+
+
+def _empty_or_missing(path: Path) -> bool:
+    try:
+        return path.stat().st_size == 0
+    except FileNotFoundError:
+        return True
 
 
 def _ours(path: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -167,8 +168,9 @@ def _kill_when(child: subprocess.Popen[bytes], point: Callable[[], bool]) -> boo
     while time.monotonic() < deadline and child.poll() is None and not point():
         pass  # a tight loop on purpose: these windows last milliseconds
     hit = point()
-    os.killpg(child.pid, signal.SIGKILL)
-    child.wait()
+    with contextlib.suppress(ProcessLookupError):  # the group is gone only if the child died
+        os.killpg(child.pid, signal.SIGKILL)
+    assert child.wait() == -signal.SIGKILL, "the child failed on its own: see its stderr above"
     return hit
 
 
@@ -188,9 +190,9 @@ def test_worktree_metadata_stays_consistent_after_kill_9_at_any_point(
                                   str(first)], stdout=subprocess.PIPE, env=env,
                                  start_new_session=True)
         assert child.stdout is not None
-        hits += _kill_when(child, points[round_number % 2])
-        done = child.stdout.read().split()
-        child.stdout.close()
+        with child.stdout:
+            hits += _kill_when(child, points[round_number % 2])
+            done = child.stdout.read().split()
         first = max([first, *(int(n) + 1 for n in done)]) + 1
     assert hits >= 6  # most kills landed inside git, not between its calls
     with repo_lock(str(repo)):
@@ -210,17 +212,34 @@ def test_worktree_metadata_stays_consistent_after_kill_9_at_any_point(
                                      f"{written.name}") == "x" * 100000
 
 
+def test_an_add_killed_while_git_writes_commondir_is_cleared(home: Home, tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    base = git(repo, "rev-parse", "HEAD").strip()
+    record = open_worktree(home.root, MissionRepo(str(repo), base), "m", "t", 1)
+    admin = next((repo / ".git" / "worktrees").iterdir())
+    (admin / "commondir").write_text("")  # what git leaves when killed as it writes it
+    (admin / "locked").write_text("initializing\n")
+    with pytest.raises(subprocess.CalledProcessError):
+        git(repo, "worktree", "list")
+    second = open_worktree(home.root, MissionRepo(str(repo), base), "m", "t", 2)
+    assert not admin.exists() and not Path(record["worktree"]).exists()
+    assert (Path(second["worktree"]) / ".git").is_file()
+    assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 2
+
+
 def test_an_add_killed_before_git_wrote_its_gitdir_is_cleared_once_old(tmp_path: Path) -> None:
     from houston.workspace import UNBORN_AGE, _drop_unborn_admin_folders
 
     admin = tmp_path / "worktrees"
-    for name in ("old", "young", "user-locked"):
+    for name in ("old", "old-empty-gitdir", "young", "user-locked"):
         (admin / name).mkdir(parents=True)
     (admin / "old" / "locked").write_text("initializing\n")
+    (admin / "old-empty-gitdir" / "locked").write_text("initializing\n")
+    (admin / "old-empty-gitdir" / "gitdir").write_text("")
     (admin / "young" / "locked").write_text("initializing\n")
     (admin / "user-locked" / "locked").write_text("on a USB disk\n")
     now = time.time()
-    for name in ("old", "user-locked"):
+    for name in ("old", "old-empty-gitdir", "user-locked"):
         os.utime(admin / name / "locked", (now - UNBORN_AGE - 5, now - UNBORN_AGE - 5))
     _drop_unborn_admin_folders(admin, now)
     assert sorted(p.name for p in admin.iterdir()) == ["user-locked", "young"]
