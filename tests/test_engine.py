@@ -159,7 +159,8 @@ def test_cancel_while_quick_tasks_are_queued_in_workers(home: Home, tmp_path: Pa
     ref = submit(home, f"name: many quick\ntasks:\n{tasks}")
     store = MissionStore(home)
     with engine_thread(home, missions={ref.id}) as engine:
-        wait_for(lambda: any(len(w.jobs) > 1 for w in list(engine.pool.workers.values())),
+        wait_for(lambda: any(len(engine.queues.jobs(w)) > 1
+                             for w in list(engine.pool.workers.values())),
                  what="a job queued behind another")
         actions.cancel(store, ref.id)
         wait_for(lambda: ref.id in engine.finished, timeout=5, what="the cancelled mission")

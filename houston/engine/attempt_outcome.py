@@ -6,43 +6,36 @@ Pure but for `left_behind` and `crash_history`, which read the attempt folders o
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from houston.clock import iso
 from houston.engine import taskfiles as tf
 from houston.engine.mission_run import MissionRun, Running, TaskRun
+from houston.engine.protocol import Done
 
 
-def left_behind(m: MissionRun, t: TaskRun, run: Running) -> dict[str, Any] | None:
+def left_behind(m: MissionRun, t: TaskRun, run: Running) -> Done | None:
     """A dead worker's attempt whose agent succeeded, as the `done` it could not send: the
     task's accepted result.json, or the attempt's own result.json not yet accepted."""
     accepted = tf.read_result(m.folder, t.id)
     if accepted is not None:
-        return {"ok": True, "result": accepted, "accepted": True}
+        return Done(ok=True, result=accepted, accepted=True)
     result = tf.read_attempt_json(run.folder, "result.json")
     if result is not None:
-        return {"ok": True, "result": result, "accepted": False}
+        return Done(ok=True, result=result, accepted=False)
     return None
 
 
-def attempt_reason(run: Running, msg: dict[str, Any] | None, ok: bool) -> str:
-    if ok and run.stop_reason in (None, "cancelled", "interrupted"):
+def attempt_reason(run: Running, done: Done | None) -> str:
+    if done is not None and done.ok and run.stop_reason in (None, "cancelled", "interrupted"):
         return "succeeded"
     if run.stop_reason is not None:
         return run.stop_reason
     # Its worker died, or its agent was killed by a signal we did not send: a crash.
-    if msg is None or msg.get("signal"):
+    if done is None or done.signal:
         return "crashed"
-    if msg.get("environment"):  # it failed on a full disk: run it again once there is room
+    if done.environment:  # it failed on a full disk: run it again once there is room
         return "interrupted"
     return "failed"
-
-
-def worker_reason(msg: dict[str, Any] | None) -> str | None:
-    """The reason the worker wrote in exit.json (None: it wrote none)."""
-    if msg is None:
-        return None
-    return str(msg.get("reason") or ("succeeded" if msg.get("ok") else "failed"))
 
 
 def crash_cap_error(cap: int, crashes: int, history: list[str]) -> str:

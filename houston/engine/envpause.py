@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import select
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from houston.errors import EnvironmentFault, environment_fault, is_environment_fault
+from houston.errors import EnvironmentFault, environment_fault
 
 FIRST_DELAY = 0.25
 MAX_DELAY = 5.0
@@ -71,54 +70,6 @@ class EnginePause:
             paused_for = round(time.monotonic() - self.since, 3)
             self.since = None
             self.emit({"state": "resumed", "paused_for": paused_for})
-
-
-class Pausing:
-    """A mixin of `Engine`: its loop, which pauses instead of dying on an environment
-    fault that escaped fsio.persist (a mkdir, a lock file), and the nap of a pause."""
-
-    if TYPE_CHECKING:  # provided by Engine
-        pause: EnginePause
-        rescan: bool
-        stop_mode: str | None
-        _wake_r: int
-
-        def done(self) -> bool: ...
-
-        def wait_for_work(self) -> None: ...
-
-        def tick(self) -> None: ...
-
-    def loop(self) -> None:
-        tries = 0
-        while not self.done():
-            try:
-                self.wait_for_work()
-                self.tick()
-            except OSError as exc:
-                if not is_environment_fault(exc):
-                    raise
-                tries += 1
-                self.pause.wait(exc, tries)
-                self.rescan = True  # look at everything again: the tick was cut short
-                continue
-            if tries:
-                tries = 0
-                self.pause.cleared()
-
-    def _nap(self, seconds: float) -> None:
-        """Sleep during a pause, waking early for a forced stop only: the watcher's
-        wake-ups (our own retried writes among them) would make it a busy loop."""
-        deadline = time.monotonic() + seconds
-        for _ in range(10_000):
-            left = deadline - time.monotonic()
-            if left <= 0 or self.stop_mode == "force":
-                return
-            readable, _, _ = select.select([self._wake_r], [], [], left)
-            if readable:
-                with contextlib.suppress(BlockingIOError):
-                    os.read(self._wake_r, 4096)
-                self.rescan = True
 
 
 class WorkerPause:

@@ -9,27 +9,26 @@ under a lock (the reading thread answers retracts while the main thread reports 
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections import deque
 from typing import IO, Any
 
-from houston.fsio import compact
-from houston.runners import AGENT_KEYS, Job
+from houston.engine import protocol
+from houston.engine.protocol import Claim, Dropped, WorkerMessage
+from houston.runners import Job
 
 _SEND_LOCK = threading.Lock()
 _AGENTS: dict[str, dict[str, Any]] = {}  # agent ref -> its AGENT_KEYS, as first sent
 
 # A job as the main thread takes it: (job, claim, None), or (None, None, why it is bad).
-Item = tuple[Job | None, dict[str, Any] | None, str | None]
-_RETRACT = b'{"retract"'
+Item = tuple[Job | None, Claim | None, str | None]
 
 
-def send(fd: int, message: dict[str, Any]) -> None:
+def send(fd: int, message: WorkerMessage) -> None:
     """One message to the engine. If the engine is gone (its end of the pipe closed) the
     worker exits at once and quietly: what it did is on disk for recovery to judge."""
-    data = (compact(message) + "\n").encode()
+    data = protocol.encode(message)
     with _SEND_LOCK:
         view = memoryview(data)
         try:
@@ -39,21 +38,10 @@ def send(fd: int, message: dict[str, Any]) -> None:
             os._exit(0)
 
 
-def read_job(line: bytes) -> tuple[Job, dict[str, Any] | None]:
-    """The job and its claim (None: run without claiming) in one line from the engine.
-
-    The agent's part (AGENT_KEYS) comes with the first job of each agent only. Raises
-    ValueError, TypeError or KeyError for a line that is not a job."""
-    message = json.loads(line)
-    if not isinstance(message, dict):
-        raise TypeError("a job is a JSON object")
-    envelope = message if "job" in message else {"job": message}
-    body = envelope["job"]
-    if "agent" in body:
-        _AGENTS[body["agent_ref"]] = {key: body[key] for key in AGENT_KEYS}
-    else:
-        body = {**body, **_AGENTS[body["agent_ref"]]}
-    return Job.from_dict(body), envelope.get("claim")
+def read_job(line: bytes) -> tuple[Job, Claim | None]:
+    """The job and its claim in one line from the engine (houston.engine.protocol); the
+    agent's definition is remembered from its first job for the worker's life."""
+    return protocol.decode_job(line, _AGENTS)
 
 
 class Inbox:
@@ -75,7 +63,7 @@ class Inbox:
     def read_all(self, stream: IO[bytes]) -> None:
         """Queue every line on `stream` until it closes; answer retracts at once."""
         for line in stream:
-            if line.startswith(_RETRACT):
+            if line.startswith(protocol.RETRACT_PREFIX):
                 self.retract(line)
                 continue
             with self.cond:
@@ -86,18 +74,17 @@ class Inbox:
             self.cond.notify()
 
     def retract(self, line: bytes) -> None:
-        try:
-            mission, task = json.loads(line)["retract"]
-        except (ValueError, TypeError, KeyError):
+        key = protocol.decode_retract(line)
+        if key is None:
             return
         with self.cond:
-            found = next((queued for queued in self.lines if _key(queued) == (mission, task)),
+            found = next((queued for queued in self.lines if protocol.job_key(queued) == key),
                          None)
             if found is not None:
                 self.lines.remove(found)
                 # Said before the main thread can take the next job: the engine learns
                 # of the drop before any message about a job that ran after it.
-                send(self.msg_fd, {"type": "dropped", "mission": mission, "task": task})
+                send(self.msg_fd, Dropped(key))
 
     def next(self) -> Item | None:
         """The next job, waiting for one; None once the engine closed the pipe."""
@@ -112,11 +99,3 @@ class Inbox:
         except (ValueError, TypeError, KeyError) as exc:
             return (None, None, f"bad job: {exc}")
 
-
-def _key(line: bytes) -> tuple[str, str] | None:
-    try:
-        body = json.loads(line)
-        body = body.get("job", body)
-        return str(body["mission_id"]), str(body["task_id"])
-    except (ValueError, TypeError, KeyError, AttributeError):
-        return None

@@ -21,7 +21,6 @@ If this process dies, every attempt in it is a crash and is requeued by the engi
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import sys
@@ -32,16 +31,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from houston import runners
-from houston.engine import claims, taskfiles
+from houston.engine import claims, protocol, taskfiles
 from houston.engine.inbox import Inbox, send
 from houston.engine.liveness import my_identity
+from houston.engine.protocol import Claim, Done, Ready, UsageReport
 from houston.engine.streams import AttemptStreams
 from houston.engine.worker import WorkerContext, _die_with_parent, _iso, _task_dir
 from houston.errors import HoustonError
 from houston.runners import Job, Outcome, get_runner
 
 Key = tuple[str, str, int]  # mission, task, attempt
-_CANCEL = b'{"cancel"'
 
 
 class AttemptStopped(Exception):
@@ -51,7 +50,7 @@ class AttemptStopped(Exception):
 @dataclass
 class Attempt:
     job: Job
-    claim: dict[str, Any] | None
+    claim: Claim | None
     nonce: str | None = None
     started: float = field(default_factory=time.time)
     over: bool = False  # done was sent (by its thread, or by a cancel)
@@ -75,8 +74,7 @@ class IoContext(WorkerContext):
             raise AttemptStopped("the engine stopped this attempt")
         self.tokens += int(tokens)
         self.cost = round(self.cost + float(cost), 10)
-        send(self._msg_fd, {"type": "usage", **_names(self.job), "tokens": int(tokens),
-                            "cost": float(cost)})
+        send(self._msg_fd, UsageReport(int(tokens), float(cost), *_names(self.job)))
 
 
 class IoWorker:
@@ -88,7 +86,7 @@ class IoWorker:
         self.out = AttemptStreams("stdout")
         self.err = AttemptStreams("stderr")
 
-    def start(self, job: Job, claim: dict[str, Any] | None) -> None:
+    def start(self, job: Job, claim: Claim | None) -> None:
         attempt = Attempt(job, claim)
         with self.lock:
             self.attempts[_key(job)] = attempt
@@ -128,7 +126,7 @@ class IoWorker:
             logs = self.out.unbind() | self.err.unbind()
         self.finish(attempt, outcome, {"tokens": ctx.tokens, "cost": ctx.cost}, logs)
 
-    def claim(self, job: Job, claim: dict[str, Any]) -> str | None:
+    def claim(self, job: Job, claim: Claim) -> str | None:
         task_dir = _task_dir(job)
         for folder in (task_dir, f"{task_dir}/attempts"):
             with contextlib.suppress(FileExistsError):
@@ -143,7 +141,8 @@ class IoWorker:
                     taskfiles.write_json_fast(f"{task_dir}/spec.json", claim["spec"])
                 return nonce
         self.forget(job)
-        send(self.msg_fd, {"type": "done", **_names(job), "ok": False, "claim_failed": why})
+        send(self.msg_fd, Done(ok=False, claim_failed=why, key=_names(job)[0],
+                               attempt=job.attempt))
         return None
 
     def finish(self, attempt: Attempt, outcome: Outcome, usage: dict[str, Any],
@@ -161,12 +160,11 @@ class IoWorker:
             if outcome.ok:
                 taskfiles.write_json_fast(f"{job.attempt_dir}/result.json", outcome.result or {})
             accepted = self.record(attempt, outcome, finished)
-        send(self.msg_fd, {
-            "type": "done", **_names(job), "ok": outcome.ok, "error": outcome.error,
-            "result": outcome.result, "exit_code": outcome.exit_code, "signal": outcome.signal,
-            "usage": usage, "logs": logs, "accepted": accepted, "started": attempt.started,
-            "finished": finished,
-        })
+        send(self.msg_fd, Done(
+            ok=outcome.ok, error=outcome.error, result=outcome.result,
+            exit_code=outcome.exit_code, signal=outcome.signal, usage=usage, logs=logs,
+            accepted=accepted, started=attempt.started, finished=finished,
+            key=_names(job)[0], attempt=job.attempt))
 
     def record(self, attempt: Attempt, outcome: Outcome, finished: float) -> bool:
         job, claim = attempt.job, attempt.claim
@@ -177,7 +175,7 @@ class IoWorker:
             "reason": "succeeded" if outcome.ok else "failed", "started": _iso(attempt.started),
             "finished": _iso(finished), "duration": round(finished - attempt.started, 6),
             "error": outcome.error})
-        accepted = bool(outcome.ok and claim["accept"])
+        accepted = bool(outcome.ok and claim.get("accept"))
         if accepted:
             taskfiles.accept_result(job.mission_dir, job.task_id, outcome.result or {},
                                     job.attempt_dir)
@@ -196,9 +194,9 @@ class IoWorker:
             if attempt.nonce is not None:
                 claims.release_task(_task_dir(job), attempt.nonce, check=False,
                                     into=job.attempt_dir)
-        send(self.msg_fd, {"type": "done", **_names(job), "ok": False,
-                           "error": "stopped by the engine", "logs": True,
-                           "started": attempt.started, "finished": time.time()})
+        send(self.msg_fd, Done(ok=False, error="stopped by the engine", logs=True,
+                               started=attempt.started, finished=time.time(),
+                               key=_names(job)[0], attempt=job.attempt))
 
     def forget(self, job: Job) -> None:
         with self.lock:
@@ -214,10 +212,9 @@ class IoInbox(Inbox):
 
     def read_all(self, stream: Any) -> None:
         for line in stream:
-            if line.startswith(_CANCEL):
-                with contextlib.suppress(ValueError, TypeError, KeyError):
-                    mission, task, number = json.loads(line)["cancel"]
-                    self.worker.cancel((str(mission), str(task), int(number)))
+            if line.startswith(protocol.CANCEL_PREFIX):
+                if (key := protocol.decode_cancel(line)) is not None:
+                    self.worker.cancel(key)
                 continue
             with self.cond:
                 self.lines.append(line)
@@ -231,8 +228,9 @@ def _key(job: Job) -> Key:
     return job.mission_id, job.task_id, job.attempt
 
 
-def _names(job: Job) -> dict[str, Any]:
-    return {"key": [job.mission_id, job.task_id], "attempt": job.attempt}
+def _names(job: Job) -> tuple[protocol.Key, int]:
+    """How this worker's messages name their attempt."""
+    return (job.mission_id, job.task_id), job.attempt
 
 
 def main() -> None:
@@ -247,13 +245,13 @@ def main() -> None:
     # Import the llm runner (urllib, http.client, ssl) before saying ready: otherwise the
     # first wave of attempts would wait on the import lock one after the other.
     get_runner("llm")
-    send(msg_fd, {"type": "ready", "pid": os.getpid(), "io": True})
+    send(msg_fd, Ready(os.getpid(), io=True))
     inbox = IoInbox(msg_fd, worker)
     inbox.start(sys.stdin.buffer)
     while (item := inbox.next()) is not None:
         job, claim, error = item
         if job is None:
-            send(msg_fd, {"type": "done", "ok": False, "error": error})
+            send(msg_fd, Done(ok=False, error=error))
         else:
             worker.start(job, claim)
 

@@ -10,36 +10,35 @@ waits on those pipes (no polling), and EOF on a pipe is the instant sign of a de
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from houston.engine import protocol
 from houston.engine.executors import LOCAL, Executor
 from houston.engine.liveness import WORKER_MARK, engine_mark, identity_of, my_identity
-from houston.fsio import compact
-from houston.runners import AGENT_KEYS
+from houston.engine.protocol import Claim, Key
+from houston.runners import Job
 
 INIT_SLOT = 0
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed as itself: the job queues are keyed by it
 class WorkerRecord:
+    """One worker process. What it was sent to run is the engine's queue state
+    (houston.engine.queues), not the process's."""
+
     slot: int
     proc: subprocess.Popen[bytes]
     identity: dict[str, Any]
     ready: bool = False
-    # (mission id, task id) of the jobs sent to it: the first runs, the others wait their
-    # turn in the worker (it starts a job only when the previous one is done).
-    jobs: deque[tuple[str, str]] = field(default_factory=deque)
     agents: set[str] = field(default_factory=set)  # agents whose definition it was sent
-    retracting: set[tuple[str, str]] = field(default_factory=set)  # queued jobs asked back
     buffer: bytes = b""
     dead: bool = False
     started: float = field(default_factory=time.monotonic)
@@ -47,9 +46,9 @@ class WorkerRecord:
     io: bool = False  # the network worker: its jobs all run at once (houston.engine.io_worker)
 
     @property
-    def busy(self) -> tuple[str, str] | None:
-        """The job it is running."""
-        return self.jobs[0] if self.jobs else None
+    def alive(self) -> bool:
+        """Ready for jobs and not known dead."""
+        return self.ready and not self.dead
 
     @property
     def pid(self) -> int:
@@ -123,62 +122,40 @@ class Pool:
     def by_fd(self) -> dict[int, WorkerRecord]:
         return {w.fd: w for w in self.workers.values() if not w.dead}
 
-    def idle(self, *, initializer: bool) -> WorkerRecord | None:
+    def task_workers(self, *, initializer: bool) -> list[WorkerRecord]:
+        """The live workers of the initializer slot, or of the N task slots, in order."""
         slots = [INIT_SLOT] if initializer else range(1, self.size + 1)
-        for slot in slots:
-            worker = self.workers.get(slot)
-            if worker and worker.ready and not worker.busy and not worker.dead:
-                return worker
-        return None
+        found = (self.workers.get(slot) for slot in slots)
+        return [w for w in found if w is not None and w.alive]
 
-    def io_worker(self) -> WorkerRecord | None:
-        """The network worker if it has room for one more llm job (spawned on first ask)."""
+    def io_record(self) -> WorkerRecord | None:
+        """The network worker if it is up (spawned on first ask)."""
         worker = self.workers.get(self.io_slot)
         if worker is None and self.io_slot not in self.respawn_at:
             worker = self.spawn(self.io_slot)
-        if worker is None or not worker.ready or worker.dead:
-            return None
-        return worker if len(worker.jobs) < self.llm_concurrency else None
+        return worker if worker is not None and worker.alive else None
 
-    def io_room(self) -> bool:
+    def io_if_up(self) -> WorkerRecord | None:
         worker = self.workers.get(self.io_slot)
-        return worker is not None and worker.ready and not worker.dead and len(
-            worker.jobs) < self.llm_concurrency
+        return worker if worker is not None and worker.alive else None
 
-    def cancel(self, worker: WorkerRecord, key: tuple[str, str], attempt: int) -> None:
+    def send(self, worker: WorkerRecord, job: Job, claim: Claim) -> None:
+        """One job to the worker's stdin (houston.engine.protocol.encode_job)."""
+        self._write(worker, protocol.encode_job(job, claim, worker.agents))
+
+    def cancel(self, worker: WorkerRecord, key: Key, attempt: int) -> None:
         """Ask the network worker to stop one attempt (it answers `done` at once)."""
-        self._write(worker, {"cancel": [*key, attempt]})
+        self._write(worker, protocol.encode_cancel(key, attempt))
 
-    def running(self, mission: str) -> list[WorkerRecord]:
-        """Task-slot workers running one job of `mission` with none queued behind it."""
-        return [w for slot, w in self.workers.items()
-                if slot not in (INIT_SLOT, self.io_slot) and w.ready and not w.dead
-                and len(w.jobs) == 1 and w.jobs[0][0] == mission]
-
-    def busy_count(self) -> int:
-        return sum(1 for w in self.workers.values() if w.busy)
-
-    def send(self, worker: WorkerRecord, job: dict[str, Any], key: tuple[str, str]) -> None:
-        """Write one job envelope ({"job": ..., "claim": ...}) to the worker's stdin. The
-        agent's definition (AGENT_KEYS) goes with its first job to this worker only."""
-        body = job["job"]
-        if body["agent_ref"] in worker.agents:
-            job = {**job, "job": {k: v for k, v in body.items() if k not in AGENT_KEYS}}
-        else:
-            worker.agents.add(body["agent_ref"])
-        worker.jobs.append(key)
-        self._write(worker, job)
-
-    def retract(self, worker: WorkerRecord, key: tuple[str, str]) -> None:
+    def retract(self, worker: WorkerRecord, key: Key) -> None:
         """Ask for a queued job back: `dropped` comes if it had not started, else its `done`."""
-        worker.retracting.add(key)
-        self._write(worker, {"retract": list(key)})
+        self._write(worker, protocol.encode_retract(key))
 
     @staticmethod
-    def _write(worker: WorkerRecord, message: dict[str, Any]) -> None:
+    def _write(worker: WorkerRecord, line: bytes) -> None:
         assert worker.proc.stdin is not None
         try:
-            worker.proc.stdin.write((compact(message) + "\n").encode())
+            worker.proc.stdin.write(line)
         except (BrokenPipeError, OSError):
             worker.dead = True
 
@@ -205,11 +182,7 @@ class Pool:
             chunks.append(chunk)
         data = worker.buffer + b"".join(chunks)
         *lines, worker.buffer = data.split(b"\n")
-        messages = []
-        for line in lines:
-            with contextlib.suppress(ValueError):
-                messages.append(json.loads(line))
-        return messages
+        return protocol.decode_lines(lines)
 
     def reap(self) -> list[WorkerRecord]:
         """Workers that died: waited for (no zombie), removed from the pool."""
@@ -259,7 +232,8 @@ class Pool:
                     stream.close()
         worker.dead = True
 
-    def stop(self, grace: float = 1.0) -> None:
+    def stop(self, grace: float = 1.0,
+             busy: Callable[[WorkerRecord], bool] = lambda worker: False) -> None:
         """Close every worker's stdin (they exit when idle), then kill what is left."""
         for worker in self.workers.values():
             with contextlib.suppress(OSError):
@@ -267,7 +241,7 @@ class Pool:
                     worker.proc.stdin.close()
         deadline = time.monotonic() + grace
         for worker in self.workers.values():
-            if not worker.busy:
+            if not busy(worker):
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     worker.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
             self.kill(worker)

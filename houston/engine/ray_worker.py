@@ -28,6 +28,7 @@ from typing import Any
 
 from houston.engine import worker
 from houston.engine.inbox import send
+from houston.engine.protocol import UsageReport
 from houston.engine.taskfiles import write_json_fast
 from houston.runners import Job, Outcome
 from houston.secretfiles import setting
@@ -125,7 +126,7 @@ def record_answer(job: Job, answer: dict[str, Any],
             logs = True
     usage = {"tokens": int(answer["usage"]["tokens"]), "cost": float(answer["usage"]["cost"])}
     if usage["tokens"] or usage["cost"]:
-        send(msg_fd, {"type": "usage", **usage})
+        send(msg_fd, UsageReport(int(usage["tokens"]), float(usage["cost"])))
         write_json_fast(f"{attempt}/usage.json", usage)
     outcome = Outcome(ok=bool(answer["ok"]), result=answer.get("result"),
                       error=answer.get("error"), exit_code=answer.get("exit_code"),

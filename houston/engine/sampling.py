@@ -1,36 +1,32 @@
 """Telemetry of running attempts: resource samples and log lines as events.
 
-A mixin of `Engine`. psutil `Process` objects are kept between samples (the first
+psutil `Process` objects are kept between samples (the first
 `cpu_percent()` of a new object is always 0.0); `io_counters` is absent on macOS.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 import psutil
 
-from houston.engine import taskfiles as tf
+from houston.engine import taskfiles as files
+from houston.engine.active import ActiveMissions
+from houston.engine.emitter import Emitter
 from houston.engine.liveness import snapshot_tree
 from houston.engine.mission_run import MissionRun, Running, TaskRun
-
-if TYPE_CHECKING:
-    from houston.engine.pool import Pool
+from houston.engine.pool import Pool
 
 _LOG_LINES_PER_EVENT = 200
 _LOG_BYTES_PER_TICK = 64 * 1024
 
 
-class Sampling:
-    if TYPE_CHECKING:  # provided by Engine
-        pool: Pool
-        missions: dict[str, MissionRun]
-
-        def emit(self, type_: str, mission: str | None, task: str | None,
-                 attempt: int | None, data: dict[str, Any]) -> None: ...
+class Sampler:
+    def __init__(self, pool: Pool, active: ActiveMissions, emitter: Emitter) -> None:
+        self.pool = pool
+        self.active = active
+        self.emit = emitter.emit
 
     def sample(self) -> None:
-        for m in self.missions.values():
+        for m in self.active.runs.values():
             for t in m.running_tasks():
                 if t.running is not None and not t.running.queued:
                     self.sample_attempt(m, t, t.running)
@@ -38,7 +34,7 @@ class Sampling:
 
     def sample_attempt(self, m: MissionRun, t: TaskRun, run: Running) -> None:
         if run.agent is None and t.runner == "command":
-            run.agent = tf.read_attempt_json(run.folder, "agent.json")
+            run.agent = files.read_attempt_json(run.folder, "agent.json")
         root = int(run.agent["pid"]) if run.agent else None
         worker = self.pool.workers.get(run.slot)
         # The network worker runs many attempts: it is no one attempt's process.

@@ -22,14 +22,14 @@ logging.getLogger("watchdog.observers.inotify").setLevel(logging.CRITICAL)
 
 
 class _Wake:
-    """A watchdog event handler that only wakes the engine."""
+    """A watchdog event handler that only wakes the engine, until the watcher stops."""
 
-    def __init__(self, wake: Callable[[], None]) -> None:
-        self.wake = wake
+    def __init__(self, watcher: Watcher) -> None:
+        self.watcher = watcher
 
     def dispatch(self, event: Any) -> None:
         with contextlib.suppress(Exception):
-            self.wake()
+            self.watcher.on_event()
 
 
 class Watcher:
@@ -39,6 +39,10 @@ class Watcher:
         self._observer: Any = None
         self._watches: dict[Path, Any] = {}
         self._lock = threading.Lock()
+        # Its own lock: watchdog calls on_event holding its observer's lock, which
+        # schedule() (under self._lock) waits for.
+        self._wake_lock = threading.Lock()
+        self._stopped = False
 
     def start(self) -> None:
         try:
@@ -58,7 +62,7 @@ class Watcher:
                 return
             try:
                 self._watches[folder] = self._observer.schedule(
-                    _Wake(self.wake), str(folder), recursive=False)
+                    _Wake(self), str(folder), recursive=False)
             except OSError as exc:  # ENOSPC: inotify watch limit reached
                 self._fallback(exc)
 
@@ -74,9 +78,25 @@ class Watcher:
             log.warning("filesystem notifications unavailable (%s); polling instead", exc)
         self.polling = True
 
+    def on_event(self) -> None:
+        with self._wake_lock:  # never after stop() returned: the wake-up pipe may be closed
+            if not self._stopped:
+                self.wake()
+
     def stop(self) -> None:
-        if self._observer is not None:
-            with contextlib.suppress(Exception):
-                self._observer.stop()
-                self._observer.join(timeout=2)
-            self._observer = None
+        """No wake-up after this returns. watchdog takes up to half a second to stop its
+        threads (its inotify reader holds events that long to pair moves): they are
+        stopped in the background, as daemon threads, instead of holding up the engine."""
+        with self._wake_lock:
+            self._stopped = True
+        with self._lock:
+            observer, self._observer = self._observer, None
+        if observer is not None:
+            threading.Thread(target=_stop_observer, args=(observer,), name="watch-stop",
+                             daemon=True).start()
+
+
+def _stop_observer(observer: Any) -> None:
+    with contextlib.suppress(Exception):
+        observer.stop()
+        observer.join(timeout=2)

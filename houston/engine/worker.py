@@ -38,6 +38,7 @@ from houston.engine import claims, taskfiles
 from houston.engine.envpause import WorkerPause, wait_for_space
 from houston.engine.inbox import Inbox, send
 from houston.engine.liveness import identity_of, my_identity
+from houston.engine.protocol import Claim, Done, Ready, UsageReport, WaitingForSpace
 from houston.engine.taskfiles import write_json_fast
 from houston.errors import HoustonError
 from houston.runners import Job, Outcome, context, get_runner
@@ -71,7 +72,7 @@ class WorkerContext(JobContext):
     def report_usage(self, tokens: int = 0, cost: float = 0.0) -> None:
         self.tokens += int(tokens)
         self.cost = round(self.cost + float(cost), 10)
-        send(self._msg_fd, {"type": "usage", "tokens": int(tokens), "cost": float(cost)})
+        send(self._msg_fd, UsageReport(int(tokens), float(cost)))
 
     def emit(self, type_: str, data: dict[str, Any]) -> None:
         _event_log(self.mission_dir).append(type_, mission=self.mission_id, task=self.task_id,
@@ -193,7 +194,7 @@ _LOGS = LogFiles()
 RunJob = Callable[[Job, int], tuple[Outcome, dict[str, Any], bool]]
 
 
-def run_claimed(job: Job, claim: dict[str, Any] | None, msg_fd: int,
+def run_claimed(job: Job, claim: Claim | None, msg_fd: int,
                 me: dict[str, Any], run: RunJob | None = None) -> None:
     """Claim the task for this worker, run the attempt, record it, accept, release.
 
@@ -218,18 +219,16 @@ def run_claimed(job: Job, claim: dict[str, Any] | None, msg_fd: int,
     finished = time.time()
     # A failure on a full disk may be the disk's: wait for space, and say so (not counted).
     environment = None if outcome.ok else wait_for_space(
-        job.attempt_dir, notify=lambda: send(msg_fd, {"type": "waiting_for_space"}))
+        job.attempt_dir, notify=lambda: send(msg_fd, WaitingForSpace()))
     accepted = False
     if claim is not None and nonce is not None:
         accepted = _record(job, claim, outcome, started, finished)
         claims.release_task(_task_dir(job), nonce, check=False, into=job.attempt_dir)
-    send(msg_fd, {
-        "type": "done", "ok": outcome.ok, "reason": outcome_reason(outcome),
-        "error": outcome.error, "result": outcome.result,
-        "exit_code": outcome.exit_code, "signal": outcome.signal, "usage": usage,
-        "logs": logs, "accepted": accepted, "started": started, "finished": finished,
-        **({"environment": environment} if environment else {}),
-    })
+    send(msg_fd, Done(
+        ok=outcome.ok, reason=outcome_reason(outcome), error=outcome.error,
+        result=outcome.result, exit_code=outcome.exit_code, signal=outcome.signal,
+        usage=usage, logs=logs, accepted=accepted, started=started, finished=finished,
+        environment=environment or None))
 
 
 def end_strays(timeout: float = 2.0) -> int:
@@ -270,7 +269,7 @@ def _has_children() -> bool:
     return True
 
 
-def _claim(job: Job, claim: dict[str, Any], me: dict[str, Any], msg_fd: int) -> str | None:
+def _claim(job: Job, claim: Claim, me: dict[str, Any], msg_fd: int) -> str | None:
     """mkdir the attempt folder and the task lock (and spec.json once); the nonce."""
     task_dir = _task_dir(job)
     # Explicit mkdirs: Path.mkdir(parents=True) costs twice the syscalls on a first attempt.
@@ -281,13 +280,13 @@ def _claim(job: Job, claim: dict[str, Any], me: dict[str, Any], msg_fd: int) -> 
     try:
         fsio.persist(partial(os.mkdir, job.attempt_dir), job.attempt_dir)
     except FileExistsError:
-        send(msg_fd, {"type": "done", "ok": False, "claim_failed": "attempt_exists"})
+        send(msg_fd, Done(ok=False, claim_failed="attempt_exists"))
         return None
     # owner.json names this worker's slot: while the lock exists the task is running, so
     # no state.json is written on the way in (nor on success: result.json says it).
     nonce = claims.claim_task(task_dir, {**me, "slot": claim["slot"]}, job.attempt)
     if nonce is None:
-        send(msg_fd, {"type": "done", "ok": False, "claim_failed": "locked"})
+        send(msg_fd, Done(ok=False, claim_failed="locked"))
         return None
     if claim.get("spec") and not os.path.exists(f"{task_dir}/spec.json"):  # noqa: PTH110
         taskfiles.write_json_fast(f"{task_dir}/spec.json", claim["spec"])
@@ -298,7 +297,7 @@ def _task_dir(job: Job) -> str:
     return f"{job.mission_dir}/tasks/{job.task_id}"
 
 
-def _record(job: Job, claim: dict[str, Any], outcome: Outcome, started: float,
+def _record(job: Job, claim: Claim, outcome: Outcome, started: float,
             finished: float) -> bool:
     """exit.json, and on success the accepted result; True if accepted."""
     taskfiles.write_json_fast(f"{job.attempt_dir}/exit.json", {
@@ -307,7 +306,7 @@ def _record(job: Job, claim: dict[str, Any], outcome: Outcome, started: float,
         "finished": _iso(finished), "duration": round(finished - started, 6),
         "error": outcome.error})
     killpoints.reached("worker.recorded")
-    if not (outcome.ok and claim["accept"]):
+    if not (outcome.ok and claim.get("accept")):
         return False
     taskfiles.accept_result(job.mission_dir, job.task_id, outcome.result or {},
                             job.attempt_dir)
@@ -355,14 +354,14 @@ def main(run: RunJob | None = None) -> None:
     os.dup2(_DEVNULL, 1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the engine
     fsio.set_fault_waiter(WorkerPause())  # a full disk: wait and write again, lose nothing
-    send(msg_fd, {"type": "ready", "pid": os.getpid()})
+    send(msg_fd, Ready(os.getpid()))
     me = my_identity().to_dict()
     inbox = Inbox(msg_fd)
     inbox.start(sys.stdin.buffer)
     while (item := inbox.next()) is not None:
         job, claim, error = item
         if job is None:
-            send(msg_fd, {"type": "done", "ok": False, "error": error})
+            send(msg_fd, Done(ok=False, error=error))
         else:
             run_claimed(job, claim, msg_fd, me, run)
 

@@ -1,0 +1,87 @@
+"""A task's changes of state: written to its state.json at once and emitted as events.
+
+The one writer of a task's state on the engine's side: succeeded (with its result),
+requeued (pending again, after a delay), failed (which closes a fail-fast mission),
+cancelled, and skipped (a task it needs did not succeed).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from houston.engine import scheduler
+from houston.engine import taskfiles as files
+from houston.engine.emitter import Emitter
+from houston.engine.mission_run import MissionRun, Running, TaskRun
+from houston.engine.stopping import Stopper
+from houston.lifecycle import Reason
+
+
+class TaskRecorder:
+    def __init__(self, emitter: Emitter, stopper: Stopper) -> None:
+        self.emitter = emitter
+        self.stopper = stopper
+
+    def save_task(self, m: MissionRun, t: TaskRun, *, worker: int | None = None,
+                  extra: dict[str, Any] | None = None, write: bool = True) -> None:
+        if write:
+            if t.attempt == 0 or not os.path.isdir(f"{m.folder}/tasks/{t.id}"):  # noqa: PTH112
+                files.write_spec(m.folder, t.spec)  # never began: no folder yet
+            files.write_state(m.folder, t.id, t.state, t.attempt, error=t.error, worker=worker,
+                              failures=t.failures, crashes=t.crashes)
+        m.dirty = True
+        self.emitter.emit("task.state", m.id, t.id, t.attempt,
+                          {"state": t.state, "error": t.error, "worker": worker,
+                           **(extra or {})})
+
+    def accept(self, m: MissionRun, t: TaskRun, result: dict[str, Any],
+               run: Running | None = None) -> None:
+        """Mark the task succeeded; `run` given = the result still has to be linked."""
+        if t.initializer and result.get("add_tasks"):
+            try:
+                added = m.add_tasks(t.id, result["add_tasks"])
+            except ValueError as exc:
+                self.fail_task(m, t, str(exc))
+                return
+            for task_id in added:
+                self.emitter.emit("task.state", m.id, task_id, 0,
+                                  {"state": scheduler.PENDING, "added_by": t.id})
+        if run is not None:
+            files.accept_result(m.folder, t.id, result, run.folder)
+        t.error = None
+        m.set_state(t, scheduler.SUCCEEDED)
+        self.save_task(m, t, write=run is not None)  # else result.json already says it
+
+    def requeue(self, m: MissionRun, t: TaskRun, delay: float) -> None:
+        t.not_before = time.monotonic() + delay
+        m.set_state(t, scheduler.PENDING)
+        self.save_task(m, t, extra={"retry_in": delay})
+
+    def fail_task(self, m: MissionRun, t: TaskRun, error: str,
+                  reason: Reason = Reason.TASK_FAILED) -> None:
+        t.error = error
+        m.set_state(t, scheduler.FAILED)
+        self.save_task(m, t)
+        if m.fail_fast or reason is Reason.BUDGET_EXCEEDED:
+            self.stopper.close_mission(m, reason, {"task": t.id, "error": error})
+
+    def cancel_task(self, m: MissionRun, t: TaskRun) -> None:
+        t.error = "cancelled"
+        m.set_state(t, scheduler.CANCELLED)
+        self.save_task(m, t)
+
+    def skip_doomed(self, m: MissionRun) -> None:
+        """Pending tasks that can never run (a need failed, was cancelled or skipped)."""
+        m.bad = False
+        for _ in range(len(m.tasks) + 1):
+            doomed = scheduler.doomed(m.nodes(), m.states())
+            if not doomed:
+                return
+            for task_id in doomed:
+                t = m.tasks[task_id]
+                t.error = "a task it needs did not succeed"
+                m.set_state(t, scheduler.SKIPPED)
+                self.save_task(m, t)
+            m.bad = False
