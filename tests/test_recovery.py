@@ -135,7 +135,7 @@ def _queue_behind_b(home: Home, runs: Path, go: Path) -> tuple[Any, list[str]]:
 def _worker_of_b(engine: Any, mission: str) -> tuple[int, str] | None:
     """(pid, queued task) of a worker running b with a task queued behind it."""
     for worker in list(engine.pool.workers.values()):
-        jobs = list(worker.jobs)
+        jobs = list(engine.queues.jobs(worker))
         if len(jobs) == 2 and jobs[0] == (mission, "b"):
             return worker.pid, jobs[1][1]
     return None
