@@ -186,6 +186,19 @@ class Engine:
             elif (worker := workers.get(int(key.fd))) is not None:
                 for raw in self.pool.read(worker):
                     self.router.on_raw(worker, raw)
+        self.start_dependents()
+
+    def start_dependents(self) -> None:
+        """The tasks that attempts just ended made ready start now, before the rest of
+        the tick: a chain of tasks moves at the pace of its workers, not of the loop."""
+        settled = self.router.take_settled()
+        if self.control.stop_mode is not None:
+            return
+        now = time.monotonic()
+        for mission_id in settled:
+            m = self.active.runs.get(mission_id)
+            if m is not None and m.closing is None and m.heap and not m.bad:
+                self.dispatcher.dispatch_mission(m, now)
 
     def _watch_pipes(self, workers: dict[int, WorkerRecord]) -> None:
         """Keep the selector's set of worker pipes in step with the pool (a respawned

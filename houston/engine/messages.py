@@ -30,6 +30,11 @@ class MessageRouter:
         self.attempts = attempts
         self.pipelining = pipelining
         self.budgets = budgets
+        self.settled: set[str] = set()  # missions an attempt of which ended since asked
+
+    def take_settled(self) -> set[str]:
+        settled, self.settled = self.settled, set()
+        return settled
 
     def on_raw(self, worker: WorkerRecord, raw: dict[str, Any]) -> None:
         message = protocol.decode(raw)
@@ -68,6 +73,7 @@ class MessageRouter:
         elif isinstance(message, Done):
             self.pipelining.note_duration(str(t.spec["agent"]), message)
             self.attempts.finish_attempt(m, t, message)
+            self.settled.add(m.id)
 
     def on_io_message(self, worker: WorkerRecord, message: protocol.WorkerMessage) -> None:
         if not isinstance(message, UsageReport | Done) or message.key is None:
@@ -87,3 +93,4 @@ class MessageRouter:
             self.budgets.on_usage(m, t, budget.Usage(message.tokens, message.cost))
         else:
             self.attempts.finish_attempt(m, t, message)
+            self.settled.add(m.id)

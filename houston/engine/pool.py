@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -239,16 +240,37 @@ class Pool:
             with contextlib.suppress(OSError):
                 if worker.proc.stdin is not None:
                     worker.proc.stdin.close()
-        deadline = time.monotonic() + grace
+        idle = [w for w in self.workers.values() if not busy(w)]
+        wait_for_eof(idle, time.monotonic() + grace)
         for worker in self.workers.values():
-            if not busy(worker):
+            if worker in idle:
                 with contextlib.suppress(subprocess.TimeoutExpired):
-                    worker.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+                    worker.proc.wait(timeout=0.05)  # its pipe closed: it is exiting
             self.kill(worker)
         self.workers.clear()
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+def wait_for_eof(workers: list[WorkerRecord], deadline: float) -> None:
+    """Until each worker's message pipe closed (it exited) or the deadline: woken by the
+    kernel when a pipe closes, where Popen.wait(timeout) would sleep and poll."""
+    waiting = {w.fd: w for w in workers if w.proc.stdout is not None and not w.proc.stdout.closed}
+    for _ in range(10_000):
+        left = deadline - time.monotonic()
+        if not waiting or left <= 0:
+            return
+        readable, _, _ = select.select(list(waiting), [], [], left)
+        for fd in readable:
+            try:
+                chunk = os.read(fd, 65536)  # messages no one will handle now: dropped
+            except BlockingIOError:
+                continue
+            except OSError:
+                chunk = b""
+            if not chunk:
+                del waiting[fd]
 
 
 def remove_dead_scratch(folder: Path) -> None:

@@ -368,3 +368,6 @@ def main(run: RunJob | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+    # Everything is on disk and said: skip the interpreter's teardown (tens of ms of
+    # module clean-up that an engine's shutdown would wait for).
+    os._exit(0)
