@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -123,11 +123,12 @@ class Pool:
     def by_fd(self) -> dict[int, WorkerRecord]:
         return {w.fd: w for w in self.workers.values() if not w.dead}
 
-    def task_workers(self, *, initializer: bool) -> list[WorkerRecord]:
+    def task_workers(self, *, initializer: bool) -> Iterator[WorkerRecord]:
         """The live workers of the initializer slot, or of the N task slots, in order."""
-        slots = [INIT_SLOT] if initializer else range(1, self.size + 1)
-        found = (self.workers.get(slot) for slot in slots)
-        return [w for w in found if w is not None and w.alive]
+        for slot in (INIT_SLOT,) if initializer else range(1, self.size + 1):
+            worker = self.workers.get(slot)
+            if worker is not None and worker.ready and not worker.dead:
+                yield worker
 
     def io_record(self) -> WorkerRecord | None:
         """The network worker if it is up (spawned on first ask)."""
