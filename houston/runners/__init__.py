@@ -55,7 +55,7 @@ RUNNER_NAMES = ("command", "python", "llm", "claude-code")
 
 
 # The part of a job that belongs to its agent: a worker is sent it with the first job of
-# each agent and keeps it; later jobs of that agent leave it out (see houston.engine.pool).
+# each agent and keeps it; later jobs of that agent leave it out (see houston.engine.protocol).
 AGENT_KEYS = ("agent", "prompt", "package_dir")
 
 
