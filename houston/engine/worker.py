@@ -6,10 +6,10 @@ that waits behind a running job; the jobs themselves run in the main thread.
 Started by the pool as `python -m houston.engine.worker`; it imports the runners once and
 then runs attempt after attempt, so python agents pay no interpreter start-up per task.
 The protocol fd is moved away from fd 1 at start; during a job fds 1 and 2 point at the
-attempt's stdout.log and stderr.log. Messages to the engine, one JSON line each:
-`ready`, `agent` (a child process was started: pid + start token), `usage` (a delta),
-`done` (ok, error, exit_code, signal, usage), `dropped` (a retracted job that had not
-started). The worker never handles signals: the engine stops it (or its agent's process
+attempt's stdout.log and stderr.log. Messages to the engine (houston.engine.protocol):
+`ready`, `usage` (a delta), `done` (ok, error, exit_code, signal, usage), `dropped` (a
+retracted job that had not started), `waiting_for_space`; a child process an agent starts
+is recorded in the attempt's agent.json, not sent. The worker never handles signals: the engine stops it (or its agent's process
 group) from outside. It dies with its engine (PR_SET_PDEATHSIG) and also exits when
 stdin closes.
 """
