@@ -149,6 +149,7 @@ class Progress:
     def _line(self, text: str) -> None:
         if self.tty:
             self.stream.write("\r\x1b[2K" + text + "\n")
+            self._drawn = 0.0  # the line took the status line's place: redraw it at once
         else:
             self.stream.write(text + "\n")
         self.stream.flush()
