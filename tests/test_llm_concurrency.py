@@ -168,6 +168,8 @@ tasks:
   - {id: talk, agent: t/chat, inputs: {q: 'mode:drip'}}
 """)
         finished = run_engine(llm_home, ref, workers=1)
+        # The server's handler learns that its client left at its next write.
+        wait_for(lambda: script.served >= 1, what="the call to end on the server")
     assert finished[ref.id][1].value == "budget_exceeded"
     assert reasons(llm_home, ref, "talk") == ["budget_exceeded"]
     assert script.served >= 1
