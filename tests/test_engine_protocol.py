@@ -34,6 +34,7 @@ def job(task: str) -> Job:
     Done(ok=True, reason="succeeded", result={"a": [1]}, exit_code=0, usage={"tokens": 3},
          logs=False, accepted=True, started=1.5, finished=2.25),
     Done(ok=False, reason="failed", error="no room", signal=9, environment="disk full"),
+    Done(ok=False, reason="crashed", crashed=True, key=("m", "t"), attempt=1),
 ])
 def test_every_worker_message_survives_its_encoding(message: WorkerMessage) -> None:
     line = protocol.encode(message)
@@ -50,7 +51,8 @@ def test_the_wire_keeps_the_shapes_workers_always_sent() -> None:
                         "cost": 0.5}
     failed_claim = json.loads(protocol.encode(Done(ok=False, claim_failed="attempt_exists")))
     assert failed_claim["type"] == "done" and failed_claim["claim_failed"] == "attempt_exists"
-    assert "environment" not in json.loads(protocol.encode(Done(ok=True)))
+    plain = json.loads(protocol.encode(Done(ok=True)))
+    assert not {"environment", "claim_failed", "crashed", "key"} & set(plain)
 
 
 def test_what_the_engine_cannot_read_is_no_message() -> None:

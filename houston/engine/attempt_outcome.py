@@ -30,8 +30,9 @@ def attempt_reason(run: Running, done: Done | None) -> str:
         return "succeeded"
     if run.stop_reason is not None:
         return run.stop_reason
-    # Its worker died, or its agent was killed by a signal we did not send: a crash.
-    if done is None or done.signal:
+    # Its worker died, or its agent was killed by a signal we did not send, or the worker
+    # says the attempt's process was lost (a Ray node): a crash.
+    if done is None or done.signal or done.crashed:
         return "crashed"
     if done.environment:  # it failed on a full disk: run it again once there is room
         return "interrupted"

@@ -146,6 +146,7 @@ class Done:
     finished: float | None = None
     environment: str | None = None  # it failed on a full disk: not the task's fault
     claim_failed: str | None = None  # attempt_exists | locked
+    crashed: bool = False  # the attempt's process was lost where it ran (a Ray node)
     key: Key | None = None
     attempt: int | None = None
 
@@ -156,7 +157,7 @@ class Done:
 
 
 WorkerMessage = Ready | UsageReport | Dropped | WaitingForSpace | Done
-_OPTIONAL = ("reason", "environment", "claim_failed", "key", "attempt")
+_OPTIONAL = ("reason", "environment", "claim_failed", "crashed")  # left out when unset
 
 
 def encode(message: WorkerMessage) -> bytes:
@@ -173,7 +174,7 @@ def encode(message: WorkerMessage) -> bytes:
         return _line({"type": "waiting_for_space"})
     fields = dict(message.__dict__)
     names = _names(fields.pop("key"), fields.pop("attempt"))
-    body = {k: v for k, v in fields.items() if v is not None or k not in _OPTIONAL}
+    body = {k: v for k, v in fields.items() if k not in _OPTIONAL or v not in (None, False)}
     return _line({"type": "done", **names, **body})
 
 
@@ -203,7 +204,8 @@ def _decode_done(raw: dict[str, Any]) -> Done:
         logs=bool(raw.get("logs", True)), accepted=bool(raw.get("accepted")),
         started=_float(raw.get("started")), finished=_float(raw.get("finished")),
         environment=_text(raw.get("environment")), claim_failed=_text(raw.get("claim_failed")),
-        key=_key(raw.get("key")), attempt=_int(raw.get("attempt")))
+        crashed=bool(raw.get("crashed")), key=_key(raw.get("key")),
+        attempt=_int(raw.get("attempt")))
 
 
 def decode_lines(lines: Iterable[bytes]) -> list[dict[str, Any]]:

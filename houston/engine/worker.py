@@ -9,9 +9,9 @@ The protocol fd is moved away from fd 1 at start; during a job fds 1 and 2 point
 attempt's stdout.log and stderr.log. Messages to the engine (houston.engine.protocol):
 `ready`, `usage` (a delta), `done` (ok, error, exit_code, signal, usage), `dropped` (a
 retracted job that had not started), `waiting_for_space`; a child process an agent starts
-is recorded in the attempt's agent.json, not sent. The worker never handles signals: the engine stops it (or its agent's process
-group) from outside. It dies with its engine (PR_SET_PDEATHSIG) and also exits when
-stdin closes.
+is recorded in the attempt's agent.json, not sent. The worker never handles signals:
+the engine stops it (or its agent's process group) from outside. It dies with its engine
+(PR_SET_PDEATHSIG) and also exits when stdin closes.
 """
 
 from __future__ import annotations
