@@ -1,11 +1,14 @@
 """The engine: claims missions, drives their tasks on an N+1 worker pool, recovers crashes.
 
-Modules by noun: `scheduler` (pure DAG/ready-set logic), `budget` (pure arithmetic),
-`liveness` (process identity), `claims` (mkdir task locks), `taskfiles` (the task files on
-disk), `mission_run` (one mission's tasks in memory), `pool` (warm workers), `worker` (the
-worker process), `inbox` (its pipes), `attempts`, `pipelining` and `sampling` (an
-attempt's life, quick tasks queued in workers, telemetry: mixins of the engine),
-`recovery` (the crash sweep), `watch` (filesystem wake-ups), `blackboard`, `engine` (the
-loop), `progress` (terminal display), `logview` (`houston logs`).
-See docs/engine.md.
+Modules by noun. Pure: `scheduler` (DAG and ready-set logic), `budget` (arithmetic),
+`protocol` (the engine <-> worker messages and their encoding). On disk: `liveness`
+(process identity), `claims` (mkdir task locks), `taskfiles` (the task files), `gates`,
+`blackboard`. The engine process: `engine` (the loop) and its parts, each given its
+collaborators: `options`, `control`, `emitter`, `active`, `queues`, `missions` (claim,
+load, close), `dispatch`, `attempts` (start, settle), `messages`, `pipelining`,
+`stopping`, `recording`, `spending`, `gating`, `iodispatch`, `sampling`, `follow`; over
+`mission_run` (one mission's tasks in memory) and `pool` (warm workers). The workers:
+`worker`, `io_worker`, `ray_worker` and `inbox` (their pipes). Also `recovery` (the crash
+sweep), `watch` (filesystem wake-ups), `progress` (terminal display), `logview`
+(`houston logs`). See docs/engine.md.
 """
