@@ -218,12 +218,3 @@ def _running(proc: psutil.Process) -> bool:
         return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
-
-
-def wait_gone(record: dict[str, Any], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not is_alive(record):
-            return True
-        time.sleep(0.02)
-    return not is_alive(record)
