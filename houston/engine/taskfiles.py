@@ -144,24 +144,6 @@ def attempt_numbers(mission_dir: Path, task_id: str) -> list[int]:
     return sorted(int(n) for n in names if n.isdigit())
 
 
-def new_attempt_dir(mission_dir: Path, task_id: str, at_least: int) -> tuple[int, Path]:
-    """mkdir the next attempt folder (numbers are never reused, even after a crash)."""
-    number = at_least + 1
-    path = attempt_dir(mission_dir, task_id, number)
-    try:
-        path.mkdir(parents=True)
-        return number, path
-    except FileExistsError:
-        number = max([at_least, *attempt_numbers(mission_dir, task_id)]) + 1
-    while True:
-        path = attempt_dir(mission_dir, task_id, number)
-        try:
-            path.mkdir(parents=True)
-            return number, path
-        except FileExistsError:
-            number += 1
-
-
 def read_attempt_json(path: Path, name: str) -> dict[str, Any] | None:
     try:
         data = fsio.read_json(path / name)

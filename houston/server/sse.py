@@ -41,12 +41,6 @@ REPLAY_BYTES = 256 * 1024
 _EVENT_ID = re.compile(r"-?[0-9]{1,18}")  # ASCII digits; 18 of them fit in an int64
 
 
-def encode_sse(event: dict[str, Any]) -> bytes:
-    """Pure: one log event as one SSE message (its id is the resume point)."""
-    data = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
-    return f"id: {event['id']}\ndata: {data}\n\n".encode()
-
-
 def wire(event_id: int, raw: bytes) -> bytes:
     """Pure: the SSE message of a log line forwarded unchanged (encoded once per event)."""
     return b"id: %d\ndata: %s\n\n" % (event_id, raw)
