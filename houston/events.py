@@ -1,4 +1,4 @@
-"""The global append-only event log in `<home>/events/` (DESIGN §6).
+"""The global append-only event log in `<home>/events/` (docs/formats.md, docs/telemetry.md).
 
 Segments are JSON-lines files named by the id of their first byte. An event's id is its
 byte offset in the whole log: monotonic, unique and resumable without a counter file.

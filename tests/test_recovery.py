@@ -1,4 +1,4 @@
-"""Crash recovery (DESIGN §4) with real processes killed by SIGKILL."""
+"""Crash recovery (docs/engine.md, "Crash recovery") with real processes killed by SIGKILL."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ The start token is the process start time in clock ticks since boot, read from
 `/proc/<pid>/stat` (field 22), joined with the boot id: it never moves when the wall
 clock is stepped, and a reused pid gets a different token. Where /proc is missing we
 fall back to psutil's `create_time` rounded to whole seconds (stepping the clock may move
-it; PITFALLS "Locks and liveness"). A zombie is dead; a process we may not inspect
+it). A zombie is dead; a process we may not inspect
 (AccessDenied) is alive. Time is never used to decide that an owner is dead.
 """
 

@@ -1,4 +1,4 @@
-"""The task files inside a mission folder (FORMATS "Task files"), read and written here.
+"""The task files inside a mission folder (docs/formats.md), read and written here.
 
 tasks/<t>/spec.json (written once), lock/owner.json (held = running), state.json (atomic;
 written when a task fails, is requeued, skipped or cancelled: the error and the failure

@@ -1,9 +1,10 @@
 """Start and stop the dashboard server inside a Houston process (`houston run`/`serve`).
 
 uvicorn runs in its own thread with its own event loop. Houston owns the signals, so the
-`Server` subclass captures none (PITFALLS "SSE and uvicorn"); `stop()` closes every
-event stream first (clients reconnect and resume), then asks uvicorn to exit with a
-bounded `timeout_graceful_shutdown`. sse-starlette's process-wide `AppStatus.should_exit`
+`Server` subclass captures none (uvicorn's own would catch SIGINT and SIGTERM and
+raise them again once it stops); `stop()` closes every event stream first (clients
+reconnect and resume), then asks uvicorn to exit with a bounded
+`timeout_graceful_shutdown`. sse-starlette's process-wide `AppStatus.should_exit`
 is set when the last server of the process stops and cleared when one starts, because
 nothing else resets it and a stale flag would cut every later stream at once.
 """

@@ -1,4 +1,4 @@
-"""The live event feed behind `GET /events` (DESIGN §6, PITFALLS "SSE").
+"""The live event feed behind `GET /events` (docs/telemetry.md).
 
 One `Feed` per server tails the event log and fans every new event out to the
 subscribers' bounded buffers. A client stream is built so that resuming is exact:
