@@ -3,12 +3,15 @@ functions and under TYPE_CHECKING count: they are dependencies all the same, and
 hidden in a function is still a knot to untie), no module over 400 lines, no function over
 40. docs/architecture.md says which way the dependencies point.
 
+And the code map of docs/architecture.md names functions that exist.
+
 The checks read the source with `ast` and never import it. Each failure lists everything
 it found, so one run shows the whole work left."""
 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -253,3 +256,49 @@ def test_houston_has_no_import_cycles() -> None:
 def test_houston_modules_and_functions_stay_small() -> None:
     too_long = size_report(read_modules(PACKAGE), ROOT)
     assert not too_long, "too long:\n" + "\n".join(too_long)
+
+
+def defined_names(text: str) -> set[str]:
+    """Qualified names of the module's top-level functions and classes and their methods."""
+    names: set[str] = set()
+    for node in ast.parse(text).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        if isinstance(node, ast.ClassDef):
+            names.update(
+                f"{node.name}.{child.name}"
+                for child in node.body
+                if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef)
+            )
+    return names
+
+
+CODE_REFERENCE = re.compile(r"`(houston/[A-Za-z0-9_/]+\.py):([A-Za-z_][A-Za-z0-9_.]*)`")
+
+
+def stale_references(doc: str, root: Path) -> list[str]:
+    """Each `houston/x.py:name` of `doc` whose module or name does not exist."""
+    stale = []
+    for relative, name in CODE_REFERENCE.findall(doc):
+        path = root / relative
+        if not path.is_file():
+            stale.append(f"{relative}:{name} (no such module)")
+        elif name not in defined_names(path.read_text(encoding="utf-8")):
+            stale.append(f"{relative}:{name} (no such function or class)")
+    return stale
+
+
+def test_stale_references_are_found(tmp_path: Path) -> None:
+    (tmp_path / "houston").mkdir()
+    (tmp_path / "houston" / "m.py").write_text("class K:\n    def go(self):\n        pass\n")
+    doc = "`houston/m.py:K.go` `houston/m.py:K.gone` `houston/n.py:f` `houston/m.py:K`"
+    assert stale_references(doc, tmp_path) == [
+        "houston/m.py:K.gone (no such function or class)",
+        "houston/n.py:f (no such module)",
+    ]
+
+
+def test_the_code_map_of_docs_architecture_names_code_that_exists() -> None:
+    doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    assert len(CODE_REFERENCE.findall(doc)) >= 20  # the map is there and is read
+    assert stale_references(doc, ROOT) == []
