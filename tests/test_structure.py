@@ -3,7 +3,8 @@ functions and under TYPE_CHECKING count: they are dependencies all the same, and
 hidden in a function is still a knot to untie), no module over 400 lines, no function over
 40. docs/architecture.md says which way the dependencies point.
 
-And the code map of docs/architecture.md names functions that exist.
+And the docs stay true to the code: the code map of docs/architecture.md names functions
+that exist, and docs/formats.md names every file name the code spells.
 
 The checks read the source with `ast` and never import it. Each failure lists everything
 it found, so one run shows the whole work left."""
@@ -11,6 +12,7 @@ it found, so one run shows the whole work left."""
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -185,6 +187,12 @@ def size_report(modules: Mapping[str, tuple[Path, str]], root: Path) -> list[str
     return lines
 
 
+@functools.cache
+def houston_modules() -> dict[str, tuple[Path, str]]:
+    """houston/'s modules, read once for all the tests of this file."""
+    return read_modules(PACKAGE)
+
+
 def package_graph(package_dir: Path) -> Graph:
     modules = read_modules(package_dir)
     return import_graph(
@@ -254,7 +262,7 @@ def test_houston_has_no_import_cycles() -> None:
 
 @pytest.mark.xfail(strict=True, reason="long modules remain until the restructure of issue 10")
 def test_houston_modules_and_functions_stay_small() -> None:
-    too_long = size_report(read_modules(PACKAGE), ROOT)
+    too_long = size_report(houston_modules(), ROOT)
     assert not too_long, "too long:\n" + "\n".join(too_long)
 
 
@@ -302,3 +310,35 @@ def test_the_code_map_of_docs_architecture_names_code_that_exists() -> None:
     doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
     assert len(CODE_REFERENCE.findall(doc)) >= 20  # the map is there and is read
     assert stale_references(doc, ROOT) == []
+
+
+FILE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*\.(json|jsonl|request|log|lock|md|yaml)")
+# Names the code spells that are not files of a home: inside a bundle archive (docs/deploy.md),
+# and git's own lock in a worktree's git folder.
+NOT_IN_A_HOME = frozenset({"bundle.json", "index.lock"})
+
+
+def file_names_spelled(text: str) -> set[str]:
+    """Every string constant of the source that is a bare file name."""
+    return {
+        node.value
+        for node in ast.walk(ast.parse(text))
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and FILE_NAME.fullmatch(node.value)
+    }
+
+
+def test_file_names_spelled_counts_constants_only() -> None:
+    text = 'A = "exit.json"\nB = f"{x}/state.json"\n"""owner.json in a docstring"""\nC = ".x.md"\n'
+    assert file_names_spelled(text) == {"exit.json"}
+
+
+def test_docs_formats_names_every_file_the_code_spells() -> None:
+    doc = (ROOT / "docs" / "formats.md").read_text(encoding="utf-8")
+    spelled: set[str] = set()
+    for _, (_, text) in houston_modules().items():
+        spelled |= file_names_spelled(text)
+    assert len(spelled) > 20
+    missing = sorted(name for name in spelled - NOT_IN_A_HOME if name not in doc)
+    assert missing == [], "files of the home that docs/formats.md does not describe"
