@@ -4,7 +4,8 @@ hidden in a function is still a knot to untie), no module over 400 lines, no fun
 40. docs/architecture.md says which way the dependencies point.
 
 And the docs stay true to the code: the code map of docs/architecture.md names functions
-that exist, and docs/formats.md names every file name the code spells.
+that exist, docs/formats.md names every file name the code spells, and the README and
+docs/ link only to files and headings that exist.
 
 The checks read the source with `ast` and never import it. Each failure lists everything
 it found, so one run shows the whole work left."""
@@ -342,3 +343,56 @@ def test_docs_formats_names_every_file_the_code_spells() -> None:
     assert len(spelled) > 20
     missing = sorted(name for name in spelled - NOT_IN_A_HOME if name not in doc)
     assert missing == [], "files of the home that docs/formats.md does not describe"
+
+
+MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def prose(text: str) -> str:
+    """A Markdown text without its fenced code blocks (lines from one ``` to the next)."""
+    kept, fenced = [], False
+    for line in text.splitlines():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        elif not fenced:
+            kept.append(line)
+    return "\n".join(kept)
+
+
+def heading_anchors(text: str) -> set[str]:
+    """GitHub's anchors of a Markdown file's headings: lowercase, punctuation dropped,
+    spaces as dashes."""
+    found = set()
+    for line in prose(text).splitlines():
+        if match := re.match(r"#+\s+(.*)", line):
+            title = re.sub(r"[^\w\- ]", "", match.group(1).strip().lower())
+            found.add(title.replace(" ", "-"))
+    return found
+
+
+def broken_links(markdown: Path) -> list[str]:
+    """Relative links of a Markdown file to a file or heading that does not exist."""
+    broken = []
+    for target in MARKDOWN_LINK.findall(prose(markdown.read_text(encoding="utf-8"))):
+        if re.match(r"[a-z]+:", target):
+            continue  # https:, mailto:
+        path, _, fragment = target.partition("#")
+        destination = markdown.parent / path if path else markdown
+        if not destination.exists():
+            broken.append(f"{markdown.name}: {target} (no such file)")
+        elif fragment and fragment not in heading_anchors(destination.read_text(encoding="utf-8")):
+            broken.append(f"{markdown.name}: {target} (no such heading)")
+    return broken
+
+
+def test_broken_links_are_found(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text("## The event log (`<home>/events/`)\n")
+    page = tmp_path / "b.md"
+    page.write_text("[x](a.md#the-event-log-homeevents) [y](a.md#gone) [z](c.md) [w](https://e)\n"
+                    "```\n[v](nowhere.md)\n```\n")
+    assert broken_links(page) == ["b.md: a.md#gone (no such heading)", "b.md: c.md (no such file)"]
+
+
+def test_readme_and_docs_link_only_to_what_exists() -> None:
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    assert [broken for page in pages for broken in broken_links(page)] == []
