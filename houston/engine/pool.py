@@ -155,6 +155,9 @@ class Pool:
                 if slot not in (INIT_SLOT, self.io_slot) and w.ready and not w.dead
                 and len(w.jobs) == 1 and w.jobs[0][0] == mission]
 
+    def busy_count(self) -> int:
+        return sum(1 for w in self.workers.values() if w.busy)
+
     def send(self, worker: WorkerRecord, job: dict[str, Any], key: tuple[str, str]) -> None:
         """Write one job envelope ({"job": ..., "claim": ...}) to the worker's stdin. The
         agent's definition (AGENT_KEYS) goes with its first job to this worker only."""
