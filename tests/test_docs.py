@@ -1,7 +1,7 @@
-"""The docs stay true to the code: the code map of docs/architecture.md names functions
-that exist, docs/formats.md names every file name the code spells, and the README and
-docs/ link only to files and headings that exist. The code is read with `ast`, never
-imported."""
+"""The docs stay true to the code: the code map of docs/architecture.md and the writers
+named in docs/formats.md (as `houston/<module>.py:<name>`) exist, docs/formats.md names
+every file name the code spells, and the README and docs/ link only to files and
+headings that exist. The code is read with `ast`, never imported."""
 
 from __future__ import annotations
 
@@ -56,6 +56,12 @@ def test_stale_references_are_found(tmp_path: Path) -> None:
 def test_the_code_map_of_docs_architecture_names_code_that_exists() -> None:
     doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
     assert len(CODE_REFERENCE.findall(doc)) >= 20  # the map is there and is read
+    assert stale_references(doc, ROOT) == []
+
+
+def test_the_writers_named_in_docs_formats_exist() -> None:
+    doc = (ROOT / "docs" / "formats.md").read_text(encoding="utf-8")
+    assert len(CODE_REFERENCE.findall(doc)) >= 5
     assert stale_references(doc, ROOT) == []
 
 
