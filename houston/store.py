@@ -30,7 +30,7 @@ from houston import fsio, killpoints, moves
 from houston.clock import iso, utcnow
 from houston.errors import AmbiguousError, ConflictError, NotFoundError, UsageError
 from houston.home import Home
-from houston.ids import make_mission_id, random_suffix
+from houston.ids import MISSION_ID, make_mission_id, random_suffix
 from houston.lifecycle import MissionState, Outcome, Reason, check_transition
 
 LOCK_STRIPES = 64
@@ -432,3 +432,7 @@ def transition_entry(
     if detail:
         entry["detail"] = detail
     return entry
+
+
+def looks_like_mission_id(name: str) -> bool:
+    return bool(MISSION_ID.match(name))
