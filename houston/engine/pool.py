@@ -123,9 +123,13 @@ class Pool:
     def by_fd(self) -> dict[int, WorkerRecord]:
         return {w.fd: w for w in self.workers.values() if not w.dead}
 
+    def slots(self, *, initializer: bool) -> range:
+        """The initializer slot, or the N task slots."""
+        return range(INIT_SLOT, INIT_SLOT + 1) if initializer else range(1, self.size + 1)
+
     def task_workers(self, *, initializer: bool) -> Iterator[WorkerRecord]:
         """The live workers of the initializer slot, or of the N task slots, in order."""
-        for slot in (INIT_SLOT,) if initializer else range(1, self.size + 1):
+        for slot in self.slots(initializer=initializer):
             worker = self.workers.get(slot)
             if worker is not None and worker.ready and not worker.dead:
                 yield worker

@@ -196,16 +196,16 @@ def decode(raw: dict[str, Any]) -> WorkerMessage | None:
 
 
 def _decode_done(raw: dict[str, Any]) -> Done:
-    usage = raw.get("usage")
+    get = raw.get  # one `done` per attempt: kept cheap
+    usage = get("usage")
     return Done(
-        ok=bool(raw.get("ok")), error=_text(raw.get("error")), reason=_text(raw.get("reason")),
-        result=raw.get("result"), exit_code=_int(raw.get("exit_code")),
-        signal=_int(raw.get("signal")), usage=usage if isinstance(usage, dict) else None,
-        logs=bool(raw.get("logs", True)), accepted=bool(raw.get("accepted")),
-        started=_float(raw.get("started")), finished=_float(raw.get("finished")),
-        environment=_text(raw.get("environment")), claim_failed=_text(raw.get("claim_failed")),
-        crashed=bool(raw.get("crashed")), key=_key(raw.get("key")),
-        attempt=_int(raw.get("attempt")))
+        ok=bool(get("ok")), error=_text(get("error")), reason=_text(get("reason")),
+        result=get("result"), exit_code=_int(get("exit_code")), signal=_int(get("signal")),
+        usage=usage if isinstance(usage, dict) else None, logs=bool(get("logs", True)),
+        accepted=bool(get("accepted")), started=_float(get("started")),
+        finished=_float(get("finished")), environment=_text(get("environment")),
+        claim_failed=_text(get("claim_failed")), crashed=bool(get("crashed")),
+        key=_key(get("key")), attempt=_int(get("attempt")))
 
 
 def decode_lines(lines: Iterable[bytes]) -> list[dict[str, Any]]:
@@ -236,14 +236,13 @@ def _key(value: Any) -> Key | None:
 
 
 def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
+    return value if value is None or type(value) is str else str(value)
 
 
 def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return value if type(value) is int else None  # not a bool, which is an int too
 
 
 def _float(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
+    kind = type(value)
+    return float(value) if kind is float or kind is int else None

@@ -69,8 +69,11 @@ class JobQueues:
     # -- across the pool -------------------------------------------------------------
 
     def idle(self, *, initializer: bool) -> WorkerRecord | None:
-        for worker in self.pool.task_workers(initializer=initializer):
-            if not self.busy(worker):
+        # Asked for every ready task: a plain loop over the slots, no generator.
+        workers, jobs = self.pool.workers, self._jobs
+        for slot in self.pool.slots(initializer=initializer):
+            worker = workers.get(slot)
+            if worker is not None and worker.ready and not worker.dead and not jobs.get(worker):
                 return worker
         return None
 

@@ -21,6 +21,9 @@ log = logging.getLogger("houston.engine")
 logging.getLogger("watchdog.observers.inotify").setLevel(logging.CRITICAL)
 
 
+_READS = frozenset({"opened", "closed_no_write"})  # watchdog's event types of a read
+
+
 class _Wake:
     """A watchdog event handler that only wakes the engine, until the watcher stops."""
 
@@ -29,7 +32,10 @@ class _Wake:
 
     def dispatch(self, event: Any) -> None:
         with contextlib.suppress(Exception):
-            self.watcher.on_event()
+            # A file opened or closed unwritten changes nothing; agents read the mission's
+            # context.md on every attempt, and each read would cost the engine a rescan.
+            if getattr(event, "event_type", None) not in _READS:
+                self.watcher.on_event()
 
 
 class Watcher:
