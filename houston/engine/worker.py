@@ -370,4 +370,7 @@ if __name__ == "__main__":
     main()
     # Everything is on disk and said: skip the interpreter's teardown (tens of ms of
     # module clean-up that an engine's shutdown would wait for).
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
     os._exit(0)
