@@ -68,10 +68,11 @@ class WorkerContext(JobContext):
         return Blackboard(self.mission_dir, mission_id=self.mission_id, task_id=self.task_id,
                           events=_event_log(self.mission_dir))
 
-    def report_usage(self, tokens: int = 0, cost: float = 0.0) -> None:
-        self.tokens += int(tokens)
-        self.cost = round(self.cost + float(cost), 10)
-        send(self._msg_fd, {"type": "usage", "tokens": int(tokens), "cost": float(cost)})
+    def report_usage(self, tokens: int | None = None, cost: float = 0.0, *,
+                     model: str | None = None, input_tokens: int = 0,
+                     output_tokens: int = 0) -> None:
+        tokens, cost = self.count_usage(tokens, cost, model, input_tokens, output_tokens)
+        send(self._msg_fd, {"type": "usage", "tokens": tokens, "cost": cost})
 
     def emit(self, type_: str, data: dict[str, Any]) -> None:
         _event_log(self.mission_dir).append(type_, mission=self.mission_id, task=self.task_id,
@@ -128,7 +129,7 @@ def run_job(job: Job, msg_fd: int,
             sys.stderr.flush()
         os.dup2(_DEVNULL, 1)
         os.dup2(_LOGFD, 2)
-    usage = {"tokens": ctx.tokens, "cost": ctx.cost}
+    usage = ctx.usage_record()
     if ctx.tokens or ctx.cost:  # absent usage.json = nothing spent (one file less)
         write_json_fast(f"{attempt}/usage.json", usage)
     if outcome.ok:
