@@ -232,16 +232,16 @@ class AttemptOps:
         over = bud.exceeded(limits, used, wall)
         if over is None:
             return
-        self.emit("budget.stop", m.id, t.id if t else None, None,
-                  {"scope": scope, "kind": over, "limit": limits.limit(over),
-                   "spent": bud.spent(used, wall)[over]})
+        figure = bud.stop_figure(scope, over, limits.limit(over), bud.spent(used, wall)[over])
+        self.emit("budget.stop", m.id, t.id if t else None, None, figure)
         if t is not None and t.running is not None:
             if t.running.stop_reason is None:
                 t.running.stop_error = bud.over_text(over, bud.spent(used, wall)[over],
                                                      limits.limit(over), scope)
+                t.running.budget_figure = figure
             self.stop_attempt(m, t, "budget_exceeded")
         if scope == "mission":
-            self.close_mission(m, Reason.BUDGET_EXCEEDED, {"kind": over})
+            self.close_mission(m, Reason.BUDGET_EXCEEDED, figure)
 
     # -- stopping -------------------------------------------------------------------
 
@@ -299,6 +299,10 @@ class AttemptOps:
                     continue
                 if run.stop_reason is None and run.deadline is not None and now >= run.deadline:
                     run.stop_error = _deadline_text(run)
+                    if run.deadline_reason == "budget_exceeded":  # the task's wall time
+                        seconds = run.deadline - run.started_mono
+                        run.budget_figure = bud.stop_figure(f"task:{t.id}", "wall_time",
+                                                            seconds, seconds)
                     self.stop_attempt(m, t, run.deadline_reason)
                 if run.kill_at is not None and now >= run.kill_at:
                     self.kill_attempt(m, t)
@@ -404,7 +408,8 @@ class AttemptOps:
             m.set_state(t, sch.CANCELLED)
             self.save_task(m, t)
         elif reason == "budget_exceeded":
-            self.fail_task(m, t, error or "budget exceeded", Reason.BUDGET_EXCEEDED)
+            figure = run.budget_figure if run is not None else None
+            self.fail_task(m, t, error or "budget exceeded", Reason.BUDGET_EXCEEDED, figure)
         else:
             t.failures += 1
             retries = t.retries
@@ -445,12 +450,14 @@ class AttemptOps:
         self.save_task(m, t, extra={"retry_in": delay})
 
     def fail_task(self, m: MissionRun, t: TaskRun, error: str,
-                  reason: Reason = Reason.TASK_FAILED) -> None:
+                  reason: Reason = Reason.TASK_FAILED,
+                  figure: dict[str, Any] | None = None) -> None:
+        """`figure`: a budget stop's limit and spend, kept in the closing record."""
         t.error = error
         m.set_state(t, sch.FAILED)
         self.save_task(m, t)
         if m.fail_fast or reason is Reason.BUDGET_EXCEEDED:
-            self.close_mission(m, reason, {"task": t.id, "error": error})
+            self.close_mission(m, reason, {"task": t.id, "error": error, **(figure or {})})
 
     def save_task(self, m: MissionRun, t: TaskRun, *, worker: int | None = None,
                   extra: dict[str, Any] | None = None, write: bool = True) -> None:
