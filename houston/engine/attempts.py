@@ -326,8 +326,9 @@ class AttemptOps:
         reason = attempt_reason(run, msg, ok)
         if died or run.stop_reason is not None:
             self.kill_orphans(t, run, worker_died=died)
-        if died:
-            tf.write_attempt_json(run.folder, "usage.json", usage.to_dict())
+        if died:  # keeping the model and token split the worker wrote as it went
+            known = tf.read_attempt_json(run.folder, "usage.json") or {}
+            tf.write_attempt_json(run.folder, "usage.json", {**known, **usage.to_dict()})
         if reason != "succeeded" and os.path.exists(f"{run.path}/workspace.json"):  # noqa: PTH110
             save_worktree(run.path, reason)
         if msg is None or msg.get("logs", True):
@@ -347,6 +348,7 @@ class AttemptOps:
                 "code": (msg or {}).get("exit_code"), "signal": (msg or {}).get("signal"),
                 "reason": reason, "started": iso_ts(started), "finished": iso_ts(finished),
                 "duration": round(finished - started, 6), "error": error,
+                "worker": run.slot,  # its lock went to a tombstone, not to claim/
             })
         if msg is not None and msg.get("accepted") and reason != "succeeded":
             (tf.task_dir(m.folder, t.id) / "result.json").unlink(missing_ok=True)

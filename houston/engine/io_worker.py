@@ -76,6 +76,7 @@ class IoContext(WorkerContext):
         if self.stopped:
             raise AttemptStopped("the engine stopped this attempt")
         tokens, cost = self.count_usage(tokens, cost, model, input_tokens, output_tokens)
+        self.keep_usage()  # first: the engine may stop this attempt on the report
         send(self._msg_fd, {"type": "usage", **_names(self.job), "tokens": tokens,
                             "cost": cost})
 

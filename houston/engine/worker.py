@@ -72,7 +72,15 @@ class WorkerContext(JobContext):
                      model: str | None = None, input_tokens: int = 0,
                      output_tokens: int = 0) -> None:
         tokens, cost = self.count_usage(tokens, cost, model, input_tokens, output_tokens)
+        self.keep_usage()  # first: the engine may stop this worker on the report
         send(self._msg_fd, {"type": "usage", "tokens": tokens, "cost": cost})
+
+    def keep_usage(self) -> None:
+        """usage.json as it stands, once the model or the token split is known: a budget
+        stop kills the worker, and the engine then writes only tokens and cost (which it
+        was told) over what is here."""
+        if self.model or self.input_tokens or self.output_tokens:
+            write_json_fast(f"{self.job.attempt_dir}/usage.json", self.usage_record())
 
     def emit(self, type_: str, data: dict[str, Any]) -> None:
         _event_log(self.mission_dir).append(type_, mission=self.mission_id, task=self.task_id,
