@@ -14,7 +14,6 @@ from dashboard_fixtures import make_missions
 from houston import fsio
 from houston.home import Home
 from houston.server import indexfile, listing
-from houston.server.indexbuild import IndexBuilder
 from houston.server.launcher import start
 from houston.store import MissionStore
 
@@ -58,53 +57,23 @@ def test_the_index_build_waits_for_the_first_page(home: Home) -> None:
     assert not builder.is_alive() and cache.is_file()
 
 
-def wait_until(predicate: Any, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert predicate(), what
-
-
 @pytest.mark.process
-def test_a_first_start_builds_the_index_in_a_child_and_a_later_one_after_the_first_page(
+def test_the_servers_first_page_starts_the_index_build(
         home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
-    ids = make_missions(home, 50)  # number 50 is EXECUTING
-    monkeypatch.setattr(listing, "WARM_DELAY", 60.0)  # only a page or the child can start it
-    monkeypatch.setattr(listing, "CHILD_BUILD_MIN", 10)  # a child even for 50 missions
+    make_missions(home, 40)
+    monkeypatch.setattr(listing, "WARM_DELAY", 60.0)  # only the page can start it
     cache = home.run / indexfile.FILE_NAME
-    headers = {"Authorization": ""}
     handle = start(home, port=0)
-    try:  # no index file: the child writes it, no page needed; a search meanwhile is right
-        headers["Authorization"] = f"Bearer {handle.token}"
-        got = httpx.get(f"{handle.base_url}/api/missions?q=nightly", headers=headers).json()
-        assert got["total"] == 25
-        wait_until(cache.is_file, "the child's index file")
-    finally:
-        handle.stop()
-    store = MissionStore(home)
-    moved = next(store.locate(i) for i in ids if store.locate(i).state.value == "EXECUTING")
-    status = fsio.read_json(moved.path / "status.json")
-    fsio.write_json_atomic(moved.path / "status.json", {**status, "name": "Renamed thing"})
-    handle = start(home, port=0)
-    try:  # the file is there: it is read and checked once the first page went out
-        headers["Authorization"] = f"Bearer {handle.token}"
+    try:
         time.sleep(0.3)
-        assert b"renamed thing" not in cache.read_bytes()
-        got = httpx.get(f"{handle.base_url}/api/missions", headers=headers).json()
-        assert got["total"] == 50 and len(got["missions"]) == 50
-        wait_until(lambda: b"renamed thing" in cache.read_bytes(), "the index checked again")
+        assert not cache.exists()
+        got: dict[str, Any] = httpx.get(
+            f"{handle.base_url}/api/missions",
+            headers={"Authorization": f"Bearer {handle.token}"}).json()
+        assert got["total"] == 40 and len(got["missions"]) == 40
+        deadline = time.monotonic() + 30
+        while not cache.is_file() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert cache.is_file()
     finally:
         handle.stop()
-
-
-@pytest.mark.process
-def test_the_builder_child_writes_the_file_and_is_stopped_with_the_server(home: Home) -> None:
-    make_missions(home, 10)
-    cache = home.run / indexfile.FILE_NAME
-    assert IndexBuilder(home.root).run() and cache.is_file()
-    assert len(indexfile.load(cache).rows) == 10  # type: ignore[union-attr]
-    stopped = IndexBuilder(home.root)
-    stopped.stop()
-    assert not stopped.run()  # a stopped builder starts nothing
-    broken = IndexBuilder(home.root / "nowhere")
-    assert not broken.run()  # no home there: no file, the server scans itself

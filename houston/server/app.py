@@ -11,7 +11,6 @@ import contextlib
 import os
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from functools import partial
 from pathlib import Path
 
 from sse_starlette import EventSourceResponse
@@ -30,7 +29,6 @@ from houston.lifecycle import MissionState
 from houston.metrics import LogMetrics, render
 from houston.server import views
 from houston.server.api import Api
-from houston.server.indexbuild import IndexBuilder
 from houston.server.reads import Reads
 from houston.server.security import HEALTH_PATH, LOOPBACK_HOSTS, Guard
 from houston.server.sse import Feed, resume_point
@@ -119,13 +117,10 @@ def create_app(
         # search with 10,000 missions does not wait for 10,000 status.json reads; the index
         # file of the last run (checked row by row) makes that a fraction of a second. It
         # begins once the first page went out, which needs no index.
-        builder = IndexBuilder(home.root)
-        asyncio.get_running_loop().run_in_executor(
-            None, partial(api.index.warm_after_first_page, build=builder.run))
+        asyncio.get_running_loop().run_in_executor(None, api.index.warm_after_first_page)
         try:
             yield
         finally:
-            builder.stop()
             api.index.save()  # what changed while serving, for the next start
             await feed.stop()
             pages.metrics.close()

@@ -16,7 +16,6 @@ import json
 import os
 import re
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,8 +31,6 @@ SORTS = ("newest", "oldest", "name", "duration", "cost")
 OUTCOMES = ("succeeded", "failed", "cancelled")
 MAX_LIMIT = 1000
 WARM_DELAY = 1.0  # seconds the index build waits for the first page to go out
-# Below this many missions a scan takes less than starting a child process to do it.
-CHILD_BUILD_MIN = 2000
 # `agent: pkg/name` lines of a mission.yaml: enough to say which packages it uses
 # without a YAML parse per mission.
 _AGENT_LINE = re.compile(rb"agent:\s*[\"']?([a-z0-9][a-z0-9._-]*)/", re.MULTILINE)
@@ -199,22 +196,10 @@ class MissionIndex:
         self.rows()
         self.save()
 
-    def warm_after_first_page(self, at_most: float | None = None,
-                              build: Callable[[], bool] | None = None) -> None:
+    def warm_after_first_page(self, at_most: float | None = None) -> None:
         """`warm`, once the first page went out (or after `at_most` seconds). The first
         page needs no index (folder names and 50 statuses): a scan of 10,000 status.json
-        files beside it would only take its CPU. A search before then scans at once.
-
-        Without an index file, `build` (houston.server.indexbuild: a child process that
-        writes it) runs at once instead, beside the first page; a search meanwhile waits
-        for its file rather than scanning too."""
-        if build is not None and self.cache is not None and not self.cache.exists() \
-                and sum(map(len, map(self.store.ids_in, STATE_ORDER))) >= CHILD_BUILD_MIN:
-            with self._load_lock:
-                built = build()
-            if built:
-                self.warm()
-                return
+        files beside it would only take its CPU. A search before then scans at once."""
         self._first_page.wait(WARM_DELAY if at_most is None else at_most)
         self.warm()
 
