@@ -118,3 +118,19 @@ def test_no_room_for_the_next_task_records_what_it_needed(home: Home) -> None:
                                      "spent": 300.0, "needed": 800, "task": "second"}
     assert show(home, ref.id) == ("Budget exceeded: tokens 300 of 1,000 (no room left to "
                                   "start task second, which reserves 800)")
+
+
+@pytest.mark.process
+def test_a_task_wall_time_budget_records_its_seconds(home: Home) -> None:
+    ref = submit(home, """
+        name: slow
+        tasks:
+          - {id: slow, agent: core/shell, budget: {max_wall_time: 0.5},
+             inputs: {command: 'sleep 30'}}
+    """)
+    run_engine(home, ref)
+    status, _ = closing(home, ref.id)
+    assert status["budget_stop"] == {"scope": "task:slow", "kind": "wall_time", "limit": 0.5,
+                                     "spent": 0.5, "task": "slow"}
+    assert show(home, ref.id) == \
+        "Budget exceeded: wall time 0.5 s of 0.5 s (the budget of task slow)"
