@@ -356,7 +356,8 @@ class AttemptOps:
                   {"reason": reason, "error": error, "duration": round(finished - started, 6),
                    "usage": usage.to_dict()})
         accepted = bool(msg and msg.get("accepted"))
-        self.settle(m, t, reason, error, (msg or {}).get("result"), None if accepted else run)
+        self.settle(m, t, reason, error, (msg or {}).get("result"), None if accepted else run,
+                    figure=run.budget_figure)
         if died:  # record first (exit.json, state.json), release second
             killpoints.reached("finish.recorded")
             self.break_leftover_lock(m, t)
@@ -392,8 +393,11 @@ class AttemptOps:
             kill_attempt_processes(run.path)  # never recorded, or escaped its group
 
     def settle(self, m: MissionRun, t: TaskRun, reason: str, error: str | None,
-               result: Any, run: Running | None) -> None:
-        """Decide the task's next state after an attempt ended for `reason`."""
+               result: Any, run: Running | None,
+               figure: dict[str, Any] | None = None) -> None:
+        """Decide the task's next state after an attempt ended for `reason`; `figure`: a
+        budget stop's limit and spend (the attempt's worker may have accepted its result
+        before the stop, so `run` is not always given)."""
         if reason == "succeeded":
             self.accept(m, t, result if isinstance(result, dict) else {}, run)
         elif reason == "interrupted":
@@ -410,7 +414,6 @@ class AttemptOps:
             m.set_state(t, sch.CANCELLED)
             self.save_task(m, t)
         elif reason == "budget_exceeded":
-            figure = run.budget_figure if run is not None else None
             self.fail_task(m, t, error or "budget exceeded", Reason.BUDGET_EXCEEDED, figure)
         else:
             t.failures += 1
