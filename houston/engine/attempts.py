@@ -169,8 +169,9 @@ class Attempts:
         reason = attempt_reason(run, done)
         if died or run.stop_reason is not None:
             self.kill_orphans(t, run, worker_died=died)
-        if died:
-            files.write_attempt_json(run.folder, "usage.json", usage.to_dict())
+        if died:  # keeping the model and token split the worker wrote as it went
+            known = files.read_attempt_json(run.folder, "usage.json") or {}
+            files.write_attempt_json(run.folder, "usage.json", {**known, **usage.to_dict()})
         if reason != "succeeded" and os.path.exists(f"{run.path}/workspace.json"):  # noqa: PTH110
             save_worktree(run.path, reason)
         if done is None or done.logs:
@@ -186,7 +187,7 @@ class Attempts:
                            "duration": round(finished - started, 6), "usage": usage.to_dict()})
         accepted = bool(done and done.accepted)
         self.settle(m, t, reason, error, done.result if done else None,
-                    None if accepted else run)
+                    None if accepted else run, figure=run.budget_figure)
         if died:  # record first (exit.json, state.json), release second
             killpoints.reached("finish.recorded")
             self.break_leftover_lock(m, t)
@@ -216,6 +217,7 @@ class Attempts:
                 "signal": done.signal if done else None,
                 "reason": reason, "started": iso_ts(started), "finished": iso_ts(finished),
                 "duration": round(finished - started, 6), "error": error,
+                "worker": run.slot,  # its lock went to a tombstone, not to claim/
             })
 
     def claim_failed(self, m: MissionRun, t: TaskRun, why: str) -> None:
@@ -249,8 +251,11 @@ class Attempts:
             kill_attempt_processes(run.path)  # never recorded, or escaped its group
 
     def settle(self, m: MissionRun, t: TaskRun, reason: str, error: str | None,
-               result: Any, run: Running | None) -> None:
-        """Decide the task's next state after an attempt ended for `reason`."""
+               result: Any, run: Running | None,
+               figure: dict[str, Any] | None = None) -> None:
+        """Decide the task's next state after an attempt ended for `reason`; `figure`: a
+        budget stop's limit and spend (the attempt's worker may have accepted its result
+        before the stop, so `run` is not always given)."""
         if reason == "succeeded":
             self.recorder.accept(m, t, result if isinstance(result, dict) else {}, run)
         elif reason == "interrupted":
@@ -266,7 +271,8 @@ class Attempts:
         elif reason == "cancelled":
             self.recorder.cancel_task(m, t)
         elif reason == "budget_exceeded":
-            self.recorder.fail_task(m, t, error or "budget exceeded", Reason.BUDGET_EXCEEDED)
+            self.recorder.fail_task(m, t, error or "budget exceeded", Reason.BUDGET_EXCEEDED,
+                                    figure)
         else:
             t.failures += 1
             retries = t.retries

@@ -59,7 +59,8 @@ class WorkerChoice:
         embedded model's server, started on first need (raises RunnerError if missing)."""
         if agent.runner_name != "llm" or not localmodel.wants_local(agent_dict, os.environ):
             return agent_dict, {}
-        return localmodel.pointed(agent_dict, self.local_model.ensure())
+        url = self.local_model.ensure()
+        return localmodel.pointed(agent_dict, url, self.local_model.label)
 
     def warm_io(self, m: MissionRun) -> None:
         """Start the network worker as soon as a mission with llm tasks is claimed, beside

@@ -64,10 +64,11 @@ class RemoteContext(JobContext):
 
         return Blackboard(self.mission_dir, mission_id=self.mission_id, task_id=self.task_id)
 
-    def report_usage(self, tokens: int = 0, cost: float = 0.0) -> None:
+    def report_usage(self, tokens: int | None = None, cost: float = 0.0, *,
+                     model: str | None = None, input_tokens: int = 0,
+                     output_tokens: int = 0) -> None:
         # Sent back with the outcome: budgets see a remote attempt's spend when it ends.
-        self.tokens += int(tokens)
-        self.cost = round(self.cost + float(cost), 10)
+        self.count_usage(tokens, cost, model, input_tokens, output_tokens)
 
     def register_process(self, proc: subprocess.Popen[bytes]) -> None:
         # The driver's death kills this Ray worker; Ray's raylet subreaper
@@ -110,7 +111,7 @@ def execute(job_data: dict[str, Any], digest: str, blob: bytes | None) -> dict[s
         outcome = _run_captured(job, ctx, work)
         return {"ok": outcome.ok, "result": outcome.result, "error": outcome.error,
                 "exit_code": outcome.exit_code, "signal": outcome.signal,
-                "usage": {"tokens": ctx.tokens, "cost": ctx.cost},
+                "usage": ctx.usage_record(),
                 "stdout": _read_capped(work / "stdout.log"),
                 "stderr": _read_capped(work / "stderr.log"), "node": os.uname().nodename}
     finally:

@@ -124,7 +124,8 @@ def record_answer(job: Job, answer: dict[str, Any],
         if text:  # an absent log means an empty one
             Path(attempt, f"{stream}.log").write_text(text)
             logs = True
-    usage = {"tokens": int(answer["usage"]["tokens"]), "cost": float(answer["usage"]["cost"])}
+    usage = {**answer["usage"], "tokens": int(answer["usage"]["tokens"]),
+             "cost": float(answer["usage"]["cost"])}  # with the model and split, if said
     if usage["tokens"] or usage["cost"]:
         send(msg_fd, UsageReport(int(usage["tokens"]), float(usage["cost"])))
         write_json_fast(f"{attempt}/usage.json", usage)

@@ -60,12 +60,15 @@ class TaskRecorder:
         self.save_task(m, t, extra={"retry_in": delay})
 
     def fail_task(self, m: MissionRun, t: TaskRun, error: str,
-                  reason: Reason = Reason.TASK_FAILED) -> None:
+                  reason: Reason = Reason.TASK_FAILED,
+                  figure: dict[str, Any] | None = None) -> None:
+        """`figure`: a budget stop's limit and spend, kept in the closing record."""
         t.error = error
         m.set_state(t, scheduler.FAILED)
         self.save_task(m, t)
         if m.fail_fast or reason is Reason.BUDGET_EXCEEDED:
-            self.stopper.close_mission(m, reason, {"task": t.id, "error": error})
+            self.stopper.close_mission(m, reason,
+                                       {"task": t.id, "error": error, **(figure or {})})
 
     def cancel_task(self, m: MissionRun, t: TaskRun) -> None:
         t.error = "cancelled"

@@ -50,16 +50,16 @@ class BudgetKeeper:
         over = budget.exceeded(limits, used, wall)
         if over is None:
             return
-        self.emitter.emit("budget.stop", m.id, t.id if t else None, None,
-                          {"scope": scope, "kind": over, "limit": limits.limit(over),
-                           "spent": budget.spent(used, wall)[over]})
+        spent = budget.spent(used, wall)[over]
+        figure = budget.stop_figure(scope, over, limits.limit(over), spent)
+        self.emitter.emit("budget.stop", m.id, t.id if t else None, None, figure)
         if t is not None and t.running is not None:
             if t.running.stop_reason is None:
-                t.running.stop_error = budget.over_text(
-                    over, budget.spent(used, wall)[over], limits.limit(over), scope)
+                t.running.stop_error = budget.over_text(over, spent, limits.limit(over), scope)
+                t.running.budget_figure = figure
             self.stopper.stop_attempt(m, t, "budget_exceeded")
         if scope == "mission":
-            self.stopper.close_mission(m, Reason.BUDGET_EXCEEDED, {"kind": over})
+            self.stopper.close_mission(m, Reason.BUDGET_EXCEEDED, figure)
 
     def allows(self, m: MissionRun, t: TaskRun) -> bool:
         """Tokens and cost left for `t`'s reservation beside the running ones' (else the
@@ -69,7 +69,8 @@ class BudgetKeeper:
         if budget.exhausted(m.limits, used) or not budget.fits(m.limits, used, m.reserved(),
                                                                 ask):
             if m.running_count() == 0:
-                self.stopper.close_mission(m, Reason.BUDGET_EXCEEDED, {"task": t.id})
+                figure = budget.room_figure(m.limits, used, m.reserved(), ask)
+                self.stopper.close_mission(m, Reason.BUDGET_EXCEEDED, {"task": t.id, **figure})
             return False
         return True
 

@@ -129,6 +129,10 @@ class Stopper:
                 continue
             if run.stop_reason is None and run.deadline is not None and now >= run.deadline:
                 run.stop_error = deadline_text(run)
+                if run.deadline_reason == "budget_exceeded":  # the task's wall time
+                    seconds = run.deadline - run.started_mono
+                    run.budget_figure = budget.stop_figure(f"task:{t.id}", "wall_time",
+                                                           seconds, seconds)
                 self.stop_attempt(m, t, run.deadline_reason)
             if run.kill_at is not None and now >= run.kill_at:
                 self.kill_attempt(m, t)

@@ -70,10 +70,19 @@ class WorkerContext(JobContext):
         return Blackboard(self.mission_dir, mission_id=self.mission_id, task_id=self.task_id,
                           events=_event_log(self.mission_dir))
 
-    def report_usage(self, tokens: int = 0, cost: float = 0.0) -> None:
-        self.tokens += int(tokens)
-        self.cost = round(self.cost + float(cost), 10)
-        send(self._msg_fd, UsageReport(int(tokens), float(cost)))
+    def report_usage(self, tokens: int | None = None, cost: float = 0.0, *,
+                     model: str | None = None, input_tokens: int = 0,
+                     output_tokens: int = 0) -> None:
+        tokens, cost = self.count_usage(tokens, cost, model, input_tokens, output_tokens)
+        self.keep_usage()  # first: the engine may stop this worker on the report
+        send(self._msg_fd, UsageReport(tokens, cost))
+
+    def keep_usage(self) -> None:
+        """usage.json as it stands, once the model or the token split is known: a budget
+        stop kills the worker, and the engine then writes only tokens and cost (which it
+        was told) over what is here."""
+        if self.model or self.input_tokens or self.output_tokens:
+            write_json_fast(f"{self.job.attempt_dir}/usage.json", self.usage_record())
 
     def emit(self, type_: str, data: dict[str, Any]) -> None:
         _event_log(self.mission_dir).append(type_, mission=self.mission_id, task=self.task_id,
@@ -130,7 +139,7 @@ def run_job(job: Job, msg_fd: int,
             sys.stderr.flush()
         os.dup2(_DEVNULL, 1)
         os.dup2(_LOGFD, 2)
-    usage = {"tokens": ctx.tokens, "cost": ctx.cost}
+    usage = ctx.usage_record()
     if ctx.tokens or ctx.cost:  # absent usage.json = nothing spent (one file less)
         write_json_fast(f"{attempt}/usage.json", usage)
     if outcome.ok:
