@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from houston import fsio
+from houston.core.timestamps import parse_time
 from houston.events import EventLog, EventTail, add_listener, remove_listener
 from houston.home import Home
 from houston.store import MissionStore
-from houston.taskview import parse_time
 
 SEMCONV_VERSION = "1.37.0"
 SCHEMA_URL = f"https://opentelemetry.io/schemas/{SEMCONV_VERSION}"

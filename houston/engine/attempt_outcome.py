@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from houston.clock import iso
+from houston.core.taskstate import ExitReason
 from houston.engine import taskfiles as tf
 from houston.engine.mission_run import MissionRun, Running, TaskRun
 
@@ -26,23 +27,23 @@ def left_behind(m: MissionRun, t: TaskRun, run: Running) -> dict[str, Any] | Non
 
 
 def attempt_reason(run: Running, msg: dict[str, Any] | None, ok: bool) -> str:
-    if ok and run.stop_reason in (None, "cancelled", "interrupted"):
-        return "succeeded"
+    if ok and run.stop_reason in (None, ExitReason.CANCELLED, ExitReason.INTERRUPTED):
+        return ExitReason.SUCCEEDED
     if run.stop_reason is not None:
         return run.stop_reason
     # Its worker died, or its agent was killed by a signal we did not send: a crash.
     if msg is None or msg.get("signal"):
-        return "crashed"
+        return ExitReason.CRASHED
     if msg.get("environment"):  # it failed on a full disk: run it again once there is room
-        return "interrupted"
-    return "failed"
+        return ExitReason.INTERRUPTED
+    return ExitReason.FAILED
 
 
 def worker_reason(msg: dict[str, Any] | None) -> str | None:
     """The reason the worker wrote in exit.json (None: it wrote none)."""
     if msg is None:
         return None
-    return str(msg.get("reason") or ("succeeded" if msg.get("ok") else "failed"))
+    return str(msg.get("reason") or (ExitReason.SUCCEEDED if msg.get("ok") else ExitReason.FAILED))
 
 
 def crash_cap_error(cap: int, crashes: int, history: list[str]) -> str:
@@ -56,7 +57,7 @@ def crash_history(m: MissionRun, t: TaskRun) -> list[str]:
     found = []
     for number in tf.attempt_numbers(m.folder, t.id):
         record = tf.read_attempt_json(tf.attempt_dir(m.folder, t.id, number), "exit.json")
-        if record and record.get("reason") == "crashed":
+        if record and record.get("reason") == ExitReason.CRASHED:
             found.append(f"attempt {number}: {record.get('error') or 'crashed'}")
     return found[-(t.crashes):] if t.crashes else found
 

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 import psutil
 
 from houston import killpoints
+from houston.core.taskstate import ExitReason, TaskState, crash_cap_of, settle_attempt
 from houston.engine import budget as bud
 from houston.engine import claims
-from houston.engine import scheduler as sch
 from houston.engine import taskfiles as tf
 from houston.engine.attempt_outcome import (
     attempt_reason,
@@ -104,7 +104,8 @@ class AttemptOps:
         timeout = t.spec.get("timeout") or agent.timeout
         run = Running(number, worker.slot, folder, "", now_wall, now_mono)
         run.windows = tuple((float(limit), why) for limit, why in (
-            (timeout, "timeout"), (limits.max_wall_time, "budget_exceeded")) if limit)
+            (timeout, ExitReason.TIMEOUT), (limits.max_wall_time, ExitReason.BUDGET_EXCEEDED),
+        ) if limit)
         run.queued = bool(worker.jobs) and not worker.io  # the network worker runs all
         if not run.queued:
             run.arm(now_mono, now_wall)
@@ -239,7 +240,7 @@ class AttemptOps:
             if t.running.stop_reason is None:
                 t.running.stop_error = bud.over_text(over, bud.spent(used, wall)[over],
                                                      limits.limit(over), scope)
-            self.stop_attempt(m, t, "budget_exceeded")
+            self.stop_attempt(m, t, ExitReason.BUDGET_EXCEEDED)
         if scope == "mission":
             self.close_mission(m, Reason.BUDGET_EXCEEDED, {"kind": over})
 
@@ -324,12 +325,12 @@ class AttemptOps:
             self.kill_orphans(t, run, worker_died=died)
         if died:
             tf.write_attempt_json(run.folder, "usage.json", usage.to_dict())
-        if reason != "succeeded" and os.path.exists(f"{run.path}/workspace.json"):  # noqa: PTH110
+        if reason != ExitReason.SUCCEEDED and os.path.exists(f"{run.path}/workspace.json"):  # noqa: PTH110
             save_worktree(run.path, reason)
         if msg is None or msg.get("logs", True):
             self.tail_logs(m, t, run)
         error = (msg or {}).get("error") or ("the worker died" if msg is None else None)
-        if reason == "interrupted" and msg and msg.get("environment"):
+        if reason == ExitReason.INTERRUPTED and msg and msg.get("environment"):
             error = f"interrupted: {msg['environment']} (not counted against its retries)"
         if run.stop_reason is not None and reason == run.stop_reason:
             # We stopped it: say why, not how it died (SIGTERM, a killed worker).
@@ -344,7 +345,7 @@ class AttemptOps:
                 "reason": reason, "started": iso_ts(started), "finished": iso_ts(finished),
                 "duration": round(finished - started, 6), "error": error,
             })
-        if msg is not None and msg.get("accepted") and reason != "succeeded":
+        if msg is not None and msg.get("accepted") and reason != ExitReason.SUCCEEDED:
             (tf.task_dir(m.folder, t.id) / "result.json").unlink(missing_ok=True)
         self.emit("attempt.end", m.id, t.id, run.number,
                   {"reason": reason, "error": error, "duration": round(finished - started, 6),
@@ -363,7 +364,7 @@ class AttemptOps:
         else:  # the worker made this attempt's folder: it gets its record, then the lock goes
             now = iso_ts(time.time())
             tf.write_attempt_json(run.folder, "exit.json", {
-                "code": None, "signal": None, "reason": "interrupted", "started": now,
+                "code": None, "signal": None, "reason": ExitReason.INTERRUPTED, "started": now,
                 "finished": now, "duration": 0.0, "error": f"could not claim the task: {why}"})
             self.break_leftover_lock(m, t)
         # Not a crash (no process of the attempt died), but bounded all the same.
@@ -387,40 +388,32 @@ class AttemptOps:
 
     def settle(self, m: MissionRun, t: TaskRun, reason: str, error: str | None,
                result: Any, run: Running | None) -> None:
-        """Decide the task's next state after an attempt ended for `reason`."""
-        if reason == "succeeded":
+        """Apply the decision after an attempt ended for `reason` (core.taskstate)."""
+        decision = settle_attempt(
+            reason, error, failures=t.failures, crashes=t.crashes, retries=t.retries,
+            crash_cap=self.crash_cap(m, t), retry_base=self.options.retry_base)
+        t.failures, t.crashes = decision.failures, decision.crashes
+        if decision.state is TaskState.SUCCEEDED:
             self.accept(m, t, result if isinstance(result, dict) else {}, run)
-        elif reason == "interrupted":
-            self.requeue(m, t, 0.0)
-        elif reason == "crashed":
-            t.crashes += 1
-            cap = self.crash_cap(m, t)
-            if t.crashes > cap:
-                self.fail_task(m, t, crash_cap_error(cap, t.crashes, crash_history(m, t)))
-            else:
-                self.requeue(m, t, 0.0)
-        elif reason == "cancelled":
-            t.error = "cancelled"
-            m.set_state(t, sch.CANCELLED)
+        elif decision.state is TaskState.PENDING:
+            if not decision.keeps_error:
+                t.error = decision.error
+            self.requeue(m, t, decision.delay)
+        elif decision.state is TaskState.CANCELLED:
+            t.error = decision.error
+            m.set_state(t, TaskState.CANCELLED)
             self.save_task(m, t)
-        elif reason == "budget_exceeded":
-            self.fail_task(m, t, error or "budget exceeded", Reason.BUDGET_EXCEEDED)
+        elif decision.crash_capped:
+            cap = self.crash_cap(m, t)
+            self.fail_task(m, t, crash_cap_error(cap, t.crashes, crash_history(m, t)))
         else:
-            t.failures += 1
-            retries = t.retries
-            if t.failures <= retries:
-                delay = sch.backoff(t.failures, self.options.retry_base)
-                t.error = error
-                self.requeue(m, t, delay)
-            else:
-                self.fail_task(m, t, error or reason)
+            over = reason == ExitReason.BUDGET_EXCEEDED
+            self.fail_task(m, t, decision.error or reason,
+                           Reason.BUDGET_EXCEEDED if over else Reason.TASK_FAILED)
 
     def crash_cap(self, m: MissionRun, t: TaskRun) -> int:
         """The task's `crash_cap`, else its mission's, else the engine's (3)."""
-        for cap in (t.spec.get("crash_cap"), m.spec.crash_cap):
-            if cap is not None:
-                return int(cap)
-        return self.options.crash_cap
+        return crash_cap_of(t.spec.get("crash_cap"), m.spec.crash_cap, self.options.crash_cap)
 
     def accept(self, m: MissionRun, t: TaskRun, result: dict[str, Any],
                run: Running | None = None) -> None:
@@ -432,22 +425,23 @@ class AttemptOps:
                 self.fail_task(m, t, str(exc))
                 return
             for task_id in added:
-                self.emit("task.state", m.id, task_id, 0, {"state": sch.PENDING, "added_by": t.id})
+                self.emit("task.state", m.id, task_id, 0,
+                          {"state": TaskState.PENDING, "added_by": t.id})
         if run is not None:
             tf.accept_result(m.folder, t.id, result, run.folder)
         t.error = None
-        m.set_state(t, sch.SUCCEEDED)
+        m.set_state(t, TaskState.SUCCEEDED)
         self.save_task(m, t, write=run is not None)  # else result.json already says it
 
     def requeue(self, m: MissionRun, t: TaskRun, delay: float) -> None:
         t.not_before = time.monotonic() + delay
-        m.set_state(t, sch.PENDING)
+        m.set_state(t, TaskState.PENDING)
         self.save_task(m, t, extra={"retry_in": delay})
 
     def fail_task(self, m: MissionRun, t: TaskRun, error: str,
                   reason: Reason = Reason.TASK_FAILED) -> None:
         t.error = error
-        m.set_state(t, sch.FAILED)
+        m.set_state(t, TaskState.FAILED)
         self.save_task(m, t)
         if m.fail_fast or reason is Reason.BUDGET_EXCEEDED:
             self.close_mission(m, reason, {"task": t.id, "error": error})
@@ -477,6 +471,6 @@ def save_worktree(folder: str, reason: str) -> None:
 def _deadline_text(run: Running) -> str:
     """`timeout (30s)`, or `budget exceeded (wall time 10s of 10s)` for a task budget."""
     seconds = (run.deadline or run.started_mono) - run.started_mono
-    if run.deadline_reason == "budget_exceeded":
+    if run.deadline_reason == ExitReason.BUDGET_EXCEEDED:
         return bud.over_text("wall_time", seconds, seconds)
     return bud.stop_text(run.deadline_reason, seconds)

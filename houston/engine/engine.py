@@ -23,8 +23,9 @@ from typing import Any
 from houston import fsio
 from houston.agents import AgentCatalog
 from houston.clock import iso, utcnow
+from houston.core import dag
+from houston.core.taskstate import ExitReason, TaskState
 from houston.engine import budget as bud
-from houston.engine import scheduler as sch
 from houston.engine.attempts import AttemptOps
 from houston.engine.envpause import EnginePause, Pausing
 from houston.engine.executors import LOCAL, Executor
@@ -287,7 +288,7 @@ class Engine(AttemptOps, Gating, IoDispatch, Pipelining, Sampling, Following, Pa
         except (HoustonError, ValueError) as exc:
             self.reject_invalid(ref, str(exc))
             return
-        problem = sch.unknown_needs(m.nodes()) or sch.find_cycle(m.nodes())
+        problem = dag.unknown_needs(m.nodes()) or dag.find_cycle(dag.effective_needs(m.nodes()))
         if problem:
             self.reject_invalid(ref, f"bad needs: {problem}")
             return
@@ -309,7 +310,7 @@ class Engine(AttemptOps, Gating, IoDispatch, Pipelining, Sampling, Following, Pa
             if not m.cancel_seen and request.exists():
                 m.cancel_seen = True
                 self.close_mission(m, Reason.CANCELLED, {"by": "cancel.request"})
-            elif m.count[sch.WAITING] and m.closing is None:
+            elif m.count[TaskState.WAITING] and m.closing is None:
                 self.check_gates(m)
 
     def close_mission(self, m: MissionRun, reason: Reason, detail: dict[str, Any]) -> None:
@@ -317,7 +318,7 @@ class Engine(AttemptOps, Gating, IoDispatch, Pipelining, Sampling, Following, Pa
         if m.closing is not None:
             return
         m.closing = (reason, detail)
-        why = "interrupted" if reason is Reason.RECOVERED else "cancelled"
+        why = ExitReason.INTERRUPTED if reason is Reason.RECOVERED else ExitReason.CANCELLED
         for t in m.running_tasks():
             self.stop_attempt(m, t, why)
 
@@ -335,7 +336,7 @@ class Engine(AttemptOps, Gating, IoDispatch, Pipelining, Sampling, Following, Pa
         while m.heap and m.closing is None:
             task_id = m.heap[0][1]
             t = m.tasks[task_id]
-            if t.state != sch.PENDING or m.blocked.get(task_id, 0) != 0:
+            if t.state != TaskState.PENDING or m.blocked.get(task_id, 0) != 0:
                 self._unqueue(m)
                 continue
             if t.not_before > now:
@@ -383,13 +384,13 @@ class Engine(AttemptOps, Gating, IoDispatch, Pipelining, Sampling, Following, Pa
     def skip_doomed(self, m: MissionRun) -> None:
         m.bad = False
         for _ in range(len(m.tasks) + 1):
-            doomed = sch.doomed(m.nodes(), m.states())
+            doomed = dag.doomed(m.nodes(), m.states())
             if not doomed:
                 return
             for task_id in doomed:
                 t = m.tasks[task_id]
                 t.error = "a task it needs did not succeed"
-                m.set_state(t, sch.SKIPPED)
+                m.set_state(t, TaskState.SKIPPED)
                 self.save_task(m, t)
             m.bad = False
 
@@ -401,13 +402,13 @@ class Engine(AttemptOps, Gating, IoDispatch, Pipelining, Sampling, Following, Pa
                 self.skip_doomed(m)
             if not m.all_final():
                 return
-            ok = m.count[sch.SUCCEEDED] == len(m.tasks)
+            ok = m.count[TaskState.SUCCEEDED] == len(m.tasks)
             m.closing = (Reason.ALL_TASKS_DONE if ok else Reason.TASK_FAILED, {})
         reason, detail = m.closing
         if reason is not Reason.RECOVERED:
             for t in m.tasks.values():
-                if t.state in (sch.PENDING, sch.RUNNING, sch.WAITING):
-                    m.set_state(t, sch.CANCELLED)
+                if t.state in (TaskState.PENDING, TaskState.RUNNING, TaskState.WAITING):
+                    m.set_state(t, TaskState.CANCELLED)
                     self.save_task(m, t)
         self.flush_status(m)
         del self.missions[m.id]

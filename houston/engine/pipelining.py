@@ -15,8 +15,8 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
+from houston.core.taskstate import ExitReason, TaskState
 from houston.engine import budget as bud
-from houston.engine import scheduler as sch
 from houston.engine.mission_run import MissionRun, TaskRun
 from houston.engine.pool import WorkerRecord
 
@@ -125,7 +125,7 @@ class Pipelining:
         run = m.end(t, bud.Usage())
         t.attempt = run.number - 1  # its folder was never made: the number is free
         t.not_before = 0.0
-        m.set_state(t, sch.PENDING)
+        m.set_state(t, TaskState.PENDING)
         self.save_task(m, t, write=False)
 
     def next_job(self, worker: WorkerRecord) -> None:
@@ -161,5 +161,5 @@ class Pipelining:
             return
         m, t = found
         assert t.running is not None
-        t.running.stop_reason = t.running.stop_reason or "interrupted"
+        t.running.stop_reason = t.running.stop_reason or ExitReason.INTERRUPTED
         self.kill_attempt(m, t)

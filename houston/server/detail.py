@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from houston import fsio
+from houston.core.timestamps import parse_time
 from houston.events import EventLog
-from houston.taskview import parse_time
 
 STDERR_TAIL_BYTES = 4096
 STDERR_TAIL_LINES = 30

@@ -21,11 +21,11 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
+from houston.core.timestamps import parse_time
 from houston.ids import id_time
 from houston.lifecycle import MissionState
 from houston.server import indexfile
 from houston.store import STATE_ORDER, MissionRef, MissionStore
-from houston.taskview import parse_time
 
 SORTS = ("newest", "oldest", "name", "duration", "cost")
 OUTCOMES = ("succeeded", "failed", "cancelled")
