@@ -28,6 +28,7 @@ from typing import Any
 
 from houston import fsio, killpoints, moves
 from houston.clock import iso, utcnow
+from houston.core.taskstate import fresh_counts
 from houston.errors import AmbiguousError, ConflictError, NotFoundError, UsageError
 from houston.home import Home
 from houston.ids import MISSION_ID, make_mission_id, random_suffix
@@ -406,7 +407,7 @@ def new_status(mission_id: str, name: str, now: datetime | None) -> dict[str, An
         "updated": stamp,
         "started": None,
         "finished": None,
-        "counts": {"total": 0, "pending": 0, "running": 0, "succeeded": 0, "failed": 0},
+        "counts": fresh_counts(0),
         "usage": {"tokens": 0, "cost": 0.0, "wall_time": 0.0},
     }
 

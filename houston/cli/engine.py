@@ -21,6 +21,7 @@ import click
 from houston.cli import render
 from houston.errors import MissionFailed, NotFoundError, UsageError
 from houston.home import Home
+from houston.lifecycle import Outcome
 from houston.store import MissionStore
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
@@ -238,7 +239,7 @@ def _exit_for(home: Home, mission_id: str, finished: dict[str, Any]) -> None:
                             fix=f"`houston show {mission_id}`; `houston serve` runs what is "
                                 f"in COMMITTED, `houston cancel {mission_id}` stops it")
     outcome, reason = result
-    if outcome.value != "succeeded":
+    if outcome is not Outcome.SUCCEEDED:
         raise MissionFailed(f"mission {mission_id} {outcome.value} ({reason.value})",
                             fix=f"see `houston show {mission_id}` and `houston logs {mission_id}`")
     render.emit(f"mission {mission_id} succeeded")
@@ -304,7 +305,7 @@ def recover(ctx: click.Context, as_json: bool, finish: bool, workers: int | None
         if workers:
             options.workers = workers
         finished = drive(home, options, tty=sys.stderr.isatty())
-        failed = [m for m, (outcome, _) in finished.items() if outcome.value != "succeeded"]
+        failed = [m for m, (outcome, _) in finished.items() if outcome is not Outcome.SUCCEEDED]
         if failed:
             raise MissionFailed(f"recovered missions did not succeed: {', '.join(failed)}")
 

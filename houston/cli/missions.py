@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from houston.cli import render
+from houston.core.taskstate import TaskState
 from houston.errors import NotFoundError, UsageError, from_os_error
 from houston.home import Home
 from houston.lifecycle import MissionState, parse_state
@@ -197,10 +198,13 @@ def format_show(view: dict[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
+# The task counts `houston show` names, in this order, when not zero.
+_LISTED = (TaskState.SUCCEEDED, TaskState.FAILED, TaskState.RUNNING, TaskState.PENDING,
+           TaskState.CANCELLED, TaskState.SKIPPED)
+
+
 def _task_summary(counts: dict[str, int]) -> str:
-    shown = [f"{counts[s]} {s}" for s in ("succeeded", "failed", "running", "pending") if counts[s]]
-    others = [f"{counts[s]} {s}" for s in ("cancelled", "skipped") if counts.get(s)]
-    listed = ", ".join(shown + others)
+    listed = ", ".join(f"{counts[s]} {s}" for s in _LISTED if counts.get(s))
     return f"{counts['total']} total: {listed}" if listed else f"{counts['total']} total"
 
 

@@ -80,6 +80,12 @@ def state_from_records(
     return parse_state(saved)
 
 
+def fresh_counts(total: int) -> dict[str, int]:
+    """The `counts` of status.json for a mission whose tasks have not begun."""
+    return {"total": total, TaskState.PENDING.value: total, TaskState.RUNNING.value: 0,
+            TaskState.SUCCEEDED.value: 0, TaskState.FAILED.value: 0}
+
+
 def count_by_state(states: list[str] | tuple[str, ...]) -> dict[str, int]:
     """How many tasks are in each state (every state listed, unknown ones too) and `total`."""
     counts: dict[str, int] = {state.value: 0 for state in TaskState}

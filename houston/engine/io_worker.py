@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from houston import runners
+from houston.core.taskstate import ExitReason
 from houston.engine import claims, taskfiles
 from houston.engine.inbox import Inbox, send
 from houston.engine.liveness import my_identity
@@ -174,7 +175,8 @@ class IoWorker:
             return False
         taskfiles.write_json_fast(f"{job.attempt_dir}/exit.json", {
             "code": outcome.exit_code, "signal": outcome.signal,
-            "reason": "succeeded" if outcome.ok else "failed", "started": _iso(attempt.started),
+            "reason": ExitReason.SUCCEEDED if outcome.ok else ExitReason.FAILED,
+            "started": _iso(attempt.started),
             "finished": _iso(finished), "duration": round(finished - attempt.started, 6),
             "error": outcome.error})
         accepted = bool(outcome.ok and claim["accept"])

@@ -16,6 +16,7 @@ import signal
 import time
 from typing import TYPE_CHECKING, Any
 
+from houston.core.taskstate import TaskState
 from houston.engine import budget as bud
 from houston.engine import localmodel as lm
 from houston.engine import taskfiles as tf
@@ -82,7 +83,7 @@ class IoDispatch:
     def warm_io(self, m: MissionRun) -> None:
         """Start the network worker as soon as a mission with llm tasks is claimed, beside
         the loading of the rest, rather than when its first llm task is ready."""
-        if any(self.io_bound(t) for t in m.tasks.values() if t.state == "pending"):
+        if any(self.io_bound(t) for t in m.tasks.values() if t.state == TaskState.PENDING):
             self.pool.io_worker()
 
     def worker_for(self, m: MissionRun, t: TaskRun) -> WorkerRecord | None:

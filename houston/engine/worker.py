@@ -34,6 +34,7 @@ import psutil
 
 from houston import fsio, killpoints
 from houston.clock import iso
+from houston.core.taskstate import ExitReason
 from houston.engine import claims, taskfiles
 from houston.engine.envpause import WorkerPause, wait_for_space
 from houston.engine.inbox import Inbox, send
@@ -319,8 +320,8 @@ def outcome_reason(outcome: Outcome) -> str:
 
     The engine overrides this when it sent the signal (timeout, cancel, budget stop)."""
     if outcome.ok:
-        return "succeeded"
-    return "crashed" if outcome.signal else "failed"
+        return ExitReason.SUCCEEDED
+    return ExitReason.CRASHED if outcome.signal else ExitReason.FAILED
 
 
 def _iso(ts: float) -> str:

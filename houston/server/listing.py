@@ -23,12 +23,12 @@ from typing import Any
 
 from houston.core.timestamps import parse_time
 from houston.ids import id_time
-from houston.lifecycle import MissionState
+from houston.lifecycle import MissionState, Outcome
 from houston.server import indexfile
 from houston.store import STATE_ORDER, MissionRef, MissionStore
 
 SORTS = ("newest", "oldest", "name", "duration", "cost")
-OUTCOMES = ("succeeded", "failed", "cancelled")
+OUTCOMES = tuple(outcome.value for outcome in Outcome)
 MAX_LIMIT = 1000
 # `agent: pkg/name` lines of a mission.yaml: enough to say which packages it uses
 # without a YAML parse per mission.
