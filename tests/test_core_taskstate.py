@@ -8,6 +8,7 @@ from houston.core.taskstate import (
     ExitReason,
     TaskState,
     crash_cap_of,
+    exit_reason,
     parse_state,
     settle_attempt,
     state_from_records,
@@ -98,3 +99,27 @@ def test_the_crash_cap_is_the_tasks_else_the_missions_else_the_engines() -> None
     assert crash_cap_of(0, 5, 3) == 0
     assert crash_cap_of(None, 5, 3) == 5
     assert crash_cap_of(None, None, 3) == 3
+
+
+def ended(ok: bool = False, stop: str | None = None, *, died: bool = False,
+          signalled: bool = False, environment: bool = False) -> str:
+    return exit_reason(ok=ok, stop_reason=stop, worker_died=died, signalled=signalled,
+                       environment=environment)
+
+
+def test_an_attempt_that_succeeded_wins_over_a_late_cancel_but_not_a_timeout() -> None:
+    assert ended(True) == ended(True, R.CANCELLED) == ended(True, R.INTERRUPTED) == "succeeded"
+    assert ended(True, R.TIMEOUT) == "timeout"
+    assert ended(True, R.BUDGET_EXCEEDED) == "budget_exceeded"
+
+
+def test_the_engines_stop_names_the_end_of_an_attempt_it_stopped() -> None:
+    assert ended(False, R.CANCELLED, died=True, signalled=True) == "cancelled"
+    assert ended(False, R.INTERRUPTED, environment=True) == "interrupted"
+
+
+def test_a_dead_worker_or_a_foreign_signal_is_a_crash_a_full_disk_an_interruption() -> None:
+    assert ended(died=True) == ended(signalled=True) == "crashed"
+    assert ended(signalled=True, environment=True) == "crashed"
+    assert ended(environment=True) == "interrupted"
+    assert ended() == "failed"

@@ -98,6 +98,27 @@ def count_by_state(states: list[str] | tuple[str, ...]) -> dict[str, int]:
 # -- after an attempt -------------------------------------------------------------------
 
 
+def exit_reason(
+    *, ok: bool, stop_reason: str | None, worker_died: bool, signalled: bool, environment: bool
+) -> str:
+    """How an attempt ended. `stop_reason` is why the engine stopped it (None: it did not).
+
+    An agent that succeeded wins over a cancel or an interruption that came too late;
+    otherwise the engine's reason for stopping it is the reason. A worker that died, or an
+    agent killed by a signal the engine did not send, is a crash; an agent that failed
+    on an environment fault (a full disk) is interrupted; anything else failed.
+    """
+    if ok and stop_reason in (None, ExitReason.CANCELLED, ExitReason.INTERRUPTED):
+        return ExitReason.SUCCEEDED
+    if stop_reason is not None:
+        return stop_reason
+    if worker_died or signalled:
+        return ExitReason.CRASHED
+    if environment:
+        return ExitReason.INTERRUPTED
+    return ExitReason.FAILED
+
+
 @dataclass(frozen=True)
 class Settlement:
     """What follows an attempt: the task's next state and its counters from now on."""

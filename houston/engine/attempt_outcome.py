@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from houston.clock import iso
-from houston.core.taskstate import ExitReason
+from houston.core.taskstate import ExitReason, exit_reason
 from houston.engine import taskfiles as tf
 from houston.engine.mission_run import MissionRun, Running, TaskRun
 
@@ -27,16 +27,10 @@ def left_behind(m: MissionRun, t: TaskRun, run: Running) -> dict[str, Any] | Non
 
 
 def attempt_reason(run: Running, msg: dict[str, Any] | None, ok: bool) -> str:
-    if ok and run.stop_reason in (None, ExitReason.CANCELLED, ExitReason.INTERRUPTED):
-        return ExitReason.SUCCEEDED
-    if run.stop_reason is not None:
-        return run.stop_reason
-    # Its worker died, or its agent was killed by a signal we did not send: a crash.
-    if msg is None or msg.get("signal"):
-        return ExitReason.CRASHED
-    if msg.get("environment"):  # it failed on a full disk: run it again once there is room
-        return ExitReason.INTERRUPTED
-    return ExitReason.FAILED
+    # Its worker died (msg None), or its agent was killed by a signal we did not send.
+    return exit_reason(ok=ok, stop_reason=run.stop_reason, worker_died=msg is None,
+                       signalled=bool(msg and msg.get("signal")),
+                       environment=bool(msg and msg.get("environment")))
 
 
 def worker_reason(msg: dict[str, Any] | None) -> str | None:
