@@ -17,11 +17,10 @@ import os
 import re
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from houston.core.timestamps import parse_time
+from houston.core.timestamps import iso_seconds, parse_time
 from houston.ids import id_time
 from houston.lifecycle import MissionState, Outcome
 from houston.server import indexfile
@@ -134,7 +133,7 @@ def card(mission_id: str, state: str, status: dict[str, Any]) -> dict[str, Any]:
 
 def _id_iso(mission_id: str) -> str | None:
     made = id_time(mission_id)
-    return made.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if made else None
+    return iso_seconds(made) if made else None
 
 
 @dataclass
