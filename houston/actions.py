@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from houston import fsio
-from houston.clock import iso, utcnow
+from houston.clock import utcnow
+from houston.core.errors import ConflictError, IllegalTransition, UsageError
+from houston.core.lifecycle import MissionState, Outcome, Reason
 from houston.core.taskstate import TaskState, fresh_counts
-from houston.errors import ConflictError, IllegalTransition, UsageError
-from houston.lifecycle import MissionState, Outcome, Reason
+from houston.core.timestamps import iso
 from houston.store import MissionRef, MissionStore, is_plain_name
 
 RACE_RETRIES = 8
@@ -83,7 +84,7 @@ def submit(
 
 
 def _workspace_record(data: bytes, repo: str | None, source: str) -> dict[str, str] | None:
-    from houston.errors import HoustonError, SpecError
+    from houston.core.errors import HoustonError, SpecError
     from houston.workspace import record_at_submit
 
     try:

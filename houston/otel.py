@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from houston import fsio
+from houston.core.lifecycle import Outcome
 from houston.core.taskstate import ExitReason, TaskState
 from houston.core.timestamps import parse_time
 from houston.events import EventLog, EventTail, add_listener, remove_listener
 from houston.home import Home
-from houston.lifecycle import Outcome
 from houston.store import MissionStore
 
 SEMCONV_VERSION = "1.37.0"

@@ -19,9 +19,9 @@ from typing import Any
 import click
 
 from houston.cli import render
-from houston.errors import MissionFailed, NotFoundError, UsageError
+from houston.core.errors import MissionFailed, NotFoundError, UsageError
+from houston.core.lifecycle import Outcome
 from houston.home import Home
-from houston.lifecycle import Outcome
 from houston.store import MissionStore
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
@@ -312,7 +312,7 @@ def recover(ctx: click.Context, as_json: bool, finish: bool, workers: int | None
 
 def handed_back(store: MissionStore) -> set[str]:
     """Missions in COMMITTED whose last move was a recovery (not a fresh submission)."""
-    from houston.lifecycle import MissionState, Reason
+    from houston.core.lifecycle import MissionState, Reason
 
     found = set()
     for mission_id in store.ids_in(MissionState.COMMITTED):

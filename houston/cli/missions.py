@@ -14,10 +14,10 @@ from typing import Any
 import click
 
 from houston.cli import render
+from houston.core.errors import NotFoundError, UsageError, from_os_error
+from houston.core.lifecycle import MissionState, parse_state
 from houston.core.taskstate import TaskState
-from houston.errors import NotFoundError, UsageError, from_os_error
 from houston.home import Home
-from houston.lifecycle import MissionState, parse_state
 from houston.store import STATE_ORDER, MissionStore
 
 # A mission file is small; read a little more than any sane one to refuse a huge file

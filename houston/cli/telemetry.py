@@ -19,11 +19,11 @@ from typing import Any
 
 import click
 
+from houston.core.errors import UsageError
+from houston.core.lifecycle import MissionState
 from houston.core.timestamps import parse_epoch
-from houston.errors import UsageError
 from houston.events import EventLog, EventTail
 from houston.home import Home
-from houston.lifecycle import MissionState
 from houston.server.watch import LogWatcher
 from houston.store import MissionStore
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from houston.clock import iso
 from houston.core.taskstate import ExitReason, exit_reason
+from houston.core.timestamps import iso
 from houston.engine import taskfiles as tf
 from houston.engine.mission_run import MissionRun, Running, TaskRun
 

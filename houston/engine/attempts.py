@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import psutil
 
 from houston import killpoints
+from houston.core.errors import HoustonError
+from houston.core.lifecycle import Reason
 from houston.core.taskstate import ExitReason, TaskState, crash_cap_of, settle_attempt
 from houston.engine import budget as bud
 from houston.engine import claims
@@ -37,8 +39,6 @@ from houston.engine.liveness import (
 )
 from houston.engine.mission_run import MissionRun, Running, TaskRun
 from houston.engine.pool import WorkerRecord
-from houston.errors import HoustonError
-from houston.lifecycle import Reason
 from houston.runners import Job
 
 CLAIM_FAILURE_CAP = 10

@@ -22,9 +22,12 @@ from typing import Any
 
 from houston import fsio
 from houston.agents import AgentCatalog
-from houston.clock import iso, utcnow
+from houston.clock import utcnow
 from houston.core import dag
+from houston.core.errors import ConflictError, HoustonError, is_environment_fault
+from houston.core.lifecycle import MissionState, Outcome, Reason
 from houston.core.taskstate import ExitReason, TaskState
+from houston.core.timestamps import iso
 from houston.engine import budget as bud
 from houston.engine.attempts import AttemptOps
 from houston.engine.envpause import EnginePause, Pausing
@@ -40,10 +43,8 @@ from houston.engine.pool import Pool, WorkerRecord
 from houston.engine.recovery import sweep
 from houston.engine.sampling import Sampling
 from houston.engine.watch import Watcher
-from houston.errors import ConflictError, HoustonError, is_environment_fault
 from houston.events import EventLog, Pending
 from houston.home import Home
-from houston.lifecycle import MissionState, Outcome, Reason
 from houston.store import MissionRef, MissionStore, complete_folder
 
 Observer = Callable[[str, str | None, str | None, int | None, dict[str, Any]], None]
@@ -504,6 +505,6 @@ class Engine(AttemptOps, Gating, IoDispatch, Pipelining, Sampling, Following, Pa
 
 
 def _outcome(reason: Reason) -> Outcome:
-    from houston.lifecycle import OUTCOME_BY_REASON
+    from houston.core.lifecycle import OUTCOME_BY_REASON
 
     return OUTCOME_BY_REASON[reason]

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from houston import fsio
+from houston.core.lifecycle import MissionState, Outcome, Reason
 from houston.events import EventLog, EventTail
-from houston.lifecycle import MissionState, Outcome, Reason
 
 END_GRACE = 2.0  # seconds to wait for the last events of a mission that ended elsewhere
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from houston.core.lifecycle import Reason
 from houston.core.taskstate import TaskState
 from houston.engine import gates
 from houston.engine.mission_run import MissionRun, TaskRun
-from houston.lifecycle import Reason
 
 
 class Gating:

@@ -16,6 +16,7 @@ import signal
 import time
 from typing import TYPE_CHECKING, Any
 
+from houston.core.errors import HoustonError
 from houston.core.taskstate import TaskState
 from houston.engine import budget as bud
 from houston.engine import localmodel as lm
@@ -23,7 +24,6 @@ from houston.engine import taskfiles as tf
 from houston.engine.liveness import is_alive, signal_group, snapshot_tree
 from houston.engine.mission_run import MissionRun, TaskRun
 from houston.engine.pool import WorkerRecord
-from houston.errors import HoustonError
 
 if TYPE_CHECKING:
     from houston.agents import AgentCatalog, AgentSpec

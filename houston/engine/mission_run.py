@@ -22,6 +22,7 @@ import psutil
 from pydantic import ValidationError
 
 from houston.core import dag
+from houston.core.lifecycle import Reason
 from houston.core.taskstate import (
     BAD_STATES,
     OPEN_STATES,
@@ -31,7 +32,6 @@ from houston.core.taskstate import (
 )
 from houston.engine import taskfiles as tf
 from houston.engine.budget import Limits, Usage, capped, ceiling_from
-from houston.lifecycle import Reason
 from houston.mission import MissionSpec, TaskSpec, load_mission
 from houston.store import MissionRef
 from houston.templating import check_result_ref, result_refs

@@ -191,7 +191,7 @@ def read_task_states(home: Any) -> ReadStates:
 
     def read(mission_id: str) -> dict[str, str]:
         from houston import taskview
-        from houston.errors import HoustonError
+        from houston.core.errors import HoustonError
         from houston.store import MissionStore
 
         try:

@@ -22,6 +22,8 @@ from typing import Any
 import psutil
 
 from houston import fsio, killpoints, moves
+from houston.core.errors import ConflictError
+from houston.core.lifecycle import MissionState, Reason
 from houston.core.taskstate import ExitReason, TaskState
 from houston.core.timestamps import parse_epoch
 from houston.engine import claims
@@ -34,9 +36,7 @@ from houston.engine.liveness import (
     kill_marked_processes,
     stop_agent,
 )
-from houston.errors import ConflictError
 from houston.home import Home
-from houston.lifecycle import MissionState, Reason
 from houston.store import MissionStore
 
 S = MissionState

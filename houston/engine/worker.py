@@ -33,14 +33,14 @@ from typing import TYPE_CHECKING, Any
 import psutil
 
 from houston import fsio, killpoints
-from houston.clock import iso
+from houston.core.errors import HoustonError
 from houston.core.taskstate import ExitReason
+from houston.core.timestamps import iso
 from houston.engine import claims, taskfiles
 from houston.engine.envpause import WorkerPause, wait_for_space
 from houston.engine.inbox import Inbox, send
 from houston.engine.liveness import identity_of, my_identity
 from houston.engine.taskfiles import write_json_fast
-from houston.errors import HoustonError
 from houston.runners import Job, Outcome, context, get_runner
 from houston.runners.context import JobContext
 

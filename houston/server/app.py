@@ -23,10 +23,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from houston.core.lifecycle import MissionState
 from houston.core.taskstate import TaskState
 from houston.events import EventLog
 from houston.home import Home
-from houston.lifecycle import MissionState
 from houston.metrics import LogMetrics, render
 from houston.server import views
 from houston.server.api import Api

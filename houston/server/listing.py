@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from houston.core.ids import id_time
+from houston.core.lifecycle import MissionState, Outcome
 from houston.core.timestamps import iso_seconds, parse_time
-from houston.ids import id_time
-from houston.lifecycle import MissionState, Outcome
 from houston.server import indexfile
 from houston.store import STATE_ORDER, MissionRef, MissionStore
 
