@@ -42,9 +42,6 @@ class Limits:
         """Limits on tokens or cost: dispatch must reserve them."""
         return self.max_tokens is not None or self.max_cost is not None
 
-    def is_empty(self) -> bool:
-        return self == Limits()
-
 
 @dataclass(frozen=True)
 class Usage:

@@ -10,7 +10,7 @@ port, once, when a mission that needs it is claimed; the engine gives its URL to
 attempts and stops the server when it stops. The server's output goes to
 `<home>/run/local-model.log`.
 
-What llama.cpp's server does differently (PITFALLS): it needs `--chat_format gemma` for
+What llama.cpp's server does differently (docs/agent-runtime.md): it needs `--chat_format gemma` for
 Gemma, ignores the model name, and sends no `usage` when streaming, so the llm runner's
 token counts for it are estimates and are marked `estimated`. It serves one request at a
 time and by default interrupts the stream in flight when another request comes, which

@@ -43,6 +43,7 @@ from houston.engine.liveness import identity_of, my_identity
 from houston.engine.taskfiles import write_json_fast
 from houston.runners import Job, Outcome, context, get_runner
 from houston.runners.context import JobContext
+from houston.workspace import wants_worktree
 
 if TYPE_CHECKING:
     from houston.engine.blackboard import Blackboard
@@ -208,8 +209,7 @@ def run_claimed(job: Job, claim: dict[str, Any] | None, msg_fd: int,
             return
     started = time.time()
     spec = claim.get("spec") if claim else None
-    worktree = (spec or {}).get("workspace") == "worktree" or (
-        not (spec or {}).get("workspace") and job.agent.get("workspace") == "worktree")
+    worktree = wants_worktree(spec, job.agent)
     if run is None or worktree:  # a git worktree lives beside the home: it runs here
         outcome, usage, logs = run_job(job, msg_fd, worktree)
     else:

@@ -1,4 +1,4 @@
-"""The JSON API of DESIGN §6: read the store, act only through `houston.actions`.
+"""The JSON API (docs/telemetry.md): read the store, act only through `houston.actions`.
 
 Every read answers with `last_event_id`, taken before the store is read: a client that
 opens `/events?since=<last_event_id>` next sees every change after its snapshot.

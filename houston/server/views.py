@@ -1,6 +1,6 @@
 """Read-only views of the store for the HTTP API: mission summaries, details, task logs.
 
-Everything here only reads files (DESIGN §2, FORMATS "Task files"); the server never
+Everything here only reads files (docs/formats.md); the server never
 writes a mission file. Task summaries come from `houston.taskview.read_tasks`.
 """
 
