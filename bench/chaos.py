@@ -45,9 +45,9 @@ import psutil
 from _common import REPO, bench_env, table, temp_dir
 
 from houston import actions
+from houston.core.lifecycle import MissionState
 from houston.engine import taskfiles as tf
 from houston.home import Home
-from houston.lifecycle import MissionState
 from houston.store import MissionStore
 
 AGENT = """#!/bin/sh

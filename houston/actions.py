@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from houston import fsio
-from houston.clock import iso, utcnow
-from houston.errors import ConflictError, IllegalTransition, UsageError
-from houston.lifecycle import MissionState, Reason
+from houston.clock import utcnow
+from houston.core.errors import ConflictError, IllegalTransition, UsageError
+from houston.core.lifecycle import MissionState, Outcome, Reason
+from houston.core.taskstate import TaskState, fresh_counts
+from houston.core.timestamps import iso
 from houston.store import MissionRef, MissionStore, is_plain_name
 
 RACE_RETRIES = 8
@@ -63,7 +65,7 @@ def submit(
     tasks = len(spec.tasks) + (1 if spec.initializer is not None else 0)
     summary: dict[str, Any] = {
         "gate": spec.gate,
-        "counts": {"total": tasks, "pending": tasks, "running": 0, "succeeded": 0, "failed": 0},
+        "counts": fresh_counts(tasks),
     }
     if workspace is not None:
         summary["workspace"] = workspace  # repo + base commit of `workspace: worktree` tasks
@@ -82,7 +84,7 @@ def submit(
 
 
 def _workspace_record(data: bytes, repo: str | None, source: str) -> dict[str, str] | None:
-    from houston.errors import HoustonError, SpecError
+    from houston.core.errors import HoustonError, SpecError
     from houston.workspace import record_at_submit
 
     try:
@@ -205,7 +207,7 @@ def retry(
 
     def once(ref: MissionRef) -> MissionRef:
         status = store.status(ref)
-        if ref.state is not S.COMPLETED or status.get("outcome") == "succeeded":
+        if ref.state is not S.COMPLETED or status.get("outcome") == Outcome.SUCCEEDED:
             raise IllegalTransition(
                 f"cannot retry mission {ref.id}: it is {ref.state}"
                 + (f" ({status.get('outcome')})" if ref.state is S.COMPLETED else ""),
@@ -216,8 +218,8 @@ def retry(
             if taskfiles.read_result(ref.path, task_id) is None:
                 saved = taskfiles.read_state(ref.path, task_id)
                 # The last error stays until a new attempt says otherwise: why it failed.
-                taskfiles.write_state(ref.path, task_id, "pending", int(saved.get("attempt") or 0),
-                                      error=saved.get("error"))
+                taskfiles.write_state(ref.path, task_id, TaskState.PENDING,
+                                      int(saved.get("attempt") or 0), error=saved.get("error"))
                 gates.reset(ref.path, task_id)  # a rejected gate asks the human again
         (ref.path / CANCEL_REQUEST).unlink(missing_ok=True)
         detail = {"by": by, "action": "retry"}

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from houston.agents import AgentCatalog
-from houston.errors import NotFoundError, SpecError
+from houston.core.errors import NotFoundError, SpecError
 from houston.home import Home
 from houston.mission import MissionSpec, TaskSpec
 from houston.yamlstrict_messages import closest_key

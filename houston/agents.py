@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from houston.errors import NotFoundError, SpecError
+from houston.core.errors import NotFoundError, SpecError
 from houston.home import Home
 from houston.mission import Budget, Duration
 

@@ -1,4 +1,5 @@
-"""UTC timestamps as Houston writes them in its files: `2026-11-22T07:21:37.123Z`."""
+"""The time of day, for the modules that stamp records; `houston.core.timestamps` writes
+and reads the stamps themselves."""
 
 from __future__ import annotations
 
@@ -7,7 +8,3 @@ from datetime import UTC, datetime
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def iso(ts: datetime) -> str:
-    return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

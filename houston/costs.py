@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from houston import fsio
-from houston.ids import id_time
-from houston.lifecycle import MissionState
+from houston.core.ids import id_time
+from houston.core.lifecycle import MissionState
 from houston.store import STATE_ORDER, MissionStore
 
 GROUPS = ("mission", "agent", "package", "model")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from houston.core.taskstate import TaskState
+
 ACTORS = {
     "cli": "from the command line",
     "http": "from the dashboard",
@@ -94,7 +96,7 @@ def end_reason(
     reason = str(move.get("reason") or status.get("reason") or "")
     raw = move.get("detail")
     detail: dict[str, Any] = raw if isinstance(raw, dict) else {}
-    failed = [t for t in tasks if t.get("state") == "failed"]
+    failed = [t for t in tasks if t.get("state") == TaskState.FAILED]
     text = _words(reason, detail, failed, budget or {}, status, cancel_by)
     return {"reason": reason, "text": text, "at": move.get("ts") or status.get("finished")}
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from houston.errors import is_environment_fault
+from houston.core.errors import is_environment_fault
 
 T = TypeVar("T")
 

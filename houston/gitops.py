@@ -13,7 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from houston.errors import HoustonError
+from houston.core.errors import HoustonError
 
 GIT_TIMEOUT = 120.0
 # Commits made by Houston itself when the user has no identity configured for the repo.

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from houston.errors import EnvironmentFault, StoreError, environment_fault
-from houston.lifecycle import MissionState
+from houston.core.errors import EnvironmentFault, StoreError, environment_fault
+from houston.core.lifecycle import MissionState
 
 DEFAULT_HOME = ".houston"
 

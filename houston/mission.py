@@ -16,8 +16,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
+from houston.core import dag
 from houston.pkg.params import Parameter
-from houston.templating import ancestors, check_result_ref, result_refs
+from houston.templating import check_result_ref, result_refs
 from houston.yamlstrict import Document, Problem, load, shorten, validate
 from houston.yamlstrict_messages import closest_key
 
@@ -337,44 +338,15 @@ def _check_needs(spec: MissionSpec, doc: Document, ids: list[str]) -> None:
 def _check_cycles(spec: MissionSpec, doc: Document) -> None:
     needs = {task.id: task.needs for task in spec.tasks}
     index = {task.id: number for number, task in enumerate(spec.tasks)}
-    done: set[str] = set()
-    for start in needs:
-        cycle = _find_cycle(start, needs, done)
-        if cycle:
-            first, second = cycle[0], cycle[1]
-            path = ("tasks", index[first], "needs", needs[first].index(second))
-            raise doc.error(
-                path,
-                "tasks need each other in a cycle: " + " -> ".join(cycle),
-                "remove one of these needs so the tasks can run in order",
-            )
-
-
-def _find_cycle(start: str, needs: dict[str, list[str]], done: set[str]) -> list[str]:
-    """Depth-first without recursion (a chain of thousands of tasks is legal)."""
-    trail: list[str] = []
-    on_trail: set[str] = set()
-    stack: list[tuple[str, int]] = [(start, 0)]
-    while stack:
-        node, next_child = stack.pop()
-        if next_child == 0:
-            if node in done:
-                continue
-            trail.append(node)
-            on_trail.add(node)
-        children = needs.get(node, [])
-        if next_child < len(children):
-            stack.append((node, next_child + 1))
-            child = children[next_child]
-            if child in on_trail:
-                return [*trail[trail.index(child) :], child]
-            if child not in done and child in needs:
-                stack.append((child, 0))
-            continue
-        trail.pop()
-        on_trail.discard(node)
-        done.add(node)
-    return []
+    cycle = dag.find_cycle(needs)
+    if cycle:
+        first, second = cycle[0], cycle[1]
+        path = ("tasks", index[first], "needs", needs[first].index(second))
+        raise doc.error(
+            path,
+            "tasks need each other in a cycle: " + " -> ".join(cycle),
+            "remove one of these needs so the tasks can run in order",
+        )
 
 
 def _check_requires(spec: MissionSpec, doc: Document) -> None:
@@ -401,7 +373,7 @@ def _check_result_refs(spec: MissionSpec, doc: Document) -> None:
     first = spec.initializer.id if spec.initializer is not None else None
     for where, task in located:
         # The initializer runs before every other task: its result is always there.
-        allowed = ancestors(task.id, needs) | ({first} if first and first != task.id else set())
+        allowed = dag.ancestors(task.id, needs) | ({first} if first and first != task.id else set())
         for ref in result_refs(task.inputs):
             path = (*where, "inputs", *ref.path)
 

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from houston import yamlstrict
-from houston.errors import SpecError, UsageError
+from houston.core.errors import SpecError, UsageError
 from houston.pkg.params import Parameter, ParamTypeError, convert
 
 

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from houston import fsio
 from houston.clock import utcnow
+from houston.core.lifecycle import MissionState, Reason
 from houston.home import Home
-from houston.lifecycle import MissionState, Reason
 
 if TYPE_CHECKING:
     from houston.store import MissionStore

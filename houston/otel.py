@@ -27,10 +27,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from houston import fsio
+from houston.core.lifecycle import Outcome
+from houston.core.taskstate import ExitReason, TaskState
+from houston.core.timestamps import parse_time
 from houston.events import EventLog, EventTail, add_listener, remove_listener
 from houston.home import Home
 from houston.store import MissionStore
-from houston.taskview import parse_time
 
 SEMCONV_VERSION = "1.37.0"
 SCHEMA_URL = f"https://opentelemetry.io/schemas/{SEMCONV_VERSION}"
@@ -65,7 +67,7 @@ def mission_spans(detail: Mapping[str, Any], tools: list[dict[str, Any]],
         "gen_ai.operation.name": "invoke_workflow", "houston.mission.id": detail.get("id"),
         "houston.mission.outcome": detail.get("outcome") or "",
         "gen_ai.usage.tokens": int((detail.get("usage") or {}).get("tokens") or 0),
-    }, None if detail.get("outcome") == "succeeded" else str(detail.get("outcome")))
+    }, None if detail.get("outcome") == Outcome.SUCCEEDED else str(detail.get("outcome")))
     spans = [root]
     attempts = [a for a in detail.get("attempts") or [] if a.get("started")]
     for task in detail.get("tasks") or []:
@@ -78,7 +80,7 @@ def mission_spans(detail: Mapping[str, Any], tools: list[dict[str, Any]],
                                 f"invoke_agent {task.get('agent')}", t_start, t_end, {
             "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": task.get("agent"),
             "houston.task.id": task["id"], "houston.task.state": task.get("state"),
-        }, task.get("error") if task.get("state") == "failed" else None))
+        }, task.get("error") if task.get("state") == TaskState.FAILED else None))
         for a in mine:
             spans.extend(_attempt_spans(task["id"], a, end, tools, models))
     return spans
@@ -88,7 +90,7 @@ def _attempt_spans(task: str, a: Mapping[str, Any], end: int, tools: list[dict[s
                    models: Mapping[tuple[str, int], dict[str, Any]]) -> list[SpanRecord]:
     key = f"attempt:{task}#{a['attempt']}"
     a_start, a_end = _ns(a["started"], end), _ns(a.get("finished"), end)
-    failed = a.get("reason") not in ("succeeded", "running")
+    failed = a.get("reason") not in (ExitReason.SUCCEEDED, TaskState.RUNNING)
     spans = [SpanRecord(key, f"task:{task}", f"attempt {task} #{a['attempt']}", a_start, a_end, {
         "houston.attempt.number": a["attempt"], "houston.attempt.exit_reason": a.get("reason"),
         "houston.attempt.worker": a.get("worker") if a.get("worker") is not None else -1,

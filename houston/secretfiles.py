@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from houston.errors import HoustonError, UsageError
+from houston.core.errors import HoustonError, UsageError
 
 EXIT_ENVIRONMENT = 3
 

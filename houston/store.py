@@ -16,8 +16,10 @@ import errno
 import fcntl
 import json
 import os
+import secrets
 import shutil
 import socket
+import string
 import time
 import zlib
 from collections.abc import Iterator, Mapping
@@ -27,12 +29,14 @@ from pathlib import Path
 from typing import Any
 
 from houston import fsio, killpoints, moves
-from houston.clock import iso, utcnow
-from houston.errors import AmbiguousError, ConflictError, NotFoundError, UsageError
+from houston.clock import utcnow
+from houston.core.errors import AmbiguousError, ConflictError, NotFoundError, UsageError
+from houston.core.ids import MISSION_ID, make_mission_id
+from houston.core.lifecycle import MissionState, Outcome, Reason, check_transition
+from houston.core.taskstate import fresh_counts
+from houston.core.timestamps import iso
 from houston.explain import budget_stop
 from houston.home import Home
-from houston.ids import MISSION_ID, make_mission_id, random_suffix
-from houston.lifecycle import MissionState, Outcome, Reason, check_transition
 
 LOCK_STRIPES = 64
 NAME_MAX = 255  # bytes in one path part on Linux filesystems
@@ -46,6 +50,7 @@ STATE_ORDER = (
 )
 # How often a reader chases a mission that moved while it was being read.
 _CHASE = 4
+_SUFFIX_ALPHABET = string.ascii_lowercase + string.digits
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,11 @@ class MissionRef:
     id: str
     state: MissionState
     path: Path
+
+
+def random_suffix() -> str:
+    """The random part of a new mission id: four lowercase letters or digits."""
+    return "".join(secrets.choice(_SUFFIX_ALPHABET) for _ in range(4))
 
 
 class MissionStore:
@@ -414,7 +424,7 @@ def new_status(mission_id: str, name: str, now: datetime | None) -> dict[str, An
         "updated": stamp,
         "started": None,
         "finished": None,
-        "counts": {"total": 0, "pending": 0, "running": 0, "succeeded": 0, "failed": 0},
+        "counts": fresh_counts(0),
         "usage": {"tokens": 0, "cost": 0.0, "wall_time": 0.0},
     }
 

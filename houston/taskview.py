@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from houston import fsio
-from houston.ids import id_time
+from houston.core.ids import id_time
+from houston.core.taskstate import TaskState, count_by_state, state_from_records
+from houston.core.timestamps import iso_seconds, parse_time
 from houston.store import MissionRef, MissionStore
 
-TASK_STATES = ("pending", "running", "succeeded", "failed", "cancelled", "skipped")
 _MAX_SPEC_BYTES = 1024 * 1024
 
 
@@ -39,13 +40,14 @@ def summarize_task(
     spec = spec or {}
     latest = max(attempts) if attempts else 0
     exit_info = attempts.get(latest, {}).get("exit") or {}
+    task_state = state_from_records(
+        has_result=has_result, locked=bool(owner), saved=(state or {}).get("state"))
     if has_result:
-        state = {"state": "succeeded", "attempt": latest, "updated": exit_info.get("finished")}
+        state = {"attempt": latest, "updated": exit_info.get("finished")}
     elif owner:
-        state = {"state": "running", "attempt": owner.get("attempt"), "worker": owner.get("slot"),
+        state = {"attempt": owner.get("attempt"), "worker": owner.get("slot"),
                  "updated": owner.get("since")}
     state = state or {}
-    task_state = _text(state.get("state"), "pending")
     return {
         "id": task_id,
         "agent": _text(spec.get("agent"), ""),
@@ -54,12 +56,12 @@ def summarize_task(
         "attempts": len(attempts),
         "duration": _number(exit_info.get("duration")),
         "usage": _sum_usage(a.get("usage") for a in attempts.values()),
-        "error": state.get("error") if task_state != "succeeded" else None,
+        "error": state.get("error") if task_state != TaskState.SUCCEEDED else None,
         "initializer": spec.get("initializer") is True,
         "added_by": spec.get("added_by"),
         "needs": spec.get("needs") if isinstance(spec.get("needs"), list) else [],
         "updated": state.get("updated"),
-        "worker": _slot(state.get("worker")) if task_state == "running" else None,
+        "worker": _slot(state.get("worker")) if task_state == TaskState.RUNNING else None,
         **_coding(attempts),
     }
 
@@ -132,16 +134,12 @@ def list_row(
         "state": ref.state.value,
         "outcome": status.get("outcome"),
         "name": str(name),
-        "done": _int(counts.get("succeeded"), 0),
-        "failed": _int(counts.get("failed"), 0),
+        "done": _int(counts.get(TaskState.SUCCEEDED), 0),
+        "failed": _int(counts.get(TaskState.FAILED), 0),
         "total": total,
-        "created": status.get("created") or (_iso_seconds(created) if created else None),
+        "created": status.get("created") or (iso_seconds(created) if created else None),
         "age": (now - created).total_seconds() if created else None,
     }
-
-
-def _iso_seconds(ts: datetime) -> str:
-    return ts.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _text(value: Any, default: str) -> str:
@@ -169,16 +167,6 @@ def _sum_usage(usages: Any) -> dict[str, float]:
             tokens += _int(usage.get("tokens"), 0)
             cost += _number(usage.get("cost")) or 0.0
     return {"tokens": tokens, "cost": cost}
-
-
-def parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 # -- reading files ----------------------------------------------------------------------
@@ -272,11 +260,7 @@ def read_mission(store: MissionStore, ref: MissionRef, now: datetime) -> dict[st
 
 
 def count_states(tasks: list[dict[str, Any]]) -> dict[str, int]:
-    counts = dict.fromkeys(TASK_STATES, 0)
-    for task in tasks:
-        counts[task["state"]] = counts.get(task["state"], 0) + 1
-    counts["total"] = len(tasks)
-    return counts
+    return count_by_state([task["state"] for task in tasks])
 
 
 def _folder_time(path: Path) -> datetime | None:

@@ -68,18 +68,6 @@ def result_refs(inputs: Mapping[str, Any]) -> list[ResultRef]:
     return found
 
 
-def ancestors(task_id: str, needs: Mapping[str, list[str] | tuple[str, ...]]) -> set[str]:
-    """Every task `task_id` needs, directly or through others (bounded by the graph)."""
-    seen: set[str] = set()
-    stack = list(needs.get(task_id, ()))
-    while stack:
-        current = stack.pop()
-        if current not in seen:
-            seen.add(current)
-            stack.extend(needs.get(current, ()))
-    return seen
-
-
 def lookup(ref: ResultRef, results: Mapping[str, Any]) -> Any:
     if ref.task not in results:
         raise TemplateError(f"{{{{ {ref.text} }}}}: task {ref.task!r} has no accepted result")

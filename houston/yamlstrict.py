@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from houston.errors import SpecError
+from houston.core.errors import SpecError
 
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 64

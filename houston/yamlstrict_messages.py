@@ -16,7 +16,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from houston.errors import SpecError
+from houston.core.errors import SpecError
 from houston.yamlstrict import Document, Path, dotted, shorten
 
 _EXPECTED = {

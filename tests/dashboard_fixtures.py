@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from houston.core.lifecycle import MissionState
 from houston.home import Home
-from houston.lifecycle import MissionState
 
 START = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 OUTCOMES = ("succeeded", "failed", "cancelled")

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from houston import actions, fsio
-from houston.errors import ConflictError, IllegalTransition, SpecError
+from houston.core.errors import ConflictError, IllegalTransition, SpecError
+from houston.core.lifecycle import MissionState, Reason
 from houston.home import Home
-from houston.lifecycle import MissionState, Reason
 from houston.store import MissionRef, MissionStore
 
 S, R = MissionState, Reason

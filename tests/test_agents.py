@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from houston.agents import AgentCatalog, bundled_dir, parse_agent
-from houston.errors import NotFoundError, SpecError
+from houston.core.errors import NotFoundError, SpecError
 from houston.home import Home
 
 GOOD = """---

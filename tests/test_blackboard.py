@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from houston.core.errors import UsageError
 from houston.engine.blackboard import Blackboard
-from houston.errors import UsageError
 from houston.events import EventLog
 
 

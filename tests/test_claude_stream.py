@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from houston.errors import RunnerError
+from houston.core.errors import RunnerError
 from houston.runners import Job
 from houston.runners.claude_code import Session, find_claude, outcome_of
 from houston.runners.claude_stream import (

@@ -26,9 +26,9 @@ from houston.cli.doctor import (
     judge_imports,
     judge_inotify,
 )
+from houston.core.lifecycle import MissionState
 from houston.engine.liveness import my_identity
 from houston.home import Home
-from houston.lifecycle import MissionState
 from houston.store import MissionStore
 
 REPO = Path(__file__).resolve().parent.parent
@@ -41,7 +41,7 @@ from pathlib import Path
 from houston import fsio
 from houston.engine.liveness import my_identity
 from houston.home import Home
-from houston.lifecycle import MissionState as S, Reason
+from houston.core.lifecycle import MissionState as S, Reason
 from houston.store import MissionStore
 home = Home(Path(sys.argv[1]))
 ref = MissionStore(home).move(sys.argv[2], S.COMMITTED, S.EXECUTING, Reason.CLAIMED)

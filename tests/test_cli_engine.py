@@ -11,8 +11,8 @@ import pytest
 from test_engine_helpers import REPO, houston_process, wait_for
 from test_pkg_helpers import cli
 
+from houston.core.lifecycle import MissionState
 from houston.home import Home
-from houston.lifecycle import MissionState
 from houston.store import MissionStore
 
 pytestmark = pytest.mark.process

@@ -16,9 +16,9 @@ import pytest
 from click.testing import CliRunner
 
 from houston.cli.main import main
-from houston.errors import SpecError
+from houston.core.errors import SpecError
+from houston.core.lifecycle import MissionState, Reason
 from houston.home import Home
-from houston.lifecycle import MissionState, Reason
 from houston.mission import load_mission
 from houston.store import MissionStore
 

@@ -17,10 +17,10 @@ from houston import fsio
 from houston.actions import submit
 from houston.cli.main import cli
 from houston.cli.telemetry import format_event, parse_age
-from houston.errors import UsageError
+from houston.core.errors import UsageError
+from houston.core.lifecycle import MissionState, Reason
 from houston.events import EventLog
 from houston.home import Home
-from houston.lifecycle import MissionState, Reason
 from houston.store import MissionStore
 
 PLAIN = b"name: plain\ntasks:\n  - id: a\n    agent: core/shell\n"

@@ -17,9 +17,9 @@ from browser import chromium_page
 
 from houston import fsio
 from houston.actions import submit
+from houston.core.lifecycle import MissionState, Reason
 from houston.events import EventLog
 from houston.home import Home
-from houston.lifecycle import MissionState, Reason
 from houston.server.launcher import ServerHandle, start
 from houston.store import MissionStore
 

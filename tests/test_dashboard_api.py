@@ -17,11 +17,11 @@ from dashboard_fixtures import make_mission, make_missions
 from houston import fsio
 from houston.cli.costs import parse_since
 from houston.cli.main import cli
+from houston.core.errors import UsageError
+from houston.core.lifecycle import MissionState, Reason
 from houston.costs import Spend, group_spend, spend_of
-from houston.errors import UsageError
 from houston.explain import end_reason
 from houston.home import Home
-from houston.lifecycle import MissionState, Reason
 from houston.server import indexfile, listing
 from houston.server.launcher import ServerHandle, start
 from houston.server.produced import render_markdown

@@ -23,6 +23,8 @@ import pytest
 from test_engine_helpers import REPO, houston_process, wait_for
 
 from houston import fsio
+from houston.core.errors import EXIT_ENVIRONMENT, EnvironmentFault, environment_fault
+from houston.core.lifecycle import MissionState
 from houston.engine.envpause import (
     SPACE_FLOOR,
     WAITING_MARK,
@@ -32,10 +34,8 @@ from houston.engine.envpause import (
     pause_message,
     wait_for_space,
 )
-from houston.errors import EXIT_ENVIRONMENT, EnvironmentFault, environment_fault
 from houston.events import EventLog
 from houston.home import Home
-from houston.lifecycle import MissionState
 from houston.store import MissionStore
 
 MISSION = (b"name: steady\ntasks:\n"

@@ -11,8 +11,8 @@ import sys
 import pytest
 from test_engine_helpers import REPO
 
+from houston.core.lifecycle import MissionState
 from houston.home import Home
-from houston.lifecycle import MissionState
 from houston.store import MissionStore
 
 pytestmark = pytest.mark.process

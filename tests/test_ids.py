@@ -6,14 +6,14 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from houston.ids import (
+from houston.core.ids import (
     MISSION_ID,
     id_time,
     is_safe_id,
     make_mission_id,
-    random_suffix,
     slugify,
 )
+from houston.store import random_suffix
 
 NOW = datetime(2026, 11, 22, 3, 4, 5, tzinfo=UTC)
 

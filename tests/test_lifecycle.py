@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from houston.errors import IllegalTransition, UsageError
-from houston.lifecycle import (
+from houston.core.errors import IllegalTransition, UsageError
+from houston.core.lifecycle import (
     TRANSITIONS,
     MissionState,
     Outcome,

@@ -15,8 +15,8 @@ import pytest
 from scripted_llm import ScriptedLLM, text, tools
 
 from houston.agents import parse_agent
+from houston.core.errors import RunnerError, SpecError
 from houston.engine.blackboard import Blackboard
-from houston.errors import RunnerError, SpecError
 from houston.runners import Job, Outcome
 from houston.runners.llm import run_llm
 

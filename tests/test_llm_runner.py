@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from houston.errors import RunnerError
+from houston.core.errors import RunnerError
 from houston.runners import Job, Outcome, get_runner
 from houston.runners.llm import settings_for
 

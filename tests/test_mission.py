@@ -7,7 +7,7 @@ import math
 import pytest
 from pydantic import ValidationError
 
-from houston.errors import SpecError
+from houston.core.errors import SpecError
 from houston.mission import (
     MissionSpec,
     TaskSpec,

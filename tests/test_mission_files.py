@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from houston.errors import EXIT_BAD_INPUT, SpecError
+from houston.core.errors import EXIT_BAD_INPUT, SpecError
 from houston.mission import MissionSpec, load_mission
 from houston.yamlstrict import load
 

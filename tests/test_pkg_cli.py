@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from test_pkg_helpers import cli, make_package
 
-from houston.errors import SpecError
+from houston.core.errors import SpecError
 from houston.pkg.manifest import load_manifest, read_manifest
 
 REPO_PACKAGES = Path(__file__).resolve().parent.parent / "packages"

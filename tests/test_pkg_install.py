@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from test_pkg_helpers import cli, make_package
 
-from houston.errors import NotFoundError, PackageError, SpecError, UsageError
+from houston.core.errors import NotFoundError, PackageError, SpecError, UsageError
 from houston.home import Home
 from houston.pkg import ensure_requirements
 from houston.pkg.build import pack_bytes, write_archive

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from test_pkg_helpers import cli
 
-from houston.errors import PackageError, SpecError
+from houston.core.errors import PackageError, SpecError
 from houston.home import Home
 from houston.mission import load_mission
 from houston.pkg.params import ParamTypeError, check_default, convert, type_of_default

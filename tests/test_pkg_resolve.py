@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from houston.errors import PackageError
+from houston.core.errors import PackageError
 from houston.pkg.resolve import Candidate, resolve
 from houston.pkg.versions import Requirement, is_valid_range, parse_requirement, satisfies
 

@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from houston import fsio
-from houston.errors import ConflictError, IllegalTransition
+from houston.core.errors import ConflictError, IllegalTransition
+from houston.core.lifecycle import TRANSITIONS, MissionState, Reason, check_transition
 from houston.home import Home
-from houston.lifecycle import TRANSITIONS, MissionState, Reason, check_transition
 from houston.store import MissionStore
 
 S, R = MissionState, Reason

@@ -16,11 +16,11 @@ import psutil
 import pytest
 from test_engine_helpers import REPO, lines, make_test_package, submit, wait_for
 
+from houston.core.lifecycle import MissionState, Reason
 from houston.engine import claims
 from houston.engine import taskfiles as tf
 from houston.engine.recovery import sweep
 from houston.home import Home
-from houston.lifecycle import MissionState, Reason
 from houston.store import MissionStore
 
 pytestmark = pytest.mark.process
@@ -56,7 +56,7 @@ def test_a_mover_killed_between_rename_and_record_is_finished_by_the_sweep(home:
     store = MissionStore(home)
     store.move(ref.id, S.COMMITTED, S.EXECUTING, Reason.CLAIMED)
     script = ("import sys; from houston.home import Home; from houston.store import MissionStore;"
-              "from houston.lifecycle import MissionState as S, Reason;"
+              "from houston.core.lifecycle import MissionState as S, Reason;"
               "from pathlib import Path;"
               "MissionStore(Home(Path(sys.argv[1]))).move(sys.argv[2], S.EXECUTING, S.COMPLETED,"
               " Reason.ALL_TASKS_DONE)")

@@ -23,12 +23,12 @@ from test_engine_helpers import (
 )
 
 from houston import fsio
+from houston.core.lifecycle import MissionState, Reason
 from houston.engine import claims, liveness
 from houston.engine import taskfiles as tf
 from houston.engine.recovery import sweep
 from houston.events import EventLog
 from houston.home import Home
-from houston.lifecycle import MissionState, Reason
 from houston.store import MissionStore
 
 pytestmark = pytest.mark.process

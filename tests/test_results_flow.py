@@ -12,7 +12,7 @@ import pytest
 from scripted_llm import ScriptedLLM, text, tools
 from test_pkg_helpers import cli
 
-from houston.errors import SpecError
+from houston.core.errors import SpecError
 from houston.events import EventLog
 from houston.home import Home
 from houston.mission import load_mission

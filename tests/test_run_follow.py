@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from test_engine_helpers import houston_process, wait_for
 
+from houston.core.lifecycle import MissionState
 from houston.home import Home
-from houston.lifecycle import MissionState
 from houston.store import MissionStore
 
 pytestmark = pytest.mark.process

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from houston.errors import RunnerError
+from houston.core.errors import RunnerError
 from houston.runners import Job, get_runner
 from houston.runners.command import InvalidResult, build_argv, parse_result
 from houston.runners.python import load_entrypoint

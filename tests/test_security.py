@@ -180,7 +180,7 @@ def test_a_wildcard_bind_accepts_this_machines_names_only(home: Home) -> None:
 def test_a_bind_other_machines_can_reach_is_warned_about_loudly(
     home: Home, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from houston.errors import StoreError
+    from houston.core.errors import StoreError
     from houston.server.launcher import exposure_warning, is_loopback
 
     for loopback in ("127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost", "LOCALHOST"):

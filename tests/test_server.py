@@ -122,7 +122,7 @@ def test_submit_then_approve_reject_and_errors(server: ServerHandle, api: httpx.
 def test_cancel_of_a_running_mission_is_a_request_and_retry_reopens(
     server: ServerHandle, api: httpx.Client
 ) -> None:
-    from houston.lifecycle import MissionState, Reason
+    from houston.core.lifecycle import MissionState, Reason
 
     store = MissionStore(server.home)
     mission = submit(store, GATED, "m.yaml", approve=True).id

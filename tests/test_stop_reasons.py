@@ -21,11 +21,11 @@ from test_engine_helpers import (
 )
 
 from houston import actions
+from houston.core.lifecycle import MissionState
 from houston.engine import taskfiles as tf
 from houston.engine.budget import over_text, stop_text
 from houston.events import EventLog
 from houston.home import Home
-from houston.lifecycle import MissionState
 from houston.store import MissionRef, MissionStore
 
 

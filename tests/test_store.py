@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from houston import fsio
-from houston.errors import (
+from houston.core.errors import (
     AmbiguousError,
     ConflictError,
     IllegalTransition,
@@ -20,8 +20,8 @@ from houston.errors import (
     StoreError,
     UsageError,
 )
+from houston.core.lifecycle import MissionState, Reason
 from houston.home import Home
-from houston.lifecycle import MissionState, Reason
 from houston.store import MissionRef, MissionStore, looks_like_mission_id
 
 S, R = MissionState, Reason
@@ -288,7 +288,7 @@ MOVER = """
 import sys
 from pathlib import Path
 from houston.home import Home
-from houston.lifecycle import MissionState as S, Reason as R
+from houston.core.lifecycle import MissionState as S, Reason as R
 from houston.store import MissionStore
 store = MissionStore(Home(Path(sys.argv[1])))
 for _ in range(int(sys.argv[3])):

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from houston import actions
+from houston.core.lifecycle import MissionState
 from houston.home import Home
-from houston.lifecycle import MissionState
 from houston.store import MissionRef, MissionStore
 from houston.taskview import (
     count_states,

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
+from houston.core.dag import ancestors
 from houston.templating import (
     TemplateError,
-    ancestors,
     referenced_tasks,
     resolve_results,
     result_refs,

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from houston import yamlstrict
-from houston.errors import SpecError
+from houston.core.errors import SpecError
 from houston.yamlstrict import MAX_DEPTH, dotted, load, resolve_plain, split_front_matter
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 import pytest
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from houston.errors import SpecError
+from houston.core.errors import SpecError
 from houston.yamlstrict import Problem, load, validate
 
 

@@ -19,9 +19,9 @@ from typing import Any, Literal
 import click
 
 from houston.cli import render
-from houston.errors import EXIT_MISSION_FAILED, HoustonError
+from houston.core.errors import EXIT_MISSION_FAILED, HoustonError
+from houston.core.lifecycle import MissionState
 from houston.home import Home
-from houston.lifecycle import MissionState
 
 Level = Literal["ok", "warn", "fail"]
 

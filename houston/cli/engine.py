@@ -19,7 +19,8 @@ from typing import Any
 import click
 
 from houston.cli import render
-from houston.errors import MissionFailed, NotFoundError, UsageError
+from houston.core.errors import MissionFailed, NotFoundError, UsageError
+from houston.core.lifecycle import Outcome
 from houston.home import Home
 from houston.store import MissionStore
 
@@ -238,7 +239,7 @@ def _exit_for(home: Home, mission_id: str, finished: dict[str, Any]) -> None:
                             fix=f"`houston show {mission_id}`; `houston serve` runs what is "
                                 f"in COMMITTED, `houston cancel {mission_id}` stops it")
     outcome, reason = result
-    if outcome.value != "succeeded":
+    if outcome is not Outcome.SUCCEEDED:
         raise MissionFailed(f"mission {mission_id} {outcome.value} ({reason.value})",
                             fix=f"see `houston show {mission_id}` and `houston logs {mission_id}`")
     render.emit(f"mission {mission_id} succeeded")
@@ -304,14 +305,14 @@ def recover(ctx: click.Context, as_json: bool, finish: bool, workers: int | None
         if workers:
             options.workers = workers
         finished = drive(home, options, tty=sys.stderr.isatty())
-        failed = [m for m, (outcome, _) in finished.items() if outcome.value != "succeeded"]
+        failed = [m for m, (outcome, _) in finished.items() if outcome is not Outcome.SUCCEEDED]
         if failed:
             raise MissionFailed(f"recovered missions did not succeed: {', '.join(failed)}")
 
 
 def handed_back(store: MissionStore) -> set[str]:
     """Missions in COMMITTED whose last move was a recovery (not a fresh submission)."""
-    from houston.lifecycle import MissionState, Reason
+    from houston.core.lifecycle import MissionState, Reason
 
     found = set()
     for mission_id in store.ids_in(MissionState.COMMITTED):

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from houston import __version__
-from houston.errors import EXIT_BAD_INPUT, HoustonError, from_os_error
+from houston.core.errors import EXIT_BAD_INPUT, HoustonError, from_os_error
 
 # name -> ("module:attribute", short help shown by `houston --help`)
 COMMANDS: dict[str, tuple[str, str]] = {

@@ -14,9 +14,10 @@ from typing import Any
 import click
 
 from houston.cli import render
-from houston.errors import NotFoundError, UsageError, from_os_error
+from houston.core.errors import NotFoundError, UsageError, from_os_error
+from houston.core.lifecycle import MissionState, parse_state
+from houston.core.taskstate import TaskState
 from houston.home import Home
-from houston.lifecycle import MissionState, parse_state
 from houston.store import STATE_ORDER, MissionStore
 
 # A mission file is small; read a little more than any sane one to refuse a huge file
@@ -208,10 +209,13 @@ def _ended(view: dict[str, Any]) -> str | None:
     return str(end["text"]) if end else None
 
 
+# The task counts `houston show` names, in this order, when not zero.
+_LISTED = (TaskState.SUCCEEDED, TaskState.FAILED, TaskState.RUNNING, TaskState.PENDING,
+           TaskState.CANCELLED, TaskState.SKIPPED)
+
+
 def _task_summary(counts: dict[str, int]) -> str:
-    shown = [f"{counts[s]} {s}" for s in ("succeeded", "failed", "running", "pending") if counts[s]]
-    others = [f"{counts[s]} {s}" for s in ("cancelled", "skipped") if counts.get(s)]
-    listed = ", ".join(shown + others)
+    listed = ", ".join(f"{counts[s]} {s}" for s in _LISTED if counts.get(s))
     return f"{counts['total']} total: {listed}" if listed else f"{counts['total']} total"
 
 

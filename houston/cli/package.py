@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from houston.errors import PackageError
+from houston.core.errors import PackageError
 
 
 def _echo_json(data: Any) -> None:

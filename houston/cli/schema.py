@@ -43,7 +43,7 @@ def schema(kind: str, out: str | None) -> None:
         return
     from pathlib import Path
 
-    from houston.errors import UsageError
+    from houston.core.errors import UsageError
     from houston.fsio import write_bytes_atomic
 
     try:

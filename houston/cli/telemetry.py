@@ -19,10 +19,11 @@ from typing import Any
 
 import click
 
-from houston.errors import UsageError
+from houston.core.errors import UsageError
+from houston.core.lifecycle import MissionState
+from houston.core.timestamps import parse_epoch
 from houston.events import EventLog, EventTail
 from houston.home import Home
-from houston.lifecycle import MissionState
 from houston.server.watch import LogWatcher
 from houston.store import MissionStore
 
@@ -154,20 +155,13 @@ def old_missions(store: MissionStore, cutoff: float) -> list[str]:
     found = []
     for ref in store.list((MissionState.COMPLETED,), limit=10**9):
         status = store.status(ref)
-        finished = _epoch(status.get("finished") or status.get("updated"))
+        finished = parse_epoch(status.get("finished") or status.get("updated"))
         if finished is None:
             with contextlib.suppress(OSError):
                 finished = ref.path.stat().st_mtime
         if finished is not None and finished < cutoff:
             found.append(ref.id)
     return found
-
-
-def _epoch(value: Any) -> float | None:
-    from houston.taskview import parse_time
-
-    parsed = parse_time(value)
-    return parsed.timestamp() if parsed else None
 
 
 def delete_mission(store: MissionStore, mission_id: str) -> None:

@@ -1,6 +1,7 @@
 """The engine: claims missions, drives their tasks on an N+1 worker pool, recovers crashes.
 
-Modules by noun. Pure: `scheduler` (DAG and ready-set logic), `budget` (arithmetic),
+Modules by noun (the DAG, task states and the retry decision are in `houston.core`).
+Pure: `budget` (arithmetic),
 `protocol` (the engine <-> worker messages and their encoding). On disk: `liveness`
 (process identity), `claims` (mkdir task locks), `taskfiles` (the task files), `gates`,
 `blackboard`. The engine process: `engine` (the loop) and its parts, each given its

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from houston.core.lifecycle import Outcome, Reason
 from houston.engine.mission_run import MissionRun, TaskRun
 from houston.engine.pool import WorkerRecord
 from houston.engine.protocol import Key
 from houston.engine.queues import JobQueues
-from houston.lifecycle import Outcome, Reason
 
 
 class ActiveMissions:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from houston.clock import iso
+from houston.core.taskstate import exit_reason
+from houston.core.timestamps import iso
 from houston.engine import taskfiles as tf
 from houston.engine.mission_run import MissionRun, Running, TaskRun
 from houston.engine.protocol import Done
@@ -26,17 +27,12 @@ def left_behind(m: MissionRun, t: TaskRun, run: Running) -> Done | None:
 
 
 def attempt_reason(run: Running, done: Done | None) -> str:
-    if done is not None and done.ok and run.stop_reason in (None, "cancelled", "interrupted"):
-        return "succeeded"
-    if run.stop_reason is not None:
-        return run.stop_reason
-    # Its worker died, or its agent was killed by a signal we did not send, or the worker
-    # says the attempt's process was lost (a Ray node): a crash.
-    if done is None or done.signal or done.crashed:
-        return "crashed"
-    if done.environment:  # it failed on a full disk: run it again once there is room
-        return "interrupted"
-    return "failed"
+    # Its worker died (done is None), or its agent was killed by a signal we did not send,
+    # or the worker says the attempt's process was lost (a Ray node): a crash.
+    return exit_reason(ok=done is not None and done.ok, stop_reason=run.stop_reason,
+                       worker_died=done is None,
+                       signalled=bool(done and (done.signal or done.crashed)),
+                       environment=bool(done and done.environment))
 
 
 def crash_cap_error(cap: int, crashes: int, history: list[str]) -> str:

@@ -17,7 +17,10 @@ import psutil
 
 from houston import killpoints
 from houston.agents import AgentCatalog, AgentSpec
-from houston.engine import budget, claims, scheduler
+from houston.core.errors import HoustonError
+from houston.core.lifecycle import Reason
+from houston.core.taskstate import ExitReason, TaskState, crash_cap_of, settle_attempt
+from houston.engine import budget, claims
 from houston.engine import taskfiles as files
 from houston.engine.active import ActiveMissions
 from houston.engine.attempt_outcome import (
@@ -39,9 +42,7 @@ from houston.engine.queues import JobQueues
 from houston.engine.recording import TaskRecorder
 from houston.engine.sampling import Sampler
 from houston.engine.spending import BudgetKeeper
-from houston.errors import HoustonError
 from houston.home import Home
-from houston.lifecycle import Reason
 from houston.runners import Job
 
 CLAIM_FAILURE_CAP = 10
@@ -253,42 +254,34 @@ class Attempts:
     def settle(self, m: MissionRun, t: TaskRun, reason: str, error: str | None,
                result: Any, run: Running | None,
                figure: dict[str, Any] | None = None) -> None:
-        """Decide the task's next state after an attempt ended for `reason`; `figure`: a
-        budget stop's limit and spend (the attempt's worker may have accepted its result
-        before the stop, so `run` is not always given)."""
-        if reason == "succeeded":
+        """Apply the decision after an attempt ended for `reason` (core.taskstate);
+        `figure`: a budget stop's limit and spend (the attempt's worker may have accepted
+        its result before the stop, so `run` is not always given)."""
+        decision = settle_attempt(
+            reason, error, failures=t.failures, crashes=t.crashes, retries=t.retries,
+            crash_cap=self.crash_cap(m, t), retry_base=self.options.retry_base)
+        t.failures, t.crashes = decision.failures, decision.crashes
+        if decision.state is TaskState.SUCCEEDED:
             self.recorder.accept(m, t, result if isinstance(result, dict) else {}, run)
-        elif reason == "interrupted":
-            self.recorder.requeue(m, t, 0.0)
-        elif reason == "crashed":
-            t.crashes += 1
-            cap = self.crash_cap(m, t)
-            if t.crashes > cap:
-                self.recorder.fail_task(m, t,
-                                        crash_cap_error(cap, t.crashes, crash_history(m, t)))
-            else:
-                self.recorder.requeue(m, t, 0.0)
-        elif reason == "cancelled":
+        elif decision.state is TaskState.PENDING:
+            if not decision.keeps_error:
+                t.error = decision.error
+            self.recorder.requeue(m, t, decision.delay)
+        elif decision.state is TaskState.CANCELLED:
             self.recorder.cancel_task(m, t)
-        elif reason == "budget_exceeded":
-            self.recorder.fail_task(m, t, error or "budget exceeded", Reason.BUDGET_EXCEEDED,
-                                    figure)
+        elif decision.crash_capped:
+            cap = self.crash_cap(m, t)
+            self.recorder.fail_task(m, t, crash_cap_error(cap, t.crashes, crash_history(m, t)))
         else:
-            t.failures += 1
-            retries = t.retries
-            if t.failures <= retries:
-                delay = scheduler.backoff(t.failures, self.options.retry_base)
-                t.error = error
-                self.recorder.requeue(m, t, delay)
+            if reason == ExitReason.BUDGET_EXCEEDED:
+                self.recorder.fail_task(m, t, decision.error or reason, Reason.BUDGET_EXCEEDED,
+                                        figure)
             else:
-                self.recorder.fail_task(m, t, error or reason)
+                self.recorder.fail_task(m, t, decision.error or reason)
 
     def crash_cap(self, m: MissionRun, t: TaskRun) -> int:
         """The task's `crash_cap`, else its mission's, else the engine's (3)."""
-        for cap in (t.spec.get("crash_cap"), m.spec.crash_cap):
-            if cap is not None:
-                return int(cap)
-        return self.options.crash_cap
+        return crash_cap_of(t.spec.get("crash_cap"), m.spec.crash_cap, self.options.crash_cap)
 
 
 def save_worktree(folder: str, reason: str) -> None:

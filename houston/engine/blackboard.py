@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from houston import fsio
-from houston.errors import UsageError
+from houston.core.errors import UsageError
 from houston.events import EventLog
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")

@@ -23,7 +23,8 @@ from houston.home import Home
 
 if TYPE_CHECKING:
     from filelock import FileLock
-from houston.clock import iso, utcnow
+from houston.clock import utcnow
+from houston.core.timestamps import iso
 
 
 def lock_dir(task_dir: Path) -> Path:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import heapq
 
-from houston.engine import budget, scheduler
+from houston.core.taskstate import TaskState
+from houston.engine import budget
 from houston.engine.active import ActiveMissions
 from houston.engine.attempts import Attempts
 from houston.engine.gating import GateKeeper
@@ -42,7 +43,7 @@ class Dispatcher:
         while m.heap and m.closing is None:
             task_id = m.heap[0][1]
             t = m.tasks[task_id]
-            if t.state != scheduler.PENDING or m.blocked.get(task_id, 0) != 0:
+            if t.state != TaskState.PENDING or m.blocked.get(task_id, 0) != 0:
                 unqueue(m)
                 continue
             if t.not_before > now:

@@ -22,7 +22,10 @@ from pathlib import Path
 
 from houston import fsio
 from houston.agents import AgentCatalog
-from houston.clock import iso, utcnow
+from houston.clock import utcnow
+from houston.core.errors import HoustonError, is_environment_fault
+from houston.core.lifecycle import MissionState, Outcome, Reason
+from houston.core.timestamps import iso
 from houston.engine.active import ActiveMissions
 from houston.engine.attempts import Attempts
 from houston.engine.control import Control
@@ -46,9 +49,7 @@ from houston.engine.sampling import Sampler
 from houston.engine.spending import BudgetKeeper
 from houston.engine.stopping import Stopper
 from houston.engine.watch import Watcher
-from houston.errors import HoustonError, is_environment_fault
 from houston.home import Home
-from houston.lifecycle import MissionState, Outcome, Reason
 from houston.store import MissionStore
 
 __all__ = ["Engine", "EngineOptions", "Observer"]

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from houston.errors import EnvironmentFault, environment_fault
+from houston.core.errors import EnvironmentFault, environment_fault
 
 FIRST_DELAY = 0.25
 MAX_DELAY = 5.0

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from houston.errors import UsageError
+from houston.core.errors import UsageError
 
 EXECUTORS = ("local", "ray", "ray://HOST:PORT")
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from houston import fsio
+from houston.core.lifecycle import MissionState, Outcome, Reason
 from houston.engine.active import ActiveMissions
 from houston.engine.control import Control
 from houston.engine.emitter import Emitter
@@ -23,7 +24,6 @@ from houston.engine.options import EngineOptions
 from houston.engine.watch import Watcher
 from houston.events import EventTail
 from houston.home import Home
-from houston.lifecycle import MissionState, Outcome, Reason
 from houston.store import MissionStore
 
 END_GRACE = 2.0  # seconds to wait for the last events of a mission that ended elsewhere

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from houston import fsio
-from houston.clock import iso, utcnow
+from houston.clock import utcnow
+from houston.core.timestamps import iso
 
 GATE_FILE = "gate.json"
 WAITING = "waiting"

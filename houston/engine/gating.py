@@ -9,11 +9,12 @@ so a decision written by another process is seen without a poll loop.
 
 from __future__ import annotations
 
-from houston.engine import gates, scheduler
+from houston.core.lifecycle import Reason
+from houston.core.taskstate import TaskState
+from houston.engine import gates
 from houston.engine.mission_run import MissionRun, TaskRun
 from houston.engine.recording import TaskRecorder
 from houston.engine.stopping import Stopper
-from houston.lifecycle import Reason
 
 
 class GateKeeper:
@@ -25,14 +26,14 @@ class GateKeeper:
         """A gated task is ready: it waits for a human unless its gate was decided."""
         decided = gates.open_gate(m.folder, t.id)
         if decided == gates.WAITING:
-            m.set_state(t, scheduler.WAITING)
+            m.set_state(t, TaskState.WAITING)
             self.recorder.save_task(m, t, extra={"gate": gates.WAITING})
         else:
             self.pass_gate(m, t, decided)
 
     def check_gates(self, m: MissionRun) -> None:
         """Waiting tasks whose gate a human decided (after a wake-up or a reconcile)."""
-        for t in [t for t in m.tasks.values() if t.state == scheduler.WAITING]:
+        for t in [t for t in m.tasks.values() if t.state == TaskState.WAITING]:
             decided = gates.gate_state(m.folder, t.id)
             if decided in gates.DECISIONS:
                 self.pass_gate(m, t, decided)
@@ -40,13 +41,13 @@ class GateKeeper:
     def pass_gate(self, m: MissionRun, t: TaskRun, decided: str | None) -> None:
         if decided == gates.APPROVED:
             t.gate_passed = True
-            m.set_state(t, scheduler.PENDING)
+            m.set_state(t, TaskState.PENDING)
             m.enqueue(t)  # set_state skips it when it was already pending (a restart)
             self.recorder.save_task(m, t, extra={"gate": gates.APPROVED})
             return
         # Rejected (or a gate file no one can read: never run a task nobody approved).
         t.error = "rejected" if decided == gates.REJECTED else f"gate is {decided!r}"
-        m.set_state(t, scheduler.FAILED)
+        m.set_state(t, TaskState.FAILED)
         self.recorder.save_task(m, t, extra={"gate": decided, "reason": "rejected"})
         if m.fail_fast:
             self.stopper.close_mission(m, Reason.TASK_FAILED, {"task": t.id, "error": t.error})

@@ -31,13 +31,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from houston import runners
+from houston.core.errors import HoustonError
 from houston.engine import claims, protocol, taskfiles
 from houston.engine.inbox import Inbox, send
 from houston.engine.liveness import my_identity
 from houston.engine.protocol import Claim, Done, Ready, UsageReport
 from houston.engine.streams import AttemptStreams
 from houston.engine.worker import WorkerContext, _die_with_parent, _iso, _task_dir
-from houston.errors import HoustonError
 from houston.runners import Job, Outcome, get_runner
 
 Key = tuple[str, str, int]  # mission, task, attempt

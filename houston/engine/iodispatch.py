@@ -14,12 +14,12 @@ import os
 from typing import Any
 
 from houston.agents import AgentCatalog, AgentSpec
+from houston.core.errors import HoustonError
 from houston.engine import localmodel
 from houston.engine.mission_run import MissionRun, TaskRun
 from houston.engine.pipelining import Pipelining
 from houston.engine.pool import WorkerRecord
 from houston.engine.queues import JobQueues
-from houston.errors import HoustonError
 
 LOOKAHEAD = 64  # tasks looked past, per mission and tick, for one the free kind can take
 

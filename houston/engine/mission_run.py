@@ -21,13 +21,20 @@ from typing import Any
 import psutil
 from pydantic import ValidationError
 
-from houston.engine import scheduler as sch
+from houston.core import dag
+from houston.core.lifecycle import Reason
+from houston.core.taskstate import (
+    BAD_STATES,
+    OPEN_STATES,
+    ExitReason,
+    TaskState,
+    state_from_records,
+)
 from houston.engine import taskfiles as tf
 from houston.engine.budget import Limits, Usage, capped, ceiling_from
-from houston.lifecycle import Reason
 from houston.mission import MissionSpec, TaskSpec, load_mission
 from houston.store import MissionRef
-from houston.templating import ancestors, check_result_ref, result_refs
+from houston.templating import check_result_ref, result_refs
 
 
 @dataclass
@@ -41,7 +48,7 @@ class Running:
     started_wall: float
     started_mono: float
     deadline: float | None = None
-    deadline_reason: str = "timeout"
+    deadline_reason: str = ExitReason.TIMEOUT
     usage: Usage = field(default_factory=Usage)
     agent: dict[str, Any] | None = None
     stop_reason: str | None = None
@@ -70,7 +77,7 @@ class Running:
 class TaskRun:
     id: str
     spec: dict[str, Any]
-    state: str = sch.PENDING
+    state: TaskState = TaskState.PENDING
     attempt: int = 0
     failures: int = 0
     crashes: int = 0
@@ -92,8 +99,8 @@ class TaskRun:
         return bool(self.spec.get("initializer"))
 
     @property
-    def node(self) -> sch.Node:
-        return sch.Node(self.id, tuple(self.spec.get("needs") or ()), self.initializer)
+    def node(self) -> dag.Node:
+        return dag.Node(self.id, tuple(self.spec.get("needs") or ()), self.initializer)
 
 
 def task_spec_record(task: TaskSpec, *, initializer: bool, added_by: str | None) -> dict[str, Any]:
@@ -151,10 +158,10 @@ class MissionRun:
     def fail_fast(self) -> bool:
         return self.spec.on_failure == "fail_fast"
 
-    def states(self) -> dict[str, str]:
+    def states(self) -> dict[str, TaskState]:
         return {t.id: t.state for t in self.tasks.values()}
 
-    def nodes(self) -> list[sch.Node]:
+    def nodes(self) -> list[dag.Node]:
         return [t.node for t in self.tasks.values()]
 
     def usage(self) -> Usage:
@@ -184,47 +191,37 @@ class MissionRun:
         return [self.tasks[t] for t in sorted(self.running_ids)]
 
     def all_final(self) -> bool:
-        return self.count[sch.PENDING] + self.count[sch.RUNNING] + self.count[sch.WAITING] == 0
+        return not any(self.count[state] for state in OPEN_STATES)
 
     def counts(self) -> dict[str, int]:
         found = {"total": len(self.tasks)}
-        for state in sch.TASK_STATES:
-            found[state] = self.count[state]
+        for state in TaskState:
+            found[state.value] = self.count[state]
         return found
 
     # -- the index ------------------------------------------------------------------
 
     def reindex(self) -> None:
-        needs = sch.effective_needs(self.nodes())
-        self.dependents = {}
-        for task_id, deps in needs.items():
-            for dep in deps:
-                self.dependents.setdefault(dep, []).append(task_id)
-        self.blocked = {
-            task_id: sum(1 for d in deps if self._state_of(d) != sch.SUCCEEDED)
-            for task_id, deps in needs.items()
-        }
-        self.count = Counter(t.state for t in self.tasks.values())
+        nodes, states = self.nodes(), self.states()
+        needs = dag.effective_needs(nodes)
+        self.dependents = dag.dependents(needs)
+        self.blocked = dag.unmet(needs, states)
+        self.count = Counter(states.values())
         self.heap, self.queued = [], set()
-        for task in self.tasks.values():
-            if task.state == sch.PENDING and self.blocked[task.id] == 0:
-                self.enqueue(task)
-        self.bad = any(t.state in sch.BAD_STATES for t in self.tasks.values())
+        for task_id in dag.ready(nodes, states):
+            self.enqueue(self.tasks[task_id])
+        self.bad = any(t.state in BAD_STATES for t in self.tasks.values())
         self.done_usage = Usage()
         for task in self.tasks.values():
             self.done_usage = self.done_usage + task.usage
         self.running_ids = {t.id for t in self.tasks.values() if t.running is not None}
 
-    def _state_of(self, task_id: str) -> str | None:
-        task = self.tasks.get(task_id)
-        return task.state if task else None
-
     def enqueue(self, task: TaskRun) -> None:
         if task.id not in self.queued:
             self.queued.add(task.id)
-            heapq.heappush(self.heap, (not task.initializer, task.id))
+            heapq.heappush(self.heap, (not task.initializer, task.id))  # dag.ready_order
 
-    def set_state(self, task: TaskRun, state: str) -> None:
+    def set_state(self, task: TaskRun, state: TaskState) -> None:
         old = task.state
         if old == state:
             return
@@ -232,20 +229,19 @@ class MissionRun:
         self.count[old] -= 1
         self.count[state] += 1
         self.dirty = True
-        if state == sch.SUCCEEDED:
-            for dep in self.dependents.get(task.id, ()):
-                self.blocked[dep] -= 1
-                if self.blocked[dep] == 0 and self.tasks[dep].state == sch.PENDING:
+        if state == TaskState.SUCCEEDED:
+            for dep in dag.release(task.id, self.dependents, self.blocked):
+                if self.tasks[dep].state == TaskState.PENDING:
                     self.enqueue(self.tasks[dep])
-        elif state == sch.PENDING and self.blocked.get(task.id, 0) == 0:
+        elif state == TaskState.PENDING and self.blocked.get(task.id, 0) == 0:
             self.enqueue(task)
-        elif state in sch.BAD_STATES:
+        elif state in BAD_STATES:
             self.bad = True
 
     def begin(self, task: TaskRun, run: Running) -> None:
         task.running = run
         self.running_ids.add(task.id)
-        self.set_state(task, sch.RUNNING)
+        self.set_state(task, TaskState.RUNNING)
 
     def end(self, task: TaskRun, usage: Usage) -> Running:
         run = task.running
@@ -273,7 +269,7 @@ class MissionRun:
             if task_id not in run.tasks:
                 run.load_task(task_id)
         for task in list(run.tasks.values()):
-            if task.initializer and task.state == sch.SUCCEEDED:
+            if task.initializer and task.state == TaskState.SUCCEEDED:
                 result = tf.read_result(ref.path, task.id) or {}
                 run.add_tasks(task.id, result.get("add_tasks") or [])
         run.reindex()
@@ -316,12 +312,9 @@ class MissionRun:
             error=saved.get("error"),
         )
         task.usage = self._attempts_usage(task_id, numbers)
-        if (self.folder / "tasks" / task_id / "result.json").exists():
-            task.state = sch.SUCCEEDED
-        elif saved.get("state") in (sch.FAILED, sch.CANCELLED, sch.SKIPPED):
-            task.state = str(saved["state"])
-        else:
-            task.state = sch.PENDING
+        task.state = state_from_records(
+            has_result=(self.folder / "tasks" / task_id / "result.json").exists(),
+            locked=False, saved=saved.get("state"), resuming=True)
         self.tasks[task_id] = task
         return task
 
@@ -355,10 +348,10 @@ class MissionRun:
         ]
         if clash:
             raise ValueError(f"add_tasks reuses existing task ids: {', '.join(clash)}")
-        nodes = [*self.nodes(), *(sch.Node(r["id"], tuple(r["needs"])) for r in new)]
-        if bad := sch.unknown_needs(nodes):
+        nodes = [*self.nodes(), *(dag.Node(r["id"], tuple(r["needs"])) for r in new)]
+        if bad := dag.unknown_needs(nodes):
             raise ValueError(f"add_tasks: unknown needs {bad}")
-        if cycle := sch.find_cycle(nodes):
+        if cycle := dag.find_cycle(dag.effective_needs(nodes)):
             raise ValueError(f"add_tasks makes a cycle: {' -> '.join(cycle)}")
         check_added_refs(nodes, new)
         for record in new:
@@ -369,12 +362,12 @@ class MissionRun:
         return [r["id"] for r in new]
 
 
-def check_added_refs(nodes: list[sch.Node], records: list[dict[str, Any]]) -> None:
+def check_added_refs(nodes: list[dag.Node], records: list[dict[str, Any]]) -> None:
     """Added tasks may use results only of tasks they need (initializers count as needed)."""
     needs = {node.id: list(node.needs) for node in nodes}
     firsts = {node.id for node in nodes if node.initializer}
     for record in records:
-        allowed = ancestors(record["id"], needs) | firsts
+        allowed = dag.ancestors(record["id"], needs) | firsts
 
         def error(what: str, fix: str) -> Exception:
             return ValueError(f"add_tasks: {what} ({fix})")

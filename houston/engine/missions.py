@@ -14,8 +14,13 @@ import time
 from typing import Any
 
 from houston import fsio
-from houston.clock import iso, utcnow
-from houston.engine import budget, scheduler
+from houston.clock import utcnow
+from houston.core import dag
+from houston.core.errors import ConflictError, HoustonError, is_environment_fault
+from houston.core.lifecycle import OUTCOME_BY_REASON, MissionState, Reason
+from houston.core.taskstate import TaskState
+from houston.core.timestamps import iso
+from houston.engine import budget
 from houston.engine.active import ActiveMissions
 from houston.engine.control import Control
 from houston.engine.emitter import Emitter
@@ -27,8 +32,6 @@ from houston.engine.options import EngineOptions
 from houston.engine.recording import TaskRecorder
 from houston.engine.stopping import Stopper
 from houston.engine.watch import Watcher
-from houston.errors import ConflictError, HoustonError, is_environment_fault
-from houston.lifecycle import OUTCOME_BY_REASON, MissionState, Reason
 from houston.store import MissionRef, MissionStore, complete_folder
 
 
@@ -84,7 +87,7 @@ class MissionKeeper:
         m = self._load(ref, status)
         if m is None:
             return
-        problem = scheduler.unknown_needs(m.nodes()) or scheduler.find_cycle(m.nodes())
+        problem = dag.unknown_needs(m.nodes()) or dag.find_cycle(dag.effective_needs(m.nodes()))
         if problem:
             self.reject_invalid(ref, f"bad needs: {problem}")
             return
@@ -123,7 +126,7 @@ class MissionKeeper:
             if not m.cancel_seen and request.exists():
                 m.cancel_seen = True
                 self.stopper.close_mission(m, Reason.CANCELLED, {"by": "cancel.request"})
-            elif m.count[scheduler.WAITING] and m.closing is None:
+            elif m.count[TaskState.WAITING] and m.closing is None:
                 self.gates.check_gates(m)
 
     # -- closing --------------------------------------------------------------------
@@ -136,13 +139,13 @@ class MissionKeeper:
                 self.recorder.skip_doomed(m)
             if not m.all_final():
                 return
-            ok = m.count[scheduler.SUCCEEDED] == len(m.tasks)
+            ok = m.count[TaskState.SUCCEEDED] == len(m.tasks)
             m.closing = (Reason.ALL_TASKS_DONE if ok else Reason.TASK_FAILED, {})
         reason, detail = m.closing
         if reason is not Reason.RECOVERED:
             for t in m.tasks.values():
-                if t.state in (scheduler.PENDING, scheduler.RUNNING, scheduler.WAITING):
-                    m.set_state(t, scheduler.CANCELLED)
+                if t.state in (TaskState.PENDING, TaskState.RUNNING, TaskState.WAITING):
+                    m.set_state(t, TaskState.CANCELLED)
                     self.recorder.save_task(m, t)
         self.flush_status(m)
         del self.active.runs[m.id]

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import time
 
-from houston.engine import budget, scheduler
+from houston.core.taskstate import TaskState
+from houston.engine import budget
 from houston.engine.active import ActiveMissions
 from houston.engine.emitter import Emitter
 from houston.engine.mission_run import MissionRun
@@ -95,7 +96,7 @@ class Pipelining:
         run = m.end(t, budget.Usage())
         t.attempt = run.number - 1  # its folder was never made: the number is free
         t.not_before = 0.0
-        m.set_state(t, scheduler.PENDING)
+        m.set_state(t, TaskState.PENDING)
         self.recorder.save_task(m, t, write=False)
 
     def next_job(self, worker: WorkerRecord) -> None:

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-_FINAL = ("succeeded", "failed", "cancelled", "skipped")
+from houston.core.taskstate import FINAL_STATES, TaskState, state_from_records
+
 _MIN_WIDTH = 20  # below this nothing useful fits; still never wrap
 
 ReadStates = Callable[[str], Mapping[str, str]]
@@ -100,10 +101,10 @@ class Progress:
             self._line(f"mission {mission} {self.state}" + (f" ({outcome})" if outcome else ""))
         elif type_ == "task.state" and task:
             self.tasks[(mission or "", task)] = str(data.get("state"))
-            if not self.tty and data.get("state") in _FINAL:
+            if not self.tty and data.get("state") in FINAL_STATES:
                 error = f": {data.get('error')}" if data.get("error") else ""
                 self._line(f"task {task} {data.get('state')} (attempt {attempt}){error}")
-            if data.get("state") == "waiting":  # a human gate: say how to open it
+            if data.get("state") == TaskState.WAITING:  # a human gate: say how to open it
                 self._line(f"task {task} waiting for approval: houston approve {mission} {task}"
                            f"  (or houston reject {mission} {task})")
         elif type_ == "worker.state":
@@ -129,7 +130,7 @@ class Progress:
         counts: dict[str, int] = {}
         for state in self.tasks.values():
             counts[state] = counts.get(state, 0) + 1
-        failed = tuple(sorted(task for (_, task), s in self.tasks.items() if s == "failed"))
+        failed = tuple(sorted(task for (_, task), s in self.tasks.items() if s == TaskState.FAILED))
         return View(self.state, counts, len(self.tasks), failed, len(self.busy),
                     "".join("#" if s in self.busy else "." for s in range(self.workers + 1)),
                     time.monotonic() - self.started, self.tokens, self.cost)
@@ -191,7 +192,7 @@ def read_task_states(home: Any) -> ReadStates:
 
     def read(mission_id: str) -> dict[str, str]:
         from houston import taskview
-        from houston.errors import HoustonError
+        from houston.core.errors import HoustonError
         from houston.store import MissionStore
 
         try:
@@ -199,7 +200,8 @@ def read_task_states(home: Any) -> ReadStates:
         except HoustonError:
             return {}  # the display must never stop the engine; events still count
         outline = taskview.read_outline(ref.path)
-        states = {str(row["id"]): "pending" for row in (outline or {}).get("tasks", [])}
+        declared = (outline or {}).get("tasks", [])
+        states = {str(row["id"]): str(TaskState.PENDING) for row in declared}
         try:
             with os.scandir(ref.path / "tasks") as entries:
                 for entry in entries:
@@ -214,12 +216,12 @@ def read_task_states(home: Any) -> ReadStates:
 
 def _disk_state(folder: Path) -> str:
     if (folder / "result.json").is_file():
-        return "succeeded"
+        return state_from_records(has_result=True, locked=False, saved=None)
     if (folder / "lock" / "owner.json").is_file():
-        return "running"
+        return state_from_records(has_result=False, locked=True, saved=None)
     try:
         saved = json.loads((folder / "state.json").read_bytes())
     except (OSError, ValueError):
-        return "pending"
+        saved = None
     state = saved.get("state") if isinstance(saved, dict) else None
-    return state if isinstance(state, str) else "pending"
+    return state_from_records(has_result=False, locked=False, saved=state)

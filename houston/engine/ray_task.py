@@ -23,7 +23,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from houston.errors import HoustonError
+from houston.core.errors import HoustonError
 from houston.runners import Job, Outcome, get_runner
 from houston.runners.context import JobContext
 

@@ -11,12 +11,13 @@ import os
 import time
 from typing import Any
 
-from houston.engine import scheduler
+from houston.core import dag
+from houston.core.lifecycle import Reason
+from houston.core.taskstate import TaskState
 from houston.engine import taskfiles as files
 from houston.engine.emitter import Emitter
 from houston.engine.mission_run import MissionRun, Running, TaskRun
 from houston.engine.stopping import Stopper
-from houston.lifecycle import Reason
 
 
 class TaskRecorder:
@@ -47,16 +48,16 @@ class TaskRecorder:
                 return
             for task_id in added:
                 self.emitter.emit("task.state", m.id, task_id, 0,
-                                  {"state": scheduler.PENDING, "added_by": t.id})
+                                  {"state": TaskState.PENDING, "added_by": t.id})
         if run is not None:
             files.accept_result(m.folder, t.id, result, run.folder)
         t.error = None
-        m.set_state(t, scheduler.SUCCEEDED)
+        m.set_state(t, TaskState.SUCCEEDED)
         self.save_task(m, t, write=run is not None)  # else result.json already says it
 
     def requeue(self, m: MissionRun, t: TaskRun, delay: float) -> None:
         t.not_before = time.monotonic() + delay
-        m.set_state(t, scheduler.PENDING)
+        m.set_state(t, TaskState.PENDING)
         self.save_task(m, t, extra={"retry_in": delay})
 
     def fail_task(self, m: MissionRun, t: TaskRun, error: str,
@@ -64,7 +65,7 @@ class TaskRecorder:
                   figure: dict[str, Any] | None = None) -> None:
         """`figure`: a budget stop's limit and spend, kept in the closing record."""
         t.error = error
-        m.set_state(t, scheduler.FAILED)
+        m.set_state(t, TaskState.FAILED)
         self.save_task(m, t)
         if m.fail_fast or reason is Reason.BUDGET_EXCEEDED:
             self.stopper.close_mission(m, reason,
@@ -72,19 +73,19 @@ class TaskRecorder:
 
     def cancel_task(self, m: MissionRun, t: TaskRun) -> None:
         t.error = "cancelled"
-        m.set_state(t, scheduler.CANCELLED)
+        m.set_state(t, TaskState.CANCELLED)
         self.save_task(m, t)
 
     def skip_doomed(self, m: MissionRun) -> None:
         """Pending tasks that can never run (a need failed, was cancelled or skipped)."""
         m.bad = False
         for _ in range(len(m.tasks) + 1):
-            doomed = scheduler.doomed(m.nodes(), m.states())
+            doomed = dag.doomed(m.nodes(), m.states())
             if not doomed:
                 return
             for task_id in doomed:
                 t = m.tasks[task_id]
                 t.error = "a task it needs did not succeed"
-                m.set_state(t, scheduler.SKIPPED)
+                m.set_state(t, TaskState.SKIPPED)
                 self.save_task(m, t)
             m.bad = False

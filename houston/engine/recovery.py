@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import psutil
 
 from houston import fsio, killpoints, moves
+from houston.core.errors import ConflictError
+from houston.core.lifecycle import MissionState, Reason
+from houston.core.taskstate import ExitReason, TaskState
+from houston.core.timestamps import parse_epoch
 from houston.engine import claims
-from houston.engine import scheduler as sch
 from houston.engine import taskfiles as tf
 from houston.engine.leftovers import remove_dead_writers_temp_files, remove_leftovers
 from houston.engine.liveness import (
@@ -34,9 +36,7 @@ from houston.engine.liveness import (
     kill_marked_processes,
     stop_agent,
 )
-from houston.errors import ConflictError
 from houston.home import Home
-from houston.lifecycle import MissionState, Reason
 from houston.store import MissionStore
 
 S = MissionState
@@ -72,7 +72,9 @@ def _claimer_alive(mission_dir: Path) -> bool:
     entry = claims_[-1]
     try:
         proc = psutil.Process(int(entry["pid"]))
-        ts = datetime.fromisoformat(str(entry["ts"]).replace("Z", "+00:00")).timestamp()
+        ts = parse_epoch(entry["ts"])
+        if ts is None:
+            return False
         # A process created after the claim was written cannot be the claimer.
         return proc.status() != psutil.STATUS_ZOMBIE and proc.create_time() <= ts + 1.0
     except psutil.AccessDenied:
@@ -156,7 +158,7 @@ def recover_task(mission_dir: Path, task_id: str, grace: float) -> dict[str, Any
     state = tf.read_state(mission_dir, task_id)
     locked = claims.is_locked(task_dir)
     numbers = tf.attempt_numbers(mission_dir, task_id)
-    if not locked and state.get("state") != sch.RUNNING:
+    if not locked and state.get("state") != TaskState.RUNNING:
         return _record_unclaimed(mission_dir, task_id, numbers[-1] if numbers else 0)
     owner = claims.read_owner(task_dir) if locked else None
     # A young lock (no owner.json yet) belongs to the newest attempt folder.
@@ -170,9 +172,9 @@ def recover_task(mission_dir: Path, task_id: str, grace: float) -> dict[str, Any
     if not accepted and tf.read_result(mission_dir, task_id) is None:
         if attempt and tf.read_attempt_json(folder, "exit.json") is None:
             tf.write_attempt_json(folder, "exit.json", {
-                "code": None, "signal": None, "reason": "interrupted", "started": None,
+                "code": None, "signal": None, "reason": ExitReason.INTERRUPTED, "started": None,
                 "finished": None, "duration": None, "error": "its engine died"})
-        tf.write_state(mission_dir, task_id, sch.PENDING, attempt,
+        tf.write_state(mission_dir, task_id, TaskState.PENDING, attempt,
                        error="requeued: its engine died", failures=int(state.get("failures") or 0),
                        crashes=int(state.get("crashes") or 0))
     killpoints.reached("recover.recorded")
@@ -199,7 +201,7 @@ def _record_unclaimed(mission_dir: Path, task_id: str, attempt: int) -> dict[str
     if not attempt or tf.read_attempt_json(folder, "exit.json") is not None:
         return None
     tf.write_attempt_json(folder, "exit.json", {
-        "code": None, "signal": None, "reason": "interrupted", "started": None,
+        "code": None, "signal": None, "reason": ExitReason.INTERRUPTED, "started": None,
         "finished": None, "duration": None, "error": "its engine died before it began"})
     return {"task": task_id, "attempt": attempt, "accepted": False, "stopped_agent": False}
 
@@ -223,10 +225,10 @@ def _accept_left_result(mission_dir: Path, task_id: str, folder: Path) -> bool:
         return False
     tf.accept_result(mission_dir, task_id, result)
     state = tf.read_state(mission_dir, task_id)
-    tf.write_state(mission_dir, task_id, sch.SUCCEEDED, int(state.get("attempt") or 0))
+    tf.write_state(mission_dir, task_id, TaskState.SUCCEEDED, int(state.get("attempt") or 0))
     with contextlib.suppress(FileNotFoundError):
         if tf.read_attempt_json(folder, "exit.json") is None:
             tf.write_attempt_json(folder, "exit.json", {
-                "code": 0, "signal": None, "reason": "succeeded", "started": None,
+                "code": 0, "signal": None, "reason": ExitReason.SUCCEEDED, "started": None,
                 "finished": None, "duration": None, "error": None})
     return True

@@ -11,11 +11,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from houston.core.lifecycle import Reason
 from houston.engine import budget
 from houston.engine.emitter import Emitter
 from houston.engine.mission_run import MissionRun, TaskRun
 from houston.engine.stopping import Stopper
-from houston.lifecycle import Reason
 
 
 class BudgetKeeper:

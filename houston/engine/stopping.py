@@ -16,6 +16,7 @@ from typing import Any
 
 import psutil
 
+from houston.core.lifecycle import Reason
 from houston.engine import budget
 from houston.engine import taskfiles as files
 from houston.engine.active import ActiveMissions
@@ -24,7 +25,6 @@ from houston.engine.mission_run import MissionRun, Running, TaskRun
 from houston.engine.options import EngineOptions
 from houston.engine.pool import Pool, WorkerRecord
 from houston.engine.queues import JobQueues
-from houston.lifecycle import Reason
 
 IO_STOP_GRACE = 5.0  # seconds the network worker has to answer a cancel
 

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from houston import fsio
-from houston.clock import iso, utcnow
+from houston.clock import utcnow
+from houston.core.timestamps import iso
 
 
 def write_json_fast(path: Path | str, obj: Any) -> None:

@@ -33,14 +33,15 @@ from typing import TYPE_CHECKING, Any
 import psutil
 
 from houston import fsio, killpoints
-from houston.clock import iso
+from houston.core.errors import HoustonError
+from houston.core.taskstate import ExitReason
+from houston.core.timestamps import iso
 from houston.engine import claims, taskfiles
 from houston.engine.envpause import WorkerPause, wait_for_space
 from houston.engine.inbox import Inbox, send
 from houston.engine.liveness import identity_of, my_identity
 from houston.engine.protocol import Claim, Done, Ready, UsageReport, WaitingForSpace
 from houston.engine.taskfiles import write_json_fast
-from houston.errors import HoustonError
 from houston.runners import Job, Outcome, context, get_runner
 from houston.runners.context import JobContext
 from houston.workspace import wants_worktree
@@ -327,8 +328,8 @@ def outcome_reason(outcome: Outcome) -> str:
 
     The engine overrides this when it sent the signal (timeout, cancel, budget stop)."""
     if outcome.ok:
-        return "succeeded"
-    return "crashed" if outcome.signal else "failed"
+        return ExitReason.SUCCEEDED
+    return ExitReason.CRASHED if outcome.signal else ExitReason.FAILED
 
 
 def _iso(ts: float) -> str:

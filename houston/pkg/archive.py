@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from houston.errors import PackageError
+from houston.core.errors import PackageError
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 

@@ -16,7 +16,7 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from houston.errors import PackageError
+from houston.core.errors import PackageError
 from houston.fsio import write_bytes_atomic
 
 # Never packed: build litter and version control.

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from houston import __version__
-from houston.errors import PackageError, UsageError
+from houston.core.errors import PackageError, UsageError
 from houston.fsio import write_bytes_atomic
 from houston.home import Home
 from houston.pkg import archive

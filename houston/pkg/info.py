@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from houston import yamlstrict
-from houston.errors import NotFoundError
+from houston.core.errors import NotFoundError
 from houston.home import Home
 from houston.pkg import archive
 from houston.pkg.install import build_index, package_dir

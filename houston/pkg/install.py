@@ -22,7 +22,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from houston import __version__, fsio
-from houston.errors import NotFoundError, PackageError
+from houston.core.errors import NotFoundError, PackageError
 from houston.home import Home
 from houston.pkg import archive
 from houston.pkg.build import pack_bytes, tree_digest

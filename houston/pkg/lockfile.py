@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from houston.errors import StoreError
+from houston.core.errors import StoreError
 from houston.fsio import write_json_atomic
 
 LOCKFILE_VERSION = 1

@@ -15,7 +15,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from houston.errors import SpecError
+from houston.core.errors import SpecError
 from houston.pkg.versions import (
     NAME_PATTERN,
     Requirement,

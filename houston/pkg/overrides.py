@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from houston import yamlstrict
-from houston.errors import SpecError
+from houston.core.errors import SpecError
 from houston.pkg.manifest import PackageManifest
 
 CONFIG_SUFFIXES = (".yaml", ".yml", ".json")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import houston
-from houston.errors import HoustonError, PackageError
+from houston.core.errors import HoustonError, PackageError
 from houston.pkg import archive
 from houston.pkg.manifest import MANIFEST_FILE, PackageManifest, load_manifest, read_manifest
 from houston.pkg.resolve import Candidate

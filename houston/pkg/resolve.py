@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from houston.errors import PackageError
+from houston.core.errors import PackageError
 from houston.pkg.versions import Requirement, satisfies, sort_descending
 
 MAX_STEPS = 20_000

@@ -94,7 +94,7 @@ def parse_requirement(text: str) -> Requirement:
 
 def require(text: str) -> Requirement:
     """`parse_requirement` for user input: a PackageError (exit 2) instead of ValueError."""
-    from houston.errors import PackageError
+    from houston.core.errors import PackageError
 
     try:
         return parse_requirement(text)

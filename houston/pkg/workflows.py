@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 
 from houston import yamlstrict
-from houston.errors import NotFoundError, PackageError, SpecError
+from houston.core.errors import NotFoundError, PackageError, SpecError
 from houston.home import Home
 from houston.pkg.lockfile import read_lock
 from houston.pkg.manifest import PackageManifest, read_manifest

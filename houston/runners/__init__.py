@@ -22,7 +22,7 @@ This module is the runner interface; every runner module follows it:
   `register_process(popen)` (a runner that starts a child process must call it at once so
   the engine can stop the child's process group and never leave it orphaned).
 * `run` returns an `Outcome` (ok, result dict, error text, exit code, signal). It raises
-  `houston.errors.RunnerError` for a setup problem (missing executable, entrypoint or
+  `houston.core.errors.RunnerError` for a setup problem (missing executable, entrypoint or
   endpoint): the attempt fails with that message instead of hanging. Any other exception
   fails the attempt with its traceback in stderr.log.
 * While `run` executes, file descriptors 1 and 2 point at the attempt's stdout.log and
@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from houston.errors import RunnerError
+from houston.core.errors import RunnerError
 
 if TYPE_CHECKING:
     import subprocess

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from houston.errors import RunnerError
+from houston.core.errors import RunnerError
 from houston.runners import AgentContext, Job, Outcome
 from houston.runners.claude_stream import (
     LiveText,

@@ -26,7 +26,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from houston.errors import RunnerError
+from houston.core.errors import RunnerError
 from houston.runners import AgentContext, Job, Outcome, context
 
 _STDOUT_PARSE_LIMIT = 1 << 20

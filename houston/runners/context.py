@@ -19,7 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from houston.errors import RunnerError
+from houston.core.errors import RunnerError
 from houston.runners import Job
 from houston.templating import TemplateError, referenced_tasks, resolve_results
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from houston.errors import RunnerError
+from houston.core.errors import RunnerError
 from houston.runners import Job
 from houston.runners.llm_output import format_instruction
 

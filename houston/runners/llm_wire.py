@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
-from houston.errors import RunnerError
+from houston.core.errors import RunnerError
 from houston.runners import AgentContext, write_output
 from houston.runners.llm_settings import Settings
 

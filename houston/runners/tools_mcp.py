@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from houston.errors import RunnerError
+from houston.core.errors import RunnerError
 from houston.runners.tools_files import ToolError
 
 START_TIMEOUT = 30.0

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from houston.errors import (
+from houston.core.errors import (
     AmbiguousError,
     ConflictError,
     EnvironmentFault,

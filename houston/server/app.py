@@ -23,9 +23,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from houston.core.lifecycle import MissionState
+from houston.core.taskstate import TaskState
 from houston.events import EventLog
 from houston.home import Home
-from houston.lifecycle import MissionState
 from houston.metrics import LogMetrics, render
 from houston.server import views
 from houston.server.api import Api
@@ -86,7 +87,8 @@ class Pages:
     def scrape(self) -> bytes:
         busy = 0
         for ref in self.store.list((MissionState.EXECUTING,), limit=10_000):
-            busy += sum(1 for t in views.read_tasks(ref.path) if t.get("state") == "running")
+            tasks = views.read_tasks(ref.path)
+            busy += sum(1 for t in tasks if t.get("state") == TaskState.RUNNING)
         return render(self.metrics.catch_up(), views.counts(self.store), busy)
 
     async def prometheus(self, request: Request) -> Response:

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from houston import fsio
+from houston.core.taskstate import TaskState
+from houston.core.timestamps import parse_time
 from houston.events import EventLog
-from houston.taskview import parse_time
 
 STDERR_TAIL_BYTES = 4096
 STDERR_TAIL_LINES = 30
@@ -57,7 +58,7 @@ def attempt_row(
         "started": exit_info.get("started") or owner.get("since"),
         "finished": exit_info.get("finished"),
         "duration": exit_info.get("duration"),
-        "reason": exit_info.get("reason") or ("running" if running else "unknown"),
+        "reason": exit_info.get("reason") or (TaskState.RUNNING if running else "unknown"),
         "code": exit_info.get("code"),
         "signal": exit_info.get("signal"),
         "error": exit_info.get("error"),
@@ -113,7 +114,7 @@ def failures(mission_path: Path, tasks: list[dict[str, Any]]) -> list[dict[str, 
     """Each failed task: its error and the tail of its latest attempt's stderr."""
     found = []
     for task in tasks:
-        if task.get("state") != "failed":
+        if task.get("state") != TaskState.FAILED:
             continue
         folder = mission_path / "tasks" / str(task["id"])
         numbers = _numbers(folder / "attempts")

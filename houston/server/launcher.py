@@ -28,7 +28,7 @@ import uvicorn
 from sse_starlette.sse import AppStatus
 
 from houston import fsio
-from houston.errors import StoreError
+from houston.core.errors import StoreError
 from houston.home import Home
 from houston.server.app import create_app
 from houston.server.protocol import BODY_TIMEOUT, HEAD_TIMEOUT, bounded_protocol

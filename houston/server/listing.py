@@ -17,18 +17,18 @@ import os
 import re
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from houston.ids import id_time
-from houston.lifecycle import MissionState
+from houston.core.ids import id_time
+from houston.core.lifecycle import MissionState, Outcome
+from houston.core.timestamps import iso_seconds, parse_time
 from houston.server import indexfile
 from houston.store import STATE_ORDER, MissionRef, MissionStore
-from houston.taskview import parse_time
 
 SORTS = ("newest", "oldest", "name", "duration", "cost")
-OUTCOMES = ("succeeded", "failed", "cancelled")
+OUTCOMES = tuple(outcome.value for outcome in Outcome)
 MAX_LIMIT = 1000
 WARM_DELAY = 1.0  # seconds the index build waits for the first page to go out
 # `agent: pkg/name` lines of a mission.yaml: enough to say which packages it uses
@@ -169,7 +169,7 @@ def _key(state: MissionState, path: str) -> tuple[str, int, int]:
 
 def _id_iso(mission_id: str) -> str | None:
     made = id_time(mission_id)
-    return made.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if made else None
+    return iso_seconds(made) if made else None
 
 
 @dataclass

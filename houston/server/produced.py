@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from houston import fsio
-from houston.errors import NotFoundError, UsageError
+from houston.core.errors import NotFoundError, UsageError
 
 MAX_OUTPUT_FILES = 1000
 MAX_RENDER_BYTES = 2 * 1024 * 1024

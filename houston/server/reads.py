@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from houston.errors import HoustonError, UsageError
+from houston.core.errors import HoustonError, UsageError
 from houston.events import EventLog
 from houston.home import Home
 from houston.server import detail, produced, views

@@ -26,7 +26,7 @@ from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from houston.errors import UsageError
+from houston.core.errors import UsageError
 from houston.secretfiles import setting
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})

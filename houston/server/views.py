@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from houston import taskview
-from houston.errors import NotFoundError, UsageError
+from houston.core.errors import NotFoundError, UsageError
+from houston.core.ids import SAFE_ID
 from houston.explain import end_reason
-from houston.ids import SAFE_ID
 from houston.server import detail as attempts
 from houston.store import STATE_ORDER, MissionRef, MissionStore
 

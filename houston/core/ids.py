@@ -1,19 +1,16 @@
 """Mission ids: `<utc yyyymmdd-hhmmss>-<slug>-<4 random>`, lowercase and sortable by time.
 
-Pure: the clock and the random part come in as arguments (`random_suffix` is the one
-helper that draws randomness, for callers to pass in).
+Pure: the clock and the random part come in as arguments (the store draws the random
+suffix when it creates a mission).
 """
 
 from __future__ import annotations
 
 import re
-import secrets
-import string
 import unicodedata
 from datetime import UTC, datetime
 
 SAFE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-_ALPHABET = string.ascii_lowercase + string.digits
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 _SUFFIX = re.compile(r"^[a-z0-9]{4}$")
 MISSION_ID = re.compile(r"^\d{8}-\d{6}-[a-z0-9-]{1,32}-[a-z0-9]{4}$")
@@ -24,10 +21,6 @@ def slugify(name: str, limit: int = 32) -> str:
     folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     slug = _NOT_SLUG.sub("-", folded.lower()).strip("-")[:limit].strip("-")
     return slug or "mission"
-
-
-def random_suffix() -> str:
-    return "".join(secrets.choice(_ALPHABET) for _ in range(4))
 
 
 def make_mission_id(name: str, now: datetime, suffix: str) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from houston.errors import IllegalTransition, UsageError
+from houston.core.errors import IllegalTransition, UsageError
 
 
 class MissionState(StrEnum):
