@@ -30,8 +30,9 @@ def attempt_reason(run: Running, msg: dict[str, Any] | None, ok: bool) -> str:
         return "succeeded"
     if run.stop_reason is not None:
         return run.stop_reason
-    # Its worker died, or its agent was killed by a signal we did not send: a crash.
-    if msg is None or msg.get("signal"):
+    # Its worker died, or its agent was killed by a signal we did not send, or the
+    # worker says the attempt's process was lost (a Ray node): a crash.
+    if msg is None or msg.get("signal") or msg.get("crashed"):
         return "crashed"
     if msg.get("environment"):  # it failed on a full disk: run it again once there is room
         return "interrupted"
