@@ -241,23 +241,6 @@ def test_tenants_each_get_namespace_quota_limits_isolation_and_budget() -> None:
     assert quotas["houston-alpha"] != quotas["houston-beta"]
 
 
-def test_adding_a_team_is_one_folder_and_one_line(tmp_path: Path) -> None:
-    tree = tmp_path / "k8s"
-    shutil.copytree(K8S, tree)
-    tenants = tree / "overlays" / "tenants"
-    team = tenants / "teams" / "gamma"
-    team.mkdir()
-    text = (tenants / "teams" / "alpha" / "kustomization.yaml").read_text()
-    (team / "kustomization.yaml").write_text(text.replace("houston-alpha", "houston-gamma"))
-    listing = tenants / "kustomization.yaml"
-    listing.write_text(listing.read_text() + "  - teams/gamma\n")
-    docs = kustomize(tenants)
-    assert [n["metadata"]["name"] for n in of_kind(tuple(docs), "Namespace")] == [
-        "houston-alpha", "houston-beta", "houston-gamma"]
-    gamma = [d for d in docs if d["metadata"].get("namespace") == "houston-gamma"]
-    assert {"StatefulSet", "ResourceQuota", "LimitRange"} <= {d["kind"] for d in gamma}
-
-
 def test_dockerfile_runs_the_wheel_as_a_non_root_user_on_a_slim_base() -> None:
     text = (ROOT / "Dockerfile").read_text()
     stages = re.split(r"^FROM ", text, flags=re.MULTILINE)[1:]
