@@ -85,6 +85,15 @@ def events_of(home: Path) -> list[dict[str, Any]]:
             for line in f.read_text().splitlines() if line.strip()]
 
 
+def wait_called(caller: Caller, run: Any, home: Path, timeout: float = 180) -> None:
+    """Until the model is called; else stop the run and say what the engine said."""
+    if caller.found.wait(timeout):
+        return
+    out, err = finish(run, timeout=1)
+    logs = "".join(p.read_text(errors="replace")[-3000:] for p in home.glob("run/*.log"))
+    raise AssertionError(f"the model was never called:\n{out}\n{err}\n{logs}")
+
+
 def finish(run: Any, timeout: float = 240) -> tuple[str, str]:
     try:
         out, err = run.communicate(timeout=timeout)
@@ -164,12 +173,13 @@ def test_cancel_and_timeout_kill_the_remote_llm_call(
 
     server, caller = scripted(hang)
     mission = tmp_path / "m.yaml"
+    # The timeout runs from dispatch: it leaves a loaded machine time to start a Ray worker.
     mission.write_text("name: stop-me\ntasks:\n"
-                       "  - id: ask\n    agent: raytest/ask\n    timeout: 8s\n    retries: 0\n")
+                       "  - id: ask\n    agent: raytest/ask\n    timeout: 25s\n    retries: 0\n")
     try:
         with server:
             run = start_run(home, mission, {**env, "HOUSTON_LLM_BASE_URL": server.url})
-            assert caller.found.wait(180), "the model was never called"
+            wait_called(caller, run, home)
             out, err = finish(run)
             release.set()
     finally:
@@ -187,7 +197,7 @@ def test_cancel_and_timeout_kill_the_remote_llm_call(
     try:
         with server:
             run = start_run(home2, mission, {**env, "HOUSTON_LLM_BASE_URL": server.url})
-            assert caller.found.wait(180), "the model was never called"
+            wait_called(caller, run, home2)
             mission_id = next(home2.glob("missions/EXECUTING/*")).name
             assert houston(home2, "cancel", mission_id, env=env).returncode == 0
             out, err = finish(run)
@@ -217,7 +227,7 @@ def test_a_node_killed_mid_call_is_a_crash_and_the_call_runs_again(
     try:
         with server:
             run = start_run(home, mission, {**env, "HOUSTON_LLM_BASE_URL": server.url})
-            assert caller.found.wait(180), "the model was never called"
+            wait_called(caller, run, home)
             raylet = caller.seen[0]["parent"]
             assert raylet in cluster["raylets"]  # on a worker node, not the head
             psutil.Process(raylet).kill()  # the node dies with its raylet, mid-call

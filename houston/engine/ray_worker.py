@@ -24,6 +24,7 @@ Each slot is one Ray driver; what that implies, and why:
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 import threading
@@ -77,17 +78,21 @@ class LiveUsage:
         return {"tokens": tokens, "cost": cost}
 
 
-def start_progress(live: LiveUsage) -> Any:
+def start_progress(live: LiveUsage) -> str:
     """The driver's ProgressBox: an async actor on this driver's node (it lives as long
-    as the driver's job), read by a daemon thread that hands each post to `live`."""
+    as the driver's job), read by a daemon thread that hands each post to `live`; its
+    name (attempts look it up by name: houston.engine.ray_task.box_named)."""
+    import uuid
+
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     from houston.engine.ray_task import ProgressBox
 
     here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)
+    name = f"houston-progress-{os.getpid()}-{uuid.uuid4().hex[:12]}"
     box: Any = ray.remote(num_cpus=0, max_restarts=0)(ProgressBox).options(
-        scheduling_strategy=here).remote()
+        scheduling_strategy=here, name=name, namespace="houston").remote()
 
     def read() -> None:
         while True:
@@ -100,7 +105,7 @@ def start_progress(live: LiveUsage) -> Any:
                 live.post(item)
 
     threading.Thread(target=read, daemon=True, name="ray-progress").start()
-    return box
+    return name
 
 
 def connect(environ: dict[str, str] | None = None) -> None:
@@ -144,7 +149,7 @@ def shipped(package_dir: str) -> tuple[str, Any] | None:
     return packages[package_dir]
 
 
-def submit(job: Job, box: Any, **options: Any) -> Any:
+def submit(job: Job, box: str | None, **options: Any) -> Any:
     """The attempt as a Ray task (`options` for Ray, e.g. num_cpus); its object ref."""
     digest, blob = shipped(job.package_dir) or ("", None)
     data = {**job.to_dict(), "env": {**forwarded_env(job), **job.env}}
@@ -188,8 +193,7 @@ def forwarded_env(job: Job, environ: Mapping[str, str] | None = None) -> dict[st
     HOUSTON_LLM_* variables, and the agent's API key (read here from its *_FILE if need
     be). They travel with the task, as the mission's own env does."""
     env = os.environ if environ is None else environ
-    found = {k: v for k, v in env.items()
-             if k.startswith("HOUSTON_LLM_") and not k.endswith(("_KEY", "_KEY_FILE"))}
+    found = dict(_llm_settings(env) if environ is not None else _own_llm_settings())
     own = job.agent.get("llm")
     named = own.get("api_key_env") if isinstance(own, dict) else None
     key_name = str(named or job.agent.get("api_key_env") or "HOUSTON_LLM_API_KEY")
@@ -212,6 +216,18 @@ def write_logs(job: Job, answer: dict[str, Any]) -> bool:
     for event in answer.get("events") or ():
         worker.WorkerContext(job, -1).emit(str(event["type"]), dict(event["data"]))
     return logs
+
+
+def _llm_settings(env: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items()
+            if k.startswith("HOUSTON_LLM_") and not k.endswith(("_KEY", "_KEY_FILE"))}
+
+
+@functools.cache
+def _own_llm_settings() -> dict[str, str]:
+    """This slot's HOUSTON_LLM_* settings: its environment does not change while it runs,
+    and reading all of os.environ again cost each attempt 0.4 ms."""
+    return _llm_settings(os.environ)
 
 
 def record_answer(job: Job, answer: dict[str, Any], msg_fd: int,
