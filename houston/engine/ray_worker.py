@@ -16,9 +16,10 @@ Each slot is one Ray driver; what that implies, and why:
 - The agent's package is shipped with the task (packed once per slot, unpacked once
   per node), and so is what the attempt reads of its mission (`view`), so nodes need
   Houston installed but not the packages or the home.
-- Usage is reported while the attempt runs: the node posts each report to this
-  driver's ProgressBox (houston.engine.ray_task) and a thread here passes it on to the
-  engine (`LiveUsage`), so budgets stop a remote attempt as they would a local one.
+- Usage of python and command attempts comes back when the attempt ends (budgets are
+  checked then). The network worker's llm attempts report it while they run: the node
+  posts each report to that driver's ProgressBox (houston.engine.ray_task) and a thread
+  there passes it on to the engine (`LiveUsage`, `start_progress`).
 """
 
 from __future__ import annotations
@@ -173,19 +174,16 @@ def run_remote(job: Job, msg_fd: int) -> tuple[Outcome, dict[str, Any], bool]:
         return worker.run_job(job, msg_fd)
     import ray
 
-    key = (job.mission_id, job.task_id, job.attempt)
-    live: LiveUsage = _state["live"]
-    _state["msg_fd"] = msg_fd
-    live.open(key)
     try:
-        answer: dict[str, Any] = ray.get(submit(job, _state["box"]))
+        # No ProgressBox here: an actor is one more Ray worker process per slot, whose
+        # start-up cost the whole engine more than live usage of python and command
+        # attempts is worth (they report it when they end; llm attempts report it live).
+        answer: dict[str, Any] = ray.get(submit(job, None))
     except ray.exceptions.RayError as exc:
         if is_crash(exc):
             _crash(exc)
         return Outcome(ok=False, error=f"Ray could not run the attempt: {exc}"), {}, False
-    finally:
-        reported = live.close(key)
-    return record_answer(job, answer, msg_fd, reported)
+    return record_answer(job, answer, msg_fd, {"tokens": 0, "cost": 0.0})
 
 
 def forwarded_env(job: Job, environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -282,15 +280,8 @@ def cluster_for(executor_env: dict[str, str]) -> Iterator[None]:
         ray.shutdown()
 
 
-def _report_usage(key: Key, tokens: int, cost: float) -> None:
-    """A live usage delta of the slot's one running attempt, as a local worker sends it."""
-    send(_state["msg_fd"], {"type": "usage", "tokens": tokens, "cost": cost})
-
-
 def main() -> None:
     connect()
-    _state["live"] = LiveUsage(_report_usage)
-    _state["box"] = start_progress(_state["live"])
     worker.main(run=run_remote)
 
 
