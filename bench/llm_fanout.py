@@ -14,7 +14,7 @@ A loopback OpenAI-compatible server (bench/_llm_server.py: Starlette on uvicorn,
 The ratio Houston / floor is the cost of the control plane (claims, attempt folders,
 results, events, budgets); the floor itself is about N / concurrency x delay. Peak RSS is
 the sum over the engine process and its workers (sampled every 0.1 s), the server excluded.
-Targets (DESIGN §8): ratio within 1.25 at concurrency 100, RSS under 400 MB.
+Targets: ratio within 1.25 at concurrency 100, RSS under 400 MB.
 """
 
 from __future__ import annotations

@@ -170,10 +170,6 @@ def request_cancel(
     return current
 
 
-def cancel_requested(ref: MissionRef) -> bool:
-    return (ref.path / CANCEL_REQUEST).is_file()
-
-
 def _retrying(store: MissionStore, ref: MissionRef, once: Callable[[MissionRef], T]) -> T:
     """Run `once` on the mission; when it lost a race, look again and decide afresh."""
     for _ in range(RACE_RETRIES):

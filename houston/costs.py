@@ -11,7 +11,7 @@ names its model and the server's `usage` (`prompt_tokens`, `completion_tokens`).
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -161,7 +161,3 @@ def cost_table(store: MissionStore, by: str, since: datetime | None) -> dict[str
 
 def start_of_day(now: datetime) -> datetime:
     return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def as_dict(spend: Spend) -> dict[str, Any]:
-    return {**asdict(spend), "package": spend.package}

@@ -1,4 +1,4 @@
-"""The global append-only event log in `<home>/events/` (DESIGN §6).
+"""The global append-only event log in `<home>/events/` (docs/formats.md, docs/telemetry.md).
 
 Segments are JSON-lines files named by the id of their first byte. An event's id is its
 byte offset in the whole log: monotonic, unique and resumable without a counter file.
@@ -84,16 +84,11 @@ def encode_event(
     return (compact(record) + "\n").encode()
 
 
-def parse_chunk(data: bytes, position: int) -> tuple[list[dict[str, Any]], int]:
-    """Pure: the events in `data` (which starts at log offset `position`) up to its last
-    newline, and the offset just past that newline. Torn or foreign lines are skipped:
-    a line counts only if it parses and its `id` equals its own offset."""
-    events, end = parse_chunk_raw(data, position)
-    return [event for event, _raw in events], end
-
-
 def parse_chunk_raw(data: bytes, position: int) -> tuple[list[tuple[dict[str, Any], bytes]], int]:
-    """Pure: like `parse_chunk`, with each event's own line (newline stripped)."""
+    """Pure: the events in `data` (which starts at log offset `position`) up to its last
+    newline, each with its own line (newline stripped), and the offset just past that
+    newline. Torn or foreign lines are skipped: a line counts only if it parses and its
+    `id` equals its own offset."""
     end = data.rfind(b"\n")
     events: list[tuple[dict[str, Any], bytes]] = []
     for raw in data[: end + 1].splitlines(keepends=True):

@@ -17,6 +17,17 @@ ACTORS = {
 BUDGET_KEYS = {"tokens": "max_tokens", "cost": "max_cost", "wall_time": "max_wall_time"}
 
 
+BUDGET_STOP_KEYS = ("scope", "kind", "limit", "spent", "needed", "task")
+
+
+def budget_stop(reason: str, detail: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The figure a budget stop recorded in its closing transition (which budget, its
+    limit, the amount spent), kept in status.json as `budget_stop`."""
+    if reason != "budget_exceeded" or not detail or "kind" not in detail:
+        return None
+    return {key: detail[key] for key in BUDGET_STOP_KEYS if key in detail}
+
+
 def figure(kind: str, value: float) -> str:
     if kind == "cost":
         return f"${value:,.4f}"
@@ -34,8 +45,26 @@ def last_move(transitions: list[dict[str, Any]]) -> dict[str, Any]:
     return next((t for t in reversed(transitions) if t.get("to") == "COMPLETED"), {})
 
 
+def recorded_budget_text(stop: dict[str, Any]) -> str:
+    """The figure the engine recorded: `Budget exceeded: tokens 6,200 of 5,000 (task a)`."""
+    kind = str(stop["kind"])
+    text = (f"Budget exceeded: {kind.replace('_', ' ')} "
+            f"{figure(kind, float(stop.get('spent') or 0.0))} of "
+            f"{figure(kind, float(stop['limit']))}")
+    scope = str(stop.get("scope") or "mission")
+    if scope.startswith("task:"):
+        text += f" (the budget of task {scope[5:]})"
+    elif stop.get("needed") is not None and stop.get("task"):
+        text += (f" (no room left to start task {stop['task']}, which reserves "
+                 f"{figure(kind, float(stop['needed']))})")
+    return text
+
+
 def budget_text(detail: dict[str, Any], budget: dict[str, Any], usage: dict[str, Any]) -> str:
-    """The limit that was hit with the figure spent, when the records say which."""
+    """The limit that was hit with the figure spent: as the engine recorded it, else (an
+    older record) worked out from the mission's budget and usage."""
+    if detail.get("kind") in BUDGET_KEYS and detail.get("limit") is not None:
+        return recorded_budget_text(detail)
     kinds = [detail["kind"]] if detail.get("kind") in BUDGET_KEYS else [
         k for k in ("tokens", "cost") if budget.get(BUDGET_KEYS[k]) is not None]
     parts = []
@@ -81,7 +110,8 @@ def _words(
     raw = status.get("usage")
     usage: dict[str, Any] = raw if isinstance(raw, dict) else {}
     if reason == "budget_exceeded":
-        return budget_text(detail, budget, usage)
+        stop = status.get("budget_stop")
+        return budget_text(stop if isinstance(stop, dict) else detail, budget, usage)
     if reason == "cancelled":
         by = cancel_by if detail.get("by") == "cancel.request" and cancel_by else detail.get("by")
         return f"Cancelled {actor(by)}"

@@ -1,6 +1,6 @@
 """Durable file primitives: atomic JSON writes, fsynced folders, torn-safe JSON lines.
 
-Rules (DESIGN §2, PITFALLS "Filesystem state"): temp file in the same folder, fsync,
+Rules (docs/formats.md): temp file in the same folder, fsync,
 `os.replace`, fsync the folder; appends are one `os.write` per record; readers skip a
 torn or unparsable line instead of failing.
 """

@@ -1,4 +1,4 @@
-"""The home folder (default `./.houston`): where every piece of state lives (DESIGN §2)."""
+"""The home folder (default `./.houston`): where every piece of state lives (docs/formats.md)."""
 
 from __future__ import annotations
 

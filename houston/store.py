@@ -29,6 +29,7 @@ from typing import Any
 from houston import fsio, killpoints, moves
 from houston.clock import iso, utcnow
 from houston.errors import AmbiguousError, ConflictError, NotFoundError, UsageError
+from houston.explain import budget_stop
 from houston.home import Home
 from houston.ids import MISSION_ID, make_mission_id, random_suffix
 from houston.lifecycle import MissionState, Outcome, Reason, check_transition
@@ -291,7 +292,8 @@ class MissionStore:
                 fsio.append_line(trail, repair)
             fsio.append_line(trail, entry, durable=True)
         outcome = Outcome(entry["outcome"]) if entry.get("outcome") else None
-        self._update_status(folder, target, Reason(entry["reason"]), outcome, now)
+        self._update_status(folder, target, Reason(entry["reason"]), outcome, now,
+                            entry.get("detail"))
 
     def _update_status(
         self,
@@ -300,6 +302,7 @@ class MissionStore:
         reason: Reason,
         outcome: Outcome | None,
         now: datetime,
+        detail: dict[str, Any] | None = None,
     ) -> None:
         path = folder / "status.json"
         try:
@@ -312,6 +315,11 @@ class MissionStore:
             status.update(outcome=outcome.value if outcome else None, finished=iso(now))
         else:
             status.update(outcome=None, finished=None)
+        figure = budget_stop(reason.value, detail) if target is MissionState.COMPLETED else None
+        if figure:
+            status["budget_stop"] = figure
+        else:
+            status.pop("budget_stop", None)
         if target is MissionState.EXECUTING and not status.get("started"):
             status["started"] = iso(now)
         fsio.write_json_atomic(path, status)

@@ -1,7 +1,7 @@
 """Read-only views of a mission for people: its tasks, its list row, its full picture.
 
 Used by `houston ls`/`show`, the HTTP API and the dashboard. Nothing here writes.
-The task files (FORMATS.md) are written by the engine and may be missing or half made
+The task files (docs/formats.md) are written by the engine and may be missing or half made
 (a mission dropped in by hand has no `tasks/` yet; an attempt may still be running):
 every reader tolerates that. Parsing is pure (`summarize_task`, `outline_tasks`,
 `list_row`); the `read_*` functions only gather files.

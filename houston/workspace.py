@@ -33,7 +33,6 @@ from houston import gitops
 from houston.gitops import WorkspaceError, git
 from houston.runners import Job, Outcome
 
-MODES = ("none", "worktree")
 RECORD = "workspace.json"  # in an attempt folder: branch, worktree, base, commit, state
 _LOCK_NAME = "houston-worktrees.lock"
 _ORPHAN_LOCK_REASONS = ("initializing",)

@@ -49,5 +49,5 @@ def test_reservations_must_fit_in_what_is_left() -> None:
 def test_concurrency_and_empty_limits() -> None:
     assert bud.concurrency_ok(Limits(max_concurrency=2), 1)
     assert not bud.concurrency_ok(Limits(max_concurrency=2), 2)
-    assert Limits.from_dict(None).is_empty()
+    assert Limits.from_dict(None) == Limits()
     assert Usage(1, 0.1) + Usage(2, 0.2) == Usage(3, 0.3)

@@ -20,9 +20,11 @@ from claude_helpers import (
     make_coding_package,
     make_repo,
 )
+from click.testing import CliRunner
 from test_engine_helpers import REPO, engine_thread, outcome, run_engine, submit, wait_for
 
 from houston import actions
+from houston.cli.main import cli
 from houston.engine import taskfiles as tf
 from houston.engine.gates import gate_state
 from houston.home import Home
@@ -78,6 +80,21 @@ def test_files_land_on_the_attempts_branch_and_spend_is_counted(
     assert "tool Write ok" in log and "result: success after 3 turns" in log
     assert "assistant: writing\n" in log and "assistant: All done.\n" in log
     assert "model call ended (end_turn): 50 output tokens" in log
+    spent = json.loads((tf.attempt_dir(path, "a", 1) / "usage.json").read_text())
+    assert spent["model"] == session["model"] and spent["model"].startswith("claude-")
+    assert spent["input_tokens"] == _claude_input(session["usage"])
+    assert spent["output_tokens"] == session["usage"]["output_tokens"] >= 150
+    answer = CliRunner().invoke(cli, ["--home", str(home.root), "costs", "--by", "model",
+                                      "--json"])
+    row = json.loads(answer.output)["rows"][0]
+    assert (row["model"], row["input_tokens"], row["output_tokens"], row["cost"]) == (
+        spent["model"], spent["input_tokens"], spent["output_tokens"],
+        pytest.approx(session["cost_usd"]))
+
+
+def _claude_input(usage: dict[str, int]) -> int:
+    return sum(int(usage.get(key) or 0) for key in
+               ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"))
 
 
 def test_a_task_sees_the_results_it_needs_and_the_mission_context(

@@ -150,6 +150,10 @@ def test_a_budget_stop_names_the_limit_and_the_figure(
 ) -> None:
     from playwright.sync_api import expect
 
+    # The engine recorded the figure when it stopped the mission; the page says that one.
+    store = MissionStore(ran["home"])
+    assert store.status(store.locate(ran["spendy"]))["budget_stop"] == {
+        "scope": "mission", "kind": "tokens", "limit": 5000.0, "spent": 6200.0}
     open_view(page, server, f"#/m/{ran['spendy']}")
     expect(page.locator("#m-end")).to_contain_text(
         "Budget exceeded: tokens 6,200 of 5,000", timeout=WAIT_MS)

@@ -16,7 +16,7 @@ from houston.events import (
     EventTail,
     add_listener,
     encode_event,
-    parse_chunk,
+    parse_chunk_raw,
     remove_listener,
 )
 from houston.server.watch import LogWatcher
@@ -31,8 +31,9 @@ def test_parse_chunk_skips_torn_and_foreign_lines() -> None:
     good = encode_event(0, 1.0, "usage", "m", None, None, {"tokens": 1})
     foreign = b'{"id": 5}\n'
     torn = b'{"id": 99, "ty'
-    events, end = parse_chunk(good + foreign + torn, 0)
-    assert [e["id"] for e in events] == [0]
+    events, end = parse_chunk_raw(good + foreign + torn, 0)
+    assert [e["id"] for e, _raw in events] == [0]
+    assert events[0][1] == good.rstrip(b"\n")
     assert end == len(good) + len(foreign)
 
 

@@ -33,13 +33,15 @@ class Ctx:
         self.needs = needs or {}
         self.mission_context = context
         self.reports: list[int] = []
+        self.splits: list[dict[str, Any]] = []
         self.events: list[tuple[str, dict[str, Any]]] = []
         self.procs: list[subprocess.Popen[bytes]] = []
         self.work_dir = Path(job.attempt_dir)
         self.blackboard = Blackboard(Path(job.mission_dir))
 
-    def report_usage(self, tokens: int = 0, cost: float = 0.0) -> None:
-        self.reports.append(tokens)
+    def report_usage(self, tokens: int | None = 0, cost: float = 0.0, **split: Any) -> None:
+        self.reports.append(tokens or 0)
+        self.splits.append(split)
 
     def emit(self, type_: str, data: dict[str, Any]) -> None:
         self.events.append((type_, data))

@@ -97,6 +97,11 @@ tasks:
         assert result is not None and result["text"].strip(), result
         # llama.cpp sends no usage when streaming: the count is an estimate, said so.
         assert result["usage"]["estimated"] is True and result["usage"]["total_tokens"] > 0
+        # Recorded as the weights it ran, not as a requested name llama.cpp ignored.
+        spent = tf.read_attempt_json(tf.attempt_dir(path, task, 1), "usage.json")
+        assert spent is not None and spent["model"] == result["model"]
+        assert spent["model"].startswith("local:") and spent["model"].endswith(".gguf")
+        assert spent["input_tokens"] > 0 and spent["output_tokens"] > 0
     assert (home.run / "local-model.log").stat().st_size > 0
 
 

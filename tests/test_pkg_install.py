@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from test_pkg_helpers import cli, make_package
 
-from houston.errors import NotFoundError, PackageError, SpecError
+from houston.errors import NotFoundError, PackageError, SpecError, UsageError
 from houston.home import Home
 from houston.pkg import ensure_requirements
 from houston.pkg.build import pack_bytes, write_archive
@@ -245,11 +245,11 @@ def test_catalog_sees_local_override_agents_and_the_locked_version(home: Home) -
 
 
 def test_parse_sets() -> None:
-    from houston.pkg.workflows import parse_sets
+    from houston.cli.engine import parse_sets  # `houston run PACKAGE/WORKFLOW --set k=v`
 
-    assert parse_sets(["ticket=a=b", " customer =Ada"]) == {"ticket": "a=b", "customer": "Ada"}
-    with pytest.raises(PackageError, match="not key=value"):
-        parse_sets(["novalue"])
+    assert parse_sets(("ticket=a=b", " customer =Ada")) == {"ticket": "a=b", "customer": "Ada"}
+    with pytest.raises(UsageError, match="not key=value"):
+        parse_sets(("novalue",))
 
 
 def test_a_tampered_registry_archive_stops_the_install_loudly(home: Home, registry: Path) -> None:

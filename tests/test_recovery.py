@@ -1,4 +1,4 @@
-"""Crash recovery (DESIGN §4) with real processes killed by SIGKILL."""
+"""Crash recovery (docs/engine.md, "Crash recovery") with real processes killed by SIGKILL."""
 
 from __future__ import annotations
 
@@ -232,7 +232,7 @@ def _fake_executing(home: Home, engine: dict[str, object], task_owner: dict[str,
             "added_by": None}
     tf.write_spec(ref.path, spec)
     tf.write_state(ref.path, "a", "running", 1)
-    tf.new_attempt_dir(ref.path, "a", 0)
+    tf.attempt_dir(ref.path, "a", 1).mkdir(parents=True)
     if task_owner is not None:
         assert claims.claim_task(tf.task_dir(ref.path, "a"), task_owner, 1)
     return ref.id

@@ -16,7 +16,7 @@ import pytest
 from houston.events import EventLog
 from houston.home import Home
 from houston.server.launcher import ServerHandle, start
-from houston.server.sse import CONTROL, Feed, Subscriber, encode_sse, resume_point, wire
+from houston.server.sse import CONTROL, Feed, Subscriber, resume_point, wire
 
 
 @pytest.fixture
@@ -51,10 +51,7 @@ def test_resume_point_prefers_last_event_id_then_since_then_head() -> None:
         assert resume_point(junk, None, 99) == 99
 
 
-def test_encode_sse_carries_the_id_for_resume() -> None:
-    message = encode_sse({"id": 12, "type": "usage", "data": {}})
-    assert message.startswith(b"id: 12\ndata: {")
-    assert message.endswith(b"\n\n")
+def test_wire_carries_the_id_for_resume() -> None:
     assert wire(12, b'{"id":12}') == b'id: 12\ndata: {"id":12}\n\n'
 
 

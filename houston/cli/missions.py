@@ -176,6 +176,7 @@ def format_show(view: dict[str, Any]) -> str:
             ("created", f"{view['created']} ({render.format_age(view['age'])} ago)"),
             ("tasks", _task_summary(counts)),
             ("spend", _spend(usage, view.get("budget"))),
+            *([("ended", ended)] if (ended := _ended(view)) else []),
             ("path", view["path"]),
             # why a mission ended without running (e.g. it did not validate)
             *([("error", view["error"])] if view.get("error") else []),
@@ -195,6 +196,16 @@ def format_show(view: dict[str, Any]) -> str:
     if trail:
         parts.append(render.format_table(("WHEN", "FROM", "TO", "REASON"), trail))
     return "\n\n".join(parts)
+
+
+def _ended(view: dict[str, Any]) -> str | None:
+    """Why a completed mission ended, in words (a budget stop with its recorded figure)."""
+    from houston.explain import end_reason
+
+    budget = view.get("budget")
+    end = end_reason(view, view.get("transitions") or [], view.get("tasks") or [],
+                     budget if isinstance(budget, dict) else None)
+    return str(end["text"]) if end else None
 
 
 def _task_summary(counts: dict[str, int]) -> str:

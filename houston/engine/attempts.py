@@ -232,16 +232,16 @@ class AttemptOps:
         over = bud.exceeded(limits, used, wall)
         if over is None:
             return
-        self.emit("budget.stop", m.id, t.id if t else None, None,
-                  {"scope": scope, "kind": over, "limit": limits.limit(over),
-                   "spent": bud.spent(used, wall)[over]})
+        figure = bud.stop_figure(scope, over, limits.limit(over), bud.spent(used, wall)[over])
+        self.emit("budget.stop", m.id, t.id if t else None, None, figure)
         if t is not None and t.running is not None:
             if t.running.stop_reason is None:
                 t.running.stop_error = bud.over_text(over, bud.spent(used, wall)[over],
                                                      limits.limit(over), scope)
+                t.running.budget_figure = figure
             self.stop_attempt(m, t, "budget_exceeded")
         if scope == "mission":
-            self.close_mission(m, Reason.BUDGET_EXCEEDED, {"kind": over})
+            self.close_mission(m, Reason.BUDGET_EXCEEDED, figure)
 
     # -- stopping -------------------------------------------------------------------
 
@@ -299,6 +299,10 @@ class AttemptOps:
                     continue
                 if run.stop_reason is None and run.deadline is not None and now >= run.deadline:
                     run.stop_error = _deadline_text(run)
+                    if run.deadline_reason == "budget_exceeded":  # the task's wall time
+                        seconds = run.deadline - run.started_mono
+                        run.budget_figure = bud.stop_figure(f"task:{t.id}", "wall_time",
+                                                            seconds, seconds)
                     self.stop_attempt(m, t, run.deadline_reason)
                 if run.kill_at is not None and now >= run.kill_at:
                     self.kill_attempt(m, t)
@@ -322,8 +326,9 @@ class AttemptOps:
         reason = attempt_reason(run, msg, ok)
         if died or run.stop_reason is not None:
             self.kill_orphans(t, run, worker_died=died)
-        if died:
-            tf.write_attempt_json(run.folder, "usage.json", usage.to_dict())
+        if died:  # keeping the model and token split the worker wrote as it went
+            known = tf.read_attempt_json(run.folder, "usage.json") or {}
+            tf.write_attempt_json(run.folder, "usage.json", {**known, **usage.to_dict()})
         if reason != "succeeded" and os.path.exists(f"{run.path}/workspace.json"):  # noqa: PTH110
             save_worktree(run.path, reason)
         if msg is None or msg.get("logs", True):
@@ -343,6 +348,7 @@ class AttemptOps:
                 "code": (msg or {}).get("exit_code"), "signal": (msg or {}).get("signal"),
                 "reason": reason, "started": iso_ts(started), "finished": iso_ts(finished),
                 "duration": round(finished - started, 6), "error": error,
+                "worker": run.slot,  # its lock went to a tombstone, not to claim/
             })
         if msg is not None and msg.get("accepted") and reason != "succeeded":
             (tf.task_dir(m.folder, t.id) / "result.json").unlink(missing_ok=True)
@@ -350,7 +356,8 @@ class AttemptOps:
                   {"reason": reason, "error": error, "duration": round(finished - started, 6),
                    "usage": usage.to_dict()})
         accepted = bool(msg and msg.get("accepted"))
-        self.settle(m, t, reason, error, (msg or {}).get("result"), None if accepted else run)
+        self.settle(m, t, reason, error, (msg or {}).get("result"), None if accepted else run,
+                    figure=run.budget_figure)
         if died:  # record first (exit.json, state.json), release second
             killpoints.reached("finish.recorded")
             self.break_leftover_lock(m, t)
@@ -386,8 +393,11 @@ class AttemptOps:
             kill_attempt_processes(run.path)  # never recorded, or escaped its group
 
     def settle(self, m: MissionRun, t: TaskRun, reason: str, error: str | None,
-               result: Any, run: Running | None) -> None:
-        """Decide the task's next state after an attempt ended for `reason`."""
+               result: Any, run: Running | None,
+               figure: dict[str, Any] | None = None) -> None:
+        """Decide the task's next state after an attempt ended for `reason`; `figure`: a
+        budget stop's limit and spend (the attempt's worker may have accepted its result
+        before the stop, so `run` is not always given)."""
         if reason == "succeeded":
             self.accept(m, t, result if isinstance(result, dict) else {}, run)
         elif reason == "interrupted":
@@ -404,7 +414,7 @@ class AttemptOps:
             m.set_state(t, sch.CANCELLED)
             self.save_task(m, t)
         elif reason == "budget_exceeded":
-            self.fail_task(m, t, error or "budget exceeded", Reason.BUDGET_EXCEEDED)
+            self.fail_task(m, t, error or "budget exceeded", Reason.BUDGET_EXCEEDED, figure)
         else:
             t.failures += 1
             retries = t.retries
@@ -445,12 +455,14 @@ class AttemptOps:
         self.save_task(m, t, extra={"retry_in": delay})
 
     def fail_task(self, m: MissionRun, t: TaskRun, error: str,
-                  reason: Reason = Reason.TASK_FAILED) -> None:
+                  reason: Reason = Reason.TASK_FAILED,
+                  figure: dict[str, Any] | None = None) -> None:
+        """`figure`: a budget stop's limit and spend, kept in the closing record."""
         t.error = error
         m.set_state(t, sch.FAILED)
         self.save_task(m, t)
         if m.fail_fast or reason is Reason.BUDGET_EXCEEDED:
-            self.close_mission(m, reason, {"task": t.id, "error": error})
+            self.close_mission(m, reason, {"task": t.id, "error": error, **(figure or {})})
 
     def save_task(self, m: MissionRun, t: TaskRun, *, worker: int | None = None,
                   extra: dict[str, Any] | None = None, write: bool = True) -> None:

@@ -42,9 +42,6 @@ class Limits:
         """Limits on tokens or cost: dispatch must reserve them."""
         return self.max_tokens is not None or self.max_cost is not None
 
-    def is_empty(self) -> bool:
-        return self == Limits()
-
 
 @dataclass(frozen=True)
 class Usage:
@@ -135,6 +132,28 @@ def fits(limits: Limits, used: Usage, reserved: Usage, ask: Usage) -> bool:
     if limits.max_tokens is not None and total.tokens > limits.max_tokens:
         return False
     return not (limits.max_cost is not None and total.cost > limits.max_cost + 1e-12)
+
+
+def stop_figure(scope: str, kind: str, limit: float | None, spent_value: float
+                ) -> dict[str, Any]:
+    """What a budget stop records in the mission's closing transition (`detail`): which
+    budget (`scope`: `mission` or `task:<id>`; `kind`: tokens, cost or wall_time), its
+    limit and the amount spent when it stopped."""
+    return {"scope": scope, "kind": kind, "limit": limit, "spent": round(spent_value, 10)}
+
+
+def room_figure(limits: Limits, used: Usage, reserved: Usage, ask: Usage) -> dict[str, Any]:
+    """The stop figure of a mission with no room left to start a task: the first budget
+    that its spend (plus running reservations and the task's own) does not fit, and
+    `needed`, what the task reserves of it. Empty when every limit fits."""
+    total = used + reserved + ask
+    for kind, limit, have, want, asked in (
+            ("tokens", limits.max_tokens, used.tokens, total.tokens, ask.tokens),
+            ("cost", limits.max_cost, used.cost, total.cost, ask.cost)):
+        if limit is not None and (have >= limit or want > limit + 1e-12):
+            return {**stop_figure("mission", kind, float(limit), float(have)),
+                    "needed": asked}
+    return {}
 
 
 def concurrency_ok(limits: Limits, running: int) -> bool:

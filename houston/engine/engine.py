@@ -370,7 +370,8 @@ class Engine(AttemptOps, Gating, IoDispatch, Pipelining, Sampling, Following, Pa
         used = m.usage()
         if bud.exhausted(m.limits, used) or not bud.fits(m.limits, used, m.reserved(), ask):
             if m.running_count() == 0:
-                self.close_mission(m, Reason.BUDGET_EXCEEDED, {"task": t.id})
+                figure = bud.room_figure(m.limits, used, m.reserved(), ask)
+                self.close_mission(m, Reason.BUDGET_EXCEEDED, {"task": t.id, **figure})
             return False
         return True
 

@@ -70,13 +70,15 @@ class IoContext(WorkerContext):
     def stopped(self) -> bool:
         return self._attempt.stopped.is_set()
 
-    def report_usage(self, tokens: int = 0, cost: float = 0.0) -> None:
+    def report_usage(self, tokens: int | None = None, cost: float = 0.0, *,
+                     model: str | None = None, input_tokens: int = 0,
+                     output_tokens: int = 0) -> None:
         if self.stopped:
             raise AttemptStopped("the engine stopped this attempt")
-        self.tokens += int(tokens)
-        self.cost = round(self.cost + float(cost), 10)
-        send(self._msg_fd, {"type": "usage", **_names(self.job), "tokens": int(tokens),
-                            "cost": float(cost)})
+        tokens, cost = self.count_usage(tokens, cost, model, input_tokens, output_tokens)
+        self.keep_usage()  # first: the engine may stop this attempt on the report
+        send(self._msg_fd, {"type": "usage", **_names(self.job), "tokens": tokens,
+                            "cost": cost})
 
 
 class IoWorker:
@@ -126,7 +128,7 @@ class IoWorker:
             outcome = Outcome(ok=False, error=f"{type(exc).__name__}: {exc}")
         finally:
             logs = self.out.unbind() | self.err.unbind()
-        self.finish(attempt, outcome, {"tokens": ctx.tokens, "cost": ctx.cost}, logs)
+        self.finish(attempt, outcome, ctx.usage_record(), logs)
 
     def claim(self, job: Job, claim: dict[str, Any]) -> str | None:
         task_dir = _task_dir(job)

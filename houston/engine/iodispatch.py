@@ -77,7 +77,8 @@ class IoDispatch:
         embedded model's server, started on first need (raises RunnerError if missing)."""
         if agent.runner_name != "llm" or not lm.wants_local(agent_dict, os.environ):
             return agent_dict, {}
-        return lm.pointed(agent_dict, self.local_model.ensure())
+        url = self.local_model.ensure()
+        return lm.pointed(agent_dict, url, self.local_model.label)
 
     def warm_io(self, m: MissionRun) -> None:
         """Start the network worker as soon as a mission with llm tasks is claimed, beside

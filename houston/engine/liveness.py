@@ -4,7 +4,7 @@ The start token is the process start time in clock ticks since boot, read from
 `/proc/<pid>/stat` (field 22), joined with the boot id: it never moves when the wall
 clock is stepped, and a reused pid gets a different token. Where /proc is missing we
 fall back to psutil's `create_time` rounded to whole seconds (stepping the clock may move
-it; PITFALLS "Locks and liveness"). A zombie is dead; a process we may not inspect
+it). A zombie is dead; a process we may not inspect
 (AccessDenied) is alive. Time is never used to decide that an owner is dead.
 """
 
@@ -218,12 +218,3 @@ def _running(proc: psutil.Process) -> bool:
         return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
-
-
-def wait_gone(record: dict[str, Any], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not is_alive(record):
-            return True
-        time.sleep(0.02)
-    return not is_alive(record)

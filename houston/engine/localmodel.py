@@ -10,7 +10,7 @@ port, once, when a mission that needs it is claimed; the engine gives its URL to
 attempts and stops the server when it stops. The server's output goes to
 `<home>/run/local-model.log`.
 
-What llama.cpp's server does differently (PITFALLS): it needs `--chat_format gemma` for
+What llama.cpp's server does differently (docs/agent-runtime.md): it needs `--chat_format gemma` for
 Gemma, ignores the model name, and sends no `usage` when streaming, so the llm runner's
 token counts for it are estimates and are marked `estimated`. It serves one request at a
 time and by default interrupts the stream in flight when another request comes, which
@@ -69,17 +69,28 @@ def wants_local(agent: Mapping[str, Any], env: Mapping[str, str]) -> bool:
     return env.get("HOUSTON_LLM_BASE_URL") == LOCAL
 
 
-def pointed(agent: dict[str, Any], url: str) -> tuple[dict[str, Any], dict[str, str]]:
+def pointed(agent: dict[str, Any], url: str,
+            label: str = "") -> tuple[dict[str, Any], dict[str, str]]:
     """Pure: the agent without its `local` base URL, and the job env that names the
     server instead. The URL goes in the job's env (sent with every job) rather than in
-    the agent (sent once per worker and kept), so a restarted server is never missed."""
+    the agent (sent once per worker and kept), so a restarted server is never missed.
+    `label` (`local:<model file>`) is the model the attempt's usage records: llama.cpp
+    ignores the model name a request asks for, so that name would be a fake one."""
     own = agent.get("llm")
     if isinstance(own, dict) and own.get("base_url") == LOCAL:
         agent = {**agent, "llm": {k: v for k, v in own.items() if k != "base_url"}}
     if agent.get("base_url") == LOCAL:
         agent = {k: v for k, v in agent.items() if k != "base_url"}
     # Its `gemma` chat format drops system messages: the runner folds them into the user's.
-    return agent, {"HOUSTON_LLM_BASE_URL": url, "HOUSTON_LLM_FOLD_SYSTEM": "1"}
+    env = {"HOUSTON_LLM_BASE_URL": url, "HOUSTON_LLM_FOLD_SYSTEM": "1"}
+    if label:
+        env["HOUSTON_LLM_SERVED_MODEL"] = label
+    return agent, env
+
+
+def model_label(path: str | Path) -> str:
+    """Pure: how usage names the embedded model: `local:` and its weights' file name."""
+    return f"{LOCAL}:{Path(path).name}"
 
 
 class LocalModel:
@@ -89,6 +100,7 @@ class LocalModel:
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
         self.url: str | None = None
+        self.label = ""  # `local:<model file>`, once started
 
     def ensure(self) -> str:
         """The server's base URL (…/v1), starting it if needed. Raises RunnerError."""
@@ -99,6 +111,7 @@ class LocalModel:
             raise RunnerError(f"base URL `local` needs the embedded model: "
                               f"{', '.join(missing)} not installed", fix=INSTALL_FIX)
         model = importlib.import_module(MODEL_PACKAGE).assemble()
+        self.label = model_label(model)
         port = _free_port()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:

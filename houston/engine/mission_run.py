@@ -46,6 +46,7 @@ class Running:
     agent: dict[str, Any] | None = None
     stop_reason: str | None = None
     stop_error: str | None = None  # what the attempt's error says when the stop ends it
+    budget_figure: dict[str, Any] | None = None  # a budget stop's limit and spend (detail)
     kill_at: float | None = None
     procs: dict[int, psutil.Process] = field(default_factory=dict)
     log_offsets: dict[str, int] = field(default_factory=lambda: {"stdout": 0, "stderr": 0})

@@ -108,8 +108,7 @@ class RayIoWorker(IoWorker):
             if attempt.over:
                 return  # stopped: its folder may have moved on
         logs = ray_worker.write_logs(job, answer)
-        usage = {"tokens": int(answer["usage"]["tokens"]),
-                 "cost": float(answer["usage"]["cost"])}
+        usage = ray_worker.usage_of(answer)
         tokens = int(usage["tokens"]) - int(reported["tokens"])
         cost = round(usage["cost"] - float(reported["cost"]), 10)
         if tokens or cost:

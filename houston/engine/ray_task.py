@@ -97,14 +97,16 @@ class RemoteContext(JobContext):
 
         return Blackboard(self.mission_dir, mission_id=self.mission_id, task_id=self.task_id)
 
-    def report_usage(self, tokens: int = 0, cost: float = 0.0) -> None:
-        # The totals come back with the outcome; the deltas go to the driver at once.
-        self.tokens += int(tokens)
-        self.cost = round(self.cost + float(cost), 10)
+    def report_usage(self, tokens: int | None = None, cost: float = 0.0, *,
+                     model: str | None = None, input_tokens: int = 0,
+                     output_tokens: int = 0) -> None:
+        # The totals come back with the outcome; an llm attempt's deltas also go to the
+        # driver at once (`box`).
+        tokens, cost = self.count_usage(tokens, cost, model, input_tokens, output_tokens)
         if self._box is not None:
             box_named(self._box).post.remote({
                 "key": [self.mission_id, self.task_id, self.attempt],
-                "tokens": int(tokens), "cost": float(cost)})
+                "tokens": tokens, "cost": cost})
 
     def register_process(self, proc: subprocess.Popen[bytes]) -> None:
         # Its group is killed when the attempt ends here (a cancel interrupts the task
@@ -194,7 +196,7 @@ def execute(job_data: dict[str, Any], digest: str, blob: bytes | None,
             end_groups(ctx.groups)
         return {"ok": outcome.ok, "result": outcome.result, "error": outcome.error,
                 "exit_code": outcome.exit_code, "signal": outcome.signal,
-                "usage": {"tokens": ctx.tokens, "cost": ctx.cost}, "events": ctx.events,
+                "usage": ctx.usage_record(), "events": ctx.events,
                 "stdout": _read_capped(work / "stdout.log"),
                 "stderr": _read_capped(work / "stderr.log"), "node": os.uname().nodename}
     finally:

@@ -183,7 +183,7 @@ def run_remote(job: Job, msg_fd: int) -> tuple[Outcome, dict[str, Any], bool]:
         if is_crash(exc):
             _crash(exc)
         return Outcome(ok=False, error=f"Ray could not run the attempt: {exc}"), {}, False
-    return record_answer(job, answer, msg_fd, {"tokens": 0, "cost": 0.0})
+    return record_answer(job, answer, msg_fd)
 
 
 def forwarded_env(job: Job, environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -228,18 +228,20 @@ def _own_llm_settings() -> dict[str, str]:
     return _llm_settings(os.environ)
 
 
-def record_answer(job: Job, answer: dict[str, Any], msg_fd: int,
-                  reported: dict[str, Any]) -> tuple[Outcome, dict[str, Any], bool]:
-    """Logs, usage and result of a remote attempt into its folder here (as run_job).
-    `reported`: the usage already passed on to the engine while it ran."""
+def usage_of(answer: dict[str, Any]) -> dict[str, Any]:
+    """The attempt's usage.json from its answer: with the model and split, if said."""
+    return {**answer["usage"], "tokens": int(answer["usage"]["tokens"]),
+            "cost": float(answer["usage"]["cost"])}
+
+
+def record_answer(job: Job, answer: dict[str, Any],
+                  msg_fd: int) -> tuple[Outcome, dict[str, Any], bool]:
+    """Logs, usage and result of a remote attempt into its folder here (as run_job)."""
     attempt = job.attempt_dir
     logs = write_logs(job, answer)
-    usage = {"tokens": int(answer["usage"]["tokens"]), "cost": float(answer["usage"]["cost"])}
-    left = {"tokens": usage["tokens"] - int(reported["tokens"]),
-            "cost": round(usage["cost"] - float(reported["cost"]), 10)}
-    if left["tokens"] or left["cost"]:
-        send(msg_fd, {"type": "usage", **left})
+    usage = usage_of(answer)
     if usage["tokens"] or usage["cost"]:
+        send(msg_fd, {"type": "usage", "tokens": usage["tokens"], "cost": usage["cost"]})
         write_json_fast(f"{attempt}/usage.json", usage)
     outcome = Outcome(ok=bool(answer["ok"]), result=answer.get("result"),
                       error=answer.get("error"), exit_code=answer.get("exit_code"),

@@ -1,5 +1,5 @@
-"""The crash-recovery sweep of DESIGN §4, run at engine start, every few seconds, and by
-`houston recover`. Idempotent: a second run finds nothing to do.
+"""The crash-recovery sweep (docs/engine.md, "Crash recovery"), run at engine start,
+every few seconds, and by `houston recover`. Idempotent: a second run finds nothing to do.
 
 For each mission in EXECUTING whose engine is dead (engine.json names a process that is
 gone or whose start token differs; without engine.json, the pid that recorded the claim

@@ -1,4 +1,4 @@
-"""The task files inside a mission folder (FORMATS "Task files"), read and written here.
+"""The task files inside a mission folder (docs/formats.md), read and written here.
 
 tasks/<t>/spec.json (written once), lock/owner.json (held = running), state.json (atomic;
 written when a task fails, is requeued, skipped or cancelled: the error and the failure
@@ -142,24 +142,6 @@ def attempt_numbers(mission_dir: Path, task_id: str) -> list[int]:
     except FileNotFoundError:
         return []
     return sorted(int(n) for n in names if n.isdigit())
-
-
-def new_attempt_dir(mission_dir: Path, task_id: str, at_least: int) -> tuple[int, Path]:
-    """mkdir the next attempt folder (numbers are never reused, even after a crash)."""
-    number = at_least + 1
-    path = attempt_dir(mission_dir, task_id, number)
-    try:
-        path.mkdir(parents=True)
-        return number, path
-    except FileExistsError:
-        number = max([at_least, *attempt_numbers(mission_dir, task_id)]) + 1
-    while True:
-        path = attempt_dir(mission_dir, task_id, number)
-        try:
-            path.mkdir(parents=True)
-            return number, path
-        except FileExistsError:
-            number += 1
 
 
 def read_attempt_json(path: Path, name: str) -> dict[str, Any] | None:

@@ -42,6 +42,7 @@ from houston.engine.taskfiles import write_json_fast
 from houston.errors import HoustonError
 from houston.runners import Job, Outcome, context, get_runner
 from houston.runners.context import JobContext
+from houston.workspace import wants_worktree
 
 if TYPE_CHECKING:
     from houston.engine.blackboard import Blackboard
@@ -68,10 +69,19 @@ class WorkerContext(JobContext):
         return Blackboard(self.mission_dir, mission_id=self.mission_id, task_id=self.task_id,
                           events=_event_log(self.mission_dir))
 
-    def report_usage(self, tokens: int = 0, cost: float = 0.0) -> None:
-        self.tokens += int(tokens)
-        self.cost = round(self.cost + float(cost), 10)
-        send(self._msg_fd, {"type": "usage", "tokens": int(tokens), "cost": float(cost)})
+    def report_usage(self, tokens: int | None = None, cost: float = 0.0, *,
+                     model: str | None = None, input_tokens: int = 0,
+                     output_tokens: int = 0) -> None:
+        tokens, cost = self.count_usage(tokens, cost, model, input_tokens, output_tokens)
+        self.keep_usage()  # first: the engine may stop this worker on the report
+        send(self._msg_fd, {"type": "usage", "tokens": tokens, "cost": cost})
+
+    def keep_usage(self) -> None:
+        """usage.json as it stands, once the model or the token split is known: a budget
+        stop kills the worker, and the engine then writes only tokens and cost (which it
+        was told) over what is here."""
+        if self.model or self.input_tokens or self.output_tokens:
+            write_json_fast(f"{self.job.attempt_dir}/usage.json", self.usage_record())
 
     def emit(self, type_: str, data: dict[str, Any]) -> None:
         _event_log(self.mission_dir).append(type_, mission=self.mission_id, task=self.task_id,
@@ -128,7 +138,7 @@ def run_job(job: Job, msg_fd: int,
             sys.stderr.flush()
         os.dup2(_DEVNULL, 1)
         os.dup2(_LOGFD, 2)
-    usage = {"tokens": ctx.tokens, "cost": ctx.cost}
+    usage = ctx.usage_record()
     if ctx.tokens or ctx.cost:  # absent usage.json = nothing spent (one file less)
         write_json_fast(f"{attempt}/usage.json", usage)
     if outcome.ok:
@@ -207,8 +217,7 @@ def run_claimed(job: Job, claim: dict[str, Any] | None, msg_fd: int,
             return
     started = time.time()
     spec = claim.get("spec") if claim else None
-    worktree = (spec or {}).get("workspace") == "worktree" or (
-        not (spec or {}).get("workspace") and job.agent.get("workspace") == "worktree")
+    worktree = wants_worktree(spec, job.agent)
     if run is None or worktree:  # a git worktree lives beside the home: it runs here
         outcome, usage, logs = run_job(job, msg_fd, worktree)
     else:

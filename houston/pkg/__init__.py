@@ -1,4 +1,4 @@
-"""Packages: versioned bundles of agents, workflows, patterns, config and docs (DESIGN §5).
+"""Packages: versioned bundles of agents, workflows, patterns, config and docs (docs/packages.md).
 
 Modules, by noun: `versions` (npm semver ranges), `resolve` (the pure resolver),
 `manifest` (package.yaml), `archive` (digest + safe extraction), `build` (reproducible

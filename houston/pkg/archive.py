@@ -209,12 +209,6 @@ def open_archive(archive: Path) -> tarfile.TarFile:
         raise PackageError(f"not a readable .tar.gz: {exc}", where=str(archive)) from exc
 
 
-def extract(archive: Path, destination: Path, limits: Limits) -> None:
-    """Check the digest, validate, then extract into the (empty) `destination`."""
-    check_digest(archive, limits)
-    extract_verified(archive, destination, limits)
-
-
 def extract_verified(archive: Path, destination: Path, limits: Limits) -> None:
     with open_archive(archive) as tar:
         try:

@@ -300,11 +300,6 @@ def verify(home: Home) -> list[dict[str, str]]:
     return problems
 
 
-def installed_version(home: Home, name: str) -> str | None:
-    entry = read_lock(home.lockfile).packages.get(name)
-    return entry.version if entry else None
-
-
 def ensure_requirements(
     home: Home, requires: list[str], environ: Mapping[str, str] | None = None
 ) -> dict[str, str]:

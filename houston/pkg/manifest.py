@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import posixpath
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
@@ -155,8 +155,3 @@ def check_files(manifest: PackageManifest, package_dir: Path, source: str) -> No
             source=source,
             fix="add the files or remove them from package.yaml",
         )
-
-
-def schema() -> dict[str, Any]:
-    """The JSON Schema printed by `houston schema package`."""
-    return PackageManifest.model_json_schema()

@@ -64,10 +64,6 @@ def sort_descending(versions: list[str]) -> list[str]:
     return sorted(versions, key=lambda v: npmsemver.sort_key(_version(v)), reverse=True)
 
 
-def is_prerelease(version: str) -> bool:
-    return bool(_version(version).prerelease)
-
-
 @dataclass(frozen=True)
 class Requirement:
     """`name@range`; a bare `name` means any released version (`*`)."""

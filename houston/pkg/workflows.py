@@ -120,17 +120,6 @@ def _parameters(document: yamlstrict.Document) -> tuple[Parameter, ...]:
     return tuple(params)
 
 
-def parse_sets(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
-    """`--set key=value` options -> {key: value}; the value may contain '='."""
-    values: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise PackageError(f"--set {pair!r} is not key=value", fix="e.g. --set ticket=1234")
-        values[key.strip()] = value
-    return values
-
-
 def render_workflow(home: Home, ref: str, params: Mapping[str, str]) -> tuple[bytes, str]:
     """`houston run PACKAGE/WORKFLOW --set k=v`: the mission.yaml bytes and a source label."""
     workflow = load_workflow(home, ref)

@@ -15,9 +15,10 @@ This module is the runner interface; every runner module follows it:
   `prompt`, `mission_id`, `task_id`, `attempt`, `work_dir` (the attempt folder),
   `mission_dir`, `outputs_dir`, `package_dir`, `blackboard`, `needs` (the accepted results
   of the tasks it needs, by id), `mission_context` (the mission's `context`),
-  `report_usage(tokens, cost)`, `emit(type, data)` (an event of this attempt, e.g.
-  `tool.call`)
-  (cumulative; the engine checks budgets on every report and may stop the attempt), and
+  `report_usage(tokens, cost, *, model, input_tokens, output_tokens)` (deltas added up;
+  the engine checks budgets on every report and may stop the attempt; the model and the
+  input/output split go into the attempt's usage.json for `houston costs --by model`),
+  `emit(type, data)` (an event of this attempt, e.g. `tool.call`), and
   `register_process(popen)` (a runner that starts a child process must call it at once so
   the engine can stop the child's process group and never leave it orphaned).
 * `run` returns an `Outcome` (ok, result dict, error text, exit code, signal). It raises
@@ -133,7 +134,9 @@ class AgentContext(Protocol):
     @property
     def mission_context(self) -> str: ...
 
-    def report_usage(self, tokens: int = 0, cost: float = 0.0) -> None: ...
+    def report_usage(self, tokens: int | None = None, cost: float = 0.0, *,
+                     model: str | None = None, input_tokens: int = 0,
+                     output_tokens: int = 0) -> None: ...
 
     def emit(self, type_: str, data: dict[str, Any]) -> None: ...
 

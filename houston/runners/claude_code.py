@@ -127,8 +127,10 @@ class Session:
             _say(summary)
 
     def report(self, tokens: int, cost: float) -> None:
-        if tokens or cost:
-            self.ctx.report_usage(tokens, cost)
+        input_tokens, output_tokens = self.meter.split_delta()
+        if tokens or cost or input_tokens or output_tokens:
+            self.ctx.report_usage(tokens, cost, model=self.meter.model or None,
+                                  input_tokens=input_tokens, output_tokens=output_tokens)
 
     def emit_tool_call(self, data: dict[str, Any]) -> None:
         with contextlib.suppress(OSError):  # telemetry never fails the agent

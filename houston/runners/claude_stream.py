@@ -103,6 +103,8 @@ class Meter:
     streamed_chars: int = 0  # of the current call, before its message_delta says the count
     reported_tokens: int = 0
     reported_cost: float = 0.0
+    final_split: tuple[int, int] | None = None  # (input, output) of the final `result`
+    reported_split: tuple[int, int] = (0, 0)
 
     def on_stream_event(self, event: dict[str, Any]) -> tuple[int, float]:
         kind = event.get("type")
@@ -135,10 +137,24 @@ class Meter:
         """Claude Code's own totals replace the estimate (they may be lower or higher)."""
         usage = message.get("usage") or {}
         tokens = _input_tokens(usage) + int(usage.get("output_tokens") or 0)
+        if tokens:
+            self.final_split = (_input_tokens(usage), int(usage.get("output_tokens") or 0))
         cost = message.get("total_cost_usd")
         estimate_tokens, estimate_cost = self._totals()
         return self._delta(tokens or estimate_tokens,
                            float(cost) if isinstance(cost, int | float) else estimate_cost)
+
+    def split(self) -> tuple[int, int]:
+        """Input (cache reads and writes included) and output tokens so far."""
+        if self.final_split is not None:
+            return self.final_split
+        return (sum(i for i, _ in self.calls.values()), sum(o for _, o in self.calls.values()))
+
+    def split_delta(self) -> tuple[int, int]:
+        """The split since the last call (what `report_usage` adds up)."""
+        now, before = self.split(), self.reported_split
+        self.reported_split = now
+        return now[0] - before[0], now[1] - before[1]
 
     def _totals(self) -> tuple[int, float]:
         price_in, price_out = price_of(self.model)

@@ -164,8 +164,26 @@ class CommandRunner:
             return Outcome(ok=False, error=str(exc), exit_code=0)
         usage = result.get("usage")
         if isinstance(usage, dict):
-            ctx.report_usage(int(usage.get("tokens") or 0), float(usage.get("cost") or 0.0))
+            report_result_usage(ctx, usage)
         return Outcome(ok=True, result=result, exit_code=0)
+
+
+def report_result_usage(ctx: AgentContext, usage: dict[str, Any]) -> None:
+    """A command agent's `usage` in its result: `tokens`, `cost`, and optionally `model`,
+    `input_tokens`, `output_tokens` (what `houston costs --by model` shows)."""
+    model = usage.get("model")
+    tokens = _count(usage.get("tokens")) if usage.get("tokens") is not None else None
+    ctx.report_usage(tokens, float(usage.get("cost") or 0.0),
+                     model=str(model) if model else None,
+                     input_tokens=_count(usage.get("input_tokens")),
+                     output_tokens=_count(usage.get("output_tokens")))
+
+
+def _count(value: Any) -> int:
+    try:
+        return max(0, int(value or 0))
+    except (TypeError, ValueError):
+        return 0
 
 
 def wait_and_end_group(proc: subprocess.Popen[bytes]) -> int:

@@ -71,6 +71,17 @@ def envelope(job: Job, inputs: dict[str, Any]) -> dict[str, Any]:
     return {"inputs": inputs, "needs": needs_results(job), "context": mission_context(job)}
 
 
+def usage_record(tokens: int, cost: float, model: str | None, input_tokens: int,
+                 output_tokens: int) -> dict[str, Any]:
+    record: dict[str, Any] = {"tokens": tokens, "cost": cost}
+    if model:
+        record["model"] = model
+    if input_tokens or output_tokens:
+        record["input_tokens"] = input_tokens
+        record["output_tokens"] = output_tokens
+    return record
+
+
 class JobContext:
     """What every `AgentContext` shares: the job's fields, its paths made when an agent
     first asks for them (most attempts never do), and the results of its needs."""
@@ -84,6 +95,29 @@ class JobContext:
         self.attempt = job.attempt
         self.tokens = 0
         self.cost = 0.0
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self.model: str | None = None
+
+    def count_usage(self, tokens: int | None, cost: float, model: str | None = None,
+                    input_tokens: int = 0, output_tokens: int = 0) -> tuple[int, float]:
+        """Add one usage report (deltas) to the attempt's totals; the (tokens, cost) delta
+        the engine's budgets are told. Without `tokens`, the input and output tokens
+        count as its tokens."""
+        tokens = int(input_tokens) + int(output_tokens) if tokens is None else int(tokens)
+        self.tokens += tokens
+        self.cost = round(self.cost + float(cost), 10)
+        self.input_tokens += int(input_tokens)
+        self.output_tokens += int(output_tokens)
+        if model:
+            self.model = str(model)
+        return tokens, float(cost)
+
+    def usage_record(self) -> dict[str, Any]:
+        """The attempt's usage.json: tokens and cost, and the model and the input/output
+        split when the agent said them (`houston costs --by model` reads them)."""
+        return usage_record(self.tokens, self.cost, self.model, self.input_tokens,
+                            self.output_tokens)
 
     @cached_property
     def work_dir(self) -> Path:

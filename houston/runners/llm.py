@@ -117,7 +117,7 @@ def _loop(job: Job, ctx: AgentContext, settings: Settings, messages: list[dict[s
         for key in usage:
             usage[key] += int((reply.usage or {}).get(key) or 0)
         if not reply.tool_calls:
-            meta = {"model": settings.model, "finish_reason": reply.finish_reason,
+            meta = {"model": settings.recorded_model, "finish_reason": reply.finish_reason,
                     "usage": {**usage, "total_tokens": used, "estimated": estimated},
                     "turns": turn, "tool_calls": calls}
             try:

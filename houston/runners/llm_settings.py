@@ -7,10 +7,11 @@ top of the front matter (older agent files; `model` excepted: at the top it is C
 Code's key and means sonnet | opus | haiku | inherit | a claude model id, never an OpenAI-compatible
 name), the job's env (mission config), then the process environment
 (`HOUSTON_LLM_BASE_URL`, `HOUSTON_LLM_MODEL`, `HOUSTON_LLM_API_KEY`, `HOUSTON_LLM_TIMEOUT`,
-`HOUSTON_LLM_STREAM`, `HOUSTON_LLM_FOLD_SYSTEM`). `fold_system` puts the system prompt into
-the first user message, for servers whose chat template drops system messages (the
-embedded model's job env sets it). Default endpoint: a local ollama at
-http://127.0.0.1:11434/v1.
+`HOUSTON_LLM_STREAM`, `HOUSTON_LLM_FOLD_SYSTEM`). `HOUSTON_LLM_SERVED_MODEL` (set by the
+engine for the embedded model) is the model name usage records instead of the requested
+one. `fold_system` puts the system prompt into the first user message, for servers whose
+chat template drops system messages (the embedded model's job env sets it). Default
+endpoint: a local ollama at http://127.0.0.1:11434/v1.
 """
 
 from __future__ import annotations
@@ -38,6 +39,13 @@ class Settings:
     temperature: float | None
     max_tokens: int | None
     fold_system: bool = False
+    served_model: str | None = None  # what the server really runs, when the engine knows
+
+    @property
+    def recorded_model(self) -> str:
+        """The model named in usage and results: the embedded model's `local:<file>`
+        (llama.cpp ignores the requested name), else the requested one."""
+        return self.served_model or self.model
 
     @property
     def endpoint(self) -> str:
@@ -74,4 +82,5 @@ def settings_for(job: Job, environ: Mapping[str, str] | None = None) -> Settings
         max_tokens=int(max_tokens) if max_tokens else None,
         fold_system=env.get("HOUSTON_LLM_FOLD_SYSTEM", "0") == "1" if fold is None
         else bool(fold),
+        served_model=env.get("HOUSTON_LLM_SERVED_MODEL") or None,
     )

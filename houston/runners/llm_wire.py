@@ -268,7 +268,19 @@ def call_model(settings: Settings, request: dict[str, Any], ctx: AgentContext) -
         prompt_estimate + estimate_tokens(reply.text + json.dumps(reply.tool_calls)))
     if not reported_total:
         reply.usage = {**(reply.usage or {}), "total_tokens": total, "estimated": 1}
-    if total > reply.reported:
-        ctx.report_usage(tokens=total - reply.reported)
+    input_tokens, output_tokens = token_split(reply.usage, total, prompt_estimate)
+    # The interim reports carried no split: this one brings the call's whole split.
+    ctx.report_usage(tokens=max(0, total - reply.reported), model=settings.recorded_model,
+                     input_tokens=input_tokens, output_tokens=output_tokens)
     reply.reported = total
     return reply
+
+
+def token_split(usage: dict[str, int] | None, total: int, prompt_estimate: int) -> tuple[int, int]:
+    """Pure: a call's (input, output) tokens: the server's `prompt_tokens` and
+    `completion_tokens`, else the prompt's estimate and the rest of the total."""
+    usage = usage or {}
+    if "prompt_tokens" in usage or "completion_tokens" in usage:
+        return int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+    prompt = min(prompt_estimate, total)
+    return prompt, total - prompt

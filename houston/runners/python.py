@@ -91,9 +91,4 @@ class PythonRunner:
         return Outcome(ok=True, result=as_result(func(ctx)))
 
 
-def noop(ctx: AgentContext) -> dict[str, Any]:
-    """A no-op entrypoint (benchmarks, smoke tests)."""
-    return {}
-
-
 RUNNER = PythonRunner()

@@ -33,7 +33,6 @@ BASH_DEFAULT_MS = 120_000
 BASH_MAX_MS = 600_000
 MAX_OUTPUT = 30_000  # characters of a tool's answer given back to the model
 HOUSTON_TOOLS = ("BlackboardRead", "BlackboardWrite")
-BUILTIN = (*FILE_TOOLS, "Bash", *HOUSTON_TOOLS)
 
 _EXTRA_SCHEMAS: dict[str, tuple[str, dict[str, Any], list[str]]] = {
     "Bash": ("Run a shell command in the work folder; answers its output and exit code.",

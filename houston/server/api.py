@@ -1,4 +1,4 @@
-"""The JSON API of DESIGN §6: read the store, act only through `houston.actions`.
+"""The JSON API (docs/telemetry.md): read the store, act only through `houston.actions`.
 
 Every read answers with `last_event_id`, taken before the store is read: a client that
 opens `/events?since=<last_event_id>` next sees every change after its snapshot.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -85,7 +86,10 @@ class Api:
         """One page of missions; `?q= state= outcome= package= since= until= sort=
         limit= offset=` are applied here, on the server (listing.py)."""
         query = listing.parse_query(dict(request.query_params))
-        return await self._call(self._list, query)
+        response = await self._call(self._list, query)
+        # Runs once the answer is sent: the index build waits for the first page.
+        response.background = BackgroundTask(self.index.first_page_sent)
+        return response
 
     def _list(self, query: listing.Query) -> dict[str, Any]:
         last = self.log.last_id()

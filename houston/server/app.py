@@ -115,8 +115,9 @@ def create_app(
         await feed.start()
         # Read every mission into the list's index in the background, so that the first
         # search with 10,000 missions does not wait for 10,000 status.json reads; the index
-        # file of the last run (checked row by row) makes that a fraction of a second.
-        asyncio.get_running_loop().run_in_executor(None, api.index.warm)
+        # file of the last run (checked row by row) makes that a fraction of a second. It
+        # begins once the first page went out, which needs no index.
+        asyncio.get_running_loop().run_in_executor(None, api.index.warm_after_first_page)
         try:
             yield
         finally:

@@ -53,7 +53,7 @@ def attempt_row(
     return {
         "task": task,
         "attempt": number,
-        "worker": owner.get("slot"),
+        "worker": owner.get("slot", exit_info.get("worker")),
         "started": exit_info.get("started") or owner.get("since"),
         "finished": exit_info.get("finished"),
         "duration": exit_info.get("duration"),
@@ -63,6 +63,9 @@ def attempt_row(
         "error": exit_info.get("error"),
         "tokens": usage.get("tokens", 0),
         "cost": usage.get("cost", 0.0),
+        "model": usage.get("model"),
+        "input_tokens": usage.get("input_tokens"),
+        "output_tokens": usage.get("output_tokens"),
     }
 
 

@@ -1,9 +1,10 @@
 """Start and stop the dashboard server inside a Houston process (`houston run`/`serve`).
 
 uvicorn runs in its own thread with its own event loop. Houston owns the signals, so the
-`Server` subclass captures none (PITFALLS "SSE and uvicorn"); `stop()` closes every
-event stream first (clients reconnect and resume), then asks uvicorn to exit with a
-bounded `timeout_graceful_shutdown`. sse-starlette's process-wide `AppStatus.should_exit`
+`Server` subclass captures none (uvicorn's own would catch SIGINT and SIGTERM and
+raise them again once it stops); `stop()` closes every event stream first (clients
+reconnect and resume), then asks uvicorn to exit with a bounded
+`timeout_graceful_shutdown`. sse-starlette's process-wide `AppStatus.should_exit`
 is set when the last server of the process stops and cleared when one starts, because
 nothing else resets it and a stale flag would cut every later stream at once.
 """
@@ -99,19 +100,17 @@ def start(
     _warn_if_exposed(host)
     home.run.mkdir(parents=True, exist_ok=True)
     token = load_token(home.run)
-    hosts = {*LOOPBACK_HOSTS, *allowed_hosts, *_names_for(host)}
     app, feed = create_app(
-        home, token, hosts=hosts, queue_size=queue_size, send_timeout=send_timeout,
-        reconcile=reconcile,
+        home, token, hosts={*LOOPBACK_HOSTS, *allowed_hosts, *_names_for(host)},
+        queue_size=queue_size, send_timeout=send_timeout, reconcile=reconcile,
     )
     sock = _bind(host, port)
     chosen = sock.getsockname()[1]
-    config = uvicorn.Config(
+    server = _Server(uvicorn.Config(
         app, log_level=log_level, timeout_graceful_shutdown=graceful_timeout,
         lifespan="on", loop="asyncio", http=bounded_protocol(head_timeout, body_timeout),
         ws="none", access_log=False,
-    )
-    server = _Server(config)
+    ))
     loop = asyncio.new_event_loop()
     _acquire()
     thread = threading.Thread(
@@ -120,9 +119,8 @@ def start(
     thread.start()
     _wait_started(server, thread)
     url = f"http://{_url_host(host)}:{chosen}/?token={token}"
-    handle = ServerHandle(url, host, chosen, token, home, server, thread, feed, loop)
     _write_record(home, host, chosen, url.split("?", 1)[0])
-    return handle
+    return ServerHandle(url, host, chosen, token, home, server, thread, feed, loop)
 
 
 def is_loopback(host: str) -> bool:

@@ -1,4 +1,4 @@
-"""The dashboard's read endpoints beyond DESIGN §6's core API, and starting a workflow.
+"""The dashboard's read endpoints beyond the core API of docs/telemetry.md, and starting a workflow.
 
 `GET /api/missions/{id}/events`   resource series per attempt, tool calls, budget events
 `GET /api/missions/{id}/log`      the whole log of the mission (`?download=1` as a file)

@@ -1,4 +1,4 @@
-"""Who may talk to the local server (DESIGN §6 "Security", PITFALLS "Localhost security").
+"""Who may talk to the local server (docs/telemetry.md, "Security").
 
 A pure ASGI middleware (never BaseHTTPMiddleware, which breaks streaming shutdown):
 - `Host` must be in the allow-list (loopback names by default): stops DNS rebinding;

@@ -1,4 +1,4 @@
-"""The live event feed behind `GET /events` (DESIGN §6, PITFALLS "SSE").
+"""The live event feed behind `GET /events` (docs/telemetry.md).
 
 One `Feed` per server tails the event log and fans every new event out to the
 subscribers' bounded buffers. A client stream is built so that resuming is exact:
@@ -39,12 +39,6 @@ REPLAY_BATCH = 500
 # one window (plus the socket buffers), not a whole 8 MiB log segment parsed into dicts.
 REPLAY_BYTES = 256 * 1024
 _EVENT_ID = re.compile(r"-?[0-9]{1,18}")  # ASCII digits; 18 of them fit in an int64
-
-
-def encode_sse(event: dict[str, Any]) -> bytes:
-    """Pure: one log event as one SSE message (its id is the resume point)."""
-    data = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
-    return f"id: {event['id']}\ndata: {data}\n\n".encode()
 
 
 def wire(event_id: int, raw: bytes) -> bytes:

@@ -1,6 +1,6 @@
 """Read-only views of the store for the HTTP API: mission summaries, details, task logs.
 
-Everything here only reads files (DESIGN §2, FORMATS "Task files"); the server never
+Everything here only reads files (docs/formats.md); the server never
 writes a mission file. Task summaries come from `houston.taskview.read_tasks`.
 """
 
@@ -53,6 +53,11 @@ def _cancel_by(mission_path: Path) -> str | None:
     return str(request.get("by") or "someone") if isinstance(request, dict) else "someone"
 
 
+def lane_name(slot: Any) -> str:
+    """As the timeline names its lanes: the +1 slot runs initializers."""
+    return "the +1 slot" if slot == 0 else "an unknown worker" if slot is None else f"worker {slot}"
+
+
 def mission_log(mission_path: Path, per_file: int = MISSION_LOG_FILE_BYTES) -> str:
     """Every attempt's stdout and stderr, in the order the attempts started, each line
     marked `[task #n]` (stdout) or `[task #n err]` (stderr), after a `[task #n --]` line
@@ -62,7 +67,7 @@ def mission_log(mission_path: Path, per_file: int = MISSION_LOG_FILE_BYTES) -> s
         folder = mission_path / "tasks" / row["task"] / "attempts" / str(row["attempt"])
         ended = f", ended {row['finished']}: {row['reason']}" if row["finished"] else ""
         parts.append(f"[{row['task']} #{row['attempt']} --] started {row['started']} on "
-                     f"worker {row['worker']}{ended}")
+                     f"{lane_name(row['worker'])}{ended}")
         for stream, mark in (("stdout", ""), ("stderr", " err")):
             data = attempts.read_tail(folder / f"{stream}.log", per_file)
             prefix = f"[{row['task']} #{row['attempt']}{mark}] "

@@ -1,6 +1,7 @@
 """Wake-ups from the filesystem: inotify (through watchdog) on a few folders, never
-recursive (PITFALLS "watchdog"). Any change means "look again"; the caller reads from
-its own position and still reconciles every few seconds, because events can be lost.
+recursive (a recursive watch turns one folder move into one event per file inside it).
+Any change means "look again"; the caller reads from its own position and still
+reconciles every few seconds, because events can be lost.
 """
 
 from __future__ import annotations

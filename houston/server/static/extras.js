@@ -19,12 +19,18 @@ H.loadProduced = async function loadProduced() {
       H.el("a", { href, download: f.path.split("/").pop() }, "download"));
   }) : [H.el("li", { class: "muted" }, "Nothing in outputs/ yet.")]));
   H.renderBlackboard(board);
+  // A report is what a person opens a finished mission for: show the first one at once.
+  const report = outputs.files.find((f) => f.markdown);
+  if (report && H.$("output-view").hidden) {
+    await H.showOutput(`${base}/outputs/${report.path.split("/").map(encodeURIComponent).join("/")}`, report.path);
+  }
 };
 
 H.showOutput = async function showOutput(href, path) {
   const view = H.$("output-view");
   try {
     const answer = await H.getJSON(`${href}?render=1`);
+    if (!href.startsWith(`/api/missions/${encodeURIComponent(H.ui.route.mission)}/`)) return;
     // The server rendered it with markdown-it-py, raw HTML and images disabled.
     view.innerHTML = answer.html;
     view.prepend(H.el("p", { class: "muted" }, path));

@@ -113,12 +113,22 @@ H.taskTime = function taskTime(t, attempts) {   // elapsed for running tasks, el
   return t.duration != null ? H.duration(Number(t.duration)) : "";
 };
 
+H.taskSpend = function taskSpend(t, attempts) {   // tokens (in · out), cost and model(s)
+  if (!(t.usage && (t.usage.tokens || t.usage.cost))) return "";
+  const mine = attempts.filter((a) => a.task === t.id);
+  const sum = (key) => mine.reduce((n, a) => n + (Number(a[key]) || 0), 0);
+  const split = mine.some((a) => a.input_tokens != null)
+    ? ` (${H.tokens(sum("input_tokens"))} in · ${H.tokens(sum("output_tokens"))} out)` : "";
+  const models = [...new Set(mine.map((a) => a.model).filter(Boolean))];
+  return `${H.tokens(t.usage.tokens)} tok${split} · ${H.money(t.usage.cost)}`
+    + (models.length ? ` · ${models.join(", ")}` : "");
+};
+
 H.renderTasks = function renderTasks(tasks) {
   const attempts = (H.ui.detail && H.ui.detail.attempts) || [];
   const id = H.ui.route.mission;
   H.$("tasks").replaceChildren(...tasks.map((t) => {
-    const spend = t.usage && (t.usage.tokens || t.usage.cost)
-      ? `${H.tokens(t.usage.tokens)} tok · ${H.money(t.usage.cost)}` : "";
+    const spend = H.taskSpend(t, attempts);
     const chosen = H.ui.task === t.id;
     const name = H.el("a", { href: chosen ? H.missionHref(id) : H.missionHref(id, t.id),
       "aria-current": String(chosen) }, t.id);

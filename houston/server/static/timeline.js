@@ -39,7 +39,9 @@ H.renderTimeline = function renderTimeline(d) {
   for (const a of attempts) chart.append(H.bar(a, x, lanes.indexOf(a.worker) * H.LANE, t1));
   for (let k = 0; k <= 4; k += 1) {
     const t = t0 + ((t1 - t0) * k) / 4;
-    const tick = H.svg("text", { x: Math.min(x(t), width - 40), y: height - 6, class: "tick" });
+    // The last label ends at the chart's edge rather than running past it.
+    const tick = H.svg("text", { x: k === 4 ? width - 2 : x(t), y: height - 6, class: "tick",
+      "text-anchor": k === 4 ? "end" : "start" });
     tick.textContent = `+${H.duration((t - t0) / 1000)}`;
     chart.append(tick);
   }
