@@ -36,7 +36,8 @@ from houston.engine.worker import _die_with_parent, _iso, _task_dir
 from houston.runners import Outcome
 
 DEFAULT_LLM_CPUS = 0.01
-STOP_GRACE = 2.0  # seconds between the plain and the forced cancel of a Ray task
+STOP_GRACE = 10.0  # seconds between the plain and the forced cancel of a Ray task
+DRAIN_TIMEOUT = 0.8  # at exit; within the pool's 1 s grace before it kills a worker
 
 
 def llm_cpus(environ: dict[str, str] | os._Environ[str]) -> float:
@@ -58,6 +59,7 @@ class RayIoWorker(IoWorker):
         super().__init__(msg_fd)
         self.cpus = cpus
         self.refs: dict[Key, Any] = {}  # the Ray task of each running attempt
+        self.cancelled: list[Any] = []  # Ray tasks cancelled plainly, not yet known ended
         self.live = ray_worker.LiveUsage(self.report_usage)
         self.box = ray_worker.start_progress(self.live)
 
@@ -152,9 +154,25 @@ class RayIoWorker(IoWorker):
         # As SIGTERM, grace, SIGKILL: a plain cancel raises KeyboardInterrupt in the task,
         # whose runner then stops the tools' processes; the forced one kills its worker.
         ray.cancel(ref, force=False)
+        with self.lock:
+            self.cancelled.append(ref)
+            # Forget those that have ended: a long `serve` cancels many.
+            _, self.cancelled = ray.wait(self.cancelled, num_returns=len(self.cancelled),
+                                         timeout=0)
         timer = threading.Timer(STOP_GRACE, ray.cancel, args=(ref,), kwargs={"force": True})
         timer.daemon = True
         timer.start()
+
+
+    def drain(self, timeout: float) -> None:
+        """At exit: give the tasks cancelled plainly a moment to end by themselves (and
+        stop their tools), since this driver's death makes Ray kill them at once."""
+        import ray
+
+        with self.lock:
+            pending = list(self.cancelled)
+        if pending:
+            ray.wait(pending, num_returns=len(pending), timeout=timeout)
 
 
 def main() -> None:
@@ -174,6 +192,7 @@ def main() -> None:
             send(msg_fd, {"type": "done", "ok": False, "error": error})
         else:
             worker.start(job, claim)
+    worker.drain(DRAIN_TIMEOUT)
 
 
 if __name__ == "__main__":
