@@ -16,7 +16,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     HOUSTON_HOME=/var/lib/houston/home
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    pip install --no-cache-dir --no-index --find-links /wheels houston \
+    pip install --no-cache-dir --no-index --find-links /wheels /wheels/houston-*.whl \
     && groupadd --system --gid 10001 houston \
     && useradd --system --uid 10001 --gid houston --home-dir /var/lib/houston \
        --no-create-home --shell /usr/sbin/nologin houston \

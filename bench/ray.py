@@ -7,13 +7,17 @@ Starts a three-node Ray cluster on loopback (a head without CPUs and two worker 
 python tasks and M tasks that sleep one second, first with the local warm pool, then with
 `--executor ray`, both with --workers slots. Each time runs from submitting the mission to
 its end, the engine's start (and, for Ray, every slot joining the cluster) included.
-The table gives tasks/s and the Ray/local ratio. The cluster is stopped at the end.
+The table gives tasks/s and the Ray/local ratio. Beside them, in the same run, the same
+tasks as bare Ray tasks (one driver, --workers threads each submitting a task and waiting
+for it, as the slots do; the driver's start included): what Ray itself costs, so the gap
+between that column and `--executor ray` is Houston's. The cluster is stopped at the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +47,40 @@ def run(lines: list[str], workers: int, executor: str) -> float:
     return elapsed
 
 
+# Run in a child with its own cwd: this file is called ray.py and would shadow the package.
+BARE = """
+import sys, threading, time
+start = time.perf_counter()
+import ray
+ray.init(address=sys.argv[1], log_to_driver=False)
+tasks, workers, seconds = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+@ray.remote(max_retries=0)
+def task(seconds):
+    if seconds:
+        time.sleep(seconds)
+    return {}
+def slot(count):
+    for _ in range(count):
+        ray.get(task.remote(seconds))
+threads = [threading.Thread(target=slot, args=(tasks // workers + (i < tasks % workers),))
+           for i in range(workers)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(time.perf_counter() - start)
+"""
+
+
+def bare(address: str, tasks: int, workers: int, seconds: float) -> float:
+    """Seconds for `tasks` bare Ray tasks, `workers` in flight at a time."""
+    with temp_dir("hb-ray-bare-") as cwd:
+        done = subprocess.run([sys.executable, "-c", BARE, address, str(tasks), str(workers),
+                               str(seconds)], cwd=cwd, capture_output=True, text=True,
+                              check=True, timeout=3600)
+    return float(done.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=1000)
@@ -60,18 +98,25 @@ def main() -> None:
     os.environ["RAY_ADDRESS"] = str(info["address"])
     rows = []
     try:
-        for label, lines in ((f"{args.tasks} no-op python tasks", noop),
-                             (f"{args.sleep_tasks} one-second python tasks", sleep)):
+        for label, lines, seconds in ((f"{args.tasks} no-op python tasks", noop, 0.0),
+                                      (f"{args.sleep_tasks} one-second python tasks", sleep,
+                                       1.0)):
             local = run(lines, args.workers, "local")
             remote = run(lines, args.workers, "ray")
-            rows.append([label, f"{len(lines) / local:,.1f}/s ({local:.1f} s)",
-                         f"{len(lines) / remote:,.1f}/s ({remote:.1f} s)",
-                         f"{local / remote:.2f}x"])
+            ray_only = bare(str(info["address"]), len(lines), args.workers, seconds)
+            rows.append([label, rate(len(lines), local), rate(len(lines), remote),
+                         f"{local / remote:.2f}x", rate(len(lines), ray_only),
+                         f"{ray_only / remote:.2f}x"])
             print(rows[-1], flush=True)
     finally:
         ray_cluster.stop(state)
     print(f"\n{args.workers} slots each; Ray: head + 2 worker nodes on loopback\n")
-    print(table(["tasks", "local pool", "--executor ray", "ray / local"], rows))
+    print(table(["tasks", "local pool", "--executor ray", "ray / local", "bare Ray tasks",
+                 "houston on ray / bare ray"], rows))
+
+
+def rate(count: int, seconds: float) -> str:
+    return f"{count / seconds:,.1f}/s ({seconds:.1f} s)"
 
 
 if __name__ == "__main__":

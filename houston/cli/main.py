@@ -37,6 +37,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gc": ("houston.cli.telemetry:gc", "Prune old missions and events."),
     "package": ("houston.cli.package:package", "Build, install and inspect packages."),
     "bundle": ("houston.cli.bundle:bundle", "Carry packages and wheels to a machine offline."),
+    "tenants": ("houston.cli.tenants:tenants",
+                "Render deploy/k8s's per-team overlays from teams.yaml."),
     "doctor": ("houston.cli.doctor:doctor", "Check this machine and home for problems."),
 }
 

@@ -98,10 +98,7 @@ class Pool:
             p for p in [str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH", "")] if p
         )
         io = slot == self.io_slot
-        # The network worker stays here whatever the executor: its llm attempts wait on
-        # the network, not on a CPU.
-        argv = ([sys.executable, "-m", "houston.engine.io_worker"] if io
-                else [sys.executable, "-m", self.executor.module])
+        argv = [sys.executable, "-m", self.executor.io_module if io else self.executor.module]
         proc = subprocess.Popen(
             argv,
             stdin=subprocess.PIPE,

@@ -2,20 +2,27 @@
 
 The node has no home: the attempt runs in a scratch folder of the node (its `work_dir`),
 with the agent's package unpacked from the bytes the driver shipped (cached per digest
-on the node), stdout and stderr captured in files there. Everything the engine records
-comes back in the returned dict: ok, result, error, exit code, signal, usage and both
-logs. The scratch folder is removed afterwards. `mission_dir`, `outputs_dir` and the
-blackboard are the engine host's paths: they work only where the home is on a shared
-filesystem (agents that need them can stay local: houston.engine.ray_worker.LOCAL_AGENTS).
+on the node), stdout and stderr captured in files there. What the attempt reads of its
+mission (its inputs with `{{ tasks.* }}` filled, its needs' results, the mission context)
+is read on the engine host and shipped with the job (`view`). Everything the engine
+records comes back in the returned dict: ok, result, error, exit code, signal, usage,
+both logs and the events the agent emitted. The scratch folder is emptied afterwards.
+While it runs, each usage report is also posted to the driver's `ProgressBox` (a Ray
+actor beside the driver) so that budgets are checked as the spend happens.
+`mission_dir`, `outputs_dir` and the blackboard are the engine host's paths: they work
+only where the home is on a shared filesystem (agents that need them can stay local:
+houston.engine.ray_worker.LOCAL_AGENTS).
 
 Imported on the nodes: it must not import ray (the task is wrapped by the driver).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import traceback
@@ -35,28 +42,54 @@ if TYPE_CHECKING:
 LOG_CAP = 8 << 20  # bytes of each log sent back; the rest is cut (and said so)
 
 
+class ProgressBox:
+    """A mailbox for what running attempts report before they end (run as an async Ray
+    actor by the driver; the nodes `post`, the driver's one reading thread `take`s)."""
+
+    def __init__(self) -> None:
+        self._items: list[dict[str, Any]] = []
+        self._posted: asyncio.Event | None = None
+
+    def _event(self) -> asyncio.Event:
+        if self._posted is None:  # made inside the actor's own event loop
+            self._posted = asyncio.Event()
+        return self._posted
+
+    async def post(self, item: dict[str, Any]) -> None:
+        self._items.append(item)
+        self._event().set()
+
+    async def take(self, wait: float) -> list[dict[str, Any]]:
+        """Everything posted so far; waits up to `wait` seconds for the first item."""
+        if not self._items:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._event().wait(), wait)
+        items, self._items = self._items, []
+        self._event().clear()
+        return items
+
+
 class RemoteContext(JobContext):
     """The AgentContext of an attempt on a Ray node (see houston.runners)."""
 
-    def __init__(self, job: Job, work_dir: Path) -> None:
+    def __init__(self, job: Job, work_dir: Path, box: str | None = None,
+                 view: dict[str, Any] | None = None) -> None:
         super().__init__(job)
         self._work_dir = work_dir
+        self._box = box  # the name of the driver's ProgressBox actor, or None
+        self.events: list[dict[str, Any]] = []  # emitted here, recorded by the driver
+        self.groups: list[int] = []  # process groups its runner started
+        if view is not None:  # read on the engine host: the node may not see the home
+            self.inputs = job.inputs = view["inputs"]
+            self.__dict__["needs"] = view["needs"]
+            self.__dict__["mission_context"] = view["context"]
 
     @property
     def work_dir(self) -> Path:  # the node's scratch folder
         return self._work_dir
 
     def emit(self, type_: str, data: dict[str, Any]) -> None:
-        events = self.mission_dir.parent.parent.parent / "events"
-        if events.is_dir():  # a shared home; elsewhere an agent's own events are dropped
-            from houston.events import EventLog
-
-            log = EventLog(events)
-            try:
-                log.append(type_, mission=self.mission_id, task=self.task_id,
-                           attempt=self.attempt, data=data)
-            finally:
-                log.close()
+        self.events.append({"type": type_, "data": data})
 
     @cached_property
     def blackboard(self) -> Blackboard:
@@ -67,13 +100,59 @@ class RemoteContext(JobContext):
     def report_usage(self, tokens: int | None = None, cost: float = 0.0, *,
                      model: str | None = None, input_tokens: int = 0,
                      output_tokens: int = 0) -> None:
-        # Sent back with the outcome: budgets see a remote attempt's spend when it ends.
-        self.count_usage(tokens, cost, model, input_tokens, output_tokens)
+        # The totals come back with the outcome; an llm attempt's deltas also go to the
+        # driver at once (`box`).
+        tokens, cost = self.count_usage(tokens, cost, model, input_tokens, output_tokens)
+        if self._box is not None:
+            box_named(self._box).post.remote({
+                "key": [self.mission_id, self.task_id, self.attempt],
+                "tokens": tokens, "cost": cost})
 
     def register_process(self, proc: subprocess.Popen[bytes]) -> None:
-        # The driver's death kills this Ray worker; Ray's raylet subreaper
-        # (RAY_kill_child_processes_on_worker_exit_with_raylet_subreaper) kills its children.
-        pass
+        # Its group is killed when the attempt ends here (a cancel interrupts the task
+        # first: houston.engine.ray_io_worker). If the Ray worker itself is killed, Ray's
+        # raylet subreaper (RAY_kill_child_processes_on_worker_exit_with_raylet_subreaper)
+        # is what kills its children.
+        self.groups.append(proc.pid)
+
+
+_BOXES: dict[str, Any] = {}  # ProgressBox handles by name, looked up once per Ray worker
+_WORK: list[Path] = []  # this Ray worker's scratch folder, reused by its attempts
+
+
+def box_named(name: str) -> Any:
+    """The driver's ProgressBox: passed by name, so that a task that reports nothing pays
+    nothing for it (an actor handle as an argument costs every task about 2 ms here)."""
+    if name not in _BOXES:
+        import ray
+
+        _BOXES[name] = ray.get_actor(name, namespace="houston")
+    return _BOXES[name]
+
+
+def work_folder() -> Path:
+    """The scratch folder of this Ray worker process: one attempt runs in a Ray worker at a
+    time, and removing a folder (rmdir) cost ~3 ms of the ~4 ms a no-op attempt took here,
+    so it is emptied after each attempt rather than made and removed."""
+    if not _WORK or not _WORK[0].is_dir():
+        _WORK[:] = [Path(tempfile.mkdtemp(prefix=f"houston-work-{os.getpid()}-"))]
+    return _WORK[0]
+
+
+def empty_folder(folder: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.scandir(folder):
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                Path(entry.path).unlink(missing_ok=True)
+
+
+def end_groups(groups: list[int]) -> None:
+    """SIGKILL the process groups the attempt's runner started (each its own session)."""
+    for pid in groups:
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
 
 
 def unpack_package(blob: bytes, digest: str) -> Path:
@@ -99,23 +178,29 @@ def unpack_package(blob: bytes, digest: str) -> Path:
     return target
 
 
-def execute(job_data: dict[str, Any], digest: str, blob: bytes | None) -> dict[str, Any]:
-    """Run one attempt here; the outcome, usage and logs as plain data. `blob` is the
-    packed package (`digest` its tree digest), or None for an agent without a folder."""
-    work = Path(tempfile.mkdtemp(prefix=f"houston-{job_data['task_id']}-"))
+def execute(job_data: dict[str, Any], digest: str, blob: bytes | None,
+            view: dict[str, Any] | None = None, box: str | None = None) -> dict[str, Any]:
+    """Run one attempt here; the outcome, usage, logs and events as plain data. `blob` is
+    the packed package (`digest` its tree digest), or None for an agent without a folder;
+    `view` what it reads of its mission (see the module doc); `box` the name of the
+    driver's ProgressBox actor."""
+    work = work_folder()
     try:
         if blob is not None:
             job_data = {**job_data, "package_dir": str(unpack_package(blob, digest))}
         job = Job.from_dict({**job_data, "attempt_dir": str(work)})
-        ctx = RemoteContext(job, work)
-        outcome = _run_captured(job, ctx, work)
+        ctx = RemoteContext(job, work, box, view)
+        try:
+            outcome = _run_captured(job, ctx, work)
+        finally:
+            end_groups(ctx.groups)
         return {"ok": outcome.ok, "result": outcome.result, "error": outcome.error,
                 "exit_code": outcome.exit_code, "signal": outcome.signal,
-                "usage": ctx.usage_record(),
+                "usage": ctx.usage_record(), "events": ctx.events,
                 "stdout": _read_capped(work / "stdout.log"),
                 "stderr": _read_capped(work / "stderr.log"), "node": os.uname().nodename}
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        empty_folder(work)
 
 
 def _run_captured(job: Job, ctx: RemoteContext, work: Path) -> Outcome:

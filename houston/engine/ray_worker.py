@@ -14,15 +14,22 @@ Each slot is one Ray driver; what that implies, and why:
   requeues the task as a new attempt (within its crash cap). An accepted result is on
   this machine's disk, never on a node: it is never run again.
 - The agent's package is shipped with the task (packed once per slot, unpacked once
-  per node), so nodes need Houston installed but not the packages or the home.
+  per node), and so is what the attempt reads of its mission (`view`), so nodes need
+  Houston installed but not the packages or the home.
+- Usage of python and command attempts comes back when the attempt ends (budgets are
+  checked then). The network worker's llm attempts report it while they run: the node
+  posts each report to that driver's ProgressBox (houston.engine.ray_task) and a thread
+  there passes it on to the engine (`LiveUsage`, `start_progress`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +37,7 @@ from houston.engine import worker
 from houston.engine.inbox import send
 from houston.engine.protocol import UsageReport
 from houston.engine.taskfiles import write_json_fast
-from houston.runners import Job, Outcome
+from houston.runners import Job, Outcome, context
 from houston.secretfiles import setting
 
 # Agents that read or write the mission folder itself run in this slot, on the engine's
@@ -39,6 +46,68 @@ LOCAL_AGENTS = frozenset({"core/collect"})
 CRASH_EXIT = 75  # the slot dies like a crashed worker: the engine requeues the task
 
 _state: dict[str, Any] = {}  # the remote function and the shipped packages of this slot
+Key = tuple[str, str, int]  # mission, task, attempt
+
+
+class LiveUsage:
+    """Usage the nodes post while attempts run, passed on once: `open` an attempt before
+    its task is submitted, `close` it when it ends, which gives what was reported (a post
+    that arrives after `close` is dropped)."""
+
+    def __init__(self, report: Callable[[Key, int, float], None]) -> None:
+        self.report = report
+        self.lock = threading.Lock()
+        self.reported: dict[Key, tuple[int, float]] = {}
+
+    def open(self, key: Key) -> None:
+        with self.lock:
+            self.reported[key] = (0, 0.0)
+
+    def post(self, item: dict[str, Any]) -> None:
+        raw = item.get("key") or ("", "", 0)
+        key = (str(raw[0]), str(raw[1]), int(raw[2]))
+        tokens, cost = int(item.get("tokens") or 0), float(item.get("cost") or 0.0)
+        with self.lock:
+            if key not in self.reported:
+                return
+            old = self.reported[key]
+            self.reported[key] = (old[0] + tokens, round(old[1] + cost, 10))
+            self.report(key, tokens, cost)  # under the lock: `close` waits for it
+
+    def close(self, key: Key) -> dict[str, Any]:
+        with self.lock:
+            tokens, cost = self.reported.pop(key, (0, 0.0))
+        return {"tokens": tokens, "cost": cost}
+
+
+def start_progress(live: LiveUsage) -> str:
+    """The driver's ProgressBox: an async actor on this driver's node (it lives as long
+    as the driver's job), read by a daemon thread that hands each post to `live`; its
+    name (attempts look it up by name: houston.engine.ray_task.box_named)."""
+    import uuid
+
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from houston.engine.ray_task import ProgressBox
+
+    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)
+    name = f"houston-progress-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    box: Any = ray.remote(num_cpus=0, max_restarts=0)(ProgressBox).options(
+        scheduling_strategy=here, name=name, namespace="houston").remote()
+
+    def read() -> None:
+        while True:
+            try:
+                items = ray.get(box.take.remote(1.0))
+            except ray.exceptions.RayError as exc:  # the totals still come with each answer
+                sys.stderr.write(f"houston ray driver: live usage stopped: {exc}\n")
+                return
+            for item in items:
+                live.post(item)
+
+    threading.Thread(target=read, daemon=True, name="ray-progress").start()
+    return name
 
 
 def connect(environ: dict[str, str] | None = None) -> None:
@@ -62,6 +131,12 @@ def connect(environ: dict[str, str] | None = None) -> None:
     _state["packages"] = {}
 
 
+def view_of(job: Job) -> dict[str, Any]:
+    """What the attempt reads of its mission, read here where the home is."""
+    return {"inputs": context.resolved_inputs(job) if job.inputs else job.inputs,
+            "needs": context.needs_results(job), "context": context.mission_context(job)}
+
+
 def shipped(package_dir: str) -> tuple[str, Any] | None:
     """(digest, object ref of the packed tree) for this package folder, packed once."""
     import ray
@@ -76,22 +151,37 @@ def shipped(package_dir: str) -> tuple[str, Any] | None:
     return packages[package_dir]
 
 
+def submit(job: Job, box: str | None, **options: Any) -> Any:
+    """The attempt as a Ray task (`options` for Ray, e.g. num_cpus); its object ref."""
+    digest, blob = shipped(job.package_dir) or ("", None)
+    data = {**job.to_dict(), "env": {**forwarded_env(job), **job.env}}
+    remote = _state["remote"].options(**options) if options else _state["remote"]
+    # The blob's ref is a top-level argument: Ray resolves only those into their values.
+    return remote.remote(data, digest, blob, view_of(job), box)
+
+
+def is_crash(exc: BaseException) -> bool:
+    """A Ray failure that is not the attempt's own: its node or worker was lost."""
+    import ray
+
+    setup = (ray.exceptions.RayTaskError, ray.exceptions.TaskUnschedulableError,
+             ray.exceptions.RuntimeEnvSetupError)
+    return not isinstance(exc, setup)
+
+
 def run_remote(job: Job, msg_fd: int) -> tuple[Outcome, dict[str, Any], bool]:
     """One attempt as a Ray task; the same triple as worker.run_job."""
     if job.agent_ref in LOCAL_AGENTS:
         return worker.run_job(job, msg_fd)
     import ray
 
-    digest, blob = shipped(job.package_dir) or ("", None)
-    data = {**job.to_dict(), "env": {**forwarded_env(job), **job.env}}
-    # The blob's ref is a top-level argument: Ray resolves only those into their values.
-    ref = _state["remote"].remote(data, digest, blob)
     try:
-        answer: dict[str, Any] = ray.get(ref)
+        # No ProgressBox here: an actor is one more Ray worker process per slot, whose
+        # start-up cost the whole engine more than live usage of python and command
+        # attempts is worth (they report it when they end; llm attempts report it live).
+        answer: dict[str, Any] = ray.get(submit(job, None))
     except ray.exceptions.RayError as exc:
-        setup = (ray.exceptions.RayTaskError, ray.exceptions.TaskUnschedulableError,
-                 ray.exceptions.RuntimeEnvSetupError)
-        if not isinstance(exc, setup):
+        if is_crash(exc):
             _crash(exc)
         return Outcome(ok=False, error=f"Ray could not run the attempt: {exc}"), {}, False
     return record_answer(job, answer, msg_fd)
@@ -102,8 +192,7 @@ def forwarded_env(job: Job, environ: Mapping[str, str] | None = None) -> dict[st
     HOUSTON_LLM_* variables, and the agent's API key (read here from its *_FILE if need
     be). They travel with the task, as the mission's own env does."""
     env = os.environ if environ is None else environ
-    found = {k: v for k, v in env.items()
-             if k.startswith("HOUSTON_LLM_") and not k.endswith(("_KEY", "_KEY_FILE"))}
+    found = dict(_llm_settings(env) if environ is not None else _own_llm_settings())
     own = job.agent.get("llm")
     named = own.get("api_key_env") if isinstance(own, dict) else None
     key_name = str(named or job.agent.get("api_key_env") or "HOUSTON_LLM_API_KEY")
@@ -114,18 +203,44 @@ def forwarded_env(job: Job, environ: Mapping[str, str] | None = None) -> dict[st
     return found
 
 
-def record_answer(job: Job, answer: dict[str, Any],
-                  msg_fd: int) -> tuple[Outcome, dict[str, Any], bool]:
-    """Logs, usage and result of a remote attempt into its folder here (as run_job)."""
-    attempt = job.attempt_dir
+def write_logs(job: Job, answer: dict[str, Any]) -> bool:
+    """The remote attempt's logs into its folder here; True if it wrote any. Its events
+    go to the home's event log."""
     logs = False
     for stream in ("stdout", "stderr"):
         text = str(answer.get(stream) or "")
         if text:  # an absent log means an empty one
-            Path(attempt, f"{stream}.log").write_text(text)
+            Path(job.attempt_dir, f"{stream}.log").write_text(text)
             logs = True
-    usage = {**answer["usage"], "tokens": int(answer["usage"]["tokens"]),
-             "cost": float(answer["usage"]["cost"])}  # with the model and split, if said
+    for event in answer.get("events") or ():
+        worker.WorkerContext(job, -1).emit(str(event["type"]), dict(event["data"]))
+    return logs
+
+
+def _llm_settings(env: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items()
+            if k.startswith("HOUSTON_LLM_") and not k.endswith(("_KEY", "_KEY_FILE"))}
+
+
+@functools.cache
+def _own_llm_settings() -> dict[str, str]:
+    """This slot's HOUSTON_LLM_* settings: its environment does not change while it runs,
+    and reading all of os.environ again cost each attempt 0.4 ms."""
+    return _llm_settings(os.environ)
+
+
+def usage_of(answer: dict[str, Any]) -> dict[str, Any]:
+    """The attempt's usage.json from its answer: with the model and split, if said."""
+    return {**answer["usage"], "tokens": int(answer["usage"]["tokens"]),
+            "cost": float(answer["usage"]["cost"])}
+
+
+def record_answer(job: Job, answer: dict[str, Any],
+                  msg_fd: int) -> tuple[Outcome, dict[str, Any], bool]:
+    """Logs, usage and result of a remote attempt into its folder here (as run_job)."""
+    attempt = job.attempt_dir
+    logs = write_logs(job, answer)
+    usage = usage_of(answer)
     if usage["tokens"] or usage["cost"]:
         send(msg_fd, UsageReport(int(usage["tokens"]), float(usage["cost"])))
         write_json_fast(f"{attempt}/usage.json", usage)
