@@ -4,7 +4,7 @@ Chromium (Playwright, Debian's /usr/bin/chromium), plus the API alone over HTTP.
     python bench/dashboard.py            # --missions 10000 --repeat 3
 
 Missions are written into a scratch home as an engine leaves them (status.json,
-mission.yaml; tests/dashboard_fixtures.py). Each figure is the median of `--repeat` runs:
+mission.yaml; tests/helpers/dashboard.py). Each figure is the median of `--repeat` runs:
 
 - `first list`: page load until the first 50 cards and "of N" are on screen;
 - `... right after a server start`: the first list, then the first search typed at once,
@@ -30,7 +30,7 @@ from _common import bench_home, table, temp_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from dashboard_fixtures import make_missions
+from helpers.dashboard import make_missions
 
 from houston.server import indexfile
 from houston.server.launcher import ServerHandle, start

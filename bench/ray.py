@@ -3,7 +3,7 @@
     python bench/ray.py [--tasks 1000] [--sleep-tasks 200] [--workers 4]
 
 Starts a three-node Ray cluster on loopback (a head without CPUs and two worker nodes of
---workers/2 CPUs each; tests/ray_cluster.py), then runs, side by side in one run: N no-op
+--workers/2 CPUs each; tests/helpers/ray_cluster.py), then runs, side by side in one run: N no-op
 python tasks and M tasks that sleep one second, first with the local warm pool, then with
 `--executor ray`, both with --workers slots. Each time runs from submitting the mission to
 its end, the engine's start (and, for Ray, every slot joining the cluster) included.
@@ -27,7 +27,7 @@ import _common
 from _common import bench_home, submit_tasks, table, temp_dir
 
 sys.path.insert(0, str(_common.REPO / "tests"))
-import ray_cluster
+from helpers import ray_cluster
 
 from houston.engine.engine import Engine, EngineOptions
 from houston.engine.executors import parse_executor

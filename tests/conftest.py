@@ -11,7 +11,7 @@ import pytest
 
 from houston.home import Home
 
-pytest_plugins = ["missing_dependency"]
+pytest_plugins = ["helpers.missing_dependency"]
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from test_engine_helpers import outcome, run_engine, submit
+from helpers.engine import outcome, run_engine, submit
 
 from houston.cli.main import cli
 from houston.engine import budget as bud

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import psutil
 import pytest
-from anthropic_stub import Step, Stub, start, stop, text, tool_use
-from claude_helpers import (
+from click.testing import CliRunner
+from helpers.anthropic_stub import Step, Stub, start, stop, text, tool_use
+from helpers.claude import (
     CODER,
     claude_environment,
     events_of,
@@ -20,8 +21,7 @@ from claude_helpers import (
     make_coding_package,
     make_repo,
 )
-from click.testing import CliRunner
-from test_engine_helpers import REPO, engine_thread, outcome, run_engine, submit, wait_for
+from helpers.engine import REPO, engine_thread, outcome, run_engine, submit, wait_for
 
 from houston import actions
 from houston.cli.main import cli

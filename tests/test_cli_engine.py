@@ -8,8 +8,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from test_engine_helpers import REPO, houston_process, wait_for
-from test_pkg_helpers import cli
+from helpers.engine import REPO, houston_process, wait_for
+from helpers.packages import cli
 
 from houston.core.lifecycle import MissionState
 from houston.home import Home

@@ -130,7 +130,7 @@ def test_submit_of_an_invalid_file_writes_nothing(root: Path, tmp_path: Path) ->
 
 
 def test_submit_refuses_an_agent_its_installed_package_lacks(root: Path, tmp_path: Path) -> None:
-    from test_pkg_helpers import make_package
+    from helpers.packages import make_package
 
     folder = make_package(tmp_path / "src", "alpha", "1.0.0")
     assert run(["package", "install", str(folder)], root)[0] == 0

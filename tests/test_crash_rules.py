@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from test_engine_helpers import engine_thread, outcome, submit, wait_for
+from helpers.engine import engine_thread, outcome, submit, wait_for
 
 from houston.engine import claims
 from houston.engine import taskfiles as tf

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scripted_llm import ScriptedLLM, text
-from test_pkg_helpers import cli
+from helpers.packages import cli
+from helpers.scripted_llm import ScriptedLLM, text
 
 from houston.agents import AgentCatalog, bundled_dir
 from houston.home import Home

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import chromium_page
+from helpers.browser import chromium_page
 
 from houston import fsio
 from houston.actions import submit

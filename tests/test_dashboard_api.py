@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from click.testing import CliRunner
-from dashboard_fixtures import make_mission, make_missions
+from helpers.dashboard import make_mission, make_missions
 
 from houston import fsio
 from houston.cli.costs import parse_since

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import chromium_page
-from scripted_llm import ScriptedLLM, text
-from test_engine_helpers import REPO
+from helpers.browser import chromium_page
+from helpers.engine import REPO
+from helpers.scripted_llm import ScriptedLLM, text
 
 from houston.home import Home
 from houston.server.launcher import ServerHandle, start

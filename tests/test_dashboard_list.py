@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import chromium_page
-from dashboard_fixtures import make_missions
+from helpers.browser import chromium_page
+from helpers.dashboard import make_missions
 
 from houston.actions import submit
 from houston.home import Home
@@ -240,8 +240,8 @@ tasks:
 def test_a_task_at_its_gate_is_approved_or_rejected_from_the_page(
     page: Any, server: ServerHandle
 ) -> None:
+    from helpers.engine import engine_thread, wait_for
     from playwright.sync_api import expect
-    from test_engine_helpers import engine_thread, wait_for
 
     mission = submit(MissionStore(server.home), TASK_GATE, "mission.yaml").id
     with engine_thread(server.home, missions={mission}):

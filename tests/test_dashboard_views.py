@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import chromium_page
+from helpers.browser import chromium_page
 
 from houston.engine.blackboard import Blackboard
 from houston.events import EventLog

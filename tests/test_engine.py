@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from test_engine_helpers import (
+from helpers.engine import (
     REPO,
     engine_thread,
     lines,

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_engine_helpers import wait_for
+from helpers.engine import wait_for
 
 from houston.engine.pool import Pool
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from test_engine_helpers import wait_for
+from helpers.engine import wait_for
 from watchdog.events import (
     FileClosedEvent,
     FileClosedNoWriteEvent,

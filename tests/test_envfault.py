@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from test_engine_helpers import REPO, houston_process, wait_for
+from helpers.engine import REPO, houston_process, wait_for
 
 from houston import fsio
 from houston.core.errors import EXIT_ENVIRONMENT, EnvironmentFault, environment_fault

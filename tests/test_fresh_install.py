@@ -52,8 +52,8 @@ def test_a_test_skipped_for_a_missing_module_fails(tmp_path: Path) -> None:
         "    pytest.skip('no second filesystem here')\n"
     )
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "missing_dependency", "-p", "no:cacheprovider",
-         "-q", "-rA", "--continue-on-collection-errors", str(tmp_path)],
+        [sys.executable, "-m", "pytest", "-p", "helpers.missing_dependency",
+         "-p", "no:cacheprovider", "-q", "-rA", "--continue-on-collection-errors", str(tmp_path)],
         capture_output=True, text=True, timeout=120, cwd=tmp_path, stdin=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(TESTS)},
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_engine_helpers import (
+from helpers.engine import (
     engine_thread,
     houston_process,
     lines,

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from test_engine_helpers import REPO
+from helpers.engine import REPO
 
 from houston.core.lifecycle import MissionState
 from houston.home import Home

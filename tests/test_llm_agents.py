@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scripted_llm import ScriptedLLM, text, tools
+from helpers.scripted_llm import ScriptedLLM, text, tools
 
 from houston.agents import parse_agent
 from houston.core.errors import RunnerError, SpecError
@@ -21,6 +21,7 @@ from houston.runners import Job, Outcome
 from houston.runners.llm import run_llm
 
 HERE = Path(__file__).resolve().parent
+CALC_SERVER = HERE / "helpers" / "mcp_calc_server.py"
 
 
 class Ctx:
@@ -230,7 +231,7 @@ def test_an_unknown_tool_is_an_error_the_model_sees(tmp_path: Path) -> None:
 def test_mcp_server_tools_are_offered_and_called(tmp_path: Path) -> None:
     script = [tools(("mcp__calc__add", {"a": 2, "b": 3}),
                     ("mcp__calc__fail", {"reason": "nope"})), text("5")]
-    servers = {"calc": {"command": sys.executable, "args": [str(HERE / "mcp_calc_server.py")]}}
+    servers = {"calc": {"command": sys.executable, "args": [str(CALC_SERVER)]}}
     with ScriptedLLM(lambda body, n: script[n - 1]) as llm:
         job = make_job(tmp_path, llm.url, tools=["mcp__calc"], mcpServers=servers)
         outcome, ctx = run(job)
@@ -362,7 +363,7 @@ def test_the_missions_tokens_left_also_stop_the_loop(tmp_path: Path) -> None:
 
 @pytest.mark.process
 def test_only_named_mcp_servers_start_and_only_stdio_ones(tmp_path: Path) -> None:
-    servers = {"calc": {"command": sys.executable, "args": [str(HERE / "mcp_calc_server.py")]},
+    servers = {"calc": {"command": sys.executable, "args": [str(CALC_SERVER)]},
                "ghost": {"command": str(tmp_path / "no-such-server")},
                "web": {"type": "http", "url": "http://127.0.0.1:9/mcp"}}
     agent_file = parse_agent("---\nname: a\ndescription: d\nmcpServers:\n  web: {type: http, "

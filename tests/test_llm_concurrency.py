@@ -10,8 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from llm_loopback import Script, loopback
-from test_engine_helpers import (
+from helpers.engine import (
     engine_thread,
     houston_process,
     make_test_package,
@@ -20,6 +19,7 @@ from test_engine_helpers import (
     submit,
     wait_for,
 )
+from helpers.llm_loopback import Script, loopback
 
 from houston import actions
 from houston.engine import taskfiles as tf

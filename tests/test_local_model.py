@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_engine_helpers import REPO, make_test_package, run_engine, submit
+from helpers.engine import REPO, make_test_package, run_engine, submit
 
 from houston.engine import localmodel as lm
 from houston.engine import taskfiles as tf

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_engine_helpers import REPO
+from helpers.engine import REPO
 
 from houston.actions import submit
 from houston.home import Home

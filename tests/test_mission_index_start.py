@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from dashboard_fixtures import make_missions
+from helpers.dashboard import make_missions
 
 from houston import fsio
 from houston.home import Home

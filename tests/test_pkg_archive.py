@@ -6,7 +6,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from test_pkg_helpers import cli, make_package, make_tar, manifest_text, regular, snapshot, special
+from helpers.packages import cli, make_package, make_tar, manifest_text, regular, snapshot, special
 
 GOOD_MANIFEST = manifest_text("evil", "1.0.0").encode()
 SKIP = (".houston/run", ".houston/packages/.tmp")  # the install lock and the staging area
@@ -169,7 +169,7 @@ def test_missing_digest_file_is_refused(tmp_path: Path) -> None:
 def test_garbage_archive_is_refused(tmp_path: Path) -> None:
     archive = tmp_path / "evil-1.0.0.tar.gz"
     archive.write_bytes(b"not a tarball at all" * 10)
-    from test_pkg_helpers import write_sha256
+    from helpers.packages import write_sha256
 
     write_sha256(archive)
     result = cli("--home", str(tmp_path / ".houston"), "package", "install", str(archive))

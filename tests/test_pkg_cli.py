@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_pkg_helpers import cli, make_package
+from helpers.packages import cli, make_package
 
 from houston.core.errors import SpecError
 from houston.pkg.manifest import load_manifest, read_manifest

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_pkg_helpers import cli, make_package
+from helpers.packages import cli, make_package
 
 from houston.core.errors import NotFoundError, PackageError, SpecError, UsageError
 from houston.home import Home

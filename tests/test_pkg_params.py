@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_pkg_helpers import cli
+from helpers.packages import cli
 
 from houston.core.errors import PackageError, SpecError
 from houston.home import Home

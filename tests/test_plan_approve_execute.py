@@ -7,9 +7,9 @@ import json
 from typing import Any
 
 import pytest
-from scripted_llm import ScriptedLLM, text
-from test_engine_helpers import engine_thread, houston_process, outcome, wait_for
-from test_pkg_helpers import cli
+from helpers.engine import engine_thread, houston_process, outcome, wait_for
+from helpers.packages import cli
+from helpers.scripted_llm import ScriptedLLM, text
 from test_results_flow import planner_answer
 
 from houston import actions

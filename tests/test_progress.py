@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_engine_helpers import REPO
+from helpers.engine import REPO
 
 from houston.actions import submit
 from houston.engine.progress import (
@@ -74,7 +74,7 @@ def test_the_total_counts_tasks_no_event_has_named_yet() -> None:
 
 @pytest.mark.process
 def test_task_states_are_read_as_houston_show_reads_them(home: Home) -> None:
-    from test_pkg_helpers import cli
+    from helpers.packages import cli
 
     hello = REPO / "missions" / "hello.yaml"
     waiting = submit(MissionStore(home), hello.read_bytes(), "hello.yaml", approve=False)

@@ -21,8 +21,8 @@ from typing import Any
 
 import psutil
 import pytest
-import ray_cluster
-from scripted_llm import ScriptedLLM, text
+from helpers import ray_cluster
+from helpers.scripted_llm import ScriptedLLM, text
 from test_ray_executor import houston, mission_dir, write_package
 
 pytestmark = [pytest.mark.ray, pytest.mark.process]

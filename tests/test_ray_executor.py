@@ -1,4 +1,4 @@
-"""`--executor ray` on a real three-node Ray cluster on loopback (tests/ray_cluster.py):
+"""`--executor ray` on a real three-node Ray cluster on loopback (tests/helpers/ray_cluster.py):
 python, command and llm attempts run as Ray tasks while claims, results, usage, logs and
 events stay in the home here; cancel and timeout stop the remote attempt; a worker node
 killed mid-attempt is a crash, the task runs again as a new attempt and results already
@@ -17,7 +17,7 @@ from typing import Any
 
 import psutil
 import pytest
-import ray_cluster
+from helpers import ray_cluster
 from test_llm_runner import FakeOpenAI, server  # noqa: F401 - the fixture is used below
 
 pytestmark = [pytest.mark.ray, pytest.mark.process]

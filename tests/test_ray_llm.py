@@ -1,5 +1,5 @@
 """llm attempts as Ray tasks under `--executor ray`, on a real three-node Ray cluster on
-loopback (tests/ray_cluster.py) against a scripted loopback model server: the model call
+loopback (tests/helpers/ray_cluster.py) against a scripted loopback model server: the model call
 is made by a Ray worker on a worker node; results, usage (live, so budgets stop it),
 logs and events land in the home here; cancel and timeout kill the remote Ray worker;
 a worker node killed while the call is in flight is a crash and the task runs again."""
@@ -16,8 +16,8 @@ from typing import Any
 
 import psutil
 import pytest
-import ray_cluster
-from scripted_llm import ScriptedLLM, text, tools
+from helpers import ray_cluster
+from helpers.scripted_llm import ScriptedLLM, text, tools
 from test_ray_executor import attempts, gone, houston, mission_dir, start_run, write_package
 
 pytestmark = [pytest.mark.ray, pytest.mark.process]

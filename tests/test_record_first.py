@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from test_engine_helpers import REPO, lines, make_test_package, submit, wait_for
+from helpers.engine import REPO, lines, make_test_package, submit, wait_for
 
 from houston.core.lifecycle import MissionState, Reason
 from houston.engine import claims

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from test_engine_helpers import REPO, houston_process, submit, wait_for
+from helpers.engine import REPO, houston_process, submit, wait_for
 
 from houston.core.lifecycle import MissionState
 from houston.home import Home

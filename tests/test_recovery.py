@@ -12,7 +12,7 @@ from typing import Any
 
 import psutil
 import pytest
-from test_engine_helpers import (
+from helpers.engine import (
     engine_thread,
     houston_process,
     lines,

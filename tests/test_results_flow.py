@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scripted_llm import ScriptedLLM, text, tools
-from test_pkg_helpers import cli
+from helpers.packages import cli
+from helpers.scripted_llm import ScriptedLLM, text, tools
 
 from houston.core.errors import SpecError
 from houston.events import EventLog

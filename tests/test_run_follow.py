@@ -8,7 +8,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from test_engine_helpers import houston_process, wait_for
+from helpers.engine import houston_process, wait_for
 
 from houston.core.lifecycle import MissionState
 from houston.home import Home

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from scripted_llm import ScriptedLLM, text
-from test_engine_helpers import outcome, run_engine, submit
+from helpers.engine import outcome, run_engine, submit
+from helpers.scripted_llm import ScriptedLLM, text
 
 from houston.cli.main import cli
 from houston.engine import localmodel as lm

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from test_engine_helpers import REPO
+from helpers.engine import REPO
 
 from houston.events import SEGMENT_BYTES, EventLog
 from houston.home import Home

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_engine_helpers import (
+from helpers.engine import (
     REPO,
     engine_thread,
     make_test_package,

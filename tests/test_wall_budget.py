@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_engine_helpers import outcome, run_engine, submit
+from helpers.engine import outcome, run_engine, submit
 
 from houston import actions
 from houston.engine import taskfiles as tf

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_engine_helpers import (
+from helpers.engine import (
     REPO,
     engine_thread,
     outcome,

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from claude_helpers import git, make_repo
 from click.testing import CliRunner
-from test_engine_helpers import REPO, outcome, run_engine, submit
+from helpers.claude import git, make_repo
+from helpers.engine import REPO, outcome, run_engine, submit
 
 from houston import gitops
 from houston.cli.main import cli

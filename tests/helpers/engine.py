@@ -18,7 +18,7 @@ from houston.engine.engine import Engine, EngineOptions
 from houston.home import Home
 from houston.store import MissionRef, MissionStore
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 T_AGENTS = '''
 import json, os, time

@@ -24,7 +24,7 @@ You change files in the repository you are started in.
 
 
 # Where the README and .ci/run install the CLI: `npm install --prefix .npm ...`.
-REPO_CLAUDE = Path(__file__).resolve().parent.parent / ".npm" / "node_modules" / ".bin" / "claude"
+REPO_CLAUDE = Path(__file__).resolve().parents[2] / ".npm" / "node_modules" / ".bin" / "claude"
 
 
 def claude_executable() -> str:

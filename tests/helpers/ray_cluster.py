@@ -1,7 +1,7 @@
 """A multi-node Ray cluster on loopback for tests and bench/ray.py, outside the caller's
 process tree.
 
-`python tests/ray_cluster.py STATE_DIR NODES CPUS` daemonizes (so Ray's many processes are
+`python tests/helpers/ray_cluster.py STATE_DIR NODES CPUS` daemonizes (so Ray's many processes are
 not the test's children), starts a head with no CPUs plus NODES worker nodes of CPUS each
 (ray.cluster_utils.Cluster), writes `STATE_DIR/cluster.json` (address, each worker node's
 raylet pid), and shuts the cluster down when `STATE_DIR/stop` appears or its caller dies.
