@@ -18,7 +18,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import string
 import time
 import zlib
@@ -32,11 +31,9 @@ from houston import fsio, killpoints, moves
 from houston.clock import utcnow
 from houston.core.errors import AmbiguousError, ConflictError, NotFoundError, UsageError
 from houston.core.ids import MISSION_ID, make_mission_id
-from houston.core.lifecycle import MissionState, Outcome, Reason, check_transition
-from houston.core.taskstate import fresh_counts
-from houston.core.timestamps import iso
-from houston.explain import budget_stop
+from houston.core.lifecycle import MissionState, Reason, check_transition
 from houston.home import Home
+from houston.trail import new_status, record_transition, transition_entry
 
 LOCK_STRIPES = 64
 NAME_MAX = 255  # bytes in one path part on Linux filesystems
@@ -288,51 +285,9 @@ class MissionStore:
         return MissionRef(mission_id, target, dst)
 
     def record(self, folder: Path, entry: dict[str, Any], now: datetime) -> None:
-        """Append the transition `entry` to the trail and write status.json to match.
-        Call under the mission's stripe lock. An entry already last in the trail (a
-        repair of a mover that died after its append) is not appended twice."""
-        source, target = MissionState(entry["from"]), MissionState(entry["to"])
-        trail = folder / "transitions.jsonl"
-        last = fsio.read_lines(trail)
-        if not (last and last[-1].get("ts") == entry["ts"] and last[-1].get("to") == entry["to"]):
-            last_to = last[-1].get("to") if last else None
-            if last_to is not None and last_to != source.value:
-                repair = transition_entry(last_to, source, Reason.RECOVERED, None, now)
-                repair["repair"] = True
-                fsio.append_line(trail, repair)
-            fsio.append_line(trail, entry, durable=True)
-        outcome = Outcome(entry["outcome"]) if entry.get("outcome") else None
-        self._update_status(folder, target, Reason(entry["reason"]), outcome, now,
-                            entry.get("detail"))
-
-    def _update_status(
-        self,
-        folder: Path,
-        target: MissionState,
-        reason: Reason,
-        outcome: Outcome | None,
-        now: datetime,
-        detail: dict[str, Any] | None = None,
-    ) -> None:
-        path = folder / "status.json"
-        try:
-            found: Any = fsio.read_json(path)
-        except (FileNotFoundError, ValueError):
-            found = None
-        status = found if isinstance(found, dict) else new_status(folder.name, folder.name, now)
-        status.update(state=target.value, reason=reason.value, updated=iso(now))
-        if target is MissionState.COMPLETED:
-            status.update(outcome=outcome.value if outcome else None, finished=iso(now))
-        else:
-            status.update(outcome=None, finished=None)
-        figure = budget_stop(reason.value, detail) if target is MissionState.COMPLETED else None
-        if figure:
-            status["budget_stop"] = figure
-        else:
-            status.pop("budget_stop", None)
-        if target is MissionState.EXECUTING and not status.get("started"):
-            status["started"] = iso(now)
-        fsio.write_json_atomic(path, status)
+        """Record a move's `entry` in the mission's trail and status.json (houston.trail).
+        Call under the mission's stripe lock."""
+        record_transition(folder, entry, now)
 
     def update_status(self, ref: MissionRef, **fields: Any) -> dict[str, Any]:
         """Merge summary fields (counts, usage) into status.json under the stripe lock.
@@ -410,46 +365,6 @@ def _with_truth(status: dict[str, Any], ref: MissionRef) -> dict[str, Any]:
 def is_plain_name(text: str) -> bool:
     """True for a single folder name that cannot escape the state folders."""
     return bool(text) and not text.startswith(".") and not any(c in text for c in "/\\\0")
-
-
-def new_status(mission_id: str, name: str, now: datetime | None) -> dict[str, Any]:
-    stamp = iso(now) if now else None
-    return {
-        "id": mission_id,
-        "name": name,
-        "state": MissionState.PLANNING.value,
-        "outcome": None,
-        "reason": Reason.USER_REQUEST.value,
-        "created": stamp,
-        "updated": stamp,
-        "started": None,
-        "finished": None,
-        "counts": fresh_counts(0),
-        "usage": {"tokens": 0, "cost": 0.0, "wall_time": 0.0},
-    }
-
-
-def transition_entry(
-    source: MissionState | str | None,
-    target: MissionState,
-    reason: Reason,
-    outcome: Outcome | None,
-    now: datetime,
-    detail: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "ts": iso(now),
-        "from": str(source) if source is not None else None,
-        "to": target.value,
-        "reason": reason.value,
-        "pid": os.getpid(),
-        "host": socket.gethostname(),
-    }
-    if outcome is not None:
-        entry["outcome"] = outcome.value
-    if detail:
-        entry["detail"] = detail
-    return entry
 
 
 def looks_like_mission_id(name: str) -> bool:

@@ -29,12 +29,15 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from houston.core.errors import SpecError
+from houston.yamldoc import Document as Document
+from houston.yamldoc import Path, Position
+from houston.yamldoc import dotted as dotted
+from houston.yamldoc import shorten as shorten
+from houston.yamlstrict_messages import describe, explain
 
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 64
 
-Path = tuple[str | int, ...]
-Position = tuple[int, int]
 M = TypeVar("M", bound=BaseModel)
 
 # The C parser when PyYAML was built with libyaml; only its event stream is used.
@@ -53,58 +56,12 @@ _NOT_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U0001
 _TAG_PREFIX = "tag:yaml.org,2002:"
 
 
-@dataclass(frozen=True)
-class Document:
-    """Parsed YAML: `.data` plus where each node was written (1-based line, column)."""
-
-    source: str
-    data: Any
-    values: Mapping[Path, Position] = field(default_factory=dict, repr=False)
-    keys: Mapping[Path, Position] = field(default_factory=dict, repr=False)
-    plain: Mapping[Path, str] = field(default_factory=dict, repr=False)
-
-    def position(self, path: Path) -> Position:
-        """Line and column of the deepest node that exists along `path`."""
-        for end in range(len(path), -1, -1):
-            hit = self.values.get(tuple(path[:end]))
-            if hit is not None:
-                return hit
-        return (1, 1)
-
-    def key_position(self, path: Path) -> Position:
-        """Where the key of the mapping entry at `path` is written (else `position`)."""
-        return self.keys.get(tuple(path)) or self.position(path)
-
-    def written(self, path: Path) -> str | None:
-        """The source text of the plain (unquoted) scalar at `path`, if it is one."""
-        return self.plain.get(tuple(path))
-
-    def error(self, path: Path, what: str, fix: str = "", *, at_key: bool = False) -> SpecError:
-        """A SpecError pointing at the node (or its key) at `path`."""
-        line, column = self.key_position(path) if at_key else self.position(path)
-        return SpecError(what, source=self.source, line=line, column=column, fix=fix)
-
-
 class Problem(ValueError):
     """Raise from a pydantic validator: `what` becomes the message, `fix` the hint."""
 
     def __init__(self, what: str, fix: str = "") -> None:
         super().__init__(what)
         self.fix = fix
-
-
-def shorten(value: object, limit: int = 60) -> str:
-    """`repr` of a value for a message, cut to about `limit` characters."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def dotted(path: Path) -> str:
-    """`("tasks", 1, "agent")` -> `tasks[1].agent`, as users see paths in messages."""
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "the top level"
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -394,8 +351,6 @@ def validate(model: type[M], doc: Document, *, synonyms: Mapping[str, str] | Non
             "the document is empty",
             f"write the keys of a {model.model_config.get('title') or model.__name__}",
         )
-    from houston.yamlstrict_messages import describe, explain
-
     if not isinstance(doc.data, dict):
         raise doc.error(
             (),

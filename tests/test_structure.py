@@ -12,8 +12,6 @@ import ast
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "houston"
 MAX_MODULE_LINES = 400
@@ -243,13 +241,11 @@ def test_long_functions_counts_methods_and_nested_functions_apart() -> None:
     assert long_functions(text, 4) == []
 
 
-@pytest.mark.xfail(strict=True, reason="import cycles remain until the restructure of issue 10")
 def test_houston_has_no_import_cycles() -> None:
     cycles = describe_cycles(package_graph(PACKAGE))
     assert not cycles, f"{len(cycles)} import cycles in houston/:\n" + "\n".join(cycles)
 
 
-@pytest.mark.xfail(strict=True, reason="long modules remain until the restructure of issue 10")
 def test_houston_modules_and_functions_stay_small() -> None:
     too_long = size_report(read_modules(PACKAGE), ROOT)
     assert not too_long, "too long:\n" + "\n".join(too_long)

@@ -1,16 +1,15 @@
 """Engine commands: `run`, `serve`, `recover`, `retry`, `logs`.
 
-Signal handlers live here, in the engine's process only: the first SIGINT (or SIGTERM)
-asks the engine to stop gracefully, the second forces it. `run` cancels its mission on a
-stop; `serve` hands its running missions back to COMMITTED for the next engine.
+Signal handlers live in the engine's process only (houston.cli.foreground): the first
+SIGINT (or SIGTERM) asks the engine to stop gracefully, the second forces it. `run`
+cancels its mission on a stop; `serve` hands its running missions back to COMMITTED for
+the next engine.
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import os
-import signal
 import sys
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 import click
 
 from houston.cli import render
+from houston.cli.foreground import drive, start_ui
 from houston.core.errors import MissionFailed, NotFoundError, UsageError
 from houston.core.lifecycle import Outcome
 from houston.home import Home
@@ -44,99 +44,6 @@ def _home(ctx: click.Context) -> Home:
     from houston.cli.missions import _home as home_of
 
     return home_of(ctx)
-
-
-def start_ui(home: Home, host: str, port: int) -> Any:
-    """THE call site for the dashboard server (houston.server.launcher.start)."""
-    try:
-        launcher = importlib.import_module("houston.server.launcher")
-    except ImportError:
-        return None
-    # In a cluster the Service's names are allowed too (deploy/k8s sets this variable).
-    allowed = [n.strip() for n in os.environ.get("HOUSTON_ALLOWED_HOSTS", "").split(",")
-               if n.strip()]
-    handle = launcher.start(home, host=host, port=port, allowed_hosts=allowed)
-    render.emit(f"dashboard: {handle.url}")
-    return handle
-
-
-def stop_ui(handle: Any) -> None:
-    if handle is not None:
-        handle.stop()
-
-
-def drive(home: Home, options: Any, *, tty: bool, ui: Any = None) -> dict[str, Any]:
-    """Run an engine in the foreground with signal handlers and a progress display."""
-    from houston.engine.budget import ceiling_from
-    from houston.engine.engine import Engine
-    from houston.engine.envpause import pause_message
-    from houston.engine.progress import Progress, read_task_states
-
-    try:  # a tenant's budget ceilings: a typo must stop the start, not every mission
-        ceiling_from(os.environ)
-    except ValueError as exc:
-        raise UsageError(str(exc), fix="set it to a plain number, or unset it") from None
-    # The true total reads task files: for a live line or `houston run`'s missions, never
-    # for every mission an unattended `houston serve` works on.
-    seed = read_task_states(home) if tty or options.missions else None
-    progress = Progress(sys.stderr, tty=tty, workers=options.workers, read_states=seed)
-
-    def observe(type_: str, mission: str | None, task: str | None, attempt: int | None,
-                data: dict[str, Any]) -> None:
-        if type_ == "engine.state" and data.get("state") == "following":
-            sys.stderr.write(f"mission {mission} is run by {data.get('by')}: following it\n")
-        if type_ in ("engine.state", "worker.state") and (line := pause_message(data)):
-            sys.stderr.write(f"\n{line}\n" if tty else f"{line}\n")
-            sys.stderr.flush()
-        progress(type_, mission, task, attempt, data)
-
-    engine = Engine(home, options, observer=observe)
-
-    def on_signal(signum: int, frame: Any) -> None:
-        first = engine.stop_mode is None
-        engine.request_stop(force=not first)
-        word = "stopping (again to force)" if first else "forcing stop"
-        sys.stderr.write(f"\n{signal.Signals(signum).name}: {word}\n")
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    tracing = otel_tracing(home)
-    try:
-        with _executor_context(options.executor):
-            return engine.run()
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        progress.close()
-        stop_ui(ui)
-        if tracing is not None:
-            tracing.stop()
-
-
-def otel_tracing(home: Home) -> Any:
-    """Spans of finished missions over OTLP, only when OTEL_EXPORTER_OTLP_ENDPOINT is set."""
-    from houston import otel
-
-    if not otel.is_configured(os.environ):
-        return None
-    try:
-        return otel.start_if_configured(home)
-    except ImportError as exc:
-        raise UsageError("OTEL_EXPORTER_OTLP_ENDPOINT is set but the OpenTelemetry SDK is not "
-                         "installed", fix="pip install 'houston[otel]', or unset the variable"
-                         ) from exc
-
-
-def _executor_context(executor: Any) -> Any:
-    """What an executor needs around the engine's run (a local Ray instance, for one)."""
-    if executor.name != "ray":
-        return contextlib.nullcontext()
-    try:
-        from houston.engine.ray_worker import cluster_for
-
-        importlib.import_module("ray")
-    except ImportError:
-        raise UsageError("--executor ray needs Ray", fix="pip install 'houston[ray]'") from None
-    return cluster_for(executor.env)
 
 
 def load_target(home: Home, target: str, params: dict[str, str]) -> tuple[bytes, str]:

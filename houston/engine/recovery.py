@@ -21,7 +21,7 @@ from typing import Any
 
 import psutil
 
-from houston import fsio, killpoints, moves
+from houston import fsio, killpoints, move_repair
 from houston.core.errors import ConflictError
 from houston.core.lifecycle import MissionState, Reason
 from houston.core.taskstate import ExitReason, TaskState
@@ -91,9 +91,9 @@ def sweep(home: Home, *, me: dict[str, Any] | None = None, grace: float = 1.0,
     engine start, `houston recover`) also repairs every status.json that names another
     state than its folder and removes stale staging folders and temp files."""
     store = MissionStore(home)
-    actions = moves.repair_moves(store)
+    actions = move_repair.repair_moves(store)
     if full:
-        actions += moves.repair_statuses(store)
+        actions += move_repair.repair_statuses(store)
         actions += remove_leftovers(home)
     for mission_id in sorted(store.ids_in(S.EXECUTING)):
         folder = home.mission_dir(S.EXECUTING, mission_id)

@@ -136,21 +136,7 @@ class CommandRunner:
             needs_path.write_text(json.dumps(payload["needs"]))
             env["HOUSTON_NEEDS"] = str(needs_path)
         stdin = _stdin_for(json.dumps(payload).encode(), attempt)
-        try:
-            proc = subprocess.Popen(
-                argv, stdin=stdin, stdout=1, stderr=2, cwd=cwd,
-                env=env, start_new_session=True,
-            )
-        except FileNotFoundError as exc:
-            raise RunnerError(f"executable not found: {argv[0]!r}",
-                              where=f"agent {job.agent_ref}",
-                              fix="install it or fix the agent's command / the task's inputs"
-                              ) from exc
-        except (PermissionError, NotADirectoryError) as exc:
-            raise RunnerError(f"cannot start {argv[0]!r}: {exc}",
-                              where=f"agent {job.agent_ref}") from exc
-        finally:
-            os.close(stdin)
+        proc = _start(job, argv, stdin, cwd, env)
         ctx.register_process(proc)
         code = wait_and_end_group(proc)
         if code != 0:
@@ -166,6 +152,26 @@ class CommandRunner:
         if isinstance(usage, dict):
             report_result_usage(ctx, usage)
         return Outcome(ok=True, result=result, exit_code=0)
+
+
+def _start(job: Job, argv: list[str], stdin: int, cwd: str | None,
+           env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start the agent in its own session on `stdin` (closed here, started or not)."""
+    try:
+        return subprocess.Popen(
+            argv, stdin=stdin, stdout=1, stderr=2, cwd=cwd,
+            env=env, start_new_session=True,
+        )
+    except FileNotFoundError as exc:
+        raise RunnerError(f"executable not found: {argv[0]!r}",
+                          where=f"agent {job.agent_ref}",
+                          fix="install it or fix the agent's command / the task's inputs"
+                          ) from exc
+    except (PermissionError, NotADirectoryError) as exc:
+        raise RunnerError(f"cannot start {argv[0]!r}: {exc}",
+                          where=f"agent {job.agent_ref}") from exc
+    finally:
+        os.close(stdin)
 
 
 def report_result_usage(ctx: AgentContext, usage: dict[str, Any]) -> None:

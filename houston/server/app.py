@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -128,14 +128,17 @@ def create_app(
             pages.metrics.close()
             log.close()
 
-    routes = [
+    app = Starlette(routes=_routes(home, pages, api), lifespan=lifespan)
+    return Guard(app, token=token, hosts=hosts), feed
+
+
+def _routes(home: Home, pages: Pages, api: Api) -> list[BaseRoute]:
+    return [
         Route("/", pages.dashboard, methods=["GET"]),
         Route(HEALTH_PATH, pages.health, methods=["GET"]),
         Route("/events", pages.events, methods=["GET"]),
         Route("/metrics", pages.prometheus, methods=["GET"]),
         *api.routes(),
-        *Reads(home, store, log).routes(),
+        *Reads(home, pages.store, pages.log).routes(),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
-    return Guard(app, token=token, hosts=hosts), feed
