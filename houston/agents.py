@@ -27,6 +27,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from houston.core.errors import NotFoundError, SpecError
+from houston.core.ids import is_decimal
 from houston.home import Home
 from houston.mission import Budget, Duration
 
@@ -171,7 +172,7 @@ class AgentCatalog:
             pinned = self._pinned_version(package)
             if pinned and (installed / pinned).is_dir():
                 return installed / pinned
-            versions = [p.name for p in installed.iterdir() if p.is_dir() and p.name[0].isdigit()]
+            versions = [p.name for p in installed.iterdir() if p.is_dir() and is_decimal(p.name[0])]
             if versions:
                 return installed / max(versions, key=_version_key)
         bundled = self.bundled / package

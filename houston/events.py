@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from houston.core.ids import is_decimal
 from houston.event_tail import EventTail as EventTail
 from houston.event_tail import parse_chunk_raw as parse_chunk_raw
 from houston.fsio import compact
@@ -231,7 +232,7 @@ class EventLog:
         found = []
         for name in names:
             stem, _dot, ext = name.partition(".")
-            if ext == "jsonl" and stem.isdigit():
+            if ext == "jsonl" and is_decimal(stem):
                 found.append((int(stem), self.folder / name))
         return sorted(found)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from houston import fsio
-from houston.core.ids import id_time
+from houston.core.ids import id_time, is_decimal
 from houston.core.taskstate import TaskState, count_by_state, state_from_records
 from houston.core.timestamps import iso_seconds, parse_time
 from houston.store import MissionRef, MissionStore
@@ -185,7 +185,7 @@ def read_tasks(mission_path: Path) -> list[dict[str, Any]]:
 def read_task(folder: Path) -> dict[str, Any]:
     attempts: dict[int, dict[str, Any]] = {}
     for name in _subfolders(folder / "attempts"):
-        if name.isdigit():
+        if is_decimal(name):
             attempt = folder / "attempts" / name
             attempts[int(name)] = {
                 "exit": _json_or_none(attempt / "exit.json"),
@@ -272,7 +272,7 @@ def _folder_time(path: Path) -> datetime | None:
 
 def latest_attempt(task_folder: Path) -> int:
     """The number of the task's newest attempt folder; 0 before its first attempt."""
-    return max((int(n) for n in _subfolders(task_folder / "attempts") if n.isdigit()), default=0)
+    return max((int(n) for n in _subfolders(task_folder / "attempts") if is_decimal(n)), default=0)
 
 
 def _subfolders(folder: Path) -> list[str]:

@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from houston.core.ids import is_decimal
+
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\}")
 # Roots a mission's own templating (parameters, config) leaves for later: `tasks` is
 # filled when an attempt starts, `item` / `index` by core/fanout.
@@ -73,7 +75,7 @@ def lookup(ref: ResultRef, results: Mapping[str, Any]) -> Any:
         raise TemplateError(f"{{{{ {ref.text} }}}}: task {ref.task!r} has no accepted result")
     value = results[ref.task]
     for depth, key in enumerate(ref.keys):
-        if isinstance(value, list) and key.isascii() and key.isdigit():
+        if isinstance(value, list) and is_decimal(key):
             index = int(key)
             if index < len(value):
                 value = value[index]

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from houston import gitops
+from houston.core.ids import is_decimal
 from houston.gitops import WorkspaceError, git
 from houston.runners import Job, Outcome
 
@@ -228,7 +229,7 @@ def open_worktree(home: Path, where: MissionRepo, mission_id: str, task_id: str,
     branch = attempt_branch(mission_id, task_id, attempt)
     with repo_lock(where.repo):
         for earlier in sorted(path.parent.glob("*")):
-            if earlier == path or not earlier.name.isdigit():
+            if earlier == path or not (is_decimal(earlier.name)):
                 continue
             if not (earlier / ".git").exists():
                 with contextlib.suppress(OSError):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from houston import gitops
+from houston.core.ids import is_decimal
 from houston.gitops import WorkspaceError, git
 from houston.workspace import INTEGRATION, repo_lock, save_work
 
@@ -36,7 +37,7 @@ def candidates(root: Path, finished: set[str], known: set[str]) -> list[Path]:
                 if task.name == INTEGRATION:
                     found.append(task)
                 else:
-                    found += sorted(p for p in task.iterdir() if p.is_dir() and p.name.isdigit())
+                    found += sorted(p for p in task.iterdir() if p.is_dir() and is_decimal(p.name))
     return found
 
 

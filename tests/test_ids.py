@@ -9,6 +9,7 @@ import pytest
 from houston.core.ids import (
     MISSION_ID,
     id_time,
+    is_decimal,
     is_safe_id,
     make_mission_id,
     slugify,
@@ -76,3 +77,11 @@ def test_id_time_reads_back_the_creation_time() -> None:
 @pytest.mark.parametrize("text", ["", "-a", "A", "a/b", "..", ".hidden", "a" * 65, "a b"])
 def test_unsafe_ids(text: str) -> None:
     assert not is_safe_id(text)
+
+
+def test_only_ascii_digits_count_as_numbers() -> None:
+    assert is_decimal("0") and is_decimal("17")
+    for text in ("", "²", "٣", "1²", "-1", "1.0", " 1"):
+        assert not is_decimal(text), text
+    assert not MISSION_ID.match("٢٠٢٦١٢٠٦-213000-hello-ab12")
+    assert MISSION_ID.match("20261206-213000-hello-ab12")

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 SAFE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 _SUFFIX = re.compile(r"^[a-z0-9]{4}$")
-MISSION_ID = re.compile(r"^\d{8}-\d{6}-[a-z0-9-]{1,32}-[a-z0-9]{4}$")
+MISSION_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[a-z0-9-]{1,32}-[a-z0-9]{4}$")
 
 
 def slugify(name: str, limit: int = 32) -> str:
@@ -45,3 +45,9 @@ def id_time(mission_id: str) -> datetime | None:
 def is_safe_id(text: str) -> bool:
     """True if `text` is usable as one folder name on every filesystem we support."""
     return bool(SAFE_ID.match(text))
+
+
+def is_decimal(text: str) -> bool:
+    """Only the ASCII digits 0-9 (str.isdigit also takes "²" and "٣", which int() reads
+    as a different name or refuses)."""
+    return text.isascii() and text.isdigit()

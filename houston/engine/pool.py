@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from houston.core.ids import is_decimal
 from houston.engine import protocol
 from houston.engine.executors import LOCAL, Executor
 from houston.engine.liveness import WORKER_MARK, engine_mark, identity_of, my_identity
@@ -282,7 +283,7 @@ def remove_dead_scratch(folder: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         for name in os.listdir(folder):
             parts = name.split("-")
-            ours = name.startswith(".worker-") and len(parts) > 2 and parts[1].isdigit()
+            ours = name.startswith(".worker-") and len(parts) > 2 and is_decimal(parts[1])
             if ours and not psutil.pid_exists(int(parts[1])):
                 with contextlib.suppress(OSError):
                     (folder / name).unlink()

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from houston.core.ids import is_decimal
 from houston.core.taskstate import FINAL_STATES, TaskState, state_from_records
 
 _MIN_WIDTH = 20  # below this nothing useful fits; still never wrap
@@ -177,7 +178,7 @@ def terminal_columns(stream: TextIO, environ: Mapping[str, str]) -> int:
     progress on a terminal stderr while stdout is a pipe.
     """
     text = environ.get("COLUMNS", "")
-    if text.isascii() and text.isdigit() and int(text) > 0:
+    if is_decimal(text) and int(text) > 0:
         return int(text)
     try:
         columns = os.get_terminal_size(stream.fileno()).columns

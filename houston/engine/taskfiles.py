@@ -18,6 +18,7 @@ from typing import Any
 
 from houston import fsio
 from houston.clock import utcnow
+from houston.core.ids import is_decimal
 from houston.core.timestamps import iso
 
 
@@ -142,7 +143,7 @@ def attempt_numbers(mission_dir: Path, task_id: str) -> list[int]:
         names = os.listdir(task_dir(mission_dir, task_id) / "attempts")
     except FileNotFoundError:
         return []
-    return sorted(int(n) for n in names if n.isdigit())
+    return sorted(int(n) for n in names if is_decimal(n))
 
 
 def read_attempt_json(path: Path, name: str) -> dict[str, Any] | None:

@@ -10,6 +10,7 @@ import functools
 import re
 from dataclasses import dataclass
 
+from houston.core.ids import is_decimal
 from houston.pkg import npmsemver
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -27,7 +28,7 @@ def is_valid_version(version: str) -> bool:
     except ValueError:
         return False
     # npm accepts a leading "v" or spaces: a published version has neither
-    return version == version.strip() and version[:1].isdigit()
+    return version == version.strip() and is_decimal(version[:1])
 
 
 def is_valid_range(range_: str) -> bool:

@@ -16,6 +16,8 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
+from houston.core.ids import is_decimal
+
 SESSION = "claude-session.json"
 
 
@@ -35,7 +37,7 @@ def earlier_session(attempt_dir: str) -> str | None:
     """The newest session id recorded by an earlier attempt of the same task."""
     here = Path(attempt_dir)
     numbers = sorted((int(p.name) for p in here.parent.iterdir()
-                      if p.name.isdigit() and int(p.name) < int(here.name)), reverse=True)
+                      if is_decimal(p.name) and int(p.name) < int(here.name)), reverse=True)
     for number in numbers:
         try:
             record = json.loads((here.parent / str(number) / SESSION).read_text())

@@ -23,6 +23,7 @@ from houston.core.errors import (
     NotFoundError,
     from_os_error,
 )
+from houston.core.ids import is_decimal
 from houston.events import EventLog
 from houston.metrics import LogMetrics
 from houston.server import acting, indexfile, listing, views
@@ -115,7 +116,7 @@ class Api:
 
     async def task_log(self, request: Request) -> Response:
         raw_attempt = request.query_params.get("attempt")
-        attempt = int(raw_attempt) if raw_attempt and raw_attempt.isdigit() else None
+        attempt = int(raw_attempt) if raw_attempt and is_decimal(raw_attempt) else None
         stream = request.query_params.get("stream", "stdout")
         tail = _int(request, "tail", views.LOG_TAIL_BYTES, 0, 1024 * 1024)
         task = request.path_params["task"]

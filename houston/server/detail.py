@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from houston import fsio
+from houston.core.ids import is_decimal
 from houston.core.taskstate import TaskState
 from houston.core.timestamps import parse_time
 from houston.events import EventLog
@@ -38,7 +39,7 @@ def _numbers(folder: Path) -> list[int]:
         names = os.listdir(folder)
     except OSError:
         return []
-    return sorted(int(n) for n in names if n.isascii() and n.isdigit())
+    return sorted(int(n) for n in names if is_decimal(n))
 
 
 def attempt_row(

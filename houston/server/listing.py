@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from houston.core.ids import id_time
+from houston.core.ids import id_time, is_decimal
 from houston.core.lifecycle import MissionState, Outcome
 from houston.core.timestamps import iso_seconds, parse_time
 from houston.server import indexfile
@@ -75,7 +75,7 @@ def parse_query(params: dict[str, str]) -> Query:
 
 
 def _int(raw: str | None, default: int) -> int:
-    return int(raw) if raw and raw.isascii() and raw.isdigit() else default
+    return int(raw) if raw and is_decimal(raw) else default
 
 
 def _day(raw: str) -> str:
