@@ -46,7 +46,7 @@ from _common import REPO, bench_env, table, temp_dir
 
 from houston import actions
 from houston.core.lifecycle import MissionState
-from houston.engine import taskfiles as tf
+from houston.engine import taskfiles
 from houston.home import Home
 from houston.store import MissionStore
 
@@ -232,7 +232,7 @@ def journal(scratch: Path) -> list[tuple[str, str, str, int]]:
 
 def accepted_attempt(folder: Path, task: str) -> int | None:
     """The attempt whose result was accepted (each agent's result names its attempt)."""
-    result = tf.read_result(folder, task)
+    result = taskfiles.read_result(folder, task)
     return int(result["attempt"]) if result and "attempt" in result else None
 
 
@@ -254,19 +254,19 @@ def judge_mission(tally: Tally, store: MissionStore, mission_id: str,
     done = ref.state is MissionState.COMPLETED
     succeeded = done and store.status(ref).get("outcome") == "succeeded"
     cap_kills, unrun = [], 0
-    for task in tf.task_ids(ref.path):
-        numbers = tf.attempt_numbers(ref.path, task)
+    for task in taskfiles.task_ids(ref.path):
+        numbers = taskfiles.attempt_numbers(ref.path, task)
         tally.tasks += 1
         tally.extra += max(0, len(numbers) - 1)
         for n in numbers:
-            folder = tf.attempt_dir(ref.path, task, n)
-            if tf.read_attempt_json(folder, "exit.json") is None:
+            folder = taskfiles.attempt_dir(ref.path, task, n)
+            if taskfiles.read_attempt_json(folder, "exit.json") is None:
                 tally.unrecorded.append(f"{mission_id}/{task}/{n}: {sorted(os.listdir(folder))}")
         accepted = accepted_attempt(ref.path, task)
         ran = starts.get((mission_id, task), [])
         tally.reruns += bool(accepted and any(a > accepted for a in ran))
         unrun += not ran
-        error = str(tf.read_state(ref.path, task).get("error") or "")
+        error = str(taskfiles.read_state(ref.path, task).get("error") or "")
         if error.startswith("stopped by the crash cap"):
             cap_kills.append(task_kills[(mission_id, task)])
     # The cap working: the bench killed that task's own processes more often than it allows.
@@ -275,9 +275,9 @@ def judge_mission(tally: Tally, store: MissionStore, mission_id: str,
         return  # the tasks it had not started were cancelled: not "never run"
     tally.never += unrun
     if not succeeded:  # with why: each task's error and the bench's kills of it
-        errors = [f"{t}: {tf.read_state(ref.path, t).get('error')} "
-                  f"(killed {task_kills[(mission_id, t)]}x)" for t in tf.task_ids(ref.path)
-                  if tf.read_state(ref.path, t).get("state") == "failed"]
+        errors = [f"{t}: {taskfiles.read_state(ref.path, t).get('error')} "
+                  f"(killed {task_kills[(mission_id, t)]}x)" for t in taskfiles.task_ids(ref.path)
+                  if taskfiles.read_state(ref.path, t).get("state") == "failed"]
         tally.lost.append(f"{mission_id} {ref.state.value}: {'; '.join(errors)}")
 
 

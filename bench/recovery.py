@@ -25,8 +25,7 @@ from pathlib import Path
 import psutil
 from _common import bench_env, redis_server, submit_tasks, table, temp_dir
 
-from houston.engine import claims
-from houston.engine import taskfiles as tf
+from houston.engine import claims, taskfiles
 from houston.engine.engine import Engine, EngineOptions
 from houston.events import EventLog
 from houston.home import Home
@@ -73,12 +72,12 @@ def houston_requeue(repeat: int) -> list[float]:
 
 def _owner(store: MissionStore, mission_id: str) -> dict[str, object] | None:
     ref = store.locate(mission_id)
-    return claims.read_owner(tf.task_dir(ref.path, "a"))
+    return claims.read_owner(taskfiles.task_dir(ref.path, "a"))
 
 
 def _agent_started(store: MissionStore, mission_id: str) -> bool:
     ref = store.locate(mission_id)
-    return (tf.attempt_dir(ref.path, "a", 1) / "agent.json").exists()
+    return (taskfiles.attempt_dir(ref.path, "a", 1) / "agent.json").exists()
 
 
 def runs(marker: Path) -> int:

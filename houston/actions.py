@@ -29,7 +29,6 @@ from houston.store import MissionRef, MissionStore, is_plain_name
 RACE_RETRIES = 8
 CANCEL_REQUEST = "cancel.request"
 
-S = MissionState
 T = TypeVar("T")
 
 
@@ -63,10 +62,7 @@ def submit(
     workspace = _workspace_record(data, spec.repo, source)  # a bad `repo:` too
     store.home.ensure()
     tasks = len(spec.tasks) + (1 if spec.initializer is not None else 0)
-    summary: dict[str, Any] = {
-        "gate": spec.gate,
-        "counts": fresh_counts(tasks),
-    }
+    summary: dict[str, Any] = {"gate": spec.gate, "counts": fresh_counts(tasks)}
     if workspace is not None:
         summary["workspace"] = workspace  # repo + base commit of `workspace: worktree` tasks
     ref = store.create(data, spec.name, context=spec.context, summary=summary, now=now)
@@ -78,7 +74,8 @@ def submit(
         return ref
     detail = {"by": by}
     try:
-        return store.move(ref.id, S.PLANNING, S.COMMITTED, reason, detail=detail, now=now)
+        return store.move(ref.id, MissionState.PLANNING, MissionState.COMMITTED, reason,
+                          detail=detail, now=now)
     except ConflictError:
         return store.locate(ref.id)  # someone approved or rejected it in between
 
@@ -101,10 +98,11 @@ def approve(
     """PLANNING -> COMMITTED (`gate_approved`). `mission` is an id or a unique prefix."""
 
     def once(ref: MissionRef) -> MissionRef:
-        if ref.state is not S.PLANNING:
+        if ref.state is not MissionState.PLANNING:
             raise _not_waiting(ref, "approve")
         return store.move(
-            ref.id, S.PLANNING, S.COMMITTED, Reason.GATE_APPROVED, detail={"by": by}, now=now
+            ref.id, MissionState.PLANNING, MissionState.COMMITTED, Reason.GATE_APPROVED,
+            detail={"by": by}, now=now
         )
 
     return _retrying(store, store.resolve(mission), once)
@@ -116,11 +114,12 @@ def reject(
     """PLANNING -> COMPLETED (`user_request`, outcome cancelled): the plan is turned down."""
 
     def once(ref: MissionRef) -> MissionRef:
-        if ref.state is not S.PLANNING:
+        if ref.state is not MissionState.PLANNING:
             raise _not_waiting(ref, "reject")
         detail = {"by": by, "action": "reject"}
         return store.move(
-            ref.id, S.PLANNING, S.COMPLETED, Reason.USER_REQUEST, detail=detail, now=now
+            ref.id, MissionState.PLANNING, MissionState.COMPLETED, Reason.USER_REQUEST,
+            detail=detail, now=now
         )
 
     return _retrying(store, store.resolve(mission), once)
@@ -137,12 +136,13 @@ def cancel(
     """
 
     def once(ref: MissionRef) -> CancelResult:
-        if ref.state in (S.PLANNING, S.COMMITTED):
+        if ref.state in (MissionState.PLANNING, MissionState.COMMITTED):
             moved = store.move(
-                ref.id, ref.state, S.COMPLETED, Reason.CANCELLED, detail={"by": by}, now=now
+                ref.id, ref.state, MissionState.COMPLETED, Reason.CANCELLED,
+                detail={"by": by}, now=now
             )
             return CancelResult(moved, requested=False)
-        if ref.state is S.EXECUTING:
+        if ref.state is MissionState.EXECUTING:
             return CancelResult(request_cancel(store, ref, by=by, now=now), requested=True)
         status = store.status(ref)
         raise IllegalTransition(
@@ -164,8 +164,8 @@ def request_cancel(
     """
     with store.stripe_lock(ref.id):
         current = store.locate(ref.id)
-        if current.state is not S.EXECUTING:
-            raise ConflictError(f"mission {ref.id} is no longer {S.EXECUTING}")
+        if current.state is not MissionState.EXECUTING:
+            raise ConflictError(f"mission {ref.id} is no longer {MissionState.EXECUTING}")
         path = current.path / CANCEL_REQUEST
         if not path.exists():
             fsio.write_json_atomic(path, {"ts": iso(now or utcnow()), "by": by})
@@ -188,7 +188,8 @@ def _retrying(store: MissionStore, ref: MissionRef, once: Callable[[MissionRef],
 
 def _not_waiting(ref: MissionRef, verb: str) -> IllegalTransition:
     return IllegalTransition(
-        f"cannot {verb} mission {ref.id}: it is {ref.state}, not waiting in {S.PLANNING}",
+        f"cannot {verb} mission {ref.id}: it is {ref.state}, not waiting in "
+        f"{MissionState.PLANNING}",
         where=str(ref.path),
         fix="only missions in PLANNING can be approved or rejected; see `houston show`",
     )
@@ -207,10 +208,10 @@ def retry(
 
     def once(ref: MissionRef) -> MissionRef:
         status = store.status(ref)
-        if ref.state is not S.COMPLETED or status.get("outcome") == Outcome.SUCCEEDED:
+        if ref.state is not MissionState.COMPLETED or status.get("outcome") == Outcome.SUCCEEDED:
             raise IllegalTransition(
                 f"cannot retry mission {ref.id}: it is {ref.state}"
-                + (f" ({status.get('outcome')})" if ref.state is S.COMPLETED else ""),
+                + (f" ({status.get('outcome')})" if ref.state is MissionState.COMPLETED else ""),
                 where=str(ref.path),
                 fix="only failed or cancelled missions can be retried; see `houston show`",
             )
@@ -223,8 +224,8 @@ def retry(
                 gates.reset(ref.path, task_id)  # a rejected gate asks the human again
         (ref.path / CANCEL_REQUEST).unlink(missing_ok=True)
         detail = {"by": by, "action": "retry"}
-        return store.move(ref.id, S.COMPLETED, S.COMMITTED, Reason.USER_REQUEST,
-                          detail=detail, now=now)
+        return store.move(ref.id, MissionState.COMPLETED, MissionState.COMMITTED,
+                          Reason.USER_REQUEST, detail=detail, now=now)
 
     return _retrying(store, store.resolve(mission), once)
 
@@ -246,11 +247,11 @@ def decide_task(
     with store.stripe_lock(ref.id):
         ref = store.locate(ref.id)
         found = gates.gate_state(ref.path, task)
-        if ref.state is not S.EXECUTING or found != gates.WAITING:
+        if ref.state is not MissionState.EXECUTING or found != gates.WAITING:
             raise IllegalTransition(
                 f"task {task} of mission {ref.id} is not waiting for approval"
                 + (f" (its gate is {found})" if found else "")
-                + ("" if ref.state is S.EXECUTING else f" (the mission is {ref.state})"),
+                + ("" if ref.state is MissionState.EXECUTING else f" (the mission is {ref.state})"),
                 where=str(ref.path / "tasks" / task),
                 fix=f"see `houston show {ref.id}`: only a task shown as waiting can be decided",
             )

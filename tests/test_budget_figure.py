@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from helpers.engine import outcome, run_engine, submit
 
 from houston.cli.main import cli
-from houston.engine import budget as bud
+from houston.engine import budget
 from houston.explain import budget_stop, end_reason
 from houston.home import Home
 from houston.store import MissionStore
@@ -24,12 +24,12 @@ def shell_spending(tokens: int, cost: float = 0.0) -> str:
 
 
 def test_the_figures_are_pure_data() -> None:
-    assert bud.stop_figure("mission", "tokens", 5000.0, 6200.0) == {
+    assert budget.stop_figure("mission", "tokens", 5000.0, 6200.0) == {
         "scope": "mission", "kind": "tokens", "limit": 5000.0, "spent": 6200.0}
-    limits = bud.Limits(max_tokens=1000)
-    assert bud.room_figure(limits, bud.Usage(300), bud.Usage(), bud.Usage(800)) == {
+    limits = budget.Limits(max_tokens=1000)
+    assert budget.room_figure(limits, budget.Usage(300), budget.Usage(), budget.Usage(800)) == {
         "scope": "mission", "kind": "tokens", "limit": 1000.0, "spent": 300.0, "needed": 800}
-    assert bud.room_figure(limits, bud.Usage(100), bud.Usage(), bud.Usage(800)) == {}
+    assert budget.room_figure(limits, budget.Usage(100), budget.Usage(), budget.Usage(800)) == {}
     assert budget_stop("task_failed", {"kind": "tokens"}) is None
     assert budget_stop("budget_exceeded", {"task": "a", "error": "x"}) is None
 

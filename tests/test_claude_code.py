@@ -25,7 +25,7 @@ from helpers.engine import REPO, engine_thread, outcome, run_engine, submit, wai
 
 from houston import actions
 from houston.cli.main import cli
-from houston.engine import taskfiles as tf
+from houston.engine import taskfiles
 from houston.engine.gates import gate_state
 from houston.home import Home
 from houston.store import MissionStore
@@ -60,7 +60,7 @@ def test_files_land_on_the_attempts_branch_and_spend_is_counted(
     run_engine(home, ref)
     assert outcome(home, ref) == ("COMPLETED", "succeeded")
     path = MissionStore(home).locate(ref.id).path
-    result = tf.read_result(path, "a")
+    result = taskfiles.read_result(path, "a")
     assert result is not None
     assert result["text"] == "All done."
     assert result["branch"] == f"houston/{ref.id}/tasks/a/1"
@@ -71,16 +71,16 @@ def test_files_land_on_the_attempts_branch_and_spend_is_counted(
     tools = [(e["data"]["tool"], e["data"]["summary"], e["data"]["outcome"])
              for e in events_of(home, "tool.call")]
     assert tools == [("Write", "notes.txt", "ok"), ("Bash", "echo more > extra.txt", "ok")]
-    session = json.loads((tf.attempt_dir(path, "a", 1) / "claude-session.json").read_text())
+    session = json.loads((taskfiles.attempt_dir(path, "a", 1) / "claude-session.json").read_text())
     assert session["num_turns"] == 3 and session["session_id"]
     status = MissionStore(home).status(MissionStore(home).locate(ref.id))
     assert status["usage"]["cost"] == pytest.approx(session["cost_usd"])
     assert status["usage"]["tokens"] >= 450
-    log = (tf.attempt_dir(path, "a", 1) / "stdout.log").read_text()
+    log = (taskfiles.attempt_dir(path, "a", 1) / "stdout.log").read_text()
     assert "tool Write ok" in log and "result: success after 3 turns" in log
     assert "assistant: writing\n" in log and "assistant: All done.\n" in log
     assert "model call ended (end_turn): 50 output tokens" in log
-    spent = json.loads((tf.attempt_dir(path, "a", 1) / "usage.json").read_text())
+    spent = json.loads((taskfiles.attempt_dir(path, "a", 1) / "usage.json").read_text())
     assert spent["model"] == session["model"] and spent["model"].startswith("claude-")
     assert spent["input_tokens"] == _claude_input(session["usage"])
     assert spent["output_tokens"] == session["usage"]["output_tokens"] >= 150
@@ -115,14 +115,14 @@ def test_a_task_sees_the_results_it_needs_and_the_mission_context(
     run_engine(home, ref)
     assert outcome(home, ref) == ("COMPLETED", "succeeded")
     path = MissionStore(home).locate(ref.id).path
-    first = tf.read_result(path, "a")
+    first = taskfiles.read_result(path, "a")
     assert first is not None
-    prompt = (tf.attempt_dir(path, "b", 1) / "prompt.md").read_text()
+    prompt = (taskfiles.attempt_dir(path, "b", 1) / "prompt.md").read_text()
     assert first["branch"] in prompt and first["commit"] in prompt
     assert '"n": 7' in prompt and "Keep changes small." in prompt
     system = json.dumps([r.get("system") for r in stub.requests])
     assert "You change files in the repository you are started in." in system
-    second = tf.read_result(path, "b")
+    second = taskfiles.read_result(path, "b")
     assert second is not None and second["files"] == [] and second["base"] == first["base"]
 
 
@@ -149,12 +149,12 @@ def test_going_over_the_budget_stops_claude_mid_session_and_keeps_its_work(
     run_engine(home, ref)
     assert outcome(home, ref) == ("COMPLETED", "failed")
     path = MissionStore(home).locate(ref.id).path
-    exit_info = tf.read_attempt_json(tf.attempt_dir(path, "a", 1), "exit.json")
+    exit_info = taskfiles.read_attempt_json(taskfiles.attempt_dir(path, "a", 1), "exit.json")
     assert exit_info is not None and exit_info["reason"] == "budget_exceeded"
     assert len(stub.requests) == 2  # stopped while its second model call streamed
     stops = events_of(home, "budget.stop")
     assert stops and stops[0]["data"]["kind"] == "cost"
-    kept = json.loads((tf.attempt_dir(path, "a", 1) / "workspace.json").read_text())
+    kept = json.loads((taskfiles.attempt_dir(path, "a", 1) / "workspace.json").read_text())
     assert kept["state"] == "wip" and Path(kept["worktree"]).is_dir()
     assert git(repo, "show", f"{kept['branch']}:half.txt") == "half\n"
     assert "WIP" in git(repo, "log", "-1", "--format=%s", kept["branch"])
@@ -179,7 +179,7 @@ def test_a_budget_stops_one_long_answer_while_it_streams(
     """)
     run_engine(home, ref)
     path = MissionStore(home).locate(ref.id).path
-    exit_info = tf.read_attempt_json(tf.attempt_dir(path, "a", 1), "exit.json")
+    exit_info = taskfiles.read_attempt_json(taskfiles.attempt_dir(path, "a", 1), "exit.json")
     assert exit_info is not None and exit_info["reason"] == "budget_exceeded"
     stops = events_of(home, "budget.stop")
     assert stops and stops[0]["data"]["kind"] == "tokens"
@@ -208,7 +208,7 @@ def test_conflicting_branches_make_core_merge_fail_naming_the_files(
     """)
     run_engine(home, ref)
     path = MissionStore(home).locate(ref.id).path
-    state = tf.read_state(path, "merge")
+    state = taskfiles.read_state(path, "merge")
     assert state["state"] == "failed"
     assert "README.md" in state["error"] and f"houston/{ref.id}/tasks/b/1" in state["error"]
     integration = f"houston/{ref.id}/integration"
@@ -218,7 +218,7 @@ def test_conflicting_branches_make_core_merge_fail_naming_the_files(
 
 
 def _claude_pid(path: Path, task: str, attempt: int) -> int:
-    record = tf.read_attempt_json(tf.attempt_dir(path, task, attempt), "agent.json")
+    record = taskfiles.read_attempt_json(taskfiles.attempt_dir(path, task, attempt), "agent.json")
     assert record is not None, "the runner registers claude before it reads a line"
     return int(record["pid"])
 
@@ -258,10 +258,10 @@ def test_kill_9_of_claude_is_a_crash_retried_in_a_new_worktree_keeping_the_old(
         wait_for(lambda: store.locate(ref.id).state.value == "COMPLETED", 60, "the end")
     path = store.locate(ref.id).path
     assert outcome(home, ref) == ("COMPLETED", "succeeded")
-    first = tf.read_attempt_json(tf.attempt_dir(path, "a", 1), "exit.json")
+    first = taskfiles.read_attempt_json(taskfiles.attempt_dir(path, "a", 1), "exit.json")
     assert first is not None and first["reason"] == "crashed"
-    old = json.loads((tf.attempt_dir(path, "a", 1) / "workspace.json").read_text())
-    result = tf.read_result(path, "a")
+    old = json.loads((taskfiles.attempt_dir(path, "a", 1) / "workspace.json").read_text())
+    result = taskfiles.read_result(path, "a")
     assert result is not None and result["worktree"] != old["worktree"]
     assert result["branch"].endswith("/tasks/a/2") and old["branch"].endswith("/tasks/a/1")
     assert old["state"] == "wip" and Path(old["worktree"], "draft.txt").is_file()
@@ -295,7 +295,7 @@ def test_cancel_stops_claude_within_a_second(home: Home, stub: Stub, tmp_path: P
         wait_for(lambda: store.locate(ref.id).state.value == "COMPLETED", 30, "the end")
     assert took < 1.0, f"claude outlived the cancel by {took:.2f} s"
     assert outcome(home, ref) == ("COMPLETED", "cancelled")
-    kept = json.loads((tf.attempt_dir(store.locate(ref.id).path, "a", 1)
+    kept = json.loads((taskfiles.attempt_dir(store.locate(ref.id).path, "a", 1)
                        / "workspace.json").read_text())
     assert kept["state"] == "wip" and git(repo, "show", f"{kept['branch']}:started.txt")
 
@@ -325,16 +325,16 @@ def test_the_todo_sweep_example_fixes_each_todo_on_its_branch_and_merges_them(
         wait_for(lambda: gate_state(MissionStore(home).locate(ref.id).path, "merge") == "waiting",
                  timeout=120, what="the merge waiting at its gate")
         path = MissionStore(home).locate(ref.id).path
-        assert tf.read_result(path, "merge") is None
+        assert taskfiles.read_result(path, "merge") is None
         actions.decide_task(MissionStore(home), ref.id, "merge", "approved")
         wait_for(lambda: ref.id in engine.finished, timeout=60, what="the mission to finish")
     path = MissionStore(home).locate(ref.id).path
     assert outcome(home, ref) == ("COMPLETED", "succeeded")
-    plan = tf.read_result(path, "init")
+    plan = taskfiles.read_result(path, "init")
     assert plan is not None and [t["file"] for t in plan["todos"]] == ["src/a.py", "src/b.py"]
-    fixes = [tf.read_result(path, f"todo-{n}") for n in (0, 1)]
+    fixes = [taskfiles.read_result(path, f"todo-{n}") for n in (0, 1)]
     assert [f["files"] for f in fixes if f] == [["src/a.py"], ["src/b.py"]]
-    merged = tf.read_result(path, "merge")
+    merged = taskfiles.read_result(path, "merge")
     assert merged is not None and merged["merged"] == [f["branch"] for f in fixes if f]
     integration = merged["branch"]
     assert git(repo, "show", f"{integration}:src/a.py") == "GREETING = 'hello'\n"
@@ -363,8 +363,9 @@ def test_a_timeout_stops_claude_and_everything_it_started(
         wait_for(lambda: _running(marker), 60, "the Bash tool's command to start")
         wait_for(lambda: store.locate(ref.id).state.value == "COMPLETED", 60, "the timeout")
     assert outcome(home, ref) == ("COMPLETED", "failed")
-    exit_info = tf.read_attempt_json(tf.attempt_dir(store.locate(ref.id).path, "a", 1),
-                                     "exit.json")
+    exit_info = taskfiles.read_attempt_json(
+        taskfiles.attempt_dir(store.locate(ref.id).path, "a", 1), "exit.json"
+    )
     assert exit_info is not None and exit_info["reason"] == "timeout"
     wait_for(lambda: not _running(marker), 5, "the tool's process to be gone")
 
@@ -382,7 +383,7 @@ def test_a_missing_claude_fails_the_attempt_saying_how_to_install_it(
     """)
     run_engine(home, ref)
     assert outcome(home, ref) == ("COMPLETED", "failed")
-    state = tf.read_state(MissionStore(home).locate(ref.id).path, "a")
+    state = taskfiles.read_state(MissionStore(home).locate(ref.id).path, "a")
     assert "not installed" in state["error"] and "@anthropic-ai/claude-code" in state["error"]
 
 
@@ -415,7 +416,10 @@ def test_a_retry_resumes_the_crashed_attempts_session_when_asked(
     turns = [m["role"] for m in second[0]["messages"]]
     assert "assistant" in turns  # the first attempt's conversation went on
     path = store.locate(ref.id).path
-    assert "ended before it finished" in (tf.attempt_dir(path, "a", 2) / "prompt.md").read_text()
+    assert (
+        "ended before it finished"
+        in (taskfiles.attempt_dir(path, "a", 2) / "prompt.md").read_text()
+    )
 
 
 def test_max_turns_reaches_claude_code(home: Home, stub: Stub, tmp_path: Path) -> None:
@@ -433,6 +437,6 @@ def test_max_turns_reaches_claude_code(home: Home, stub: Stub, tmp_path: Path) -
     """)
     run_engine(home, ref)
     assert outcome(home, ref) == ("COMPLETED", "failed")
-    state = tf.read_state(MissionStore(home).locate(ref.id).path, "a")
+    state = taskfiles.read_state(MissionStore(home).locate(ref.id).path, "a")
     assert "max_turns" in state["error"]
     assert len(stub.requests) < 3

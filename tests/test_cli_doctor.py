@@ -41,10 +41,11 @@ from pathlib import Path
 from houston import fsio
 from houston.engine.liveness import my_identity
 from houston.home import Home
-from houston.core.lifecycle import MissionState as S, Reason
+from houston.core.lifecycle import MissionState, Reason
 from houston.store import MissionStore
 home = Home(Path(sys.argv[1]))
-ref = MissionStore(home).move(sys.argv[2], S.COMMITTED, S.EXECUTING, Reason.CLAIMED)
+ref = MissionStore(home).move(sys.argv[2], MissionState.COMMITTED, MissionState.EXECUTING,
+                              Reason.CLAIMED)
 me = my_identity().to_dict()
 fsio.write_json_atomic(ref.path / "engine.json", me)
 record = {**me, "since": "2026-01-01T00:00:00Z", "workers": 2}

@@ -22,7 +22,6 @@ from houston.home import Home
 from houston.mission import load_mission
 from houston.store import MissionStore
 
-S = MissionState
 INVALID_DIR = Path(__file__).parent / "data" / "missions" / "invalid"
 PLAIN = "name: plain\ntasks:\n  - id: a\n    agent: core/shell\n"
 GATED = "name: gated\ngate: approve\ntasks:\n  - id: a\n    agent: core/shell\n"
@@ -92,7 +91,7 @@ def test_submit_without_gate_commits(root: Path, mission_file: Path) -> None:
     code, out, err = run(["submit", str(mission_file)], root)
     assert code == 0, err
     assert re.match(r"submitted \S+ -> COMMITTED", out)
-    assert MissionStore(Home(root)).count(S.COMMITTED) == 1
+    assert MissionStore(Home(root)).count(MissionState.COMMITTED) == 1
 
 
 def test_submit_gated_waits_and_says_how_to_approve(root: Path, tmp_path: Path) -> None:
@@ -222,7 +221,9 @@ def test_ls_table_is_newest_first_with_tasks_and_age(root: Path) -> None:
 
 def test_ls_filters_by_state_and_pages(root: Path, tmp_path: Path) -> None:
     ids = make_missions(root, 5)
-    MissionStore(Home(root)).move(ids[0], S.PLANNING, S.COMPLETED, Reason.USER_REQUEST)
+    MissionStore(Home(root)).move(
+        ids[0], MissionState.PLANNING, MissionState.COMPLETED, Reason.USER_REQUEST
+    )
     code, out, _ = run(["ls", "--state", "completed", "--json"], root)
     listed = json.loads(out)["missions"]
     assert code == 0 and [m["id"] for m in listed] == [ids[0]]
@@ -266,7 +267,7 @@ def test_ls_reads_the_status_of_the_page_only(root: Path, monkeypatch: pytest.Mo
 
 def test_hand_dropped_mission_shows_in_ls_and_show(root: Path) -> None:
     Home(root).ensure()
-    folder = Home(root).mission_dir(S.COMMITTED, "dropped-by-hand")
+    folder = Home(root).mission_dir(MissionState.COMMITTED, "dropped-by-hand")
     folder.mkdir()
     (folder / "mission.yaml").write_text("name: Manual one\ntasks:\n  - {id: a, agent: p/a}\n")
     code, out, _ = run(["ls"], root)
@@ -294,8 +295,8 @@ def test_show_by_prefix_text_and_json(root: Path, tmp_path: Path) -> None:
 def test_show_of_a_failed_mission_shows_outcome_usage_and_errors(root: Path) -> None:
     mission_id = make_missions(root, 1)[0]
     store = MissionStore(Home(root))
-    store.move(mission_id, S.PLANNING, S.COMMITTED, Reason.USER_REQUEST)
-    store.move(mission_id, S.COMMITTED, S.EXECUTING, Reason.CLAIMED)
+    store.move(mission_id, MissionState.PLANNING, MissionState.COMMITTED, Reason.USER_REQUEST)
+    store.move(mission_id, MissionState.COMMITTED, MissionState.EXECUTING, Reason.CLAIMED)
     task = store.locate(mission_id).path / "tasks" / "a"
     (task / "attempts" / "1").mkdir(parents=True)
     (task / "spec.json").write_text('{"agent": "core/shell"}')
@@ -303,7 +304,7 @@ def test_show_of_a_failed_mission_shows_outcome_usage_and_errors(root: Path) -> 
     (task / "attempts" / "1" / "usage.json").write_text('{"tokens": 1200, "cost": 0.5}')
     (task / "attempts" / "1" / "exit.json").write_text('{"duration": 75}')
     store.update_status(store.locate(mission_id), usage={"tokens": 1200, "cost": 0.5})
-    store.move(mission_id, S.EXECUTING, S.COMPLETED, Reason.TASK_FAILED)
+    store.move(mission_id, MissionState.EXECUTING, MissionState.COMPLETED, Reason.TASK_FAILED)
     code, out, _ = run(["show", mission_id], root)
     assert code == 0
     assert "COMPLETED (failed)" in out and "1,200 tokens, $0.5000" in out
@@ -337,7 +338,7 @@ def test_approve_reject_cancel_flow(root: Path, tmp_path: Path) -> None:
 def test_cancel_of_a_running_mission_requests_it(root: Path, tmp_path: Path) -> None:
     mission_id = submit(root, PLAIN, tmp_path)
     store = MissionStore(Home(root))
-    store.move(mission_id, S.COMMITTED, S.EXECUTING, Reason.CLAIMED)
+    store.move(mission_id, MissionState.COMMITTED, MissionState.EXECUTING, Reason.CLAIMED)
     code, out, _ = run(["cancel", mission_id], root)
     assert code == 0 and "cancel requested" in out
     assert (store.locate(mission_id).path / "cancel.request").is_file()

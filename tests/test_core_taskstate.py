@@ -14,8 +14,6 @@ from houston.core.taskstate import (
     state_from_records,
 )
 
-R = ExitReason
-
 
 def test_a_reader_sees_result_then_lock_then_state_file() -> None:
     assert state_from_records(has_result=True, locked=True, saved="failed") == "succeeded"
@@ -58,39 +56,55 @@ def settle(reason: str, error: str | None = "boom", *, failures: int = 0, crashe
 
 
 def test_a_success_is_accepted_and_counts_nothing() -> None:
-    assert settle(R.SUCCEEDED, None, failures=1, crashes=2) == (
+    assert settle(ExitReason.SUCCEEDED, None, failures=1, crashes=2) == (
         "succeeded", 1, 2, None, False, 0.0, False)
 
 
 def test_failures_use_up_retries_with_backoff_then_fail() -> None:
-    assert settle(R.FAILED) == ("pending", 1, 0, "boom", False, 0.5, False)
-    assert settle(R.FAILED, failures=1) == ("pending", 2, 0, "boom", False, 1.0, False)
-    assert settle(R.FAILED, failures=2) == ("failed", 3, 0, "boom", False, 0.0, False)
-    assert settle(R.FAILED, None, retries=0) == ("failed", 1, 0, "failed", False, 0.0, False)
+    assert settle(ExitReason.FAILED) == ("pending", 1, 0, "boom", False, 0.5, False)
+    assert settle(ExitReason.FAILED, failures=1) == ("pending", 2, 0, "boom", False, 1.0, False)
+    assert settle(ExitReason.FAILED, failures=2) == ("failed", 3, 0, "boom", False, 0.0, False)
+    assert settle(ExitReason.FAILED, None, retries=0) == (
+        "failed",
+        1,
+        0,
+        "failed",
+        False,
+        0.0,
+        False,
+    )
 
 
 def test_a_timeout_is_a_failure_named_by_its_reason() -> None:
-    assert settle(R.TIMEOUT, None, retries=0) == ("failed", 1, 0, "timeout", False, 0.0, False)
-    assert settle(R.TIMEOUT, None) == ("pending", 1, 0, None, False, 0.5, False)
+    assert settle(ExitReason.TIMEOUT, None, retries=0) == (
+        "failed",
+        1,
+        0,
+        "timeout",
+        False,
+        0.0,
+        False,
+    )
+    assert settle(ExitReason.TIMEOUT, None) == ("pending", 1, 0, None, False, 0.5, False)
 
 
 def test_crashes_do_not_use_retries_but_the_crash_cap_stops_a_loop() -> None:
-    assert settle(R.CRASHED, retries=0) == ("pending", 0, 1, None, True, 0.0, False)
-    assert settle(R.CRASHED, crashes=2, cap=3) == ("pending", 0, 3, None, True, 0.0, False)
-    assert settle(R.CRASHED, crashes=3, cap=3) == ("failed", 0, 4, None, False, 0.0, True)
-    assert settle(R.CRASHED, cap=0) == ("failed", 0, 1, None, False, 0.0, True)
+    assert settle(ExitReason.CRASHED, retries=0) == ("pending", 0, 1, None, True, 0.0, False)
+    assert settle(ExitReason.CRASHED, crashes=2, cap=3) == ("pending", 0, 3, None, True, 0.0, False)
+    assert settle(ExitReason.CRASHED, crashes=3, cap=3) == ("failed", 0, 4, None, False, 0.0, True)
+    assert settle(ExitReason.CRASHED, cap=0) == ("failed", 0, 1, None, False, 0.0, True)
 
 
 def test_an_interruption_is_never_the_tasks_fault() -> None:
-    assert settle(R.INTERRUPTED, failures=2, crashes=3, retries=0, cap=0) == (
+    assert settle(ExitReason.INTERRUPTED, failures=2, crashes=3, retries=0, cap=0) == (
         "pending", 2, 3, None, True, 0.0, False)
 
 
 def test_cancel_and_budget_stop_end_the_task_without_retry() -> None:
-    assert settle(R.CANCELLED) == ("cancelled", 0, 0, "cancelled", False, 0.0, False)
-    assert settle(R.BUDGET_EXCEEDED, None) == (
+    assert settle(ExitReason.CANCELLED) == ("cancelled", 0, 0, "cancelled", False, 0.0, False)
+    assert settle(ExitReason.BUDGET_EXCEEDED, None) == (
         "failed", 0, 0, "budget exceeded", False, 0.0, False)
-    assert settle(R.BUDGET_EXCEEDED, "over 10 tokens") == (
+    assert settle(ExitReason.BUDGET_EXCEEDED, "over 10 tokens") == (
         "failed", 0, 0, "over 10 tokens", False, 0.0, False)
 
 
@@ -108,14 +122,19 @@ def ended(ok: bool = False, stop: str | None = None, *, died: bool = False,
 
 
 def test_an_attempt_that_succeeded_wins_over_a_late_cancel_but_not_a_timeout() -> None:
-    assert ended(True) == ended(True, R.CANCELLED) == ended(True, R.INTERRUPTED) == "succeeded"
-    assert ended(True, R.TIMEOUT) == "timeout"
-    assert ended(True, R.BUDGET_EXCEEDED) == "budget_exceeded"
+    assert (
+        ended(True)
+        == ended(True, ExitReason.CANCELLED)
+        == ended(True, ExitReason.INTERRUPTED)
+        == "succeeded"
+    )
+    assert ended(True, ExitReason.TIMEOUT) == "timeout"
+    assert ended(True, ExitReason.BUDGET_EXCEEDED) == "budget_exceeded"
 
 
 def test_the_engines_stop_names_the_end_of_an_attempt_it_stopped() -> None:
-    assert ended(False, R.CANCELLED, died=True, signalled=True) == "cancelled"
-    assert ended(False, R.INTERRUPTED, environment=True) == "interrupted"
+    assert ended(False, ExitReason.CANCELLED, died=True, signalled=True) == "cancelled"
+    assert ended(False, ExitReason.INTERRUPTED, environment=True) == "interrupted"
 
 
 def test_a_dead_worker_or_a_foreign_signal_is_a_crash_a_full_disk_an_interruption() -> None:

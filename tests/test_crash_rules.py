@@ -11,8 +11,7 @@ import psutil
 import pytest
 from helpers.engine import engine_thread, outcome, submit, wait_for
 
-from houston.engine import claims
-from houston.engine import taskfiles as tf
+from houston.engine import claims, taskfiles
 from houston.home import Home
 from houston.store import MissionRef, MissionStore
 
@@ -32,8 +31,8 @@ def _pids(path: Path) -> list[int]:
 
 def _exits(home: Home, ref: MissionRef, task: str) -> list[dict[str, object]]:
     path = MissionStore(home).locate(ref.id).path
-    return [tf.read_attempt_json(tf.attempt_dir(path, task, n), "exit.json") or {}
-            for n in tf.attempt_numbers(path, task)]
+    return [taskfiles.read_attempt_json(taskfiles.attempt_dir(path, task, n), "exit.json") or {}
+            for n in taskfiles.attempt_numbers(path, task)]
 
 
 def _kill_shell_of_attempt(shells: Path, attempt: int) -> int:
@@ -63,8 +62,8 @@ def test_an_agent_killed_by_a_signal_is_a_crash_not_a_failure(home: Home, tmp_pa
     assert [e["reason"] for e in exits] == ["crashed", "succeeded"]
     assert exits[0]["signal"] == signal.SIGKILL
     path = MissionStore(home).locate(ref.id).path
-    assert tf.read_state(path, "a")["crashes"] == 1
-    assert tf.read_state(path, "a")["failures"] == 0  # retries: 0 was not spent
+    assert taskfiles.read_state(path, "a")["crashes"] == 1
+    assert taskfiles.read_state(path, "a")["failures"] == 0  # retries: 0 was not spent
 
 
 @pytest.mark.parametrize("where", ["task", "mission"])
@@ -83,12 +82,12 @@ def test_the_crash_cap_stops_a_task_and_names_its_crashes(home: Home, tmp_path: 
         wait_for(lambda: ref.id in engine.finished, what="the mission to finish")
     assert outcome(home, ref) == ("COMPLETED", "failed")
     path = MissionStore(home).locate(ref.id).path
-    state = tf.read_state(path, "a")
+    state = taskfiles.read_state(path, "a")
     assert state["state"] == "failed" and state["crashes"] == 2
     assert state["error"] == (
         "stopped by the crash cap (1) after 2 crashes: "
         "attempt 1: /bin/sh killed by signal 9; attempt 2: /bin/sh killed by signal 9")
-    assert tf.attempt_numbers(path, "a") == [1, 2]
+    assert taskfiles.attempt_numbers(path, "a") == [1, 2]
 
 
 @pytest.mark.parametrize("ending", ["succeeds", "fails", "is killed from outside"])
@@ -128,7 +127,7 @@ def test_a_claim_refused_by_a_dead_owners_lock_is_recorded_and_is_no_crash(home:
         tasks:
           - {id: a, agent: core/shell, inputs: {command: 'true'}}
     """)
-    task_dir = tf.task_dir(ref.path, "a")
+    task_dir = taskfiles.task_dir(ref.path, "a")
     task_dir.mkdir(parents=True)
     dead = {"pid": 999999, "start_token": "gone:1", "host": None, "boot_id": None}
     assert claims.claim_task(task_dir, dead, 0)
@@ -139,7 +138,7 @@ def test_a_claim_refused_by_a_dead_owners_lock_is_recorded_and_is_no_crash(home:
     assert [(e["reason"], e["error"]) for e in exits] == [
         ("interrupted", "could not claim the task: locked"), ("succeeded", None)]
     path = MissionStore(home).locate(ref.id).path
-    assert tf.read_state(path, "a").get("crashes", 0) == 0
+    assert taskfiles.read_state(path, "a").get("crashes", 0) == 0
 
 
 def test_what_a_killed_worker_started_dies_with_it_even_unnamed(home: Home,
@@ -157,7 +156,7 @@ def test_what_a_killed_worker_started_dies_with_it_even_unnamed(home: Home,
     with engine_thread(home, missions={ref.id}) as engine:
         wait_for(lambda: _pids(kid), what="the hidden child")
         path = MissionStore(home).locate(ref.id).path
-        owner = wait_for(lambda: claims.read_owner(tf.task_dir(path, "a")), what="the lock")
+        owner = wait_for(lambda: claims.read_owner(taskfiles.task_dir(path, "a")), what="the lock")
         os.kill(int(owner["pid"]), signal.SIGKILL)
         wait_for(lambda: ref.id in engine.finished, what="the mission to finish")
         assert not _alive(_pids(kid)[0])

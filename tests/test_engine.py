@@ -20,8 +20,7 @@ from helpers.engine import (
     wait_for,
 )
 
-from houston.engine import claims
-from houston.engine import taskfiles as tf
+from houston.engine import claims, taskfiles
 from houston.events import EventLog
 from houston.home import Home
 from houston.store import MissionStore
@@ -69,18 +68,20 @@ def test_failed_attempts_retry_as_new_attempts(home: Home) -> None:
     run_engine(home, ref)
     path = MissionStore(home).locate(ref.id).path
     assert outcome(home, ref) == ("COMPLETED", "succeeded")
-    assert tf.attempt_numbers(path, "f") == [1, 2, 3]
-    reasons = [tf.read_attempt_json(tf.attempt_dir(path, "f", n), "exit.json")["reason"]
-               for n in (1, 2, 3)]
+    assert taskfiles.attempt_numbers(path, "f") == [1, 2, 3]
+    reasons = [
+        taskfiles.read_attempt_json(taskfiles.attempt_dir(path, "f", n), "exit.json")["reason"]
+        for n in (1, 2, 3)
+    ]
     assert reasons == ["failed", "failed", "succeeded"]
-    assert "fails on purpose" in (tf.attempt_dir(path, "f", 1) / "stderr.log").read_text()
+    assert "fails on purpose" in (taskfiles.attempt_dir(path, "f", 1) / "stderr.log").read_text()
     # Each attempt keeps the lock it held, released into it as claim/owner.json.
-    owners = [json.loads((tf.attempt_dir(path, "f", n) / "claim" / "owner.json").read_text())
+    owners = [json.loads((taskfiles.attempt_dir(path, "f", n) / "claim" / "owner.json").read_text())
               for n in (1, 2, 3)]
     assert [o["attempt"] for o in owners] == [1, 2, 3] and len({o["nonce"] for o in owners}) == 3
     assert all(o["slot"] >= 1 for o in owners)
-    assert not claims.is_locked(tf.task_dir(path, "f"))
-    assert tf.read_state(path, "f")["failures"] == 2
+    assert not claims.is_locked(taskfiles.task_dir(path, "f"))
+    assert taskfiles.read_state(path, "f")["failures"] == 2
 
 
 def test_fail_fast_stops_the_mission_and_continue_keeps_going(home: Home) -> None:
@@ -119,7 +120,10 @@ def test_timeout_stops_the_whole_process_group(home: Home, tmp_path: Path) -> No
     run_engine(home, ref)
     assert outcome(home, ref) == ("COMPLETED", "failed")
     path = MissionStore(home).locate(ref.id).path
-    assert tf.read_attempt_json(tf.attempt_dir(path, "slow", 1), "exit.json")["reason"] == "timeout"
+    assert (
+        taskfiles.read_attempt_json(taskfiles.attempt_dir(path, "slow", 1), "exit.json")["reason"]
+        == "timeout"
+    )
     for pid in map(int, lines(pids)):
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
 
@@ -136,14 +140,14 @@ def test_cancel_request_stops_a_running_mission(home: Home, tmp_path: Path) -> N
     with engine_thread(home, missions={ref.id}) as engine:
         store = MissionStore(home)
         wait_for(lambda: store.locate(ref.id).state.value == "EXECUTING", what="claim")
-        wait_for(lambda: claims.read_owner(tf.task_dir(store.locate(ref.id).path, "a")))
+        wait_for(lambda: claims.read_owner(taskfiles.task_dir(store.locate(ref.id).path, "a")))
         record = home.run / f"engine-{os.getpid()}.json"
         assert json.loads(record.read_text())["missions"] == [ref.id]
         actions.cancel(store, ref.id)
         wait_for(lambda: ref.id in engine.finished, what="cancelled mission")
     assert outcome(home, ref) == ("COMPLETED", "cancelled")
     path = MissionStore(home).locate(ref.id).path
-    assert tf.read_state(path, "b")["state"] == "cancelled"
+    assert taskfiles.read_state(path, "b")["state"] == "cancelled"
     assert not record.exists()
 
 
@@ -207,7 +211,7 @@ def test_initializer_fans_out_and_collect_gathers(home: Home) -> None:
     path = MissionStore(home).locate(ref.id).path
     results = json.loads((path / "outputs" / "results.json").read_text())
     assert results["item-2"] == {"n": 3}
-    assert tf.read_spec(path, "item-0")["added_by"] == "init"
+    assert taskfiles.read_spec(path, "item-0")["added_by"] == "init"
 
 
 def test_blackboard_through_context_and_files(home: Home) -> None:
@@ -223,8 +227,8 @@ def test_blackboard_through_context_and_files(home: Home) -> None:
     """)
     run_engine(home, ref)
     path = MissionStore(home).locate(ref.id).path
-    assert tf.read_result(path, "b") == {"seen": {"tone": "warm"}}
-    assert tf.read_result(path, "reader")["value"] == {"tone": "warm"}
+    assert taskfiles.read_result(path, "b") == {"seen": {"tone": "warm"}}
+    assert taskfiles.read_result(path, "reader")["value"] == {"tone": "warm"}
     decisions = [json.loads(x) for x in (path / "blackboard" / "decisions.jsonl").read_text()
                  .splitlines()]
     assert decisions[0]["text"] == "use plan B"
@@ -249,7 +253,7 @@ def test_retry_reruns_only_unfinished_tasks(home: Home, tmp_path: Path) -> None:
     assert outcome(home, ref) == ("COMPLETED", "succeeded")
     assert lines(runs) == ["ok"]
     path = MissionStore(home).locate(ref.id).path
-    assert tf.attempt_numbers(path, "gated") == [1, 2]
+    assert taskfiles.attempt_numbers(path, "gated") == [1, 2]
 
 
 def test_max_concurrency_keeps_tasks_apart(home: Home, tmp_path: Path) -> None:
@@ -276,9 +280,9 @@ def test_a_task_budget_stops_only_that_task(home: Home) -> None:
     finished = run_engine(home, ref)
     path = MissionStore(home).locate(ref.id).path
     assert finished[ref.id][1].value == "budget_exceeded"
-    exit_ = tf.read_attempt_json(tf.attempt_dir(path, "greedy", 1), "exit.json")
+    exit_ = taskfiles.read_attempt_json(taskfiles.attempt_dir(path, "greedy", 1), "exit.json")
     assert exit_["reason"] == "budget_exceeded"
-    assert tf.attempt_numbers(path, "greedy") == [1]  # budget stops are not retried
+    assert taskfiles.attempt_numbers(path, "greedy") == [1]  # budget stops are not retried
 
 
 def test_code_health_mission_reports_on_a_folder(home: Home, tmp_path: Path) -> None:
@@ -312,4 +316,7 @@ def test_cancel_stops_an_in_process_python_agent(home: Home, tmp_path: Path) -> 
         wait_for(lambda: ref.id in engine.finished, what="the cancelled mission")
     assert outcome(home, ref) == ("COMPLETED", "cancelled")
     path = MissionStore(home).locate(ref.id).path
-    assert tf.read_attempt_json(tf.attempt_dir(path, "a", 1), "exit.json")["reason"] == "cancelled"
+    assert (
+        taskfiles.read_attempt_json(taskfiles.attempt_dir(path, "a", 1), "exit.json")["reason"]
+        == "cancelled"
+    )

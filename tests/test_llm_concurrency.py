@@ -22,7 +22,7 @@ from helpers.engine import (
 from helpers.llm_loopback import Script, loopback
 
 from houston import actions
-from houston.engine import taskfiles as tf
+from houston.engine import taskfiles
 from houston.engine.engine import Engine
 from houston.home import Home
 from houston.store import MissionRef, MissionStore
@@ -54,8 +54,14 @@ def folder(home: Home, ref: MissionRef) -> Path:
 
 def reasons(home: Home, ref: MissionRef, task: str) -> list[str]:
     path = folder(home, ref)
-    return [str((tf.read_attempt_json(tf.attempt_dir(path, task, n), "exit.json") or {})
-                .get("reason")) for n in tf.attempt_numbers(path, task)]
+    return [
+        str(
+            (
+                taskfiles.read_attempt_json(taskfiles.attempt_dir(path, task, n), "exit.json") or {}
+            ).get("reason")
+        )
+        for n in taskfiles.attempt_numbers(path, task)
+    ]
 
 
 def io_pid(engine: Engine) -> int | None:
@@ -73,7 +79,7 @@ def test_llm_attempts_run_concurrently_beyond_the_cpu_slots(
     assert finished[ref.id][0].value == "succeeded"
     assert script.most == 12  # one CPU slot, twelve model calls at once
     for i in range(12):
-        result = tf.read_result(folder(llm_home, ref), f"c{i}")
+        result = taskfiles.read_result(folder(llm_home, ref), f"c{i}")
         assert result is not None and result["text"] == "done"
         assert reasons(llm_home, ref, f"c{i}") == ["succeeded"]
 
@@ -112,7 +118,7 @@ def test_a_dead_network_worker_crashes_and_requeues_all_its_attempts(
     for i in range(5):
         found = reasons(llm_home, ref, f"c{i}")
         assert found[0] == "crashed" and found[-1] == "succeeded", found
-        state = tf.read_state(folder(llm_home, ref), f"c{i}")
+        state = taskfiles.read_state(folder(llm_home, ref), f"c{i}")
         assert int(state.get("failures") or 0) == 0  # a crash does not use up retries
 
 
@@ -136,8 +142,8 @@ tasks:
     for i in range(4):
         assert reasons(llm_home, ref, f"c{i}") == ["succeeded"]
     # The stopped attempt released its claim into its folder, like any attempt.
-    assert (tf.attempt_dir(folder(llm_home, ref), "stuck", 1) / "claim").is_dir()
-    assert not (tf.task_dir(folder(llm_home, ref), "stuck") / "lock").exists()
+    assert (taskfiles.attempt_dir(folder(llm_home, ref), "stuck", 1) / "claim").is_dir()
+    assert not (taskfiles.task_dir(folder(llm_home, ref), "stuck") / "lock").exists()
 
 
 def test_cancel_stops_every_attempt_in_flight(llm_home: Home,

@@ -17,7 +17,7 @@ import pytest
 from helpers.engine import REPO, make_test_package, run_engine, submit
 
 from houston.engine import localmodel as lm
-from houston.engine import taskfiles as tf
+from houston.engine import taskfiles
 from houston.home import Home
 from houston.store import MissionStore
 
@@ -70,9 +70,9 @@ def test_a_missing_local_model_fails_the_task_with_how_to_install_it(
     ref = submit(home, "name: offline\ntasks:\n  - {id: a, agent: t/answer}\n")
     finished = run_engine(home, ref, workers=1)
     assert finished[ref.id][0].value == "failed"
-    state = tf.read_state(MissionStore(home).locate(ref.id).path, "a")
+    state = taskfiles.read_state(MissionStore(home).locate(ref.id).path, "a")
     assert "houston_no_such_module not installed" in state["error"]
-    assert tf.attempt_numbers(MissionStore(home).locate(ref.id).path, "a") == []
+    assert taskfiles.attempt_numbers(MissionStore(home).locate(ref.id).path, "a") == []
 
 
 @pytest.mark.model
@@ -91,14 +91,14 @@ tasks:
 """)
     finished = run_engine(home, ref, workers=1)
     path = MissionStore(home).locate(ref.id).path
-    assert finished[ref.id][0].value == "succeeded", tf.read_state(path, "greet")
+    assert finished[ref.id][0].value == "succeeded", taskfiles.read_state(path, "greet")
     for task in ("greet", "thank"):
-        result = tf.read_result(path, task)
+        result = taskfiles.read_result(path, task)
         assert result is not None and result["text"].strip(), result
         # llama.cpp sends no usage when streaming: the count is an estimate, said so.
         assert result["usage"]["estimated"] is True and result["usage"]["total_tokens"] > 0
         # Recorded as the weights it ran, not as a requested name llama.cpp ignored.
-        spent = tf.read_attempt_json(tf.attempt_dir(path, task, 1), "usage.json")
+        spent = taskfiles.read_attempt_json(taskfiles.attempt_dir(path, task, 1), "usage.json")
         assert spent is not None and spent["model"] == result["model"]
         assert spent["model"].startswith("local:") and spent["model"].endswith(".gguf")
         assert spent["input_tokens"] > 0 and spent["output_tokens"] > 0
@@ -127,9 +127,9 @@ def test_resolve_ticket_runs_offline_and_its_report_uses_the_classification(
     c = summary["classification"]
     # The report is built from the steps' accepted results, not from anything else.
     for task, key in (("classify", "classification"), ("draft", "draft")):
-        result = tf.read_result(ref.path, task)
+        result = taskfiles.read_result(ref.path, task)
         assert result is not None and result["data"] == summary[key], (task, result)
-    escalate = tf.read_result(ref.path, "escalate")
+    escalate = taskfiles.read_result(ref.path, "escalate")
     assert escalate is not None and escalate["data"]["reason"] == summary["escalation"]["reason"]
     assert c["category"] in ("billing", "technical", "account", "shipping", "other"), c
     # The draft and the escalation say which classification they followed (their schemas

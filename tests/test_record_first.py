@@ -17,14 +17,12 @@ import pytest
 from helpers.engine import REPO, lines, make_test_package, submit, wait_for
 
 from houston.core.lifecycle import MissionState, Reason
-from houston.engine import claims
-from houston.engine import taskfiles as tf
+from houston.engine import claims, taskfiles
 from houston.engine.recovery import sweep
 from houston.home import Home
 from houston.store import MissionStore
 
 pytestmark = pytest.mark.process
-S = MissionState
 
 
 def _houston(home: Home, *args: str, kill_at: str | None = None,
@@ -54,17 +52,19 @@ def test_a_mover_killed_between_rename_and_record_is_finished_by_the_sweep(home:
     ref = submit(home, "name: torn\ntasks:\n  - {id: a, agent: core/shell, "
                        "inputs: {command: 'true'}}\n")
     store = MissionStore(home)
-    store.move(ref.id, S.COMMITTED, S.EXECUTING, Reason.CLAIMED)
-    script = ("import sys; from houston.home import Home; from houston.store import MissionStore;"
-              "from houston.core.lifecycle import MissionState as S, Reason;"
-              "from pathlib import Path;"
-              "MissionStore(Home(Path(sys.argv[1]))).move(sys.argv[2], S.EXECUTING, S.COMPLETED,"
-              " Reason.ALL_TASKS_DONE)")
+    store.move(ref.id, MissionState.COMMITTED, MissionState.EXECUTING, Reason.CLAIMED)
+    script = (
+        "import sys; from houston.home import Home; from houston.store import MissionStore;"
+        "from houston.core.lifecycle import MissionState, Reason;"
+        "from pathlib import Path;"
+        "MissionStore(Home(Path(sys.argv[1]))).move(sys.argv[2], MissionState.EXECUTING,"
+        " MissionState.COMPLETED, Reason.ALL_TASKS_DONE)"
+    )
     env = dict(os.environ, PYTHONPATH=str(REPO), HOUSTON_TEST_KILL_AT="move.renamed")
     done = subprocess.run([sys.executable, "-c", script, str(home.root), ref.id], env=env,
                           check=False)
     assert done.returncode == -signal.SIGKILL
-    assert store.locate(ref.id).state is S.COMPLETED
+    assert store.locate(ref.id).state is MissionState.COMPLETED
     assert _status(home, ref.id)["state"] == "EXECUTING"  # the torn record
     actions = sweep(home)
     assert {"action": "finished_move", "mission": ref.id, "from": "EXECUTING",
@@ -86,7 +86,7 @@ def test_an_engine_killed_mid_move_leaves_nothing_that_recovery_cannot_finish(
     killed = _houston(home, "serve", "--until-idle", "--no-ui", "--workers", "1",
                       kill_at="move.renamed@2")
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    assert MissionStore(home).locate(ref.id).state is S.COMPLETED
+    assert MissionStore(home).locate(ref.id).state is MissionState.COMPLETED
     assert _status(home, ref.id)["outcome"] is None
     recovered = _houston(home, "recover")
     assert recovered.returncode == 0, recovered.stderr
@@ -112,21 +112,21 @@ def test_a_recoverer_killed_after_its_record_leaves_the_lock_for_the_next(home: 
         os.killpg(engine.pid, signal.SIGKILL)  # the engine and its workers
         engine.wait(timeout=10)
     path = MissionStore(home).locate(ref.id).path
-    task_dir = tf.task_dir(path, "a")
+    task_dir = taskfiles.task_dir(path, "a")
     assert claims.is_locked(task_dir)
     killed = _houston(home, "recover", kill_at="recover.recorded")
     assert killed.returncode == -signal.SIGKILL
-    exit_record = tf.read_attempt_json(tf.attempt_dir(path, "a", 1), "exit.json")
+    exit_record = taskfiles.read_attempt_json(taskfiles.attempt_dir(path, "a", 1), "exit.json")
     assert exit_record is not None and exit_record["reason"] == "interrupted"
-    assert tf.read_state(path, "a")["state"] == "pending"
+    assert taskfiles.read_state(path, "a")["state"] == "pending"
     assert claims.is_locked(task_dir)  # recorded, not yet released
     assert _houston(home, "recover").returncode == 0
-    assert not claims.is_locked(tf.task_dir(MissionStore(home).locate(ref.id).path, "a"))
+    assert not claims.is_locked(taskfiles.task_dir(MissionStore(home).locate(ref.id).path, "a"))
     go.touch()
     finished = _houston(home, "serve", "--until-idle", "--no-ui", "--workers", "1")
     assert finished.returncode == 0, finished.stderr
     assert _status(home, ref.id)["outcome"] == "succeeded"
-    assert tf.read_state(MissionStore(home).locate(ref.id).path, "a")["crashes"] == 0
+    assert taskfiles.read_state(MissionStore(home).locate(ref.id).path, "a")["crashes"] == 0
 
 
 def test_an_engine_killed_after_recording_a_dead_worker_leaves_no_orphan(
@@ -145,7 +145,7 @@ tasks:
     try:
         wait_for(agent.exists, timeout=60, what="the agent")
         path = MissionStore(home).locate(ref.id).path
-        owner = wait_for(lambda: claims.read_owner(tf.task_dir(path, "a")), what="the lock")
+        owner = wait_for(lambda: claims.read_owner(taskfiles.task_dir(path, "a")), what="the lock")
         os.kill(int(owner["pid"]), signal.SIGKILL)  # its worker
         assert engine.wait(timeout=30) == -signal.SIGKILL  # at finish.recorded
     finally:
@@ -153,15 +153,15 @@ tasks:
             os.killpg(engine.pid, signal.SIGKILL)
             engine.wait(timeout=10)
     assert not _alive(int(agent.read_text()))  # stopped before anything was recorded
-    exit_record = tf.read_attempt_json(tf.attempt_dir(path, "a", 1), "exit.json")
+    exit_record = taskfiles.read_attempt_json(taskfiles.attempt_dir(path, "a", 1), "exit.json")
     assert exit_record is not None and exit_record["reason"] == "crashed"
-    assert claims.is_locked(tf.task_dir(path, "a"))
+    assert claims.is_locked(taskfiles.task_dir(path, "a"))
     finished = _houston(home, "recover", "--finish", "--workers", "1")
     assert finished.returncode == 0, finished.stderr
     path = MissionStore(home).locate(ref.id).path
     assert _status(home, ref.id)["outcome"] == "succeeded"
-    assert tf.attempt_numbers(path, "a") == [1, 2]
-    assert tf.read_state(path, "a")["crashes"] == 1
+    assert taskfiles.attempt_numbers(path, "a") == [1, 2]
+    assert taskfiles.read_state(path, "a")["crashes"] == 1
 
 
 @pytest.mark.parametrize("point", ["worker.ran", "worker.recorded"])
@@ -174,9 +174,9 @@ def test_a_worker_killed_after_its_agent_succeeded_has_its_result_kept(home: Hom
     assert done.returncode == 0, done.stderr
     path = MissionStore(home).locate(ref.id).path
     assert _status(home, ref.id)["outcome"] == "succeeded"
-    assert tf.read_result(path, "a") == {"x": 1}
-    assert tf.attempt_numbers(path, "a") == [1]
-    exit_record = tf.read_attempt_json(tf.attempt_dir(path, "a", 1), "exit.json")
+    assert taskfiles.read_result(path, "a") == {"x": 1}
+    assert taskfiles.attempt_numbers(path, "a") == [1]
+    exit_record = taskfiles.read_attempt_json(taskfiles.attempt_dir(path, "a", 1), "exit.json")
     assert exit_record is not None and exit_record["reason"] == "succeeded"
 
 

@@ -24,8 +24,7 @@ from helpers.engine import (
 
 from houston import fsio
 from houston.core.lifecycle import MissionState, Reason
-from houston.engine import claims, liveness
-from houston.engine import taskfiles as tf
+from houston.engine import claims, liveness, taskfiles
 from houston.engine.recovery import sweep
 from houston.events import EventLog
 from houston.home import Home
@@ -66,14 +65,19 @@ def test_killed_worker_is_requeued_and_its_agent_never_survives(home: Home,
     store = MissionStore(home)
     with engine_thread(home, missions={ref.id}) as engine:
         wait_for(first.exists, what="the first attempt's agent")
-        owner = wait_for(lambda: claims.read_owner(tf.task_dir(store.locate(ref.id).path, "a")))
+        owner = wait_for(
+            lambda: claims.read_owner(taskfiles.task_dir(store.locate(ref.id).path, "a"))
+        )
         os.kill(int(owner["pid"]), signal.SIGKILL)
         wait_for(lambda: ref.id in engine.finished, what="the mission to finish")
     assert outcome(home, ref) == ("COMPLETED", "succeeded")
     path = store.locate(ref.id).path
-    exits = [tf.read_attempt_json(tf.attempt_dir(path, "a", n), "exit.json") for n in (1, 2)]
+    exits = [
+        taskfiles.read_attempt_json(taskfiles.attempt_dir(path, "a", n), "exit.json")
+        for n in (1, 2)
+    ]
     assert [e["reason"] for e in exits] == ["crashed", "succeeded"]
-    assert tf.read_state(path, "a")["crashes"] == 1  # retries: 0, yet the crash was free
+    assert taskfiles.read_state(path, "a")["crashes"] == 1  # retries: 0, yet the crash was free
     assert not _alive(int(first.read_text()))
 
 
@@ -88,7 +92,7 @@ def test_killed_python_worker_is_requeued(home: Home, tmp_path: Path) -> None:
     store = MissionStore(home)
     with engine_thread(home, missions={ref.id}) as engine:
         wait_for(lambda: lines(runs) == ["a"], what="the first run")
-        owner = claims.read_owner(tf.task_dir(store.locate(ref.id).path, "a"))
+        owner = claims.read_owner(taskfiles.task_dir(store.locate(ref.id).path, "a"))
         assert owner is not None
         os.kill(int(owner["pid"]), signal.SIGKILL)
         wait_for(lambda: ref.id in engine.finished, what="the mission to finish")
@@ -116,10 +120,13 @@ def test_a_job_queued_behind_a_killed_one_runs_once_as_a_fresh_attempt(
     assert outcome(home, ref) == ("COMPLETED", "succeeded")
     assert sorted(lines(runs)) == sorted([*ids, "b"])
     path = store.locate(ref.id).path
-    assert tf.read_attempt_json(tf.attempt_dir(path, "b", 1), "exit.json")["reason"] == "crashed"
-    assert tf.read_state(path, "b")["crashes"] == 1
-    assert tf.attempt_numbers(path, queued) == [1]
-    assert tf.read_state(path, queued) == {}  # no failure, no crash: nothing to record
+    assert (
+        taskfiles.read_attempt_json(taskfiles.attempt_dir(path, "b", 1), "exit.json")["reason"]
+        == "crashed"
+    )
+    assert taskfiles.read_state(path, "b")["crashes"] == 1
+    assert taskfiles.attempt_numbers(path, queued) == [1]
+    assert taskfiles.read_state(path, queued) == {}  # no failure, no crash: nothing to record
 
 
 def _queue_behind_b(home: Home, runs: Path, go: Path) -> tuple[Any, list[str]]:
@@ -157,7 +164,8 @@ def test_a_job_queued_behind_a_slow_one_is_taken_back_and_runs_elsewhere(
     assert outcome(home, ref) == ("COMPLETED", "succeeded")
     assert sorted(lines(runs)) == sorted(ids)  # every task ran once
     path = store.locate(ref.id).path
-    assert tf.attempt_numbers(path, queued) == [1] and tf.attempt_numbers(path, "b") == [1]
+    assert taskfiles.attempt_numbers(path, queued) == [1]
+    assert taskfiles.attempt_numbers(path, "b") == [1]
     starts = [e for e in EventLog(home.events).read()
               if e["type"] == "attempt.start" and e["task"] == queued]
     assert len(starts) == 1  # announced once, where it really ran
@@ -186,7 +194,8 @@ def test_killed_engine_is_recovered_and_no_completed_task_runs_again(home: Home,
         _kill(engine)
     store = MissionStore(home)
     path = store.locate(ref.id).path
-    done_before = {t for t in tf.task_ids(path) if tf.read_result(path, t) is not None}
+    done_before = {
+        t for t in taskfiles.task_ids(path) if taskfiles.read_result(path, t) is not None}
     first_agent = int(agent_pid.read_text())
     assert _alive(first_agent)  # its own session outlived the engine
     if finisher == "serve":
@@ -211,7 +220,7 @@ def test_killed_engine_is_recovered_and_no_completed_task_runs_again(home: Home,
     assert done_before and all(counts[t] == 1 for t in done_before)
     assert set(counts) == {f"t{i:02d}" for i in range(8)}
     assert outcome(home, ref) == ("COMPLETED", "succeeded")
-    assert tf.attempt_numbers(store.locate(ref.id).path, "shell") == [1, 2]
+    assert taskfiles.attempt_numbers(store.locate(ref.id).path, "shell") == [1, 2]
 
 
 def _fake_executing(home: Home, engine: dict[str, object], task_owner: dict[str, object] | None
@@ -230,11 +239,11 @@ def _fake_executing(home: Home, engine: dict[str, object], task_owner: dict[str,
     spec = {"id": "a", "agent": "core/shell", "inputs": {"command": "true"}, "needs": [],
             "retries": None, "timeout": None, "budget": None, "initializer": False,
             "added_by": None}
-    tf.write_spec(ref.path, spec)
-    tf.write_state(ref.path, "a", "running", 1)
-    tf.attempt_dir(ref.path, "a", 1).mkdir(parents=True)
+    taskfiles.write_spec(ref.path, spec)
+    taskfiles.write_state(ref.path, "a", "running", 1)
+    taskfiles.attempt_dir(ref.path, "a", 1).mkdir(parents=True)
     if task_owner is not None:
-        assert claims.claim_task(tf.task_dir(ref.path, "a"), task_owner, 1)
+        assert claims.claim_task(taskfiles.task_dir(ref.path, "a"), task_owner, 1)
     return ref.id
 
 
@@ -247,11 +256,11 @@ def test_a_live_pid_with_another_start_token_is_dead(home: Home) -> None:
     actions = sweep(home)
     assert [a["mission"] for a in actions] == [mission]
     path = MissionStore(home).locate(mission).path
-    assert not claims.is_locked(tf.task_dir(path, "a"))
-    assert tf.read_state(path, "a")["state"] == "pending"
+    assert not claims.is_locked(taskfiles.task_dir(path, "a"))
+    assert taskfiles.read_state(path, "a")["state"] == "pending"
     # An engine's death is not the task's fault: no crash is counted against it.
-    assert tf.read_state(path, "a")["crashes"] == 0
-    exit_record = tf.read_attempt_json(tf.attempt_dir(path, "a", 1), "exit.json")
+    assert taskfiles.read_state(path, "a")["crashes"] == 0
+    exit_record = taskfiles.read_attempt_json(taskfiles.attempt_dir(path, "a", 1), "exit.json")
     assert exit_record["reason"] == "interrupted"
 
 
@@ -261,7 +270,7 @@ def test_an_agent_its_dead_worker_never_recorded_is_found_by_its_attempt(home: H
     me = liveness.my_identity().to_dict()
     impostor = {**me, "start_token": me["start_token"] + "0"}
     mission = _fake_executing(home, impostor, impostor)
-    work_dir = str(tf.attempt_dir(MissionStore(home).locate(mission).path, "a", 1))
+    work_dir = str(taskfiles.attempt_dir(MissionStore(home).locate(mission).path, "a", 1))
     env = dict(os.environ, HOUSTON_WORK_DIR=work_dir)
     with subprocess.Popen(["sleep", "30"], env=env, start_new_session=True) as orphan:
         try:
@@ -285,7 +294,7 @@ def test_a_wall_clock_jump_never_reaps_a_live_owner(home: Home,
         assert sweep(home) == []
         path = MissionStore(home).locate(mission).path
         assert path.parent.name == "EXECUTING"
-        assert claims.is_locked(tf.task_dir(path, "a"))
+        assert claims.is_locked(taskfiles.task_dir(path, "a"))
     finally:
         sleeper.kill()
         sleeper.wait()
@@ -379,11 +388,11 @@ def test_an_attempt_its_worker_never_claimed_gets_a_record(home: Home) -> None:
     dead = {"pid": 999999, "start_token": "gone:1", "host": None, "boot_id": None}
     mission = _fake_executing(home, dead, None)
     path = MissionStore(home).locate(mission).path
-    tf.write_state(path, "a", "pending", 0)
+    taskfiles.write_state(path, "a", "pending", 0)
     (action,) = sweep(home)
     assert action["tasks"] == [{"task": "a", "attempt": 1, "accepted": False,
                                 "stopped_agent": False}]
     path = MissionStore(home).locate(mission).path
-    record = tf.read_attempt_json(tf.attempt_dir(path, "a", 1), "exit.json")
+    record = taskfiles.read_attempt_json(taskfiles.attempt_dir(path, "a", 1), "exit.json")
     assert record is not None and record["reason"] == "interrupted"
     assert sweep(home) == []

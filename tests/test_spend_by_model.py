@@ -16,7 +16,7 @@ from helpers.scripted_llm import ScriptedLLM, text
 
 from houston.cli.main import cli
 from houston.engine import localmodel as lm
-from houston.engine import taskfiles as tf
+from houston.engine import taskfiles
 from houston.home import Home
 from houston.runners import Job
 from houston.runners.claude_stream import Meter
@@ -127,7 +127,7 @@ def test_every_agent_kind_records_its_model_and_tokens_in_and_out(home: Home) ->
         run_engine(home, ref)
     assert outcome(home, ref) == ("COMPLETED", "succeeded")
     path = MissionStore(home).locate(ref.id).path
-    recorded = {t: tf.read_attempt_json(tf.attempt_dir(path, t, 1), "usage.json")
+    recorded = {t: taskfiles.read_attempt_json(taskfiles.attempt_dir(path, t, 1), "usage.json")
                 for t in ("py", "cmd", "chat")}
     assert recorded["py"] == {"tokens": 240, "cost": 0.5, "model": "house-model-1",
                               "input_tokens": 200, "output_tokens": 40}

@@ -22,7 +22,7 @@ from helpers.engine import (
 
 from houston import actions
 from houston.core.lifecycle import MissionState
-from houston.engine import taskfiles as tf
+from houston.engine import taskfiles
 from houston.engine.budget import over_text, stop_text
 from houston.events import EventLog
 from houston.home import Home
@@ -40,8 +40,8 @@ def test_stop_texts() -> None:
 def records(home: Home, ref: MissionRef, task: str) -> tuple[dict, dict, list[dict], str]:
     """exit.json of attempt 1, state.json, the attempt.end events, `houston show`."""
     path = MissionStore(home).locate(ref.id).path
-    exit_ = tf.read_attempt_json(tf.attempt_dir(path, task, 1), "exit.json")
-    state = tf.read_state(path, task)
+    exit_ = taskfiles.read_attempt_json(taskfiles.attempt_dir(path, task, 1), "exit.json")
+    state = taskfiles.read_state(path, task)
     ends = [e for e in EventLog(home.events).read()
             if e["type"] == "attempt.end" and e["task"] == task]
     env = dict(os.environ, PYTHONPATH=str(REPO))

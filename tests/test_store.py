@@ -45,7 +45,7 @@ def folders_holding(home: Home, mission_id: str) -> list[MissionState]:
 def test_create_writes_a_whole_mission_into_planning(home: Home) -> None:
     store = MissionStore(home)
     ref = store.create(SPEC, "Demo One", context="shared notes", now=NOW)
-    assert ref.state is S.PLANNING
+    assert ref.state is MissionState.PLANNING
     assert looks_like_mission_id(ref.id) and ref.id.startswith("20261122-030000-demo-one-")
     assert (ref.path / "mission.yaml").read_bytes() == SPEC
     assert (ref.path / "context.md").read_text() == "shared notes"
@@ -75,11 +75,19 @@ def test_move_renames_records_and_summarises(home: Home) -> None:
     store = MissionStore(home)
     ref = store.create(SPEC, "x", now=NOW)
     later = NOW + timedelta(seconds=5)
-    moved = store.move(ref.id, S.PLANNING, S.COMMITTED, R.USER_REQUEST, detail={"by": "t"})
-    assert moved == MissionRef(ref.id, S.COMMITTED, home.mission_dir(S.COMMITTED, ref.id))
+    moved = store.move(
+        ref.id,
+        MissionState.PLANNING,
+        MissionState.COMMITTED,
+        Reason.USER_REQUEST,
+        detail={"by": "t"},
+    )
+    assert moved == MissionRef(
+        ref.id, MissionState.COMMITTED, home.mission_dir(MissionState.COMMITTED, ref.id)
+    )
     assert not ref.path.exists()
-    store.move(ref.id, S.COMMITTED, S.EXECUTING, R.CLAIMED, now=later)
-    done = store.move(ref.id, S.EXECUTING, S.COMPLETED, R.ALL_TASKS_DONE)
+    store.move(ref.id, MissionState.COMMITTED, MissionState.EXECUTING, Reason.CLAIMED, now=later)
+    done = store.move(ref.id, MissionState.EXECUTING, MissionState.COMPLETED, Reason.ALL_TASKS_DONE)
     trail = store.transitions(done)
     assert [t["reason"] for t in trail] == [
         "user_request",
@@ -89,7 +97,7 @@ def test_move_renames_records_and_summarises(home: Home) -> None:
     ]
     assert trail[1]["detail"] == {"by": "t"}
     assert trail[-1]["outcome"] == "succeeded"
-    assert chain_ok(trail, S.COMPLETED)
+    assert chain_ok(trail, MissionState.COMPLETED)
     status = store.status(done)
     assert (status["state"], status["outcome"]) == ("COMPLETED", "succeeded")
     assert status["started"] == "2026-11-22T03:00:05.000Z" and status["finished"]
@@ -99,8 +107,8 @@ def test_move_from_the_wrong_folder_is_a_conflict_and_changes_nothing(home: Home
     store = MissionStore(home)
     ref = store.create(SPEC, "x", now=NOW)
     with pytest.raises(ConflictError, match="it is PLANNING"):
-        store.move(ref.id, S.COMMITTED, S.EXECUTING, R.CLAIMED)
-    assert folders_holding(home, ref.id) == [S.PLANNING]
+        store.move(ref.id, MissionState.COMMITTED, MissionState.EXECUTING, Reason.CLAIMED)
+    assert folders_holding(home, ref.id) == [MissionState.PLANNING]
     assert len(store.transitions(ref)) == 1
 
 
@@ -108,21 +116,23 @@ def test_illegal_move_raises_before_touching_disk(home: Home) -> None:
     store = MissionStore(home)
     ref = store.create(SPEC, "x", now=NOW)
     with pytest.raises(IllegalTransition):
-        store.move(ref.id, S.PLANNING, S.EXECUTING, R.CLAIMED)
-    assert folders_holding(home, ref.id) == [S.PLANNING]
+        store.move(ref.id, MissionState.PLANNING, MissionState.EXECUTING, Reason.CLAIMED)
+    assert folders_holding(home, ref.id) == [MissionState.PLANNING]
 
 
 def test_move_of_an_unknown_mission_is_a_conflict(home: Home) -> None:
     with pytest.raises(ConflictError, match="nowhere"):
-        MissionStore(home).move("nope", S.PLANNING, S.COMMITTED, R.USER_REQUEST)
+        MissionStore(home).move(
+            "nope", MissionState.PLANNING, MissionState.COMMITTED, Reason.USER_REQUEST
+        )
 
 
 def test_move_onto_an_existing_target_is_refused(home: Home) -> None:
     store = MissionStore(home)
     ref = store.create(SPEC, "x", now=NOW)
-    home.mission_dir(S.COMMITTED, ref.id).mkdir()
+    home.mission_dir(MissionState.COMMITTED, ref.id).mkdir()
     with pytest.raises(ConflictError, match="already in COMMITTED"):
-        store.move(ref.id, S.PLANNING, S.COMMITTED, R.USER_REQUEST)
+        store.move(ref.id, MissionState.PLANNING, MissionState.COMMITTED, Reason.USER_REQUEST)
     assert (ref.path / "mission.yaml").is_file()
 
 
@@ -130,25 +140,25 @@ def test_a_trail_behind_the_folder_gets_a_repair_entry(home: Home) -> None:
     """A crash between rename and append, or a hand move, leaves the trail behind."""
     store = MissionStore(home)
     ref = store.create(SPEC, "x", now=NOW)
-    by_hand = home.mission_dir(S.COMMITTED, ref.id)
+    by_hand = home.mission_dir(MissionState.COMMITTED, ref.id)
     os.rename(ref.path, by_hand)
-    store.move(ref.id, S.COMMITTED, S.EXECUTING, R.CLAIMED)
+    store.move(ref.id, MissionState.COMMITTED, MissionState.EXECUTING, Reason.CLAIMED)
     trail = store.transitions(store.locate(ref.id))
     assert trail[1]["repair"] is True and trail[1]["reason"] == "recovered"
-    assert chain_ok(trail, S.EXECUTING)
+    assert chain_ok(trail, MissionState.EXECUTING)
 
 
 def test_threads_racing_for_one_move_have_exactly_one_winner(home: Home) -> None:
     store = MissionStore(home)
     ref = store.create(SPEC, "x", now=NOW)
-    store.move(ref.id, S.PLANNING, S.COMMITTED, R.USER_REQUEST)
+    store.move(ref.id, MissionState.PLANNING, MissionState.COMMITTED, Reason.USER_REQUEST)
     results: list[str] = []
     start = threading.Barrier(4)
 
     def claim() -> None:
         start.wait(timeout=10)
         try:
-            store.move(ref.id, S.COMMITTED, S.EXECUTING, R.CLAIMED)
+            store.move(ref.id, MissionState.COMMITTED, MissionState.EXECUTING, Reason.CLAIMED)
             results.append("won")
         except ConflictError:
             results.append("lost")
@@ -160,7 +170,7 @@ def test_threads_racing_for_one_move_have_exactly_one_winner(home: Home) -> None
         t.join(timeout=30)
     assert sorted(results) == ["lost", "lost", "lost", "won"]
     trail = store.transitions(store.locate(ref.id))
-    assert len(trail) == 3 and chain_ok(trail, S.EXECUTING)
+    assert len(trail) == 3 and chain_ok(trail, MissionState.EXECUTING)
 
 
 def test_locate_resolve_and_prefixes(home: Home) -> None:
@@ -187,32 +197,32 @@ def test_resolve_refuses_names_that_escape(home: Home, bad: str) -> None:
 def test_list_is_newest_first_paged_and_filtered(home: Home) -> None:
     store = MissionStore(home)
     refs = [store.create(SPEC, f"m{i}", now=NOW + timedelta(seconds=i)) for i in range(5)]
-    store.move(refs[1].id, S.PLANNING, S.COMMITTED, R.USER_REQUEST)
+    store.move(refs[1].id, MissionState.PLANNING, MissionState.COMMITTED, Reason.USER_REQUEST)
     assert [r.id for r in store.list()] == [r.id for r in reversed(refs)]
     page, total = store.page(limit=2, offset=2)
     assert [r.id for r in page] == [refs[2].id, refs[1].id] and total == 5
-    assert page[1].state is S.COMMITTED
-    assert [r.id for r in store.list((S.COMMITTED,))] == [refs[1].id]
-    assert store.count(S.PLANNING) == 4
+    assert page[1].state is MissionState.COMMITTED
+    assert [r.id for r in store.list((MissionState.COMMITTED,))] == [refs[1].id]
+    assert store.count(MissionState.PLANNING) == 4
     assert store.list(offset=10) == []
 
 
 def test_listing_ignores_hidden_entries(home: Home) -> None:
-    (home.state_dir(S.COMMITTED) / ".partial").mkdir()
+    (home.state_dir(MissionState.COMMITTED) / ".partial").mkdir()
     assert MissionStore(home).list() == []
 
 
 def test_hand_dropped_mission_is_found_and_summarised(home: Home) -> None:
-    folder = home.mission_dir(S.COMMITTED, "my-mission")
+    folder = home.mission_dir(MissionState.COMMITTED, "my-mission")
     folder.mkdir()
     (folder / "mission.yaml").write_bytes(SPEC)
     store = MissionStore(home)
     ref = store.resolve("my-m")
-    assert ref.state is S.COMMITTED
+    assert ref.state is MissionState.COMMITTED
     status = store.status(ref)
     assert (status["id"], status["state"], status["created"]) == ("my-mission", "COMMITTED", None)
     assert store.transitions(ref) == []
-    store.move(ref.id, S.COMMITTED, S.EXECUTING, R.CLAIMED)
+    store.move(ref.id, MissionState.COMMITTED, MissionState.EXECUTING, Reason.CLAIMED)
     trail = store.transitions(store.locate(ref.id))
     assert [(t["from"], t["to"]) for t in trail] == [("COMMITTED", "EXECUTING")]
     assert store.status(store.locate(ref.id))["started"]
@@ -230,7 +240,7 @@ def test_status_takes_state_from_the_folder_and_survives_garbage(home: Home) -> 
 def test_status_follows_a_mission_that_moved(home: Home) -> None:
     store = MissionStore(home)
     stale = store.create(SPEC, "x", now=NOW)
-    store.move(stale.id, S.PLANNING, S.COMMITTED, R.USER_REQUEST)
+    store.move(stale.id, MissionState.PLANNING, MissionState.COMMITTED, Reason.USER_REQUEST)
     status = store.status(stale)
     assert status["state"] == "COMMITTED" and status["created"] == "2026-11-22T03:00:00.000Z"
     assert len(store.transitions(stale)) == 2
@@ -239,17 +249,18 @@ def test_status_follows_a_mission_that_moved(home: Home) -> None:
 def test_update_status_follows_a_concurrent_move(home: Home) -> None:
     store = MissionStore(home)
     stale = store.create(SPEC, "x", now=NOW)
-    store.move(stale.id, S.PLANNING, S.COMMITTED, R.USER_REQUEST)
+    store.move(stale.id, MissionState.PLANNING, MissionState.COMMITTED, Reason.USER_REQUEST)
     out = store.update_status(stale, counts={"total": 3}, state="bogus")
     assert out["state"] == "COMMITTED"
-    written = fsio.read_json(home.mission_dir(S.COMMITTED, stale.id) / "status.json")
+    written = fsio.read_json(home.mission_dir(MissionState.COMMITTED, stale.id) / "status.json")
     assert written["counts"] == {"total": 3} and written["state"] == "COMMITTED"
     assert not stale.path.exists()
 
 
 def test_update_status_of_a_vanished_mission(home: Home) -> None:
     with pytest.raises(NotFoundError):
-        MissionStore(home).update_status(MissionRef("gone", S.PLANNING, home.root / "x"), a=1)
+        gone = MissionRef("gone", MissionState.PLANNING, home.root / "x")
+        MissionStore(home).update_status(gone, a=1)
 
 
 def test_require_does_not_create_and_ensure_does(tmp_path: Path) -> None:
@@ -288,19 +299,19 @@ MOVER = """
 import sys
 from pathlib import Path
 from houston.home import Home
-from houston.core.lifecycle import MissionState as S, Reason as R
+from houston.core.lifecycle import MissionState, Reason
 from houston.store import MissionStore
 store = MissionStore(Home(Path(sys.argv[1])))
 for _ in range(int(sys.argv[3])):
-    store.move(sys.argv[2], S.COMMITTED, S.EXECUTING, R.CLAIMED)
-    store.move(sys.argv[2], S.EXECUTING, S.COMMITTED, R.RECOVERED)
+    store.move(sys.argv[2], MissionState.COMMITTED, MissionState.EXECUTING, Reason.CLAIMED)
+    store.move(sys.argv[2], MissionState.EXECUTING, MissionState.COMMITTED, Reason.RECOVERED)
 """
 
 
 def test_status_updates_survive_another_process_moving_the_mission(home: Home) -> None:
     store = MissionStore(home)
     stale = store.create(SPEC, "x", now=NOW)
-    store.move(stale.id, S.PLANNING, S.COMMITTED, R.USER_REQUEST)
+    store.move(stale.id, MissionState.PLANNING, MissionState.COMMITTED, Reason.USER_REQUEST)
     mover = subprocess.Popen([sys.executable, "-c", MOVER, str(home.root), stale.id, "40"])
     updates = 0
     try:
@@ -313,7 +324,7 @@ def test_status_updates_survive_another_process_moving_the_mission(home: Home) -
         assert mover.wait(timeout=60) == 0
     final = store.locate(stale.id)
     status = store.status(final)
-    assert final.state is S.COMMITTED and status["state"] == "COMMITTED"
+    assert final.state is MissionState.COMMITTED and status["state"] == "COMMITTED"
     assert status["counts"] == {"total": updates} and updates > 0
     trail = store.transitions(final)
-    assert len(trail) == 2 + 80 and chain_ok(trail, S.COMMITTED)
+    assert len(trail) == 2 + 80 and chain_ok(trail, MissionState.COMMITTED)

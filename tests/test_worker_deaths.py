@@ -17,8 +17,7 @@ from helpers.engine import (
     wait_for,
 )
 
-from houston.engine import claims
-from houston.engine import taskfiles as tf
+from houston.engine import claims, taskfiles
 from houston.engine.pool import INIT_SLOT, Pool
 from houston.home import Home
 from houston.store import MissionStore
@@ -68,7 +67,7 @@ def test_the_engine_survives_all_its_workers_dying_at_once(home: Home, tmp_path:
 
     def all_running() -> bool:
         path = store.locate(ref.id).path
-        return all(claims.read_owner(tf.task_dir(path, f"t{i:02d}")) for i in range(count))
+        return all(claims.read_owner(taskfiles.task_dir(path, f"t{i:02d}")) for i in range(count))
 
     with engine_thread(home, missions={ref.id}, workers=count) as engine:
         wait_for(all_running, timeout=60, what="every task running")
@@ -79,7 +78,9 @@ def test_the_engine_survives_all_its_workers_dying_at_once(home: Home, tmp_path:
     assert outcome(home, ref) == ("COMPLETED", "succeeded")
     path = store.locate(ref.id).path
     for i in range(count):
-        exits = [tf.read_attempt_json(tf.attempt_dir(path, f"t{i:02d}", n), "exit.json")
-                 for n in tf.attempt_numbers(path, f"t{i:02d}")]
+        exits = [
+            taskfiles.read_attempt_json(taskfiles.attempt_dir(path, f"t{i:02d}", n), "exit.json")
+            for n in taskfiles.attempt_numbers(path, f"t{i:02d}")
+        ]
         assert [e["reason"] for e in exits if e] == ["crashed", "succeeded"]
 

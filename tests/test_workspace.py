@@ -20,7 +20,7 @@ from helpers.engine import REPO, outcome, run_engine, submit
 
 from houston import gitops
 from houston.cli.main import cli
-from houston.engine import taskfiles as tf
+from houston.engine import taskfiles
 from houston.home import Home
 from houston.store import MissionStore
 from houston.workspace import (
@@ -85,8 +85,8 @@ def test_a_failed_attempt_keeps_its_work_and_a_retry_gets_a_fresh_worktree(
     run_engine(home, ref)
     assert outcome(home, ref) == ("COMPLETED", "succeeded")
     path = MissionStore(home).locate(ref.id).path
-    failed = json.loads((tf.attempt_dir(path, "a", 1) / "workspace.json").read_text())
-    result = tf.read_result(path, "a")
+    failed = json.loads((taskfiles.attempt_dir(path, "a", 1) / "workspace.json").read_text())
+    result = taskfiles.read_result(path, "a")
     assert result is not None and result["files"] == ["attempt.txt"]
     assert failed["state"] == "wip" and failed["worktree"] != result["worktree"]
     assert git(repo, "show", f"{failed['branch']}:attempt.txt") == "1\n"
@@ -106,9 +106,9 @@ def test_gc_removes_worktrees_only_once_their_work_is_on_a_branch(
     ref = submit(home, SHELL_MISSION.format(repo=repo) + merge)
     run_engine(home, ref)
     path = MissionStore(home).locate(ref.id).path
-    merged = tf.read_result(path, "merge")
+    merged = taskfiles.read_result(path, "merge")
     assert merged is not None and merged["merged"] == [f"houston/{ref.id}/tasks/a/2"]
-    old = json.loads((tf.attempt_dir(path, "a", 1) / "workspace.json").read_text())
+    old = json.loads((taskfiles.attempt_dir(path, "a", 1) / "workspace.json").read_text())
     Path(old["worktree"], "late.txt").write_text("written after the attempt\n")
     stranger = make_repo(home.root / "worktrees" / ref.id / "x" / "9")  # not a worktree of ours
     status = json.loads((path / "status.json").read_text())

@@ -36,32 +36,43 @@ class Reason(StrEnum):
     INVALID = "invalid"
 
 
-S = MissionState
-R = Reason
 
 # (from, to) -> the reasons that may cause it.
 TRANSITIONS: dict[tuple[MissionState, MissionState], frozenset[Reason]] = {
-    (S.PLANNING, S.COMMITTED): frozenset({R.USER_REQUEST, R.GATE_APPROVED}),
-    (S.PLANNING, S.COMPLETED): frozenset({R.USER_REQUEST, R.INVALID, R.CANCELLED}),
-    (S.COMMITTED, S.EXECUTING): frozenset({R.CLAIMED}),
-    (S.COMMITTED, S.COMPLETED): frozenset({R.CANCELLED}),
-    (S.EXECUTING, S.COMMITTED): frozenset({R.RECOVERED}),
-    (S.EXECUTING, S.COMPLETED): frozenset(
-        # INVALID: a mission dropped into COMMITTED by hand that does not validate.
-        {R.ALL_TASKS_DONE, R.TASK_FAILED, R.BUDGET_EXCEEDED, R.TIMEOUT, R.CANCELLED, R.INVALID}
+    (MissionState.PLANNING, MissionState.COMMITTED): frozenset(
+        {Reason.USER_REQUEST, Reason.GATE_APPROVED}
     ),
-    (S.COMPLETED, S.COMMITTED): frozenset({R.USER_REQUEST}),  # `houston retry`
+    (MissionState.PLANNING, MissionState.COMPLETED): frozenset(
+        {Reason.USER_REQUEST, Reason.INVALID, Reason.CANCELLED}
+    ),
+    (MissionState.COMMITTED, MissionState.EXECUTING): frozenset({Reason.CLAIMED}),
+    (MissionState.COMMITTED, MissionState.COMPLETED): frozenset({Reason.CANCELLED}),
+    (MissionState.EXECUTING, MissionState.COMMITTED): frozenset({Reason.RECOVERED}),
+    (MissionState.EXECUTING, MissionState.COMPLETED): frozenset(
+        # INVALID: a mission dropped into COMMITTED by hand that does not validate.
+        {
+            Reason.ALL_TASKS_DONE,
+            Reason.TASK_FAILED,
+            Reason.BUDGET_EXCEEDED,
+            Reason.TIMEOUT,
+            Reason.CANCELLED,
+            Reason.INVALID,
+        }
+    ),
+    (MissionState.COMPLETED, MissionState.COMMITTED): frozenset(
+        {Reason.USER_REQUEST}
+    ),  # `houston retry`
 }
 
 # Which outcome a move into COMPLETED carries, by reason.
 OUTCOME_BY_REASON: dict[Reason, Outcome] = {
-    R.ALL_TASKS_DONE: Outcome.SUCCEEDED,
-    R.TASK_FAILED: Outcome.FAILED,
-    R.BUDGET_EXCEEDED: Outcome.FAILED,
-    R.TIMEOUT: Outcome.FAILED,
-    R.INVALID: Outcome.FAILED,
-    R.CANCELLED: Outcome.CANCELLED,
-    R.USER_REQUEST: Outcome.CANCELLED,  # a rejected plan
+    Reason.ALL_TASKS_DONE: Outcome.SUCCEEDED,
+    Reason.TASK_FAILED: Outcome.FAILED,
+    Reason.BUDGET_EXCEEDED: Outcome.FAILED,
+    Reason.TIMEOUT: Outcome.FAILED,
+    Reason.INVALID: Outcome.FAILED,
+    Reason.CANCELLED: Outcome.CANCELLED,
+    Reason.USER_REQUEST: Outcome.CANCELLED,  # a rejected plan
 }
 
 
@@ -80,7 +91,7 @@ def check_transition(
             f"{current} -> {target} cannot happen for reason {reason!s}",
             fix=f"reasons allowed for it: {', '.join(sorted(allowed))}",
         )
-    return OUTCOME_BY_REASON[reason] if target is S.COMPLETED else None
+    return OUTCOME_BY_REASON[reason] if target is MissionState.COMPLETED else None
 
 
 def legal_targets(current: MissionState) -> list[str]:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from houston.core.taskstate import exit_reason
 from houston.core.timestamps import iso
-from houston.engine import taskfiles as tf
+from houston.engine import taskfiles
 from houston.engine.mission_run import MissionRun, Running, TaskRun
 from houston.engine.protocol import Done
 
@@ -17,10 +17,10 @@ from houston.engine.protocol import Done
 def left_behind(m: MissionRun, t: TaskRun, run: Running) -> Done | None:
     """A dead worker's attempt whose agent succeeded, as the `done` it could not send: the
     task's accepted result.json, or the attempt's own result.json not yet accepted."""
-    accepted = tf.read_result(m.folder, t.id)
+    accepted = taskfiles.read_result(m.folder, t.id)
     if accepted is not None:
         return Done(ok=True, result=accepted, accepted=True)
-    result = tf.read_attempt_json(run.folder, "result.json")
+    result = taskfiles.read_attempt_json(run.folder, "result.json")
     if result is not None:
         return Done(ok=True, result=result, accepted=False)
     return None
@@ -44,8 +44,10 @@ def crash_cap_error(cap: int, crashes: int, history: list[str]) -> str:
 def crash_history(m: MissionRun, t: TaskRun) -> list[str]:
     """`attempt N: error` for each crashed attempt since the task last started afresh."""
     found = []
-    for number in tf.attempt_numbers(m.folder, t.id):
-        record = tf.read_attempt_json(tf.attempt_dir(m.folder, t.id, number), "exit.json")
+    for number in taskfiles.attempt_numbers(m.folder, t.id):
+        record = taskfiles.read_attempt_json(
+            taskfiles.attempt_dir(m.folder, t.id, number), "exit.json"
+        )
         if record and record.get("reason") == "crashed":
             found.append(f"attempt {number}: {record.get('error') or 'crashed'}")
     return found[-(t.crashes):] if t.crashes else found

@@ -12,7 +12,7 @@ from pathlib import Path
 from houston.core.errors import NotFoundError, UsageError
 from houston.core.ids import is_safe_id
 from houston.core.lifecycle import MissionState
-from houston.engine import taskfiles as tf
+from houston.engine import taskfiles
 from houston.store import MissionStore
 
 STREAMS = ("stdout", "stderr")
@@ -25,13 +25,13 @@ def print_logs(store: MissionStore, mission_id: str, task: str | None, *, follow
     if task is not None and not is_safe_id(task):  # never a path: too long, or with a /
         raise UsageError(f"{task[:80]!r} is not a task id",
                          fix=f"see `houston show {mission_id}` for its tasks")
-    if task is not None and tf.read_spec(ref.path, task) is None:
+    if task is not None and taskfiles.read_spec(ref.path, task) is None:
         raise NotFoundError(f"mission {mission_id} has no task {task!r}",
                             where=str(ref.path / "tasks"), fix=f"see `houston show {mission_id}`")
     offsets: dict[tuple[str, int, str], int] = {}
     while True:
         ref = store.locate(mission_id)
-        wanted = [task] if task else tf.task_ids(ref.path)
+        wanted = [task] if task else taskfiles.task_ids(ref.path)
         for task_id in wanted:
             _print_task(ref.path, task_id, offsets, write, prefix=follow and not task)
         if not follow or ref.state is MissionState.COMPLETED:
@@ -41,13 +41,13 @@ def print_logs(store: MissionStore, mission_id: str, task: str | None, *, follow
 
 def _print_task(mission_dir: Path, task_id: str, offsets: dict[tuple[str, int, str], int],
                 write: Callable[[str], None], *, prefix: bool) -> None:
-    numbers = tf.attempt_numbers(mission_dir, task_id)
+    numbers = taskfiles.attempt_numbers(mission_dir, task_id)
     if not numbers:
         return
     number = numbers[-1]
     for stream in STREAMS:
         key = (task_id, number, stream)
-        path = tf.attempt_dir(mission_dir, task_id, number) / f"{stream}.log"
+        path = taskfiles.attempt_dir(mission_dir, task_id, number) / f"{stream}.log"
         try:
             with open(path, "rb") as f:
                 f.seek(offsets.get(key, 0))

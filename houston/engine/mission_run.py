@@ -30,7 +30,7 @@ from houston.core.taskstate import (
     TaskState,
     state_from_records,
 )
-from houston.engine import taskfiles as tf
+from houston.engine import taskfiles
 from houston.engine.budget import Limits, Usage, capped, ceiling_from
 from houston.mission import MissionSpec, TaskSpec, load_mission
 from houston.store import MissionRef
@@ -262,7 +262,7 @@ class MissionRun:
         text = (ref.path / "mission.yaml").read_bytes()
         spec = load_mission(text, str(ref.path / "mission.yaml"))
         run = cls(ref, spec, started_wall or time.time())
-        on_disk = set(tf.task_ids(ref.path))  # a task without a folder has never run
+        on_disk = set(taskfiles.task_ids(ref.path))  # a task without a folder has never run
         for record in run.declared():
             run.load_task(record["id"], record, fresh=record["id"] not in on_disk)
         for task_id in on_disk:
@@ -270,7 +270,7 @@ class MissionRun:
                 run.load_task(task_id)
         for task in list(run.tasks.values()):
             if task.initializer and task.state == TaskState.SUCCEEDED:
-                result = tf.read_result(ref.path, task.id) or {}
+                result = taskfiles.read_result(ref.path, task.id) or {}
                 run.add_tasks(task.id, result.get("add_tasks") or [])
         run.reindex()
         return run
@@ -288,19 +288,19 @@ class MissionRun:
         return records
 
     def _write_new(self, record: dict[str, Any]) -> None:
-        tf.write_spec(self.folder, record)
+        taskfiles.write_spec(self.folder, record)
 
     def load_task(self, task_id: str, spec: dict[str, Any] | None = None, *,
                   fresh: bool = False) -> TaskRun | None:
         """The task as its files say; `fresh` = it has no folder yet (nothing to read)."""
-        spec = spec or tf.read_spec(self.folder, task_id)
+        spec = spec or taskfiles.read_spec(self.folder, task_id)
         if spec is None:
             return None
         if fresh:
             self.tasks[task_id] = TaskRun(task_id, spec)
             return self.tasks[task_id]
-        saved = tf.read_state(self.folder, task_id)
-        numbers = tf.attempt_numbers(self.folder, task_id)
+        saved = taskfiles.read_state(self.folder, task_id)
+        numbers = taskfiles.attempt_numbers(self.folder, task_id)
         task = TaskRun(
             task_id,
             spec,
@@ -321,7 +321,9 @@ class MissionRun:
     def _attempts_usage(self, task_id: str, numbers: list[int]) -> Usage:
         total = Usage()
         for number in numbers:
-            found = tf.read_attempt_json(tf.attempt_dir(self.folder, task_id, number), "usage.json")
+            found = taskfiles.read_attempt_json(
+                taskfiles.attempt_dir(self.folder, task_id, number), "usage.json"
+            )
             total = total + Usage.from_dict(found)
         return total
 
@@ -343,8 +345,8 @@ class MissionRun:
         clash = [
             r["id"]
             for r in new
-            if tf.read_spec(self.folder, r["id"]) not in (None,)
-            and (tf.read_spec(self.folder, r["id"]) or {}).get("added_by") != added_by
+            if taskfiles.read_spec(self.folder, r["id"]) not in (None,)
+            and (taskfiles.read_spec(self.folder, r["id"]) or {}).get("added_by") != added_by
         ]
         if clash:
             raise ValueError(f"add_tasks reuses existing task ids: {', '.join(clash)}")

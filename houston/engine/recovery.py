@@ -26,8 +26,7 @@ from houston.core.errors import ConflictError
 from houston.core.lifecycle import MissionState, Reason
 from houston.core.taskstate import ExitReason, TaskState
 from houston.core.timestamps import parse_epoch
-from houston.engine import claims
-from houston.engine import taskfiles as tf
+from houston.engine import claims, taskfiles
 from houston.engine.leftovers import remove_dead_writers_temp_files, remove_leftovers
 from houston.engine.liveness import (
     engine_mark,
@@ -38,8 +37,6 @@ from houston.engine.liveness import (
 )
 from houston.home import Home
 from houston.store import MissionStore
-
-S = MissionState
 
 
 def engine_alive(mission_dir: Path, me: dict[str, Any] | None = None) -> bool:
@@ -66,7 +63,7 @@ def engine_alive(mission_dir: Path, me: dict[str, Any] | None = None) -> bool:
 def _claimer_alive(mission_dir: Path) -> bool:
     """No engine.json: the claim was recorded but the engine died before writing it."""
     trail = fsio.read_lines(mission_dir / "transitions.jsonl")
-    claims_ = [e for e in trail if e.get("to") == S.EXECUTING.value]
+    claims_ = [e for e in trail if e.get("to") == MissionState.EXECUTING.value]
     if not claims_:
         return False
     entry = claims_[-1]
@@ -95,8 +92,8 @@ def sweep(home: Home, *, me: dict[str, Any] | None = None, grace: float = 1.0,
     if full:
         actions += move_repair.repair_statuses(store)
         actions += remove_leftovers(home)
-    for mission_id in sorted(store.ids_in(S.EXECUTING)):
-        folder = home.mission_dir(S.EXECUTING, mission_id)
+    for mission_id in sorted(store.ids_in(MissionState.EXECUTING)):
+        folder = home.mission_dir(MissionState.EXECUTING, mission_id)
         if engine_alive(folder, me):
             continue
         with claims.recovery_lock(home):
@@ -105,12 +102,17 @@ def sweep(home: Home, *, me: dict[str, Any] | None = None, grace: float = 1.0,
                 if not folder.is_dir() or engine_alive(folder, me):
                     continue
             _kill_dead_engines_processes(folder)
-            done = [recover_task(folder, t, grace) for t in tf.task_ids(folder)]
+            done = [recover_task(folder, t, grace) for t in taskfiles.task_ids(folder)]
             with contextlib.suppress(FileNotFoundError):
                 (folder / "engine.json").unlink()
             try:
-                store.move(mission_id, S.EXECUTING, S.COMMITTED, Reason.RECOVERED,
-                           detail={"by": os.getpid()})
+                store.move(
+                    mission_id,
+                    MissionState.EXECUTING,
+                    MissionState.COMMITTED,
+                    Reason.RECOVERED,
+                    detail={"by": os.getpid()},
+                )
             except ConflictError:
                 continue
             actions.append({"action": "requeued_mission", "mission": mission_id,
@@ -153,28 +155,28 @@ def recover_task(mission_dir: Path, task_id: str, grace: float) -> dict[str, Any
     next sweep breaks, never a lost record. An engine's death is not the task's fault:
     its crash counter is left alone (exit reason `interrupted`).
     """
-    task_dir = tf.task_dir(mission_dir, task_id)
+    task_dir = taskfiles.task_dir(mission_dir, task_id)
     claims.sweep_tombstones(task_dir)
-    state = tf.read_state(mission_dir, task_id)
+    state = taskfiles.read_state(mission_dir, task_id)
     locked = claims.is_locked(task_dir)
-    numbers = tf.attempt_numbers(mission_dir, task_id)
+    numbers = taskfiles.attempt_numbers(mission_dir, task_id)
     if not locked and state.get("state") != TaskState.RUNNING:
         return _record_unclaimed(mission_dir, task_id, numbers[-1] if numbers else 0)
     owner = claims.read_owner(task_dir) if locked else None
     # A young lock (no owner.json yet) belongs to the newest attempt folder.
     attempt = int((owner or {}).get("attempt") or max([int(state.get("attempt") or 0),
                                                         *numbers]))
-    folder = tf.attempt_dir(mission_dir, task_id, attempt)
+    folder = taskfiles.attempt_dir(mission_dir, task_id, attempt)
     stopped = _stop_attempt(folder, owner, attempt, grace)
     for written_by_the_dead in (task_dir, folder):
         remove_dead_writers_temp_files(written_by_the_dead)
     accepted = _accept_left_result(mission_dir, task_id, folder)
-    if not accepted and tf.read_result(mission_dir, task_id) is None:
-        if attempt and tf.read_attempt_json(folder, "exit.json") is None:
-            tf.write_attempt_json(folder, "exit.json", {
+    if not accepted and taskfiles.read_result(mission_dir, task_id) is None:
+        if attempt and taskfiles.read_attempt_json(folder, "exit.json") is None:
+            taskfiles.write_attempt_json(folder, "exit.json", {
                 "code": None, "signal": None, "reason": ExitReason.INTERRUPTED, "started": None,
                 "finished": None, "duration": None, "error": "its engine died"})
-        tf.write_state(mission_dir, task_id, TaskState.PENDING, attempt,
+        taskfiles.write_state(mission_dir, task_id, TaskState.PENDING, attempt,
                        error="requeued: its engine died", failures=int(state.get("failures") or 0),
                        crashes=int(state.get("crashes") or 0))
     killpoints.reached("recover.recorded")
@@ -197,10 +199,10 @@ def _record_unclaimed(mission_dir: Path, task_id: str, attempt: int) -> dict[str
     """An attempt folder without exit.json and without a lock: its worker died (with its
     engine) between making the folder and claiming the task. It never began: recorded as
     interrupted, so no attempt is left without a record."""
-    folder = tf.attempt_dir(mission_dir, task_id, attempt)
-    if not attempt or tf.read_attempt_json(folder, "exit.json") is not None:
+    folder = taskfiles.attempt_dir(mission_dir, task_id, attempt)
+    if not attempt or taskfiles.read_attempt_json(folder, "exit.json") is not None:
         return None
-    tf.write_attempt_json(folder, "exit.json", {
+    taskfiles.write_attempt_json(folder, "exit.json", {
         "code": None, "signal": None, "reason": ExitReason.INTERRUPTED, "started": None,
         "finished": None, "duration": None, "error": "its engine died before it began"})
     return {"task": task_id, "attempt": attempt, "accepted": False, "stopped_agent": False}
@@ -210,7 +212,7 @@ def _stop_attempt(folder: Path, owner: dict[str, Any] | None, attempt: int,
                   grace: float) -> bool:
     """Stop every process of the attempt: its recorded agent's group, whatever still
     carries its HOUSTON_WORK_DIR (unrecorded, or escaped its group), a live owner."""
-    agent = tf.read_attempt_json(folder, "agent.json")
+    agent = taskfiles.read_attempt_json(folder, "agent.json")
     stopped = bool(agent and stop_agent(agent, grace=grace))
     if attempt:
         stopped = kill_attempt_processes(str(folder)) > 0 or stopped
@@ -220,15 +222,15 @@ def _stop_attempt(folder: Path, owner: dict[str, Any] | None, attempt: int,
 
 
 def _accept_left_result(mission_dir: Path, task_id: str, folder: Path) -> bool:
-    result = tf.read_attempt_json(folder, "result.json")
-    if result is None or tf.read_result(mission_dir, task_id) is not None:
+    result = taskfiles.read_attempt_json(folder, "result.json")
+    if result is None or taskfiles.read_result(mission_dir, task_id) is not None:
         return False
-    tf.accept_result(mission_dir, task_id, result)
-    state = tf.read_state(mission_dir, task_id)
-    tf.write_state(mission_dir, task_id, TaskState.SUCCEEDED, int(state.get("attempt") or 0))
+    taskfiles.accept_result(mission_dir, task_id, result)
+    state = taskfiles.read_state(mission_dir, task_id)
+    taskfiles.write_state(mission_dir, task_id, TaskState.SUCCEEDED, int(state.get("attempt") or 0))
     with contextlib.suppress(FileNotFoundError):
-        if tf.read_attempt_json(folder, "exit.json") is None:
-            tf.write_attempt_json(folder, "exit.json", {
+        if taskfiles.read_attempt_json(folder, "exit.json") is None:
+            taskfiles.write_attempt_json(folder, "exit.json", {
                 "code": 0, "signal": None, "reason": ExitReason.SUCCEEDED, "started": None,
                 "finished": None, "duration": None, "error": None})
     return True
