@@ -247,6 +247,11 @@ def main() -> None:
     # Import the llm runner (urllib, http.client, ssl) before saying ready: otherwise the
     # first wave of attempts would wait on the import lock one after the other.
     get_runner("llm")
+    serve(msg_fd, worker)
+
+
+def serve(msg_fd: int, worker: IoWorker) -> None:
+    """Say ready, then start each job the engine sends until it closes the pipe."""
     send(msg_fd, Ready(os.getpid(), io=True))
     inbox = IoInbox(msg_fd, worker)
     inbox.start(sys.stdin.buffer)

@@ -31,8 +31,8 @@ from typing import Any
 
 from houston.engine import claims, ray_worker, taskfiles
 from houston.engine.inbox import send
-from houston.engine.io_worker import Attempt, IoInbox, IoWorker, Key, _key, _names
-from houston.engine.protocol import Done, Ready, UsageReport
+from houston.engine.io_worker import Attempt, IoWorker, Key, _key, _names, serve
+from houston.engine.protocol import Done, UsageReport
 from houston.engine.worker import _die_with_parent, _iso, _task_dir
 from houston.runners import Outcome
 
@@ -184,15 +184,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the engine
     ray_worker.connect()
     worker = RayIoWorker(msg_fd, llm_cpus(os.environ))
-    send(msg_fd, Ready(os.getpid(), io=True))
-    inbox = IoInbox(msg_fd, worker)
-    inbox.start(sys.stdin.buffer)
-    while (item := inbox.next()) is not None:
-        job, claim, error = item
-        if job is None:
-            send(msg_fd, Done(ok=False, error=error))
-        else:
-            worker.start(job, claim)
+    serve(msg_fd, worker)
     worker.drain(DRAIN_TIMEOUT)
 
 
