@@ -19,8 +19,8 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from houston import actions  # noqa: E402
-from houston.home import Home  # noqa: E402
-from houston.store import MissionRef, MissionStore  # noqa: E402
+from houston.home.layout import Home  # noqa: E402
+from houston.home.store import MissionRef, MissionStore  # noqa: E402
 
 BENCH_AGENTS = '''
 import time

@@ -46,9 +46,9 @@ from _common import REPO, bench_env, table, temp_dir
 
 from houston import actions
 from houston.core.lifecycle import MissionState
-from houston.engine import taskfiles
-from houston.home import Home
-from houston.store import MissionStore
+from houston.home import taskfiles
+from houston.home.layout import Home
+from houston.home.store import MissionStore
 
 AGENT = """#!/bin/sh
 # $1: scratch folder, $2: seconds of work. Journal lines: start/end/double M T A.

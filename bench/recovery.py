@@ -25,11 +25,11 @@ from pathlib import Path
 import psutil
 from _common import bench_env, redis_server, submit_tasks, table, temp_dir
 
-from houston.engine import claims, taskfiles
 from houston.engine.engine import Engine, EngineOptions
-from houston.events import EventLog
-from houston.home import Home
-from houston.store import MissionStore
+from houston.home import claims, taskfiles
+from houston.home.events import EventLog
+from houston.home.layout import Home
+from houston.home.store import MissionStore
 
 
 def wait_for(predicate, timeout: float = 30.0, what: str = ""):  # type: ignore[no-untyped-def]

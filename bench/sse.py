@@ -72,8 +72,8 @@ asyncio.run(main())
 HOUSTON_SERVER = r"""
 import json, socket, sys, threading
 from pathlib import Path
-from houston.events import EventLog
-from houston.home import Home
+from houston.home.events import EventLog
+from houston.home.layout import Home
 from houston.server.launcher import start
 home = Home(Path(sys.argv[1])).ensure()
 handle = start(home, port=0)
@@ -184,7 +184,7 @@ def start_houston(home: Path) -> tuple[subprocess.Popen[str], int, str, object, 
     """The server process; events come either from the bench process (another process
     appending: inotify wakes the server) or by UDP to a thread inside the server process
     (an engine sharing the process: the in-process listener wakes it)."""
-    from houston.events import EventLog
+    from houston.home.events import EventLog
 
     udp_port = free_udp_port()
     proc = subprocess.Popen([sys.executable, "-c", HOUSTON_SERVER, str(home), str(udp_port)],

@@ -18,13 +18,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from houston import fsio
 from houston.clock import utcnow
 from houston.core.errors import ConflictError, IllegalTransition, UsageError
 from houston.core.lifecycle import MissionState, Outcome, Reason
 from houston.core.taskstate import TaskState, fresh_counts
 from houston.core.timestamps import iso
-from houston.store import MissionRef, MissionStore, is_plain_name
+from houston.home import fsio
+from houston.home.store import MissionRef, MissionStore, is_plain_name
 
 RACE_RETRIES = 8
 CANCEL_REQUEST = "cancel.request"
@@ -204,7 +204,8 @@ def retry(
     to pending with fresh retry and crash counters, so it runs as a new attempt (attempt
     numbers keep growing, old attempts stay on disk). An engine then claims the mission.
     """
-    from houston.engine import gates, taskfiles
+    from houston.engine import gates
+    from houston.home import taskfiles
 
     def once(ref: MissionRef) -> MissionRef:
         status = store.status(ref)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from houston.agents import AgentCatalog
 from houston.core.errors import NotFoundError, SpecError
-from houston.home import Home
+from houston.home.layout import Home
 from houston.mission import MissionSpec, TaskSpec
 from houston.yamlstrict_messages import closest_key
 

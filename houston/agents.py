@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from houston.core.errors import NotFoundError, SpecError
 from houston.core.ids import is_decimal
-from houston.home import Home
+from houston.home.layout import Home
 from houston.mission import Budget, Duration
 
 _ENTRYPOINT = r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$"

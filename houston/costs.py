@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from houston import fsio
 from houston.core.ids import id_time
 from houston.core.lifecycle import MissionState
-from houston.store import STATE_ORDER, MissionStore
+from houston.home import fsio
+from houston.home.store import STATE_ORDER, MissionStore
 
 GROUPS = ("mission", "agent", "package", "model")
 UNKNOWN_MODEL = "-"

@@ -25,7 +25,7 @@ from prometheus_client.core import (
 from prometheus_client.exposition import generate_latest
 
 from houston.core.taskstate import ExitReason
-from houston.events import EventLog, EventTail
+from houston.home.events import EventLog, EventTail
 
 DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
 

@@ -26,13 +26,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from houston import fsio
 from houston.core.lifecycle import Outcome
 from houston.core.taskstate import ExitReason, TaskState
 from houston.core.timestamps import parse_time
-from houston.events import EventLog, EventTail, add_listener, remove_listener
-from houston.home import Home
-from houston.store import MissionStore
+from houston.home import fsio
+from houston.home.events import EventLog, EventTail, add_listener, remove_listener
+from houston.home.layout import Home
+from houston.home.store import MissionStore
 
 SEMCONV_VERSION = "1.37.0"
 SCHEMA_URL = f"https://opentelemetry.io/schemas/{SEMCONV_VERSION}"

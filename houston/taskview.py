@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from houston import fsio
 from houston.core.ids import id_time, is_decimal
 from houston.core.taskstate import TaskState, count_by_state, state_from_records
 from houston.core.timestamps import iso_seconds, parse_time
-from houston.store import MissionRef, MissionStore
+from houston.home import fsio
+from houston.home.store import MissionRef, MissionStore
 
 _MAX_SPEC_BYTES = 1024 * 1024
 

@@ -335,7 +335,7 @@ def run_in_worktree(job: Job, run: Callable[[], Outcome]) -> Outcome:
 
 
 def _write_record(attempt_dir: str, record: dict[str, Any]) -> None:
-    from houston.engine.taskfiles import write_json_fast
+    from houston.home.taskfiles import write_json_fast
 
     write_json_fast(f"{attempt_dir}/{RECORD}", record)
 

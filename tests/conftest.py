@@ -9,7 +9,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from houston.home import Home
+from houston.home.layout import Home
 
 pytest_plugins = ["helpers.missing_dependency"]
 

@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
-from houston import actions, fsio
+from houston import actions
 from houston.core.errors import ConflictError, IllegalTransition, SpecError
 from houston.core.lifecycle import MissionState, Reason
-from houston.home import Home
-from houston.store import MissionRef, MissionStore
+from houston.home import fsio
+from houston.home.layout import Home
+from houston.home.store import MissionRef, MissionStore
 
 S, R = MissionState, Reason
 NOW = datetime(2026, 11, 22, 3, 0, 0, tzinfo=UTC)

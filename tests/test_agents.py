@@ -9,7 +9,7 @@ import pytest
 
 from houston.agents import AgentCatalog, bundled_dir, parse_agent
 from houston.core.errors import NotFoundError, SpecError
-from houston.home import Home
+from houston.home.layout import Home
 
 GOOD = """---
 name: summarize

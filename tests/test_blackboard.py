@@ -8,7 +8,7 @@ import pytest
 
 from houston.core.errors import UsageError
 from houston.engine.blackboard import Blackboard
-from houston.events import EventLog
+from houston.home.events import EventLog
 
 
 def test_decisions_append_and_directives_upsert(tmp_path: Path) -> None:

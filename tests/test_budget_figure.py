@@ -14,8 +14,8 @@ from helpers.engine import outcome, run_engine, submit
 from houston.cli.main import cli
 from houston.engine import budget
 from houston.explain import budget_stop, end_reason
-from houston.home import Home
-from houston.store import MissionStore
+from houston.home.layout import Home
+from houston.home.store import MissionStore
 
 
 def shell_spending(tokens: int, cost: float = 0.0) -> str:

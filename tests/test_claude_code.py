@@ -25,10 +25,10 @@ from helpers.engine import REPO, engine_thread, outcome, run_engine, submit, wai
 
 from houston import actions
 from houston.cli.main import cli
-from houston.engine import taskfiles
 from houston.engine.gates import gate_state
-from houston.home import Home
-from houston.store import MissionStore
+from houston.home import taskfiles
+from houston.home.layout import Home
+from houston.home.store import MissionStore
 
 pytestmark = pytest.mark.process
 

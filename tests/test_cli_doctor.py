@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from houston import actions, fsio
+from houston import actions
 from houston.cli.doctor import (
     FULL_DISK,
     LOW_DISK,
@@ -28,8 +28,9 @@ from houston.cli.doctor import (
 )
 from houston.core.lifecycle import MissionState
 from houston.engine.liveness import my_identity
-from houston.home import Home
-from houston.store import MissionStore
+from houston.home import fsio
+from houston.home.layout import Home
+from houston.home.store import MissionStore
 
 REPO = Path(__file__).resolve().parent.parent
 MISSION = b"name: left\ntasks:\n  - {id: a, agent: core/shell, inputs: {command: 'true'}}\n"
@@ -38,11 +39,11 @@ MISSION = b"name: left\ntasks:\n  - {id: a, agent: core/shell, inputs: {command:
 CRASHED_ENGINE = """
 import os, sys
 from pathlib import Path
-from houston import fsio
+from houston.home import fsio
 from houston.engine.liveness import my_identity
-from houston.home import Home
+from houston.home.layout import Home
 from houston.core.lifecycle import MissionState, Reason
-from houston.store import MissionStore
+from houston.home.store import MissionStore
 home = Home(Path(sys.argv[1]))
 ref = MissionStore(home).move(sys.argv[2], MissionState.COMMITTED, MissionState.EXECUTING,
                               Reason.CLAIMED)

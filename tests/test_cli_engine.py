@@ -12,8 +12,8 @@ from helpers.engine import REPO, houston_process, wait_for
 from helpers.packages import cli
 
 from houston.core.lifecycle import MissionState
-from houston.home import Home
-from houston.store import MissionStore
+from houston.home.layout import Home
+from houston.home.store import MissionStore
 
 pytestmark = pytest.mark.process
 HELLO = str(REPO / "missions" / "hello.yaml")

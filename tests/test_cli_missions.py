@@ -18,9 +18,9 @@ from click.testing import CliRunner
 from houston.cli.main import main
 from houston.core.errors import SpecError
 from houston.core.lifecycle import MissionState, Reason
-from houston.home import Home
+from houston.home.layout import Home
+from houston.home.store import MissionStore
 from houston.mission import load_mission
-from houston.store import MissionStore
 
 INVALID_DIR = Path(__file__).parent / "data" / "missions" / "invalid"
 PLAIN = "name: plain\ntasks:\n  - id: a\n    agent: core/shell\n"

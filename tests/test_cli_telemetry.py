@@ -13,15 +13,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from houston import fsio
 from houston.actions import submit
 from houston.cli.main import cli
 from houston.cli.telemetry import format_event, parse_age
 from houston.core.errors import UsageError
 from houston.core.lifecycle import MissionState, Reason
-from houston.events import EventLog
-from houston.home import Home
-from houston.store import MissionStore
+from houston.home import fsio
+from houston.home.events import EventLog
+from houston.home.layout import Home
+from houston.home.store import MissionStore
 
 PLAIN = b"name: plain\ntasks:\n  - id: a\n    agent: core/shell\n"
 

@@ -43,5 +43,5 @@ def test_core_modules_open_no_file_and_read_no_clock() -> None:
 
 
 def test_the_check_finds_what_it_looks_for() -> None:
-    tree = ast.parse("import os\nfrom houston.store import x\nfrom houston.core import dag\n")
-    assert imported_modules(tree) == {"os", "houston.store", "houston.core"}
+    tree = ast.parse("import os\nfrom houston.home.store import x\nfrom houston.core import dag\n")
+    assert imported_modules(tree) == {"os", "houston.home.store", "houston.core"}

@@ -11,9 +11,9 @@ import psutil
 import pytest
 from helpers.engine import engine_thread, outcome, submit, wait_for
 
-from houston.engine import claims, taskfiles
-from houston.home import Home
-from houston.store import MissionRef, MissionStore
+from houston.home import claims, taskfiles
+from houston.home.layout import Home
+from houston.home.store import MissionRef, MissionStore
 
 pytestmark = pytest.mark.process
 

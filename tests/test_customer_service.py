@@ -12,9 +12,9 @@ from helpers.packages import cli
 from helpers.scripted_llm import ScriptedLLM, text
 
 from houston.agents import AgentCatalog, bundled_dir
-from houston.home import Home
+from houston.home.layout import Home
+from houston.home.store import MissionStore
 from houston.pkg.manifest import read_manifest
-from houston.store import MissionStore
 
 CLASSIFICATION = {"category": "billing", "urgency": "high", "sentiment": "angry",
                   "summary": "The invoice charges the customer twice."}

@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 from helpers.browser import chromium_page
 
-from houston import fsio
 from houston.actions import submit
 from houston.core.lifecycle import MissionState, Reason
-from houston.events import EventLog
-from houston.home import Home
+from houston.home import fsio
+from houston.home.events import EventLog
+from houston.home.layout import Home
+from houston.home.store import MissionStore
 from houston.server.launcher import ServerHandle, start
-from houston.store import MissionStore
 
 ARTIFACTS = Path(os.environ.get("HOUSTON_ARTIFACTS", Path(__file__).parent.parent / "artifacts"))
 GATED = (

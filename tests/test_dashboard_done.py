@@ -19,9 +19,9 @@ from helpers.browser import chromium_page
 from helpers.engine import REPO
 from helpers.scripted_llm import ScriptedLLM, text
 
-from houston.home import Home
+from houston.home.layout import Home
+from houston.home.store import MissionStore
 from houston.server.launcher import ServerHandle, start
-from houston.store import MissionStore
 
 pytestmark = [pytest.mark.browser, pytest.mark.process]
 WAIT_MS = 20_000

@@ -16,9 +16,9 @@ from helpers.browser import chromium_page
 from helpers.dashboard import make_missions
 
 from houston.actions import submit
-from houston.home import Home
+from houston.home.layout import Home
+from houston.home.store import MissionStore
 from houston.server.launcher import ServerHandle, start
-from houston.store import MissionStore
 
 # Screenshots go to artifacts/ (or $HOUSTON_ARTIFACTS); docs/ holds copies taken by hand
 # from there, so a test run never changes tracked files.

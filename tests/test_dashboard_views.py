@@ -19,10 +19,10 @@ import pytest
 from helpers.browser import chromium_page
 
 from houston.engine.blackboard import Blackboard
-from houston.events import EventLog
-from houston.home import Home
+from houston.home.events import EventLog
+from houston.home.layout import Home
+from houston.home.store import MissionStore
 from houston.server.launcher import ServerHandle, start
-from houston.store import MissionStore
 
 # Screenshots go to artifacts/ (or $HOUSTON_ARTIFACTS); docs/ holds copies taken by hand
 # from there, so a test run never changes tracked files.

@@ -11,7 +11,7 @@ import pytest
 
 from houston.core.errors import UsageError
 from houston.engine.budget import Limits, capped, ceiling_from
-from houston.home import Home
+from houston.home.layout import Home
 from houston.runners import Job
 from houston.runners.llm import settings_for
 from houston.secretfiles import SecretFileUnreadable, setting

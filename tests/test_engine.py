@@ -20,10 +20,10 @@ from helpers.engine import (
     wait_for,
 )
 
-from houston.engine import claims, taskfiles
-from houston.events import EventLog
-from houston.home import Home
-from houston.store import MissionStore
+from houston.home import claims, taskfiles
+from houston.home.events import EventLog
+from houston.home.layout import Home
+from houston.home.store import MissionStore
 from houston.taskview import read_tasks
 
 pytestmark = pytest.mark.process

@@ -16,7 +16,7 @@ from watchdog.events import (
     FileOpenedEvent,
 )
 
-from houston.engine.watch import Watcher, _Wake
+from houston.home.watch import Watcher, _Wake
 
 
 class Counter:

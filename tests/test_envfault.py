@@ -22,7 +22,6 @@ import psutil
 import pytest
 from helpers.engine import REPO, houston_process, wait_for
 
-from houston import fsio
 from houston.core.errors import EXIT_ENVIRONMENT, EnvironmentFault, environment_fault
 from houston.core.lifecycle import MissionState
 from houston.engine.envpause import (
@@ -34,9 +33,10 @@ from houston.engine.envpause import (
     pause_message,
     wait_for_space,
 )
-from houston.events import EventLog
-from houston.home import Home
-from houston.store import MissionStore
+from houston.home import fsio
+from houston.home.events import EventLog
+from houston.home.layout import Home
+from houston.home.store import MissionStore
 
 MISSION = (b"name: steady\ntasks:\n"
            b"  - {id: a, agent: core/shell, inputs: {command: 'sleep 1.5'}}\n"

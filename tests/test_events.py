@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from houston.events import (
+from houston.home.events import (
     EventLog,
     EventTail,
     add_listener,
@@ -19,7 +19,7 @@ from houston.events import (
     parse_chunk_raw,
     remove_listener,
 )
-from houston.server.watch import LogWatcher
+from houston.home.logwatch import LogWatcher
 
 
 def test_encode_refuses_types_outside_the_closed_set() -> None:
@@ -103,7 +103,7 @@ def test_tail_reads_a_window_of_bytes_at_a_time_and_misses_nothing(tmp_path: Pat
 _WRITER = """
 import sys
 from pathlib import Path
-from houston.events import EventLog
+from houston.home.events import EventLog
 log = EventLog(Path(sys.argv[1]), segment_bytes=4096)
 for i in range(int(sys.argv[3])):
     log.append("usage", mission=sys.argv[2], data={"i": i})

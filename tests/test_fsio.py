@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from houston import fsio
+from houston.home import fsio
 
 
 def test_parse_lines_keeps_complete_records_only() -> None:
@@ -80,7 +80,7 @@ def test_read_lines_after_a_torn_tail(tmp_path: Path) -> None:
 APPENDER = """
 import sys
 from pathlib import Path
-from houston import fsio
+from houston.home import fsio
 path, who = Path(sys.argv[1]), sys.argv[2]
 for n in range(200):
     fsio.append_line(path, {"who": who, "n": n, "pad": "x" * 300})

@@ -18,10 +18,10 @@ from helpers.engine import (
 )
 
 from houston.engine import gates
-from houston.events import EventLog
-from houston.home import Home
+from houston.home.events import EventLog
+from houston.home.layout import Home
+from houston.home.store import MissionRef, MissionStore
 from houston.server.launcher import start
-from houston.store import MissionRef, MissionStore
 from houston.taskview import read_tasks
 
 pytestmark = pytest.mark.process

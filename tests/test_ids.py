@@ -14,7 +14,7 @@ from houston.core.ids import (
     make_mission_id,
     slugify,
 )
-from houston.store import random_suffix
+from houston.home.store import random_suffix
 
 NOW = datetime(2026, 11, 22, 3, 4, 5, tzinfo=UTC)
 

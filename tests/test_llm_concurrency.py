@@ -22,10 +22,10 @@ from helpers.engine import (
 from helpers.llm_loopback import Script, loopback
 
 from houston import actions
-from houston.engine import taskfiles
 from houston.engine.engine import Engine
-from houston.home import Home
-from houston.store import MissionRef, MissionStore
+from houston.home import taskfiles
+from houston.home.layout import Home
+from houston.home.store import MissionRef, MissionStore
 
 pytestmark = pytest.mark.process
 

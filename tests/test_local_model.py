@@ -17,9 +17,9 @@ import pytest
 from helpers.engine import REPO, make_test_package, run_engine, submit
 
 from houston.engine import localmodel as lm
-from houston.engine import taskfiles
-from houston.home import Home
-from houston.store import MissionStore
+from houston.home import taskfiles
+from houston.home.layout import Home
+from houston.home.store import MissionStore
 
 AGENT = """---
 name: {name}

@@ -13,9 +13,9 @@ import pytest
 from helpers.engine import REPO
 
 from houston.actions import submit
-from houston.home import Home
+from houston.home.layout import Home
+from houston.home.store import MissionStore
 from houston.server.launcher import ServerHandle, start
-from houston.store import MissionStore
 
 LONG = "a" * 300
 MISSION = b"name: m\ntasks:\n  - {id: a, agent: core/shell, inputs: {command: 'true'}}\n"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from houston.events import EventLog
-from houston.home import Home
+from houston.home.events import EventLog
+from houston.home.layout import Home
 from houston.metrics import EventTotals, LogMetrics, attempt_outcome, render
 from houston.server.launcher import start
 

@@ -11,11 +11,11 @@ import httpx
 import pytest
 from helpers.dashboard import make_missions
 
-from houston import fsio
-from houston.home import Home
+from houston.home import fsio
+from houston.home.layout import Home
+from houston.home.store import MissionStore
 from houston.server import indexfile, listing
 from houston.server.launcher import start
-from houston.store import MissionStore
 
 
 def test_status_files_parse_strictly() -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from houston.home import Home
+from houston.home.layout import Home
 from houston.otel import SCHEMA_URL, mission_spans
 
 MISSION = b"""name: traced

@@ -12,7 +12,7 @@ import pytest
 from helpers.packages import cli, make_package
 
 from houston.core.errors import NotFoundError, PackageError, SpecError, UsageError
-from houston.home import Home
+from houston.home.layout import Home
 from houston.pkg import ensure_requirements
 from houston.pkg.build import pack_bytes, write_archive
 from houston.pkg.install import install, remove, verify

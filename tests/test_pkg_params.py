@@ -8,7 +8,7 @@ import pytest
 from helpers.packages import cli
 
 from houston.core.errors import PackageError, SpecError
-from houston.home import Home
+from houston.home.layout import Home
 from houston.mission import load_mission
 from houston.pkg.params import ParamTypeError, check_default, convert, type_of_default
 from houston.pkg.workflows import render_workflow

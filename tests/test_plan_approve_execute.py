@@ -13,9 +13,9 @@ from helpers.scripted_llm import ScriptedLLM, text
 from test_results_flow import planner_answer
 
 from houston import actions
-from houston.home import Home
+from houston.home.layout import Home
+from houston.home.store import MissionStore
 from houston.pkg.workflows import render_workflow
-from houston.store import MissionStore
 from houston.taskview import read_tasks
 
 pytestmark = pytest.mark.process

@@ -25,8 +25,8 @@ from houston.engine.progress import (
     render_line,
     terminal_columns,
 )
-from houston.home import Home
-from houston.store import MissionStore
+from houston.home.layout import Home
+from houston.home.store import MissionStore
 
 
 def view(**changes: object) -> View:

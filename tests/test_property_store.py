@@ -17,11 +17,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from houston import fsio
 from houston.core.errors import ConflictError, IllegalTransition
 from houston.core.lifecycle import TRANSITIONS, MissionState, Reason, check_transition
-from houston.home import Home
-from houston.store import MissionStore
+from houston.home import fsio
+from houston.home.layout import Home
+from houston.home.store import MissionStore
 
 S, R = MissionState, Reason
 Move = tuple[str, str, str]  # (source or "current", target, reason) as plain strings

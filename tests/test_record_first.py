@@ -1,5 +1,5 @@
 """Record first, release second: a process SIGKILLed at each named point of the crash
-rules (houston.killpoints) leaves records that the next sweep completes, and nothing
+rules (houston.home.killpoints) leaves records that the next sweep completes, and nothing
 behind that the sweep does not remove."""
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import pytest
 from helpers.engine import REPO, lines, make_test_package, submit, wait_for
 
 from houston.core.lifecycle import MissionState, Reason
-from houston.engine import claims, taskfiles
 from houston.engine.recovery import sweep
-from houston.home import Home
-from houston.store import MissionStore
+from houston.home import claims, taskfiles
+from houston.home.layout import Home
+from houston.home.store import MissionStore
 
 pytestmark = pytest.mark.process
 
@@ -54,7 +54,7 @@ def test_a_mover_killed_between_rename_and_record_is_finished_by_the_sweep(home:
     store = MissionStore(home)
     store.move(ref.id, MissionState.COMMITTED, MissionState.EXECUTING, Reason.CLAIMED)
     script = (
-        "import sys; from houston.home import Home; from houston.store import MissionStore;"
+        "import sys; from houston.home.layout import Home; from houston.home.store import MissionStore;"
         "from houston.core.lifecycle import MissionState, Reason;"
         "from pathlib import Path;"
         "MissionStore(Home(Path(sys.argv[1]))).move(sys.argv[2], MissionState.EXECUTING,"

@@ -12,8 +12,8 @@ import pytest
 from helpers.engine import REPO, houston_process, submit, wait_for
 
 from houston.core.lifecycle import MissionState
-from houston.home import Home
-from houston.store import MissionStore
+from houston.home.layout import Home
+from houston.home.store import MissionStore
 
 pytestmark = pytest.mark.process
 

@@ -22,13 +22,13 @@ from helpers.engine import (
     wait_for,
 )
 
-from houston import fsio
 from houston.core.lifecycle import MissionState, Reason
-from houston.engine import claims, liveness, taskfiles
+from houston.engine import liveness
 from houston.engine.recovery import sweep
-from houston.events import EventLog
-from houston.home import Home
-from houston.store import MissionStore
+from houston.home import claims, fsio, taskfiles
+from houston.home.events import EventLog
+from houston.home.layout import Home
+from houston.home.store import MissionStore
 
 pytestmark = pytest.mark.process
 

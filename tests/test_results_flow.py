@@ -13,10 +13,10 @@ from helpers.packages import cli
 from helpers.scripted_llm import ScriptedLLM, text, tools
 
 from houston.core.errors import SpecError
-from houston.events import EventLog
-from houston.home import Home
+from houston.home.events import EventLog
+from houston.home.layout import Home
+from houston.home.store import MissionStore
 from houston.mission import load_mission
-from houston.store import MissionStore
 
 pytestmark = pytest.mark.process
 

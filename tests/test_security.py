@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from houston.home import Home
+from houston.home.layout import Home
+from houston.home.store import MissionStore
 from houston.server.launcher import ServerHandle, start
 from houston.server.security import duplicate_header, host_name, load_token
-from houston.store import MissionStore
 
 GATED = b"name: gated\ngate: approve\ntasks:\n  - id: a\n    agent: core/shell\n"
 

@@ -9,12 +9,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from houston import fsio
 from houston.actions import submit
-from houston.events import EventLog
-from houston.home import Home
+from houston.home import fsio
+from houston.home.events import EventLog
+from houston.home.layout import Home
+from houston.home.store import MissionStore
 from houston.server.launcher import ServerHandle, start
-from houston.store import MissionStore
 
 GATED = (
     b"name: gated\ngate: approve\nbudget: {max_tokens: 100}\n"

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from houston.home import Home
+from houston.home.layout import Home
 from houston.server.launcher import ServerHandle, start
 from houston.server.protocol import timeout_answer
 

@@ -16,14 +16,14 @@ from helpers.scripted_llm import ScriptedLLM, text
 
 from houston.cli.main import cli
 from houston.engine import localmodel as lm
-from houston.engine import taskfiles
-from houston.home import Home
+from houston.home import taskfiles
+from houston.home.layout import Home
+from houston.home.store import MissionStore
 from houston.runners import Job
 from houston.runners.claude_stream import Meter
 from houston.runners.context import JobContext
 from houston.runners.llm_settings import settings_for
 from houston.runners.llm_wire import token_split
-from houston.store import MissionStore
 
 SPENDERS = '''
 import json, sys

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from houston.events import EventLog
-from houston.home import Home
+from houston.home.events import EventLog
+from houston.home.layout import Home
 from houston.server.launcher import ServerHandle, start
 from houston.server.sse import CONTROL, Feed, Subscriber, resume_point, wire
 
@@ -167,7 +167,7 @@ def test_stop_ends_open_streams_and_the_server_thread(home: Home) -> None:
 
 def test_a_mission_moved_without_an_event_sends_a_missions_hint(server: ServerHandle) -> None:
     from houston.actions import submit
-    from houston.store import MissionStore
+    from houston.home.store import MissionStore
 
     got: list[str] = []
 
@@ -229,7 +229,7 @@ def test_an_append_from_another_process_reaches_a_client(home: Home) -> None:
     import sys
 
     server = start(home, port=0, reconcile=60)
-    script = ("import sys; from pathlib import Path; from houston.events import EventLog; "
+    script = ("import sys; from pathlib import Path; from houston.home.events import EventLog; "
               "print(EventLog(Path(sys.argv[1])).append('usage', mission='far'))")
     got: list[dict[str, Any]] = []
     reader = threading.Thread(target=lambda: got.extend(

@@ -16,13 +16,13 @@ import psutil
 import pytest
 from helpers.engine import REPO
 
-from houston.events import SEGMENT_BYTES, EventLog
-from houston.home import Home
+from houston.home.events import SEGMENT_BYTES, EventLog
+from houston.home.layout import Home
 
 SERVER = """
 import sys
 from pathlib import Path
-from houston.home import Home
+from houston.home.layout import Home
 from houston.server.launcher import start
 handle = start(Home(Path(sys.argv[1])), port=0, send_timeout=30)
 print(handle.port, handle.token, flush=True)

@@ -22,11 +22,11 @@ from helpers.engine import (
 
 from houston import actions
 from houston.core.lifecycle import MissionState
-from houston.engine import taskfiles
 from houston.engine.budget import over_text, stop_text
-from houston.events import EventLog
-from houston.home import Home
-from houston.store import MissionRef, MissionStore
+from houston.home import taskfiles
+from houston.home.events import EventLog
+from houston.home.layout import Home
+from houston.home.store import MissionRef, MissionStore
 
 
 def test_stop_texts() -> None:

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from houston import fsio
 from houston.core.errors import (
     AmbiguousError,
     ConflictError,
@@ -21,8 +20,9 @@ from houston.core.errors import (
     UsageError,
 )
 from houston.core.lifecycle import MissionState, Reason
-from houston.home import Home
-from houston.store import MissionRef, MissionStore, looks_like_mission_id
+from houston.home import fsio
+from houston.home.layout import Home
+from houston.home.store import MissionRef, MissionStore, looks_like_mission_id
 
 S, R = MissionState, Reason
 NOW = datetime(2026, 11, 22, 3, 0, 0, tzinfo=UTC)
@@ -298,9 +298,9 @@ def test_home_locate_order() -> None:
 MOVER = """
 import sys
 from pathlib import Path
-from houston.home import Home
+from houston.home.layout import Home
 from houston.core.lifecycle import MissionState, Reason
-from houston.store import MissionStore
+from houston.home.store import MissionStore
 store = MissionStore(Home(Path(sys.argv[1])))
 for _ in range(int(sys.argv[3])):
     store.move(sys.argv[2], MissionState.COMMITTED, MissionState.EXECUTING, Reason.CLAIMED)

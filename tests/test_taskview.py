@@ -9,8 +9,8 @@ from typing import Any
 
 from houston import actions
 from houston.core.lifecycle import MissionState
-from houston.home import Home
-from houston.store import MissionRef, MissionStore
+from houston.home.layout import Home
+from houston.home.store import MissionRef, MissionStore
 from houston.taskview import (
     count_states,
     list_row,

@@ -11,10 +11,10 @@ import pytest
 from helpers.engine import outcome, run_engine, submit
 
 from houston import actions
-from houston.engine import taskfiles
 from houston.engine.budget import wall_time_so_far
-from houston.home import Home
-from houston.store import MissionStore
+from houston.home import taskfiles
+from houston.home.layout import Home
+from houston.home.store import MissionStore
 
 pytestmark = pytest.mark.process
 

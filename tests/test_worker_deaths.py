@@ -17,10 +17,10 @@ from helpers.engine import (
     wait_for,
 )
 
-from houston.engine import claims, taskfiles
 from houston.engine.pool import INIT_SLOT, Pool
-from houston.home import Home
-from houston.store import MissionStore
+from houston.home import claims, taskfiles
+from houston.home.layout import Home
+from houston.home.store import MissionStore
 
 pytestmark = pytest.mark.process
 

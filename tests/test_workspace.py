@@ -20,9 +20,9 @@ from helpers.engine import REPO, outcome, run_engine, submit
 
 from houston import gitops
 from houston.cli.main import cli
-from houston.engine import taskfiles
-from houston.home import Home
-from houston.store import MissionStore
+from houston.home import taskfiles
+from houston.home.layout import Home
+from houston.home.store import MissionStore
 from houston.workspace import (
     MissionRepo,
     attempt_branch,

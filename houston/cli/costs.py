@@ -14,7 +14,7 @@ import click
 from houston.cli import render
 from houston.core.errors import UsageError
 from houston.costs import GROUPS, cost_table, start_of_day
-from houston.store import MissionStore
+from houston.home.store import MissionStore
 
 _DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 

@@ -21,7 +21,7 @@ import click
 from houston.cli import render
 from houston.core.errors import EXIT_MISSION_FAILED, HoustonError
 from houston.core.lifecycle import MissionState
-from houston.home import Home
+from houston.home.layout import Home
 
 Level = Literal["ok", "warn", "fail"]
 
@@ -217,7 +217,7 @@ def _engines(home: Home) -> list[Finding]:
 
 def _orphans(home: Home) -> Finding:
     from houston.engine.recovery import engine_alive
-    from houston.store import MissionStore
+    from houston.home.store import MissionStore
 
     executing = sorted(MissionStore(home).ids_in(MissionState.EXECUTING))
     state_dir = home.state_dir(MissionState.EXECUTING)

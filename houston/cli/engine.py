@@ -21,8 +21,8 @@ from houston.cli import render
 from houston.cli.foreground import drive, start_ui
 from houston.core.errors import MissionFailed, NotFoundError, UsageError
 from houston.core.lifecycle import Outcome
-from houston.home import Home
-from houston.store import MissionStore
+from houston.home.layout import Home
+from houston.home.store import MissionStore
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 workers_option = click.option("--workers", type=click.IntRange(1, 256), default=None,

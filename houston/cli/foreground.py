@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from houston.cli import render
 from houston.core.errors import UsageError
-from houston.home import Home
+from houston.home.layout import Home
 
 if TYPE_CHECKING:
     from houston.engine.options import Observer

@@ -51,7 +51,7 @@ class Config:
 
     @property
     def home(self) -> Any:
-        from houston.home import Home
+        from houston.home.layout import Home
 
         return Home.locate(self.home_option)
 

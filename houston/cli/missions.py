@@ -17,8 +17,8 @@ from houston.cli import render
 from houston.core.errors import NotFoundError, UsageError, from_os_error
 from houston.core.lifecycle import MissionState, parse_state
 from houston.core.taskstate import TaskState
-from houston.home import Home
-from houston.store import STATE_ORDER, MissionStore
+from houston.home.layout import Home
+from houston.home.store import STATE_ORDER, MissionStore
 
 # A mission file is small; read a little more than any sane one to refuse a huge file
 # before it is parsed (the mission loader enforces the exact cap with a precise message).

@@ -44,7 +44,7 @@ def schema(kind: str, out: str | None) -> None:
     from pathlib import Path
 
     from houston.core.errors import UsageError
-    from houston.fsio import write_bytes_atomic
+    from houston.home.fsio import write_bytes_atomic
 
     try:
         write_bytes_atomic(Path(out), text.encode("utf-8"))

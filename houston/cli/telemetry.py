@@ -22,10 +22,10 @@ import click
 from houston.core.errors import UsageError
 from houston.core.lifecycle import MissionState
 from houston.core.timestamps import parse_epoch
-from houston.events import EventLog, EventTail
-from houston.home import Home
-from houston.server.watch import LogWatcher
-from houston.store import MissionStore
+from houston.home.events import EventLog, EventTail
+from houston.home.layout import Home
+from houston.home.logwatch import LogWatcher
+from houston.home.store import MissionStore
 
 _AGE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smhdw]?)\s*\Z")  # ASCII digits only
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}

@@ -11,7 +11,7 @@ import click
 
 from houston.cli import render
 from houston.core.errors import UsageError
-from houston.fsio import write_bytes_atomic
+from houston.home.fsio import write_bytes_atomic
 
 DEFAULT_DIR = Path("deploy/k8s/overlays/tenants")
 

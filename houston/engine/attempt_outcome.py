@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 
 from houston.core.taskstate import exit_reason
 from houston.core.timestamps import iso
-from houston.engine import taskfiles
 from houston.engine.mission_run import MissionRun, Running, TaskRun
 from houston.engine.protocol import Done
+from houston.home import taskfiles
 
 
 def left_behind(m: MissionRun, t: TaskRun, run: Running) -> Done | None:

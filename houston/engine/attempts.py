@@ -15,13 +15,11 @@ from typing import Any
 
 import psutil
 
-from houston import killpoints
 from houston.agents import AgentCatalog, AgentSpec
 from houston.core.errors import HoustonError
 from houston.core.lifecycle import Reason
 from houston.core.taskstate import ExitReason, TaskState, crash_cap_of, settle_attempt
-from houston.engine import budget, claims
-from houston.engine import taskfiles as files
+from houston.engine import budget
 from houston.engine.active import ActiveMissions
 from houston.engine.attempt_outcome import (
     attempt_reason,
@@ -42,7 +40,9 @@ from houston.engine.queues import JobQueues
 from houston.engine.recording import TaskRecorder
 from houston.engine.sampling import Sampler
 from houston.engine.spending import BudgetKeeper
-from houston.home import Home
+from houston.home import claims, killpoints
+from houston.home import taskfiles as files
+from houston.home.layout import Home
 from houston.runners import Job
 
 CLAIM_FAILURE_CAP = 10

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from houston import fsio
 from houston.core.errors import UsageError
-from houston.events import EventLog
+from houston.home import fsio
+from houston.home.events import EventLog
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 

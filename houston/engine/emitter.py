@@ -7,12 +7,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from houston import fsio
 from houston.engine.mission_run import MissionRun, TaskRun
 from houston.engine.options import Observer
 from houston.engine.pool import WorkerRecord
-from houston.events import EventLog, Pending
-from houston.home import Home
+from houston.home import fsio
+from houston.home.events import EventLog, Pending
+from houston.home.layout import Home
 
 
 class Emitter:

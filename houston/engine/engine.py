@@ -20,7 +20,6 @@ import selectors
 import time
 from pathlib import Path
 
-from houston import fsio
 from houston.agents import AgentCatalog
 from houston.clock import utcnow
 from houston.core.errors import HoustonError, is_environment_fault
@@ -48,9 +47,10 @@ from houston.engine.recovery import sweep
 from houston.engine.sampling import Sampler
 from houston.engine.spending import BudgetKeeper
 from houston.engine.stopping import Stopper
-from houston.engine.watch import Watcher
-from houston.home import Home
-from houston.store import MissionStore
+from houston.home import fsio
+from houston.home.layout import Home
+from houston.home.store import MissionStore
+from houston.home.watch import Watcher
 
 __all__ = ["Engine", "EngineOptions", "Observer"]
 

@@ -2,7 +2,7 @@
 
 Disk full, read-only filesystem, permission denied: none of these is a task's fault, and
 the work must not be lost to them. Both are installed as the fsio fault waiter of the
-thread that drives them (houston.fsio.persist):
+thread that drives them (houston.home.fsio.persist):
 
 - the engine's `EnginePause` blocks its loop on the failed write, so nothing more is
   claimed or dispatched and no record is dropped; it emits `engine.state` `paused` (with

@@ -15,16 +15,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from houston import fsio
 from houston.core.lifecycle import MissionState, Outcome, Reason
 from houston.engine.active import ActiveMissions
 from houston.engine.control import Control
 from houston.engine.emitter import Emitter
 from houston.engine.options import EngineOptions
-from houston.engine.watch import Watcher
-from houston.events import EventTail
-from houston.home import Home
-from houston.store import MissionStore
+from houston.home import fsio
+from houston.home.events import EventTail
+from houston.home.layout import Home
+from houston.home.store import MissionStore
+from houston.home.watch import Watcher
 
 END_GRACE = 2.0  # seconds to wait for the last events of a mission that ended elsewhere
 

@@ -19,9 +19,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from houston import fsio
 from houston.clock import utcnow
 from houston.core.timestamps import iso
+from houston.home import fsio
 
 GATE_FILE = "gate.json"
 WAITING = "waiting"

@@ -32,12 +32,13 @@ from typing import Any
 
 from houston import runners
 from houston.core.errors import HoustonError
-from houston.engine import claims, protocol, taskfiles
+from houston.engine import protocol
 from houston.engine.inbox import Inbox, send
 from houston.engine.liveness import my_identity
 from houston.engine.protocol import Claim, Done, Ready, UsageReport
 from houston.engine.streams import AttemptStreams
 from houston.engine.worker import WorkerContext, _die_with_parent, _iso, _task_dir
+from houston.home import claims, taskfiles
 from houston.runners import Job, Outcome, get_runner
 
 Key = tuple[str, str, int]  # mission, task, attempt

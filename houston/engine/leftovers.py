@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from houston.core.lifecycle import MissionState
-from houston.home import Home
+from houston.home.layout import Home
 
 STALE_AFTER = 300.0  # seconds
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from houston.core.errors import NotFoundError, UsageError
 from houston.core.ids import is_safe_id
 from houston.core.lifecycle import MissionState
-from houston.engine import taskfiles
-from houston.store import MissionStore
+from houston.home import taskfiles
+from houston.home.store import MissionStore
 
 STREAMS = ("stdout", "stderr")
 

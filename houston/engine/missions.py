@@ -13,7 +13,6 @@ import os
 import time
 from typing import Any
 
-from houston import fsio
 from houston.clock import utcnow
 from houston.core import dag
 from houston.core.errors import ConflictError, HoustonError, is_environment_fault
@@ -31,8 +30,9 @@ from houston.engine.mission_run import MissionRun
 from houston.engine.options import EngineOptions
 from houston.engine.recording import TaskRecorder
 from houston.engine.stopping import Stopper
-from houston.engine.watch import Watcher
-from houston.store import MissionRef, MissionStore, complete_folder
+from houston.home import fsio
+from houston.home.store import MissionRef, MissionStore, complete_folder
+from houston.home.watch import Watcher
 
 
 class MissionKeeper:

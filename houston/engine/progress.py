@@ -194,7 +194,7 @@ def read_task_states(home: Any) -> ReadStates:
     def read(mission_id: str) -> dict[str, str]:
         from houston import taskview
         from houston.core.errors import HoustonError
-        from houston.store import MissionStore
+        from houston.home.store import MissionStore
 
         try:
             ref = MissionStore(home).locate(mission_id)

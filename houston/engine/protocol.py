@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TypedDict, cast
 
-from houston.fsio import compact
+from houston.home.fsio import compact
 from houston.runners import AGENT_KEYS, Job
 
 Key = tuple[str, str]  # (mission id, task id): a job, as the engine and its workers name it

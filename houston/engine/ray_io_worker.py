@@ -29,11 +29,12 @@ import threading
 import time
 from typing import Any
 
-from houston.engine import claims, ray_worker, taskfiles
+from houston.engine import ray_worker
 from houston.engine.inbox import send
 from houston.engine.io_worker import Attempt, IoWorker, Key, _key, _names, serve
 from houston.engine.protocol import Done, UsageReport
 from houston.engine.worker import _die_with_parent, _iso, _task_dir
+from houston.home import claims, taskfiles
 from houston.runners import Outcome
 
 DEFAULT_LLM_CPUS = 0.01

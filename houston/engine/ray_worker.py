@@ -36,7 +36,7 @@ from typing import Any
 from houston.engine import worker
 from houston.engine.inbox import send
 from houston.engine.protocol import UsageReport
-from houston.engine.taskfiles import write_json_fast
+from houston.home.taskfiles import write_json_fast
 from houston.runners import Job, Outcome, context
 from houston.secretfiles import setting
 

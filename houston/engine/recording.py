@@ -14,10 +14,10 @@ from typing import Any
 from houston.core import dag
 from houston.core.lifecycle import Reason
 from houston.core.taskstate import TaskState
-from houston.engine import taskfiles as files
 from houston.engine.emitter import Emitter
 from houston.engine.mission_run import MissionRun, Running, TaskRun
 from houston.engine.stopping import Stopper
+from houston.home import taskfiles as files
 
 
 class TaskRecorder:

@@ -21,12 +21,10 @@ from typing import Any
 
 import psutil
 
-from houston import fsio, killpoints, move_repair
 from houston.core.errors import ConflictError
 from houston.core.lifecycle import MissionState, Reason
 from houston.core.taskstate import ExitReason, TaskState
 from houston.core.timestamps import parse_epoch
-from houston.engine import claims, taskfiles
 from houston.engine.leftovers import remove_dead_writers_temp_files, remove_leftovers
 from houston.engine.liveness import (
     engine_mark,
@@ -35,8 +33,9 @@ from houston.engine.liveness import (
     kill_marked_processes,
     stop_agent,
 )
-from houston.home import Home
-from houston.store import MissionStore
+from houston.home import claims, fsio, killpoints, move_repair, taskfiles
+from houston.home.layout import Home
+from houston.home.store import MissionStore
 
 
 def engine_alive(mission_dir: Path, me: dict[str, Any] | None = None) -> bool:

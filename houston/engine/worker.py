@@ -32,16 +32,15 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 
-from houston import fsio, killpoints
 from houston.core.errors import HoustonError
 from houston.core.taskstate import ExitReason
 from houston.core.timestamps import iso
-from houston.engine import claims, taskfiles
 from houston.engine.envpause import WorkerPause, wait_for_space
 from houston.engine.inbox import Inbox, send
 from houston.engine.liveness import identity_of, my_identity
 from houston.engine.protocol import Claim, Done, Ready, UsageReport, WaitingForSpace
-from houston.engine.taskfiles import write_json_fast
+from houston.home import claims, fsio, killpoints, taskfiles
+from houston.home.taskfiles import write_json_fast
 from houston.runners import Job, Outcome, context, get_runner
 from houston.runners.context import JobContext
 from houston.workspace import wants_worktree
@@ -102,7 +101,7 @@ _EVENT_LOGS: dict[Path, Any] = {}
 
 def _event_log(mission_dir: Path) -> Any:
     """One EventLog per home for the worker's life (it keeps its fds open)."""
-    from houston.events import EventLog
+    from houston.home.events import EventLog
 
     folder = mission_dir.parent.parent.parent / "events"  # <home>/missions/<STATE>/<id>
     if folder not in _EVENT_LOGS:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from houston.home import Home
+    from houston.home.layout import Home
 
 
 def ensure_requirements(

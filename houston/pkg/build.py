@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from houston.core.errors import PackageError
-from houston.fsio import write_bytes_atomic
+from houston.home.fsio import write_bytes_atomic
 
 # Never packed: build litter and version control.
 IGNORED_NAMES = frozenset(

@@ -29,8 +29,8 @@ from typing import Any
 
 from houston import __version__
 from houston.core.errors import PackageError, UsageError
-from houston.fsio import write_bytes_atomic
-from houston.home import Home
+from houston.home.fsio import write_bytes_atomic
+from houston.home.layout import Home
 from houston.pkg import archive
 from houston.pkg.build import archive_name, pack_bytes, write_archive
 from houston.pkg.install import build_index, install

@@ -10,7 +10,7 @@ from typing import Any
 
 from houston import yamlstrict
 from houston.core.errors import NotFoundError
-from houston.home import Home
+from houston.home.layout import Home
 from houston.pkg import archive
 from houston.pkg.install import build_index, package_dir
 from houston.pkg.lockfile import read_lock

@@ -21,9 +21,10 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from houston import __version__, fsio
+from houston import __version__
 from houston.core.errors import NotFoundError, PackageError
-from houston.home import Home
+from houston.home import fsio
+from houston.home.layout import Home
 from houston.pkg import archive
 from houston.pkg.build import pack_bytes, tree_digest
 from houston.pkg.lockfile import Lock, LockedPackage, read_lock, write_lock

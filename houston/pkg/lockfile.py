@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from houston.core.errors import StoreError
-from houston.fsio import write_json_atomic
+from houston.home.fsio import write_json_atomic
 
 LOCKFILE_VERSION = 1
 

@@ -31,7 +31,7 @@ import yaml
 
 from houston import yamlstrict
 from houston.core.errors import NotFoundError, PackageError, SpecError
-from houston.home import Home
+from houston.home.layout import Home
 from houston.pkg.lockfile import read_lock
 from houston.pkg.manifest import PackageManifest, read_manifest
 from houston.pkg.overrides import effective_config, read_overrides

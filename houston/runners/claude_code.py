@@ -144,7 +144,7 @@ _EVENT_LOGS: dict[Path, Any] = {}
 
 def event_log(mission_dir: Path) -> Any:
     """One EventLog per home for the worker's life (it keeps its fds open)."""
-    from houston.events import EventLog
+    from houston.home.events import EventLog
 
     folder = mission_dir.parent.parent.parent / "events"  # <home>/missions/<STATE>/<id>
     if folder not in _EVENT_LOGS:
@@ -257,7 +257,7 @@ class ClaudeCodeRunner:
             session.read(proc.stdout)
         code = proc.wait()
         stop_leftovers(job.attempt_dir)
-        from houston.engine.taskfiles import write_json_fast
+        from houston.home.taskfiles import write_json_fast
 
         write_json_fast(f"{job.attempt_dir}/{SESSION}", session_record(session))
         return outcome_of(job, session, code)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from houston import actions
-from houston.store import MissionStore
+from houston.home.store import MissionStore
 
 VERBS = ("approve", "reject", "cancel", "retry")
 TASK_VERBS = ("approve", "reject")  # on a task waiting at its gate

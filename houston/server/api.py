@@ -24,10 +24,10 @@ from houston.core.errors import (
     from_os_error,
 )
 from houston.core.ids import is_decimal
-from houston.events import EventLog
+from houston.home.events import EventLog
+from houston.home.store import MissionStore
 from houston.metrics import LogMetrics
 from houston.server import acting, indexfile, listing, views
-from houston.store import MissionStore
 
 MAX_BODY = 1024 * 1024
 STATUS_BY_ERROR: list[tuple[type[HoustonError], int]] = [

@@ -25,15 +25,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from houston.core.lifecycle import MissionState
 from houston.core.taskstate import TaskState
-from houston.events import EventLog
-from houston.home import Home
+from houston.home.events import EventLog
+from houston.home.layout import Home
+from houston.home.store import MissionStore
 from houston.metrics import LogMetrics, render
 from houston.server import views
 from houston.server.api import Api
 from houston.server.reads import Reads
 from houston.server.security import HEALTH_PATH, LOOPBACK_HOSTS, Guard
 from houston.server.sse import Feed, resume_point
-from houston.store import MissionStore
 
 STATIC = Path(__file__).parent / "static"
 

@@ -14,11 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from houston import fsio
 from houston.core.ids import is_decimal
 from houston.core.taskstate import TaskState
 from houston.core.timestamps import parse_time
-from houston.events import EventLog
+from houston.home import fsio
+from houston.home.events import EventLog
 
 STDERR_TAIL_BYTES = 4096
 STDERR_TAIL_LINES = 30

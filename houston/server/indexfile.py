@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from houston import fsio
+from houston.home import fsio
 
 FILE_NAME = "mission-index.json"
 VERSION = 2  # bump when `listing.card` changes what a filter or a sort looks at

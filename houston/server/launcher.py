@@ -27,9 +27,9 @@ from typing import Any
 import uvicorn
 from sse_starlette.sse import AppStatus
 
-from houston import fsio
 from houston.core.errors import StoreError
-from houston.home import Home
+from houston.home import fsio
+from houston.home.layout import Home
 from houston.server.app import create_app
 from houston.server.protocol import BODY_TIMEOUT, HEAD_TIMEOUT, bounded_protocol
 from houston.server.security import LOOPBACK_HOSTS, load_token

@@ -24,8 +24,8 @@ from typing import Any
 from houston.core.ids import id_time, is_decimal
 from houston.core.lifecycle import MissionState, Outcome
 from houston.core.timestamps import iso_seconds, parse_time
+from houston.home.store import STATE_ORDER, MissionRef, MissionStore
 from houston.server import indexfile
-from houston.store import STATE_ORDER, MissionRef, MissionStore
 
 SORTS = ("newest", "oldest", "name", "duration", "cost")
 OUTCOMES = tuple(outcome.value for outcome in Outcome)

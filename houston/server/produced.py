@@ -11,8 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from houston import fsio
 from houston.core.errors import NotFoundError, UsageError
+from houston.home import fsio
 
 MAX_OUTPUT_FILES = 1000
 MAX_RENDER_BYTES = 2 * 1024 * 1024

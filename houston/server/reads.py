@@ -23,11 +23,11 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from houston.core.errors import HoustonError, UsageError
-from houston.events import EventLog
-from houston.home import Home
+from houston.home.events import EventLog
+from houston.home.layout import Home
+from houston.home.store import MissionStore
 from houston.server import detail, produced, views
 from houston.server.api import MAX_BODY, error_response
-from houston.store import MissionStore
 
 
 class Reads:

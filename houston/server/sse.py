@@ -30,8 +30,8 @@ from typing import Any
 
 import anyio
 
-from houston.events import EventLog, EventTail, add_listener, remove_listener
-from houston.server.watch import LogWatcher
+from houston.home.events import EventLog, EventTail, add_listener, remove_listener
+from houston.home.logwatch import LogWatcher
 
 RETRY_MS = 1000
 REPLAY_BATCH = 500

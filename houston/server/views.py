@@ -15,8 +15,8 @@ from houston import taskview
 from houston.core.errors import NotFoundError, UsageError
 from houston.core.ids import SAFE_ID
 from houston.explain import end_reason
+from houston.home.store import STATE_ORDER, MissionRef, MissionStore
 from houston.server import detail as attempts
-from houston.store import STATE_ORDER, MissionRef, MissionStore
 
 LOG_TAIL_BYTES = 64 * 1024
 LOG_STREAMS = ("stdout", "stderr")

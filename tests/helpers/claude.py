@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from houston.home import Home
+from houston.home.layout import Home
 
 CODER = """---
 name: coder
@@ -82,6 +82,6 @@ def claude_environment(monkeypatch: pytest.MonkeyPatch, base_url: str, tmp_path:
 
 
 def events_of(home: Home, type_: str) -> list[dict[str, Any]]:
-    from houston.events import EventLog
+    from houston.home.events import EventLog
 
     return [e for e in EventLog(home.events).read() if e["type"] == type_]

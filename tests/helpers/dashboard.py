@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from houston.core.lifecycle import MissionState
-from houston.home import Home
+from houston.home.layout import Home
 
 START = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 OUTCOMES = ("succeeded", "failed", "cancelled")

@@ -15,8 +15,8 @@ from typing import Any
 
 from houston import actions
 from houston.engine.engine import Engine, EngineOptions
-from houston.home import Home
-from houston.store import MissionRef, MissionStore
+from houston.home.layout import Home
+from houston.home.store import MissionRef, MissionStore
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -10,11 +10,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from houston import fsio
 from houston.core.lifecycle import MissionState, Outcome, Reason
 from houston.core.taskstate import fresh_counts
 from houston.core.timestamps import iso
 from houston.explain import budget_stop
+from houston.home import fsio
 
 
 def new_status(mission_id: str, name: str, now: datetime | None) -> dict[str, Any]:

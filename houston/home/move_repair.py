@@ -1,6 +1,6 @@
 """The recovery sweep's repair of mission moves a killed mover left half-recorded.
 
-`repair_moves` finishes each move whose intent (houston.moves) is still there;
+`repair_moves` finishes each move whose intent (houston.home.moves) is still there;
 `repair_statuses` gives every mission whose status.json names another state than its
 folder a `recovered` transition to the folder's state (the folder is the truth).
 """
@@ -11,11 +11,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from houston import fsio, moves
 from houston.clock import utcnow
 from houston.core.lifecycle import MissionState, Reason
-from houston.store import MissionStore
-from houston.trail import transition_entry
+from houston.home import fsio, moves
+from houston.home.store import MissionStore
+from houston.home.trail import transition_entry
 
 
 def repair_moves(store: MissionStore) -> list[dict[str, Any]]:

@@ -27,13 +27,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from houston import fsio, killpoints, moves
 from houston.clock import utcnow
 from houston.core.errors import AmbiguousError, ConflictError, NotFoundError, UsageError
 from houston.core.ids import MISSION_ID, make_mission_id
 from houston.core.lifecycle import MissionState, Reason, check_transition
-from houston.home import Home
-from houston.trail import new_status, record_transition, transition_entry
+from houston.home import fsio, killpoints, moves
+from houston.home.layout import Home
+from houston.home.trail import new_status, record_transition, transition_entry
 
 LOCK_STRIPES = 64
 NAME_MAX = 255  # bytes in one path part on Linux filesystems
@@ -262,7 +262,7 @@ class MissionStore:
             if dst.exists():
                 raise ConflictError(f"mission {mission_id} is already in {target}")
             # Intent first: a mover killed between the rename and the record leaves it
-            # for the recovery sweep, which finishes the record (houston.moves).
+            # for the recovery sweep, which finishes the record (houston.home.moves).
             entry = transition_entry(source, target, reason, outcome, now, detail)
             intent = moves.intend(self.home, mission_id, entry)
             try:
@@ -285,7 +285,7 @@ class MissionStore:
         return MissionRef(mission_id, target, dst)
 
     def record(self, folder: Path, entry: dict[str, Any], now: datetime) -> None:
-        """Record a move's `entry` in the mission's trail and status.json (houston.trail).
+        """Record a move's `entry` in the mission's trail and status.json (houston.home.trail).
         Call under the mission's stripe lock."""
         record_transition(folder, entry, now)
 

@@ -1,4 +1,4 @@
-"""Reading the event log (houston.events) as it grows: `EventTail` follows it from an id
+"""Reading the event log (houston.home.events) as it grows: `EventTail` follows it from an id
 on, segment by segment, and `parse_chunk_raw` turns the bytes read into events. The tail
 needs of a log only its segments and their size, so it takes any `SegmentedLog`."""
 

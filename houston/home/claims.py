@@ -17,9 +17,9 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from houston import fsio
-from houston.engine.taskfiles import write_json_fast
-from houston.home import Home
+from houston.home import fsio
+from houston.home.layout import Home
+from houston.home.taskfiles import write_json_fast
 
 if TYPE_CHECKING:
     from filelock import FileLock

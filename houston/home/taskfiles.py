@@ -16,10 +16,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from houston import fsio
 from houston.clock import utcnow
 from houston.core.ids import is_decimal
 from houston.core.timestamps import iso
+from houston.home import fsio
 
 
 def write_json_fast(path: Path | str, obj: Any) -> None:

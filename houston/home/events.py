@@ -8,9 +8,9 @@ reader consumes complete lines only and skips a torn one; the next writer ends a
 tail with a newline first, so a crash mid-append never swallows the following event.
 
 Waking readers: appends in this process call the listeners registered with
-`add_listener`; other processes are seen by `houston.server.watch.LogWatcher` (inotify
+`add_listener`; other processes are seen by `houston.home.logwatch.LogWatcher` (inotify
 on the events folder). Readers still reconcile every few seconds: inotify can drop events.
-Reading as the log grows is houston.event_tail's (`EventTail`, re-exported here).
+Reading as the log grows is houston.home.event_tail's (`EventTail`, re-exported here).
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from houston.core.ids import is_decimal
-from houston.event_tail import EventTail as EventTail
-from houston.event_tail import parse_chunk_raw as parse_chunk_raw
-from houston.fsio import compact
+from houston.home.event_tail import EventTail as EventTail
+from houston.home.event_tail import parse_chunk_raw as parse_chunk_raw
+from houston.home.fsio import compact
 
 EVENT_TYPES = frozenset(
     {

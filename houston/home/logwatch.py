@@ -10,7 +10,7 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from houston.events import Listener
+from houston.home.events import Listener
 
 
 class LogWatcher:

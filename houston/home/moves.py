@@ -7,7 +7,7 @@ leaves the folder in its new state with records naming the old one. The recovery
 finishes such moves from their intents (`repair_moves`), and also repairs any mission
 whose status.json names another state than its folder, in every state folder
 (`repair_statuses`: a move by hand, or a move from before intents were written); both
-sweeps live in houston.move_repair, which reads the store that writes these intents.
+sweeps live in houston.home.move_repair, which reads the store that writes these intents.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from houston import fsio
-from houston.home import Home
+from houston.home import fsio
+from houston.home.layout import Home
 
 
 def intent_dir(home: Home) -> Path:
