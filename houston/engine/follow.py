@@ -20,7 +20,7 @@ from houston.engine.active import ActiveMissions
 from houston.engine.control import Control
 from houston.engine.emitter import Emitter
 from houston.engine.options import EngineOptions
-from houston.home import fsio
+from houston.home import runrecords
 from houston.home.events import EventTail
 from houston.home.layout import Home
 from houston.home.store import MissionStore
@@ -71,7 +71,7 @@ class Follower:
 
     def _begin_following(self, mission_id: str, folder: Path) -> None:
         self.followed[mission_id] = False
-        engine = _read(folder / "engine.json")
+        engine = runrecords.read_engine_claim(folder) or {}
         who = f"engine pid {engine.get('pid')}" if engine.get("pid") else "another engine"
         self.emitter.emit("engine.state", mission_id, None, None,
                           {"state": "following", "by": who})
@@ -122,11 +122,3 @@ class Follower:
         if self._follow_tail is not None:
             self._follow_tail.close()
             self._follow_tail = None
-
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        found = fsio.read_json(path)
-    except (OSError, ValueError):
-        return {}
-    return found if isinstance(found, dict) else {}

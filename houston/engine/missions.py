@@ -30,7 +30,7 @@ from houston.engine.mission_run import MissionRun
 from houston.engine.options import EngineOptions
 from houston.engine.recording import TaskRecorder
 from houston.engine.stopping import Stopper
-from houston.home import fsio
+from houston.home import runrecords
 from houston.home.store import MissionRef, MissionStore, complete_folder
 from houston.home.watch import Watcher
 
@@ -79,7 +79,7 @@ class MissionKeeper:
 
     def adopt(self, ref: MissionRef) -> None:
         record = {**self.identity.to_dict(), "since": iso(utcnow())}
-        fsio.write_json_atomic(ref.path / "engine.json", record, durable=False)
+        runrecords.write_engine_claim(ref.path, record)
         self.emitter.emit("mission.state", ref.id, None, None,
                           {"state": MissionState.EXECUTING.value})
         complete_folder(ref.path)  # a mission dropped in by hand may hold only mission.yaml
@@ -154,8 +154,7 @@ class MissionKeeper:
 
     def move_out(self, ref: MissionRef, reason: Reason, detail: dict[str, Any]) -> None:
         target = MissionState.COMMITTED if reason is Reason.RECOVERED else MissionState.COMPLETED
-        with contextlib.suppress(FileNotFoundError):
-            (ref.path / "engine.json").unlink()
+        runrecords.remove_engine_claim(ref.path)
         try:
             self.store.move(ref.id, MissionState.EXECUTING, target, reason, detail=detail or None)
         except ConflictError:

@@ -12,6 +12,38 @@ from houston.core.lifecycle import MissionState
 
 DEFAULT_HOME = ".houston"
 
+# The files and folders of a mission folder (docs/formats.md, "A mission folder"): only
+# houston.home spells them; everyone else asks the helpers below for their paths.
+CONTEXT = "context.md"
+ENGINE_RECORD = "engine.json"
+OUTPUTS = "outputs"
+BLACKBOARD = "blackboard"
+
+
+def context_file(mission_dir: Path) -> Path:
+    return mission_dir / CONTEXT
+
+
+def engine_file(mission_dir: Path) -> Path:
+    """While EXECUTING: the record of the engine that claimed the mission."""
+    return mission_dir / ENGINE_RECORD
+
+
+def outputs_dir(mission_dir: Path) -> Path:
+    return mission_dir / OUTPUTS
+
+
+def blackboard_dir(mission_dir: Path) -> Path:
+    return mission_dir / BLACKBOARD
+
+
+def decisions_file(mission_dir: Path) -> Path:
+    return blackboard_dir(mission_dir) / "decisions.jsonl"
+
+
+def directives_dir(mission_dir: Path) -> Path:
+    return blackboard_dir(mission_dir) / "directives"
+
 
 @dataclass(frozen=True)
 class Home:
@@ -23,6 +55,11 @@ class Home:
         env = os.environ if environ is None else environ
         chosen = option or env.get("HOUSTON_HOME") or DEFAULT_HOME
         return cls(Path(chosen).expanduser().absolute())
+
+    @classmethod
+    def of_mission(cls, mission_dir: Path) -> Home:
+        """The home a mission folder is in (`<home>/missions/<STATE>/<id>`)."""
+        return cls(mission_dir.parent.parent.parent)
 
     @property
     def missions(self) -> Path:
