@@ -96,6 +96,11 @@ class Home:
         return self.run / "locks"
 
     @property
+    def worktrees(self) -> Path:
+        """`worktrees/<mission>/<task>/<attempt>/`: outside the mission folder, which moves."""
+        return self.root / "worktrees"
+
+    @property
     def lockfile(self) -> Path:
         return self.root / "houston.lock"
 
