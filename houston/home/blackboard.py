@@ -29,8 +29,8 @@ class Blackboard:
         mission_id: str | None = None,
         task_id: str | None = None,
     ) -> None:
-        self.mission_dir = mission_dir
         self.folder = blackboard_dir(mission_dir)
+        self.mission_dir = mission_dir
         self.events = events
         self.mission_id = mission_id or mission_dir.name
         self.task_id = task_id

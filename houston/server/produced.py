@@ -65,17 +65,16 @@ def render_markdown(text: str) -> str:
 def read_blackboard(mission_path: Path) -> dict[str, Any]:
     """Decisions (oldest first) and directives (by key) of the mission's blackboard."""
     decisions = fsio.read_lines(decisions_file(mission_path))
-    directives_folder = directives_dir(mission_path)
     directives: dict[str, Any] = {}
     try:
-        names = sorted(os.listdir(directives_folder))
+        names = sorted(os.listdir(directives_dir(mission_path)))
     except OSError:
         names = []
     for name in names:
         if not name.endswith(".json"):
             continue
         try:
-            record = fsio.read_json(directives_folder / name)
+            record = fsio.read_json(directives_dir(mission_path) / name)
         except (OSError, ValueError):
             continue
         if isinstance(record, dict):
