@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from houston.core.errors import RunnerError
-from houston.home import attemptfiles
+from houston.home import runnerfiles
 from houston.runners import AgentContext, Job, Outcome
 from houston.runners.claude_stream import (
     LiveText,
@@ -70,7 +70,7 @@ def working_folder(job: Job) -> str:
 
 
 def child_env(job: Job, cwd: str) -> dict[str, str]:
-    env = build_env(job, attemptfiles.agent_result_path(job.attempt_dir))
+    env = build_env(job, runnerfiles.agent_result_path(job.attempt_dir))
     # Houston sends no telemetry; neither does the agent it starts, unless the user says so.
     env.setdefault("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
     if "HOUSTON_WORKTREE" in job.env:
@@ -89,7 +89,7 @@ class Session:
         self.live = LiveText()
         self.result: dict[str, Any] | None = None
         self.session_id: str | None = None
-        self.transcript = open(attemptfiles.claude_transcript_path(job.attempt_dir), "ab")  # noqa: SIM115
+        self.transcript = open(runnerfiles.claude_transcript_path(job.attempt_dir), "ab")  # noqa: SIM115
 
     def read(self, stream: IO[bytes]) -> None:
         with self.transcript:
@@ -239,7 +239,7 @@ class ClaudeCodeRunner:
         cwd = working_folder(job)
         needs, context = needs_results(job), mission_context(job)
         resume = resumable(job, cwd, env_for_lookup)
-        prompt_path = attemptfiles.claude_prompt_path(job.attempt_dir)
+        prompt_path = runnerfiles.claude_prompt_path(job.attempt_dir)
         prompt = build_prompt(job.inputs, needs, context)
         prompt_path.write_text(RESUMED + prompt if resume else prompt)
         argv = build_argv(executable, job.agent, job.prompt, resume=resume)
@@ -259,7 +259,7 @@ class ClaudeCodeRunner:
         stop_leftovers(job.attempt_dir)
         from houston.home.taskfiles import write_json_fast
 
-        write_json_fast(attemptfiles.claude_session_path(job.attempt_dir), session_record(session))
+        write_json_fast(runnerfiles.claude_session_path(job.attempt_dir), session_record(session))
         return outcome_of(job, session, code)
 
 

@@ -16,7 +16,7 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-from houston.home import attemptfiles
+from houston.home import runnerfiles
 
 
 def config_dir(env: Mapping[str, str]) -> Path:
@@ -33,9 +33,9 @@ def project_folder(cwd: str) -> str:
 
 def earlier_session(attempt_dir: str) -> str | None:
     """The newest session id recorded by an earlier attempt of the same task."""
-    for earlier in attemptfiles.earlier_attempt_dirs(attempt_dir):
+    for earlier in runnerfiles.earlier_attempt_dirs(attempt_dir):
         try:
-            record = json.loads(attemptfiles.claude_session_path(earlier).read_text())
+            record = json.loads(runnerfiles.claude_session_path(earlier).read_text())
         except (OSError, ValueError):
             continue
         if isinstance(record, dict) and record.get("session_id"):
