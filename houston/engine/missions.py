@@ -31,6 +31,8 @@ from houston.engine.options import EngineOptions
 from houston.engine.recording import TaskRecorder
 from houston.engine.stopping import Stopper
 from houston.home import fsio
+from houston.home.layout import CANCEL_REQUEST, cancel_request_file, engine_file
+from houston.home.status import MissionStatus
 from houston.home.store import MissionRef, MissionStore, complete_folder
 from houston.home.watch import Watcher
 
@@ -79,11 +81,11 @@ class MissionKeeper:
 
     def adopt(self, ref: MissionRef) -> None:
         record = {**self.identity.to_dict(), "since": iso(utcnow())}
-        fsio.write_json_atomic(ref.path / "engine.json", record, durable=False)
+        fsio.write_json_atomic(engine_file(ref.path), record, durable=False)
         self.emitter.emit("mission.state", ref.id, None, None,
                           {"state": MissionState.EXECUTING.value})
         complete_folder(ref.path)  # a mission dropped in by hand may hold only mission.yaml
-        status = self.store.status(ref)
+        status = self.store.summary(ref)
         m = self._load(ref, status)
         if m is None:
             return
@@ -97,7 +99,7 @@ class MissionKeeper:
         self.watcher.watch(ref.path)
         self.choice.warm_io(m)
 
-    def _load(self, ref: MissionRef, status: dict[str, Any]) -> MissionRun | None:
+    def _load(self, ref: MissionRef, status: MissionStatus) -> MissionRun | None:
         """The mission as its folder says, or None after rejecting it as invalid."""
         try:
             # The wall clock of a mission counts only its time in EXECUTING: it goes on
@@ -122,10 +124,10 @@ class MissionKeeper:
 
     def check_cancels(self) -> None:
         for m in list(self.active.runs.values()):
-            request = m.folder / "cancel.request"
+            request = cancel_request_file(m.folder)
             if not m.cancel_seen and request.exists():
                 m.cancel_seen = True
-                self.stopper.close_mission(m, Reason.CANCELLED, {"by": "cancel.request"})
+                self.stopper.close_mission(m, Reason.CANCELLED, {"by": CANCEL_REQUEST})
             elif m.count[TaskState.WAITING] and m.closing is None:
                 self.gates.check_gates(m)
 
@@ -155,7 +157,7 @@ class MissionKeeper:
     def move_out(self, ref: MissionRef, reason: Reason, detail: dict[str, Any]) -> None:
         target = MissionState.COMMITTED if reason is Reason.RECOVERED else MissionState.COMPLETED
         with contextlib.suppress(FileNotFoundError):
-            (ref.path / "engine.json").unlink()
+            engine_file(ref.path).unlink()
         try:
             self.store.move(ref.id, MissionState.EXECUTING, target, reason, detail=detail or None)
         except ConflictError:

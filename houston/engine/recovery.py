@@ -34,7 +34,7 @@ from houston.engine.liveness import (
     stop_agent,
 )
 from houston.home import claims, fsio, killpoints, move_repair, taskfiles
-from houston.home.layout import Home
+from houston.home.layout import Home, engine_file, trail_file
 from houston.home.store import MissionStore
 
 
@@ -46,7 +46,7 @@ def engine_alive(mission_dir: Path, me: dict[str, Any] | None = None) -> bool:
     engine.json a dead earlier owner left behind). Either one alive = alive.
     """
     try:
-        record = fsio.read_json(mission_dir / "engine.json")
+        record = fsio.read_json(engine_file(mission_dir))
     except (FileNotFoundError, ValueError):
         record = None
     if isinstance(record, dict):
@@ -61,7 +61,7 @@ def engine_alive(mission_dir: Path, me: dict[str, Any] | None = None) -> bool:
 
 def _claimer_alive(mission_dir: Path) -> bool:
     """No engine.json: the claim was recorded but the engine died before writing it."""
-    trail = fsio.read_lines(mission_dir / "transitions.jsonl")
+    trail = fsio.read_lines(trail_file(mission_dir))
     claims_ = [e for e in trail if e.get("to") == MissionState.EXECUTING.value]
     if not claims_:
         return False
@@ -103,7 +103,7 @@ def sweep(home: Home, *, me: dict[str, Any] | None = None, grace: float = 1.0,
             _kill_dead_engines_processes(folder)
             done = [recover_task(folder, t, grace) for t in taskfiles.task_ids(folder)]
             with contextlib.suppress(FileNotFoundError):
-                (folder / "engine.json").unlink()
+                engine_file(folder).unlink()
             try:
                 store.move(
                     mission_id,
@@ -187,7 +187,7 @@ def recover_task(mission_dir: Path, task_id: str, grace: float) -> dict[str, Any
 def _kill_dead_engines_processes(mission_dir: Path) -> None:
     """Whatever the dead engine's workers started is an orphan now (their marks)."""
     try:
-        record = fsio.read_json(mission_dir / "engine.json")
+        record = fsio.read_json(engine_file(mission_dir))
     except (FileNotFoundError, ValueError):
         return
     if isinstance(record, dict) and record.get("pid") and record.get("start_token"):
