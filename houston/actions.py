@@ -22,9 +22,8 @@ from houston.clock import utcnow
 from houston.core.errors import ConflictError, IllegalTransition, UsageError
 from houston.core.lifecycle import MissionState, Outcome, Reason
 from houston.core.taskstate import TaskState, fresh_counts
-from houston.core.timestamps import iso
-from houston.home import fsio
-from houston.home.layout import cancel_request_file, tasks_dir
+from houston.home.cancels import withdraw_cancel_request, write_cancel_request
+from houston.home.layout import tasks_dir
 from houston.home.store import MissionRef, MissionStore, is_plain_name
 
 RACE_RETRIES = 8
@@ -166,9 +165,7 @@ def request_cancel(
         current = store.locate(ref.id)
         if current.state is not MissionState.EXECUTING:
             raise ConflictError(f"mission {ref.id} is no longer {MissionState.EXECUTING}")
-        path = cancel_request_file(current.path)
-        if not path.exists():
-            fsio.write_json_atomic(path, {"ts": iso(now or utcnow()), "by": by})
+        write_cancel_request(current.path, by, now or utcnow())
     return current
 
 
@@ -223,7 +220,7 @@ def retry(
                 taskfiles.write_state(ref.path, task_id, TaskState.PENDING,
                                       int(saved.get("attempt") or 0), error=saved.get("error"))
                 gates.reset(ref.path, task_id)  # a rejected gate asks the human again
-        cancel_request_file(ref.path).unlink(missing_ok=True)
+        withdraw_cancel_request(ref.path)
         detail = {"by": by, "action": "retry"}
         return store.move(ref.id, MissionState.COMPLETED, MissionState.COMMITTED,
                           Reason.USER_REQUEST, detail=detail, now=now)

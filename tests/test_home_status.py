@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 from houston.core.lifecycle import MissionState, Outcome, Reason
 from houston.home import fsio
-from houston.home.layout import Home, status_file, trail_file
+from houston.home.cancels import (
+    cancel_requested,
+    cancel_requested_by,
+    withdraw_cancel_request,
+    write_cancel_request,
+)
+from houston.home.layout import Home, cancel_request_file, status_file, trail_file
 from houston.home.status import encode_status, new_status, parse_status
 from houston.home.store import MissionStore
 from houston.home.trail import parse_entry, transition_entry
@@ -81,3 +88,17 @@ def test_a_folder_without_status_json_reads_as_a_fresh_status(home: Home) -> Non
     summary = MissionStore(home).summary(ref)
     assert summary["id"] == ref.id and summary["state"] == "COMMITTED"
     assert summary["name"] == ref.id and summary["created"] is None
+
+
+def test_a_cancel_request_is_written_once_and_says_who(tmp_path: Path) -> None:
+    assert cancel_requested_by(tmp_path) is None and not cancel_requested(tmp_path)
+    write_cancel_request(tmp_path, "http", NOW)
+    write_cancel_request(tmp_path, "cli", NOW)  # the first request stays
+    assert fsio.read_json(cancel_request_file(tmp_path)) == {
+        "ts": "2026-11-22T03:04:05.123Z", "by": "http"
+    }
+    assert cancel_requested(tmp_path) and cancel_requested_by(tmp_path) == "http"
+    cancel_request_file(tmp_path).write_text("[]")
+    assert cancel_requested_by(tmp_path) == "someone"  # a request that does not say who
+    withdraw_cancel_request(tmp_path)
+    assert not cancel_requested(tmp_path)

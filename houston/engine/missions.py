@@ -31,7 +31,8 @@ from houston.engine.options import EngineOptions
 from houston.engine.recording import TaskRecorder
 from houston.engine.stopping import Stopper
 from houston.home import fsio
-from houston.home.layout import CANCEL_REQUEST, cancel_request_file, engine_file
+from houston.home.cancels import cancel_requested
+from houston.home.layout import CANCEL_REQUEST, engine_file
 from houston.home.status import MissionStatus
 from houston.home.store import MissionRef, MissionStore, complete_folder
 from houston.home.watch import Watcher
@@ -124,8 +125,7 @@ class MissionKeeper:
 
     def check_cancels(self) -> None:
         for m in list(self.active.runs.values()):
-            request = cancel_request_file(m.folder)
-            if not m.cancel_seen and request.exists():
+            if not m.cancel_seen and cancel_requested(m.folder):
                 m.cancel_seen = True
                 self.stopper.close_mission(m, Reason.CANCELLED, {"by": CANCEL_REQUEST})
             elif m.count[TaskState.WAITING] and m.closing is None:

@@ -129,8 +129,8 @@ class MissionStore:
             sub.mkdir(parents=True)
         # The folder is private until renamed into PLANNING: plain writes, each fsynced so
         # that a crash right after the rename cannot leave an empty mission.yaml.
-        status = new_status(mission_id, name, now)
-        status.update(summary)  # type: ignore[typeddict-item]  # submit's known fields
+        fresh = new_status(mission_id, name, now)
+        status = parse_status({**fresh, **summary}, mission_id, MissionState.PLANNING) or fresh
         fsio.write_new(spec_file(folder), spec)
         fsio.write_new(context_file(folder), context.encode())
         fsio.write_new(status_file(folder), encode_status(status))
