@@ -15,7 +15,12 @@ from houston.home.cancels import (
     withdraw_cancel_request,
     write_cancel_request,
 )
-from houston.home.layout import Home, cancel_request_file, status_file, trail_file
+from houston.home.engine_record import (
+    read_engine_record,
+    remove_engine_record,
+    write_engine_record,
+)
+from houston.home.layout import Home, cancel_request_file, engine_file, status_file, trail_file
 from houston.home.status import encode_status, new_status, parse_status
 from houston.home.store import MissionStore
 from houston.home.trail import parse_entry, transition_entry
@@ -102,3 +107,15 @@ def test_a_cancel_request_is_written_once_and_says_who(tmp_path: Path) -> None:
     assert cancel_requested_by(tmp_path) == "someone"  # a request that does not say who
     withdraw_cancel_request(tmp_path)
     assert not cancel_requested(tmp_path)
+
+
+def test_the_engine_record_is_written_read_and_removed(tmp_path: Path) -> None:
+    assert read_engine_record(tmp_path) is None
+    identity = {"pid": 42, "start_token": "123@boot", "host": "h", "boot_id": "boot"}
+    write_engine_record(tmp_path, identity, NOW)
+    assert read_engine_record(tmp_path) == {**identity, "since": "2026-11-22T03:04:05.123Z"}
+    engine_file(tmp_path).write_text("{torn")
+    assert read_engine_record(tmp_path) is None  # a torn write reads as no record
+    remove_engine_record(tmp_path)
+    remove_engine_record(tmp_path)  # gone already: nothing to do
+    assert not engine_file(tmp_path).exists()

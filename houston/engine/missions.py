@@ -18,7 +18,6 @@ from houston.core import dag
 from houston.core.errors import ConflictError, HoustonError, is_environment_fault
 from houston.core.lifecycle import OUTCOME_BY_REASON, MissionState, Reason
 from houston.core.taskstate import TaskState
-from houston.core.timestamps import iso
 from houston.engine import budget
 from houston.engine.active import ActiveMissions
 from houston.engine.control import Control
@@ -30,9 +29,9 @@ from houston.engine.mission_run import MissionRun
 from houston.engine.options import EngineOptions
 from houston.engine.recording import TaskRecorder
 from houston.engine.stopping import Stopper
-from houston.home import fsio
 from houston.home.cancels import cancel_requested
-from houston.home.layout import CANCEL_REQUEST, engine_file
+from houston.home.engine_record import remove_engine_record, write_engine_record
+from houston.home.layout import CANCEL_REQUEST
 from houston.home.status import MissionStatus
 from houston.home.store import MissionRef, MissionStore, complete_folder
 from houston.home.watch import Watcher
@@ -81,8 +80,7 @@ class MissionKeeper:
             room -= 1
 
     def adopt(self, ref: MissionRef) -> None:
-        record = {**self.identity.to_dict(), "since": iso(utcnow())}
-        fsio.write_json_atomic(engine_file(ref.path), record, durable=False)
+        write_engine_record(ref.path, self.identity.to_dict(), utcnow())
         self.emitter.emit("mission.state", ref.id, None, None,
                           {"state": MissionState.EXECUTING.value})
         complete_folder(ref.path)  # a mission dropped in by hand may hold only mission.yaml
@@ -156,8 +154,7 @@ class MissionKeeper:
 
     def move_out(self, ref: MissionRef, reason: Reason, detail: dict[str, Any]) -> None:
         target = MissionState.COMMITTED if reason is Reason.RECOVERED else MissionState.COMPLETED
-        with contextlib.suppress(FileNotFoundError):
-            engine_file(ref.path).unlink()
+        remove_engine_record(ref.path)
         try:
             self.store.move(ref.id, MissionState.EXECUTING, target, reason, detail=detail or None)
         except ConflictError:
