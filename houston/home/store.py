@@ -303,14 +303,14 @@ class MissionStore:
         Call under the mission's stripe lock."""
         record_transition(folder, entry, now)
 
-    def update_status(self, ref: MissionRef, **fields: Any) -> dict[str, Any]:
+    def update_status(self, ref: MissionRef, **fields: Any) -> MissionStatus:
         """Merge summary fields (counts, usage) into status.json under the stripe lock.
 
         The mission is located again under the lock, so a move by another process just
         before the call is followed rather than lost. `id` and `state` stay the folder's.
         Raises NotFoundError if the mission no longer exists.
         """
-        return dict(fsio.persist(lambda: self._merge_status(ref, fields), status_file(ref.path)))
+        return fsio.persist(lambda: self._merge_status(ref, fields), status_file(ref.path))
 
     def _merge_status(self, ref: MissionRef, fields: dict[str, Any]) -> MissionStatus:
         # A full disk must not be waited out under the lock (others would hang on it):
