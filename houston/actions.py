@@ -204,7 +204,7 @@ def retry(
     to pending with fresh retry and crash counters, so it runs as a new attempt (attempt
     numbers keep growing, old attempts stay on disk). An engine then claims the mission.
     """
-    from houston.engine import gates
+    from houston.home import gates
     from houston.home import taskfiles
 
     def once(ref: MissionRef) -> MissionRef:
@@ -240,7 +240,7 @@ def decide_task(
     waiting: a task not gated, not yet reached, or already decided is an error that says so.
     The engine running the mission releases the task (approved) or fails it (`rejected`).
     """
-    from houston.engine import gates
+    from houston.home import gates
 
     ref = store.resolve(mission)
     if not is_plain_name(task):
