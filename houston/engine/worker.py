@@ -46,7 +46,7 @@ from houston.runners.context import JobContext
 from houston.workspace import wants_worktree
 
 if TYPE_CHECKING:
-    from houston.engine.blackboard import Blackboard
+    from houston.home.blackboard import Blackboard
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
@@ -65,7 +65,7 @@ class WorkerContext(JobContext):
 
     @cached_property
     def blackboard(self) -> Blackboard:
-        from houston.engine.blackboard import Blackboard
+        from houston.home.blackboard import Blackboard
 
         return Blackboard(self.mission_dir, mission_id=self.mission_id, task_id=self.task_id,
                           events=_event_log(self.mission_dir))
