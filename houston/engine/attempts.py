@@ -30,7 +30,7 @@ from houston.engine.attempt_outcome import (
 )
 from houston.engine.emitter import Emitter
 from houston.engine.iodispatch import WorkerChoice
-from houston.engine.liveness import is_alive, kill_attempt_processes, stop_agent
+from houston.engine.liveness import is_alive, stop_agent
 from houston.engine.mission_run import MissionRun, Running, TaskRun
 from houston.engine.options import EngineOptions
 from houston.engine.pipelining import Pipelining
@@ -44,6 +44,7 @@ from houston.home import claims, killpoints
 from houston.home import taskfiles as files
 from houston.home.layout import Home
 from houston.runners import Job
+from houston.runners.processes import kill_attempt_processes
 
 CLAIM_FAILURE_CAP = 10
 
