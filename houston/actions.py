@@ -204,8 +204,7 @@ def retry(
     to pending with fresh retry and crash counters, so it runs as a new attempt (attempt
     numbers keep growing, old attempts stay on disk). An engine then claims the mission.
     """
-    from houston.home import gates
-    from houston.home import taskfiles
+    from houston.home import gates, taskfiles
 
     def once(ref: MissionRef) -> MissionRef:
         status = store.status(ref)

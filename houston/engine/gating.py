@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from houston.core.lifecycle import Reason
 from houston.core.taskstate import TaskState
-from houston.home import gates
 from houston.engine.mission_run import MissionRun, TaskRun
 from houston.engine.recording import TaskRecorder
 from houston.engine.stopping import Stopper
+from houston.home import gates
 
 
 class GateKeeper:
