@@ -17,8 +17,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from houston.core import dag
+from houston.core.templating import check_result_ref, result_refs
 from houston.pkg.params import Parameter
-from houston.templating import check_result_ref, result_refs
 from houston.yamlstrict import Document, Problem, load, shorten, validate
 from houston.yamlstrict_messages import closest_key
 

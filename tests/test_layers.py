@@ -72,7 +72,6 @@ LAYERS: Layers = [
         "foundations",
         [
             ("yaml", ["houston.yamlstrict", "houston.yamlstrict_messages", "houston.yamldoc"]),
-            ("templating", ["houston.templating"]),
             ("secrets", ["houston.secretfiles"]),
             ("clock", ["houston.clock"]),
         ],

@@ -30,11 +30,11 @@ from houston.core.taskstate import (
     TaskState,
     state_from_records,
 )
+from houston.core.templating import check_result_ref, result_refs
 from houston.engine.budget import Limits, Usage, capped, ceiling_from
 from houston.home import taskfiles
 from houston.home.store import MissionRef
 from houston.mission import MissionSpec, TaskSpec, load_mission
-from houston.templating import check_result_ref, result_refs
 
 
 @dataclass

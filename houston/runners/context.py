@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from houston.core.errors import RunnerError
+from houston.core.templating import TemplateError, referenced_tasks, resolve_results
 from houston.runners import Job
-from houston.templating import TemplateError, referenced_tasks, resolve_results
 
 
 def read_result(mission_dir: str | Path, task_id: str) -> Any:
