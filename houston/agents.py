@@ -109,7 +109,7 @@ class AgentSpec(BaseModel):
 
 def parse_agent(text: str | bytes, source: str) -> AgentSpec:
     """Parse an agent file; SpecError with file:line:column when it is malformed."""
-    from houston import yamlstrict
+    from houston.core import yamlstrict
 
     front, body, _ = yamlstrict.split_front_matter(text, source)
     if front is None:

@@ -20,7 +20,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from houston import yamlstrict
+from houston.core import yamlstrict
 
 GENERATED = "# Generated from teams.yaml by `houston tenants render`: edit teams.yaml instead.\n"
 DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]{0,40}[a-z0-9])?$")

@@ -71,7 +71,6 @@ LAYERS: Layers = [
     (
         "foundations",
         [
-            ("yaml", ["houston.yamlstrict", "houston.yamlstrict_messages", "houston.yamldoc"]),
             ("secrets", ["houston.secretfiles"]),
             ("clock", ["houston.clock"]),
         ],

@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from houston import yamlstrict
+from houston.core import yamlstrict
 from houston.core.errors import NotFoundError, PackageError, SpecError
 from houston.core.templating import RUNTIME_ROOTS
 from houston.home.layout import Home
