@@ -16,10 +16,10 @@ from typing import Any
 import psutil
 
 from houston.agents import AgentCatalog, AgentSpec
+from houston.core import budget
 from houston.core.errors import HoustonError
 from houston.core.lifecycle import Reason
 from houston.core.taskstate import ExitReason, TaskState, crash_cap_of, settle_attempt
-from houston.engine import budget
 from houston.engine.active import ActiveMissions
 from houston.engine.attempt_outcome import (
     attempt_reason,

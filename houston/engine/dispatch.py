@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import heapq
 
+from houston.core import budget
 from houston.core.taskstate import TaskState
-from houston.engine import budget
 from houston.engine.active import ActiveMissions
 from houston.engine.attempts import Attempts
 from houston.engine.gating import GateKeeper

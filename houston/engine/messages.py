@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from houston.engine import budget, protocol
+from houston.core import budget
+from houston.engine import protocol
 from houston.engine.active import ActiveMissions
 from houston.engine.attempts import Attempts
 from houston.engine.emitter import Emitter

@@ -22,6 +22,7 @@ import psutil
 from pydantic import ValidationError
 
 from houston.core import dag
+from houston.core.budget import Limits, Usage, capped, ceiling_from
 from houston.core.lifecycle import Reason
 from houston.core.taskstate import (
     BAD_STATES,
@@ -31,7 +32,6 @@ from houston.core.taskstate import (
     state_from_records,
 )
 from houston.core.templating import check_result_ref, result_refs
-from houston.engine.budget import Limits, Usage, capped, ceiling_from
 from houston.home import taskfiles
 from houston.home.store import MissionRef
 from houston.mission import MissionSpec, TaskSpec, load_mission

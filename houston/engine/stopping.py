@@ -16,8 +16,8 @@ from typing import Any
 
 import psutil
 
+from houston.core import budget
 from houston.core.lifecycle import Reason
-from houston.engine import budget
 from houston.engine.active import ActiveMissions
 from houston.engine.liveness import is_alive
 from houston.engine.mission_run import MissionRun, Running, TaskRun
