@@ -82,7 +82,7 @@ def submit(
 
 def _workspace_record(data: bytes, repo: str | None, source: str) -> dict[str, str] | None:
     from houston.core.errors import HoustonError, SpecError
-    from houston.workspace import record_at_submit
+    from houston.workspaces.workspace import record_at_submit
 
     try:
         return record_at_submit(data, repo, Path.cwd())

@@ -52,11 +52,7 @@ LAYERS: Layers = [
         "agents and workspaces",
         [
             ("agents", ["houston.agents", "houston.agent_check"]),
-            (
-                "workspaces",
-                ["houston.workspace", "houston.worktree_gc", "houston.integration",
-                 "houston.gitops"],
-            ),
+            ("workspaces", ["houston.workspaces"]),
         ],
     ),
     (

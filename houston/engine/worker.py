@@ -43,7 +43,7 @@ from houston.home import claims, fsio, killpoints, taskfiles
 from houston.home.taskfiles import write_json_fast
 from houston.runners import Job, Outcome, context, get_runner
 from houston.runners.context import JobContext
-from houston.workspace import wants_worktree
+from houston.workspaces.workspace import wants_worktree
 
 if TYPE_CHECKING:
     from houston.home.blackboard import Blackboard
@@ -112,7 +112,7 @@ def _event_log(mission_dir: Path) -> Any:
 def run_job(job: Job, msg_fd: int,
             worktree: bool = False) -> tuple[Outcome, dict[str, Any], bool]:
     """Run one attempt with fds 1 and 2 on its logs; (outcome, usage, wrote any log).
-    `worktree`: the attempt runs in its own git worktree (houston.workspace)."""
+    `worktree`: the attempt runs in its own git worktree (houston.workspaces.workspace)."""
     ctx = WorkerContext(job, msg_fd)
     attempt = job.attempt_dir
     out, err = _LOGS.attach(attempt)
@@ -122,7 +122,7 @@ def run_job(job: Job, msg_fd: int,
         if job.inputs:  # fill {{ tasks.<id>.result }} from the results on disk
             ctx.inputs = job.inputs = context.resolved_inputs(job)
         if worktree:
-            from houston.workspace import run_in_worktree
+            from houston.workspaces.workspace import run_in_worktree
 
             outcome = run_in_worktree(job, lambda: get_runner(job.runner).run(job, ctx))
         else:

@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from houston import gitops
 from houston.core.ids import is_decimal
-from houston.gitops import WorkspaceError, git
 from houston.runners import Job, Outcome
+from houston.workspaces import gitops
+from houston.workspaces.gitops import WorkspaceError, git
 
 RECORD = "workspace.json"  # in an attempt folder: branch, worktree, base, commit, state
 _LOCK_NAME = "houston-worktrees.lock"
