@@ -54,7 +54,7 @@ def submit(
     The mission lands in PLANNING, and goes straight on to COMMITTED when it has no gate
     (reason `user_request`) or when `approve` is given for a gated one (`gate_approved`).
     """
-    from houston.agent_check import check_agents
+    from houston.agents.check import check_agents
     from houston.mission import load_mission  # pydantic is slow to import: only here
 
     spec = load_mission(data, source)  # raises SpecError before anything touches disk

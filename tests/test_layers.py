@@ -51,7 +51,7 @@ LAYERS: Layers = [
     (
         "agents and workspaces",
         [
-            ("agents", ["houston.agents", "houston.agent_check"]),
+            ("agents", ["houston.agents"]),
             ("workspaces", ["houston.workspaces"]),
         ],
     ),

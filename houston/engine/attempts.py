@@ -15,7 +15,7 @@ from typing import Any
 
 import psutil
 
-from houston.agents import AgentCatalog, AgentSpec
+from houston.agents.catalog import AgentCatalog, AgentSpec
 from houston.core import budget
 from houston.core.errors import HoustonError
 from houston.core.lifecycle import Reason

@@ -20,7 +20,7 @@ import selectors
 import time
 from pathlib import Path
 
-from houston.agents import AgentCatalog
+from houston.agents.catalog import AgentCatalog
 from houston.clock import utcnow
 from houston.core.errors import HoustonError, is_environment_fault
 from houston.core.lifecycle import MissionState, Outcome, Reason

@@ -143,7 +143,7 @@ def parse_agent(text: str | bytes, source: str) -> AgentSpec:
 
 def bundled_dir() -> Path:
     """The bundled packages: inside the wheel, else the repo's packages/ folder."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # the houston package
     wheel = here / "_bundled"
     return wheel if wheel.is_dir() else here.parent / "packages"
 

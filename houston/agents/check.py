@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from houston.agents import AgentCatalog
+from houston.agents.catalog import AgentCatalog
 from houston.core.errors import NotFoundError, SpecError
 from houston.core.yamlstrict_messages import closest_key
 from houston.home.layout import Home
