@@ -10,5 +10,9 @@ what it decides.
 - `lifecycle`: mission states, outcomes, reasons and the transition table;
 - `taskstate`: task states, how an attempt ended, and what follows it (retry, crash cap);
 - `dag`: a mission's needs, cycles and ready set;
-- `timestamps`: how times are written in Houston's files and read back.
+- `timestamps`: how times are written in Houston's files and read back;
+- `budget`: budget limits, usage, reservations and the figures of a budget stop;
+- `templating`: result references and the templates of task inputs;
+- `yamldoc`, `yamlstrict`, `yamlstrict_messages`: strict YAML loading (text in, a document
+  with every node's position out) and its error messages.
 """
