@@ -201,34 +201,45 @@ def retry(
     """COMPLETED (failed or cancelled) -> COMMITTED: its unfinished tasks run again.
 
     Tasks with an accepted result keep it and never run again; every other task goes back
-    to pending with fresh retry and crash counters, so it runs as a new attempt (attempt
+    to pending with fresh failure and crash counters, so it runs as a new attempt (attempt
     numbers keep growing, old attempts stay on disk). An engine then claims the mission.
     """
-    from houston.engine import gates
-    from houston.home import taskfiles
 
     def once(ref: MissionRef) -> MissionRef:
-        status = store.status(ref)
-        if ref.state is not MissionState.COMPLETED or status.get("outcome") == Outcome.SUCCEEDED:
-            raise IllegalTransition(
-                f"cannot retry mission {ref.id}: it is {ref.state}"
-                + (f" ({status.get('outcome')})" if ref.state is MissionState.COMPLETED else ""),
-                where=str(ref.path),
-                fix="only failed or cancelled missions can be retried; see `houston show`",
-            )
-        for task_id in taskfiles.task_ids(ref.path):
-            if taskfiles.read_result(ref.path, task_id) is None:
-                saved = taskfiles.read_state(ref.path, task_id)
-                # The last error stays until a new attempt says otherwise: why it failed.
-                taskfiles.write_state(ref.path, task_id, TaskState.PENDING,
-                                      int(saved.get("attempt") or 0), error=saved.get("error"))
-                gates.reset(ref.path, task_id)  # a rejected gate asks the human again
+        _refuse_unless_retryable(store, ref)
+        _reset_unfinished_tasks(ref.path)
         (ref.path / CANCEL_REQUEST).unlink(missing_ok=True)
         detail = {"by": by, "action": "retry"}
         return store.move(ref.id, MissionState.COMPLETED, MissionState.COMMITTED,
                           Reason.USER_REQUEST, detail=detail, now=now)
 
     return _retrying(store, store.resolve(mission), once)
+
+
+def _refuse_unless_retryable(store: MissionStore, ref: MissionRef) -> None:
+    """Only a mission that completed without success can be retried."""
+    status = store.status(ref)
+    if ref.state is not MissionState.COMPLETED or status.get("outcome") == Outcome.SUCCEEDED:
+        raise IllegalTransition(
+            f"cannot retry mission {ref.id}: it is {ref.state}"
+            + (f" ({status.get('outcome')})" if ref.state is MissionState.COMPLETED else ""),
+            where=str(ref.path),
+            fix="only failed or cancelled missions can be retried; see `houston show`",
+        )
+
+
+def _reset_unfinished_tasks(mission_dir: Path) -> None:
+    """Every task without an accepted result goes back to pending."""
+    from houston.engine import gates
+    from houston.home import taskfiles
+
+    for task_id in taskfiles.task_ids(mission_dir):
+        if taskfiles.read_result(mission_dir, task_id) is None:
+            saved = taskfiles.read_state(mission_dir, task_id)
+            # The last error stays until a new attempt says otherwise: why it failed.
+            taskfiles.write_state(mission_dir, task_id, TaskState.PENDING,
+                                  int(saved.get("attempt") or 0), error=saved.get("error"))
+            gates.reset(mission_dir, task_id)  # a rejected gate asks the human again
 
 
 def decide_task(
