@@ -82,7 +82,7 @@ class Engine:
 
     def _build_parts(self, catalog: AgentCatalog) -> None:
         """Each part gets what it uses; none reaches into another through the engine."""
-        home, options, pool, queues = self.home, self.options, self.pool, self.queues
+        options, pool, queues = self.options, self.pool, self.queues
         active, emitter = self.active, self.emitter
         self.stopper = Stopper(pool, queues, active, options)
         self.recorder = TaskRecorder(emitter, self.stopper)
@@ -91,6 +91,12 @@ class Engine:
         self.pipelining = Pipelining(pool, queues, active, options, emitter, self.recorder)
         self.choice = WorkerChoice(queues, catalog, self.local_model, self.pipelining)
         self.sampler = Sampler(pool, active, emitter)
+        self._build_drivers(catalog)
+
+    def _build_drivers(self, catalog: AgentCatalog) -> None:
+        """The parts that drive attempts and missions, over the parts `_build_parts` made."""
+        home, options, pool, queues = self.home, self.options, self.pool, self.queues
+        active, emitter = self.active, self.emitter
         self.attempts = Attempts(home, options, pool, queues, catalog, active, emitter,
                                  self.recorder, self.budgets, self.choice, self.sampler,
                                  self.pipelining)
