@@ -1,6 +1,6 @@
 """The engine: claims missions, drives their tasks on an N+1 worker pool, recovers crashes.
 
-Modules by noun (the DAG, task states and the retry decision are in `houston.core`).
+Modules by noun (the DAG, task states and the requeue decision are in `houston.core`).
 Pure: `budget` (arithmetic),
 `protocol` (the engine <-> worker messages and their encoding). On disk: `liveness`
 (process identity), `claims` (mkdir task locks), `taskfiles` (the task files), `gates`,

@@ -2,7 +2,7 @@
 
 One thread drives everything. It sleeps in `select` on the workers' pipes and a wake-up
 pipe (written by the filesystem watcher and by signal handlers) with a timeout set by the
-next timer (retry backoff, deadlines, samples, reconcile), so nothing is polled in a tight
+next timer (requeue backoff, deadlines, samples, reconcile), so nothing is polled in a tight
 loop. A dead worker shows up at once as EOF on its pipe; its task is requeued as a new
 attempt.
 
@@ -231,8 +231,8 @@ class Engine:
         for m in self.active.runs.values():
             if m.dirty:
                 due.append(self._timers["flush"])
-            if m.next_retry is not None:
-                due.append(m.next_retry)
+            if m.next_requeue is not None:
+                due.append(m.next_requeue)
             for t in m.running_tasks():
                 if t.running is not None:
                     due.append(self._timers["sample"])

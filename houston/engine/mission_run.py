@@ -144,7 +144,7 @@ class MissionRun:
         self.count: Counter[str] = Counter()
         self.done_usage = Usage()
         self.bad = False  # some task failed, was cancelled or skipped: look for doomed ones
-        self.next_retry: float | None = None
+        self.next_requeue: float | None = None  # when a task requeued after a backoff may start
 
     @property
     def id(self) -> str:
