@@ -18,9 +18,10 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psutil
+if TYPE_CHECKING:
+    import psutil
 
 
 @lru_cache(maxsize=1)
@@ -28,6 +29,8 @@ def boot_id() -> str:
     try:
         return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     except OSError:
+        import psutil
+
         return f"boot-{int(psutil.boot_time())}"
 
 
@@ -54,6 +57,8 @@ def start_token(pid: int) -> str | None:
         return f"{boot_id()}:{ticks}"
     if Path("/proc/self/stat").exists():
         return None
+    import psutil  # only without /proc: a warm worker starts without it (tens of ms)
+
     try:
         return f"ct:{round(psutil.Process(pid).create_time())}"
     except psutil.NoSuchProcess:
@@ -115,6 +120,8 @@ def is_alive(record: dict[str, Any] | None) -> bool:
 
 
 def _is_zombie(pid: int) -> bool:
+    import psutil
+
     try:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
@@ -134,6 +141,8 @@ def signal_group(pid: int, sig: int) -> bool:
 
 def snapshot_tree(pid: int) -> list[psutil.Process]:
     """The process and its descendants now (they reparent away once the parent dies)."""
+    import psutil
+
     try:
         root = psutil.Process(pid)
         return [root, *root.children(recursive=True)]
@@ -147,6 +156,8 @@ def stop_agent(record: dict[str, Any], grace: float = 2.0) -> bool:
     Only acts if the record still names a live process (pid + start token), so a reused
     pid is never signalled. Returns True if something was stopped.
     """
+    import psutil
+
     if not is_alive(record):
         return False
     pid = int(record["pid"])
@@ -175,6 +186,8 @@ def kill_attempt_processes(work_dir: str, timeout: float = 1.0) -> int:
     the agent (its own session) outlived it and no record names it. Reads every
     process's environment, so it is kept for that rare path. Returns how many it killed.
     """
+    import psutil
+
     found = []
     for proc in psutil.process_iter():
         with contextlib.suppress(psutil.Error):
@@ -201,6 +214,8 @@ def kill_marked_processes(prefix: str, timeout: float = 1.0) -> int:
 
     Every process a worker starts inherits its mark, even a child forked but not yet
     exec'd, which has no HOUSTON_WORK_DIR yet and no agent.json names. How many."""
+    import psutil
+
     found = []
     for proc in psutil.process_iter():
         with contextlib.suppress(psutil.Error):
@@ -214,6 +229,8 @@ def kill_marked_processes(prefix: str, timeout: float = 1.0) -> int:
 
 
 def _running(proc: psutil.Process) -> bool:
+    import psutil
+
     try:
         return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:

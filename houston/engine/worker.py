@@ -30,8 +30,6 @@ from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import psutil
-
 from houston.core.errors import HoustonError
 from houston.core.taskstate import ExitReason
 from houston.core.timestamps import iso
@@ -247,6 +245,8 @@ def end_strays(timeout: float = 2.0) -> int:
     killed: set[int] = set()
     deadline = time.monotonic() + timeout
     while _has_children() and time.monotonic() < deadline:
+        import psutil  # only here: most attempts leave no child, and workers start faster
+
         try:
             strays = psutil.Process().children(recursive=True)
         except psutil.Error:
@@ -270,6 +270,8 @@ def _has_children() -> bool:
     """One syscall: waitid answers ECHILD exactly when this process has no child at all
     (psutil would walk the whole of /proc to find out)."""
     if not hasattr(os, "waitid"):
+        import psutil
+
         return bool(psutil.Process().children())
     try:
         os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
