@@ -135,7 +135,7 @@ class Engine:
             self.write_pid_record()
         fsio.set_fault_waiter(self.pause)  # from here a full disk pauses this thread
         try:
-            self.pool.start(scratch=self.home.tmp)
+            self.pool.start(scratch=self.home.tmp, initializer_later=True)
             self.watcher.start()
             self.watcher.watch(self.home.state_dir(MissionState.COMMITTED))
             self.emitter.emit("engine.state", None, None, None,
