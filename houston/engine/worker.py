@@ -23,7 +23,6 @@ import signal
 import subprocess
 import sys
 import time
-import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cached_property, partial
@@ -129,6 +128,8 @@ def run_job(job: Job, msg_fd: int,
         outcome = Outcome(ok=False, error=str(exc))
         print(str(exc), file=sys.stderr)
     except BaseException as exc:  # an agent may raise anything, SystemExit included
+        import traceback  # here: most attempts never raise, and workers start faster
+
         traceback.print_exc()
         outcome = Outcome(ok=False, error=f"{type(exc).__name__}: {exc}")
     finally:
