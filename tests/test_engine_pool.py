@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -55,6 +56,21 @@ def test_the_engine_starts_the_initializer_slot_once_a_task_worker_is_up(home: H
         assert first[0].slot == 1  # the task slot booted alone
         wait_for(lambda: (w := engine.pool.workers.get(INIT_SLOT)) is not None and w.ready,
                  what="the initializer slot ready")
+
+
+def test_stop_kills_a_worker_still_starting_instead_of_waiting_for_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A "worker" that never says ready and, once its stdin closes, takes a second to exit
+    # with its own code: waited for, it would end with 7.
+    slow = tmp_path / "slow-start"
+    slow.write_text("#!/bin/sh\nread line\nsleep 1\nexit 7\n")
+    slow.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(slow))
+    pool = Pool(1, tmp_path / "workers.log")
+    pool.start()
+    workers = list(pool.workers.values())
+    pool.stop(grace=10.0)
+    assert [w.proc.returncode for w in workers] == [-signal.SIGKILL] * 2
 
 
 def test_a_worker_that_cannot_start_is_respawned_with_backoff(

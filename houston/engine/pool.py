@@ -258,7 +258,8 @@ class Pool:
             with contextlib.suppress(OSError):
                 if worker.proc.stdin is not None:
                     worker.proc.stdin.close()
-        idle = [w for w in self.workers.values() if not busy(w)]
+        # A worker still starting was sent nothing: it is killed rather than waited for.
+        idle = [w for w in self.workers.values() if w.ready and not busy(w)]
         wait_for_eof(idle, time.monotonic() + grace)
         for worker in self.workers.values():
             if worker in idle:
