@@ -13,7 +13,7 @@ Every change to a repository's worktrees runs under one lock per repository (a f
 git folder), and starts by repairing what a kill -9 may have left: `git worktree prune`,
 entries still locked as "initializing" by a killed `git worktree add`, stale index locks of
 our worktrees. An attempt that does not succeed keeps its worktree with its changes
-committed as work in progress (WIP) on its branch; a retry gets a fresh worktree.
+committed as work in progress (WIP) on its branch; the next attempt gets a fresh worktree.
 """
 
 from __future__ import annotations
