@@ -1,6 +1,6 @@
 """The engine: claims missions, drives their tasks on an N+1 worker pool, recovers crashes.
 
-Modules by noun (the DAG, task states, the retry decision and budgets are in
+Modules by noun (the DAG, task states, the requeue decision and budgets are in
 `houston.core`; the task files, claims, gates and the blackboard in `houston.home`).
 Pure: `protocol` (the engine <-> worker messages and their encoding). `liveness`: process
 identity (pid + start token). The engine process: `engine` (the loop) and its parts, each given its

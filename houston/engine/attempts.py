@@ -260,7 +260,7 @@ class Attempts:
         its result before the stop, so `run` is not always given)."""
         decision = settle_attempt(
             reason, error, failures=t.failures, crashes=t.crashes, retries=t.retries,
-            crash_cap=self.crash_cap(m, t), retry_base=self.options.retry_base)
+            crash_cap=self.crash_cap(m, t), backoff_base=self.options.backoff_base)
         t.failures, t.crashes = decision.failures, decision.crashes
         if decision.state is TaskState.SUCCEEDED:
             self.recorder.accept(m, t, result if isinstance(result, dict) else {}, run)

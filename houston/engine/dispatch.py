@@ -69,7 +69,7 @@ class Dispatcher:
         for task_id in later:
             m.enqueue(m.tasks[task_id])
         waits = [m.tasks[i].not_before for i in later if m.tasks[i].not_before > now]
-        m.next_retry = min(waits) if waits else None
+        m.next_requeue = min(waits) if waits else None
 
 
 def unqueue(m: MissionRun) -> str:

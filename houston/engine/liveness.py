@@ -21,8 +21,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from houston.runners.processes import (
     kill_by_environment,
     signal_group,
@@ -36,6 +34,8 @@ def boot_id() -> str:
     try:
         return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     except OSError:
+        import psutil
+
         return f"boot-{int(psutil.boot_time())}"
 
 
@@ -62,6 +62,8 @@ def start_token(pid: int) -> str | None:
         return f"{boot_id()}:{ticks}"
     if Path("/proc/self/stat").exists():
         return None
+    import psutil  # only without /proc: a warm worker starts without it (tens of ms)
+
     try:
         return f"ct:{round(psutil.Process(pid).create_time())}"
     except psutil.NoSuchProcess:
@@ -123,6 +125,8 @@ def is_alive(record: dict[str, Any] | None) -> bool:
 
 
 def _is_zombie(pid: int) -> bool:
+    import psutil
+
     try:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
@@ -137,6 +141,8 @@ def stop_agent(record: dict[str, Any], grace: float = 2.0) -> bool:
     Only acts if the record still names a live process (pid + start token), so a reused
     pid is never signalled. Returns True if something was stopped.
     """
+    import psutil
+
     if not is_alive(record):
         return False
     pid = int(record["pid"])

@@ -23,14 +23,11 @@ import signal
 import subprocess
 import sys
 import time
-import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import psutil
 
 from houston.core.errors import HoustonError
 from houston.core.taskstate import ExitReason
@@ -131,6 +128,8 @@ def run_job(job: Job, msg_fd: int,
         outcome = Outcome(ok=False, error=str(exc))
         print(str(exc), file=sys.stderr)
     except BaseException as exc:  # an agent may raise anything, SystemExit included
+        import traceback  # here: most attempts never raise, and workers start faster
+
         traceback.print_exc()
         outcome = Outcome(ok=False, error=f"{type(exc).__name__}: {exc}")
     finally:
@@ -247,6 +246,8 @@ def end_strays(timeout: float = 2.0) -> int:
     killed: set[int] = set()
     deadline = time.monotonic() + timeout
     while _has_children() and time.monotonic() < deadline:
+        import psutil  # only here: most attempts leave no child, and workers start faster
+
         try:
             strays = psutil.Process().children(recursive=True)
         except psutil.Error:
@@ -270,6 +271,8 @@ def _has_children() -> bool:
     """One syscall: waitid answers ECHILD exactly when this process has no child at all
     (psutil would walk the whole of /proc to find out)."""
     if not hasattr(os, "waitid"):
+        import psutil
+
         return bool(psutil.Process().children())
     try:
         os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)

@@ -15,7 +15,7 @@ call and the result, and the assistant's words as they stream; each tool use bec
 `tool.call` event; spend is reported as it arrives (see `Meter`).
 The final `result` gives the result's `text` (or, for `output: json`, its parsed JSON), and
 `session_id`, `num_turns` and cost are written to `claude-session.json`. With the agent's
-`resume: true`, a retry resumes the previous attempt's session (houston.runners.claude_resume).
+`resume: true`, the next attempt resumes the previous one's session (houston.runners.claude_resume).
 
 The executable is `HOUSTON_CLAUDE`, else `claude` on PATH.
 """

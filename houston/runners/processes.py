@@ -3,6 +3,8 @@ its environment marks. Shared by the runners (an agent that leaves tools behind)
 engine's worker and recovery (an attempt or a worker that died), so it sits below both.
 
 Whose process it is (pid + start token) is the engine's question: houston.engine.liveness.
+psutil is imported where a process is looked at: a warm worker imports this module (through
+liveness) and starts faster without it.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import contextlib
 import os
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import psutil
+if TYPE_CHECKING:
+    import psutil
 
 
 def signal_group(pid: int, sig: int) -> bool:
@@ -26,6 +30,8 @@ def signal_group(pid: int, sig: int) -> bool:
 
 def snapshot_tree(pid: int) -> list[psutil.Process]:
     """The process and its descendants now (they reparent away once the parent dies)."""
+    import psutil
+
     try:
         root = psutil.Process(pid)
         return [root, *root.children(recursive=True)]
@@ -35,6 +41,8 @@ def snapshot_tree(pid: int) -> list[psutil.Process]:
 
 def is_running(proc: psutil.Process) -> bool:
     """Running and not a zombie (a zombie is dead, awaiting its reaper)."""
+    import psutil
+
     try:
         return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
@@ -53,6 +61,8 @@ def kill_by_environment(variable: str, matches: Callable[[str], bool], timeout: 
     """SIGKILL every other process whose environment `variable` is set and `matches`, and
     wait until each is gone or a zombie. Reads every process's environment, so it is kept
     for rare paths. Returns how many it killed."""
+    import psutil
+
     found = []
     for proc in psutil.process_iter():
         with contextlib.suppress(psutil.Error):
