@@ -112,13 +112,16 @@ SPELLED_ELSEWHERE: dict[str, tuple[tuple[str, ...], str]] = {
         ("houston/tenants.py", "houston/cli/tenants.py"),
         "the tenants list of deploy/k8s that `houston tenants render` reads",
     ),
-    "index.lock": (("houston/workspace.py",), "git's own lock in a worktree's git folder"),
+    "index.lock": (
+        ("houston/workspaces/workspace.py",),
+        "git's own lock in a worktree's git folder",
+    ),
     "houston-worktrees.lock": (
-        ("houston/workspace.py",),
+        ("houston/workspaces/workspace.py",),
         "a lock in a repository's git folder, not in a home (docs/coding-agents.md)",
     ),
     "tasks/": (
-        ("houston/workspace.py",),
+        ("houston/workspaces/workspace.py",),
         "an attempt's git branch, `houston/<mission>/tasks/<task>/<attempt>`, not a path",
     ),
 }
@@ -163,7 +166,7 @@ NOT_YET_MOVED: dict[str, set[str]] = {
         "owner.json", "result.json", "spec.json", "state.json", "tasks/", "usage.json",
         "workspace.json",
     },
-    "houston/workspace.py": {"missions/", "workspace.json", "worktrees/"},
+    "houston/workspaces/workspace.py": {"missions/", "workspace.json", "worktrees/"},
 }
 
 

@@ -11,9 +11,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict, cast
 
-from houston.core.lifecycle import MissionState, Outcome, Reason
+from houston.core.lifecycle import MissionState, Outcome, Reason, budget_stop
 from houston.core.timestamps import iso
-from houston.explain import budget_stop
 from houston.home import fsio
 from houston.home.layout import status_file, trail_file
 from houston.home.status import MissionStatus, new_status, parse_status
