@@ -12,10 +12,11 @@ from click.testing import CliRunner
 from helpers.engine import outcome, run_engine, submit
 
 from houston.cli.main import cli
+from houston.core.lifecycle import budget_stop
 from houston.engine import budget
-from houston.explain import budget_stop, end_reason
 from houston.home.layout import Home
 from houston.home.store import MissionStore
+from houston.views.explain import end_reason
 
 
 def shell_spending(tokens: int, cost: float = 0.0) -> str:

@@ -10,10 +10,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from houston.core.lifecycle import MissionState, Outcome, Reason
+from houston.core.lifecycle import MissionState, Outcome, Reason, budget_stop
 from houston.core.taskstate import fresh_counts
 from houston.core.timestamps import iso
-from houston.explain import budget_stop
 from houston.home import fsio
 
 
