@@ -22,9 +22,9 @@ from houston.home.layout import Home
 from houston.home.store import MissionStore
 from houston.server import indexfile, listing
 from houston.server.launcher import ServerHandle, start
-from houston.server.produced import render_markdown
 from houston.views.costs import Spend, group_spend, parse_since, spend_of
 from houston.views.explain import end_reason
+from houston.views.produced import render_markdown
 
 DONE = {"state": "COMPLETED", "usage": {"tokens": 5210, "cost": 0.2}}
 

@@ -26,9 +26,9 @@ from houston.core.errors import (
 from houston.core.ids import is_decimal
 from houston.home.events import EventLog
 from houston.home.store import MissionStore
-from houston.metrics import LogMetrics
 from houston.server import acting, indexfile, listing
 from houston.views import logs, mission
+from houston.views.metrics import LogMetrics
 
 MAX_BODY = 1024 * 1024
 STATUS_BY_ERROR: list[tuple[type[HoustonError], int]] = [

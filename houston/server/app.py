@@ -28,12 +28,12 @@ from houston.core.taskstate import TaskState
 from houston.home.events import EventLog
 from houston.home.layout import Home
 from houston.home.store import MissionStore
-from houston.metrics import LogMetrics, render
 from houston.server.api import Api
 from houston.server.reads import Reads
 from houston.server.security import HEALTH_PATH, LOOPBACK_HOSTS, Guard
 from houston.server.sse import Feed, resume_point
 from houston.views import mission
+from houston.views.metrics import LogMetrics, render
 from houston.views.tasks import read_tasks
 
 STATIC = Path(__file__).parent / "static"

@@ -26,9 +26,8 @@ from houston.core.errors import HoustonError, UsageError
 from houston.home.events import EventLog
 from houston.home.layout import Home
 from houston.home.store import MissionStore
-from houston.server import produced
 from houston.server.api import MAX_BODY, error_response
-from houston.views import events, logs
+from houston.views import events, logs, produced
 
 
 class Reads:
