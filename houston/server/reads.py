@@ -57,13 +57,7 @@ class Reads:
     async def events(self, request: Request) -> Response:
         def read() -> dict[str, Any]:
             ref = self.store.resolve(request.path_params["id"])
-            started = self.store.status(ref).get("started")
-            found = events.mission_events(self.log, ref.id, started)
-            return {
-                "resources": events.resource_series(found),
-                "tools": [e for e in found if e.get("type") == "tool.call"],
-                "budget": [e for e in found if str(e.get("type")).startswith("budget.")],
-            }
+            return events.mission_activity(self.store, self.log, ref)
 
         return await self._json(read)
 

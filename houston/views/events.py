@@ -13,9 +13,21 @@ from typing import Any
 
 from houston.core.timestamps import parse_time
 from houston.home.events import EventLog
+from houston.home.store import MissionRef, MissionStore
 
 MISSION_EVENT_TYPES = ("resource", "tool.call", "budget.warn", "budget.stop")
 MAX_MISSION_EVENTS = 20_000  # a bound on what one mission view carries
+
+
+def mission_activity(store: MissionStore, log: EventLog, ref: MissionRef) -> dict[str, Any]:
+    """The dashboard's charts of one mission: resource series per attempt, tool calls and
+    budget events since it started."""
+    found = mission_events(log, ref.id, store.status(ref).get("started"))
+    return {
+        "resources": resource_series(found),
+        "tools": [e for e in found if e.get("type") == "tool.call"],
+        "budget": [e for e in found if str(e.get("type")).startswith("budget.")],
+    }
 
 
 def mission_events(log: EventLog, mission_id: str, started: str | None) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from houston.core.lifecycle import MissionState
 from houston.core.taskstate import TaskState
 from houston.home.store import STATE_ORDER, MissionRef, MissionStore
 from houston.views import attempts, logs
@@ -29,6 +30,14 @@ from houston.views.tasks import (
 def counts(store: MissionStore) -> dict[str, int]:
     """How many missions each state folder holds."""
     return {state.value: store.count(state) for state in STATE_ORDER}
+
+
+def running_tasks(store: MissionStore) -> int:
+    """How many tasks of EXECUTING missions run now, as `houston show` judges each."""
+    busy = 0
+    for ref in store.list((MissionState.EXECUTING,), limit=10_000):
+        busy += sum(1 for t in read_tasks(ref.path) if t.get("state") == TaskState.RUNNING)
+    return busy
 
 
 def mission_detail(
