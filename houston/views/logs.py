@@ -94,9 +94,9 @@ def task_log(
     """The end of one attempt's stdout or stderr (latest attempt unless given)."""
     if stream not in LOG_STREAMS:
         raise UsageError(f"stream must be one of {', '.join(LOG_STREAMS)}")
-    folder = task_folder(ref, task)
+    task_folder(ref, task)
     if attempt is None:
-        numbers = attempts.attempt_numbers(folder / "attempts")
+        numbers = taskfiles.attempt_numbers(ref.path, task)
         attempt = numbers[-1] if numbers else 0
     path = taskfiles.attempt_dir(ref.path, task, attempt) / f"{stream}.log"
     chunk = read_log(path, None, max(0, min(tail_bytes, MAX_TAIL_BYTES)))

@@ -14,9 +14,12 @@ from typing import Any
 
 from houston.core.lifecycle import MissionState
 from houston.core.taskstate import TaskState
+from houston.home import taskfiles
 from houston.home.store import STATE_ORDER, MissionRef, MissionStore
-from houston.views import attempts, logs
+from houston.views import logs
+from houston.views.attempts import attempt_rows
 from houston.views.explain import end_reason
+from houston.views.taskfolder import TaskFolder, read_task_folders
 from houston.views.tasks import (
     count_states,
     folder_time,
@@ -48,7 +51,8 @@ def mission_detail(
     now = now or datetime.now(UTC)
     status = store.status(ref)
     outline = read_outline(ref.path)
-    tasks = read_tasks(ref.path, outline)
+    folders = read_task_folders(ref.path)
+    tasks = read_tasks(ref.path, outline, folders)
     hand_made = not status.get("created")
     row = list_row(ref, status, outline if hand_made else None, now, folder_time(ref.path))
     cancel_by = read_cancel_request(ref.path)
@@ -65,8 +69,8 @@ def mission_detail(
         "task_usage": sum_usage(t["usage"] for t in tasks),
         "tasks": tasks,
         "transitions": store.transitions(ref),
-        "attempts": attempts.read_attempts(ref.path),
-        "failures": failures(ref.path, tasks),
+        "attempts": attempt_rows(folders.values()),
+        "failures": failures(ref.path, tasks, folders),
     }
     detail["end"] = end_reason(
         detail, detail["transitions"], tasks, detail["budget"], cancel_by)
@@ -101,17 +105,19 @@ def read_cancel_request(mission_path: Path) -> str | None:
     return str(request.get("by") or "someone") if isinstance(request, dict) else "someone"
 
 
-def failures(mission_path: Path, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def failures(
+    mission_path: Path, tasks: list[dict[str, Any]], folders: dict[str, TaskFolder]
+) -> list[dict[str, Any]]:
     """Each failed task: its error and the tail of its latest attempt's stderr."""
     found = []
     for task in tasks:
         if task.get("state") != TaskState.FAILED:
             continue
-        folder = mission_path / "tasks" / str(task["id"])
-        numbers = attempts.attempt_numbers(folder / "attempts")
-        latest = numbers[-1] if numbers else 0
-        exit_info = attempts.read_record(folder / "attempts" / str(latest) / "exit.json") or {}
-        stderr = logs.read_tail(folder / "attempts" / str(latest) / "stderr.log")
+        folder = folders.get(str(task["id"]))
+        latest = max(folder.attempts) if folder and folder.attempts else 0
+        exit_info = (folder.attempts[latest].get("exit") if folder and latest else None) or {}
+        attempt = taskfiles.attempt_dir(mission_path, str(task["id"]), latest)
+        stderr = logs.read_tail(attempt / "stderr.log")
         found.append({
             "task": task["id"],
             "attempt": latest,

@@ -10,16 +10,15 @@ every reader tolerates that. Parsing is pure (`summarize_task`, `outline_tasks`,
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from houston.core.ids import id_time, is_decimal
+from houston.core.ids import id_time
 from houston.core.taskstate import TaskState, count_by_state, state_from_records
 from houston.core.timestamps import iso_seconds, parse_time
-from houston.home import fsio
 from houston.home.store import MissionRef, MissionStore
+from houston.views.taskfolder import TaskFolder, read_task_folders
 
 _MAX_SPEC_BYTES = 1024 * 1024
 
@@ -186,38 +185,31 @@ def sum_usage(usages: Any) -> dict[str, float]:
 
 
 def read_tasks(
-    mission_path: Path, outline: dict[str, Any] | None = None
+    mission_path: Path,
+    outline: dict[str, Any] | None = None,
+    folders: dict[str, TaskFolder] | None = None,
 ) -> list[dict[str, Any]]:
     """Every task of the mission at `mission_path`, declared ones first; never raises.
-    `outline` is `read_outline(mission_path)` when the caller has read it already."""
-    materialized = {}
-    for task_id in _subfolders(mission_path / "tasks"):
-        materialized[task_id] = read_task(mission_path / "tasks" / task_id)
+    `outline` and `folders` are `read_outline(mission_path)` and
+    `read_task_folders(mission_path)` when the caller has read them already."""
+    if folders is None:
+        folders = read_task_folders(mission_path)
+    materialized = {task_id: task_row(folder) for task_id, folder in folders.items()}
     if outline is None:
         outline = read_outline(mission_path)
     declared = outline["tasks"] if outline else []
     return merge_tasks(declared, materialized)
 
 
-def read_task(folder: Path) -> dict[str, Any]:
-    attempts: dict[int, dict[str, Any]] = {}
-    for name in _subfolders(folder / "attempts"):
-        if is_decimal(name):
-            attempt = folder / "attempts" / name
-            attempts[int(name)] = {
-                "exit": _json_or_none(attempt / "exit.json"),
-                "usage": _json_or_none(attempt / "usage.json"),
-                "workspace": _json_or_none(attempt / "workspace.json"),
-                "session": _json_or_none(attempt / "claude-session.json"),
-            }
-    has_result = (folder / "result.json").is_file()
+def task_row(folder: TaskFolder) -> dict[str, Any]:
+    """Pure: `summarize_task` of a task folder read by `read_task_folder`."""
     return summarize_task(
-        folder.name,
-        _json_or_none(folder / "spec.json"),
-        _json_or_none(folder / "state.json"),
-        attempts,
-        has_result,
-        None if has_result else _json_or_none(folder / "lock" / "owner.json"),
+        folder.task_id,
+        folder.spec,
+        folder.state,
+        folder.attempts,
+        folder.has_result,
+        None if folder.has_result else folder.lock,
     )
 
 
@@ -263,19 +255,3 @@ def folder_time(path: Path) -> datetime | None:
         return datetime.fromtimestamp(path.stat().st_mtime, UTC)
     except OSError:
         return None
-
-
-def _subfolders(folder: Path) -> list[str]:
-    try:
-        with os.scandir(folder) as entries:
-            return sorted(e.name for e in entries if e.is_dir() and not e.name.startswith("."))
-    except OSError:
-        return []
-
-
-def _json_or_none(path: Path) -> dict[str, Any] | None:
-    try:
-        data = fsio.read_json(path)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
