@@ -27,6 +27,7 @@ from houston.views.tasks import (
     read_outline,
     read_tasks,
     sum_usage,
+    task_row,
 )
 
 
@@ -36,10 +37,12 @@ def counts(store: MissionStore) -> dict[str, int]:
 
 
 def running_tasks(store: MissionStore) -> int:
-    """How many tasks of EXECUTING missions run now, as `houston show` judges each."""
+    """How many tasks of EXECUTING missions run now, as `houston show` judges each (a task
+    only declared in mission.yaml has not started: its folder is enough)."""
     busy = 0
     for ref in store.list((MissionState.EXECUTING,), limit=10_000):
-        busy += sum(1 for t in read_tasks(ref.path) if t.get("state") == TaskState.RUNNING)
+        rows = (task_row(folder) for folder in read_task_folders(ref.path).values())
+        busy += sum(1 for row in rows if row["state"] == TaskState.RUNNING)
     return busy
 
 
