@@ -22,12 +22,11 @@ from houston.clock import utcnow
 from houston.core.errors import ConflictError, IllegalTransition, UsageError
 from houston.core.lifecycle import MissionState, Outcome, Reason
 from houston.core.taskstate import TaskState, fresh_counts
-from houston.core.timestamps import iso
-from houston.home import fsio
+from houston.home.cancels import withdraw_cancel_request, write_cancel_request
+from houston.home.layout import tasks_dir
 from houston.home.store import MissionRef, MissionStore, is_plain_name
 
 RACE_RETRIES = 8
-CANCEL_REQUEST = "cancel.request"
 
 T = TypeVar("T")
 
@@ -144,7 +143,7 @@ def cancel(
             return CancelResult(moved, requested=False)
         if ref.state is MissionState.EXECUTING:
             return CancelResult(request_cancel(store, ref, by=by, now=now), requested=True)
-        status = store.status(ref)
+        status = store.summary(ref)
         raise IllegalTransition(
             f"mission {ref.id} has already finished ({status.get('outcome') or 'completed'})",
             where=str(ref.path),
@@ -166,9 +165,7 @@ def request_cancel(
         current = store.locate(ref.id)
         if current.state is not MissionState.EXECUTING:
             raise ConflictError(f"mission {ref.id} is no longer {MissionState.EXECUTING}")
-        path = current.path / CANCEL_REQUEST
-        if not path.exists():
-            fsio.write_json_atomic(path, {"ts": iso(now or utcnow()), "by": by})
+        write_cancel_request(current.path, by, now or utcnow())
     return current
 
 
@@ -208,7 +205,7 @@ def retry(
     from houston.home import taskfiles
 
     def once(ref: MissionRef) -> MissionRef:
-        status = store.status(ref)
+        status = store.summary(ref)
         if ref.state is not MissionState.COMPLETED or status.get("outcome") == Outcome.SUCCEEDED:
             raise IllegalTransition(
                 f"cannot retry mission {ref.id}: it is {ref.state}"
@@ -223,7 +220,7 @@ def retry(
                 taskfiles.write_state(ref.path, task_id, TaskState.PENDING,
                                       int(saved.get("attempt") or 0), error=saved.get("error"))
                 gates.reset(ref.path, task_id)  # a rejected gate asks the human again
-        (ref.path / CANCEL_REQUEST).unlink(missing_ok=True)
+        withdraw_cancel_request(ref.path)
         detail = {"by": by, "action": "retry"}
         return store.move(ref.id, MissionState.COMPLETED, MissionState.COMMITTED,
                           Reason.USER_REQUEST, detail=detail, now=now)
@@ -253,7 +250,7 @@ def decide_task(
                 f"task {task} of mission {ref.id} is not waiting for approval"
                 + (f" (its gate is {found})" if found else "")
                 + ("" if ref.state is MissionState.EXECUTING else f" (the mission is {ref.state})"),
-                where=str(ref.path / "tasks" / task),
+                where=str(tasks_dir(ref.path) / task),
                 fix=f"see `houston show {ref.id}`: only a task shown as waiting can be decided",
             )
         gates.decide(ref.path, task, decision, by)

@@ -32,6 +32,7 @@ from typing import Any
 from houston import gitops
 from houston.core.ids import is_decimal
 from houston.gitops import WorkspaceError, git
+from houston.home.layout import spec_file, status_file, workspace_file
 from houston.runners import Job, Outcome
 
 RECORD = "workspace.json"  # in an attempt folder: branch, worktree, base, commit, state
@@ -104,15 +105,15 @@ def resolve_repo(repo: str | None, cwd: Path) -> MissionRepo:
 def mission_repo(mission_dir: Path, cwd: Path) -> MissionRepo:
     """The recorded repository and base of a mission (fixed now if never recorded)."""
     with contextlib.suppress(OSError, ValueError):
-        status = json.loads((mission_dir / "status.json").read_text())
+        status = json.loads(status_file(mission_dir).read_text())
         if isinstance(status.get("workspace"), dict):
             return MissionRepo(**status["workspace"])
-    path = mission_dir / RECORD
+    path = workspace_file(mission_dir)
     with contextlib.suppress(OSError, ValueError, TypeError):
         return MissionRepo(**json.loads(path.read_text()))
     repo_key = _mission_repo_key(mission_dir)
     found = resolve_repo(repo_key, cwd)
-    tmp = path.with_name(f".{RECORD}.{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
     tmp.write_text(json.dumps(found.to_dict()))
     try:
         os.link(tmp, path)  # the first attempt to record wins; the others read its record
@@ -126,8 +127,7 @@ def mission_repo(mission_dir: Path, cwd: Path) -> MissionRepo:
 def _mission_repo_key(mission_dir: Path) -> str | None:
     from houston.mission import load_mission
 
-    spec = load_mission((mission_dir / "mission.yaml").read_bytes(),
-                        str(mission_dir / "mission.yaml"))
+    spec = load_mission(spec_file(mission_dir).read_bytes(), str(spec_file(mission_dir)))
     return spec.repo
 
 

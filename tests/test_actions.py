@@ -13,7 +13,7 @@ from houston import actions
 from houston.core.errors import ConflictError, IllegalTransition, SpecError
 from houston.core.lifecycle import MissionState, Reason
 from houston.home import fsio
-from houston.home.layout import Home
+from houston.home.layout import Home, cancel_request_file
 from houston.home.store import MissionRef, MissionStore
 
 S, R = MissionState, Reason
@@ -107,9 +107,9 @@ def test_cancel_while_executing_leaves_a_request(home: Home) -> None:
     store.move(ref.id, S.COMMITTED, S.EXECUTING, R.CLAIMED)
     result = actions.cancel(store, ref.id, by="http", now=NOW)
     assert result.requested and result.ref.state is S.EXECUTING
-    request = result.ref.path / actions.CANCEL_REQUEST
+    request = cancel_request_file(result.ref.path)
     assert fsio.read_json(request) == {"ts": "2026-11-22T03:00:00.000Z", "by": "http"}
-    assert (result.ref.path / actions.CANCEL_REQUEST).is_file()
+    assert (cancel_request_file(result.ref.path)).is_file()
     again = actions.cancel(store, ref.id, by="cli")
     assert again.requested and fsio.read_json(request)["by"] == "http"  # the first one stays
     assert [p.name for p in result.ref.path.iterdir() if p.name.startswith(".")] == []
@@ -141,7 +141,7 @@ def test_cancel_that_loses_to_a_claim_becomes_a_request(home: Home) -> None:
     store = RacingStore(home, [(S.COMMITTED, S.EXECUTING, R.CLAIMED)])
     result = actions.cancel(store, ref.id)
     assert result.requested and result.ref.state is S.EXECUTING
-    assert (result.ref.path / actions.CANCEL_REQUEST).is_file()
+    assert (cancel_request_file(result.ref.path)).is_file()
 
 
 def test_cancel_that_loses_to_completion_reports_the_outcome(home: Home) -> None:

@@ -54,7 +54,8 @@ def test_a_mover_killed_between_rename_and_record_is_finished_by_the_sweep(home:
     store = MissionStore(home)
     store.move(ref.id, MissionState.COMMITTED, MissionState.EXECUTING, Reason.CLAIMED)
     script = (
-        "import sys; from houston.home.layout import Home; from houston.home.store import MissionStore;"
+        "import sys; from houston.home.layout import Home;"
+        "from houston.home.store import MissionStore;"
         "from houston.core.lifecycle import MissionState, Reason;"
         "from pathlib import Path;"
         "MissionStore(Home(Path(sys.argv[1]))).move(sys.argv[2], MissionState.EXECUTING,"

@@ -10,7 +10,7 @@ from houston.home.events import EventLog
 from houston.home.layout import Home
 from houston.home.store import MissionStore
 from houston.views.events import mission_activity
-from houston.views.mission import checked_budget, read_cancel_request, running_tasks
+from houston.views.mission import checked_budget, running_tasks
 
 TWO_TASKS = b"name: m\ntasks:\n  - {id: a, agent: p/a}\n  - {id: b, agent: p/a}\n"
 
@@ -47,13 +47,3 @@ def test_a_budget_reads_as_the_schema_reads_it_and_a_bad_one_as_none() -> None:
         "max_wall_time": 5400.0, "max_cost": 1.0}
     assert checked_budget({"max_tokens": -1}) == {}
     assert checked_budget({"what": 1}) == {} and checked_budget(None) == {}
-
-
-def test_who_asked_to_cancel(home: Home) -> None:
-    folder = home.root / "m"
-    folder.mkdir()
-    assert read_cancel_request(folder) is None
-    (folder / "cancel.request").write_text('{"by": "http"}')
-    assert read_cancel_request(folder) == "http"
-    (folder / "cancel.request").write_text("{half")
-    assert read_cancel_request(folder) == "someone"

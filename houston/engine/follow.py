@@ -22,7 +22,8 @@ from houston.engine.emitter import Emitter
 from houston.engine.options import EngineOptions
 from houston.home import fsio
 from houston.home.events import EventTail
-from houston.home.layout import Home
+from houston.home.layout import Home, engine_file
+from houston.home.status import MissionStatus
 from houston.home.store import MissionStore
 from houston.home.watch import Watcher
 
@@ -58,7 +59,7 @@ class Follower:
             if ref is None:
                 continue
             if ref.state is MissionState.COMPLETED:
-                self._ended_elsewhere(mission_id, self.store.status(ref))
+                self._ended_elsewhere(mission_id, self.store.summary(ref))
             elif ref.state is MissionState.EXECUTING and mission_id not in self.followed:
                 self._begin_following(mission_id, ref.path)
             if self.control.stop_mode == "graceful" and self.followed.get(mission_id) is False:
@@ -71,7 +72,7 @@ class Follower:
 
     def _begin_following(self, mission_id: str, folder: Path) -> None:
         self.followed[mission_id] = False
-        engine = _read(folder / "engine.json")
+        engine = _read(engine_file(folder))
         who = f"engine pid {engine.get('pid')}" if engine.get("pid") else "another engine"
         self.emitter.emit("engine.state", mission_id, None, None,
                           {"state": "following", "by": who})
@@ -80,7 +81,7 @@ class Follower:
             self.watcher.watch(self.home.events)  # the other engine's appends wake us
             self.watcher.watch(self.home.state_dir(MissionState.COMPLETED))
 
-    def _ended_elsewhere(self, mission_id: str, status: dict[str, Any]) -> None:
+    def _ended_elsewhere(self, mission_id: str, status: MissionStatus) -> None:
         self._relay_events()
         # The other engine moves the mission first and appends its last events after:
         # wait a little for them (the log's appends wake us), so that the display ends

@@ -32,6 +32,7 @@ from houston.core.taskstate import (
 )
 from houston.engine.budget import Limits, Usage, capped, ceiling_from
 from houston.home import taskfiles
+from houston.home.layout import spec_file
 from houston.home.store import MissionRef
 from houston.mission import MissionSpec, TaskSpec, load_mission
 from houston.templating import check_result_ref, result_refs
@@ -259,8 +260,8 @@ class MissionRun:
 
     @classmethod
     def load(cls, ref: MissionRef, started_wall: float | None = None) -> MissionRun:
-        text = (ref.path / "mission.yaml").read_bytes()
-        spec = load_mission(text, str(ref.path / "mission.yaml"))
+        text = spec_file(ref.path).read_bytes()
+        spec = load_mission(text, str(spec_file(ref.path)))
         run = cls(ref, spec, started_wall or time.time())
         on_disk = set(taskfiles.task_ids(ref.path))  # a task without a folder has never run
         for record in run.declared():

@@ -193,6 +193,7 @@ def read_task_states(home: Any) -> ReadStates:
 
     def read(mission_id: str) -> dict[str, str]:
         from houston.core.errors import HoustonError
+        from houston.home.layout import tasks_dir
         from houston.home.store import MissionStore
         from houston.views.tasks import read_outline
 
@@ -204,7 +205,7 @@ def read_task_states(home: Any) -> ReadStates:
         declared = (outline or {}).get("tasks", [])
         states = {str(row["id"]): str(TaskState.PENDING) for row in declared}
         try:
-            with os.scandir(ref.path / "tasks") as entries:
+            with os.scandir(tasks_dir(ref.path)) as entries:
                 for entry in entries:
                     if entry.is_dir() and not entry.name.startswith("."):
                         states[entry.name] = _disk_state(Path(entry.path))

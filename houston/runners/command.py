@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from houston.core.errors import RunnerError
+from houston.home.layout import blackboard_dir, outputs_dir
 from houston.runners import AgentContext, Job, Outcome, context
 
 _STDOUT_PARSE_LIMIT = 1 << 20
@@ -62,8 +63,8 @@ def build_env(job: Job, result_path: Path) -> dict[str, str]:
         "HOUSTON_ATTEMPT": str(job.attempt),
         "HOUSTON_MISSION_DIR": job.mission_dir,
         "HOUSTON_WORK_DIR": job.attempt_dir,
-        "HOUSTON_OUTPUTS": str(mission_dir / "outputs"),
-        "HOUSTON_BLACKBOARD": str(mission_dir / "blackboard"),
+        "HOUSTON_OUTPUTS": str(outputs_dir(mission_dir)),
+        "HOUSTON_BLACKBOARD": str(blackboard_dir(mission_dir)),
         "HOUSTON_PACKAGE_DIR": job.package_dir,
         "HOUSTON_RESULT": str(result_path),
     })

@@ -22,6 +22,7 @@ from houston.core.ids import id_time
 from houston.core.lifecycle import MissionState
 from houston.core.timestamps import parse_age
 from houston.home import fsio
+from houston.home.layout import status_file, tasks_dir
 from houston.home.store import STATE_ORDER, MissionStore
 
 GROUPS = ("mission", "agent", "package", "model")
@@ -108,10 +109,10 @@ def _json(path: Path) -> dict[str, Any] | None:
 def mission_spend(mission: str, path: Path) -> list[Spend]:
     """Every attempt of one mission that recorded a spend."""
     found = []
-    for task in _names(path / "tasks"):
-        spec = _json(path / "tasks" / task / "spec.json") or {}
+    for task in _names(tasks_dir(path)):
+        spec = _json(tasks_dir(path) / task / "spec.json") or {}
         agent = str(spec.get("agent") or "?")
-        attempts = path / "tasks" / task / "attempts"
+        attempts = tasks_dir(path) / task / "attempts"
         for number in _names(attempts):
             usage = _json(attempts / number / "usage.json")
             if usage is None:
@@ -129,7 +130,7 @@ def _names(folder: Path) -> list[str]:
 
 
 def _spent_anything(folder: Path) -> bool:
-    status = _json(folder / "status.json")
+    status = _json(status_file(folder))
     usage = status.get("usage") if status else None
     if not isinstance(usage, dict):
         return True  # unknown: look at the attempts

@@ -18,6 +18,7 @@ from houston.core.errors import NotFoundError, UsageError
 from houston.core.ids import is_safe_id
 from houston.core.lifecycle import MissionState
 from houston.home import taskfiles
+from houston.home.layout import tasks_dir
 from houston.home.store import MissionRef, MissionStore
 from houston.views import attempts
 
@@ -84,7 +85,7 @@ def task_folder(ref: MissionRef, task: str) -> Path:
     folder = taskfiles.task_dir(ref.path, task)
     if not folder.is_dir():
         raise NotFoundError(f"mission {ref.id} has no task {task!r}",
-                            where=str(ref.path / "tasks"), fix=f"see `houston show {ref.id}`")
+                            where=str(tasks_dir(ref.path)), fix=f"see `houston show {ref.id}`")
     return folder
 
 

@@ -7,7 +7,6 @@ is (a mission dropped in by hand has no status.json, an attempt may still be run
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from houston.core.lifecycle import MissionState
 from houston.core.taskstate import TaskState
 from houston.home import taskfiles
+from houston.home.cancels import cancel_requested, cancel_requested_by
 from houston.home.store import STATE_ORDER, MissionRef, MissionStore
 from houston.views import logs
 from houston.views.attempts import attempt_rows
@@ -58,7 +58,7 @@ def mission_detail(
     tasks = read_tasks(ref.path, outline, folders)
     hand_made = not status.get("created")
     row = list_row(ref, status, outline if hand_made else None, now, folder_time(ref.path))
-    cancel_by = read_cancel_request(ref.path)
+    cancel_by = cancel_requested_by(ref.path)
     detail = {
         **status,
         "name": row["name"],
@@ -66,7 +66,7 @@ def mission_detail(
         "age": row["age"],
         "path": str(ref.path),
         "budget": checked_budget(outline["budget"] if outline else None),
-        "cancel_requested": cancel_by is not None,
+        "cancel_requested": cancel_requested(ref.path),
         "cancel_by": cancel_by,
         "task_counts": count_states(tasks),
         "task_usage": sum_usage(t["usage"] for t in tasks),
@@ -93,19 +93,6 @@ def checked_budget(raw: Any) -> dict[str, Any]:
         return Budget.model_validate(raw).model_dump(exclude_none=True)
     except ValidationError:  # a file dropped in by hand: show no limits rather than fail
         return {}
-
-
-def read_cancel_request(mission_path: Path) -> str | None:
-    """Who asked a running mission to stop (`cancel.request` names them); None if no one."""
-    try:
-        raw = (mission_path / "cancel.request").read_bytes()
-    except OSError:
-        return None
-    try:
-        request = json.loads(raw)
-    except ValueError:
-        return "someone"  # a request being written, or written by hand
-    return str(request.get("by") or "someone") if isinstance(request, dict) else "someone"
 
 
 def failures(

@@ -14,6 +14,7 @@ from typing import Any
 
 from houston.core.ids import is_decimal
 from houston.home import fsio
+from houston.home.layout import tasks_dir
 
 # The files of one attempt folder a view reads, by the key it reads them under.
 ATTEMPT_FILES = {
@@ -57,8 +58,8 @@ def read_task_folder(folder: Path) -> TaskFolder:
 
 def read_task_folders(mission_path: Path) -> dict[str, TaskFolder]:
     """Every task folder of the mission, by task id (in id order)."""
-    return {task_id: read_task_folder(mission_path / "tasks" / task_id)
-            for task_id in subfolders(mission_path / "tasks")}
+    return {task_id: read_task_folder(tasks_dir(mission_path) / task_id)
+            for task_id in subfolders(tasks_dir(mission_path))}
 
 
 def subfolders(folder: Path) -> list[str]:

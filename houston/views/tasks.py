@@ -17,6 +17,7 @@ from typing import Any
 from houston.core.ids import id_time
 from houston.core.taskstate import TaskState, count_by_state, state_from_records
 from houston.core.timestamps import iso_seconds, parse_time
+from houston.home.layout import spec_file
 from houston.home.store import MissionRef, MissionStore
 from houston.views.taskfolder import TaskFolder, read_task_folders
 
@@ -216,7 +217,7 @@ def task_row(folder: TaskFolder) -> dict[str, Any]:
 def read_outline(mission_path: Path) -> dict[str, Any] | None:
     """Name, budget and declared tasks of mission.yaml, read leniently; None if unreadable."""
     try:
-        with open(mission_path / "mission.yaml", "rb") as f:
+        with open(spec_file(mission_path), "rb") as f:
             raw = f.read(_MAX_SPEC_BYTES + 1)
     except OSError:
         return None
