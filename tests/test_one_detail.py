@@ -71,4 +71,5 @@ def test_houston_show_json_and_the_api_give_the_same_mission(home: Home) -> None
     assert shown["failures"][0]["stderr"] == "oops"
     assert sorted(a["task"] for a in shown["attempts"]) == ["broken", "hello", "spend"]
     assert shown["end"]["text"].startswith("Task broken failed")
-    assert shown["end"]["text"] in houston_show(home, ref.id)
+    text = houston_show(home, ref.id)  # the terminal prints the same figures
+    assert shown["end"]["text"] in text and "max_wall_time=10m00s" in text

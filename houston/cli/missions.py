@@ -221,10 +221,18 @@ def _spend(usage: dict[str, Any], budget: Any) -> str:
     if isinstance(wall, int | float) and wall:
         text += f", {render.format_duration(float(wall))} wall time"
     if isinstance(budget, dict):
-        limits = [f"{k}={v}" for k, v in sorted(budget.items()) if v is not None]
+        limits = [f"{k}={_limit(k, v)}" for k, v in sorted(budget.items()) if v is not None]
         if limits:
             text += f" (budget: {', '.join(limits)})"
     return text
+
+
+def _limit(key: str, value: Any) -> str:
+    """A budget limit as people write it: the wall time as a duration (the detail holds
+    seconds: `10m` is 600.0), the rest as given."""
+    if key == "max_wall_time" and isinstance(value, int | float):
+        return render.format_duration(float(value))
+    return str(value)
 
 
 def _task_row(task: dict[str, Any]) -> tuple[Any, ...]:
