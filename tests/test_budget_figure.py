@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from helpers.engine import outcome, run_engine, submit
 
 from houston.cli.main import cli
+from houston.core import budget
 from houston.core.lifecycle import budget_stop
-from houston.engine import budget
 from houston.home.layout import Home
 from houston.home.store import MissionStore
 from houston.views.explain import end_reason

@@ -121,8 +121,8 @@ def _print_gc_report(report: dict[str, Any]) -> None:
 
 def _gc_worktrees(home: Home, finished: set[str], dry_run: bool) -> Any:
     """Worktrees of the missions gc removes (or that are gone), once their work is on a
-    branch (houston.worktree_gc)."""
-    from houston.worktree_gc import Sweep, candidates, remove_worktrees
+    branch (houston.workspaces.worktree_gc)."""
+    from houston.workspaces.worktree_gc import Sweep, candidates, remove_worktrees
 
     root = home.root / "worktrees"
     if not root.is_dir():

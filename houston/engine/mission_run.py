@@ -22,6 +22,7 @@ import psutil
 from pydantic import ValidationError
 
 from houston.core import dag
+from houston.core.budget import Limits, Usage, capped, ceiling_from
 from houston.core.lifecycle import Reason
 from houston.core.taskstate import (
     BAD_STATES,
@@ -30,12 +31,11 @@ from houston.core.taskstate import (
     TaskState,
     state_from_records,
 )
-from houston.engine.budget import Limits, Usage, capped, ceiling_from
+from houston.core.templating import check_result_ref, result_refs
 from houston.home import taskfiles
 from houston.home.layout import spec_file
 from houston.home.store import MissionRef
 from houston.mission import MissionSpec, TaskSpec, load_mission
-from houston.templating import check_result_ref, result_refs
 
 
 @dataclass
@@ -145,7 +145,7 @@ class MissionRun:
         self.count: Counter[str] = Counter()
         self.done_usage = Usage()
         self.bad = False  # some task failed, was cancelled or skipped: look for doomed ones
-        self.next_retry: float | None = None
+        self.next_requeue: float | None = None  # when a task requeued after a backoff may start
 
     @property
     def id(self) -> str:

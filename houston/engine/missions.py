@@ -14,11 +14,10 @@ import time
 from typing import Any
 
 from houston.clock import utcnow
-from houston.core import dag
+from houston.core import budget, dag
 from houston.core.errors import ConflictError, HoustonError, is_environment_fault
 from houston.core.lifecycle import OUTCOME_BY_REASON, MissionState, Reason
 from houston.core.taskstate import TaskState
-from houston.engine import budget
 from houston.engine.active import ActiveMissions
 from houston.engine.control import Control
 from houston.engine.emitter import Emitter

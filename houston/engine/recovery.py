@@ -29,7 +29,6 @@ from houston.engine.leftovers import remove_dead_writers_temp_files, remove_left
 from houston.engine.liveness import (
     engine_mark,
     is_alive,
-    kill_attempt_processes,
     kill_marked_processes,
     stop_agent,
 )
@@ -37,6 +36,7 @@ from houston.home import claims, fsio, killpoints, move_repair, taskfiles
 from houston.home.engine_record import read_engine_record, remove_engine_record
 from houston.home.layout import Home, trail_file
 from houston.home.store import MissionStore
+from houston.runners.processes import kill_attempt_processes
 
 
 def engine_alive(mission_dir: Path, me: dict[str, Any] | None = None) -> bool:

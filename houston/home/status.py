@@ -44,7 +44,7 @@ class MissionStatus(TypedDict):
     usage: NotRequired[Usage]
     error: NotRequired[str]
     workspace: NotRequired[Workspace]
-    budget_stop: NotRequired[dict[str, Any]]  # houston.explain.budget_stop's figure
+    budget_stop: NotRequired[dict[str, Any]]  # houston.core.lifecycle.budget_stop's figure
 
 
 # The JSON types of the known fields: a field of another type (a hand edit) is not

@@ -15,7 +15,7 @@ call and the result, and the assistant's words as they stream; each tool use bec
 `tool.call` event; spend is reported as it arrives (see `Meter`).
 The final `result` gives the result's `text` (or, for `output: json`, its parsed JSON), and
 `session_id`, `num_turns` and cost are written to `claude-session.json`. With the agent's
-`resume: true`, a retry resumes the previous attempt's session (houston.runners.claude_resume).
+`resume: true`, the next attempt resumes the previous one's session (houston.runners.claude_resume).
 
 The executable is `HOUSTON_CLAUDE`, else `claude` on PATH.
 """
@@ -43,6 +43,7 @@ from houston.runners.claude_stream import (
 )
 from houston.runners.command import build_env
 from houston.runners.context import mission_context, needs_results
+from houston.runners.processes import kill_attempt_processes
 
 INSTALL_FIX = ("install it with `npm install -g @anthropic-ai/claude-code` (or into a folder "
                "with `npm install --prefix DIR @anthropic-ai/claude-code`), then put `claude` "
@@ -221,8 +222,6 @@ def stop_leftovers(attempt_dir: str) -> None:
     """Claude Code starts its Bash tools in sessions of their own, which outlive it when
     it dies or is stopped: kill whatever still works for this attempt (by HOUSTON_WORK_DIR,
     which its tools inherit)."""
-    from houston.engine.liveness import kill_attempt_processes
-
     kill_attempt_processes(attempt_dir)
 
 

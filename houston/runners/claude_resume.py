@@ -1,6 +1,6 @@
 """Resuming an earlier attempt's Claude Code session in a new attempt (`resume: true`).
 
-A retry runs in a fresh worktree, but the conversation of the attempt before it can go on:
+The next attempt runs in a fresh worktree, but the conversation of the attempt before it can go on:
 the session id is in that attempt's `claude-session.json`. Claude Code keeps a session's
 transcript under its config folder (`CLAUDE_CONFIG_DIR`, else `~/.claude`) in
 `projects/<working folder, every character but letters, digits and '-' made '-'>/<id>.jsonl`

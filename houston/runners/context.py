@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from houston.core.errors import RunnerError
+from houston.core.templating import TemplateError, referenced_tasks, resolve_results
 from houston.home import layout
 from houston.runners import Job
-from houston.templating import TemplateError, referenced_tasks, resolve_results
 
 
 def read_result(mission_dir: str | Path, task_id: str) -> Any:

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from houston import gitops
-from houston.gitops import MergeConflict, WorkspaceError, git
-from houston.workspace import INTEGRATION, MissionRepo, integration_branch, repo_lock
+from houston.workspaces import gitops
+from houston.workspaces.gitops import MergeConflict, WorkspaceError, git
+from houston.workspaces.workspace import INTEGRATION, MissionRepo, integration_branch, repo_lock
 
 FOLDER = INTEGRATION
 

@@ -13,7 +13,7 @@ Every change to a repository's worktrees runs under one lock per repository (a f
 git folder), and starts by repairing what a kill -9 may have left: `git worktree prune`,
 entries still locked as "initializing" by a killed `git worktree add`, stale index locks of
 our worktrees. An attempt that does not succeed keeps its worktree with its changes
-committed as work in progress (WIP) on its branch; a retry gets a fresh worktree.
+committed as work in progress (WIP) on its branch; the next attempt gets a fresh worktree.
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from houston import gitops
 from houston.core.ids import is_decimal
-from houston.gitops import WorkspaceError, git
 from houston.home.layout import spec_file, status_file, workspace_file
 from houston.runners import Job, Outcome
+from houston.workspaces import gitops
+from houston.workspaces.gitops import WorkspaceError, git
 
 RECORD = "workspace.json"  # in an attempt folder: branch, worktree, base, commit, state
 _LOCK_NAME = "houston-worktrees.lock"
