@@ -138,7 +138,7 @@ def _tool_span(attempt_key: str, index: int, tool: Mapping[str, Any]) -> SpanRec
 def attempt_models(mission_path: Any, attempts: list[dict[str, Any]]) -> dict[
         tuple[str, int], dict[str, Any]]:
     """What each attempt's model call reported, from its usage.json and result.json."""
-    from houston.costs import UNKNOWN_MODEL, spend_of
+    from houston.views.costs import UNKNOWN_MODEL, spend_of
 
     found: dict[tuple[str, int], dict[str, Any]] = {}
     for a in attempts:
@@ -212,12 +212,12 @@ class Tracing:
                     sys.stderr.write(f"otel: mission {event['mission']} not exported: {exc}\n")
 
     def export(self, mission_id: str) -> None:
-        from houston.server import detail as reader
-        from houston.server import views
+        from houston.views.events import mission_events
+        from houston.views.mission import mission_detail
 
         ref = self.store.locate(mission_id)
-        found = views.mission_detail(self.store, ref)
-        events = reader.mission_events(self.log, ref.id, found.get("started"))
+        found = mission_detail(self.store, ref)
+        events = mission_events(self.log, ref.id, found.get("started"))
         tools = [e for e in events if e.get("type") == "tool.call"]
         emit(self.tracer, mission_spans(found, tools,
                                         attempt_models(ref.path, found["attempts"])))

@@ -14,9 +14,9 @@ from helpers.engine import outcome, run_engine, submit
 from houston.cli.main import cli
 from houston.core import budget
 from houston.core.lifecycle import budget_stop
-from houston.explain import end_reason
 from houston.home.layout import Home
 from houston.home.store import MissionStore
+from houston.views.explain import end_reason
 
 
 def shell_spending(tokens: int, cost: float = 0.0) -> str:

@@ -14,18 +14,17 @@ import pytest
 from click.testing import CliRunner
 from helpers.dashboard import make_mission, make_missions
 
-from houston.cli.costs import parse_since
 from houston.cli.main import cli
 from houston.core.errors import UsageError
 from houston.core.lifecycle import MissionState, Reason
-from houston.costs import Spend, group_spend, spend_of
-from houston.explain import end_reason
 from houston.home import fsio
 from houston.home.layout import Home
 from houston.home.store import MissionStore
 from houston.server import indexfile, listing
 from houston.server.launcher import ServerHandle, start
-from houston.server.produced import render_markdown
+from houston.views.costs import Spend, group_spend, parse_since, spend_of
+from houston.views.explain import end_reason
+from houston.views.produced import render_markdown
 
 DONE = {"state": "COMPLETED", "usage": {"tokens": 5210, "cost": 0.2}}
 

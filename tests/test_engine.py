@@ -24,7 +24,7 @@ from houston.home import claims, taskfiles
 from houston.home.events import EventLog
 from houston.home.layout import Home
 from houston.home.store import MissionStore
-from houston.taskview import read_tasks
+from houston.views.tasks import read_tasks
 
 pytestmark = pytest.mark.process
 

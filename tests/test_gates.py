@@ -22,7 +22,7 @@ from houston.home.events import EventLog
 from houston.home.layout import Home
 from houston.home.store import MissionRef, MissionStore
 from houston.server.launcher import start
-from houston.taskview import read_tasks
+from houston.views.tasks import read_tasks
 
 pytestmark = pytest.mark.process
 

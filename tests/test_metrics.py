@@ -7,8 +7,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from houston.home.events import EventLog
 from houston.home.layout import Home
-from houston.metrics import EventTotals, LogMetrics, attempt_outcome, render
 from houston.server.launcher import start
+from houston.views.metrics import EventTotals, LogMetrics, attempt_outcome, render
 
 
 def samples(text: bytes | str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

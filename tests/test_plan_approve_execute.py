@@ -16,7 +16,7 @@ from houston import actions
 from houston.home.layout import Home
 from houston.home.store import MissionStore
 from houston.pkg.workflows import render_workflow
-from houston.taskview import read_tasks
+from houston.views.tasks import read_tasks
 
 pytestmark = pytest.mark.process
 

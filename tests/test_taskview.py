@@ -11,12 +11,12 @@ from houston import actions
 from houston.core.lifecycle import MissionState
 from houston.home.layout import Home
 from houston.home.store import MissionRef, MissionStore
-from houston.taskview import (
+from houston.views.mission import mission_detail
+from houston.views.tasks import (
     count_states,
     list_row,
     merge_tasks,
     outline_tasks,
-    read_mission,
     read_outline,
     read_row,
     read_tasks,
@@ -184,7 +184,7 @@ def test_read_row_and_read_mission(home: Home) -> None:
     ref = actions.submit(store, b"name: Demo\ntasks:\n  - {id: a, agent: p/a}\n", "m.yaml")
     row = read_row(store, ref, datetime.now(UTC))
     assert (row["name"], row["total"], row["state"]) == ("Demo", 1, "COMMITTED")
-    view = read_mission(store, ref, datetime.now(UTC))
+    view = mission_detail(store, ref, datetime.now(UTC))
     assert view["tasks"][0]["id"] == "a" and view["task_counts"]["pending"] == 1
     assert [t["to"] for t in view["transitions"]] == ["PLANNING", "COMMITTED"]
     assert view["path"] == str(ref.path) and view["cancel_requested"] is False
@@ -195,7 +195,7 @@ def test_read_mission_of_a_hand_dropped_mission(home: Home) -> None:
     folder.mkdir()
     (folder / "mission.yaml").write_text("name: Manual\nbudget: {max_tokens: 5}\ntasks: []\n")
     store = MissionStore(home)
-    view = read_mission(store, store.locate("by-hand"), datetime.now(UTC))
+    view = mission_detail(store, store.locate("by-hand"), datetime.now(UTC))
     assert (view["name"], view["state"], view["budget"]) == (
         "Manual",
         "COMMITTED",

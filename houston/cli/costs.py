@@ -1,44 +1,18 @@
 """`houston costs`: spend by mission, agent, package or model (tokens in/out, cost).
 
-The dashboard's cost panel shows the same table (`houston.costs.cost_table`).
+The dashboard's cost panel shows the same table (`houston.views.costs.cost_table`).
 """
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import click
 
 from houston.cli import render
-from houston.core.errors import UsageError
-from houston.costs import GROUPS, cost_table, start_of_day
 from houston.home.store import MissionStore
-
-_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-
-
-def parse_since(text: str | None, now: datetime) -> datetime | None:
-    """Pure: `today`, an age (`7d`, `12h`, `2w`) or a UTC date `YYYY-MM-DD`; None = all."""
-    if text is None or text == "all":
-        return None
-    if text == "today":
-        return start_of_day(now)
-    if _DAY.match(text):
-        try:
-            return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
-        except ValueError:
-            pass
-    else:
-        from houston.cli.telemetry import parse_age
-
-        try:
-            return now - timedelta(seconds=parse_age(text))
-        except UsageError:
-            pass
-    raise UsageError(f"--since {text!r} is neither an age nor a date",
-                     fix="write today, all, an age such as 7d or 12h, or a date 2026-12-01")
+from houston.views.costs import GROUPS, cost_table, parse_since
 
 
 def format_costs(table: dict[str, Any]) -> str:

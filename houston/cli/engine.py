@@ -287,10 +287,10 @@ def retry(ctx: click.Context, mission_id: str, detach: bool, workers: int | None
 @click.pass_context
 def logs(ctx: click.Context, mission_id: str, task: str | None, follow: bool) -> None:
     """Print the logs of a mission's tasks (latest attempt), or of one TASK."""
-    from houston.engine import logview
+    from houston.views import logs
 
     store = MissionStore(_home(ctx).require())
-    logview.print_logs(store, store.resolve(mission_id).id, task, follow=follow,
+    logs.print_logs(store, store.resolve(mission_id).id, task, follow=follow,
                        write=_write_out, sleep=time.sleep)
 
 

@@ -1,6 +1,6 @@
 """Mission commands: `init`, `submit`, `ls`, `show`, `approve`, `reject`, `cancel`.
 
-Thin: each command parses its options, calls `houston.actions` or `houston.taskview`,
+Thin: each command parses its options, calls `houston.actions` or `houston.views`,
 and prints. Read commands never create the home (`Home.require()`); `submit` creates it
 only after the mission file proved valid, so bad input leaves the disk untouched.
 """
@@ -107,7 +107,7 @@ def read_mission_file(file: str, sets: dict[str, str] | None = None) -> tuple[by
 @click.pass_context
 def ls(ctx: click.Context, states: tuple[str, ...], limit: int, page: int, as_json: bool) -> None:
     """List missions, newest first, one page at a time."""
-    from houston.taskview import read_row
+    from houston.views.tasks import read_row
 
     chosen = tuple(dict.fromkeys(parse_state(s) for s in states)) or STATE_ORDER
     store = _store(ctx)
@@ -151,10 +151,10 @@ def format_ls(rows: list[dict[str, Any]], *, page: int, limit: int, total: int) 
 @click.pass_context
 def show(ctx: click.Context, mission_id: str, as_json: bool) -> None:
     """Show one mission: state, spend, tasks and transitions. ID may be a unique prefix."""
-    from houston.taskview import read_mission
+    from houston.views.mission import mission_detail
 
     store = _store(ctx)
-    view = read_mission(store, store.resolve(mission_id), datetime.now(UTC))
+    view = mission_detail(store, store.resolve(mission_id), datetime.now(UTC))
     if as_json:
         render.emit_json(view)
         return
@@ -162,28 +162,8 @@ def show(ctx: click.Context, mission_id: str, as_json: bool) -> None:
 
 
 def format_show(view: dict[str, Any]) -> str:
-    outcome = f" ({view['outcome']})" if view.get("outcome") else ""
-    cancel = " - cancel requested" if view.get("cancel_requested") else ""
-    counts = view["task_counts"]
-    raw_usage = view.get("usage")
-    usage: dict[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
-    if not (usage.get("tokens") or usage.get("cost")):
-        usage = {**usage, **view["task_usage"]}  # the engine has not summed it up yet
-    head = render.format_kv(
-        [
-            ("mission", view["id"]),
-            ("name", view["name"]),
-            ("state", f"{view['state']}{outcome}{cancel}"),
-            ("created", f"{view['created']} ({render.format_age(view['age'])} ago)"),
-            ("tasks", _task_summary(counts)),
-            ("spend", _spend(usage, view.get("budget"))),
-            *([("ended", ended)] if (ended := _ended(view)) else []),
-            ("path", view["path"]),
-            # why a mission ended without running (e.g. it did not validate)
-            *([("error", view["error"])] if view.get("error") else []),
-        ]
-    )
-    parts = [head]
+    """Pure: the mission's key lines, then its tasks, worktrees and transitions."""
+    parts = [_show_head(view)]
     if view["tasks"]:
         parts.append(render.format_table(TASK_COLUMNS, [_task_row(t) for t in view["tasks"]]))
     trees = [(t["id"], w["attempt"], w.get("state"), w.get("branch"), (w.get("commit") or "")[:10],
@@ -199,14 +179,29 @@ def format_show(view: dict[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
-def _ended(view: dict[str, Any]) -> str | None:
-    """Why a completed mission ended, in words (a budget stop with its recorded figure)."""
-    from houston.explain import end_reason
-
-    budget = view.get("budget")
-    end = end_reason(view, view.get("transitions") or [], view.get("tasks") or [],
-                     budget if isinstance(budget, dict) else None)
-    return str(end["text"]) if end else None
+def _show_head(view: dict[str, Any]) -> str:
+    outcome = f" ({view['outcome']})" if view.get("outcome") else ""
+    cancel = " - cancel requested" if view.get("cancel_requested") else ""
+    raw_usage = view.get("usage")
+    usage: dict[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
+    if not (usage.get("tokens") or usage.get("cost")):
+        usage = {**usage, **view["task_usage"]}  # the engine has not summed it up yet
+    end = view.get("end")
+    return render.format_kv(
+        [
+            ("mission", view["id"]),
+            ("name", view["name"]),
+            ("state", f"{view['state']}{outcome}{cancel}"),
+            ("created", f"{view['created']} ({render.format_age(view['age'])} ago)"),
+            ("tasks", _task_summary(view["task_counts"])),
+            ("spend", _spend(usage, view.get("budget"))),
+            # why a completed mission ended, in words (a budget stop with its figure)
+            *([("ended", str(end["text"]))] if end else []),
+            ("path", view["path"]),
+            # why a mission ended without running (e.g. it did not validate)
+            *([("error", view["error"])] if view.get("error") else []),
+        ]
+    )
 
 
 # The task counts `houston show` names, in this order, when not zero.
@@ -226,10 +221,18 @@ def _spend(usage: dict[str, Any], budget: Any) -> str:
     if isinstance(wall, int | float) and wall:
         text += f", {render.format_duration(float(wall))} wall time"
     if isinstance(budget, dict):
-        limits = [f"{k}={v}" for k, v in sorted(budget.items()) if v is not None]
+        limits = [f"{k}={_limit(k, v)}" for k, v in sorted(budget.items()) if v is not None]
         if limits:
             text += f" (budget: {', '.join(limits)})"
     return text
+
+
+def _limit(key: str, value: Any) -> str:
+    """A budget limit as people write it: the wall time as a duration (the detail holds
+    seconds: `10m` is 600.0), the rest as given."""
+    if key == "max_wall_time" and isinstance(value, int | float):
+        return render.format_duration(float(value))
+    return str(value)
 
 
 def _task_row(task: dict[str, Any]) -> tuple[Any, ...]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import threading
 import time
 from datetime import UTC, datetime
@@ -17,25 +16,15 @@ from typing import Any
 
 import click
 
-from houston.core.errors import UsageError
 from houston.core.lifecycle import MissionState
+from houston.core.timestamps import parse_age
 from houston.home.events import EventLog, EventTail
 from houston.home.gc import collect
 from houston.home.layout import Home
 from houston.home.logwatch import LogWatcher
 from houston.home.store import MissionStore
 
-_AGE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smhdw]?)\s*\Z")  # ASCII digits only
-_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 RECONCILE_SECONDS = 1.0
-
-
-def parse_age(text: str) -> float:
-    """Pure: `30d`, `12h`, `2w`, `90` (seconds) -> seconds."""
-    match = _AGE.match(text)
-    if not match:
-        raise UsageError(f"{text!r} is not an age", fix="write e.g. 30d, 12h, 2w or 3600")
-    return float(match.group(1)) * _UNIT[match.group(2)]
 
 
 def format_event(event: dict[str, Any]) -> str:

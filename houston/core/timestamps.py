@@ -7,7 +7,10 @@ without a zone is taken as UTC (Houston only writes UTC).
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+
+from houston.core.errors import UsageError
 
 
 def iso(ts: datetime) -> str:
@@ -40,3 +43,15 @@ def parse_epoch(value: object) -> float | None:
     """`parse_time` as a POSIX time."""
     parsed = parse_time(value)
     return parsed.timestamp() if parsed else None
+
+
+_AGE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smhdw]?)\s*\Z")  # ASCII digits only
+_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_age(text: str) -> float:
+    """`30d`, `12h`, `2w`, `90` (seconds) -> seconds (`houston gc --keep`, `costs --since`)."""
+    match = _AGE.match(text)
+    if not match:
+        raise UsageError(f"{text!r} is not an age", fix="write e.g. 30d, 12h, 2w or 3600")
+    return float(match.group(1)) * _UNIT[match.group(2)]

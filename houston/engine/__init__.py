@@ -9,6 +9,5 @@ load, close), `dispatch`, `attempts` (start, settle), `messages`, `pipelining`,
 `stopping`, `recording`, `spending`, `gating`, `iodispatch`, `sampling`, `follow`; over
 `mission_run` (one mission's tasks in memory) and `pool` (warm workers). The workers:
 `worker`, `io_worker`, `ray_worker` and `inbox` (their pipes). Also `recovery` (the crash
-sweep), `watch` (filesystem wake-ups), `progress` (terminal display), `logview`
-(`houston logs`). See docs/engine.md.
+sweep), `watch` (filesystem wake-ups), `progress` (terminal display). See docs/engine.md.
 """

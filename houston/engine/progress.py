@@ -192,16 +192,16 @@ def read_task_states(home: Any) -> ReadStates:
     the few files that decide it (result, lock owner, state.json), attempts unread."""
 
     def read(mission_id: str) -> dict[str, str]:
-        from houston import taskview
         from houston.core.errors import HoustonError
         from houston.home.layout import tasks_dir
         from houston.home.store import MissionStore
+        from houston.views.tasks import read_outline
 
         try:
             ref = MissionStore(home).locate(mission_id)
         except HoustonError:
             return {}  # the display must never stop the engine; events still count
-        outline = taskview.read_outline(ref.path)
+        outline = read_outline(ref.path)
         declared = (outline or {}).get("tasks", [])
         states = {str(row["id"]): str(TaskState.PENDING) for row in declared}
         try:

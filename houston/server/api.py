@@ -27,8 +27,9 @@ from houston.core.ids import is_decimal
 from houston.home.events import EventLog
 from houston.home.layout import MISSION_SPEC
 from houston.home.store import MissionStore
-from houston.metrics import LogMetrics
-from houston.server import acting, indexfile, listing, views
+from houston.server import acting, indexfile, listing
+from houston.views import logs, mission
+from houston.views.metrics import LogMetrics
 
 MAX_BODY = 1024 * 1024
 STATUS_BY_ERROR: list[tuple[type[HoustonError], int]] = [
@@ -99,7 +100,7 @@ class Api:
         return {
             "last_event_id": last,
             "workers": self.metrics.catch_up().workers,
-            "counts": views.counts(self.store),
+            "counts": mission.counts(self.store),
             "total": total,
             "offset": query.offset,
             "limit": query.limit,
@@ -111,7 +112,7 @@ class Api:
 
     def _show(self, mission_id: str) -> dict[str, Any]:
         last = self.log.last_id()
-        detail = views.mission_detail(self.store, self.store.resolve(mission_id))
+        detail = mission.mission_detail(self.store, self.store.resolve(mission_id))
         detail["last_event_id"] = last
         return detail
 
@@ -119,12 +120,12 @@ class Api:
         raw_attempt = request.query_params.get("attempt")
         attempt = int(raw_attempt) if raw_attempt and is_decimal(raw_attempt) else None
         stream = request.query_params.get("stream", "stdout")
-        tail = _int(request, "tail", views.LOG_TAIL_BYTES, 0, 1024 * 1024)
+        tail = _int(request, "tail", logs.LOG_TAIL_BYTES, 0, 1024 * 1024)
         task = request.path_params["task"]
 
         def read() -> dict[str, Any]:
             ref = self.store.resolve(request.path_params["id"])
-            return views.task_log(ref, task, attempt=attempt, stream=stream, tail_bytes=tail)
+            return logs.task_log(ref, task, attempt=attempt, stream=stream, tail_bytes=tail)
 
         return await self._call(read)
 

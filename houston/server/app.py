@@ -24,16 +24,15 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from houston.core.lifecycle import MissionState
-from houston.core.taskstate import TaskState
 from houston.home.events import EventLog
 from houston.home.layout import Home
 from houston.home.store import MissionStore
-from houston.metrics import LogMetrics, render
-from houston.server import views
 from houston.server.api import Api
 from houston.server.reads import Reads
 from houston.server.security import HEALTH_PATH, LOOPBACK_HOSTS, Guard
 from houston.server.sse import Feed, resume_point
+from houston.views import mission
+from houston.views.metrics import LogMetrics, render
 
 STATIC = Path(__file__).parent / "static"
 
@@ -85,11 +84,8 @@ class Pages:
         )
 
     def scrape(self) -> bytes:
-        busy = 0
-        for ref in self.store.list((MissionState.EXECUTING,), limit=10_000):
-            tasks = views.read_tasks(ref.path)
-            busy += sum(1 for t in tasks if t.get("state") == TaskState.RUNNING)
-        return render(self.metrics.catch_up(), views.counts(self.store), busy)
+        busy = mission.running_tasks(self.store)
+        return render(self.metrics.catch_up(), mission.counts(self.store), busy)
 
     async def prometheus(self, request: Request) -> Response:
         body = await run_in_threadpool(self.scrape)

@@ -26,8 +26,8 @@ from houston.core.errors import HoustonError, UsageError
 from houston.home.events import EventLog
 from houston.home.layout import Home
 from houston.home.store import MissionStore
-from houston.server import detail, produced, views
 from houston.server.api import MAX_BODY, error_response
+from houston.views import events, logs, produced
 
 
 class Reads:
@@ -57,13 +57,7 @@ class Reads:
     async def events(self, request: Request) -> Response:
         def read() -> dict[str, Any]:
             ref = self.store.resolve(request.path_params["id"])
-            started = self.store.summary(ref).get("started")
-            found = detail.mission_events(self.log, ref.id, started)
-            return {
-                "resources": detail.resource_series(found),
-                "tools": [e for e in found if e.get("type") == "tool.call"],
-                "budget": [e for e in found if str(e.get("type")).startswith("budget.")],
-            }
+            return events.mission_activity(self.store, self.log, ref)
 
         return await self._json(read)
 
@@ -78,7 +72,7 @@ class Reads:
 
     def _log_text(self, mission_id: str) -> tuple[str, str]:
         ref = self.store.resolve(mission_id)
-        return ref.id, views.mission_log(ref.path)
+        return ref.id, logs.mission_log(ref.path)
 
     async def outputs(self, request: Request) -> Response:
         def read() -> dict[str, Any]:
@@ -110,8 +104,7 @@ class Reads:
         return await self._json(read)
 
     async def costs(self, request: Request) -> Response:
-        from houston.cli.costs import parse_since
-        from houston.costs import GROUPS, cost_table
+        from houston.views.costs import GROUPS, cost_table, parse_since
 
         by = request.query_params.get("by", "mission")
         since = request.query_params.get("since") or None

@@ -71,7 +71,7 @@ H.renderEnd = function renderEnd(d) {
   box.hidden = !end && !d.cancel_requested;
   box.className = `end s-${d.outcome || "running"}`;
   if (end) box.textContent = `${end.text}${end.at ? ` — at ${H.clock(end.at)}` : ""}`;
-  else if (d.cancel_requested) box.textContent = `Cancel requested by ${d.cancel_requested}; stopping…`;
+  else if (d.cancel_requested) box.textContent = `Cancel requested by ${d.cancel_by || "someone"}; stopping…`;
 };
 
 H.renderFailures = function renderFailures(failures) {

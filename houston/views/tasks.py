@@ -1,6 +1,7 @@
-"""Read-only views of a mission for people: its tasks, its list row, its full picture.
+"""Read-only views of a mission's tasks and of its list row.
 
-Used by `houston ls`/`show`, the HTTP API and the dashboard. Nothing here writes.
+Used by `houston ls`/`show`, the HTTP API and the dashboard (the whole picture of one
+mission is houston.views.mission). Nothing here writes.
 The task files (docs/formats.md) are written by the engine and may be missing or half made
 (a mission dropped in by hand has no `tasks/` yet; an attempt may still be running):
 every reader tolerates that. Parsing is pure (`summarize_task`, `outline_tasks`,
@@ -9,16 +10,16 @@ every reader tolerates that. Parsing is pure (`summarize_task`, `outline_tasks`,
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from houston.core.ids import id_time, is_decimal
+from houston.core.ids import id_time
 from houston.core.taskstate import TaskState, count_by_state, state_from_records
 from houston.core.timestamps import iso_seconds, parse_time
-from houston.home import fsio
+from houston.home.layout import spec_file
 from houston.home.store import MissionRef, MissionStore
+from houston.views.taskfolder import TaskFolder, read_task_folders
 
 _MAX_SPEC_BYTES = 1024 * 1024
 
@@ -42,28 +43,40 @@ def summarize_task(
     exit_info = attempts.get(latest, {}).get("exit") or {}
     task_state = state_from_records(
         has_result=has_result, locked=bool(owner), saved=(state or {}).get("state"))
-    if has_result:
-        state = {"attempt": latest, "updated": exit_info.get("finished")}
-    elif owner:
-        state = {"attempt": owner.get("attempt"), "worker": owner.get("slot"),
-                 "updated": owner.get("since")}
-    state = state or {}
+    record = _progress_record(state, exit_info, latest, has_result, owner)
     return {
         "id": task_id,
         "agent": _text(spec.get("agent"), ""),
         "state": task_state,
-        "attempt": max(_int(state.get("attempt"), latest), latest),
+        "attempt": max(_int(record.get("attempt"), latest), latest),
         "attempts": len(attempts),
         "duration": _number(exit_info.get("duration")),
-        "usage": _sum_usage(a.get("usage") for a in attempts.values()),
-        "error": state.get("error") if task_state != TaskState.SUCCEEDED else None,
+        "usage": sum_usage(a.get("usage") for a in attempts.values()),
+        "error": record.get("error") if task_state != TaskState.SUCCEEDED else None,
         "initializer": spec.get("initializer") is True,
         "added_by": spec.get("added_by"),
         "needs": spec.get("needs") if isinstance(spec.get("needs"), list) else [],
-        "updated": state.get("updated"),
-        "worker": _slot(state.get("worker")) if task_state == TaskState.RUNNING else None,
+        "updated": record.get("updated"),
+        "worker": _slot(record.get("worker")) if task_state == TaskState.RUNNING else None,
         **_coding(attempts),
     }
+
+
+def _progress_record(
+    state: dict[str, Any] | None,
+    exit_info: dict[str, Any],
+    latest: int,
+    has_result: bool,
+    owner: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """Where the task's attempt, worker and last change are read: the last exit for a
+    succeeded task, the lock owner for a running one, else state.json."""
+    if has_result:
+        return {"attempt": latest, "updated": exit_info.get("finished")}
+    if owner:
+        return {"attempt": owner.get("attempt"), "worker": owner.get("slot"),
+                "updated": owner.get("since")}
+    return state or {}
 
 
 def _coding(attempts: dict[int, dict[str, Any]]) -> dict[str, Any]:
@@ -160,7 +173,7 @@ def _number(value: Any) -> float | None:
     return None
 
 
-def _sum_usage(usages: Any) -> dict[str, float]:
+def sum_usage(usages: Any) -> dict[str, float]:
     tokens, cost = 0, 0.0
     for usage in usages:
         if isinstance(usage, dict):
@@ -172,42 +185,39 @@ def _sum_usage(usages: Any) -> dict[str, float]:
 # -- reading files ----------------------------------------------------------------------
 
 
-def read_tasks(mission_path: Path) -> list[dict[str, Any]]:
-    """Every task of the mission at `mission_path`, declared ones first; never raises."""
-    materialized = {}
-    for task_id in _subfolders(mission_path / "tasks"):
-        materialized[task_id] = read_task(mission_path / "tasks" / task_id)
-    outline = read_outline(mission_path)
+def read_tasks(
+    mission_path: Path,
+    outline: dict[str, Any] | None = None,
+    folders: dict[str, TaskFolder] | None = None,
+) -> list[dict[str, Any]]:
+    """Every task of the mission at `mission_path`, declared ones first; never raises.
+    `outline` and `folders` are `read_outline(mission_path)` and
+    `read_task_folders(mission_path)` when the caller has read them already."""
+    if folders is None:
+        folders = read_task_folders(mission_path)
+    materialized = {task_id: task_row(folder) for task_id, folder in folders.items()}
+    if outline is None:
+        outline = read_outline(mission_path)
     declared = outline["tasks"] if outline else []
     return merge_tasks(declared, materialized)
 
 
-def read_task(folder: Path) -> dict[str, Any]:
-    attempts: dict[int, dict[str, Any]] = {}
-    for name in _subfolders(folder / "attempts"):
-        if is_decimal(name):
-            attempt = folder / "attempts" / name
-            attempts[int(name)] = {
-                "exit": _json_or_none(attempt / "exit.json"),
-                "usage": _json_or_none(attempt / "usage.json"),
-                "workspace": _json_or_none(attempt / "workspace.json"),
-                "session": _json_or_none(attempt / "claude-session.json"),
-            }
-    has_result = (folder / "result.json").is_file()
+def task_row(folder: TaskFolder) -> dict[str, Any]:
+    """Pure: `summarize_task` of a task folder read by `read_task_folder`."""
     return summarize_task(
-        folder.name,
-        _json_or_none(folder / "spec.json"),
-        _json_or_none(folder / "state.json"),
-        attempts,
-        has_result,
-        None if has_result else _json_or_none(folder / "lock" / "owner.json"),
+        folder.task_id,
+        folder.spec,
+        folder.state,
+        folder.attempts,
+        folder.has_result,
+        None if folder.has_result else folder.lock,
     )
 
 
 def read_outline(mission_path: Path) -> dict[str, Any] | None:
     """Name, budget and declared tasks of mission.yaml, read leniently; None if unreadable."""
     try:
-        with open(mission_path / "mission.yaml", "rb") as f:
+        with open(spec_file(mission_path), "rb") as f:
             raw = f.read(_MAX_SPEC_BYTES + 1)
     except OSError:
         return None
@@ -234,58 +244,15 @@ def read_row(store: MissionStore, ref: MissionRef, now: datetime) -> dict[str, A
     status = store.status(ref)
     if status.get("created"):
         return list_row(ref, status, None, now)
-    return list_row(ref, status, read_outline(ref.path), now, _folder_time(ref.path))
-
-
-def read_mission(store: MissionStore, ref: MissionRef, now: datetime) -> dict[str, Any]:
-    """Everything `houston show` and `GET /api/missions/{id}` tell about one mission."""
-    status = store.status(ref)
-    outline = read_outline(ref.path)
-    tasks = read_tasks(ref.path)
-    hand_made = not status.get("created")
-    row = list_row(ref, status, outline if hand_made else None, now, _folder_time(ref.path))
-    return {
-        **status,
-        "name": row["name"],
-        "created": row["created"],
-        "age": row["age"],
-        "path": str(ref.path),
-        "budget": outline["budget"] if outline else None,
-        "cancel_requested": (ref.path / "cancel.request").is_file(),
-        "task_counts": count_states(tasks),
-        "task_usage": _sum_usage(t["usage"] for t in tasks),
-        "tasks": tasks,
-        "transitions": store.transitions(ref),
-    }
+    return list_row(ref, status, read_outline(ref.path), now, folder_time(ref.path))
 
 
 def count_states(tasks: list[dict[str, Any]]) -> dict[str, int]:
     return count_by_state([task["state"] for task in tasks])
 
 
-def _folder_time(path: Path) -> datetime | None:
+def folder_time(path: Path) -> datetime | None:
     try:
         return datetime.fromtimestamp(path.stat().st_mtime, UTC)
     except OSError:
         return None
-
-
-def latest_attempt(task_folder: Path) -> int:
-    """The number of the task's newest attempt folder; 0 before its first attempt."""
-    return max((int(n) for n in _subfolders(task_folder / "attempts") if is_decimal(n)), default=0)
-
-
-def _subfolders(folder: Path) -> list[str]:
-    try:
-        with os.scandir(folder) as entries:
-            return sorted(e.name for e in entries if e.is_dir() and not e.name.startswith("."))
-    except OSError:
-        return []
-
-
-def _json_or_none(path: Path) -> dict[str, Any] | None:
-    try:
-        data = fsio.read_json(path)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None

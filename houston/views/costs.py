@@ -5,20 +5,24 @@ table from `cost_table`.
 An attempt that spent something has `usage.json` (`tokens`, `cost`, and where the runner
 knows them `input_tokens`, `output_tokens`, `model`); an llm attempt's `result.json` also
 names its model and the server's `usage` (`prompt_tokens`, `completion_tokens`).
-`group_spend` is pure; `spend_records` only reads files.
+`group_spend` and `parse_since` are pure; `spend_records` only reads files.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from houston.core.errors import UsageError
 from houston.core.ids import id_time
 from houston.core.lifecycle import MissionState
+from houston.core.timestamps import parse_age
 from houston.home import fsio
+from houston.home.layout import status_file, tasks_dir
 from houston.home.store import STATE_ORDER, MissionStore
 
 GROUPS = ("mission", "agent", "package", "model")
@@ -105,10 +109,10 @@ def _json(path: Path) -> dict[str, Any] | None:
 def mission_spend(mission: str, path: Path) -> list[Spend]:
     """Every attempt of one mission that recorded a spend."""
     found = []
-    for task in _names(path / "tasks"):
-        spec = _json(path / "tasks" / task / "spec.json") or {}
+    for task in _names(tasks_dir(path)):
+        spec = _json(tasks_dir(path) / task / "spec.json") or {}
         agent = str(spec.get("agent") or "?")
-        attempts = path / "tasks" / task / "attempts"
+        attempts = tasks_dir(path) / task / "attempts"
         for number in _names(attempts):
             usage = _json(attempts / number / "usage.json")
             if usage is None:
@@ -126,7 +130,7 @@ def _names(folder: Path) -> list[str]:
 
 
 def _spent_anything(folder: Path) -> bool:
-    status = _json(folder / "status.json")
+    status = _json(status_file(folder))
     usage = status.get("usage") if status else None
     if not isinstance(usage, dict):
         return True  # unknown: look at the attempts
@@ -161,3 +165,26 @@ def cost_table(store: MissionStore, by: str, since: datetime | None) -> dict[str
 
 def start_of_day(now: datetime) -> datetime:
     return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+def parse_since(text: str | None, now: datetime) -> datetime | None:
+    """Pure: `today`, an age (`7d`, `12h`, `2w`) or a UTC date `YYYY-MM-DD`; None = all."""
+    if text is None or text == "all":
+        return None
+    if text == "today":
+        return start_of_day(now)
+    if _DAY.match(text):
+        try:
+            return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+        except ValueError:
+            pass
+    else:
+        try:
+            return now - timedelta(seconds=parse_age(text))
+        except UsageError:
+            pass
+    raise UsageError(f"--since {text!r} is neither an age nor a date",
+                     fix="write today, all, an age such as 7d or 12h, or a date 2026-12-01")

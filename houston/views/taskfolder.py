@@ -1,0 +1,80 @@
+"""What one task folder holds (docs/formats.md), each file read once for every view of it:
+the task's row (houston.views.tasks) and its attempts' rows (houston.views.attempts).
+
+Only reads. A missing, torn or half-written file reads as None: the engine and its
+workers write these folders while they are read.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from houston.core.ids import is_decimal
+from houston.home import fsio
+from houston.home.layout import tasks_dir
+
+# The files of one attempt folder a view reads, by the key it reads them under.
+ATTEMPT_FILES = {
+    "exit": "exit.json",
+    "usage": "usage.json",
+    "workspace": "workspace.json",
+    "session": "claude-session.json",
+    "claim": "claim/owner.json",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFolder:
+    """A task's files: `lock` is lock/owner.json (the held lock), `attempts` maps each
+    attempt number to its files by the keys of ATTEMPT_FILES."""
+
+    task_id: str
+    spec: dict[str, Any] | None
+    state: dict[str, Any] | None
+    has_result: bool
+    lock: dict[str, Any] | None
+    attempts: dict[int, dict[str, Any]]
+
+
+def read_task_folder(folder: Path) -> TaskFolder:
+    attempts: dict[int, dict[str, Any]] = {}
+    for name in subfolders(folder / "attempts"):
+        if is_decimal(name):
+            attempt = folder / "attempts" / name
+            attempts[int(name)] = {key: read_record(attempt / file)
+                                   for key, file in ATTEMPT_FILES.items()}
+    return TaskFolder(
+        task_id=folder.name,
+        spec=read_record(folder / "spec.json"),
+        state=read_record(folder / "state.json"),
+        has_result=(folder / "result.json").is_file(),
+        lock=read_record(folder / "lock" / "owner.json"),
+        attempts=attempts,
+    )
+
+
+def read_task_folders(mission_path: Path) -> dict[str, TaskFolder]:
+    """Every task folder of the mission, by task id (in id order)."""
+    return {task_id: read_task_folder(tasks_dir(mission_path) / task_id)
+            for task_id in subfolders(tasks_dir(mission_path))}
+
+
+def subfolders(folder: Path) -> list[str]:
+    """The visible subfolders of `folder`, sorted; none if it cannot be listed."""
+    try:
+        with os.scandir(folder) as entries:
+            return sorted(e.name for e in entries if e.is_dir() and not e.name.startswith("."))
+    except OSError:
+        return []
+
+
+def read_record(path: Path) -> dict[str, Any] | None:
+    """A JSON object of a task or attempt folder; None if missing, torn or not an object."""
+    try:
+        data = fsio.read_json(path)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
