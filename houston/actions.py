@@ -221,7 +221,8 @@ def retry(
                 saved = taskfiles.read_state(ref.path, task_id)
                 # The last error stays until a new attempt says otherwise: why it failed.
                 taskfiles.write_state(ref.path, task_id, TaskState.PENDING,
-                                      int(saved.get("attempt") or 0), error=saved.get("error"))
+                                      saved.attempt if saved else 0,
+                                      error=saved.error if saved else None)
                 gates.reset(ref.path, task_id)  # a rejected gate asks the human again
         (ref.path / CANCEL_REQUEST).unlink(missing_ok=True)
         detail = {"by": by, "action": "retry"}

@@ -31,7 +31,8 @@ from houston.core.taskstate import (
     state_from_records,
 )
 from houston.engine.budget import Limits, Usage, capped, ceiling_from
-from houston.home import taskfiles
+from houston.home import attemptfiles, taskfiles
+from houston.home.records import ProcessRecord
 from houston.home.store import MissionRef
 from houston.mission import MissionSpec, TaskSpec, load_mission
 from houston.templating import check_result_ref, result_refs
@@ -50,7 +51,7 @@ class Running:
     deadline: float | None = None
     deadline_reason: str = ExitReason.TIMEOUT
     usage: Usage = field(default_factory=Usage)
-    agent: dict[str, Any] | None = None
+    agent: ProcessRecord | None = None  # agent.json, once read
     stop_reason: str | None = None
     stop_error: str | None = None  # what the attempt's error says when the stop ends it
     budget_figure: dict[str, Any] | None = None  # a budget stop's limit and spend (detail)
@@ -301,29 +302,24 @@ class MissionRun:
             return self.tasks[task_id]
         saved = taskfiles.read_state(self.folder, task_id)
         numbers = taskfiles.attempt_numbers(self.folder, task_id)
-        task = TaskRun(
-            task_id,
-            spec,
-            # state.json is written on failures only: a crash after a clean claim leaves
-            # just the attempt folder, and attempt numbers are never reused.
-            attempt=max([int(saved.get("attempt") or 0), *numbers]),
-            failures=int(saved.get("failures") or 0),
-            crashes=int(saved.get("crashes") or 0),
-            error=saved.get("error"),
-        )
+        task = TaskRun(task_id, spec)
+        if saved is not None:
+            task.failures, task.crashes, task.error = saved.failures, saved.crashes, saved.error
+        # The state is written on failures only: a crash after a clean claim leaves just
+        # the attempt folder, and attempt numbers are never reused.
+        task.attempt = max([saved.attempt if saved else 0, *numbers])
         task.usage = self._attempts_usage(task_id, numbers)
         task.state = state_from_records(
-            has_result=(self.folder / "tasks" / task_id / "result.json").exists(),
-            locked=False, saved=saved.get("state"), resuming=True)
+            has_result=taskfiles.has_result(self.folder, task_id), locked=False,
+            saved=saved.state if saved else None, resuming=True)
         self.tasks[task_id] = task
         return task
 
     def _attempts_usage(self, task_id: str, numbers: list[int]) -> Usage:
         total = Usage()
         for number in numbers:
-            found = taskfiles.read_attempt_json(
-                taskfiles.attempt_dir(self.folder, task_id, number), "usage.json"
-            )
+            found = attemptfiles.read_usage(
+                taskfiles.attempt_path(self.folder, task_id, number))
             total = total + Usage.from_dict(found)
         return total
 
@@ -345,8 +341,8 @@ class MissionRun:
         clash = [
             r["id"]
             for r in new
-            if taskfiles.read_spec(self.folder, r["id"]) not in (None,)
-            and (taskfiles.read_spec(self.folder, r["id"]) or {}).get("added_by") != added_by
+            if (known := taskfiles.read_spec(self.folder, r["id"])) is not None
+            and known.get("added_by") != added_by
         ]
         if clash:
             raise ValueError(f"add_tasks reuses existing task ids: {', '.join(clash)}")

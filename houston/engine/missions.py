@@ -25,18 +25,18 @@ from houston.engine.control import Control
 from houston.engine.emitter import Emitter
 from houston.engine.gating import GateKeeper
 from houston.engine.iodispatch import WorkerChoice
-from houston.engine.liveness import Identity
 from houston.engine.mission_run import MissionRun
 from houston.engine.options import EngineOptions
 from houston.engine.recording import TaskRecorder
 from houston.engine.stopping import Stopper
 from houston.home import fsio
+from houston.home.records import ProcessRecord
 from houston.home.store import MissionRef, MissionStore, complete_folder
 from houston.home.watch import Watcher
 
 
 class MissionKeeper:
-    def __init__(self, store: MissionStore, options: EngineOptions, identity: Identity,
+    def __init__(self, store: MissionStore, options: EngineOptions, identity: ProcessRecord,
                  active: ActiveMissions, control: Control, watcher: Watcher,
                  emitter: Emitter, parts: tuple[WorkerChoice, GateKeeper, Stopper,
                                                 TaskRecorder]) -> None:
@@ -78,7 +78,7 @@ class MissionKeeper:
             room -= 1
 
     def adopt(self, ref: MissionRef) -> None:
-        record = {**self.identity.to_dict(), "since": iso(utcnow())}
+        record = {**self.identity.encode(), "since": iso(utcnow())}
         fsio.write_json_atomic(ref.path / "engine.json", record, durable=False)
         self.emitter.emit("mission.state", ref.id, None, None,
                           {"state": MissionState.EXECUTING.value})

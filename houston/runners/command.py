@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from houston.core.errors import RunnerError
+from houston.home import attemptfiles
 from houston.runners import AgentContext, Job, Outcome, context
 
 _STDOUT_PARSE_LIMIT = 1 << 20
@@ -145,7 +146,7 @@ class CommandRunner:
             return Outcome(ok=False, error=f"{argv[0]} {what}",
                            exit_code=code if code >= 0 else None, signal=sig)
         try:
-            result = parse_result(result_path, attempt / "stdout.log")
+            result = parse_result(result_path, Path(attemptfiles.log_path(attempt, "stdout")))
         except InvalidResult as exc:
             return Outcome(ok=False, error=str(exc), exit_code=0)
         usage = result.get("usage")

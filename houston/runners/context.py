@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from houston.core.errors import RunnerError
+from houston.home import taskfiles
 from houston.runners import Job
 from houston.templating import TemplateError, referenced_tasks, resolve_results
 
 
 def read_result(mission_dir: str | Path, task_id: str) -> Any:
     """The accepted result of `task_id`, or None when it has none (yet)."""
-    path = Path(mission_dir) / "tasks" / task_id / "result.json"
+    path = Path(taskfiles.result_path(mission_dir, task_id))
     try:
         return json.loads(path.read_bytes())
     except FileNotFoundError:
