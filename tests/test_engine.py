@@ -211,7 +211,7 @@ def test_initializer_fans_out_and_collect_gathers(home: Home) -> None:
     path = MissionStore(home).locate(ref.id).path
     results = json.loads((path / "outputs" / "results.json").read_text())
     assert results["item-2"] == {"n": 3}
-    assert taskfiles.read_spec(path, "item-0")["added_by"] == "init"
+    assert taskfiles.read_spec(path, "item-0").added_by == "init"
 
 
 def test_blackboard_through_context_and_files(home: Home) -> None:

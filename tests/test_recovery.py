@@ -28,7 +28,7 @@ from houston.engine.recovery import sweep
 from houston.home import attemptfiles, claims, fsio, taskfiles
 from houston.home.events import EventLog
 from houston.home.layout import Home
-from houston.home.records import ProcessRecord
+from houston.home.records import ProcessRecord, SpecRecord
 from houston.home.store import MissionStore
 
 pytestmark = pytest.mark.process
@@ -237,10 +237,7 @@ def _fake_executing(home: Home, engine: dict[str, object], task_owner: dict[str,
     entries = [json.loads(line) for line in trail.read_text().splitlines()]
     entries[-1].update(pid=engine["pid"], ts="2000-01-01T00:00:00.000Z")
     trail.write_text("".join(json.dumps(e) + "\n" for e in entries))
-    spec = {"id": "a", "agent": "core/shell", "inputs": {"command": "true"}, "needs": [],
-            "retries": None, "timeout": None, "budget": None, "initializer": False,
-            "added_by": None}
-    taskfiles.write_spec(ref.path, spec)
+    taskfiles.write_spec(ref.path, SpecRecord("a", "core/shell", {"command": "true"}))
     taskfiles.write_state(ref.path, "a", "running", 1)
     taskfiles.attempt_dir(ref.path, "a", 1).mkdir(parents=True)
     if task_owner is not None:

@@ -77,7 +77,7 @@ class Attempts:
     # -- starting -------------------------------------------------------------------
 
     def start_attempt(self, m: MissionRun, t: TaskRun, worker: WorkerRecord) -> None:
-        ref = str(t.spec["agent"])
+        ref = t.spec.agent
         try:
             agent, package_dir = self.catalog.find(ref)
             agent_dict, agent_budget = self.agent_data(ref, agent)
@@ -85,21 +85,21 @@ class Attempts:
         except HoustonError as exc:
             self.recorder.fail_task(m, t, str(exc).splitlines()[0])
             return
-        limits = budget.Limits.from_dict(t.spec.get("budget") or agent_budget)
-        timeout = t.spec.get("timeout") or agent.timeout
+        limits = budget.Limits.from_dict(t.spec.budget or agent_budget)
+        timeout = t.spec.timeout or agent.timeout
         run = self._begin(m, t, worker, agent, (timeout, limits.max_wall_time))
         job = Job(
             mission_id=m.id, task_id=t.id, attempt=run.number, agent_ref=ref,
             agent=agent_dict, prompt=agent.prompt, package_dir=str(package_dir),
-            inputs=dict(t.spec.get("inputs") or {}), mission_dir=str(m.folder),
+            inputs=dict(t.spec.inputs), mission_dir=str(m.folder),
             attempt_dir=run.path, timeout=timeout, env=job_env,
             budget={**limits.__dict__, **self.budgets.mission_share(m, t)},
-            needs=list(t.spec.get("needs") or ()),
+            needs=list(t.spec.needs),
         )
         # The worker claims the task (mkdir lock, owner.json = itself and its slot), and on
         # success accepts the result and releases the lock into the attempt folder: that
         # work runs in parallel on the workers instead of serially in the engine.
-        claim = Claim(slot=worker.slot, spec=t.spec, accept=not t.initializer)
+        claim = Claim(slot=worker.slot, spec=t.spec.encode(), accept=not t.initializer)
         if not run.queued:
             self.emitter.attempt_started(m, t, worker)
         self.queues.push(worker, (m.id, t.id))
@@ -120,7 +120,7 @@ class Attempts:
             run.arm(now_mono, now_wall)
         t.attempt = number
         m.begin(t, run)
-        retries = t.spec.get("retries")
+        retries = t.spec.retries
         t.retries = int(agent.retries or 0) if retries is None else int(retries)
         t.runner = agent.runner_name
         return run
@@ -287,5 +287,5 @@ class Attempts:
 
     def crash_cap(self, m: MissionRun, t: TaskRun) -> int:
         """The task's `crash_cap`, else its mission's, else the engine's (3)."""
-        return crash_cap_of(t.spec.get("crash_cap"), m.spec.crash_cap, self.options.crash_cap)
+        return crash_cap_of(t.spec.crash_cap, m.spec.crash_cap, self.options.crash_cap)
 

@@ -293,7 +293,7 @@ class Engine:
         self._timers["sweep"] = time.monotonic() + self.options.sweep_every
         try:
             # The first pass (at start) is full: records that disagree, leftover files.
-            actions = sweep(self.home, me=self.identity.encode(), full=self._first_sweep)
+            actions = sweep(self.home, me=self.identity, full=self._first_sweep)
             self._first_sweep = False
         except HoustonError as exc:
             actions = [{"action": "error", "error": str(exc)}]

@@ -35,11 +35,11 @@ from houston.engine.liveness import (
 )
 from houston.home import attemptfiles, claims, fsio, killpoints, move_repair, taskfiles
 from houston.home.layout import Home
-from houston.home.records import ExitRecord, OwnerRecord, StateRecord
+from houston.home.records import ExitRecord, OwnerRecord, ProcessRecord, StateRecord
 from houston.home.store import MissionStore
 
 
-def engine_alive(mission_dir: Path, me: dict[str, Any] | None = None) -> bool:
+def engine_alive(mission_dir: Path, me: ProcessRecord | None = None) -> bool:
     """True if the engine of an EXECUTING mission may still be running it.
 
     Both witnesses are asked: engine.json (written just after the claim) and the pid that
@@ -51,8 +51,8 @@ def engine_alive(mission_dir: Path, me: dict[str, Any] | None = None) -> bool:
     except (FileNotFoundError, ValueError):
         record = None
     if isinstance(record, dict):
-        if me is not None and record.get("pid") == me.get("pid") and (
-            record.get("start_token") == me.get("start_token")
+        if me is not None and record.get("pid") == me.pid and (
+            record.get("start_token") == me.start_token
         ):
             return True
         if is_alive(record):
@@ -80,7 +80,7 @@ def _claimer_alive(mission_dir: Path) -> bool:
         return False
 
 
-def sweep(home: Home, *, me: dict[str, Any] | None = None, grace: float = 1.0,
+def sweep(home: Home, *, me: ProcessRecord | None = None, grace: float = 1.0,
           full: bool = True) -> list[dict[str, Any]]:
     """One recovery pass; returns what it did (one dict per action).
 
@@ -103,7 +103,7 @@ def sweep(home: Home, *, me: dict[str, Any] | None = None, grace: float = 1.0,
     return actions
 
 
-def _recover_mission(store: MissionStore, mission_id: str, me: dict[str, Any] | None,
+def _recover_mission(store: MissionStore, mission_id: str, me: ProcessRecord | None,
                      grace: float) -> dict[str, Any] | None:
     """Requeue a dead engine's mission (under the recovery lock); what was done, or None
     if its engine turned out alive or another recoverer got there first."""

@@ -50,8 +50,8 @@ class ProcessRecord:
     host: str | None = None
     boot_id: str | None = None
 
-    def encode(self) -> dict[str, Any]:
-        record: dict[str, Any] = {"pid": self.pid, "start_token": self.start_token}
+    def encode(self) -> dict[str, object]:
+        record: dict[str, object] = {"pid": self.pid, "start_token": self.start_token}
         if self.host is not None or self.boot_id is not None:
             record.update(host=self.host, boot_id=self.boot_id)
         return record
@@ -81,7 +81,7 @@ class OwnerRecord:
     since: str | None
     attempt: int
 
-    def encode(self) -> dict[str, Any]:
+    def encode(self) -> dict[str, object]:
         return {"pid": self.pid, "start_token": self.start_token, "host": self.host,
                 "boot_id": self.boot_id, "slot": self.slot, "nonce": self.nonce,
                 "since": self.since, "attempt": self.attempt}
@@ -110,7 +110,7 @@ class StateRecord:
     failures: int = 0
     crashes: int = 0
 
-    def encode(self) -> dict[str, Any]:
+    def encode(self) -> dict[str, object]:
         return {"state": self.state, "attempt": self.attempt, "updated": self.updated,
                 "error": self.error, "worker": self.worker, "failures": self.failures,
                 "crashes": self.crashes}
@@ -138,8 +138,8 @@ class ExitRecord:
     error: str | None = None
     worker: int | None = None
 
-    def encode(self) -> dict[str, Any]:
-        record: dict[str, Any] = {
+    def encode(self) -> dict[str, object]:
+        record: dict[str, object] = {
             "code": self.code, "signal": self.signal, "reason": self.reason,
             "started": self.started, "finished": self.finished, "duration": self.duration,
             "error": self.error}
@@ -156,3 +156,51 @@ class ExitRecord:
                    _opt_str(data.get("started")), _opt_str(data.get("finished")),
                    float(duration) if isinstance(duration, int | float) else None,
                    _opt_str(data.get("error")), _opt_int(data.get("worker")))
+
+
+@dataclass(frozen=True, slots=True)
+class SpecRecord:
+    """tasks/<t>/spec.json: the task as resolved, written once and never changed.
+    `workspace` and `crash_cap` are written only when set."""
+
+    id: str
+    agent: str
+    inputs: dict[str, Any]
+    needs: tuple[str, ...] = ()
+    retries: int | None = None
+    timeout: float | None = None
+    budget: dict[str, Any] | None = None
+    initializer: bool = False
+    added_by: str | None = None
+    gate: str = "none"
+    workspace: str | None = None
+    crash_cap: int | None = None
+
+    def encode(self) -> dict[str, object]:
+        record: dict[str, object] = {
+            "id": self.id, "agent": self.agent, "inputs": self.inputs,
+            "needs": list(self.needs), "retries": self.retries, "timeout": self.timeout,
+            "budget": self.budget, "initializer": self.initializer,
+            "added_by": self.added_by, "gate": self.gate}
+        if self.workspace:
+            record["workspace"] = self.workspace
+        if self.crash_cap is not None:
+            record["crash_cap"] = self.crash_cap
+        return record
+
+    @classmethod
+    def parse(cls, data: Any) -> SpecRecord | None:
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+            return None
+        inputs, needs, budget = data.get("inputs"), data.get("needs"), data.get("budget")
+        timeout = data.get("timeout")
+        return cls(
+            data["id"], str(data.get("agent") or ""),
+            inputs if isinstance(inputs, dict) else {},
+            tuple(str(n) for n in needs) if isinstance(needs, list) else (),
+            _opt_int(data.get("retries")),
+            timeout if isinstance(timeout, int | float) and not isinstance(timeout, bool)
+            else None,
+            budget if isinstance(budget, dict) else None, data.get("initializer") is True,
+            _opt_str(data.get("added_by")), str(data.get("gate") or "none"),
+            _opt_str(data.get("workspace")), _opt_int(data.get("crash_cap")))

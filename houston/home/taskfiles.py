@@ -20,7 +20,7 @@ from houston.clock import utcnow
 from houston.core.ids import is_decimal
 from houston.core.timestamps import iso
 from houston.home import fsio
-from houston.home.records import StateRecord
+from houston.home.records import SpecRecord, StateRecord
 
 
 def write_json_fast(path: Path | str, obj: Any) -> None:
@@ -88,22 +88,22 @@ def task_ids(mission_dir: Path) -> list[str]:
     return sorted(n for n in names if not n.startswith("."))
 
 
-def read_spec(mission_dir: Path, task_id: str) -> dict[str, Any] | None:
+def read_spec(mission_dir: Path, task_id: str) -> SpecRecord | None:
     try:
         data = fsio.read_json(task_dir(mission_dir, task_id) / "spec.json")
     except (FileNotFoundError, ValueError):
         return None
-    return data if isinstance(data, dict) else None
+    return SpecRecord.parse(data)
 
 
-def write_spec(mission_dir: Path, spec: dict[str, Any]) -> bool:
+def write_spec(mission_dir: Path, spec: SpecRecord) -> bool:
     """Write spec.json once; False if the task already exists (idempotent materialize)."""
-    folder = task_dir(mission_dir, spec["id"])
+    folder = task_dir(mission_dir, spec.id)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "spec.json"
     if path.exists():
         return False
-    write_json_fast(path, spec)
+    write_json_fast(path, spec.encode())
     return True
 
 
@@ -179,6 +179,7 @@ def attempt_numbers(mission_dir: Path, task_id: str) -> list[int]:
 
 
 def keep_spec(task_dir: str, spec: dict[str, Any]) -> None:
-    """The claimer's copy of its job's spec, once (the task folder exists by now)."""
+    """The claimer's copy of its job's spec (`SpecRecord.encode` by the engine), once (the
+    task folder exists by now)."""
     if not os.path.exists(f"{task_dir}/spec.json"):  # noqa: PTH110 - str paths: hot path
         write_json_fast(f"{task_dir}/spec.json", spec)
