@@ -23,7 +23,7 @@ from houston.core.errors import ConflictError, IllegalTransition, UsageError
 from houston.core.lifecycle import MissionState, Outcome, Reason
 from houston.core.taskstate import TaskState, fresh_counts
 from houston.core.timestamps import iso
-from houston.home import fsio
+from houston.home import fsio, taskfiles
 from houston.home.store import MissionRef, MissionStore, is_plain_name
 
 RACE_RETRIES = 8
@@ -205,7 +205,6 @@ def retry(
     numbers keep growing, old attempts stay on disk). An engine then claims the mission.
     """
     from houston.engine import gates
-    from houston.home import taskfiles
 
     def once(ref: MissionRef) -> MissionRef:
         status = store.status(ref)
@@ -254,7 +253,7 @@ def decide_task(
                 f"task {task} of mission {ref.id} is not waiting for approval"
                 + (f" (its gate is {found})" if found else "")
                 + ("" if ref.state is MissionState.EXECUTING else f" (the mission is {ref.state})"),
-                where=str(ref.path / "tasks" / task),
+                where=str(taskfiles.task_dir(ref.path, task)),
                 fix=f"see `houston show {ref.id}`: only a task shown as waiting can be decided",
             )
         gates.decide(ref.path, task, decision, by)
