@@ -22,12 +22,11 @@ from houston.clock import utcnow
 from houston.core.errors import ConflictError, IllegalTransition, UsageError
 from houston.core.lifecycle import MissionState, Outcome, Reason
 from houston.core.taskstate import TaskState, fresh_counts
-from houston.core.timestamps import iso
-from houston.home import fsio, taskfiles
+from houston.home import taskfiles
+from houston.home.cancels import withdraw_cancel_request, write_cancel_request
 from houston.home.store import MissionRef, MissionStore, is_plain_name
 
 RACE_RETRIES = 8
-CANCEL_REQUEST = "cancel.request"
 
 T = TypeVar("T")
 
@@ -54,7 +53,7 @@ def submit(
     The mission lands in PLANNING, and goes straight on to COMMITTED when it has no gate
     (reason `user_request`) or when `approve` is given for a gated one (`gate_approved`).
     """
-    from houston.agent_check import check_agents
+    from houston.agents.check import check_agents
     from houston.mission import load_mission  # pydantic is slow to import: only here
 
     spec = load_mission(data, source)  # raises SpecError before anything touches disk
@@ -82,7 +81,7 @@ def submit(
 
 def _workspace_record(data: bytes, repo: str | None, source: str) -> dict[str, str] | None:
     from houston.core.errors import HoustonError, SpecError
-    from houston.workspace import record_at_submit
+    from houston.workspaces.workspace import record_at_submit
 
     try:
         return record_at_submit(data, repo, Path.cwd())
@@ -144,7 +143,7 @@ def cancel(
             return CancelResult(moved, requested=False)
         if ref.state is MissionState.EXECUTING:
             return CancelResult(request_cancel(store, ref, by=by, now=now), requested=True)
-        status = store.status(ref)
+        status = store.summary(ref)
         raise IllegalTransition(
             f"mission {ref.id} has already finished ({status.get('outcome') or 'completed'})",
             where=str(ref.path),
@@ -166,9 +165,7 @@ def request_cancel(
         current = store.locate(ref.id)
         if current.state is not MissionState.EXECUTING:
             raise ConflictError(f"mission {ref.id} is no longer {MissionState.EXECUTING}")
-        path = current.path / CANCEL_REQUEST
-        if not path.exists():
-            fsio.write_json_atomic(path, {"ts": iso(now or utcnow()), "by": by})
+        write_cancel_request(current.path, by, now or utcnow())
     return current
 
 
@@ -201,34 +198,45 @@ def retry(
     """COMPLETED (failed or cancelled) -> COMMITTED: its unfinished tasks run again.
 
     Tasks with an accepted result keep it and never run again; every other task goes back
-    to pending with fresh retry and crash counters, so it runs as a new attempt (attempt
+    to pending with fresh failure and crash counters, so it runs as a new attempt (attempt
     numbers keep growing, old attempts stay on disk). An engine then claims the mission.
     """
-    from houston.engine import gates
 
     def once(ref: MissionRef) -> MissionRef:
-        status = store.status(ref)
-        if ref.state is not MissionState.COMPLETED or status.get("outcome") == Outcome.SUCCEEDED:
-            raise IllegalTransition(
-                f"cannot retry mission {ref.id}: it is {ref.state}"
-                + (f" ({status.get('outcome')})" if ref.state is MissionState.COMPLETED else ""),
-                where=str(ref.path),
-                fix="only failed or cancelled missions can be retried; see `houston show`",
-            )
-        for task_id in taskfiles.task_ids(ref.path):
-            if taskfiles.read_result(ref.path, task_id) is None:
-                saved = taskfiles.read_state(ref.path, task_id)
-                # The last error stays until a new attempt says otherwise: why it failed.
-                taskfiles.write_state(ref.path, task_id, TaskState.PENDING,
-                                      saved.attempt if saved else 0,
-                                      error=saved.error if saved else None)
-                gates.reset(ref.path, task_id)  # a rejected gate asks the human again
-        (ref.path / CANCEL_REQUEST).unlink(missing_ok=True)
+        _refuse_unless_retryable(store, ref)
+        _reset_unfinished_tasks(ref.path)
+        withdraw_cancel_request(ref.path)
         detail = {"by": by, "action": "retry"}
         return store.move(ref.id, MissionState.COMPLETED, MissionState.COMMITTED,
                           Reason.USER_REQUEST, detail=detail, now=now)
 
     return _retrying(store, store.resolve(mission), once)
+
+
+def _refuse_unless_retryable(store: MissionStore, ref: MissionRef) -> None:
+    """Only a mission that completed without success can be retried."""
+    status = store.summary(ref)
+    if ref.state is not MissionState.COMPLETED or status.get("outcome") == Outcome.SUCCEEDED:
+        raise IllegalTransition(
+            f"cannot retry mission {ref.id}: it is {ref.state}"
+            + (f" ({status.get('outcome')})" if ref.state is MissionState.COMPLETED else ""),
+            where=str(ref.path),
+            fix="only failed or cancelled missions can be retried; see `houston show`",
+        )
+
+
+def _reset_unfinished_tasks(mission_dir: Path) -> None:
+    """Every task without an accepted result goes back to pending."""
+    from houston.home import gates
+
+    for task_id in taskfiles.task_ids(mission_dir):
+        if taskfiles.read_result(mission_dir, task_id) is None:
+            saved = taskfiles.read_state(mission_dir, task_id)
+            # The last error stays until a new attempt says otherwise: why it failed.
+            taskfiles.write_state(mission_dir, task_id, TaskState.PENDING,
+                                  saved.attempt if saved else 0,
+                                  error=saved.error if saved else None)
+            gates.reset(mission_dir, task_id)  # a rejected gate asks the human again
 
 
 def decide_task(
@@ -240,7 +248,7 @@ def decide_task(
     waiting: a task not gated, not yet reached, or already decided is an error that says so.
     The engine running the mission releases the task (approved) or fails it (`rejected`).
     """
-    from houston.engine import gates
+    from houston.home import gates
 
     ref = store.resolve(mission)
     if not is_plain_name(task):

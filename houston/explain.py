@@ -19,17 +19,6 @@ ACTORS = {
 BUDGET_KEYS = {"tokens": "max_tokens", "cost": "max_cost", "wall_time": "max_wall_time"}
 
 
-BUDGET_STOP_KEYS = ("scope", "kind", "limit", "spent", "needed", "task")
-
-
-def budget_stop(reason: str, detail: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The figure a budget stop recorded in its closing transition (which budget, its
-    limit, the amount spent), kept in status.json as `budget_stop`."""
-    if reason != "budget_exceeded" or not detail or "kind" not in detail:
-        return None
-    return {key: detail[key] for key in BUDGET_STOP_KEYS if key in detail}
-
-
 def figure(kind: str, value: float) -> str:
     if kind == "cost":
         return f"${value:,.4f}"

@@ -2,7 +2,7 @@
 
 Pure: `load_mission` takes the file's bytes (or text) and its name and returns a
 `MissionSpec`, or raises `SpecError` with file:line:column, what is wrong and what to do.
-Reading is strict (`houston.yamlstrict`); the models refuse unknown keys and wrong types;
+Reading is strict (`houston.core.yamlstrict`); the models refuse unknown keys and wrong types;
 `check_mission` then checks what spans fields: unique task ids, `needs` that name tasks,
 no cycles, at least one task, one requirement per package.
 """
@@ -17,10 +17,10 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from houston.core import dag
+from houston.core.templating import check_result_ref, result_refs
+from houston.core.yamlstrict import Document, Problem, load, shorten, validate
+from houston.core.yamlstrict_messages import closest_key
 from houston.pkg.params import Parameter
-from houston.templating import check_result_ref, result_refs
-from houston.yamlstrict import Document, Problem, load, shorten, validate
-from houston.yamlstrict_messages import closest_key
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 AGENT_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}/[a-z0-9][a-z0-9_.-]{0,63}$"

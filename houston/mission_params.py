@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from houston import yamlstrict
+from houston.core import yamlstrict
 from houston.core.errors import SpecError, UsageError
 from houston.pkg.params import Parameter, ParamTypeError, convert
 

@@ -63,27 +63,36 @@ def mission_spans(detail: Mapping[str, Any], tools: list[dict[str, Any]],
     call reported: {(task, attempt): {"model", "input_tokens", "output_tokens"}}."""
     start = _ns(detail.get("started") or detail.get("created"), 0)
     end = _ns(detail.get("finished"), start)
-    root = SpanRecord("mission", None, f"invoke_workflow {detail.get('name')}", start, end, {
-        "gen_ai.operation.name": "invoke_workflow", "houston.mission.id": detail.get("id"),
-        "houston.mission.outcome": detail.get("outcome") or "",
-        "gen_ai.usage.tokens": int((detail.get("usage") or {}).get("tokens") or 0),
-    }, None if detail.get("outcome") == Outcome.SUCCEEDED else str(detail.get("outcome")))
-    spans = [root]
+    spans = [_mission_span(detail, start, end)]
     attempts = [a for a in detail.get("attempts") or [] if a.get("started")]
     for task in detail.get("tasks") or []:
         mine = [a for a in attempts if a["task"] == task["id"]]
         if not mine:
             continue
-        t_start = min(_ns(a["started"], start) for a in mine)
-        t_end = max(_ns(a.get("finished"), end) for a in mine)
-        spans.append(SpanRecord(f"task:{task['id']}", "mission",
-                                f"invoke_agent {task.get('agent')}", t_start, t_end, {
-            "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": task.get("agent"),
-            "houston.task.id": task["id"], "houston.task.state": task.get("state"),
-        }, task.get("error") if task.get("state") == TaskState.FAILED else None))
+        spans.append(_task_span(task, mine, start, end))
         for a in mine:
             spans.extend(_attempt_spans(task["id"], a, end, tools, models))
     return spans
+
+
+def _mission_span(detail: Mapping[str, Any], start: int, end: int) -> SpanRecord:
+    return SpanRecord("mission", None, f"invoke_workflow {detail.get('name')}", start, end, {
+        "gen_ai.operation.name": "invoke_workflow", "houston.mission.id": detail.get("id"),
+        "houston.mission.outcome": detail.get("outcome") or "",
+        "gen_ai.usage.tokens": int((detail.get("usage") or {}).get("tokens") or 0),
+    }, None if detail.get("outcome") == Outcome.SUCCEEDED else str(detail.get("outcome")))
+
+
+def _task_span(task: Mapping[str, Any], attempts: list[dict[str, Any]], start: int,
+               end: int) -> SpanRecord:
+    """A task's span runs from its first attempt's start to its last attempt's end."""
+    t_start = min(_ns(a["started"], start) for a in attempts)
+    t_end = max(_ns(a.get("finished"), end) for a in attempts)
+    return SpanRecord(f"task:{task['id']}", "mission",
+                      f"invoke_agent {task.get('agent')}", t_start, t_end, {
+        "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": task.get("agent"),
+        "houston.task.id": task["id"], "houston.task.state": task.get("state"),
+    }, task.get("error") if task.get("state") == TaskState.FAILED else None)
 
 
 def _attempt_spans(task: str, a: Mapping[str, Any], end: int, tools: list[dict[str, Any]],
@@ -97,23 +106,33 @@ def _attempt_spans(task: str, a: Mapping[str, Any], end: int, tools: list[dict[s
     }, (a.get("error") or a.get("reason")) if failed else None)]
     model = models.get((task, int(a["attempt"])))
     if model:
-        spans.append(SpanRecord(f"{key}:chat", key, f"chat {model['model']}", a_start, a_end, {
-            "gen_ai.operation.name": "chat", "gen_ai.request.model": model["model"],
-            "gen_ai.usage.input_tokens": int(model.get("input_tokens") or 0),
-            "gen_ai.usage.output_tokens": int(model.get("output_tokens") or 0),
-        }))
-    for i, tool in enumerate(t for t in tools if t.get("task") == task
-                             and t.get("attempt") == a["attempt"]):
-        data = tool.get("data") or {}
-        t_end = int(float(tool.get("ts") or 0) * 1e9)
-        t_start = t_end - int(float(data.get("duration_ms") or 0) * 1e6)
-        spans.append(SpanRecord(f"{key}:tool{i}", key, f"execute_tool {data.get('tool')}",
-                                t_start, t_end, {
-            "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": str(data.get("tool")),
-            "houston.tool.summary": str(data.get("summary") or ""),
-            "houston.tool.outcome": str(data.get("outcome") or ""),
-        }, None if data.get("outcome") in (None, "ok") else str(data.get("outcome"))))
+        spans.append(_model_span(key, model, a_start, a_end))
+    mine = [t for t in tools if t.get("task") == task and t.get("attempt") == a["attempt"]]
+    spans.extend(_tool_span(key, i, tool) for i, tool in enumerate(mine))
     return spans
+
+
+def _model_span(attempt_key: str, model: Mapping[str, Any], start: int,
+                end: int) -> SpanRecord:
+    """The attempt's model calls as one span over the attempt (their usage is summed)."""
+    return SpanRecord(f"{attempt_key}:chat", attempt_key, f"chat {model['model']}", start, end, {
+        "gen_ai.operation.name": "chat", "gen_ai.request.model": model["model"],
+        "gen_ai.usage.input_tokens": int(model.get("input_tokens") or 0),
+        "gen_ai.usage.output_tokens": int(model.get("output_tokens") or 0),
+    })
+
+
+def _tool_span(attempt_key: str, index: int, tool: Mapping[str, Any]) -> SpanRecord:
+    """One `tool.call` event: it is logged when the call ends, with its duration."""
+    data = tool.get("data") or {}
+    t_end = int(float(tool.get("ts") or 0) * 1e9)
+    t_start = t_end - int(float(data.get("duration_ms") or 0) * 1e6)
+    return SpanRecord(f"{attempt_key}:tool{index}", attempt_key,
+                      f"execute_tool {data.get('tool')}", t_start, t_end, {
+        "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": str(data.get("tool")),
+        "houston.tool.summary": str(data.get("summary") or ""),
+        "houston.tool.outcome": str(data.get("outcome") or ""),
+    }, None if data.get("outcome") in (None, "ok") else str(data.get("outcome")))
 
 
 def attempt_models(mission_path: Any, attempts: list[dict[str, Any]]) -> dict[

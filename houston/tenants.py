@@ -20,7 +20,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from houston import yamlstrict
+from houston.core import yamlstrict
 
 GENERATED = "# Generated from teams.yaml by `houston tenants render`: edit teams.yaml instead.\n"
 DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]{0,40}[a-z0-9])?$")
@@ -89,14 +89,7 @@ def _listing(names: list[str]) -> str:
 
 def _team(name: str, team: Team) -> str:
     namespace = f"houston-{name}"
-    hosts = ",".join(["houston", f"houston.{namespace}", f"houston.{namespace}.svc",
-                      f"houston.{namespace}.svc.cluster.local"])
-    budget = {"HOUSTON_BUDGET_MAX_TOKENS": team.budget.max_tokens,
-              "HOUSTON_BUDGET_MAX_COST": team.budget.max_cost,
-              "HOUSTON_BUDGET_MAX_CONCURRENCY": team.budget.max_concurrency}
-    literals = [f"HOUSTON_ALLOWED_HOSTS={hosts}",
-                *(f"{key}={_number(value)}" for key, value in budget.items()
-                  if value is not None)]
+    literals = _config_literals(namespace, team)
     quota = {**DEFAULT_QUOTA, **team.quota}
     lines = [GENERATED, f"# Team {name}.\n",
              "apiVersion: kustomize.config.k8s.io/v1beta1\n", "kind: Kustomization\n",
@@ -107,6 +100,17 @@ def _team(name: str, team: Team) -> str:
              "      - op: replace\n", "        path: /spec/hard\n", "        value:\n",
              *(f"          {key}: {json.dumps(value)}\n" for key, value in quota.items())]
     return "".join(lines)
+
+
+def _config_literals(namespace: str, team: Team) -> list[str]:
+    """The team's houston-config entries: the Service's host names and budget ceilings."""
+    hosts = ",".join(["houston", f"houston.{namespace}", f"houston.{namespace}.svc",
+                      f"houston.{namespace}.svc.cluster.local"])
+    budget = {"HOUSTON_BUDGET_MAX_TOKENS": team.budget.max_tokens,
+              "HOUSTON_BUDGET_MAX_COST": team.budget.max_cost,
+              "HOUSTON_BUDGET_MAX_CONCURRENCY": team.budget.max_concurrency}
+    return [f"HOUSTON_ALLOWED_HOSTS={hosts}",
+            *(f"{key}={_number(value)}" for key, value in budget.items() if value is not None)]
 
 
 def _number(value: float) -> str:

@@ -13,10 +13,9 @@ from houston import actions
 from houston.core.errors import ConflictError, IllegalTransition, SpecError
 from houston.core.lifecycle import MissionState, Reason
 from houston.home import fsio
-from houston.home.layout import Home
+from houston.home.layout import Home, cancel_request_file
 from houston.home.store import MissionRef, MissionStore
 
-S, R = MissionState, Reason
 NOW = datetime(2026, 11, 22, 3, 0, 0, tzinfo=UTC)
 PLAIN = b"name: plain\ntasks:\n  - id: a\n    agent: core/shell\n  - id: b\n    agent: core/shell\n"
 GATED = b"name: gated\ngate: approve\ntasks:\n  - id: a\n    agent: core/shell\n"
@@ -29,7 +28,7 @@ def reasons(store: MissionStore, ref: MissionRef) -> list[str]:
 def test_submit_without_gate_goes_to_committed(home: Home) -> None:
     store = MissionStore(home)
     ref = actions.submit(store, PLAIN, "plain.yaml", now=NOW)
-    assert ref.state is S.COMMITTED
+    assert ref.state is MissionState.COMMITTED
     assert (ref.path / "mission.yaml").read_bytes() == PLAIN
     assert reasons(store, ref) == ["user_request", "user_request"]
     status = store.status(ref)
@@ -39,13 +38,13 @@ def test_submit_without_gate_goes_to_committed(home: Home) -> None:
 
 def test_submit_gated_waits_in_planning(home: Home) -> None:
     ref = actions.submit(MissionStore(home), GATED, "gated.yaml")
-    assert ref.state is S.PLANNING
+    assert ref.state is MissionState.PLANNING
 
 
 def test_submit_gated_with_approve(home: Home) -> None:
     store = MissionStore(home)
     ref = actions.submit(store, GATED, "gated.yaml", approve=True, by="http")
-    assert ref.state is S.COMMITTED
+    assert ref.state is MissionState.COMMITTED
     assert reasons(store, ref)[-1] == "gate_approved"
     assert store.transitions(ref)[-1]["detail"] == {"by": "http"}
 
@@ -75,9 +74,9 @@ def test_approve_and_reject(home: Home) -> None:
     store = MissionStore(home)
     one = actions.submit(store, GATED, "g.yaml")
     two = actions.submit(store, GATED, "g.yaml")
-    assert actions.approve(store, one.id).state is S.COMMITTED
+    assert actions.approve(store, one.id).state is MissionState.COMMITTED
     rejected = actions.reject(store, two.id[:-1])
-    assert rejected.state is S.COMPLETED
+    assert rejected.state is MissionState.COMPLETED
     assert store.status(rejected)["outcome"] == "cancelled"
     assert store.transitions(rejected)[-1]["detail"] == {"by": "cli", "action": "reject"}
 
@@ -88,7 +87,7 @@ def test_approve_or_reject_outside_planning_is_refused(home: Home, verb: Any) ->
     ref = actions.submit(store, PLAIN, "p.yaml")
     with pytest.raises(IllegalTransition, match="not waiting in PLANNING"):
         verb(store, ref.id)
-    assert store.locate(ref.id).state is S.COMMITTED
+    assert store.locate(ref.id).state is MissionState.COMMITTED
 
 
 @pytest.mark.parametrize("spec", [GATED, PLAIN])
@@ -96,7 +95,7 @@ def test_cancel_before_execution_completes_the_mission(home: Home, spec: bytes) 
     store = MissionStore(home)
     ref = actions.submit(store, spec, "m.yaml")
     result = actions.cancel(store, ref.id)
-    assert not result.requested and result.ref.state is S.COMPLETED
+    assert not result.requested and result.ref.state is MissionState.COMPLETED
     assert store.status(result.ref)["outcome"] == "cancelled"
     assert reasons(store, ref)[-1] == "cancelled"
 
@@ -104,12 +103,12 @@ def test_cancel_before_execution_completes_the_mission(home: Home, spec: bytes) 
 def test_cancel_while_executing_leaves_a_request(home: Home) -> None:
     store = MissionStore(home)
     ref = actions.submit(store, PLAIN, "m.yaml")
-    store.move(ref.id, S.COMMITTED, S.EXECUTING, R.CLAIMED)
+    store.move(ref.id, MissionState.COMMITTED, MissionState.EXECUTING, Reason.CLAIMED)
     result = actions.cancel(store, ref.id, by="http", now=NOW)
-    assert result.requested and result.ref.state is S.EXECUTING
-    request = result.ref.path / actions.CANCEL_REQUEST
+    assert result.requested and result.ref.state is MissionState.EXECUTING
+    request = cancel_request_file(result.ref.path)
     assert fsio.read_json(request) == {"ts": "2026-11-22T03:00:00.000Z", "by": "http"}
-    assert (result.ref.path / actions.CANCEL_REQUEST).is_file()
+    assert (cancel_request_file(result.ref.path)).is_file()
     again = actions.cancel(store, ref.id, by="cli")
     assert again.requested and fsio.read_json(request)["by"] == "http"  # the first one stays
     assert [p.name for p in result.ref.path.iterdir() if p.name.startswith(".")] == []
@@ -126,11 +125,20 @@ def test_cancel_of_a_finished_mission_is_a_clear_error(home: Home) -> None:
 class RacingStore(MissionStore):
     """Lets a competitor make its moves just before our first move."""
 
-    def __init__(self, home: Home, competitor: list[tuple[S, S, R]]) -> None:
+    def __init__(
+        self, home: Home, competitor: list[tuple[MissionState, MissionState, Reason]]
+    ) -> None:
         super().__init__(home)
         self.competitor = competitor
 
-    def move(self, mission_id: str, source: S, target: S, reason: R, **kw: Any) -> MissionRef:
+    def move(
+        self,
+        mission_id: str,
+        source: MissionState,
+        target: MissionState,
+        reason: Reason,
+        **kw: Any,
+    ) -> MissionRef:
         while self.competitor:
             MissionStore(self.home).move(mission_id, *self.competitor.pop(0))
         return super().move(mission_id, source, target, reason, **kw)
@@ -138,17 +146,20 @@ class RacingStore(MissionStore):
 
 def test_cancel_that_loses_to_a_claim_becomes_a_request(home: Home) -> None:
     ref = actions.submit(MissionStore(home), PLAIN, "m.yaml")
-    store = RacingStore(home, [(S.COMMITTED, S.EXECUTING, R.CLAIMED)])
+    store = RacingStore(home, [(MissionState.COMMITTED, MissionState.EXECUTING, Reason.CLAIMED)])
     result = actions.cancel(store, ref.id)
-    assert result.requested and result.ref.state is S.EXECUTING
-    assert (result.ref.path / actions.CANCEL_REQUEST).is_file()
+    assert result.requested and result.ref.state is MissionState.EXECUTING
+    assert (cancel_request_file(result.ref.path)).is_file()
 
 
 def test_cancel_that_loses_to_completion_reports_the_outcome(home: Home) -> None:
     ref = actions.submit(MissionStore(home), PLAIN, "m.yaml")
     store = RacingStore(
         home,
-        [(S.COMMITTED, S.EXECUTING, R.CLAIMED), (S.EXECUTING, S.COMPLETED, R.ALL_TASKS_DONE)],
+        [
+            (MissionState.COMMITTED, MissionState.EXECUTING, Reason.CLAIMED),
+            (MissionState.EXECUTING, MissionState.COMPLETED, Reason.ALL_TASKS_DONE),
+        ],
     )
     with pytest.raises(IllegalTransition, match="already finished"):
         actions.cancel(store, ref.id)
@@ -156,7 +167,8 @@ def test_cancel_that_loses_to_completion_reports_the_outcome(home: Home) -> None
 
 def test_approve_that_loses_to_a_reject_is_refused(home: Home) -> None:
     ref = actions.submit(MissionStore(home), GATED, "g.yaml")
-    store = RacingStore(home, [(S.PLANNING, S.COMPLETED, R.USER_REQUEST)])
+    racing = [(MissionState.PLANNING, MissionState.COMPLETED, Reason.USER_REQUEST)]
+    store = RacingStore(home, racing)
     with pytest.raises(IllegalTransition, match="it is COMPLETED"):
         actions.approve(store, ref.id)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from houston.agents import AgentCatalog, bundled_dir, parse_agent
+from houston.agents.catalog import AgentCatalog, bundled_dir, parse_agent
 from houston.core.errors import NotFoundError, SpecError
 from houston.home.layout import Home
 

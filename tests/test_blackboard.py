@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from houston.core.errors import UsageError
-from houston.engine.blackboard import Blackboard
+from houston.home.blackboard import Blackboard
 from houston.home.events import EventLog
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from houston.engine import budget
-from houston.engine.budget import Limits, Usage
+from houston.core import budget
+from houston.core.budget import Limits, Usage
 
 
 def test_exceeded_means_over_and_exhausted_means_reached() -> None:

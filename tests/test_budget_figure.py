@@ -12,8 +12,9 @@ from click.testing import CliRunner
 from helpers.engine import outcome, run_engine, submit
 
 from houston.cli.main import cli
-from houston.engine import budget
-from houston.explain import budget_stop, end_reason
+from houston.core import budget
+from houston.core.lifecycle import budget_stop
+from houston.explain import end_reason
 from houston.home.layout import Home
 from houston.home.store import MissionStore
 

@@ -25,8 +25,8 @@ from helpers.engine import REPO, engine_thread, outcome, run_engine, submit, wai
 
 from houston import actions
 from houston.cli.main import cli
-from houston.engine.gates import gate_state
 from houston.home import attemptfiles, taskfiles
+from houston.home.gates import gate_state
 from houston.home.layout import Home
 from houston.home.store import MissionStore
 

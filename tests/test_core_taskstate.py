@@ -51,7 +51,7 @@ def test_states_are_the_strings_written_in_the_files() -> None:
 def settle(reason: str, error: str | None = "boom", *, failures: int = 0, crashes: int = 0,
            retries: int = 2, cap: int = 3) -> tuple[object, ...]:
     d = settle_attempt(reason, error, failures=failures, crashes=crashes, retries=retries,
-                       crash_cap=cap, retry_base=0.5)
+                       crash_cap=cap, backoff_base=0.5)
     return (d.state, d.failures, d.crashes, d.error, d.keeps_error, d.delay, d.crash_capped)
 
 

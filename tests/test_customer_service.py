@@ -11,7 +11,7 @@ import pytest
 from helpers.packages import cli
 from helpers.scripted_llm import ScriptedLLM, text
 
-from houston.agents import AgentCatalog, bundled_dir
+from houston.agents.catalog import AgentCatalog, bundled_dir
 from houston.home.layout import Home
 from houston.home.store import MissionStore
 from houston.pkg.manifest import read_manifest

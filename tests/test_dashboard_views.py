@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from helpers.browser import chromium_page
 
-from houston.engine.blackboard import Blackboard
+from houston.home.blackboard import Blackboard
 from houston.home.events import EventLog
 from houston.home.layout import Home
 from houston.home.store import MissionStore

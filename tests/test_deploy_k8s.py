@@ -20,7 +20,7 @@ import operator_crds
 import pytest
 import yaml
 
-from houston.engine.budget import ceiling_from
+from houston.core.budget import ceiling_from
 
 ROOT = Path(__file__).resolve().parents[1]
 K8S = ROOT / "deploy" / "k8s"

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from houston.core.budget import Limits, capped, ceiling_from
 from houston.core.errors import UsageError
-from houston.engine.budget import Limits, capped, ceiling_from
 from houston.home.layout import Home
 from houston.runners import Job
 from houston.runners.llm import settings_for

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from test_deploy_k8s import K8S, KUBE_VERSION, config_of, ingress_namespaces, kustomize, of_kind
 
-from houston.engine.budget import ceiling_from
+from houston.core.budget import ceiling_from
 from houston.tenants import DEFAULT_QUOTA, load_teams, render_tenants
 
 TENANTS = K8S / "overlays" / "tenants"

@@ -98,6 +98,169 @@ def test_docs_formats_names_every_file_the_code_spells() -> None:
     assert missing == [], "files of the home that docs/formats.md does not describe"
 
 
+# Names the code may spell outside houston/home/ because they are not files of a home or
+# belong to the package format, each with the only modules that may spell it and why.
+SPELLED_ELSEWHERE: dict[str, tuple[tuple[str, ...], str]] = {
+    "package.yaml": (("houston/pkg/",), "the package format: a package's manifest"),
+    "bundle.json": (("houston/pkg/",), "the package format: inside a bundle archive"),
+    "packages.lock": (("houston/pkg/",), "the lock of package installs (pkg.install owns it)"),
+    "kustomization.yaml": (
+        ("houston/tenants.py", "houston/cli/tenants.py"),
+        "deploy files that `houston tenants render` writes (docs/deploy.md)",
+    ),
+    "teams.yaml": (
+        ("houston/tenants.py", "houston/cli/tenants.py"),
+        "the tenants list of deploy/k8s that `houston tenants render` reads",
+    ),
+    "index.lock": (
+        ("houston/workspaces/workspace.py",),
+        "git's own lock in a worktree's git folder",
+    ),
+    "houston-worktrees.lock": (
+        ("houston/workspaces/workspace.py",),
+        "a lock in a repository's git folder, not in a home (docs/coding-agents.md)",
+    ),
+    "tasks/": (
+        ("houston/workspaces/workspace.py",),
+        "an attempt's git branch, `houston/<mission>/tasks/<task>/<attempt>`, not a path",
+    ),
+}
+
+# TEMPORARY, to be emptied: modules that still spell a file of a home or join one of its
+# folders into a path, because their move into houston/home/ is under way (the task files
+# and mission files with their typed records, the read side moving into houston/views/,
+# the engine's core modules). A name moved out of a module must leave this set too.
+NOT_YET_MOVED: dict[str, set[str]] = {
+    "houston/cli/telemetry.py": {"worktrees/"},
+    "houston/costs.py": {
+        "attempts/", "result.json", "spec.json", "status.json", "tasks/", "usage.json",
+    },
+    "houston/engine/engine.py": {"local-model.log", "workers.log"},
+    "houston/engine/logview.py": {"tasks/"},
+    "houston/engine/worker.py": {"events/"},
+    "houston/explain.py": {"cancel.request"},
+    "houston/server/detail.py": {
+        "attempts/", "claim/", "exit.json", "lock/", "owner.json", "stderr.log", "tasks/",
+        "usage.json",
+    },
+    "houston/server/indexfile.py": {"mission-index.json"},
+    "houston/server/launcher.py": {"server.json"},
+    "houston/server/views.py": {"attempts/", "cancel.request", "mission.yaml", "tasks/"},
+    "houston/taskview.py": {
+        "attempts/", "cancel.request", "claude-session.json", "exit.json", "lock/", "mission.yaml",
+        "owner.json", "result.json", "spec.json", "state.json", "tasks/", "usage.json",
+        "workspace.json",
+    },
+    "houston/workspaces/workspace.py": {"missions/", "workspace.json", "worktrees/"},
+}
+
+
+# Folders of a home: joined into a path outside houston/home/, they build a path by hand.
+HOME_FOLDERS = frozenset({
+    "missions", "tasks", "attempts", "lock", "claim", "blackboard", "directives", "outputs",
+    "events", "run", "locks", "moves", "worktrees",
+})
+
+
+def home_folders_joined(text: str) -> set[str]:
+    """Folders of a home the source joins into a path, as `name/`: a string operand of `/`
+    or of `os.path.join`, or a piece of an f-string between slashes (`f"{m}/tasks/{t}"`)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.JoinedStr):
+            for piece in node.values:
+                if isinstance(piece, ast.Constant) and isinstance(piece.value, str):
+                    between = re.findall(r"/([\w.-]+)(?=/|$)", piece.value)
+                    found |= {f"{name}/" for name in between if name in HOME_FOLDERS}
+            continue
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            operands = [node.left, node.right]
+        elif isinstance(node, ast.Call) and ast.unparse(node.func).endswith("path.join"):
+            operands = list(node.args)
+        else:
+            continue
+        for operand in operands:
+            if isinstance(operand, ast.Constant) and isinstance(operand.value, str):
+                first = operand.value.split("/")[0]
+                found |= {f"{first}/"} if first in HOME_FOLDERS else set()
+    return found
+
+
+def test_home_folders_joined_into_paths_are_found() -> None:
+    text = (
+        'a = root / "tasks" / t\nb = os.path.join(m, "blackboard/directives")\n'
+        'c = f"{m}/tasks/{t}/attempts/{n}"\nd = f"outputs/{rel} does not exist"\n'
+        'e = {"tasks": 1}\nf = "events"\n'
+    )
+    assert home_folders_joined(text) == {"tasks/", "blackboard/", "attempts/"}
+
+
+def event_types(root: Path) -> set[str]:
+    """`events.EVENT_TYPES`: `attempt.log` is an event's type, not a file."""
+    source = (root / "houston" / "home" / "events.py").read_text(encoding="utf-8")
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "EVENT_TYPES" for t in node.targets
+        ):
+            return {c.value for c in ast.walk(node.value) if isinstance(c, ast.Constant)}
+    raise AssertionError("houston/home/events.py defines no EVENT_TYPES")
+
+
+def home_names(text: str) -> set[str]:
+    return file_names_spelled(text) | home_folders_joined(text)
+
+
+def home_files_spelled_outside_home(root: Path) -> dict[str, set[str]]:
+    """{module: the file names of a home it spells and the folders of a home it joins into
+    a path} for every module outside houston/home/."""
+    not_files = event_types(root)
+    found: dict[str, set[str]] = {}
+    for path in sorted((root / "houston").rglob("*.py")):
+        module = path.relative_to(root).as_posix()
+        if module.startswith("houston/home/"):
+            continue
+        names = {
+            name
+            for name in home_names(path.read_text(encoding="utf-8")) - not_files
+            if not module.startswith(SPELLED_ELSEWHERE.get(name, ((),))[0])
+        }
+        if names:
+            found[module] = names
+    return found
+
+
+def test_a_module_outside_home_that_spells_a_file_of_a_home_is_found(tmp_path: Path) -> None:
+    for folder in ("home", "engine", "pkg", "cli"):
+        (tmp_path / "houston" / folder).mkdir(parents=True)
+    (tmp_path / "houston" / "home" / "events.py").write_text('EVENT_TYPES = {"attempt.log"}\n')
+    (tmp_path / "houston" / "home" / "tasks.py").write_text('EXIT = "exit.json"\n')
+    (tmp_path / "houston" / "engine" / "new.py").write_text(
+        'E = "exit.json"\nL = "attempt.log"\nA = f"{t}/attempts/{n}"\n'
+    )
+    (tmp_path / "houston" / "pkg" / "m.py").write_text('M = "package.yaml"\n')
+    (tmp_path / "houston" / "cli" / "p.py").write_text('M = "package.yaml"\n')
+    assert home_files_spelled_outside_home(tmp_path) == {
+        "houston/cli/p.py": {"package.yaml"},
+        "houston/engine/new.py": {"exit.json", "attempts/"},
+    }
+
+
+def test_only_houston_home_spells_the_file_names_of_a_home() -> None:
+    found = home_files_spelled_outside_home(ROOT)
+    spelled = {
+        module: sorted(names - NOT_YET_MOVED.get(module, set()))
+        for module, names in found.items()
+        if names - NOT_YET_MOVED.get(module, set())
+    }
+    assert spelled == {}, "name the file in houston/home/ and use its path helper there"
+    moved = {
+        module: sorted(names - found.get(module, set()))
+        for module, names in NOT_YET_MOVED.items()
+        if names - found.get(module, set())
+    }
+    assert moved == {}, "no longer spelled there: take them out of NOT_YET_MOVED"
+
+
 MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from helpers.engine import wait_for
+from helpers.engine import engine_thread, wait_for
 
-from houston.engine.pool import Pool
+from houston.engine.pool import INIT_SLOT, Pool
+from houston.engine.queues import JobQueues
+from houston.home.layout import Home
 
 pytestmark = pytest.mark.process
 
@@ -26,6 +29,48 @@ def test_workers_start_warm_and_stop(tmp_path: Path) -> None:
     finally:
         pool.stop()
     assert pool.workers == {}
+
+
+def test_the_initializer_slot_can_start_after_the_task_slots(tmp_path: Path) -> None:
+    pool = Pool(2, tmp_path / "workers.log")
+    pool.start(initializer_later=True)
+    try:
+        assert sorted(pool.workers) == [1, 2]
+        assert pool.check(respawn=True) == [] and sorted(pool.workers) == [1, 2]
+        queues = JobQueues(pool)
+        assert queues.idle(initializer=False) is None  # task workers: no spawn of slot 0
+        assert INIT_SLOT not in pool.workers
+        queues.idle(initializer=True)  # an initializer asks for its slot: it starts now
+        pool.start_deferred()  # started once, never twice
+        assert sorted(pool.workers) == [0, 1, 2] and pool.spawned == 3
+        message = wait_for(lambda: pool.read(pool.workers[INIT_SLOT]), what="ready")
+        assert message[0]["type"] == "ready"
+    finally:
+        pool.stop()
+
+
+def test_the_engine_starts_the_initializer_slot_once_a_task_worker_is_up(home: Home) -> None:
+    with engine_thread(home, workers=1) as engine:
+        first = wait_for(lambda: [w for w in list(engine.pool.workers.values()) if w.ready],
+                         what="a ready worker")
+        assert first[0].slot == 1  # the task slot booted alone
+        wait_for(lambda: (w := engine.pool.workers.get(INIT_SLOT)) is not None and w.ready,
+                 what="the initializer slot ready")
+
+
+def test_stop_kills_a_worker_still_starting_instead_of_waiting_for_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A "worker" that never says ready and, once its stdin closes, takes a second to exit
+    # with its own code: waited for, it would end with 7.
+    slow = tmp_path / "slow-start"
+    slow.write_text("#!/bin/sh\nread line\nsleep 1\nexit 7\n")
+    slow.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(slow))
+    pool = Pool(1, tmp_path / "workers.log")
+    pool.start()
+    workers = list(pool.workers.values())
+    pool.stop(grace=10.0)
+    assert [w.proc.returncode for w in workers] == [-signal.SIGKILL] * 2
 
 
 def test_a_worker_that_cannot_start_is_respawned_with_backoff(

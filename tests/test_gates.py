@@ -17,7 +17,7 @@ from helpers.engine import (
     wait_for,
 )
 
-from houston.engine import gates
+from houston.home import gates
 from houston.home.events import EventLog
 from houston.home.layout import Home
 from houston.home.store import MissionRef, MissionStore

@@ -1,12 +1,10 @@
 """The records of a task folder (houston/home/records.py) keep the JSON on disk as the
-format has it (docs/formats.md), read torn or foreign files as absent, and are the only
-place the package spells a task file's name (houston/home/)."""
+format has it (docs/formats.md) and read torn or foreign files as absent. That only
+houston/home/ spells the files' names is tests/test_docs.py's check."""
 
 from __future__ import annotations
 
-import ast
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -19,14 +17,6 @@ from houston.home.records import (
     SpecRecord,
     StateRecord,
 )
-
-ROOT = Path(__file__).resolve().parent.parent
-TASK_FILES = ("exit.json", "owner.json", "state.json", "spec.json", "agent.json",
-              "result.json", "usage.json", "stdout.log", "stderr.log")
-# The read side being moved into houston/views/: it reads these files itself for now.
-READ_SIDE = frozenset({"houston/taskview.py", "houston/server/views.py",
-                       "houston/server/detail.py", "houston/costs.py", "houston/explain.py",
-                       "houston/engine/logview.py", "houston/metrics.py"})
 
 
 def test_exit_records_keep_the_keys_and_their_order() -> None:
@@ -111,32 +101,3 @@ def test_attempt_paths_come_from_home(tmp_path: Path) -> None:
     assert Path(path) == taskfiles.attempt_dir(mission, "t", 3)
     assert taskfiles.attempt_names(path) == ("m1", "t", 3)
     assert Path(taskfiles.scratch_dir(str(mission))) == tmp_path / "missions" / ".tmp"
-
-
-def _spelled(source: str) -> list[tuple[int, str]]:
-    """String constants that name a task file (docstrings are prose, not code)."""
-    tree = ast.parse(source)
-    prose = {id(node.value) for node in ast.walk(tree)
-             if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)}
-    pattern = re.compile(r"(^|/)(" + "|".join(map(re.escape, TASK_FILES)) + r")$")
-    return [(node.lineno, node.value) for node in ast.walk(tree)
-            if isinstance(node, ast.Constant) and isinstance(node.value, str)
-            and id(node) not in prose and pattern.search(node.value)]
-
-
-def test_only_home_spells_the_task_files() -> None:
-    found = []
-    for path in sorted((ROOT / "houston").rglob("*.py")):
-        name = path.relative_to(ROOT).as_posix()
-        if name.startswith(("houston/home/", "houston/views/")) or name in READ_SIDE:
-            continue
-        source = path.read_text(encoding="utf-8")
-        found += [f"{name}:{line} {text!r}" for line, text in _spelled(source)]
-        if 'rsplit("/"' in source:
-            found.append(f"{name}: slices a path by hand")
-    assert found == []
-
-
-def test_the_scan_sees_code_but_not_prose() -> None:
-    source = '"""reads exit.json"""\nA = f"{x}/exit.json"\nB = "usage.json"\nC = "exit.jsonl"\n'
-    assert sorted(_spelled(source)) == [(2, "/exit.json"), (3, "usage.json")]

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from helpers.scripted_llm import ScriptedLLM, text, tools
 
-from houston.agents import parse_agent
+from houston.agents.catalog import parse_agent
 from houston.core.errors import RunnerError, SpecError
-from houston.engine.blackboard import Blackboard
+from houston.home.blackboard import Blackboard
 from houston.runners import Job, Outcome
 from houston.runners.llm import run_llm
 

@@ -8,13 +8,13 @@ import pytest
 from pydantic import ValidationError
 
 from houston.core.errors import SpecError
+from houston.core.yamlstrict import Problem
 from houston.mission import (
     MissionSpec,
     TaskSpec,
     load_mission,
     parse_duration,
 )
-from houston.yamlstrict import Problem
 
 
 def mission(tasks: str, head: str = "name: m\n") -> str:

@@ -10,8 +10,8 @@ import jsonschema
 import pytest
 
 from houston.core.errors import EXIT_BAD_INPUT, SpecError
+from houston.core.yamlstrict import load
 from houston.mission import MissionSpec, load_mission
-from houston.yamlstrict import load
 
 DATA = Path(__file__).parent / "data" / "missions"
 VALID = sorted((DATA / "valid").glob("*.yaml"))

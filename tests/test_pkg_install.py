@@ -229,7 +229,7 @@ def test_info_shows_local_overrides(home: Home) -> None:
 
 
 def test_catalog_sees_local_override_agents_and_the_locked_version(home: Home) -> None:
-    from houston.agents import AgentCatalog
+    from houston.agents.catalog import AgentCatalog
 
     install(home, ["customer-service@^1.2"], environ={})
     (home.packages / "my-agents").mkdir()

@@ -23,7 +23,6 @@ from houston.home import fsio
 from houston.home.layout import Home
 from houston.home.store import MissionStore
 
-S, R = MissionState, Reason
 Move = tuple[str, str, str]  # (source or "current", target, reason) as plain strings
 LEGAL: list[Move] = sorted(
     (s.value, t.value, r.value) for (s, t), reasons in TRANSITIONS.items() for r in reasons
@@ -46,7 +45,7 @@ def race_worker(conn: multiprocessing.connection.Connection) -> None:
 
 def apply(store: MissionStore, mission_id: str, source: str, target: str, reason: str) -> str:
     try:
-        store.move(mission_id, S(source), S(target), R(reason))
+        store.move(mission_id, MissionState(source), MissionState(target), Reason(reason))
     except IllegalTransition:
         return "illegal"
     except ConflictError:
@@ -96,7 +95,7 @@ steps = st.lists(
 
 def is_legal(source: str, target: str, reason: str) -> bool:
     try:
-        check_transition(S(source), S(target), R(reason))
+        check_transition(MissionState(source), MissionState(target), Reason(reason))
     except IllegalTransition:
         return False
     return True
@@ -111,7 +110,7 @@ def check_mission(home: Home, mission_id: str, succeeded: list[Move]) -> str:
     where = folders_of(home, mission_id)
     assert len(where) == 1, f"{mission_id} is in {where}"
     state = where[0]
-    folder = home.mission_dir(S(state), mission_id)
+    folder = home.mission_dir(MissionState(state), mission_id)
     trail = fsio.read_lines(folder / "transitions.jsonl")
     assert (trail[0]["from"], trail[0]["to"]) == (None, "PLANNING")
     for before, after in itertools.pairwise(trail):

@@ -21,8 +21,8 @@ from helpers.engine import (
 )
 
 from houston import actions
+from houston.core.budget import over_text, stop_text
 from houston.core.lifecycle import MissionState
-from houston.engine.budget import over_text, stop_text
 from houston.home import attemptfiles, taskfiles
 from houston.home.events import EventLog
 from houston.home.layout import Home

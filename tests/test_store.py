@@ -24,7 +24,6 @@ from houston.home import fsio
 from houston.home.layout import Home
 from houston.home.store import MissionRef, MissionStore, looks_like_mission_id
 
-S, R = MissionState, Reason
 NOW = datetime(2026, 11, 22, 3, 0, 0, tzinfo=UTC)
 SPEC = b"name: demo\ntasks: []\n"
 

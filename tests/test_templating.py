@@ -7,7 +7,7 @@ import re
 import pytest
 
 from houston.core.dag import ancestors
-from houston.templating import (
+from houston.core.templating import (
     TemplateError,
     referenced_tasks,
     resolve_results,

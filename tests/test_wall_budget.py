@@ -11,7 +11,7 @@ import pytest
 from helpers.engine import outcome, run_engine, submit
 
 from houston import actions
-from houston.engine.budget import wall_time_so_far
+from houston.core.budget import wall_time_so_far
 from houston.home import taskfiles
 from houston.home.layout import Home
 from houston.home.store import MissionStore

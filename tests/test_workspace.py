@@ -18,12 +18,12 @@ from click.testing import CliRunner
 from helpers.claude import git, make_repo
 from helpers.engine import REPO, outcome, run_engine, submit
 
-from houston import gitops
 from houston.cli.main import cli
 from houston.home import taskfiles
 from houston.home.layout import Home
 from houston.home.store import MissionStore
-from houston.workspace import (
+from houston.workspaces import gitops
+from houston.workspaces.workspace import (
     MissionRepo,
     attempt_branch,
     open_worktree,
@@ -31,7 +31,7 @@ from houston.workspace import (
     repo_lock,
     wants_worktree,
 )
-from houston.worktree_gc import candidates, remove_worktrees
+from houston.workspaces.worktree_gc import candidates, remove_worktrees
 
 # -- pure -------------------------------------------------------------------------------
 
@@ -142,7 +142,7 @@ def test_gc_never_touches_the_users_own_working_tree(tmp_path: Path) -> None:
 CHILD = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from houston.workspace import MissionRepo, open_worktree, finish_worktree
+    from houston.workspaces.workspace import MissionRepo, open_worktree, finish_worktree
     home, repo, base, first = Path(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
     for n in range(first, first + 1000):
         record = open_worktree(home, MissionRepo(repo, base), "m", "t", n)
@@ -228,7 +228,7 @@ def test_an_add_killed_while_git_writes_commondir_is_cleared(home: Home, tmp_pat
 
 
 def test_an_add_killed_before_git_wrote_its_gitdir_is_cleared_once_old(tmp_path: Path) -> None:
-    from houston.workspace import UNBORN_AGE, _drop_unborn_admin_folders
+    from houston.workspaces.workspace import UNBORN_AGE, _drop_unborn_admin_folders
 
     admin = tmp_path / "worktrees"
     for name in ("old", "old-empty-gitdir", "young", "user-locked"):

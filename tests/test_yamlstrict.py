@@ -10,9 +10,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from houston import yamlstrict
+from houston.core import yamlstrict
 from houston.core.errors import SpecError
-from houston.yamlstrict import MAX_DEPTH, dotted, load, resolve_plain, split_front_matter
+from houston.core.yamlstrict import MAX_DEPTH, dotted, load, resolve_plain, split_front_matter
 
 
 def refused(text: str | bytes, **kwargs: Any) -> SpecError:

@@ -8,7 +8,7 @@ import pytest
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from houston.core.errors import SpecError
-from houston.yamlstrict import Problem, load, validate
+from houston.core.yamlstrict import Problem, load, validate
 
 
 class Strict(BaseModel):

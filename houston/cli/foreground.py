@@ -72,7 +72,7 @@ def drive(home: Home, options: Any, *, tty: bool, ui: Any = None) -> dict[str, A
 
 def _refuse_bad_ceilings() -> None:
     """A tenant's budget ceilings: a typo must stop the start, not every mission."""
-    from houston.engine.budget import ceiling_from
+    from houston.core.budget import ceiling_from
 
     try:
         ceiling_from(os.environ)

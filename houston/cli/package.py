@@ -161,10 +161,10 @@ def build_cmd(folder: Path, out_dir: Path, as_json: bool) -> None:
 
 def _build(folder: Path, out_dir: Path) -> tuple[Path, str, Any]:
     from houston.pkg.build import pack_bytes, write_archive
-    from houston.pkg.manifest import check_files, read_manifest
+    from houston.pkg.manifest import MANIFEST_FILE, check_files, read_manifest
 
     manifest = read_manifest(folder)
-    check_files(manifest, folder, str(folder / "package.yaml"))
+    check_files(manifest, folder, str(folder / MANIFEST_FILE))
     path, digest = write_archive(pack_bytes(folder), out_dir, manifest.name, manifest.version)
     return path, digest, manifest
 
@@ -195,10 +195,10 @@ def publish_cmd(ctx: click.Context, source: Path, registry: Path | None, as_json
 
 def _publish_folder(folder: Path, target_dir: Path) -> tuple[Path, str]:
     from houston.pkg.build import pack_bytes, publish_archive
-    from houston.pkg.manifest import check_files, read_manifest
+    from houston.pkg.manifest import MANIFEST_FILE, check_files, read_manifest
 
     manifest = read_manifest(folder)
-    check_files(manifest, folder, str(folder / "package.yaml"))
+    check_files(manifest, folder, str(folder / MANIFEST_FILE))
     return publish_archive(pack_bytes(folder), target_dir, manifest.name, manifest.version)
 
 

@@ -1,17 +1,15 @@
 """`houston events` (print or follow the event log) and `houston gc` (retention).
 
 `gc --keep 30d` deletes event segments last written before the cut-off and COMPLETED
-missions that finished before it. A mission is first renamed out of COMPLETED into
-`.tmp/` (one atomic rename, so readers never see half a mission), then deleted.
+missions that finished before it (houston.home.gc does the removing), then the leftovers
+of interrupted writes and the worktrees whose work is on a branch.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-import shutil
 import threading
 import time
 from datetime import UTC, datetime
@@ -21,8 +19,8 @@ import click
 
 from houston.core.errors import UsageError
 from houston.core.lifecycle import MissionState
-from houston.core.timestamps import parse_epoch
 from houston.home.events import EventLog, EventTail
+from houston.home.gc import collect
 from houston.home.layout import Home
 from houston.home.logwatch import LogWatcher
 from houston.home.store import MissionStore
@@ -104,75 +102,41 @@ def gc(obj: Any, keep: str, max_event_bytes: int | None, dry_run: bool, as_json:
     """Prune event segments and COMPLETED missions older than --keep, and their worktrees
     once their work is committed on a branch."""
     home: Home = obj.home.require()
-    keep_seconds = parse_age(keep)
-    now = time.time()
-    missions = old_missions(MissionStore(home), now - keep_seconds)
-    if dry_run:
-        segments = [str(p) for _s, p in EventLog(home.events).segments()[:-1]
-                    if p.stat().st_mtime < now - keep_seconds]
-    else:
-        removed = EventLog(home.events).prune(
-            now=now, keep_seconds=keep_seconds, max_bytes=max_event_bytes
-        )
-        segments = [str(p) for p in removed]
-        store = MissionStore(home)
-        for mission_id in missions:
-            delete_mission(store, mission_id)
+    collected = collect(MissionStore(home), now=time.time(), keep_seconds=parse_age(keep),
+                        max_event_bytes=max_event_bytes, dry_run=dry_run)
     from houston.engine.leftovers import remove_leftovers
 
     leftovers = [item["path"] for item in remove_leftovers(home, dry_run=dry_run)]
-    trees = _gc_worktrees(home, set(missions), dry_run)
-    report = {"dry_run": dry_run, "missions": missions, "event_segments": segments,
+    trees = _gc_worktrees(home, set(collected.missions), dry_run)
+    report = {"dry_run": dry_run, "missions": collected.missions,
+              "event_segments": collected.event_segments,
               "worktrees": trees.removed, "worktrees_kept": trees.kept,
               "leftovers": leftovers}
     if as_json:
         click.echo(json.dumps(report))
     else:
-        verb = "would remove" if dry_run else "removed"
-        click.echo(f"{verb} {len(missions)} completed mission(s), {len(segments)} event segment(s)"
-                   f", {len(trees.removed)} worktree(s), {len(leftovers)} leftover file(s) of "
-                   "interrupted writes")
-        for path in leftovers:
-            click.echo(f"  {path}")
-        for path, why in trees.kept.items():
-            click.echo(f"kept worktree {path}: {why}")
+        _print_gc_report(report)
+
+
+def _print_gc_report(report: dict[str, Any]) -> None:
+    verb = "would remove" if report["dry_run"] else "removed"
+    click.echo(f"{verb} {len(report['missions'])} completed mission(s), "
+               f"{len(report['event_segments'])} event segment(s), "
+               f"{len(report['worktrees'])} worktree(s), {len(report['leftovers'])} leftover "
+               "file(s) of interrupted writes")
+    for path in report["leftovers"]:
+        click.echo(f"  {path}")
+    for path, why in report["worktrees_kept"].items():
+        click.echo(f"kept worktree {path}: {why}")
 
 
 def _gc_worktrees(home: Home, finished: set[str], dry_run: bool) -> Any:
     """Worktrees of the missions gc removes (or that are gone), once their work is on a
-    branch (houston.worktree_gc)."""
-    from houston.worktree_gc import Sweep, candidates, remove_worktrees
+    branch (houston.workspaces.worktree_gc)."""
+    from houston.workspaces.worktree_gc import Sweep, candidates, remove_worktrees
 
     root = home.root / "worktrees"
     if not root.is_dir():
         return Sweep()
     known = {ref.id for ref in MissionStore(home).list(tuple(MissionState), limit=10**9)}
     return remove_worktrees(candidates(root, finished, known - finished), dry_run)
-
-
-def old_missions(store: MissionStore, cutoff: float) -> list[str]:
-    """COMPLETED missions that finished before `cutoff` (epoch seconds)."""
-    found = []
-    for ref in store.list((MissionState.COMPLETED,), limit=10**9):
-        status = store.status(ref)
-        finished = parse_epoch(status.get("finished") or status.get("updated"))
-        if finished is None:
-            with contextlib.suppress(OSError):
-                finished = ref.path.stat().st_mtime
-        if finished is not None and finished < cutoff:
-            found.append(ref.id)
-    return found
-
-
-def delete_mission(store: MissionStore, mission_id: str) -> None:
-    """Take a finished mission out of COMPLETED in one rename (under its stripe lock, so
-    no concurrent move interleaves), then delete it from `.tmp/`."""
-    home = store.home
-    source = home.mission_dir(MissionState.COMPLETED, mission_id)
-    doomed = home.tmp / f"{mission_id}.gc-{os.getpid()}"
-    with store.stripe_lock(mission_id):
-        try:
-            os.rename(source, doomed)
-        except FileNotFoundError:
-            return  # retried or removed meanwhile
-    shutil.rmtree(doomed, ignore_errors=True)

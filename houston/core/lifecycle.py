@@ -6,6 +6,7 @@ No I/O here: the store applies a transition by one `os.rename` after asking this
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from houston.core.errors import IllegalTransition, UsageError
 
@@ -107,3 +108,14 @@ def parse_state(text: str) -> MissionState:
             f"unknown mission state {text!r}",
             fix=f"use one of: {', '.join(s.value for s in MissionState)}",
         ) from None
+
+
+BUDGET_STOP_KEYS = ("scope", "kind", "limit", "spent", "needed", "task")
+
+
+def budget_stop(reason: str, detail: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The figure a budget stop recorded in its closing transition (which budget, its
+    limit, the amount spent), kept in status.json as `budget_stop`."""
+    if reason != "budget_exceeded" or not detail or "kind" not in detail:
+        return None
+    return {key: detail[key] for key in BUDGET_STOP_KEYS if key in detail}

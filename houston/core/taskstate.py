@@ -140,7 +140,7 @@ def settle_attempt(
     crashes: int,
     retries: int,
     crash_cap: int,
-    retry_base: float,
+    backoff_base: float,
 ) -> Settlement:
     """The decision after an attempt of a task ended for `reason` with `error`.
 
@@ -161,7 +161,7 @@ def settle_attempt(
     if reason == ExitReason.BUDGET_EXCEEDED:
         return Settlement(TaskState.FAILED, failures, crashes, error or "budget exceeded")
     if failures + 1 <= retries:
-        delay = backoff(failures + 1, retry_base)
+        delay = backoff(failures + 1, backoff_base)
         return Settlement(TaskState.PENDING, failures + 1, crashes, error, delay=delay)
     return Settlement(TaskState.FAILED, failures + 1, crashes, error or reason)
 

@@ -75,7 +75,7 @@ def record_exit(run: Running, reason: str, error: str | None, done: Done | None,
 
 def save_worktree(folder: str, reason: str) -> None:
     """The attempt's worker could not commit its worktree: do it here (never lose work)."""
-    from houston.workspace import salvage_attempt
+    from houston.workspaces.workspace import salvage_attempt
 
     try:
         salvage_attempt(folder, reason)

@@ -14,7 +14,8 @@ from typing import Any
 
 import psutil
 
-from houston.agents import AgentCatalog, AgentSpec
+from houston.agents.catalog import AgentCatalog, AgentSpec
+from houston.core import budget
 from houston.core.errors import HoustonError
 from houston.core.lifecycle import Reason
 from houston.core.taskstate import (
@@ -24,7 +25,6 @@ from houston.core.taskstate import (
     crash_cap_of,
     settle_attempt,
 )
-from houston.engine import budget
 from houston.engine.active import ActiveMissions
 from houston.engine.attempt_outcome import (
     attempt_reason,
@@ -37,7 +37,7 @@ from houston.engine.attempt_outcome import (
 )
 from houston.engine.emitter import Emitter
 from houston.engine.iodispatch import WorkerChoice
-from houston.engine.liveness import is_alive, kill_attempt_processes, stop_agent
+from houston.engine.liveness import is_alive, stop_agent
 from houston.engine.mission_run import MissionRun, Running, TaskRun
 from houston.engine.options import EngineOptions
 from houston.engine.pipelining import Pipelining
@@ -51,6 +51,7 @@ from houston.home import attemptfiles, claims, killpoints, taskfiles
 from houston.home.layout import Home
 from houston.home.records import ExitRecord
 from houston.runners import Job
+from houston.runners.processes import kill_attempt_processes
 
 CLAIM_FAILURE_CAP = 10
 
@@ -260,7 +261,7 @@ class Attempts:
         its result before the stop, so `run` is not always given)."""
         decision = settle_attempt(
             reason, error, failures=t.failures, crashes=t.crashes, retries=t.retries,
-            crash_cap=self.crash_cap(m, t), retry_base=self.options.retry_base)
+            crash_cap=self.crash_cap(m, t), backoff_base=self.options.backoff_base)
         t.failures, t.crashes = decision.failures, decision.crashes
         if decision.state is TaskState.SUCCEEDED:
             self.recorder.accept(m, t, result if isinstance(result, dict) else {}, run)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import heapq
 
+from houston.core import budget
 from houston.core.taskstate import TaskState
-from houston.engine import budget
 from houston.engine.active import ActiveMissions
 from houston.engine.attempts import Attempts
 from houston.engine.gating import GateKeeper
@@ -69,7 +69,7 @@ class Dispatcher:
         for task_id in later:
             m.enqueue(m.tasks[task_id])
         waits = [m.tasks[i].not_before for i in later if m.tasks[i].not_before > now]
-        m.next_retry = min(waits) if waits else None
+        m.next_requeue = min(waits) if waits else None
 
 
 def unqueue(m: MissionRun) -> str:

@@ -2,7 +2,7 @@
 
 One thread drives everything. It sleeps in `select` on the workers' pipes and a wake-up
 pipe (written by the filesystem watcher and by signal handlers) with a timeout set by the
-next timer (retry backoff, deadlines, samples, reconcile), so nothing is polled in a tight
+next timer (requeue backoff, deadlines, samples, reconcile), so nothing is polled in a tight
 loop. A dead worker shows up at once as EOF on its pipe; its task is requeued as a new
 attempt.
 
@@ -20,7 +20,7 @@ import selectors
 import time
 from pathlib import Path
 
-from houston.agents import AgentCatalog
+from houston.agents.catalog import AgentCatalog
 from houston.clock import utcnow
 from houston.core.errors import HoustonError, is_environment_fault
 from houston.core.lifecycle import MissionState, Outcome, Reason
@@ -82,7 +82,7 @@ class Engine:
 
     def _build_parts(self, catalog: AgentCatalog) -> None:
         """Each part gets what it uses; none reaches into another through the engine."""
-        home, options, pool, queues = self.home, self.options, self.pool, self.queues
+        options, pool, queues = self.options, self.pool, self.queues
         active, emitter = self.active, self.emitter
         self.stopper = Stopper(pool, queues, active, options)
         self.recorder = TaskRecorder(emitter, self.stopper)
@@ -91,6 +91,12 @@ class Engine:
         self.pipelining = Pipelining(pool, queues, active, options, emitter, self.recorder)
         self.choice = WorkerChoice(queues, catalog, self.local_model, self.pipelining)
         self.sampler = Sampler(pool, active, emitter)
+        self._build_drivers(catalog)
+
+    def _build_drivers(self, catalog: AgentCatalog) -> None:
+        """The parts that drive attempts and missions, over the parts `_build_parts` made."""
+        home, options, pool, queues = self.home, self.options, self.pool, self.queues
+        active, emitter = self.active, self.emitter
         self.attempts = Attempts(home, options, pool, queues, catalog, active, emitter,
                                  self.recorder, self.budgets, self.choice, self.sampler,
                                  self.pipelining)
@@ -129,7 +135,7 @@ class Engine:
             self.write_pid_record()
         fsio.set_fault_waiter(self.pause)  # from here a full disk pauses this thread
         try:
-            self.pool.start(scratch=self.home.tmp)
+            self.pool.start(scratch=self.home.tmp, initializer_later=True)
             self.watcher.start()
             self.watcher.watch(self.home.state_dir(MissionState.COMMITTED))
             self.emitter.emit("engine.state", None, None, None,
@@ -225,8 +231,8 @@ class Engine:
         for m in self.active.runs.values():
             if m.dirty:
                 due.append(self._timers["flush"])
-            if m.next_retry is not None:
-                due.append(m.next_retry)
+            if m.next_requeue is not None:
+                due.append(m.next_requeue)
             for t in m.running_tasks():
                 if t.running is not None:
                     due.append(self._timers["sample"])

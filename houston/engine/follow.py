@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 from houston.core.lifecycle import MissionState, Outcome, Reason
 from houston.engine.active import ActiveMissions
 from houston.engine.control import Control
 from houston.engine.emitter import Emitter
 from houston.engine.options import EngineOptions
-from houston.home import fsio
+from houston.home.engine_record import read_engine_record
 from houston.home.events import EventTail
 from houston.home.layout import Home
+from houston.home.status import MissionStatus
 from houston.home.store import MissionStore
 from houston.home.watch import Watcher
 
@@ -58,7 +58,7 @@ class Follower:
             if ref is None:
                 continue
             if ref.state is MissionState.COMPLETED:
-                self._ended_elsewhere(mission_id, self.store.status(ref))
+                self._ended_elsewhere(mission_id, self.store.summary(ref))
             elif ref.state is MissionState.EXECUTING and mission_id not in self.followed:
                 self._begin_following(mission_id, ref.path)
             if self.control.stop_mode == "graceful" and self.followed.get(mission_id) is False:
@@ -71,7 +71,10 @@ class Follower:
 
     def _begin_following(self, mission_id: str, folder: Path) -> None:
         self.followed[mission_id] = False
-        engine = _read(folder / "engine.json")
+        try:
+            engine = read_engine_record(folder) or {}
+        except OSError:  # it only names the other engine in a message
+            engine = {}
         who = f"engine pid {engine.get('pid')}" if engine.get("pid") else "another engine"
         self.emitter.emit("engine.state", mission_id, None, None,
                           {"state": "following", "by": who})
@@ -80,7 +83,7 @@ class Follower:
             self.watcher.watch(self.home.events)  # the other engine's appends wake us
             self.watcher.watch(self.home.state_dir(MissionState.COMPLETED))
 
-    def _ended_elsewhere(self, mission_id: str, status: dict[str, Any]) -> None:
+    def _ended_elsewhere(self, mission_id: str, status: MissionStatus) -> None:
         self._relay_events()
         # The other engine moves the mission first and appends its last events after:
         # wait a little for them (the log's appends wake us), so that the display ends
@@ -122,11 +125,3 @@ class Follower:
         if self._follow_tail is not None:
             self._follow_tail.close()
             self._follow_tail = None
-
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        found = fsio.read_json(path)
-    except (OSError, ValueError):
-        return {}
-    return found if isinstance(found, dict) else {}

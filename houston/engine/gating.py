@@ -1,4 +1,4 @@
-"""Human gates inside a mission, as the engine sees them (the files: houston.engine.gates).
+"""Human gates inside a mission, as the engine sees them (the files: houston.home.gates).
 
 A ready task with `gate: approve` is not dispatched: it becomes `waiting` (no slot is
 held, nothing else waits for it but its dependents) until its gate file says `approved`
@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from houston.core.lifecycle import Reason
 from houston.core.taskstate import TaskState
-from houston.engine import gates
 from houston.engine.mission_run import MissionRun, TaskRun
 from houston.engine.recording import TaskRecorder
 from houston.engine.stopping import Stopper
+from houston.home import gates
 
 
 class GateKeeper:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from houston.agents import AgentCatalog, AgentSpec
+from houston.agents.catalog import AgentCatalog, AgentSpec
 from houston.core.errors import HoustonError
 from houston.engine import localmodel
 from houston.engine.mission_run import MissionRun, TaskRun

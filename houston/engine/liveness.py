@@ -6,6 +6,8 @@ clock is stepped, and a reused pid gets a different token. Where /proc is missin
 fall back to psutil's `create_time` rounded to whole seconds (stepping the clock may move
 it). A zombie is dead; a process we may not inspect
 (AccessDenied) is alive. Time is never used to decide that an owner is dead.
+Stopping the processes themselves (groups, trees, environment marks) is
+houston.runners.processes: the runners use it too.
 """
 
 from __future__ import annotations
@@ -14,15 +16,18 @@ import contextlib
 import os
 import signal
 import socket
-import time
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from houston.home.records import LiveProcess, ProcessRecord
+from houston.runners.processes import (
+    kill_by_environment,
+    signal_group,
+    snapshot_tree,
+    wait_stopped,
+)
 
 
 @lru_cache(maxsize=1)
@@ -30,6 +35,8 @@ def boot_id() -> str:
     try:
         return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     except OSError:
+        import psutil
+
         return f"boot-{int(psutil.boot_time())}"
 
 
@@ -56,6 +63,8 @@ def start_token(pid: int) -> str | None:
         return f"{boot_id()}:{ticks}"
     if Path("/proc/self/stat").exists():
         return None
+    import psutil  # only without /proc: a warm worker starts without it (tens of ms)
+
     try:
         return f"ct:{round(psutil.Process(pid).create_time())}"
     except psutil.NoSuchProcess:
@@ -98,6 +107,8 @@ def is_alive(record: LiveProcess | Mapping[str, Any] | None) -> bool:
 
 
 def _is_zombie(pid: int) -> bool:
+    import psutil
+
     try:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
@@ -106,30 +117,14 @@ def _is_zombie(pid: int) -> bool:
         return False
 
 
-def signal_group(pid: int, sig: int) -> bool:
-    """Send `sig` to the process group led by `pid`; False if it is gone."""
-    try:
-        os.killpg(pid, sig)
-        return True
-    except (ProcessLookupError, PermissionError):
-        return False
-
-
-def snapshot_tree(pid: int) -> list[psutil.Process]:
-    """The process and its descendants now (they reparent away once the parent dies)."""
-    try:
-        root = psutil.Process(pid)
-        return [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return []
-
-
 def stop_agent(record: LiveProcess, grace: float = 2.0) -> bool:
     """Stop a recorded agent and its whole group: SIGTERM, grace, SIGKILL. Blocking.
 
     Only acts if the record still names a live process (pid + start token), so a reused
     pid is never signalled. Returns True if something was stopped.
     """
+    import psutil
+
     if not is_alive(record):
         return False
     pid = record.pid
@@ -143,31 +138,8 @@ def stop_agent(record: LiveProcess, grace: float = 2.0) -> bool:
     for proc in alive:
         with contextlib.suppress(psutil.Error):
             proc.kill()
-    # Not our children: wait until each is gone or a zombie (dead, awaiting its reaper).
-    deadline = time.monotonic() + max(grace, 1.0)
-    while time.monotonic() < deadline and any(_running(p) for p in tree):
-        time.sleep(0.005)
+    wait_stopped(tree, max(grace, 1.0))
     return True
-
-
-def kill_attempt_processes(work_dir: str, timeout: float = 1.0) -> int:
-    """SIGKILL every process whose environment says it works for this attempt
-    (HOUSTON_WORK_DIR, set by the command runner) and wait until each is gone or a zombie.
-
-    The fallback for a worker that died between starting its agent and recording it:
-    the agent (its own session) outlived it and no record names it. Reads every
-    process's environment, so it is kept for that rare path. Returns how many it killed.
-    """
-    found = []
-    for proc in psutil.process_iter():
-        with contextlib.suppress(psutil.Error):
-            if proc.environ().get("HOUSTON_WORK_DIR") == work_dir:
-                proc.kill()
-                found.append(proc)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(_running(p) for p in found):
-        time.sleep(0.005)
-    return len(found)
 
 
 WORKER_MARK = "HOUSTON_WORKER_MARK"
@@ -184,20 +156,4 @@ def kill_marked_processes(prefix: str, timeout: float = 1.0) -> int:
 
     Every process a worker starts inherits its mark, even a child forked but not yet
     exec'd, which has no HOUSTON_WORK_DIR yet and no agent.json names. How many."""
-    found = []
-    for proc in psutil.process_iter():
-        with contextlib.suppress(psutil.Error):
-            if proc.pid != os.getpid() and proc.environ().get(WORKER_MARK, "").startswith(prefix):
-                proc.kill()
-                found.append(proc)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(_running(p) for p in found):
-        time.sleep(0.005)
-    return len(found)
-
-
-def _running(proc: psutil.Process) -> bool:
-    try:
-        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
+    return kill_by_environment(WORKER_MARK, lambda mark: mark.startswith(prefix), timeout)

@@ -113,9 +113,17 @@ class LocalModel:
         model = importlib.import_module(MODEL_PACKAGE).assemble()
         self.label = model_label(model)
         port = _free_port()
+        self.proc = self._start_server(model, port)
+        url = f"http://127.0.0.1:{port}/v1"
+        self._wait_ready(url)
+        self.url = url
+        return url
+
+    def _start_server(self, model: str | Path, port: int) -> subprocess.Popen[bytes]:
+        """llama.cpp's OpenAI server on 127.0.0.1:`port`, logging to log_path."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
+            return subprocess.Popen(
                 [sys.executable, "-m", "llama_cpp.server", "--model", str(model),
                  "--host", "127.0.0.1", "--port", str(port), "--chat_format", "gemma",
                  "--n_ctx", str(CONTEXT_TOKENS),
@@ -123,10 +131,6 @@ class LocalModel:
                  # concurrent attempts, queue them instead.
                  "--interrupt_requests", "false"],
                 stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
-        url = f"http://127.0.0.1:{port}/v1"
-        self._wait_ready(url)
-        self.url = url
-        return url
 
     def _wait_ready(self, url: str) -> None:
         deadline = time.monotonic() + START_TIMEOUT

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from houston.engine import budget, protocol
+from houston.core import budget
+from houston.engine import protocol
 from houston.engine.active import ActiveMissions
 from houston.engine.attempts import Attempts
 from houston.engine.emitter import Emitter
@@ -42,6 +43,7 @@ class MessageRouter:
             return
         if isinstance(message, Ready):
             worker.ready = True
+            self.queues.pool.start_deferred()  # the initializer slot, once a worker is up
             self.emitter.worker_state(worker, "idle", None, None)
         elif worker.io:
             self.on_io_message(worker, message)

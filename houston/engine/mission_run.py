@@ -22,6 +22,7 @@ import psutil
 from pydantic import ValidationError
 
 from houston.core import dag
+from houston.core.budget import Limits, Usage, capped, ceiling_from
 from houston.core.lifecycle import Reason
 from houston.core.taskstate import (
     BAD_STATES,
@@ -30,12 +31,12 @@ from houston.core.taskstate import (
     TaskState,
     state_from_records,
 )
-from houston.engine.budget import Limits, Usage, capped, ceiling_from
+from houston.core.templating import check_result_ref, result_refs
 from houston.home import attemptfiles, taskfiles
+from houston.home.layout import spec_file
 from houston.home.records import ProcessRecord, SpecRecord
 from houston.home.store import MissionRef
 from houston.mission import MissionSpec, TaskSpec, load_mission
-from houston.templating import check_result_ref, result_refs
 
 
 @dataclass
@@ -134,7 +135,7 @@ class MissionRun:
         self.count: Counter[str] = Counter()
         self.done_usage = Usage()
         self.bad = False  # some task failed, was cancelled or skipped: look for doomed ones
-        self.next_retry: float | None = None
+        self.next_requeue: float | None = None  # when a task requeued after a backoff may start
 
     @property
     def id(self) -> str:
@@ -249,8 +250,8 @@ class MissionRun:
 
     @classmethod
     def load(cls, ref: MissionRef, started_wall: float | None = None) -> MissionRun:
-        text = (ref.path / "mission.yaml").read_bytes()
-        spec = load_mission(text, str(ref.path / "mission.yaml"))
+        text = spec_file(ref.path).read_bytes()
+        spec = load_mission(text, str(spec_file(ref.path)))
         run = cls(ref, spec, started_wall or time.time())
         on_disk = set(taskfiles.task_ids(ref.path))  # a task without a folder has never run
         for record in run.declared():

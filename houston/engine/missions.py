@@ -14,12 +14,10 @@ import time
 from typing import Any
 
 from houston.clock import utcnow
-from houston.core import dag
+from houston.core import budget, dag
 from houston.core.errors import ConflictError, HoustonError, is_environment_fault
 from houston.core.lifecycle import OUTCOME_BY_REASON, MissionState, Reason
 from houston.core.taskstate import TaskState
-from houston.core.timestamps import iso
-from houston.engine import budget
 from houston.engine.active import ActiveMissions
 from houston.engine.control import Control
 from houston.engine.emitter import Emitter
@@ -29,8 +27,11 @@ from houston.engine.mission_run import MissionRun
 from houston.engine.options import EngineOptions
 from houston.engine.recording import TaskRecorder
 from houston.engine.stopping import Stopper
-from houston.home import fsio
+from houston.home.cancels import cancel_requested
+from houston.home.engine_record import remove_engine_record, write_engine_record
+from houston.home.layout import CANCEL_REQUEST
 from houston.home.records import ProcessRecord
+from houston.home.status import MissionStatus
 from houston.home.store import MissionRef, MissionStore, complete_folder
 from houston.home.watch import Watcher
 
@@ -78,12 +79,11 @@ class MissionKeeper:
             room -= 1
 
     def adopt(self, ref: MissionRef) -> None:
-        record = {**self.identity.encode(), "since": iso(utcnow())}
-        fsio.write_json_atomic(ref.path / "engine.json", record, durable=False)
+        write_engine_record(ref.path, self.identity.encode(), utcnow())
         self.emitter.emit("mission.state", ref.id, None, None,
                           {"state": MissionState.EXECUTING.value})
         complete_folder(ref.path)  # a mission dropped in by hand may hold only mission.yaml
-        status = self.store.status(ref)
+        status = self.store.summary(ref)
         m = self._load(ref, status)
         if m is None:
             return
@@ -97,7 +97,7 @@ class MissionKeeper:
         self.watcher.watch(ref.path)
         self.choice.warm_io(m)
 
-    def _load(self, ref: MissionRef, status: dict[str, Any]) -> MissionRun | None:
+    def _load(self, ref: MissionRef, status: MissionStatus) -> MissionRun | None:
         """The mission as its folder says, or None after rejecting it as invalid."""
         try:
             # The wall clock of a mission counts only its time in EXECUTING: it goes on
@@ -122,10 +122,9 @@ class MissionKeeper:
 
     def check_cancels(self) -> None:
         for m in list(self.active.runs.values()):
-            request = m.folder / "cancel.request"
-            if not m.cancel_seen and request.exists():
+            if not m.cancel_seen and cancel_requested(m.folder):
                 m.cancel_seen = True
-                self.stopper.close_mission(m, Reason.CANCELLED, {"by": "cancel.request"})
+                self.stopper.close_mission(m, Reason.CANCELLED, {"by": CANCEL_REQUEST})
             elif m.count[TaskState.WAITING] and m.closing is None:
                 self.gates.check_gates(m)
 
@@ -154,8 +153,7 @@ class MissionKeeper:
 
     def move_out(self, ref: MissionRef, reason: Reason, detail: dict[str, Any]) -> None:
         target = MissionState.COMMITTED if reason is Reason.RECOVERED else MissionState.COMPLETED
-        with contextlib.suppress(FileNotFoundError):
-            (ref.path / "engine.json").unlink()
+        remove_engine_record(ref.path)
         try:
             self.store.move(ref.id, MissionState.EXECUTING, target, reason, detail=detail or None)
         except ConflictError:

@@ -18,7 +18,7 @@ class EngineOptions:
     workers: int = field(default_factory=lambda: os.cpu_count() or 2)
     missions: set[str] | None = None  # claim only these (`houston run`); None = all
     until_idle: bool = False  # return when nothing is left to claim or run
-    retry_base: float = 0.5
+    backoff_base: float = 0.5  # seconds before a failed task is requeued (doubling each time)
     crash_cap: int = 3
     grace: float = 2.0
     reconcile_every: float = 2.0

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import time
 
+from houston.core import budget
 from houston.core.taskstate import TaskState
-from houston.engine import budget
 from houston.engine.active import ActiveMissions
 from houston.engine.emitter import Emitter
 from houston.engine.mission_run import MissionRun

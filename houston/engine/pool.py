@@ -79,17 +79,32 @@ class Pool:
         self._log: IO[bytes] | None = None
         self.engine = my_identity().encode()
         self.spawned = 0
+        self.deferred: set[int] = set()  # slots whose first spawn waits (start_deferred)
 
-    def start(self, scratch: Path | None = None) -> None:
-        """Spawn every slot; first remove log scratch files of workers that are gone."""
+    def start(self, scratch: Path | None = None, *, initializer_later: bool = False) -> None:
+        """Spawn every slot; first remove log scratch files of workers that are gone.
+
+        `initializer_later`: spawn the initializer slot in `start_deferred` (called when a
+        task worker is ready or an initializer needs its slot): on a machine with few
+        cores, interpreters that start side by side share them, and the first tasks of
+        most missions need a task worker first."""
         if scratch is not None:
             remove_dead_scratch(scratch)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the pool
         for slot in range(self.size + 1):
-            self.spawn(slot)
+            if initializer_later and slot == INIT_SLOT:
+                self.deferred.add(slot)
+            else:
+                self.spawn(slot)
+
+    def start_deferred(self) -> None:
+        """Spawn the slots `start` left for later (once: then they respawn as any slot)."""
+        while self.deferred:
+            self.spawn(self.deferred.pop())
 
     def spawn(self, slot: int) -> WorkerRecord:
+        self.deferred.discard(slot)
         env = {**os.environ, **self.executor.env}
         env["HOUSTON_ENGINE_PID"] = str(os.getpid())  # the worker checks it outlived us
         self.spawned += 1
@@ -243,7 +258,8 @@ class Pool:
             with contextlib.suppress(OSError):
                 if worker.proc.stdin is not None:
                     worker.proc.stdin.close()
-        idle = [w for w in self.workers.values() if not busy(w)]
+        # A worker still starting was sent nothing: it is killed rather than waited for.
+        idle = [w for w in self.workers.values() if w.ready and not busy(w)]
         wait_for_eof(idle, time.monotonic() + grace)
         for worker in self.workers.values():
             if worker in idle:

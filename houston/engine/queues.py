@@ -71,6 +71,8 @@ class JobQueues:
     def idle(self, *, initializer: bool) -> WorkerRecord | None:
         # Asked for every ready task: a plain loop over the slots, no generator.
         workers, jobs = self.pool.workers, self._jobs
+        if initializer and self.pool.deferred:
+            self.pool.start_deferred()  # an initializer is ready: its slot starts now
         for slot in self.pool.slots(initializer=initializer):
             worker = workers.get(slot)
             if worker is not None and worker.ready and not worker.dead and not jobs.get(worker):

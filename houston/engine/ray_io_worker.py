@@ -126,9 +126,22 @@ class RayIoWorker(IoWorker):
         """Its node or Ray worker died: record a crash, release, tell the engine."""
         job = attempt.job
         error = f"the Ray node or worker running the attempt was lost: {type(exc).__name__}"
+        finished = self._end_lost(attempt, error)
+        if finished is None:
+            return
+        sys.stderr.write(f"houston ray network worker: {error}: {exc}\n")
+        key, number = _names(job)
+        send(self.msg_fd, Done(ok=False, crashed=True, reason="crashed", error=error,
+                               usage=usage, logs=False, started=attempt.started,
+                               finished=finished, key=key, attempt=number))
+
+    def _end_lost(self, attempt: Attempt, error: str) -> float | None:
+        """Mark a lost attempt over and record its crash; when it ended (None: it was
+        already over)."""
+        job = attempt.job
         with self.lock:
             if attempt.over:
-                return
+                return None
             attempt.over = True
             self.attempts.pop(_key(job), None)
             finished = time.time()
@@ -138,11 +151,7 @@ class RayIoWorker(IoWorker):
                     duration=round(finished - attempt.started, 6), error=error),
                     missing_ok=False)
                 release(job, attempt.nonce)
-        sys.stderr.write(f"houston ray network worker: {error}: {exc}\n")
-        key, number = _names(job)
-        send(self.msg_fd, Done(ok=False, crashed=True, reason="crashed", error=error,
-                               usage=usage, logs=False, started=attempt.started,
-                               finished=finished, key=key, attempt=number))
+        return finished
 
     def cancel(self, key: Key) -> None:
         """Stop the attempt as the local network worker does, and kill its Ray task."""

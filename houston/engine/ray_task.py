@@ -38,7 +38,7 @@ from houston.runners.context import JobContext
 if TYPE_CHECKING:
     import subprocess
 
-    from houston.engine.blackboard import Blackboard
+    from houston.home.blackboard import Blackboard
 
 LOG_CAP = 8 << 20  # bytes of each log sent back; the rest is cut (and said so)
 
@@ -94,7 +94,7 @@ class RemoteContext(JobContext):
 
     @cached_property
     def blackboard(self) -> Blackboard:
-        from houston.engine.blackboard import Blackboard
+        from houston.home.blackboard import Blackboard
 
         return Blackboard(self.mission_dir, mission_id=self.mission_id, task_id=self.task_id)
 

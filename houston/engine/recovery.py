@@ -29,14 +29,15 @@ from houston.engine.leftovers import remove_dead_writers_temp_files, remove_left
 from houston.engine.liveness import (
     engine_mark,
     is_alive,
-    kill_attempt_processes,
     kill_marked_processes,
     stop_agent,
 )
 from houston.home import attemptfiles, claims, fsio, killpoints, move_repair, taskfiles
-from houston.home.layout import Home
+from houston.home.engine_record import read_engine_record, remove_engine_record
+from houston.home.layout import Home, trail_file
 from houston.home.records import ExitRecord, OwnerRecord, ProcessRecord, StateRecord
 from houston.home.store import MissionStore
+from houston.runners.processes import kill_attempt_processes
 
 
 def engine_alive(mission_dir: Path, me: ProcessRecord | None = None) -> bool:
@@ -46,11 +47,8 @@ def engine_alive(mission_dir: Path, me: ProcessRecord | None = None) -> bool:
     recorded the claim in transitions.jsonl (there before engine.json, and newer than an
     engine.json a dead earlier owner left behind). Either one alive = alive.
     """
-    try:
-        record = fsio.read_json(mission_dir / "engine.json")
-    except (FileNotFoundError, ValueError):
-        record = None
-    if isinstance(record, dict):
+    record = read_engine_record(mission_dir)
+    if record is not None:
         if me is not None and record.get("pid") == me.pid and (
             record.get("start_token") == me.start_token
         ):
@@ -62,7 +60,7 @@ def engine_alive(mission_dir: Path, me: ProcessRecord | None = None) -> bool:
 
 def _claimer_alive(mission_dir: Path) -> bool:
     """No engine.json: the claim was recorded but the engine died before writing it."""
-    trail = fsio.read_lines(mission_dir / "transitions.jsonl")
+    trail = fsio.read_lines(trail_file(mission_dir))
     claims_ = [e for e in trail if e.get("to") == MissionState.EXECUTING.value]
     if not claims_:
         return False
@@ -114,8 +112,7 @@ def _recover_mission(store: MissionStore, mission_id: str, me: ProcessRecord | N
             return None
     _kill_dead_engines_processes(folder)
     done = [recover_task(folder, t, grace) for t in taskfiles.task_ids(folder)]
-    with contextlib.suppress(FileNotFoundError):
-        (folder / "engine.json").unlink()
+    remove_engine_record(folder)
     try:
         store.move(mission_id, MissionState.EXECUTING, MissionState.COMMITTED,
                    Reason.RECOVERED, detail={"by": os.getpid()})
@@ -198,11 +195,8 @@ def _requeue(mission_dir: Path, task_id: str, attempt: int, state: StateRecord |
 
 def _kill_dead_engines_processes(mission_dir: Path) -> None:
     """Whatever the dead engine's workers started is an orphan now (their marks)."""
-    try:
-        record = fsio.read_json(mission_dir / "engine.json")
-    except (FileNotFoundError, ValueError):
-        return
-    if isinstance(record, dict) and record.get("pid") and record.get("start_token"):
+    record = read_engine_record(mission_dir)
+    if record is not None and record.get("pid") and record.get("start_token"):
         kill_marked_processes(engine_mark(record))
 
 

@@ -10,10 +10,10 @@ import psutil
 
 from houston.engine.active import ActiveMissions
 from houston.engine.emitter import Emitter
-from houston.engine.liveness import snapshot_tree
 from houston.engine.mission_run import MissionRun, Running, TaskRun
 from houston.engine.pool import Pool
 from houston.home import attemptfiles
+from houston.runners.processes import snapshot_tree
 
 _LOG_LINES_PER_EVENT = 200
 _LOG_BYTES_PER_TICK = 64 * 1024

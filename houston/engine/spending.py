@@ -1,6 +1,6 @@
 """Budgets as the engine enforces them: usage as it arrives, warnings, stops, reservations.
 
-The arithmetic is pure (houston.engine.budget); this part applies it to live missions:
+The arithmetic is pure (houston.core.budget); this part applies it to live missions:
 a task or mission over a limit is stopped (`budget.stop`), one near it is warned about
 once (`budget.warn`), and a task is dispatched only while the mission's tokens and cost
 left cover its reservation beside those of the attempts already running.
@@ -11,8 +11,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from houston.core import budget
 from houston.core.lifecycle import Reason
-from houston.engine import budget
 from houston.engine.emitter import Emitter
 from houston.engine.mission_run import MissionRun, TaskRun
 from houston.engine.stopping import Stopper

@@ -16,15 +16,16 @@ from typing import Any
 
 import psutil
 
+from houston.core import budget
 from houston.core.lifecycle import Reason
-from houston.engine import budget
 from houston.engine.active import ActiveMissions
-from houston.engine.liveness import is_alive, signal_group, snapshot_tree
+from houston.engine.liveness import is_alive
 from houston.engine.mission_run import MissionRun, Running, TaskRun
 from houston.engine.options import EngineOptions
 from houston.engine.pool import Pool, WorkerRecord
 from houston.engine.queues import JobQueues
 from houston.home import attemptfiles
+from houston.runners.processes import signal_group, snapshot_tree
 
 IO_STOP_GRACE = 5.0  # seconds the network worker has to answer a cancel
 

@@ -23,14 +23,11 @@ import signal
 import subprocess
 import sys
 import time
-import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import psutil
 
 from houston.core.errors import HoustonError
 from houston.core.taskstate import ExitReason
@@ -44,10 +41,10 @@ from houston.home import attemptfiles, claims, fsio, killpoints, taskfiles
 from houston.home.records import ExitRecord, ProcessRecord
 from houston.runners import Job, Outcome, context, get_runner
 from houston.runners.context import JobContext
-from houston.workspace import wants_worktree
+from houston.workspaces.workspace import wants_worktree
 
 if TYPE_CHECKING:
-    from houston.engine.blackboard import Blackboard
+    from houston.home.blackboard import Blackboard
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
@@ -66,7 +63,7 @@ class WorkerContext(JobContext):
 
     @cached_property
     def blackboard(self) -> Blackboard:
-        from houston.engine.blackboard import Blackboard
+        from houston.home.blackboard import Blackboard
 
         return Blackboard(self.mission_dir, mission_id=self.mission_id, task_id=self.task_id,
                           events=_event_log(self.mission_dir))
@@ -112,7 +109,7 @@ def _event_log(mission_dir: Path) -> Any:
 def run_job(job: Job, msg_fd: int,
             worktree: bool = False) -> tuple[Outcome, dict[str, Any], bool]:
     """Run one attempt with fds 1 and 2 on its logs; (outcome, usage, wrote any log).
-    `worktree`: the attempt runs in its own git worktree (houston.workspace)."""
+    `worktree`: the attempt runs in its own git worktree (houston.workspaces.workspace)."""
     ctx = WorkerContext(job, msg_fd)
     attempt = job.attempt_dir
     out, err = _LOGS.attach(attempt, taskfiles.scratch_dir(job.mission_dir))
@@ -122,7 +119,7 @@ def run_job(job: Job, msg_fd: int,
         if job.inputs:  # fill {{ tasks.<id>.result }} from the results on disk
             ctx.inputs = job.inputs = context.resolved_inputs(job)
         if worktree:
-            from houston.workspace import run_in_worktree
+            from houston.workspaces.workspace import run_in_worktree
 
             outcome = run_in_worktree(job, lambda: get_runner(job.runner).run(job, ctx))
         else:
@@ -131,6 +128,8 @@ def run_job(job: Job, msg_fd: int,
         outcome = Outcome(ok=False, error=str(exc))
         print(str(exc), file=sys.stderr)
     except BaseException as exc:  # an agent may raise anything, SystemExit included
+        import traceback  # here: most attempts never raise, and workers start faster
+
         traceback.print_exc()
         outcome = Outcome(ok=False, error=f"{type(exc).__name__}: {exc}")
     finally:
@@ -211,6 +210,8 @@ def end_strays(timeout: float = 2.0) -> int:
     killed: set[int] = set()
     deadline = time.monotonic() + timeout
     while _has_children() and time.monotonic() < deadline:
+        import psutil  # only here: most attempts leave no child, and workers start faster
+
         try:
             strays = psutil.Process().children(recursive=True)
         except psutil.Error:
@@ -234,6 +235,8 @@ def _has_children() -> bool:
     """One syscall: waitid answers ECHILD exactly when this process has no child at all
     (psutil would walk the whole of /proc to find out)."""
     if not hasattr(os, "waitid"):
+        import psutil
+
         return bool(psutil.Process().children())
     try:
         os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)

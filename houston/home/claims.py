@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,7 +45,7 @@ def claim_task(task_dir: Path | str, me: ProcessRecord, slot: int | None,
         os.mkdir(f"{task_dir}/lock")  # noqa: PTH102 - str paths on the hot path
     except FileExistsError:
         return None
-    nonce = secrets.token_hex(8)
+    nonce = os.urandom(8).hex()  # as secrets.token_hex, without its imports in a worker
     record = OwnerRecord(me.pid, me.start_token, me.host, me.boot_id, slot, nonce,
                          iso(utcnow()), attempt)
     write_json_fast(f"{task_dir}/lock/owner.json", record.encode())
@@ -77,7 +76,7 @@ def is_locked(task_dir: Path) -> bool:
 
 def _entomb(task_dir: Path, nonce: str) -> Path | None:
     """Rename the lock aside; the tombstone path, or None if the lock is gone."""
-    tomb = task_dir / f".tomb-{nonce or 'none'}-{secrets.token_hex(4)}"
+    tomb = task_dir / f".tomb-{nonce or 'none'}-{os.urandom(4).hex()}"
     try:
         os.rename(lock_dir(task_dir), tomb)
     except FileNotFoundError:

@@ -11,7 +11,6 @@ import contextlib
 import errno
 import json
 import os
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -103,6 +102,8 @@ def write_bytes_atomic(path: Path, data: bytes, *, durable: bool = True) -> None
 
 
 def _write_bytes_atomic(path: Path, data: bytes, durable: bool) -> None:
+    import tempfile  # here: a warm worker writes its files otherwise and starts faster
+
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:

@@ -12,6 +12,69 @@ from houston.core.lifecycle import MissionState
 
 DEFAULT_HOME = ".houston"
 
+# The files and folders of a mission folder (docs/formats.md, "A mission folder"): only
+# houston.home spells them; everyone else asks the helpers below for their paths.
+MISSION_SPEC = "mission.yaml"
+STATUS = "status.json"
+TRAIL = "transitions.jsonl"
+CONTEXT = "context.md"
+ENGINE_RECORD = "engine.json"
+CANCEL_REQUEST = "cancel.request"
+MISSION_WORKSPACE = "workspace.json"
+OUTPUTS = "outputs"
+BLACKBOARD = "blackboard"
+TASKS = "tasks"
+
+
+def spec_file(mission_dir: Path) -> Path:
+    return mission_dir / MISSION_SPEC
+
+
+def status_file(mission_dir: Path) -> Path:
+    return mission_dir / STATUS
+
+
+def trail_file(mission_dir: Path) -> Path:
+    return mission_dir / TRAIL
+
+
+def context_file(mission_dir: Path) -> Path:
+    return mission_dir / CONTEXT
+
+
+def engine_file(mission_dir: Path) -> Path:
+    """While EXECUTING: the record of the engine that claimed the mission."""
+    return mission_dir / ENGINE_RECORD
+
+
+def cancel_request_file(mission_dir: Path) -> Path:
+    return mission_dir / CANCEL_REQUEST
+
+
+def workspace_file(mission_dir: Path) -> Path:
+    """The mission's repository and base commit, when not recorded at submit."""
+    return mission_dir / MISSION_WORKSPACE
+
+
+def outputs_dir(mission_dir: Path) -> Path:
+    return mission_dir / OUTPUTS
+
+
+def blackboard_dir(mission_dir: Path) -> Path:
+    return mission_dir / BLACKBOARD
+
+
+def decisions_file(mission_dir: Path) -> Path:
+    return blackboard_dir(mission_dir) / "decisions.jsonl"
+
+
+def directives_dir(mission_dir: Path) -> Path:
+    return blackboard_dir(mission_dir) / "directives"
+
+
+def tasks_dir(mission_dir: Path) -> Path:
+    return mission_dir / TASKS
+
 
 @dataclass(frozen=True)
 class Home:
@@ -23,6 +86,11 @@ class Home:
         env = os.environ if environ is None else environ
         chosen = option or env.get("HOUSTON_HOME") or DEFAULT_HOME
         return cls(Path(chosen).expanduser().absolute())
+
+    @classmethod
+    def of_mission(cls, mission_dir: Path) -> Home:
+        """The home a mission folder is in (`<home>/missions/<STATE>/<id>`)."""
+        return cls(mission_dir.parent.parent.parent)
 
     @property
     def missions(self) -> Path:
@@ -57,6 +125,11 @@ class Home:
     @property
     def locks(self) -> Path:
         return self.run / "locks"
+
+    @property
+    def worktrees(self) -> Path:
+        """`worktrees/<mission>/<task>/<attempt>/`: outside the mission folder, which moves."""
+        return self.root / "worktrees"
 
     @property
     def lockfile(self) -> Path:

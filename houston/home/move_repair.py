@@ -14,8 +14,9 @@ from typing import Any
 from houston.clock import utcnow
 from houston.core.lifecycle import MissionState, Reason
 from houston.home import fsio, moves
+from houston.home.layout import status_file
 from houston.home.store import MissionStore
-from houston.home.trail import transition_entry
+from houston.home.trail import parse_entry, transition_entry
 
 
 def repair_moves(store: MissionStore) -> list[dict[str, Any]]:
@@ -42,17 +43,17 @@ def repair_moves(store: MissionStore) -> list[dict[str, Any]]:
 
 def _finish_move(store: MissionStore, mission_id: str, intent: Path) -> dict[str, Any] | None:
     try:
-        entry = fsio.read_json(intent)
+        entry = parse_entry(fsio.read_json(intent))
     except FileNotFoundError:
         return None  # its mover finished meanwhile
     except ValueError:
         entry = None  # torn write: the mover died before renaming anything
     current = store.locate_or_none(mission_id)
     done = None
-    if isinstance(entry, dict) and current is not None and current.state.value == entry.get("to"):
+    if entry is not None and current is not None and current.state.value == entry["to"]:
         store.record(current.path, entry, utcnow())
         done = {"action": "finished_move", "mission": mission_id,
-                "from": entry.get("from"), "to": entry.get("to")}
+                "from": entry["from"], "to": entry["to"]}
     moves.forget(intent)
     return done
 
@@ -75,7 +76,7 @@ def repair_statuses(store: MissionStore) -> list[dict[str, Any]]:
 def _status_state(folder: Path) -> str | None:
     """The state status.json names; None when it has none (a mission dropped by hand)."""
     try:
-        status = fsio.read_json(folder / "status.json")
+        status = fsio.read_json(status_file(folder))
     except (OSError, ValueError):
         return None
     found = status.get("state") if isinstance(status, dict) else None

@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any
 
 from houston.home import fsio
 from houston.home.layout import Home
+from houston.home.trail import TransitionEntry
 
 
 def intent_dir(home: Home) -> Path:
     return home.run / "moves"
 
 
-def intend(home: Home, mission_id: str, entry: dict[str, Any]) -> Path:
+def intend(home: Home, mission_id: str, entry: TransitionEntry) -> Path:
     """Write the intent of a move (call under the mission's stripe lock); its path."""
     path = intent_dir(home) / f"{mission_id}.json"
     try:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import json
 import os
 import secrets
 import shutil
@@ -32,12 +31,21 @@ from houston.core.errors import AmbiguousError, ConflictError, NotFoundError, Us
 from houston.core.ids import MISSION_ID, make_mission_id
 from houston.core.lifecycle import MissionState, Reason, check_transition
 from houston.home import fsio, killpoints, moves
-from houston.home.layout import Home
-from houston.home.trail import new_status, record_transition, transition_entry
+from houston.home.layout import (
+    Home,
+    context_file,
+    directives_dir,
+    outputs_dir,
+    spec_file,
+    status_file,
+    tasks_dir,
+    trail_file,
+)
+from houston.home.status import MissionStatus, encode_status, new_status, parse_status
+from houston.home.trail import TransitionEntry, record_transition, transition_entry
 
 LOCK_STRIPES = 64
 NAME_MAX = 255  # bytes in one path part on Linux filesystems
-MISSION_SUBFOLDERS = ("blackboard/directives", "tasks", "outputs")
 LOCK_PATIENCE = 10.0  # seconds a command waits for a mission's lock before giving up
 STATE_ORDER = (
     MissionState.PLANNING,
@@ -117,18 +125,17 @@ class MissionStore:
         summary: Mapping[str, Any],
         now: datetime,
     ) -> None:
-        for sub in MISSION_SUBFOLDERS:
-            (folder / sub).mkdir(parents=True)
+        for sub in mission_subfolders(folder):
+            sub.mkdir(parents=True)
         # The folder is private until renamed into PLANNING: plain writes, each fsynced so
         # that a crash right after the rename cannot leave an empty mission.yaml.
-        status = new_status(mission_id, name, now)
-        status.update(summary)
-        status_text = json.dumps(status, ensure_ascii=False, sort_keys=True, indent=2) + "\n"
-        fsio.write_new(folder / "mission.yaml", spec)
-        fsio.write_new(folder / "context.md", context.encode())
-        fsio.write_new(folder / "status.json", status_text.encode())
+        fresh = new_status(mission_id, name, now)
+        status = parse_status({**fresh, **summary}, mission_id, MissionState.PLANNING) or fresh
+        fsio.write_new(spec_file(folder), spec)
+        fsio.write_new(context_file(folder), context.encode())
+        fsio.write_new(status_file(folder), encode_status(status))
         entry = transition_entry(None, MissionState.PLANNING, Reason.USER_REQUEST, None, now)
-        fsio.append_line(folder / "transitions.jsonl", entry, durable=True)
+        fsio.append_line(trail_file(folder), entry, durable=True)
         fsio.fsync_dir(folder)
 
     # -- finding --------------------------------------------------------------------
@@ -190,13 +197,17 @@ class MissionStore:
     # -- reading --------------------------------------------------------------------
 
     def status(self, ref: MissionRef) -> dict[str, Any]:
-        """status.json, with `state` always taken from the folder (the truth).
+        """`summary` as a plain JSON object, for readers that pass it on whole."""
+        return dict(self.summary(ref))
+
+    def summary(self, ref: MissionRef) -> MissionStatus:
+        """status.json, with `id` and `state` always taken from the folder (the truth).
 
         If the mission moves while it is read, the read follows it to its new folder.
         """
         for _ in range(_CHASE):
             try:
-                status: Any = fsio.read_json(ref.path / "status.json")
+                found: object = fsio.read_json(status_file(ref.path))
             except FileNotFoundError:
                 if ref.path.is_dir():
                     break  # a mission dropped in by hand: no status.json yet
@@ -207,15 +218,18 @@ class MissionStore:
                 continue
             except (ValueError, OSError):
                 break
-            if isinstance(status, dict):
-                return _with_truth(status, ref)
+            status = parse_status(found, ref.id, ref.state)
+            if status is not None:
+                return status
             break
-        return _with_truth(new_status(ref.id, ref.id, None), ref)
+        fresh = new_status(ref.id, ref.id, None)
+        fresh["state"] = ref.state.value
+        return fresh
 
     def transitions(self, ref: MissionRef) -> list[dict[str, Any]]:
         for _ in range(_CHASE):
             if ref.path.is_dir():
-                return fsio.read_lines(ref.path / "transitions.jsonl")
+                return fsio.read_lines(trail_file(ref.path))
             moved = self.locate_or_none(ref.id)
             if moved is None:
                 break
@@ -284,30 +298,29 @@ class MissionStore:
             moves.forget(intent)
         return MissionRef(mission_id, target, dst)
 
-    def record(self, folder: Path, entry: dict[str, Any], now: datetime) -> None:
+    def record(self, folder: Path, entry: TransitionEntry, now: datetime) -> None:
         """Record a move's `entry` in the mission's trail and status.json (houston.home.trail).
         Call under the mission's stripe lock."""
         record_transition(folder, entry, now)
 
-    def update_status(self, ref: MissionRef, **fields: Any) -> dict[str, Any]:
+    def update_status(self, ref: MissionRef, **fields: Any) -> MissionStatus:
         """Merge summary fields (counts, usage) into status.json under the stripe lock.
 
         The mission is located again under the lock, so a move by another process just
         before the call is followed rather than lost. `id` and `state` stay the folder's.
         Raises NotFoundError if the mission no longer exists.
         """
-        return fsio.persist(lambda: self._merge_status(ref, fields), ref.path / "status.json")
+        return fsio.persist(lambda: self._merge_status(ref, fields), status_file(ref.path))
 
-    def _merge_status(self, ref: MissionRef, fields: dict[str, Any]) -> dict[str, Any]:
+    def _merge_status(self, ref: MissionRef, fields: dict[str, Any]) -> MissionStatus:
         # A full disk must not be waited out under the lock (others would hang on it):
         # fail here, let go, and let `persist` above wait and merge again.
         with self.stripe_lock(ref.id), fsio.no_waiting():
             current = self.locate(ref.id)
-            status = self.status(current)
-            status.update(fields)
-            status = _with_truth(status, current)
-            fsio.write_json_atomic(current.path / "status.json", status, durable=False)
-        return status
+            known = self.summary(current)
+            merged = parse_status({**known, **fields}, current.id, current.state) or known
+            fsio.write_json_atomic(status_file(current.path), merged, durable=False)
+        return merged
 
     # -- listing (last: the method name `list` shadows the builtin in this class) --
 
@@ -331,11 +344,15 @@ class MissionStore:
         return len(self.ids_in(state))
 
 
+def mission_subfolders(folder: Path) -> tuple[Path, ...]:
+    return directives_dir(folder), tasks_dir(folder), outputs_dir(folder)
+
+
 def complete_folder(folder: Path) -> None:
     """The sub-folders every mission has: `create` makes them, a hand-made mission (a
     folder holding only mission.yaml) may lack them."""
-    for sub in MISSION_SUBFOLDERS:
-        (folder / sub).mkdir(parents=True, exist_ok=True)
+    for sub in mission_subfolders(folder):
+        sub.mkdir(parents=True, exist_ok=True)
 
 
 def _flock_within(fd: int, seconds: float, mission_id: str) -> None:
@@ -354,12 +371,6 @@ def _flock_within(fd: int, seconds: float, mission_id: str) -> None:
         f"mission {mission_id} is held by another process for more than {seconds:g}s",
         fix="an engine may be paused (disk full?): see its output, free space, try again",
     )
-
-
-def _with_truth(status: dict[str, Any], ref: MissionRef) -> dict[str, Any]:
-    status["id"] = ref.id
-    status["state"] = ref.state.value
-    return status
 
 
 def is_plain_name(text: str) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from houston import yamlstrict
+from houston.core import yamlstrict
 from houston.core.errors import NotFoundError
 from houston.home.layout import Home
 from houston.pkg import archive

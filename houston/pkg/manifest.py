@@ -119,7 +119,7 @@ def entry_path(kind: str, entry: str) -> str:
 
 def load_manifest(text: str | bytes, source: str) -> PackageManifest:
     """Parse and validate package.yaml text; SpecError with file:line:column on failure."""
-    from houston import yamlstrict
+    from houston.core import yamlstrict
 
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")

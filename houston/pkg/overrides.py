@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from houston import yamlstrict
+from houston.core import yamlstrict
 from houston.core.errors import SpecError
 from houston.pkg.manifest import PackageManifest
 

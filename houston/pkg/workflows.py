@@ -29,14 +29,14 @@ from typing import Any
 
 import yaml
 
-from houston import yamlstrict
+from houston.core import yamlstrict
 from houston.core.errors import NotFoundError, PackageError, SpecError
+from houston.core.templating import RUNTIME_ROOTS
 from houston.home.layout import Home
 from houston.pkg.lockfile import read_lock
 from houston.pkg.manifest import PackageManifest, read_manifest
 from houston.pkg.overrides import effective_config, read_overrides
 from houston.pkg.params import Parameter, ParamTypeError, check_default, convert
-from houston.templating import RUNTIME_ROOTS
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\}")
 

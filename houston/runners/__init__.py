@@ -50,7 +50,7 @@ from houston.core.errors import RunnerError
 if TYPE_CHECKING:
     import subprocess
 
-    from houston.engine.blackboard import Blackboard
+    from houston.home.blackboard import Blackboard
 
 RUNNER_NAMES = ("command", "python", "llm", "claude-code")
 

@@ -15,7 +15,7 @@ call and the result, and the assistant's words as they stream; each tool use bec
 `tool.call` event; spend is reported as it arrives (see `Meter`).
 The final `result` gives the result's `text` (or, for `output: json`, its parsed JSON), and
 `session_id`, `num_turns` and cost are written to `claude-session.json`. With the agent's
-`resume: true`, a retry resumes the previous attempt's session (houston.runners.claude_resume).
+`resume: true`, the next attempt resumes the previous one's session (houston.runners.claude_resume).
 
 The executable is `HOUSTON_CLAUDE`, else `claude` on PATH.
 """
@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from houston.core.errors import RunnerError
+from houston.home import runnerfiles
 from houston.runners import AgentContext, Job, Outcome
 from houston.runners.claude_stream import (
     LiveText,
@@ -43,12 +44,11 @@ from houston.runners.claude_stream import (
 )
 from houston.runners.command import build_env
 from houston.runners.context import mission_context, needs_results
+from houston.runners.processes import kill_attempt_processes
 
 INSTALL_FIX = ("install it with `npm install -g @anthropic-ai/claude-code` (or into a folder "
                "with `npm install --prefix DIR @anthropic-ai/claude-code`), then put `claude` "
                "on PATH or set HOUSTON_CLAUDE to the executable")
-TRANSCRIPT = "claude.jsonl"
-SESSION = "claude-session.json"
 
 
 def find_claude(env: dict[str, str]) -> str:
@@ -71,7 +71,7 @@ def working_folder(job: Job) -> str:
 
 
 def child_env(job: Job, cwd: str) -> dict[str, str]:
-    env = build_env(job, Path(job.attempt_dir) / "agent-result.json")
+    env = build_env(job, runnerfiles.agent_result_path(job.attempt_dir))
     # Houston sends no telemetry; neither does the agent it starts, unless the user says so.
     env.setdefault("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
     if "HOUSTON_WORKTREE" in job.env:
@@ -90,7 +90,7 @@ class Session:
         self.live = LiveText()
         self.result: dict[str, Any] | None = None
         self.session_id: str | None = None
-        self.transcript = open(Path(job.attempt_dir) / TRANSCRIPT, "ab")  # noqa: SIM115
+        self.transcript = open(runnerfiles.claude_transcript_path(job.attempt_dir), "ab")  # noqa: SIM115
 
     def read(self, stream: IO[bytes]) -> None:
         with self.transcript:
@@ -145,8 +145,9 @@ _EVENT_LOGS: dict[Path, Any] = {}
 def event_log(mission_dir: Path) -> Any:
     """One EventLog per home for the worker's life (it keeps its fds open)."""
     from houston.home.events import EventLog
+    from houston.home.layout import Home
 
-    folder = mission_dir.parent.parent.parent / "events"  # <home>/missions/<STATE>/<id>
+    folder = Home.of_mission(mission_dir).events
     if folder not in _EVENT_LOGS:
         _EVENT_LOGS[folder] = EventLog(folder)
     return _EVENT_LOGS[folder]
@@ -221,8 +222,6 @@ def stop_leftovers(attempt_dir: str) -> None:
     """Claude Code starts its Bash tools in sessions of their own, which outlive it when
     it dies or is stopped: kill whatever still works for this attempt (by HOUSTON_WORK_DIR,
     which its tools inherit)."""
-    from houston.engine.liveness import kill_attempt_processes
-
     kill_attempt_processes(attempt_dir)
 
 
@@ -239,7 +238,7 @@ class ClaudeCodeRunner:
         cwd = working_folder(job)
         needs, context = needs_results(job), mission_context(job)
         resume = resumable(job, cwd, env_for_lookup)
-        prompt_path = Path(job.attempt_dir) / "prompt.md"
+        prompt_path = runnerfiles.claude_prompt_path(job.attempt_dir)
         prompt = build_prompt(job.inputs, needs, context)
         prompt_path.write_text(RESUMED + prompt if resume else prompt)
         argv = build_argv(executable, job.agent, job.prompt, resume=resume)
@@ -259,7 +258,7 @@ class ClaudeCodeRunner:
         stop_leftovers(job.attempt_dir)
         from houston.home.taskfiles import write_json_fast
 
-        write_json_fast(f"{job.attempt_dir}/{SESSION}", session_record(session))
+        write_json_fast(runnerfiles.claude_session_path(job.attempt_dir), session_record(session))
         return outcome_of(job, session, code)
 
 

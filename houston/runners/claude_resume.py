@@ -1,6 +1,6 @@
 """Resuming an earlier attempt's Claude Code session in a new attempt (`resume: true`).
 
-A retry runs in a fresh worktree, but the conversation of the attempt before it can go on:
+The next attempt runs in a fresh worktree, but the conversation of the attempt before it can go on:
 the session id is in that attempt's `claude-session.json`. Claude Code keeps a session's
 transcript under its config folder (`CLAUDE_CONFIG_DIR`, else `~/.claude`) in
 `projects/<working folder, every character but letters, digits and '-' made '-'>/<id>.jsonl`
@@ -16,9 +16,7 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-from houston.core.ids import is_decimal
-
-SESSION = "claude-session.json"
+from houston.home import runnerfiles
 
 
 def config_dir(env: Mapping[str, str]) -> Path:
@@ -35,12 +33,9 @@ def project_folder(cwd: str) -> str:
 
 def earlier_session(attempt_dir: str) -> str | None:
     """The newest session id recorded by an earlier attempt of the same task."""
-    here = Path(attempt_dir)
-    numbers = sorted((int(p.name) for p in here.parent.iterdir()
-                      if is_decimal(p.name) and int(p.name) < int(here.name)), reverse=True)
-    for number in numbers:
+    for earlier in runnerfiles.earlier_attempt_dirs(attempt_dir):
         try:
-            record = json.loads((here.parent / str(number) / SESSION).read_text())
+            record = json.loads(runnerfiles.claude_session_path(earlier).read_text())
         except (OSError, ValueError):
             continue
         if isinstance(record, dict) and record.get("session_id"):

@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from houston.core.errors import RunnerError
-from houston.home import attemptfiles
+from houston.home import attemptfiles, runnerfiles
+from houston.home.layout import blackboard_dir, outputs_dir
 from houston.runners import AgentContext, Job, Outcome, context
 
 _STDOUT_PARSE_LIMIT = 1 << 20
@@ -63,8 +64,8 @@ def build_env(job: Job, result_path: Path) -> dict[str, str]:
         "HOUSTON_ATTEMPT": str(job.attempt),
         "HOUSTON_MISSION_DIR": job.mission_dir,
         "HOUSTON_WORK_DIR": job.attempt_dir,
-        "HOUSTON_OUTPUTS": str(mission_dir / "outputs"),
-        "HOUSTON_BLACKBOARD": str(mission_dir / "blackboard"),
+        "HOUSTON_OUTPUTS": str(outputs_dir(mission_dir)),
+        "HOUSTON_BLACKBOARD": str(blackboard_dir(mission_dir)),
         "HOUSTON_PACKAGE_DIR": job.package_dir,
         "HOUSTON_RESULT": str(result_path),
     })
@@ -127,13 +128,13 @@ class CommandRunner:
     def run(self, job: Job, ctx: AgentContext) -> Outcome:
         argv = build_argv(job)
         attempt = Path(job.attempt_dir)
-        result_path = attempt / "agent-result.json"
+        result_path = runnerfiles.agent_result_path(attempt)
         cwd = job.inputs.get("cwd") if isinstance(job.inputs.get("cwd"), str) else None
         cwd = cwd or job.env.get("HOUSTON_WORKTREE")  # `workspace: worktree`: run inside it
         payload = context.envelope(job, job.inputs)
         env = build_env(job, result_path)
         if job.needs:
-            needs_path = attempt / "needs.json"
+            needs_path = runnerfiles.needs_path(attempt)
             needs_path.write_text(json.dumps(payload["needs"]))
             env["HOUSTON_NEEDS"] = str(needs_path)
         stdin = _stdin_for(json.dumps(payload).encode(), attempt)
@@ -215,7 +216,7 @@ def _stdin_for(data: bytes, attempt: Path) -> int:
         finally:
             os.close(write)
         return read
-    path = attempt / "inputs.json"
+    path = runnerfiles.inputs_path(attempt)
     path.write_bytes(data)
     return os.open(path, os.O_RDONLY)
 

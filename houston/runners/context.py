@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from houston.core.errors import RunnerError
-from houston.home import taskfiles
+from houston.core.templating import TemplateError, referenced_tasks, resolve_results
+from houston.home import layout, taskfiles
 from houston.runners import Job
-from houston.templating import TemplateError, referenced_tasks, resolve_results
 
 
 def read_result(mission_dir: str | Path, task_id: str) -> Any:
@@ -43,7 +43,7 @@ def needs_results(job: Job) -> dict[str, Any]:
 
 def mission_context(job: Job) -> str:
     try:
-        return (Path(job.mission_dir) / "context.md").read_text(encoding="utf-8")
+        return layout.context_file(Path(job.mission_dir)).read_text(encoding="utf-8")
     except FileNotFoundError:
         return ""
 
@@ -130,7 +130,7 @@ class JobContext:
 
     @cached_property
     def outputs_dir(self) -> Path:
-        return self.mission_dir / "outputs"
+        return layout.outputs_dir(self.mission_dir)
 
     @cached_property
     def package_dir(self) -> Path:

@@ -31,7 +31,8 @@ def package_knowledge(job: Job) -> tuple[list[tuple[str, str]], dict[str, Any]]:
     patterns, configs = _names(job.agent, "patterns"), _names(job.agent, "config")
     if not patterns and not configs:
         return [], {}
-    from houston.pkg.manifest import read_manifest
+    from houston.home.layout import Home
+    from houston.pkg.manifest import MANIFEST_FILE, read_manifest
     from houston.pkg.overrides import effective_config
 
     folder = Path(job.package_dir)
@@ -41,17 +42,17 @@ def package_knowledge(job: Job) -> tuple[list[tuple[str, str]], dict[str, Any]]:
     for name in patterns:
         if name not in files:
             raise RunnerError(f"agent {job.agent_ref} names pattern {name!r}, which its package "
-                              "does not declare", where=str(folder / "package.yaml"),
+                              "does not declare", where=str(folder / MANIFEST_FILE),
                               fix=f"declared patterns: {', '.join(sorted(files)) or '(none)'}")
         texts.append((name, (folder / files[name]).read_text(encoding="utf-8")))
     values = {}
     if configs:
-        home_packages = Path(job.mission_dir).parents[2] / "packages"
+        home_packages = Home.of_mission(Path(job.mission_dir)).packages
         effective = effective_config(home_packages, folder, manifest)
         for name in configs:
             if name not in effective:
                 raise RunnerError(f"agent {job.agent_ref} names config {name!r}, which its "
-                                  "package does not declare", where=str(folder / "package.yaml"),
+                                  "package does not declare", where=str(folder / MANIFEST_FILE),
                                   fix=f"declared config: {', '.join(sorted(effective))}")
             values[name] = effective[name]
     return texts, values

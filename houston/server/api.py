@@ -25,6 +25,7 @@ from houston.core.errors import (
 )
 from houston.core.ids import is_decimal
 from houston.home.events import EventLog
+from houston.home.layout import MISSION_SPEC
 from houston.home.store import MissionStore
 from houston.metrics import LogMetrics
 from houston.server import acting, indexfile, listing, views
@@ -134,7 +135,7 @@ class Api:
             if len(body) > MAX_BODY:
                 return JSONResponse({"error": "mission file larger than 1 MiB"}, 413)
         approve = request.query_params.get("approve") in ("1", "true", "yes")
-        return await self._call(acting.submit, self.store, body, "mission.yaml", approve,
+        return await self._call(acting.submit, self.store, body, MISSION_SPEC, approve,
                                 status=201)
 
     async def act_task(self, request: Request) -> Response:

@@ -26,6 +26,7 @@ from typing import Any
 
 import uvicorn
 from sse_starlette.sse import AppStatus
+from starlette.types import ASGIApp
 
 from houston.core.errors import StoreError
 from houston.home import fsio
@@ -106,21 +107,34 @@ def start(
     )
     sock = _bind(host, port)
     chosen = sock.getsockname()[1]
-    server = _Server(uvicorn.Config(
+    server = _uvicorn_server(app, log_level, graceful_timeout, head_timeout, body_timeout)
+    loop, thread = _serve_in_thread(server, sock, chosen)
+    url = f"http://{_url_host(host)}:{chosen}/?token={token}"
+    _write_record(home, host, chosen, url.split("?", 1)[0])
+    return ServerHandle(url, host, chosen, token, home, server, thread, feed, loop)
+
+
+def _uvicorn_server(app: ASGIApp, log_level: str, graceful_timeout: int, head_timeout: float,
+                    body_timeout: float) -> _Server:
+    """uvicorn with bounded request heads and bodies, no websockets, no access log."""
+    return _Server(uvicorn.Config(
         app, log_level=log_level, timeout_graceful_shutdown=graceful_timeout,
         lifespan="on", loop="asyncio", http=bounded_protocol(head_timeout, body_timeout),
         ws="none", access_log=False,
     ))
+
+
+def _serve_in_thread(server: _Server, sock: socket.socket,
+                     port: int) -> tuple[asyncio.AbstractEventLoop, threading.Thread]:
+    """uvicorn on its own event loop in a daemon thread; returns once it serves."""
     loop = asyncio.new_event_loop()
     _acquire()
     thread = threading.Thread(
-        target=_serve, args=(loop, server, sock), name=f"houston-ui-{chosen}", daemon=True
+        target=_serve, args=(loop, server, sock), name=f"houston-ui-{port}", daemon=True
     )
     thread.start()
     _wait_started(server, thread)
-    url = f"http://{_url_host(host)}:{chosen}/?token={token}"
-    _write_record(home, host, chosen, url.split("?", 1)[0])
-    return ServerHandle(url, host, chosen, token, home, server, thread, feed, loop)
+    return loop, thread
 
 
 def is_loopback(host: str) -> bool:

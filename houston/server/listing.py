@@ -24,6 +24,8 @@ from typing import Any
 from houston.core.ids import id_time, is_decimal
 from houston.core.lifecycle import MissionState, Outcome
 from houston.core.timestamps import iso_seconds, parse_time
+from houston.home.layout import MISSION_SPEC, STATUS
+from houston.home.status import MissionStatus, parse_status
 from houston.home.store import STATE_ORDER, MissionRef, MissionStore
 from houston.server import indexfile
 
@@ -113,17 +115,16 @@ def select(rows: list[dict[str, Any]], query: Query) -> tuple[list[dict[str, Any
     return found[query.offset : query.offset + query.limit], len(found)
 
 
-def card(mission_id: str, state: str, status: dict[str, Any]) -> dict[str, Any]:
+def card(mission_id: str, state: str, status: MissionStatus) -> dict[str, Any]:
     """One row of the list: what a card shows and what filters look at."""
     name = str(status.get("name") or mission_id)
     return {**status, **slim_card(mission_id, state, status), "name": name}
 
 
-def slim_card(mission_id: str, state: str, status: dict[str, Any]) -> dict[str, Any]:
+def slim_card(mission_id: str, state: str, status: MissionStatus) -> dict[str, Any]:
     """What filters and sorts look at (indexfile.SLIM and the id): the index keeps only
     this of the missions no page has shown, a tenth of their status.json."""
-    raw = status.get("usage")
-    cost = raw.get("cost") if isinstance(raw, dict) else None
+    cost = status.get("usage", {}).get("cost")
     return {
         "id": mission_id,
         "state": state,
@@ -306,7 +307,7 @@ class MissionIndex:
         found: dict[str, dict[str, Any]] = {}
         fresh: dict[str, tuple[tuple[str, int, int], dict[str, Any]]] = {}
         for name, entry in zip(names, cached, strict=True):
-            if entry is not None and entry[0] == _key(state, f"{folder}/{name}/status.json"):
+            if entry is not None and entry[0] == _key(state, f"{folder}/{name}/{STATUS}"):
                 found[name] = entry[1]
                 continue
             key, status = self._read(state, folder, name)
@@ -328,7 +329,7 @@ class MissionIndex:
         slim rows (`slim_card`); a page's rows are whole."""
         with self._lock:
             cached = self._rows.get(name)
-        if cached is not None and cached[0] == _key(state, f"{folder}/{name}/status.json") \
+        if cached is not None and cached[0] == _key(state, f"{folder}/{name}/{STATUS}") \
                 and (not whole or "name" in cached[1]):
             return cached[1]
         key, status = self._read(state, folder, name)
@@ -338,31 +339,31 @@ class MissionIndex:
             self._dirty = True
         return row
 
-    def _status(self, state: MissionState, folder: str, name: str) -> dict[str, Any]:
+    def _status(self, state: MissionState, folder: str, name: str) -> MissionStatus:
         return self._read(state, folder, name)[1]
 
     def _read(self, state: MissionState, folder: str,
-              name: str) -> tuple[tuple[str, int, int], dict[str, Any]]:
+              name: str) -> tuple[tuple[str, int, int], MissionStatus]:
         """status.json and the key it was read under (its size and mtime, from the open
         file: no stat of the path first). Read with os calls, not pathlib: 10,000 of them
         at the first start; anything unusual goes through the store's reader, which
         follows a moving mission."""
         key, found = (state.value, -1, -1), None
         try:
-            fd = os.open(f"{folder}/{name}/status.json", os.O_RDONLY)
+            fd = os.open(f"{folder}/{name}/{STATUS}", os.O_RDONLY)
             try:
                 info = os.fstat(fd)
                 key = (state.value, info.st_size, info.st_mtime_ns)
                 data = os.read(fd, info.st_size + 4096)  # one read: a regular file
             finally:
                 os.close(fd)
-            found = _parse(data)
+            found = parse_status(_parse(data), name, state)
         except (OSError, ValueError):
             found = None
-        if isinstance(found, dict):
+        if found is not None:
             return key, found
         ref = MissionRef(name, state, self.store.home.mission_dir(state, name))
-        return key, self.store.status(ref)
+        return key, self.store.summary(ref)
 
     def packages(self, mission_id: str, state: str) -> tuple[str, ...]:
         with self._lock:
@@ -370,7 +371,7 @@ class MissionIndex:
         if known is not None:
             return known
         try:
-            with open(f"{self.store.home.missions}/{state}/{mission_id}/mission.yaml", "rb") as f:
+            with open(f"{self.store.home.missions}/{state}/{mission_id}/{MISSION_SPEC}", "rb") as f:
                 text = f.read(1024 * 1024)
         except OSError:
             return ()

@@ -13,6 +13,7 @@ from typing import Any
 
 from houston.core.errors import NotFoundError, UsageError
 from houston.home import fsio
+from houston.home.layout import decisions_file, directives_dir, outputs_dir
 
 MAX_OUTPUT_FILES = 1000
 MAX_RENDER_BYTES = 2 * 1024 * 1024
@@ -21,7 +22,7 @@ MARKDOWN_SUFFIXES = (".md", ".markdown")
 
 def list_outputs(mission_path: Path) -> list[dict[str, Any]]:
     """Files under outputs/ (relative paths, sizes), symlinks left out, at most 1,000."""
-    root = mission_path / "outputs"
+    root = outputs_dir(mission_path)
     found: list[dict[str, Any]] = []
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -42,7 +43,7 @@ def list_outputs(mission_path: Path) -> list[dict[str, Any]]:
 
 def output_file(mission_path: Path, relative: str) -> Path:
     """The file named by `relative` inside outputs/, refusing anything that leaves it."""
-    root = (mission_path / "outputs").resolve()
+    root = outputs_dir(mission_path).resolve()
     parts = relative.split("/")
     if not relative or any(p in ("", ".", "..") or p.startswith(".") for p in parts):
         raise UsageError(f"{relative!r} is not a file of outputs/")
@@ -63,18 +64,17 @@ def render_markdown(text: str) -> str:
 
 def read_blackboard(mission_path: Path) -> dict[str, Any]:
     """Decisions (oldest first) and directives (by key) of the mission's blackboard."""
-    folder = mission_path / "blackboard"
-    decisions = fsio.read_lines(folder / "decisions.jsonl")
+    decisions = fsio.read_lines(decisions_file(mission_path))
     directives: dict[str, Any] = {}
     try:
-        names = sorted(os.listdir(folder / "directives"))
+        names = sorted(os.listdir(directives_dir(mission_path)))
     except OSError:
         names = []
     for name in names:
         if not name.endswith(".json"):
             continue
         try:
-            record = fsio.read_json(folder / "directives" / name)
+            record = fsio.read_json(directives_dir(mission_path) / name)
         except (OSError, ValueError):
             continue
         if isinstance(record, dict):

@@ -57,7 +57,7 @@ class Reads:
     async def events(self, request: Request) -> Response:
         def read() -> dict[str, Any]:
             ref = self.store.resolve(request.path_params["id"])
-            started = self.store.status(ref).get("started")
+            started = self.store.summary(ref).get("started")
             found = detail.mission_events(self.log, ref.id, started)
             return {
                 "resources": detail.resource_series(found),

@@ -36,7 +36,7 @@ def plan(items: list[dict[str, Any]], agent: str, gate: bool) -> list[dict[str, 
 
 
 def todos(ctx: Any) -> dict[str, Any]:
-    from houston.workspace import mission_repo
+    from houston.workspaces.workspace import mission_repo
 
     where = mission_repo(Path(ctx.mission_dir), Path.cwd())
     pattern = str(ctx.inputs.get("pattern") or "TODO")

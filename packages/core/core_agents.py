@@ -82,8 +82,8 @@ def collect(ctx: Any) -> dict[str, Any]:
 def merge(ctx: Any) -> dict[str, Any]:
     """Merge the branches of the tasks this one needs (or inputs.branches) into the
     mission's integration branch; fails naming the conflicting files."""
-    from houston.integration import branches_of, merge_branches
-    from houston.workspace import home_of, mission_repo
+    from houston.workspaces.integration import branches_of, merge_branches
+    from houston.workspaces.workspace import home_of, mission_repo
 
     mission_dir = Path(ctx.mission_dir)
     wanted = ctx.inputs.get("branches")

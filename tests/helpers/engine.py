@@ -91,7 +91,7 @@ def submit(home: Home, text: str) -> MissionRef:
 
 
 def options(**kw: Any) -> EngineOptions:
-    defaults: dict[str, Any] = {"workers": 2, "retry_base": 0.05, "grace": 0.5}
+    defaults: dict[str, Any] = {"workers": 2, "backoff_base": 0.05, "grace": 0.5}
     defaults.update(kw)
     return EngineOptions(**defaults)
 

@@ -15,6 +15,7 @@ from typing import Any
 from houston.core.errors import UsageError
 from houston.home import fsio
 from houston.home.events import EventLog
+from houston.home.layout import blackboard_dir, decisions_file, directives_dir
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
@@ -28,14 +29,15 @@ class Blackboard:
         mission_id: str | None = None,
         task_id: str | None = None,
     ) -> None:
-        self.folder = mission_dir / "blackboard"
+        self.folder = blackboard_dir(mission_dir)
+        self.mission_dir = mission_dir
         self.events = events
         self.mission_id = mission_id or mission_dir.name
         self.task_id = task_id
 
     @property
     def decisions_file(self) -> Path:
-        return self.folder / "decisions.jsonl"
+        return decisions_file(self.mission_dir)
 
     def directive_file(self, key: str) -> Path:
         if not _KEY.match(key) or key.endswith(".tmp"):
@@ -43,7 +45,7 @@ class Blackboard:
                 f"{key!r} is not a directive key",
                 fix="use up to 128 letters, digits, '_', '.', '-'; start with a letter or digit",
             )
-        return self.folder / "directives" / f"{key}.json"
+        return directives_dir(self.mission_dir) / f"{key}.json"
 
     def decide(self, text: str, **data: Any) -> dict[str, Any]:
         """Append one decision; returns the record written."""
@@ -71,7 +73,7 @@ class Blackboard:
 
     def directives(self) -> dict[str, Any]:
         found: dict[str, Any] = {}
-        folder = self.folder / "directives"
+        folder = directives_dir(self.mission_dir)
         if not folder.is_dir():
             return found
         for path in sorted(folder.glob("*.json")):

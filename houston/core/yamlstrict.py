@@ -29,11 +29,11 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from houston.core.errors import SpecError
-from houston.yamldoc import Document as Document
-from houston.yamldoc import Path, Position
-from houston.yamldoc import dotted as dotted
-from houston.yamldoc import shorten as shorten
-from houston.yamlstrict_messages import describe, explain
+from houston.core.yamldoc import Document as Document
+from houston.core.yamldoc import Path, Position
+from houston.core.yamldoc import dotted as dotted
+from houston.core.yamldoc import shorten as shorten
+from houston.core.yamlstrict_messages import describe, explain
 
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 64

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from houston import gitops
-from houston.gitops import MergeConflict, WorkspaceError, git
-from houston.workspace import INTEGRATION, MissionRepo, integration_branch, repo_lock
+from houston.home.layout import Home
+from houston.workspaces import gitops
+from houston.workspaces.gitops import MergeConflict, WorkspaceError, git
+from houston.workspaces.workspace import INTEGRATION, MissionRepo, integration_branch, repo_lock
 
 FOLDER = INTEGRATION
 
@@ -49,7 +50,7 @@ def merge_branches(home: Path, where: MissionRepo, mission_id: str,
                    branches: list[str]) -> MergeReport:
     """Merge `branches` into the mission's integration branch; MergeConflict on conflicts."""
     target = integration_branch(mission_id)
-    path = home / "worktrees" / mission_id / FOLDER
+    path = Home(home).worktrees / mission_id / FOLDER
     report = MergeReport(target)
     with repo_lock(where.repo):
         _open(where, target, path)

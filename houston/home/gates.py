@@ -21,7 +21,8 @@ from typing import Any
 
 from houston.clock import utcnow
 from houston.core.timestamps import iso
-from houston.home import fsio, taskfiles
+from houston.home import fsio
+from houston.home.taskfiles import task_dir
 
 GATE_FILE = "gate.json"
 WAITING = "waiting"
@@ -31,7 +32,7 @@ DECISIONS = (APPROVED, REJECTED)
 
 
 def gate_path(mission_dir: Path, task_id: str) -> Path:
-    return taskfiles.task_dir(mission_dir, task_id) / GATE_FILE
+    return task_dir(mission_dir, task_id) / GATE_FILE
 
 
 def read_gate(mission_dir: Path, task_id: str) -> dict[str, Any] | None:
@@ -55,7 +56,7 @@ def open_gate(mission_dir: Path, task_id: str) -> str:
     found = gate_state(mission_dir, task_id)
     if found is not None:
         return found
-    taskfiles.task_dir(mission_dir, task_id).mkdir(parents=True, exist_ok=True)
+    task_dir(mission_dir, task_id).mkdir(parents=True, exist_ok=True)
     _write(mission_dir, task_id, {"state": WAITING, "since": iso(utcnow())})
     return WAITING
 

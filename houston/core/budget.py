@@ -60,7 +60,7 @@ class Usage:
         return cls(int(data.get("tokens") or 0), float(data.get("cost") or 0.0))
 
 
-def wall_time_so_far(status: dict[str, Any]) -> float:
+def wall_time_so_far(status: Mapping[str, Any]) -> float:
     """Seconds a mission spent in EXECUTING in earlier runs, from its status.json summary
     (`usage.wall_time`, kept current while it runs): a wall budget goes on from there."""
     usage = status.get("usage")

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from houston.agents import AgentCatalog
+from houston.agents.catalog import AgentCatalog
 from houston.core.errors import NotFoundError, SpecError
+from houston.core.yamlstrict_messages import closest_key
 from houston.home.layout import Home
 from houston.mission import MissionSpec, TaskSpec
-from houston.yamlstrict_messages import closest_key
 
 TaskPath = tuple[str | int, ...]
 
@@ -58,7 +58,7 @@ def known_agents(home: Home, package: str, folder: Path) -> list[str]:
 def _unknown_agent(
     home: Home, folder: Path, path: TaskPath, task: TaskSpec, data: bytes, source: str
 ) -> SpecError:
-    from houston.yamlstrict import load
+    from houston.core.yamlstrict import load
 
     package, _, name = task.agent.partition("/")
     agents = known_agents(home, package, folder)

@@ -13,7 +13,7 @@ Every change to a repository's worktrees runs under one lock per repository (a f
 git folder), and starts by repairing what a kill -9 may have left: `git worktree prune`,
 entries still locked as "initializing" by a killed `git worktree add`, stale index locks of
 our worktrees. An attempt that does not succeed keeps its worktree with its changes
-committed as work in progress (WIP) on its branch; a retry gets a fresh worktree.
+committed as work in progress (WIP) on its branch; the next attempt gets a fresh worktree.
 """
 
 from __future__ import annotations
@@ -29,11 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from houston import gitops
 from houston.core.ids import is_decimal
-from houston.gitops import WorkspaceError, git
 from houston.home import taskfiles
+from houston.home.layout import spec_file, status_file, workspace_file
 from houston.runners import Job, Outcome
+from houston.workspaces import gitops
+from houston.workspaces.gitops import WorkspaceError, git
 
 RECORD = "workspace.json"  # in an attempt folder: branch, worktree, base, commit, state
 _LOCK_NAME = "houston-worktrees.lock"
@@ -105,15 +106,15 @@ def resolve_repo(repo: str | None, cwd: Path) -> MissionRepo:
 def mission_repo(mission_dir: Path, cwd: Path) -> MissionRepo:
     """The recorded repository and base of a mission (fixed now if never recorded)."""
     with contextlib.suppress(OSError, ValueError):
-        status = json.loads((mission_dir / "status.json").read_text())
+        status = json.loads(status_file(mission_dir).read_text())
         if isinstance(status.get("workspace"), dict):
             return MissionRepo(**status["workspace"])
-    path = mission_dir / RECORD
+    path = workspace_file(mission_dir)
     with contextlib.suppress(OSError, ValueError, TypeError):
         return MissionRepo(**json.loads(path.read_text()))
     repo_key = _mission_repo_key(mission_dir)
     found = resolve_repo(repo_key, cwd)
-    tmp = path.with_name(f".{RECORD}.{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
     tmp.write_text(json.dumps(found.to_dict()))
     try:
         os.link(tmp, path)  # the first attempt to record wins; the others read its record
@@ -127,8 +128,7 @@ def mission_repo(mission_dir: Path, cwd: Path) -> MissionRepo:
 def _mission_repo_key(mission_dir: Path) -> str | None:
     from houston.mission import load_mission
 
-    spec = load_mission((mission_dir / "mission.yaml").read_bytes(),
-                        str(mission_dir / "mission.yaml"))
+    spec = load_mission(spec_file(mission_dir).read_bytes(), str(spec_file(mission_dir)))
     return spec.repo
 
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from houston import gitops
 from houston.core.ids import is_decimal
-from houston.gitops import WorkspaceError, git
-from houston.workspace import INTEGRATION, repo_lock, save_work
+from houston.workspaces import gitops
+from houston.workspaces.gitops import WorkspaceError, git
+from houston.workspaces.workspace import INTEGRATION, repo_lock, save_work
 
 
 @dataclass

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,6 +30,9 @@ from houston.core.errors import NotFoundError, SpecError
 from houston.core.ids import is_decimal
 from houston.home.layout import Home
 from houston.mission import Budget, Duration
+
+if TYPE_CHECKING:
+    from houston.core.yamldoc import Document
 
 _ENTRYPOINT = r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -109,7 +112,7 @@ class AgentSpec(BaseModel):
 
 def parse_agent(text: str | bytes, source: str) -> AgentSpec:
     """Parse an agent file; SpecError with file:line:column when it is malformed."""
-    from houston import yamlstrict
+    from houston.core import yamlstrict
 
     front, body, _ = yamlstrict.split_front_matter(text, source)
     if front is None:
@@ -124,6 +127,12 @@ def parse_agent(text: str | bytes, source: str) -> AgentSpec:
         raise front.error(("prompt",), "the prompt is the file's body, not a key",
                           "move the text below the closing '---'", at_key=True)
     agent = yamlstrict.validate(AgentSpec, front)
+    _check_agent(agent, front)
+    return agent.model_copy(update={"prompt": body.strip("\n")})
+
+
+def _check_agent(agent: AgentSpec, front: Document) -> None:
+    """What the schema alone cannot say; the error points at the key in `front`."""
     if agent.model is not None and not is_claude_model(agent.model):
         raise front.error(("model",), f"model: {agent.model!r} is Claude Code's key, which means "
                           "sonnet, opus, haiku, inherit or a claude model id",
@@ -138,12 +147,11 @@ def parse_agent(text: str | bytes, source: str) -> AgentSpec:
         raise front.error(("runner",), "a python agent needs an entrypoint",
                           "add entrypoint: module:function (module inside the package)",
                           at_key=True)
-    return agent.model_copy(update={"prompt": body.strip("\n")})
 
 
 def bundled_dir() -> Path:
     """The bundled packages: inside the wheel, else the repo's packages/ folder."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # the houston package
     wheel = here / "_bundled"
     return wheel if wheel.is_dir() else here.parent / "packages"
 

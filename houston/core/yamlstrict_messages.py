@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from houston.core.errors import SpecError
-from houston.yamldoc import Document, Path, dotted, shorten
+from houston.core.yamldoc import Document, Path, dotted, shorten
 
 _EXPECTED = {
     "string_type": "text",

@@ -1,7 +1,7 @@
 """A parsed YAML document and the vocabulary of its messages: `Document` (the data and
 where each node was written), the `Path` of a node, and how paths and values are shown to
-users (`dotted`, `shorten`). houston.yamlstrict builds documents; houston.yamlstrict_messages
-explains validation errors against them."""
+users (`dotted`, `shorten`). houston.core.yamlstrict builds documents;
+houston.core.yamlstrict_messages explains validation errors against them."""
 
 from __future__ import annotations
 
