@@ -46,7 +46,7 @@ from _common import REPO, bench_env, table, temp_dir
 
 from houston import actions
 from houston.core.lifecycle import MissionState
-from houston.home import taskfiles
+from houston.home import attemptfiles, taskfiles
 from houston.home.layout import Home
 from houston.home.store import MissionStore
 
@@ -260,13 +260,14 @@ def judge_mission(tally: Tally, store: MissionStore, mission_id: str,
         tally.extra += max(0, len(numbers) - 1)
         for n in numbers:
             folder = taskfiles.attempt_dir(ref.path, task, n)
-            if taskfiles.read_attempt_json(folder, "exit.json") is None:
+            if attemptfiles.read_exit(folder) is None:
                 tally.unrecorded.append(f"{mission_id}/{task}/{n}: {sorted(os.listdir(folder))}")
         accepted = accepted_attempt(ref.path, task)
         ran = starts.get((mission_id, task), [])
         tally.reruns += bool(accepted and any(a > accepted for a in ran))
         unrun += not ran
-        error = str(taskfiles.read_state(ref.path, task).get("error") or "")
+        state = taskfiles.read_state(ref.path, task)
+        error = (state.error if state else None) or ""
         if error.startswith("stopped by the crash cap"):
             cap_kills.append(task_kills[(mission_id, task)])
     # The cap working: the bench killed that task's own processes more often than it allows.
@@ -275,9 +276,9 @@ def judge_mission(tally: Tally, store: MissionStore, mission_id: str,
         return  # the tasks it had not started were cancelled: not "never run"
     tally.never += unrun
     if not succeeded:  # with why: each task's error and the bench's kills of it
-        errors = [f"{t}: {taskfiles.read_state(ref.path, t).get('error')} "
-                  f"(killed {task_kills[(mission_id, t)]}x)" for t in taskfiles.task_ids(ref.path)
-                  if taskfiles.read_state(ref.path, t).get("state") == "failed"]
+        states = {t: taskfiles.read_state(ref.path, t) for t in taskfiles.task_ids(ref.path)}
+        errors = [f"{t}: {state.error} (killed {task_kills[(mission_id, t)]}x)"
+                  for t, state in states.items() if state and state.state == "failed"]
         tally.lost.append(f"{mission_id} {ref.state.value}: {'; '.join(errors)}")
 
 

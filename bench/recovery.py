@@ -29,6 +29,7 @@ from houston.engine.engine import Engine, EngineOptions
 from houston.home import claims, taskfiles
 from houston.home.events import EventLog
 from houston.home.layout import Home
+from houston.home.records import OwnerRecord
 from houston.home.store import MissionStore
 
 
@@ -58,7 +59,7 @@ def houston_requeue(repeat: int) -> list[float]:
                 owner = wait_for(lambda r=ref: _owner(store, r.id), what="the claim")
                 wait_for(lambda r=ref: _agent_started(store, r.id), what="the agent")
                 killed = time.time()
-                os.kill(int(owner["pid"]), signal.SIGKILL)
+                os.kill(owner.pid, signal.SIGKILL)
                 start = wait_for(lambda r=ref: next((e for e in log.read() if e["mission"] == r.id
                                                      and e["type"] == "attempt.start"
                                                      and e["attempt"] == 2), None))
@@ -70,7 +71,7 @@ def houston_requeue(repeat: int) -> list[float]:
     return latencies
 
 
-def _owner(store: MissionStore, mission_id: str) -> dict[str, object] | None:
+def _owner(store: MissionStore, mission_id: str) -> OwnerRecord | None:
     ref = store.locate(mission_id)
     return claims.read_owner(taskfiles.task_dir(ref.path, "a"))
 

@@ -22,8 +22,8 @@ from houston.clock import utcnow
 from houston.core.errors import ConflictError, IllegalTransition, UsageError
 from houston.core.lifecycle import MissionState, Outcome, Reason
 from houston.core.taskstate import TaskState, fresh_counts
+from houston.home import taskfiles
 from houston.home.cancels import withdraw_cancel_request, write_cancel_request
-from houston.home.layout import tasks_dir
 from houston.home.store import MissionRef, MissionStore, is_plain_name
 
 RACE_RETRIES = 8
@@ -227,14 +227,15 @@ def _refuse_unless_retryable(store: MissionStore, ref: MissionRef) -> None:
 
 def _reset_unfinished_tasks(mission_dir: Path) -> None:
     """Every task without an accepted result goes back to pending."""
-    from houston.home import gates, taskfiles
+    from houston.home import gates
 
     for task_id in taskfiles.task_ids(mission_dir):
         if taskfiles.read_result(mission_dir, task_id) is None:
             saved = taskfiles.read_state(mission_dir, task_id)
             # The last error stays until a new attempt says otherwise: why it failed.
             taskfiles.write_state(mission_dir, task_id, TaskState.PENDING,
-                                  int(saved.get("attempt") or 0), error=saved.get("error"))
+                                  saved.attempt if saved else 0,
+                                  error=saved.error if saved else None)
             gates.reset(mission_dir, task_id)  # a rejected gate asks the human again
 
 
@@ -260,7 +261,7 @@ def decide_task(
                 f"task {task} of mission {ref.id} is not waiting for approval"
                 + (f" (its gate is {found})" if found else "")
                 + ("" if ref.state is MissionState.EXECUTING else f" (the mission is {ref.state})"),
-                where=str(tasks_dir(ref.path) / task),
+                where=str(taskfiles.task_dir(ref.path, task)),
                 fix=f"see `houston show {ref.id}`: only a task shown as waiting can be decided",
             )
         gates.decide(ref.path, task, decision, by)

@@ -29,7 +29,7 @@ from typing import Any
 from houston.core.lifecycle import Outcome
 from houston.core.taskstate import ExitReason, TaskState
 from houston.core.timestamps import parse_time
-from houston.home import fsio
+from houston.home import attemptfiles, taskfiles
 from houston.home.events import EventLog, EventTail, add_listener, remove_listener
 from houston.home.layout import Home
 from houston.home.store import MissionStore
@@ -142,8 +142,8 @@ def attempt_models(mission_path: Any, attempts: list[dict[str, Any]]) -> dict[
 
     found: dict[tuple[str, int], dict[str, Any]] = {}
     for a in attempts:
-        folder = mission_path / "tasks" / a["task"] / "attempts" / str(a["attempt"])
-        usage, result = _json(folder / "usage.json"), _json(folder / "result.json")
+        folder = taskfiles.attempt_path(mission_path, a["task"], int(a["attempt"]))
+        usage, result = attemptfiles.read_usage(folder), attemptfiles.read_result(folder)
         if usage is None and (result is None or "model" not in result):
             continue
         spend = spend_of("", "", usage or {}, result)
@@ -152,14 +152,6 @@ def attempt_models(mission_path: Any, attempts: list[dict[str, Any]]) -> dict[
                 "model": spend.model, "input_tokens": spend.input_tokens,
                 "output_tokens": spend.output_tokens}
     return found
-
-
-def _json(path: Any) -> dict[str, Any] | None:
-    try:
-        data = fsio.read_json(path)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def is_configured(environ: Mapping[str, str]) -> bool:

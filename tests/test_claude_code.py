@@ -25,7 +25,7 @@ from helpers.engine import REPO, engine_thread, outcome, run_engine, submit, wai
 
 from houston import actions
 from houston.cli.main import cli
-from houston.home import taskfiles
+from houston.home import attemptfiles, taskfiles
 from houston.home.gates import gate_state
 from houston.home.layout import Home
 from houston.home.store import MissionStore
@@ -149,8 +149,8 @@ def test_going_over_the_budget_stops_claude_mid_session_and_keeps_its_work(
     run_engine(home, ref)
     assert outcome(home, ref) == ("COMPLETED", "failed")
     path = MissionStore(home).locate(ref.id).path
-    exit_info = taskfiles.read_attempt_json(taskfiles.attempt_dir(path, "a", 1), "exit.json")
-    assert exit_info is not None and exit_info["reason"] == "budget_exceeded"
+    exit_info = attemptfiles.read_exit(taskfiles.attempt_dir(path, "a", 1))
+    assert exit_info is not None and exit_info.reason == "budget_exceeded"
     assert len(stub.requests) == 2  # stopped while its second model call streamed
     stops = events_of(home, "budget.stop")
     assert stops and stops[0]["data"]["kind"] == "cost"
@@ -179,8 +179,8 @@ def test_a_budget_stops_one_long_answer_while_it_streams(
     """)
     run_engine(home, ref)
     path = MissionStore(home).locate(ref.id).path
-    exit_info = taskfiles.read_attempt_json(taskfiles.attempt_dir(path, "a", 1), "exit.json")
-    assert exit_info is not None and exit_info["reason"] == "budget_exceeded"
+    exit_info = attemptfiles.read_exit(taskfiles.attempt_dir(path, "a", 1))
+    assert exit_info is not None and exit_info.reason == "budget_exceeded"
     stops = events_of(home, "budget.stop")
     assert stops and stops[0]["data"]["kind"] == "tokens"
     assert stops[0]["data"]["spent"] < 10_000  # stopped before the answer's end was counted
@@ -209,8 +209,8 @@ def test_conflicting_branches_make_core_merge_fail_naming_the_files(
     run_engine(home, ref)
     path = MissionStore(home).locate(ref.id).path
     state = taskfiles.read_state(path, "merge")
-    assert state["state"] == "failed"
-    assert "README.md" in state["error"] and f"houston/{ref.id}/tasks/b/1" in state["error"]
+    assert state.state == "failed"
+    assert "README.md" in state.error and f"houston/{ref.id}/tasks/b/1" in state.error
     integration = f"houston/{ref.id}/integration"
     assert git(repo, "show", f"{integration}:README.md") == "# one\n"
     assert git(repo, "show", f"{integration}:other.txt") == "three\n"
@@ -218,9 +218,9 @@ def test_conflicting_branches_make_core_merge_fail_naming_the_files(
 
 
 def _claude_pid(path: Path, task: str, attempt: int) -> int:
-    record = taskfiles.read_attempt_json(taskfiles.attempt_dir(path, task, attempt), "agent.json")
+    record = attemptfiles.read_agent(taskfiles.attempt_dir(path, task, attempt))
     assert record is not None, "the runner registers claude before it reads a line"
-    return int(record["pid"])
+    return record.pid
 
 
 def _running(marker: str) -> list[psutil.Process]:
@@ -258,8 +258,8 @@ def test_kill_9_of_claude_is_a_crash_retried_in_a_new_worktree_keeping_the_old(
         wait_for(lambda: store.locate(ref.id).state.value == "COMPLETED", 60, "the end")
     path = store.locate(ref.id).path
     assert outcome(home, ref) == ("COMPLETED", "succeeded")
-    first = taskfiles.read_attempt_json(taskfiles.attempt_dir(path, "a", 1), "exit.json")
-    assert first is not None and first["reason"] == "crashed"
+    first = attemptfiles.read_exit(taskfiles.attempt_dir(path, "a", 1))
+    assert first is not None and first.reason == "crashed"
     old = json.loads((taskfiles.attempt_dir(path, "a", 1) / "workspace.json").read_text())
     result = taskfiles.read_result(path, "a")
     assert result is not None and result["worktree"] != old["worktree"]
@@ -363,10 +363,8 @@ def test_a_timeout_stops_claude_and_everything_it_started(
         wait_for(lambda: _running(marker), 60, "the Bash tool's command to start")
         wait_for(lambda: store.locate(ref.id).state.value == "COMPLETED", 60, "the timeout")
     assert outcome(home, ref) == ("COMPLETED", "failed")
-    exit_info = taskfiles.read_attempt_json(
-        taskfiles.attempt_dir(store.locate(ref.id).path, "a", 1), "exit.json"
-    )
-    assert exit_info is not None and exit_info["reason"] == "timeout"
+    exit_info = attemptfiles.read_exit(taskfiles.attempt_dir(store.locate(ref.id).path, "a", 1))
+    assert exit_info is not None and exit_info.reason == "timeout"
     wait_for(lambda: not _running(marker), 5, "the tool's process to be gone")
 
 
@@ -384,7 +382,7 @@ def test_a_missing_claude_fails_the_attempt_saying_how_to_install_it(
     run_engine(home, ref)
     assert outcome(home, ref) == ("COMPLETED", "failed")
     state = taskfiles.read_state(MissionStore(home).locate(ref.id).path, "a")
-    assert "not installed" in state["error"] and "@anthropic-ai/claude-code" in state["error"]
+    assert "not installed" in state.error and "@anthropic-ai/claude-code" in state.error
 
 
 def test_a_retry_resumes_the_crashed_attempts_session_when_asked(
@@ -438,5 +436,5 @@ def test_max_turns_reaches_claude_code(home: Home, stub: Stub, tmp_path: Path) -
     run_engine(home, ref)
     assert outcome(home, ref) == ("COMPLETED", "failed")
     state = taskfiles.read_state(MissionStore(home).locate(ref.id).path, "a")
-    assert "max_turns" in state["error"]
+    assert "max_turns" in state.error
     assert len(stub.requests) < 3

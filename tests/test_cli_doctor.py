@@ -47,7 +47,7 @@ from houston.home.store import MissionStore
 home = Home(Path(sys.argv[1]))
 ref = MissionStore(home).move(sys.argv[2], MissionState.COMMITTED, MissionState.EXECUTING,
                               Reason.CLAIMED)
-me = my_identity().to_dict()
+me = my_identity().encode()
 fsio.write_json_atomic(ref.path / "engine.json", me)
 record = {**me, "since": "2026-01-01T00:00:00Z", "workers": 2}
 fsio.write_json_atomic(home.run / f"engine-{os.getpid()}.json", record)
@@ -116,7 +116,7 @@ def test_a_dead_engine_and_its_mission_are_warned_about(home: Home) -> None:
     crashed = subprocess.run([sys.executable, "-c", CRASHED_ENGINE, str(home.root), ref.id],
                              capture_output=True, text=True, timeout=60, check=True)
     dead_pid = int(crashed.stdout)
-    me = my_identity().to_dict()
+    me = my_identity().encode()
     fsio.write_json_atomic(home.run / f"engine-{me['pid']}.json", {**me, "workers": 1})
 
     done = houston(home.root, "doctor")

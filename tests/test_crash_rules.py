@@ -11,8 +11,9 @@ import psutil
 import pytest
 from helpers.engine import engine_thread, outcome, submit, wait_for
 
-from houston.home import claims, taskfiles
+from houston.home import attemptfiles, claims, taskfiles
 from houston.home.layout import Home
+from houston.home.records import ExitRecord, ProcessRecord
 from houston.home.store import MissionRef, MissionStore
 
 pytestmark = pytest.mark.process
@@ -29,9 +30,9 @@ def _pids(path: Path) -> list[int]:
     return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
-def _exits(home: Home, ref: MissionRef, task: str) -> list[dict[str, object]]:
+def _exits(home: Home, ref: MissionRef, task: str) -> list[ExitRecord | None]:
     path = MissionStore(home).locate(ref.id).path
-    return [taskfiles.read_attempt_json(taskfiles.attempt_dir(path, task, n), "exit.json") or {}
+    return [attemptfiles.read_exit(taskfiles.attempt_dir(path, task, n))
             for n in taskfiles.attempt_numbers(path, task)]
 
 
@@ -59,11 +60,11 @@ def test_an_agent_killed_by_a_signal_is_a_crash_not_a_failure(home: Home, tmp_pa
         wait_for(lambda: ref.id in engine.finished, what="the mission to finish")
     assert outcome(home, ref) == ("COMPLETED", "succeeded")
     exits = _exits(home, ref, "a")
-    assert [e["reason"] for e in exits] == ["crashed", "succeeded"]
-    assert exits[0]["signal"] == signal.SIGKILL
+    assert [e.reason for e in exits] == ["crashed", "succeeded"]
+    assert exits[0].signal == signal.SIGKILL
     path = MissionStore(home).locate(ref.id).path
-    assert taskfiles.read_state(path, "a")["crashes"] == 1
-    assert taskfiles.read_state(path, "a")["failures"] == 0  # retries: 0 was not spent
+    assert taskfiles.read_state(path, "a").crashes == 1
+    assert taskfiles.read_state(path, "a").failures == 0  # retries: 0 was not spent
 
 
 @pytest.mark.parametrize("where", ["task", "mission"])
@@ -83,8 +84,8 @@ def test_the_crash_cap_stops_a_task_and_names_its_crashes(home: Home, tmp_path: 
     assert outcome(home, ref) == ("COMPLETED", "failed")
     path = MissionStore(home).locate(ref.id).path
     state = taskfiles.read_state(path, "a")
-    assert state["state"] == "failed" and state["crashes"] == 2
-    assert state["error"] == (
+    assert state.state == "failed" and state.crashes == 2
+    assert state.error == (
         "stopped by the crash cap (1) after 2 crashes: "
         "attempt 1: /bin/sh killed by signal 9; attempt 2: /bin/sh killed by signal 9")
     assert taskfiles.attempt_numbers(path, "a") == [1, 2]
@@ -114,7 +115,7 @@ def test_no_process_of_an_attempt_outlives_it(home: Home, tmp_path: Path, ending
         wait_for(lambda: ref.id in engine.finished, what="the mission to finish")
         left = [pid for pid in _pids(kids) if _alive(pid)]
     assert left == []
-    reasons = [e["reason"] for e in _exits(home, ref, "a")]
+    reasons = [e.reason for e in _exits(home, ref, "a")]
     expected = {"succeeds": ["succeeded"], "fails": ["failed", "succeeded"],
                 "is killed from outside": ["crashed", "succeeded"]}
     assert reasons == expected[ending]
@@ -129,16 +130,17 @@ def test_a_claim_refused_by_a_dead_owners_lock_is_recorded_and_is_no_crash(home:
     """)
     task_dir = taskfiles.task_dir(ref.path, "a")
     task_dir.mkdir(parents=True)
-    dead = {"pid": 999999, "start_token": "gone:1", "host": None, "boot_id": None}
-    assert claims.claim_task(task_dir, dead, 0)
+    dead = ProcessRecord(999999, "gone:1")
+    assert claims.claim_task(task_dir, dead, None, 0)
     with engine_thread(home, missions={ref.id}) as engine:
         wait_for(lambda: ref.id in engine.finished, what="the mission to finish")
     assert outcome(home, ref) == ("COMPLETED", "succeeded")
     exits = _exits(home, ref, "a")
-    assert [(e["reason"], e["error"]) for e in exits] == [
+    assert [(e.reason, e.error) for e in exits] == [
         ("interrupted", "could not claim the task: locked"), ("succeeded", None)]
     path = MissionStore(home).locate(ref.id).path
-    assert taskfiles.read_state(path, "a").get("crashes", 0) == 0
+    state = taskfiles.read_state(path, "a")
+    assert state is None or state.crashes == 0
 
 
 def test_what_a_killed_worker_started_dies_with_it_even_unnamed(home: Home,
@@ -157,7 +159,7 @@ def test_what_a_killed_worker_started_dies_with_it_even_unnamed(home: Home,
         wait_for(lambda: _pids(kid), what="the hidden child")
         path = MissionStore(home).locate(ref.id).path
         owner = wait_for(lambda: claims.read_owner(taskfiles.task_dir(path, "a")), what="the lock")
-        os.kill(int(owner["pid"]), signal.SIGKILL)
+        os.kill(owner.pid, signal.SIGKILL)
         wait_for(lambda: ref.id in engine.finished, what="the mission to finish")
         assert not _alive(_pids(kid)[0])
-    assert [e["reason"] for e in _exits(home, ref, "a")] == ["crashed", "succeeded"]
+    assert [e.reason for e in _exits(home, ref, "a")] == ["crashed", "succeeded"]

@@ -20,7 +20,7 @@ from helpers.engine import (
     wait_for,
 )
 
-from houston.home import claims, taskfiles
+from houston.home import attemptfiles, claims, taskfiles
 from houston.home.events import EventLog
 from houston.home.layout import Home
 from houston.home.store import MissionStore
@@ -70,7 +70,7 @@ def test_failed_attempts_retry_as_new_attempts(home: Home) -> None:
     assert outcome(home, ref) == ("COMPLETED", "succeeded")
     assert taskfiles.attempt_numbers(path, "f") == [1, 2, 3]
     reasons = [
-        taskfiles.read_attempt_json(taskfiles.attempt_dir(path, "f", n), "exit.json")["reason"]
+        attemptfiles.read_exit(taskfiles.attempt_dir(path, "f", n)).reason
         for n in (1, 2, 3)
     ]
     assert reasons == ["failed", "failed", "succeeded"]
@@ -81,7 +81,7 @@ def test_failed_attempts_retry_as_new_attempts(home: Home) -> None:
     assert [o["attempt"] for o in owners] == [1, 2, 3] and len({o["nonce"] for o in owners}) == 3
     assert all(o["slot"] >= 1 for o in owners)
     assert not claims.is_locked(taskfiles.task_dir(path, "f"))
-    assert taskfiles.read_state(path, "f")["failures"] == 2
+    assert taskfiles.read_state(path, "f").failures == 2
 
 
 def test_fail_fast_stops_the_mission_and_continue_keeps_going(home: Home) -> None:
@@ -121,7 +121,7 @@ def test_timeout_stops_the_whole_process_group(home: Home, tmp_path: Path) -> No
     assert outcome(home, ref) == ("COMPLETED", "failed")
     path = MissionStore(home).locate(ref.id).path
     assert (
-        taskfiles.read_attempt_json(taskfiles.attempt_dir(path, "slow", 1), "exit.json")["reason"]
+        attemptfiles.read_exit(taskfiles.attempt_dir(path, "slow", 1)).reason
         == "timeout"
     )
     for pid in map(int, lines(pids)):
@@ -147,7 +147,7 @@ def test_cancel_request_stops_a_running_mission(home: Home, tmp_path: Path) -> N
         wait_for(lambda: ref.id in engine.finished, what="cancelled mission")
     assert outcome(home, ref) == ("COMPLETED", "cancelled")
     path = MissionStore(home).locate(ref.id).path
-    assert taskfiles.read_state(path, "b")["state"] == "cancelled"
+    assert taskfiles.read_state(path, "b").state == "cancelled"
     assert not record.exists()
 
 
@@ -211,7 +211,7 @@ def test_initializer_fans_out_and_collect_gathers(home: Home) -> None:
     path = MissionStore(home).locate(ref.id).path
     results = json.loads((path / "outputs" / "results.json").read_text())
     assert results["item-2"] == {"n": 3}
-    assert taskfiles.read_spec(path, "item-0")["added_by"] == "init"
+    assert taskfiles.read_spec(path, "item-0").added_by == "init"
 
 
 def test_blackboard_through_context_and_files(home: Home) -> None:
@@ -280,8 +280,8 @@ def test_a_task_budget_stops_only_that_task(home: Home) -> None:
     finished = run_engine(home, ref)
     path = MissionStore(home).locate(ref.id).path
     assert finished[ref.id][1].value == "budget_exceeded"
-    exit_ = taskfiles.read_attempt_json(taskfiles.attempt_dir(path, "greedy", 1), "exit.json")
-    assert exit_["reason"] == "budget_exceeded"
+    exit_ = attemptfiles.read_exit(taskfiles.attempt_dir(path, "greedy", 1))
+    assert exit_.reason == "budget_exceeded"
     assert taskfiles.attempt_numbers(path, "greedy") == [1]  # budget stops are not retried
 
 
@@ -317,6 +317,6 @@ def test_cancel_stops_an_in_process_python_agent(home: Home, tmp_path: Path) -> 
     assert outcome(home, ref) == ("COMPLETED", "cancelled")
     path = MissionStore(home).locate(ref.id).path
     assert (
-        taskfiles.read_attempt_json(taskfiles.attempt_dir(path, "a", 1), "exit.json")["reason"]
+        attemptfiles.read_exit(taskfiles.attempt_dir(path, "a", 1)).reason
         == "cancelled"
     )

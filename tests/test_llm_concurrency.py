@@ -23,7 +23,7 @@ from helpers.llm_loopback import Script, loopback
 
 from houston import actions
 from houston.engine.engine import Engine
-from houston.home import taskfiles
+from houston.home import attemptfiles, taskfiles
 from houston.home.layout import Home
 from houston.home.store import MissionRef, MissionStore
 
@@ -54,14 +54,9 @@ def folder(home: Home, ref: MissionRef) -> Path:
 
 def reasons(home: Home, ref: MissionRef, task: str) -> list[str]:
     path = folder(home, ref)
-    return [
-        str(
-            (
-                taskfiles.read_attempt_json(taskfiles.attempt_dir(path, task, n), "exit.json") or {}
-            ).get("reason")
-        )
-        for n in taskfiles.attempt_numbers(path, task)
-    ]
+    records = [attemptfiles.read_exit(taskfiles.attempt_dir(path, task, n))
+               for n in taskfiles.attempt_numbers(path, task)]
+    return [str(record.reason if record else None) for record in records]
 
 
 def io_pid(engine: Engine) -> int | None:
@@ -119,7 +114,7 @@ def test_a_dead_network_worker_crashes_and_requeues_all_its_attempts(
         found = reasons(llm_home, ref, f"c{i}")
         assert found[0] == "crashed" and found[-1] == "succeeded", found
         state = taskfiles.read_state(folder(llm_home, ref), f"c{i}")
-        assert int(state.get("failures") or 0) == 0  # a crash does not use up retries
+        assert (state.failures if state else 0) == 0  # a crash does not use up retries
 
 
 def test_a_timeout_stops_one_attempt_and_leaves_the_others_running(

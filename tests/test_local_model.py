@@ -17,7 +17,7 @@ import pytest
 from helpers.engine import REPO, make_test_package, run_engine, submit
 
 from houston.engine import localmodel as lm
-from houston.home import taskfiles
+from houston.home import attemptfiles, taskfiles
 from houston.home.layout import Home
 from houston.home.store import MissionStore
 
@@ -71,7 +71,7 @@ def test_a_missing_local_model_fails_the_task_with_how_to_install_it(
     finished = run_engine(home, ref, workers=1)
     assert finished[ref.id][0].value == "failed"
     state = taskfiles.read_state(MissionStore(home).locate(ref.id).path, "a")
-    assert "houston_no_such_module not installed" in state["error"]
+    assert "houston_no_such_module not installed" in state.error
     assert taskfiles.attempt_numbers(MissionStore(home).locate(ref.id).path, "a") == []
 
 
@@ -98,7 +98,7 @@ tasks:
         # llama.cpp sends no usage when streaming: the count is an estimate, said so.
         assert result["usage"]["estimated"] is True and result["usage"]["total_tokens"] > 0
         # Recorded as the weights it ran, not as a requested name llama.cpp ignored.
-        spent = taskfiles.read_attempt_json(taskfiles.attempt_dir(path, task, 1), "usage.json")
+        spent = attemptfiles.read_usage(taskfiles.attempt_dir(path, task, 1))
         assert spent is not None and spent["model"] == result["model"]
         assert spent["model"].startswith("local:") and spent["model"].endswith(".gguf")
         assert spent["input_tokens"] > 0 and spent["output_tokens"] > 0

@@ -18,7 +18,7 @@ from helpers.engine import REPO, lines, make_test_package, submit, wait_for
 
 from houston.core.lifecycle import MissionState, Reason
 from houston.engine.recovery import sweep
-from houston.home import claims, taskfiles
+from houston.home import attemptfiles, claims, taskfiles
 from houston.home.layout import Home
 from houston.home.store import MissionStore
 
@@ -117,9 +117,9 @@ def test_a_recoverer_killed_after_its_record_leaves_the_lock_for_the_next(home: 
     assert claims.is_locked(task_dir)
     killed = _houston(home, "recover", kill_at="recover.recorded")
     assert killed.returncode == -signal.SIGKILL
-    exit_record = taskfiles.read_attempt_json(taskfiles.attempt_dir(path, "a", 1), "exit.json")
-    assert exit_record is not None and exit_record["reason"] == "interrupted"
-    assert taskfiles.read_state(path, "a")["state"] == "pending"
+    exit_record = attemptfiles.read_exit(taskfiles.attempt_dir(path, "a", 1))
+    assert exit_record is not None and exit_record.reason == "interrupted"
+    assert taskfiles.read_state(path, "a").state == "pending"
     assert claims.is_locked(task_dir)  # recorded, not yet released
     assert _houston(home, "recover").returncode == 0
     assert not claims.is_locked(taskfiles.task_dir(MissionStore(home).locate(ref.id).path, "a"))
@@ -127,7 +127,7 @@ def test_a_recoverer_killed_after_its_record_leaves_the_lock_for_the_next(home: 
     finished = _houston(home, "serve", "--until-idle", "--no-ui", "--workers", "1")
     assert finished.returncode == 0, finished.stderr
     assert _status(home, ref.id)["outcome"] == "succeeded"
-    assert taskfiles.read_state(MissionStore(home).locate(ref.id).path, "a")["crashes"] == 0
+    assert taskfiles.read_state(MissionStore(home).locate(ref.id).path, "a").crashes == 0
 
 
 def test_an_engine_killed_after_recording_a_dead_worker_leaves_no_orphan(
@@ -147,22 +147,22 @@ tasks:
         wait_for(agent.exists, timeout=60, what="the agent")
         path = MissionStore(home).locate(ref.id).path
         owner = wait_for(lambda: claims.read_owner(taskfiles.task_dir(path, "a")), what="the lock")
-        os.kill(int(owner["pid"]), signal.SIGKILL)  # its worker
+        os.kill(owner.pid, signal.SIGKILL)  # its worker
         assert engine.wait(timeout=30) == -signal.SIGKILL  # at finish.recorded
     finally:
         if engine.poll() is None:
             os.killpg(engine.pid, signal.SIGKILL)
             engine.wait(timeout=10)
     assert not _alive(int(agent.read_text()))  # stopped before anything was recorded
-    exit_record = taskfiles.read_attempt_json(taskfiles.attempt_dir(path, "a", 1), "exit.json")
-    assert exit_record is not None and exit_record["reason"] == "crashed"
+    exit_record = attemptfiles.read_exit(taskfiles.attempt_dir(path, "a", 1))
+    assert exit_record is not None and exit_record.reason == "crashed"
     assert claims.is_locked(taskfiles.task_dir(path, "a"))
     finished = _houston(home, "recover", "--finish", "--workers", "1")
     assert finished.returncode == 0, finished.stderr
     path = MissionStore(home).locate(ref.id).path
     assert _status(home, ref.id)["outcome"] == "succeeded"
     assert taskfiles.attempt_numbers(path, "a") == [1, 2]
-    assert taskfiles.read_state(path, "a")["crashes"] == 1
+    assert taskfiles.read_state(path, "a").crashes == 1
 
 
 @pytest.mark.parametrize("point", ["worker.ran", "worker.recorded"])
@@ -177,8 +177,8 @@ def test_a_worker_killed_after_its_agent_succeeded_has_its_result_kept(home: Hom
     assert _status(home, ref.id)["outcome"] == "succeeded"
     assert taskfiles.read_result(path, "a") == {"x": 1}
     assert taskfiles.attempt_numbers(path, "a") == [1]
-    exit_record = taskfiles.read_attempt_json(taskfiles.attempt_dir(path, "a", 1), "exit.json")
-    assert exit_record is not None and exit_record["reason"] == "succeeded"
+    exit_record = attemptfiles.read_exit(taskfiles.attempt_dir(path, "a", 1))
+    assert exit_record is not None and exit_record.reason == "succeeded"
 
 
 def test_stale_leftovers_are_removed_and_reported_fresh_ones_kept(home: Home) -> None:

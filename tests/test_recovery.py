@@ -25,9 +25,10 @@ from helpers.engine import (
 from houston.core.lifecycle import MissionState, Reason
 from houston.engine import liveness
 from houston.engine.recovery import sweep
-from houston.home import claims, fsio, taskfiles
+from houston.home import attemptfiles, claims, fsio, taskfiles
 from houston.home.events import EventLog
 from houston.home.layout import Home
+from houston.home.records import ProcessRecord, SpecRecord
 from houston.home.store import MissionStore
 
 pytestmark = pytest.mark.process
@@ -68,16 +69,16 @@ def test_killed_worker_is_requeued_and_its_agent_never_survives(home: Home,
         owner = wait_for(
             lambda: claims.read_owner(taskfiles.task_dir(store.locate(ref.id).path, "a"))
         )
-        os.kill(int(owner["pid"]), signal.SIGKILL)
+        os.kill(owner.pid, signal.SIGKILL)
         wait_for(lambda: ref.id in engine.finished, what="the mission to finish")
     assert outcome(home, ref) == ("COMPLETED", "succeeded")
     path = store.locate(ref.id).path
     exits = [
-        taskfiles.read_attempt_json(taskfiles.attempt_dir(path, "a", n), "exit.json")
+        attemptfiles.read_exit(taskfiles.attempt_dir(path, "a", n))
         for n in (1, 2)
     ]
-    assert [e["reason"] for e in exits] == ["crashed", "succeeded"]
-    assert taskfiles.read_state(path, "a")["crashes"] == 1  # retries: 0, yet the crash was free
+    assert [e.reason for e in exits] == ["crashed", "succeeded"]
+    assert taskfiles.read_state(path, "a").crashes == 1  # retries: 0, yet the crash was free
     assert not _alive(int(first.read_text()))
 
 
@@ -94,7 +95,7 @@ def test_killed_python_worker_is_requeued(home: Home, tmp_path: Path) -> None:
         wait_for(lambda: lines(runs) == ["a"], what="the first run")
         owner = claims.read_owner(taskfiles.task_dir(store.locate(ref.id).path, "a"))
         assert owner is not None
-        os.kill(int(owner["pid"]), signal.SIGKILL)
+        os.kill(owner.pid, signal.SIGKILL)
         wait_for(lambda: ref.id in engine.finished, what="the mission to finish")
     assert outcome(home, ref) == ("COMPLETED", "succeeded")
     assert lines(runs) == ["a", "a"]
@@ -121,12 +122,12 @@ def test_a_job_queued_behind_a_killed_one_runs_once_as_a_fresh_attempt(
     assert sorted(lines(runs)) == sorted([*ids, "b"])
     path = store.locate(ref.id).path
     assert (
-        taskfiles.read_attempt_json(taskfiles.attempt_dir(path, "b", 1), "exit.json")["reason"]
+        attemptfiles.read_exit(taskfiles.attempt_dir(path, "b", 1)).reason
         == "crashed"
     )
-    assert taskfiles.read_state(path, "b")["crashes"] == 1
+    assert taskfiles.read_state(path, "b").crashes == 1
     assert taskfiles.attempt_numbers(path, queued) == [1]
-    assert taskfiles.read_state(path, queued) == {}  # no failure, no crash: nothing to record
+    assert taskfiles.read_state(path, queued) is None  # no failure, no crash: nothing to record
 
 
 def _queue_behind_b(home: Home, runs: Path, go: Path) -> tuple[Any, list[str]]:
@@ -236,19 +237,18 @@ def _fake_executing(home: Home, engine: dict[str, object], task_owner: dict[str,
     entries = [json.loads(line) for line in trail.read_text().splitlines()]
     entries[-1].update(pid=engine["pid"], ts="2000-01-01T00:00:00.000Z")
     trail.write_text("".join(json.dumps(e) + "\n" for e in entries))
-    spec = {"id": "a", "agent": "core/shell", "inputs": {"command": "true"}, "needs": [],
-            "retries": None, "timeout": None, "budget": None, "initializer": False,
-            "added_by": None}
-    taskfiles.write_spec(ref.path, spec)
+    taskfiles.write_spec(ref.path, SpecRecord("a", "core/shell", {"command": "true"}))
     taskfiles.write_state(ref.path, "a", "running", 1)
     taskfiles.attempt_dir(ref.path, "a", 1).mkdir(parents=True)
     if task_owner is not None:
-        assert claims.claim_task(taskfiles.task_dir(ref.path, "a"), task_owner, 1)
+        owner = ProcessRecord.parse(task_owner)
+        assert owner is not None
+        assert claims.claim_task(taskfiles.task_dir(ref.path, "a"), owner, None, 1)
     return ref.id
 
 
 def test_a_live_pid_with_another_start_token_is_dead(home: Home) -> None:
-    me = liveness.my_identity().to_dict()
+    me = liveness.my_identity().encode()
     impostor = {**me, "start_token": me["start_token"] + "0"}
     assert liveness.is_alive(me)
     assert not liveness.is_alive(impostor)
@@ -257,17 +257,17 @@ def test_a_live_pid_with_another_start_token_is_dead(home: Home) -> None:
     assert [a["mission"] for a in actions] == [mission]
     path = MissionStore(home).locate(mission).path
     assert not claims.is_locked(taskfiles.task_dir(path, "a"))
-    assert taskfiles.read_state(path, "a")["state"] == "pending"
+    assert taskfiles.read_state(path, "a").state == "pending"
     # An engine's death is not the task's fault: no crash is counted against it.
-    assert taskfiles.read_state(path, "a")["crashes"] == 0
-    exit_record = taskfiles.read_attempt_json(taskfiles.attempt_dir(path, "a", 1), "exit.json")
-    assert exit_record["reason"] == "interrupted"
+    assert taskfiles.read_state(path, "a").crashes == 0
+    exit_record = attemptfiles.read_exit(taskfiles.attempt_dir(path, "a", 1))
+    assert exit_record.reason == "interrupted"
 
 
 def test_an_agent_its_dead_worker_never_recorded_is_found_by_its_attempt(home: Home) -> None:
     """A worker killed between starting a command and writing agent.json leaves an agent
     no record names; recovery finds it by HOUSTON_WORK_DIR and stops it."""
-    me = liveness.my_identity().to_dict()
+    me = liveness.my_identity().encode()
     impostor = {**me, "start_token": me["start_token"] + "0"}
     mission = _fake_executing(home, impostor, impostor)
     work_dir = str(taskfiles.attempt_dir(MissionStore(home).locate(mission).path, "a", 1))
@@ -288,7 +288,7 @@ def test_a_wall_clock_jump_never_reaps_a_live_owner(home: Home,
     try:
         ident = liveness.identity_of(sleeper.pid)
         assert ident is not None
-        mission = _fake_executing(home, ident.to_dict(), ident.to_dict())
+        mission = _fake_executing(home, ident.encode(), ident.encode())
         real = time.time
         monkeypatch.setattr(time, "time", lambda: real() + 30 * 86400)  # a month asleep
         assert sweep(home) == []
@@ -393,6 +393,6 @@ def test_an_attempt_its_worker_never_claimed_gets_a_record(home: Home) -> None:
     assert action["tasks"] == [{"task": "a", "attempt": 1, "accepted": False,
                                 "stopped_agent": False}]
     path = MissionStore(home).locate(mission).path
-    record = taskfiles.read_attempt_json(taskfiles.attempt_dir(path, "a", 1), "exit.json")
-    assert record is not None and record["reason"] == "interrupted"
+    record = attemptfiles.read_exit(taskfiles.attempt_dir(path, "a", 1))
+    assert record is not None and record.reason == "interrupted"
     assert sweep(home) == []

@@ -16,7 +16,7 @@ from helpers.scripted_llm import ScriptedLLM, text
 
 from houston.cli.main import cli
 from houston.engine import localmodel as lm
-from houston.home import taskfiles
+from houston.home import attemptfiles, taskfiles
 from houston.home.layout import Home
 from houston.home.store import MissionStore
 from houston.runners import Job
@@ -127,7 +127,7 @@ def test_every_agent_kind_records_its_model_and_tokens_in_and_out(home: Home) ->
         run_engine(home, ref)
     assert outcome(home, ref) == ("COMPLETED", "succeeded")
     path = MissionStore(home).locate(ref.id).path
-    recorded = {t: taskfiles.read_attempt_json(taskfiles.attempt_dir(path, t, 1), "usage.json")
+    recorded = {t: attemptfiles.read_usage(taskfiles.attempt_dir(path, t, 1))
                 for t in ("py", "cmd", "chat")}
     assert recorded["py"] == {"tokens": 240, "cost": 0.5, "model": "house-model-1",
                               "input_tokens": 200, "output_tokens": 40}

@@ -23,9 +23,10 @@ from helpers.engine import (
 from houston import actions
 from houston.core.budget import over_text, stop_text
 from houston.core.lifecycle import MissionState
-from houston.home import taskfiles
+from houston.home import attemptfiles, taskfiles
 from houston.home.events import EventLog
 from houston.home.layout import Home
+from houston.home.records import ExitRecord, StateRecord
 from houston.home.store import MissionRef, MissionStore
 
 
@@ -37,11 +38,13 @@ def test_stop_texts() -> None:
     assert stop_text("timeout", 30.0) == "timeout (30s)" and stop_text("cancelled") == "cancelled"
 
 
-def records(home: Home, ref: MissionRef, task: str) -> tuple[dict, dict, list[dict], str]:
+def records(home: Home, ref: MissionRef,
+            task: str) -> tuple[ExitRecord, StateRecord, list[dict], str]:
     """exit.json of attempt 1, state.json, the attempt.end events, `houston show`."""
     path = MissionStore(home).locate(ref.id).path
-    exit_ = taskfiles.read_attempt_json(taskfiles.attempt_dir(path, task, 1), "exit.json")
+    exit_ = attemptfiles.read_exit(taskfiles.attempt_dir(path, task, 1))
     state = taskfiles.read_state(path, task)
+    assert exit_ is not None and state is not None
     ends = [e for e in EventLog(home.events).read()
             if e["type"] == "attempt.end" and e["task"] == task]
     env = dict(os.environ, PYTHONPATH=str(REPO))
@@ -59,8 +62,8 @@ def test_a_timeout_says_timeout_everywhere(home: Home) -> None:
     """)
     run_engine(home, ref)
     exit_, state, ends, shown = records(home, ref, "a")
-    assert exit_["reason"] == "timeout" and exit_["error"] == "timeout (1s)"
-    assert state["error"] == "timeout (1s)" and ends[-1]["data"]["error"] == "timeout (1s)"
+    assert exit_.reason == "timeout" and exit_.error == "timeout (1s)"
+    assert state.error == "timeout (1s)" and ends[-1]["data"]["error"] == "timeout (1s)"
     assert "timeout (1s)" in shown and "signal" not in shown
 
 
@@ -75,10 +78,10 @@ def test_a_budget_stop_says_how_much_was_spent(home: Home) -> None:
     """)
     run_engine(home, ref)
     exit_, state, ends, shown = records(home, ref, "g")
-    said = exit_["error"]
+    said = exit_.error
     assert re.fullmatch(r"budget exceeded \(tokens (\d+) of 50\)", said), said
     assert int(re.findall(r"\d+", said)[0]) > 50
-    assert state["error"] == said and ends[-1]["data"]["error"] == said
+    assert state.error == said and ends[-1]["data"]["error"] == said
     assert said in shown and "worker died" not in shown
 
 
@@ -95,5 +98,5 @@ def test_a_cancel_says_cancelled(home: Home, tmp_path: Path) -> None:
         actions.cancel(MissionStore(home), ref.id)
         wait_for(lambda: ref.id in engine.finished, what="the mission to end")
     exit_, state, ends, shown = records(home, ref, "a")
-    assert exit_["error"] == state["error"] == ends[-1]["data"]["error"] == "cancelled"
+    assert exit_.error == state.error == ends[-1]["data"]["error"] == "cancelled"
     assert "signal" not in shown

@@ -38,11 +38,11 @@ def test_time_between_a_failure_and_retry_is_not_charged(home: Home, tmp_path: P
     store = MissionStore(home)
     first = store.status(store.locate(ref.id))["usage"]["wall_time"]
     assert 0 < first < 3
-    error = taskfiles.read_state(store.locate(ref.id).path, "a")["error"]
+    error = taskfiles.read_state(store.locate(ref.id).path, "a").error
     assert error and "cancelled" not in error
     time.sleep(3.2)  # longer than the whole budget, spent waiting in COMPLETED
     actions.retry(store, ref.id)
-    assert taskfiles.read_state(store.locate(ref.id).path, "a")["error"] == error  # kept
+    assert taskfiles.read_state(store.locate(ref.id).path, "a").error == error  # kept
     time.sleep(0.3)  # and waiting in COMMITTED does not count either
     flag.write_text("now it passes")
     finished = run_engine(home, ref)

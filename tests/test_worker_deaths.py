@@ -18,7 +18,7 @@ from helpers.engine import (
 )
 
 from houston.engine.pool import INIT_SLOT, Pool
-from houston.home import claims, taskfiles
+from houston.home import attemptfiles, claims, taskfiles
 from houston.home.layout import Home
 from houston.home.store import MissionStore
 
@@ -79,8 +79,8 @@ def test_the_engine_survives_all_its_workers_dying_at_once(home: Home, tmp_path:
     path = store.locate(ref.id).path
     for i in range(count):
         exits = [
-            taskfiles.read_attempt_json(taskfiles.attempt_dir(path, f"t{i:02d}", n), "exit.json")
+            attemptfiles.read_exit(taskfiles.attempt_dir(path, f"t{i:02d}", n))
             for n in taskfiles.attempt_numbers(path, f"t{i:02d}")
         ]
-        assert [e["reason"] for e in exits if e] == ["crashed", "succeeded"]
+        assert [e.reason for e in exits if e] == ["crashed", "succeeded"]
 

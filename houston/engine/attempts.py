@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import time
 from typing import Any
 
@@ -19,7 +18,13 @@ from houston.agents.catalog import AgentCatalog, AgentSpec
 from houston.core import budget
 from houston.core.errors import HoustonError
 from houston.core.lifecycle import Reason
-from houston.core.taskstate import ExitReason, TaskState, crash_cap_of, settle_attempt
+from houston.core.taskstate import (
+    ExitReason,
+    Settlement,
+    TaskState,
+    crash_cap_of,
+    settle_attempt,
+)
 from houston.engine.active import ActiveMissions
 from houston.engine.attempt_outcome import (
     attempt_reason,
@@ -27,6 +32,8 @@ from houston.engine.attempt_outcome import (
     crash_history,
     iso_ts,
     left_behind,
+    record_exit,
+    save_worktree,
 )
 from houston.engine.emitter import Emitter
 from houston.engine.iodispatch import WorkerChoice
@@ -40,9 +47,9 @@ from houston.engine.queues import JobQueues
 from houston.engine.recording import TaskRecorder
 from houston.engine.sampling import Sampler
 from houston.engine.spending import BudgetKeeper
-from houston.home import claims, killpoints
-from houston.home import taskfiles as files
+from houston.home import attemptfiles, claims, killpoints, taskfiles
 from houston.home.layout import Home
+from houston.home.records import ExitRecord
 from houston.runners import Job
 from houston.runners.processes import kill_attempt_processes
 
@@ -71,7 +78,7 @@ class Attempts:
     # -- starting -------------------------------------------------------------------
 
     def start_attempt(self, m: MissionRun, t: TaskRun, worker: WorkerRecord) -> None:
-        ref = str(t.spec["agent"])
+        ref = t.spec.agent
         try:
             agent, package_dir = self.catalog.find(ref)
             agent_dict, agent_budget = self.agent_data(ref, agent)
@@ -79,21 +86,21 @@ class Attempts:
         except HoustonError as exc:
             self.recorder.fail_task(m, t, str(exc).splitlines()[0])
             return
-        limits = budget.Limits.from_dict(t.spec.get("budget") or agent_budget)
-        timeout = t.spec.get("timeout") or agent.timeout
+        limits = budget.Limits.from_dict(t.spec.budget or agent_budget)
+        timeout = t.spec.timeout or agent.timeout
         run = self._begin(m, t, worker, agent, (timeout, limits.max_wall_time))
         job = Job(
             mission_id=m.id, task_id=t.id, attempt=run.number, agent_ref=ref,
             agent=agent_dict, prompt=agent.prompt, package_dir=str(package_dir),
-            inputs=dict(t.spec.get("inputs") or {}), mission_dir=str(m.folder),
+            inputs=dict(t.spec.inputs), mission_dir=str(m.folder),
             attempt_dir=run.path, timeout=timeout, env=job_env,
             budget={**limits.__dict__, **self.budgets.mission_share(m, t)},
-            needs=list(t.spec.get("needs") or ()),
+            needs=list(t.spec.needs),
         )
         # The worker claims the task (mkdir lock, owner.json = itself and its slot), and on
         # success accepts the result and releases the lock into the attempt folder: that
         # work runs in parallel on the workers instead of serially in the engine.
-        claim = Claim(slot=worker.slot, spec=t.spec, accept=not t.initializer)
+        claim = Claim(slot=worker.slot, spec=t.spec.encode(), accept=not t.initializer)
         if not run.queued:
             self.emitter.attempt_started(m, t, worker)
         self.queues.push(worker, (m.id, t.id))
@@ -103,7 +110,7 @@ class Attempts:
                windows: tuple[Any, float | None]) -> Running:
         """The task's next attempt, running (or queued in the worker's pipe) from now."""
         number = t.attempt + 1
-        folder = f"{m.folder}/tasks/{t.id}/attempts/{number}"  # str: pathlib costs here
+        folder = taskfiles.attempt_path(m.folder, t.id, number)  # str: pathlib costs here
         now_mono, now_wall = time.monotonic(), time.time()
         run = Running(number, worker.slot, folder, "", now_wall, now_mono)
         run.windows = tuple((float(limit), why) for limit, why in zip(
@@ -114,7 +121,7 @@ class Attempts:
             run.arm(now_mono, now_wall)
         t.attempt = number
         m.begin(t, run)
-        retries = t.spec.get("retries")
+        retries = t.spec.retries
         t.retries = int(agent.retries or 0) if retries is None else int(retries)
         t.runner = agent.runner_name
         return run
@@ -128,18 +135,16 @@ class Attempts:
 
     def break_leftover_lock(self, m: MissionRun, t: TaskRun) -> None:
         """A lock in a mission we own on a task we are not running: its owner is dead."""
-        task_dir = files.task_dir(m.folder, t.id)
+        task_dir = taskfiles.task_dir(m.folder, t.id)
         owner = claims.read_owner(task_dir)
         if owner is not None and is_alive(owner):
             return
         if owner is not None:
-            old = files.read_attempt_json(
-                files.attempt_dir(m.folder, t.id, int(owner.get("attempt") or 0)),
-                "agent.json")
+            old = attemptfiles.read_agent(taskfiles.attempt_path(m.folder, t.id, owner.attempt))
             if old:
                 stop_agent(old, grace=self.options.grace)
         with claims.recovery_lock(self.home):
-            claims.break_stale_lock(task_dir, owner.get("nonce") if owner else None)
+            claims.break_stale_lock(task_dir, owner.nonce if owner else None)
 
     # -- finishing ------------------------------------------------------------------
 
@@ -169,30 +174,43 @@ class Attempts:
         if done is None:  # the agent may have finished before its worker died: never rerun
             done = left_behind(m, t, run)
         reason = attempt_reason(run, done)
-        if died or run.stop_reason is not None:
-            self.kill_orphans(t, run, worker_died=died)
-        if died:  # keeping the model and token split the worker wrote as it went
-            known = files.read_attempt_json(run.folder, "usage.json") or {}
-            files.write_attempt_json(run.folder, "usage.json", {**known, **usage.to_dict()})
-        if reason != "succeeded" and os.path.exists(f"{run.path}/workspace.json"):  # noqa: PTH110
-            save_worktree(run.path, reason)
-        if done is None or done.logs:
-            self.sampler.tail_logs(m, t, run)
+        self._clean_up(m, t, run, reason, done, died)
         error = self._error(run, reason, done)
-        finished = (done.finished if done else None) or time.time()
-        started = (done.started if done else None) or run.started_wall
-        self._record_exit(run, reason, error, done, died, (started, finished))
-        if done is not None and done.accepted and reason != "succeeded":
-            (files.task_dir(m.folder, t.id) / "result.json").unlink(missing_ok=True)
-        self.emitter.emit("attempt.end", m.id, t.id, run.number,
-                          {"reason": reason, "error": error,
-                           "duration": round(finished - started, 6), "usage": usage.to_dict()})
+        self._record_end(m, t, (run, usage), reason, error, done, died)
         accepted = bool(done and done.accepted)
         self.settle(m, t, reason, error, done.result if done else None,
                     None if accepted else run, figure=run.budget_figure)
         if died:  # record first (exit.json, state.json), release second
             killpoints.reached("finish.recorded")
             self.break_leftover_lock(m, t)
+
+    def _record_end(self, m: MissionRun, t: TaskRun, ended: tuple[Running, budget.Usage],
+                    reason: str, error: str | None, done: Done | None, died: bool) -> None:
+        """The attempt's exit.json, a result it may no longer keep, its `attempt.end`."""
+        run, usage = ended
+        finished = (done.finished if done else None) or time.time()
+        started = (done.started if done else None) or run.started_wall
+        record_exit(run, reason, error, done, died, (started, finished))
+        if done is not None and done.accepted and reason != "succeeded":
+            taskfiles.drop_result(m.folder, t.id)
+        self.emitter.emit("attempt.end", m.id, t.id, run.number,
+                          {"reason": reason, "error": error,
+                           "duration": round(finished - started, 6), "usage": usage.to_dict()})
+
+    def _clean_up(self, m: MissionRun, t: TaskRun, run: Running, reason: str,
+                  done: Done | None, died: bool) -> None:
+        """What an ended attempt leaves to the engine: orphans to kill, a dead worker's
+        usage to record, a failed worktree to save, the last of its logs to tail."""
+        if died or run.stop_reason is not None:
+            self.kill_orphans(t, run, worker_died=died)
+        if died:  # keeping the model and token split the worker wrote as it went
+            known = attemptfiles.read_usage(run.path) or {}
+            attemptfiles.write_usage(run.path, {**known, **run.usage.to_dict()},
+                                     missing_ok=True)
+        if reason != "succeeded" and attemptfiles.has_workspace(run.path):
+            save_worktree(run.path, reason)
+        if done is None or done.logs:
+            self.sampler.tail_logs(m, t, run)
 
     @staticmethod
     def _error(run: Running, reason: str, done: Done | None) -> str | None:
@@ -205,33 +223,16 @@ class Attempts:
             error = run.stop_error or budget.stop_text(reason)
         return error
 
-    @staticmethod
-    def _record_exit(run: Running, reason: str, error: str | None, done: Done | None,
-                     died: bool, times: tuple[float, float]) -> None:
-        """exit.json, unless the worker wrote the same: a dead worker wrote none (a `done`
-        rebuilt from its files says so too), and a stopped attempt's reason is ours."""
-        written = died and files.read_attempt_json(run.folder, "exit.json") is not None
-        said = None if died or done is None else done.written_reason
-        if (died or reason != said) and not written:
-            started, finished = times
-            files.write_attempt_json(run.folder, "exit.json", {
-                "code": done.exit_code if done else None,
-                "signal": done.signal if done else None,
-                "reason": reason, "started": iso_ts(started), "finished": iso_ts(finished),
-                "duration": round(finished - started, 6), "error": error,
-                "worker": run.slot,  # its lock went to a tombstone, not to claim/
-            })
-
     def claim_failed(self, m: MissionRun, t: TaskRun, why: str) -> None:
         """The worker could not claim: a leftover attempt folder or lock from a past life."""
         run = m.end(t, budget.Usage())
         if why == "attempt_exists":
-            t.attempt = max([t.attempt, *files.attempt_numbers(m.folder, t.id)])
+            t.attempt = max([t.attempt, *taskfiles.attempt_numbers(m.folder, t.id)])
         else:  # the worker made this attempt's folder: it gets its record, then the lock goes
             now = iso_ts(time.time())
-            files.write_attempt_json(run.folder, "exit.json", {
-                "code": None, "signal": None, "reason": "interrupted", "started": now,
-                "finished": now, "duration": 0.0, "error": f"could not claim the task: {why}"})
+            attemptfiles.write_exit(run.path, ExitRecord(
+                ExitReason.INTERRUPTED, started=now, finished=now, duration=0.0,
+                error=f"could not claim the task: {why}"))
             self.break_leftover_lock(m, t)
         # Not a crash (no process of the attempt died), but bounded all the same.
         t.claim_failures += 1
@@ -242,7 +243,7 @@ class Attempts:
 
     def kill_orphans(self, t: TaskRun, run: Running, worker_died: bool) -> None:
         """No agent may survive its attempt (the worker died or we stopped it)."""
-        agent = run.agent or files.read_attempt_json(run.folder, "agent.json")
+        agent = run.agent or attemptfiles.read_agent(run.path)
         if agent and is_alive(agent):
             stop_agent(agent, grace=0.0)
         for proc in run.procs.values():
@@ -270,26 +271,22 @@ class Attempts:
             self.recorder.requeue(m, t, decision.delay)
         elif decision.state is TaskState.CANCELLED:
             self.recorder.cancel_task(m, t)
-        elif decision.crash_capped:
+        else:
+            self._fail(m, t, reason, decision, figure)
+
+    def _fail(self, m: MissionRun, t: TaskRun, reason: str, decision: Settlement,
+              figure: dict[str, Any] | None) -> None:
+        """The task failed for good: by the crash cap, its budget, or its retries spent."""
+        if decision.crash_capped:
             cap = self.crash_cap(m, t)
             self.recorder.fail_task(m, t, crash_cap_error(cap, t.crashes, crash_history(m, t)))
+        elif reason == ExitReason.BUDGET_EXCEEDED:
+            self.recorder.fail_task(m, t, decision.error or reason, Reason.BUDGET_EXCEEDED,
+                                    figure)
         else:
-            if reason == ExitReason.BUDGET_EXCEEDED:
-                self.recorder.fail_task(m, t, decision.error or reason, Reason.BUDGET_EXCEEDED,
-                                        figure)
-            else:
-                self.recorder.fail_task(m, t, decision.error or reason)
+            self.recorder.fail_task(m, t, decision.error or reason)
 
     def crash_cap(self, m: MissionRun, t: TaskRun) -> int:
         """The task's `crash_cap`, else its mission's, else the engine's (3)."""
-        return crash_cap_of(t.spec.get("crash_cap"), m.spec.crash_cap, self.options.crash_cap)
+        return crash_cap_of(t.spec.crash_cap, m.spec.crash_cap, self.options.crash_cap)
 
-
-def save_worktree(folder: str, reason: str) -> None:
-    """The attempt's worker could not commit its worktree: do it here (never lose work)."""
-    from houston.workspaces.workspace import salvage_attempt
-
-    try:
-        salvage_attempt(folder, reason)
-    except (HoustonError, OSError) as exc:  # `houston gc` and the next attempt try again
-        print(f"houston: could not save the worktree of {folder}: {exc}", file=sys.stderr)

@@ -45,7 +45,7 @@ class Emitter:
         self.emit("task.state", m.id, t.id, t.attempt,
                   {"state": t.state, "error": None, "worker": worker.slot})
         self.emit("attempt.start", m.id, t.id, t.attempt,
-                  {"worker": worker.slot, "agent": t.spec["agent"], "runner": t.runner})
+                  {"worker": worker.slot, "agent": t.spec.agent, "runner": t.runner})
         self.worker_state(worker, "busy", m.id, t.id)
 
     def close(self) -> None:

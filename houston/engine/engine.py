@@ -299,7 +299,7 @@ class Engine:
         self._timers["sweep"] = time.monotonic() + self.options.sweep_every
         try:
             # The first pass (at start) is full: records that disagree, leftover files.
-            actions = sweep(self.home, me=self.identity.to_dict(), full=self._first_sweep)
+            actions = sweep(self.home, me=self.identity, full=self._first_sweep)
             self._first_sweep = False
         except HoustonError as exc:
             actions = [{"action": "error", "error": str(exc)}]
@@ -312,7 +312,7 @@ class Engine:
 
     def write_pid_record(self) -> None:
         """run/engine-<pid>.json: which engines run on this home (for doctor and humans)."""
-        record = {**self.identity.to_dict(), "since": iso(utcnow()),
+        record = {**self.identity.encode(), "since": iso(utcnow()),
                   "workers": self.options.workers,
                   "missions": sorted(self.options.missions or []) or None}
         fsio.write_json_atomic(self.pid_record, record, durable=False)

@@ -20,7 +20,6 @@ If this process dies, every attempt in it is a crash and is requeued by the engi
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import sys
@@ -37,8 +36,9 @@ from houston.engine.inbox import Inbox, send
 from houston.engine.liveness import my_identity
 from houston.engine.protocol import Claim, Done, Ready, UsageReport
 from houston.engine.streams import AttemptStreams
-from houston.engine.worker import WorkerContext, _die_with_parent, _iso, _task_dir
-from houston.home import claims, taskfiles
+from houston.engine.worker import WorkerContext, _die_with_parent, _iso
+from houston.home import attemptfiles, claims, taskfiles
+from houston.home.records import ExitRecord
 from houston.runners import Job, Outcome, get_runner
 
 Key = tuple[str, str, int]  # mission, task, attempt
@@ -83,7 +83,7 @@ class IoContext(WorkerContext):
 class IoWorker:
     def __init__(self, msg_fd: int) -> None:
         self.msg_fd = msg_fd
-        self.me = my_identity().to_dict()
+        self.me = my_identity()
         self.lock = threading.Lock()
         self.attempts: dict[Key, Attempt] = {}
         self.out = AttemptStreams("stdout")
@@ -130,18 +130,14 @@ class IoWorker:
         self.finish(attempt, outcome, ctx.usage_record(), logs)
 
     def claim(self, job: Job, claim: Claim) -> str | None:
-        task_dir = _task_dir(job)
-        for folder in (task_dir, f"{task_dir}/attempts"):
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(folder)  # noqa: PTH102
+        task_dir = taskfiles.task_path(job.mission_dir, job.task_id)
         why = "attempt_exists"
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(job.attempt_dir)  # noqa: PTH102
+        if attemptfiles.make_attempt_dir(task_dir, job.attempt_dir):
             why = "locked"
-            nonce = claims.claim_task(task_dir, {**self.me, "slot": claim["slot"]}, job.attempt)
+            nonce = claims.claim_task(task_dir, self.me, claim["slot"], job.attempt)
             if nonce is not None:
-                if claim.get("spec") and not os.path.exists(f"{task_dir}/spec.json"):  # noqa: PTH110
-                    taskfiles.write_json_fast(f"{task_dir}/spec.json", claim["spec"])
+                if claim.get("spec"):
+                    taskfiles.keep_spec(task_dir, claim["spec"])
                 return nonce
         self.forget(job)
         send(self.msg_fd, Done(ok=False, claim_failed=why, key=_names(job)[0],
@@ -159,9 +155,9 @@ class IoWorker:
             self.attempts.pop(_key(job), None)
             finished = time.time()
             if usage["tokens"] or usage["cost"]:
-                taskfiles.write_json_fast(f"{job.attempt_dir}/usage.json", usage)
+                attemptfiles.write_usage(job.attempt_dir, usage)
             if outcome.ok:
-                taskfiles.write_json_fast(f"{job.attempt_dir}/result.json", outcome.result or {})
+                attemptfiles.write_result(job.attempt_dir, outcome.result or {})
             accepted = self.record(attempt, outcome, finished)
         send(self.msg_fd, Done(
             ok=outcome.ok, error=outcome.error, result=outcome.result,
@@ -173,16 +169,15 @@ class IoWorker:
         job, claim = attempt.job, attempt.claim
         if claim is None or attempt.nonce is None:
             return False
-        taskfiles.write_json_fast(f"{job.attempt_dir}/exit.json", {
-            "code": outcome.exit_code, "signal": outcome.signal,
-            "reason": "succeeded" if outcome.ok else "failed", "started": _iso(attempt.started),
-            "finished": _iso(finished), "duration": round(finished - attempt.started, 6),
-            "error": outcome.error})
+        attemptfiles.write_exit(job.attempt_dir, ExitRecord(
+            "succeeded" if outcome.ok else "failed", outcome.exit_code, outcome.signal,
+            _iso(attempt.started), _iso(finished), round(finished - attempt.started, 6),
+            outcome.error), missing_ok=False)
         accepted = bool(outcome.ok and claim.get("accept"))
         if accepted:
             taskfiles.accept_result(job.mission_dir, job.task_id, outcome.result or {},
                                     job.attempt_dir)
-        claims.release_task(_task_dir(job), attempt.nonce, check=False, into=job.attempt_dir)
+        release(job, attempt.nonce)
         return accepted
 
     def cancel(self, key: Key) -> None:
@@ -195,8 +190,7 @@ class IoWorker:
             attempt.stopped.set()
             job = attempt.job
             if attempt.nonce is not None:
-                claims.release_task(_task_dir(job), attempt.nonce, check=False,
-                                    into=job.attempt_dir)
+                release(job, attempt.nonce)
         send(self.msg_fd, Done(ok=False, error="stopped by the engine", logs=True,
                                started=attempt.started, finished=time.time(),
                                key=_names(job)[0], attempt=job.attempt))
@@ -225,6 +219,12 @@ class IoInbox(Inbox):
         with self.cond:
             self.closed = True
             self.cond.notify()
+
+
+def release(job: Job, nonce: str) -> None:
+    """Let go of the task's lock into the attempt folder, once its exit.json is written."""
+    claims.release_task(taskfiles.task_path(job.mission_dir, job.task_id), nonce,
+                        check=False, into=job.attempt_dir)
 
 
 def _key(job: Job) -> Key:

@@ -40,9 +40,9 @@ class WorkerChoice:
         """True for a task to run on the network worker (its agent's runner is llm)."""
         # An initializer keeps the "+1" slot; a git worktree attempt changes the process's
         # working folder, which threads share: both run in a CPU worker.
-        if t.initializer or t.spec.get("workspace") == "worktree":
+        if t.initializer or t.spec.workspace == "worktree":
             return False
-        ref = str(t.spec.get("agent"))
+        ref = t.spec.agent
         if ref not in self._io_bound:
             try:
                 agent, _ = self.catalog.find(ref)
@@ -51,7 +51,7 @@ class WorkerChoice:
             self._io_bound[ref] = (agent.runner_name == "llm",
                                    agent.job_dict().get("workspace") == "worktree")
         llm, worktree = self._io_bound[ref]
-        return llm and not (worktree and not t.spec.get("workspace"))
+        return llm and not (worktree and not t.spec.workspace)
 
     def llm_endpoint(self, agent: AgentSpec,
                      agent_dict: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:

@@ -16,11 +16,12 @@ import contextlib
 import os
 import signal
 import socket
-from dataclasses import dataclass
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from houston.home.records import LiveProcess, ProcessRecord
 from houston.runners.processes import (
     kill_by_environment,
     signal_group,
@@ -72,51 +73,32 @@ def start_token(pid: int) -> str | None:
         return "denied"
 
 
-@dataclass(frozen=True)
-class Identity:
-    pid: int
-    start_token: str
-    host: str
-    boot_id: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "pid": self.pid,
-            "start_token": self.start_token,
-            "host": self.host,
-            "boot_id": self.boot_id,
-        }
-
-
-def identity_of(pid: int) -> Identity | None:
+def identity_of(pid: int) -> ProcessRecord | None:
     token = start_token(pid)
     if token is None:
         return None
-    return Identity(pid, token, socket.gethostname(), boot_id())
+    return ProcessRecord(pid, token, socket.gethostname(), boot_id())
 
 
-def my_identity() -> Identity:
+def my_identity() -> ProcessRecord:
     ident = identity_of(os.getpid())
     assert ident is not None
     return ident
 
 
-def is_alive(record: dict[str, Any] | None) -> bool:
+def is_alive(record: LiveProcess | Mapping[str, Any] | None) -> bool:
     """True if the process a record names (pid + start_token [+ host, boot_id]) still runs.
 
     A record from another host cannot be checked here: it counts as alive so that we never
     steal work from a machine we cannot see.
     """
-    if not record:
+    process = ProcessRecord.parse(record) if isinstance(record, Mapping) else record
+    if process is None:
         return False
-    try:
-        pid = int(record["pid"])
-        token = str(record["start_token"])
-    except (KeyError, TypeError, ValueError):
-        return False
-    if record.get("host") not in (None, socket.gethostname()):
+    pid, token = process.pid, str(process.start_token)
+    if process.host not in (None, socket.gethostname()):
         return True
-    if record.get("boot_id") not in (None, boot_id()):
+    if process.boot_id not in (None, boot_id()):
         return False
     current = start_token(pid)
     if current is None or (current != token and current != "denied"):
@@ -135,7 +117,7 @@ def _is_zombie(pid: int) -> bool:
         return False
 
 
-def stop_agent(record: dict[str, Any], grace: float = 2.0) -> bool:
+def stop_agent(record: LiveProcess, grace: float = 2.0) -> bool:
     """Stop a recorded agent and its whole group: SIGTERM, grace, SIGKILL. Blocking.
 
     Only acts if the record still names a live process (pid + start token), so a reused
@@ -145,7 +127,7 @@ def stop_agent(record: dict[str, Any], grace: float = 2.0) -> bool:
 
     if not is_alive(record):
         return False
-    pid = int(record["pid"])
+    pid = record.pid
     tree = snapshot_tree(pid)
     signal_group(pid, signal.SIGTERM)
     for proc in tree:

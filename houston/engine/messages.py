@@ -73,7 +73,7 @@ class MessageRouter:
         if isinstance(message, UsageReport):
             self.budgets.on_usage(m, t, budget.Usage(message.tokens, message.cost))
         elif isinstance(message, Done):
-            self.pipelining.note_duration(str(t.spec["agent"]), message)
+            self.pipelining.note_duration(t.spec.agent, message)
             self.attempts.finish_attempt(m, t, message)
             self.settled.add(m.id)
 

@@ -32,8 +32,9 @@ from houston.core.taskstate import (
     state_from_records,
 )
 from houston.core.templating import check_result_ref, result_refs
-from houston.home import taskfiles
+from houston.home import attemptfiles, taskfiles
 from houston.home.layout import spec_file
+from houston.home.records import ProcessRecord, SpecRecord
 from houston.home.store import MissionRef
 from houston.mission import MissionSpec, TaskSpec, load_mission
 
@@ -51,7 +52,7 @@ class Running:
     deadline: float | None = None
     deadline_reason: str = ExitReason.TIMEOUT
     usage: Usage = field(default_factory=Usage)
-    agent: dict[str, Any] | None = None
+    agent: ProcessRecord | None = None  # agent.json, once read
     stop_reason: str | None = None
     stop_error: str | None = None  # what the attempt's error says when the stop ends it
     budget_figure: dict[str, Any] | None = None  # a budget stop's limit and spend (detail)
@@ -77,7 +78,7 @@ class Running:
 @dataclass
 class TaskRun:
     id: str
-    spec: dict[str, Any]
+    spec: SpecRecord
     state: TaskState = TaskState.PENDING
     attempt: int = 0
     failures: int = 0
@@ -93,34 +94,23 @@ class TaskRun:
 
     @property
     def gated(self) -> bool:
-        return self.spec.get("gate") == "approve" and not self.gate_passed
+        return self.spec.gate == "approve" and not self.gate_passed
 
     @property
     def initializer(self) -> bool:
-        return bool(self.spec.get("initializer"))
+        return self.spec.initializer
 
     @property
     def node(self) -> dag.Node:
-        return dag.Node(self.id, tuple(self.spec.get("needs") or ()), self.initializer)
+        return dag.Node(self.id, self.spec.needs, self.initializer)
 
 
-def task_spec_record(task: TaskSpec, *, initializer: bool, added_by: str | None) -> dict[str, Any]:
+def task_spec_record(task: TaskSpec, *, initializer: bool, added_by: str | None) -> SpecRecord:
     data = task.model_dump(mode="json")
-    return {
-        "id": task.id,
-        "agent": task.agent,
-        "inputs": data["inputs"],
-        "needs": data["needs"],
-        "retries": task.retries,
-        "timeout": task.timeout,
-        "budget": data["budget"],
-        "initializer": initializer,
-        "added_by": added_by,
-        "gate": task.gate,
-        **({"workspace": task.workspace} if task.workspace else {}),
-        # Only when set: spec.json of tasks without one stays as it was.
-        **({"crash_cap": task.crash_cap} if task.crash_cap is not None else {}),
-    }
+    return SpecRecord(
+        task.id, task.agent, data["inputs"], tuple(data["needs"]), task.retries, task.timeout,
+        data["budget"], initializer, added_by, task.gate, task.workspace or None,
+        task.crash_cap)
 
 
 class MissionRun:
@@ -178,7 +168,7 @@ class MissionRun:
         for task_id in self.running_ids:
             task = self.tasks[task_id]
             if task.running is not None:
-                limits = Limits.from_dict(task.spec.get("budget"))
+                limits = Limits.from_dict(task.spec.budget)
                 total = total + Usage(
                     max(0, (limits.max_tokens or 0) - task.running.usage.tokens),
                     max(0.0, (limits.max_cost or 0.0) - task.running.usage.cost),
@@ -265,7 +255,7 @@ class MissionRun:
         run = cls(ref, spec, started_wall or time.time())
         on_disk = set(taskfiles.task_ids(ref.path))  # a task without a folder has never run
         for record in run.declared():
-            run.load_task(record["id"], record, fresh=record["id"] not in on_disk)
+            run.load_task(record.id, record, fresh=record.id not in on_disk)
         for task_id in on_disk:
             if task_id not in run.tasks:
                 run.load_task(task_id)
@@ -276,7 +266,7 @@ class MissionRun:
         run.reindex()
         return run
 
-    def declared(self) -> list[dict[str, Any]]:
+    def declared(self) -> list[SpecRecord]:
         """The tasks mission.yaml declares. Their spec.json is written by the worker that
         first claims them (in parallel, instead of N writes at claim time); until then
         readers show them from mission.yaml as pending (no state.json = pending)."""
@@ -288,10 +278,10 @@ class MissionRun:
                     for t in self.spec.tasks]
         return records
 
-    def _write_new(self, record: dict[str, Any]) -> None:
+    def _write_new(self, record: SpecRecord) -> None:
         taskfiles.write_spec(self.folder, record)
 
-    def load_task(self, task_id: str, spec: dict[str, Any] | None = None, *,
+    def load_task(self, task_id: str, spec: SpecRecord | None = None, *,
                   fresh: bool = False) -> TaskRun | None:
         """The task as its files say; `fresh` = it has no folder yet (nothing to read)."""
         spec = spec or taskfiles.read_spec(self.folder, task_id)
@@ -302,29 +292,24 @@ class MissionRun:
             return self.tasks[task_id]
         saved = taskfiles.read_state(self.folder, task_id)
         numbers = taskfiles.attempt_numbers(self.folder, task_id)
-        task = TaskRun(
-            task_id,
-            spec,
-            # state.json is written on failures only: a crash after a clean claim leaves
-            # just the attempt folder, and attempt numbers are never reused.
-            attempt=max([int(saved.get("attempt") or 0), *numbers]),
-            failures=int(saved.get("failures") or 0),
-            crashes=int(saved.get("crashes") or 0),
-            error=saved.get("error"),
-        )
+        task = TaskRun(task_id, spec)
+        if saved is not None:
+            task.failures, task.crashes, task.error = saved.failures, saved.crashes, saved.error
+        # The state is written on failures only: a crash after a clean claim leaves just
+        # the attempt folder, and attempt numbers are never reused.
+        task.attempt = max([saved.attempt if saved else 0, *numbers])
         task.usage = self._attempts_usage(task_id, numbers)
         task.state = state_from_records(
-            has_result=(self.folder / "tasks" / task_id / "result.json").exists(),
-            locked=False, saved=saved.get("state"), resuming=True)
+            has_result=taskfiles.has_result(self.folder, task_id), locked=False,
+            saved=saved.state if saved else None, resuming=True)
         self.tasks[task_id] = task
         return task
 
     def _attempts_usage(self, task_id: str, numbers: list[int]) -> Usage:
         total = Usage()
         for number in numbers:
-            found = taskfiles.read_attempt_json(
-                taskfiles.attempt_dir(self.folder, task_id, number), "usage.json"
-            )
+            found = attemptfiles.read_usage(
+                taskfiles.attempt_path(self.folder, task_id, number))
             total = total + Usage.from_dict(found)
         return total
 
@@ -342,16 +327,16 @@ class MissionRun:
             except ValidationError as exc:
                 raise ValueError(f"add_tasks[{index}]: {exc}") from exc
             records.append(task_spec_record(task, initializer=False, added_by=added_by))
-        new = [r for r in records if r["id"] not in self.tasks]
+        new = [r for r in records if r.id not in self.tasks]
         clash = [
-            r["id"]
+            r.id
             for r in new
-            if taskfiles.read_spec(self.folder, r["id"]) not in (None,)
-            and (taskfiles.read_spec(self.folder, r["id"]) or {}).get("added_by") != added_by
+            if (known := taskfiles.read_spec(self.folder, r.id)) is not None
+            and known.added_by != added_by
         ]
         if clash:
             raise ValueError(f"add_tasks reuses existing task ids: {', '.join(clash)}")
-        nodes = [*self.nodes(), *(dag.Node(r["id"], tuple(r["needs"])) for r in new)]
+        nodes = [*self.nodes(), *(dag.Node(r.id, r.needs) for r in new)]
         if bad := dag.unknown_needs(nodes):
             raise ValueError(f"add_tasks: unknown needs {bad}")
         if cycle := dag.find_cycle(dag.effective_needs(nodes)):
@@ -359,21 +344,21 @@ class MissionRun:
         check_added_refs(nodes, new)
         for record in new:
             self._write_new(record)
-            self.load_task(record["id"])
+            self.load_task(record.id)
         if new:
             self.reindex()
-        return [r["id"] for r in new]
+        return [r.id for r in new]
 
 
-def check_added_refs(nodes: list[dag.Node], records: list[dict[str, Any]]) -> None:
+def check_added_refs(nodes: list[dag.Node], records: list[SpecRecord]) -> None:
     """Added tasks may use results only of tasks they need (initializers count as needed)."""
     needs = {node.id: list(node.needs) for node in nodes}
     firsts = {node.id for node in nodes if node.initializer}
     for record in records:
-        allowed = dag.ancestors(record["id"], needs) | firsts
+        allowed = dag.ancestors(record.id, needs) | firsts
 
         def error(what: str, fix: str) -> Exception:
             return ValueError(f"add_tasks: {what} ({fix})")
 
-        for ref in result_refs(record["inputs"]):
-            check_result_ref(ref.text, ref.task, record["id"], allowed, error)
+        for ref in result_refs(record.inputs):
+            check_result_ref(ref.text, ref.task, record.id, allowed, error)

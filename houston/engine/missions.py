@@ -23,7 +23,6 @@ from houston.engine.control import Control
 from houston.engine.emitter import Emitter
 from houston.engine.gating import GateKeeper
 from houston.engine.iodispatch import WorkerChoice
-from houston.engine.liveness import Identity
 from houston.engine.mission_run import MissionRun
 from houston.engine.options import EngineOptions
 from houston.engine.recording import TaskRecorder
@@ -31,13 +30,14 @@ from houston.engine.stopping import Stopper
 from houston.home.cancels import cancel_requested
 from houston.home.engine_record import remove_engine_record, write_engine_record
 from houston.home.layout import CANCEL_REQUEST
+from houston.home.records import ProcessRecord
 from houston.home.status import MissionStatus
 from houston.home.store import MissionRef, MissionStore, complete_folder
 from houston.home.watch import Watcher
 
 
 class MissionKeeper:
-    def __init__(self, store: MissionStore, options: EngineOptions, identity: Identity,
+    def __init__(self, store: MissionStore, options: EngineOptions, identity: ProcessRecord,
                  active: ActiveMissions, control: Control, watcher: Watcher,
                  emitter: Emitter, parts: tuple[WorkerChoice, GateKeeper, Stopper,
                                                 TaskRecorder]) -> None:
@@ -79,7 +79,7 @@ class MissionKeeper:
             room -= 1
 
     def adopt(self, ref: MissionRef) -> None:
-        write_engine_record(ref.path, self.identity.to_dict(), utcnow())
+        write_engine_record(ref.path, self.identity.encode(), utcnow())
         self.emitter.emit("mission.state", ref.id, None, None,
                           {"state": MissionState.EXECUTING.value})
         complete_folder(ref.path)  # a mission dropped in by hand may hold only mission.yaml

@@ -49,7 +49,7 @@ class Pipelining:
             front = m.tasks.get(self.queues.jobs(worker)[0][1])
             run = front.running if front is not None else None
             if (front is not None and run is not None and now - run.started_mono < QUICK
-                    and self.is_quick(str(front.spec["agent"]))):
+                    and self.is_quick(front.spec.agent)):
                 return worker
         return None
 

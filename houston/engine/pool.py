@@ -77,7 +77,7 @@ class Pool:
         self.failed_starts: dict[int, int] = {}
         self.respawn_at: dict[int, float] = {}
         self._log: IO[bytes] | None = None
-        self.engine = my_identity().to_dict()
+        self.engine = my_identity().encode()
         self.spawned = 0
         self.deferred: set[int] = set()  # slots whose first spawn waits (start_deferred)
 
@@ -128,7 +128,7 @@ class Pool:
         assert proc.stdout is not None
         os.set_blocking(proc.stdout.fileno(), False)
         ident = identity_of(proc.pid)
-        record = WorkerRecord(slot, proc, ident.to_dict() if ident else {"pid": proc.pid},
+        record = WorkerRecord(slot, proc, ident.encode() if ident else {"pid": proc.pid},
                               mark=mark, io=io)
         self.workers[slot] = record
         return record

@@ -12,7 +12,6 @@ place with a carriage return, and every redraw would scroll the screen.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -22,6 +21,7 @@ from typing import Any, TextIO
 
 from houston.core.ids import is_decimal
 from houston.core.taskstate import FINAL_STATES, TaskState, state_from_records
+from houston.home import claims, taskfiles
 
 _MIN_WIDTH = 20  # below this nothing useful fits; still never wrap
 
@@ -193,7 +193,6 @@ def read_task_states(home: Any) -> ReadStates:
 
     def read(mission_id: str) -> dict[str, str]:
         from houston.core.errors import HoustonError
-        from houston.home.layout import tasks_dir
         from houston.home.store import MissionStore
         from houston.views.tasks import read_outline
 
@@ -205,25 +204,20 @@ def read_task_states(home: Any) -> ReadStates:
         declared = (outline or {}).get("tasks", [])
         states = {str(row["id"]): str(TaskState.PENDING) for row in declared}
         try:
-            with os.scandir(tasks_dir(ref.path)) as entries:
-                for entry in entries:
-                    if entry.is_dir() and not entry.name.startswith("."):
-                        states[entry.name] = _disk_state(Path(entry.path))
-        except OSError:  # no task has begun yet, or the mission moved on meanwhile
+            for task_id in taskfiles.task_ids(ref.path):  # none if the mission moved on
+                states[task_id] = _disk_state(ref.path, task_id)
+        except OSError:  # the mission moved on meanwhile
             pass
         return states
 
     return read
 
 
-def _disk_state(folder: Path) -> str:
-    if (folder / "result.json").is_file():
+def _disk_state(mission_dir: Path, task_id: str) -> str:
+    if taskfiles.has_result(mission_dir, task_id):
         return state_from_records(has_result=True, locked=False, saved=None)
-    if (folder / "lock" / "owner.json").is_file():
+    if claims.has_owner(taskfiles.task_path(mission_dir, task_id)):
         return state_from_records(has_result=False, locked=True, saved=None)
-    try:
-        saved = json.loads((folder / "state.json").read_bytes())
-    except (OSError, ValueError):
-        saved = None
-    state = saved.get("state") if isinstance(saved, dict) else None
-    return state_from_records(has_result=False, locked=False, saved=state)
+    saved = taskfiles.read_state(mission_dir, task_id)
+    return state_from_records(has_result=False, locked=False,
+                              saved=saved.state if saved else None)

@@ -31,10 +31,11 @@ from typing import Any
 
 from houston.engine import ray_worker
 from houston.engine.inbox import send
-from houston.engine.io_worker import Attempt, IoWorker, Key, _key, _names, serve
+from houston.engine.io_worker import Attempt, IoWorker, Key, _key, _names, release, serve
 from houston.engine.protocol import Done, UsageReport
-from houston.engine.worker import _die_with_parent, _iso, _task_dir
-from houston.home import claims, taskfiles
+from houston.engine.worker import _die_with_parent, _iso
+from houston.home import attemptfiles
+from houston.home.records import ExitRecord
 from houston.runners import Outcome
 
 DEFAULT_LLM_CPUS = 0.01
@@ -145,12 +146,11 @@ class RayIoWorker(IoWorker):
             self.attempts.pop(_key(job), None)
             finished = time.time()
             if attempt.nonce is not None:  # record first, release second
-                taskfiles.write_json_fast(f"{job.attempt_dir}/exit.json", {
-                    "code": None, "signal": None, "reason": "crashed",
-                    "started": _iso(attempt.started), "finished": _iso(finished),
-                    "duration": round(finished - attempt.started, 6), "error": error})
-                claims.release_task(_task_dir(job), attempt.nonce, check=False,
-                                    into=job.attempt_dir)
+                attemptfiles.write_exit(job.attempt_dir, ExitRecord(
+                    "crashed", started=_iso(attempt.started), finished=_iso(finished),
+                    duration=round(finished - attempt.started, 6), error=error),
+                    missing_ok=False)
+                release(job, attempt.nonce)
         return finished
 
     def cancel(self, key: Key) -> None:

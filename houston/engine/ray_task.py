@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from houston.core.errors import HoustonError
+from houston.home import attemptfiles
 from houston.runners import Job, Outcome, get_runner
 from houston.runners.context import JobContext
 
@@ -197,8 +198,9 @@ def execute(job_data: dict[str, Any], digest: str, blob: bytes | None,
         return {"ok": outcome.ok, "result": outcome.result, "error": outcome.error,
                 "exit_code": outcome.exit_code, "signal": outcome.signal,
                 "usage": ctx.usage_record(), "events": ctx.events,
-                "stdout": _read_capped(work / "stdout.log"),
-                "stderr": _read_capped(work / "stderr.log"), "node": os.uname().nodename}
+                "stdout": _read_capped(Path(attemptfiles.log_path(work, "stdout"))),
+                "stderr": _read_capped(Path(attemptfiles.log_path(work, "stderr"))),
+                "node": os.uname().nodename}
     finally:
         empty_folder(work)
 
@@ -206,8 +208,9 @@ def execute(job_data: dict[str, Any], digest: str, blob: bytes | None,
 def _run_captured(job: Job, ctx: RemoteContext, work: Path) -> Outcome:
     """The runner with fds 1 and 2 on the attempt's logs, as in a local worker."""
     saved = os.dup(1), os.dup(2)
-    out = os.open(work / "stdout.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    err = os.open(work / "stderr.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+    out = os.open(attemptfiles.log_path(work, "stdout"), flags, 0o644)
+    err = os.open(attemptfiles.log_path(work, "stderr"), flags, 0o644)
     os.dup2(out, 1)
     os.dup2(err, 2)
     try:

@@ -36,7 +36,7 @@ from typing import Any
 from houston.engine import worker
 from houston.engine.inbox import send
 from houston.engine.protocol import UsageReport
-from houston.home.taskfiles import write_json_fast
+from houston.home import attemptfiles
 from houston.runners import Job, Outcome, context
 from houston.secretfiles import setting
 
@@ -207,10 +207,10 @@ def write_logs(job: Job, answer: dict[str, Any]) -> bool:
     """The remote attempt's logs into its folder here; True if it wrote any. Its events
     go to the home's event log."""
     logs = False
-    for stream in ("stdout", "stderr"):
+    for stream in attemptfiles.LOG_STREAMS:
         text = str(answer.get(stream) or "")
         if text:  # an absent log means an empty one
-            Path(job.attempt_dir, f"{stream}.log").write_text(text)
+            Path(attemptfiles.log_path(job.attempt_dir, stream)).write_text(text)
             logs = True
     for event in answer.get("events") or ():
         worker.WorkerContext(job, -1).emit(str(event["type"]), dict(event["data"]))
@@ -243,12 +243,12 @@ def record_answer(job: Job, answer: dict[str, Any],
     usage = usage_of(answer)
     if usage["tokens"] or usage["cost"]:
         send(msg_fd, UsageReport(int(usage["tokens"]), float(usage["cost"])))
-        write_json_fast(f"{attempt}/usage.json", usage)
+        attemptfiles.write_usage(attempt, usage)
     outcome = Outcome(ok=bool(answer["ok"]), result=answer.get("result"),
                       error=answer.get("error"), exit_code=answer.get("exit_code"),
                       signal=answer.get("signal"))
     if outcome.ok:
-        write_json_fast(f"{attempt}/result.json", outcome.result or {})
+        attemptfiles.write_result(attempt, outcome.result or {})
     return outcome, usage, logs
 
 

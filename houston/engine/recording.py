@@ -17,7 +17,7 @@ from houston.core.taskstate import TaskState
 from houston.engine.emitter import Emitter
 from houston.engine.mission_run import MissionRun, Running, TaskRun
 from houston.engine.stopping import Stopper
-from houston.home import taskfiles as files
+from houston.home import taskfiles
 
 
 class TaskRecorder:
@@ -28,9 +28,10 @@ class TaskRecorder:
     def save_task(self, m: MissionRun, t: TaskRun, *, worker: int | None = None,
                   extra: dict[str, Any] | None = None, write: bool = True) -> None:
         if write:
-            if t.attempt == 0 or not os.path.isdir(f"{m.folder}/tasks/{t.id}"):  # noqa: PTH112
-                files.write_spec(m.folder, t.spec)  # never began: no folder yet
-            files.write_state(m.folder, t.id, t.state, t.attempt, error=t.error, worker=worker,
+            task_dir = taskfiles.task_path(m.folder, t.id)
+            if t.attempt == 0 or not os.path.isdir(task_dir):  # noqa: PTH112
+                taskfiles.write_spec(m.folder, t.spec)  # never began: no folder yet
+            taskfiles.write_state(m.folder, t.id, t.state, t.attempt, error=t.error, worker=worker,
                               failures=t.failures, crashes=t.crashes)
         m.dirty = True
         self.emitter.emit("task.state", m.id, t.id, t.attempt,
@@ -50,7 +51,7 @@ class TaskRecorder:
                 self.emitter.emit("task.state", m.id, task_id, 0,
                                   {"state": TaskState.PENDING, "added_by": t.id})
         if run is not None:
-            files.accept_result(m.folder, t.id, result, run.folder)
+            taskfiles.accept_result(m.folder, t.id, result, run.folder)
         t.error = None
         m.set_state(t, TaskState.SUCCEEDED)
         self.save_task(m, t, write=run is not None)  # else result.json already says it

@@ -32,14 +32,15 @@ from houston.engine.liveness import (
     kill_marked_processes,
     stop_agent,
 )
-from houston.home import claims, fsio, killpoints, move_repair, taskfiles
+from houston.home import attemptfiles, claims, fsio, killpoints, move_repair, taskfiles
 from houston.home.engine_record import read_engine_record, remove_engine_record
 from houston.home.layout import Home, trail_file
+from houston.home.records import ExitRecord, OwnerRecord, ProcessRecord, StateRecord
 from houston.home.store import MissionStore
 from houston.runners.processes import kill_attempt_processes
 
 
-def engine_alive(mission_dir: Path, me: dict[str, Any] | None = None) -> bool:
+def engine_alive(mission_dir: Path, me: ProcessRecord | None = None) -> bool:
     """True if the engine of an EXECUTING mission may still be running it.
 
     Both witnesses are asked: engine.json (written just after the claim) and the pid that
@@ -48,8 +49,8 @@ def engine_alive(mission_dir: Path, me: dict[str, Any] | None = None) -> bool:
     """
     record = read_engine_record(mission_dir)
     if record is not None:
-        if me is not None and record.get("pid") == me.get("pid") and (
-            record.get("start_token") == me.get("start_token")
+        if me is not None and record.get("pid") == me.pid and (
+            record.get("start_token") == me.start_token
         ):
             return True
         if is_alive(record):
@@ -77,7 +78,7 @@ def _claimer_alive(mission_dir: Path) -> bool:
         return False
 
 
-def sweep(home: Home, *, me: dict[str, Any] | None = None, grace: float = 1.0,
+def sweep(home: Home, *, me: ProcessRecord | None = None, grace: float = 1.0,
           full: bool = True) -> list[dict[str, Any]]:
     """One recovery pass; returns what it did (one dict per action).
 
@@ -94,26 +95,31 @@ def sweep(home: Home, *, me: dict[str, Any] | None = None, grace: float = 1.0,
         if engine_alive(folder, me):
             continue
         with claims.recovery_lock(home):
-            # Under the stripe lock a claimer has finished writing its claim entry.
-            with store.stripe_lock(mission_id):
-                if not folder.is_dir() or engine_alive(folder, me):
-                    continue
-            _kill_dead_engines_processes(folder)
-            done = [recover_task(folder, t, grace) for t in taskfiles.task_ids(folder)]
-            remove_engine_record(folder)
-            try:
-                store.move(
-                    mission_id,
-                    MissionState.EXECUTING,
-                    MissionState.COMMITTED,
-                    Reason.RECOVERED,
-                    detail={"by": os.getpid()},
-                )
-            except ConflictError:
-                continue
-            actions.append({"action": "requeued_mission", "mission": mission_id,
-                            "tasks": [d for d in done if d]})
+            found = _recover_mission(store, mission_id, me, grace)
+        if found is not None:
+            actions.append(found)
     return actions
+
+
+def _recover_mission(store: MissionStore, mission_id: str, me: ProcessRecord | None,
+                     grace: float) -> dict[str, Any] | None:
+    """Requeue a dead engine's mission (under the recovery lock); what was done, or None
+    if its engine turned out alive or another recoverer got there first."""
+    folder = store.home.mission_dir(MissionState.EXECUTING, mission_id)
+    # Under the stripe lock a claimer has finished writing its claim entry.
+    with store.stripe_lock(mission_id):
+        if not folder.is_dir() or engine_alive(folder, me):
+            return None
+    _kill_dead_engines_processes(folder)
+    done = [recover_task(folder, t, grace) for t in taskfiles.task_ids(folder)]
+    remove_engine_record(folder)
+    try:
+        store.move(mission_id, MissionState.EXECUTING, MissionState.COMMITTED,
+                   Reason.RECOVERED, detail={"by": os.getpid()})
+    except ConflictError:
+        return None
+    return {"action": "requeued_mission", "mission": mission_id,
+            "tasks": [d for d in done if d]}
 
 
 def engine_records(home: Home) -> list[tuple[Path, dict[str, Any] | None, bool]]:
@@ -156,29 +162,35 @@ def recover_task(mission_dir: Path, task_id: str, grace: float) -> dict[str, Any
     state = taskfiles.read_state(mission_dir, task_id)
     locked = claims.is_locked(task_dir)
     numbers = taskfiles.attempt_numbers(mission_dir, task_id)
-    if not locked and state.get("state") != TaskState.RUNNING:
+    if not locked and (state is None or state.state != TaskState.RUNNING):
         return _record_unclaimed(mission_dir, task_id, numbers[-1] if numbers else 0)
     owner = claims.read_owner(task_dir) if locked else None
     # A young lock (no owner.json yet) belongs to the newest attempt folder.
-    attempt = int((owner or {}).get("attempt") or max([int(state.get("attempt") or 0),
-                                                        *numbers]))
+    attempt = (owner.attempt if owner else 0) or max([state.attempt if state else 0,
+                                                      *numbers])
     folder = taskfiles.attempt_dir(mission_dir, task_id, attempt)
     stopped = _stop_attempt(folder, owner, attempt, grace)
     for written_by_the_dead in (task_dir, folder):
         remove_dead_writers_temp_files(written_by_the_dead)
     accepted = _accept_left_result(mission_dir, task_id, folder)
     if not accepted and taskfiles.read_result(mission_dir, task_id) is None:
-        if attempt and taskfiles.read_attempt_json(folder, "exit.json") is None:
-            taskfiles.write_attempt_json(folder, "exit.json", {
-                "code": None, "signal": None, "reason": ExitReason.INTERRUPTED, "started": None,
-                "finished": None, "duration": None, "error": "its engine died"})
-        taskfiles.write_state(mission_dir, task_id, TaskState.PENDING, attempt,
-                       error="requeued: its engine died", failures=int(state.get("failures") or 0),
-                       crashes=int(state.get("crashes") or 0))
+        _requeue(mission_dir, task_id, attempt, state)
     killpoints.reached("recover.recorded")
     if locked:
-        claims.break_stale_lock(task_dir, owner.get("nonce") if owner else None)
+        claims.break_stale_lock(task_dir, owner.nonce if owner else None)
     return {"task": task_id, "attempt": attempt, "accepted": accepted, "stopped_agent": stopped}
+
+
+def _requeue(mission_dir: Path, task_id: str, attempt: int, state: StateRecord | None) -> None:
+    """Record first: the attempt ended `interrupted` (no crash counted), the task pending."""
+    folder = taskfiles.attempt_dir(mission_dir, task_id, attempt)
+    if attempt and attemptfiles.read_exit(folder) is None:
+        attemptfiles.write_exit(folder, ExitRecord(ExitReason.INTERRUPTED,
+                                                   error="its engine died"))
+    taskfiles.write_state(mission_dir, task_id, TaskState.PENDING, attempt,
+                          error="requeued: its engine died",
+                          failures=state.failures if state else 0,
+                          crashes=state.crashes if state else 0)
 
 
 def _kill_dead_engines_processes(mission_dir: Path) -> None:
@@ -193,19 +205,18 @@ def _record_unclaimed(mission_dir: Path, task_id: str, attempt: int) -> dict[str
     engine) between making the folder and claiming the task. It never began: recorded as
     interrupted, so no attempt is left without a record."""
     folder = taskfiles.attempt_dir(mission_dir, task_id, attempt)
-    if not attempt or taskfiles.read_attempt_json(folder, "exit.json") is not None:
+    if not attempt or attemptfiles.read_exit(folder) is not None:
         return None
-    taskfiles.write_attempt_json(folder, "exit.json", {
-        "code": None, "signal": None, "reason": ExitReason.INTERRUPTED, "started": None,
-        "finished": None, "duration": None, "error": "its engine died before it began"})
+    attemptfiles.write_exit(folder, ExitRecord(ExitReason.INTERRUPTED,
+                                               error="its engine died before it began"))
     return {"task": task_id, "attempt": attempt, "accepted": False, "stopped_agent": False}
 
 
-def _stop_attempt(folder: Path, owner: dict[str, Any] | None, attempt: int,
+def _stop_attempt(folder: Path, owner: OwnerRecord | None, attempt: int,
                   grace: float) -> bool:
     """Stop every process of the attempt: its recorded agent's group, whatever still
     carries its HOUSTON_WORK_DIR (unrecorded, or escaped its group), a live owner."""
-    agent = taskfiles.read_attempt_json(folder, "agent.json")
+    agent = attemptfiles.read_agent(folder)
     stopped = bool(agent and stop_agent(agent, grace=grace))
     if attempt:
         stopped = kill_attempt_processes(str(folder)) > 0 or stopped
@@ -215,15 +226,13 @@ def _stop_attempt(folder: Path, owner: dict[str, Any] | None, attempt: int,
 
 
 def _accept_left_result(mission_dir: Path, task_id: str, folder: Path) -> bool:
-    result = taskfiles.read_attempt_json(folder, "result.json")
+    result = attemptfiles.read_result(folder)
     if result is None or taskfiles.read_result(mission_dir, task_id) is not None:
         return False
     taskfiles.accept_result(mission_dir, task_id, result)
     state = taskfiles.read_state(mission_dir, task_id)
-    taskfiles.write_state(mission_dir, task_id, TaskState.SUCCEEDED, int(state.get("attempt") or 0))
-    with contextlib.suppress(FileNotFoundError):
-        if taskfiles.read_attempt_json(folder, "exit.json") is None:
-            taskfiles.write_attempt_json(folder, "exit.json", {
-                "code": 0, "signal": None, "reason": ExitReason.SUCCEEDED, "started": None,
-                "finished": None, "duration": None, "error": None})
+    taskfiles.write_state(mission_dir, task_id, TaskState.SUCCEEDED,
+                          state.attempt if state else 0)
+    if attemptfiles.read_exit(folder) is None:
+        attemptfiles.write_exit(folder, ExitRecord(ExitReason.SUCCEEDED, code=0))
     return True

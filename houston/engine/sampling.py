@@ -12,7 +12,7 @@ from houston.engine.active import ActiveMissions
 from houston.engine.emitter import Emitter
 from houston.engine.mission_run import MissionRun, Running, TaskRun
 from houston.engine.pool import Pool
-from houston.home import taskfiles as files
+from houston.home import attemptfiles
 from houston.runners.processes import snapshot_tree
 
 _LOG_LINES_PER_EVENT = 200
@@ -34,8 +34,8 @@ class Sampler:
 
     def sample_attempt(self, m: MissionRun, t: TaskRun, run: Running) -> None:
         if run.agent is None and t.runner == "command":
-            run.agent = files.read_attempt_json(run.folder, "agent.json")
-        root = int(run.agent["pid"]) if run.agent else None
+            run.agent = attemptfiles.read_agent(run.path)
+        root = run.agent.pid if run.agent else None
         worker = self.pool.workers.get(run.slot)
         # The network worker runs many attempts: it is no one attempt's process.
         root = root or (worker.pid if worker and not worker.io else None)
@@ -59,8 +59,8 @@ class Sampler:
                    "write_bytes": int(write), "pids": len(run.procs)})
 
     def tail_logs(self, m: MissionRun, t: TaskRun, run: Running) -> None:
-        for stream in ("stdout", "stderr"):
-            path = f"{run.path}/{stream}.log"  # a str: this runs for every live attempt
+        for stream in attemptfiles.LOG_STREAMS:
+            path = attemptfiles.log_path(run.path, stream)  # a str: runs for every attempt
             offset = run.log_offsets[stream]
             try:
                 with open(path, "rb") as f:

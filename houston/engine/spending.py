@@ -31,7 +31,7 @@ class BudgetKeeper:
         self.emitter.emit("usage", m.id, t.id, t.running.number,
                           {**delta.to_dict(), "task": task_used.to_dict(),
                            "mission": m.usage().to_dict()})
-        limits = budget.Limits.from_dict(t.spec.get("budget"))
+        limits = budget.Limits.from_dict(t.spec.budget)
         self.check(m, f"task:{t.id}", limits, task_used, 0.0, t)
         self.check(m, "mission", m.limits, m.usage(), m.wall_time(time.monotonic()), t)
 
@@ -64,7 +64,7 @@ class BudgetKeeper:
     def allows(self, m: MissionRun, t: TaskRun) -> bool:
         """Tokens and cost left for `t`'s reservation beside the running ones' (else the
         mission stops if nothing runs that could free any)."""
-        ask = budget.reservation(budget.Limits.from_dict(t.spec.get("budget")))
+        ask = budget.reservation(budget.Limits.from_dict(t.spec.budget))
         used = m.usage()
         if budget.exhausted(m.limits, used) or not budget.fits(m.limits, used, m.reserved(),
                                                                 ask):
@@ -78,5 +78,5 @@ class BudgetKeeper:
     def mission_share(m: MissionRun, t: TaskRun) -> dict[str, Any]:
         """The mission's tokens this attempt may use: the reservations of the others (its
         own, just made by begin, is what it may spend) and what was spent are taken off."""
-        own = budget.Limits.from_dict(t.spec.get("budget")).max_tokens or 0
+        own = budget.Limits.from_dict(t.spec.budget).max_tokens or 0
         return budget.mission_share(m.limits, m.usage(), m.reserved().tokens - own)

@@ -24,7 +24,7 @@ from houston.engine.mission_run import MissionRun, Running, TaskRun
 from houston.engine.options import EngineOptions
 from houston.engine.pool import Pool, WorkerRecord
 from houston.engine.queues import JobQueues
-from houston.home import taskfiles as files
+from houston.home import attemptfiles
 from houston.runners.processes import signal_group, snapshot_tree
 
 IO_STOP_GRACE = 5.0  # seconds the network worker has to answer a cancel
@@ -62,9 +62,9 @@ class Stopper:
             self.stop_queued(worker)
             return
         now = time.monotonic()
-        run.agent = run.agent or files.read_attempt_json(run.folder, "agent.json")
+        run.agent = run.agent or attemptfiles.read_agent(run.path)
         if run.agent and is_alive(run.agent):
-            pid = int(run.agent["pid"])
+            pid = run.agent.pid
             run.procs.update({p.pid: p for p in snapshot_tree(pid)})
             signal_group(pid, signal.SIGTERM)
             # Claude Code can go on with its turn after a SIGTERM: a short grace keeps a
@@ -83,9 +83,9 @@ class Stopper:
             return
         run.kill_at = None
         if run.agent is None:
-            run.agent = files.read_attempt_json(run.folder, "agent.json")
+            run.agent = attemptfiles.read_agent(run.path)
         if run.agent and is_alive(run.agent):
-            pid = int(run.agent["pid"])
+            pid = run.agent.pid
             run.procs.update({p.pid: p for p in snapshot_tree(pid)})
             signal_group(pid, signal.SIGKILL)
         for proc in run.procs.values():
@@ -99,9 +99,9 @@ class Stopper:
         """Stop one attempt of the network worker, leaving its other attempts running."""
         run = t.running
         assert run is not None
-        run.agent = run.agent or files.read_attempt_json(run.folder, "agent.json")
+        run.agent = run.agent or attemptfiles.read_agent(run.path)
         if run.agent and is_alive(run.agent):  # a tool's process (Bash) it registered
-            pid = int(run.agent["pid"])
+            pid = run.agent.pid
             run.procs.update({p.pid: p for p in snapshot_tree(pid)})
             signal_group(pid, signal.SIGTERM)
         self.pool.cancel(worker, (m.id, t.id), run.number)

@@ -25,7 +25,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import cached_property, partial
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,8 +36,9 @@ from houston.engine.envpause import WorkerPause, wait_for_space
 from houston.engine.inbox import Inbox, send
 from houston.engine.liveness import identity_of, my_identity
 from houston.engine.protocol import Claim, Done, Ready, UsageReport, WaitingForSpace
-from houston.home import claims, fsio, killpoints, taskfiles
-from houston.home.taskfiles import write_json_fast
+from houston.engine.worker_logs import LogFiles
+from houston.home import attemptfiles, claims, fsio, killpoints, taskfiles
+from houston.home.records import ExitRecord, ProcessRecord
 from houston.runners import Job, Outcome, context, get_runner
 from houston.runners.context import JobContext
 from houston.workspaces.workspace import wants_worktree
@@ -79,18 +80,17 @@ class WorkerContext(JobContext):
         stop kills the worker, and the engine then writes only tokens and cost (which it
         was told) over what is here."""
         if self.model or self.input_tokens or self.output_tokens:
-            write_json_fast(f"{self.job.attempt_dir}/usage.json", self.usage_record())
+            attemptfiles.write_usage(self.job.attempt_dir, self.usage_record())
 
     def emit(self, type_: str, data: dict[str, Any]) -> None:
         _event_log(self.mission_dir).append(type_, mission=self.mission_id, task=self.task_id,
                                             attempt=self.attempt, data=data)
 
     def register_process(self, proc: subprocess.Popen[bytes]) -> None:
-        ident = identity_of(proc.pid)
-        record = ident.to_dict() if ident else {"pid": proc.pid, "start_token": None}
+        record = identity_of(proc.pid) or ProcessRecord(proc.pid, None)
         # On disk only: the engine reads it when it must stop or sample the agent, so a
         # fast command costs the engine no extra wake-up.
-        write_json_fast(f"{self.job.attempt_dir}/agent.json", record)
+        attemptfiles.write_agent(self.job.attempt_dir, record)
 
 
 _EVENT_LOGS: dict[Path, Any] = {}
@@ -112,7 +112,7 @@ def run_job(job: Job, msg_fd: int,
     `worktree`: the attempt runs in its own git worktree (houston.workspaces.workspace)."""
     ctx = WorkerContext(job, msg_fd)
     attempt = job.attempt_dir
-    out, err = _LOGS.attach(attempt)
+    out, err = _LOGS.attach(attempt, taskfiles.scratch_dir(job.mission_dir))
     os.dup2(out, 1)
     os.dup2(err, 2)
     try:
@@ -140,61 +140,11 @@ def run_job(job: Job, msg_fd: int,
         os.dup2(_LOGFD, 2)
     usage = ctx.usage_record()
     if ctx.tokens or ctx.cost:  # absent usage.json = nothing spent (one file less)
-        write_json_fast(f"{attempt}/usage.json", usage)
+        attemptfiles.write_usage(attempt, usage)
     if outcome.ok:
-        write_json_fast(f"{attempt}/result.json", outcome.result or {})
+        attemptfiles.write_result(attempt, outcome.result or {})
     logs = _LOGS.detach(attempt)
     return outcome, usage, logs
-
-
-class LogFiles:
-    """stdout.log and stderr.log of attempts, without creating two files per attempt.
-
-    Creating inodes is what a task costs most on a filesystem. A pair of empty scratch
-    files (in missions/.tmp, the same filesystem) is renamed into the attempt folder when
-    it starts, so logs are live where readers look; a log still empty at the end is
-    renamed back and reused (an absent log means an empty one).
-    """
-
-    def __init__(self) -> None:
-        self.scratch: dict[str, tuple[int, str]] = {}
-
-    def attach(self, attempt: str) -> tuple[int, int]:
-        # <missions>/<STATE>/<id>/tasks/<t>/attempts/<n> -> <missions>/.tmp
-        tmp = attempt.rsplit("/", 6)[0] + "/.tmp"
-        fds = []
-        for stream in ("stdout", "stderr"):
-            if stream not in self.scratch and os.path.isdir(tmp):  # noqa: PTH112
-                path = f"{tmp}/.worker-{os.getpid()}-{stream}-{time.monotonic_ns()}.log"
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-                self.scratch[stream] = (fd, path)
-            try:
-                fd, path = self.scratch[stream]
-                os.rename(path, f"{attempt}/{stream}.log")
-            except (OSError, KeyError):  # no scratch folder, or it was cleaned: a plain file
-                if stream in self.scratch:
-                    os.close(self.scratch.pop(stream)[0])
-                path = f"{attempt}/{stream}.log"
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-                self.scratch[stream] = (fd, path)
-            fds.append(fd)
-        return fds[0], fds[1]
-
-    def detach(self, attempt: str) -> bool:
-        """Give empty logs back to the scratch pool; True if anything was logged."""
-        wrote = False
-        for stream in ("stdout", "stderr"):
-            fd, path = self.scratch[stream]
-            if os.fstat(fd).st_size == 0:
-                try:
-                    os.rename(f"{attempt}/{stream}.log", path)
-                    continue
-                except OSError:
-                    pass
-            wrote = wrote or os.fstat(fd).st_size > 0
-            os.close(fd)
-            del self.scratch[stream]
-        return wrote
 
 
 _LOGS = LogFiles()
@@ -204,7 +154,7 @@ RunJob = Callable[[Job, int], tuple[Outcome, dict[str, Any], bool]]
 
 
 def run_claimed(job: Job, claim: Claim | None, msg_fd: int,
-                me: dict[str, Any], run: RunJob | None = None) -> None:
+                me: ProcessRecord, run: RunJob | None = None) -> None:
     """Claim the task for this worker, run the attempt, record it, accept, release.
 
     The engine only sends a task it is not running; a failed claim (a leftover attempt
@@ -216,6 +166,32 @@ def run_claimed(job: Job, claim: Claim | None, msg_fd: int,
         if nonce is None:
             return
     started = time.time()
+    outcome, usage, logs = _run_attempt(job, claim, msg_fd, run)
+    finished = time.time()
+    # A failure on a full disk may be the disk's: wait for space, and say so (not counted).
+    environment = None if outcome.ok else wait_for_space(
+        job.attempt_dir, notify=lambda: send(msg_fd, WaitingForSpace()))
+    accepted = False
+    if claim is not None and nonce is not None:
+        accepted = _record(job, claim, outcome, started, finished)
+        claims.release_task(taskfiles.task_path(job.mission_dir, job.task_id), nonce,
+                            check=False, into=job.attempt_dir)
+    send(msg_fd, _done(outcome, usage, logs, accepted, (started, finished), environment))
+
+
+def _done(outcome: Outcome, usage: dict[str, Any], logs: bool, accepted: bool,
+          times: tuple[float, float], environment: str | None) -> Done:
+    """The `done` message of an attempt that ran (the engine settles it from this)."""
+    return Done(
+        ok=outcome.ok, reason=outcome_reason(outcome), error=outcome.error,
+        result=outcome.result, exit_code=outcome.exit_code, signal=outcome.signal,
+        usage=usage, logs=logs, accepted=accepted, started=times[0], finished=times[1],
+        environment=environment or None)
+
+
+def _run_attempt(job: Job, claim: Claim | None, msg_fd: int,
+                 run: RunJob | None) -> tuple[Outcome, dict[str, Any], bool]:
+    """Run the claimed attempt (here, or through `run`), then end what it left running."""
     spec = claim.get("spec") if claim else None
     worktree = wants_worktree(spec, job.agent)
     if run is None or worktree:  # a git worktree lives beside the home: it runs here
@@ -224,19 +200,7 @@ def run_claimed(job: Job, claim: Claim | None, msg_fd: int,
         outcome, usage, logs = run(job, msg_fd)
     killpoints.reached("worker.ran")
     end_strays()
-    finished = time.time()
-    # A failure on a full disk may be the disk's: wait for space, and say so (not counted).
-    environment = None if outcome.ok else wait_for_space(
-        job.attempt_dir, notify=lambda: send(msg_fd, WaitingForSpace()))
-    accepted = False
-    if claim is not None and nonce is not None:
-        accepted = _record(job, claim, outcome, started, finished)
-        claims.release_task(_task_dir(job), nonce, check=False, into=job.attempt_dir)
-    send(msg_fd, Done(
-        ok=outcome.ok, reason=outcome_reason(outcome), error=outcome.error,
-        result=outcome.result, exit_code=outcome.exit_code, signal=outcome.signal,
-        usage=usage, logs=logs, accepted=accepted, started=started, finished=finished,
-        environment=environment or None))
+    return outcome, usage, logs
 
 
 def end_strays(timeout: float = 2.0) -> int:
@@ -281,42 +245,29 @@ def _has_children() -> bool:
     return True
 
 
-def _claim(job: Job, claim: Claim, me: dict[str, Any], msg_fd: int) -> str | None:
+def _claim(job: Job, claim: Claim, me: ProcessRecord, msg_fd: int) -> str | None:
     """mkdir the attempt folder and the task lock (and spec.json once); the nonce."""
-    task_dir = _task_dir(job)
-    # Explicit mkdirs: Path.mkdir(parents=True) costs twice the syscalls on a first attempt.
-    # Through fsio.persist: on a full disk (a real one refuses mkdir) the worker waits.
-    for parent in (task_dir, f"{task_dir}/attempts"):
-        with contextlib.suppress(FileExistsError):
-            fsio.persist(partial(os.mkdir, parent), parent)
-    try:
-        fsio.persist(partial(os.mkdir, job.attempt_dir), job.attempt_dir)
-    except FileExistsError:
+    task_dir = taskfiles.task_path(job.mission_dir, job.task_id)
+    if not attemptfiles.make_attempt_dir(task_dir, job.attempt_dir):
         send(msg_fd, Done(ok=False, claim_failed="attempt_exists"))
         return None
-    # owner.json names this worker's slot: while the lock exists the task is running, so
-    # no state.json is written on the way in (nor on success: result.json says it).
-    nonce = claims.claim_task(task_dir, {**me, "slot": claim["slot"]}, job.attempt)
+    # The lock names this worker's slot: while it exists the task is running, so no
+    # task state is written on the way in (nor on success: the accepted result says it).
+    nonce = claims.claim_task(task_dir, me, claim["slot"], job.attempt)
     if nonce is None:
         send(msg_fd, Done(ok=False, claim_failed="locked"))
         return None
-    if claim.get("spec") and not os.path.exists(f"{task_dir}/spec.json"):  # noqa: PTH110
-        taskfiles.write_json_fast(f"{task_dir}/spec.json", claim["spec"])
+    if claim.get("spec"):
+        taskfiles.keep_spec(task_dir, claim["spec"])
     return nonce
-
-
-def _task_dir(job: Job) -> str:
-    return f"{job.mission_dir}/tasks/{job.task_id}"
 
 
 def _record(job: Job, claim: Claim, outcome: Outcome, started: float,
             finished: float) -> bool:
     """exit.json, and on success the accepted result; True if accepted."""
-    taskfiles.write_json_fast(f"{job.attempt_dir}/exit.json", {
-        "code": outcome.exit_code, "signal": outcome.signal,
-        "reason": outcome_reason(outcome), "started": _iso(started),
-        "finished": _iso(finished), "duration": round(finished - started, 6),
-        "error": outcome.error})
+    attemptfiles.write_exit(job.attempt_dir, ExitRecord(
+        outcome_reason(outcome), outcome.exit_code, outcome.signal, _iso(started),
+        _iso(finished), round(finished - started, 6), outcome.error), missing_ok=False)
     killpoints.reached("worker.recorded")
     if not (outcome.ok and claim.get("accept")):
         return False
@@ -367,7 +318,7 @@ def main(run: RunJob | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the engine
     fsio.set_fault_waiter(WorkerPause())  # a full disk: wait and write again, lose nothing
     send(msg_fd, Ready(os.getpid()))
-    me = my_identity().to_dict()
+    me = my_identity()
     inbox = Inbox(msg_fd)
     inbox.start(sys.stdin.buffer)
     while (item := inbox.next()) is not None:

@@ -14,10 +14,11 @@ import contextlib
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from houston.home import fsio
 from houston.home.layout import Home
+from houston.home.records import OwnerRecord, ProcessRecord
 from houston.home.taskfiles import write_json_fast
 
 if TYPE_CHECKING:
@@ -37,24 +38,36 @@ def recovery_lock(home: Home) -> FileLock:
     return FileLock(home.locks / "recovery.lock")
 
 
-def claim_task(task_dir: Path | str, owner: dict[str, Any], attempt: int) -> str | None:
-    """Take the task's lock for `owner` (pid, start_token, host, boot_id); the nonce or None."""
+def claim_task(task_dir: Path | str, me: ProcessRecord, slot: int | None,
+               attempt: int) -> str | None:
+    """Take the task's lock for the process `me` in pool slot `slot`; the nonce or None."""
     try:
         os.mkdir(f"{task_dir}/lock")  # noqa: PTH102 - str paths on the hot path
     except FileExistsError:
         return None
     nonce = os.urandom(8).hex()  # as secrets.token_hex, without its imports in a worker
-    record = {**owner, "nonce": nonce, "since": iso(utcnow()), "attempt": attempt}
-    write_json_fast(f"{task_dir}/lock/owner.json", record)
+    record = OwnerRecord(me.pid, me.start_token, me.host, me.boot_id, slot, nonce,
+                         iso(utcnow()), attempt)
+    write_json_fast(f"{task_dir}/lock/owner.json", record.encode())
     return nonce
 
 
-def read_owner(task_dir: Path) -> dict[str, Any] | None:
+def _read_owner_file(folder: Path | str) -> OwnerRecord | None:
     try:
-        data = fsio.read_json(lock_dir(task_dir) / "owner.json")
+        data = fsio.read_json(f"{folder}/owner.json")
     except (FileNotFoundError, NotADirectoryError, ValueError):
         return None
-    return data if isinstance(data, dict) else None
+    return OwnerRecord.parse(data)
+
+
+def read_owner(task_dir: Path | str) -> OwnerRecord | None:
+    """Who holds the task's lock; None without a lock, or a young one (no owner.json yet)."""
+    return _read_owner_file(f"{task_dir}/lock")
+
+
+def has_owner(task_dir: Path | str) -> bool:
+    """The lock is held and its owner named (a young lock has no owner.json yet)."""
+    return os.path.isfile(f"{task_dir}/lock/owner.json")  # noqa: PTH113
 
 
 def is_locked(task_dir: Path) -> bool:
@@ -82,7 +95,7 @@ def release_task(task_dir: Path | str, nonce: str, *, check: bool = True,
     """
     if check:
         owner = read_owner(Path(task_dir))
-        if owner is None or owner.get("nonce") != nonce:
+        if owner is None or owner.nonce != nonce:
             return False
     if into is not None:
         try:
@@ -110,17 +123,14 @@ def break_stale_lock(task_dir: Path, expected_nonce: str | None) -> bool:
     file whose claimer is known dead). Returns True if this call broke it.
     """
     current = read_owner(task_dir)
-    current_nonce = current.get("nonce") if current else None
+    current_nonce = current.nonce if current else None
     if current_nonce != expected_nonce or not is_locked(task_dir):
         return False
     tomb = _entomb(task_dir, str(expected_nonce or ""))
     if tomb is None:
         return False
-    try:
-        entombed = fsio.read_json(tomb / "owner.json")
-    except (FileNotFoundError, ValueError):
-        entombed = None
-    entombed_nonce = entombed.get("nonce") if isinstance(entombed, dict) else None
+    entombed = _read_owner_file(tomb)
+    entombed_nonce = entombed.nonce if entombed else None
     if entombed_nonce != expected_nonce:
         # Someone re-claimed between our read and our rename: give the lock back.
         if not lock_dir(task_dir).exists():

@@ -166,7 +166,7 @@ def write_json_atomic(path: Path, obj: Any, *, durable: bool = True) -> None:
     write_bytes_atomic(path, text.encode(), durable=durable)
 
 
-def read_json(path: Path) -> Any:
+def read_json(path: Path | str) -> Any:
     with open(path, "rb") as f:
         return json.loads(f.read())
 

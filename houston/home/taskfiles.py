@@ -20,6 +20,7 @@ from houston.clock import utcnow
 from houston.core.ids import is_decimal
 from houston.core.timestamps import iso
 from houston.home import fsio
+from houston.home.records import SpecRecord, StateRecord
 
 
 def write_json_fast(path: Path | str, obj: Any) -> None:
@@ -52,6 +53,33 @@ def attempt_dir(mission_dir: Path, task_id: str, attempt: int) -> Path:
     return task_dir(mission_dir, task_id) / "attempts" / str(attempt)
 
 
+def task_path(mission_dir: Path | str, task_id: str) -> str:
+    """`task_dir` as a str, for the hot path (pathlib costs there)."""
+    return f"{mission_dir}/tasks/{task_id}"
+
+
+def attempt_path(mission_dir: Path | str, task_id: str, attempt: int) -> str:
+    """`attempt_dir` as a str, for the hot path."""
+    return f"{mission_dir}/tasks/{task_id}/attempts/{attempt}"
+
+
+def result_path(mission_dir: Path | str, task_id: str) -> str:
+    """The task's accepted result.json (its presence: the task succeeded for good)."""
+    return f"{mission_dir}/tasks/{task_id}/result.json"
+
+
+def attempt_names(attempt: Path | str) -> tuple[str, str, int]:
+    """(mission id, task id, number) of an attempt folder, from its path
+    (`.../<mission>/tasks/<task>/attempts/<n>`)."""
+    parts = Path(attempt).parts
+    return parts[-5], parts[-3], int(parts[-1])
+
+
+def scratch_dir(mission_dir: str) -> str:
+    """`missions/.tmp` of the home a mission folder (`missions/<STATE>/<id>`) is in."""
+    return f"{os.path.dirname(os.path.dirname(mission_dir))}/.tmp"  # noqa: PTH120
+
+
 def task_ids(mission_dir: Path) -> list[str]:
     try:
         names = os.listdir(mission_dir / "tasks")
@@ -60,35 +88,36 @@ def task_ids(mission_dir: Path) -> list[str]:
     return sorted(n for n in names if not n.startswith("."))
 
 
-def read_spec(mission_dir: Path, task_id: str) -> dict[str, Any] | None:
+def read_spec(mission_dir: Path, task_id: str) -> SpecRecord | None:
     try:
         data = fsio.read_json(task_dir(mission_dir, task_id) / "spec.json")
     except (FileNotFoundError, ValueError):
         return None
-    return data if isinstance(data, dict) else None
+    return SpecRecord.parse(data)
 
 
-def write_spec(mission_dir: Path, spec: dict[str, Any]) -> bool:
+def write_spec(mission_dir: Path, spec: SpecRecord) -> bool:
     """Write spec.json once; False if the task already exists (idempotent materialize)."""
-    folder = task_dir(mission_dir, spec["id"])
+    folder = task_dir(mission_dir, spec.id)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "spec.json"
     if path.exists():
         return False
-    write_json_fast(path, spec)
+    write_json_fast(path, spec.encode())
     return True
 
 
-def read_state(mission_dir: Path, task_id: str) -> dict[str, Any]:
+def read_state(mission_dir: Path | str, task_id: str) -> StateRecord | None:
+    """state.json, or None when there is none (the task is pending) or it is torn."""
     try:
-        data = fsio.read_json(task_dir(mission_dir, task_id) / "state.json")
+        data = fsio.read_json(f"{mission_dir}/tasks/{task_id}/state.json")
     except (FileNotFoundError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+        return None
+    return StateRecord.parse(data)
 
 
 def write_state(
-    mission_dir: Path,
+    mission_dir: Path | str,
     task_id: str,
     state: str,
     attempt: int,
@@ -98,17 +127,20 @@ def write_state(
     failures: int = 0,
     crashes: int = 0,
 ) -> None:
-    record = {
-        "state": state,
-        "attempt": attempt,
-        "updated": iso(utcnow()),
-        "error": error,
-        "worker": worker,
-        "failures": failures,
-        "crashes": crashes,
-    }
+    record = StateRecord(state, attempt, iso(utcnow()), error, worker, failures, crashes)
     with contextlib.suppress(FileNotFoundError):
-        write_json_fast(f"{mission_dir}/tasks/{task_id}/state.json", record)
+        write_json_fast(f"{mission_dir}/tasks/{task_id}/state.json", record.encode())
+
+
+def has_result(mission_dir: Path | str, task_id: str) -> bool:
+    """The commit point: the task succeeded for good."""
+    return os.path.exists(f"{mission_dir}/tasks/{task_id}/result.json")  # noqa: PTH110
+
+
+def drop_result(mission_dir: Path | str, task_id: str) -> None:
+    """Take back a result the worker accepted before the engine stopped its attempt."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(f"{mission_dir}/tasks/{task_id}/result.json")  # noqa: PTH108
 
 
 def read_result(mission_dir: Path, task_id: str) -> dict[str, Any] | None:
@@ -146,14 +178,8 @@ def attempt_numbers(mission_dir: Path, task_id: str) -> list[int]:
     return sorted(int(n) for n in names if is_decimal(n))
 
 
-def read_attempt_json(path: Path, name: str) -> dict[str, Any] | None:
-    try:
-        data = fsio.read_json(path / name)
-    except (FileNotFoundError, ValueError, NotADirectoryError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def write_attempt_json(path: Path, name: str, data: dict[str, Any]) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        write_json_fast(f"{path}/{name}", data)
+def keep_spec(task_dir: str, spec: dict[str, Any]) -> None:
+    """The claimer's copy of its job's spec (`SpecRecord.encode` by the engine), once (the
+    task folder exists by now)."""
+    if not os.path.exists(f"{task_dir}/spec.json"):  # noqa: PTH110 - str paths: hot path
+        write_json_fast(f"{task_dir}/spec.json", spec)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from houston.core.errors import RunnerError
-from houston.home import runnerfiles
+from houston.home import attemptfiles, runnerfiles
 from houston.home.layout import blackboard_dir, outputs_dir
 from houston.runners import AgentContext, Job, Outcome, context
 
@@ -147,7 +147,7 @@ class CommandRunner:
             return Outcome(ok=False, error=f"{argv[0]} {what}",
                            exit_code=code if code >= 0 else None, signal=sig)
         try:
-            result = parse_result(result_path, attempt / "stdout.log")
+            result = parse_result(result_path, Path(attemptfiles.log_path(attempt, "stdout")))
         except InvalidResult as exc:
             return Outcome(ok=False, error=str(exc), exit_code=0)
         usage = result.get("usage")

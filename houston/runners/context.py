@@ -21,13 +21,13 @@ from typing import Any
 
 from houston.core.errors import RunnerError
 from houston.core.templating import TemplateError, referenced_tasks, resolve_results
-from houston.home import layout
+from houston.home import layout, taskfiles
 from houston.runners import Job
 
 
 def read_result(mission_dir: str | Path, task_id: str) -> Any:
     """The accepted result of `task_id`, or None when it has none (yet)."""
-    path = Path(mission_dir) / "tasks" / task_id / "result.json"
+    path = Path(taskfiles.result_path(mission_dir, task_id))
     try:
         return json.loads(path.read_bytes())
     except FileNotFoundError:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from houston.core.ids import is_decimal
+from houston.home import taskfiles
 from houston.home.layout import spec_file, status_file, workspace_file
 from houston.runners import Job, Outcome
 from houston.workspaces import gitops
@@ -350,8 +351,7 @@ def salvage_attempt(attempt_dir: str, why: str) -> dict[str, Any] | None:
         return None
     if not isinstance(record, dict) or record.get("state") != "open":
         return None
-    parts = Path(attempt_dir).parts  # .../<mission>/tasks/<task>/attempts/<n>
-    message = commit_message(parts[-5], parts[-3], int(parts[-1]), why)
+    message = commit_message(*taskfiles.attempt_names(attempt_dir), why)
     final = finish_worktree(record, False, message)
     _write_record(attempt_dir, final)
     return final
