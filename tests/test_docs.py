@@ -124,36 +124,11 @@ SPELLED_ELSEWHERE: dict[str, tuple[tuple[str, ...], str]] = {
         ("houston/workspaces/workspace.py",),
         "an attempt's git branch, `houston/<mission>/tasks/<task>/<attempt>`, not a path",
     ),
+    "worktrees/": (
+        ("houston/workspaces/workspace.py",),
+        "git's own admin folder of a repository's worktrees (`.git/worktrees/`), not a home's",
+    ),
 }
-
-# TEMPORARY, to be emptied: modules that still spell a file of a home or join one of its
-# folders into a path, because their move into houston/home/ is under way (the task files
-# and mission files with their typed records, the read side moving into houston/views/,
-# the engine's core modules). A name moved out of a module must leave this set too.
-NOT_YET_MOVED: dict[str, set[str]] = {
-    "houston/cli/telemetry.py": {"worktrees/"},
-    "houston/costs.py": {
-        "attempts/", "result.json", "spec.json", "status.json", "tasks/", "usage.json",
-    },
-    "houston/engine/engine.py": {"local-model.log", "workers.log"},
-    "houston/engine/logview.py": {"tasks/"},
-    "houston/engine/worker.py": {"events/"},
-    "houston/explain.py": {"cancel.request"},
-    "houston/server/detail.py": {
-        "attempts/", "claim/", "exit.json", "lock/", "owner.json", "stderr.log", "tasks/",
-        "usage.json",
-    },
-    "houston/server/indexfile.py": {"mission-index.json"},
-    "houston/server/launcher.py": {"server.json"},
-    "houston/server/views.py": {"attempts/", "cancel.request", "mission.yaml", "tasks/"},
-    "houston/taskview.py": {
-        "attempts/", "cancel.request", "claude-session.json", "exit.json", "lock/", "mission.yaml",
-        "owner.json", "result.json", "spec.json", "state.json", "tasks/", "usage.json",
-        "workspace.json",
-    },
-    "houston/workspaces/workspace.py": {"missions/", "workspace.json", "worktrees/"},
-}
-
 
 # Folders of a home: joined into a path outside houston/home/, they build a path by hand.
 HOME_FOLDERS = frozenset({
@@ -247,18 +222,7 @@ def test_a_module_outside_home_that_spells_a_file_of_a_home_is_found(tmp_path: P
 
 def test_only_houston_home_spells_the_file_names_of_a_home() -> None:
     found = home_files_spelled_outside_home(ROOT)
-    spelled = {
-        module: sorted(names - NOT_YET_MOVED.get(module, set()))
-        for module, names in found.items()
-        if names - NOT_YET_MOVED.get(module, set())
-    }
-    assert spelled == {}, "name the file in houston/home/ and use its path helper there"
-    moved = {
-        module: sorted(names - found.get(module, set()))
-        for module, names in NOT_YET_MOVED.items()
-        if names - found.get(module, set())
-    }
-    assert moved == {}, "no longer spelled there: take them out of NOT_YET_MOVED"
+    assert found == {}, "name the file in houston/home/ and use its path helper there"
 
 
 MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")

@@ -124,7 +124,7 @@ def _gc_worktrees(home: Home, finished: set[str], dry_run: bool) -> Any:
     branch (houston.workspaces.worktree_gc)."""
     from houston.workspaces.worktree_gc import Sweep, candidates, remove_worktrees
 
-    root = home.root / "worktrees"
+    root = home.worktrees
     if not root.is_dir():
         return Sweep()
     known = {ref.id for ref in MissionStore(home).list(tuple(MissionState), limit=10**9)}

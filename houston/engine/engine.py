@@ -64,8 +64,8 @@ class Engine:
         self.identity = my_identity()
         self.control = Control()
         self.emitter = Emitter(home, observer)
-        self.local_model = LocalModel(home.run / "local-model.log")
-        self.pool = Pool(options.workers, home.run / "workers.log", cwd=None,
+        self.local_model = LocalModel(home.local_model_log)
+        self.pool = Pool(options.workers, home.workers_log, cwd=None,
                          executor=options.executor, llm_concurrency=options.llm_concurrency)
         self.queues = JobQueues(self.pool)
         self.active = ActiveMissions(self.queues)

@@ -38,6 +38,7 @@ from houston.engine.liveness import identity_of, my_identity
 from houston.engine.protocol import Claim, Done, Ready, UsageReport, WaitingForSpace
 from houston.engine.worker_logs import LogFiles
 from houston.home import attemptfiles, claims, fsio, killpoints, taskfiles
+from houston.home.layout import Home
 from houston.home.records import ExitRecord, ProcessRecord
 from houston.runners import Job, Outcome, context, get_runner
 from houston.runners.context import JobContext
@@ -100,7 +101,7 @@ def _event_log(mission_dir: Path) -> Any:
     """One EventLog per home for the worker's life (it keeps its fds open)."""
     from houston.home.events import EventLog
 
-    folder = mission_dir.parent.parent.parent / "events"  # <home>/missions/<STATE>/<id>
+    folder = Home.of_mission(mission_dir).events
     if folder not in _EVENT_LOGS:
         _EVENT_LOGS[folder] = EventLog(folder)
     return _EVENT_LOGS[folder]

@@ -81,8 +81,13 @@ def log_path(attempt: Path | str, stream: str) -> str:
     return f"{attempt}/{stream}.log"
 
 
+def workspace_record_path(attempt: Path | str) -> str:
+    """workspace.json: the attempt's worktree (branch, worktree, base, commit, state)."""
+    return f"{attempt}/workspace.json"
+
+
 def has_workspace(attempt: Path | str) -> bool:
-    return os.path.exists(f"{attempt}/workspace.json")  # noqa: PTH110
+    return os.path.exists(workspace_record_path(attempt))  # noqa: PTH110
 
 
 def make_attempt_dir(task_dir: str, attempt: str) -> bool:

@@ -127,6 +127,30 @@ class Home:
         return self.run / "locks"
 
     @property
+    def server_record(self) -> Path:
+        """`run/server.json`: the port and token of the running `houston serve`."""
+        return self.run / "server.json"
+
+    @property
+    def mission_index(self) -> Path:
+        """`run/mission-index.json`: the server's mission list between its starts."""
+        return self.run / "mission-index.json"
+
+    @property
+    def workers_log(self) -> Path:
+        """`run/workers.log`: what workers print outside any attempt (start-up errors)."""
+        return self.run / "workers.log"
+
+    @property
+    def local_model_log(self) -> Path:
+        """`run/local-model.log`: the embedded llama.cpp server's output."""
+        return self.run / "local-model.log"
+
+    def worktree(self, mission_id: str, task_id: str, attempt: int) -> Path:
+        """An attempt's git worktree."""
+        return self.worktrees / mission_id / task_id / str(attempt)
+
+    @property
     def worktrees(self) -> Path:
         """`worktrees/<mission>/<task>/<attempt>/`: outside the mission folder, which moves."""
         return self.root / "worktrees"

@@ -27,7 +27,7 @@ from houston.core.ids import is_decimal
 from houston.home.events import EventLog
 from houston.home.layout import MISSION_SPEC
 from houston.home.store import MissionStore
-from houston.server import acting, indexfile, listing
+from houston.server import acting, listing
 from houston.views import logs, mission
 from houston.views.metrics import LogMetrics
 
@@ -61,7 +61,7 @@ class Api:
         self.store = store
         self.log = log
         self.metrics = metrics
-        self.index = listing.MissionIndex(store, cache=store.home.run / indexfile.FILE_NAME)
+        self.index = listing.MissionIndex(store, cache=store.home.mission_index)
 
     def routes(self) -> list[Route]:
         return [

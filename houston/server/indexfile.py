@@ -18,7 +18,6 @@ from typing import Any
 
 from houston.home import fsio
 
-FILE_NAME = "mission-index.json"
 VERSION = 2  # bump when `listing.card` changes what a filter or a sort looks at
 
 Key = tuple[str, int, int]

@@ -265,11 +265,11 @@ def _write_record(home: Home, host: str, port: int, base_url: str) -> None:
         "pid": os.getpid(), "host": host, "port": port, "url": base_url,
         "started": time.time(),
     }
-    fsio.write_json_atomic(home.run / "server.json", record, durable=False)
+    fsio.write_json_atomic(home.server_record, record, durable=False)
 
 
 def _remove_record(home: Home, port: int) -> None:
-    path = home.run / "server.json"
+    path = home.server_record
     with contextlib.suppress(FileNotFoundError, ValueError):
         record = fsio.read_json(path)
         if record.get("pid") == os.getpid() and record.get("port") == port:

@@ -1,7 +1,7 @@
 """Every attempt of a mission with its times, worker slot, exit reason and spend (the
 dashboard's timeline, the whole-mission log, the OpenTelemetry export).
 
-Rows are built from task folders read once (houston.views.taskfolder). Attempt folders
+Rows are built from task folders read once (houston.home.taskfolder). Attempt folders
 are written by workers while this runs: a missing or half-written file is a running
 attempt, never an error.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from houston.core.taskstate import TaskState
-from houston.views.taskfolder import TaskFolder, read_task_folders
+from houston.home.taskfolder import TaskFolder, read_task_folders
 
 
 def attempt_row(

@@ -10,7 +10,6 @@ names its model and the server's `usage` (`prompt_tokens`, `completion_tokens`).
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,8 +21,9 @@ from houston.core.ids import id_time
 from houston.core.lifecycle import MissionState
 from houston.core.timestamps import parse_age
 from houston.home import fsio
-from houston.home.layout import status_file, tasks_dir
+from houston.home.layout import status_file
 from houston.home.store import STATE_ORDER, MissionStore
+from houston.home.taskfolder import attempt_spends
 
 GROUPS = ("mission", "agent", "package", "model")
 UNKNOWN_MODEL = "-"
@@ -108,25 +108,8 @@ def _json(path: Path) -> dict[str, Any] | None:
 
 def mission_spend(mission: str, path: Path) -> list[Spend]:
     """Every attempt of one mission that recorded a spend."""
-    found = []
-    for task in _names(tasks_dir(path)):
-        spec = _json(tasks_dir(path) / task / "spec.json") or {}
-        agent = str(spec.get("agent") or "?")
-        attempts = tasks_dir(path) / task / "attempts"
-        for number in _names(attempts):
-            usage = _json(attempts / number / "usage.json")
-            if usage is None:
-                continue  # absent usage.json = nothing spent
-            result = _json(attempts / number / "result.json")
-            found.append(spend_of(mission, agent, usage, result))
-    return found
-
-
-def _names(folder: Path) -> list[str]:
-    try:
-        return sorted(n for n in os.listdir(folder) if not n.startswith("."))
-    except OSError:
-        return []
+    return [spend_of(mission, str((spec or {}).get("agent") or "?"), usage, result)
+            for spec, usage, result in attempt_spends(path)]
 
 
 def _spent_anything(folder: Path) -> bool:

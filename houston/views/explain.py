@@ -9,12 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from houston.core.taskstate import TaskState
+from houston.home.layout import CANCEL_REQUEST
 
 ACTORS = {
     "cli": "from the command line",
     "http": "from the dashboard",
     "engine stop": "by the engine stopping",
-    "cancel.request": "by a cancel request",
+    CANCEL_REQUEST: "by a cancel request",
 }
 BUDGET_KEYS = {"tokens": "max_tokens", "cost": "max_cost", "wall_time": "max_wall_time"}
 
@@ -104,7 +105,7 @@ def _words(
         stop = status.get("budget_stop")
         return budget_text(stop if isinstance(stop, dict) else detail, budget, usage)
     if reason == "cancelled":
-        by = cancel_by if detail.get("by") == "cancel.request" and cancel_by else detail.get("by")
+        by = cancel_by if detail.get("by") == CANCEL_REQUEST and cancel_by else detail.get("by")
         return f"Cancelled {actor(by)}"
     if detail.get("action") == "reject":
         return f"Rejected {actor(detail.get('by'))}"

@@ -13,13 +13,13 @@ from typing import Any
 
 from houston.core.lifecycle import MissionState
 from houston.core.taskstate import TaskState
-from houston.home import taskfiles
+from houston.home import attemptfiles, taskfiles
 from houston.home.cancels import cancel_requested, cancel_requested_by
 from houston.home.store import STATE_ORDER, MissionRef, MissionStore
+from houston.home.taskfolder import TaskFolder, read_task_folders
 from houston.views import logs
 from houston.views.attempts import attempt_rows
 from houston.views.explain import end_reason
-from houston.views.taskfolder import TaskFolder, read_task_folders
 from houston.views.tasks import (
     count_states,
     folder_time,
@@ -107,7 +107,7 @@ def failures(
         latest = max(folder.attempts) if folder and folder.attempts else 0
         exit_info = (folder.attempts[latest].get("exit") if folder and latest else None) or {}
         attempt = taskfiles.attempt_dir(mission_path, str(task["id"]), latest)
-        stderr = logs.read_tail(attempt / "stderr.log")
+        stderr = logs.read_tail(Path(attemptfiles.log_path(attempt, "stderr")))
         found.append({
             "task": task["id"],
             "attempt": latest,

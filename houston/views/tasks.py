@@ -19,7 +19,7 @@ from houston.core.taskstate import TaskState, count_by_state, state_from_records
 from houston.core.timestamps import iso_seconds, parse_time
 from houston.home.layout import spec_file
 from houston.home.store import MissionRef, MissionStore
-from houston.views.taskfolder import TaskFolder, read_task_folders
+from houston.home.taskfolder import TaskFolder, read_task_folders
 
 _MAX_SPEC_BYTES = 1024 * 1024
 

@@ -31,12 +31,12 @@ from typing import Any
 
 from houston.core.ids import is_decimal
 from houston.home import taskfiles
-from houston.home.layout import spec_file, status_file, workspace_file
+from houston.home.attemptfiles import workspace_record_path
+from houston.home.layout import Home, spec_file, status_file, workspace_file
 from houston.runners import Job, Outcome
 from houston.workspaces import gitops
 from houston.workspaces.gitops import WorkspaceError, git
 
-RECORD = "workspace.json"  # in an attempt folder: branch, worktree, base, commit, state
 _LOCK_NAME = "houston-worktrees.lock"
 _ORPHAN_LOCK_REASONS = ("initializing",)
 UNBORN_AGE = 60.0
@@ -61,11 +61,11 @@ def integration_branch(mission_id: str) -> str:
 
 
 def worktree_path(home: Path, mission_id: str, task_id: str, attempt: int) -> Path:
-    return home / "worktrees" / mission_id / task_id / str(attempt)
+    return Home(home).worktree(mission_id, task_id, attempt)
 
 
 def home_of(mission_dir: Path) -> Path:
-    return mission_dir.parent.parent.parent  # <home>/missions/<STATE>/<id>
+    return Home.of_mission(mission_dir).root
 
 
 def wants_worktree(task_spec: dict[str, Any] | None, agent: dict[str, Any]) -> bool:
@@ -219,8 +219,8 @@ def _ours(path: str) -> bool:
     folder = Path(path)
     depth = 2 if folder.name == INTEGRATION else 3
     root = folder.parents[depth - 1] if len(folder.parents) >= depth else None
-    return (root is not None and root.name == "worktrees"
-            and (root.parent / "missions").is_dir())
+    return (root is not None and Home(root.parent).worktrees == root
+            and Home(root.parent).missions.is_dir())
 
 
 def open_worktree(home: Path, where: MissionRepo, mission_id: str, task_id: str,
@@ -243,7 +243,7 @@ def open_worktree(home: Path, where: MissionRepo, mission_id: str, task_id: str,
             _remove_if_unregistered(where.repo, path)
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            _ignore_in_enclosing_checkout(home / "worktrees")
+            _ignore_in_enclosing_checkout(Home(home).worktrees)
             if gitops.branch_exists(where.repo, branch):
                 git(where.repo, "worktree", "add", str(path), branch)
             else:
@@ -338,7 +338,7 @@ def run_in_worktree(job: Job, run: Callable[[], Outcome]) -> Outcome:
 def _write_record(attempt_dir: str, record: dict[str, Any]) -> None:
     from houston.home.taskfiles import write_json_fast
 
-    write_json_fast(f"{attempt_dir}/{RECORD}", record)
+    write_json_fast(workspace_record_path(attempt_dir), record)
 
 
 def salvage_attempt(attempt_dir: str, why: str) -> dict[str, Any] | None:
@@ -346,7 +346,7 @@ def salvage_attempt(attempt_dir: str, why: str) -> dict[str, Any] | None:
     stopped with its mission); None when there is nothing to do. Call it only once the
     attempt's processes are gone."""
     try:
-        record = json.loads(Path(attempt_dir, RECORD).read_text())
+        record = json.loads(Path(workspace_record_path(attempt_dir)).read_text())
     except (OSError, ValueError):
         return None
     if not isinstance(record, dict) or record.get("state") != "open":

@@ -1,5 +1,6 @@
 """What one task folder holds (docs/formats.md), each file read once for every view of it:
-the task's row (houston.views.tasks) and its attempts' rows (houston.views.attempts).
+the task's row (houston.views.tasks), its attempts' rows (houston.views.attempts) and what
+a mission cost (houston.views.costs).
 
 Only reads. A missing, torn or half-written file reads as None: the engine and its
 workers write these folders while they are read.
@@ -8,6 +9,7 @@ workers write these folders while they are read.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,3 +80,24 @@ def read_record(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def attempt_spends(mission_path: Path) -> Iterator[tuple[dict[str, Any] | None, dict[str, Any],
+                                                         dict[str, Any] | None]]:
+    """Each attempt of the mission that recorded a spend: its task's spec, its usage.json
+    and its own result.json (an absent usage.json = nothing spent, so no row)."""
+    for task_id in visible_names(tasks_dir(mission_path)):
+        folder = tasks_dir(mission_path) / task_id
+        spec = read_record(folder / "spec.json")
+        for number in visible_names(folder / "attempts"):
+            usage = read_record(folder / "attempts" / number / "usage.json")
+            if usage is not None:
+                yield spec, usage, read_record(folder / "attempts" / number / "result.json")
+
+
+def visible_names(folder: Path) -> list[str]:
+    """The names in `folder` not starting with a dot, sorted; none if it cannot be listed."""
+    try:
+        return sorted(n for n in os.listdir(folder) if not n.startswith("."))
+    except OSError:
+        return []
