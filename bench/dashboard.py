@@ -32,7 +32,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from helpers.dashboard import make_missions
 
-from houston.server import indexfile
 from houston.server.launcher import ServerHandle, start
 
 CHROMIUM = "/usr/bin/chromium"
@@ -88,7 +87,7 @@ def cold_round(home: Any, page: Any, total: int, label: str,
     """A fresh server: its first list, then its first search. `first_start`: as on the
     first start on this home, without the index file a previous start left."""
     if first_start:
-        (home.run / indexfile.FILE_NAME).unlink(missing_ok=True)
+        (home.mission_index).unlink(missing_ok=True)
     handle = start(home, port=0)
     try:
         began = time.perf_counter()

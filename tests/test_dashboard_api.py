@@ -20,7 +20,7 @@ from houston.core.lifecycle import MissionState, Reason
 from houston.home import fsio
 from houston.home.layout import Home
 from houston.home.store import MissionStore
-from houston.server import indexfile, listing
+from houston.server import listing
 from houston.server.launcher import ServerHandle, start
 from houston.views.costs import Spend, group_spend, parse_since, spend_of
 from houston.views.explain import end_reason
@@ -109,7 +109,7 @@ def answers(index: listing.MissionIndex) -> list[tuple[list[dict[str, object]], 
 
 def test_the_index_file_of_the_last_start_never_changes_an_answer(home: Home) -> None:
     ids = make_missions(home, 60)
-    cache = home.run / indexfile.FILE_NAME
+    cache = home.mission_index
     first = listing.MissionIndex(MissionStore(home), cache=cache)
     first.warm()
     assert first.query(listing.Query(package="beta"))[1] == 20  # packages go in the file too
@@ -144,7 +144,7 @@ def test_the_index_file_of_the_last_start_never_changes_an_answer(home: Home) ->
 @pytest.mark.process
 def test_the_server_writes_its_index_file_and_reads_it_at_the_next_start(home: Home) -> None:
     ids = make_missions(home, 50)  # number 50 is EXECUTING
-    cache = home.run / indexfile.FILE_NAME
+    cache = home.mission_index
     handle = start(home, port=0)
     try:
         deadline = time.monotonic() + 30

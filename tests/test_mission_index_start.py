@@ -46,7 +46,7 @@ def test_a_scan_keeps_slim_rows_and_a_page_shows_whole_ones(home: Home) -> None:
 
 def test_the_index_build_waits_for_the_first_page(home: Home) -> None:
     make_missions(home, 20)
-    cache = home.run / indexfile.FILE_NAME
+    cache = home.mission_index
     index = listing.MissionIndex(MissionStore(home), cache=cache)
     builder = threading.Thread(target=index.warm_after_first_page, args=(60.0,), daemon=True)
     builder.start()
@@ -62,7 +62,7 @@ def test_the_servers_first_page_starts_the_index_build(
         home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
     make_missions(home, 40)
     monkeypatch.setattr(listing, "WARM_DELAY", 60.0)  # only the page can start it
-    cache = home.run / indexfile.FILE_NAME
+    cache = home.mission_index
     handle = start(home, port=0)
     try:
         time.sleep(0.3)
