@@ -22,7 +22,7 @@ from houston import actions  # noqa: E402
 from houston.home.layout import Home  # noqa: E402
 from houston.home.store import MissionRef, MissionStore  # noqa: E402
 
-BENCH_AGENTS = '''
+BENCH_AGENTS = """
 import time
 
 
@@ -33,7 +33,7 @@ def noop(ctx):
 def sleep(ctx):
     time.sleep(float(ctx.inputs.get("seconds", 5)))
     return {}
-'''
+"""
 
 
 _SCRATCH: list[Path] = []
@@ -51,7 +51,8 @@ def filesystem_of(path: str | Path) -> str:
             for line in mounts:
                 _dev, point, kind, *_ = line.split()
                 if (target == point or target.startswith(point.rstrip("/") + "/")) and len(
-                        point) >= len(best[1]):
+                    point
+                ) >= len(best[1]):
                     best = (kind, point)
     except OSError:
         pass
@@ -87,7 +88,8 @@ def bench_home(root: Path) -> Home:
     for name in ("noop", "sleep"):
         (folder / "agents" / f"{name}.md").write_text(
             f"---\nname: {name}\ndescription: bench {name}\nrunner: python\n"
-            f"entrypoint: bench_agents:{name}\n---\n")
+            f"entrypoint: bench_agents:{name}\n---\n"
+        )
     return home
 
 
@@ -106,9 +108,21 @@ def free_port() -> int:
 def redis_server() -> Iterator[str]:
     """A throwaway redis-server on 127.0.0.1 and a random port; stopped on exit."""
     port = free_port()
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                             "--save", "", "--appendonly", "no"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"redis://127.0.0.1:{port}/0"
     try:
         import redis
@@ -130,14 +144,19 @@ def redis_server() -> Iterator[str]:
 
 
 def bench_env() -> dict[str, str]:
-    return dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(REPO / "bench"), str(REPO), os.environ.get("PYTHONPATH", "")]))
+    return dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(
+            [str(REPO / "bench"), str(REPO), os.environ.get("PYTHONPATH", "")]
+        ),
+    )
 
 
 def table(headers: list[str], rows: list[list[object]]) -> str:
     cells = [[str(c) for c in row] for row in [headers, *rows]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    out = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |"
-           for r in cells]
+    out = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in cells
+    ]
     out.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(out)

@@ -25,8 +25,11 @@ from _common import table
 
 
 def add_disk_full_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--disk-full", action="store_true",
-                        help="home on a small filesystem filled to ENOSPC now and then (root)")
+    parser.add_argument(
+        "--disk-full",
+        action="store_true",
+        help="home on a small filesystem filled to ENOSPC now and then (root)",
+    )
     parser.add_argument("--fs", choices=["ext4", "tmpfs"], default="ext4")
     parser.add_argument("--fs-mib", type=int, default=64, help="its size")
     parser.add_argument("--full-seconds", type=float, default=5.0, help="each fill held")
@@ -44,12 +47,12 @@ def small_filesystem(mount_point: Path, kind: str, mib: int) -> Iterator[Path]:
         subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True)
         argv = ["mount", "-o", "loop", str(image), str(mount_point)]
     else:
-        argv = ["mount", "-t", "tmpfs", "-o", f"size={mib}m,mode=0755", "tmpfs",
-                str(mount_point)]
+        argv = ["mount", "-t", "tmpfs", "-o", f"size={mib}m,mode=0755", "tmpfs", str(mount_point)]
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise SystemExit(f"cannot mount a {kind} for --disk-full (run as root): "
-                         f"{done.stderr.strip()}")
+        raise SystemExit(
+            f"cannot mount a {kind} for --disk-full (run as root): {done.stderr.strip()}"
+        )
     try:
         yield mount_point
     finally:
@@ -123,8 +126,10 @@ def log_counts(logs: list[Path]) -> dict[str, int]:
     """How often the engines paused (their `paused:` lines) and workers waited for space."""
     text = "\n".join(p.read_text(errors="replace") for p in logs if p.exists())
     lines = [line.strip() for line in text.splitlines()]
-    return {"engine pauses": sum(line.startswith("paused:") for line in lines),
-            "worker waits for space": sum("waits for disk space" in line for line in lines)}
+    return {
+        "engine pauses": sum(line.startswith("paused:") for line in lines),
+        "worker waits for space": sum("waits for disk space" in line for line in lines),
+    }
 
 
 def interrupted_by_full_disk(missions_root: Path) -> int:
@@ -137,13 +142,19 @@ def interrupted_by_full_disk(missions_root: Path) -> int:
 
 
 def disk_full_counts(filler: Filler, logs: list[Path], missions_root: Path) -> dict[str, Any]:
-    return {**log_counts(logs), "fills": filler.fills, "filler errors": filler.errors,
-            "seconds full": round(filler.full_seconds, 1),
-            "attempts interrupted by it": interrupted_by_full_disk(missions_root)}
+    return {
+        **log_counts(logs),
+        "fills": filler.fills,
+        "filler errors": filler.errors,
+        "seconds full": round(filler.full_seconds, 1),
+        "attempts interrupted by it": interrupted_by_full_disk(missions_root),
+    }
 
 
 def report_disk_full(result: dict[str, Any], kind: str, mib: int) -> None:
-    print(f"disk full: {kind} of {mib} MiB, filled {result['fills']}x, "
-          f"{result['seconds full']} s full in all")
+    print(
+        f"disk full: {kind} of {mib} MiB, filled {result['fills']}x, "
+        f"{result['seconds full']} s full in all"
+    )
     columns = ["engine pauses", "worker waits for space", "attempts interrupted by it"]
     print(table(columns, [[result[c] for c in columns]]))

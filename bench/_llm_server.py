@@ -24,12 +24,21 @@ DELAY = 1.0
 async def chat(request: Request) -> JSONResponse:
     body = await request.json()
     await asyncio.sleep(DELAY)
-    return JSONResponse({
-        "id": "bench", "object": "chat.completion", "model": body.get("model"),
-        "choices": [{"index": 0, "finish_reason": "stop",
-                     "message": {"role": "assistant", "content": "ok"}}],
-        "usage": {"prompt_tokens": 20, "completion_tokens": 1, "total_tokens": 21},
-    })
+    return JSONResponse(
+        {
+            "id": "bench",
+            "object": "chat.completion",
+            "model": body.get("model"),
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": "ok"},
+                }
+            ],
+            "usage": {"prompt_tokens": 20, "completion_tokens": 1, "total_tokens": 21},
+        }
+    )
 
 
 app = Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])])
@@ -38,8 +47,15 @@ app = Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])])
 def main() -> None:
     global DELAY
     port, DELAY = int(sys.argv[1]), float(sys.argv[2])
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            backlog=4096, access_log=False, timeout_keep_alive=30)
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        backlog=4096,
+        access_log=False,
+        timeout_keep_alive=30,
+    )
     uvicorn.Server(config).run()
 
 

@@ -86,9 +86,23 @@ class Chaos:
     def start_engine(self) -> subprocess.Popen[bytes]:
         log = open(self.scratch / f"engine-{len(self.procs)}.log", "ab")  # noqa: SIM115
         proc = subprocess.Popen(
-            [sys.executable, "-m", "houston", "--home", str(self.home.root), "serve",
-             "--no-ui", "--workers", str(self.workers)],
-            stdout=log, stderr=log, env=self.env(), cwd=REPO, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "houston",
+                "--home",
+                str(self.home.root),
+                "serve",
+                "--no-ui",
+                "--workers",
+                str(self.workers),
+            ],
+            stdout=log,
+            stderr=log,
+            env=self.env(),
+            cwd=REPO,
+            start_new_session=True,
+        )
         log.close()
         self.procs.append(proc)
         return proc
@@ -113,8 +127,11 @@ class Chaos:
         found = []
         for engine in self.live_engines():
             with contextlib.suppress(psutil.Error):
-                found += [c for c in psutil.Process(engine.pid).children()
-                          if "houston.engine.worker" in " ".join(c.cmdline())]
+                found += [
+                    c
+                    for c in psutil.Process(engine.pid).children()
+                    if "houston.engine.worker" in " ".join(c.cmdline())
+                ]
         return found
 
     def agents_now(self, workers: list[psutil.Process]) -> list[psutil.Process]:
@@ -170,8 +187,10 @@ class Chaos:
         found = []
         for proc in psutil.process_iter():
             with contextlib.suppress(psutil.Error):
-                if (proc.environ().get("CHAOS_MARK") == self.mark
-                        and proc.status() != psutil.STATUS_ZOMBIE):
+                if (
+                    proc.environ().get("CHAOS_MARK") == self.mark
+                    and proc.status() != psutil.STATUS_ZOMBIE
+                ):
                     found.append(proc)
         return found
 
@@ -179,8 +198,11 @@ class Chaos:
 def _task_of(proc: psutil.Process, kind: str) -> tuple[str, str] | None:
     """The (mission, task) a worker or agent is working for, from its agent's environment."""
     try:
-        agent = proc if kind == "agent" else next(
-            (c for c in proc.children() if c.name() == "sh"), None)
+        agent = (
+            proc
+            if kind == "agent"
+            else next((c for c in proc.children() if c.name() == "sh"), None)
+        )
         if agent is None:
             return None
         env = agent.environ()
@@ -198,8 +220,9 @@ def _task_of_worker(home: Home, pid: int) -> tuple[str, str] | None:
     return None
 
 
-def submit_missions(home: Home, scratch: Path, count: int, tasks: int, rng: random.Random,
-                    crash_cap: int) -> list[str]:
+def submit_missions(
+    home: Home, scratch: Path, count: int, tasks: int, rng: random.Random, crash_cap: int
+) -> list[str]:
     agent = scratch / "agent.sh"
     agent.write_text(AGENT)
     (scratch / "locks").mkdir()
@@ -209,8 +232,10 @@ def submit_missions(home: Home, scratch: Path, count: int, tasks: int, rng: rand
         for t in range(tasks):
             seconds = round(rng.uniform(0.2, 1.5), 2)
             needs = ", needs: [t0]" if t else ""
-            rows.append(f"  - {{id: t{t}, agent: core/shell{needs}, retries: 1, "
-                        f"inputs: {{argv: [sh, '{agent}', '{scratch}', '{seconds}']}}}}")
+            rows.append(
+                f"  - {{id: t{t}, agent: core/shell{needs}, retries: 1, "
+                f"inputs: {{argv: [sh, '{agent}', '{scratch}', '{seconds}']}}}}"
+            )
         text = f"name: chaos-{m}\ncrash_cap: {crash_cap}\ntasks:\n" + "\n".join(rows) + "\n"
         ids.append(actions.submit(MissionStore(home), text.encode(), "chaos.yaml").id)
     return ids
@@ -247,9 +272,14 @@ class Tally:
     capped_kills: list[list[int]] = field(default_factory=list)
 
 
-def judge_mission(tally: Tally, store: MissionStore, mission_id: str,
-                  starts: dict[tuple[str, str], list[int]],
-                  task_kills: Counter[tuple[str, str]], crash_cap: int) -> None:
+def judge_mission(
+    tally: Tally,
+    store: MissionStore,
+    mission_id: str,
+    starts: dict[tuple[str, str], list[int]],
+    task_kills: Counter[tuple[str, str]],
+    crash_cap: int,
+) -> None:
     ref = store.locate(mission_id)
     done = ref.state is MissionState.COMPLETED
     succeeded = done and store.status(ref).get("outcome") == "succeeded"
@@ -277,8 +307,11 @@ def judge_mission(tally: Tally, store: MissionStore, mission_id: str,
     tally.never += unrun
     if not succeeded:  # with why: each task's error and the bench's kills of it
         states = {t: taskfiles.read_state(ref.path, t) for t in taskfiles.task_ids(ref.path)}
-        errors = [f"{t}: {state.error} (killed {task_kills[(mission_id, t)]}x)"
-                  for t, state in states.items() if state and state.state == "failed"]
+        errors = [
+            f"{t}: {state.error} (killed {task_kills[(mission_id, t)]}x)"
+            for t, state in states.items()
+            if state and state.state == "failed"
+        ]
         tally.lost.append(f"{mission_id} {ref.state.value}: {'; '.join(errors)}")
 
 
@@ -296,13 +329,18 @@ def judge(chaos: Chaos, ids: list[str], orphans: int, crash_cap: int) -> dict[st
     kills = Counter(k for found in tally.capped_kills for k in found)
     told = ", ".join(f"{n} tasks killed {k}x" for k, n in sorted(kills.items()))
     return {
-        "missions": len(ids), "kills": sum(chaos.kills.values()),
-        "lost": len(tally.lost), "accepted results run again": tally.reruns,
-        "tasks run twice at once": len(doubles), "tasks never run": tally.never,
-        "orphans left": orphans, "attempts without a record": len(tally.unrecorded),
+        "missions": len(ids),
+        "kills": sum(chaos.kills.values()),
+        "lost": len(tally.lost),
+        "accepted results run again": tally.reruns,
+        "tasks run twice at once": len(doubles),
+        "tasks never run": tally.never,
+        "orphans left": orphans,
+        "attempts without a record": len(tally.unrecorded),
         "extra attempts": tally.extra,
         "stopped by the crash cap": f"{len(tally.capped_kills)}" + (f" ({told})" if told else ""),
-        "lost ids": tally.lost, "unrecorded": tally.unrecorded,
+        "lost ids": tally.lost,
+        "unrecorded": tally.unrecorded,
     }
 
 
@@ -322,6 +360,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.dir:
         import _common
+
         _common.SCRATCH_PARENT = args.dir
     rng = random.Random(args.seed)
     with temp_dir("chaos-") as scratch, contextlib.ExitStack() as stack:
@@ -338,8 +377,13 @@ def main() -> None:
     report(chaos, result, args)
 
 
-def run(chaos: Chaos, ids: list[str], args: argparse.Namespace,
-        rng: random.Random, filler: disk.Filler | None = None) -> dict[str, object]:
+def run(
+    chaos: Chaos,
+    ids: list[str],
+    args: argparse.Namespace,
+    rng: random.Random,
+    filler: disk.Filler | None = None,
+) -> dict[str, object]:
     store = MissionStore(chaos.home)
     try:
         chaos.keep_engines()
@@ -368,12 +412,12 @@ def run(chaos: Chaos, ids: list[str], args: argparse.Namespace,
         with contextlib.suppress(psutil.Error):
             proc.kill()
     logs = [*chaos.scratch.glob("engine-*.log"), chaos.home.run / "workers.log"]
-    tracebacks = sum(p.read_text(errors="replace").count("Traceback")
-                     for p in logs if p.exists())
+    tracebacks = sum(p.read_text(errors="replace").count("Traceback") for p in logs if p.exists())
     result = judge(chaos, ids, len(left), args.crash_cap)
     result["tracebacks in logs"] = tracebacks
-    result["engine exits"] = ", ".join(
-        f"{n}x code {code}" for code, n in sorted(chaos.exits.items())) or "0"
+    result["engine exits"] = (
+        ", ".join(f"{n}x code {code}" for code, n in sorted(chaos.exits.items())) or "0"
+    )
     if filler is not None:
         result.update(disk.disk_full_counts(filler, logs, chaos.home.missions))
     return result
@@ -381,13 +425,25 @@ def run(chaos: Chaos, ids: list[str], args: argparse.Namespace,
 
 def report(chaos: Chaos, result: dict[str, object], args: argparse.Namespace) -> None:
     kills = ", ".join(f"{chaos.kills[k]} {k}s" for k in KINDS)
-    print(f"{args.missions} missions x {args.tasks} tasks, {args.engines} engines x "
-          f"{args.workers} workers, {result['kills']} SIGKILLs ({kills}) at {args.rate}/s, "
-          f"{chaos.restarts} engine restarts, {result['seconds']} s in all")
-    columns = ["missions", "kills", "lost", "accepted results run again",
-               "tasks run twice at once", "tasks never run", "orphans left",
-               "attempts without a record", "extra attempts", "stopped by the crash cap",
-               "tracebacks in logs", "engine exits"]
+    print(
+        f"{args.missions} missions x {args.tasks} tasks, {args.engines} engines x "
+        f"{args.workers} workers, {result['kills']} SIGKILLs ({kills}) at {args.rate}/s, "
+        f"{chaos.restarts} engine restarts, {result['seconds']} s in all"
+    )
+    columns = [
+        "missions",
+        "kills",
+        "lost",
+        "accepted results run again",
+        "tasks run twice at once",
+        "tasks never run",
+        "orphans left",
+        "attempts without a record",
+        "extra attempts",
+        "stopped by the crash cap",
+        "tracebacks in logs",
+        "engine exits",
+    ]
     print(table(columns, [[result[c] for c in columns]]))
     if args.disk_full:
         disk.report_disk_full(result, args.fs, args.fs_mib)

@@ -44,8 +44,10 @@ def ms(seconds: float) -> float:
 
 def wait_info(page: Any, text: str) -> None:
     page.wait_for_function(
-        "(t) => document.getElementById('page-info').textContent.endsWith(t)", arg=text,
-        timeout=TIMEOUT_MS)
+        "(t) => document.getElementById('page-info').textContent.endsWith(t)",
+        arg=text,
+        timeout=TIMEOUT_MS,
+    )
 
 
 def browser_round(page: Any, handle: ServerHandle, total: int) -> dict[str, float]:
@@ -74,16 +76,20 @@ def api_round(handle: ServerHandle) -> dict[str, float]:
 
     figures: dict[str, float] = {}
     with httpx.Client(headers={"Authorization": f"Bearer {handle.token}"}) as client:
-        for label, query in (("api first page", ""), ("api search", "?q=nightly&sort=name"),
-                             ("api filter", "?outcome=failed&package=beta&sort=cost")):
+        for label, query in (
+            ("api first page", ""),
+            ("api search", "?q=nightly&sort=name"),
+            ("api filter", "?outcome=failed&package=beta&sort=cost"),
+        ):
             began = time.perf_counter()
             client.get(f"{handle.base_url}/api/missions{query}").raise_for_status()
             figures[label] = time.perf_counter() - began
     return figures
 
 
-def cold_round(home: Any, page: Any, total: int, label: str,
-               first_start: bool = False) -> dict[str, float]:
+def cold_round(
+    home: Any, page: Any, total: int, label: str, first_start: bool = False
+) -> dict[str, float]:
     """A fresh server: its first list, then its first search. `first_start`: as on the
     first start on this home, without the index file a previous start left."""
     if first_start:
@@ -100,8 +106,10 @@ def cold_round(home: Any, page: Any, total: int, label: str,
         searched = time.perf_counter() - began
     finally:
         handle.stop()
-    return {f"first list right after a server start ({label})": listed,
-            f"first search right after a server start ({label})": searched}
+    return {
+        f"first list right after a server start ({label})": listed,
+        f"first search right after a server start ({label})": searched,
+    }
 
 
 def warm_up_browser(root: Path, page: Any) -> None:
@@ -129,14 +137,19 @@ def main() -> None:
         print(f"{args.missions:,} missions written in {time.perf_counter() - began:.1f} s")
         runs: dict[str, list[float]] = {}
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM,
-                                                 args=["--no-sandbox", "--disable-gpu"])
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+            )
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             warm_up_browser(root, page)
-            cold = [cold_round(home, page, args.missions, "first start on this home",
-                               first_start=True) for _ in range(args.repeat)]
-            cold += [cold_round(home, page, args.missions, "index file of the last start")
-                     for _ in range(args.repeat)]
+            cold = [
+                cold_round(home, page, args.missions, "first start on this home", first_start=True)
+                for _ in range(args.repeat)
+            ]
+            cold += [
+                cold_round(home, page, args.missions, "index file of the last start")
+                for _ in range(args.repeat)
+            ]
             for figures in cold:
                 for key, value in figures.items():
                     runs.setdefault(key, []).append(value)
@@ -144,14 +157,18 @@ def main() -> None:
             try:
                 api_round(handle)  # untimed: the index is filled once per server
                 for _ in range(args.repeat):
-                    for key, value in {**browser_round(page, handle, args.missions),
-                                       **api_round(handle)}.items():
+                    for key, value in {
+                        **browser_round(page, handle, args.missions),
+                        **api_round(handle),
+                    }.items():
                         runs.setdefault(key, []).append(value)
             finally:
                 handle.stop()
                 browser.close()
-    rows = [[k, f"{ms(statistics.median(v))} ms", f"{ms(max(v))} ms", "under 1 s"]
-            for k, v in runs.items()]
+    rows = [
+        [k, f"{ms(statistics.median(v))} ms", f"{ms(max(v))} ms", "under 1 s"]
+        for k, v in runs.items()
+    ]
     print(f"\n{args.missions:,} missions, median of {args.repeat}")
     print(table(["measure", "median", "worst", "target"], rows))
 

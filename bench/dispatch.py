@@ -54,20 +54,23 @@ def houston_run(root: Path, lines: list[str], workers: int) -> float:
 
 def houston_python(n: int, workers: int) -> float:
     with temp_dir("hb-py-") as root:
-        return houston_run(root, [f"  - {{id: t{i:05d}, agent: bench/noop}}" for i in range(n)],
-                           workers)
+        return houston_run(
+            root, [f"  - {{id: t{i:05d}, agent: bench/noop}}" for i in range(n)], workers
+        )
 
 
 def houston_command(n: int, workers: int) -> float:
-    lines = [f"  - {{id: t{i:05d}, agent: core/shell, inputs: {{argv: ['true']}}}}"
-             for i in range(n)]
+    lines = [
+        f"  - {{id: t{i:05d}, agent: core/shell, inputs: {{argv: ['true']}}}}" for i in range(n)
+    ]
     with temp_dir("hb-cmd-") as root:
         return houston_run(root, lines, workers)
 
 
 def houston_chain(n: int, workers: int) -> float:
     lines = ["  - {id: t00000, agent: bench/noop}"] + [
-        f"  - {{id: t{i:05d}, agent: bench/noop, needs: [t{i - 1:05d}]}}" for i in range(1, n)]
+        f"  - {{id: t{i:05d}, agent: bench/noop, needs: [t{i - 1:05d}]}}" for i in range(1, n)
+    ]
     with temp_dir("hb-chain-") as root:
         return houston_run(root, lines, workers)
 
@@ -82,8 +85,14 @@ def huey_run(n: int, workers: int) -> float:
         start = time.perf_counter()
         for _ in range(n):
             task()
-        consumer = Consumer(huey, workers=workers, worker_type="thread", periodic=False,
-                            initial_delay=0.01, check_worker_health=False)
+        consumer = Consumer(
+            huey,
+            workers=workers,
+            worker_type="thread",
+            periodic=False,
+            initial_delay=0.01,
+            check_worker_health=False,
+        )
         consumer.start()
         deadline = time.monotonic() + 600
         while huey.result_count() < n and time.monotonic() < deadline:
@@ -102,10 +111,15 @@ def rq_run(n: int, workers: int) -> float:
         start = time.perf_counter()
         for _ in range(n):
             queue.enqueue("bench_jobs.noop")
-        procs = [subprocess.Popen([sys.executable, "-m", "rq.cli", "worker", "--burst", "-q",
-                                   "--url", url, "bench"], env=bench_env(),
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                 for _ in range(workers)]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "rq.cli", "worker", "--burst", "-q", "--url", url, "bench"],
+                env=bench_env(),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for _ in range(workers)
+        ]
         try:
             for proc in procs:
                 proc.wait(timeout=600)
@@ -124,9 +138,12 @@ def main() -> None:
     parser.add_argument("--rq-tasks", type=int, default=500)
     parser.add_argument("--chain", type=int, default=100)
     parser.add_argument("--skip", action="append", default=[], help="huey, rq")
-    parser.add_argument("--dir", default=_common.SCRATCH_PARENT,
-                        help="make scratch folders here (default: .bench/ in the repo); "
-                        "every system runs on the same filesystem")
+    parser.add_argument(
+        "--dir",
+        default=_common.SCRATCH_PARENT,
+        help="make scratch folders here (default: .bench/ in the repo); "
+        "every system runs on the same filesystem",
+    )
     args = parser.parse_args()
     _common.SCRATCH_PARENT = args.dir
     n, w = args.tasks, args.workers
@@ -145,8 +162,15 @@ def main() -> None:
         rate = count / seconds
         ratio = f"{rate / huey_rate:.2f}x" if huey_rate else "-"
         rows.append([name, count, f"{seconds:.2f}", f"{rate:.0f}", ratio])
-    rows.append([f"Houston chain of {args.chain} (each needs the previous)", args.chain,
-                 f"{chain:.2f}", f"{args.chain / chain:.0f}", "-"])
+    rows.append(
+        [
+            f"Houston chain of {args.chain} (each needs the previous)",
+            args.chain,
+            f"{chain:.2f}",
+            f"{args.chain / chain:.0f}",
+            "-",
+        ]
+    )
     print(table(["system", "jobs", "seconds", "jobs/s", "vs Huey"], rows))
     print(f"({os.cpu_count()} CPUs; scratch in {args.dir}, {filesystem_of(args.dir)})")
 

@@ -44,8 +44,10 @@ PROMPT_AGENT = "---\nname: ask\ndescription: one short question\n---\nAnswer in 
 @contextmanager
 def llm_server(delay: float) -> Iterator[tuple[str, int]]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(_common.REPO / "bench" / "_llm_server.py"),
-                             str(port), str(delay)], env=bench_env())
+    proc = subprocess.Popen(
+        [sys.executable, str(_common.REPO / "bench" / "_llm_server.py"), str(port), str(delay)],
+        env=bench_env(),
+    )
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -99,15 +101,23 @@ class PeakRss:
             self.peak = max(self.peak, total)
 
 
-def houston(url: str, server_pid: int, tasks: int, concurrency: int,
-            workers: int) -> tuple[float, int]:
-    os.environ.update({"HOUSTON_LLM_BASE_URL": url, "HOUSTON_LLM_MODEL": "bench",
-                       "HOUSTON_LLM_STREAM": "0", "HOUSTON_LLM_TIMEOUT": "60"})
+def houston(
+    url: str, server_pid: int, tasks: int, concurrency: int, workers: int
+) -> tuple[float, int]:
+    os.environ.update(
+        {
+            "HOUSTON_LLM_BASE_URL": url,
+            "HOUSTON_LLM_MODEL": "bench",
+            "HOUSTON_LLM_STREAM": "0",
+            "HOUSTON_LLM_TIMEOUT": "60",
+        }
+    )
     with temp_dir("hb-llm-") as root:
         home = bench_home(root)
         (home.packages / "bench" / "1.0.0" / "agents" / "ask.md").write_text(PROMPT_AGENT)
-        lines = [f"  - {{id: q{i:05d}, agent: bench/ask, inputs: {{n: {i}}}}}"
-                 for i in range(tasks)]
+        lines = [
+            f"  - {{id: q{i:05d}, agent: bench/ask, inputs: {{n: {i}}}}}" for i in range(tasks)
+        ]
         options = EngineOptions(workers=workers, llm_concurrency=concurrency)
         with PeakRss(exclude=server_pid) as rss:
             start = time.perf_counter()
@@ -125,12 +135,22 @@ def floor(url: str, tasks: int, concurrency: int) -> float:
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
     def call(i: int) -> dict[str, object]:
-        body = json.dumps({"model": "bench", "stream": False, "messages": [
-            {"role": "system", "content": "Answer in one word."},
-            {"role": "user", "content": json.dumps({"n": i})}]}).encode()
+        body = json.dumps(
+            {
+                "model": "bench",
+                "stream": False,
+                "messages": [
+                    {"role": "system", "content": "Answer in one word."},
+                    {"role": "user", "content": json.dumps({"n": i})},
+                ],
+            }
+        ).encode()
         request = urllib.request.Request(
-            f"{url}/chat/completions", data=body,
-            headers={"Content-Type": "application/json"}, method="POST")
+            f"{url}/chat/completions",
+            data=body,
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
         with opener.open(request, timeout=60) as response:
             answer: dict[str, object] = json.loads(response.read())
             return answer
@@ -139,6 +159,7 @@ def floor(url: str, tasks: int, concurrency: int) -> float:
         loop = asyncio.get_running_loop()
         gate = asyncio.Semaphore(concurrency)
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
+
             async def one(i: int) -> None:
                 async with gate:
                     await loop.run_in_executor(pool, call, i)
@@ -162,14 +183,31 @@ def main() -> None:
         h_time, h_rss = houston(url, pid, args.tasks, args.concurrency, args.workers)
         f_time = floor(url, args.tasks, args.concurrency)
     ratio = h_time / f_time
-    print(f"{args.tasks} llm tasks, endpoint delay {args.delay:g} s, concurrency "
-          f"{args.concurrency}, {args.workers} CPU slots, {os.cpu_count()} cores")
-    print(table(["system", "seconds", "tasks/s", "vs floor", "peak RSS (engine+workers)"], [
-        ["plain asyncio + urllib (floor)", f"{f_time:.2f}", f"{args.tasks / f_time:.0f}",
-         "1.00x", "-"],
-        ["houston (llm runner, network worker)", f"{h_time:.2f}",
-         f"{args.tasks / h_time:.0f}", f"{ratio:.2f}x", f"{h_rss / 2**20:.0f} MB"],
-    ]))
+    print(
+        f"{args.tasks} llm tasks, endpoint delay {args.delay:g} s, concurrency "
+        f"{args.concurrency}, {args.workers} CPU slots, {os.cpu_count()} cores"
+    )
+    print(
+        table(
+            ["system", "seconds", "tasks/s", "vs floor", "peak RSS (engine+workers)"],
+            [
+                [
+                    "plain asyncio + urllib (floor)",
+                    f"{f_time:.2f}",
+                    f"{args.tasks / f_time:.0f}",
+                    "1.00x",
+                    "-",
+                ],
+                [
+                    "houston (llm runner, network worker)",
+                    f"{h_time:.2f}",
+                    f"{args.tasks / h_time:.0f}",
+                    f"{ratio:.2f}x",
+                    f"{h_rss / 2**20:.0f} MB",
+                ],
+            ],
+        )
+    )
     ok = ratio <= 1.25 and h_rss < 400 * 2**20
     print(f"target (within 1.25x of the floor, under 400 MB): {'met' if ok else 'NOT met'}")
 

@@ -38,8 +38,9 @@ def run(lines: list[str], workers: int, executor: str) -> float:
         home = bench_home(root)
         start = time.perf_counter()
         ref = submit_tasks(home, "bench", lines)
-        options = EngineOptions(workers=workers, missions={ref.id},
-                                executor=parse_executor(executor))
+        options = EngineOptions(
+            workers=workers, missions={ref.id}, executor=parse_executor(executor)
+        )
         finished = Engine(home, options).run()
         elapsed = time.perf_counter() - start
     if finished[ref.id][0].value != "succeeded":
@@ -75,9 +76,14 @@ print(time.perf_counter() - start)
 def bare(address: str, tasks: int, workers: int, seconds: float) -> float:
     """Seconds for `tasks` bare Ray tasks, `workers` in flight at a time."""
     with temp_dir("hb-ray-bare-") as cwd:
-        done = subprocess.run([sys.executable, "-c", BARE, address, str(tasks), str(workers),
-                               str(seconds)], cwd=cwd, capture_output=True, text=True,
-                              check=True, timeout=3600)
+        done = subprocess.run(
+            [sys.executable, "-c", BARE, address, str(tasks), str(workers), str(seconds)],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=3600,
+        )
     return float(done.stdout.strip().splitlines()[-1])
 
 
@@ -88,8 +94,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     args = parser.parse_args()
     noop = [f"  - {{id: t{i:05d}, agent: bench/noop}}" for i in range(args.tasks)]
-    sleep = [f"  - {{id: s{i:05d}, agent: bench/sleep, inputs: {{seconds: 1}}}}"
-             for i in range(args.sleep_tasks)]
+    sleep = [
+        f"  - {{id: s{i:05d}, agent: bench/sleep, inputs: {{seconds: 1}}}}"
+        for i in range(args.sleep_tasks)
+    ]
     state = Path(tempfile.mkdtemp(prefix="houston-bench-ray-"))
     started = time.perf_counter()
     info = ray_cluster.start(state, nodes=2, cpus=max(1, args.workers // 2))
@@ -98,21 +106,40 @@ def main() -> None:
     os.environ["RAY_ADDRESS"] = str(info["address"])
     rows = []
     try:
-        for label, lines, seconds in ((f"{args.tasks} no-op python tasks", noop, 0.0),
-                                      (f"{args.sleep_tasks} one-second python tasks", sleep,
-                                       1.0)):
+        for label, lines, seconds in (
+            (f"{args.tasks} no-op python tasks", noop, 0.0),
+            (f"{args.sleep_tasks} one-second python tasks", sleep, 1.0),
+        ):
             local = run(lines, args.workers, "local")
             remote = run(lines, args.workers, "ray")
             ray_only = bare(str(info["address"]), len(lines), args.workers, seconds)
-            rows.append([label, rate(len(lines), local), rate(len(lines), remote),
-                         f"{local / remote:.2f}x", rate(len(lines), ray_only),
-                         f"{ray_only / remote:.2f}x"])
+            rows.append(
+                [
+                    label,
+                    rate(len(lines), local),
+                    rate(len(lines), remote),
+                    f"{local / remote:.2f}x",
+                    rate(len(lines), ray_only),
+                    f"{ray_only / remote:.2f}x",
+                ]
+            )
             print(rows[-1], flush=True)
     finally:
         ray_cluster.stop(state)
     print(f"\n{args.workers} slots each; Ray: head + 2 worker nodes on loopback\n")
-    print(table(["tasks", "local pool", "--executor ray", "ray / local", "bare Ray tasks",
-                 "houston on ray / bare ray"], rows))
+    print(
+        table(
+            [
+                "tasks",
+                "local pool",
+                "--executor ray",
+                "ray / local",
+                "bare Ray tasks",
+                "houston on ray / bare ray",
+            ],
+            rows,
+        )
+    )
 
 
 def rate(count: int, seconds: float) -> str:

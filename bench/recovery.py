@@ -54,15 +54,27 @@ def houston_requeue(repeat: int) -> list[float]:
         try:
             for _ in range(repeat):
                 command = '[ "$HOUSTON_ATTEMPT" = 1 ] && exec sleep 30 || true'
-                ref = submit_tasks(home, "kill", [
-                    f"  - {{id: a, agent: core/shell, inputs: {{command: '{command}'}}}}"])
+                ref = submit_tasks(
+                    home,
+                    "kill",
+                    [f"  - {{id: a, agent: core/shell, inputs: {{command: '{command}'}}}}"],
+                )
                 owner = wait_for(lambda r=ref: _owner(store, r.id), what="the claim")
                 wait_for(lambda r=ref: _agent_started(store, r.id), what="the agent")
                 killed = time.time()
                 os.kill(owner.pid, signal.SIGKILL)
-                start = wait_for(lambda r=ref: next((e for e in log.read() if e["mission"] == r.id
-                                                     and e["type"] == "attempt.start"
-                                                     and e["attempt"] == 2), None))
+                start = wait_for(
+                    lambda r=ref: next(
+                        (
+                            e
+                            for e in log.read()
+                            if e["mission"] == r.id
+                            and e["type"] == "attempt.start"
+                            and e["attempt"] == 2
+                        ),
+                        None,
+                    )
+                )
                 latencies.append(start["ts"] - killed)
                 wait_for(lambda r=ref: r.id in engine.finished, what="the mission to finish")
         finally:
@@ -93,9 +105,22 @@ def huey_kill(observe: float) -> str:
 
         _, task = bench_jobs.huey_app(env["BENCH_HUEY_DB"])
         consumer = subprocess.Popen(
-            [sys.executable, "-m", "huey.bin.huey_consumer", "bench_jobs.HUEY", "-w", "1",
-             "-k", "process", "-q"], env=env, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "huey.bin.huey_consumer",
+                "bench_jobs.HUEY",
+                "-w",
+                "1",
+                "-k",
+                "process",
+                "-q",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         try:
             task(str(marker), 30)
             wait_for(lambda: runs(marker) == 1, timeout=90, what="the job to start")
@@ -103,7 +128,8 @@ def huey_kill(observe: float) -> str:
             worker.kill()
             time.sleep(observe)
             return f"ran {runs(marker)}x in {observe:.0f}s: " + (
-                "lost (never ran again)" if runs(marker) == 1 else "re-run")
+                "lost (never ran again)" if runs(marker) == 1 else "re-run"
+            )
         finally:
             os.killpg(consumer.pid, signal.SIGKILL)
             consumer.wait()
@@ -118,21 +144,33 @@ def rq_kill(observe: float) -> str:
         marker = root / "marker"
         conn = redis.Redis.from_url(url)
         job = Queue("bench", connection=conn).enqueue(
-            "bench_jobs.marked_sleep", str(marker), 30, job_timeout=600)
+            "bench_jobs.marked_sleep", str(marker), 30, job_timeout=600
+        )
         cmd = [sys.executable, "-m", "rq.cli", "worker", "-q", "--url", url, "bench"]
-        first = subprocess.Popen(cmd, env=bench_env(), stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL, start_new_session=True)
+        first = subprocess.Popen(
+            cmd,
+            env=bench_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         second = None
         try:
             wait_for(lambda: runs(marker) == 1, timeout=90, what="the job to start")
             kill_tree(first)
-            second = subprocess.Popen(cmd, env=bench_env(), stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL, start_new_session=True)
+            second = subprocess.Popen(
+                cmd,
+                env=bench_env(),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
             time.sleep(observe)
             status = Job.fetch(job.id, connection=conn).get_status()
             state = getattr(status, "value", status)
             return f"ran {runs(marker)}x in {observe:.0f}s, status {state}: " + (
-                "stuck (not re-run)" if runs(marker) == 1 else "re-run")
+                "stuck (not re-run)" if runs(marker) == 1 else "re-run"
+            )
         finally:
             for proc in (first, second):  # every worker we started, even on a timeout
                 if proc is not None:
@@ -160,9 +198,13 @@ def main() -> None:
     args = parser.parse_args()
     latencies = houston_requeue(args.repeat)
     ms = [x * 1000 for x in latencies]
-    rows = [["Houston (worker SIGKILLed)",
-             f"requeued as attempt 2 in median {statistics.median(ms):.0f} ms "
-             f"(max {max(ms):.0f} ms, n={len(ms)})"]]
+    rows = [
+        [
+            "Houston (worker SIGKILLed)",
+            f"requeued as attempt 2 in median {statistics.median(ms):.0f} ms "
+            f"(max {max(ms):.0f} ms, n={len(ms)})",
+        ]
+    ]
     if "huey" not in args.skip:
         rows.append(["Huey, SQLite, process worker", huey_kill(args.observe)])
     if "rq" not in args.skip:

@@ -97,11 +97,19 @@ def now_ns() -> int:
     return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
 
 
-async def client(port: int, headers: str, latencies: list[float], ready: asyncio.Event,
-                 connected: list[int], total: int) -> None:
+async def client(
+    port: int,
+    headers: str,
+    latencies: list[float],
+    ready: asyncio.Event,
+    connected: list[int],
+    total: int,
+) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"GET /events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{headers}"
-                 "Accept: text/event-stream\r\n\r\n".encode())
+    writer.write(
+        f"GET /events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{headers}"
+        "Accept: text/event-stream\r\n\r\n".encode()
+    )
     await writer.drain()
     connected.append(1)
     if len(connected) == total:
@@ -113,7 +121,7 @@ async def client(port: int, headers: str, latencies: list[float], ready: asyncio
                 return
             start = line.find(b'"t0":')
             if start >= 0:
-                stamp = int(line[start + 5:].split(b",")[0].split(b"}")[0])
+                stamp = int(line[start + 5 :].split(b",")[0].split(b"}")[0])
                 latencies.append((now_ns() - stamp) / 1e6)
     finally:
         writer.close()
@@ -129,12 +137,15 @@ def produce(send: object, seconds: float, rate: float, stop: threading.Event) ->
     return sent
 
 
-async def measure(port: int, headers: str, clients: int, send: object, seconds: float,
-                  rate: float, pid: int) -> dict[str, float]:
+async def measure(
+    port: int, headers: str, clients: int, send: object, seconds: float, rate: float, pid: int
+) -> dict[str, float]:
     latencies: list[float] = []
     ready, connected = asyncio.Event(), []
-    tasks = [asyncio.create_task(client(port, headers, latencies, ready, connected, clients))
-             for _ in range(clients)]
+    tasks = [
+        asyncio.create_task(client(port, headers, latencies, ready, connected, clients))
+        for _ in range(clients)
+    ]
     await asyncio.wait_for(ready.wait(), 30)
     await asyncio.sleep(0.5)  # let every subscription register
     proc = psutil.Process(pid)
@@ -149,10 +160,13 @@ async def measure(port: int, headers: str, clients: int, send: object, seconds: 
     await asyncio.gather(*tasks, return_exceptions=True)
     ordered = sorted(latencies)
     return {
-        "clients": clients, "sent": sent, "received": len(ordered),
+        "clients": clients,
+        "sent": sent,
+        "received": len(ordered),
         "p50": statistics.median(ordered) if ordered else float("nan"),
         "p99": ordered[int(len(ordered) * 0.99) - 1] if ordered else float("nan"),
-        "cpu": cpu, "rss": rss,
+        "cpu": cpu,
+        "rss": rss,
     }
 
 
@@ -173,8 +187,9 @@ def udp_sender(udp_port: int) -> object:
 
 def start_bare() -> tuple[subprocess.Popen[str], int, object]:
     udp_port = free_udp_port()
-    proc = subprocess.Popen([sys.executable, "-c", BARE_SERVER, str(udp_port)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", BARE_SERVER, str(udp_port)], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None
     port = int(proc.stdout.readline())
     return proc, port, udp_sender(udp_port)
@@ -187,8 +202,12 @@ def start_houston(home: Path) -> tuple[subprocess.Popen[str], int, str, object, 
     from houston.home.events import EventLog
 
     udp_port = free_udp_port()
-    proc = subprocess.Popen([sys.executable, "-c", HOUSTON_SERVER, str(home), str(udp_port)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOUSTON_SERVER, str(home), str(udp_port)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     port, token = proc.stdout.readline().split()
     log = EventLog(home / "events")
@@ -200,12 +219,16 @@ def start_houston(home: Path) -> tuple[subprocess.Popen[str], int, str, object, 
 
 
 def table(rows: list[tuple[str, dict[str, float]]]) -> str:
-    head = f"{'server':<10} {'clients':>7} {'events':>7} {'recv':>7} {'p50 ms':>8} " \
-           f"{'p99 ms':>8} {'cpu %':>6} {'rss MiB':>8}"
+    head = (
+        f"{'server':<10} {'clients':>7} {'events':>7} {'recv':>7} {'p50 ms':>8} "
+        f"{'p99 ms':>8} {'cpu %':>6} {'rss MiB':>8}"
+    )
     lines = [head, "-" * len(head)]
     for name, r in rows:
-        lines.append(f"{name:<10} {r['clients']:>7.0f} {r['sent']:>7.0f} {r['received']:>7.0f} "
-                     f"{r['p50']:>8.2f} {r['p99']:>8.2f} {r['cpu']:>6.1f} {r['rss']:>8.1f}")
+        lines.append(
+            f"{name:<10} {r['clients']:>7.0f} {r['sent']:>7.0f} {r['received']:>7.0f} "
+            f"{r['p50']:>8.2f} {r['p99']:>8.2f} {r['cpu']:>6.1f} {r['rss']:>8.1f}"
+        )
     return "\n".join(lines)
 
 
@@ -234,12 +257,30 @@ def main() -> None:
         auth = f"Authorization: Bearer {token}\r\n"
         try:
             for n in counts:  # interleaved so all see the same machine load
-                rows.append(("houston-x", asyncio.run(measure(
-                    hport, auth, n, hsend, args.seconds, args.rate, houston.pid))))
-                rows.append(("houston", asyncio.run(measure(
-                    hport, auth, n, hudp, args.seconds, args.rate, houston.pid))))
-                rows.append(("bare", asyncio.run(measure(
-                    bport, "", n, bsend, args.seconds, args.rate, bare.pid))))
+                rows.append(
+                    (
+                        "houston-x",
+                        asyncio.run(
+                            measure(hport, auth, n, hsend, args.seconds, args.rate, houston.pid)
+                        ),
+                    )
+                )
+                rows.append(
+                    (
+                        "houston",
+                        asyncio.run(
+                            measure(hport, auth, n, hudp, args.seconds, args.rate, houston.pid)
+                        ),
+                    )
+                )
+                rows.append(
+                    (
+                        "bare",
+                        asyncio.run(
+                            measure(bport, "", n, bsend, args.seconds, args.rate, bare.pid)
+                        ),
+                    )
+                )
         finally:
             stop(houston)
             stop(bare)
@@ -248,8 +289,10 @@ def main() -> None:
         b = next(r for name, r in rows if name == "bare" and r["clients"] == n)
         for label in ("houston", "houston-x"):
             h = next(r for name, r in rows if name == label and r["clients"] == n)
-            print(f"{n} clients: {label}/bare p50 {h['p50'] / b['p50']:.2f}x, "
-                  f"p99 {h['p99'] / b['p99']:.2f}x")
+            print(
+                f"{n} clients: {label}/bare p50 {h['p50'] / b['p50']:.2f}x, "
+                f"p99 {h['p99'] / b['p99']:.2f}x"
+            )
     print(f"({os.cpu_count()} CPUs, {args.rate:.0f} events/s for {args.seconds:.0f} s each)")
 
 

@@ -73,8 +73,9 @@ def submit(
         return ref
     detail = {"by": by}
     try:
-        return store.move(ref.id, MissionState.PLANNING, MissionState.COMMITTED, reason,
-                          detail=detail, now=now)
+        return store.move(
+            ref.id, MissionState.PLANNING, MissionState.COMMITTED, reason, detail=detail, now=now
+        )
     except ConflictError:
         return store.locate(ref.id)  # someone approved or rejected it in between
 
@@ -100,8 +101,12 @@ def approve(
         if ref.state is not MissionState.PLANNING:
             raise _not_waiting(ref, "approve")
         return store.move(
-            ref.id, MissionState.PLANNING, MissionState.COMMITTED, Reason.GATE_APPROVED,
-            detail={"by": by}, now=now
+            ref.id,
+            MissionState.PLANNING,
+            MissionState.COMMITTED,
+            Reason.GATE_APPROVED,
+            detail={"by": by},
+            now=now,
         )
 
     return _retrying(store, store.resolve(mission), once)
@@ -117,8 +122,12 @@ def reject(
             raise _not_waiting(ref, "reject")
         detail = {"by": by, "action": "reject"}
         return store.move(
-            ref.id, MissionState.PLANNING, MissionState.COMPLETED, Reason.USER_REQUEST,
-            detail=detail, now=now
+            ref.id,
+            MissionState.PLANNING,
+            MissionState.COMPLETED,
+            Reason.USER_REQUEST,
+            detail=detail,
+            now=now,
         )
 
     return _retrying(store, store.resolve(mission), once)
@@ -137,8 +146,12 @@ def cancel(
     def once(ref: MissionRef) -> CancelResult:
         if ref.state in (MissionState.PLANNING, MissionState.COMMITTED):
             moved = store.move(
-                ref.id, ref.state, MissionState.COMPLETED, Reason.CANCELLED,
-                detail={"by": by}, now=now
+                ref.id,
+                ref.state,
+                MissionState.COMPLETED,
+                Reason.CANCELLED,
+                detail={"by": by},
+                now=now,
             )
             return CancelResult(moved, requested=False)
         if ref.state is MissionState.EXECUTING:
@@ -207,8 +220,14 @@ def retry(
         _reset_unfinished_tasks(ref.path)
         withdraw_cancel_request(ref.path)
         detail = {"by": by, "action": "retry"}
-        return store.move(ref.id, MissionState.COMPLETED, MissionState.COMMITTED,
-                          Reason.USER_REQUEST, detail=detail, now=now)
+        return store.move(
+            ref.id,
+            MissionState.COMPLETED,
+            MissionState.COMMITTED,
+            Reason.USER_REQUEST,
+            detail=detail,
+            now=now,
+        )
 
     return _retrying(store, store.resolve(mission), once)
 
@@ -233,9 +252,13 @@ def _reset_unfinished_tasks(mission_dir: Path) -> None:
         if taskfiles.read_result(mission_dir, task_id) is None:
             saved = taskfiles.read_state(mission_dir, task_id)
             # The last error stays until a new attempt says otherwise: why it failed.
-            taskfiles.write_state(mission_dir, task_id, TaskState.PENDING,
-                                  saved.attempt if saved else 0,
-                                  error=saved.error if saved else None)
+            taskfiles.write_state(
+                mission_dir,
+                task_id,
+                TaskState.PENDING,
+                saved.attempt if saved else 0,
+                error=saved.error if saved else None,
+            )
             gates.reset(mission_dir, task_id)  # a rejected gate asks the human again
 
 

@@ -161,7 +161,9 @@ class TaskSpec(Strict):
         default=None, description="Longest attempt: seconds, or text like 30s, 5m, 1h30m."
     )
     crash_cap: int | None = Field(
-        default=None, ge=0, le=100,
+        default=None,
+        ge=0,
+        le=100,
         description="Most crashes (its agent or worker killed) before the task fails; default 3.",
     )
     budget: Budget | None = Field(default=None, description="Limits of this task.")
@@ -203,7 +205,9 @@ class MissionSpec(Strict):
         default="fail_fast", description="fail_fast: stop at the first failed task."
     )
     crash_cap: int | None = Field(
-        default=None, ge=0, le=100,
+        default=None,
+        ge=0,
+        le=100,
         description="Crash cap of every task that sets none (crashes before it fails; default 3).",
     )
     requires: list[Requirement] = Field(
@@ -214,7 +218,8 @@ class MissionSpec(Strict):
         description="Values taken from `--set name=value` as {{ name }} (see docs/agents.md).",
     )
     repo: str | None = Field(
-        default=None, min_length=1,
+        default=None,
+        min_length=1,
         description="Git repository of `workspace: worktree` tasks (default: where submitted).",
     )
 

@@ -40,8 +40,9 @@ def render_mission_file(data: bytes, source: str, sets: Mapping[str, str]) -> by
     return yaml.safe_dump(rendered, sort_keys=False, allow_unicode=True).encode("utf-8")
 
 
-def bind(params: tuple[Parameter, ...], sets: Mapping[str, str], source: str,
-         doc: yamlstrict.Document) -> dict[str, Any]:
+def bind(
+    params: tuple[Parameter, ...], sets: Mapping[str, str], source: str, doc: yamlstrict.Document
+) -> dict[str, Any]:
     """Each declared parameter's value: from --set (typed like its default), else default."""
     declared = {p.name: p for p in params}
     unknown = sorted(set(sets) - set(declared))
@@ -56,13 +57,18 @@ def bind(params: tuple[Parameter, ...], sets: Mapping[str, str], source: str,
             try:
                 values[name] = convert(sets[name], param.kind)
             except ParamTypeError as exc:
-                raise UsageError(f"--set {name}: {exc}", where=source,
-                                 fix=f"parameter {name!r} is declared as {param.kind}") from None
+                raise UsageError(
+                    f"--set {name}: {exc}",
+                    where=source,
+                    fix=f"parameter {name!r} is declared as {param.kind}",
+                ) from None
         elif param.required:
             line, column = doc.position(("parameters",))
             raise SpecError(
                 f"the mission needs parameter {name!r}",
-                source=source, line=line, column=column,
+                source=source,
+                line=line,
+                column=column,
                 fix=f"add --set {name}=VALUE"
                 + (f" ({param.description})" if param.description else ""),
             )

@@ -56,8 +56,11 @@ def _ns(text: Any, default: int) -> int:
     return int(parsed.timestamp() * 1e9) if parsed else default
 
 
-def mission_spans(detail: Mapping[str, Any], tools: list[dict[str, Any]],
-                  models: Mapping[tuple[str, int], dict[str, Any]]) -> list[SpanRecord]:
+def mission_spans(
+    detail: Mapping[str, Any],
+    tools: list[dict[str, Any]],
+    models: Mapping[tuple[str, int], dict[str, Any]],
+) -> list[SpanRecord]:
     """Pure: the span tree of one mission. `detail` is the API's mission detail (status,
     tasks, attempts), `tools` its `tool.call` events, `models` what each attempt's model
     call reported: {(task, attempt): {"model", "input_tokens", "output_tokens"}}."""
@@ -76,34 +79,69 @@ def mission_spans(detail: Mapping[str, Any], tools: list[dict[str, Any]],
 
 
 def _mission_span(detail: Mapping[str, Any], start: int, end: int) -> SpanRecord:
-    return SpanRecord("mission", None, f"invoke_workflow {detail.get('name')}", start, end, {
-        "gen_ai.operation.name": "invoke_workflow", "houston.mission.id": detail.get("id"),
-        "houston.mission.outcome": detail.get("outcome") or "",
-        "gen_ai.usage.tokens": int((detail.get("usage") or {}).get("tokens") or 0),
-    }, None if detail.get("outcome") == Outcome.SUCCEEDED else str(detail.get("outcome")))
+    return SpanRecord(
+        "mission",
+        None,
+        f"invoke_workflow {detail.get('name')}",
+        start,
+        end,
+        {
+            "gen_ai.operation.name": "invoke_workflow",
+            "houston.mission.id": detail.get("id"),
+            "houston.mission.outcome": detail.get("outcome") or "",
+            "gen_ai.usage.tokens": int((detail.get("usage") or {}).get("tokens") or 0),
+        },
+        None if detail.get("outcome") == Outcome.SUCCEEDED else str(detail.get("outcome")),
+    )
 
 
-def _task_span(task: Mapping[str, Any], attempts: list[dict[str, Any]], start: int,
-               end: int) -> SpanRecord:
+def _task_span(
+    task: Mapping[str, Any], attempts: list[dict[str, Any]], start: int, end: int
+) -> SpanRecord:
     """A task's span runs from its first attempt's start to its last attempt's end."""
     t_start = min(_ns(a["started"], start) for a in attempts)
     t_end = max(_ns(a.get("finished"), end) for a in attempts)
-    return SpanRecord(f"task:{task['id']}", "mission",
-                      f"invoke_agent {task.get('agent')}", t_start, t_end, {
-        "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": task.get("agent"),
-        "houston.task.id": task["id"], "houston.task.state": task.get("state"),
-    }, task.get("error") if task.get("state") == TaskState.FAILED else None)
+    return SpanRecord(
+        f"task:{task['id']}",
+        "mission",
+        f"invoke_agent {task.get('agent')}",
+        t_start,
+        t_end,
+        {
+            "gen_ai.operation.name": "invoke_agent",
+            "gen_ai.agent.name": task.get("agent"),
+            "houston.task.id": task["id"],
+            "houston.task.state": task.get("state"),
+        },
+        task.get("error") if task.get("state") == TaskState.FAILED else None,
+    )
 
 
-def _attempt_spans(task: str, a: Mapping[str, Any], end: int, tools: list[dict[str, Any]],
-                   models: Mapping[tuple[str, int], dict[str, Any]]) -> list[SpanRecord]:
+def _attempt_spans(
+    task: str,
+    a: Mapping[str, Any],
+    end: int,
+    tools: list[dict[str, Any]],
+    models: Mapping[tuple[str, int], dict[str, Any]],
+) -> list[SpanRecord]:
     key = f"attempt:{task}#{a['attempt']}"
     a_start, a_end = _ns(a["started"], end), _ns(a.get("finished"), end)
     failed = a.get("reason") not in (ExitReason.SUCCEEDED, TaskState.RUNNING)
-    spans = [SpanRecord(key, f"task:{task}", f"attempt {task} #{a['attempt']}", a_start, a_end, {
-        "houston.attempt.number": a["attempt"], "houston.attempt.exit_reason": a.get("reason"),
-        "houston.attempt.worker": a.get("worker") if a.get("worker") is not None else -1,
-    }, (a.get("error") or a.get("reason")) if failed else None)]
+    spans = [
+        SpanRecord(
+            key,
+            f"task:{task}",
+            f"attempt {task} #{a['attempt']}",
+            a_start,
+            a_end,
+            {
+                "houston.attempt.number": a["attempt"],
+                "houston.attempt.exit_reason": a.get("reason"),
+                "houston.attempt.worker": a.get("worker") if a.get("worker") is not None else -1,
+            },
+            (a.get("error") or a.get("reason")) if failed else None,
+        )
+    ]
     model = models.get((task, int(a["attempt"])))
     if model:
         spans.append(_model_span(key, model, a_start, a_end))
@@ -112,14 +150,21 @@ def _attempt_spans(task: str, a: Mapping[str, Any], end: int, tools: list[dict[s
     return spans
 
 
-def _model_span(attempt_key: str, model: Mapping[str, Any], start: int,
-                end: int) -> SpanRecord:
+def _model_span(attempt_key: str, model: Mapping[str, Any], start: int, end: int) -> SpanRecord:
     """The attempt's model calls as one span over the attempt (their usage is summed)."""
-    return SpanRecord(f"{attempt_key}:chat", attempt_key, f"chat {model['model']}", start, end, {
-        "gen_ai.operation.name": "chat", "gen_ai.request.model": model["model"],
-        "gen_ai.usage.input_tokens": int(model.get("input_tokens") or 0),
-        "gen_ai.usage.output_tokens": int(model.get("output_tokens") or 0),
-    })
+    return SpanRecord(
+        f"{attempt_key}:chat",
+        attempt_key,
+        f"chat {model['model']}",
+        start,
+        end,
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": model["model"],
+            "gen_ai.usage.input_tokens": int(model.get("input_tokens") or 0),
+            "gen_ai.usage.output_tokens": int(model.get("output_tokens") or 0),
+        },
+    )
 
 
 def _tool_span(attempt_key: str, index: int, tool: Mapping[str, Any]) -> SpanRecord:
@@ -127,16 +172,25 @@ def _tool_span(attempt_key: str, index: int, tool: Mapping[str, Any]) -> SpanRec
     data = tool.get("data") or {}
     t_end = int(float(tool.get("ts") or 0) * 1e9)
     t_start = t_end - int(float(data.get("duration_ms") or 0) * 1e6)
-    return SpanRecord(f"{attempt_key}:tool{index}", attempt_key,
-                      f"execute_tool {data.get('tool')}", t_start, t_end, {
-        "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": str(data.get("tool")),
-        "houston.tool.summary": str(data.get("summary") or ""),
-        "houston.tool.outcome": str(data.get("outcome") or ""),
-    }, None if data.get("outcome") in (None, "ok") else str(data.get("outcome")))
+    return SpanRecord(
+        f"{attempt_key}:tool{index}",
+        attempt_key,
+        f"execute_tool {data.get('tool')}",
+        t_start,
+        t_end,
+        {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": str(data.get("tool")),
+            "houston.tool.summary": str(data.get("summary") or ""),
+            "houston.tool.outcome": str(data.get("outcome") or ""),
+        },
+        None if data.get("outcome") in (None, "ok") else str(data.get("outcome")),
+    )
 
 
-def attempt_models(mission_path: Any, attempts: list[dict[str, Any]]) -> dict[
-        tuple[str, int], dict[str, Any]]:
+def attempt_models(
+    mission_path: Any, attempts: list[dict[str, Any]]
+) -> dict[tuple[str, int], dict[str, Any]]:
     """What each attempt's model call reported, from its usage.json and result.json."""
     from houston.views.costs import UNKNOWN_MODEL, spend_of
 
@@ -149,8 +203,10 @@ def attempt_models(mission_path: Any, attempts: list[dict[str, Any]]) -> dict[
         spend = spend_of("", "", usage or {}, result)
         if spend.model != UNKNOWN_MODEL:
             found[(a["task"], int(a["attempt"]))] = {
-                "model": spend.model, "input_tokens": spend.input_tokens,
-                "output_tokens": spend.output_tokens}
+                "model": spend.model,
+                "input_tokens": spend.input_tokens,
+                "output_tokens": spend.output_tokens,
+            }
     return found
 
 
@@ -211,8 +267,7 @@ class Tracing:
         found = mission_detail(self.store, ref)
         events = mission_events(self.log, ref.id, found.get("started"))
         tools = [e for e in events if e.get("type") == "tool.call"]
-        emit(self.tracer, mission_spans(found, tools,
-                                        attempt_models(ref.path, found["attempts"])))
+        emit(self.tracer, mission_spans(found, tools, attempt_models(ref.path, found["attempts"])))
 
 
 def emit(tracer: Any, spans: list[SpanRecord]) -> None:
@@ -223,9 +278,13 @@ def emit(tracer: Any, spans: list[SpanRecord]) -> None:
     contexts: dict[str, Any] = {}
     for record in spans:
         parent = contexts.get(record.parent) if record.parent else None
-        span = tracer.start_span(record.name, context=parent, start_time=record.start_ns,
-                                 attributes=record.attributes,
-                                 kind=trace.SpanKind.INTERNAL)
+        span = tracer.start_span(
+            record.name,
+            context=parent,
+            start_time=record.start_ns,
+            attributes=record.attributes,
+            kind=trace.SpanKind.INTERNAL,
+        )
         if record.error:
             span.set_status(Status(StatusCode.ERROR, record.error))
         contexts[record.key] = trace.set_span_in_context(span)
@@ -244,8 +303,12 @@ def start_if_configured(home: Home, environ: Mapping[str, str] | None = None) ->
 
     from houston import __version__
 
-    resource = Resource.create({"service.name": environ.get("OTEL_SERVICE_NAME", "houston"),
-                                "service.version": __version__})
+    resource = Resource.create(
+        {
+            "service.name": environ.get("OTEL_SERVICE_NAME", "houston"),
+            "service.version": __version__,
+        }
+    )
     provider = TracerProvider(resource=resource)
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     return Tracing(home, provider).start()

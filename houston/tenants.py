@@ -26,8 +26,13 @@ GENERATED = "# Generated from teams.yaml by `houston tenants render`: edit teams
 DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]{0,40}[a-z0-9])?$")
 # The ResourceQuota every team gets unless its entry says otherwise (keys of spec.hard).
 DEFAULT_QUOTA: dict[str, str] = {
-    "requests.cpu": "2", "requests.memory": "4Gi", "limits.cpu": "4", "limits.memory": "8Gi",
-    "requests.storage": "20Gi", "persistentvolumeclaims": "2", "pods": "10",
+    "requests.cpu": "2",
+    "requests.memory": "4Gi",
+    "limits.cpu": "4",
+    "limits.memory": "8Gi",
+    "requests.storage": "20Gi",
+    "persistentvolumeclaims": "2",
+    "pods": "10",
 }
 QuotaValue = Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?(m|[KMGTPE]i?)?$")]
 
@@ -58,15 +63,21 @@ def load_teams(text: str, source: str) -> Teams:
     teams = yamlstrict.validate(Teams, doc)
     for name, team in teams.teams.items():
         if not DNS_LABEL.match(name):
-            raise doc.error(("teams", name), f"team name {name!r} is not a DNS label",
-                            "use lowercase letters, digits and '-', starting with a letter "
-                            "(at most 42 characters: the namespace is houston-NAME)",
-                            at_key=True)
+            raise doc.error(
+                ("teams", name),
+                f"team name {name!r} is not a DNS label",
+                "use lowercase letters, digits and '-', starting with a letter "
+                "(at most 42 characters: the namespace is houston-NAME)",
+                at_key=True,
+            )
         unknown = sorted(set(team.quota) - set(DEFAULT_QUOTA))
         if unknown:
-            raise doc.error(("teams", name, "quota", unknown[0]),
-                            f"unknown quota key {unknown[0]!r}",
-                            f"use one of: {', '.join(DEFAULT_QUOTA)}", at_key=True)
+            raise doc.error(
+                ("teams", name, "quota", unknown[0]),
+                f"unknown quota key {unknown[0]!r}",
+                f"use one of: {', '.join(DEFAULT_QUOTA)}",
+                at_key=True,
+            )
     if not teams.teams:
         raise doc.error(("teams",), "no team is listed", "add one entry under teams:")
     return teams
@@ -81,9 +92,14 @@ def render_tenants(teams: Teams) -> dict[str, str]:
 
 
 def _listing(names: list[str]) -> str:
-    lines = [GENERATED, "# One namespace per team (the seed's Factor XII Pattern 4).\n",
-             "apiVersion: kustomize.config.k8s.io/v1beta1\n", "kind: Kustomization\n",
-             "resources:\n", *(f"  - teams/{name}\n" for name in names)]
+    lines = [
+        GENERATED,
+        "# One namespace per team (the seed's Factor XII Pattern 4).\n",
+        "apiVersion: kustomize.config.k8s.io/v1beta1\n",
+        "kind: Kustomization\n",
+        "resources:\n",
+        *(f"  - teams/{name}\n" for name in names),
+    ]
     return "".join(lines)
 
 
@@ -91,26 +107,50 @@ def _team(name: str, team: Team) -> str:
     namespace = f"houston-{name}"
     literals = _config_literals(namespace, team)
     quota = {**DEFAULT_QUOTA, **team.quota}
-    lines = [GENERATED, f"# Team {name}.\n",
-             "apiVersion: kustomize.config.k8s.io/v1beta1\n", "kind: Kustomization\n",
-             f"namespace: {namespace}\n", "resources:\n", "  - ../../tenant\n",
-             "configMapGenerator:\n", "  - name: houston-config\n", "    behavior: merge\n",
-             "    literals:\n", *(f"      - {json.dumps(literal)}\n" for literal in literals),
-             "patches:\n", "  - target:\n", "      kind: ResourceQuota\n", "    patch: |-\n",
-             "      - op: replace\n", "        path: /spec/hard\n", "        value:\n",
-             *(f"          {key}: {json.dumps(value)}\n" for key, value in quota.items())]
+    lines = [
+        GENERATED,
+        f"# Team {name}.\n",
+        "apiVersion: kustomize.config.k8s.io/v1beta1\n",
+        "kind: Kustomization\n",
+        f"namespace: {namespace}\n",
+        "resources:\n",
+        "  - ../../tenant\n",
+        "configMapGenerator:\n",
+        "  - name: houston-config\n",
+        "    behavior: merge\n",
+        "    literals:\n",
+        *(f"      - {json.dumps(literal)}\n" for literal in literals),
+        "patches:\n",
+        "  - target:\n",
+        "      kind: ResourceQuota\n",
+        "    patch: |-\n",
+        "      - op: replace\n",
+        "        path: /spec/hard\n",
+        "        value:\n",
+        *(f"          {key}: {json.dumps(value)}\n" for key, value in quota.items()),
+    ]
     return "".join(lines)
 
 
 def _config_literals(namespace: str, team: Team) -> list[str]:
     """The team's houston-config entries: the Service's host names and budget ceilings."""
-    hosts = ",".join(["houston", f"houston.{namespace}", f"houston.{namespace}.svc",
-                      f"houston.{namespace}.svc.cluster.local"])
-    budget = {"HOUSTON_BUDGET_MAX_TOKENS": team.budget.max_tokens,
-              "HOUSTON_BUDGET_MAX_COST": team.budget.max_cost,
-              "HOUSTON_BUDGET_MAX_CONCURRENCY": team.budget.max_concurrency}
-    return [f"HOUSTON_ALLOWED_HOSTS={hosts}",
-            *(f"{key}={_number(value)}" for key, value in budget.items() if value is not None)]
+    hosts = ",".join(
+        [
+            "houston",
+            f"houston.{namespace}",
+            f"houston.{namespace}.svc",
+            f"houston.{namespace}.svc.cluster.local",
+        ]
+    )
+    budget = {
+        "HOUSTON_BUDGET_MAX_TOKENS": team.budget.max_tokens,
+        "HOUSTON_BUDGET_MAX_COST": team.budget.max_cost,
+        "HOUSTON_BUDGET_MAX_CONCURRENCY": team.budget.max_concurrency,
+    }
+    return [
+        f"HOUSTON_ALLOWED_HOSTS={hosts}",
+        *(f"{key}={_number(value)}" for key, value in budget.items() if value is not None),
+    ]
 
 
 def _number(value: float) -> str:

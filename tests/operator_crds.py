@@ -22,8 +22,10 @@ OPERATOR_VERSION = "0.80.1"
 def model_for(kind: str) -> type[BaseModel]:
     from cloudcoil.models.prometheus_operator import v1
 
-    model: type[BaseModel] = {"ServiceMonitor": v1.ServiceMonitor,
-                              "PrometheusRule": v1.PrometheusRule}[kind]
+    model: type[BaseModel] = {
+        "ServiceMonitor": v1.ServiceMonitor,
+        "PrometheusRule": v1.PrometheusRule,
+    }[kind]
     return model
 
 

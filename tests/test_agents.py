@@ -39,12 +39,15 @@ def test_an_agent_without_runner_is_a_prompt_agent() -> None:
     assert agent.runner_name == "llm"
 
 
-@pytest.mark.parametrize(("text", "line"), [
-    ("no front matter", 1),
-    ("---\nname: a\n---\n", 2),
-    ("---\nname: a\ndescription: d\nrunner: python\n---\n", 4),
-    ("---\nname: a\ndescription: d\nretries: lots\n---\n", 4),
-])
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("no front matter", 1),
+        ("---\nname: a\n---\n", 2),
+        ("---\nname: a\ndescription: d\nrunner: python\n---\n", 4),
+        ("---\nname: a\ndescription: d\nretries: lots\n---\n", 4),
+    ],
+)
 def test_bad_agent_files_say_where(text: str, line: int) -> None:
     with pytest.raises(SpecError) as caught:
         parse_agent(text, "bad.md")

@@ -42,7 +42,8 @@ def stub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Stub]:
 
 
 def test_files_land_on_the_attempts_branch_and_spend_is_counted(
-        home: Home, stub: Stub, tmp_path: Path) -> None:
+    home: Home, stub: Stub, tmp_path: Path
+) -> None:
     repo = make_repo(tmp_path / "repo")
     before = git(repo, "rev-parse", "HEAD").strip()
     stub.scripts["write"] = [
@@ -51,12 +52,15 @@ def test_files_land_on_the_attempts_branch_and_spend_is_counted(
         Step([text("All done.")]),
     ]
     make_coding_package(home)
-    ref = submit(home, f"""
+    ref = submit(
+        home,
+        f"""
         name: write notes
         repo: {repo}
         tasks:
           - {{id: a, agent: c/coder, inputs: {{prompt: "Write the notes [script:write]"}}}}
-    """)
+    """,
+    )
     run_engine(home, ref)
     assert outcome(home, ref) == ("COMPLETED", "succeeded")
     path = MissionStore(home).locate(ref.id).path
@@ -68,8 +72,10 @@ def test_files_land_on_the_attempts_branch_and_spend_is_counted(
     assert git(repo, "show", f"{result['commit']}:notes.txt") == "hello\n"
     assert git(repo, "rev-parse", "main").strip() == before  # the user's branch is untouched
     assert not (repo / "notes.txt").exists()
-    tools = [(e["data"]["tool"], e["data"]["summary"], e["data"]["outcome"])
-             for e in events_of(home, "tool.call")]
+    tools = [
+        (e["data"]["tool"], e["data"]["summary"], e["data"]["outcome"])
+        for e in events_of(home, "tool.call")
+    ]
     assert tools == [("Write", "notes.txt", "ok"), ("Bash", "echo more > extra.txt", "ok")]
     session = json.loads((taskfiles.attempt_dir(path, "a", 1) / "claude-session.json").read_text())
     assert session["num_turns"] == 3 and session["session_id"]
@@ -84,34 +90,44 @@ def test_files_land_on_the_attempts_branch_and_spend_is_counted(
     assert spent["model"] == session["model"] and spent["model"].startswith("claude-")
     assert spent["input_tokens"] == _claude_input(session["usage"])
     assert spent["output_tokens"] == session["usage"]["output_tokens"] >= 150
-    answer = CliRunner().invoke(cli, ["--home", str(home.root), "costs", "--by", "model",
-                                      "--json"])
+    answer = CliRunner().invoke(cli, ["--home", str(home.root), "costs", "--by", "model", "--json"])
     row = json.loads(answer.output)["rows"][0]
     assert (row["model"], row["input_tokens"], row["output_tokens"], row["cost"]) == (
-        spent["model"], spent["input_tokens"], spent["output_tokens"],
-        pytest.approx(session["cost_usd"]))
+        spent["model"],
+        spent["input_tokens"],
+        spent["output_tokens"],
+        pytest.approx(session["cost_usd"]),
+    )
 
 
 def _claude_input(usage: dict[str, int]) -> int:
-    return sum(int(usage.get(key) or 0) for key in
-               ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"))
+    return sum(
+        int(usage.get(key) or 0)
+        for key in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+    )
 
 
 def test_a_task_sees_the_results_it_needs_and_the_mission_context(
-        home: Home, stub: Stub, tmp_path: Path) -> None:
+    home: Home, stub: Stub, tmp_path: Path
+) -> None:
     repo = make_repo(tmp_path / "repo")
-    stub.scripts["first"] = [Step([tool_use("Bash", command="echo 1 > one.txt",
-                                             description="one")]), Step([text("first done")])]
+    stub.scripts["first"] = [
+        Step([tool_use("Bash", command="echo 1 > one.txt", description="one")]),
+        Step([text("first done")]),
+    ]
     stub.scripts["second"] = [Step([text("second done")])]
     make_coding_package(home)
-    ref = submit(home, f"""
+    ref = submit(
+        home,
+        f"""
         name: chained
         repo: {repo}
         context: Keep changes small.
         tasks:
           - {{id: a, agent: c/coder, inputs: {{prompt: "[script:first]"}}}}
           - {{id: b, agent: c/coder, needs: [a], inputs: {{prompt: "[script:second]", n: 7}}}}
-    """)
+    """,
+    )
     run_engine(home, ref)
     assert outcome(home, ref) == ("COMPLETED", "succeeded")
     path = MissionStore(home).locate(ref.id).path
@@ -127,17 +143,26 @@ def test_a_task_sees_the_results_it_needs_and_the_mission_context(
 
 
 def test_going_over_the_budget_stops_claude_mid_session_and_keeps_its_work(
-        home: Home, stub: Stub, tmp_path: Path) -> None:
+    home: Home, stub: Stub, tmp_path: Path
+) -> None:
     repo = make_repo(tmp_path / "repo")
     stub.scripts["spend"] = [
-        Step([tool_use("Write", file_path="{cwd}/half.txt", content="half\n")],
-             input_tokens=100, output_tokens=10),
-        Step([tool_use("Bash", command="echo never > never.txt", description="x")],
-             input_tokens=400, output_tokens=10),
+        Step(
+            [tool_use("Write", file_path="{cwd}/half.txt", content="half\n")],
+            input_tokens=100,
+            output_tokens=10,
+        ),
+        Step(
+            [tool_use("Bash", command="echo never > never.txt", description="x")],
+            input_tokens=400,
+            output_tokens=10,
+        ),
         Step([text("never reached")]),
     ]
     make_coding_package(home)
-    ref = submit(home, f"""
+    ref = submit(
+        home,
+        f"""
         name: over budget
         repo: {repo}
         tasks:
@@ -145,7 +170,8 @@ def test_going_over_the_budget_stops_claude_mid_session_and_keeps_its_work(
             agent: c/coder
             budget: {{max_cost: 0.001}}
             inputs: {{prompt: "[script:spend]"}}
-    """)
+    """,
+    )
     run_engine(home, ref)
     assert outcome(home, ref) == ("COMPLETED", "failed")
     path = MissionStore(home).locate(ref.id).path
@@ -162,13 +188,17 @@ def test_going_over_the_budget_stops_claude_mid_session_and_keeps_its_work(
 
 
 def test_a_budget_stops_one_long_answer_while_it_streams(
-        home: Home, stub: Stub, tmp_path: Path) -> None:
+    home: Home, stub: Stub, tmp_path: Path
+) -> None:
     repo = make_repo(tmp_path / "repo")
     # 40,000 characters are about 10,000 output tokens; the budget allows 2,000 tokens.
-    stub.scripts["long"] = [Step([text("word " * 8000)], input_tokens=100,
-                                 output_tokens=10_000, chunk=200)]
+    stub.scripts["long"] = [
+        Step([text("word " * 8000)], input_tokens=100, output_tokens=10_000, chunk=200)
+    ]
     make_coding_package(home)
-    ref = submit(home, f"""
+    ref = submit(
+        home,
+        f"""
         name: long answer
         repo: {repo}
         tasks:
@@ -176,7 +206,8 @@ def test_a_budget_stops_one_long_answer_while_it_streams(
             agent: c/coder
             budget: {{max_tokens: 2000}}
             inputs: {{prompt: "[script:long]"}}
-    """)
+    """,
+    )
     run_engine(home, ref)
     path = MissionStore(home).locate(ref.id).path
     exit_info = attemptfiles.read_exit(taskfiles.attempt_dir(path, "a", 1))
@@ -187,16 +218,24 @@ def test_a_budget_stops_one_long_answer_while_it_streams(
 
 
 def test_conflicting_branches_make_core_merge_fail_naming_the_files(
-        home: Home, stub: Stub, tmp_path: Path) -> None:
+    home: Home, stub: Stub, tmp_path: Path
+) -> None:
     repo = make_repo(tmp_path / "repo")
-    for name, file, body in (("one", "README.md", "# one\n"), ("two", "README.md", "# two\n"),
-                             ("three", "other.txt", "three\n")):
+    for name, file, body in (
+        ("one", "README.md", "# one\n"),
+        ("two", "README.md", "# two\n"),
+        ("three", "other.txt", "three\n"),
+    ):
         # Claude Code writes over a file only after reading it.
-        stub.scripts[name] = [Step([tool_use("Read", file_path="{cwd}/README.md")]),
-                              Step([tool_use("Write", file_path="{cwd}/" + file, content=body)]),
-                              Step([text(f"{name} done")])]
+        stub.scripts[name] = [
+            Step([tool_use("Read", file_path="{cwd}/README.md")]),
+            Step([tool_use("Write", file_path="{cwd}/" + file, content=body)]),
+            Step([text(f"{name} done")]),
+        ]
     make_coding_package(home)
-    ref = submit(home, f"""
+    ref = submit(
+        home,
+        f"""
         name: conflicting
         repo: {repo}
         on_failure: continue
@@ -205,7 +244,8 @@ def test_conflicting_branches_make_core_merge_fail_naming_the_files(
           - {{id: b, agent: c/coder, inputs: {{prompt: "[script:two]"}}}}
           - {{id: c, agent: c/coder, inputs: {{prompt: "[script:three]"}}}}
           - {{id: merge, agent: core/merge, needs: [a, b, c]}}
-    """)
+    """,
+    )
     run_engine(home, ref)
     path = MissionStore(home).locate(ref.id).path
     state = taskfiles.read_state(path, "merge")
@@ -233,23 +273,28 @@ def _running(marker: str) -> list[psutil.Process]:
 
 
 def test_kill_9_of_claude_is_a_crash_retried_in_a_new_worktree_keeping_the_old(
-        home: Home, stub: Stub, tmp_path: Path) -> None:
+    home: Home, stub: Stub, tmp_path: Path
+) -> None:
     repo = make_repo(tmp_path / "repo")
     marker = f"sleep 2{os.getpid() % 1000}.75"
     stub.scripts["crash"] = [
         Step([tool_use("Write", file_path="{cwd}/draft.txt", content="draft\n")]),
         # Only the first attempt's tool waits (its worktree ends in /a/1).
-        Step([tool_use("Bash", command=f'case "$PWD" in */a/1) {marker};; esac',
-                       description="wait")]),
+        Step(
+            [tool_use("Bash", command=f'case "$PWD" in */a/1) {marker};; esac', description="wait")]
+        ),
         Step([text("finished")]),
     ]
     make_coding_package(home)
-    ref = submit(home, f"""
+    ref = submit(
+        home,
+        f"""
         name: killed
         repo: {repo}
         tasks:
           - {{id: a, agent: c/coder, inputs: {{prompt: "[script:crash]"}}}}
-    """)
+    """,
+    )
     store = MissionStore(home)
     with engine_thread(home, missions={ref.id}):
         wait_for(lambda: _running(marker), 60, "claude's Bash tool to run")
@@ -278,12 +323,15 @@ def test_cancel_stops_claude_within_a_second(home: Home, stub: Stub, tmp_path: P
         Step([text("never")], pause=True),
     ]
     make_coding_package(home)
-    ref = submit(home, f"""
+    ref = submit(
+        home,
+        f"""
         name: cancelled
         repo: {repo}
         tasks:
           - {{id: a, agent: c/coder, inputs: {{prompt: "[script:wait]"}}}}
-    """)
+    """,
+    )
     store = MissionStore(home)
     with engine_thread(home, missions={ref.id}):
         wait_for(stub.paused.is_set, 60, "claude's second model call")
@@ -295,23 +343,29 @@ def test_cancel_stops_claude_within_a_second(home: Home, stub: Stub, tmp_path: P
         wait_for(lambda: store.locate(ref.id).state.value == "COMPLETED", 30, "the end")
     assert took < 1.0, f"claude outlived the cancel by {took:.2f} s"
     assert outcome(home, ref) == ("COMPLETED", "cancelled")
-    kept = json.loads((taskfiles.attempt_dir(store.locate(ref.id).path, "a", 1)
-                       / "workspace.json").read_text())
+    kept = json.loads(
+        (taskfiles.attempt_dir(store.locate(ref.id).path, "a", 1) / "workspace.json").read_text()
+    )
     assert kept["state"] == "wip" and git(repo, "show", f"{kept['branch']}:started.txt")
 
 
 def test_the_todo_sweep_example_fixes_each_todo_on_its_branch_and_merges_them(
-        home: Home, stub: Stub, tmp_path: Path) -> None:
+    home: Home, stub: Stub, tmp_path: Path
+) -> None:
     import yaml
 
-    repo = make_repo(tmp_path / "repo", {
-        "src/a.py": "# TODO [script:fix-a] add a greeting\n",
-        "src/b.py": "x = 1\n# TODO [script:fix-b] add a counter\n",
-        "README.md": "# demo\n"})
-    for name, file, old, new in (("fix-a", "src/a.py", "# TODO [script:fix-a] add a greeting",
-                                  "GREETING = 'hello'"),
-                                 ("fix-b", "src/b.py", "# TODO [script:fix-b] add a counter",
-                                  "COUNTER = 0")):
+    repo = make_repo(
+        tmp_path / "repo",
+        {
+            "src/a.py": "# TODO [script:fix-a] add a greeting\n",
+            "src/b.py": "x = 1\n# TODO [script:fix-b] add a counter\n",
+            "README.md": "# demo\n",
+        },
+    )
+    for name, file, old, new in (
+        ("fix-a", "src/a.py", "# TODO [script:fix-a] add a greeting", "GREETING = 'hello'"),
+        ("fix-b", "src/b.py", "# TODO [script:fix-b] add a counter", "COUNTER = 0"),
+    ):
         stub.scripts[name] = [
             Step([tool_use("Read", file_path="{cwd}/" + file)]),
             Step([tool_use("Edit", file_path="{cwd}/" + file, old_string=old, new_string=new)]),
@@ -322,8 +376,11 @@ def test_the_todo_sweep_example_fixes_each_todo_on_its_branch_and_merges_them(
     ref = submit(home, yaml.safe_dump(mission))
     with engine_thread(home, missions={ref.id}) as engine:
         # The reviewer's moment: both branches are done and the merge waits at its gate.
-        wait_for(lambda: gate_state(MissionStore(home).locate(ref.id).path, "merge") == "waiting",
-                 timeout=120, what="the merge waiting at its gate")
+        wait_for(
+            lambda: gate_state(MissionStore(home).locate(ref.id).path, "merge") == "waiting",
+            timeout=120,
+            what="the merge waiting at its gate",
+        )
         path = MissionStore(home).locate(ref.id).path
         assert taskfiles.read_result(path, "merge") is None
         actions.decide_task(MissionStore(home), ref.id, "merge", "approved")
@@ -343,7 +400,8 @@ def test_the_todo_sweep_example_fixes_each_todo_on_its_branch_and_merges_them(
 
 
 def test_a_timeout_stops_claude_and_everything_it_started(
-        home: Home, stub: Stub, tmp_path: Path) -> None:
+    home: Home, stub: Stub, tmp_path: Path
+) -> None:
     repo = make_repo(tmp_path / "repo")
     marker = f"sleep 1{os.getpid() % 1000}.25"
     stub.scripts["slow"] = [
@@ -351,12 +409,15 @@ def test_a_timeout_stops_claude_and_everything_it_started(
         Step([text("never")]),
     ]
     make_coding_package(home)
-    ref = submit(home, f"""
+    ref = submit(
+        home,
+        f"""
         name: timed out
         repo: {repo}
         tasks:
           - {{id: a, agent: c/coder, timeout: 8s, inputs: {{prompt: "[script:slow]"}}}}
-    """)
+    """,
+    )
 
     store = MissionStore(home)
     with engine_thread(home, missions={ref.id}):
@@ -369,16 +430,26 @@ def test_a_timeout_stops_claude_and_everything_it_started(
 
 
 def test_a_missing_claude_fails_the_attempt_saying_how_to_install_it(
-        home: Home, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    home: Home, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.delenv("HOUSTON_CLAUDE", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))  # no claude anywhere on it
-    make_coding_package(home, {"plain": CODER.format(extra="").replace(
-        "workspace: worktree\n", "").replace("name: coder", "name: plain")})
-    ref = submit(home, """
+    make_coding_package(
+        home,
+        {
+            "plain": CODER.format(extra="")
+            .replace("workspace: worktree\n", "")
+            .replace("name: coder", "name: plain")
+        },
+    )
+    ref = submit(
+        home,
+        """
         name: no claude
         tasks:
           - {id: a, agent: c/plain, inputs: {prompt: hello}}
-    """)
+    """,
+    )
     run_engine(home, ref)
     assert outcome(home, ref) == ("COMPLETED", "failed")
     state = taskfiles.read_state(MissionStore(home).locate(ref.id).path, "a")
@@ -386,23 +457,30 @@ def test_a_missing_claude_fails_the_attempt_saying_how_to_install_it(
 
 
 def test_a_retry_resumes_the_crashed_attempts_session_when_asked(
-        home: Home, stub: Stub, tmp_path: Path) -> None:
+    home: Home, stub: Stub, tmp_path: Path
+) -> None:
     repo = make_repo(tmp_path / "repo")
     marker = f"sleep 3{os.getpid() % 1000}.75"
     stub.scripts["resume"] = [
         Step([tool_use("Write", file_path="{cwd}/draft.txt", content="draft\n")]),
-        Step([tool_use("Bash", command=f'case "$PWD" in */a/1) {marker};; esac',
-                       description="wait")]),
+        Step(
+            [tool_use("Bash", command=f'case "$PWD" in */a/1) {marker};; esac', description="wait")]
+        ),
         Step([text("finished")]),
     ]
-    make_coding_package(home, {"resumer": CODER.format(extra="resume: true\n").replace(
-        "name: coder", "name: resumer")})
-    ref = submit(home, f"""
+    make_coding_package(
+        home,
+        {"resumer": CODER.format(extra="resume: true\n").replace("name: coder", "name: resumer")},
+    )
+    ref = submit(
+        home,
+        f"""
         name: resumed
         repo: {repo}
         tasks:
           - {{id: a, agent: c/resumer, inputs: {{prompt: "[script:resume]"}}}}
-    """)
+    """,
+    )
     store = MissionStore(home)
     with engine_thread(home, missions={ref.id}):
         wait_for(lambda: _running(marker), 60, "claude's Bash tool to run")
@@ -426,13 +504,22 @@ def test_max_turns_reaches_claude_code(home: Home, stub: Stub, tmp_path: Path) -
         Step([tool_use("Bash", command="echo two", description="two")]),
         Step([text("never")]),
     ]
-    make_coding_package(home, {"short": CODER.format(extra="maxTurns: 1\n").replace(
-        "workspace: worktree\n", "").replace("name: coder", "name: short")})
-    ref = submit(home, f"""
+    make_coding_package(
+        home,
+        {
+            "short": CODER.format(extra="maxTurns: 1\n")
+            .replace("workspace: worktree\n", "")
+            .replace("name: coder", "name: short")
+        },
+    )
+    ref = submit(
+        home,
+        f"""
         name: short
         tasks:
           - {{id: a, agent: c/short, inputs: {{prompt: "[script:turns]", cwd: "{tmp_path}"}}}}
-    """)
+    """,
+    )
     run_engine(home, ref)
     assert outcome(home, ref) == ("COMPLETED", "failed")
     state = taskfiles.read_state(MissionStore(home).locate(ref.id).path, "a")

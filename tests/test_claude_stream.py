@@ -25,9 +25,14 @@ from houston.runners.claude_stream import (
 
 
 def test_the_agents_claude_code_keys_become_its_flags() -> None:
-    agent = {"tools": "Read, Edit, Bash", "disallowedTools": ["WebFetch"], "model": "sonnet",
-             "permissionMode": "plan", "maxTurns": 7,
-             "mcpServers": {"docs": {"command": "docs-server", "args": []}}}
+    agent = {
+        "tools": "Read, Edit, Bash",
+        "disallowedTools": ["WebFetch"],
+        "model": "sonnet",
+        "permissionMode": "plan",
+        "maxTurns": 7,
+        "mcpServers": {"docs": {"command": "docs-server", "args": []}},
+    }
     argv = build_argv("/bin/claude", agent, "Be careful.\n", resume="abc")
     flags = dict(itertools.pairwise(argv))  # each flag with the word after it
     assert argv[:3] == ["/bin/claude", "-p", "--output-format"]
@@ -44,8 +49,11 @@ def test_the_agents_claude_code_keys_become_its_flags() -> None:
 
 
 def test_the_prompt_carries_inputs_needs_and_context() -> None:
-    prompt = build_prompt({"prompt": "Fix the TODO.", "file": "a.py"},
-                          {"scan": {"branch": "houston/m/tasks/scan/1"}}, "Small diffs.")
+    prompt = build_prompt(
+        {"prompt": "Fix the TODO.", "file": "a.py"},
+        {"scan": {"branch": "houston/m/tasks/scan/1"}},
+        "Small diffs.",
+    )
     assert prompt.startswith("Fix the TODO.")
     assert '"file": "a.py"' in prompt and "houston/m/tasks/scan/1" in prompt
     assert prompt.endswith("Mission context:\nSmall diffs.")
@@ -54,22 +62,32 @@ def test_the_prompt_carries_inputs_needs_and_context() -> None:
 
 def test_spend_is_counted_per_call_as_it_streams_then_set_to_claude_codes_totals() -> None:
     meter = Meter()
-    start = {"type": "message_start", "message": {
-        "id": "m1", "model": "claude-sonnet-4-5",
-        "usage": {"input_tokens": 1000, "cache_read_input_tokens": 500, "output_tokens": 1}}}
+    start = {
+        "type": "message_start",
+        "message": {
+            "id": "m1",
+            "model": "claude-sonnet-4-5",
+            "usage": {"input_tokens": 1000, "cache_read_input_tokens": 500, "output_tokens": 1},
+        },
+    }
     assert meter.on_stream_event(start) == (1501, pytest.approx((1500 * 3 + 15) / 1e6))
     delta = {"type": "message_delta", "usage": {"output_tokens": 101}}
     assert meter.on_stream_event(delta) == (100, pytest.approx(100 * 15 / 1e6))
     assert meter.on_stream_event({"type": "content_block_delta"}) == (0, 0.0)
-    tokens, cost = meter.on_result({"usage": {"input_tokens": 1500, "output_tokens": 101},
-                                    "total_cost_usd": 0.01})
+    tokens, cost = meter.on_result(
+        {"usage": {"input_tokens": 1500, "output_tokens": 101}, "total_cost_usd": 0.01}
+    )
     assert tokens == 0 and meter.reported_cost == 0.01 and cost == pytest.approx(0.01 - 0.006015)
 
 
 def test_a_long_answer_is_counted_while_it_streams() -> None:
     meter = Meter()
-    meter.on_stream_event({"type": "message_start", "message": {
-        "id": "m1", "model": "claude-haiku-4-5", "usage": {"input_tokens": 10}}})
+    meter.on_stream_event(
+        {
+            "type": "message_start",
+            "message": {"id": "m1", "model": "claude-haiku-4-5", "usage": {"input_tokens": 10}},
+        }
+    )
     small = {"type": "content_block_delta", "delta": {"type": "text_delta", "text": "x" * 100}}
     assert meter.on_stream_event(small) == (0, 0.0)  # under one reporting step
     big = {"type": "content_block_delta", "delta": {"type": "text_delta", "text": "x" * 400}}
@@ -88,41 +106,73 @@ def test_unknown_models_are_priced_as_the_dearest() -> None:
 
 def test_tool_uses_pair_with_their_results() -> None:
     tools = Tools(cwd="/w/t")
-    lines = tools.started({"message": {"content": [
-        {"type": "text", "text": "hi"},
-        {"type": "tool_use", "id": "u1", "name": "Edit", "input": {"file_path": "/w/t/a.py"}},
-        {"type": "tool_use", "id": "u2", "name": "Bash", "input": {"command": "make\ntest"}}]}},
-        now=10.0)
+    lines = tools.started(
+        {
+            "message": {
+                "content": [
+                    {"type": "text", "text": "hi"},
+                    {
+                        "type": "tool_use",
+                        "id": "u1",
+                        "name": "Edit",
+                        "input": {"file_path": "/w/t/a.py"},
+                    },
+                    {
+                        "type": "tool_use",
+                        "id": "u2",
+                        "name": "Bash",
+                        "input": {"command": "make\ntest"},
+                    },
+                ]
+            }
+        },
+        now=10.0,
+    )
     assert lines == ["tool Edit: a.py", "tool Bash: make test"]
-    calls = tools.finished({"message": {"content": [
-        {"type": "tool_result", "tool_use_id": "u2", "is_error": True},
-        {"type": "tool_result", "tool_use_id": "u1"}]}}, now=10.25)
+    calls = tools.finished(
+        {
+            "message": {
+                "content": [
+                    {"type": "tool_result", "tool_use_id": "u2", "is_error": True},
+                    {"type": "tool_result", "tool_use_id": "u1"},
+                ]
+            }
+        },
+        now=10.25,
+    )
     assert [c.to_dict() for c in calls] == [
         {"tool": "Bash", "summary": "make test", "outcome": "error", "duration_ms": 250},
-        {"tool": "Edit", "summary": "a.py", "outcome": "ok", "duration_ms": 250}]
+        {"tool": "Edit", "summary": "a.py", "outcome": "ok", "duration_ms": 250},
+    ]
     assert summarize("Grep", {"pattern": "TODO"}) == "TODO"
     assert len(summarize("Write", {"content": "x" * 999})) == 200
 
 
 def test_log_lines_and_live_text() -> None:
     assert log_line({"type": "stream_event", "event": {}}) is None
-    assert log_line({"type": "result", "subtype": "success", "num_turns": 2,
-                     "total_cost_usd": 0.5}) == "result: success after 2 turns, cost $0.5000"
+    assert (
+        log_line({"type": "result", "subtype": "success", "num_turns": 2, "total_cost_usd": 0.5})
+        == "result: success after 2 turns, cost $0.5000"
+    )
     live = LiveText()
-    events = [{"type": "message_start", "message": {"usage": {"input_tokens": 9}}},
-              {"type": "content_block_start", "index": 0, "content_block": {"type": "text"}},
-              {"type": "content_block_delta", "index": 0,
-               "delta": {"type": "text_delta", "text": "Do"}},
-              {"type": "content_block_delta", "index": 0,
-               "delta": {"type": "text_delta", "text": "ne"}},
-              {"type": "content_block_stop", "index": 0},
-              {"type": "content_block_start", "index": 1, "content_block": {"type": "tool_use"}},
-              {"type": "content_block_stop", "index": 1},
-              {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
-               "usage": {"output_tokens": 2}}]
+    events = [
+        {"type": "message_start", "message": {"usage": {"input_tokens": 9}}},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text"}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Do"}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "ne"}},
+        {"type": "content_block_stop", "index": 0},
+        {"type": "content_block_start", "index": 1, "content_block": {"type": "tool_use"}},
+        {"type": "content_block_stop", "index": 1},
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn"},
+            "usage": {"output_tokens": 2},
+        },
+    ]
     assert "".join(live.text_of(e) for e in events) == (
         "model call: 9 input tokens\nassistant: Done\n"
-        "model call ended (end_turn): 2 output tokens\n")
+        "model call ended (end_turn): 2 output tokens\n"
+    )
 
 
 def test_a_missing_claude_says_how_to_install_it(tmp_path: Path) -> None:
@@ -143,24 +193,39 @@ def _session(result: dict[str, Any] | None) -> Session:
 
 
 def _job(tmp_path: Path, agent: dict[str, Any]) -> Job:
-    return Job(mission_id="m", task_id="t", attempt=1, agent_ref="p/a", agent=agent, prompt="",
-               package_dir=str(tmp_path), inputs={}, mission_dir=str(tmp_path),
-               attempt_dir=str(tmp_path))
+    return Job(
+        mission_id="m",
+        task_id="t",
+        attempt=1,
+        agent_ref="p/a",
+        agent=agent,
+        prompt="",
+        package_dir=str(tmp_path),
+        inputs={},
+        mission_dir=str(tmp_path),
+        attempt_dir=str(tmp_path),
+    )
 
 
 def test_the_final_result_becomes_the_outcome(tmp_path: Path) -> None:
     done = {"result": "ok", "session_id": "s", "num_turns": 2, "total_cost_usd": 0.1}
     assert outcome_of(_job(tmp_path, {}), _session(done), 0).result == {
-        "text": "ok", "session_id": "s", "num_turns": 2, "cost": 0.1}
+        "text": "ok",
+        "session_id": "s",
+        "num_turns": 2,
+        "cost": 0.1,
+    }
     as_json = {"result": '```json\n{"fixed": 3}\n```'}
     assert outcome_of(_job(tmp_path, {"output": "json"}), _session(as_json), 0).result == {
-        "fixed": 3}
+        "fixed": 3
+    }
     not_json = outcome_of(_job(tmp_path, {"output": "json"}), _session({"result": "no"}), 0)
     assert not not_json.ok and "not a JSON object" in str(not_json.error)
     killed = outcome_of(_job(tmp_path, {}), _session(None), -9)
     assert killed.signal == 9 and not killed.ok
-    failed = outcome_of(_job(tmp_path, {}), _session({"is_error": True,
-                                                      "subtype": "error_max_turns"}), 1)
+    failed = outcome_of(
+        _job(tmp_path, {}), _session({"is_error": True, "subtype": "error_max_turns"}), 1
+    )
     assert not failed.ok and "error_max_turns" in str(failed.error)
 
 

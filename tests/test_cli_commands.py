@@ -18,7 +18,11 @@ pytestmark = pytest.mark.process
 def test_help_of_every_command(name: str, tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "houston", name, "--help"],
-        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        cwd=tmp_path,
         env={**os.environ, "HOUSTON_HOME": str(tmp_path / ".houston")},
     )
     assert done.returncode == 0, done.stderr
@@ -27,11 +31,16 @@ def test_help_of_every_command(name: str, tmp_path: Path) -> None:
     assert not (tmp_path / ".houston").exists()
 
 
-def test_version_is_answered_before_click_loads_and_says_what_click_would(
-        tmp_path: Path) -> None:
+def test_version_is_answered_before_click_loads_and_says_what_click_would(tmp_path: Path) -> None:
     def run(*argv: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, *argv], capture_output=True, text=True,
-                              timeout=60, stdin=subprocess.DEVNULL, cwd=tmp_path)
+        return subprocess.run(
+            [sys.executable, *argv],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+            cwd=tmp_path,
+        )
 
     fast = run("-X", "importtime", "-m", "houston", "--version")
     assert fast.returncode == 0, fast.stderr

@@ -58,8 +58,12 @@ print(os.getpid())
 def houston(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "houston", *args],
-        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
-        env={**os.environ, "HOUSTON_HOME": str(root)}, cwd=root.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "HOUSTON_HOME": str(root)},
+        cwd=root.parent,
     )
 
 
@@ -113,8 +117,13 @@ def test_a_missing_home_warns_how_to_create_it_and_a_file_fails(tmp_path: Path) 
 @pytest.mark.process
 def test_a_dead_engine_and_its_mission_are_warned_about(home: Home) -> None:
     ref = actions.submit(MissionStore(home), MISSION, "left.yaml")
-    crashed = subprocess.run([sys.executable, "-c", CRASHED_ENGINE, str(home.root), ref.id],
-                             capture_output=True, text=True, timeout=60, check=True)
+    crashed = subprocess.run(
+        [sys.executable, "-c", CRASHED_ENGINE, str(home.root), ref.id],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     dead_pid = int(crashed.stdout)
     me = my_identity().encode()
     fsio.write_json_atomic(home.run / f"engine-{me['pid']}.json", {**me, "workers": 1})
@@ -168,8 +177,12 @@ def test_a_dependency_that_does_not_import_fails_with_the_install_line(home: Hom
         "main()\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", blocker], capture_output=True, text=True, timeout=60,
-        stdin=subprocess.DEVNULL, env={**os.environ, "HOUSTON_HOME": str(home.root)},
+        [sys.executable, "-c", blocker],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "HOUSTON_HOME": str(home.root)},
     )
     assert done.returncode == 1, done.stdout + done.stderr
     found = line(done.stdout, "dependencies")
@@ -192,11 +205,18 @@ def test_judges_and_report() -> None:
     assert judge_inotify(524288).level == "ok"
     where = Path("/h")
     assert [judge_disk(n, where).level for n in (LOW_DISK, LOW_DISK - 1, FULL_DISK - 1)] == [
-        "ok", "warn", "fail"]
+        "ok",
+        "warn",
+        "fail",
+    ]
     good = Finding("a", "ok", "fine")
     warn = Finding("bee", "warn", "meh", "do x")
     assert exit_code([good, warn]) == 0
     assert exit_code([good, Finding("c", "fail", "bad", "do y")]) == 1
     assert format_report([good, warn]).splitlines() == [
-        "ok    a    fine", "warn  bee  meh", "           fix: do x", "0 failed, 1 warning(s)"]
+        "ok    a    fine",
+        "warn  bee  meh",
+        "           fix: do x",
+        "0 failed, 1 warning(s)",
+    ]
     assert format_report([good]).endswith("all good")

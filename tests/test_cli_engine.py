@@ -51,8 +51,10 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path: Path) -> None:
 
 def test_a_gated_mission_without_a_terminal_needs_approve(home: Home, tmp_path: Path) -> None:
     mission = tmp_path / "gated.yaml"
-    mission.write_text("name: gated\ngate: approve\ntasks:\n"
-                       "  - {id: x, agent: core/shell, inputs: {command: 'true'}}\n")
+    mission.write_text(
+        "name: gated\ngate: approve\ntasks:\n"
+        "  - {id: x, agent: core/shell, inputs: {command: 'true'}}\n"
+    )
     refused = cli("--home", str(home.root), "run", str(mission), "--no-ui")
     assert refused.code == 2 and "--approve" in refused.err
     assert MissionStore(home).list() == []
@@ -69,8 +71,11 @@ def test_recover_json_reports_nothing_on_a_clean_home(home: Home) -> None:
 def test_serve_stops_cleanly_on_sigterm_and_hands_missions_back(home: Home) -> None:
     from houston import actions
 
-    ref = actions.submit(MissionStore(home), b"name: s\ntasks:\n  - {id: a, agent: core/shell, "
-                         b"inputs: {command: 'sleep 30'}}\n", "s.yaml")
+    ref = actions.submit(
+        MissionStore(home),
+        b"name: s\ntasks:\n  - {id: a, agent: core/shell, inputs: {command: 'sleep 30'}}\n",
+        "s.yaml",
+    )
     serve = houston_process(home, "serve", "--no-ui", "--workers", "1")
     try:
         agent = home.mission_dir(MissionState.EXECUTING, ref.id) / "tasks/a/attempts/1/agent.json"
@@ -91,12 +96,15 @@ def test_serve_stops_cleanly_on_sigterm_and_hands_missions_back(home: Home) -> N
 
 
 @pytest.mark.parametrize("presses", [1, 2])
-def test_ctrl_c_cancels_the_run_and_stops_its_agents(home: Home, tmp_path: Path,
-                                                     presses: int) -> None:
+def test_ctrl_c_cancels_the_run_and_stops_its_agents(
+    home: Home, tmp_path: Path, presses: int
+) -> None:
     mission = tmp_path / "slow.yaml"
     # The agent ignores SIGTERM: one Ctrl-C waits out the grace, two force it at once.
-    mission.write_text("name: slow\ntasks:\n  - {id: a, agent: core/shell, "
-                       "inputs: {command: \"trap '' TERM; sleep 30\"}}\n")
+    mission.write_text(
+        "name: slow\ntasks:\n  - {id: a, agent: core/shell, "
+        "inputs: {command: \"trap '' TERM; sleep 30\"}}\n"
+    )
     run = houston_process(home, "run", str(mission), "--no-ui", "--workers", "1")
     try:
         store = MissionStore(home)
@@ -136,11 +144,23 @@ def test_run_on_a_terminal_shows_live_progress_and_the_dashboard(home: Home) -> 
     import time
 
     main, child = pty.openpty()
-    argv = [sys.executable, "-m", "houston", "--home", str(home.root), "run", HELLO,
-            "--port", "0", "--workers", "2"]
+    argv = [
+        sys.executable,
+        "-m",
+        "houston",
+        "--home",
+        str(home.root),
+        "run",
+        HELLO,
+        "--port",
+        "0",
+        "--workers",
+        "2",
+    ]
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=child, env=env, text=True) as proc:
+    with subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=child, env=env, text=True
+    ) as proc:
         os.close(child)
         screen = b""
         deadline = time.monotonic() + 60

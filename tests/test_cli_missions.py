@@ -135,8 +135,9 @@ def test_submit_refuses_an_agent_its_installed_package_lacks(root: Path, tmp_pat
     assert run(["package", "install", str(folder)], root)[0] == 0
     before = tree_hash(root)
     path = tmp_path / "typo.yaml"
-    path.write_text("name: typo\ntasks:\n  - id: a\n    agent: core/shell\n"
-                    "  - id: b\n    agent: alpha/helo\n")
+    path.write_text(
+        "name: typo\ntasks:\n  - id: a\n    agent: core/shell\n  - id: b\n    agent: alpha/helo\n"
+    )
     code, out, err = run(["submit", str(path)], root)
     assert code == 2 and out == "" and "Traceback" not in err
     assert "typo.yaml:6:12" in err and "agent 'alpha/helo'" in err

@@ -43,8 +43,17 @@ def test_parse_age() -> None:
 
 
 def test_format_event_is_one_readable_line() -> None:
-    line = format_event({"id": 7, "ts": 0, "type": "usage", "mission": "m", "task": "t",
-                         "attempt": 2, "data": {"tokens": 3}})
+    line = format_event(
+        {
+            "id": 7,
+            "ts": 0,
+            "type": "usage",
+            "mission": "m",
+            "task": "t",
+            "attempt": 2,
+            "data": {"tokens": 3},
+        }
+    )
     assert line.split() == ["7", "00:00:00.000", "usage", "m/t#2", '{"tokens":3}']
 
 
@@ -66,7 +75,9 @@ def test_events_prints_filters_and_resumes(home: Home) -> None:
 def test_events_refuses_a_home_that_does_not_exist(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "houston", "--home", str(tmp_path / "nowhere"), "events"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 2
     assert "no Houston home" in done.stderr

@@ -89,8 +89,9 @@ def test_running_ready_tasks_in_any_order_finishes_a_chain_dag(n: int, rnd: obje
     import random
 
     assert isinstance(rnd, random.Random)
-    nodes = [Node(f"t{i}", tuple(f"t{j}" for j in range(i) if rnd.random() < 0.3))
-             for i in range(n)]
+    nodes = [
+        Node(f"t{i}", tuple(f"t{j}" for j in range(i) if rnd.random() < 0.3)) for i in range(n)
+    ]
     assert dag.find_cycle(dag.effective_needs(nodes)) is None
     states = {node.id: PENDING for node in nodes}
     order: list[str] = []
@@ -114,15 +115,22 @@ def test_releasing_tasks_one_by_one_gives_the_same_ready_set_as_a_rescan(
     import random
 
     assert isinstance(rnd, random.Random)
-    nodes = [Node(f"t{i}", tuple(f"t{j}" for j in range(i) if rnd.random() < 0.3),
-                  initializer=i == 0 and rnd.random() < 0.5) for i in range(n)]
+    nodes = [
+        Node(
+            f"t{i}",
+            tuple(f"t{j}" for j in range(i) if rnd.random() < 0.3),
+            initializer=i == 0 and rnd.random() < 0.5,
+        )
+        for i in range(n)
+    ]
     needs = dag.effective_needs(nodes)
     states = {node.id: PENDING for node in nodes}
     dependents, blocked = dag.dependents(needs), dag.unmet(needs, states)
     known = {t for t, count in blocked.items() if count == 0}
     for _ in range(n):
         assert sorted(known - {t for t, s in states.items() if s == SUCCEEDED}) == sorted(
-            dag.ready(nodes, states))
+            dag.ready(nodes, states)
+        )
         pick = rnd.choice(dag.ready(nodes, states))
         states[pick] = SUCCEEDED
         known.update(dag.release(pick, dependents, blocked))

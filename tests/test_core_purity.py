@@ -9,11 +9,29 @@ import houston.core
 
 CORE = Path(houston.core.__file__).parent
 # Standard modules a pure decision may use; anything else has to be argued for here.
-ALLOWED = {"__future__", "collections", "collections.abc", "dataclasses", "datetime", "enum",
-           "decimal", "errno", "re", "string", "typing", "unicodedata",
-           # Text in, data out: encoding JSON, and the parsing and validation libraries
-           # the mission YAML goes through (given text, never a file).
-           "json", "math", "difflib", "types", "yaml", "pydantic", "pydantic_core"}
+ALLOWED = {
+    "__future__",
+    "collections",
+    "collections.abc",
+    "dataclasses",
+    "datetime",
+    "enum",
+    "decimal",
+    "errno",
+    "re",
+    "string",
+    "typing",
+    "unicodedata",
+    # Text in, data out: encoding JSON, and the parsing and validation libraries
+    # the mission YAML goes through (given text, never a file).
+    "json",
+    "math",
+    "difflib",
+    "types",
+    "yaml",
+    "pydantic",
+    "pydantic_core",
+}
 FORBIDDEN_CALLS = {"open", "print", "input", "exec", "eval", "__import__"}
 FORBIDDEN_ATTRIBUTES = {"now", "utcnow", "today", "time", "monotonic"}  # clocks come in
 

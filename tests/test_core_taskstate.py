@@ -25,16 +25,24 @@ def test_a_reader_sees_result_then_lock_then_state_file() -> None:
 
 @pytest.mark.parametrize(
     ("saved", "expected"),
-    [("failed", "failed"), ("cancelled", "cancelled"), ("skipped", "skipped"),
-     ("running", "pending"), ("waiting", "pending"), ("pending", "pending"),
-     ("succeeded", "pending"), (None, "pending")],
+    [
+        ("failed", "failed"),
+        ("cancelled", "cancelled"),
+        ("skipped", "skipped"),
+        ("running", "pending"),
+        ("waiting", "pending"),
+        ("pending", "pending"),
+        ("succeeded", "pending"),
+        (None, "pending"),
+    ],
 )
 def test_an_engine_resumes_only_failures_and_results(saved: object, expected: str) -> None:
     """Only result.json proves a success; a running or gated task starts over as pending."""
     state = state_from_records(has_result=False, locked=True, saved=saved, resuming=True)
     assert state == expected
     assert state_from_records(has_result=True, locked=False, saved=saved, resuming=True) == (
-        "succeeded")
+        "succeeded"
+    )
 
 
 @pytest.mark.parametrize("junk", ["", "bogus", 3, ["failed"], {"state": "failed"}])
@@ -44,20 +52,48 @@ def test_a_state_that_is_no_task_state_reads_as_pending(junk: object) -> None:
 
 def test_states_are_the_strings_written_in_the_files() -> None:
     assert [s.value for s in TaskState] == [
-        "pending", "waiting", "running", "succeeded", "failed", "cancelled", "skipped"]
+        "pending",
+        "waiting",
+        "running",
+        "succeeded",
+        "failed",
+        "cancelled",
+        "skipped",
+    ]
     assert f"{TaskState.FAILED}" == "failed" and ExitReason.CRASHED == "crashed"
 
 
-def settle(reason: str, error: str | None = "boom", *, failures: int = 0, crashes: int = 0,
-           retries: int = 2, cap: int = 3) -> tuple[object, ...]:
-    d = settle_attempt(reason, error, failures=failures, crashes=crashes, retries=retries,
-                       crash_cap=cap, backoff_base=0.5)
+def settle(
+    reason: str,
+    error: str | None = "boom",
+    *,
+    failures: int = 0,
+    crashes: int = 0,
+    retries: int = 2,
+    cap: int = 3,
+) -> tuple[object, ...]:
+    d = settle_attempt(
+        reason,
+        error,
+        failures=failures,
+        crashes=crashes,
+        retries=retries,
+        crash_cap=cap,
+        backoff_base=0.5,
+    )
     return (d.state, d.failures, d.crashes, d.error, d.keeps_error, d.delay, d.crash_capped)
 
 
 def test_a_success_is_accepted_and_counts_nothing() -> None:
     assert settle(ExitReason.SUCCEEDED, None, failures=1, crashes=2) == (
-        "succeeded", 1, 2, None, False, 0.0, False)
+        "succeeded",
+        1,
+        2,
+        None,
+        False,
+        0.0,
+        False,
+    )
 
 
 def test_failures_use_up_retries_with_backoff_then_fail() -> None:
@@ -97,15 +133,36 @@ def test_crashes_do_not_use_retries_but_the_crash_cap_stops_a_loop() -> None:
 
 def test_an_interruption_is_never_the_tasks_fault() -> None:
     assert settle(ExitReason.INTERRUPTED, failures=2, crashes=3, retries=0, cap=0) == (
-        "pending", 2, 3, None, True, 0.0, False)
+        "pending",
+        2,
+        3,
+        None,
+        True,
+        0.0,
+        False,
+    )
 
 
 def test_cancel_and_budget_stop_end_the_task_without_retry() -> None:
     assert settle(ExitReason.CANCELLED) == ("cancelled", 0, 0, "cancelled", False, 0.0, False)
     assert settle(ExitReason.BUDGET_EXCEEDED, None) == (
-        "failed", 0, 0, "budget exceeded", False, 0.0, False)
+        "failed",
+        0,
+        0,
+        "budget exceeded",
+        False,
+        0.0,
+        False,
+    )
     assert settle(ExitReason.BUDGET_EXCEEDED, "over 10 tokens") == (
-        "failed", 0, 0, "over 10 tokens", False, 0.0, False)
+        "failed",
+        0,
+        0,
+        "over 10 tokens",
+        False,
+        0.0,
+        False,
+    )
 
 
 def test_the_crash_cap_is_the_tasks_else_the_missions_else_the_engines() -> None:
@@ -115,10 +172,17 @@ def test_the_crash_cap_is_the_tasks_else_the_missions_else_the_engines() -> None
     assert crash_cap_of(None, None, 3) == 3
 
 
-def ended(ok: bool = False, stop: str | None = None, *, died: bool = False,
-          signalled: bool = False, environment: bool = False) -> str:
-    return exit_reason(ok=ok, stop_reason=stop, worker_died=died, signalled=signalled,
-                       environment=environment)
+def ended(
+    ok: bool = False,
+    stop: str | None = None,
+    *,
+    died: bool = False,
+    signalled: bool = False,
+    environment: bool = False,
+) -> str:
+    return exit_reason(
+        ok=ok, stop_reason=stop, worker_died=died, signalled=signalled, environment=environment
+    )
 
 
 def test_an_attempt_that_succeeded_wins_over_a_late_cancel_but_not_a_timeout() -> None:

@@ -16,8 +16,12 @@ from houston.home.layout import Home
 from houston.home.store import MissionStore
 from houston.pkg.manifest import read_manifest
 
-CLASSIFICATION = {"category": "billing", "urgency": "high", "sentiment": "angry",
-                  "summary": "The invoice charges the customer twice."}
+CLASSIFICATION = {
+    "category": "billing",
+    "urgency": "high",
+    "sentiment": "angry",
+    "summary": "The invoice charges the customer twice.",
+}
 
 
 def user_json(body: dict[str, Any]) -> dict[str, Any]:
@@ -37,19 +41,41 @@ def answer(body: dict[str, Any], number: int) -> dict[str, Any]:
         reply = f"Dear {inputs['customer']}, sorry: we are fixing your {category} problem."
         if "third time" in inputs["ticket"]:
             reply += " Full refund today!"
-        return text(json.dumps({"category": category, "reply": reply,
-                                "next_step": f"{category} team checks the invoice"}))
+        return text(
+            json.dumps(
+                {
+                    "category": category,
+                    "reply": reply,
+                    "next_step": f"{category} team checks the invoice",
+                }
+            )
+        )
     if system.startswith("You decide on escalation"):
         c = inputs["classification"]
         # A model that misses the rule: the report must escalate anyway.
         copied = {key: c[key] for key in ("category", "urgency", "sentiment")}
-        return text(json.dumps({**copied, "escalate": False, "team": None,
-                                "reason": f"a {c['category']} ticket the draft answers "
-                                          f"({c['urgency']}, {c['sentiment']})"}))
+        return text(
+            json.dumps(
+                {
+                    **copied,
+                    "escalate": False,
+                    "team": None,
+                    "reason": f"a {c['category']} ticket the draft answers "
+                    f"({c['urgency']}, {c['sentiment']})",
+                }
+            )
+        )
     if system.startswith("You handle refunds"):
         amount = min(float(inputs["amount"]), 100)
-        return text(json.dumps({"action": "refund", "amount": amount,
-                                "reason": f"{inputs['classification']['category']} error"}))
+        return text(
+            json.dumps(
+                {
+                    "action": "refund",
+                    "amount": amount,
+                    "reason": f"{inputs['classification']['category']} error",
+                }
+            )
+        )
     if system.startswith("You plan the follow-up"):
         team = inputs["escalation"]["team"] or "us"
         return text(json.dumps({"send_after": "2d", "message": f"{team} fixed it?"}))
@@ -74,21 +100,35 @@ def test_resolve_ticket_leaves_a_report_that_uses_the_classification(
 ) -> None:
     assert cli("--home", str(home.root), "package", "install", "customer-service@^1.2").code == 0
     with ScriptedLLM(answer) as llm:
-        result = cli("--home", str(home.root), "run", "customer-service/resolve-ticket",
-                     "--set", "ticket=My invoice is wrong: you charged me twice!",
-                     "--set", "customer=Ada", "--set", "ticket_id=T-42", "--no-ui",
-                     env={"HOUSTON_LLM_BASE_URL": llm.url})
+        result = cli(
+            "--home",
+            str(home.root),
+            "run",
+            "customer-service/resolve-ticket",
+            "--set",
+            "ticket=My invoice is wrong: you charged me twice!",
+            "--set",
+            "customer=Ada",
+            "--set",
+            "ticket_id=T-42",
+            "--no-ui",
+            env={"HOUSTON_LLM_BASE_URL": llm.url},
+        )
     assert result.code == 0, result.err
     assert len(llm.requests) == 3
     _, draft, escalate = llm.requests
     assert "## Pattern: empathetic-resolution" in draft["messages"][0]["content"]
     assert "signature: The Example Co support team" in draft["messages"][0]["content"]
-    assert "## Results of the tasks this one needs\n\n### classify" in (
-        draft["messages"][1]["content"])
-    assert "Support desk of Example Co; ticket T-42 from Ada." in (
-        escalate["messages"][1]["content"])
-    assert user_json(escalate)["draft_reply"].startswith("Dear Ada, sorry: we are fixing your "
-                                                        "billing problem.")
+    assert (
+        "## Results of the tasks this one needs\n\n### classify"
+        in (draft["messages"][1]["content"])
+    )
+    assert (
+        "Support desk of Example Co; ticket T-42 from Ada." in (escalate["messages"][1]["content"])
+    )
+    assert user_json(escalate)["draft_reply"].startswith(
+        "Dear Ada, sorry: we are fixing your billing problem."
+    )
     (ref,) = MissionStore(home).list()
     report = (ref.path / "outputs" / "ticket-t-42.md").read_text()
     assert "# Ticket T-42: The invoice charges the customer twice." in report
@@ -112,9 +152,20 @@ def test_handle_escalation_compensates_within_the_rules_and_plans_the_follow_up(
 ) -> None:
     assert cli("--home", str(home.root), "package", "install", "customer-service@^1.2").code == 0
     with ScriptedLLM(answer) as llm:
-        result = cli("--home", str(home.root), "run", "customer-service/handle-escalation",
-                     "--set", "ticket=Charged twice, third time I write!", "--set", "amount=250",
-                     "--set", "ticket_id=T-7", "--no-ui", env={"HOUSTON_LLM_BASE_URL": llm.url})
+        result = cli(
+            "--home",
+            str(home.root),
+            "run",
+            "customer-service/handle-escalation",
+            "--set",
+            "ticket=Charged twice, third time I write!",
+            "--set",
+            "amount=250",
+            "--set",
+            "ticket_id=T-7",
+            "--no-ui",
+            env={"HOUSTON_LLM_BASE_URL": llm.url},
+        )
     assert result.code == 0, result.err
     assert len(llm.requests) == 5
     (ref,) = MissionStore(home).list()
@@ -132,13 +183,16 @@ def test_the_report_says_when_a_step_did_not_follow_the_classification() -> None
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
-        "customer_service_report", bundled_dir() / "customer-service" / "customer_service.py")
+        "customer_service_report", bundled_dir() / "customer-service" / "customer_service.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.followed({"category": "billing"}, CLASSIFICATION) == (
-        "category billing (as classified)")
+        "category billing (as classified)"
+    )
     assert module.followed({"category": "technical", "urgency": "high"}, CLASSIFICATION) == (
         "category technical, urgency high - differs from the classification's category "
-        "billing: check it")
+        "billing: check it"
+    )
     assert module.followed({}, CLASSIFICATION).startswith("does not say")

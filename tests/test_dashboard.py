@@ -61,14 +61,26 @@ def set_task(path: Path, task: str, state: str, attempt: int, worker: int | None
     fsio.write_json_atomic(folder / "spec.json", {"id": task, "agent": "core/shell"})
     if state == "running":  # as a worker holds it: the lock names the attempt and slot
         (folder / "lock").mkdir(exist_ok=True)
-        fsio.write_json_atomic(folder / "lock" / "owner.json",
-                               {"pid": os.getpid(), "nonce": "n", "attempt": attempt,
-                                "slot": worker, "since": "2026-01-01T00:00:00Z"})
+        fsio.write_json_atomic(
+            folder / "lock" / "owner.json",
+            {
+                "pid": os.getpid(),
+                "nonce": "n",
+                "attempt": attempt,
+                "slot": worker,
+                "since": "2026-01-01T00:00:00Z",
+            },
+        )
         return
     fsio.write_json_atomic(
         folder / "state.json",
-        {"state": state, "attempt": attempt, "updated": "2026-01-01T00:00:00Z",
-         "error": None, "worker": worker},
+        {
+            "state": state,
+            "attempt": attempt,
+            "updated": "2026-01-01T00:00:00Z",
+            "error": None,
+            "worker": worker,
+        },
     )
 
 
@@ -98,16 +110,25 @@ def test_a_mission_moves_live_and_is_approved_with_the_button(
     expect(page.locator("#count-EXECUTING")).to_have_text("executing 1")
 
     set_task(ref.path, "fetch", "running", 1, 1)
-    log.append("task.state", mission=mission, task="fetch", attempt=1,
-               data={"state": "running"})
+    log.append("task.state", mission=mission, task="fetch", attempt=1, data={"state": "running"})
     expect(page.locator('tr[data-task="fetch"] td.s-running')).to_be_visible(timeout=WAIT_MS)
     expect(page.locator(".slot[data-busy=true]")).to_contain_text("fetch")
 
     for i in range(3):
-        log.append("attempt.log", mission=mission, task="fetch", attempt=1,
-                   data={"stream": "stdout", "line": f"fetched page {i}"})
-        log.append("resource", mission=mission, task="fetch", attempt=1,
-                   data={"cpu": 20.0 + 30 * i, "rss": (40 + 5 * i) * 1048576})
+        log.append(
+            "attempt.log",
+            mission=mission,
+            task="fetch",
+            attempt=1,
+            data={"stream": "stdout", "line": f"fetched page {i}"},
+        )
+        log.append(
+            "resource",
+            mission=mission,
+            task="fetch",
+            attempt=1,
+            data={"cpu": 20.0 + 30 * i, "rss": (40 + 5 * i) * 1048576},
+        )
         expect(page.locator("#log")).to_contain_text(f"fetched page {i}", timeout=WAIT_MS)
     cpu_now = page.locator('.series[data-series="fetch#1"] .cpu-now')
     expect(cpu_now).to_have_text("80 %", timeout=WAIT_MS)
@@ -175,8 +196,18 @@ def test_a_real_engine_runs_an_approved_mission_live(page: Any, home: Home) -> N
     from playwright.sync_api import expect
 
     mission = submit(MissionStore(home), ENGINE_MISSION, "mission.yaml").id
-    argv = [sys.executable, "-m", "houston", "--home", str(home.root), "serve",
-            "--port", "0", "--workers", "2"]
+    argv = [
+        sys.executable,
+        "-m",
+        "houston",
+        "--home",
+        str(home.root),
+        "serve",
+        "--port",
+        "0",
+        "--workers",
+        "2",
+    ]
     with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as proc:
         try:
             assert proc.stdout is not None
@@ -196,7 +227,8 @@ def test_a_real_engine_runs_an_approved_mission_live(page: Any, home: Home) -> N
             shot(page, "engine-running")
             # A running task shows its elapsed time and a running bar on its worker's lane.
             expect(page.locator('tr[data-task="slow"] td.elapsed')).to_contain_text(
-                "so far", timeout=WAIT_MS)
+                "so far", timeout=WAIT_MS
+            )
             expect(page.locator('#timeline a[data-task="slow"] rect.r-running')).to_have_count(1)
             # The card of the open mission follows its tasks while it runs, and the
             # wall-time gauge moves with the clock.
@@ -205,11 +237,14 @@ def test_a_real_engine_runs_an_approved_mission_live(page: Any, home: Home) -> N
             page.wait_for_function(
                 """() => [...document.querySelectorAll('#gauges .gauge')].some((g) =>
                      g.textContent.startsWith('Wall time') && parseFloat(
-                       g.querySelector('.muted').textContent) >= 1.5)""", timeout=WAIT_MS)
+                       g.querySelector('.muted').textContent) >= 1.5)""",
+                timeout=WAIT_MS,
+            )
             expect(card).to_contain_text("succeeded", timeout=20_000)
             expect(page.locator("#log")).to_contain_text("tick 4")
             expect(page.locator('tr[data-task="after"] td.s-succeeded')).to_be_visible(
-                timeout=WAIT_MS)
+                timeout=WAIT_MS
+            )
             shot(page, "engine-done")
         finally:
             proc.terminate()

@@ -30,38 +30,73 @@ DONE = {"state": "COMPLETED", "usage": {"tokens": 5210, "cost": 0.2}}
 
 
 def moved(reason: str, **detail: object) -> list[dict[str, object]]:
-    return [{"to": "COMPLETED", "reason": reason, "ts": "2026-12-01T10:00:00Z",
-             "detail": detail}]
+    return [{"to": "COMPLETED", "reason": reason, "ts": "2026-12-01T10:00:00Z", "detail": detail}]
 
 
 def test_end_reasons_are_said_in_words() -> None:
     failed = [{"id": "build", "state": "failed", "error": "exit 3"}]
     assert end_reason({"state": "EXECUTING"}, [], [], None) is None
-    assert end_reason(DONE, moved("task_failed", task="build", error="exit 3"), failed,
-                      {})["text"] == "Task build failed: exit 3"
-    assert end_reason(DONE, moved("budget_exceeded", kind="tokens"), [],
-                      {"max_tokens": 5000})["text"] == "Budget exceeded: tokens 5,210 of 5,000"
-    assert end_reason(DONE, moved("budget_exceeded", task="b"), [], {"max_cost": 0.1})["text"] \
+    assert (
+        end_reason(DONE, moved("task_failed", task="build", error="exit 3"), failed, {})["text"]
+        == "Task build failed: exit 3"
+    )
+    assert (
+        end_reason(DONE, moved("budget_exceeded", kind="tokens"), [], {"max_tokens": 5000})["text"]
+        == "Budget exceeded: tokens 5,210 of 5,000"
+    )
+    assert (
+        end_reason(DONE, moved("budget_exceeded", task="b"), [], {"max_cost": 0.1})["text"]
         == "Budget exceeded: cost $0.2000 of $0.1000 (no room left to start task b)"
-    assert end_reason(DONE, moved("cancelled", by="http"), [], {})["text"] \
+    )
+    assert (
+        end_reason(DONE, moved("cancelled", by="http"), [], {})["text"]
         == "Cancelled from the dashboard"
-    assert end_reason(DONE, moved("cancelled", by="cancel.request"), [], {}, "cli")["text"] \
+    )
+    assert (
+        end_reason(DONE, moved("cancelled", by="cancel.request"), [], {}, "cli")["text"]
         == "Cancelled from the command line"
-    assert end_reason(DONE, moved("user_request", by="cli", action="reject"), [], {})["text"] \
+    )
+    assert (
+        end_reason(DONE, moved("user_request", by="cli", action="reject"), [], {})["text"]
         == "Rejected from the command line"
+    )
     two = [{"id": "a", "state": "failed"}, {"id": "b", "state": "failed"}]
     assert end_reason(DONE, moved("all_tasks_done"), two, {})["text"] == "2 tasks failed: a, b"
     assert end_reason(DONE, moved("all_tasks_done"), [], {})["text"] == "All tasks succeeded"
 
 
 def test_the_list_query_is_parsed_leniently_and_selects_pages() -> None:
-    query = listing.parse_query({"q": " Build ", "state": "completed,bogus", "sort": "x",
-                                 "limit": "9999", "offset": "-3", "since": "2026-13"})
-    assert (query.text, query.states, query.sort, query.limit, query.offset, query.since) \
-        == ("build", ("COMPLETED",), "newest", listing.MAX_LIMIT, 0, "")
-    rows = [{"id": f"2026-{i}", "state": "COMPLETED", "search": f"m{i}", "outcome": "failed",
-             "packages": ["p"], "created": f"2026-12-0{i}T00:00:00Z", "cost": float(i),
-             "duration": 1.0} for i in range(1, 8)]
+    query = listing.parse_query(
+        {
+            "q": " Build ",
+            "state": "completed,bogus",
+            "sort": "x",
+            "limit": "9999",
+            "offset": "-3",
+            "since": "2026-13",
+        }
+    )
+    assert (query.text, query.states, query.sort, query.limit, query.offset, query.since) == (
+        "build",
+        ("COMPLETED",),
+        "newest",
+        listing.MAX_LIMIT,
+        0,
+        "",
+    )
+    rows = [
+        {
+            "id": f"2026-{i}",
+            "state": "COMPLETED",
+            "search": f"m{i}",
+            "outcome": "failed",
+            "packages": ["p"],
+            "created": f"2026-12-0{i}T00:00:00Z",
+            "cost": float(i),
+            "duration": 1.0,
+        }
+        for i in range(1, 8)
+    ]
     page, total = listing.select(rows, listing.Query(sort="cost", limit=2, offset=1))
     assert total == 7 and [r["id"] for r in page] == ["2026-6", "2026-5"]
     page, total = listing.select(rows, listing.Query(since="2026-12-03", until="2026-12-04"))
@@ -94,17 +129,24 @@ def test_the_index_rereads_a_mission_only_when_its_status_changes(home: Home) ->
     assert total == 1 and rows[0]["outcome"] == "succeeded"
 
 
-QUERIES = [listing.Query(), listing.Query(text="nightly", limit=100),
-           listing.Query(text="renamed"), listing.Query(text="second run"),
-           listing.Query(states=("EXECUTING",), sort="name"),
-           listing.Query(outcome="failed", package="beta", sort="cost", limit=7, offset=3),
-           listing.Query(sort="duration", limit=1000), listing.Query(since="2026-11-02")]
+QUERIES = [
+    listing.Query(),
+    listing.Query(text="nightly", limit=100),
+    listing.Query(text="renamed"),
+    listing.Query(text="second run"),
+    listing.Query(states=("EXECUTING",), sort="name"),
+    listing.Query(outcome="failed", package="beta", sort="cost", limit=7, offset=3),
+    listing.Query(sort="duration", limit=1000),
+    listing.Query(since="2026-11-02"),
+]
 
 
 def answers(index: listing.MissionIndex) -> list[tuple[list[dict[str, object]], int]]:
     # "packages" appears on rows once a package filter has run: compare without it.
-    return [([{k: v for k, v in r.items() if k != "packages"} for r in rows], total)
-            for rows, total in (index.query(q) for q in QUERIES)]
+    return [
+        ([{k: v for k, v in r.items() if k != "packages"} for r in rows], total)
+        for rows, total in (index.query(q) for q in QUERIES)
+    ]
 
 
 def test_the_index_file_of_the_last_start_never_changes_an_answer(home: Home) -> None:
@@ -120,8 +162,7 @@ def test_the_index_file_of_the_last_start_never_changes_an_answer(home: Home) ->
     running = next(store.locate(i) for i in ids if store.locate(i).state.value == "EXECUTING")
     status = fsio.read_json(running.path / "status.json")
     fsio.write_json_atomic(running.path / "status.json", {**status, "name": "renamed thing"})
-    again = store.move(ids[29], MissionState.COMPLETED, MissionState.COMMITTED,
-                       Reason.USER_REQUEST)
+    again = store.move(ids[29], MissionState.COMPLETED, MissionState.COMMITTED, Reason.USER_REQUEST)
     status = fsio.read_json(again.path / "status.json")
     fsio.write_json_atomic(again.path / "status.json", {**status, "name": "second run"})
     store.move(ids[29], MissionState.COMMITTED, MissionState.EXECUTING, Reason.CLAIMED)
@@ -135,8 +176,13 @@ def test_the_index_file_of_the_last_start_never_changes_an_answer(home: Home) ->
     warmed = listing.MissionIndex(MissionStore(home), cache=cache)
     warmed.warm()
     assert answers(listing.MissionIndex(MissionStore(home), cache=cache)) == truth
-    for bad in (b"", b"{", b'{"version": 1}', cache.read_bytes()[:-40] + b"]]}",
-                cache.read_bytes().replace(b'"COMPLETED"', b"7")):
+    for bad in (
+        b"",
+        b"{",
+        b'{"version": 1}',
+        cache.read_bytes()[:-40] + b"]]}",
+        cache.read_bytes().replace(b'"COMPLETED"', b"7"),
+    ):
         cache.write_bytes(bad)
         assert answers(listing.MissionIndex(MissionStore(home), cache=cache)) == truth
 
@@ -159,8 +205,10 @@ def test_the_server_writes_its_index_file_and_reads_it_at_the_next_start(home: H
     fsio.write_json_atomic(running.path / "status.json", {**status, "name": "renamed thing"})
     handle = start(home, port=0)
     try:
-        got = httpx.get(f"{handle.base_url}/api/missions?q=renamed&sort=name",
-                        headers={"Authorization": f"Bearer {handle.token}"}).json()
+        got = httpx.get(
+            f"{handle.base_url}/api/missions?q=renamed&sort=name",
+            headers={"Authorization": f"Bearer {handle.token}"},
+        ).json()
     finally:
         handle.stop()
     row, now = got["missions"][0], fsio.read_json(running.path / "status.json")
@@ -169,13 +217,22 @@ def test_the_server_writes_its_index_file_and_reads_it_at_the_next_start(home: H
 
 
 def test_spend_is_grouped_and_houston_costs_prints_the_same(home: Home) -> None:
-    records = [Spend("m1", "a/x", "g", 1, 2, 3, 0.5), Spend("m2", "a/y", "g", 0, 0, 10, 1.0),
-               Spend("m2", "b/z", "q", 0, 0, 1, 0.0)]
+    records = [
+        Spend("m1", "a/x", "g", 1, 2, 3, 0.5),
+        Spend("m2", "a/y", "g", 0, 0, 10, 1.0),
+        Spend("m2", "b/z", "q", 0, 0, 1, 0.0),
+    ]
     rows = group_spend(records, "package")
-    assert [(r["package"], r["missions"], r["tokens"], r["cost"]) for r in rows] \
-        == [("a", 2, 13, 1.5), ("b", 1, 1, 0.0)]
-    usage = spend_of("m", "a/x", {"tokens": 30, "cost": 0.1},
-                     {"model": "gemma", "usage": {"prompt_tokens": 20, "completion_tokens": 10}})
+    assert [(r["package"], r["missions"], r["tokens"], r["cost"]) for r in rows] == [
+        ("a", 2, 13, 1.5),
+        ("b", 1, 1, 0.0),
+    ]
+    usage = spend_of(
+        "m",
+        "a/x",
+        {"tokens": 30, "cost": 0.1},
+        {"model": "gemma", "usage": {"prompt_tokens": 20, "completion_tokens": 10}},
+    )
     assert (usage.model, usage.input_tokens, usage.output_tokens) == ("gemma", 20, 10)
     make_missions(home, 6, spend=True)
     runner = CliRunner()
@@ -202,8 +259,10 @@ def test_since_takes_today_an_age_or_a_date() -> None:
 
 
 def test_markdown_is_rendered_without_html_or_images() -> None:
-    html = render_markdown("# T\n\n<script>x()</script>\n\n![i](http://e/x.png)\n\n"
-                           "[a](javascript:alert(1)) [b](https://example.org)")
+    html = render_markdown(
+        "# T\n\n<script>x()</script>\n\n![i](http://e/x.png)\n\n"
+        "[a](javascript:alert(1)) [b](https://example.org)"
+    )
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "<img" not in html and "javascript:" not in html.replace("[a](javascript:", "")
     assert '<a href="https://example.org">b</a>' in html

@@ -57,8 +57,18 @@ REPLY_USAGE = {"prompt_tokens": 310, "completion_tokens": 42, "total_tokens": 35
 
 
 def houston_run(home: Home, mission: Path, cwd: Path) -> None:
-    argv = [sys.executable, "-m", "houston", "--home", str(home.root), "run", str(mission),
-            "--no-ui", "--workers", "2"]
+    argv = [
+        sys.executable,
+        "-m",
+        "houston",
+        "--home",
+        str(home.root),
+        "run",
+        str(mission),
+        "--no-ui",
+        "--workers",
+        "2",
+    ]
     subprocess.run(argv, cwd=cwd, capture_output=True, timeout=120, check=False)
 
 
@@ -80,7 +90,8 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         (agents.parent / "package.yaml").write_text("name: support\nversion: 1.0.0\n")
         (agents / "reply.md").write_text(
             f"---\nname: reply\ndescription: replies\nllm: {{base_url: '{llm.url}', "
-            "model: qwen2.5-7b-instruct}\n---\nReply politely.\n")
+            "model: qwen2.5-7b-instruct}\n---\nReply politely.\n"
+        )
         (root / "chat.yaml").write_text(CHAT)
         houston_run(home, root / "chat.yaml", root)
     ids = {i.split("-", 2)[2].rsplit("-", 1)[0]: i for i in MissionStore(home).all_ids()}
@@ -105,12 +116,14 @@ def page(server: ServerHandle) -> Iterator[Any]:
 
 def lanes(page: Any) -> list[str]:
     labels: list[str] = page.locator("#timeline .lane-label").evaluate_all(
-        "nodes => nodes.map((n) => n.textContent)")
+        "nodes => nodes.map((n) => n.textContent)"
+    )
     return labels
 
 
 def test_code_health_shows_what_ran_when_and_its_report(
-        page: Any, server: ServerHandle, ran: dict[str, Any]) -> None:
+    page: Any, server: ServerHandle, ran: dict[str, Any]
+) -> None:
     from playwright.sync_api import expect
 
     page.goto(f"{server.base_url}/#/m/{ran['code-health']}")
@@ -126,24 +139,28 @@ def test_code_health_shows_what_ran_when_and_its_report(
 
 
 def test_a_failure_says_why_and_its_stderr(
-        page: Any, server: ServerHandle, ran: dict[str, Any]) -> None:
+    page: Any, server: ServerHandle, ran: dict[str, Any]
+) -> None:
     from playwright.sync_api import expect
 
     page.goto(f"{server.base_url}/#/m/{ran['flaky-build']}")
     expect(page.locator("#m-end")).to_contain_text(
-        "Task compile failed: /bin/sh exited with code 3", timeout=WAIT_MS)
+        "Task compile failed: /bin/sh exited with code 3", timeout=WAIT_MS
+    )
     failure = page.locator('.failure[data-task="compile"]')
     expect(failure.locator(".stderr")).to_have_text("error: missing header foo.h")
     expect(page.locator('#timeline a[data-task="compile"] rect')).to_have_count(2)
 
 
 def test_a_budget_stop_shows_its_figure_lane_and_model(
-        page: Any, server: ServerHandle, ran: dict[str, Any]) -> None:
+    page: Any, server: ServerHandle, ran: dict[str, Any]
+) -> None:
     from playwright.sync_api import expect
 
     page.goto(f"{server.base_url}/#/m/{ran['spendy']}")
     expect(page.locator("#m-end")).to_contain_text(
-        "Budget exceeded: tokens 6,200 of 5,000", timeout=WAIT_MS)
+        "Budget exceeded: tokens 6,200 of 5,000", timeout=WAIT_MS
+    )
     # The stopped attempt's worker was killed with it: the lane still says which it was.
     expect(page.locator('#timeline a[data-task="think"] rect')).to_have_count(1)
     assert lanes(page) and all(lane.startswith("worker ") for lane in lanes(page))
@@ -152,17 +169,28 @@ def test_a_budget_stop_shows_its_figure_lane_and_model(
 
 
 def test_the_cost_panel_shows_each_model_with_tokens_in_and_out(
-        page: Any, server: ServerHandle, ran: dict[str, Any]) -> None:
+    page: Any, server: ServerHandle, ran: dict[str, Any]
+) -> None:
     from playwright.sync_api import expect
 
-    argv = [sys.executable, "-m", "houston", "--home", str(ran["home"].root), "costs",
-            "--by", "model", "--json"]
-    printed = json.loads(subprocess.run(argv, capture_output=True, text=True, timeout=30,
-                                        check=True).stdout)
-    by_model = {r["model"]: (r["input_tokens"], r["output_tokens"], r["cost"])
-                for r in printed["rows"]}
-    assert by_model == {"big-model-70b": (5000, 1200, 0.12),
-                        "qwen2.5-7b-instruct": (310, 42, 0.0)}
+    argv = [
+        sys.executable,
+        "-m",
+        "houston",
+        "--home",
+        str(ran["home"].root),
+        "costs",
+        "--by",
+        "model",
+        "--json",
+    ]
+    printed = json.loads(
+        subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True).stdout
+    )
+    by_model = {
+        r["model"]: (r["input_tokens"], r["output_tokens"], r["cost"]) for r in printed["rows"]
+    }
+    assert by_model == {"big-model-70b": (5000, 1200, 0.12), "qwen2.5-7b-instruct": (310, 42, 0.0)}
     page.goto(f"{server.base_url}/#/costs")
     page.select_option("#cost-by", "model")
     rows = page.locator("#cost-table tbody tr")

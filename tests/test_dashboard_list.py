@@ -109,8 +109,16 @@ def test_the_cost_panel_shows_what_houston_costs_prints(page: Any, server: Serve
     from playwright.sync_api import expect
 
     make_missions(server.home, 12, spend=True)
-    argv = [sys.executable, "-m", "houston", "--home", str(server.home.root), "costs",
-            "--by", "model"]
+    argv = [
+        sys.executable,
+        "-m",
+        "houston",
+        "--home",
+        str(server.home.root),
+        "costs",
+        "--by",
+        "model",
+    ]
     printed = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True).stdout
     open_view(page, server, "#/costs")
     page.select_option("#cost-by", "model")
@@ -132,13 +140,13 @@ def test_the_cost_panel_shows_what_houston_costs_prints(page: Any, server: Serve
 
 WORKFLOW_PACKAGE = {
     "package.yaml": "name: greeter\nversion: 1.0.0\ndescription: Says hello.\n"
-                    "author: test\nlicense: MIT\nengines: {houston: '>=0.1'}\n"
-                    "agents: [agents/hello.md]\nworkflows: [workflows/greet.md]\n",
+    "author: test\nlicense: MIT\nengines: {houston: '>=0.1'}\n"
+    "agents: [agents/hello.md]\nworkflows: [workflows/greet.md]\n",
     "agents/hello.md": "---\nname: hello\ndescription: Prints hello.\nrunner: command\n"
-                       "command: [echo, hello]\n---\nSay hello.\n",
+    "command: [echo, hello]\n---\nSay hello.\n",
     "workflows/greet.md": "---\nname: 'greet {{ who }}'\nparameters:\n  - name: who\n"
-                          "    description: whom to greet\n    required: true\n"
-                          "tasks:\n  - id: hello\n    agent: greeter/hello\n---\nGreets.\n",
+    "    description: whom to greet\n    required: true\n"
+    "tasks:\n  - id: hello\n    agent: greeter/hello\n---\nGreets.\n",
 }
 
 
@@ -151,8 +159,16 @@ def test_a_workflow_is_started_from_the_page_with_its_parameters(
     for name, text in WORKFLOW_PACKAGE.items():
         (source / name).parent.mkdir(parents=True, exist_ok=True)
         (source / name).write_text(text)
-    argv = [sys.executable, "-m", "houston", "--home", str(server.home.root), "package",
-            "install", str(source)]
+    argv = [
+        sys.executable,
+        "-m",
+        "houston",
+        "--home",
+        str(server.home.root),
+        "package",
+        "install",
+        str(source),
+    ]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     open_view(page, server, "#/run")
@@ -182,8 +198,7 @@ def test_cancel_and_reject_ask_first_and_say_who(page: Any, server: ServerHandle
     assert store.locate(one).state.value == "PLANNING"
     page.locator("#btn-cancel").click()
     page.locator("#confirm-yes").click()
-    expect(page.locator("#m-end")).to_contain_text("Cancelled from the dashboard",
-                                                    timeout=WAIT_MS)
+    expect(page.locator("#m-end")).to_contain_text("Cancelled from the dashboard", timeout=WAIT_MS)
     page.goto(f"{server.base_url}/#/m/{two}")
     page.locator("#btn-reject").click()
     page.locator("#confirm-yes").click()
@@ -191,9 +206,7 @@ def test_cancel_and_reject_ask_first_and_say_who(page: Any, server: ServerHandle
     expect(page.locator("#btn-retry")).to_be_enabled()
 
 
-def test_small_things_errors_offline_favicon_narrow_screens(
-    page: Any, home: Home
-) -> None:
+def test_small_things_errors_offline_favicon_narrow_screens(page: Any, home: Home) -> None:
     from playwright.sync_api import expect
 
     mission = submit(MissionStore(home), GATED, "mission.yaml").id
@@ -208,15 +221,18 @@ def test_small_things_errors_offline_favicon_narrow_screens(
         assert icon.ok and "svg" in icon.headers["content-type"]
         assert page.locator('link[rel="icon"]').get_attribute("href") == "/static/favicon.svg"
         page.set_viewport_size({"width": 390, "height": 844})
-        rendered = {f"#/m/{mission}": "#timeline p", "#/": ".card", "#/costs": "#cost-table tr",
-                    "#/run": "#packages > *"}
+        rendered = {
+            f"#/m/{mission}": "#timeline p",
+            "#/": ".card",
+            "#/costs": "#cost-table tr",
+            "#/run": "#packages > *",
+        }
         for fragment, shown in rendered.items():
             page.goto(f"{handle.base_url}/{fragment}")
             page.locator(shown).first.wait_for(timeout=WAIT_MS)
             assert page.evaluate("document.documentElement.scrollWidth") <= 390, fragment
         page.goto(f"{handle.base_url}/#/m/{mission}")
-        expect(page.locator("#mission")).not_to_have_class("panel mission offline",
-                                                            timeout=WAIT_MS)
+        expect(page.locator("#mission")).not_to_have_class("panel mission offline", timeout=WAIT_MS)
         page.evaluate("H.showError('an error from before the server went away')")
         port = handle.port
         handle.stop()
@@ -254,7 +270,13 @@ def test_a_task_at_its_gate_is_approved_or_rejected_from_the_page(
         drop.get_by_role("button", name="reject").click()
         page.locator("#confirm-yes").click()
         expect(drop).to_contain_text("failed", timeout=WAIT_MS)
-        wait_for(lambda: MissionStore(server.home).locate(mission).state.value == "COMPLETED",
-                 what="the mission to complete")
-    assert "rejected" in (server.home.root / "missions" / "COMPLETED" / mission / "tasks" / "drop"
-                          / "state.json").read_text()
+        wait_for(
+            lambda: MissionStore(server.home).locate(mission).state.value == "COMPLETED",
+            what="the mission to complete",
+        )
+    assert (
+        "rejected"
+        in (
+            server.home.root / "missions" / "COMPLETED" / mission / "tasks" / "drop" / "state.json"
+        ).read_text()
+    )

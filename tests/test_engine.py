@@ -40,44 +40,58 @@ def test_hello_mission_succeeds_and_writes_its_report(home: Home) -> None:
     status = MissionStore(home).status(done)
     assert status["counts"]["succeeded"] == 4
     types = {e["type"] for e in EventLog(home.events).read()}
-    assert {"mission.state", "task.state", "attempt.start", "attempt.end", "worker.state",
-            "engine.state", "attempt.log"} <= types
+    assert {
+        "mission.state",
+        "task.state",
+        "attempt.start",
+        "attempt.end",
+        "worker.state",
+        "engine.state",
+        "attempt.log",
+    } <= types
 
 
 def test_needs_order_is_respected(home: Home, tmp_path: Path) -> None:
     make_test_package(home)
     runs = tmp_path / "runs"
-    ref = submit(home, f"""
+    ref = submit(
+        home,
+        f"""
         name: chain
         tasks:
           - {{id: c, agent: t/record, needs: [b], inputs: {{file: "{runs}"}}}}
           - {{id: b, agent: t/record, needs: [a], inputs: {{file: "{runs}"}}}}
           - {{id: a, agent: t/record, inputs: {{file: "{runs}"}}}}
-    """)
+    """,
+    )
     run_engine(home, ref)
     assert lines(runs) == ["a", "b", "c"]
 
 
 def test_failed_attempts_retry_as_new_attempts(home: Home) -> None:
     make_test_package(home)
-    ref = submit(home, """
+    ref = submit(
+        home,
+        """
         name: flaky
         tasks:
           - {id: f, agent: t/flaky, retries: 3, inputs: {succeed_on: 3}}
-    """)
+    """,
+    )
     run_engine(home, ref)
     path = MissionStore(home).locate(ref.id).path
     assert outcome(home, ref) == ("COMPLETED", "succeeded")
     assert taskfiles.attempt_numbers(path, "f") == [1, 2, 3]
     reasons = [
-        attemptfiles.read_exit(taskfiles.attempt_dir(path, "f", n)).reason
-        for n in (1, 2, 3)
+        attemptfiles.read_exit(taskfiles.attempt_dir(path, "f", n)).reason for n in (1, 2, 3)
     ]
     assert reasons == ["failed", "failed", "succeeded"]
     assert "fails on purpose" in (taskfiles.attempt_dir(path, "f", 1) / "stderr.log").read_text()
     # Each attempt keeps the lock it held, released into it as claim/owner.json.
-    owners = [json.loads((taskfiles.attempt_dir(path, "f", n) / "claim" / "owner.json").read_text())
-              for n in (1, 2, 3)]
+    owners = [
+        json.loads((taskfiles.attempt_dir(path, "f", n) / "claim" / "owner.json").read_text())
+        for n in (1, 2, 3)
+    ]
     assert [o["attempt"] for o in owners] == [1, 2, 3] and len({o["nonce"] for o in owners}) == 3
     assert all(o["slot"] >= 1 for o in owners)
     assert not claims.is_locked(taskfiles.task_dir(path, "f"))
@@ -109,21 +123,21 @@ def test_fail_fast_stops_the_mission_and_continue_keeps_going(home: Home) -> Non
 
 def test_timeout_stops_the_whole_process_group(home: Home, tmp_path: Path) -> None:
     pids = tmp_path / "pids"
-    ref = submit(home, f"""
+    ref = submit(
+        home,
+        f"""
         name: slow
         tasks:
           - id: slow
             agent: core/shell
             timeout: 1s
             inputs: {{command: "sleep 60 & echo $! >> {pids}; echo $$ >> {pids}; wait"}}
-    """)
+    """,
+    )
     run_engine(home, ref)
     assert outcome(home, ref) == ("COMPLETED", "failed")
     path = MissionStore(home).locate(ref.id).path
-    assert (
-        attemptfiles.read_exit(taskfiles.attempt_dir(path, "slow", 1)).reason
-        == "timeout"
-    )
+    assert attemptfiles.read_exit(taskfiles.attempt_dir(path, "slow", 1)).reason == "timeout"
     for pid in map(int, lines(pids)):
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
 
@@ -131,12 +145,15 @@ def test_timeout_stops_the_whole_process_group(home: Home, tmp_path: Path) -> No
 def test_cancel_request_stops_a_running_mission(home: Home, tmp_path: Path) -> None:
     from houston import actions
 
-    ref = submit(home, """
+    ref = submit(
+        home,
+        """
         name: long
         tasks:
           - {id: a, agent: core/shell, inputs: {command: "sleep 60"}}
           - {id: b, agent: core/shell, needs: [a], inputs: {command: "true"}}
-    """)
+    """,
+    )
     with engine_thread(home, missions={ref.id}) as engine:
         store = MissionStore(home)
         wait_for(lambda: store.locate(ref.id).state.value == "EXECUTING", what="claim")
@@ -158,14 +175,16 @@ def test_cancel_while_quick_tasks_are_queued_in_workers(home: Home, tmp_path: Pa
 
     make_test_package(home)
     runs = tmp_path / "runs"
-    tasks = "".join(f"  - {{id: q{i:03d}, agent: t/record, inputs: {{file: \"{runs}\"}}}}\n"
-                    for i in range(400))
+    tasks = "".join(
+        f'  - {{id: q{i:03d}, agent: t/record, inputs: {{file: "{runs}"}}}}\n' for i in range(400)
+    )
     ref = submit(home, f"name: many quick\ntasks:\n{tasks}")
     store = MissionStore(home)
     with engine_thread(home, missions={ref.id}) as engine:
-        wait_for(lambda: any(len(engine.queues.jobs(w)) > 1
-                             for w in list(engine.pool.workers.values())),
-                 what="a job queued behind another")
+        wait_for(
+            lambda: any(len(engine.queues.jobs(w)) > 1 for w in list(engine.pool.workers.values())),
+            what="a job queued behind another",
+        )
         actions.cancel(store, ref.id)
         wait_for(lambda: ref.id in engine.finished, timeout=5, what="the cancelled mission")
     assert outcome(home, ref) == ("COMPLETED", "cancelled")
@@ -173,20 +192,26 @@ def test_cancel_while_quick_tasks_are_queued_in_workers(home: Home, tmp_path: Pa
     assert len(ran) == len(set(ran)) < 400
     rows = {row["id"]: row for row in read_tasks(store.locate(ref.id).path)}
     assert {i for i, row in rows.items() if row["state"] == "succeeded"} <= set(ran)
-    odd = [(i, r["state"], r["attempt"]) for i, r in rows.items()
-           if r["state"] not in ("succeeded", "cancelled")]
+    odd = [
+        (i, r["state"], r["attempt"])
+        for i, r in rows.items()
+        if r["state"] not in ("succeeded", "cancelled")
+    ]
     assert not odd  # each was either done or cancelled: none left running or pending
 
 
 def test_budget_exceeded_fails_closed(home: Home) -> None:
     make_test_package(home)
-    ref = submit(home, """
+    ref = submit(
+        home,
+        """
         name: spendy
         budget: {max_tokens: 100}
         tasks:
           - {id: s, agent: t/spend, inputs: {tokens: 30, times: 10, sleep: 0.05}}
           - {id: later, agent: core/shell, needs: [s], inputs: {command: "true"}}
-    """)
+    """,
+    )
     finished = run_engine(home, ref)
     assert finished[ref.id][1].value == "budget_exceeded"
     events = list(EventLog(home.events).read())
@@ -197,7 +222,9 @@ def test_budget_exceeded_fails_closed(home: Home) -> None:
 
 
 def test_initializer_fans_out_and_collect_gathers(home: Home) -> None:
-    ref = submit(home, """
+    ref = submit(
+        home,
+        """
         name: fan
         initializer:
           agent: core/fanout
@@ -205,7 +232,8 @@ def test_initializer_fans_out_and_collect_gathers(home: Home) -> None:
             items: [1, 2, 3]
             template: {agent: core/shell, inputs: {command: "echo '{\\"n\\": {{item}}}'"}}
             collect: core/collect
-    """)
+    """,
+    )
     run_engine(home, ref)
     assert outcome(home, ref) == ("COMPLETED", "succeeded")
     path = MissionStore(home).locate(ref.id).path
@@ -216,7 +244,9 @@ def test_initializer_fans_out_and_collect_gathers(home: Home) -> None:
 
 def test_blackboard_through_context_and_files(home: Home) -> None:
     make_test_package(home)
-    ref = submit(home, """
+    ref = submit(
+        home,
+        """
         name: board
         tasks:
           - {id: b, agent: t/board, inputs: {tone: warm}}
@@ -224,13 +254,15 @@ def test_blackboard_through_context_and_files(home: Home) -> None:
             agent: core/shell
             needs: [b]
             inputs: {command: 'cat "$HOUSTON_BLACKBOARD/directives/style.json"'}
-    """)
+    """,
+    )
     run_engine(home, ref)
     path = MissionStore(home).locate(ref.id).path
     assert taskfiles.read_result(path, "b") == {"seen": {"tone": "warm"}}
     assert taskfiles.read_result(path, "reader")["value"] == {"tone": "warm"}
-    decisions = [json.loads(x) for x in (path / "blackboard" / "decisions.jsonl").read_text()
-                 .splitlines()]
+    decisions = [
+        json.loads(x) for x in (path / "blackboard" / "decisions.jsonl").read_text().splitlines()
+    ]
     assert decisions[0]["text"] == "use plan B"
 
 
@@ -239,12 +271,15 @@ def test_retry_reruns_only_unfinished_tasks(home: Home, tmp_path: Path) -> None:
 
     make_test_package(home)
     runs, gate = tmp_path / "runs", tmp_path / "gate"
-    ref = submit(home, f"""
+    ref = submit(
+        home,
+        f"""
         name: again
         tasks:
           - {{id: ok, agent: t/record, inputs: {{file: "{runs}"}}}}
           - {{id: gated, agent: core/shell, needs: [ok], inputs: {{command: "test -e {gate}"}}}}
-    """)
+    """,
+    )
     run_engine(home, ref)
     assert outcome(home, ref) == ("COMPLETED", "failed")
     gate.write_text("open")
@@ -259,8 +294,9 @@ def test_retry_reruns_only_unfinished_tasks(home: Home, tmp_path: Path) -> None:
 def test_max_concurrency_keeps_tasks_apart(home: Home, tmp_path: Path) -> None:
     trace = tmp_path / "trace"
     step = f'echo "start $HOUSTON_TASK" >> {trace}; sleep 0.1; echo "end $HOUSTON_TASK" >> {trace}'
-    tasks = "\n".join(f"  - {{id: t{i}, agent: core/shell, inputs: {{command: '{step}'}}}}"
-                      for i in range(3))
+    tasks = "\n".join(
+        f"  - {{id: t{i}, agent: core/shell, inputs: {{command: '{step}'}}}}" for i in range(3)
+    )
     ref = submit(home, f"name: one-at-a-time\nbudget: {{max_concurrency: 1}}\ntasks:\n{tasks}\n")
     run_engine(home, ref, workers=3)
     words = [line.split()[0] for line in trace.read_text().splitlines()]
@@ -269,14 +305,17 @@ def test_max_concurrency_keeps_tasks_apart(home: Home, tmp_path: Path) -> None:
 
 def test_a_task_budget_stops_only_that_task(home: Home) -> None:
     make_test_package(home)
-    ref = submit(home, """
+    ref = submit(
+        home,
+        """
         name: task-budget
         on_failure: continue
         tasks:
           - {id: greedy, agent: t/spend, budget: {max_tokens: 50},
              inputs: {tokens: 20, times: 50, sleep: 0.02}}
           - {id: modest, agent: t/spend, inputs: {tokens: 5}}
-    """)
+    """,
+    )
     finished = run_engine(home, ref)
     path = MissionStore(home).locate(ref.id).path
     assert finished[ref.id][1].value == "budget_exceeded"
@@ -305,18 +344,18 @@ def test_cancel_stops_an_in_process_python_agent(home: Home, tmp_path: Path) -> 
 
     make_test_package(home)
     runs = tmp_path / "runs"
-    ref = submit(home, f"""
+    ref = submit(
+        home,
+        f"""
         name: long-python
         tasks:
           - {{id: a, agent: t/record, inputs: {{file: "{runs}", sleep: 60}}}}
-    """)
+    """,
+    )
     with engine_thread(home, missions={ref.id}) as engine:
         wait_for(lambda: lines(runs) == ["a"], what="the agent to start")
         actions.cancel(MissionStore(home), ref.id)
         wait_for(lambda: ref.id in engine.finished, what="the cancelled mission")
     assert outcome(home, ref) == ("COMPLETED", "cancelled")
     path = MissionStore(home).locate(ref.id).path
-    assert (
-        attemptfiles.read_exit(taskfiles.attempt_dir(path, "a", 1)).reason
-        == "cancelled"
-    )
+    assert attemptfiles.read_exit(taskfiles.attempt_dir(path, "a", 1)).reason == "cancelled"

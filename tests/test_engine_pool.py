@@ -51,15 +51,20 @@ def test_the_initializer_slot_can_start_after_the_task_slots(tmp_path: Path) -> 
 
 def test_the_engine_starts_the_initializer_slot_once_a_task_worker_is_up(home: Home) -> None:
     with engine_thread(home, workers=1) as engine:
-        first = wait_for(lambda: [w for w in list(engine.pool.workers.values()) if w.ready],
-                         what="a ready worker")
+        first = wait_for(
+            lambda: [w for w in list(engine.pool.workers.values()) if w.ready],
+            what="a ready worker",
+        )
         assert first[0].slot == 1  # the task slot booted alone
-        wait_for(lambda: (w := engine.pool.workers.get(INIT_SLOT)) is not None and w.ready,
-                 what="the initializer slot ready")
+        wait_for(
+            lambda: (w := engine.pool.workers.get(INIT_SLOT)) is not None and w.ready,
+            what="the initializer slot ready",
+        )
 
 
 def test_stop_kills_a_worker_still_starting_instead_of_waiting_for_it(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # A "worker" that never says ready and, once its stdin closes, takes a second to exit
     # with its own code: waited for, it would end with 7.
     slow = tmp_path / "slow-start"
@@ -74,7 +79,8 @@ def test_stop_kills_a_worker_still_starting_instead_of_waiting_for_it(
 
 
 def test_a_worker_that_cannot_start_is_respawned_with_backoff(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     false = shutil.which("false")
     assert false is not None
     monkeypatch.setattr(sys, "executable", false)  # every spawn dies at once
@@ -108,16 +114,28 @@ def test_an_agent_definition_travels_once_per_worker() -> None:
     from houston.engine.inbox import read_job
     from houston.runners import AGENT_KEYS
 
-    job = {"mission_id": "m", "task_id": "a", "attempt": 1, "agent_ref": "p/once",
-           "agent": {"runner": "python", "entrypoint": "m:f"}, "prompt": "Be brief.",
-           "package_dir": "/pkg", "inputs": {"n": 1}, "mission_dir": "/m",
-           "attempt_dir": "/m/tasks/a/attempts/1"}
+    job = {
+        "mission_id": "m",
+        "task_id": "a",
+        "attempt": 1,
+        "agent_ref": "p/once",
+        "agent": {"runner": "python", "entrypoint": "m:f"},
+        "prompt": "Be brief.",
+        "package_dir": "/pkg",
+        "inputs": {"n": 1},
+        "mission_dir": "/m",
+        "attempt_dir": "/m/tasks/a/attempts/1",
+    }
     first, claim = read_job(json.dumps({"job": job, "claim": {"slot": 1}}).encode())
     assert claim == {"slot": 1} and first.prompt == "Be brief."
     lean = {k: v for k, v in job.items() if k not in AGENT_KEYS} | {"task_id": "b"}
     second, _ = read_job(json.dumps({"job": lean}).encode())
     assert (second.task_id, second.agent, second.prompt, second.package_dir) == (
-        "b", first.agent, "Be brief.", "/pkg")
+        "b",
+        first.agent,
+        "Be brief.",
+        "/pkg",
+    )
     with pytest.raises(KeyError):
         read_job(json.dumps({"job": {**lean, "agent_ref": "p/never-sent"}}).encode())
 
@@ -130,16 +148,30 @@ def test_the_inbox_gives_back_a_job_that_has_not_started() -> None:
     from houston.engine.inbox import Inbox
 
     def line(task: str) -> bytes:
-        job = {"mission_id": "m", "task_id": task, "attempt": 1, "agent_ref": "p/inbox",
-               "agent": {"runner": "python"}, "prompt": "", "package_dir": "/p",
-               "inputs": {}, "mission_dir": "/m", "attempt_dir": f"/m/tasks/{task}/attempts/1"}
+        job = {
+            "mission_id": "m",
+            "task_id": task,
+            "attempt": 1,
+            "agent_ref": "p/inbox",
+            "agent": {"runner": "python"},
+            "prompt": "",
+            "package_dir": "/p",
+            "inputs": {},
+            "mission_dir": "/m",
+            "attempt_dir": f"/m/tasks/{task}/attempts/1",
+        }
         return json.dumps({"job": job, "claim": {"slot": 1}}).encode() + b"\n"
 
     read_fd, write_fd = os.pipe()
     with os.fdopen(read_fd, "rb") as said, os.fdopen(write_fd, "wb") as messages:
         inbox = Inbox(messages.fileno())
-        stream = io.BytesIO(line("a") + line("b") + b"not json\n"
-                            + b'{"retract": ["m", "b"]}\n' + b'{"retract": ["m", "zz"]}\n')
+        stream = io.BytesIO(
+            line("a")
+            + line("b")
+            + b"not json\n"
+            + b'{"retract": ["m", "b"]}\n'
+            + b'{"retract": ["m", "zz"]}\n'
+        )
         inbox.start(stream).join(timeout=10)
         first = inbox.next()
         assert first is not None and first[0] is not None and first[0].task_id == "a"

@@ -21,21 +21,46 @@ from houston.runners import AGENT_KEYS, Job
 
 
 def job(task: str) -> Job:
-    return Job(mission_id="m", task_id=task, attempt=1, agent_ref="p/a",
-               agent={"runner": "python", "entrypoint": "m:f"}, prompt="Be brief.",
-               package_dir="/pkg", inputs={"n": 1}, mission_dir="/m",
-               attempt_dir=f"/m/tasks/{task}/attempts/1")
+    return Job(
+        mission_id="m",
+        task_id=task,
+        attempt=1,
+        agent_ref="p/a",
+        agent={"runner": "python", "entrypoint": "m:f"},
+        prompt="Be brief.",
+        package_dir="/pkg",
+        inputs={"n": 1},
+        mission_dir="/m",
+        attempt_dir=f"/m/tasks/{task}/attempts/1",
+    )
 
 
-@pytest.mark.parametrize("message", [
-    Ready(12), Ready(13, io=True), UsageReport(5, 0.25), UsageReport(1, 0.0, ("m", "t"), 3),
-    Dropped(("m", "t")), WaitingForSpace(), Done(ok=False, error="bad job: x"),
-    Done(ok=False, claim_failed="locked", key=("m", "t"), attempt=2),
-    Done(ok=True, reason="succeeded", result={"a": [1]}, exit_code=0, usage={"tokens": 3},
-         logs=False, accepted=True, started=1.5, finished=2.25),
-    Done(ok=False, reason="failed", error="no room", signal=9, environment="disk full"),
-    Done(ok=False, reason="crashed", crashed=True, key=("m", "t"), attempt=1),
-])
+@pytest.mark.parametrize(
+    "message",
+    [
+        Ready(12),
+        Ready(13, io=True),
+        UsageReport(5, 0.25),
+        UsageReport(1, 0.0, ("m", "t"), 3),
+        Dropped(("m", "t")),
+        WaitingForSpace(),
+        Done(ok=False, error="bad job: x"),
+        Done(ok=False, claim_failed="locked", key=("m", "t"), attempt=2),
+        Done(
+            ok=True,
+            reason="succeeded",
+            result={"a": [1]},
+            exit_code=0,
+            usage={"tokens": 3},
+            logs=False,
+            accepted=True,
+            started=1.5,
+            finished=2.25,
+        ),
+        Done(ok=False, reason="failed", error="no room", signal=9, environment="disk full"),
+        Done(ok=False, reason="crashed", crashed=True, key=("m", "t"), attempt=1),
+    ],
+)
 def test_every_worker_message_survives_its_encoding(message: WorkerMessage) -> None:
     line = protocol.encode(message)
     assert line.endswith(b"\n") and line.count(b"\n") == 1
@@ -45,10 +70,12 @@ def test_every_worker_message_survives_its_encoding(message: WorkerMessage) -> N
 def test_the_wire_keeps_the_shapes_workers_always_sent() -> None:
     assert json.loads(protocol.encode(Ready(7))) == {"type": "ready", "pid": 7}
     assert json.loads(protocol.encode(Dropped(("m", "b")))) == {
-        "type": "dropped", "mission": "m", "task": "b"}
+        "type": "dropped",
+        "mission": "m",
+        "task": "b",
+    }
     io_usage = json.loads(protocol.encode(UsageReport(2, 0.5, ("m", "t"), 4)))
-    assert io_usage == {"type": "usage", "key": ["m", "t"], "attempt": 4, "tokens": 2,
-                        "cost": 0.5}
+    assert io_usage == {"type": "usage", "key": ["m", "t"], "attempt": 4, "tokens": 2, "cost": 0.5}
     failed_claim = json.loads(protocol.encode(Done(ok=False, claim_failed="attempt_exists")))
     assert failed_claim["type"] == "done" and failed_claim["claim_failed"] == "attempt_exists"
     plain = json.loads(protocol.encode(Done(ok=True)))
@@ -58,7 +85,8 @@ def test_the_wire_keeps_the_shapes_workers_always_sent() -> None:
 def test_what_the_engine_cannot_read_is_no_message() -> None:
     assert protocol.decode({"type": "telepathy"}) is None
     assert protocol.decode_lines([b'{"type": "ready", "pid": 1}', b"{torn", b"[1]"]) == [
-        {"type": "ready", "pid": 1}]
+        {"type": "ready", "pid": 1}
+    ]
     done = protocol.decode({"type": "done", "ok": True, "started": "soon", "key": ["m"]})
     assert done == Done(ok=True)  # a field of the wrong type reads as absent
 

@@ -21,8 +21,11 @@ def test_engine_modules_import_each_other_one_way() -> None:
 
 
 def test_engine_modules_and_functions_stay_small() -> None:
-    modules = {name: found for name, found in read_modules(PACKAGE).items()
-               if name.startswith("houston.engine")}
+    modules = {
+        name: found
+        for name, found in read_modules(PACKAGE).items()
+        if name.startswith("houston.engine")
+    }
     assert modules and size_report(modules, ROOT) == []
 
 
@@ -36,6 +39,6 @@ def test_engine_parts_are_not_mixins() -> None:
             if path.stem == "engine":
                 assert not node.bases, f"{node.name} inherits from {ast.unparse(node.bases[0])}"
             for item in node.body:
-                assert not (isinstance(item, ast.If)
-                            and "TYPE_CHECKING" in ast.unparse(item.test)), (
-                    f"{path.name}: {node.name} declares attributes it does not own")
+                assert not (
+                    isinstance(item, ast.If) and "TYPE_CHECKING" in ast.unparse(item.test)
+                ), f"{path.name}: {node.name} declares attributes it does not own"

@@ -38,9 +38,11 @@ from houston.home.events import EventLog
 from houston.home.layout import Home
 from houston.home.store import MissionStore
 
-MISSION = (b"name: steady\ntasks:\n"
-           b"  - {id: a, agent: core/shell, inputs: {command: 'sleep 1.5'}}\n"
-           b"  - {id: b, agent: core/shell, needs: [a], inputs: {command: 'true'}}\n")
+MISSION = (
+    b"name: steady\ntasks:\n"
+    b"  - {id: a, agent: core/shell, inputs: {command: 'sleep 1.5'}}\n"
+    b"  - {id: b, agent: core/shell, needs: [a], inputs: {command: 'true'}}\n"
+)
 
 
 @contextlib.contextmanager
@@ -117,8 +119,7 @@ def houston(home: Path, *args: str, user: str | None = None) -> subprocess.Compl
     if user is not None:
         argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *argv]
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60,
-                          check=False)
+    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60, check=False)
 
 
 def said(proc: subprocess.Popen[bytes], lines: list[str], start: str) -> bool:
@@ -153,8 +154,7 @@ def test_pause_delay_doubles_and_is_capped() -> None:
 def test_persist_waits_and_retries_only_with_a_waiter(tmp_path: Path) -> None:
     calls: list[str] = []
     naps: list[float] = []
-    pause = EnginePause(lambda data: calls.append(str(data["state"])), naps.append,
-                        lambda: False)
+    pause = EnginePause(lambda data: calls.append(str(data["state"])), naps.append, lambda: False)
     failures = [OSError(errno.ENOSPC, "No space left on device")] * 3
 
     def flaky() -> str:
@@ -179,8 +179,14 @@ def test_a_forced_stop_during_a_pause_gives_up_with_exit_3() -> None:
     with pytest.raises(EnvironmentFault) as raised:
         pause.wait(OSError(errno.ENOSPC, "No space", "/h/events"), 1)
     assert raised.value.exit_code == 3 and "/h/events" in str(raised.value)
-    line = pause_message({"state": "paused", "path": "/h/x", "error": "no space left on device",
-                          "fix": "free some space"})
+    line = pause_message(
+        {
+            "state": "paused",
+            "path": "/h/x",
+            "error": "no space left on device",
+            "fix": "free some space",
+        }
+    )
     assert line is not None and "/h/x: no space left on device" in line
 
 
@@ -198,7 +204,8 @@ def test_wait_for_space_waits_only_when_the_disk_is_full(tmp_path: Path) -> None
 
 @pytest.mark.process
 def test_submit_on_a_full_disk_exits_3_and_leaves_nothing_half_written(
-        any_small_fs: Path, tmp_path: Path) -> None:
+    any_small_fs: Path, tmp_path: Path
+) -> None:
     small_fs = any_small_fs
     home = Home(small_fs / "home").ensure()
     mission = tmp_path / "m.yaml"
@@ -243,8 +250,7 @@ def test_permission_denied_exits_3(small_fs: Path) -> None:
 
 
 @pytest.mark.process
-def test_serve_pauses_on_a_full_disk_and_finishes_once_space_is_freed(
-        any_small_fs: Path) -> None:
+def test_serve_pauses_on_a_full_disk_and_finishes_once_space_is_freed(any_small_fs: Path) -> None:
     small_fs = any_small_fs
     home = Home(small_fs / "home").ensure()
     from houston import actions
@@ -256,14 +262,21 @@ def test_serve_pauses_on_a_full_disk_and_finishes_once_space_is_freed(
         agent = home.mission_dir(MissionState.EXECUTING, ref.id) / "tasks/a/attempts/1/agent.json"
         wait_for(agent.exists, what="task a to start")
         filler = fill(small_fs)
-        wait_for(lambda: said(serve, err_lines, "paused:"), timeout=20,
-                 what="the engine to say it paused")
+        wait_for(
+            lambda: said(serve, err_lines, "paused:"),
+            timeout=20,
+            what="the engine to say it paused",
+        )
         assert any("no space left on device" in line for line in err_lines)
         # Keep the disk full until the agent has ended, so that its worker must wait to
         # write the attempt's record too.
         pid = json.loads(agent.read_text())["pid"]
-        wait_for(lambda: not psutil.pid_exists(pid) or
-                 psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, what="the agent to end")
+        wait_for(
+            lambda: (
+                not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+            ),
+            what="the agent to end",
+        )
         assert serve.poll() is None, "the engine died on a full disk"
         filler.unlink()
         assert serve.wait(timeout=60) == 0
@@ -277,21 +290,24 @@ def test_serve_pauses_on_a_full_disk_and_finishes_once_space_is_freed(
     for task in ("a", "b"):  # nothing was lost or run again
         assert os.listdir(done.path / "tasks" / task / "attempts") == ["1"]
         assert json.loads((done.path / "tasks" / task / "result.json").read_text()) is not None
-    states = [e["data"].get("state") for e in EventLog(home.events).read()
-              if e["type"] == "engine.state"]
+    states = [
+        e["data"].get("state") for e in EventLog(home.events).read() if e["type"] == "engine.state"
+    ]
     assert "paused" in states and "resumed" in states
     assert states.index("paused") < states.index("resumed")
 
 
-
 @pytest.mark.process
 def test_an_agent_that_failed_on_a_full_disk_runs_again_without_spending_retries(
-        small_fs: Path) -> None:
+    small_fs: Path,
+) -> None:
     home = Home(small_fs / "home").ensure()
     from houston import actions
 
-    spec = (b"name: talkative\ntasks:\n  - {id: a, agent: core/shell, retries: 0, "
-            b"inputs: {command: 'sleep 1; echo hello; echo hello >&2'}}\n")
+    spec = (
+        b"name: talkative\ntasks:\n  - {id: a, agent: core/shell, retries: 0, "
+        b"inputs: {command: 'sleep 1; echo hello; echo hello >&2'}}\n"
+    )
     ref = actions.submit(MissionStore(home), spec, "talkative.yaml")
     serve = houston_process(home, "serve", "--no-ui", "--workers", "1", "--until-idle")
     try:

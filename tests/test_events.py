@@ -83,8 +83,7 @@ def test_tail_with_a_limit_resumes_exactly(tmp_path: Path) -> None:
 def test_tail_reads_a_window_of_bytes_at_a_time_and_misses_nothing(tmp_path: Path) -> None:
     log = EventLog(tmp_path, segment_bytes=2000)
     sizes = [10, 300, 10, 900, 10, 10, 50, 10, 10, 10, 400, 10] * 3  # 900: longer than a window
-    ids = [log.append("attempt.log", data={"line": "x" * n, "i": i})
-           for i, n in enumerate(sizes)]
+    ids = [log.append("attempt.log", data={"line": "x" * n, "i": i}) for i, n in enumerate(sizes)]
     assert len(log.segments()) > 3
     tail = EventTail(log)
     got: list[int] = []

@@ -29,16 +29,20 @@ sys.exit(1 if failed else 0)
 
 
 def test_every_module_of_the_package_imports() -> None:
-    done = subprocess.run([sys.executable, "-c", IMPORT_ALL, str(ROOT)], capture_output=True,
-                          text=True, timeout=120, cwd=TESTS, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORT_ALL, str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=TESTS,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_a_test_skipped_for_a_missing_module_fails(tmp_path: Path) -> None:
     (tmp_path / "test_needs_it.py").write_text(
-        "import pytest\n\n"
-        "def test_uses_it():\n"
-        "    pytest.importorskip('houston_no_such_module')\n"
+        "import pytest\n\ndef test_uses_it():\n    pytest.importorskip('houston_no_such_module')\n"
     )
     (tmp_path / "test_module_level.py").write_text(
         "import pytest\n"
@@ -52,9 +56,24 @@ def test_a_test_skipped_for_a_missing_module_fails(tmp_path: Path) -> None:
         "    pytest.skip('no second filesystem here')\n"
     )
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "helpers.missing_dependency",
-         "-p", "no:cacheprovider", "-q", "-rA", "--continue-on-collection-errors", str(tmp_path)],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "helpers.missing_dependency",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "-rA",
+            "--continue-on-collection-errors",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(TESTS)},
     )
     assert done.returncode == 1, done.stdout + done.stderr

@@ -30,7 +30,9 @@ pytestmark = pytest.mark.process
 def gated_mission(home: Home, runs: Path) -> MissionRef:
     """plan -> ship (gated) -> report, beside an independent side task."""
     make_test_package(home)
-    return submit(home, f"""
+    return submit(
+        home,
+        f"""
         name: gated-inside
         tasks:
           - {{id: plan, agent: t/record, inputs: {{file: "{runs}"}}}}
@@ -38,7 +40,8 @@ def gated_mission(home: Home, runs: Path) -> MissionRef:
               inputs: {{file: "{runs}"}}}}
           - {{id: report, agent: t/record, needs: [ship], inputs: {{file: "{runs}"}}}}
           - {{id: side, agent: t/record, inputs: {{file: "{runs}"}}}}
-    """)
+    """,
+    )
 
 
 def task_states(home: Home, ref: MissionRef) -> dict[str, str]:
@@ -53,7 +56,8 @@ def cli(home: Home, *args: str) -> tuple[int, str, str]:
 
 
 def test_a_gated_task_waits_without_blocking_others_then_approve_runs_it(
-        home: Home, tmp_path: Path) -> None:
+    home: Home, tmp_path: Path
+) -> None:
     runs = tmp_path / "runs"
     ref = gated_mission(home, runs)
     with engine_thread(home):
@@ -63,8 +67,15 @@ def test_a_gated_task_waits_without_blocking_others_then_approve_runs_it(
         assert outcome(home, ref) == ("EXECUTING", None)
         states = task_states(home, ref)
         assert states["report"] == "pending"
-        wait_for(lambda: MissionStore(home).status(MissionStore(home).locate(ref.id))
-                 ["counts"].get("waiting") == 1, what="status.json counts the waiting task")
+        wait_for(
+            lambda: (
+                MissionStore(home)
+                .status(MissionStore(home).locate(ref.id))["counts"]
+                .get("waiting")
+                == 1
+            ),
+            what="status.json counts the waiting task",
+        )
         code, out, err = cli(home, "approve", ref.id, "ship")
         assert code == 0, err
         assert "approved task ship" in out
@@ -74,8 +85,11 @@ def test_a_gated_task_waits_without_blocking_others_then_approve_runs_it(
     assert ran.index("plan") < ran.index("ship") < ran.index("report")
     gate = gates.read_gate(MissionStore(home).locate(ref.id).path, "ship")
     assert gate is not None and gate["state"] == "approved" and gate["by"] == "cli"
-    events = [e for e in EventLog(home.events).read()
-              if e["type"] == "task.state" and e.get("task") == "ship"]
+    events = [
+        e
+        for e in EventLog(home.events).read()
+        if e["type"] == "task.state" and e.get("task") == "ship"
+    ]
     assert [e["data"]["state"] for e in events][:2] == ["waiting", "pending"]
 
 
@@ -149,7 +163,8 @@ def test_a_decision_taken_while_no_engine_runs_is_honoured(home: Home, tmp_path:
 
 
 def test_http_endpoints_approve_a_waiting_task_with_the_token_only(
-        home: Home, tmp_path: Path) -> None:
+    home: Home, tmp_path: Path
+) -> None:
     runs = tmp_path / "runs"
     ref = gated_mission(home, runs)
     handle = start(home, port=0)
@@ -164,15 +179,22 @@ def test_http_endpoints_approve_a_waiting_task_with_the_token_only(
             auth = {"Authorization": f"Bearer {handle.token}"}
             bad = client.post(f"/api/missions/{ref.id}/tasks/side/approve", headers=auth)
             assert bad.status_code == 409 and "not waiting" in bad.json()["error"]
-            assert client.post(f"/api/missions/{ref.id}/tasks/ship/launch",
-                               headers=auth).status_code == 404
+            assert (
+                client.post(f"/api/missions/{ref.id}/tasks/ship/launch", headers=auth).status_code
+                == 404
+            )
             answer = client.post(url, headers=auth)
             assert answer.status_code == 200, answer.text
-            assert answer.json() == {"id": ref.id, "state": "EXECUTING", "task": "ship",
-                                     "gate": "approved"}
+            assert answer.json() == {
+                "id": ref.id,
+                "state": "EXECUTING",
+                "task": "ship",
+                "gate": "approved",
+            }
             wait_for(lambda: outcome(home, ref) == ("COMPLETED", "succeeded"), what="done")
     finally:
         handle.stop()
-    gate = json.loads((MissionStore(home).locate(ref.id).path / "tasks" / "ship"
-                       / "gate.json").read_text())
+    gate = json.loads(
+        (MissionStore(home).locate(ref.id).path / "tasks" / "ship" / "gate.json").read_text()
+    )
     assert gate["by"] == "http"

@@ -17,15 +17,23 @@ from houston.home.store import MissionStore
 
 pytestmark = pytest.mark.process
 
-VALID = (b"name: dropped-in\ntasks:\n"
-         b"  - {id: a, agent: core/shell, inputs: {command: 'echo one'}}\n"
-         b"  - {id: b, agent: core/shell, needs: [a], inputs: {command: 'echo two'}}\n")
+VALID = (
+    b"name: dropped-in\ntasks:\n"
+    b"  - {id: a, agent: core/shell, inputs: {command: 'echo one'}}\n"
+    b"  - {id: b, agent: core/shell, needs: [a], inputs: {command: 'echo two'}}\n"
+)
 
 
 def houston(home: Home, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.run([sys.executable, "-m", "houston", "--home", str(home.root), *args],
-                          capture_output=True, text=True, env=env, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "houston", "--home", str(home.root), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
 
 
 def drop(home: Home, name: str, spec: bytes | None) -> None:
@@ -43,20 +51,30 @@ def test_a_hand_dropped_valid_mission_runs_under_its_name(home: Home) -> None:
     ref = store.locate("by-hand")
     status = store.status(ref)
     assert (ref.state, status["outcome"], status["name"]) == (
-        MissionState.COMPLETED, "succeeded", "dropped-in")
+        MissionState.COMPLETED,
+        "succeeded",
+        "dropped-in",
+    )
     for task in ("a", "b"):
         assert os.listdir(ref.path / "tasks" / task / "attempts") == ["1"]  # no crash loop
     assert "dropped-in" in houston(home, "ls").stdout
 
 
-@pytest.mark.parametrize(("spec", "message"), [
-    (b"name: broken\ntasks: 12\n", "mission.yaml:2"),
-    (None, "no mission.yaml in the mission folder"),
-    (b"name: loop\ntasks:\n  - {id: a, agent: core/shell, needs: [b]}\n"
-     b"  - {id: b, agent: core/shell, needs: [a]}\n", "cycle"),
-])
-def test_a_hand_dropped_invalid_mission_says_why(home: Home, spec: bytes | None,
-                                                 message: str) -> None:
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (b"name: broken\ntasks: 12\n", "mission.yaml:2"),
+        (None, "no mission.yaml in the mission folder"),
+        (
+            b"name: loop\ntasks:\n  - {id: a, agent: core/shell, needs: [b]}\n"
+            b"  - {id: b, agent: core/shell, needs: [a]}\n",
+            "cycle",
+        ),
+    ],
+)
+def test_a_hand_dropped_invalid_mission_says_why(
+    home: Home, spec: bytes | None, message: str
+) -> None:
     drop(home, "bad-by-hand", spec)
     served = houston(home, "serve", "--no-ui", "--workers", "1", "--until-idle")
     assert served.returncode == 0, served.stderr
@@ -64,7 +82,10 @@ def test_a_hand_dropped_invalid_mission_says_why(home: Home, spec: bytes | None,
     ref = store.locate("bad-by-hand")
     status = store.status(ref)
     assert (ref.state, status["outcome"], status["reason"]) == (
-        MissionState.COMPLETED, "failed", "invalid")
+        MissionState.COMPLETED,
+        "failed",
+        "invalid",
+    )
     assert message in status["error"]
     shown = houston(home, "show", "bad-by-hand")
     assert shown.returncode == 0 and message in shown.stdout and "invalid" in shown.stdout

@@ -24,6 +24,8 @@ MISSION_FILES = frozenset(
 )
 # `tasks/` is left out: paths under tasks/<t>/ belong to the task files' module.
 MISSION_FOLDERS = frozenset({layout.OUTPUTS, layout.BLACKBOARD, "directives"})
+
+
 def mission_names_spelled(text: str) -> list[tuple[int, str]]:
     """(line, name) of each string constant that names a mission file (alone or as the
     end of an f-string path), and of each `/ "folder"` path join to a mission folder."""
@@ -46,7 +48,9 @@ def test_the_finder_sees_constants_fstrings_and_joins_only() -> None:
         '"""status.json in a docstring"""\nD = {"tasks": []}\nE = "my-status.json"\n'
     )
     assert mission_names_spelled(text) == [
-        (1, "status.json"), (2, "/cancel.request"), (3, "/ 'outputs'")
+        (1, "status.json"),
+        (2, "/cancel.request"),
+        (3, "/ 'outputs'"),
     ]
 
 

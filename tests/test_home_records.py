@@ -20,10 +20,18 @@ from houston.home.records import (
 
 
 def test_exit_records_keep_the_keys_and_their_order() -> None:
-    worker = ExitRecord("failed", 1, None, "2026-01-01T00:00:00.000Z",
-                        "2026-01-01T00:00:01.000Z", 1.0, "boom")
-    assert list(worker.encode()) == ["code", "signal", "reason", "started", "finished",
-                                     "duration", "error"]
+    worker = ExitRecord(
+        "failed", 1, None, "2026-01-01T00:00:00.000Z", "2026-01-01T00:00:01.000Z", 1.0, "boom"
+    )
+    assert list(worker.encode()) == [
+        "code",
+        "signal",
+        "reason",
+        "started",
+        "finished",
+        "duration",
+        "error",
+    ]
     engine = ExitRecord("timeout", error="timeout (1s)", worker=3)
     assert engine.encode()["worker"] == 3 and list(engine.encode())[-1] == "worker"
     assert ExitRecord.parse(json.loads(json.dumps(engine.encode()))) == engine
@@ -34,8 +42,23 @@ def test_each_record_reads_back_what_it_wrote() -> None:
         (StateRecord, StateRecord("failed", 2, "2026-01-01T00:00:00.000Z", "x", 1, 2, 0)),
         (OwnerRecord, OwnerRecord(7, "t:1", "h", "b", 0, "abc", "2026-01-01", 3)),
         (ProcessRecord, ProcessRecord(7, "t:1", "h", "b")),
-        (SpecRecord, SpecRecord("a", "p/x", {"k": 1}, ("b",), 2, 1.5, {"max_tokens": 9},
-                                False, "init", "approve", "worktree", 2)),
+        (
+            SpecRecord,
+            SpecRecord(
+                "a",
+                "p/x",
+                {"k": 1},
+                ("b",),
+                2,
+                1.5,
+                {"max_tokens": 9},
+                False,
+                "init",
+                "approve",
+                "worktree",
+                2,
+            ),
+        ),
     ]
     for kind, record in records:
         assert kind.parse(json.loads(json.dumps(record.encode()))) == record
@@ -45,12 +68,33 @@ def test_optional_keys_are_written_only_when_set() -> None:
     assert ProcessRecord(7, None).encode() == {"pid": 7, "start_token": None}
     spec = SpecRecord("a", "p/x", {}).encode()
     assert "workspace" not in spec and "crash_cap" not in spec
-    assert list(spec) == ["id", "agent", "inputs", "needs", "retries", "timeout", "budget",
-                          "initializer", "added_by", "gate"]
+    assert list(spec) == [
+        "id",
+        "agent",
+        "inputs",
+        "needs",
+        "retries",
+        "timeout",
+        "budget",
+        "initializer",
+        "added_by",
+        "gate",
+    ]
 
 
-@pytest.mark.parametrize("data", [None, [], "x", {}, {"state": 3}, {"reason": None},
-                                  {"pid": "nan", "start_token": "t"}, {"nonce": 1}])
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        [],
+        "x",
+        {},
+        {"state": 3},
+        {"reason": None},
+        {"pid": "nan", "start_token": "t"},
+        {"nonce": 1},
+    ],
+)
 def test_what_is_not_a_record_reads_as_none(data: object) -> None:
     for kind in (StateRecord, ExitRecord, OwnerRecord, ProcessRecord, SpecRecord):
         assert kind.parse(data) is None
@@ -75,8 +119,14 @@ def test_the_one_exit_writer_writes_what_readers_read(tmp_path: Path) -> None:
     record = ExitRecord("interrupted", error="its engine died")
     attemptfiles.write_exit(attempt, record)
     assert fsio.read_json(attempt / "exit.json") == {
-        "code": None, "signal": None, "reason": "interrupted", "started": None,
-        "finished": None, "duration": None, "error": "its engine died"}
+        "code": None,
+        "signal": None,
+        "reason": "interrupted",
+        "started": None,
+        "finished": None,
+        "duration": None,
+        "error": "its engine died",
+    }
     assert attemptfiles.read_exit(attempt) == record
     attemptfiles.write_exit(tmp_path / "gone", record)  # the engine's: a folder gone is fine
     with pytest.raises(FileNotFoundError):
@@ -91,7 +141,15 @@ def test_a_claim_names_its_owner(tmp_path: Path) -> None:
     assert nonce is not None and owner is not None
     assert (owner.nonce, owner.slot, owner.attempt, owner.pid) == (nonce, 2, 5, 7)
     assert list(fsio.read_json(task / "lock" / "owner.json")) == [
-        "pid", "start_token", "host", "boot_id", "slot", "nonce", "since", "attempt"]
+        "pid",
+        "start_token",
+        "host",
+        "boot_id",
+        "slot",
+        "nonce",
+        "since",
+        "attempt",
+    ]
     assert claims.claim_task(task, ProcessRecord(8, "t:2"), 0, 6) is None
 
 

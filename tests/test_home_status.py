@@ -54,14 +54,26 @@ def test_encode_is_the_json_every_writer_of_status_json_used() -> None:
 
 
 def test_parse_entry_accepts_entries_and_refuses_what_is_not_one() -> None:
-    entry = transition_entry(MissionState.EXECUTING, MissionState.COMPLETED,
-                             Reason.ALL_TASKS_DONE, Outcome.SUCCEEDED, NOW, {"by": "cli"})
+    entry = transition_entry(
+        MissionState.EXECUTING,
+        MissionState.COMPLETED,
+        Reason.ALL_TASKS_DONE,
+        Outcome.SUCCEEDED,
+        NOW,
+        {"by": "cli"},
+    )
     assert parse_entry(json.loads(json.dumps(entry))) == entry
     assert entry["outcome"] == "succeeded" and entry["detail"] == {"by": "cli"}
     creation = transition_entry(None, MissionState.PLANNING, Reason.USER_REQUEST, None, NOW)
     assert parse_entry(creation) == creation and "outcome" not in creation
-    for bad in ({**entry, "to": "DONE"}, {**entry, "reason": "because"},
-                {**entry, "from": "NOWHERE"}, {**entry, "ts": 5}, "text", None):
+    for bad in (
+        {**entry, "to": "DONE"},
+        {**entry, "reason": "because"},
+        {**entry, "from": "NOWHERE"},
+        {**entry, "ts": 5},
+        "text",
+        None,
+    ):
         assert parse_entry(bad) is None
 
 
@@ -72,8 +84,9 @@ def test_the_store_reads_and_writes_the_typed_record(home: Home) -> None:
     summary = store.summary(ref)
     assert encode_status(summary) == on_disk  # read and written back: the same bytes
     assert summary["gate"] == "none" and store.status(ref) == dict(summary)
-    moved = store.move(ref.id, MissionState.PLANNING, MissionState.COMMITTED, Reason.USER_REQUEST,
-                       now=NOW)
+    moved = store.move(
+        ref.id, MissionState.PLANNING, MissionState.COMMITTED, Reason.USER_REQUEST, now=NOW
+    )
     raw = fsio.read_json(status_file(moved.path))
     raw["from_a_later_version"] = {"kept": True}
     fsio.write_json_atomic(status_file(moved.path), raw)
@@ -82,7 +95,8 @@ def test_the_store_reads_and_writes_the_typed_record(home: Home) -> None:
     assert fsio.read_json(status_file(moved.path)) == written
     trail = [parse_entry(line) for line in fsio.read_lines(trail_file(moved.path))]
     assert [(e and e["from"], e and e["to"]) for e in trail] == [
-        (None, "PLANNING"), ("PLANNING", "COMMITTED")
+        (None, "PLANNING"),
+        ("PLANNING", "COMMITTED"),
     ]
 
 
@@ -100,7 +114,8 @@ def test_a_cancel_request_is_written_once_and_says_who(tmp_path: Path) -> None:
     write_cancel_request(tmp_path, "http", NOW)
     write_cancel_request(tmp_path, "cli", NOW)  # the first request stays
     assert fsio.read_json(cancel_request_file(tmp_path)) == {
-        "ts": "2026-11-22T03:04:05.123Z", "by": "http"
+        "ts": "2026-11-22T03:04:05.123Z",
+        "by": "http",
     }
     assert cancel_requested(tmp_path) and cancel_requested_by(tmp_path) == "http"
     cancel_request_file(tmp_path).write_text("[]")

@@ -1,5 +1,5 @@
-"""The strict tooling of pyproject.toml holds on every commit: ruff on the tree, mypy
-strict on the package. Both run as the tests' own interpreter's modules."""
+"""The strict tooling of pyproject.toml holds on every commit: ruff (lint and format) on
+the tree, mypy strict on the package. Both run as the tests' own interpreter's modules."""
 
 from __future__ import annotations
 
@@ -19,6 +19,11 @@ def run_tool(*argv: str) -> subprocess.CompletedProcess[str]:
 def test_ruff_finds_nothing() -> None:
     done = run_tool("ruff", "check", ".")
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_tree_is_as_ruff_format_writes_it() -> None:
+    done = run_tool("ruff", "format", "--check", ".")
+    assert done.returncode == 0, "run `ruff format .`:\n" + done.stdout + done.stderr
 
 
 def test_mypy_strict_finds_nothing() -> None:

@@ -51,18 +51,30 @@ class Ctx:
         self.procs.append(proc)
 
 
-def make_job(tmp_path: Path, url: str, inputs: dict[str, Any] | None = None,
-             budget: dict[str, Any] | None = None, stream: bool = True, **agent: Any) -> Job:
+def make_job(
+    tmp_path: Path,
+    url: str,
+    inputs: dict[str, Any] | None = None,
+    budget: dict[str, Any] | None = None,
+    stream: bool = True,
+    **agent: Any,
+) -> Job:
     mission = tmp_path / "mission"
     work = mission / "tasks" / "t" / "attempts" / "1"
     work.mkdir(parents=True, exist_ok=True)
     return Job(
-        mission_id="m", task_id="t", attempt=1, agent_ref="pkg/a",
-        agent={"name": "a", "description": "d", "llm": {"model": "m1", "stream": stream},
-               **agent},
-        prompt="You are careful.", package_dir=str(tmp_path / "pkg"),
-        inputs=inputs or {"goal": "do it"}, mission_dir=str(mission), attempt_dir=str(work),
-        budget=budget or {}, env={"HOUSTON_LLM_BASE_URL": url, "HOUSTON_LLM_TIMEOUT": "10"},
+        mission_id="m",
+        task_id="t",
+        attempt=1,
+        agent_ref="pkg/a",
+        agent={"name": "a", "description": "d", "llm": {"model": "m1", "stream": stream}, **agent},
+        prompt="You are careful.",
+        package_dir=str(tmp_path / "pkg"),
+        inputs=inputs or {"goal": "do it"},
+        mission_dir=str(mission),
+        attempt_dir=str(work),
+        budget=budget or {},
+        env={"HOUSTON_LLM_BASE_URL": url, "HOUSTON_LLM_TIMEOUT": "10"},
     )
 
 
@@ -83,13 +95,17 @@ def test_json_mode_asks_with_response_format_and_parses(tmp_path: Path, stream: 
 
 
 def test_an_answer_that_breaks_the_schema_fails_the_attempt_clearly(tmp_path: Path) -> None:
-    schema = {"type": "object", "required": ["urgency"],
-              "properties": {"urgency": {"enum": ["low", "high"]}}}
+    schema = {
+        "type": "object",
+        "required": ["urgency"],
+        "properties": {"urgency": {"enum": ["low", "high"]}},
+    }
     with ScriptedLLM(lambda body, n: text('{"urgency": "whenever"}')) as llm:
         outcome, _ = run(make_job(tmp_path, llm.url, output_schema=schema))
     assert not outcome.ok
     assert outcome.error is not None and "does not match output_schema at urgency" in (
-        outcome.error)
+        outcome.error
+    )
     sent = llm.requests[0]["response_format"]
     assert sent["type"] == "json_schema" and sent["json_schema"]["schema"] == schema
 
@@ -109,28 +125,38 @@ def test_prompt_has_body_patterns_config_then_inputs_needs_context(tmp_path: Pat
     (pkg / "config" / "limits.yaml").write_text("refund_max: 50\n")
     (pkg / "package.yaml").write_text(
         "name: pkg\nversion: 1.0.0\ndescription: d\nauthor: a\nlicense: MIT\n"
-        "agents: [a]\npatterns: [calm]\nconfig: {limits: config/limits.yaml}\n")
+        "agents: [a]\npatterns: [calm]\nconfig: {limits: config/limits.yaml}\n"
+    )
     needs = {"classify": {"text": "{}", "model": "m", "data": {"category": "billing"}}}
     with ScriptedLLM(lambda body, n: text("ok")) as llm:
         job = make_job(tmp_path, llm.url, patterns=["calm"], config=["limits"])
         outcome, _ = run(job, Ctx(job, needs=needs, context="VIP customer"))
     assert outcome.ok, outcome.error
     system, user = llm.requests[0]["messages"]
-    assert system["content"].index("You are careful.") < system["content"].index(
-        "## Pattern: calm\n\nStay calm and kind.") < system["content"].index("refund_max: 50")
+    assert (
+        system["content"].index("You are careful.")
+        < system["content"].index("## Pattern: calm\n\nStay calm and kind.")
+        < system["content"].index("refund_max: 50")
+    )
     body = user["content"]
-    assert body.index('"goal": "do it"') < body.index('"category": "billing"') < body.index(
-        "VIP customer")
+    assert (
+        body.index('"goal": "do it"')
+        < body.index('"category": "billing"')
+        < body.index("VIP customer")
+    )
 
 
 def test_tools_read_write_edit_glob_grep_in_the_work_folder(tmp_path: Path) -> None:
     script = [
         tools(("Write", {"file_path": "notes/a.txt", "content": "alpha\nbeta\n"})),
-        tools(("Edit", {"file_path": "notes/a.txt", "old_string": "beta",
-                        "new_string": "gamma"}),
-              ("Glob", {"pattern": "**/*.txt"})),
-        tools(("Grep", {"pattern": "gam+a", "output_mode": "content"}),
-              ("Read", {"file_path": "notes/a.txt"})),
+        tools(
+            ("Edit", {"file_path": "notes/a.txt", "old_string": "beta", "new_string": "gamma"}),
+            ("Glob", {"pattern": "**/*.txt"}),
+        ),
+        tools(
+            ("Grep", {"pattern": "gam+a", "output_mode": "content"}),
+            ("Read", {"file_path": "notes/a.txt"}),
+        ),
         text("done"),
     ]
     with ScriptedLLM(lambda body, n: script[n - 1]) as llm:
@@ -153,10 +179,12 @@ def test_a_write_outside_the_work_folder_is_refused_and_the_model_is_told(
 ) -> None:
     outside = tmp_path / "escape.txt"
     script = [
-        tools(("Write", {"file_path": str(outside), "content": "x"}),
-              ("Write", {"file_path": "../../../../escape.txt", "content": "x"}),
-              ("Write", {"file_path": "link/escape.txt", "content": "x"}),
-              ("Read", {"file_path": "/etc/hostname"})),
+        tools(
+            ("Write", {"file_path": str(outside), "content": "x"}),
+            ("Write", {"file_path": "../../../../escape.txt", "content": "x"}),
+            ("Write", {"file_path": "link/escape.txt", "content": "x"}),
+            ("Read", {"file_path": "/etc/hostname"}),
+        ),
         text("gave up"),
     ]
     with ScriptedLLM(lambda body, n: script[n - 1]) as llm:
@@ -188,9 +216,14 @@ def test_bash_runs_in_the_work_folder_and_disallowed_tools_are_not_offered(
 
 
 def test_blackboard_tools_share_directives_and_decisions(tmp_path: Path) -> None:
-    script = [tools(("BlackboardWrite", {"key": "plan", "value": {"steps": 2}}),
-                    ("BlackboardWrite", {"decision": "use the cheap model"})),
-              tools(("BlackboardRead", {})), text("ok")]
+    script = [
+        tools(
+            ("BlackboardWrite", {"key": "plan", "value": {"steps": 2}}),
+            ("BlackboardWrite", {"decision": "use the cheap model"}),
+        ),
+        tools(("BlackboardRead", {})),
+        text("ok"),
+    ]
     with ScriptedLLM(lambda body, n: script[n - 1]) as llm:
         job = make_job(tmp_path, llm.url, tools=["BlackboardRead", "BlackboardWrite"])
         outcome, _ = run(job)
@@ -229,8 +262,10 @@ def test_an_unknown_tool_is_an_error_the_model_sees(tmp_path: Path) -> None:
 
 @pytest.mark.process
 def test_mcp_server_tools_are_offered_and_called(tmp_path: Path) -> None:
-    script = [tools(("mcp__calc__add", {"a": 2, "b": 3}),
-                    ("mcp__calc__fail", {"reason": "nope"})), text("5")]
+    script = [
+        tools(("mcp__calc__add", {"a": 2, "b": 3}), ("mcp__calc__fail", {"reason": "nope"})),
+        text("5"),
+    ]
     servers = {"calc": {"command": sys.executable, "args": [str(CALC_SERVER)]}}
     with ScriptedLLM(lambda body, n: script[n - 1]) as llm:
         job = make_job(tmp_path, llm.url, tools=["mcp__calc"], mcpServers=servers)
@@ -246,8 +281,10 @@ def test_mcp_server_tools_are_offered_and_called(tmp_path: Path) -> None:
 
 def test_a_stream_cut_before_done_is_a_failure_not_an_empty_answer(tmp_path: Path) -> None:
     said = re.escape("stream was cut after 11 characters (no data: [DONE])")
-    with (ScriptedLLM(lambda body, n: {**text("half an ans"), "cut": True}) as llm,
-          pytest.raises(RunnerError, match=said)):
+    with (
+        ScriptedLLM(lambda body, n: {**text("half an ans"), "cut": True}) as llm,
+        pytest.raises(RunnerError, match=said),
+    ):
         run(make_job(tmp_path, llm.url))
 
 
@@ -285,8 +322,10 @@ def test_a_server_that_refuses_json_schema_is_asked_with_json_object(tmp_path: P
 
     def llama_cpp_like(body: dict[str, Any], number: int) -> dict[str, Any]:
         if body["response_format"]["type"] != "json_object":
-            return {"status": 422, "error": "response_format.type: Input should be 'text' or "
-                                            "'json_object'"}
+            return {
+                "status": 422,
+                "error": "response_format.type: Input should be 'text' or 'json_object'",
+            }
         return text('{"ok": true}')
 
     with ScriptedLLM(llama_cpp_like) as llm:
@@ -297,8 +336,7 @@ def test_a_server_that_refuses_json_schema_is_asked_with_json_object(tmp_path: P
     assert llm.requests[1]["response_format"]["schema"] == schema
 
 
-def test_a_500_to_json_schema_is_that_refusal_and_is_asked_with_json_object(
-        tmp_path: Path) -> None:
+def test_a_500_to_json_schema_is_that_refusal_and_is_asked_with_json_object(tmp_path: Path) -> None:
     # llama-cpp-python 0.3.x fails inside its handler on an unknown response_format type.
     schema = {"type": "object", "required": ["ok"]}
 
@@ -314,8 +352,7 @@ def test_a_500_to_json_schema_is_that_refusal_and_is_asked_with_json_object(
     assert [r["response_format"]["type"] for r in llm.requests] == ["json_schema", "json_object"]
 
 
-def test_a_500_to_any_other_request_stays_an_error_and_is_not_asked_again(
-        tmp_path: Path) -> None:
+def test_a_500_to_any_other_request_stays_an_error_and_is_not_asked_again(tmp_path: Path) -> None:
     with ScriptedLLM(lambda body, n: {"status": 500, "error": "out of memory"}) as llm:
         with pytest.raises(RunnerError, match="answered 500: out of memory"):
             run(make_job(tmp_path, llm.url))
@@ -326,7 +363,8 @@ def test_a_500_to_any_other_request_stays_an_error_and_is_not_asked_again(
 
 @pytest.mark.parametrize("how", ["env", "llm-key"])
 def test_fold_system_puts_the_system_prompt_in_the_first_user_message(
-        tmp_path: Path, how: str) -> None:
+    tmp_path: Path, how: str
+) -> None:
     with ScriptedLLM(lambda body, n: text("fine")) as llm:
         job = make_job(tmp_path, llm.url, inputs={"ticket": "My invoice is wrong"})
         if how == "env":
@@ -353,8 +391,12 @@ def test_without_fold_system_the_system_message_is_sent_as_such(tmp_path: Path) 
 def test_the_missions_tokens_left_also_stop_the_loop(tmp_path: Path) -> None:
     usage = {"prompt_tokens": 250, "completion_tokens": 50, "total_tokens": 300}
     with ScriptedLLM(lambda body, n: tools(("Glob", {"pattern": "*"}), usage=usage)) as llm:
-        job = make_job(tmp_path, llm.url, budget={"max_tokens": None, "mission_tokens_left": 500},
-                       tools=["Glob"])
+        job = make_job(
+            tmp_path,
+            llm.url,
+            budget={"max_tokens": None, "mission_tokens_left": 500},
+            tools=["Glob"],
+        )
         outcome, _ = run(job)
     assert not outcome.ok and outcome.error is not None
     assert "would pass the mission's tokens left (500)" in outcome.error
@@ -363,11 +405,16 @@ def test_the_missions_tokens_left_also_stop_the_loop(tmp_path: Path) -> None:
 
 @pytest.mark.process
 def test_only_named_mcp_servers_start_and_only_stdio_ones(tmp_path: Path) -> None:
-    servers = {"calc": {"command": sys.executable, "args": [str(CALC_SERVER)]},
-               "ghost": {"command": str(tmp_path / "no-such-server")},
-               "web": {"type": "http", "url": "http://127.0.0.1:9/mcp"}}
-    agent_file = parse_agent("---\nname: a\ndescription: d\nmcpServers:\n  web: {type: http, "
-                             "url: 'http://127.0.0.1:9/mcp'}\n---\nHi\n", "a.md")
+    servers = {
+        "calc": {"command": sys.executable, "args": [str(CALC_SERVER)]},
+        "ghost": {"command": str(tmp_path / "no-such-server")},
+        "web": {"type": "http", "url": "http://127.0.0.1:9/mcp"},
+    }
+    agent_file = parse_agent(
+        "---\nname: a\ndescription: d\nmcpServers:\n  web: {type: http, "
+        "url: 'http://127.0.0.1:9/mcp'}\n---\nHi\n",
+        "a.md",
+    )
     assert agent_file.mcpServers is not None and agent_file.mcpServers["web"].type == "http"
     with ScriptedLLM(lambda body, n: text("ok")) as llm:
         job = make_job(tmp_path, llm.url, tools=["mcp__calc__add"], mcpServers=servers)

@@ -45,7 +45,8 @@ def llm_home(home: Home, monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
 def chat_tasks(count: int, mode: str = "", extra: str = "") -> str:
     return "\n".join(
         f"  - {{id: c{i}, agent: t/chat, inputs: {{q: 'mode:{mode} {i}'}}{extra}}}"
-        for i in range(count))
+        for i in range(count)
+    )
 
 
 def folder(home: Home, ref: MissionRef) -> Path:
@@ -54,8 +55,10 @@ def folder(home: Home, ref: MissionRef) -> Path:
 
 def reasons(home: Home, ref: MissionRef, task: str) -> list[str]:
     path = folder(home, ref)
-    records = [attemptfiles.read_exit(taskfiles.attempt_dir(path, task, n))
-               for n in taskfiles.attempt_numbers(path, task)]
+    records = [
+        attemptfiles.read_exit(taskfiles.attempt_dir(path, task, n))
+        for n in taskfiles.attempt_numbers(path, task)
+    ]
     return [str(record.reason if record else None) for record in records]
 
 
@@ -65,7 +68,8 @@ def io_pid(engine: Engine) -> int | None:
 
 
 def test_llm_attempts_run_concurrently_beyond_the_cpu_slots(
-        llm_home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
+    llm_home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
     script = Script(target=12)  # each call answers only once 12 are in flight together
     with loopback(script) as url:
         monkeypatch.setenv("HOUSTON_LLM_BASE_URL", url)
@@ -80,7 +84,8 @@ def test_llm_attempts_run_concurrently_beyond_the_cpu_slots(
 
 
 def test_llm_concurrency_and_max_concurrency_bound_the_calls(
-        llm_home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
+    llm_home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for limit, mission_cap in ((4, None), (32, 3)):
         script = Script(target=50)  # never reached: calls wait, then the test releases them
         with loopback(script) as url:
@@ -97,7 +102,8 @@ def test_llm_concurrency_and_max_concurrency_bound_the_calls(
 
 
 def test_a_dead_network_worker_crashes_and_requeues_all_its_attempts(
-        llm_home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
+    llm_home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
     script = Script()
     with loopback(script) as url:
         monkeypatch.setenv("HOUSTON_LLM_BASE_URL", url)
@@ -118,16 +124,20 @@ def test_a_dead_network_worker_crashes_and_requeues_all_its_attempts(
 
 
 def test_a_timeout_stops_one_attempt_and_leaves_the_others_running(
-        llm_home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
+    llm_home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
     script = Script()
     with loopback(script) as url:
         monkeypatch.setenv("HOUSTON_LLM_BASE_URL", url)
-        ref = submit(llm_home, f"""name: slow-one
+        ref = submit(
+            llm_home,
+            f"""name: slow-one
 on_failure: continue
 tasks:
   - {{id: stuck, agent: t/chat, timeout: 1, inputs: {{q: 'mode:hang'}}}}
 {chat_tasks(4)}
-""")
+""",
+        )
         with engine_thread(llm_home, workers=1) as engine:
             wait_for(lambda: io_pid(engine), what="network worker")
             pid = io_pid(engine)
@@ -141,8 +151,9 @@ tasks:
     assert not (taskfiles.task_dir(folder(llm_home, ref), "stuck") / "lock").exists()
 
 
-def test_cancel_stops_every_attempt_in_flight(llm_home: Home,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cancel_stops_every_attempt_in_flight(
+    llm_home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
     script = Script()
     with loopback(script) as url:
         monkeypatch.setenv("HOUSTON_LLM_BASE_URL", url)
@@ -157,17 +168,21 @@ def test_cancel_stops_every_attempt_in_flight(llm_home: Home,
         assert reasons(llm_home, ref, f"c{i}") == ["cancelled"]
 
 
-def test_a_budget_stops_a_streaming_call_between_chunks(llm_home: Home,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_budget_stops_a_streaming_call_between_chunks(
+    llm_home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
     script = Script()
     with loopback(script) as url:
         monkeypatch.setenv("HOUSTON_LLM_BASE_URL", url)
         monkeypatch.setenv("HOUSTON_LLM_STREAM", "1")
-        ref = submit(llm_home, """name: spender
+        ref = submit(
+            llm_home,
+            """name: spender
 budget: {max_tokens: 120}
 tasks:
   - {id: talk, agent: t/chat, inputs: {q: 'mode:drip'}}
-""")
+""",
+        )
         finished = run_engine(llm_home, ref, workers=1)
         # The server's handler learns that its client left at its next write.
         wait_for(lambda: script.served >= 1, what="the call to end on the server")
@@ -177,7 +192,8 @@ tasks:
 
 
 def test_an_engine_stop_interrupts_llm_attempts_and_a_new_engine_finishes_them(
-        llm_home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
+    llm_home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
     script = Script()
     with loopback(script) as url:
         monkeypatch.setenv("HOUSTON_LLM_BASE_URL", url)
@@ -193,15 +209,17 @@ def test_an_engine_stop_interrupts_llm_attempts_and_a_new_engine_finishes_them(
         assert reasons(llm_home, ref, f"c{i}") == ["interrupted", "succeeded"]
 
 
-def test_houston_run_takes_llm_concurrency(llm_home: Home, tmp_path: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_houston_run_takes_llm_concurrency(
+    llm_home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     script = Script(target=3)  # calls answer once 3 are in flight (20 s at most)
     mission = tmp_path / "m.yaml"
     mission.write_text(f"name: cli-fan\ntasks:\n{chat_tasks(6, 'hold')}\n")
     with loopback(script) as url:
         monkeypatch.setenv("HOUSTON_LLM_BASE_URL", url)
-        proc = houston_process(llm_home, "run", str(mission), "--no-ui", "--workers", "1",
-                               "--llm-concurrency", "3")
+        proc = houston_process(
+            llm_home, "run", str(mission), "--no-ui", "--workers", "1", "--llm-concurrency", "3"
+        )
         out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err.decode()
     assert script.most == 3 and script.served == 6

@@ -79,8 +79,14 @@ class FakeOpenAI(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def stream(self, body: dict[str, Any], words: list[str] = WORDS, usage: bool = True,
-               last: bool = True, done: bool = True) -> None:
+    def stream(
+        self,
+        body: dict[str, Any],
+        words: list[str] = WORDS,
+        usage: bool = True,
+        last: bool = True,
+        done: bool = True,
+    ) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
@@ -185,8 +191,10 @@ def test_streaming_writes_tokens_and_counts_usage(
     assert "I was charged twice" in sent["body"]["messages"][1]["content"]
 
 
-@pytest.mark.parametrize(("model", "missing"), [
-    ("cut", "no finish_reason and no data: [DONE]"), ("no-done", "no data: [DONE]")])
+@pytest.mark.parametrize(
+    ("model", "missing"),
+    [("cut", "no finish_reason and no data: [DONE]"), ("no-done", "no data: [DONE]")],
+)
 def test_a_stream_cut_before_its_end_fails_the_attempt(
     tmp_path: Path, server: str, model: str, missing: str
 ) -> None:

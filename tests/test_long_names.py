@@ -23,16 +23,33 @@ MISSION = b"name: m\ntasks:\n  - {id: a, agent: core/shell, inputs: {command: 't
 
 def houston(home: Home, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.run([sys.executable, "-m", "houston", "--home", str(home.root), *args],
-                          capture_output=True, text=True, env=env, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "houston", "--home", str(home.root), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
 
 
 @pytest.mark.process
-@pytest.mark.parametrize("args", [
-    ("show", LONG), ("show", LONG * 2), ("logs", LONG), ("cancel", LONG), ("retry", LONG),
-    ("approve", LONG), ("reject", LONG), ("events", "--mission", LONG), ("run", LONG),
-    ("submit", f"{LONG}.yaml"), ("package", "install", LONG),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("show", LONG),
+        ("show", LONG * 2),
+        ("logs", LONG),
+        ("cancel", LONG),
+        ("retry", LONG),
+        ("approve", LONG),
+        ("reject", LONG),
+        ("events", "--mission", LONG),
+        ("run", LONG),
+        ("submit", f"{LONG}.yaml"),
+        ("package", "install", LONG),
+    ],
+)
 def test_an_over_long_name_is_a_clean_exit_2(home: Home, args: tuple[str, ...]) -> None:
     submit(MissionStore(home), MISSION, "m.yaml")
     done = houston(home, *args)
@@ -59,9 +76,12 @@ def test_the_api_answers_400_for_an_over_long_id(server: ServerHandle) -> None:
     headers = {"Authorization": f"Bearer {server.token}", "Origin": server.base_url}
     ref = submit(MissionStore(server.home), MISSION, "m.yaml")
     with httpx.Client(base_url=server.base_url, headers=headers, timeout=10) as api:
-        for path in (f"/api/missions/{LONG}", f"/api/missions/{LONG * 4}",
-                     f"/api/missions/{LONG}/tasks/a/log",
-                     f"/api/missions/{ref.id}/tasks/{LONG}/log"):
+        for path in (
+            f"/api/missions/{LONG}",
+            f"/api/missions/{LONG * 4}",
+            f"/api/missions/{LONG}/tasks/a/log",
+            f"/api/missions/{ref.id}/tasks/{LONG}/log",
+        ):
             answer = api.get(path)
             assert answer.status_code == 400, (path[:40], answer.text)
             assert answer.json()["fix"] or answer.json()["error"]

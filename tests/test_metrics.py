@@ -60,8 +60,9 @@ def test_metrics_endpoint_speaks_prometheus_text(home: Home) -> None:
     EventLog(home.events).append("attempt.end", data={"code": 0, "duration": 1.5})
     handle = start(home, port=0)
     try:
-        answer = httpx.get(f"{handle.base_url}/metrics",
-                           headers={"Authorization": f"Bearer {handle.token}"})
+        answer = httpx.get(
+            f"{handle.base_url}/metrics", headers={"Authorization": f"Bearer {handle.token}"}
+        )
     finally:
         handle.stop()
     assert answer.headers["content-type"].startswith("text/plain")
@@ -84,9 +85,12 @@ def test_finished_missions_are_counted_by_outcome() -> None:
     # The alert rules' mission failure rate divides these two series.
     totals = EventTotals()
     for outcome in ("succeeded", "failed", "failed", None):
-        totals.consume({"type": "mission.state",
-                        "data": {"state": "COMPLETED" if outcome else "EXECUTING",
-                                 "outcome": outcome}})
+        totals.consume(
+            {
+                "type": "mission.state",
+                "data": {"state": "COMPLETED" if outcome else "EXECUTING", "outcome": outcome},
+            }
+        )
     found = samples(render(totals, {}, busy_workers=0))
     assert found[("houston_missions_finished_total", (("outcome", "failed"),))] == 2
     assert found[("houston_missions_finished_total", (("outcome", "succeeded"),))] == 1

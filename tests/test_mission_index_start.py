@@ -59,7 +59,8 @@ def test_the_index_build_waits_for_the_first_page(home: Home) -> None:
 
 @pytest.mark.process
 def test_the_servers_first_page_starts_the_index_build(
-        home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
+    home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
     make_missions(home, 40)
     monkeypatch.setattr(listing, "WARM_DELAY", 60.0)  # only the page can start it
     cache = home.mission_index
@@ -68,8 +69,8 @@ def test_the_servers_first_page_starts_the_index_build(
         time.sleep(0.3)
         assert not cache.exists()
         got: dict[str, Any] = httpx.get(
-            f"{handle.base_url}/api/missions",
-            headers={"Authorization": f"Bearer {handle.token}"}).json()
+            f"{handle.base_url}/api/missions", headers={"Authorization": f"Bearer {handle.token}"}
+        ).json()
         assert got["total"] == 40 and len(got["missions"]) == 40
         deadline = time.monotonic() + 30
         while not cache.is_file() and time.monotonic() < deadline:

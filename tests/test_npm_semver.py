@@ -32,28 +32,149 @@ process.stdout.write(JSON.stringify(out));
 """
 
 HEADS = ["", "=", ">", ">=", "<", "<=", "~", "~>", "^", "v", "> ", "^ ", "~ ", ">= v"]
-TAILS = ["1", "1.2", "1.2.3", "0", "0.0", "0.0.3", "0.2.3", "0.2", "x", "X", "*", "1.x",
-         "1.2.x", "1.*.*", "x.1", "1.x.5", "*.*.1", "x.x.1", "1.2.3-beta.2", "0.0.0-0",
-         "1.2.3-4", "0.0.3-rc.1", "01.2.3", "1.02", "1.2.3+build.7", "1.2.3-rc.1+b",
-         "1.2.3.4", "1.2.3-", "1.2.3-01", "1.2.3-a..b", "9007199254740992.0.0", "1.2.3beta"]
-HAND = [
-    "", " ", "||", "1.2.3 || ", "* || 1.2.3", "<x <* || >* 2.x", ">x 2.x || * || <x",
-    "1.0.0 - 2.0.0", "1 - 2", "1.0 - 2.0", "1.2.3-rc.1 - 2.0.0-beta", "x - 2", "1.2 - x",
-    "1.2.3 - 1.2.3", "v1.2.3 - =2.0.0", "1.2.3 -2.0.0", "1.2.3 - 2.0.0 - 3.0.0",
-    ">=1.2.3 <2.0.0", ">= 1.2.3 < 2.0.0", ">1.2.3-4", "<1.2.3-4", "^1.2.3-4 || ~2.0.0",
-    "^0.0.1-beta", "~1.2.3-beta.2", ">=0.0.0", ">=0.0.0-0", ">=0.0.0 <1", "^ 1.2 ^ 1",
-    "1 2", "~> 1", "<\t2.0.0", ">=1.x.5", "~1.x.3", "^1.x", "1.2.3 - x", "> =1.2",
-    "<=>1", "=>1", "!1.2.3", "1.2.3 | 2", "1.2.3 &&", "latest", "٣.1", "1.2.3\u00a0",
-    ">1.2 <1.2.5 || >=2.0.0-rc.1 <2.0.0", "^0", "^0.0", "~0", "<=1.2", ">1", ">1.2",
-    "<1", "<1.2", "<=1", ">X", "<X", "=x", "1.2.3 x", "x.x.x", "1.2.3-alpha.10 - 1.2.3-alpha.2",
+TAILS = [
+    "1",
+    "1.2",
+    "1.2.3",
+    "0",
+    "0.0",
+    "0.0.3",
+    "0.2.3",
+    "0.2",
+    "x",
+    "X",
+    "*",
+    "1.x",
+    "1.2.x",
+    "1.*.*",
+    "x.1",
+    "1.x.5",
+    "*.*.1",
+    "x.x.1",
+    "1.2.3-beta.2",
+    "0.0.0-0",
+    "1.2.3-4",
+    "0.0.3-rc.1",
+    "01.2.3",
+    "1.02",
+    "1.2.3+build.7",
+    "1.2.3-rc.1+b",
+    "1.2.3.4",
+    "1.2.3-",
+    "1.2.3-01",
+    "1.2.3-a..b",
+    "9007199254740992.0.0",
+    "1.2.3beta",
 ]
-VERSIONS = ["0.0.0", "0.0.0-0", "0.0.1", "0.0.1-beta", "0.0.3", "0.0.3-rc.1", "0.0.3-rc.2",
-            "0.0.4", "0.1.0", "0.2.3", "0.2.4-0", "0.3.0", "1.0.0", "1.0.0-rc1", "1.0.1-rc1",
-            "1.1.9", "1.2.0", "1.2.0-0", "1.2.2", "1.2.3", "1.2.3-0", "1.2.3-4", "1.2.3-5",
-            "1.2.3-beta", "1.2.3-beta.2", "1.2.3-beta.10", "1.2.3-alpha.2", "1.2.3-alpha.10",
-            "1.2.3-rc.1", "1.2.3+build.7", "1.2.4", "1.2.4-alpha", "1.2.5", "1.3.0",
-            "1.3.0-0", "1.9.9", "2.0.0", "2.0.0-0", "2.0.0-beta", "2.0.0-rc.1", "2.0.1",
-            "2.9.9", "3.0.0", "3.0.0-0", "10.0.0"]
+HAND = [
+    "",
+    " ",
+    "||",
+    "1.2.3 || ",
+    "* || 1.2.3",
+    "<x <* || >* 2.x",
+    ">x 2.x || * || <x",
+    "1.0.0 - 2.0.0",
+    "1 - 2",
+    "1.0 - 2.0",
+    "1.2.3-rc.1 - 2.0.0-beta",
+    "x - 2",
+    "1.2 - x",
+    "1.2.3 - 1.2.3",
+    "v1.2.3 - =2.0.0",
+    "1.2.3 -2.0.0",
+    "1.2.3 - 2.0.0 - 3.0.0",
+    ">=1.2.3 <2.0.0",
+    ">= 1.2.3 < 2.0.0",
+    ">1.2.3-4",
+    "<1.2.3-4",
+    "^1.2.3-4 || ~2.0.0",
+    "^0.0.1-beta",
+    "~1.2.3-beta.2",
+    ">=0.0.0",
+    ">=0.0.0-0",
+    ">=0.0.0 <1",
+    "^ 1.2 ^ 1",
+    "1 2",
+    "~> 1",
+    "<\t2.0.0",
+    ">=1.x.5",
+    "~1.x.3",
+    "^1.x",
+    "1.2.3 - x",
+    "> =1.2",
+    "<=>1",
+    "=>1",
+    "!1.2.3",
+    "1.2.3 | 2",
+    "1.2.3 &&",
+    "latest",
+    "٣.1",
+    "1.2.3\u00a0",
+    ">1.2 <1.2.5 || >=2.0.0-rc.1 <2.0.0",
+    "^0",
+    "^0.0",
+    "~0",
+    "<=1.2",
+    ">1",
+    ">1.2",
+    "<1",
+    "<1.2",
+    "<=1",
+    ">X",
+    "<X",
+    "=x",
+    "1.2.3 x",
+    "x.x.x",
+    "1.2.3-alpha.10 - 1.2.3-alpha.2",
+]
+VERSIONS = [
+    "0.0.0",
+    "0.0.0-0",
+    "0.0.1",
+    "0.0.1-beta",
+    "0.0.3",
+    "0.0.3-rc.1",
+    "0.0.3-rc.2",
+    "0.0.4",
+    "0.1.0",
+    "0.2.3",
+    "0.2.4-0",
+    "0.3.0",
+    "1.0.0",
+    "1.0.0-rc1",
+    "1.0.1-rc1",
+    "1.1.9",
+    "1.2.0",
+    "1.2.0-0",
+    "1.2.2",
+    "1.2.3",
+    "1.2.3-0",
+    "1.2.3-4",
+    "1.2.3-5",
+    "1.2.3-beta",
+    "1.2.3-beta.2",
+    "1.2.3-beta.10",
+    "1.2.3-alpha.2",
+    "1.2.3-alpha.10",
+    "1.2.3-rc.1",
+    "1.2.3+build.7",
+    "1.2.4",
+    "1.2.4-alpha",
+    "1.2.5",
+    "1.3.0",
+    "1.3.0-0",
+    "1.9.9",
+    "2.0.0",
+    "2.0.0-0",
+    "2.0.0-beta",
+    "2.0.0-rc.1",
+    "2.0.1",
+    "2.9.9",
+    "3.0.0",
+    "3.0.0-0",
+    "10.0.0",
+]
 
 
 def ranges() -> list[str]:
@@ -70,17 +191,30 @@ def semver_package() -> Path:
     assert npm and node, "node and npm are test dependencies: install nodejs and npm"
     npm_dir = Path(os.path.realpath(npm)).parent.parent  # .../npm/bin/npm-cli.js -> .../npm
     found = subprocess.run(
-        [node, "-e", "console.log(require.resolve('semver/package.json', "
-                     "{paths: [process.argv[1]]}))", str(npm_dir)],
-        capture_output=True, text=True, timeout=60)
+        [
+            node,
+            "-e",
+            "console.log(require.resolve('semver/package.json', {paths: [process.argv[1]]}))",
+            str(npm_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert found.returncode == 0, f"npm's own semver is not found from {npm_dir}: {found.stderr}"
     return Path(found.stdout.strip()).parent
 
 
 def ask_npm(cases: list[tuple[str, bool]]) -> list[tuple[str | None, list[bool]]]:
     data = json.dumps({"ranges": cases, "versions": VERSIONS})
-    done = subprocess.run(["node", "-e", ORACLE, str(semver_package())], input=data,
-                          capture_output=True, text=True, check=True, timeout=120)
+    done = subprocess.run(
+        ["node", "-e", ORACLE, str(semver_package())],
+        input=data,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     return [(valid, hits) for valid, hits in json.loads(done.stdout)]
 
 
@@ -96,8 +230,11 @@ def ours(range_: str, include_prerelease: bool) -> tuple[str | None, list[bool]]
 def test_every_range_parses_and_matches_as_npm_says() -> None:
     cases = [(r, flag) for r in ranges() for flag in (False, True)]
     answers = ask_npm(cases)
-    differences = [(case, npm, ours(*case)) for case, npm in zip(cases, answers, strict=True)
-                   if ours(*case) != (npm if case[0].isascii() else (None, []))]
+    differences = [
+        (case, npm, ours(*case))
+        for case, npm in zip(cases, answers, strict=True)
+        if ours(*case) != (npm if case[0].isascii() else (None, []))
+    ]
     assert not differences, differences[:5]  # stricter on purpose: non-ASCII is refused
     assert len(cases) > 900 and sum(valid is None for valid, _ in answers) > 100
 

@@ -32,8 +32,13 @@ MISSION = """
 
 def houston_show(home: Home, *args: str) -> str:
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.run([sys.executable, "-m", "houston", "--home", str(home.root), "show",
-                           *args], capture_output=True, text=True, env=env, check=True).stdout
+    return subprocess.run(
+        [sys.executable, "-m", "houston", "--home", str(home.root), "show", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    ).stdout
 
 
 def api_detail(home: Home, mission_id: str) -> dict[str, Any]:

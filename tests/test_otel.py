@@ -89,10 +89,19 @@ def attributes(span: Any) -> dict[str, Any]:
 def run(home: Home, tmp_path: Path, env: dict[str, str]) -> None:
     path = tmp_path / "traced.yaml"
     path.write_bytes(MISSION)
-    argv = [sys.executable, "-m", "houston", "--home", str(home.root), "run", str(path),
-            "--no-ui", "--workers", "2"]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env,
-                          check=False)
+    argv = [
+        sys.executable,
+        "-m",
+        "houston",
+        "--home",
+        str(home.root),
+        "run",
+        str(path),
+        "--no-ui",
+        "--workers",
+        "2",
+    ]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env, check=False)
     assert done.returncode == 1, done.stderr  # the mission fails: one task exits 4
 
 
@@ -131,22 +140,41 @@ def test_nothing_is_sent_without_an_endpoint(
 
 def test_model_and_tool_calls_become_chat_and_execute_tool_spans() -> None:
     detail = {
-        "id": "m", "name": "n", "outcome": "succeeded", "started": "2026-12-01T10:00:00Z",
+        "id": "m",
+        "name": "n",
+        "outcome": "succeeded",
+        "started": "2026-12-01T10:00:00Z",
         "finished": "2026-12-01T10:00:10Z",
         "tasks": [{"id": "ask", "agent": "pkg/asker", "state": "succeeded"}],
-        "attempts": [{"task": "ask", "attempt": 1, "started": "2026-12-01T10:00:01Z",
-                      "finished": "2026-12-01T10:00:05Z", "reason": "succeeded", "worker": 1}],
+        "attempts": [
+            {
+                "task": "ask",
+                "attempt": 1,
+                "started": "2026-12-01T10:00:01Z",
+                "finished": "2026-12-01T10:00:05Z",
+                "reason": "succeeded",
+                "worker": 1,
+            }
+        ],
     }
-    tools = [{"task": "ask", "attempt": 1, "ts": 1_796_119_204.0,
-              "data": {"tool": "Read", "summary": "a.md", "outcome": "ok", "duration_ms": 250}}]
+    tools = [
+        {
+            "task": "ask",
+            "attempt": 1,
+            "ts": 1_796_119_204.0,
+            "data": {"tool": "Read", "summary": "a.md", "outcome": "ok", "duration_ms": 250},
+        }
+    ]
     models = {("ask", 1): {"model": "gemma-3-270m", "input_tokens": 12, "output_tokens": 34}}
     spans = {s.name: s for s in mission_spans(detail, tools, models)}
     chat = spans["chat gemma-3-270m"]
     assert chat.parent == "attempt:ask#1"
     assert chat.attributes["gen_ai.operation.name"] == "chat"
     assert chat.attributes["gen_ai.request.model"] == "gemma-3-270m"
-    assert (chat.attributes["gen_ai.usage.input_tokens"],
-            chat.attributes["gen_ai.usage.output_tokens"]) == (12, 34)
+    assert (
+        chat.attributes["gen_ai.usage.input_tokens"],
+        chat.attributes["gen_ai.usage.output_tokens"],
+    ) == (12, 34)
     tool = spans["execute_tool Read"]
     assert tool.attributes["gen_ai.operation.name"] == "execute_tool"
     assert tool.end_ns - tool.start_ns == 250_000_000

@@ -194,7 +194,9 @@ def test_publishing_a_folder_never_replaces_a_published_version(tmp_path: Path) 
     digest = hashlib.sha256(published).hexdigest()
     assert (registry / "alpha-1.0.0.tar.gz.sha256").read_text().split()[0] == digest
     assert sorted(p.name for p in registry.iterdir()) == [
-        "alpha-1.0.0.tar.gz", "alpha-1.0.0.tar.gz.sha256"]
+        "alpha-1.0.0.tar.gz",
+        "alpha-1.0.0.tar.gz.sha256",
+    ]
     (registry / "alpha-1.0.0.tar.gz.sha256").unlink()  # a publish cut short before its digest
     (folder / "README.md").write_text("# alpha\n")
     assert cli(*args).code == 0

@@ -182,8 +182,11 @@ def test_workflow_renders_into_a_valid_mission_with_overrides(home: Home) -> Non
     assert label == "customer-service@1.2.0/workflows/resolve-ticket.md"
     spec = load_mission(data, label)
     draft = next(t for t in spec.tasks if t.id == "draft")
-    assert draft.inputs == {"ticket": "charged twice", "customer": "Ada",
-                            "classification": "{{ tasks.classify.result.data }}"}
+    assert draft.inputs == {
+        "ticket": "charged twice",
+        "customer": "Ada",
+        "classification": "{{ tasks.classify.result.data }}",
+    }
     assert spec.context == "Support desk of Acme; ticket unnumbered from Ada."
     report = next(t for t in spec.tasks if t.id == "report")
     assert report.inputs["thresholds"]["always_escalate_urgency"] == ["critical"]

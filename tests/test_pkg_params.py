@@ -36,17 +36,31 @@ def test_text_is_converted_to_the_declared_type() -> None:
     assert convert("1e3", "number") == 1000.0
     assert convert("TRUE", "boolean") is True and convert("false", "boolean") is False
     assert convert("007", "string") == "007"
-    for text, kind in [("three", "integer"), ("٣", "integer"), ("\uff11", "integer"),
-                       ("1.5", "integer"), ("", "integer"), ("nan", "number"),
-                       ("inf", "number"), ("1e999", "number"), ("\u0663.\u0665", "number"),
-                       ("yes", "boolean"), ("1", "boolean")]:
+    for text, kind in [
+        ("three", "integer"),
+        ("٣", "integer"),
+        ("\uff11", "integer"),
+        ("1.5", "integer"),
+        ("", "integer"),
+        ("nan", "number"),
+        ("inf", "number"),
+        ("1e999", "number"),
+        ("\u0663.\u0665", "number"),
+        ("yes", "boolean"),
+        ("1", "boolean"),
+    ]:
         with pytest.raises(ParamTypeError, match=r"is not an? "):
             convert(text, kind)  # type: ignore[arg-type]
 
 
 def test_a_default_must_match_the_declared_type() -> None:
     assert [type_of_default(v) for v in (None, "x", 1, 1.5, True)] == [
-        "string", "string", "integer", "number", "boolean"]
+        "string",
+        "string",
+        "integer",
+        "number",
+        "boolean",
+    ]
     check_default(3, "number")
     check_default(None, "integer")
     with pytest.raises(ParamTypeError, match="not an integer"):
@@ -59,7 +73,8 @@ def install_counting_package(tmp_path: Path, workflow: str = WORKFLOW) -> Path:
     folder = tmp_path / "src" / "counting"
     (folder / "workflows").mkdir(parents=True)
     (folder / "package.yaml").write_text(
-        "name: counting\nversion: 1.0.0\ndescription: counts\nworkflows:\n  - count\n")
+        "name: counting\nversion: 1.0.0\ndescription: counts\nworkflows:\n  - count\n"
+    )
     (folder / "workflows" / "count.md").write_text(workflow)
     root = tmp_path / "home"
     result = cli("package", "install", str(folder), env={"HOUSTON_HOME": str(root)})
@@ -69,8 +84,9 @@ def install_counting_package(tmp_path: Path, workflow: str = WORKFLOW) -> Path:
 
 def test_set_values_reach_the_mission_with_their_types(tmp_path: Path) -> None:
     home = Home(install_counting_package(tmp_path))
-    data, label = render_workflow(home, "counting/count", {"n": "3", "ratio": "2",
-                                                           "loud": "true", "label": "7"})
+    data, label = render_workflow(
+        home, "counting/count", {"n": "3", "ratio": "2", "loud": "true", "label": "7"}
+    )
     inputs = load_mission(data, label).tasks[0].inputs
     assert inputs == {"n": 3, "ratio": 2, "loud": True, "label": "7"}
     with pytest.raises(PackageError, match=r"--set loud: 'yes' is not a boolean"):
@@ -80,8 +96,14 @@ def test_set_values_reach_the_mission_with_their_types(tmp_path: Path) -> None:
 def test_a_set_value_of_the_wrong_type_exits_2_and_submits_nothing(tmp_path: Path) -> None:
     root = install_counting_package(tmp_path)
     for value in ("three", "٣"):
-        result = cli("run", "counting/count", "--set", f"n={value}", "--no-ui",
-                     env={"HOUSTON_HOME": str(root)})
+        result = cli(
+            "run",
+            "counting/count",
+            "--set",
+            f"n={value}",
+            "--no-ui",
+            env={"HOUSTON_HOME": str(root)},
+        )
         assert result.code == 2, result.err
         assert f"--set n: '{value}' is not an integer" in result.err
         assert "declared as integer" in result.err and "Traceback" not in result.err

@@ -47,8 +47,11 @@ def test_the_plan_waits_for_a_human_then_fans_out_and_reports(
             proc = houston_process(home, "approve", ref.id, "approve")
             _, err = proc.communicate(timeout=30)
             assert proc.returncode == 0, err
-            wait_for(lambda: outcome(home, ref) == ("COMPLETED", "succeeded"), timeout=30,
-                     what="the plan ran")
+            wait_for(
+                lambda: outcome(home, ref) == ("COMPLETED", "succeeded"),
+                timeout=30,
+                what="the plan ran",
+            )
     assert len(llm.requests) == 3
     outputs = MissionStore(home).locate(ref.id).path / "outputs"
     assert "# Approved plan: a FAQ" in (outputs / "plan.md").read_text()

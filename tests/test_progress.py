@@ -31,16 +31,25 @@ from houston.home.store import MissionStore
 
 def view(**changes: object) -> View:
     base: dict[str, object] = {
-        "state": "EXECUTING", "states": {"succeeded": 3, "running": 2, "failed": 2},
-        "total": 12, "failed": ("build-docs", "lint"), "busy": 2, "slots": "##..",
-        "elapsed": 12.5, "tokens": 1234, "cost": 0.0123}
+        "state": "EXECUTING",
+        "states": {"succeeded": 3, "running": 2, "failed": 2},
+        "total": 12,
+        "failed": ("build-docs", "lint"),
+        "busy": 2,
+        "slots": "##..",
+        "elapsed": 12.5,
+        "tokens": 1234,
+        "cost": 0.0123,
+    }
     return View(**{**base, **changes})  # type: ignore[arg-type]
 
 
 def test_a_wide_line_shows_everything() -> None:
     line = render_line(view(), 200)
-    assert line == ("EXECUTING  done 3/12  running 2  failed 2 (build-docs, lint)   12.5s  "
-                    "spend 1234 tok $0.0123  workers [##..]")
+    assert line == (
+        "EXECUTING  done 3/12  running 2  failed 2 (build-docs, lint)   12.5s  "
+        "spend 1234 tok $0.0123  workers [##..]"
+    )
 
 
 def test_the_line_never_reaches_the_last_column() -> None:
@@ -62,8 +71,9 @@ def test_the_line_never_reaches_the_last_column() -> None:
 def test_the_total_counts_tasks_no_event_has_named_yet() -> None:
     out = io.StringIO()
     on_disk = {"a": "succeeded", "b": "pending", "c": "pending", "d": "pending"}
-    progress = Progress(out, tty=True, workers=2, read_states=lambda m: on_disk,
-                        columns=lambda: 120)
+    progress = Progress(
+        out, tty=True, workers=2, read_states=lambda m: on_disk, columns=lambda: 120
+    )
     progress("mission.state", "m1", None, None, {"state": "EXECUTING"})
     progress("task.state", "m1", "b", 1, {"state": "running"})
     progress("task.state", "m1", "b", 1, {"state": "failed"})
@@ -111,15 +121,27 @@ def test_a_narrow_terminal_gets_one_line_redrawn_in_place(home: Home, tmp_path: 
         "name: three\ntasks:\n"
         "  - {id: first, agent: core/shell, retries: 0, inputs: {command: 'exit 3'}}\n"
         "  - {id: second, agent: core/shell, needs: [first], inputs: {command: 'true'}}\n"
-        "  - {id: third, agent: core/shell, needs: [second], inputs: {command: 'true'}}\n")
+        "  - {id: third, agent: core/shell, needs: [second], inputs: {command: 'true'}}\n"
+    )
     main, child = pty.openpty()
     fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 44, 0, 0))
-    argv = [sys.executable, "-m", "houston", "--home", str(home.root), "run", str(mission),
-            "--no-ui", "--workers", "2"]
+    argv = [
+        sys.executable,
+        "-m",
+        "houston",
+        "--home",
+        str(home.root),
+        "run",
+        str(mission),
+        "--no-ui",
+        "--workers",
+        "2",
+    ]
     env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
     env["PYTHONPATH"] = str(REPO)
-    with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=child, env=env) as proc:
+    with subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=child, env=env
+    ) as proc:
         os.close(child)
         screen = read_until_closed(main, deadline=time.monotonic() + 60)
         os.close(main)

@@ -43,15 +43,33 @@ def ray_head() -> Iterator[dict[str, Any]]:
     stop every process it started. A short temp dir: Ray's socket paths have a limit."""
     temp = tempfile.mkdtemp(prefix="hrc-", dir="/tmp")
     gcs, client = free_port(), free_port()
-    argv = [RAY, "start", "--head", "--block", "--node-ip-address", "127.0.0.1",
-            "--port", str(gcs), "--ray-client-server-port", str(client),
-            "--dashboard-agent-listen-port", str(free_port()), "--include-dashboard", "false",
-            "--num-cpus", "2", "--temp-dir", temp, "--disable-usage-stats"]
+    argv = [
+        RAY,
+        "start",
+        "--head",
+        "--block",
+        "--node-ip-address",
+        "127.0.0.1",
+        "--port",
+        str(gcs),
+        "--ray-client-server-port",
+        str(client),
+        "--dashboard-agent-listen-port",
+        str(free_port()),
+        "--include-dashboard",
+        "false",
+        "--num-cpus",
+        "2",
+        "--temp-dir",
+        temp,
+        "--disable-usage-stats",
+    ]
     env = {**os.environ, **ray_cluster.LOOPBACK_ENV}
     env.pop("RAY_ADDRESS", None)
     log = open(Path(temp) / "ray-start.log", "wb")  # noqa: SIM115 - closed below
-    head = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
-                            start_new_session=True)
+    head = subprocess.Popen(
+        argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+    )
     try:
         wait_listening(client, head, Path(temp) / "ray-start.log")
         yield {"address": f"ray://127.0.0.1:{client}", "pid": head.pid}
@@ -61,8 +79,9 @@ def ray_head() -> Iterator[dict[str, Any]]:
         shutil.rmtree(temp, ignore_errors=True)
 
 
-def wait_listening(port: int, head: subprocess.Popen[bytes], log: Path,
-                   timeout: float = 300) -> None:
+def wait_listening(
+    port: int, head: subprocess.Popen[bytes], log: Path, timeout: float = 300
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if head.poll() is not None:
@@ -98,18 +117,29 @@ def test_a_mission_runs_through_ray_client(ray_head: dict[str, Any], tmp_path: P
     home = tmp_path / "home"
     env = {**os.environ, **ray_cluster.LOOPBACK_ENV}
     env.pop("RAY_ADDRESS", None)
-    assert houston(home, "package", "install", str(write_package(tmp_path)), env=env
-                   ).returncode == 0
+    assert (
+        houston(home, "package", "install", str(write_package(tmp_path)), env=env).returncode == 0
+    )
     mission = tmp_path / "m.yaml"
     mission.write_text(
         "name: through-client\ntasks:\n"
         "  - id: py\n    agent: raytest/where\n    inputs: {tokens: 7}\n"
         "  - id: sh\n    agent: core/shell\n"
-        "    inputs: {command: 'echo \"{\\\"ppid\\\": $PPID}\"'}\n"
-        "  - id: ask\n    agent: raytest/ask\n    needs: [py]\n")
+        '    inputs: {command: \'echo "{\\"ppid\\": $PPID}"\'}\n'
+        "  - id: ask\n    agent: raytest/ask\n    needs: [py]\n"
+    )
     with ScriptedLLM(lambda body, n: text("via the client")) as server:
-        done = houston(home, "run", str(mission), "--executor", ray_head["address"], "--no-ui",
-                       "--workers", "1", env={**env, "HOUSTON_LLM_BASE_URL": server.url})
+        done = houston(
+            home,
+            "run",
+            str(mission),
+            "--executor",
+            ray_head["address"],
+            "--no-ui",
+            "--workers",
+            "1",
+            env={**env, "HOUSTON_LLM_BASE_URL": server.url},
+        )
     assert done.returncode == 0, done.stdout + done.stderr
     folder = mission_dir(home)
     py = json.loads((folder / "tasks/py/result.json").read_text())

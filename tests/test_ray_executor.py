@@ -24,18 +24,18 @@ pytestmark = [pytest.mark.ray, pytest.mark.process]
 
 AGENTS = {
     "where": "import os, time, json\n"
-             "def where(ctx):\n"
-             "    print('running on pid', os.getpid())\n"
-             "    ctx.report_usage(tokens=int(ctx.inputs.get('tokens', 0)), cost=0.25)\n"
-             "    return {'pid': os.getpid(), 'raylet': os.getppid(), 'me': os.getpid()}\n"
-             "def hang(ctx):\n"
-             "    marker = ctx.inputs['marker'] + f'.{ctx.attempt}'\n"
-             "    with open(marker + '.tmp', 'w') as f:\n"
-             "        json.dump({'pid': os.getpid(), 'raylet': os.getppid()}, f)\n"
-             "    os.replace(marker + '.tmp', marker)\n"
-             "    if ctx.attempt in ctx.inputs.get('hang_on', [1]):\n"
-             "        time.sleep(120)\n"
-             "    return {'attempt': ctx.attempt}\n",
+    "def where(ctx):\n"
+    "    print('running on pid', os.getpid())\n"
+    "    ctx.report_usage(tokens=int(ctx.inputs.get('tokens', 0)), cost=0.25)\n"
+    "    return {'pid': os.getpid(), 'raylet': os.getppid(), 'me': os.getpid()}\n"
+    "def hang(ctx):\n"
+    "    marker = ctx.inputs['marker'] + f'.{ctx.attempt}'\n"
+    "    with open(marker + '.tmp', 'w') as f:\n"
+    "        json.dump({'pid': os.getpid(), 'raylet': os.getppid()}, f)\n"
+    "    os.replace(marker + '.tmp', marker)\n"
+    "    if ctx.attempt in ctx.inputs.get('hang_on', [1]):\n"
+    "        time.sleep(120)\n"
+    "    return {'attempt': ctx.attempt}\n",
 }
 
 
@@ -44,15 +44,18 @@ def write_package(root: Path) -> Path:
     (folder / "agents").mkdir(parents=True)
     (folder / "package.yaml").write_text(
         "name: raytest\nversion: 1.0.0\ndescription: agents for ray tests\n"
-        "agents:\n  - where\n  - hang\n  - ask\n")
+        "agents:\n  - where\n  - hang\n  - ask\n"
+    )
     (folder / "raytest_agents.py").write_text(AGENTS["where"])
     for name in ("where", "hang"):
         (folder / "agents" / f"{name}.md").write_text(
             f"---\nname: {name}\ndescription: test\nrunner: python\n"
-            f"entrypoint: raytest_agents:{name}\n---\n")
+            f"entrypoint: raytest_agents:{name}\n---\n"
+        )
     (folder / "agents" / "ask.md").write_text(
         "---\nname: ask\ndescription: test\nrunner: llm\nllm:\n  model: tiny\n---\n"
-        "Answer briefly.\n")
+        "Answer briefly.\n"
+    )
     return folder
 
 
@@ -75,17 +78,40 @@ def setup(cluster: dict[str, Any], tmp_path: Path) -> tuple[Path, dict[str, str]
     return home, env
 
 
-def houston(home: Path, *args: str, env: dict[str, str],
-            timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "houston", "--home", str(home), *args],
-                          capture_output=True, text=True, env=env, timeout=timeout, check=False)
+def houston(
+    home: Path, *args: str, env: dict[str, str], timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "houston", "--home", str(home), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def start_run(home: Path, mission: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "houston", "--home", str(home), "run", str(mission),
-         "--executor", "ray", "--no-ui", "--workers", "2"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        [
+            sys.executable,
+            "-m",
+            "houston",
+            "--home",
+            str(home),
+            "run",
+            str(mission),
+            "--executor",
+            "ray",
+            "--no-ui",
+            "--workers",
+            "2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
 def wait_for(path: Path, timeout: float = 180) -> dict[str, Any]:
@@ -124,19 +150,24 @@ def attempts(folder: Path, task: str) -> dict[int, dict[str, Any]]:
 
 
 def test_python_command_and_llm_attempts_run_on_ray_nodes(
-        setup: tuple[Path, dict[str, str]], tmp_path: Path, server: str) -> None:  # noqa: F811
+    setup: tuple[Path, dict[str, str]],
+    tmp_path: Path,
+    server: str,  # noqa: F811
+) -> None:
     home, env = setup
     mission = tmp_path / "m.yaml"
     mission.write_text(
         "name: on-ray\ntasks:\n"
         "  - id: py\n    agent: raytest/where\n    inputs: {tokens: 12}\n"
         "  - id: sh\n    agent: core/shell\n"
-        "    inputs: {command: 'echo from-shell >&2; echo \"{\\\"ppid\\\": $PPID}\"'}\n"
+        '    inputs: {command: \'echo from-shell >&2; echo "{\\"ppid\\": $PPID}"\'}\n'
         "  - id: llm\n    agent: raytest/ask\n    inputs: {question: refund?}\n"
-        "  - id: report\n    agent: core/collect\n    needs: [py, sh, llm]\n")
+        "  - id: report\n    agent: core/collect\n    needs: [py, sh, llm]\n"
+    )
     run_env = {**env, "HOUSTON_LLM_BASE_URL": server}
-    done = houston(home, "run", str(mission), "--executor", "ray", "--no-ui", "--workers", "2",
-                   env=run_env)
+    done = houston(
+        home, "run", str(mission), "--executor", "ray", "--no-ui", "--workers", "2", env=run_env
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     folder = mission_dir(home)
     py = json.loads((folder / "tasks/py/result.json").read_text())
@@ -151,20 +182,27 @@ def test_python_command_and_llm_attempts_run_on_ray_nodes(
     assert status["usage"]["cost"] == pytest.approx(0.25)
     collected = json.loads((folder / "outputs/results.json").read_text())
     assert set(collected) == {"py", "sh", "llm"}
-    events = [json.loads(line) for f in sorted((home / "events").glob("*.jsonl"))
-              for line in f.read_text().splitlines() if line.strip()]
+    events = [
+        json.loads(line)
+        for f in sorted((home / "events").glob("*.jsonl"))
+        for line in f.read_text().splitlines()
+        if line.strip()
+    ]
     ends = [e for e in events if e["type"] == "attempt.end"]
     assert {e["task"] for e in ends} == {"py", "sh", "llm", "report"}
     assert any(e["type"] == "usage" and e["task"] == "py" for e in events)
 
 
 def test_cancel_stops_the_remote_attempt(
-        setup: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    setup: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
     home, env = setup
     marker = tmp_path / "hang"
     mission = tmp_path / "m.yaml"
-    mission.write_text(f"name: cancel-me\ntasks:\n  - id: slow\n    agent: raytest/hang\n"
-                       f"    inputs: {{marker: '{marker}'}}\n")
+    mission.write_text(
+        f"name: cancel-me\ntasks:\n  - id: slow\n    agent: raytest/hang\n"
+        f"    inputs: {{marker: '{marker}'}}\n"
+    )
     run = start_run(home, mission, env)
     try:
         remote = wait_for(Path(f"{marker}.1"))
@@ -182,12 +220,15 @@ def test_cancel_stops_the_remote_attempt(
 
 
 def test_timeout_stops_the_remote_attempt(
-        setup: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    setup: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
     home, env = setup
     marker = tmp_path / "hang"
     mission = tmp_path / "m.yaml"
-    mission.write_text(f"name: time-me\ntasks:\n  - id: slow\n    agent: raytest/hang\n"
-                       f"    timeout: 5s\n    retries: 0\n    inputs: {{marker: '{marker}'}}\n")
+    mission.write_text(
+        f"name: time-me\ntasks:\n  - id: slow\n    agent: raytest/hang\n"
+        f"    timeout: 5s\n    retries: 0\n    inputs: {{marker: '{marker}'}}\n"
+    )
     run = start_run(home, mission, env)
     try:
         remote = wait_for(Path(f"{marker}.1"))
@@ -202,7 +243,8 @@ def test_timeout_stops_the_remote_attempt(
 
 
 def test_a_killed_node_is_a_crash_and_the_task_runs_again(
-        setup: tuple[Path, dict[str, str]], cluster: dict[str, Any], tmp_path: Path) -> None:
+    setup: tuple[Path, dict[str, str]], cluster: dict[str, Any], tmp_path: Path
+) -> None:
     # Last in this module: it leaves the cluster with one worker node.
     home, env = setup
     marker = tmp_path / "hang"
@@ -211,7 +253,8 @@ def test_a_killed_node_is_a_crash_and_the_task_runs_again(
         "name: lose-a-node\ntasks:\n"
         "  - id: first\n    agent: raytest/where\n"
         "  - id: victim\n    agent: raytest/hang\n    needs: [first]\n    retries: 0\n"
-        f"    inputs: {{marker: '{marker}', hang_on: [1]}}\n")
+        f"    inputs: {{marker: '{marker}', hang_on: [1]}}\n"
+    )
     run = start_run(home, mission, env)
     try:
         remote = wait_for(Path(f"{marker}.1"))

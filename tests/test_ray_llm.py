@@ -22,8 +22,10 @@ from test_ray_executor import attempts, gone, houston, mission_dir, start_run, w
 
 pytestmark = [pytest.mark.ray, pytest.mark.process]
 
-ASK = ("---\nname: ask\ndescription: test\nrunner: llm\nllm:\n  model: tiny\n"
-       "tools: [Bash]\n---\nAnswer briefly.\n")
+ASK = (
+    "---\nname: ask\ndescription: test\nrunner: llm\nllm:\n  model: tiny\n"
+    "tools: [Bash]\n---\nAnswer briefly.\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +63,13 @@ class Caller:
             if conn.raddr and conn.raddr.port == self.port and conn.pid:
                 proc = psutil.Process(conn.pid)
                 parent = proc.parent()
-                self.seen.append({"pid": conn.pid, "parent": parent.pid if parent else None,
-                                  "parent_name": parent.name() if parent else ""})
+                self.seen.append(
+                    {
+                        "pid": conn.pid,
+                        "parent": parent.pid if parent else None,
+                        "parent_name": parent.name() if parent else "",
+                    }
+                )
                 self.found.set()
                 return
 
@@ -81,8 +88,12 @@ def scripted(answer: Any) -> tuple[ScriptedLLM, Caller]:
 
 
 def events_of(home: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for f in sorted((home / "events").glob("*.jsonl"))
-            for line in f.read_text().splitlines() if line.strip()]
+    return [
+        json.loads(line)
+        for f in sorted((home / "events").glob("*.jsonl"))
+        for line in f.read_text().splitlines()
+        if line.strip()
+    ]
 
 
 def wait_called(caller: Caller, run: Any, home: Path, timeout: float = 180) -> None:
@@ -105,7 +116,8 @@ def finish(run: Any, timeout: float = 240) -> tuple[str, str]:
 
 
 def test_llm_attempts_run_as_ray_tasks_and_record_here(
-        setup: tuple[Path, dict[str, str]], cluster: dict[str, Any], tmp_path: Path) -> None:
+    setup: tuple[Path, dict[str, str]], cluster: dict[str, Any], tmp_path: Path
+) -> None:
     home, env = setup
     server, caller = scripted(lambda body, n: text(f"Hello from call {n}"))
     mission = tmp_path / "m.yaml"
@@ -113,10 +125,20 @@ def test_llm_attempts_run_as_ray_tasks_and_record_here(
         "name: llm-on-ray\ntasks:\n"
         "  - id: py\n    agent: raytest/where\n    inputs: {tokens: 3}\n"
         "  - id: ask\n    agent: raytest/ask\n    needs: [py]\n"
-        "    inputs: {about: 'pid {{ tasks.py.result.pid }}'}\n")
+        "    inputs: {about: 'pid {{ tasks.py.result.pid }}'}\n"
+    )
     with server:
-        done = houston(home, "run", str(mission), "--executor", "ray", "--no-ui",
-                       "--workers", "1", env={**env, "HOUSTON_LLM_BASE_URL": server.url})
+        done = houston(
+            home,
+            "run",
+            str(mission),
+            "--executor",
+            "ray",
+            "--no-ui",
+            "--workers",
+            "1",
+            env={**env, "HOUSTON_LLM_BASE_URL": server.url},
+        )
         sent = server.requests
     assert done.returncode == 0, done.stdout + done.stderr
     folder = mission_dir(home)
@@ -140,18 +162,22 @@ def test_llm_attempts_run_as_ray_tasks_and_record_here(
 
 
 def test_live_usage_stops_the_remote_attempt_on_budget(
-        setup: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    setup: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
     home, env = setup
     marker = f"{time.time_ns() % 10**6 + 600}.25"  # a unique `sleep` to look for
     # The first answer spends 5,000 tokens and asks for a long tool call: only usage
     # passed on while the attempt runs lets the engine stop it before the tool ends.
-    server, _ = scripted(lambda body, n: tools(("Bash", {"command": f"sleep {marker}"}),
-                                               usage={"prompt_tokens": 4000,
-                                                      "completion_tokens": 1000,
-                                                      "total_tokens": 5000}))
+    server, _ = scripted(
+        lambda body, n: tools(
+            ("Bash", {"command": f"sleep {marker}"}),
+            usage={"prompt_tokens": 4000, "completion_tokens": 1000, "total_tokens": 5000},
+        )
+    )
     mission = tmp_path / "m.yaml"
-    mission.write_text("name: spend\nbudget: {max_tokens: 1000}\ntasks:\n"
-                       "  - id: ask\n    agent: raytest/ask\n")
+    mission.write_text(
+        "name: spend\nbudget: {max_tokens: 1000}\ntasks:\n  - id: ask\n    agent: raytest/ask\n"
+    )
     with server:
         run = start_run(home, mission, {**env, "HOUSTON_LLM_BASE_URL": server.url})
         out, err = finish(run)
@@ -163,7 +189,8 @@ def test_live_usage_stops_the_remote_attempt_on_budget(
 
 
 def test_cancel_and_timeout_kill_the_remote_llm_call(
-        setup: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    setup: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
     home, env = setup
     release = threading.Event()
 
@@ -174,8 +201,10 @@ def test_cancel_and_timeout_kill_the_remote_llm_call(
     server, caller = scripted(hang)
     mission = tmp_path / "m.yaml"
     # The timeout runs from dispatch: it leaves a loaded machine time to start a Ray worker.
-    mission.write_text("name: stop-me\ntasks:\n"
-                       "  - id: ask\n    agent: raytest/ask\n    timeout: 25s\n    retries: 0\n")
+    mission.write_text(
+        "name: stop-me\ntasks:\n"
+        "  - id: ask\n    agent: raytest/ask\n    timeout: 25s\n    retries: 0\n"
+    )
     try:
         with server:
             run = start_run(home, mission, {**env, "HOUSTON_LLM_BASE_URL": server.url})
@@ -189,8 +218,7 @@ def test_cancel_and_timeout_kill_the_remote_llm_call(
     assert attempts(mission_dir(home), "ask")[1]["reason"] == "timeout"
     # Cancel: the same, stopped by `houston cancel` instead of its timeout.
     home2 = tmp_path / "home2"
-    assert houston(home2, "package", "install", str(tmp_path / "raytest"), env=env
-                   ).returncode == 0
+    assert houston(home2, "package", "install", str(tmp_path / "raytest"), env=env).returncode == 0
     release.clear()
     server, caller = scripted(hang)
     mission.write_text("name: cancel-me\ntasks:\n  - id: ask\n    agent: raytest/ask\n")
@@ -208,7 +236,8 @@ def test_cancel_and_timeout_kill_the_remote_llm_call(
 
 
 def test_a_node_killed_mid_call_is_a_crash_and_the_call_runs_again(
-        setup: tuple[Path, dict[str, str]], cluster: dict[str, Any], tmp_path: Path) -> None:
+    setup: tuple[Path, dict[str, str]], cluster: dict[str, Any], tmp_path: Path
+) -> None:
     # Last in this module: it leaves the cluster with one worker node.
     home, env = setup
     release = threading.Event()
@@ -220,10 +249,12 @@ def test_a_node_killed_mid_call_is_a_crash_and_the_call_runs_again(
 
     server, caller = scripted(first_hangs)
     mission = tmp_path / "m.yaml"
-    mission.write_text("name: lose-a-node\ntasks:\n"
-                       "  - id: first\n    agent: raytest/where\n"
-                       "  - id: ask\n    agent: raytest/ask\n    needs: [first]\n"
-                       "    retries: 0\n")
+    mission.write_text(
+        "name: lose-a-node\ntasks:\n"
+        "  - id: first\n    agent: raytest/where\n"
+        "  - id: ask\n    agent: raytest/ask\n    needs: [first]\n"
+        "    retries: 0\n"
+    )
     try:
         with server:
             run = start_run(home, mission, {**env, "HOUSTON_LLM_BASE_URL": server.url})

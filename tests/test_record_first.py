@@ -25,15 +25,22 @@ from houston.home.store import MissionStore
 pytestmark = pytest.mark.process
 
 
-def _houston(home: Home, *args: str, kill_at: str | None = None,
-             timeout: float = 90) -> subprocess.CompletedProcess[str]:
+def _houston(
+    home: Home, *args: str, kill_at: str | None = None, timeout: float = 90
+) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     env.pop("HOUSTON_TEST_KILL_AT", None)
     if kill_at:
         env["HOUSTON_TEST_KILL_AT"] = kill_at
-    return subprocess.run([sys.executable, "-m", "houston", "--home", str(home.root), *args],
-                          capture_output=True, text=True, env=env, timeout=timeout,
-                          start_new_session=True, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "houston", "--home", str(home.root), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        start_new_session=True,
+        check=False,
+    )
 
 
 def _status(home: Home, mission_id: str) -> dict[str, object]:
@@ -49,8 +56,9 @@ def _alive(pid: int) -> bool:
 
 
 def test_a_mover_killed_between_rename_and_record_is_finished_by_the_sweep(home: Home) -> None:
-    ref = submit(home, "name: torn\ntasks:\n  - {id: a, agent: core/shell, "
-                       "inputs: {command: 'true'}}\n")
+    ref = submit(
+        home, "name: torn\ntasks:\n  - {id: a, agent: core/shell, inputs: {command: 'true'}}\n"
+    )
     store = MissionStore(home)
     store.move(ref.id, MissionState.COMMITTED, MissionState.EXECUTING, Reason.CLAIMED)
     script = (
@@ -62,14 +70,19 @@ def test_a_mover_killed_between_rename_and_record_is_finished_by_the_sweep(home:
         " MissionState.COMPLETED, Reason.ALL_TASKS_DONE)"
     )
     env = dict(os.environ, PYTHONPATH=str(REPO), HOUSTON_TEST_KILL_AT="move.renamed")
-    done = subprocess.run([sys.executable, "-c", script, str(home.root), ref.id], env=env,
-                          check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(home.root), ref.id], env=env, check=False
+    )
     assert done.returncode == -signal.SIGKILL
     assert store.locate(ref.id).state is MissionState.COMPLETED
     assert _status(home, ref.id)["state"] == "EXECUTING"  # the torn record
     actions = sweep(home)
-    assert {"action": "finished_move", "mission": ref.id, "from": "EXECUTING",
-            "to": "COMPLETED"} in actions
+    assert {
+        "action": "finished_move",
+        "mission": ref.id,
+        "from": "EXECUTING",
+        "to": "COMPLETED",
+    } in actions
     status = _status(home, ref.id)
     assert (status["state"], status["outcome"]) == ("COMPLETED", "succeeded")
     trail = store.transitions(store.locate(ref.id))
@@ -78,14 +91,18 @@ def test_a_mover_killed_between_rename_and_record_is_finished_by_the_sweep(home:
 
 
 def test_an_engine_killed_mid_move_leaves_nothing_that_recovery_cannot_finish(
-        home: Home, tmp_path: Path) -> None:
+    home: Home, tmp_path: Path
+) -> None:
     """The engine dies right after renaming its mission into COMPLETED (its 2nd move)."""
     make_test_package(home)
     runs = tmp_path / "runs"
-    ref = submit(home, f"name: last-step\ntasks:\n  - {{id: a, agent: t/record, "
-                       f"inputs: {{file: \"{runs}\"}}}}\n")
-    killed = _houston(home, "serve", "--until-idle", "--no-ui", "--workers", "1",
-                      kill_at="move.renamed@2")
+    ref = submit(
+        home,
+        f'name: last-step\ntasks:\n  - {{id: a, agent: t/record, inputs: {{file: "{runs}"}}}}\n',
+    )
+    killed = _houston(
+        home, "serve", "--until-idle", "--no-ui", "--workers", "1", kill_at="move.renamed@2"
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert MissionStore(home).locate(ref.id).state is MissionState.COMPLETED
     assert _status(home, ref.id)["outcome"] is None
@@ -96,17 +113,34 @@ def test_an_engine_killed_mid_move_leaves_nothing_that_recovery_cannot_finish(
     assert lines(runs) == ["a"]
 
 
-def test_a_recoverer_killed_after_its_record_leaves_the_lock_for_the_next(home: Home,
-                                                                            tmp_path: Path) -> None:
+def test_a_recoverer_killed_after_its_record_leaves_the_lock_for_the_next(
+    home: Home, tmp_path: Path
+) -> None:
     make_test_package(home)
     runs, go = tmp_path / "runs", tmp_path / "go"
-    ref = submit(home, f"name: held\ntasks:\n  - {{id: a, agent: t/record, "
-                       f"inputs: {{file: \"{runs}\", wait: \"{go}\"}}}}\n")
+    ref = submit(
+        home,
+        f"name: held\ntasks:\n  - {{id: a, agent: t/record, "
+        f'inputs: {{file: "{runs}", wait: "{go}"}}}}\n',
+    )
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    engine = subprocess.Popen([sys.executable, "-m", "houston", "--home", str(home.root),
-                               "serve", "--no-ui", "--workers", "1"], env=env,
-                              start_new_session=True, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    engine = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "houston",
+            "--home",
+            str(home.root),
+            "serve",
+            "--no-ui",
+            "--workers",
+            "1",
+        ],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for(lambda: lines(runs) == ["a"], timeout=60, what="the task to start")
     finally:
@@ -131,18 +165,35 @@ def test_a_recoverer_killed_after_its_record_leaves_the_lock_for_the_next(home: 
 
 
 def test_an_engine_killed_after_recording_a_dead_worker_leaves_no_orphan(
-        home: Home, tmp_path: Path) -> None:
+    home: Home, tmp_path: Path
+) -> None:
     agent = tmp_path / "agent"
-    command = (f'if [ "$HOUSTON_ATTEMPT" = 1 ]; then echo $$ > {agent}; sleep 30; fi')
-    ref = submit(home, f"""name: twice-dead
+    command = f'if [ "$HOUSTON_ATTEMPT" = 1 ]; then echo $$ > {agent}; sleep 30; fi'
+    ref = submit(
+        home,
+        f"""name: twice-dead
 tasks:
   - {{id: a, agent: core/shell, inputs: {{command: '{command}'}}}}
-""")
+""",
+    )
     env = dict(os.environ, PYTHONPATH=str(REPO), HOUSTON_TEST_KILL_AT="finish.recorded")
-    engine = subprocess.Popen([sys.executable, "-m", "houston", "--home", str(home.root),
-                               "serve", "--no-ui", "--workers", "1"], env=env,
-                              start_new_session=True, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    engine = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "houston",
+            "--home",
+            str(home.root),
+            "serve",
+            "--no-ui",
+            "--workers",
+            "1",
+        ],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for(agent.exists, timeout=60, what="the agent")
         path = MissionStore(home).locate(ref.id).path
@@ -166,12 +217,17 @@ tasks:
 
 
 @pytest.mark.parametrize("point", ["worker.ran", "worker.recorded"])
-def test_a_worker_killed_after_its_agent_succeeded_has_its_result_kept(home: Home,
-                                                                        point: str) -> None:
-    ref = submit(home, "name: kept\ntasks:\n  - {id: a, agent: core/shell, "
-                       "inputs: {command: 'echo {\\\"x\\\": 1}'}}\n")
-    done = _houston(home, "serve", "--until-idle", "--no-ui", "--workers", "1",
-                    kill_at=point)  # reached by the workers only
+def test_a_worker_killed_after_its_agent_succeeded_has_its_result_kept(
+    home: Home, point: str
+) -> None:
+    ref = submit(
+        home,
+        "name: kept\ntasks:\n  - {id: a, agent: core/shell, "
+        "inputs: {command: 'echo {\\\"x\\\": 1}'}}\n",
+    )
+    done = _houston(
+        home, "serve", "--until-idle", "--no-ui", "--workers", "1", kill_at=point
+    )  # reached by the workers only
     assert done.returncode == 0, done.stderr
     path = MissionStore(home).locate(ref.id).path
     assert _status(home, ref.id)["outcome"] == "succeeded"
@@ -182,8 +238,9 @@ def test_a_worker_killed_after_its_agent_succeeded_has_its_result_kept(home: Hom
 
 
 def test_stale_leftovers_are_removed_and_reported_fresh_ones_kept(home: Home) -> None:
-    ref = submit(home, "name: litter\ntasks:\n  - {id: a, agent: core/shell, "
-                       "inputs: {command: 'true'}}\n")
+    ref = submit(
+        home, "name: litter\ntasks:\n  - {id: a, agent: core/shell, inputs: {command: 'true'}}\n"
+    )
     folder = MissionStore(home).locate(ref.id).path
     old = time.time() - 3600
     stale = [folder / ".status.json.k2j3.tmp", home.tmp / "20261206-killed-submit-abcd"]

@@ -20,22 +20,34 @@ pytestmark = pytest.mark.process
 
 def houston(home: Home, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.run([sys.executable, "-m", "houston", "--home", str(home.root), *args],
-                          capture_output=True, text=True, env=env, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "houston", "--home", str(home.root), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_recover_finish_runs_what_an_earlier_recover_handed_back(home: Home) -> None:
-    ref = submit(home, """
+    ref = submit(
+        home,
+        """
         name: orphaned
         tasks:
           - {id: a, agent: core/shell, inputs: {command: "sleep 0.5"}}
-    """)
-    untouched = submit(home, """
+    """,
+    )
+    untouched = submit(
+        home,
+        """
         name: fresh
         gate: approve
         tasks:
           - {id: a, agent: core/shell, inputs: {command: "true"}}
-    """)
+    """,
+    )
     serve = houston_process(home, "serve", "--no-ui", "--workers", "1")
     try:
         agent = home.mission_dir(MissionState.EXECUTING, ref.id) / "tasks/a/attempts/1/agent.json"

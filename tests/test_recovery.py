@@ -51,18 +51,22 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
             stream.close()
 
 
-def test_killed_worker_is_requeued_and_its_agent_never_survives(home: Home,
-                                                               tmp_path: Path) -> None:
+def test_killed_worker_is_requeued_and_its_agent_never_survives(home: Home, tmp_path: Path) -> None:
     first = tmp_path / "first.pid"
     # attempt 2 succeeds only if attempt 1's agent is gone (or a zombie awaiting its reaper)
-    command = (f'if [ "$HOUSTON_ATTEMPT" = 1 ]; then echo $$ > {first}; sleep 30; '
-               f'else s=$(ps -o stat= -p "$(cat {first})" | cut -c1); '
-               f'[ -z "$s" ] || [ "$s" = Z ]; fi')
-    ref = submit(home, f"""
+    command = (
+        f'if [ "$HOUSTON_ATTEMPT" = 1 ]; then echo $$ > {first}; sleep 30; '
+        f'else s=$(ps -o stat= -p "$(cat {first})" | cut -c1); '
+        f'[ -z "$s" ] || [ "$s" = Z ]; fi'
+    )
+    ref = submit(
+        home,
+        f"""
         name: crashy
         tasks:
           - {{id: a, agent: core/shell, retries: 0, inputs: {{command: '{command}'}}}}
-    """)
+    """,
+    )
     store = MissionStore(home)
     with engine_thread(home, missions={ref.id}) as engine:
         wait_for(first.exists, what="the first attempt's agent")
@@ -73,10 +77,7 @@ def test_killed_worker_is_requeued_and_its_agent_never_survives(home: Home,
         wait_for(lambda: ref.id in engine.finished, what="the mission to finish")
     assert outcome(home, ref) == ("COMPLETED", "succeeded")
     path = store.locate(ref.id).path
-    exits = [
-        attemptfiles.read_exit(taskfiles.attempt_dir(path, "a", n))
-        for n in (1, 2)
-    ]
+    exits = [attemptfiles.read_exit(taskfiles.attempt_dir(path, "a", n)) for n in (1, 2)]
     assert [e.reason for e in exits] == ["crashed", "succeeded"]
     assert taskfiles.read_state(path, "a").crashes == 1  # retries: 0, yet the crash was free
     assert not _alive(int(first.read_text()))
@@ -85,11 +86,14 @@ def test_killed_worker_is_requeued_and_its_agent_never_survives(home: Home,
 def test_killed_python_worker_is_requeued(home: Home, tmp_path: Path) -> None:
     make_test_package(home)
     runs = tmp_path / "runs"
-    ref = submit(home, f"""
+    ref = submit(
+        home,
+        f"""
         name: crashy-python
         tasks:
           - {{id: a, agent: t/record, inputs: {{file: "{runs}", sleep: 1}}}}
-    """)
+    """,
+    )
     store = MissionStore(home)
     with engine_thread(home, missions={ref.id}) as engine:
         wait_for(lambda: lines(runs) == ["a"], what="the first run")
@@ -102,7 +106,8 @@ def test_killed_python_worker_is_requeued(home: Home, tmp_path: Path) -> None:
 
 
 def test_a_job_queued_behind_a_killed_one_runs_once_as_a_fresh_attempt(
-        home: Home, tmp_path: Path) -> None:
+    home: Home, tmp_path: Path
+) -> None:
     """Quick tasks are queued in a busy worker's pipe; when that worker dies, the running
     task is a crash (a new attempt) and the queued one never started (no attempt used)."""
     runs, go = tmp_path / "runs", tmp_path / "go"
@@ -112,8 +117,10 @@ def test_a_job_queued_behind_a_killed_one_runs_once_as_a_fresh_attempt(
     with engine_thread(home, missions={ref.id}, retract_after=60.0) as engine:
         # b must have begun (written its line) before the kill: a job that never began
         # is not a crash and would not run twice.
-        pid, queued = wait_for(lambda: "b" in lines(runs) and _worker_of_b(engine, ref.id),
-                               what="b running with a task behind it")
+        pid, queued = wait_for(
+            lambda: "b" in lines(runs) and _worker_of_b(engine, ref.id),
+            what="b running with a task behind it",
+        )
         os.kill(pid, signal.SIGKILL)
         wait_for(lambda: lines(runs).count("b") == 2, what="b's second attempt")
         go.touch()
@@ -121,10 +128,7 @@ def test_a_job_queued_behind_a_killed_one_runs_once_as_a_fresh_attempt(
     assert outcome(home, ref) == ("COMPLETED", "succeeded")
     assert sorted(lines(runs)) == sorted([*ids, "b"])
     path = store.locate(ref.id).path
-    assert (
-        attemptfiles.read_exit(taskfiles.attempt_dir(path, "b", 1)).reason
-        == "crashed"
-    )
+    assert attemptfiles.read_exit(taskfiles.attempt_dir(path, "b", 1)).reason == "crashed"
     assert taskfiles.read_state(path, "b").crashes == 1
     assert taskfiles.attempt_numbers(path, queued) == [1]
     assert taskfiles.read_state(path, queued) is None  # no failure, no crash: nothing to record
@@ -135,8 +139,11 @@ def _queue_behind_b(home: Home, runs: Path, go: Path) -> tuple[Any, list[str]]:
     make_test_package(home)
     ids = [f"a{i}" for i in range(8)] + ["b"] + [f"c{i}" for i in range(4)]
     tasks = "".join(
-        f"  - {{id: {i}, agent: t/record, inputs: {{file: \"{runs}\""
-        + (f", wait: \"{go}\"" if i == "b" else "") + "}}\n" for i in ids)
+        f'  - {{id: {i}, agent: t/record, inputs: {{file: "{runs}"'
+        + (f', wait: "{go}"' if i == "b" else "")
+        + "}}\n"
+        for i in ids
+    )
     return submit(home, f"name: queued\ntasks:\n{tasks}"), ids
 
 
@@ -150,7 +157,8 @@ def _worker_of_b(engine: Any, mission: str) -> tuple[int, str] | None:
 
 
 def test_a_job_queued_behind_a_slow_one_is_taken_back_and_runs_elsewhere(
-        home: Home, tmp_path: Path) -> None:
+    home: Home, tmp_path: Path
+) -> None:
     """b's agent looked quick, so a task was queued behind it; b turns out slow: the task
     is taken back from b's worker and runs on the other one while b still waits."""
     runs, go = tmp_path / "runs", tmp_path / "go"
@@ -167,26 +175,32 @@ def test_a_job_queued_behind_a_slow_one_is_taken_back_and_runs_elsewhere(
     path = store.locate(ref.id).path
     assert taskfiles.attempt_numbers(path, queued) == [1]
     assert taskfiles.attempt_numbers(path, "b") == [1]
-    starts = [e for e in EventLog(home.events).read()
-              if e["type"] == "attempt.start" and e["task"] == queued]
+    starts = [
+        e
+        for e in EventLog(home.events).read()
+        if e["type"] == "attempt.start" and e["task"] == queued
+    ]
     assert len(starts) == 1  # announced once, where it really ran
 
 
 def _mission_of_records(home: Home, runs: Path, count: int, sleep: float) -> str:
     tasks = "\n".join(
-        f"  - {{id: t{i:02d}, agent: t/record, inputs: {{file: \"{runs}\", sleep: {sleep}}}}}"
-        for i in range(count))
+        f'  - {{id: t{i:02d}, agent: t/record, inputs: {{file: "{runs}", sleep: {sleep}}}}}'
+        for i in range(count)
+    )
     return f"name: long\ntasks:\n{tasks}\n"
 
 
 @pytest.mark.parametrize("finisher", ["serve", "recover --finish"])
-def test_killed_engine_is_recovered_and_no_completed_task_runs_again(home: Home, tmp_path: Path,
-                                                                     finisher: str) -> None:
+def test_killed_engine_is_recovered_and_no_completed_task_runs_again(
+    home: Home, tmp_path: Path, finisher: str
+) -> None:
     make_test_package(home)
     runs, agent_pid = tmp_path / "runs", tmp_path / "agent.pid"
     text = _mission_of_records(home, runs, 8, 0.15) + (
         f"  - {{id: shell, agent: core/shell, inputs: {{command: 'echo $$ > {agent_pid}; "
-        f"if [ $HOUSTON_ATTEMPT = 1 ]; then sleep 30; fi'}}}}\n")
+        f"if [ $HOUSTON_ATTEMPT = 1 ]; then sleep 30; fi'}}}}\n"
+    )
     ref = submit(home, text)
     engine = houston_process(home, "serve", "--until-idle", "--no-ui", "--workers", "2")
     try:
@@ -196,7 +210,8 @@ def test_killed_engine_is_recovered_and_no_completed_task_runs_again(home: Home,
     store = MissionStore(home)
     path = store.locate(ref.id).path
     done_before = {
-        t for t in taskfiles.task_ids(path) if taskfiles.read_result(path, t) is not None}
+        t for t in taskfiles.task_ids(path) if taskfiles.read_result(path, t) is not None
+    }
     first_agent = int(agent_pid.read_text())
     assert _alive(first_agent)  # its own session outlived the engine
     if finisher == "serve":
@@ -224,8 +239,9 @@ def test_killed_engine_is_recovered_and_no_completed_task_runs_again(home: Home,
     assert taskfiles.attempt_numbers(store.locate(ref.id).path, "shell") == [1, 2]
 
 
-def _fake_executing(home: Home, engine: dict[str, object], task_owner: dict[str, object] | None
-                    ) -> str:
+def _fake_executing(
+    home: Home, engine: dict[str, object], task_owner: dict[str, object] | None
+) -> str:
     """A mission in EXECUTING claimed by `engine`, with task `a` locked by `task_owner`."""
     store = MissionStore(home)
     task = "{id: a, agent: core/shell, inputs: {command: 'true'}}"
@@ -282,8 +298,9 @@ def test_an_agent_its_dead_worker_never_recorded_is_found_by_its_attempt(home: H
                 orphan.kill()
 
 
-def test_a_wall_clock_jump_never_reaps_a_live_owner(home: Home,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_wall_clock_jump_never_reaps_a_live_owner(
+    home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sleeper = subprocess.Popen(["sleep", "30"])
     try:
         ident = liveness.identity_of(sleeper.pid)
@@ -301,8 +318,11 @@ def test_a_wall_clock_jump_never_reaps_a_live_owner(home: Home,
 
 
 def _tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and "events" not in p.parts and "locks" not in p.parts}
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "events" not in p.parts and "locks" not in p.parts
+    }
 
 
 def test_recovery_twice_changes_nothing_the_second_time(home: Home) -> None:
@@ -320,11 +340,14 @@ def test_two_engines_on_one_home_never_run_a_task_twice(home: Home, tmp_path: Pa
     ids = []
     for m in range(8):
         tasks = "\n".join(
-            f"  - {{id: m{m}-t{i:02d}, agent: t/record, inputs: {{file: \"{runs}\"}}}}"
-            for i in range(25))
+            f'  - {{id: m{m}-t{i:02d}, agent: t/record, inputs: {{file: "{runs}"}}}}'
+            for i in range(25)
+        )
         ids.append(submit(home, f"name: many-{m}\ntasks:\n{tasks}\n").id)
-    engines = [houston_process(home, "serve", "--until-idle", "--no-ui", "--workers", "2")
-               for _ in range(2)]
+    engines = [
+        houston_process(home, "serve", "--until-idle", "--no-ui", "--workers", "2")
+        for _ in range(2)
+    ]
     try:
         for engine in engines:
             engine.wait(timeout=120)
@@ -345,8 +368,9 @@ def test_two_engines_on_one_home_never_run_a_task_twice(home: Home, tmp_path: Pa
 def test_a_fresh_claim_is_not_reaped_for_a_stale_engine_json(home: Home) -> None:
     """A new engine claimed the mission but has not rewritten engine.json yet."""
     store = MissionStore(home)
-    ref = submit(home, "name: fresh\ntasks:\n  - {id: a, agent: core/shell, "
-                       "inputs: {command: 'true'}}\n")
+    ref = submit(
+        home, "name: fresh\ntasks:\n  - {id: a, agent: core/shell, inputs: {command: 'true'}}\n"
+    )
     ref = store.move(ref.id, MissionState.COMMITTED, MissionState.EXECUTING, Reason.CLAIMED)
     dead = {"pid": 999999, "start_token": "gone:1", "host": None, "boot_id": None}
     fsio.write_json_atomic(ref.path / "engine.json", dead)
@@ -358,12 +382,19 @@ def test_engines_claim_only_what_they_have_room_for(home: Home, tmp_path: Path) 
     """Two engines of one worker each on six waiting missions: each holds one at a time."""
     make_test_package(home)
     runs, go = tmp_path / "runs", tmp_path / "go"
-    ids = [submit(home, f"name: wait-{i}\ntasks:\n  - {{id: a, agent: t/record, "
-                        f"inputs: {{file: \"{runs}\", wait: \"{go}\"}}}}\n").id
-           for i in range(6)]
+    ids = [
+        submit(
+            home,
+            f"name: wait-{i}\ntasks:\n  - {{id: a, agent: t/record, "
+            f'inputs: {{file: "{runs}", wait: "{go}"}}}}\n',
+        ).id
+        for i in range(6)
+    ]
     store = MissionStore(home)
-    engines = [houston_process(home, "serve", "--until-idle", "--no-ui", "--workers", "1")
-               for _ in range(2)]
+    engines = [
+        houston_process(home, "serve", "--until-idle", "--no-ui", "--workers", "1")
+        for _ in range(2)
+    ]
     try:
         wait_for(lambda: len(lines(runs)) == 2, timeout=60, what="one task per engine")
         assert store.count(MissionState.EXECUTING) == 2
@@ -390,8 +421,9 @@ def test_an_attempt_its_worker_never_claimed_gets_a_record(home: Home) -> None:
     path = MissionStore(home).locate(mission).path
     taskfiles.write_state(path, "a", "pending", 0)
     (action,) = sweep(home)
-    assert action["tasks"] == [{"task": "a", "attempt": 1, "accepted": False,
-                                "stopped_agent": False}]
+    assert action["tasks"] == [
+        {"task": "a", "attempt": 1, "accepted": False, "stopped_agent": False}
+    ]
     path = MissionStore(home).locate(mission).path
     record = attemptfiles.read_exit(taskfiles.attempt_dir(path, "a", 1))
     assert record is not None and record.reason == "interrupted"

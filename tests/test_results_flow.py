@@ -124,12 +124,30 @@ tasks:
     assert missing.code == 2 and "needs parameter 'who'" in missing.err
     unknown = cli("--home", str(home.root), "run", str(mission), "--set", "whom=x", "--no-ui")
     assert unknown.code == 2 and "unknown parameter whom" in unknown.err
-    typed = cli("--home", str(home.root), "run", str(mission), "--set", "who=Ada",
-                "--set", "times=three", "--no-ui")
+    typed = cli(
+        "--home",
+        str(home.root),
+        "run",
+        str(mission),
+        "--set",
+        "who=Ada",
+        "--set",
+        "times=three",
+        "--no-ui",
+    )
     assert typed.code == 2 and "--set times: 'three' is not an integer" in typed.err
     assert not MissionStore(home).list()
-    result = cli("--home", str(home.root), "run", str(mission), "--set", "who=Ada",
-                 "--set", "times=3", "--no-ui")
+    result = cli(
+        "--home",
+        str(home.root),
+        "run",
+        str(mission),
+        "--set",
+        "who=Ada",
+        "--set",
+        "times=3",
+        "--no-ui",
+    )
     assert result.code == 0, result.err
     seen = json.loads((only_mission(home) / "outputs" / "in.json").read_text())
     assert seen["inputs"]["who"] == "Ada" and seen["inputs"]["times"] == 3
@@ -137,11 +155,22 @@ tasks:
 
 def planner_answer(steps: int) -> dict[str, Any]:
     tasks: list[dict[str, Any]] = [
-        {"id": f"step-{n}", "agent": "core-workflow/executor",
-         "needs": ["approve"] + ([f"step-{n - 1}"] if n == steps else []),
-         "inputs": {"step": f"write part {n}", "goal": "a FAQ"}} for n in range(1, steps + 1)]
-    tasks.append({"id": "report", "agent": "core-workflow/collector",
-                  "needs": [t["id"] for t in tasks], "inputs": {"title": "FAQ"}})
+        {
+            "id": f"step-{n}",
+            "agent": "core-workflow/executor",
+            "needs": ["approve"] + ([f"step-{n - 1}"] if n == steps else []),
+            "inputs": {"step": f"write part {n}", "goal": "a FAQ"},
+        }
+        for n in range(1, steps + 1)
+    ]
+    tasks.append(
+        {
+            "id": "report",
+            "agent": "core-workflow/collector",
+            "needs": [t["id"] for t in tasks],
+            "inputs": {"title": "FAQ"},
+        }
+    )
     return {"summary": "Write the FAQ in parts.", "add_tasks": tasks}
 
 
@@ -166,8 +195,14 @@ tasks:
     inputs: {goal: "a FAQ", plan: "{{ tasks.plan.result.data }}"}
 """)
     with ScriptedLLM(answer) as llm:
-        result = cli("--home", str(home.root), "run", str(mission), "--no-ui",
-                     env={"HOUSTON_LLM_BASE_URL": llm.url})
+        result = cli(
+            "--home",
+            str(home.root),
+            "run",
+            str(mission),
+            "--no-ui",
+            env={"HOUSTON_LLM_BASE_URL": llm.url},
+        )
     assert result.code == 0, result.err
     assert llm.requests[0]["response_format"]["type"] == "json_schema"
     assert len(llm.requests) == 4  # the plan, then one call per step
@@ -183,8 +218,12 @@ tasks:
 def test_an_answer_breaking_the_schema_is_a_failed_attempt_that_retries(
     home: Home, tmp_path: Path
 ) -> None:
-    good = {"category": "billing", "urgency": "high", "sentiment": "angry",
-            "summary": "Charged twice."}
+    good = {
+        "category": "billing",
+        "urgency": "high",
+        "sentiment": "angry",
+        "summary": "Charged twice.",
+    }
     answers = [text(json.dumps({**good, "category": "cake"})), text(json.dumps(good))]
     mission = tmp_path / "classify.yaml"
     mission.write_text("""\
@@ -196,8 +235,14 @@ tasks:
     inputs: {ticket: "I was charged twice!"}
 """)
     with ScriptedLLM(lambda body, n: answers[n - 1]) as llm:
-        result = cli("--home", str(home.root), "run", str(mission), "--no-ui",
-                     env={"HOUSTON_LLM_BASE_URL": llm.url})
+        result = cli(
+            "--home",
+            str(home.root),
+            "run",
+            str(mission),
+            "--no-ui",
+            env={"HOUSTON_LLM_BASE_URL": llm.url},
+        )
     assert result.code == 0, result.err
     assert len(llm.requests) == 2
     task = only_mission(home) / "tasks" / "classify"
@@ -207,9 +252,13 @@ tasks:
 
 
 def test_tool_calls_of_a_real_attempt_are_events_and_log_lines(home: Home, tmp_path: Path) -> None:
-    script = [tools(("Write", {"file_path": "faq.md", "content": "# FAQ\n"}),
-                    ("Write", {"file_path": "../../../../outputs/x.md", "content": "no"})),
-              text(json.dumps({"done": True, "summary": "wrote faq.md", "files": ["faq.md"]}))]
+    script = [
+        tools(
+            ("Write", {"file_path": "faq.md", "content": "# FAQ\n"}),
+            ("Write", {"file_path": "../../../../outputs/x.md", "content": "no"}),
+        ),
+        text(json.dumps({"done": True, "summary": "wrote faq.md", "files": ["faq.md"]})),
+    ]
     mission = tmp_path / "one.yaml"
     mission.write_text("""\
 name: one step
@@ -219,8 +268,14 @@ tasks:
     inputs: {step: "write the FAQ", goal: "a FAQ"}
 """)
     with ScriptedLLM(lambda body, n: script[n - 1]) as llm:
-        result = cli("--home", str(home.root), "run", str(mission), "--no-ui",
-                     env={"HOUSTON_LLM_BASE_URL": llm.url})
+        result = cli(
+            "--home",
+            str(home.root),
+            "run",
+            str(mission),
+            "--no-ui",
+            env={"HOUSTON_LLM_BASE_URL": llm.url},
+        )
     assert result.code == 0, result.err
     folder = only_mission(home)
     attempt = folder / "tasks" / "step" / "attempts" / "1"
@@ -228,7 +283,9 @@ tasks:
     assert not (folder / "outputs" / "x.md").exists()
     calls = [e for e in EventLog(home.root / "events").read() if e["type"] == "tool.call"]
     assert [(e["task"], e["attempt"], e["data"]["tool"], e["data"]["outcome"]) for e in calls] == [
-        ("step", 1, "Write", "ok"), ("step", 1, "Write", "error")]
+        ("step", 1, "Write", "ok"),
+        ("step", 1, "Write", "error"),
+    ]
     assert calls[0]["data"]["summary"] == "file_path=faq.md content=# FAQ"
     assert isinstance(calls[0]["data"]["duration_ms"], int)
     log = (attempt / "stdout.log").read_text()
@@ -238,16 +295,20 @@ tasks:
 
 def test_the_bundled_pipeline_example_runs_offline(home: Home) -> None:
     example = str(Path(__file__).resolve().parents[1] / "missions" / "pipeline.yaml")
-    result = cli("--home", str(home.root), "run", example, "--set", "words=hello brave new world",
-                 "--no-ui")
+    result = cli(
+        "--home", str(home.root), "run", example, "--set", "words=hello brave new world", "--no-ui"
+    )
     assert result.code == 0, result.err
     assert result_of(home, "summary") == {"summary": "4 words: HELLO BRAVE NEW WORLD"}
 
 
-@pytest.mark.parametrize(("task_budget", "limit"), [
-    ("    budget: {max_tokens: 1500}\n", "max_tokens (1500)"),  # its own reservation is its own
-    ("", "the mission's tokens left (2000)"),
-])
+@pytest.mark.parametrize(
+    ("task_budget", "limit"),
+    [
+        ("    budget: {max_tokens: 1500}\n", "max_tokens (1500)"),  # its own reservation is its own
+        ("", "the mission's tokens left (2000)"),
+    ],
+)
 def test_a_tool_loop_stops_before_a_call_would_pass_its_budget(
     home: Home, tmp_path: Path, task_budget: str, limit: str
 ) -> None:
@@ -264,8 +325,14 @@ tasks:
     inputs: {{step: "look around forever", goal: "nothing"}}
 """)
     with ScriptedLLM(lambda body, n: tools(("Glob", {"pattern": "*"}), usage=usage)) as llm:
-        result = cli("--home", str(home.root), "run", str(mission), "--no-ui",
-                     env={"HOUSTON_LLM_BASE_URL": llm.url})
+        result = cli(
+            "--home",
+            str(home.root),
+            "run",
+            str(mission),
+            "--no-ui",
+            env={"HOUSTON_LLM_BASE_URL": llm.url},
+        )
     assert result.code == 1
     attempt = only_mission(home) / "tasks" / "step" / "attempts" / "1"
     exit_ = json.loads((attempt / "exit.json").read_text())
@@ -281,9 +348,11 @@ def test_a_python_agent_sees_ctx_needs_and_ctx_mission_context(home: Home) -> No
     (folder / "package.yaml").write_text("name: p\nversion: 1.0.0\n")
     (folder / "p_agents.py").write_text(
         "def look(ctx):\n"
-        "    return {'needs': ctx.needs, 'context': ctx.mission_context, 'n': ctx.inputs['n']}\n")
+        "    return {'needs': ctx.needs, 'context': ctx.mission_context, 'n': ctx.inputs['n']}\n"
+    )
     (folder / "agents" / "look.md").write_text(
-        "---\nname: look\ndescription: d\nrunner: python\nentrypoint: p_agents:look\n---\n")
+        "---\nname: look\ndescription: d\nrunner: python\nentrypoint: p_agents:look\n---\n"
+    )
     mission = home.root.parent / "look.yaml"
     mission.write_text(f"""\
 name: look
@@ -294,6 +363,8 @@ tasks:
 """)
     result = cli("--home", str(home.root), "run", str(mission), "--no-ui")
     assert result.code == 0, result.err
-    assert result_of(home, "b") == {"needs": {"a": {"n": 5, "word": "hi",
-                                                    "deep": {"list": [1, 2]}}},
-                                    "context": "Seen by python agents too.", "n": 5}
+    assert result_of(home, "b") == {
+        "needs": {"a": {"n": 5, "word": "hi", "deep": {"list": [1, 2]}}},
+        "context": "Seen by python agents too.",
+        "n": 5,
+    }

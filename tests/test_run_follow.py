@@ -19,13 +19,16 @@ pytestmark = pytest.mark.process
 
 def mission_file(tmp_path: Path, command: str) -> Path:
     path = tmp_path / "m.yaml"
-    path.write_text(f"name: beside\ntasks:\n  - {{id: a, agent: core/shell, "
-                    f"inputs: {{command: '{command}'}}}}\n")
+    path.write_text(
+        f"name: beside\ntasks:\n  - {{id: a, agent: core/shell, "
+        f"inputs: {{command: '{command}'}}}}\n"
+    )
     return path
 
 
-def run_beside_serve(home: Home, mission: Path, *, interrupt: bool = False
-                     ) -> tuple[int, str, str, int]:
+def run_beside_serve(
+    home: Home, mission: Path, *, interrupt: bool = False
+) -> tuple[int, str, str, int]:
     """(run's exit code, stdout, stderr, serve's pid) with serve up the whole time."""
     serve = houston_process(home, "serve", "--no-ui", "--workers", "2")
     try:
@@ -34,8 +37,10 @@ def run_beside_serve(home: Home, mission: Path, *, interrupt: bool = False
         try:
             if interrupt:
                 wait_for(lambda: _executing(home), what="the mission to be running")
-                wait_for(lambda: len(list(home.run.glob("engine-*.json"))) == 2,
-                         what="run's engine to start")
+                wait_for(
+                    lambda: len(list(home.run.glob("engine-*.json"))) == 2,
+                    what="run's engine to start",
+                )
                 run.send_signal(signal.SIGINT)
             out, err = run.communicate(timeout=60)
         finally:
@@ -60,7 +65,8 @@ def claimed_by(home: Home) -> int:
 
 
 def test_run_follows_a_mission_that_serve_executes_to_its_success(
-        home: Home, tmp_path: Path) -> None:
+    home: Home, tmp_path: Path
+) -> None:
     code, out, err, serve_pid = run_beside_serve(home, mission_file(tmp_path, "sleep 0.5"))
     assert claimed_by(home) == serve_pid, "serve should have claimed it (the case under test)"
     assert code == 0, err
@@ -75,9 +81,11 @@ def test_run_exits_1_when_the_mission_serve_executes_fails(home: Home, tmp_path:
 
 
 def test_ctrl_c_of_run_cancels_the_mission_serve_executes_and_says_so(
-        home: Home, tmp_path: Path) -> None:
-    code, _out, err, serve_pid = run_beside_serve(home, mission_file(tmp_path, "sleep 30"),
-                                                  interrupt=True)
+    home: Home, tmp_path: Path
+) -> None:
+    code, _out, err, serve_pid = run_beside_serve(
+        home, mission_file(tmp_path, "sleep 30"), interrupt=True
+    )
     assert claimed_by(home) == serve_pid
     (ref,) = MissionStore(home).list()
     status = MissionStore(home).status(MissionStore(home).locate(ref.id))
@@ -103,6 +111,9 @@ def test_retry_beside_serve_follows_the_mission_too(home: Home, tmp_path: Path) 
     assert retry.returncode == 0, err_b.decode()
     status = MissionStore(home).status(MissionStore(home).locate(ref.id))
     assert status["outcome"] == "succeeded"
-    claims = [e["pid"] for e in MissionStore(home).transitions(MissionStore(home).locate(ref.id))
-              if e["reason"] == "claimed"]
+    claims = [
+        e["pid"]
+        for e in MissionStore(home).transitions(MissionStore(home).locate(ref.id))
+        if e["reason"] == "claimed"
+    ]
     assert claims[-1] == serve.pid  # serve ran it; retry followed it to its outcome

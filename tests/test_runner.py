@@ -19,15 +19,27 @@ from houston.runners.python import load_entrypoint
 def job(tmp_path: Path, agent: dict[str, Any], inputs: dict[str, Any]) -> Job:
     attempt = tmp_path / "m" / "tasks" / "a" / "attempts" / "1"
     attempt.mkdir(parents=True, exist_ok=True)
-    return Job(mission_id="m", task_id="a", attempt=1, agent_ref="p/a", agent=agent,
-               prompt="", package_dir=str(tmp_path / "pkg"), inputs=inputs,
-               mission_dir=str(tmp_path / "m"), attempt_dir=str(attempt))
+    return Job(
+        mission_id="m",
+        task_id="a",
+        attempt=1,
+        agent_ref="p/a",
+        agent=agent,
+        prompt="",
+        package_dir=str(tmp_path / "pkg"),
+        inputs=inputs,
+        mission_dir=str(tmp_path / "m"),
+        attempt_dir=str(attempt),
+    )
 
 
 def test_argv_comes_from_the_agent_or_the_inputs(tmp_path: Path) -> None:
     agent = {"runner": "command", "command": ["tool", "{package_dir}/x"]}
     assert build_argv(job(tmp_path, agent, {"args": ["-v"]})) == [
-        "tool", f"{tmp_path / 'pkg'}/x", "-v"]
+        "tool",
+        f"{tmp_path / 'pkg'}/x",
+        "-v",
+    ]
     shell = {"runner": "command"}
     assert build_argv(job(tmp_path, shell, {"command": "echo hi"})) == ["/bin/sh", "-c", "echo hi"]
     assert build_argv(job(tmp_path, shell, {"argv": ["true"]})) == ["true"]
@@ -48,8 +60,11 @@ def test_result_file_wins_over_stdout(tmp_path: Path) -> None:
 def test_a_result_file_that_is_not_a_json_object_is_refused(tmp_path: Path) -> None:
     result, stdout = tmp_path / "r.json", tmp_path / "out.log"
     stdout.write_text('{"from": "stdout"}\n')
-    for text, said in (('{"a": 1', "invalid JSON"), ("", "invalid JSON"),
-                       ("[1, 2]", "JSON list, not an object")):
+    for text, said in (
+        ('{"a": 1', "invalid JSON"),
+        ("", "invalid JSON"),
+        ("[1, 2]", "JSON list, not an object"),
+    ):
         result.write_text(text)
         with pytest.raises(InvalidResult, match=said):
             parse_result(result, stdout)
@@ -74,15 +89,21 @@ def test_unknown_runner_is_a_clear_error() -> None:
 
 @pytest.mark.process
 def test_a_worker_runs_jobs_and_reports_over_its_pipe(tmp_path: Path) -> None:
-    worker = subprocess.Popen([sys.executable, "-m", "houston.engine.worker"],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "houston.engine.worker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
     assert worker.stdin is not None and worker.stdout is not None
     try:
         assert json.loads(worker.stdout.readline())["type"] == "ready"
         missing = job(tmp_path, {"runner": "command"}, {"argv": ["no-such-binary-xyz"]})
-        echo = job(tmp_path, {"runner": "command"}, {"command": 'echo \'{"ok": 1}\''})
-        broken = job(tmp_path, {"runner": "command"},
-                     {"command": 'echo \'{"ok": 1}\'; echo "{oops" > "$HOUSTON_RESULT"'})
+        echo = job(tmp_path, {"runner": "command"}, {"command": "echo '{\"ok\": 1}'"})
+        broken = job(
+            tmp_path,
+            {"runner": "command"},
+            {"command": 'echo \'{"ok": 1}\'; echo "{oops" > "$HOUSTON_RESULT"'},
+        )
         for item in (missing, echo, broken):
             worker.stdin.write((json.dumps(item.to_dict()) + "\n").encode())
         worker.stdin.flush()

@@ -95,8 +95,12 @@ def test_a_post_without_the_token_is_refused(server: ServerHandle) -> None:
 def test_a_cross_origin_post_is_refused_even_with_the_cookie(server: ServerHandle) -> None:
     mission = gated_mission(server)
     with browser(server) as client:
-        for bad in ("http://evil.example", f"http://localhost:{server.port}",
-                    f"http://127.0.0.1:{server.port + 1}", "null"):
+        for bad in (
+            "http://evil.example",
+            f"http://localhost:{server.port}",
+            f"http://127.0.0.1:{server.port + 1}",
+            "null",
+        ):
             answer = client.post(f"/api/missions/{mission}/approve", headers={"Origin": bad})
             assert answer.status_code == 403, bad
             assert "access-control-allow-origin" not in answer.headers
@@ -108,9 +112,7 @@ def test_a_cross_origin_post_is_refused_even_with_the_cookie(server: ServerHandl
 def test_same_origin_post_with_the_cookie_is_allowed(server: ServerHandle) -> None:
     mission = gated_mission(server)
     with browser(server) as client:
-        answer = client.post(
-            f"/api/missions/{mission}/approve", headers={"Origin": origin(server)}
-        )
+        answer = client.post(f"/api/missions/{mission}/approve", headers={"Origin": origin(server)})
     assert answer.status_code == 200, answer.text
     assert answer.json()["state"] == "COMMITTED"
     assert answer.headers["x-frame-options"] == "DENY"
@@ -139,20 +141,30 @@ def test_duplicate_host_or_origin_headers_are_refused(server: ServerHandle) -> N
     mission = gated_mission(server)
     host = f"127.0.0.1:{server.port}"
     cookie = f"Cookie: houston_token_{server.port}={server.token}"
-    for first, second in ((origin(server), "http://evil.example"),
-                          ("http://evil.example", origin(server))):
-        answer = raw_request(server, f"POST /api/missions/{mission}/approve HTTP/1.1\n"
-                             f"Host: {host}\nOrigin: {first}\nOrigin: {second}\n{cookie}\n"
-                             "Content-Length: 0\n\n")
+    for first, second in (
+        (origin(server), "http://evil.example"),
+        ("http://evil.example", origin(server)),
+    ):
+        answer = raw_request(
+            server,
+            f"POST /api/missions/{mission}/approve HTTP/1.1\n"
+            f"Host: {host}\nOrigin: {first}\nOrigin: {second}\n{cookie}\n"
+            "Content-Length: 0\n\n",
+        )
         assert answer.startswith(b"HTTP/1.1 400 "), answer
         assert b"the Origin header appears more than once" in answer
     for first, second in ((host, "evil.example"), ("evil.example", host)):
-        answer = raw_request(server, f"GET /api/missions HTTP/1.1\nHost: {first}\n"
-                             f"Host: {second}\nAuthorization: Bearer {server.token}\n\n")
+        answer = raw_request(
+            server,
+            f"GET /api/missions HTTP/1.1\nHost: {first}\n"
+            f"Host: {second}\nAuthorization: Bearer {server.token}\n\n",
+        )
         assert answer.startswith(b"HTTP/1.1 400 "), answer
     assert MissionStore(server.home).locate(mission).state.value == "PLANNING"
-    good = raw_request(server, f"GET /api/missions HTTP/1.1\nHost: {host}\n"
-                       f"Authorization: Bearer {server.token}\n\n")
+    good = raw_request(
+        server,
+        f"GET /api/missions HTTP/1.1\nHost: {host}\nAuthorization: Bearer {server.token}\n\n",
+    )
     assert good.startswith(b"HTTP/1.1 200 "), good
 
 

@@ -60,8 +60,9 @@ def test_two_servers_in_turn_in_one_process_both_stream(home: Home) -> None:
         handle = start(home, port=0)
         try:
             headers = {"Authorization": f"Bearer {handle.token}"}
-            with httpx.stream("GET", f"{handle.base_url}/events?since=-1",
-                              headers=headers, timeout=10) as answer:
+            with httpx.stream(
+                "GET", f"{handle.base_url}/events?since=-1", headers=headers, timeout=10
+            ) as answer:
                 EventLog(home.events).append("usage")
                 first = [line for line, _ in zip(answer.iter_lines(), range(4), strict=False)]
                 assert any(line.startswith("data: ") for line in first)
@@ -97,8 +98,9 @@ def test_task_log_tail(server: ServerHandle, api: httpx.Client) -> None:
     ref = submit(MissionStore(server.home), GATED, "m.yaml")
     attempt = ref.path / "tasks" / "a" / "attempts" / "1"
     attempt.mkdir(parents=True)
-    fsio.write_json_atomic(ref.path / "tasks" / "a" / "state.json",
-                           {"state": "running", "attempt": 1, "worker": 2})
+    fsio.write_json_atomic(
+        ref.path / "tasks" / "a" / "state.json", {"state": "running", "attempt": 1, "worker": 2}
+    )
     (attempt / "stdout.log").write_text("one\ntwo\n")
     answer = api.get(f"/api/missions/{ref.id}/tasks/a/log?tail=4").json()
     assert answer["text"] == "two\n" and answer["size"] == 8 and answer["attempt"] == 1

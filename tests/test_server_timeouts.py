@@ -64,8 +64,10 @@ def test_headers_sent_a_byte_at_a_time_are_cut_off(server: ServerHandle) -> None
 
 
 def test_a_body_that_never_arrives_is_cut_off(server: ServerHandle) -> None:
-    head = (f"POST /api/missions HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
-            f"Authorization: Bearer {server.token}\r\nContent-Length: 5000\r\n\r\n").encode()
+    head = (
+        f"POST /api/missions HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+        f"Authorization: Bearer {server.token}\r\nContent-Length: 5000\r\n\r\n"
+    ).encode()
     answer = dribble(server, head, b"n" * 2000)
     assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
     assert b"the request body took too long" in answer
@@ -79,8 +81,10 @@ def test_a_connection_that_sends_nothing_is_closed_without_an_answer(
 
 
 def test_prompt_requests_on_one_connection_are_served(server: ServerHandle) -> None:
-    request = (f"GET /api/missions HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
-               f"Authorization: Bearer {server.token}\r\n\r\n").encode()
+    request = (
+        f"GET /api/missions HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+        f"Authorization: Bearer {server.token}\r\n\r\n"
+    ).encode()
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         for _ in range(3):
             sock.sendall(request)

@@ -25,7 +25,7 @@ from houston.runners.context import JobContext
 from houston.runners.llm_settings import settings_for
 from houston.runners.llm_wire import token_split
 
-SPENDERS = '''
+SPENDERS = """
 import json, sys
 
 
@@ -34,7 +34,7 @@ def priced(ctx):
         ctx.report_usage(cost=0.25, model=ctx.inputs["model"], input_tokens=100,
                          output_tokens=20)
     return {"ok": True}
-'''
+"""
 
 COMMAND_AGENT = (
     "import json; print(json.dumps({'answer': 42, 'usage': {'cost': 0.5, "
@@ -43,17 +43,31 @@ COMMAND_AGENT = (
 
 
 def job(tmp_path: Path, **agent: Any) -> Job:
-    return Job(mission_id="m", task_id="t", attempt=1, agent_ref="p/a",
-               agent={"name": "a", **agent}, prompt="", package_dir=str(tmp_path), inputs={},
-               mission_dir=str(tmp_path), attempt_dir=str(tmp_path))
+    return Job(
+        mission_id="m",
+        task_id="t",
+        attempt=1,
+        agent_ref="p/a",
+        agent={"name": "a", **agent},
+        prompt="",
+        package_dir=str(tmp_path),
+        inputs={},
+        mission_dir=str(tmp_path),
+        attempt_dir=str(tmp_path),
+    )
 
 
 def test_a_context_adds_up_the_model_and_the_split(tmp_path: Path) -> None:
     ctx = JobContext(job(tmp_path))
     assert ctx.count_usage(None, 0.1, "m1", 10, 5) == (15, 0.1)  # no tokens: in + out
     assert ctx.count_usage(7, 0.0) == (7, 0.0)  # tokens alone: no split, model kept
-    assert ctx.usage_record() == {"tokens": 22, "cost": 0.1, "model": "m1",
-                                  "input_tokens": 10, "output_tokens": 5}
+    assert ctx.usage_record() == {
+        "tokens": 22,
+        "cost": 0.1,
+        "model": "m1",
+        "input_tokens": 10,
+        "output_tokens": 5,
+    }
     bare = JobContext(job(tmp_path))
     bare.count_usage(3, 0.0)
     assert bare.usage_record() == {"tokens": 3, "cost": 0.0}
@@ -67,14 +81,20 @@ def test_token_split_takes_the_servers_figures_else_the_estimate() -> None:
 
 def test_the_claude_meter_splits_input_and_output_and_takes_the_results_totals() -> None:
     meter = Meter()
-    meter.on_stream_event({"type": "message_start", "message": {
-        "id": "a", "model": "claude-haiku-4-5",
-        "usage": {"input_tokens": 100, "cache_read_input_tokens": 50, "output_tokens": 1}}})
+    meter.on_stream_event(
+        {
+            "type": "message_start",
+            "message": {
+                "id": "a",
+                "model": "claude-haiku-4-5",
+                "usage": {"input_tokens": 100, "cache_read_input_tokens": 50, "output_tokens": 1},
+            },
+        }
+    )
     meter.on_stream_event({"type": "message_delta", "usage": {"output_tokens": 30}})
     assert meter.split() == (150, 30)
     assert meter.split_delta() == (150, 30) and meter.split_delta() == (0, 0)
-    meter.on_result({"usage": {"input_tokens": 160, "output_tokens": 40},
-                     "total_cost_usd": 0.01})
+    meter.on_result({"usage": {"input_tokens": 160, "output_tokens": 40}, "total_cost_usd": 0.01})
     assert meter.split_delta() == (10, 10)
     assert meter.model == "claude-haiku-4-5"
 
@@ -102,7 +122,8 @@ def make_spenders(home: Home, llm_url: str) -> None:
     }
     for name, keys in agents.items():
         (folder / "agents" / f"{name}.md").write_text(
-            f"---\nname: {name}\ndescription: spends\n{keys}\n---\nAnswer briefly.\n")
+            f"---\nname: {name}\ndescription: spends\n{keys}\n---\nAnswer briefly.\n"
+        )
 
 
 def costs(home: Home, by: str) -> dict[str, Any]:
@@ -117,28 +138,50 @@ def test_every_agent_kind_records_its_model_and_tokens_in_and_out(home: Home) ->
     usage = {"prompt_tokens": 70, "completion_tokens": 12, "total_tokens": 82}
     with ScriptedLLM(lambda body, number: text("Hello there.", usage)) as llm:
         make_spenders(home, llm.url)
-        ref = submit(home, """
+        ref = submit(
+            home,
+            """
             name: spend everywhere
             tasks:
               - {id: py, agent: s/priced, inputs: {model: house-model-1}}
               - {id: cmd, agent: s/tool}
               - {id: chat, agent: s/talker, inputs: {question: hi}}
-        """)
+        """,
+        )
         run_engine(home, ref)
     assert outcome(home, ref) == ("COMPLETED", "succeeded")
     path = MissionStore(home).locate(ref.id).path
-    recorded = {t: attemptfiles.read_usage(taskfiles.attempt_dir(path, t, 1))
-                for t in ("py", "cmd", "chat")}
-    assert recorded["py"] == {"tokens": 240, "cost": 0.5, "model": "house-model-1",
-                              "input_tokens": 200, "output_tokens": 40}
-    assert recorded["cmd"] == {"tokens": 345, "cost": 0.5, "model": "tool-model-7b",
-                               "input_tokens": 300, "output_tokens": 45}
-    assert recorded["chat"] == {"tokens": 82, "cost": 0.0, "model": "scripted-9b",
-                                "input_tokens": 70, "output_tokens": 12}
+    recorded = {
+        t: attemptfiles.read_usage(taskfiles.attempt_dir(path, t, 1)) for t in ("py", "cmd", "chat")
+    }
+    assert recorded["py"] == {
+        "tokens": 240,
+        "cost": 0.5,
+        "model": "house-model-1",
+        "input_tokens": 200,
+        "output_tokens": 40,
+    }
+    assert recorded["cmd"] == {
+        "tokens": 345,
+        "cost": 0.5,
+        "model": "tool-model-7b",
+        "input_tokens": 300,
+        "output_tokens": 45,
+    }
+    assert recorded["chat"] == {
+        "tokens": 82,
+        "cost": 0.0,
+        "model": "scripted-9b",
+        "input_tokens": 70,
+        "output_tokens": 12,
+    }
     rows = {r["model"]: r for r in costs(home, "model")["rows"]}
-    assert {m: (r["input_tokens"], r["output_tokens"], r["tokens"], r["cost"])
-            for m, r in rows.items()} == {"house-model-1": (200, 40, 240, 0.5),
-                                          "tool-model-7b": (300, 45, 345, 0.5),
-                                          "scripted-9b": (70, 12, 82, 0.0)}
+    assert {
+        m: (r["input_tokens"], r["output_tokens"], r["tokens"], r["cost"]) for m, r in rows.items()
+    } == {
+        "house-model-1": (200, 40, 240, 0.5),
+        "tool-model-7b": (300, 45, 345, 0.5),
+        "scripted-9b": (70, 12, 82, 0.0),
+    }
     agents = {r["agent"]: r["input_tokens"] for r in costs(home, "agent")["rows"]}
     assert agents == {"s/priced": 200, "s/tool": 300, "s/talker": 70}

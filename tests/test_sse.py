@@ -26,8 +26,13 @@ def server(home: Home) -> Iterator[ServerHandle]:
     handle.stop()
 
 
-def messages(server: ServerHandle, path: str, headers: dict[str, str] | None = None,
-             count: int = 10**9, until: int | None = None) -> list[dict[str, Any]]:
+def messages(
+    server: ServerHandle,
+    path: str,
+    headers: dict[str, str] | None = None,
+    count: int = 10**9,
+    until: int | None = None,
+) -> list[dict[str, Any]]:
     """Read SSE messages until `count` of them or the one with id `until` (bounded)."""
     got: list[dict[str, Any]] = []
     auth = {"Authorization": f"Bearer {server.token}", **(headers or {})}
@@ -112,7 +117,9 @@ def test_replay_then_live_with_a_reconnect_has_no_gap_and_no_duplicate(
         thread.join(timeout=30)
         last_ids = [e["id"] for e in log.read()]
         resumed = messages(
-            server, "/events?since=0", headers={"Last-Event-ID": str(first[-1]["id"])},
+            server,
+            "/events?since=0",
+            headers={"Last-Event-ID": str(first[-1]["id"])},
             until=last_ids[-1],
         )
     finally:
@@ -123,8 +130,7 @@ def test_replay_then_live_with_a_reconnect_has_no_gap_and_no_duplicate(
 
 def test_since_resumes_and_mission_filters(server: ServerHandle) -> None:
     log = EventLog(server.home.events)
-    ids = [log.append("usage", mission=("a" if i % 2 else "b"), data={"i": i})
-           for i in range(10)]
+    ids = [log.append("usage", mission=("a" if i % 2 else "b"), data={"i": i}) for i in range(10)]
     only_a = messages(server, f"/events?since={ids[2]}&mission=a", until=ids[9])
     assert [e["id"] for e in only_a] == [i for n, i in enumerate(ids) if n > 2 and n % 2]
 
@@ -173,8 +179,7 @@ def test_a_mission_moved_without_an_event_sends_a_missions_hint(server: ServerHa
 
     def reader() -> None:
         auth = {"Authorization": f"Bearer {server.token}"}
-        with httpx.stream("GET", f"{server.base_url}/events", headers=auth,
-                          timeout=10) as answer:
+        with httpx.stream("GET", f"{server.base_url}/events", headers=auth, timeout=10) as answer:
             for line in answer.iter_lines():
                 if line.startswith("event: "):
                     got.append(line)
@@ -184,8 +189,11 @@ def test_a_mission_moved_without_an_event_sends_a_missions_hint(server: ServerHa
     thread.start()
     deadline = time.monotonic() + 10
     while thread.is_alive() and time.monotonic() < deadline:
-        submit(MissionStore(server.home), b"name: x\ntasks:\n  - {id: a, agent: core/shell}\n",
-               "m.yaml")
+        submit(
+            MissionStore(server.home),
+            b"name: x\ntasks:\n  - {id: a, agent: core/shell}\n",
+            "m.yaml",
+        )
         thread.join(timeout=0.3)
     assert got == ["event: missions"]
 
@@ -198,8 +206,10 @@ def test_a_client_that_stops_reading_is_dropped_and_the_server_goes_on(home: Hom
     try:
         stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         stalled.connect(("127.0.0.1", handle.port))
-        stalled.sendall(f"GET /events HTTP/1.1\r\nHost: 127.0.0.1:{handle.port}\r\n"
-                        f"Authorization: Bearer {handle.token}\r\n\r\n".encode())
+        stalled.sendall(
+            f"GET /events HTTP/1.1\r\nHost: 127.0.0.1:{handle.port}\r\n"
+            f"Authorization: Bearer {handle.token}\r\n\r\n".encode()
+        )
         feed = handle._feed
         deadline = time.monotonic() + 10
         while not feed.subscribers and time.monotonic() < deadline:
@@ -229,18 +239,26 @@ def test_an_append_from_another_process_reaches_a_client(home: Home) -> None:
     import sys
 
     server = start(home, port=0, reconcile=60)
-    script = ("import sys; from pathlib import Path; from houston.home.events import EventLog; "
-              "print(EventLog(Path(sys.argv[1])).append('usage', mission='far'))")
+    script = (
+        "import sys; from pathlib import Path; from houston.home.events import EventLog; "
+        "print(EventLog(Path(sys.argv[1])).append('usage', mission='far'))"
+    )
     got: list[dict[str, Any]] = []
-    reader = threading.Thread(target=lambda: got.extend(
-        messages(server, "/events?mission=far", count=1)))
+    reader = threading.Thread(
+        target=lambda: got.extend(messages(server, "/events?mission=far", count=1))
+    )
     reader.start()
     ids: list[int] = []
     try:
         deadline = time.monotonic() + 20
         while reader.is_alive() and time.monotonic() < deadline:
-            done = subprocess.run([sys.executable, "-c", script, str(server.home.events)],
-                                  capture_output=True, text=True, check=True, timeout=30)
+            done = subprocess.run(
+                [sys.executable, "-c", script, str(server.home.events)],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=30,
+            )
             ids.append(int(done.stdout))
             reader.join(timeout=0.5)
     finally:
@@ -258,8 +276,7 @@ def test_a_resume_point_from_a_wiped_log_gets_a_reset_and_then_live_events(
 
     def reader() -> None:
         auth = {"Authorization": f"Bearer {server.token}", "Last-Event-ID": "999999"}
-        with httpx.stream("GET", f"{server.base_url}/events", headers=auth,
-                          timeout=10) as answer:
+        with httpx.stream("GET", f"{server.base_url}/events", headers=auth, timeout=10) as answer:
             for line in answer.iter_lines():
                 lines.append(line)
                 if line.startswith('data: {"id"'):
@@ -272,5 +289,5 @@ def test_a_resume_point_from_a_wiped_log_gets_a_reset_and_then_live_events(
         log.append("usage", data={"n": 2})
         thread.join(timeout=0.2)
     assert "event: reset" in lines
-    data = [json.loads(x[6:]) for x in lines if x.startswith("data: {\"id\"")]
+    data = [json.loads(x[6:]) for x in lines if x.startswith('data: {"id"')]
     assert data and data[0]["id"] > first and data[0]["data"] == {"n": 2}

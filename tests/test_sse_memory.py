@@ -46,8 +46,10 @@ def stalled_client(port: int, token: str) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.settimeout(20)
     sock.connect(("127.0.0.1", port))
-    sock.sendall(f"GET /events?since=-1 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                 f"Authorization: Bearer {token}\r\n\r\n".encode())
+    sock.sendall(
+        f"GET /events?since=-1 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Authorization: Bearer {token}\r\n\r\n".encode()
+    )
     assert sock.recv(1)  # the stream has begun; from now on this client reads nothing
     return sock
 
@@ -56,8 +58,13 @@ def stalled_client(port: int, token: str) -> socket.socket:
 def test_ten_stalled_replays_keep_the_server_small(home: Home, tmp_path: Path) -> None:
     fill_log(home, 3 * SEGMENT_BYTES)
     env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(home.root)], env=env,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER, str(home.root)],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert server.stdin is not None and server.stdout is not None
     clients: list[socket.socket] = []
     try:

@@ -38,28 +38,38 @@ def test_stop_texts() -> None:
     assert stop_text("timeout", 30.0) == "timeout (30s)" and stop_text("cancelled") == "cancelled"
 
 
-def records(home: Home, ref: MissionRef,
-            task: str) -> tuple[ExitRecord, StateRecord, list[dict], str]:
+def records(
+    home: Home, ref: MissionRef, task: str
+) -> tuple[ExitRecord, StateRecord, list[dict], str]:
     """exit.json of attempt 1, state.json, the attempt.end events, `houston show`."""
     path = MissionStore(home).locate(ref.id).path
     exit_ = attemptfiles.read_exit(taskfiles.attempt_dir(path, task, 1))
     state = taskfiles.read_state(path, task)
     assert exit_ is not None and state is not None
-    ends = [e for e in EventLog(home.events).read()
-            if e["type"] == "attempt.end" and e["task"] == task]
+    ends = [
+        e for e in EventLog(home.events).read() if e["type"] == "attempt.end" and e["task"] == task
+    ]
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    shown = subprocess.run([sys.executable, "-m", "houston", "--home", str(home.root), "show",
-                            ref.id], capture_output=True, text=True, env=env, check=True).stdout
+    shown = subprocess.run(
+        [sys.executable, "-m", "houston", "--home", str(home.root), "show", ref.id],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    ).stdout
     return exit_, state, ends, shown
 
 
 @pytest.mark.process
 def test_a_timeout_says_timeout_everywhere(home: Home) -> None:
-    ref = submit(home, """
+    ref = submit(
+        home,
+        """
         name: slow
         tasks:
           - {id: a, agent: core/shell, timeout: 1s, retries: 0, inputs: {command: "sleep 30"}}
-    """)
+    """,
+    )
     run_engine(home, ref)
     exit_, state, ends, shown = records(home, ref, "a")
     assert exit_.reason == "timeout" and exit_.error == "timeout (1s)"
@@ -70,12 +80,15 @@ def test_a_timeout_says_timeout_everywhere(home: Home) -> None:
 @pytest.mark.process
 def test_a_budget_stop_says_how_much_was_spent(home: Home) -> None:
     make_test_package(home)
-    ref = submit(home, """
+    ref = submit(
+        home,
+        """
         name: greedy
         tasks:
           - {id: g, agent: t/spend, budget: {max_tokens: 50},
              inputs: {tokens: 20, times: 50, sleep: 0.02}}
-    """)
+    """,
+    )
     run_engine(home, ref)
     exit_, state, ends, shown = records(home, ref, "g")
     said = exit_.error
@@ -87,11 +100,14 @@ def test_a_budget_stop_says_how_much_was_spent(home: Home) -> None:
 
 @pytest.mark.process
 def test_a_cancel_says_cancelled(home: Home, tmp_path: Path) -> None:
-    ref = submit(home, """
+    ref = submit(
+        home,
+        """
         name: stopped
         tasks:
           - {id: a, agent: core/shell, inputs: {command: "sleep 30"}}
-    """)
+    """,
+    )
     with engine_thread(home, missions={ref.id}) as engine:
         agent = home.mission_dir(MissionState.EXECUTING, ref.id) / "tasks/a/attempts/1/agent.json"
         wait_for(agent.exists, what="the agent to start")

@@ -51,12 +51,19 @@ def test_a_result_means_succeeded_whatever_state_json_says() -> None:
 
 def test_a_held_lock_means_running_on_its_owners_slot() -> None:
     owner = {"pid": 1, "nonce": "n", "attempt": 3, "slot": 2, "since": "2026-01-01T00:00:00Z"}
-    row = summarize_task("t", None, {"state": "pending", "attempt": 2, "error": "exit 1"},
-                         {2: {}, 3: {}}, has_result=False, owner=owner)
+    row = summarize_task(
+        "t",
+        None,
+        {"state": "pending", "attempt": 2, "error": "exit 1"},
+        {2: {}, 3: {}},
+        has_result=False,
+        owner=owner,
+    )
     assert (row["state"], row["attempt"], row["worker"]) == ("running", 3, 2)
     assert row["error"] is None and row["updated"] == owner["since"]
-    done = summarize_task("t", None, None, {3: {"exit": {"finished": "x"}}}, has_result=True,
-                          owner=owner)
+    done = summarize_task(
+        "t", None, None, {3: {"exit": {"finished": "x"}}}, has_result=True, owner=owner
+    )
     assert (done["state"], done["worker"], done["updated"]) == ("succeeded", None, "x")
 
 

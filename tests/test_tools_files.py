@@ -30,8 +30,16 @@ def test_glob_and_grep_never_follow_links_out_of_the_folder(root: Path) -> None:
         grep(root, {"pattern": "secret", "path": "linked"})
 
 
-@pytest.mark.parametrize("path", ["escape.py", "linked/secret.py", "../outside/secret.py",
-                                  "/etc/passwd", "src/../../outside/secret.py"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "escape.py",
+        "linked/secret.py",
+        "../outside/secret.py",
+        "/etc/passwd",
+        "src/../../outside/secret.py",
+    ],
+)
 def test_reads_and_writes_outside_are_refused(root: Path, path: str) -> None:
     with pytest.raises(ToolError, match="outside the work folder"):
         read(root, {"file_path": path})
@@ -44,8 +52,12 @@ def test_edit_wants_a_unique_match_unless_replace_all(root: Path) -> None:
     write(root, {"file_path": str(root / "b.txt"), "content": "a a b"})
     with pytest.raises(ToolError, match="occurs 2 times"):
         edit(root, {"file_path": "b.txt", "old_string": "a", "new_string": "c"})
-    assert edit(root, {"file_path": "b.txt", "old_string": "a", "new_string": "c",
-                       "replace_all": True}) == "replaced 2 occurrence(s)"
+    assert (
+        edit(
+            root, {"file_path": "b.txt", "old_string": "a", "new_string": "c", "replace_all": True}
+        )
+        == "replaced 2 occurrence(s)"
+    )
     assert read(root, {"file_path": "b.txt"}) == "     1\tc c b"
 
 

@@ -44,6 +44,8 @@ def test_mission_activity_keeps_its_own_events(home: Home) -> None:
 
 def test_a_budget_reads_as_the_schema_reads_it_and_a_bad_one_as_none() -> None:
     assert checked_budget({"max_wall_time": "1h30m", "max_cost": 1}) == {
-        "max_wall_time": 5400.0, "max_cost": 1.0}
+        "max_wall_time": 5400.0,
+        "max_cost": 1.0,
+    }
     assert checked_budget({"max_tokens": -1}) == {}
     assert checked_budget({"what": 1}) == {} and checked_budget(None) == {}

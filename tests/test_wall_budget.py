@@ -27,12 +27,15 @@ def test_wall_time_so_far_reads_the_time_counted_in_status() -> None:
 
 def test_time_between_a_failure_and_retry_is_not_charged(home: Home, tmp_path: Path) -> None:
     flag = tmp_path / "flag"
-    ref = submit(home, f"""
+    ref = submit(
+        home,
+        f"""
         name: patient
         budget: {{max_wall_time: 3s}}
         tasks:
           - {{id: a, agent: core/shell, retries: 0, inputs: {{command: "test -e {flag}"}}}}
-    """)
+    """,
+    )
     run_engine(home, ref)
     assert outcome(home, ref) == ("COMPLETED", "failed")
     store = MissionStore(home)

@@ -42,9 +42,13 @@ def test_reading_a_worker_killed_earlier_in_the_same_batch_is_an_eof(tmp_path: P
 
 def test_a_worker_whose_engine_is_gone_exits_quietly(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.Popen([sys.executable, "-m", "houston.engine.worker"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "houston.engine.worker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     assert proc.stdout is not None and proc.stdin is not None
     proc.stdout.close()  # the engine's end of the message pipe: `ready` meets EPIPE
     try:
@@ -60,8 +64,10 @@ def test_a_worker_whose_engine_is_gone_exits_quietly(tmp_path: Path) -> None:
 def test_the_engine_survives_all_its_workers_dying_at_once(home: Home, tmp_path: Path) -> None:
     count = 24
     command = 'if [ "$HOUSTON_ATTEMPT" = 1 ]; then sleep 30; fi'
-    tasks = "\n".join(f"  - {{id: t{i:02d}, agent: core/shell, retries: 0, "
-                      f"inputs: {{command: '{command}'}}}}" for i in range(count))
+    tasks = "\n".join(
+        f"  - {{id: t{i:02d}, agent: core/shell, retries: 0, inputs: {{command: '{command}'}}}}"
+        for i in range(count)
+    )
     ref = submit(home, f"name: massacre\ntasks:\n{tasks}\n")
     store = MissionStore(home)
 
@@ -83,4 +89,3 @@ def test_the_engine_survives_all_its_workers_dying_at_once(home: Home, tmp_path:
             for n in taskfiles.attempt_numbers(path, f"t{i:02d}")
         ]
         assert [e.reason for e in exits if e] == ["crashed", "succeeded"]
-

@@ -37,9 +37,11 @@ from houston.workspaces.worktree_gc import candidates, remove_worktrees
 
 
 def test_worktree_listing_and_status_are_parsed() -> None:
-    listing = ("worktree /r\nHEAD abc\nbranch refs/heads/main\n\n"
-               "worktree /h/worktrees/m/t/1\nHEAD def\nbranch refs/heads/x\nlocked initializing\n"
-               "\nworktree /gone\nHEAD 123\ndetached\nprunable gitdir file points nowhere\n")
+    listing = (
+        "worktree /r\nHEAD abc\nbranch refs/heads/main\n\n"
+        "worktree /h/worktrees/m/t/1\nHEAD def\nbranch refs/heads/x\nlocked initializing\n"
+        "\nworktree /gone\nHEAD 123\ndetached\nprunable gitdir file points nowhere\n"
+    )
     entries = gitops.parse_worktree_list(listing)
     assert [e["worktree"] for e in entries] == ["/r", "/h/worktrees/m/t/1", "/gone"]
     assert entries[1]["locked"] == "initializing" and "prunable" in entries[2]
@@ -78,7 +80,8 @@ SHELL_MISSION = """
 
 
 def test_a_failed_attempt_keeps_its_work_and_a_retry_gets_a_fresh_worktree(
-        home: Home, tmp_path: Path) -> None:
+    home: Home, tmp_path: Path
+) -> None:
     repo = make_repo(tmp_path / "repo")
     ref = submit(home, SHELL_MISSION.format(repo=repo))
     git(repo, "commit", "-q", "--allow-empty", "-m", "after submit")  # must not leak in
@@ -100,7 +103,8 @@ def test_a_failed_attempt_keeps_its_work_and_a_retry_gets_a_fresh_worktree(
 
 
 def test_gc_removes_worktrees_only_once_their_work_is_on_a_branch(
-        home: Home, tmp_path: Path) -> None:
+    home: Home, tmp_path: Path
+) -> None:
     repo = make_repo(tmp_path / "repo")
     merge = "      - {id: merge, agent: core/merge, needs: [a]}\n"
     ref = submit(home, SHELL_MISSION.format(repo=repo) + merge)
@@ -118,8 +122,12 @@ def test_gc_removes_worktrees_only_once_their_work_is_on_a_branch(
     report = json.loads(done.output)
     assert report["missions"] == [ref.id]
     assert sorted(report["worktrees"]) == sorted(
-        [old["worktree"], old["worktree"][:-1] + "2",
-         str(home.root / "worktrees" / ref.id / "_integration")])
+        [
+            old["worktree"],
+            old["worktree"][:-1] + "2",
+            str(home.root / "worktrees" / ref.id / "_integration"),
+        ]
+    )
     assert git(repo, "show", f"houston/{ref.id}/integration:attempt.txt") == "2\n"
     assert str(stranger) in report["worktrees_kept"] and (stranger / "README.md").is_file()
     assert not Path(old["worktree"]).exists()
@@ -176,19 +184,23 @@ def _kill_when(child: subprocess.Popen[bytes], point: Callable[[], bool]) -> boo
 
 @pytest.mark.process
 def test_worktree_metadata_stays_consistent_after_kill_9_at_any_point(
-        home: Home, tmp_path: Path) -> None:
+    home: Home, tmp_path: Path
+) -> None:
     repo = make_repo(tmp_path / "repo", {f"src/m{i}.py": "x = 1\n" * 200 for i in range(300)})
     base = git(repo, "rev-parse", "HEAD").strip()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     points: list[Callable[[], bool]] = [
-        lambda: _inside_git(repo, "locked"),      # mid `git worktree add`
+        lambda: _inside_git(repo, "locked"),  # mid `git worktree add`
         lambda: _inside_git(repo, "index.lock"),  # mid `git add` / `git commit`
     ]
     first, hits = 1, 0
     for round_number in range(12):
-        child = subprocess.Popen([sys.executable, "-c", CHILD, str(home.root), str(repo), base,
-                                  str(first)], stdout=subprocess.PIPE, env=env,
-                                 start_new_session=True)
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(home.root), str(repo), base, str(first)],
+            stdout=subprocess.PIPE,
+            env=env,
+            start_new_session=True,
+        )
         assert child.stdout is not None
         with child.stdout:
             hits += _kill_when(child, points[round_number % 2])
@@ -202,14 +214,17 @@ def test_worktree_metadata_stays_consistent_after_kill_9_at_any_point(
         assert (Path(entry["worktree"]) / ".git").is_file()
     fresh = open_worktree(home.root, MissionRepo(str(repo), base), "m", "t", first + 1)
     assert git(Path(fresh["worktree"]), "status", "--porcelain") == ""
-    subprocess.run(["git", "-C", str(repo), "fsck", "--no-dangling"], check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["git", "-C", str(repo), "fsck", "--no-dangling"], check=True, capture_output=True
+    )
     # The fresh attempt saved every earlier one: each file written is committed on its branch.
     for folder in sorted((home.root / "worktrees" / "m" / "t").iterdir()):
         assert git(folder, "status", "--porcelain") == ""
         for written in folder.glob("f*.txt"):
-            assert git(repo, "show", f"{attempt_branch('m', 't', int(folder.name))}:"
-                                     f"{written.name}") == "x" * 100000
+            assert (
+                git(repo, "show", f"{attempt_branch('m', 't', int(folder.name))}:{written.name}")
+                == "x" * 100000
+            )
 
 
 def test_an_add_killed_while_git_writes_commondir_is_cleared(home: Home, tmp_path: Path) -> None:
@@ -256,7 +271,8 @@ def test_worktrees_inside_the_users_checkout_stay_out_of_its_status(tmp_path: Pa
 
 
 def test_a_repo_that_is_not_a_repository_is_refused_at_submit(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from houston.cli.main import main
 
     mission = tmp_path / "m.yaml"

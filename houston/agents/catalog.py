@@ -124,8 +124,12 @@ def parse_agent(text: str | bytes, source: str) -> AgentSpec:
             fix="start it with '---', then at least name: and description:, then '---'",
         )
     if isinstance(front.data, dict) and "prompt" in front.data:
-        raise front.error(("prompt",), "the prompt is the file's body, not a key",
-                          "move the text below the closing '---'", at_key=True)
+        raise front.error(
+            ("prompt",),
+            "the prompt is the file's body, not a key",
+            "move the text below the closing '---'",
+            at_key=True,
+        )
     agent = yamlstrict.validate(AgentSpec, front)
     _check_agent(agent, front)
     return agent.model_copy(update={"prompt": body.strip("\n")})
@@ -134,19 +138,28 @@ def parse_agent(text: str | bytes, source: str) -> AgentSpec:
 def _check_agent(agent: AgentSpec, front: Document) -> None:
     """What the schema alone cannot say; the error points at the key in `front`."""
     if agent.model is not None and not is_claude_model(agent.model):
-        raise front.error(("model",), f"model: {agent.model!r} is Claude Code's key, which means "
-                          "sonnet, opus, haiku, inherit or a claude model id",
-                          f"write the OpenAI-compatible model as llm: {{model: {agent.model}}}")
+        raise front.error(
+            ("model",),
+            f"model: {agent.model!r} is Claude Code's key, which means "
+            "sonnet, opus, haiku, inherit or a claude model id",
+            f"write the OpenAI-compatible model as llm: {{model: {agent.model}}}",
+        )
     if agent.output_schema is not None:
         from houston.runners.llm_output import schema_problem
 
         if problem := schema_problem(agent.output_schema):
-            raise front.error(("output_schema",), f"output_schema is not a JSON Schema: {problem}",
-                              "see https://json-schema.org/understanding-json-schema/")
+            raise front.error(
+                ("output_schema",),
+                f"output_schema is not a JSON Schema: {problem}",
+                "see https://json-schema.org/understanding-json-schema/",
+            )
     if agent.runner == "python" and not agent.entrypoint:
-        raise front.error(("runner",), "a python agent needs an entrypoint",
-                          "add entrypoint: module:function (module inside the package)",
-                          at_key=True)
+        raise front.error(
+            ("runner",),
+            "a python agent needs an entrypoint",
+            "add entrypoint: module:function (module inside the package)",
+            at_key=True,
+        )
 
 
 def bundled_dir() -> Path:
@@ -225,7 +238,6 @@ class AgentCatalog:
         agent = parse_agent(path.read_bytes(), str(path))
         self._cache[ref] = (agent, folder)
         return agent, folder
-
 
 
 def local_agent_path(home: Home, package: str, name: str) -> Path | None:

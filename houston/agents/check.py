@@ -64,8 +64,10 @@ def _unknown_agent(
     agents = known_agents(home, package, folder)
     guess = closest_key(name, agents)
     searched = [str(folder / "agents"), str(home.packages / f"{package}.local.yaml")]
-    what = (f"task {task.id!r} names agent {task.agent!r}, but package {package!r} has no "
-            f"agent {name!r} (searched {', '.join(searched)})")
+    what = (
+        f"task {task.id!r} names agent {task.agent!r}, but package {package!r} has no "
+        f"agent {name!r} (searched {', '.join(searched)})"
+    )
     offer = f"did you mean {package}/{guess}? " if guess else ""
     listing = ", ".join(agents) if agents else "none"
     fix = f"{offer}agents of {package}: {listing}"

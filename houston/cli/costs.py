@@ -19,16 +19,25 @@ def format_costs(table: dict[str, Any]) -> str:
     """Pure: the table as text, with a total line."""
     by = table["by"]
     headers = [by, "missions", "attempts", "tokens in", "tokens out", "tokens", "cost"]
-    rows = [[r[by], r["missions"], r["attempts"], render.format_tokens(r["input_tokens"]),
-             render.format_tokens(r["output_tokens"]), render.format_tokens(r["tokens"]),
-             render.format_cost(r["cost"])] for r in [*table["rows"], {by: "total",
-                                                                        **table["total"]}]]
+    rows = [
+        [
+            r[by],
+            r["missions"],
+            r["attempts"],
+            render.format_tokens(r["input_tokens"]),
+            render.format_tokens(r["output_tokens"]),
+            render.format_tokens(r["tokens"]),
+            render.format_cost(r["cost"]),
+        ]
+        for r in [*table["rows"], {by: "total", **table["total"]}]
+    ]
     return render.format_table(headers, rows)
 
 
 @click.command()
-@click.option("--since", metavar="WHEN",
-              help="today, an age (7d, 12h) or a date (YYYY-MM-DD) [default: all].")
+@click.option(
+    "--since", metavar="WHEN", help="today, an age (7d, 12h) or a date (YYYY-MM-DD) [default: all]."
+)
 @click.option("--by", "by", type=click.Choice(GROUPS), default="mission", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="The table as one JSON document.")
 @click.pass_obj

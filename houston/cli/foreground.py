@@ -26,8 +26,9 @@ def start_ui(home: Home, host: str, port: int) -> Any:
     except ImportError:
         return None
     # In a cluster the Service's names are allowed too (deploy/k8s sets this variable).
-    allowed = [n.strip() for n in os.environ.get("HOUSTON_ALLOWED_HOSTS", "").split(",")
-               if n.strip()]
+    allowed = [
+        n.strip() for n in os.environ.get("HOUSTON_ALLOWED_HOSTS", "").split(",") if n.strip()
+    ]
     handle = launcher.start(home, host=host, port=port, allowed_hosts=allowed)
     render.emit(f"dashboard: {handle.url}")
     return handle
@@ -84,8 +85,9 @@ def _observer(progress: Any, *, tty: bool) -> Observer:
     """The engine's observer: the progress display, plus lines for following and pauses."""
     from houston.engine.envpause import pause_message
 
-    def observe(type_: str, mission: str | None, task: str | None, attempt: int | None,
-                data: dict[str, Any]) -> None:
+    def observe(
+        type_: str, mission: str | None, task: str | None, attempt: int | None, data: dict[str, Any]
+    ) -> None:
         if type_ == "engine.state" and data.get("state") == "following":
             sys.stderr.write(f"mission {mission} is run by {data.get('by')}: following it\n")
         if type_ in ("engine.state", "worker.state") and (line := pause_message(data)):
@@ -105,9 +107,10 @@ def otel_tracing(home: Home) -> Any:
     try:
         return otel.start_if_configured(home)
     except ImportError as exc:
-        raise UsageError("OTEL_EXPORTER_OTLP_ENDPOINT is set but the OpenTelemetry SDK is not "
-                         "installed", fix="pip install 'houston[otel]', or unset the variable"
-                         ) from exc
+        raise UsageError(
+            "OTEL_EXPORTER_OTLP_ENDPOINT is set but the OpenTelemetry SDK is not installed",
+            fix="pip install 'houston[otel]', or unset the variable",
+        ) from exc
 
 
 def _executor_context(executor: Any) -> Any:

@@ -21,10 +21,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "submit": ("houston.cli.missions:submit", "Validate a mission file and submit it."),
     "ls": ("houston.cli.missions:ls", "List missions, newest first."),
     "show": ("houston.cli.missions:show", "Show one mission, its tasks and its spend."),
-    "approve": ("houston.cli.missions:approve",
-                "Approve a gated mission in PLANNING, or a task waiting at its gate."),
-    "reject": ("houston.cli.missions:reject",
-               "Reject a mission in PLANNING, or a task waiting at its gate."),
+    "approve": (
+        "houston.cli.missions:approve",
+        "Approve a gated mission in PLANNING, or a task waiting at its gate.",
+    ),
+    "reject": (
+        "houston.cli.missions:reject",
+        "Reject a mission in PLANNING, or a task waiting at its gate.",
+    ),
     "cancel": ("houston.cli.missions:cancel", "Cancel a mission that has not finished."),
     "schema": ("houston.cli.schema:schema", "Print the JSON Schema of mission or package files."),
     "run": ("houston.cli.engine:run", "Submit a mission and run it in the foreground."),
@@ -37,8 +41,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gc": ("houston.cli.telemetry:gc", "Prune old missions and events."),
     "package": ("houston.cli.package:package", "Build, install and inspect packages."),
     "bundle": ("houston.cli.bundle:bundle", "Carry packages and wheels to a machine offline."),
-    "tenants": ("houston.cli.tenants:tenants",
-                "Render deploy/k8s's per-team overlays from teams.yaml."),
+    "tenants": (
+        "houston.cli.tenants:tenants",
+        "Render deploy/k8s's per-team overlays from teams.yaml.",
+    ),
     "doctor": ("houston.cli.doctor:doctor", "Check this machine and home for problems."),
 }
 

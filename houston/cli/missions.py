@@ -166,11 +166,22 @@ def format_show(view: dict[str, Any]) -> str:
     parts = [_show_head(view)]
     if view["tasks"]:
         parts.append(render.format_table(TASK_COLUMNS, [_task_row(t) for t in view["tasks"]]))
-    trees = [(t["id"], w["attempt"], w.get("state"), w.get("branch"), (w.get("commit") or "")[:10],
-              w.get("worktree")) for t in view["tasks"] for w in t.get("worktrees") or []]
+    trees = [
+        (
+            t["id"],
+            w["attempt"],
+            w.get("state"),
+            w.get("branch"),
+            (w.get("commit") or "")[:10],
+            w.get("worktree"),
+        )
+        for t in view["tasks"]
+        for w in t.get("worktrees") or []
+    ]
     if trees:
-        parts.append(render.format_table(
-            ("TASK", "ATTEMPT", "WORK", "BRANCH", "COMMIT", "WORKTREE"), trees))
+        parts.append(
+            render.format_table(("TASK", "ATTEMPT", "WORK", "BRANCH", "COMMIT", "WORKTREE"), trees)
+        )
     trail = [
         (t.get("ts"), t.get("from"), t.get("to"), t.get("reason")) for t in view["transitions"]
     ]
@@ -205,8 +216,14 @@ def _show_head(view: dict[str, Any]) -> str:
 
 
 # The task counts `houston show` names, in this order, when not zero.
-_LISTED = (TaskState.SUCCEEDED, TaskState.FAILED, TaskState.RUNNING, TaskState.PENDING,
-           TaskState.CANCELLED, TaskState.SKIPPED)
+_LISTED = (
+    TaskState.SUCCEEDED,
+    TaskState.FAILED,
+    TaskState.RUNNING,
+    TaskState.PENDING,
+    TaskState.CANCELLED,
+    TaskState.SKIPPED,
+)
 
 
 def _task_summary(counts: dict[str, int]) -> str:

@@ -218,8 +218,11 @@ def _publish_archive(source: Path, target_dir: Path) -> tuple[Path, str]:
     data = source.read_bytes()
     expected = archive.read_expected_digest(source)
     if hashlib.sha256(data).hexdigest() != expected:  # it changed since it was checked
-        raise PackageError("the archive changed while it was being read", where=str(source),
-                           fix="publish it again once it is written")
+        raise PackageError(
+            "the archive changed while it was being read",
+            where=str(source),
+            fix="publish it again once it is written",
+        )
     return publish_archive(data, target_dir, *parsed)
 
 

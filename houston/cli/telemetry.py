@@ -91,16 +91,25 @@ def gc(obj: Any, keep: str, max_event_bytes: int | None, dry_run: bool, as_json:
     """Prune event segments and COMPLETED missions older than --keep, and their worktrees
     once their work is committed on a branch."""
     home: Home = obj.home.require()
-    collected = collect(MissionStore(home), now=time.time(), keep_seconds=parse_age(keep),
-                        max_event_bytes=max_event_bytes, dry_run=dry_run)
+    collected = collect(
+        MissionStore(home),
+        now=time.time(),
+        keep_seconds=parse_age(keep),
+        max_event_bytes=max_event_bytes,
+        dry_run=dry_run,
+    )
     from houston.engine.leftovers import remove_leftovers
 
     leftovers = [item["path"] for item in remove_leftovers(home, dry_run=dry_run)]
     trees = _gc_worktrees(home, set(collected.missions), dry_run)
-    report = {"dry_run": dry_run, "missions": collected.missions,
-              "event_segments": collected.event_segments,
-              "worktrees": trees.removed, "worktrees_kept": trees.kept,
-              "leftovers": leftovers}
+    report = {
+        "dry_run": dry_run,
+        "missions": collected.missions,
+        "event_segments": collected.event_segments,
+        "worktrees": trees.removed,
+        "worktrees_kept": trees.kept,
+        "leftovers": leftovers,
+    }
     if as_json:
         click.echo(json.dumps(report))
     else:
@@ -109,10 +118,12 @@ def gc(obj: Any, keep: str, max_event_bytes: int | None, dry_run: bool, as_json:
 
 def _print_gc_report(report: dict[str, Any]) -> None:
     verb = "would remove" if report["dry_run"] else "removed"
-    click.echo(f"{verb} {len(report['missions'])} completed mission(s), "
-               f"{len(report['event_segments'])} event segment(s), "
-               f"{len(report['worktrees'])} worktree(s), {len(report['leftovers'])} leftover "
-               "file(s) of interrupted writes")
+    click.echo(
+        f"{verb} {len(report['missions'])} completed mission(s), "
+        f"{len(report['event_segments'])} event segment(s), "
+        f"{len(report['worktrees'])} worktree(s), {len(report['leftovers'])} leftover "
+        "file(s) of interrupted writes"
+    )
     for path in report["leftovers"]:
         click.echo(f"  {path}")
     for path, why in report["worktrees_kept"].items():

@@ -22,10 +22,14 @@ def tenants() -> None:
 
 
 @tenants.command("render")
-@click.argument("folder", required=False, type=click.Path(path_type=Path),
-                default=DEFAULT_DIR, metavar="[DIR]")
-@click.option("--check", is_flag=True,
-              help="Write nothing; exit 1 if the files differ from what teams.yaml renders.")
+@click.argument(
+    "folder", required=False, type=click.Path(path_type=Path), default=DEFAULT_DIR, metavar="[DIR]"
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Write nothing; exit 1 if the files differ from what teams.yaml renders.",
+)
 def render_cmd(folder: Path, check: bool) -> None:
     """Write DIR/kustomization.yaml and DIR/teams/NAME/ for each team in DIR/teams.yaml
     (default DIR: deploy/k8s/overlays/tenants); remove generated teams no longer listed."""
@@ -33,14 +37,20 @@ def render_cmd(folder: Path, check: bool) -> None:
 
     source = folder / "teams.yaml"
     if not source.is_file():
-        raise UsageError(f"no teams.yaml in {folder}",
-                         fix="name the tenants overlay folder (deploy/k8s/overlays/tenants)")
+        raise UsageError(
+            f"no teams.yaml in {folder}",
+            fix="name the tenants overlay folder (deploy/k8s/overlays/tenants)",
+        )
     teams = load_teams(source.read_text(encoding="utf-8"), str(source))
     files = render_tenants(teams)
-    existing = sorted(p.name for p in (folder / "teams").iterdir()) if (
-        folder / "teams").is_dir() else []
-    stale = [name for name in stale_teams(existing, teams)
-             if _read(folder / "teams" / name / "kustomization.yaml").startswith(GENERATED)]
+    existing = (
+        sorted(p.name for p in (folder / "teams").iterdir()) if (folder / "teams").is_dir() else []
+    )
+    stale = [
+        name
+        for name in stale_teams(existing, teams)
+        if _read(folder / "teams" / name / "kustomization.yaml").startswith(GENERATED)
+    ]
     changed = [path for path, text in files.items() if _read(folder / path) != text]
     if check:
         for path in changed:

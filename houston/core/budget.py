@@ -134,8 +134,7 @@ def fits(limits: Limits, used: Usage, reserved: Usage, ask: Usage) -> bool:
     return not (limits.max_cost is not None and total.cost > limits.max_cost + 1e-12)
 
 
-def stop_figure(scope: str, kind: str, limit: float | None, spent_value: float
-                ) -> dict[str, Any]:
+def stop_figure(scope: str, kind: str, limit: float | None, spent_value: float) -> dict[str, Any]:
     """What a budget stop records in the mission's closing transition (`detail`): which
     budget (`scope`: `mission` or `task:<id>`; `kind`: tokens, cost or wall_time), its
     limit and the amount spent when it stopped."""
@@ -148,11 +147,11 @@ def room_figure(limits: Limits, used: Usage, reserved: Usage, ask: Usage) -> dic
     `needed`, what the task reserves of it. Empty when every limit fits."""
     total = used + reserved + ask
     for kind, limit, have, want, asked in (
-            ("tokens", limits.max_tokens, used.tokens, total.tokens, ask.tokens),
-            ("cost", limits.max_cost, used.cost, total.cost, ask.cost)):
+        ("tokens", limits.max_tokens, used.tokens, total.tokens, ask.tokens),
+        ("cost", limits.max_cost, used.cost, total.cost, ask.cost),
+    ):
         if limit is not None and (have >= limit or want > limit + 1e-12):
-            return {**stop_figure("mission", kind, float(limit), float(have)),
-                    "needed": asked}
+            return {**stop_figure("mission", kind, float(limit), float(have)), "needed": asked}
     return {}
 
 
@@ -189,6 +188,7 @@ def ceiling_from(environ: Mapping[str, str]) -> Limits:
 
 def capped(limits: Limits, ceiling: Limits) -> Limits:
     """Each limit of `limits`, lowered to the ceiling's where the ceiling sets one."""
+
     def lower(own: Any, top: Any) -> Any:
         return top if own is None else own if top is None else min(own, top)
 
@@ -204,8 +204,9 @@ def over_text(kind: str, spent_value: float, limit: float | None, scope: str = "
     """Why an attempt was stopped for spend: `budget exceeded (tokens 1100 of 1000)`."""
     where = "mission " if scope == "mission" else ""
     label = kind.replace("_", " ")
-    return (f"budget exceeded ({where}{label} {_amount(kind, spent_value)} "
-            f"of {_amount(kind, limit)})")
+    return (
+        f"budget exceeded ({where}{label} {_amount(kind, spent_value)} of {_amount(kind, limit)})"
+    )
 
 
 def _amount(kind: str, value: float | None) -> str:

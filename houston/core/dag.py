@@ -114,8 +114,9 @@ def unmet(needs: Needs, states: Mapping[str, str]) -> dict[str, int]:
     }
 
 
-def release(succeeded: str, dependents_of: Mapping[str, list[str]],
-            blocked: dict[str, int]) -> list[str]:
+def release(
+    succeeded: str, dependents_of: Mapping[str, list[str]], blocked: dict[str, int]
+) -> list[str]:
     """`succeeded` just succeeded: count it off its dependents' unmet needs (in `blocked`)
     and return those that now have none left, so the ready set grows without a rescan."""
     freed = []

@@ -99,20 +99,34 @@ class EnvironmentFault(HoustonError):
 
 # errno -> (what went wrong, what to do). Only faults of the machine, never of the input.
 _ENVIRONMENT_FAULTS: dict[int, tuple[str, str]] = {
-    errno.ENOSPC: ("no space left on device",
-                   "free some space on that filesystem (`df -h`), then run the command again"),
-    errno.EDQUOT: ("disk quota exceeded",
-                   "free some space or raise the quota, then run the command again"),
-    errno.EROFS: ("read-only filesystem",
-                  "remount it read-write, or point --home/HOUSTON_HOME at a writable folder"),
-    errno.EACCES: ("permission denied",
-                   "check the owner and mode of that path (`ls -ld`), or run as its owner"),
-    errno.EPERM: ("operation not permitted",
-                  "check the owner, mode and attributes of that path (`ls -ld`, `lsattr`)"),
-    errno.EMFILE: ("too many open files in this process",
-                   "raise the limit (`ulimit -n`) or run fewer workers"),
-    errno.ENFILE: ("too many open files on this machine",
-                   "close other programs or raise fs.file-max"),
+    errno.ENOSPC: (
+        "no space left on device",
+        "free some space on that filesystem (`df -h`), then run the command again",
+    ),
+    errno.EDQUOT: (
+        "disk quota exceeded",
+        "free some space or raise the quota, then run the command again",
+    ),
+    errno.EROFS: (
+        "read-only filesystem",
+        "remount it read-write, or point --home/HOUSTON_HOME at a writable folder",
+    ),
+    errno.EACCES: (
+        "permission denied",
+        "check the owner and mode of that path (`ls -ld`), or run as its owner",
+    ),
+    errno.EPERM: (
+        "operation not permitted",
+        "check the owner, mode and attributes of that path (`ls -ld`, `lsattr`)",
+    ),
+    errno.EMFILE: (
+        "too many open files in this process",
+        "raise the limit (`ulimit -n`) or run fewer workers",
+    ),
+    errno.ENFILE: (
+        "too many open files on this machine",
+        "close other programs or raise fs.file-max",
+    ),
 }
 
 
@@ -138,6 +152,9 @@ def from_os_error(exc: OSError) -> HoustonError | None:
     if exc.errno == errno.ENAMETOOLONG:
         name = str(exc.filename or "")
         shown = name if len(name) <= 100 else f"{name[:60]}...({len(name)} characters)"
-        return UsageError("a name is too long for the filesystem (at most 255 bytes "
-                          "per path part)", where=shown, fix="use a shorter name or id")
+        return UsageError(
+            "a name is too long for the filesystem (at most 255 bytes per path part)",
+            where=shown,
+            fix="use a shorter name or id",
+        )
     return environment_fault(exc)

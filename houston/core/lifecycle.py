@@ -37,7 +37,6 @@ class Reason(StrEnum):
     INVALID = "invalid"
 
 
-
 # (from, to) -> the reasons that may cause it.
 TRANSITIONS: dict[tuple[MissionState, MissionState], frozenset[Reason]] = {
     (MissionState.PLANNING, MissionState.COMMITTED): frozenset(
@@ -77,9 +76,7 @@ OUTCOME_BY_REASON: dict[Reason, Outcome] = {
 }
 
 
-def check_transition(
-    current: MissionState, target: MissionState, reason: Reason
-) -> Outcome | None:
+def check_transition(current: MissionState, target: MissionState, reason: Reason) -> Outcome | None:
     """Return the outcome the move carries (None unless into COMPLETED); raise if illegal."""
     allowed = TRANSITIONS.get((current, target))
     if allowed is None:

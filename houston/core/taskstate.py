@@ -82,8 +82,13 @@ def state_from_records(
 
 def fresh_counts(total: int) -> dict[str, int]:
     """The `counts` of status.json for a mission whose tasks have not begun."""
-    return {"total": total, TaskState.PENDING.value: total, TaskState.RUNNING.value: 0,
-            TaskState.SUCCEEDED.value: 0, TaskState.FAILED.value: 0}
+    return {
+        "total": total,
+        TaskState.PENDING.value: total,
+        TaskState.RUNNING.value: 0,
+        TaskState.SUCCEEDED.value: 0,
+        TaskState.FAILED.value: 0,
+    }
 
 
 def count_by_state(states: list[str] | tuple[str, ...]) -> dict[str, int]:

@@ -137,12 +137,15 @@ def referenced_tasks(inputs: Mapping[str, Any]) -> list[str]:
     return list(seen)
 
 
-def check_result_ref(text: str, target: str, task_id: str, allowed: set[str],
-                     error: Callable[[str, str], Exception]) -> None:
+def check_result_ref(
+    text: str, target: str, task_id: str, allowed: set[str], error: Callable[[str, str], Exception]
+) -> None:
     """Raise `error(what, fix)` when a result placeholder is malformed or out of reach."""
     if not target:
-        raise error(f"placeholder {{{{ {text} }}}} is not tasks.<id>.result[.<key>...]",
-                    "write e.g. {{ tasks.classify.result }} or {{ tasks.classify.result.data }}")
+        raise error(
+            f"placeholder {{{{ {text} }}}} is not tasks.<id>.result[.<key>...]",
+            "write e.g. {{ tasks.classify.result }} or {{ tasks.classify.result.data }}",
+        )
     if target not in allowed:
         raise error(
             f"task {task_id!r} uses the result of {target!r}, which it does not need",

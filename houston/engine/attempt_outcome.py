@@ -33,10 +33,13 @@ def left_behind(m: MissionRun, t: TaskRun, run: Running) -> Done | None:
 def attempt_reason(run: Running, done: Done | None) -> str:
     # Its worker died (done is None), or its agent was killed by a signal we did not send,
     # or the worker says the attempt's process was lost (a Ray node): a crash.
-    return exit_reason(ok=done is not None and done.ok, stop_reason=run.stop_reason,
-                       worker_died=done is None,
-                       signalled=bool(done and (done.signal or done.crashed)),
-                       environment=bool(done and done.environment))
+    return exit_reason(
+        ok=done is not None and done.ok,
+        stop_reason=run.stop_reason,
+        worker_died=done is None,
+        signalled=bool(done and (done.signal or done.crashed)),
+        environment=bool(done and done.environment),
+    )
 
 
 def crash_cap_error(cap: int, crashes: int, history: list[str]) -> str:
@@ -52,25 +55,40 @@ def crash_history(m: MissionRun, t: TaskRun) -> list[str]:
         record = attemptfiles.read_exit(taskfiles.attempt_path(m.folder, t.id, number))
         if record and record.reason == ExitReason.CRASHED:
             found.append(f"attempt {number}: {record.error or 'crashed'}")
-    return found[-(t.crashes):] if t.crashes else found
+    return found[-(t.crashes) :] if t.crashes else found
 
 
 def iso_ts(ts: float) -> str:
     return iso(datetime.fromtimestamp(ts, UTC))
 
 
-def record_exit(run: Running, reason: str, error: str | None, done: Done | None,
-                died: bool, times: tuple[float, float]) -> None:
+def record_exit(
+    run: Running,
+    reason: str,
+    error: str | None,
+    done: Done | None,
+    died: bool,
+    times: tuple[float, float],
+) -> None:
     """exit.json, unless the worker wrote the same: a dead worker wrote none (a `done`
     rebuilt from its files says so too), and a stopped attempt's reason is ours."""
     written = died and attemptfiles.read_exit(run.path) is not None
     said = None if died or done is None else done.written_reason
     if (died or reason != said) and not written:
         started, finished = times
-        attemptfiles.write_exit(run.path, ExitRecord(
-            reason, done.exit_code if done else None, done.signal if done else None,
-            iso_ts(started), iso_ts(finished), round(finished - started, 6), error,
-            worker=run.slot))  # its lock went to a tombstone, not to claim/
+        attemptfiles.write_exit(
+            run.path,
+            ExitRecord(
+                reason,
+                done.exit_code if done else None,
+                done.signal if done else None,
+                iso_ts(started),
+                iso_ts(finished),
+                round(finished - started, 6),
+                error,
+                worker=run.slot,
+            ),
+        )  # its lock went to a tombstone, not to claim/
 
 
 def save_worktree(folder: str, reason: str) -> None:

@@ -57,10 +57,21 @@ CLAIM_FAILURE_CAP = 10
 
 
 class Attempts:
-    def __init__(self, home: Home, options: EngineOptions, pool: Pool, queues: JobQueues,
-                 catalog: AgentCatalog, active: ActiveMissions, emitter: Emitter,
-                 recorder: TaskRecorder, budgets: BudgetKeeper, choice: WorkerChoice,
-                 sampler: Sampler, pipelining: Pipelining) -> None:
+    def __init__(
+        self,
+        home: Home,
+        options: EngineOptions,
+        pool: Pool,
+        queues: JobQueues,
+        catalog: AgentCatalog,
+        active: ActiveMissions,
+        emitter: Emitter,
+        recorder: TaskRecorder,
+        budgets: BudgetKeeper,
+        choice: WorkerChoice,
+        sampler: Sampler,
+        pipelining: Pipelining,
+    ) -> None:
         self.home = home
         self.options = options
         self.pool = pool
@@ -90,10 +101,18 @@ class Attempts:
         timeout = t.spec.timeout or agent.timeout
         run = self._begin(m, t, worker, agent, (timeout, limits.max_wall_time))
         job = Job(
-            mission_id=m.id, task_id=t.id, attempt=run.number, agent_ref=ref,
-            agent=agent_dict, prompt=agent.prompt, package_dir=str(package_dir),
-            inputs=dict(t.spec.inputs), mission_dir=str(m.folder),
-            attempt_dir=run.path, timeout=timeout, env=job_env,
+            mission_id=m.id,
+            task_id=t.id,
+            attempt=run.number,
+            agent_ref=ref,
+            agent=agent_dict,
+            prompt=agent.prompt,
+            package_dir=str(package_dir),
+            inputs=dict(t.spec.inputs),
+            mission_dir=str(m.folder),
+            attempt_dir=run.path,
+            timeout=timeout,
+            env=job_env,
             budget={**limits.__dict__, **self.budgets.mission_share(m, t)},
             needs=list(t.spec.needs),
         )
@@ -106,15 +125,24 @@ class Attempts:
         self.queues.push(worker, (m.id, t.id))
         self.pool.send(worker, job, claim)
 
-    def _begin(self, m: MissionRun, t: TaskRun, worker: WorkerRecord, agent: AgentSpec,
-               windows: tuple[Any, float | None]) -> Running:
+    def _begin(
+        self,
+        m: MissionRun,
+        t: TaskRun,
+        worker: WorkerRecord,
+        agent: AgentSpec,
+        windows: tuple[Any, float | None],
+    ) -> Running:
         """The task's next attempt, running (or queued in the worker's pipe) from now."""
         number = t.attempt + 1
         folder = taskfiles.attempt_path(m.folder, t.id, number)  # str: pathlib costs here
         now_mono, now_wall = time.monotonic(), time.time()
         run = Running(number, worker.slot, folder, "", now_wall, now_mono)
-        run.windows = tuple((float(limit), why) for limit, why in zip(
-            windows, ("timeout", "budget_exceeded"), strict=True) if limit)
+        run.windows = tuple(
+            (float(limit), why)
+            for limit, why in zip(windows, ("timeout", "budget_exceeded"), strict=True)
+            if limit
+        )
         # The network worker runs all its jobs at once: none of them waits there.
         run.queued = self.queues.busy(worker) and not worker.io
         if not run.queued:
@@ -178,14 +206,29 @@ class Attempts:
         error = self._error(run, reason, done)
         self._record_end(m, t, (run, usage), reason, error, done, died)
         accepted = bool(done and done.accepted)
-        self.settle(m, t, reason, error, done.result if done else None,
-                    None if accepted else run, figure=run.budget_figure)
+        self.settle(
+            m,
+            t,
+            reason,
+            error,
+            done.result if done else None,
+            None if accepted else run,
+            figure=run.budget_figure,
+        )
         if died:  # record first (exit.json, state.json), release second
             killpoints.reached("finish.recorded")
             self.break_leftover_lock(m, t)
 
-    def _record_end(self, m: MissionRun, t: TaskRun, ended: tuple[Running, budget.Usage],
-                    reason: str, error: str | None, done: Done | None, died: bool) -> None:
+    def _record_end(
+        self,
+        m: MissionRun,
+        t: TaskRun,
+        ended: tuple[Running, budget.Usage],
+        reason: str,
+        error: str | None,
+        done: Done | None,
+        died: bool,
+    ) -> None:
         """The attempt's exit.json, a result it may no longer keep, its `attempt.end`."""
         run, usage = ended
         finished = (done.finished if done else None) or time.time()
@@ -193,20 +236,29 @@ class Attempts:
         record_exit(run, reason, error, done, died, (started, finished))
         if done is not None and done.accepted and reason != "succeeded":
             taskfiles.drop_result(m.folder, t.id)
-        self.emitter.emit("attempt.end", m.id, t.id, run.number,
-                          {"reason": reason, "error": error,
-                           "duration": round(finished - started, 6), "usage": usage.to_dict()})
+        self.emitter.emit(
+            "attempt.end",
+            m.id,
+            t.id,
+            run.number,
+            {
+                "reason": reason,
+                "error": error,
+                "duration": round(finished - started, 6),
+                "usage": usage.to_dict(),
+            },
+        )
 
-    def _clean_up(self, m: MissionRun, t: TaskRun, run: Running, reason: str,
-                  done: Done | None, died: bool) -> None:
+    def _clean_up(
+        self, m: MissionRun, t: TaskRun, run: Running, reason: str, done: Done | None, died: bool
+    ) -> None:
         """What an ended attempt leaves to the engine: orphans to kill, a dead worker's
         usage to record, a failed worktree to save, the last of its logs to tail."""
         if died or run.stop_reason is not None:
             self.kill_orphans(t, run, worker_died=died)
         if died:  # keeping the model and token split the worker wrote as it went
             known = attemptfiles.read_usage(run.path) or {}
-            attemptfiles.write_usage(run.path, {**known, **run.usage.to_dict()},
-                                     missing_ok=True)
+            attemptfiles.write_usage(run.path, {**known, **run.usage.to_dict()}, missing_ok=True)
         if reason != "succeeded" and attemptfiles.has_workspace(run.path):
             save_worktree(run.path, reason)
         if done is None or done.logs:
@@ -230,9 +282,16 @@ class Attempts:
             t.attempt = max([t.attempt, *taskfiles.attempt_numbers(m.folder, t.id)])
         else:  # the worker made this attempt's folder: it gets its record, then the lock goes
             now = iso_ts(time.time())
-            attemptfiles.write_exit(run.path, ExitRecord(
-                ExitReason.INTERRUPTED, started=now, finished=now, duration=0.0,
-                error=f"could not claim the task: {why}"))
+            attemptfiles.write_exit(
+                run.path,
+                ExitRecord(
+                    ExitReason.INTERRUPTED,
+                    started=now,
+                    finished=now,
+                    duration=0.0,
+                    error=f"could not claim the task: {why}",
+                ),
+            )
             self.break_leftover_lock(m, t)
         # Not a crash (no process of the attempt died), but bounded all the same.
         t.claim_failures += 1
@@ -253,15 +312,28 @@ class Attempts:
         if worker_died and t.runner in ("command", "claude-code"):
             kill_attempt_processes(run.path)  # never recorded, or escaped its group
 
-    def settle(self, m: MissionRun, t: TaskRun, reason: str, error: str | None,
-               result: Any, run: Running | None,
-               figure: dict[str, Any] | None = None) -> None:
+    def settle(
+        self,
+        m: MissionRun,
+        t: TaskRun,
+        reason: str,
+        error: str | None,
+        result: Any,
+        run: Running | None,
+        figure: dict[str, Any] | None = None,
+    ) -> None:
         """Apply the decision after an attempt ended for `reason` (core.taskstate);
         `figure`: a budget stop's limit and spend (the attempt's worker may have accepted
         its result before the stop, so `run` is not always given)."""
         decision = settle_attempt(
-            reason, error, failures=t.failures, crashes=t.crashes, retries=t.retries,
-            crash_cap=self.crash_cap(m, t), backoff_base=self.options.backoff_base)
+            reason,
+            error,
+            failures=t.failures,
+            crashes=t.crashes,
+            retries=t.retries,
+            crash_cap=self.crash_cap(m, t),
+            backoff_base=self.options.backoff_base,
+        )
         t.failures, t.crashes = decision.failures, decision.crashes
         if decision.state is TaskState.SUCCEEDED:
             self.recorder.accept(m, t, result if isinstance(result, dict) else {}, run)
@@ -274,19 +346,23 @@ class Attempts:
         else:
             self._fail(m, t, reason, decision, figure)
 
-    def _fail(self, m: MissionRun, t: TaskRun, reason: str, decision: Settlement,
-              figure: dict[str, Any] | None) -> None:
+    def _fail(
+        self,
+        m: MissionRun,
+        t: TaskRun,
+        reason: str,
+        decision: Settlement,
+        figure: dict[str, Any] | None,
+    ) -> None:
         """The task failed for good: by the crash cap, its budget, or its retries spent."""
         if decision.crash_capped:
             cap = self.crash_cap(m, t)
             self.recorder.fail_task(m, t, crash_cap_error(cap, t.crashes, crash_history(m, t)))
         elif reason == ExitReason.BUDGET_EXCEEDED:
-            self.recorder.fail_task(m, t, decision.error or reason, Reason.BUDGET_EXCEEDED,
-                                    figure)
+            self.recorder.fail_task(m, t, decision.error or reason, Reason.BUDGET_EXCEEDED, figure)
         else:
             self.recorder.fail_task(m, t, decision.error or reason)
 
     def crash_cap(self, m: MissionRun, t: TaskRun) -> int:
         """The task's `crash_cap`, else its mission's, else the engine's (3)."""
         return crash_cap_of(t.spec.crash_cap, m.spec.crash_cap, self.options.crash_cap)
-

@@ -20,8 +20,15 @@ from houston.engine.spending import BudgetKeeper
 
 
 class Dispatcher:
-    def __init__(self, active: ActiveMissions, choice: WorkerChoice, budgets: BudgetKeeper,
-                 gates: GateKeeper, recorder: TaskRecorder, attempts: Attempts) -> None:
+    def __init__(
+        self,
+        active: ActiveMissions,
+        choice: WorkerChoice,
+        budgets: BudgetKeeper,
+        gates: GateKeeper,
+        recorder: TaskRecorder,
+        attempts: Attempts,
+    ) -> None:
         self.active = active
         self.choice = choice
         self.budgets = budgets

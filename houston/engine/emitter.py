@@ -22,8 +22,14 @@ class Emitter:
         self.observer = observer
         self._pending: list[Pending] = []
 
-    def emit(self, type_: str, mission: str | None, task: str | None, attempt: int | None,
-             data: dict[str, Any]) -> None:
+    def emit(
+        self,
+        type_: str,
+        mission: str | None,
+        task: str | None,
+        attempt: int | None,
+        data: dict[str, Any],
+    ) -> None:
         """Record an event; the log gets each loop's events in one append (flush)."""
         self._pending.append((type_, mission, task, attempt, data, time.time()))
         if self.observer is not None:
@@ -34,18 +40,34 @@ class Emitter:
             batch, self._pending = self._pending, []
             fsio.persist(lambda: self.log.append_many(batch), self.home.events)
 
-    def worker_state(self, worker: WorkerRecord, state: str, mission: str | None,
-                     task: str | None) -> None:
-        self.emit("worker.state", mission, task, None,
-                  {"slot": worker.slot, "state": state, "pid": worker.pid})
+    def worker_state(
+        self, worker: WorkerRecord, state: str, mission: str | None, task: str | None
+    ) -> None:
+        self.emit(
+            "worker.state",
+            mission,
+            task,
+            None,
+            {"slot": worker.slot, "state": state, "pid": worker.pid},
+        )
 
     def attempt_started(self, m: MissionRun, t: TaskRun, worker: WorkerRecord) -> None:
         """The attempt started on `worker` (at dispatch, or when the job before it ended)."""
         assert t.running is not None
-        self.emit("task.state", m.id, t.id, t.attempt,
-                  {"state": t.state, "error": None, "worker": worker.slot})
-        self.emit("attempt.start", m.id, t.id, t.attempt,
-                  {"worker": worker.slot, "agent": t.spec.agent, "runner": t.runner})
+        self.emit(
+            "task.state",
+            m.id,
+            t.id,
+            t.attempt,
+            {"state": t.state, "error": None, "worker": worker.slot},
+        )
+        self.emit(
+            "attempt.start",
+            m.id,
+            t.id,
+            t.attempt,
+            {"worker": worker.slot, "agent": t.spec.agent, "runner": t.runner},
+        )
         self.worker_state(worker, "busy", m.id, t.id)
 
     def close(self) -> None:

@@ -56,8 +56,9 @@ __all__ = ["Engine", "EngineOptions", "Observer"]
 
 
 class Engine:
-    def __init__(self, home: Home, options: EngineOptions | None = None,
-                 observer: Observer | None = None) -> None:
+    def __init__(
+        self, home: Home, options: EngineOptions | None = None, observer: Observer | None = None
+    ) -> None:
         self.home = home
         self.options = options = options or EngineOptions()
         self.store = MissionStore(home)
@@ -65,15 +66,22 @@ class Engine:
         self.control = Control()
         self.emitter = Emitter(home, observer)
         self.local_model = LocalModel(home.local_model_log)
-        self.pool = Pool(options.workers, home.workers_log, cwd=None,
-                         executor=options.executor, llm_concurrency=options.llm_concurrency)
+        self.pool = Pool(
+            options.workers,
+            home.workers_log,
+            cwd=None,
+            executor=options.executor,
+            llm_concurrency=options.llm_concurrency,
+        )
         self.queues = JobQueues(self.pool)
         self.active = ActiveMissions(self.queues)
         self.watcher = Watcher(self.control.wake)
         self._build_parts(AgentCatalog(home))
         self.pause = EnginePause(
             lambda data: self.emitter.emit("engine.state", None, None, None, data),
-            self.control.nap, lambda: self.control.forced)
+            self.control.nap,
+            lambda: self.control.forced,
+        )
         self._selector = selectors.DefaultSelector()
         self._selector.register(self.control.wake_fd, selectors.EVENT_READ)
         self._watched: dict[int, WorkerRecord] = {}
@@ -97,18 +105,39 @@ class Engine:
         """The parts that drive attempts and missions, over the parts `_build_parts` made."""
         home, options, pool, queues = self.home, self.options, self.pool, self.queues
         active, emitter = self.active, self.emitter
-        self.attempts = Attempts(home, options, pool, queues, catalog, active, emitter,
-                                 self.recorder, self.budgets, self.choice, self.sampler,
-                                 self.pipelining)
-        self.router = MessageRouter(queues, active, emitter, self.attempts, self.pipelining,
-                                    self.budgets)
-        self.dispatcher = Dispatcher(active, self.choice, self.budgets, self.gates,
-                                     self.recorder, self.attempts)
-        self.keeper = MissionKeeper(self.store, options, self.identity, active, self.control,
-                                    self.watcher, emitter,
-                                    (self.choice, self.gates, self.stopper, self.recorder))
-        self.follower = Follower(home, self.store, options, active, self.control,
-                                 self.watcher, emitter)
+        self.attempts = Attempts(
+            home,
+            options,
+            pool,
+            queues,
+            catalog,
+            active,
+            emitter,
+            self.recorder,
+            self.budgets,
+            self.choice,
+            self.sampler,
+            self.pipelining,
+        )
+        self.router = MessageRouter(
+            queues, active, emitter, self.attempts, self.pipelining, self.budgets
+        )
+        self.dispatcher = Dispatcher(
+            active, self.choice, self.budgets, self.gates, self.recorder, self.attempts
+        )
+        self.keeper = MissionKeeper(
+            self.store,
+            options,
+            self.identity,
+            active,
+            self.control,
+            self.watcher,
+            emitter,
+            (self.choice, self.gates, self.stopper, self.recorder),
+        )
+        self.follower = Follower(
+            home, self.store, options, active, self.control, self.watcher, emitter
+        )
 
     # -- outside controls (thread- and signal-safe) -----------------------------------
 
@@ -138,9 +167,13 @@ class Engine:
             self.pool.start(scratch=self.home.tmp, initializer_later=True)
             self.watcher.start()
             self.watcher.watch(self.home.state_dir(MissionState.COMMITTED))
-            self.emitter.emit("engine.state", None, None, None,
-                              {"state": "started", "pid": os.getpid(),
-                               "workers": self.options.workers})
+            self.emitter.emit(
+                "engine.state",
+                None,
+                None,
+                None,
+                {"state": "started", "pid": os.getpid(), "workers": self.options.workers},
+            )
             try:
                 self.sweep_others()
                 self.loop()
@@ -312,9 +345,12 @@ class Engine:
 
     def write_pid_record(self) -> None:
         """run/engine-<pid>.json: which engines run on this home (for doctor and humans)."""
-        record = {**self.identity.encode(), "since": iso(utcnow()),
-                  "workers": self.options.workers,
-                  "missions": sorted(self.options.missions or []) or None}
+        record = {
+            **self.identity.encode(),
+            "since": iso(utcnow()),
+            "workers": self.options.workers,
+            "missions": sorted(self.options.missions or []) or None,
+        }
         fsio.write_json_atomic(self.pid_record, record, durable=False)
 
     def shutdown(self) -> None:
@@ -323,8 +359,9 @@ class Engine:
         self.watcher.stop()
         self.pool.stop(grace=0.5, busy=self.queues.busy)
         self.local_model.stop()
-        self.emitter.emit("engine.state", None, None, None,
-                          {"state": "stopped", "pid": os.getpid()})
+        self.emitter.emit(
+            "engine.state", None, None, None, {"state": "stopped", "pid": os.getpid()}
+        )
         self.emitter.close()
         self._selector.close()
         self.control.close()

@@ -44,8 +44,12 @@ def describe(error: OSError) -> dict[str, Any]:
 
 
 class EnginePause:
-    def __init__(self, emit: Callable[[dict[str, Any]], None], nap: Callable[[float], None],
-                 give_up: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        emit: Callable[[dict[str, Any]], None],
+        nap: Callable[[float], None],
+        give_up: Callable[[], bool],
+    ) -> None:
         self.emit = emit
         self.nap = nap  # sleeps, but wakes early on a signal (the engine's wake-up pipe)
         self.give_up = give_up
@@ -101,7 +105,8 @@ def ext4_reserved_clusters(path: str) -> int:
     try:
         dev = os.stat(path).st_dev
         name = os.path.basename(  # noqa: PTH119 - /sys/dev/block/M:m links to .../<name>
-            os.path.realpath(f"/sys/dev/block/{os.major(dev)}:{os.minor(dev)}"))
+            os.path.realpath(f"/sys/dev/block/{os.major(dev)}:{os.minor(dev)}")
+        )
         with open(f"/sys/fs/ext4/{name}/reserved_clusters") as f:
             return int(f.read())
     except (OSError, ValueError):
@@ -111,9 +116,12 @@ def ext4_reserved_clusters(path: str) -> int:
 WAITING_MARK = "waiting-for-space"  # an empty file in the attempt folder while it waits
 
 
-def wait_for_space(path: str, sleep: Callable[[float], None] = time.sleep,
-                   free: Callable[[str], int] = free_bytes,
-                   notify: Callable[[], None] = lambda: None) -> str | None:
+def wait_for_space(
+    path: str,
+    sleep: Callable[[float], None] = time.sleep,
+    free: Callable[[str], int] = free_bytes,
+    notify: Callable[[], None] = lambda: None,
+) -> str | None:
     """After an agent failed: if its disk is full, wait until it is not and return why the
     attempt should not count (the failure may be the disk's); None if there was space.
     `notify` is called once, when the wait begins."""
@@ -141,11 +149,15 @@ def pause_message(data: dict[str, Any]) -> str | None:
     state = data.get("state")
     if state == "paused":
         where = f"{data.get('path')}: " if data.get("path") else ""
-        return (f"paused: {where}{data.get('error')}; nothing is lost, retrying "
-                f"(hint: {data.get('fix')})")
+        return (
+            f"paused: {where}{data.get('error')}; nothing is lost, retrying "
+            f"(hint: {data.get('fix')})"
+        )
     if state == "resumed":
         return f"resumed after {data.get('paused_for')}s"
     if state == "waiting_for_space":
-        return (f"worker {data.get('slot')} waits for disk space: its agent failed on a full "
-                f"disk and will run again (free some space)")
+        return (
+            f"worker {data.get('slot')} waits for disk space: its agent failed on a full "
+            f"disk and will run again (free some space)"
+        )
     return None

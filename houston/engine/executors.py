@@ -41,5 +41,4 @@ def parse_executor(text: str) -> Executor:
         return RAY
     if value.startswith("ray://") and len(value) > len("ray://"):
         return replace(RAY, env={"HOUSTON_RAY_ADDRESS": value})
-    raise UsageError(f"unknown executor {text!r}",
-                     fix=f"use one of: {', '.join(EXECUTORS)}")
+    raise UsageError(f"unknown executor {text!r}", fix=f"use one of: {', '.join(EXECUTORS)}")

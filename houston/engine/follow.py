@@ -30,9 +30,16 @@ END_GRACE = 2.0  # seconds to wait for the last events of a mission that ended e
 
 
 class Follower:
-    def __init__(self, home: Home, store: MissionStore, options: EngineOptions,
-                 active: ActiveMissions, control: Control, watcher: Watcher,
-                 emitter: Emitter) -> None:
+    def __init__(
+        self,
+        home: Home,
+        store: MissionStore,
+        options: EngineOptions,
+        active: ActiveMissions,
+        control: Control,
+        watcher: Watcher,
+        emitter: Emitter,
+    ) -> None:
         self.home = home
         self.store = store
         self.options = options
@@ -76,8 +83,7 @@ class Follower:
         except OSError:  # it only names the other engine in a message
             engine = {}
         who = f"engine pid {engine.get('pid')}" if engine.get("pid") else "another engine"
-        self.emitter.emit("engine.state", mission_id, None, None,
-                          {"state": "following", "by": who})
+        self.emitter.emit("engine.state", mission_id, None, None, {"state": "following", "by": who})
         if self._follow_tail is None:
             self._follow_tail = EventTail(self.emitter.log, after=self._log_start)
             self.watcher.watch(self.home.events)  # the other engine's appends wake us
@@ -89,8 +95,11 @@ class Follower:
         # wait a little for them (the log's appends wake us), so that the display ends
         # with the mission's true last steps.
         first_seen = self._ends.setdefault(mission_id, time.monotonic())
-        if (mission_id in self.followed and mission_id not in self._ends_relayed
-                and time.monotonic() - first_seen < END_GRACE):
+        if (
+            mission_id in self.followed
+            and mission_id not in self._ends_relayed
+            and time.monotonic() - first_seen < END_GRACE
+        ):
             return
         try:
             outcome = Outcome(str(status.get("outcome")))
@@ -116,10 +125,18 @@ class Follower:
             if event.get("type") == "mission.state" and data.get("state") == "COMPLETED":
                 self._ends_relayed.add(str(mission))
             observer = self.emitter.observer
-            if (observer is not None and mission in self.followed
-                    and event.get("type") != "engine.state"):  # engine.state: our own notes
-                observer(str(event.get("type")), event.get("mission"), event.get("task"),
-                              event.get("attempt"), dict(event.get("data") or {}))
+            if (
+                observer is not None
+                and mission in self.followed
+                and event.get("type") != "engine.state"
+            ):  # engine.state: our own notes
+                observer(
+                    str(event.get("type")),
+                    event.get("mission"),
+                    event.get("task"),
+                    event.get("attempt"),
+                    dict(event.get("data") or {}),
+                )
 
     def stop_following(self) -> None:
         if self._follow_tail is not None:

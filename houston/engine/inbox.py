@@ -55,8 +55,7 @@ class Inbox:
         self.closed = False
 
     def start(self, stream: IO[bytes]) -> threading.Thread:
-        thread = threading.Thread(target=self.read_all, args=(stream,), name="inbox",
-                                  daemon=True)
+        thread = threading.Thread(target=self.read_all, args=(stream,), name="inbox", daemon=True)
         thread.start()
         return thread
 
@@ -78,8 +77,7 @@ class Inbox:
         if key is None:
             return
         with self.cond:
-            found = next((queued for queued in self.lines if protocol.job_key(queued) == key),
-                         None)
+            found = next((queued for queued in self.lines if protocol.job_key(queued) == key), None)
             if found is not None:
                 self.lines.remove(found)
                 # Said before the main thread can take the next job: the engine learns
@@ -98,4 +96,3 @@ class Inbox:
             return (*read_job(line), None)
         except (ValueError, TypeError, KeyError) as exc:
             return (None, None, f"bad job: {exc}")
-

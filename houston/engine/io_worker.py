@@ -70,9 +70,15 @@ class IoContext(WorkerContext):
     def stopped(self) -> bool:
         return self._attempt.stopped.is_set()
 
-    def report_usage(self, tokens: int | None = None, cost: float = 0.0, *,
-                     model: str | None = None, input_tokens: int = 0,
-                     output_tokens: int = 0) -> None:
+    def report_usage(
+        self,
+        tokens: int | None = None,
+        cost: float = 0.0,
+        *,
+        model: str | None = None,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+    ) -> None:
         if self.stopped:
             raise AttemptStopped("the engine stopped this attempt")
         tokens, cost = self.count_usage(tokens, cost, model, input_tokens, output_tokens)
@@ -93,8 +99,12 @@ class IoWorker:
         attempt = Attempt(job, claim)
         with self.lock:
             self.attempts[_key(job)] = attempt
-        threading.Thread(target=self.run_or_die, args=(attempt,), daemon=True,
-                         name=f"attempt-{job.task_id}-{job.attempt}").start()
+        threading.Thread(
+            target=self.run_or_die,
+            args=(attempt,),
+            daemon=True,
+            name=f"attempt-{job.task_id}-{job.attempt}",
+        ).start()
 
     def run_or_die(self, attempt: Attempt) -> None:
         """An attempt that cannot be recorded (disk full, permission denied) must not hang
@@ -140,12 +150,10 @@ class IoWorker:
                     taskfiles.keep_spec(task_dir, claim["spec"])
                 return nonce
         self.forget(job)
-        send(self.msg_fd, Done(ok=False, claim_failed=why, key=_names(job)[0],
-                               attempt=job.attempt))
+        send(self.msg_fd, Done(ok=False, claim_failed=why, key=_names(job)[0], attempt=job.attempt))
         return None
 
-    def finish(self, attempt: Attempt, outcome: Outcome, usage: dict[str, Any],
-               logs: bool) -> None:
+    def finish(self, attempt: Attempt, outcome: Outcome, usage: dict[str, Any], logs: bool) -> None:
         """Record, accept and release, then say done; nothing if a cancel got there first."""
         job = attempt.job
         with self.lock:
@@ -159,24 +167,46 @@ class IoWorker:
             if outcome.ok:
                 attemptfiles.write_result(job.attempt_dir, outcome.result or {})
             accepted = self.record(attempt, outcome, finished)
-        send(self.msg_fd, Done(
-            ok=outcome.ok, error=outcome.error, result=outcome.result,
-            exit_code=outcome.exit_code, signal=outcome.signal, usage=usage, logs=logs,
-            accepted=accepted, started=attempt.started, finished=finished,
-            key=_names(job)[0], attempt=job.attempt))
+        send(
+            self.msg_fd,
+            Done(
+                ok=outcome.ok,
+                error=outcome.error,
+                result=outcome.result,
+                exit_code=outcome.exit_code,
+                signal=outcome.signal,
+                usage=usage,
+                logs=logs,
+                accepted=accepted,
+                started=attempt.started,
+                finished=finished,
+                key=_names(job)[0],
+                attempt=job.attempt,
+            ),
+        )
 
     def record(self, attempt: Attempt, outcome: Outcome, finished: float) -> bool:
         job, claim = attempt.job, attempt.claim
         if claim is None or attempt.nonce is None:
             return False
-        attemptfiles.write_exit(job.attempt_dir, ExitRecord(
-            "succeeded" if outcome.ok else "failed", outcome.exit_code, outcome.signal,
-            _iso(attempt.started), _iso(finished), round(finished - attempt.started, 6),
-            outcome.error), missing_ok=False)
+        attemptfiles.write_exit(
+            job.attempt_dir,
+            ExitRecord(
+                "succeeded" if outcome.ok else "failed",
+                outcome.exit_code,
+                outcome.signal,
+                _iso(attempt.started),
+                _iso(finished),
+                round(finished - attempt.started, 6),
+                outcome.error,
+            ),
+            missing_ok=False,
+        )
         accepted = bool(outcome.ok and claim.get("accept"))
         if accepted:
-            taskfiles.accept_result(job.mission_dir, job.task_id, outcome.result or {},
-                                    job.attempt_dir)
+            taskfiles.accept_result(
+                job.mission_dir, job.task_id, outcome.result or {}, job.attempt_dir
+            )
         release(job, attempt.nonce)
         return accepted
 
@@ -191,9 +221,18 @@ class IoWorker:
             job = attempt.job
             if attempt.nonce is not None:
                 release(job, attempt.nonce)
-        send(self.msg_fd, Done(ok=False, error="stopped by the engine", logs=True,
-                               started=attempt.started, finished=time.time(),
-                               key=_names(job)[0], attempt=job.attempt))
+        send(
+            self.msg_fd,
+            Done(
+                ok=False,
+                error="stopped by the engine",
+                logs=True,
+                started=attempt.started,
+                finished=time.time(),
+                key=_names(job)[0],
+                attempt=job.attempt,
+            ),
+        )
 
     def forget(self, job: Job) -> None:
         with self.lock:
@@ -223,8 +262,9 @@ class IoInbox(Inbox):
 
 def release(job: Job, nonce: str) -> None:
     """Let go of the task's lock into the attempt folder, once its exit.json is written."""
-    claims.release_task(taskfiles.task_path(job.mission_dir, job.task_id), nonce,
-                        check=False, into=job.attempt_dir)
+    claims.release_task(
+        taskfiles.task_path(job.mission_dir, job.task_id), nonce, check=False, into=job.attempt_dir
+    )
 
 
 def _key(job: Job) -> Key:

@@ -28,8 +28,13 @@ class WorkerChoice:
     """Which worker takes a ready task: the network worker, a CPU slot, or a busy quick
     worker's pipe (pipelining)."""
 
-    def __init__(self, queues: JobQueues, catalog: AgentCatalog,
-                 local_model: localmodel.LocalModel, pipelining: Pipelining) -> None:
+    def __init__(
+        self,
+        queues: JobQueues,
+        catalog: AgentCatalog,
+        local_model: localmodel.LocalModel,
+        pipelining: Pipelining,
+    ) -> None:
         self.queues = queues
         self.catalog = catalog
         self.local_model = local_model
@@ -48,13 +53,16 @@ class WorkerChoice:
                 agent, _ = self.catalog.find(ref)
             except HoustonError:
                 return False  # start_attempt fails it with the catalog's message
-            self._io_bound[ref] = (agent.runner_name == "llm",
-                                   agent.job_dict().get("workspace") == "worktree")
+            self._io_bound[ref] = (
+                agent.runner_name == "llm",
+                agent.job_dict().get("workspace") == "worktree",
+            )
         llm, worktree = self._io_bound[ref]
         return llm and not (worktree and not t.spec.workspace)
 
-    def llm_endpoint(self, agent: AgentSpec,
-                     agent_dict: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    def llm_endpoint(
+        self, agent: AgentSpec, agent_dict: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, str]]:
         """The agent and job env an llm attempt is sent with: base URL `local` becomes the
         embedded model's server, started on first need (raises RunnerError if missing)."""
         if agent.runner_name != "llm" or not localmodel.wants_local(agent_dict, os.environ):

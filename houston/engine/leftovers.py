@@ -36,18 +36,23 @@ def is_temp_file_name(name: str) -> bool:
     return name.startswith(".") and name.endswith(".tmp") and name.count(".") >= 3
 
 
-def remove_leftovers(home: Home, *, now: float | None = None, dry_run: bool = False,
-                     stale_after: float = STALE_AFTER) -> list[dict[str, Any]]:
+def remove_leftovers(
+    home: Home, *, now: float | None = None, dry_run: bool = False, stale_after: float = STALE_AFTER
+) -> list[dict[str, Any]]:
     """Remove stale staging folders and temp files; one dict per removed path."""
     now = time.time() if now is None else now
-    found = [{"action": "removed_staging", "path": str(path)}
-             for path in _stale_staging(home.tmp, now, stale_after)]
+    found = [
+        {"action": "removed_staging", "path": str(path)}
+        for path in _stale_staging(home.tmp, now, stale_after)
+    ]
     for state in MissionState:
         with contextlib.suppress(FileNotFoundError):
             for mission_id in os.listdir(home.state_dir(state)):
                 folder = home.mission_dir(state, mission_id)
-                found += [{"action": "removed_temp_file", "path": str(path)}
-                          for path in _stale_temp_files(folder, now, stale_after)]
+                found += [
+                    {"action": "removed_temp_file", "path": str(path)}
+                    for path in _stale_temp_files(folder, now, stale_after)
+                ]
     if not dry_run:
         for item in found:
             _remove(Path(item["path"]))
@@ -59,9 +64,13 @@ def _stale_staging(tmp: Path, now: float, stale_after: float) -> list[Path]:
         names = os.listdir(tmp)
     except FileNotFoundError:
         return []
-    return [tmp / name for name in sorted(names)
-            if not name.startswith(".") and (tmp / name).is_dir()
-            and is_stale(tmp / name, now, stale_after)]
+    return [
+        tmp / name
+        for name in sorted(names)
+        if not name.startswith(".")
+        and (tmp / name).is_dir()
+        and is_stale(tmp / name, now, stale_after)
+    ]
 
 
 def _stale_temp_files(folder: Path, now: float, stale_after: float) -> list[Path]:
@@ -69,8 +78,11 @@ def _stale_temp_files(folder: Path, now: float, stale_after: float) -> list[Path
         names = os.listdir(folder)
     except (FileNotFoundError, NotADirectoryError):
         return []
-    return [folder / name for name in sorted(names)
-            if is_temp_file_name(name) and is_stale(folder / name, now, stale_after)]
+    return [
+        folder / name
+        for name in sorted(names)
+        if is_temp_file_name(name) and is_stale(folder / name, now, stale_after)
+    ]
 
 
 def remove_dead_writers_temp_files(folder: Path) -> None:

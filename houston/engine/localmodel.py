@@ -69,8 +69,9 @@ def wants_local(agent: Mapping[str, Any], env: Mapping[str, str]) -> bool:
     return env.get("HOUSTON_LLM_BASE_URL") == LOCAL
 
 
-def pointed(agent: dict[str, Any], url: str,
-            label: str = "") -> tuple[dict[str, Any], dict[str, str]]:
+def pointed(
+    agent: dict[str, Any], url: str, label: str = ""
+) -> tuple[dict[str, Any], dict[str, str]]:
     """Pure: the agent without its `local` base URL, and the job env that names the
     server instead. The URL goes in the job's env (sent with every job) rather than in
     the agent (sent once per worker and kept), so a restarted server is never missed.
@@ -108,8 +109,10 @@ class LocalModel:
             return self.url
         self.stop()
         if missing := missing_modules():
-            raise RunnerError(f"base URL `local` needs the embedded model: "
-                              f"{', '.join(missing)} not installed", fix=INSTALL_FIX)
+            raise RunnerError(
+                f"base URL `local` needs the embedded model: {', '.join(missing)} not installed",
+                fix=INSTALL_FIX,
+            )
         model = importlib.import_module(MODEL_PACKAGE).assemble()
         self.label = model_label(model)
         port = _free_port()
@@ -124,13 +127,30 @@ class LocalModel:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             return subprocess.Popen(
-                [sys.executable, "-m", "llama_cpp.server", "--model", str(model),
-                 "--host", "127.0.0.1", "--port", str(port), "--chat_format", "gemma",
-                 "--n_ctx", str(CONTEXT_TOKENS),
-                 # By default a new request cuts the stream in flight (no [DONE]): with
-                 # concurrent attempts, queue them instead.
-                 "--interrupt_requests", "false"],
-                stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "llama_cpp.server",
+                    "--model",
+                    str(model),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--chat_format",
+                    "gemma",
+                    "--n_ctx",
+                    str(CONTEXT_TOKENS),
+                    # By default a new request cuts the stream in flight (no [DONE]): with
+                    # concurrent attempts, queue them instead.
+                    "--interrupt_requests",
+                    "false",
+                ],
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
 
     def _wait_ready(self, url: str) -> None:
         deadline = time.monotonic() + START_TIMEOUT
@@ -138,16 +158,22 @@ class LocalModel:
             assert self.proc is not None
             if self.proc.poll() is not None:
                 self.stop()
-                raise RunnerError("the local model server exited while starting",
-                                  where=str(self.log_path), fix="read its log")
+                raise RunnerError(
+                    "the local model server exited while starting",
+                    where=str(self.log_path),
+                    fix="read its log",
+                )
             with contextlib.suppress(OSError, urllib.error.URLError):
                 opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
                 with opener.open(f"{url}/models", timeout=2):
                     return
             time.sleep(0.2)
         self.stop()
-        raise RunnerError(f"the local model server did not answer within {START_TIMEOUT:g} s",
-                          where=str(self.log_path), fix="read its log")
+        raise RunnerError(
+            f"the local model server did not answer within {START_TIMEOUT:g} s",
+            where=str(self.log_path),
+            fix="read its log",
+        )
 
     def stop(self) -> None:
         proc, self.proc, self.url = self.proc, None, None

@@ -23,8 +23,15 @@ from houston.engine.spending import BudgetKeeper
 
 
 class MessageRouter:
-    def __init__(self, queues: JobQueues, active: ActiveMissions, emitter: Emitter,
-                 attempts: Attempts, pipelining: Pipelining, budgets: BudgetKeeper) -> None:
+    def __init__(
+        self,
+        queues: JobQueues,
+        active: ActiveMissions,
+        emitter: Emitter,
+        attempts: Attempts,
+        pipelining: Pipelining,
+        budgets: BudgetKeeper,
+    ) -> None:
         self.queues = queues
         self.active = active
         self.emitter = emitter
@@ -56,9 +63,13 @@ class MessageRouter:
             return
         if isinstance(message, WaitingForSpace):  # its agent failed on a full disk
             mission, task = self.queues.front(worker) or (None, None)
-            self.emitter.emit("worker.state", mission, task, None,
-                              {"slot": worker.slot, "state": "waiting_for_space",
-                               "pid": worker.pid})
+            self.emitter.emit(
+                "worker.state",
+                mission,
+                task,
+                None,
+                {"slot": worker.slot, "state": "waiting_for_space", "pid": worker.pid},
+            )
             return
         found = self.active.task_of(worker)
         if isinstance(message, Done) and self.queues.busy(worker):
@@ -81,9 +92,12 @@ class MessageRouter:
         if not isinstance(message, UsageReport | Done) or message.key is None:
             return
         found = self.active.running_task(message.key)
-        current = (found is not None and found[1].running is not None
-                   and found[1].running.slot == worker.slot
-                   and found[1].running.number == message.attempt)
+        current = (
+            found is not None
+            and found[1].running is not None
+            and found[1].running.slot == worker.slot
+            and found[1].running.number == message.attempt
+        )
         if isinstance(message, Done) and current:
             self.queues.remove(worker, message.key)
             if not self.queues.busy(worker):

@@ -108,9 +108,19 @@ class TaskRun:
 def task_spec_record(task: TaskSpec, *, initializer: bool, added_by: str | None) -> SpecRecord:
     data = task.model_dump(mode="json")
     return SpecRecord(
-        task.id, task.agent, data["inputs"], tuple(data["needs"]), task.retries, task.timeout,
-        data["budget"], initializer, added_by, task.gate, task.workspace or None,
-        task.crash_cap)
+        task.id,
+        task.agent,
+        data["inputs"],
+        tuple(data["needs"]),
+        task.retries,
+        task.timeout,
+        data["budget"],
+        initializer,
+        added_by,
+        task.gate,
+        task.workspace or None,
+        task.crash_cap,
+    )
 
 
 class MissionRun:
@@ -272,17 +282,16 @@ class MissionRun:
         readers show them from mission.yaml as pending (no state.json = pending)."""
         records = []
         if self.spec.initializer is not None:
-            records.append(task_spec_record(self.spec.initializer, initializer=True,
-                                            added_by=None))
-        records += [task_spec_record(t, initializer=False, added_by=None)
-                    for t in self.spec.tasks]
+            records.append(task_spec_record(self.spec.initializer, initializer=True, added_by=None))
+        records += [task_spec_record(t, initializer=False, added_by=None) for t in self.spec.tasks]
         return records
 
     def _write_new(self, record: SpecRecord) -> None:
         taskfiles.write_spec(self.folder, record)
 
-    def load_task(self, task_id: str, spec: SpecRecord | None = None, *,
-                  fresh: bool = False) -> TaskRun | None:
+    def load_task(
+        self, task_id: str, spec: SpecRecord | None = None, *, fresh: bool = False
+    ) -> TaskRun | None:
         """The task as its files say; `fresh` = it has no folder yet (nothing to read)."""
         spec = spec or taskfiles.read_spec(self.folder, task_id)
         if spec is None:
@@ -300,16 +309,18 @@ class MissionRun:
         task.attempt = max([saved.attempt if saved else 0, *numbers])
         task.usage = self._attempts_usage(task_id, numbers)
         task.state = state_from_records(
-            has_result=taskfiles.has_result(self.folder, task_id), locked=False,
-            saved=saved.state if saved else None, resuming=True)
+            has_result=taskfiles.has_result(self.folder, task_id),
+            locked=False,
+            saved=saved.state if saved else None,
+            resuming=True,
+        )
         self.tasks[task_id] = task
         return task
 
     def _attempts_usage(self, task_id: str, numbers: list[int]) -> Usage:
         total = Usage()
         for number in numbers:
-            found = attemptfiles.read_usage(
-                taskfiles.attempt_path(self.folder, task_id, number))
+            found = attemptfiles.read_usage(taskfiles.attempt_path(self.folder, task_id, number))
             total = total + Usage.from_dict(found)
         return total
 

@@ -37,10 +37,17 @@ from houston.home.watch import Watcher
 
 
 class MissionKeeper:
-    def __init__(self, store: MissionStore, options: EngineOptions, identity: ProcessRecord,
-                 active: ActiveMissions, control: Control, watcher: Watcher,
-                 emitter: Emitter, parts: tuple[WorkerChoice, GateKeeper, Stopper,
-                                                TaskRecorder]) -> None:
+    def __init__(
+        self,
+        store: MissionStore,
+        options: EngineOptions,
+        identity: ProcessRecord,
+        active: ActiveMissions,
+        control: Control,
+        watcher: Watcher,
+        emitter: Emitter,
+        parts: tuple[WorkerChoice, GateKeeper, Stopper, TaskRecorder],
+    ) -> None:
         self.store = store
         self.options = options
         self.identity = identity
@@ -58,21 +65,26 @@ class MissionKeeper:
         sends only what it was running through recovery."""
         # A held mission with nothing running nor ready (waiting on a gate) takes no room.
         room = self.options.workers - sum(
-            1 for m in self.active.runs.values()
-            if m.closing is None and (m.running_count() or m.heap))
+            1
+            for m in self.active.runs.values()
+            if m.closing is None and (m.running_count() or m.heap)
+        )
         if room <= 0:
             return
         ids = sorted(self.store.ids_in(MissionState.COMMITTED))
         if self.options.missions is not None:
-            ids = [i for i in ids
-                   if i in self.options.missions and i not in self.active.finished]
+            ids = [i for i in ids if i in self.options.missions and i not in self.active.finished]
         for mission_id in ids:
             if room <= 0:
                 return
             try:
-                ref = self.store.move(mission_id, MissionState.COMMITTED,
-                                      MissionState.EXECUTING, Reason.CLAIMED,
-                                      detail={"engine": os.getpid()})
+                ref = self.store.move(
+                    mission_id,
+                    MissionState.COMMITTED,
+                    MissionState.EXECUTING,
+                    Reason.CLAIMED,
+                    detail={"engine": os.getpid()},
+                )
             except (ConflictError, FileNotFoundError):
                 continue
             self.adopt(ref)
@@ -80,8 +92,9 @@ class MissionKeeper:
 
     def adopt(self, ref: MissionRef) -> None:
         write_engine_record(ref.path, self.identity.encode(), utcnow())
-        self.emitter.emit("mission.state", ref.id, None, None,
-                          {"state": MissionState.EXECUTING.value})
+        self.emitter.emit(
+            "mission.state", ref.id, None, None, {"state": MissionState.EXECUTING.value}
+        )
         complete_folder(ref.path)  # a mission dropped in by hand may hold only mission.yaml
         status = self.store.summary(ref)
         m = self._load(ref, status)
@@ -159,9 +172,18 @@ class MissionKeeper:
         except ConflictError:
             return
         outcome = None if target is MissionState.COMMITTED else OUTCOME_BY_REASON[reason]
-        self.emitter.emit("mission.state", ref.id, None, None,
-                          {"state": target.value, "reason": reason.value,
-                           "outcome": outcome.value if outcome else None, **detail})
+        self.emitter.emit(
+            "mission.state",
+            ref.id,
+            None,
+            None,
+            {
+                "state": target.value,
+                "reason": reason.value,
+                "outcome": outcome.value if outcome else None,
+                **detail,
+            },
+        )
         if outcome is not None:
             self.active.finished[ref.id] = (outcome, reason)
         self.control.rescan = True  # room for another committed mission
@@ -172,9 +194,11 @@ class MissionKeeper:
         m.dirty = False
         usage = m.usage()
         wall = round(m.wall_time(time.monotonic()), 3)
-        self.store.update_status(m.ref, counts=m.counts(),
-                                 usage={"tokens": usage.tokens, "cost": usage.cost,
-                                        "wall_time": wall})
+        self.store.update_status(
+            m.ref,
+            counts=m.counts(),
+            usage={"tokens": usage.tokens, "cost": usage.cost, "wall_time": wall},
+        )
 
     def flush_all(self) -> None:
         for m in self.active.runs.values():

@@ -27,8 +27,15 @@ QUICK = 0.05  # seconds: a task is queued behind a running one only if its agent
 
 
 class Pipelining:
-    def __init__(self, pool: Pool, queues: JobQueues, active: ActiveMissions,
-                 options: EngineOptions, emitter: Emitter, recorder: TaskRecorder) -> None:
+    def __init__(
+        self,
+        pool: Pool,
+        queues: JobQueues,
+        active: ActiveMissions,
+        options: EngineOptions,
+        emitter: Emitter,
+        recorder: TaskRecorder,
+    ) -> None:
         self.pool = pool
         self.queues = queues
         self.active = active
@@ -48,8 +55,12 @@ class Pipelining:
         for worker in self.queues.running_one(m.id):
             front = m.tasks.get(self.queues.jobs(worker)[0][1])
             run = front.running if front is not None else None
-            if (front is not None and run is not None and now - run.started_mono < QUICK
-                    and self.is_quick(front.spec.agent)):
+            if (
+                front is not None
+                and run is not None
+                and now - run.started_mono < QUICK
+                and self.is_quick(front.spec.agent)
+            ):
                 return worker
         return None
 

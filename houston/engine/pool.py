@@ -63,8 +63,15 @@ class WorkerRecord:
 
 
 class Pool:
-    def __init__(self, size: int, log_path: Path, *, cwd: Path | None = None,
-                 executor: Executor = LOCAL, llm_concurrency: int = 32) -> None:
+    def __init__(
+        self,
+        size: int,
+        log_path: Path,
+        *,
+        cwd: Path | None = None,
+        executor: Executor = LOCAL,
+        llm_concurrency: int = 32,
+    ) -> None:
         self.size = size  # N task slots, plus the initializer slot
         # One more slot, after the task slots, for the network worker: started when the
         # first llm job comes, it runs up to llm_concurrency attempts at once.
@@ -128,8 +135,9 @@ class Pool:
         assert proc.stdout is not None
         os.set_blocking(proc.stdout.fileno(), False)
         ident = identity_of(proc.pid)
-        record = WorkerRecord(slot, proc, ident.encode() if ident else {"pid": proc.pid},
-                              mark=mark, io=io)
+        record = WorkerRecord(
+            slot, proc, ident.encode() if ident else {"pid": proc.pid}, mark=mark, io=io
+        )
         self.workers[slot] = record
         return record
 
@@ -222,8 +230,9 @@ class Pool:
         for worker in dead:
             failures = 0 if worker.ready else self.failed_starts.get(worker.slot, 0) + 1
             self.failed_starts[worker.slot] = failures
-            self.respawn_at[worker.slot] = now + (min(30.0, 0.25 * 2**failures) if failures
-                                                  else 0.0)
+            self.respawn_at[worker.slot] = now + (
+                min(30.0, 0.25 * 2**failures) if failures else 0.0
+            )
         if respawn:
             for slot, when in list(self.respawn_at.items()):
                 if slot == self.io_slot:  # spawned again when an llm job asks for it
@@ -251,8 +260,9 @@ class Pool:
                     stream.close()
         worker.dead = True
 
-    def stop(self, grace: float = 1.0,
-             busy: Callable[[WorkerRecord], bool] = lambda worker: False) -> None:
+    def stop(
+        self, grace: float = 1.0, busy: Callable[[WorkerRecord], bool] = lambda worker: False
+    ) -> None:
         """Close every worker's stdin (they exit when idle), then kill what is left."""
         for worker in self.workers.values():
             with contextlib.suppress(OSError):

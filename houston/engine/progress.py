@@ -47,11 +47,19 @@ def render_line(view: View, width: int) -> str:
     """Pure: the progress line in at most `width - 1` columns, least useful parts dropped."""
     room = max(width, _MIN_WIDTH) - 1
     head = f"{view.state:<9}  done {view.states.get('succeeded', 0)}/{view.total}"
-    slots = (f"workers [{view.slots}]" if len(view.slots) <= 24
-             else f"workers {view.busy}/{len(view.slots)}")
-    parts = [head, f"running {view.states.get('running', 0)}",
-             _failed_part(view.failed, room - len(head) - 2), f"{view.elapsed:5.1f}s",
-             f"spend {view.tokens} tok ${view.cost:.4f}", slots]
+    slots = (
+        f"workers [{view.slots}]"
+        if len(view.slots) <= 24
+        else f"workers {view.busy}/{len(view.slots)}"
+    )
+    parts = [
+        head,
+        f"running {view.states.get('running', 0)}",
+        _failed_part(view.failed, room - len(head) - 2),
+        f"{view.elapsed:5.1f}s",
+        f"spend {view.tokens} tok ${view.cost:.4f}",
+        slots,
+    ]
     keep = list(range(len(parts)))
     for drop in (5, 4, 3, 1):  # workers, spend, time, running: in that order
         if len("  ".join(parts[i] for i in keep)) <= room:
@@ -73,9 +81,15 @@ def _failed_part(failed: tuple[str, ...], room: int) -> str:
 
 
 class Progress:
-    def __init__(self, stream: TextIO, *, tty: bool, workers: int,
-                 read_states: ReadStates | None = None,
-                 columns: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        tty: bool,
+        workers: int,
+        read_states: ReadStates | None = None,
+        columns: Callable[[], int] | None = None,
+    ) -> None:
         self.stream = stream
         self.tty = tty
         self.workers = workers
@@ -91,8 +105,14 @@ class Progress:
         self.cost = 0.0
         self._drawn = 0.0
 
-    def __call__(self, type_: str, mission: str | None, task: str | None,
-                 attempt: int | None, data: dict[str, Any]) -> None:
+    def __call__(
+        self,
+        type_: str,
+        mission: str | None,
+        task: str | None,
+        attempt: int | None,
+        data: dict[str, Any],
+    ) -> None:
         if mission and not self.mission:
             self.mission = mission
         if type_ == "mission.state":
@@ -106,8 +126,10 @@ class Progress:
                 error = f": {data.get('error')}" if data.get("error") else ""
                 self._line(f"task {task} {data.get('state')} (attempt {attempt}){error}")
             if data.get("state") == TaskState.WAITING:  # a human gate: say how to open it
-                self._line(f"task {task} waiting for approval: houston approve {mission} {task}"
-                           f"  (or houston reject {mission} {task})")
+                self._line(
+                    f"task {task} waiting for approval: houston approve {mission} {task}"
+                    f"  (or houston reject {mission} {task})"
+                )
         elif type_ == "worker.state":
             slot = int(data.get("slot") or 0)
             (self.busy.add if data.get("state") == "busy" else self.busy.discard)(slot)
@@ -115,8 +137,10 @@ class Progress:
             self.tokens += int(data.get("tokens") or 0)
             self.cost += float(data.get("cost") or 0.0)
         elif type_ in ("budget.warn", "budget.stop"):
-            self._line(f"{type_}: {data.get('scope')} {data.get('kind')} "
-                       f"{data.get('spent')} of {data.get('limit')}")
+            self._line(
+                f"{type_}: {data.get('scope')} {data.get('kind')} "
+                f"{data.get('spent')} of {data.get('limit')}"
+            )
         self.redraw()
 
     def _seed(self, mission: str | None) -> None:
@@ -132,9 +156,17 @@ class Progress:
         for state in self.tasks.values():
             counts[state] = counts.get(state, 0) + 1
         failed = tuple(sorted(task for (_, task), s in self.tasks.items() if s == TaskState.FAILED))
-        return View(self.state, counts, len(self.tasks), failed, len(self.busy),
-                    "".join("#" if s in self.busy else "." for s in range(self.workers + 1)),
-                    time.monotonic() - self.started, self.tokens, self.cost)
+        return View(
+            self.state,
+            counts,
+            len(self.tasks),
+            failed,
+            len(self.busy),
+            "".join("#" if s in self.busy else "." for s in range(self.workers + 1)),
+            time.monotonic() - self.started,
+            self.tokens,
+            self.cost,
+        )
 
     def summary(self, width: int = 10_000) -> str:
         return render_line(self.view(), width)
@@ -163,7 +195,6 @@ class Progress:
         else:
             self.stream.write(self.summary() + "\n")
         self.stream.flush()
-
 
     def _columns(self) -> int:
         if self.columns is not None:
@@ -219,5 +250,4 @@ def _disk_state(mission_dir: Path, task_id: str) -> str:
     if claims.has_owner(taskfiles.task_path(mission_dir, task_id)):
         return state_from_records(has_result=False, locked=True, saved=None)
     saved = taskfiles.read_state(mission_dir, task_id)
-    return state_from_records(has_result=False, locked=False,
-                              saved=saved.state if saved else None)
+    return state_from_records(has_result=False, locked=False, saved=saved.state if saved else None)

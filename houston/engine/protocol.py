@@ -163,11 +163,16 @@ _OPTIONAL = ("reason", "environment", "claim_failed", "crashed")  # left out whe
 def encode(message: WorkerMessage) -> bytes:
     """One line of a worker's message to its engine."""
     if isinstance(message, Ready):
-        return _line({"type": "ready", "pid": message.pid, **({"io": True} if message.io
-                                                                else {})})
+        return _line({"type": "ready", "pid": message.pid, **({"io": True} if message.io else {})})
     if isinstance(message, UsageReport):
-        return _line({"type": "usage", **_names(message.key, message.attempt),
-                      "tokens": message.tokens, "cost": message.cost})
+        return _line(
+            {
+                "type": "usage",
+                **_names(message.key, message.attempt),
+                "tokens": message.tokens,
+                "cost": message.cost,
+            }
+        )
     if isinstance(message, Dropped):
         return _line({"type": "dropped", "mission": message.key[0], "task": message.key[1]})
     if isinstance(message, WaitingForSpace):
@@ -184,8 +189,12 @@ def decode(raw: dict[str, Any]) -> WorkerMessage | None:
     if kind == "ready":
         return Ready(int(raw.get("pid") or 0), bool(raw.get("io")))
     if kind == "usage":
-        return UsageReport(int(raw.get("tokens") or 0), float(raw.get("cost") or 0.0),
-                           _key(raw.get("key")), _int(raw.get("attempt")))
+        return UsageReport(
+            int(raw.get("tokens") or 0),
+            float(raw.get("cost") or 0.0),
+            _key(raw.get("key")),
+            _int(raw.get("attempt")),
+        )
     if kind == "dropped":
         return Dropped((str(raw.get("mission")), str(raw.get("task"))))
     if kind == "waiting_for_space":
@@ -199,13 +208,23 @@ def _decode_done(raw: dict[str, Any]) -> Done:
     get = raw.get  # one `done` per attempt: kept cheap
     usage = get("usage")
     return Done(
-        ok=bool(get("ok")), error=_text(get("error")), reason=_text(get("reason")),
-        result=get("result"), exit_code=_int(get("exit_code")), signal=_int(get("signal")),
-        usage=usage if isinstance(usage, dict) else None, logs=bool(get("logs", True)),
-        accepted=bool(get("accepted")), started=_float(get("started")),
-        finished=_float(get("finished")), environment=_text(get("environment")),
-        claim_failed=_text(get("claim_failed")), crashed=bool(get("crashed")),
-        key=_key(get("key")), attempt=_int(get("attempt")))
+        ok=bool(get("ok")),
+        error=_text(get("error")),
+        reason=_text(get("reason")),
+        result=get("result"),
+        exit_code=_int(get("exit_code")),
+        signal=_int(get("signal")),
+        usage=usage if isinstance(usage, dict) else None,
+        logs=bool(get("logs", True)),
+        accepted=bool(get("accepted")),
+        started=_float(get("started")),
+        finished=_float(get("finished")),
+        environment=_text(get("environment")),
+        claim_failed=_text(get("claim_failed")),
+        crashed=bool(get("crashed")),
+        key=_key(get("key")),
+        attempt=_int(get("attempt")),
+    )
 
 
 def decode_lines(lines: Iterable[bytes]) -> list[dict[str, Any]]:

@@ -102,5 +102,4 @@ class JobQueues:
 
     def workers_with_queues(self) -> list[WorkerRecord]:
         """Task workers (not the network worker) with a job waiting behind another."""
-        return [w for w, jobs in self._jobs.items()
-                if len(jobs) > 1 and not w.dead and not w.io]
+        return [w for w, jobs in self._jobs.items() if len(jobs) > 1 and not w.dead and not w.io]

@@ -51,8 +51,10 @@ def llm_cpus(environ: dict[str, str] | os._Environ[str]) -> float:
     except ValueError:
         value = -1.0
     if value < 0:
-        sys.stderr.write(f"houston: HOUSTON_RAY_LLM_CPUS={text!r} is not a number >= 0; "
-                         f"using {DEFAULT_LLM_CPUS}\n")
+        sys.stderr.write(
+            f"houston: HOUSTON_RAY_LLM_CPUS={text!r} is not a number >= 0; "
+            f"using {DEFAULT_LLM_CPUS}\n"
+        )
         return DEFAULT_LLM_CPUS
     return value
 
@@ -96,16 +98,19 @@ class RayIoWorker(IoWorker):
             if ray_worker.is_crash(exc):
                 self.lost(attempt, exc, reported)
             else:
-                self.finish(attempt, Outcome(ok=False, error=f"Ray could not run the "
-                                             f"attempt: {exc}"), reported, False)
+                self.finish(
+                    attempt,
+                    Outcome(ok=False, error=f"Ray could not run the attempt: {exc}"),
+                    reported,
+                    False,
+                )
             return
         finally:
             with self.lock:
                 self.refs.pop(key, None)
         self.settle(attempt, answer, self.live.close(key))
 
-    def settle(self, attempt: Attempt, answer: dict[str, Any],
-               reported: dict[str, Any]) -> None:
+    def settle(self, attempt: Attempt, answer: dict[str, Any], reported: dict[str, Any]) -> None:
         """The answer's logs and the usage not yet passed on, then record as usual."""
         job = attempt.job
         with self.lock:
@@ -117,9 +122,13 @@ class RayIoWorker(IoWorker):
         cost = round(usage["cost"] - float(reported["cost"]), 10)
         if tokens or cost:
             self.report_usage(_key(job), tokens, cost)
-        outcome = Outcome(ok=bool(answer["ok"]), result=answer.get("result"),
-                          error=answer.get("error"), exit_code=answer.get("exit_code"),
-                          signal=answer.get("signal"))
+        outcome = Outcome(
+            ok=bool(answer["ok"]),
+            result=answer.get("result"),
+            error=answer.get("error"),
+            exit_code=answer.get("exit_code"),
+            signal=answer.get("signal"),
+        )
         self.finish(attempt, outcome, usage, logs)
 
     def lost(self, attempt: Attempt, exc: BaseException, usage: dict[str, Any]) -> None:
@@ -131,9 +140,21 @@ class RayIoWorker(IoWorker):
             return
         sys.stderr.write(f"houston ray network worker: {error}: {exc}\n")
         key, number = _names(job)
-        send(self.msg_fd, Done(ok=False, crashed=True, reason="crashed", error=error,
-                               usage=usage, logs=False, started=attempt.started,
-                               finished=finished, key=key, attempt=number))
+        send(
+            self.msg_fd,
+            Done(
+                ok=False,
+                crashed=True,
+                reason="crashed",
+                error=error,
+                usage=usage,
+                logs=False,
+                started=attempt.started,
+                finished=finished,
+                key=key,
+                attempt=number,
+            ),
+        )
 
     def _end_lost(self, attempt: Attempt, error: str) -> float | None:
         """Mark a lost attempt over and record its crash; when it ended (None: it was
@@ -146,10 +167,17 @@ class RayIoWorker(IoWorker):
             self.attempts.pop(_key(job), None)
             finished = time.time()
             if attempt.nonce is not None:  # record first, release second
-                attemptfiles.write_exit(job.attempt_dir, ExitRecord(
-                    "crashed", started=_iso(attempt.started), finished=_iso(finished),
-                    duration=round(finished - attempt.started, 6), error=error),
-                    missing_ok=False)
+                attemptfiles.write_exit(
+                    job.attempt_dir,
+                    ExitRecord(
+                        "crashed",
+                        started=_iso(attempt.started),
+                        finished=_iso(finished),
+                        duration=round(finished - attempt.started, 6),
+                        error=error,
+                    ),
+                    missing_ok=False,
+                )
                 release(job, attempt.nonce)
         return finished
 
@@ -168,12 +196,10 @@ class RayIoWorker(IoWorker):
         with self.lock:
             self.cancelled.append(ref)
             # Forget those that have ended: a long `serve` cancels many.
-            _, self.cancelled = ray.wait(self.cancelled, num_returns=len(self.cancelled),
-                                         timeout=0)
+            _, self.cancelled = ray.wait(self.cancelled, num_returns=len(self.cancelled), timeout=0)
         timer = threading.Timer(STOP_GRACE, ray.cancel, args=(ref,), kwargs={"force": True})
         timer.daemon = True
         timer.start()
-
 
     def drain(self, timeout: float) -> None:
         """At exit: give the tasks cancelled plainly a moment to end by themselves (and

@@ -73,8 +73,9 @@ class ProgressBox:
 class RemoteContext(JobContext):
     """The AgentContext of an attempt on a Ray node (see houston.runners)."""
 
-    def __init__(self, job: Job, work_dir: Path, box: str | None = None,
-                 view: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, job: Job, work_dir: Path, box: str | None = None, view: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(job)
         self._work_dir = work_dir
         self._box = box  # the name of the driver's ProgressBox actor, or None
@@ -98,16 +99,26 @@ class RemoteContext(JobContext):
 
         return Blackboard(self.mission_dir, mission_id=self.mission_id, task_id=self.task_id)
 
-    def report_usage(self, tokens: int | None = None, cost: float = 0.0, *,
-                     model: str | None = None, input_tokens: int = 0,
-                     output_tokens: int = 0) -> None:
+    def report_usage(
+        self,
+        tokens: int | None = None,
+        cost: float = 0.0,
+        *,
+        model: str | None = None,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+    ) -> None:
         # The totals come back with the outcome; an llm attempt's deltas also go to the
         # driver at once (`box`).
         tokens, cost = self.count_usage(tokens, cost, model, input_tokens, output_tokens)
         if self._box is not None:
-            box_named(self._box).post.remote({
-                "key": [self.mission_id, self.task_id, self.attempt],
-                "tokens": tokens, "cost": cost})
+            box_named(self._box).post.remote(
+                {
+                    "key": [self.mission_id, self.task_id, self.attempt],
+                    "tokens": tokens,
+                    "cost": cost,
+                }
+            )
 
     def register_process(self, proc: subprocess.Popen[bytes]) -> None:
         # Its group is killed when the attempt ends here (a cancel interrupts the task
@@ -179,8 +190,13 @@ def unpack_package(blob: bytes, digest: str) -> Path:
     return target
 
 
-def execute(job_data: dict[str, Any], digest: str, blob: bytes | None,
-            view: dict[str, Any] | None = None, box: str | None = None) -> dict[str, Any]:
+def execute(
+    job_data: dict[str, Any],
+    digest: str,
+    blob: bytes | None,
+    view: dict[str, Any] | None = None,
+    box: str | None = None,
+) -> dict[str, Any]:
     """Run one attempt here; the outcome, usage, logs and events as plain data. `blob` is
     the packed package (`digest` its tree digest), or None for an agent without a folder;
     `view` what it reads of its mission (see the module doc); `box` the name of the
@@ -195,12 +211,18 @@ def execute(job_data: dict[str, Any], digest: str, blob: bytes | None,
             outcome = _run_captured(job, ctx, work)
         finally:
             end_groups(ctx.groups)
-        return {"ok": outcome.ok, "result": outcome.result, "error": outcome.error,
-                "exit_code": outcome.exit_code, "signal": outcome.signal,
-                "usage": ctx.usage_record(), "events": ctx.events,
-                "stdout": _read_capped(Path(attemptfiles.log_path(work, "stdout"))),
-                "stderr": _read_capped(Path(attemptfiles.log_path(work, "stderr"))),
-                "node": os.uname().nodename}
+        return {
+            "ok": outcome.ok,
+            "result": outcome.result,
+            "error": outcome.error,
+            "exit_code": outcome.exit_code,
+            "signal": outcome.signal,
+            "usage": ctx.usage_record(),
+            "events": ctx.events,
+            "stdout": _read_capped(Path(attemptfiles.log_path(work, "stdout"))),
+            "stderr": _read_capped(Path(attemptfiles.log_path(work, "stderr"))),
+            "node": os.uname().nodename,
+        }
     finally:
         empty_folder(work)
 

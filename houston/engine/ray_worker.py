@@ -93,8 +93,11 @@ def start_progress(live: LiveUsage) -> str:
 
     here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)
     name = f"houston-progress-{os.getpid()}-{uuid.uuid4().hex[:12]}"
-    box: Any = ray.remote(num_cpus=0, max_restarts=0)(ProgressBox).options(
-        scheduling_strategy=here, name=name, namespace="houston").remote()
+    box: Any = (
+        ray.remote(num_cpus=0, max_restarts=0)(ProgressBox)
+        .options(scheduling_strategy=here, name=name, namespace="houston")
+        .remote()
+    )
 
     def read() -> None:
         while True:
@@ -120,8 +123,7 @@ def connect(environ: dict[str, str] | None = None) -> None:
     saved = os.dup(1)
     os.dup2(2, 1)
     try:
-        ray.init(address=address, log_to_driver=False, configure_logging=False,
-                 namespace="houston")
+        ray.init(address=address, log_to_driver=False, configure_logging=False, namespace="houston")
     finally:
         os.dup2(saved, 1)
         os.close(saved)
@@ -133,8 +135,11 @@ def connect(environ: dict[str, str] | None = None) -> None:
 
 def view_of(job: Job) -> dict[str, Any]:
     """What the attempt reads of its mission, read here where the home is."""
-    return {"inputs": context.resolved_inputs(job) if job.inputs else job.inputs,
-            "needs": context.needs_results(job), "context": context.mission_context(job)}
+    return {
+        "inputs": context.resolved_inputs(job) if job.inputs else job.inputs,
+        "needs": context.needs_results(job),
+        "context": context.mission_context(job),
+    }
 
 
 def shipped(package_dir: str) -> tuple[str, Any] | None:
@@ -146,8 +151,11 @@ def shipped(package_dir: str) -> tuple[str, Any] | None:
     packages: dict[str, tuple[str, Any] | None] = _state["packages"]
     if package_dir not in packages:
         folder = Path(package_dir)
-        packages[package_dir] = ((tree_digest(folder), ray.put(pack_bytes(folder)))
-                                 if package_dir and folder.is_dir() else None)
+        packages[package_dir] = (
+            (tree_digest(folder), ray.put(pack_bytes(folder)))
+            if package_dir and folder.is_dir()
+            else None
+        )
     return packages[package_dir]
 
 
@@ -164,8 +172,11 @@ def is_crash(exc: BaseException) -> bool:
     """A Ray failure that is not the attempt's own: its node or worker was lost."""
     import ray
 
-    setup = (ray.exceptions.RayTaskError, ray.exceptions.TaskUnschedulableError,
-             ray.exceptions.RuntimeEnvSetupError)
+    setup = (
+        ray.exceptions.RayTaskError,
+        ray.exceptions.TaskUnschedulableError,
+        ray.exceptions.RuntimeEnvSetupError,
+    )
     return not isinstance(exc, setup)
 
 
@@ -218,8 +229,11 @@ def write_logs(job: Job, answer: dict[str, Any]) -> bool:
 
 
 def _llm_settings(env: Mapping[str, str]) -> dict[str, str]:
-    return {k: v for k, v in env.items()
-            if k.startswith("HOUSTON_LLM_") and not k.endswith(("_KEY", "_KEY_FILE"))}
+    return {
+        k: v
+        for k, v in env.items()
+        if k.startswith("HOUSTON_LLM_") and not k.endswith(("_KEY", "_KEY_FILE"))
+    }
 
 
 @functools.cache
@@ -231,12 +245,16 @@ def _own_llm_settings() -> dict[str, str]:
 
 def usage_of(answer: dict[str, Any]) -> dict[str, Any]:
     """The attempt's usage.json from its answer: with the model and split, if said."""
-    return {**answer["usage"], "tokens": int(answer["usage"]["tokens"]),
-            "cost": float(answer["usage"]["cost"])}
+    return {
+        **answer["usage"],
+        "tokens": int(answer["usage"]["tokens"]),
+        "cost": float(answer["usage"]["cost"]),
+    }
 
 
-def record_answer(job: Job, answer: dict[str, Any],
-                  msg_fd: int) -> tuple[Outcome, dict[str, Any], bool]:
+def record_answer(
+    job: Job, answer: dict[str, Any], msg_fd: int
+) -> tuple[Outcome, dict[str, Any], bool]:
     """Logs, usage and result of a remote attempt into its folder here (as run_job)."""
     attempt = job.attempt_dir
     logs = write_logs(job, answer)
@@ -244,9 +262,13 @@ def record_answer(job: Job, answer: dict[str, Any],
     if usage["tokens"] or usage["cost"]:
         send(msg_fd, UsageReport(int(usage["tokens"]), float(usage["cost"])))
         attemptfiles.write_usage(attempt, usage)
-    outcome = Outcome(ok=bool(answer["ok"]), result=answer.get("result"),
-                      error=answer.get("error"), exit_code=answer.get("exit_code"),
-                      signal=answer.get("signal"))
+    outcome = Outcome(
+        ok=bool(answer["ok"]),
+        result=answer.get("result"),
+        error=answer.get("error"),
+        exit_code=answer.get("exit_code"),
+        signal=answer.get("signal"),
+    )
     if outcome.ok:
         attemptfiles.write_result(attempt, outcome.result or {})
     return outcome, usage, logs

@@ -25,21 +25,41 @@ class TaskRecorder:
         self.emitter = emitter
         self.stopper = stopper
 
-    def save_task(self, m: MissionRun, t: TaskRun, *, worker: int | None = None,
-                  extra: dict[str, Any] | None = None, write: bool = True) -> None:
+    def save_task(
+        self,
+        m: MissionRun,
+        t: TaskRun,
+        *,
+        worker: int | None = None,
+        extra: dict[str, Any] | None = None,
+        write: bool = True,
+    ) -> None:
         if write:
             task_dir = taskfiles.task_path(m.folder, t.id)
             if t.attempt == 0 or not os.path.isdir(task_dir):  # noqa: PTH112
                 taskfiles.write_spec(m.folder, t.spec)  # never began: no folder yet
-            taskfiles.write_state(m.folder, t.id, t.state, t.attempt, error=t.error, worker=worker,
-                              failures=t.failures, crashes=t.crashes)
+            taskfiles.write_state(
+                m.folder,
+                t.id,
+                t.state,
+                t.attempt,
+                error=t.error,
+                worker=worker,
+                failures=t.failures,
+                crashes=t.crashes,
+            )
         m.dirty = True
-        self.emitter.emit("task.state", m.id, t.id, t.attempt,
-                          {"state": t.state, "error": t.error, "worker": worker,
-                           **(extra or {})})
+        self.emitter.emit(
+            "task.state",
+            m.id,
+            t.id,
+            t.attempt,
+            {"state": t.state, "error": t.error, "worker": worker, **(extra or {})},
+        )
 
-    def accept(self, m: MissionRun, t: TaskRun, result: dict[str, Any],
-               run: Running | None = None) -> None:
+    def accept(
+        self, m: MissionRun, t: TaskRun, result: dict[str, Any], run: Running | None = None
+    ) -> None:
         """Mark the task succeeded; `run` given = the result still has to be linked."""
         if t.initializer and result.get("add_tasks"):
             try:
@@ -48,8 +68,9 @@ class TaskRecorder:
                 self.fail_task(m, t, str(exc))
                 return
             for task_id in added:
-                self.emitter.emit("task.state", m.id, task_id, 0,
-                                  {"state": TaskState.PENDING, "added_by": t.id})
+                self.emitter.emit(
+                    "task.state", m.id, task_id, 0, {"state": TaskState.PENDING, "added_by": t.id}
+                )
         if run is not None:
             taskfiles.accept_result(m.folder, t.id, result, run.folder)
         t.error = None
@@ -61,16 +82,20 @@ class TaskRecorder:
         m.set_state(t, TaskState.PENDING)
         self.save_task(m, t, extra={"retry_in": delay})
 
-    def fail_task(self, m: MissionRun, t: TaskRun, error: str,
-                  reason: Reason = Reason.TASK_FAILED,
-                  figure: dict[str, Any] | None = None) -> None:
+    def fail_task(
+        self,
+        m: MissionRun,
+        t: TaskRun,
+        error: str,
+        reason: Reason = Reason.TASK_FAILED,
+        figure: dict[str, Any] | None = None,
+    ) -> None:
         """`figure`: a budget stop's limit and spend, kept in the closing record."""
         t.error = error
         m.set_state(t, TaskState.FAILED)
         self.save_task(m, t)
         if m.fail_fast or reason is Reason.BUDGET_EXCEEDED:
-            self.stopper.close_mission(m, reason,
-                                       {"task": t.id, "error": error, **(figure or {})})
+            self.stopper.close_mission(m, reason, {"task": t.id, "error": error, **(figure or {})})
 
     def cancel_task(self, m: MissionRun, t: TaskRun) -> None:
         t.error = "cancelled"

@@ -49,8 +49,10 @@ def engine_alive(mission_dir: Path, me: ProcessRecord | None = None) -> bool:
     """
     record = read_engine_record(mission_dir)
     if record is not None:
-        if me is not None and record.get("pid") == me.pid and (
-            record.get("start_token") == me.start_token
+        if (
+            me is not None
+            and record.get("pid") == me.pid
+            and (record.get("start_token") == me.start_token)
         ):
             return True
         if is_alive(record):
@@ -78,8 +80,9 @@ def _claimer_alive(mission_dir: Path) -> bool:
         return False
 
 
-def sweep(home: Home, *, me: ProcessRecord | None = None, grace: float = 1.0,
-          full: bool = True) -> list[dict[str, Any]]:
+def sweep(
+    home: Home, *, me: ProcessRecord | None = None, grace: float = 1.0, full: bool = True
+) -> list[dict[str, Any]]:
     """One recovery pass; returns what it did (one dict per action).
 
     Every pass finishes the moves a killed mover left half-recorded; a `full` pass (at
@@ -101,8 +104,9 @@ def sweep(home: Home, *, me: ProcessRecord | None = None, grace: float = 1.0,
     return actions
 
 
-def _recover_mission(store: MissionStore, mission_id: str, me: ProcessRecord | None,
-                     grace: float) -> dict[str, Any] | None:
+def _recover_mission(
+    store: MissionStore, mission_id: str, me: ProcessRecord | None, grace: float
+) -> dict[str, Any] | None:
     """Requeue a dead engine's mission (under the recovery lock); what was done, or None
     if its engine turned out alive or another recoverer got there first."""
     folder = store.home.mission_dir(MissionState.EXECUTING, mission_id)
@@ -114,12 +118,16 @@ def _recover_mission(store: MissionStore, mission_id: str, me: ProcessRecord | N
     done = [recover_task(folder, t, grace) for t in taskfiles.task_ids(folder)]
     remove_engine_record(folder)
     try:
-        store.move(mission_id, MissionState.EXECUTING, MissionState.COMMITTED,
-                   Reason.RECOVERED, detail={"by": os.getpid()})
+        store.move(
+            mission_id,
+            MissionState.EXECUTING,
+            MissionState.COMMITTED,
+            Reason.RECOVERED,
+            detail={"by": os.getpid()},
+        )
     except ConflictError:
         return None
-    return {"action": "requeued_mission", "mission": mission_id,
-            "tasks": [d for d in done if d]}
+    return {"action": "requeued_mission", "mission": mission_id, "tasks": [d for d in done if d]}
 
 
 def engine_records(home: Home) -> list[tuple[Path, dict[str, Any] | None, bool]]:
@@ -166,8 +174,7 @@ def recover_task(mission_dir: Path, task_id: str, grace: float) -> dict[str, Any
         return _record_unclaimed(mission_dir, task_id, numbers[-1] if numbers else 0)
     owner = claims.read_owner(task_dir) if locked else None
     # A young lock (no owner.json yet) belongs to the newest attempt folder.
-    attempt = (owner.attempt if owner else 0) or max([state.attempt if state else 0,
-                                                      *numbers])
+    attempt = (owner.attempt if owner else 0) or max([state.attempt if state else 0, *numbers])
     folder = taskfiles.attempt_dir(mission_dir, task_id, attempt)
     stopped = _stop_attempt(folder, owner, attempt, grace)
     for written_by_the_dead in (task_dir, folder):
@@ -185,12 +192,16 @@ def _requeue(mission_dir: Path, task_id: str, attempt: int, state: StateRecord |
     """Record first: the attempt ended `interrupted` (no crash counted), the task pending."""
     folder = taskfiles.attempt_dir(mission_dir, task_id, attempt)
     if attempt and attemptfiles.read_exit(folder) is None:
-        attemptfiles.write_exit(folder, ExitRecord(ExitReason.INTERRUPTED,
-                                                   error="its engine died"))
-    taskfiles.write_state(mission_dir, task_id, TaskState.PENDING, attempt,
-                          error="requeued: its engine died",
-                          failures=state.failures if state else 0,
-                          crashes=state.crashes if state else 0)
+        attemptfiles.write_exit(folder, ExitRecord(ExitReason.INTERRUPTED, error="its engine died"))
+    taskfiles.write_state(
+        mission_dir,
+        task_id,
+        TaskState.PENDING,
+        attempt,
+        error="requeued: its engine died",
+        failures=state.failures if state else 0,
+        crashes=state.crashes if state else 0,
+    )
 
 
 def _kill_dead_engines_processes(mission_dir: Path) -> None:
@@ -207,13 +218,13 @@ def _record_unclaimed(mission_dir: Path, task_id: str, attempt: int) -> dict[str
     folder = taskfiles.attempt_dir(mission_dir, task_id, attempt)
     if not attempt or attemptfiles.read_exit(folder) is not None:
         return None
-    attemptfiles.write_exit(folder, ExitRecord(ExitReason.INTERRUPTED,
-                                               error="its engine died before it began"))
+    attemptfiles.write_exit(
+        folder, ExitRecord(ExitReason.INTERRUPTED, error="its engine died before it began")
+    )
     return {"task": task_id, "attempt": attempt, "accepted": False, "stopped_agent": False}
 
 
-def _stop_attempt(folder: Path, owner: OwnerRecord | None, attempt: int,
-                  grace: float) -> bool:
+def _stop_attempt(folder: Path, owner: OwnerRecord | None, attempt: int, grace: float) -> bool:
     """Stop every process of the attempt: its recorded agent's group, whatever still
     carries its HOUSTON_WORK_DIR (unrecorded, or escaped its group), a live owner."""
     agent = attemptfiles.read_agent(folder)
@@ -231,8 +242,7 @@ def _accept_left_result(mission_dir: Path, task_id: str, folder: Path) -> bool:
         return False
     taskfiles.accept_result(mission_dir, task_id, result)
     state = taskfiles.read_state(mission_dir, task_id)
-    taskfiles.write_state(mission_dir, task_id, TaskState.SUCCEEDED,
-                          state.attempt if state else 0)
+    taskfiles.write_state(mission_dir, task_id, TaskState.SUCCEEDED, state.attempt if state else 0)
     if attemptfiles.read_exit(folder) is None:
         attemptfiles.write_exit(folder, ExitRecord(ExitReason.SUCCEEDED, code=0))
     return True

@@ -54,9 +54,19 @@ class Sampler:
                         read, write = read + io.read_bytes, write + io.write_bytes
             except psutil.Error:
                 del run.procs[pid]
-        self.emit("resource", m.id, t.id, run.number,
-                  {"cpu": round(cpu, 1), "rss": int(rss), "read_bytes": int(read),
-                   "write_bytes": int(write), "pids": len(run.procs)})
+        self.emit(
+            "resource",
+            m.id,
+            t.id,
+            run.number,
+            {
+                "cpu": round(cpu, 1),
+                "rss": int(rss),
+                "read_bytes": int(read),
+                "write_bytes": int(write),
+                "pids": len(run.procs),
+            },
+        )
 
     def tail_logs(self, m: MissionRun, t: TaskRun, run: Running) -> None:
         for stream in attemptfiles.LOG_STREAMS:
@@ -74,7 +84,10 @@ class Sampler:
             run.log_offsets[stream] = offset + end + 1
             lines = data[: end + 1].decode(errors="replace").splitlines()
             for start in range(0, len(lines), _LOG_LINES_PER_EVENT):
-                self.emit("attempt.log", m.id, t.id, run.number,
-                          {"stream": stream, "lines": lines[start : start + _LOG_LINES_PER_EVENT]})
-
-
+                self.emit(
+                    "attempt.log",
+                    m.id,
+                    t.id,
+                    run.number,
+                    {"stream": stream, "lines": lines[start : start + _LOG_LINES_PER_EVENT]},
+                )

@@ -28,9 +28,13 @@ class BudgetKeeper:
         t.running.usage = t.running.usage + delta
         m.dirty = True
         task_used = t.usage + t.running.usage
-        self.emitter.emit("usage", m.id, t.id, t.running.number,
-                          {**delta.to_dict(), "task": task_used.to_dict(),
-                           "mission": m.usage().to_dict()})
+        self.emitter.emit(
+            "usage",
+            m.id,
+            t.id,
+            t.running.number,
+            {**delta.to_dict(), "task": task_used.to_dict(), "mission": m.usage().to_dict()},
+        )
         limits = budget.Limits.from_dict(t.spec.budget)
         self.check(m, f"task:{t.id}", limits, task_used, 0.0, t)
         self.check(m, "mission", m.limits, m.usage(), m.wall_time(time.monotonic()), t)
@@ -39,14 +43,30 @@ class BudgetKeeper:
         if m.limits.max_wall_time is not None and not m.closing:
             self.check(m, "mission", m.limits, m.usage(), m.wall_time(now), None)
 
-    def check(self, m: MissionRun, scope: str, limits: budget.Limits,
-              used: budget.Usage, wall: float, t: TaskRun | None) -> None:
+    def check(
+        self,
+        m: MissionRun,
+        scope: str,
+        limits: budget.Limits,
+        used: budget.Usage,
+        wall: float,
+        t: TaskRun | None,
+    ) -> None:
         for kind in budget.warnings(limits, used, wall):
             if (scope, kind) not in m.warned:
                 m.warned.add((scope, kind))
-                self.emitter.emit("budget.warn", m.id, t.id if t else None, None,
-                                  {"scope": scope, "kind": kind, "limit": limits.limit(kind),
-                                   "spent": budget.spent(used, wall)[kind]})
+                self.emitter.emit(
+                    "budget.warn",
+                    m.id,
+                    t.id if t else None,
+                    None,
+                    {
+                        "scope": scope,
+                        "kind": kind,
+                        "limit": limits.limit(kind),
+                        "spent": budget.spent(used, wall)[kind],
+                    },
+                )
         over = budget.exceeded(limits, used, wall)
         if over is None:
             return
@@ -66,8 +86,7 @@ class BudgetKeeper:
         mission stops if nothing runs that could free any)."""
         ask = budget.reservation(budget.Limits.from_dict(t.spec.budget))
         used = m.usage()
-        if budget.exhausted(m.limits, used) or not budget.fits(m.limits, used, m.reserved(),
-                                                                ask):
+        if budget.exhausted(m.limits, used) or not budget.fits(m.limits, used, m.reserved(), ask):
             if m.running_count() == 0:
                 figure = budget.room_figure(m.limits, used, m.reserved(), ask)
                 self.stopper.close_mission(m, Reason.BUDGET_EXCEEDED, {"task": t.id, **figure})

@@ -31,8 +31,9 @@ IO_STOP_GRACE = 5.0  # seconds the network worker has to answer a cancel
 
 
 class Stopper:
-    def __init__(self, pool: Pool, queues: JobQueues, active: ActiveMissions,
-                 options: EngineOptions) -> None:
+    def __init__(
+        self, pool: Pool, queues: JobQueues, active: ActiveMissions, options: EngineOptions
+    ) -> None:
         self.pool = pool
         self.queues = queues
         self.active = active
@@ -57,8 +58,11 @@ class Stopper:
             self.stop_io_attempt(m, t, worker)
             return
         key = (m.id, t.id)
-        if worker is not None and len(self.queues.jobs(worker)) > 1 and self.queues.holds(
-                worker, key):
+        if (
+            worker is not None
+            and len(self.queues.jobs(worker)) > 1
+            and self.queues.holds(worker, key)
+        ):
             self.stop_queued(worker)
             return
         now = time.monotonic()
@@ -132,8 +136,9 @@ class Stopper:
                 run.stop_error = deadline_text(run)
                 if run.deadline_reason == "budget_exceeded":  # the task's wall time
                     seconds = run.deadline - run.started_mono
-                    run.budget_figure = budget.stop_figure(f"task:{t.id}", "wall_time",
-                                                           seconds, seconds)
+                    run.budget_figure = budget.stop_figure(
+                        f"task:{t.id}", "wall_time", seconds, seconds
+                    )
                 self.stop_attempt(m, t, run.deadline_reason)
             if run.kill_at is not None and now >= run.kill_at:
                 self.kill_attempt(m, t)

@@ -66,12 +66,22 @@ class WorkerContext(JobContext):
     def blackboard(self) -> Blackboard:
         from houston.home.blackboard import Blackboard
 
-        return Blackboard(self.mission_dir, mission_id=self.mission_id, task_id=self.task_id,
-                          events=_event_log(self.mission_dir))
+        return Blackboard(
+            self.mission_dir,
+            mission_id=self.mission_id,
+            task_id=self.task_id,
+            events=_event_log(self.mission_dir),
+        )
 
-    def report_usage(self, tokens: int | None = None, cost: float = 0.0, *,
-                     model: str | None = None, input_tokens: int = 0,
-                     output_tokens: int = 0) -> None:
+    def report_usage(
+        self,
+        tokens: int | None = None,
+        cost: float = 0.0,
+        *,
+        model: str | None = None,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+    ) -> None:
         tokens, cost = self.count_usage(tokens, cost, model, input_tokens, output_tokens)
         self.keep_usage()  # first: the engine may stop this worker on the report
         send(self._msg_fd, UsageReport(tokens, cost))
@@ -84,8 +94,9 @@ class WorkerContext(JobContext):
             attemptfiles.write_usage(self.job.attempt_dir, self.usage_record())
 
     def emit(self, type_: str, data: dict[str, Any]) -> None:
-        _event_log(self.mission_dir).append(type_, mission=self.mission_id, task=self.task_id,
-                                            attempt=self.attempt, data=data)
+        _event_log(self.mission_dir).append(
+            type_, mission=self.mission_id, task=self.task_id, attempt=self.attempt, data=data
+        )
 
     def register_process(self, proc: subprocess.Popen[bytes]) -> None:
         record = identity_of(proc.pid) or ProcessRecord(proc.pid, None)
@@ -107,8 +118,7 @@ def _event_log(mission_dir: Path) -> Any:
     return _EVENT_LOGS[folder]
 
 
-def run_job(job: Job, msg_fd: int,
-            worktree: bool = False) -> tuple[Outcome, dict[str, Any], bool]:
+def run_job(job: Job, msg_fd: int, worktree: bool = False) -> tuple[Outcome, dict[str, Any], bool]:
     """Run one attempt with fds 1 and 2 on its logs; (outcome, usage, wrote any log).
     `worktree`: the attempt runs in its own git worktree (houston.workspaces.workspace)."""
     ctx = WorkerContext(job, msg_fd)
@@ -154,8 +164,9 @@ _LOGS = LogFiles()
 RunJob = Callable[[Job, int], tuple[Outcome, dict[str, Any], bool]]
 
 
-def run_claimed(job: Job, claim: Claim | None, msg_fd: int,
-                me: ProcessRecord, run: RunJob | None = None) -> None:
+def run_claimed(
+    job: Job, claim: Claim | None, msg_fd: int, me: ProcessRecord, run: RunJob | None = None
+) -> None:
     """Claim the task for this worker, run the attempt, record it, accept, release.
 
     The engine only sends a task it is not running; a failed claim (a leftover attempt
@@ -170,28 +181,51 @@ def run_claimed(job: Job, claim: Claim | None, msg_fd: int,
     outcome, usage, logs = _run_attempt(job, claim, msg_fd, run)
     finished = time.time()
     # A failure on a full disk may be the disk's: wait for space, and say so (not counted).
-    environment = None if outcome.ok else wait_for_space(
-        job.attempt_dir, notify=lambda: send(msg_fd, WaitingForSpace()))
+    environment = (
+        None
+        if outcome.ok
+        else wait_for_space(job.attempt_dir, notify=lambda: send(msg_fd, WaitingForSpace()))
+    )
     accepted = False
     if claim is not None and nonce is not None:
         accepted = _record(job, claim, outcome, started, finished)
-        claims.release_task(taskfiles.task_path(job.mission_dir, job.task_id), nonce,
-                            check=False, into=job.attempt_dir)
+        claims.release_task(
+            taskfiles.task_path(job.mission_dir, job.task_id),
+            nonce,
+            check=False,
+            into=job.attempt_dir,
+        )
     send(msg_fd, _done(outcome, usage, logs, accepted, (started, finished), environment))
 
 
-def _done(outcome: Outcome, usage: dict[str, Any], logs: bool, accepted: bool,
-          times: tuple[float, float], environment: str | None) -> Done:
+def _done(
+    outcome: Outcome,
+    usage: dict[str, Any],
+    logs: bool,
+    accepted: bool,
+    times: tuple[float, float],
+    environment: str | None,
+) -> Done:
     """The `done` message of an attempt that ran (the engine settles it from this)."""
     return Done(
-        ok=outcome.ok, reason=outcome_reason(outcome), error=outcome.error,
-        result=outcome.result, exit_code=outcome.exit_code, signal=outcome.signal,
-        usage=usage, logs=logs, accepted=accepted, started=times[0], finished=times[1],
-        environment=environment or None)
+        ok=outcome.ok,
+        reason=outcome_reason(outcome),
+        error=outcome.error,
+        result=outcome.result,
+        exit_code=outcome.exit_code,
+        signal=outcome.signal,
+        usage=usage,
+        logs=logs,
+        accepted=accepted,
+        started=times[0],
+        finished=times[1],
+        environment=environment or None,
+    )
 
 
-def _run_attempt(job: Job, claim: Claim | None, msg_fd: int,
-                 run: RunJob | None) -> tuple[Outcome, dict[str, Any], bool]:
+def _run_attempt(
+    job: Job, claim: Claim | None, msg_fd: int, run: RunJob | None
+) -> tuple[Outcome, dict[str, Any], bool]:
     """Run the claimed attempt (here, or through `run`), then end what it left running."""
     spec = claim.get("spec") if claim else None
     worktree = wants_worktree(spec, job.agent)
@@ -263,17 +297,25 @@ def _claim(job: Job, claim: Claim, me: ProcessRecord, msg_fd: int) -> str | None
     return nonce
 
 
-def _record(job: Job, claim: Claim, outcome: Outcome, started: float,
-            finished: float) -> bool:
+def _record(job: Job, claim: Claim, outcome: Outcome, started: float, finished: float) -> bool:
     """exit.json, and on success the accepted result; True if accepted."""
-    attemptfiles.write_exit(job.attempt_dir, ExitRecord(
-        outcome_reason(outcome), outcome.exit_code, outcome.signal, _iso(started),
-        _iso(finished), round(finished - started, 6), outcome.error), missing_ok=False)
+    attemptfiles.write_exit(
+        job.attempt_dir,
+        ExitRecord(
+            outcome_reason(outcome),
+            outcome.exit_code,
+            outcome.signal,
+            _iso(started),
+            _iso(finished),
+            round(finished - started, 6),
+            outcome.error,
+        ),
+        missing_ok=False,
+    )
     killpoints.reached("worker.recorded")
     if not (outcome.ok and claim.get("accept")):
         return False
-    taskfiles.accept_result(job.mission_dir, job.task_id, outcome.result or {},
-                            job.attempt_dir)
+    taskfiles.accept_result(job.mission_dir, job.task_id, outcome.result or {}, job.attempt_dir)
     return True
 
 

@@ -86,6 +86,8 @@ class Blackboard:
     def _emit(self, kind: str, data: dict[str, Any]) -> None:
         if self.events is not None:
             self.events.append(
-                "blackboard", mission=self.mission_id, task=self.task_id,
+                "blackboard",
+                mission=self.mission_id,
+                task=self.task_id,
                 data={"kind": kind, **data},
             )

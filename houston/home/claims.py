@@ -38,16 +38,18 @@ def recovery_lock(home: Home) -> FileLock:
     return FileLock(home.locks / "recovery.lock")
 
 
-def claim_task(task_dir: Path | str, me: ProcessRecord, slot: int | None,
-               attempt: int) -> str | None:
+def claim_task(
+    task_dir: Path | str, me: ProcessRecord, slot: int | None, attempt: int
+) -> str | None:
     """Take the task's lock for the process `me` in pool slot `slot`; the nonce or None."""
     try:
         os.mkdir(f"{task_dir}/lock")  # noqa: PTH102 - str paths on the hot path
     except FileExistsError:
         return None
     nonce = os.urandom(8).hex()  # as secrets.token_hex, without its imports in a worker
-    record = OwnerRecord(me.pid, me.start_token, me.host, me.boot_id, slot, nonce,
-                         iso(utcnow()), attempt)
+    record = OwnerRecord(
+        me.pid, me.start_token, me.host, me.boot_id, slot, nonce, iso(utcnow()), attempt
+    )
     write_json_fast(f"{task_dir}/lock/owner.json", record.encode())
     return nonce
 
@@ -84,8 +86,9 @@ def _entomb(task_dir: Path, nonce: str) -> Path | None:
     return tomb
 
 
-def release_task(task_dir: Path | str, nonce: str, *, check: bool = True,
-                 into: Path | str | None = None) -> bool:
+def release_task(
+    task_dir: Path | str, nonce: str, *, check: bool = True, into: Path | str | None = None
+) -> bool:
     """The owner lets go of its lock (after the result was accepted or the task requeued).
 
     `check=False` skips re-reading owner.json: for the owner that holds the claim in

@@ -165,8 +165,9 @@ class EventLog:
         now = time.time()
         ids, lines = [], [prefix]
         for type_, mission, task, attempt, data, ts in events:
-            line = encode_event(position, now if ts is None else ts, type_, mission, task,
-                                attempt, data or {})
+            line = encode_event(
+                position, now if ts is None else ts, type_, mission, task, attempt, data or {}
+            )
             ids.append(position)
             lines.append(line)
             position += len(line)
@@ -174,8 +175,9 @@ class EventLog:
         written = os.write(seg.fd, blob)
         if written != len(blob):
             # A full disk: the next append ends the torn tail with a newline (above).
-            raise OSError(errno.ENOSPC, f"short append: {written} of {len(blob)} bytes",
-                          str(self.folder))
+            raise OSError(
+                errno.ENOSPC, f"short append: {written} of {len(blob)} bytes", str(self.folder)
+            )
         return ids
 
     def close(self) -> None:
@@ -214,9 +216,7 @@ class EventLog:
             size = path.stat().st_size
             if size >= self.segment_bytes:
                 start += size
-        fd = os.open(
-            self.folder / segment_name(start), os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644
-        )
+        fd = os.open(self.folder / segment_name(start), os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         self._segment = _Open(start, fd)
         if segments and start != segments[-1][0]:  # we rotated: keep the log bounded
             self.prune(now=time.time(), max_bytes=self.max_bytes)
@@ -298,7 +298,6 @@ class EventLog:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
         return removed
-
 
     def _newest_size(self) -> int:
         segments = self.segments()

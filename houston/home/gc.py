@@ -48,9 +48,11 @@ def collect(
         removed = log.prune(now=now, keep_seconds=keep_seconds, max_bytes=max_event_bytes)
         for mission_id in missions:
             if delete_mission(store, mission_id):
-                log.append("mission.state", mission=mission_id,
-                           data={"state": DELETED, "from": MissionState.COMPLETED.value,
-                                 "reason": "gc"})
+                log.append(
+                    "mission.state",
+                    mission=mission_id,
+                    data={"state": DELETED, "from": MissionState.COMPLETED.value, "reason": "gc"},
+                )
     finally:
         log.close()
     return Collected(missions, [str(p) for p in removed])

@@ -173,8 +173,9 @@ class Home:
         except OSError as exc:
             fault = environment_fault(exc)
             if fault is not None:
-                raise EnvironmentFault(f"cannot set up the home folder: {fault.what}",
-                                       where=fault.where, fix=fault.fix) from exc
+                raise EnvironmentFault(
+                    f"cannot set up the home folder: {fault.what}", where=fault.where, fix=fault.fix
+                ) from exc
             raise StoreError(
                 f"cannot create the home folder: {exc.strerror}",
                 where=str(exc.filename or self.root),

@@ -52,8 +52,12 @@ def _finish_move(store: MissionStore, mission_id: str, intent: Path) -> dict[str
     done = None
     if entry is not None and current is not None and current.state.value == entry["to"]:
         store.record(current.path, entry, utcnow())
-        done = {"action": "finished_move", "mission": mission_id,
-                "from": entry["from"], "to": entry["to"]}
+        done = {
+            "action": "finished_move",
+            "mission": mission_id,
+            "from": entry["from"],
+            "to": entry["to"],
+        }
     moves.forget(intent)
     return done
 
@@ -91,8 +95,18 @@ def _repair_status(store: MissionStore, mission_id: str) -> dict[str, Any] | Non
     if said in (None, current.state.value):
         return None  # its mover finished while we waited for the lock
     now = utcnow()
-    entry = transition_entry(MissionState(said), current.state, Reason.RECOVERED, None, now,
-                             {"repair": "status.json named another state"})
+    entry = transition_entry(
+        MissionState(said),
+        current.state,
+        Reason.RECOVERED,
+        None,
+        now,
+        {"repair": "status.json named another state"},
+    )
     store.record(current.path, entry, now)
-    return {"action": "repaired_status", "mission": mission_id, "from": said,
-            "to": current.state.value}
+    return {
+        "action": "repaired_status",
+        "mission": mission_id,
+        "from": said,
+        "to": current.state.value,
+    }

@@ -64,8 +64,12 @@ class ProcessRecord:
             pid = int(data["pid"])
         except (KeyError, TypeError, ValueError):
             return None
-        return cls(pid, _opt_str(data["start_token"]), _opt_str(data.get("host")),
-                   _opt_str(data.get("boot_id")))
+        return cls(
+            pid,
+            _opt_str(data["start_token"]),
+            _opt_str(data.get("host")),
+            _opt_str(data.get("boot_id")),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +86,16 @@ class OwnerRecord:
     attempt: int
 
     def encode(self) -> dict[str, object]:
-        return {"pid": self.pid, "start_token": self.start_token, "host": self.host,
-                "boot_id": self.boot_id, "slot": self.slot, "nonce": self.nonce,
-                "since": self.since, "attempt": self.attempt}
+        return {
+            "pid": self.pid,
+            "start_token": self.start_token,
+            "host": self.host,
+            "boot_id": self.boot_id,
+            "slot": self.slot,
+            "nonce": self.nonce,
+            "since": self.since,
+            "attempt": self.attempt,
+        }
 
     @classmethod
     def parse(cls, data: Any) -> OwnerRecord | None:
@@ -93,9 +104,16 @@ class OwnerRecord:
         process = ProcessRecord.parse({"start_token": None, **data})
         if process is None:
             return None
-        return cls(process.pid, process.start_token, process.host, process.boot_id,
-                   _opt_int(data.get("slot")), data["nonce"], _opt_str(data.get("since")),
-                   _int(data.get("attempt")))
+        return cls(
+            process.pid,
+            process.start_token,
+            process.host,
+            process.boot_id,
+            _opt_int(data.get("slot")),
+            data["nonce"],
+            _opt_str(data.get("since")),
+            _int(data.get("attempt")),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,17 +129,29 @@ class StateRecord:
     crashes: int = 0
 
     def encode(self) -> dict[str, object]:
-        return {"state": self.state, "attempt": self.attempt, "updated": self.updated,
-                "error": self.error, "worker": self.worker, "failures": self.failures,
-                "crashes": self.crashes}
+        return {
+            "state": self.state,
+            "attempt": self.attempt,
+            "updated": self.updated,
+            "error": self.error,
+            "worker": self.worker,
+            "failures": self.failures,
+            "crashes": self.crashes,
+        }
 
     @classmethod
     def parse(cls, data: Any) -> StateRecord | None:
         if not isinstance(data, dict) or not isinstance(data.get("state"), str):
             return None
-        return cls(data["state"], _int(data.get("attempt")), _opt_str(data.get("updated")),
-                   _opt_str(data.get("error")), _opt_int(data.get("worker")),
-                   _int(data.get("failures")), _int(data.get("crashes")))
+        return cls(
+            data["state"],
+            _int(data.get("attempt")),
+            _opt_str(data.get("updated")),
+            _opt_str(data.get("error")),
+            _opt_int(data.get("worker")),
+            _int(data.get("failures")),
+            _int(data.get("crashes")),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,9 +170,14 @@ class ExitRecord:
 
     def encode(self) -> dict[str, object]:
         record: dict[str, object] = {
-            "code": self.code, "signal": self.signal, "reason": self.reason,
-            "started": self.started, "finished": self.finished, "duration": self.duration,
-            "error": self.error}
+            "code": self.code,
+            "signal": self.signal,
+            "reason": self.reason,
+            "started": self.started,
+            "finished": self.finished,
+            "duration": self.duration,
+            "error": self.error,
+        }
         if self.worker is not None:
             record["worker"] = self.worker
         return record
@@ -152,10 +187,16 @@ class ExitRecord:
         if not isinstance(data, dict) or not isinstance(data.get("reason"), str):
             return None
         duration = data.get("duration")
-        return cls(data["reason"], _opt_int(data.get("code")), _opt_int(data.get("signal")),
-                   _opt_str(data.get("started")), _opt_str(data.get("finished")),
-                   float(duration) if isinstance(duration, int | float) else None,
-                   _opt_str(data.get("error")), _opt_int(data.get("worker")))
+        return cls(
+            data["reason"],
+            _opt_int(data.get("code")),
+            _opt_int(data.get("signal")),
+            _opt_str(data.get("started")),
+            _opt_str(data.get("finished")),
+            float(duration) if isinstance(duration, int | float) else None,
+            _opt_str(data.get("error")),
+            _opt_int(data.get("worker")),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,10 +219,17 @@ class SpecRecord:
 
     def encode(self) -> dict[str, object]:
         record: dict[str, object] = {
-            "id": self.id, "agent": self.agent, "inputs": self.inputs,
-            "needs": list(self.needs), "retries": self.retries, "timeout": self.timeout,
-            "budget": self.budget, "initializer": self.initializer,
-            "added_by": self.added_by, "gate": self.gate}
+            "id": self.id,
+            "agent": self.agent,
+            "inputs": self.inputs,
+            "needs": list(self.needs),
+            "retries": self.retries,
+            "timeout": self.timeout,
+            "budget": self.budget,
+            "initializer": self.initializer,
+            "added_by": self.added_by,
+            "gate": self.gate,
+        }
         if self.workspace:
             record["workspace"] = self.workspace
         if self.crash_cap is not None:
@@ -195,12 +243,16 @@ class SpecRecord:
         inputs, needs, budget = data.get("inputs"), data.get("needs"), data.get("budget")
         timeout = data.get("timeout")
         return cls(
-            data["id"], str(data.get("agent") or ""),
+            data["id"],
+            str(data.get("agent") or ""),
             inputs if isinstance(inputs, dict) else {},
             tuple(str(n) for n in needs) if isinstance(needs, list) else (),
             _opt_int(data.get("retries")),
-            timeout if isinstance(timeout, int | float) and not isinstance(timeout, bool)
-            else None,
-            budget if isinstance(budget, dict) else None, data.get("initializer") is True,
-            _opt_str(data.get("added_by")), str(data.get("gate") or "none"),
-            _opt_str(data.get("workspace")), _opt_int(data.get("crash_cap")))
+            timeout if isinstance(timeout, int | float) and not isinstance(timeout, bool) else None,
+            budget if isinstance(budget, dict) else None,
+            data.get("initializer") is True,
+            _opt_str(data.get("added_by")),
+            str(data.get("gate") or "none"),
+            _opt_str(data.get("workspace")),
+            _opt_int(data.get("crash_cap")),
+        )

@@ -52,6 +52,12 @@ def claude_session_path(attempt_dir: str | Path) -> Path:
 def earlier_attempt_dirs(attempt_dir: str | Path) -> list[Path]:
     """The folders of the same task's earlier attempts (lower numbers), newest first."""
     here = Path(attempt_dir)
-    numbers = sorted((int(p.name) for p in here.parent.iterdir()
-                      if is_decimal(p.name) and int(p.name) < int(here.name)), reverse=True)
+    numbers = sorted(
+        (
+            int(p.name)
+            for p in here.parent.iterdir()
+            if is_decimal(p.name) and int(p.name) < int(here.name)
+        ),
+        reverse=True,
+    )
     return [here.parent / str(number) for number in numbers]

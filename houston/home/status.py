@@ -102,4 +102,3 @@ def parse_status(raw: object, mission_id: str, state: MissionState) -> MissionSt
 def encode_status(status: MissionStatus) -> bytes:
     """Pure: the bytes of status.json (sorted keys, two-space indent, a final newline)."""
     return (json.dumps(status, ensure_ascii=False, sort_keys=True, indent=2) + "\n").encode()
-

@@ -162,9 +162,11 @@ class MissionStore:
         if not is_plain_name(prefix):
             raise UsageError(f"{prefix!r} is not a mission id", fix="see `houston ls`")
         if len(prefix.encode()) > NAME_MAX:  # the filesystem would answer ENAMETOOLONG
-            raise UsageError(f"a mission id of {len(prefix)} characters is too long "
-                             f"(ids are folder names, at most {NAME_MAX} bytes)",
-                             fix="see `houston ls` for the ids there are")
+            raise UsageError(
+                f"a mission id of {len(prefix)} characters is too long "
+                f"(ids are folder names, at most {NAME_MAX} bytes)",
+                fix="see `houston ls` for the ids there are",
+            )
         exact = self.locate_or_none(prefix)
         if exact is not None:
             return exact

@@ -151,8 +151,9 @@ def read_result(mission_dir: Path, task_id: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else {"value": data}
 
 
-def accept_result(mission_dir: Path | str, task_id: str, result: dict[str, Any],
-                  attempt: Path | str | None = None) -> None:
+def accept_result(
+    mission_dir: Path | str, task_id: str, result: dict[str, Any], attempt: Path | str | None = None
+) -> None:
     """The commit point of a task: once this file exists the task never runs again.
 
     With `attempt`, the attempt's own result.json is hard-linked into place (one atomic

@@ -46,8 +46,9 @@ def read_task_folder(folder: Path) -> TaskFolder:
     for name in subfolders(folder / "attempts"):
         if is_decimal(name):
             attempt = folder / "attempts" / name
-            attempts[int(name)] = {key: read_record(attempt / file)
-                                   for key, file in ATTEMPT_FILES.items()}
+            attempts[int(name)] = {
+                key: read_record(attempt / file) for key, file in ATTEMPT_FILES.items()
+            }
     return TaskFolder(
         task_id=folder.name,
         spec=read_record(folder / "spec.json"),
@@ -60,8 +61,10 @@ def read_task_folder(folder: Path) -> TaskFolder:
 
 def read_task_folders(mission_path: Path) -> dict[str, TaskFolder]:
     """Every task folder of the mission, by task id (in id order)."""
-    return {task_id: read_task_folder(tasks_dir(mission_path) / task_id)
-            for task_id in subfolders(tasks_dir(mission_path))}
+    return {
+        task_id: read_task_folder(tasks_dir(mission_path) / task_id)
+        for task_id in subfolders(tasks_dir(mission_path))
+    }
 
 
 def subfolders(folder: Path) -> list[str]:
@@ -82,8 +85,9 @@ def read_record(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def attempt_spends(mission_path: Path) -> Iterator[tuple[dict[str, Any] | None, dict[str, Any],
-                                                         dict[str, Any] | None]]:
+def attempt_spends(
+    mission_path: Path,
+) -> Iterator[tuple[dict[str, Any] | None, dict[str, Any], dict[str, Any] | None]]:
     """Each attempt of the mission that recorded a spend: its task's spec, its usage.json
     and its own result.json (an absent usage.json = nothing spent, so no row)."""
     for task_id in visible_names(tasks_dir(mission_path)):

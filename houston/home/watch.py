@@ -68,7 +68,8 @@ class Watcher:
                 return
             try:
                 self._watches[folder] = self._observer.schedule(
-                    _Wake(self), str(folder), recursive=False)
+                    _Wake(self), str(folder), recursive=False
+                )
             except OSError as exc:  # ENOSPC: inotify watch limit reached
                 self._fallback(exc)
 
@@ -98,8 +99,9 @@ class Watcher:
         with self._lock:
             observer, self._observer = self._observer, None
         if observer is not None:
-            threading.Thread(target=_stop_observer, args=(observer,), name="watch-stop",
-                             daemon=True).start()
+            threading.Thread(
+                target=_stop_observer, args=(observer,), name="watch-stop", daemon=True
+            ).start()
 
 
 def _stop_observer(observer: Any) -> None:

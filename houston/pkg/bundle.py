@@ -71,17 +71,20 @@ def compare(listed: Mapping[str, str], found: Mapping[str, str]) -> list[str]:
     """Pure: what differs between bundle.json and the files extracted (empty if none)."""
     problems = [f"missing: {name}" for name in sorted(listed.keys() - found.keys())]
     problems += [f"not listed: {name}" for name in sorted(found.keys() - listed.keys())]
-    problems += [f"changed: {name}" for name in sorted(listed.keys() & found.keys())
-                 if listed[name] != found[name]]
+    problems += [
+        f"changed: {name}"
+        for name in sorted(listed.keys() & found.keys())
+        if listed[name] != found[name]
+    ]
     return problems
 
 
-def collect_packages(home: Home, requested: list[str], into: Path,
-                     environ: Mapping[str, str] | None = None) -> dict[str, str]:
+def collect_packages(
+    home: Home, requested: list[str], into: Path, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """Resolve `requested` and write each chosen package as an archive + .sha256."""
     index = build_index(home, environ)
-    resolution = resolve([require(text) for text in requested], index,
-                         houston_version=__version__)
+    resolution = resolve([require(text) for text in requested], index, houston_version=__version__)
     into.mkdir(parents=True, exist_ok=True)
     for name, version in sorted(resolution.versions.items()):
         item = index.published(name, version)
@@ -89,8 +92,10 @@ def collect_packages(home: Home, requested: list[str], into: Path,
         if item.is_archive:
             archive.check_digest(item.path, index.limits)
             shutil.copyfile(item.path, into / archive_name(name, version))
-            shutil.copyfile(archive.digest_path(item.path),
-                            archive.digest_path(into / archive_name(name, version)))
+            shutil.copyfile(
+                archive.digest_path(item.path),
+                archive.digest_path(into / archive_name(name, version)),
+            )
         else:
             write_archive(pack_bytes(item.path), into, name, version)
     return dict(sorted(resolution.versions.items()))
@@ -101,14 +106,22 @@ def collect_wheels(into: Path, houston_wheel: Path | None) -> None:
     into.mkdir(parents=True, exist_ok=True)
     target = str(houston_wheel) if houston_wheel else str(source_root() or "")
     if not target:
-        raise UsageError("Houston runs from an installed wheel, not from its sources",
-                         fix="pass --houston-wheel FILE (the wheel it was installed from)")
+        raise UsageError(
+            "Houston runs from an installed wheel, not from its sources",
+            fix="pass --houston-wheel FILE (the wheel it was installed from)",
+        )
     done = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(into), target],
-        capture_output=True, text=True, check=False, timeout=1800)
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=1800,
+    )
     if done.returncode != 0:
-        raise PackageError(f"pip could not collect the wheels: {done.stderr.strip()[-2000:]}",
-                           fix="check the network and the package index on this machine")
+        raise PackageError(
+            f"pip could not collect the wheels: {done.stderr.strip()[-2000:]}",
+            fix="check the network and the package index on this machine",
+        )
 
 
 def render_manifests(into: Path) -> list[str]:
@@ -116,22 +129,36 @@ def render_manifests(into: Path) -> list[str]:
     root = source_root()
     kubectl = shutil.which("kubectl", path=str(Path(sys.executable).parent))
     if root is None or not (root / "deploy" / "k8s").is_dir() or kubectl is None:
-        raise UsageError("cannot render the Kubernetes manifests here",
-                         fix="run from Houston's sources with `pip install -e '.[deploy]'`, "
-                         "or pass --no-manifests")
+        raise UsageError(
+            "cannot render the Kubernetes manifests here",
+            fix="run from Houston's sources with `pip install -e '.[deploy]'`, "
+            "or pass --no-manifests",
+        )
     into.mkdir(parents=True, exist_ok=True)
     for overlay in OVERLAYS:
-        done = subprocess.run([kubectl, "kustomize", str(root / "deploy/k8s/overlays" / overlay)],
-                              capture_output=True, text=True, check=False, timeout=300)
+        done = subprocess.run(
+            [kubectl, "kustomize", str(root / "deploy/k8s/overlays" / overlay)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
         if done.returncode != 0:
             raise PackageError(f"kubectl kustomize {overlay} failed: {done.stderr.strip()}")
         (into / f"{overlay}.yaml").write_text(done.stdout)
     return list(OVERLAYS)
 
 
-def create(home: Home, requested: list[str], out_dir: Path, *, wheels: bool = True,
-           manifests: bool = True, houston_wheel: Path | None = None,
-           now: datetime | None = None) -> Created:
+def create(
+    home: Home,
+    requested: list[str],
+    out_dir: Path,
+    *,
+    wheels: bool = True,
+    manifests: bool = True,
+    houston_wheel: Path | None = None,
+    now: datetime | None = None,
+) -> Created:
     """Collect into a temp folder, then write `<out>/<name>.tar.gz` and its `.sha256`."""
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
     name = f"houston-bundle-{__version__}-{stamp}"
@@ -143,9 +170,15 @@ def create(home: Home, requested: list[str], out_dir: Path, *, wheels: bool = Tr
             collect_wheels(stage / "wheels", houston_wheel)
         rendered = render_manifests(stage / "manifests") if manifests else []
         digests = file_digests(stage)
-        manifest = {"format": FORMAT, "houston": __version__, "created": stamp,
-                    "requested": requested, "packages": packages, "manifests": rendered,
-                    "files": digests}
+        manifest = {
+            "format": FORMAT,
+            "houston": __version__,
+            "created": stamp,
+            "requested": requested,
+            "packages": packages,
+            "manifests": rendered,
+            "files": digests,
+        }
         (stage / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         data = pack_bytes(stage.parent)
     path = out_dir / f"{name}.tar.gz"
@@ -174,16 +207,19 @@ def open_verified(bundle: Path, destination_parent: Path) -> tuple[Path, dict[st
         archive.extract_verified(bundle, scratch, LIMITS)
         tops = os.listdir(scratch)
         if len(tops) != 1 or not (scratch / tops[0] / MANIFEST).is_file():
-            raise PackageError("not a Houston bundle (no single folder with bundle.json)",
-                               where=str(bundle))
+            raise PackageError(
+                "not a Houston bundle (no single folder with bundle.json)", where=str(bundle)
+            )
         folder = scratch / tops[0]
         manifest = read_bundle_manifest(folder / MANIFEST)
         problems = compare(manifest["files"], file_digests(folder))
         if problems:
-            raise PackageError("bundle contents do not match bundle.json: "
-                               + "; ".join(problems[:10]), where=str(bundle),
-                               fix="the bundle was damaged or tampered with; copy it again "
-                               "from the machine that created it")
+            raise PackageError(
+                "bundle contents do not match bundle.json: " + "; ".join(problems[:10]),
+                where=str(bundle),
+                fix="the bundle was damaged or tampered with; copy it again "
+                "from the machine that created it",
+            )
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         if made_parent:
@@ -197,17 +233,25 @@ def read_bundle_manifest(path: Path) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, OSError) as exc:
         raise PackageError(f"unreadable bundle.json: {exc}", where=str(path)) from exc
-    ok = (isinstance(data, dict) and data.get("format") == FORMAT
-          and isinstance(data.get("files"), dict) and isinstance(data.get("packages"), dict)
-          and isinstance(data.get("requested"), list))
+    ok = (
+        isinstance(data, dict)
+        and data.get("format") == FORMAT
+        and isinstance(data.get("files"), dict)
+        and isinstance(data.get("packages"), dict)
+        and isinstance(data.get("requested"), list)
+    )
     if not ok:
-        raise PackageError(f"bundle.json is not a format {FORMAT} bundle manifest",
-                           where=str(path), fix="load it with the Houston that created it")
+        raise PackageError(
+            f"bundle.json is not a format {FORMAT} bundle manifest",
+            where=str(path),
+            fix="load it with the Houston that created it",
+        )
     return dict(data)
 
 
-def load(bundle: Path, home: Home, *, registry: Path | None = None,
-         into: Path | None = None) -> Loaded:
+def load(
+    bundle: Path, home: Home, *, registry: Path | None = None, into: Path | None = None
+) -> Loaded:
     """Verify, place the bundle under `into` (default `<home>/bundles/`), then install its
     packages into `home`, or copy them into the `registry` folder."""
     parent = into or home.root / "bundles"
@@ -216,8 +260,10 @@ def load(bundle: Path, home: Home, *, registry: Path | None = None,
     final = parent / folder.name
     try:
         if final.exists():
-            raise UsageError(f"{final} already exists (this bundle was loaded before)",
-                             fix="remove that folder, or pass --dir elsewhere")
+            raise UsageError(
+                f"{final} already exists (this bundle was loaded before)",
+                fix="remove that folder, or pass --dir elsewhere",
+            )
         os.rename(folder, final)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -226,12 +272,16 @@ def load(bundle: Path, home: Home, *, registry: Path | None = None,
     else:
         env = dict(os.environ)
         env["HOUSTON_REGISTRY"] = os.pathsep.join(
-            p for p in [str(final / "registry"), env.get("HOUSTON_REGISTRY", "")] if p)
+            p for p in [str(final / "registry"), env.get("HOUSTON_REGISTRY", "")] if p
+        )
         report = install(home, [str(r) for r in manifest["requested"]], environ=env)
         installed = [c.to_json() for c in report.changes]
     wheels = final / "wheels"
-    pip_line = (f"pip install --no-index --find-links {wheels} houston=={manifest['houston']}"
-                if wheels.is_dir() else "")
+    pip_line = (
+        f"pip install --no-index --find-links {wheels} houston=={manifest['houston']}"
+        if wheels.is_dir()
+        else ""
+    )
     return Loaded(final, dict(manifest["packages"]), installed, pip_line)
 
 

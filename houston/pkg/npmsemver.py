@@ -43,7 +43,7 @@ _FULLPLAIN = f"v?{_MAIN}{_PRE}?{_BUILD}?"
 _LOOSEPLAIN = f"[v=\\s]*{_MAIN_LOOSE}{_PRE_LOOSE}?{_BUILD}?"
 _GTLT = "((?:<|>)?=?)"
 _XID = f"{_NUM}|x|X|\\*"
-_XPLAIN = (f"[v=\\s]*({_XID})(?:\\.({_XID})(?:\\.({_XID})(?:{_PRE})?{_BUILD}?)?)?")
+_XPLAIN = f"[v=\\s]*({_XID})(?:\\.({_XID})(?:\\.({_XID})(?:{_PRE})?{_BUILD}?)?)?"
 
 
 def _compile(source: str) -> re.Pattern[str]:
@@ -146,8 +146,11 @@ def compare_build(a: Version, b: Version) -> int:
 sort_key = functools.cmp_to_key(compare_build)
 
 _TESTS: dict[str, Callable[[int], bool]] = {
-    "": lambda c: c == 0, ">": lambda c: c > 0, ">=": lambda c: c >= 0,
-    "<": lambda c: c < 0, "<=": lambda c: c <= 0,
+    "": lambda c: c == 0,
+    ">": lambda c: c > 0,
+    ">=": lambda c: c >= 0,
+    "<": lambda c: c < 0,
+    "<=": lambda c: c <= 0,
 }
 
 
@@ -210,9 +213,12 @@ def _test_set(comparators: Comparators, version: Version, include_prerelease: bo
     # A prerelease is only admitted by a comparator naming a prerelease of the same
     # MAJOR.MINOR.PATCH: ^1.2.3-rc.1 admits 1.2.3-rc.2, never 1.2.4-alpha.
     main = (version.major, version.minor, version.patch)
-    return any(c.version is not None and c.version.prerelease
-               and (c.version.major, c.version.minor, c.version.patch) == main
-               for c in comparators)
+    return any(
+        c.version is not None
+        and c.version.prerelease
+        and (c.version.major, c.version.minor, c.version.patch) == main
+        for c in comparators
+    )
 
 
 def _parse_set(text: str, include_prerelease: bool) -> Comparators:
@@ -239,11 +245,9 @@ def _desugar(comp: str, include_prerelease: bool) -> str:
     """parseComparator: build stripped, then carets, tildes, x-ranges and stars replaced."""
     comp = _BUILD_RE.sub("", comp, count=1)
     words = _SPACES.split(comp.strip())
-    comp = " ".join(_CARET.sub(lambda m: _caret(m, include_prerelease), w, count=1)
-                    for w in words)
+    comp = " ".join(_CARET.sub(lambda m: _caret(m, include_prerelease), w, count=1) for w in words)
     words = _SPACES.split(comp.strip())
-    comp = " ".join(_TILDE.sub(lambda m: _tilde(m, include_prerelease), w, count=1)
-                    for w in words)
+    comp = " ".join(_TILDE.sub(lambda m: _tilde(m, include_prerelease), w, count=1) for w in words)
     comp = " ".join(_xrange(w.strip(), include_prerelease) for w in _SPACES.split(comp))
     return _STAR.sub("", comp.strip(), count=1)
 

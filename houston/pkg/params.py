@@ -19,8 +19,12 @@ ParamType = Literal["string", "integer", "number", "boolean"]
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _BOOLEANS = {"true": True, "false": False}
-_EXAMPLES = {"string": "any text", "integer": "e.g. 3 or -1", "number": "e.g. 0.5 or 2",
-             "boolean": "true or false"}
+_EXAMPLES = {
+    "string": "any text",
+    "integer": "e.g. 3 or -1",
+    "number": "e.g. 0.5 or 2",
+    "boolean": "true or false",
+}
 
 
 class ParamTypeError(ValueError):
@@ -61,9 +65,7 @@ def convert(text: str, declared: ParamType) -> Any:
         value = float(stripped)
         if math.isfinite(value):
             return int(stripped) if _INTEGER.fullmatch(stripped) else value
-    raise ParamTypeError(
-        f"{text!r} is not {_article(declared)} {declared} ({_EXAMPLES[declared]})"
-    )
+    raise ParamTypeError(f"{text!r} is not {_article(declared)} {declared} ({_EXAMPLES[declared]})")
 
 
 def _article(word: str) -> str:

@@ -114,8 +114,11 @@ def _parameters(document: yamlstrict.Document) -> tuple[Parameter, ...]:
         try:
             check_default(param.default, param.kind)
         except ParamTypeError as exc:
-            raise sub.error(("default",), f"parameter {param.name!r}: {exc}",
-                            "make the default match the type, or change type:") from None
+            raise sub.error(
+                ("default",),
+                f"parameter {param.name!r}: {exc}",
+                "make the default match the type, or change type:",
+            ) from None
         params.append(param)
     return tuple(params)
 
@@ -193,8 +196,9 @@ def _render(
     if whole and not _at_run_time(whole.group(1)):
         return _lookup(whole.group(1), scope, doc, path)
     return _PLACEHOLDER.sub(
-        lambda m: m.group(0) if _at_run_time(m.group(1))
-        else _text(_lookup(m.group(1), scope, doc, path)),
+        lambda m: (
+            m.group(0) if _at_run_time(m.group(1)) else _text(_lookup(m.group(1), scope, doc, path))
+        ),
         node,
     )
 

@@ -134,9 +134,15 @@ class AgentContext(Protocol):
     @property
     def mission_context(self) -> str: ...
 
-    def report_usage(self, tokens: int | None = None, cost: float = 0.0, *,
-                     model: str | None = None, input_tokens: int = 0,
-                     output_tokens: int = 0) -> None: ...
+    def report_usage(
+        self,
+        tokens: int | None = None,
+        cost: float = 0.0,
+        *,
+        model: str | None = None,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+    ) -> None: ...
 
     def emit(self, type_: str, data: dict[str, Any]) -> None: ...
 
@@ -173,9 +179,7 @@ def write_output(data: bytes) -> None:
 def get_runner(name: str) -> Runner:
     """The runner called `name`, imported on first use."""
     if name not in RUNNER_NAMES:
-        raise RunnerError(
-            f"unknown runner {name!r}", fix=f"use one of: {', '.join(RUNNER_NAMES)}"
-        )
+        raise RunnerError(f"unknown runner {name!r}", fix=f"use one of: {', '.join(RUNNER_NAMES)}")
     try:
         module = importlib.import_module(f"houston.runners.{name.replace('-', '_')}")
     except ImportError as exc:

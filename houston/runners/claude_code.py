@@ -46,9 +46,11 @@ from houston.runners.command import build_env
 from houston.runners.context import mission_context, needs_results
 from houston.runners.processes import kill_attempt_processes
 
-INSTALL_FIX = ("install it with `npm install -g @anthropic-ai/claude-code` (or into a folder "
-               "with `npm install --prefix DIR @anthropic-ai/claude-code`), then put `claude` "
-               "on PATH or set HOUSTON_CLAUDE to the executable")
+INSTALL_FIX = (
+    "install it with `npm install -g @anthropic-ai/claude-code` (or into a folder "
+    "with `npm install --prefix DIR @anthropic-ai/claude-code`), then put `claude` "
+    "on PATH or set HOUSTON_CLAUDE to the executable"
+)
 
 
 def find_claude(env: dict[str, str]) -> str:
@@ -56,12 +58,12 @@ def find_claude(env: dict[str, str]) -> str:
     if configured:
         if Path(configured).is_file() and os.access(configured, os.X_OK):
             return configured
-        raise RunnerError(f"HOUSTON_CLAUDE names {configured!r}, which is not an executable",
-                          fix=INSTALL_FIX)
+        raise RunnerError(
+            f"HOUSTON_CLAUDE names {configured!r}, which is not an executable", fix=INSTALL_FIX
+        )
     found = shutil.which("claude", path=env.get("PATH"))
     if found is None:
-        raise RunnerError("Claude Code (`claude`) is not installed or not on PATH",
-                          fix=INSTALL_FIX)
+        raise RunnerError("Claude Code (`claude`) is not installed or not on PATH", fix=INSTALL_FIX)
     return found
 
 
@@ -129,14 +131,23 @@ class Session:
     def report(self, tokens: int, cost: float) -> None:
         input_tokens, output_tokens = self.meter.split_delta()
         if tokens or cost or input_tokens or output_tokens:
-            self.ctx.report_usage(tokens, cost, model=self.meter.model or None,
-                                  input_tokens=input_tokens, output_tokens=output_tokens)
+            self.ctx.report_usage(
+                tokens,
+                cost,
+                model=self.meter.model or None,
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+            )
 
     def emit_tool_call(self, data: dict[str, Any]) -> None:
         with contextlib.suppress(OSError):  # telemetry never fails the agent
             event_log(Path(self.job.mission_dir)).append(
-                "tool.call", mission=self.job.mission_id, task=self.job.task_id,
-                attempt=self.job.attempt, data=data)
+                "tool.call",
+                mission=self.job.mission_id,
+                task=self.job.task_id,
+                attempt=self.job.attempt,
+                data=data,
+            )
 
 
 _EVENT_LOGS: dict[Path, Any] = {}
@@ -161,7 +172,7 @@ def _write(text: str) -> None:
     data = text.encode("utf-8", "replace")
     view = memoryview(data)
     while view:
-        view = view[os.write(1, view):]
+        view = view[os.write(1, view) :]
 
 
 def outcome_of(job: Job, session: Session, code: int) -> Outcome:
@@ -169,8 +180,11 @@ def outcome_of(job: Job, session: Session, code: int) -> Outcome:
     if code < 0:
         return Outcome(ok=False, error=f"claude was killed by signal {-code}", signal=-code)
     if result is None:
-        return Outcome(ok=False, exit_code=code,
-                       error=f"claude exited with code {code} without a result (see stderr.log)")
+        return Outcome(
+            ok=False,
+            exit_code=code,
+            error=f"claude exited with code {code} without a result (see stderr.log)",
+        )
     if result.get("is_error") or code != 0:
         detail = result.get("result") or result.get("subtype") or f"exit code {code}"
         return Outcome(ok=False, exit_code=code, error=f"claude failed: {detail}")
@@ -178,13 +192,22 @@ def outcome_of(job: Job, session: Session, code: int) -> Outcome:
     if job.agent.get("output") == "json":
         parsed = _json_of(text)
         if not isinstance(parsed, dict):
-            return Outcome(ok=False, exit_code=code,
-                           error="the agent declares `output: json` but its answer is not a "
-                                 "JSON object")
+            return Outcome(
+                ok=False,
+                exit_code=code,
+                error="the agent declares `output: json` but its answer is not a JSON object",
+            )
         return Outcome(ok=True, result=parsed, exit_code=0)
-    return Outcome(ok=True, exit_code=0, result={
-        "text": text, "session_id": result.get("session_id"),
-        "num_turns": result.get("num_turns"), "cost": result.get("total_cost_usd")})
+    return Outcome(
+        ok=True,
+        exit_code=0,
+        result={
+            "text": text,
+            "session_id": result.get("session_id"),
+            "num_turns": result.get("num_turns"),
+            "cost": result.get("total_cost_usd"),
+        },
+    )
 
 
 def _json_of(text: str) -> Any:
@@ -199,14 +222,21 @@ def _json_of(text: str) -> Any:
 
 def session_record(session: Session) -> dict[str, Any]:
     result = session.result or {}
-    return {"session_id": session.session_id, "num_turns": result.get("num_turns"),
-            "cost_usd": result.get("total_cost_usd"), "usage": result.get("usage"),
-            "model": session.meter.model or None, "subtype": result.get("subtype"),
-            "duration_ms": result.get("duration_ms")}
+    return {
+        "session_id": session.session_id,
+        "num_turns": result.get("num_turns"),
+        "cost_usd": result.get("total_cost_usd"),
+        "usage": result.get("usage"),
+        "model": session.meter.model or None,
+        "subtype": result.get("subtype"),
+        "duration_ms": result.get("duration_ms"),
+    }
 
 
-RESUMED = ("Your previous attempt at this task ended before it finished (its changes so far "
-           "are committed on its own branch; this is a fresh checkout). Continue the task.\n\n")
+RESUMED = (
+    "Your previous attempt at this task ended before it finished (its changes so far "
+    "are committed on its own branch; this is a fresh checkout). Continue the task.\n\n"
+)
 
 
 def resumable(job: Job, cwd: str, env: dict[str, str]) -> str | None:
@@ -232,9 +262,11 @@ class ClaudeCodeRunner:
         env_for_lookup = {**os.environ, **job.env}
         executable = find_claude(env_for_lookup)
         if job.agent.get("permissionMode") == "bypassPermissions" and os.geteuid() == 0:
-            raise RunnerError("Claude Code refuses bypassPermissions when run as root",
-                              where=f"agent {job.agent_ref}",
-                              fix="use permissionMode: acceptEdits and list the agent's tools")
+            raise RunnerError(
+                "Claude Code refuses bypassPermissions when run as root",
+                where=f"agent {job.agent_ref}",
+                fix="use permissionMode: acceptEdits and list the agent's tools",
+            )
         cwd = working_folder(job)
         needs, context = needs_results(job), mission_context(job)
         resume = resumable(job, cwd, env_for_lookup)
@@ -245,8 +277,14 @@ class ClaudeCodeRunner:
         with open(prompt_path, "rb") as stdin:
             try:
                 proc = subprocess.Popen(
-                    argv, stdin=stdin, stdout=subprocess.PIPE, stderr=2, cwd=cwd,
-                    env=child_env(job, cwd), start_new_session=True)
+                    argv,
+                    stdin=stdin,
+                    stdout=subprocess.PIPE,
+                    stderr=2,
+                    cwd=cwd,
+                    env=child_env(job, cwd),
+                    start_new_session=True,
+                )
             except OSError as exc:
                 raise RunnerError(f"cannot start {executable}: {exc}", fix=INSTALL_FIX) from exc
         ctx.register_process(proc)

@@ -21,8 +21,14 @@ from typing import Any
 
 # USD per million tokens (input, output) by model family; cache writes cost 1.25x input,
 # cache reads 0.1x. An unknown model is priced as the dearest one: budgets fail closed.
-PRICES = {"opus-4-0": (15.0, 75.0), "opus-4-1": (15.0, 75.0), "3-opus": (15.0, 75.0),
-          "opus": (5.0, 25.0), "sonnet": (3.0, 15.0), "haiku": (1.0, 5.0)}
+PRICES = {
+    "opus-4-0": (15.0, 75.0),
+    "opus-4-1": (15.0, 75.0),
+    "3-opus": (15.0, 75.0),
+    "opus": (5.0, 25.0),
+    "sonnet": (3.0, 15.0),
+    "haiku": (1.0, 5.0),
+}
 DEAREST = (15.0, 75.0)
 DEFAULT_PERMISSION_MODE = "acceptEdits"
 SUMMARY_CHARS = 200
@@ -47,12 +53,20 @@ def tool_list(value: Any) -> list[str]:
     return [str(item).strip() for item in items if str(item).strip()]
 
 
-def build_argv(executable: str, agent: dict[str, Any], prompt_body: str,
-               resume: str | None = None) -> list[str]:
+def build_argv(
+    executable: str, agent: dict[str, Any], prompt_body: str, resume: str | None = None
+) -> list[str]:
     """The claude command line for an agent (the user prompt goes on stdin)."""
-    argv = [executable, "-p", "--output-format", "stream-json", "--verbose",
-            "--include-partial-messages",
-            "--permission-mode", str(agent.get("permissionMode") or DEFAULT_PERMISSION_MODE)]
+    argv = [
+        executable,
+        "-p",
+        "--output-format",
+        "stream-json",
+        "--verbose",
+        "--include-partial-messages",
+        "--permission-mode",
+        str(agent.get("permissionMode") or DEFAULT_PERMISSION_MODE),
+    ]
     if prompt_body.strip():
         argv += ["--append-system-prompt", prompt_body.strip()]
     tools = tool_list(agent.get("tools"))
@@ -86,8 +100,11 @@ def build_prompt(inputs: dict[str, Any], needs: dict[str, Any], context: str) ->
     if rest:
         parts.append("Inputs:\n```json\n" + json.dumps(rest, indent=2, default=str) + "\n```")
     if needs:
-        parts.append("Results of the tasks this one needs:\n```json\n"
-                     + json.dumps(needs, indent=2, default=str) + "\n```")
+        parts.append(
+            "Results of the tasks this one needs:\n```json\n"
+            + json.dumps(needs, indent=2, default=str)
+            + "\n```"
+        )
     if context.strip():
         parts.append("Mission context:\n" + context.strip())
     return "\n\n".join(parts) if parts else "Begin."
@@ -127,8 +144,10 @@ class Meter:
         elif kind == "message_delta" and self.current in self.calls:
             usage = event.get("usage") or {}
             inp, _estimate = self.calls[self.current]
-            self.calls[self.current] = (max(inp, _input_tokens(usage)),
-                                        int(usage.get("output_tokens") or 0))
+            self.calls[self.current] = (
+                max(inp, _input_tokens(usage)),
+                int(usage.get("output_tokens") or 0),
+            )
         else:
             return 0, 0.0
         return self._delta(*self._totals())
@@ -141,8 +160,10 @@ class Meter:
             self.final_split = (_input_tokens(usage), int(usage.get("output_tokens") or 0))
         cost = message.get("total_cost_usd")
         estimate_tokens, estimate_cost = self._totals()
-        return self._delta(tokens or estimate_tokens,
-                           float(cost) if isinstance(cost, int | float) else estimate_cost)
+        return self._delta(
+            tokens or estimate_tokens,
+            float(cost) if isinstance(cost, int | float) else estimate_cost,
+        )
 
     def split(self) -> tuple[int, int]:
         """Input (cache reads and writes included) and output tokens so far."""
@@ -174,8 +195,10 @@ def _delta_chars(delta: dict[str, Any]) -> int:
 
 
 def _input_tokens(usage: dict[str, Any]) -> int:
-    return sum(int(usage.get(key) or 0) for key in
-               ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"))
+    return sum(
+        int(usage.get(key) or 0)
+        for key in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+    )
 
 
 @dataclass
@@ -186,8 +209,12 @@ class ToolCall:
     duration_ms: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {"tool": self.tool, "summary": self.summary, "outcome": self.outcome,
-                "duration_ms": self.duration_ms}
+        return {
+            "tool": self.tool,
+            "summary": self.summary,
+            "outcome": self.outcome,
+            "duration_ms": self.duration_ms,
+        }
 
 
 @dataclass
@@ -225,7 +252,7 @@ def summarize(tool: str, arguments: dict[str, Any], cwd: str = "") -> str:
         value = arguments.get(key)
         if isinstance(value, str) and value:
             if cwd and value.startswith(cwd.rstrip("/") + "/"):
-                value = value[len(cwd.rstrip("/")) + 1:]
+                value = value[len(cwd.rstrip("/")) + 1 :]
             return _one_line(value)
     return _one_line(json.dumps(arguments, sort_keys=True, default=str))
 
@@ -242,16 +269,22 @@ def log_line(message: dict[str, Any]) -> str | None:
     if kind == "system":
         sub = message.get("subtype")
         if sub == "init":
-            return (f"claude: session {message.get('session_id')} model {message.get('model')} "
-                    f"permission {message.get('permissionMode')} cwd {message.get('cwd')}")
+            return (
+                f"claude: session {message.get('session_id')} model {message.get('model')} "
+                f"permission {message.get('permissionMode')} cwd {message.get('cwd')}"
+            )
         if sub == "api_retry":
-            return (f"claude: API retry {message.get('attempt')}/{message.get('max_retries')}"
-                    f" ({message.get('error_status') or message.get('error')})")
+            return (
+                f"claude: API retry {message.get('attempt')}/{message.get('max_retries')}"
+                f" ({message.get('error_status') or message.get('error')})"
+            )
         return f"claude: {sub} {message.get('status') or ''}".rstrip()
     if kind == "result":
         cost = message.get("total_cost_usd")
-        return (f"result: {message.get('subtype')} after {message.get('num_turns')} turns, "
-                f"cost ${float(cost or 0):.4f}")
+        return (
+            f"result: {message.get('subtype')} after {message.get('num_turns')} turns, "
+            f"cost ${float(cost or 0):.4f}"
+        )
     return None
 
 

@@ -38,8 +38,11 @@ _PIPE_SAFE = 60_000  # below the 64 KiB Linux pipe buffer
 def build_argv(job: Job) -> list[str]:
     command = job.agent.get("command")
     if command:
-        values = {"package_dir": job.package_dir, "mission_dir": job.mission_dir,
-                  "work_dir": job.attempt_dir}
+        values = {
+            "package_dir": job.package_dir,
+            "mission_dir": job.mission_dir,
+            "work_dir": job.attempt_dir,
+        }
         argv = [str(part) for part in command]
         for key, value in values.items():
             argv = [part.replace("{" + key + "}", value) for part in argv]
@@ -51,24 +54,28 @@ def build_argv(job: Job) -> list[str]:
         return [str(a) for a in job.inputs["argv"]]
     if isinstance(job.inputs.get("command"), str):
         return ["/bin/sh", "-c", job.inputs["command"]]
-    raise RunnerError(f"agent {job.agent_ref} has no command to run",
-                      fix="give the agent a `command:` list, or the task inputs `command`/`argv`")
+    raise RunnerError(
+        f"agent {job.agent_ref} has no command to run",
+        fix="give the agent a `command:` list, or the task inputs `command`/`argv`",
+    )
 
 
 def build_env(job: Job, result_path: Path) -> dict[str, str]:
     env = dict(os.environ)
     mission_dir = Path(job.mission_dir)
-    env.update({
-        "HOUSTON_MISSION": job.mission_id,
-        "HOUSTON_TASK": job.task_id,
-        "HOUSTON_ATTEMPT": str(job.attempt),
-        "HOUSTON_MISSION_DIR": job.mission_dir,
-        "HOUSTON_WORK_DIR": job.attempt_dir,
-        "HOUSTON_OUTPUTS": str(outputs_dir(mission_dir)),
-        "HOUSTON_BLACKBOARD": str(blackboard_dir(mission_dir)),
-        "HOUSTON_PACKAGE_DIR": job.package_dir,
-        "HOUSTON_RESULT": str(result_path),
-    })
+    env.update(
+        {
+            "HOUSTON_MISSION": job.mission_id,
+            "HOUSTON_TASK": job.task_id,
+            "HOUSTON_ATTEMPT": str(job.attempt),
+            "HOUSTON_MISSION_DIR": job.mission_dir,
+            "HOUSTON_WORK_DIR": job.attempt_dir,
+            "HOUSTON_OUTPUTS": str(outputs_dir(mission_dir)),
+            "HOUSTON_BLACKBOARD": str(blackboard_dir(mission_dir)),
+            "HOUSTON_PACKAGE_DIR": job.package_dir,
+            "HOUSTON_RESULT": str(result_path),
+        }
+    )
     env.update(job.env)
     extra = job.inputs.get("env")
     if isinstance(extra, dict):
@@ -98,11 +105,15 @@ def _parse_result_file(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except ValueError as exc:
-        raise InvalidResult(f"$HOUSTON_RESULT holds invalid JSON ({exc}); "
-                            "write one JSON object to it, or do not create it") from exc
+        raise InvalidResult(
+            f"$HOUSTON_RESULT holds invalid JSON ({exc}); "
+            "write one JSON object to it, or do not create it"
+        ) from exc
     if not isinstance(value, dict):
-        raise InvalidResult(f"$HOUSTON_RESULT holds a JSON {type(value).__name__}, "
-                            "not an object; write one JSON object such as {\"answer\": 42}")
+        raise InvalidResult(
+            f"$HOUSTON_RESULT holds a JSON {type(value).__name__}, "
+            'not an object; write one JSON object such as {"answer": 42}'
+        )
     return value
 
 
@@ -144,8 +155,12 @@ class CommandRunner:
         if code != 0:
             sig = -code if code < 0 else None
             what = f"killed by signal {sig}" if sig else f"exited with code {code}"
-            return Outcome(ok=False, error=f"{argv[0]} {what}",
-                           exit_code=code if code >= 0 else None, signal=sig)
+            return Outcome(
+                ok=False,
+                error=f"{argv[0]} {what}",
+                exit_code=code if code >= 0 else None,
+                signal=sig,
+            )
         try:
             result = parse_result(result_path, Path(attemptfiles.log_path(attempt, "stdout")))
         except InvalidResult as exc:
@@ -156,22 +171,30 @@ class CommandRunner:
         return Outcome(ok=True, result=result, exit_code=0)
 
 
-def _start(job: Job, argv: list[str], stdin: int, cwd: str | None,
-           env: dict[str, str]) -> subprocess.Popen[bytes]:
+def _start(
+    job: Job, argv: list[str], stdin: int, cwd: str | None, env: dict[str, str]
+) -> subprocess.Popen[bytes]:
     """Start the agent in its own session on `stdin` (closed here, started or not)."""
     try:
         return subprocess.Popen(
-            argv, stdin=stdin, stdout=1, stderr=2, cwd=cwd,
-            env=env, start_new_session=True,
+            argv,
+            stdin=stdin,
+            stdout=1,
+            stderr=2,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
         )
     except FileNotFoundError as exc:
-        raise RunnerError(f"executable not found: {argv[0]!r}",
-                          where=f"agent {job.agent_ref}",
-                          fix="install it or fix the agent's command / the task's inputs"
-                          ) from exc
+        raise RunnerError(
+            f"executable not found: {argv[0]!r}",
+            where=f"agent {job.agent_ref}",
+            fix="install it or fix the agent's command / the task's inputs",
+        ) from exc
     except (PermissionError, NotADirectoryError) as exc:
-        raise RunnerError(f"cannot start {argv[0]!r}: {exc}",
-                          where=f"agent {job.agent_ref}") from exc
+        raise RunnerError(
+            f"cannot start {argv[0]!r}: {exc}", where=f"agent {job.agent_ref}"
+        ) from exc
     finally:
         os.close(stdin)
 
@@ -181,10 +204,13 @@ def report_result_usage(ctx: AgentContext, usage: dict[str, Any]) -> None:
     `input_tokens`, `output_tokens` (what `houston costs --by model` shows)."""
     model = usage.get("model")
     tokens = _count(usage.get("tokens")) if usage.get("tokens") is not None else None
-    ctx.report_usage(tokens, float(usage.get("cost") or 0.0),
-                     model=str(model) if model else None,
-                     input_tokens=_count(usage.get("input_tokens")),
-                     output_tokens=_count(usage.get("output_tokens")))
+    ctx.report_usage(
+        tokens,
+        float(usage.get("cost") or 0.0),
+        model=str(model) if model else None,
+        input_tokens=_count(usage.get("input_tokens")),
+        output_tokens=_count(usage.get("output_tokens")),
+    )
 
 
 def _count(value: Any) -> int:

@@ -33,8 +33,9 @@ def read_result(mission_dir: str | Path, task_id: str) -> Any:
     except FileNotFoundError:
         return None
     except ValueError as exc:
-        raise RunnerError(f"the result of task {task_id!r} is not JSON: {exc}",
-                          where=str(path)) from None
+        raise RunnerError(
+            f"the result of task {task_id!r} is not JSON: {exc}", where=str(path)
+        ) from None
 
 
 def needs_results(job: Job) -> dict[str, Any]:
@@ -72,8 +73,9 @@ def envelope(job: Job, inputs: dict[str, Any]) -> dict[str, Any]:
     return {"inputs": inputs, "needs": needs_results(job), "context": mission_context(job)}
 
 
-def usage_record(tokens: int, cost: float, model: str | None, input_tokens: int,
-                 output_tokens: int) -> dict[str, Any]:
+def usage_record(
+    tokens: int, cost: float, model: str | None, input_tokens: int, output_tokens: int
+) -> dict[str, Any]:
     record: dict[str, Any] = {"tokens": tokens, "cost": cost}
     if model:
         record["model"] = model
@@ -100,8 +102,14 @@ class JobContext:
         self.output_tokens = 0
         self.model: str | None = None
 
-    def count_usage(self, tokens: int | None, cost: float, model: str | None = None,
-                    input_tokens: int = 0, output_tokens: int = 0) -> tuple[int, float]:
+    def count_usage(
+        self,
+        tokens: int | None,
+        cost: float,
+        model: str | None = None,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+    ) -> tuple[int, float]:
         """Add one usage report (deltas) to the attempt's totals; the (tokens, cost) delta
         the engine's budgets are told. Without `tokens`, the input and output tokens
         count as its tokens."""
@@ -117,8 +125,9 @@ class JobContext:
     def usage_record(self) -> dict[str, Any]:
         """The attempt's usage.json: tokens and cost, and the model and the input/output
         split when the agent said them (`houston costs --by model` reads them)."""
-        return usage_record(self.tokens, self.cost, self.model, self.input_tokens,
-                            self.output_tokens)
+        return usage_record(
+            self.tokens, self.cost, self.model, self.input_tokens, self.output_tokens
+        )
 
     @cached_property
     def work_dir(self) -> Path:

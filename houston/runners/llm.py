@@ -43,17 +43,25 @@ def budget_stop(limits: dict[str, Any], used: int, next_estimate: int, turn: int
 
     The caps are the task's `max_tokens` and what its mission had left when the attempt
     started (`mission_tokens_left`, set by the engine)."""
-    caps = [(limits.get(key), what) for key, what in (
-        ("max_tokens", "max_tokens"), ("mission_tokens_left", "the mission's tokens left"))]
+    caps = [
+        (limits.get(key), what)
+        for key, what in (
+            ("max_tokens", "max_tokens"),
+            ("mission_tokens_left", "the mission's tokens left"),
+        )
+    ]
     for cap, what in caps:
         if cap is not None and (used >= cap or used + next_estimate > cap):
-            return (f"budget_exceeded: {used} tokens spent, the next model call (turn {turn}, "
-                    f"about {next_estimate} tokens of prompt) would pass {what} ({cap})")
+            return (
+                f"budget_exceeded: {used} tokens spent, the next model call (turn {turn}, "
+                f"about {next_estimate} tokens of prompt) would pass {what} ({cap})"
+            )
     return None
 
 
-def plainer_format(answer_format: dict[str, Any] | None,
-                   refused: EndpointRefused) -> dict[str, Any]:
+def plainer_format(
+    answer_format: dict[str, Any] | None, refused: EndpointRefused
+) -> dict[str, Any]:
     """The response_format to ask again with when a server refused `json_schema`.
 
     OpenAI, ollama and vLLM take `{"type": "json_schema", ...}`; llama.cpp's Python server
@@ -61,8 +69,11 @@ def plainer_format(answer_format: dict[str, Any] | None,
     (older) or 500 (0.3.x fails on the unknown type inside its handler). A 500 counts as
     that refusal only for a json_schema request: any other 500 stays an error.
     """
-    if (answer_format is None or answer_format.get("type") != "json_schema"
-            or refused.status not in (400, 422, 500)):
+    if (
+        answer_format is None
+        or answer_format.get("type") != "json_schema"
+        or refused.status not in (400, 422, 500)
+    ):
         raise refused
     return {"type": "json_object", "schema": answer_format["json_schema"]["schema"]}
 
@@ -79,8 +90,9 @@ def run_llm(job: Job, ctx: AgentContext) -> Outcome:
     names = chosen_tools(job.agent)
     deadline = time.monotonic() + float(job.timeout) if job.timeout else None
     with _mcp_tools(job, ctx, names) as mcp:
-        box = ToolBox(ctx, names, deadline,
-                      emit=lambda record: ctx.emit("tool.call", record), mcp=mcp)
+        box = ToolBox(
+            ctx, names, deadline, emit=lambda record: ctx.emit("tool.call", record), mcp=mcp
+        )
         return _loop(job, ctx, settings, messages, box)
 
 
@@ -98,8 +110,9 @@ def _mcp_tools(job: Job, ctx: AgentContext, names: list[str]) -> Iterator[Any]:
         yield mcp
 
 
-def _loop(job: Job, ctx: AgentContext, settings: Settings, messages: list[dict[str, Any]],
-          box: ToolBox) -> Outcome:
+def _loop(
+    job: Job, ctx: AgentContext, settings: Settings, messages: list[dict[str, Any]], box: ToolBox
+) -> Outcome:
     max_turns = int(job.agent.get("maxTurns") or DEFAULT_MAX_TURNS)
     schemas = box.schemas()
     answer_format = response_format(job.agent)
@@ -117,9 +130,13 @@ def _loop(job: Job, ctx: AgentContext, settings: Settings, messages: list[dict[s
         for key in usage:
             usage[key] += int((reply.usage or {}).get(key) or 0)
         if not reply.tool_calls:
-            meta = {"model": settings.recorded_model, "finish_reason": reply.finish_reason,
-                    "usage": {**usage, "total_tokens": used, "estimated": estimated},
-                    "turns": turn, "tool_calls": calls}
+            meta = {
+                "model": settings.recorded_model,
+                "finish_reason": reply.finish_reason,
+                "usage": {**usage, "total_tokens": used, "estimated": estimated},
+                "turns": turn,
+                "tool_calls": calls,
+            }
             try:
                 return Outcome(ok=True, result=shape_result(reply.text, job.agent, meta))
             except AnswerError as exc:
@@ -131,8 +148,12 @@ def _loop(job: Job, ctx: AgentContext, settings: Settings, messages: list[dict[s
     return Outcome(ok=False, error=error)
 
 
-def _ask(settings: Settings, request: dict[str, Any], answer_format: dict[str, Any] | None,
-         ctx: AgentContext) -> tuple[Reply, dict[str, Any] | None]:
+def _ask(
+    settings: Settings,
+    request: dict[str, Any],
+    answer_format: dict[str, Any] | None,
+    ctx: AgentContext,
+) -> tuple[Reply, dict[str, Any] | None]:
     """One model call; the response_format the next calls use (plainer if refused)."""
     try:
         return call_model(settings, request, ctx), answer_format
@@ -147,7 +168,8 @@ def _tool_turn(reply: Reply, turn: int, box: ToolBox) -> list[dict[str, Any]]:
     for number, call in enumerate(reply.tool_calls):
         call["id"] = call["id"] or f"call_{turn}_{number}"
     added: list[dict[str, Any]] = [
-        {"role": "assistant", "content": reply.text or None, "tool_calls": reply.tool_calls}]
+        {"role": "assistant", "content": reply.text or None, "tool_calls": reply.tool_calls}
+    ]
     for call in reply.tool_calls:
         function = call["function"]
         answer, _ = box.call(function["name"], function["arguments"])

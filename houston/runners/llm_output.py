@@ -39,8 +39,10 @@ def response_format(agent: dict[str, Any]) -> dict[str, Any] | None:
     """The `response_format` of the request (OpenAI's shape), or None for free text."""
     schema = agent.get("output_schema")
     if schema is not None:
-        return {"type": "json_schema",
-                "json_schema": {"name": "answer", "schema": schema, "strict": False}}
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": "answer", "schema": schema, "strict": False},
+        }
     if agent.get("output") == "json":
         return {"type": "json_object"}
     return None
@@ -50,8 +52,10 @@ def format_instruction(agent: dict[str, Any]) -> str:
     """Told in the system message too: not every server honours response_format."""
     schema = agent.get("output_schema")
     if schema is not None:
-        return ("Answer with one JSON value and nothing else. It must validate against this "
-                "JSON Schema:\n```json\n" + json.dumps(schema, indent=2) + "\n```")
+        return (
+            "Answer with one JSON value and nothing else. It must validate against this "
+            "JSON Schema:\n```json\n" + json.dumps(schema, indent=2) + "\n```"
+        )
     if agent.get("output") == "json":
         return "Answer with one JSON value and nothing else."
     return ""
@@ -71,13 +75,16 @@ def parse_answer(text: str, agent: dict[str, Any]) -> Any:
     if schema is not None:
         import jsonschema
 
-        errors = sorted(jsonschema.validators.validator_for(schema)(schema).iter_errors(data),
-                        key=lambda e: list(e.absolute_path))
+        errors = sorted(
+            jsonschema.validators.validator_for(schema)(schema).iter_errors(data),
+            key=lambda e: list(e.absolute_path),
+        )
         if errors:
             first = errors[0]
             where = "/".join(str(p) for p in first.absolute_path) or "(top)"
-            raise AnswerError(f"the answer does not match output_schema at {where}: "
-                              f"{first.message}")
+            raise AnswerError(
+                f"the answer does not match output_schema at {where}: {first.message}"
+            )
     return data
 
 

@@ -41,9 +41,11 @@ def package_knowledge(job: Job) -> tuple[list[tuple[str, str]], dict[str, Any]]:
     texts = []
     for name in patterns:
         if name not in files:
-            raise RunnerError(f"agent {job.agent_ref} names pattern {name!r}, which its package "
-                              "does not declare", where=str(folder / MANIFEST_FILE),
-                              fix=f"declared patterns: {', '.join(sorted(files)) or '(none)'}")
+            raise RunnerError(
+                f"agent {job.agent_ref} names pattern {name!r}, which its package does not declare",
+                where=str(folder / MANIFEST_FILE),
+                fix=f"declared patterns: {', '.join(sorted(files)) or '(none)'}",
+            )
         texts.append((name, (folder / files[name]).read_text(encoding="utf-8")))
     values = {}
     if configs:
@@ -51,9 +53,12 @@ def package_knowledge(job: Job) -> tuple[list[tuple[str, str]], dict[str, Any]]:
         effective = effective_config(home_packages, folder, manifest)
         for name in configs:
             if name not in effective:
-                raise RunnerError(f"agent {job.agent_ref} names config {name!r}, which its "
-                                  "package does not declare", where=str(folder / MANIFEST_FILE),
-                                  fix=f"declared config: {', '.join(sorted(effective))}")
+                raise RunnerError(
+                    f"agent {job.agent_ref} names config {name!r}, which its "
+                    "package does not declare",
+                    where=str(folder / MANIFEST_FILE),
+                    fix=f"declared config: {', '.join(sorted(effective))}",
+                )
             values[name] = effective[name]
     return texts, values
 
@@ -69,8 +74,9 @@ def _json_block(value: Any) -> str:
     return "```json\n" + json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n```"
 
 
-def system_message(body: str, patterns: list[tuple[str, str]], config: Mapping[str, Any],
-                   agent: Mapping[str, Any]) -> str:
+def system_message(
+    body: str, patterns: list[tuple[str, str]], config: Mapping[str, Any], agent: Mapping[str, Any]
+) -> str:
     parts = [body.strip()] if body.strip() else []
     for name, text in patterns:
         parts.append(f"## Pattern: {name}\n\n{text.strip()}")
@@ -87,17 +93,22 @@ def user_message(inputs: Mapping[str, Any], needs: Mapping[str, Any], context: s
     if inputs:
         parts.append("## Inputs\n\n" + _json_block(inputs))
     if needs:
-        shown = "\n\n".join(f"### {task}\n\n{_json_block(digest(result))}"
-                            for task, result in needs.items())
+        shown = "\n\n".join(
+            f"### {task}\n\n{_json_block(digest(result))}" for task, result in needs.items()
+        )
         parts.append("## Results of the tasks this one needs\n\n" + shown)
     if context.strip():
         parts.append("## Mission context\n\n" + context.strip())
     return "\n\n".join(parts) or "Begin."
 
 
-def compose_messages(job: Job, needs: Mapping[str, Any], context: str,
-                     patterns: list[tuple[str, str]], config: Mapping[str, Any]
-                     ) -> list[dict[str, Any]]:
+def compose_messages(
+    job: Job,
+    needs: Mapping[str, Any],
+    context: str,
+    patterns: list[tuple[str, str]],
+    config: Mapping[str, Any],
+) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = []
     system = system_message(job.prompt, patterns, config, job.agent)
     if system:

@@ -80,7 +80,6 @@ def settings_for(job: Job, environ: Mapping[str, str] | None = None) -> Settings
         stream=env.get("HOUSTON_LLM_STREAM", "1") != "0" if stream is None else bool(stream),
         temperature=_option(agent, "temperature"),
         max_tokens=int(max_tokens) if max_tokens else None,
-        fold_system=env.get("HOUSTON_LLM_FOLD_SYSTEM", "0") == "1" if fold is None
-        else bool(fold),
+        fold_system=env.get("HOUSTON_LLM_FOLD_SYSTEM", "0") == "1" if fold is None else bool(fold),
         served_model=env.get("HOUSTON_LLM_SERVED_MODEL") or None,
     )

@@ -31,9 +31,12 @@ from houston.runners.llm_settings import Settings
 ESTIMATE_EVERY = 32  # chunks between interim usage reports while streaming
 
 
-def build_request(settings: Settings, messages: list[dict[str, Any]],
-                  tools: list[dict[str, Any]] | None = None,
-                  response_format: dict[str, Any] | None = None) -> dict[str, Any]:
+def build_request(
+    settings: Settings,
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]] | None = None,
+    response_format: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     request: dict[str, Any] = {
         "model": settings.model,
         "messages": messages,
@@ -111,8 +114,9 @@ def _http_error(settings: Settings, exc: urllib.error.HTTPError) -> RunnerError:
             f"the llm endpoint refused the key ({exc.code}): {text}",
             fix="set HOUSTON_LLM_API_KEY (or the agent's api_key_env)",
         )
-    return EndpointRefused(exc.code, f"the llm endpoint answered {exc.code}: {text}",
-                           where=settings.endpoint)
+    return EndpointRefused(
+        exc.code, f"the llm endpoint answered {exc.code}: {text}", where=settings.endpoint
+    )
 
 
 class EndpointRefused(RunnerError):
@@ -220,8 +224,14 @@ def read_stream(response: Any, ctx: AgentContext, prompt_estimate: int) -> Reply
 
 
 def _check_stream_end(reply: Reply) -> None:
-    missing = [name for name, seen in (("finish_reason", reply.finish_reason is not None),
-                                        ("data: [DONE]", reply.done)) if not seen]
+    missing = [
+        name
+        for name, seen in (
+            ("finish_reason", reply.finish_reason is not None),
+            ("data: [DONE]", reply.done),
+        )
+        if not seen
+    ]
     if missing:
         raise RunnerError(
             f"the llm stream was cut after {len(reply.text)} characters "
@@ -255,8 +265,11 @@ def call_model(settings: Settings, request: dict[str, Any], ctx: AgentContext) -
     response = post(settings, request)
     try:
         with response:
-            reply = (read_stream(response, ctx, prompt_estimate) if settings.stream
-                     else read_whole(response))
+            reply = (
+                read_stream(response, ctx, prompt_estimate)
+                if settings.stream
+                else read_whole(response)
+            )
     except TimeoutError as exc:
         raise RunnerError(
             f"the llm endpoint {settings.endpoint} stopped answering: {exc}",
@@ -264,14 +277,21 @@ def call_model(settings: Settings, request: dict[str, Any], ctx: AgentContext) -
         ) from None
     _write_out("\n")
     reported_total = reply.usage is not None and "total_tokens" in reply.usage
-    total = (reply.usage or {}).get("total_tokens", 0) if reported_total else (
-        prompt_estimate + estimate_tokens(reply.text + json.dumps(reply.tool_calls)))
+    total = (
+        (reply.usage or {}).get("total_tokens", 0)
+        if reported_total
+        else (prompt_estimate + estimate_tokens(reply.text + json.dumps(reply.tool_calls)))
+    )
     if not reported_total:
         reply.usage = {**(reply.usage or {}), "total_tokens": total, "estimated": 1}
     input_tokens, output_tokens = token_split(reply.usage, total, prompt_estimate)
     # The interim reports carried no split: this one brings the call's whole split.
-    ctx.report_usage(tokens=max(0, total - reply.reported), model=settings.recorded_model,
-                     input_tokens=input_tokens, output_tokens=output_tokens)
+    ctx.report_usage(
+        tokens=max(0, total - reply.reported),
+        model=settings.recorded_model,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+    )
     reply.reported = total
     return reply
 

@@ -27,14 +27,17 @@ def load_entrypoint(entrypoint: str, package_dir: Path | None) -> Callable[..., 
     """`module:function` from the package folder first, else from sys.path."""
     module_name, _, func_name = entrypoint.partition(":")
     if not module_name or not func_name:
-        raise RunnerError(f"entrypoint {entrypoint!r} is not module:function",
-                          fix="write it like summarize:main")
+        raise RunnerError(
+            f"entrypoint {entrypoint!r} is not module:function", fix="write it like summarize:main"
+        )
     module = _load_module(module_name, package_dir)
     func = getattr(module, func_name, None)
     if not callable(func):
-        raise RunnerError(f"{module_name} has no function {func_name!r}",
-                          where=str(getattr(module, "__file__", module_name)),
-                          fix="check the entrypoint's function name")
+        raise RunnerError(
+            f"{module_name} has no function {func_name!r}",
+            where=str(getattr(module, "__file__", module_name)),
+            fix="check the entrypoint's function name",
+        )
     return func  # type: ignore[no-any-return]
 
 
@@ -64,9 +67,11 @@ def _load_module(module_name: str, package_dir: Path | None) -> Any:
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
-            raise RunnerError(f"cannot import {module_name!r}: {exc}",
-                              where=str(package_dir or "sys.path"),
-                              fix="check the entrypoint's module path") from exc
+            raise RunnerError(
+                f"cannot import {module_name!r}: {exc}",
+                where=str(package_dir or "sys.path"),
+                fix="check the entrypoint's module path",
+            ) from exc
     _loaded[key] = module
     return module
 
@@ -85,8 +90,10 @@ class PythonRunner:
     def run(self, job: Job, ctx: AgentContext) -> Outcome:
         entrypoint = job.agent.get("entrypoint")
         if not entrypoint:
-            raise RunnerError(f"agent {job.agent_ref} has no entrypoint",
-                              fix="add entrypoint: module:function to its front matter")
+            raise RunnerError(
+                f"agent {job.agent_ref} has no entrypoint",
+                fix="add entrypoint: module:function to its front matter",
+            )
         func = load_entrypoint(str(entrypoint), Path(job.package_dir))
         return Outcome(ok=True, result=as_result(func(ctx)))
 

@@ -35,16 +35,27 @@ MAX_OUTPUT = 30_000  # characters of a tool's answer given back to the model
 HOUSTON_TOOLS = ("BlackboardRead", "BlackboardWrite")
 
 _EXTRA_SCHEMAS: dict[str, tuple[str, dict[str, Any], list[str]]] = {
-    "Bash": ("Run a shell command in the work folder; answers its output and exit code.",
-             {"command": {"type": "string"}, "timeout": {"type": "integer"},
-              "description": {"type": "string"}}, ["command"]),
-    "BlackboardRead": ("Read the mission blackboard: one directive by key, or all "
-                       "directives and the latest decisions.",
-                       {"key": {"type": "string"}}, []),
-    "BlackboardWrite": ("Write to the mission blackboard: a directive (key and value), or "
-                        "a decision (decision text).",
-                        {"key": {"type": "string"}, "value": {},
-                         "decision": {"type": "string"}}, []),
+    "Bash": (
+        "Run a shell command in the work folder; answers its output and exit code.",
+        {
+            "command": {"type": "string"},
+            "timeout": {"type": "integer"},
+            "description": {"type": "string"},
+        },
+        ["command"],
+    ),
+    "BlackboardRead": (
+        "Read the mission blackboard: one directive by key, or all "
+        "directives and the latest decisions.",
+        {"key": {"type": "string"}},
+        [],
+    ),
+    "BlackboardWrite": (
+        "Write to the mission blackboard: a directive (key and value), or "
+        "a decision (decision text).",
+        {"key": {"type": "string"}, "value": {}, "decision": {"type": "string"}},
+        [],
+    ),
 }
 
 
@@ -61,11 +72,17 @@ def chosen_tools(agent: dict[str, Any]) -> list[str]:
     return [name for name in tool_names(agent.get("tools")) if name not in denied]
 
 
-def schema(name: str, description: str, props: dict[str, Any],
-           required: list[str]) -> dict[str, Any]:
-    return {"type": "function", "function": {
-        "name": name, "description": description,
-        "parameters": {"type": "object", "properties": props, "required": required}}}
+def schema(
+    name: str, description: str, props: dict[str, Any], required: list[str]
+) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "function": {
+            "name": name,
+            "description": description,
+            "parameters": {"type": "object", "properties": props, "required": required},
+        },
+    }
 
 
 def summarize(args: dict[str, Any], limit: int = 120) -> str:
@@ -122,8 +139,12 @@ class ToolBox:
         except (OSError, ValueError, TypeError) as exc:
             answer, ok = f"Error: {type(exc).__name__}: {exc}", False
         duration = int((time.monotonic() - started) * 1000)
-        record = {"tool": name, "summary": summarize(args),
-                  "outcome": "ok" if ok else "error", "duration_ms": duration}
+        record = {
+            "tool": name,
+            "summary": summarize(args),
+            "outcome": "ok" if ok else "error",
+            "duration_ms": duration,
+        }
         _log_line(f"[tool] {name} {record['summary']} -> {record['outcome']} ({duration} ms)")
         if self.emit is not None:
             self.emit(record)
@@ -138,8 +159,9 @@ class ToolBox:
         if self.mcp is not None and self.mcp.offers(name):
             text: str = self.mcp.call(name, args)
             return text
-        raise ToolError(f"no tool {name!r} for this agent (it may use: "
-                        f"{', '.join(self.offered()) or 'none'})")
+        raise ToolError(
+            f"no tool {name!r} for this agent (it may use: {', '.join(self.offered()) or 'none'})"
+        )
 
     def offered(self) -> list[str]:
         return [*self.handlers, *(self.mcp.names() if self.mcp is not None else [])]
@@ -152,16 +174,22 @@ class ToolBox:
         if self.deadline is not None:
             wait = min(wait, max(0.1, self.deadline - time.monotonic()))
         proc = subprocess.Popen(
-            ["/bin/sh", "-c", command], cwd=self.ctx.work_dir, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+            ["/bin/sh", "-c", command],
+            cwd=self.ctx.work_dir,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.ctx.register_process(proc)  # the engine stops this group on timeout or cancel
         try:
             out, _ = proc.communicate(timeout=wait)
         except subprocess.TimeoutExpired:
             _kill_group(proc.pid)
             out, _ = proc.communicate()
-            raise ToolError(f"the command timed out after {wait:g} s: "
-                            + out.decode("utf-8", "replace")[-2000:]) from None
+            raise ToolError(
+                f"the command timed out after {wait:g} s: " + out.decode("utf-8", "replace")[-2000:]
+            ) from None
         finally:
             _kill_group(proc.pid)  # background children die with their command
         text = out.decode("utf-8", "replace")
@@ -174,8 +202,9 @@ class ToolBox:
         key = args.get("key")
         if key:
             return json.dumps(board.directive(str(key)), default=str)
-        return json.dumps({"directives": board.directives(),
-                           "decisions": board.decisions()[-20:]}, default=str)
+        return json.dumps(
+            {"directives": board.directives(), "decisions": board.decisions()[-20:]}, default=str
+        )
 
     def blackboard_write(self, args: dict[str, Any]) -> str:
         board = self.ctx.blackboard

@@ -150,22 +150,44 @@ def _matches(file: Path, regex: re.Pattern[str]) -> list[tuple[int, str]]:
 FILE_TOOLS = {"Read": read, "Write": write, "Edit": edit, "Glob": glob, "Grep": grep}
 
 SCHEMAS: dict[str, tuple[str, dict[str, Any], list[str]]] = {
-    "Read": ("Read a file of the work folder (lines numbered).",
-             {"file_path": {"type": "string"}, "offset": {"type": "integer"},
-              "limit": {"type": "integer"}}, ["file_path"]),
-    "Write": ("Write a file in the work folder (replaces it).",
-              {"file_path": {"type": "string"}, "content": {"type": "string"}},
-              ["file_path", "content"]),
-    "Edit": ("Replace old_string by new_string in a file of the work folder.",
-             {"file_path": {"type": "string"}, "old_string": {"type": "string"},
-              "new_string": {"type": "string"}, "replace_all": {"type": "boolean"}},
-             ["file_path", "old_string", "new_string"]),
-    "Glob": ("Find files of the work folder by glob pattern (e.g. **/*.py).",
-             {"pattern": {"type": "string"}, "path": {"type": "string"}}, ["pattern"]),
-    "Grep": ("Search file contents of the work folder with a regular expression.",
-             {"pattern": {"type": "string"}, "path": {"type": "string"},
-              "glob": {"type": "string"}, "-i": {"type": "boolean"},
-              "output_mode": {"type": "string",
-                              "enum": ["content", "files_with_matches", "count"]}},
-             ["pattern"]),
+    "Read": (
+        "Read a file of the work folder (lines numbered).",
+        {
+            "file_path": {"type": "string"},
+            "offset": {"type": "integer"},
+            "limit": {"type": "integer"},
+        },
+        ["file_path"],
+    ),
+    "Write": (
+        "Write a file in the work folder (replaces it).",
+        {"file_path": {"type": "string"}, "content": {"type": "string"}},
+        ["file_path", "content"],
+    ),
+    "Edit": (
+        "Replace old_string by new_string in a file of the work folder.",
+        {
+            "file_path": {"type": "string"},
+            "old_string": {"type": "string"},
+            "new_string": {"type": "string"},
+            "replace_all": {"type": "boolean"},
+        },
+        ["file_path", "old_string", "new_string"],
+    ),
+    "Glob": (
+        "Find files of the work folder by glob pattern (e.g. **/*.py).",
+        {"pattern": {"type": "string"}, "path": {"type": "string"}},
+        ["pattern"],
+    ),
+    "Grep": (
+        "Search file contents of the work folder with a regular expression.",
+        {
+            "pattern": {"type": "string"},
+            "path": {"type": "string"},
+            "glob": {"type": "string"},
+            "-i": {"type": "boolean"},
+            "output_mode": {"type": "string", "enum": ["content", "files_with_matches", "count"]},
+        },
+        ["pattern"],
+    ),
 }

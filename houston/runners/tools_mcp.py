@@ -42,14 +42,20 @@ def named(server: str, wanted: list[str]) -> bool:
 class McpTools:
     """The MCP servers of one attempt. Use as a context manager (it stops them)."""
 
-    def __init__(self, servers: dict[str, dict[str, Any]], work_dir: Path,
-                 wanted: list[str], denied: list[str]) -> None:
+    def __init__(
+        self,
+        servers: dict[str, dict[str, Any]],
+        work_dir: Path,
+        wanted: list[str],
+        denied: list[str],
+    ) -> None:
         self.servers = servers
         self.work_dir = work_dir
         self.wanted, self.denied = wanted, denied
         self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="houston-mcp",
-                                       daemon=True)
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="houston-mcp", daemon=True
+        )
         self.sessions: dict[str, Any] = {}
         self.tools: dict[str, tuple[str, str, dict[str, Any], str]] = {}
         self.stack: contextlib.AsyncExitStack | None = None
@@ -58,8 +64,9 @@ class McpTools:
         try:
             import mcp  # noqa: F401
         except ImportError as exc:
-            raise RunnerError("mcpServers needs the mcp SDK: " + str(exc),
-                              fix="pip install 'houston[mcp]'") from None
+            raise RunnerError(
+                "mcpServers needs the mcp SDK: " + str(exc), fix="pip install 'houston[mcp]'"
+            ) from None
         self.thread.start()
         try:
             self._wait(self._start(), START_TIMEOUT, "starting the MCP servers")
@@ -94,26 +101,36 @@ class McpTools:
             if not named(server, self.wanted):
                 continue  # none of its tools is named by `tools:`: not started
             if spec.get("type", "stdio") != "stdio" or not spec.get("command"):
-                raise RunnerError(f"MCP server {server!r} is not a stdio server with a command",
-                                  fix="Houston starts stdio MCP servers only (command, args)")
+                raise RunnerError(
+                    f"MCP server {server!r} is not a stdio server with a command",
+                    fix="Houston starts stdio MCP servers only (command, args)",
+                )
             params = StdioServerParameters(
-                command=spec["command"], args=list(spec.get("args") or []),
-                env=dict(spec.get("env") or {}) or None, cwd=str(self.work_dir))
+                command=spec["command"],
+                args=list(spec.get("args") or []),
+                env=dict(spec.get("env") or {}) or None,
+                cwd=str(self.work_dir),
+            )
             try:
                 read, write = await self.stack.enter_async_context(stdio_client(params))
                 session = await self.stack.enter_async_context(ClientSession(read, write))
                 await session.initialize()
                 listed = await session.list_tools()
             except Exception as exc:
-                raise RunnerError(f"MCP server {server!r} did not start: {exc}",
-                                  fix="check its command and args under mcpServers") from None
+                raise RunnerError(
+                    f"MCP server {server!r} did not start: {exc}",
+                    fix="check its command and args under mcpServers",
+                ) from None
             self.sessions[server] = session
             for tool in listed.tools:
                 name = tool_name(server, tool.name)
                 if allowed(name, self.wanted) and not allowed(name, self.denied):
                     # input_schema in the SDK 2.x, inputSchema in 1.x
-                    schema = getattr(tool, "input_schema", None) or getattr(
-                        tool, "inputSchema", None) or {}
+                    schema = (
+                        getattr(tool, "input_schema", None)
+                        or getattr(tool, "inputSchema", None)
+                        or {}
+                    )
                     self.tools[name] = (server, tool.name, dict(schema), tool.description or "")
 
     def names(self) -> list[str]:
@@ -123,16 +140,24 @@ class McpTools:
         return name in self.tools
 
     def schemas(self) -> list[dict[str, Any]]:
-        return [{"type": "function", "function": {
-                    "name": name, "description": desc or name,
-                    "parameters": schema or {"type": "object", "properties": {}}}}
-                for name, (_, _, schema, desc) in self.tools.items()]
+        return [
+            {
+                "type": "function",
+                "function": {
+                    "name": name,
+                    "description": desc or name,
+                    "parameters": schema or {"type": "object", "properties": {}},
+                },
+            }
+            for name, (_, _, schema, desc) in self.tools.items()
+        ]
 
     def call(self, name: str, args: dict[str, Any]) -> str:
         server, tool, _, _ = self.tools[name]
         try:
-            result = self._wait(self.sessions[server].call_tool(tool, args), CALL_TIMEOUT,
-                                f"the MCP tool {name}")
+            result = self._wait(
+                self.sessions[server].call_tool(tool, args), CALL_TIMEOUT, f"the MCP tool {name}"
+            )
         except Exception as exc:  # a dead server or a protocol error: the model is told
             raise ToolError(f"the MCP server {server!r} failed: {exc}") from None
         text = "\n".join(_content_text(block) for block in result.content)

@@ -136,16 +136,14 @@ class Api:
             if len(body) > MAX_BODY:
                 return JSONResponse({"error": "mission file larger than 1 MiB"}, 413)
         approve = request.query_params.get("approve") in ("1", "true", "yes")
-        return await self._call(acting.submit, self.store, body, MISSION_SPEC, approve,
-                                status=201)
+        return await self._call(acting.submit, self.store, body, MISSION_SPEC, approve, status=201)
 
     async def act_task(self, request: Request) -> Response:
         verb = request.path_params["verb"]
         if verb not in acting.TASK_VERBS:
             return JSONResponse({"error": f"unknown task action {verb!r}"}, status_code=404)
         params = request.path_params
-        return await self._call(acting.decide_task, self.store, verb, params["id"],
-                                params["task"])
+        return await self._call(acting.decide_task, self.store, verb, params["id"], params["task"])
 
     async def act(self, request: Request) -> Response:
         verb = request.path_params["verb"]

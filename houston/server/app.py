@@ -45,6 +45,7 @@ class EventStream(EventSourceResponse):
         with contextlib.suppress(SendTimeoutError):
             await super().__call__(scope, receive, send)
 
+
 PING_SECONDS = 10
 SEND_TIMEOUT = 5.0
 
@@ -63,8 +64,12 @@ class Pages:
         # Token-free and Host-free (security.HEALTH_PATH): says "ok" and nothing else.
         # 503 when the home's missions folder cannot be read (a lost volume).
         up = await run_in_threadpool(os.access, self.store.home.missions, os.R_OK | os.X_OK)
-        return Response("ok\n" if up else "unavailable\n", status_code=200 if up else 503,
-                        media_type="text/plain", headers={"Cache-Control": "no-store"})
+        return Response(
+            "ok\n" if up else "unavailable\n",
+            status_code=200 if up else 503,
+            media_type="text/plain",
+            headers={"Cache-Control": "no-store"},
+        )
 
     async def dashboard(self, request: Request) -> Response:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})

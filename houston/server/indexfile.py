@@ -40,13 +40,20 @@ class Snapshot:
 def encode(snapshot: Snapshot) -> bytes:
     """Columns, not objects: with 10,000 rows the keys would be most of the file."""
     stamp, completed = snapshot.completed
-    rows = [[i, *key, *(row.get(k) for k in SLIM), row.get("packages")]
-            for i, (key, row) in snapshot.rows.items()]
-    return json.dumps({
-        "version": VERSION, "rows": rows,
-        "packages": {i: list(p) for i, p in snapshot.packages.items()},
-        "completed_stamp": stamp, "completed": sorted(completed),
-    }, separators=(",", ":")).encode()
+    rows = [
+        [i, *key, *(row.get(k) for k in SLIM), row.get("packages")]
+        for i, (key, row) in snapshot.rows.items()
+    ]
+    return json.dumps(
+        {
+            "version": VERSION,
+            "rows": rows,
+            "packages": {i: list(p) for i, p in snapshot.packages.items()},
+            "completed_stamp": stamp,
+            "completed": sorted(completed),
+        },
+        separators=(",", ":"),
+    ).encode()
 
 
 def decode(data: bytes) -> Snapshot | None:
@@ -56,8 +63,7 @@ def decode(data: bytes) -> Snapshot | None:
         if not isinstance(raw, dict) or raw.get("version") != VERSION:
             return None
         rows = dict(_entry(entry) for entry in raw["rows"])
-        packages = {str(i): tuple(str(p) for p in found)
-                    for i, found in raw["packages"].items()}
+        packages = {str(i): tuple(str(p) for p in found) for i, found in raw["packages"].items()}
         stamp, ids = raw["completed_stamp"], raw["completed"]
         if not isinstance(stamp, int) or not isinstance(ids, list):
             return None
@@ -71,9 +77,14 @@ def decode(data: bytes) -> Snapshot | None:
 def _entry(raw: Any) -> tuple[str, tuple[Key, Row]]:
     mission_id, key_state, size, mtime, *values, packages = raw
     row = dict(zip(SLIM, values, strict=True))
-    if not (isinstance(mission_id, str) and isinstance(key_state, str) and type(size) is int
-            and type(mtime) is int and isinstance(row["state"], str)
-            and isinstance(row["search"], str)):
+    if not (
+        isinstance(mission_id, str)
+        and isinstance(key_state, str)
+        and type(size) is int
+        and type(mtime) is int
+        and isinstance(row["state"], str)
+        and isinstance(row["search"], str)
+    ):
         raise TypeError("malformed row")
     row["id"] = mission_id
     if isinstance(packages, list):

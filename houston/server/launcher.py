@@ -102,8 +102,12 @@ def start(
     home.run.mkdir(parents=True, exist_ok=True)
     token = load_token(home.run)
     app, feed = create_app(
-        home, token, hosts={*LOOPBACK_HOSTS, *allowed_hosts, *_names_for(host)},
-        queue_size=queue_size, send_timeout=send_timeout, reconcile=reconcile,
+        home,
+        token,
+        hosts={*LOOPBACK_HOSTS, *allowed_hosts, *_names_for(host)},
+        queue_size=queue_size,
+        send_timeout=send_timeout,
+        reconcile=reconcile,
     )
     sock = _bind(host, port)
     chosen = sock.getsockname()[1]
@@ -114,18 +118,27 @@ def start(
     return ServerHandle(url, host, chosen, token, home, server, thread, feed, loop)
 
 
-def _uvicorn_server(app: ASGIApp, log_level: str, graceful_timeout: int, head_timeout: float,
-                    body_timeout: float) -> _Server:
+def _uvicorn_server(
+    app: ASGIApp, log_level: str, graceful_timeout: int, head_timeout: float, body_timeout: float
+) -> _Server:
     """uvicorn with bounded request heads and bodies, no websockets, no access log."""
-    return _Server(uvicorn.Config(
-        app, log_level=log_level, timeout_graceful_shutdown=graceful_timeout,
-        lifespan="on", loop="asyncio", http=bounded_protocol(head_timeout, body_timeout),
-        ws="none", access_log=False,
-    ))
+    return _Server(
+        uvicorn.Config(
+            app,
+            log_level=log_level,
+            timeout_graceful_shutdown=graceful_timeout,
+            lifespan="on",
+            loop="asyncio",
+            http=bounded_protocol(head_timeout, body_timeout),
+            ws="none",
+            access_log=False,
+        )
+    )
 
 
-def _serve_in_thread(server: _Server, sock: socket.socket,
-                     port: int) -> tuple[asyncio.AbstractEventLoop, threading.Thread]:
+def _serve_in_thread(
+    server: _Server, sock: socket.socket, port: int
+) -> tuple[asyncio.AbstractEventLoop, threading.Thread]:
     """uvicorn on its own event loop in a daemon thread; returns once it serves."""
     loop = asyncio.new_event_loop()
     _acquire()
@@ -262,7 +275,10 @@ def _release() -> None:
 
 def _write_record(home: Home, host: str, port: int, base_url: str) -> None:
     record: dict[str, Any] = {
-        "pid": os.getpid(), "host": host, "port": port, "url": base_url,
+        "pid": os.getpid(),
+        "host": host,
+        "port": port,
+        "url": base_url,
         "started": time.time(),
     }
     fsio.write_json_atomic(home.server_record, record, durable=False)

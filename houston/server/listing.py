@@ -53,8 +53,10 @@ class Query:
     @property
     def is_plain(self) -> bool:
         """No filter and newest first: the page can be cut from folder names alone."""
-        return not (self.text or self.outcome or self.package or self.since or self.until) \
+        return (
+            not (self.text or self.outcome or self.package or self.since or self.until)
             and self.sort == "newest"
+        )
 
 
 def parse_query(params: dict[str, str]) -> Query:
@@ -212,8 +214,10 @@ class MissionIndex:
             return False
         with self._lock:  # dict() copies are atomic: a row gaining "packages" meanwhile is safe
             snapshot = indexfile.Snapshot(
-                {i: (k, dict(r)) for i, (k, r) in self._rows.items()}, dict(self._packages),
-                (self._completed[0], dict(self._completed[1])))
+                {i: (k, dict(r)) for i, (k, r) in self._rows.items()},
+                dict(self._packages),
+                (self._completed[0], dict(self._completed[1])),
+            )
             self._dirty = False
         if not indexfile.save(self.cache, snapshot):
             self._dirty = True
@@ -298,8 +302,9 @@ class MissionIndex:
                 self._dirty = True
         return found
 
-    def _scan(self, state: MissionState, folder: str,
-              names: list[str]) -> dict[str, dict[str, Any]]:
+    def _scan(
+        self, state: MissionState, folder: str, names: list[str]
+    ) -> dict[str, dict[str, Any]]:
         """The rows of `names`, as `_row` gives them, in one pass: the lock is taken twice
         rather than twice a mission (10,000 of them at the first start)."""
         with self._lock:
@@ -329,8 +334,11 @@ class MissionIndex:
         slim rows (`slim_card`); a page's rows are whole."""
         with self._lock:
             cached = self._rows.get(name)
-        if cached is not None and cached[0] == _key(state, f"{folder}/{name}/{STATUS}") \
-                and (not whole or "name" in cached[1]):
+        if (
+            cached is not None
+            and cached[0] == _key(state, f"{folder}/{name}/{STATUS}")
+            and (not whole or "name" in cached[1])
+        ):
             return cached[1]
         key, status = self._read(state, folder, name)
         row = (card if whole else slim_card)(name, state.value, status)
@@ -342,8 +350,9 @@ class MissionIndex:
     def _status(self, state: MissionState, folder: str, name: str) -> MissionStatus:
         return self._read(state, folder, name)[1]
 
-    def _read(self, state: MissionState, folder: str,
-              name: str) -> tuple[tuple[str, int, int], MissionStatus]:
+    def _read(
+        self, state: MissionState, folder: str, name: str
+    ) -> tuple[tuple[str, int, int], MissionStatus]:
         """status.json and the key it was read under (its size and mtime, from the open
         file: no stat of the path first). Read with os calls, not pathlib: 10,000 of them
         at the first start; anything unusual goes through the store's reader, which

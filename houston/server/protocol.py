@@ -26,8 +26,10 @@ BODY_TIMEOUT = 30.0
 def timeout_answer(what: str) -> bytes:
     """Pure: the whole 408 response, written raw (h11 will not answer a half request)."""
     body = f"the request {what} took too long to arrive\n".encode()
-    return (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
-            b"connection: close\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
+    return (
+        b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
+        b"connection: close\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
+    )
 
 
 class BoundedH11Protocol(H11Protocol):

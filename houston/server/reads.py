@@ -87,8 +87,7 @@ class Reads:
             ref = await run_in_threadpool(self.store.resolve, request.path_params["id"])
             path = produced.output_file(ref.path, request.path_params["path"])
             if not render:
-                return FileResponse(path, filename=path.name,
-                                    content_disposition_type="attachment")
+                return FileResponse(path, filename=path.name, content_disposition_type="attachment")
             if path.stat().st_size > produced.MAX_RENDER_BYTES:
                 raise UsageError(f"{path.name} is too large to show; download it instead")
             text = path.read_text(encoding="utf-8", errors="replace")
@@ -120,8 +119,9 @@ class Reads:
         def read() -> dict[str, Any]:
             from houston.pkg.info import list_installed, package_info
 
-            return {"packages": [package_info(self.home, p["name"])
-                                 for p in list_installed(self.home)]}
+            return {
+                "packages": [package_info(self.home, p["name"]) for p in list_installed(self.home)]
+            }
 
         return await self._json(read)
 
@@ -138,8 +138,9 @@ class Reads:
         try:
             request = json.loads(body or b"{}")
         except ValueError as exc:
-            raise UsageError("the request body is not JSON",
-                             fix='send {"workflow": "pkg/name", "params": {}}') from exc
+            raise UsageError(
+                "the request body is not JSON", fix='send {"workflow": "pkg/name", "params": {}}'
+            ) from exc
         if not isinstance(request, dict) or not isinstance(request.get("workflow"), str):
             raise UsageError("name the workflow to run", fix='send {"workflow": "pkg/name"}')
         raw = request.get("params") or {}

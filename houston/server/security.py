@@ -62,8 +62,10 @@ def load_token(run_dir: Path, environ: Mapping[str, str] | None = None) -> str:
     given = setting("HOUSTON_TOKEN", environ)
     if given is not None:
         if not given:
-            raise UsageError("the access token given by HOUSTON_TOKEN_FILE is empty",
-                             fix="put a long random string in it (e.g. `openssl rand -hex 32`)")
+            raise UsageError(
+                "the access token given by HOUSTON_TOKEN_FILE is empty",
+                fix="put a long random string in it (e.g. `openssl rand -hex 32`)",
+            )
         return given
     path = run_dir / "token"
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -165,9 +167,7 @@ class Guard:
 
     async def _launch(self, scope: Scope, send: Send) -> None:
         """Turn the token of the launch URL into a cookie and drop it from the address."""
-        cookie = (
-            f"{cookie_name(_port(scope))}={self.token}; Path=/; HttpOnly; SameSite=Strict"
-        )
+        cookie = f"{cookie_name(_port(scope))}={self.token}; Path=/; HttpOnly; SameSite=Strict"
         await send(
             {
                 "type": "http.response.start",

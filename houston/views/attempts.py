@@ -48,8 +48,11 @@ def attempt_row(
 
 def attempt_rows(folders: Iterable[TaskFolder]) -> list[dict[str, Any]]:
     """Pure: every attempt of these tasks, oldest start first (not yet begun last)."""
-    rows = [attempt_row(folder.task_id, number, files, folder.lock)
-            for folder in folders for number, files in sorted(folder.attempts.items())]
+    rows = [
+        attempt_row(folder.task_id, number, files, folder.lock)
+        for folder in folders
+        for number, files in sorted(folder.attempts.items())
+    ]
     rows.sort(key=lambda r: (r["started"] or "~", r["task"], r["attempt"]))
     return rows
 

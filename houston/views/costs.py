@@ -53,9 +53,18 @@ def group_spend(records: list[Spend], by: str) -> list[dict[str, Any]]:
     rows: dict[str, dict[str, Any]] = {}
     for rec in records:
         key = getattr(rec, by)
-        row = rows.setdefault(key, {by: key, "missions": set(), "attempts": 0,
-                                    "input_tokens": 0, "output_tokens": 0, "tokens": 0,
-                                    "cost": 0.0})
+        row = rows.setdefault(
+            key,
+            {
+                by: key,
+                "missions": set(),
+                "attempts": 0,
+                "input_tokens": 0,
+                "output_tokens": 0,
+                "tokens": 0,
+                "cost": 0.0,
+            },
+        )
         row["missions"].add(rec.mission)
         row["attempts"] += 1
         row["input_tokens"] += rec.input_tokens
@@ -78,8 +87,9 @@ def totals(records: list[Spend]) -> dict[str, Any]:
     }
 
 
-def spend_of(mission: str, agent: str, usage: dict[str, Any],
-             result: dict[str, Any] | None) -> Spend:
+def spend_of(
+    mission: str, agent: str, usage: dict[str, Any], result: dict[str, Any] | None
+) -> Spend:
     """Pure: one attempt's spend from its usage.json and result.json."""
     result = result or {}
     raw = result.get("usage")
@@ -88,10 +98,15 @@ def spend_of(mission: str, agent: str, usage: dict[str, Any],
     input_tokens = _int(usage.get("input_tokens")) or _int(reply.get("prompt_tokens"))
     output_tokens = _int(usage.get("output_tokens")) or _int(reply.get("completion_tokens"))
     model = usage.get("model") or result.get("model") or UNKNOWN_MODEL
-    return Spend(mission=mission, agent=agent or "?", model=str(model),
-                 input_tokens=input_tokens, output_tokens=output_tokens,
-                 tokens=tokens or input_tokens + output_tokens,
-                 cost=float(usage.get("cost") or 0.0))
+    return Spend(
+        mission=mission,
+        agent=agent or "?",
+        model=str(model),
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        tokens=tokens or input_tokens + output_tokens,
+        cost=float(usage.get("cost") or 0.0),
+    )
 
 
 def _int(value: Any) -> int:
@@ -108,8 +123,10 @@ def _json(path: Path) -> dict[str, Any] | None:
 
 def mission_spend(mission: str, path: Path) -> list[Spend]:
     """Every attempt of one mission that recorded a spend."""
-    return [spend_of(mission, str((spec or {}).get("agent") or "?"), usage, result)
-            for spec, usage, result in attempt_spends(path)]
+    return [
+        spend_of(mission, str((spec or {}).get("agent") or "?"), usage, result)
+        for spec, usage, result in attempt_spends(path)
+    ]
 
 
 def _spent_anything(folder: Path) -> bool:
@@ -169,5 +186,7 @@ def parse_since(text: str | None, now: datetime) -> datetime | None:
             return now - timedelta(seconds=parse_age(text))
         except UsageError:
             pass
-    raise UsageError(f"--since {text!r} is neither an age nor a date",
-                     fix="write today, all, an age such as 7d or 12h, or a date 2026-12-01")
+    raise UsageError(
+        f"--since {text!r} is neither an age nor a date",
+        fix="write today, all, an age such as 7d or 12h, or a date 2026-12-01",
+    )

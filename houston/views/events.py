@@ -87,5 +87,6 @@ def resource_series(events: list[dict[str, Any]]) -> dict[str, list[list[float]]
         data = event.get("data") or {}
         key = f"{event.get('task')}#{event.get('attempt')}"
         series.setdefault(key, []).append(
-            [float(event.get("ts") or 0), float(data.get("cpu") or 0), float(data.get("rss") or 0)])
+            [float(event.get("ts") or 0), float(data.get("cpu") or 0), float(data.get("rss") or 0)]
+        )
     return series

@@ -40,15 +40,19 @@ def last_move(transitions: list[dict[str, Any]]) -> dict[str, Any]:
 def recorded_budget_text(stop: dict[str, Any]) -> str:
     """The figure the engine recorded: `Budget exceeded: tokens 6,200 of 5,000 (task a)`."""
     kind = str(stop["kind"])
-    text = (f"Budget exceeded: {kind.replace('_', ' ')} "
-            f"{figure(kind, float(stop.get('spent') or 0.0))} of "
-            f"{figure(kind, float(stop['limit']))}")
+    text = (
+        f"Budget exceeded: {kind.replace('_', ' ')} "
+        f"{figure(kind, float(stop.get('spent') or 0.0))} of "
+        f"{figure(kind, float(stop['limit']))}"
+    )
     scope = str(stop.get("scope") or "mission")
     if scope.startswith("task:"):
         text += f" (the budget of task {scope[5:]})"
     elif stop.get("needed") is not None and stop.get("task"):
-        text += (f" (no room left to start task {stop['task']}, which reserves "
-                 f"{figure(kind, float(stop['needed']))})")
+        text += (
+            f" (no room left to start task {stop['task']}, which reserves "
+            f"{figure(kind, float(stop['needed']))})"
+        )
     return text
 
 
@@ -57,15 +61,19 @@ def budget_text(detail: dict[str, Any], budget: dict[str, Any], usage: dict[str,
     older record) worked out from the mission's budget and usage."""
     if detail.get("kind") in BUDGET_KEYS and detail.get("limit") is not None:
         return recorded_budget_text(detail)
-    kinds = [detail["kind"]] if detail.get("kind") in BUDGET_KEYS else [
-        k for k in ("tokens", "cost") if budget.get(BUDGET_KEYS[k]) is not None]
+    kinds = (
+        [detail["kind"]]
+        if detail.get("kind") in BUDGET_KEYS
+        else [k for k in ("tokens", "cost") if budget.get(BUDGET_KEYS[k]) is not None]
+    )
     parts = []
     for kind in kinds:
         limit = budget.get(BUDGET_KEYS[kind])
         spent = float(detail.get("spent") or usage.get(kind) or 0.0)
         if limit is not None:
-            parts.append(f"{kind.replace('_', ' ')} {figure(kind, spent)} of "
-                         f"{figure(kind, float(limit))}")
+            parts.append(
+                f"{kind.replace('_', ' ')} {figure(kind, spent)} of {figure(kind, float(limit))}"
+            )
     text = "Budget exceeded" + (f": {', '.join(parts)}" if parts else "")
     if detail.get("task") and not detail.get("kind"):
         text += f" (no room left to start task {detail['task']})"
@@ -125,7 +133,8 @@ def _words(
 def _failed_text(detail: dict[str, Any], failed: list[dict[str, Any]]) -> str:
     if detail.get("task"):
         error = detail.get("error") or next(
-            (t.get("error") for t in failed if t.get("id") == detail["task"]), None)
+            (t.get("error") for t in failed if t.get("id") == detail["task"]), None
+        )
         return f"Task {detail['task']} failed" + (f": {error}" if error else "")
     if len(failed) == 1:
         error = failed[0].get("error")

@@ -80,12 +80,16 @@ def tail_lines(data: bytes, lines: int) -> str:
 def task_folder(ref: MissionRef, task: str) -> Path:
     """The folder of one task of the mission; a clear error for a bad or unknown id."""
     if not is_safe_id(task):  # never a path: too long, or with a /
-        raise UsageError(f"{task[:80]!r} is not a task id",
-                         fix=f"see `houston show {ref.id}` for its tasks")
+        raise UsageError(
+            f"{task[:80]!r} is not a task id", fix=f"see `houston show {ref.id}` for its tasks"
+        )
     folder = taskfiles.task_dir(ref.path, task)
     if not folder.is_dir():
-        raise NotFoundError(f"mission {ref.id} has no task {task!r}",
-                            where=str(tasks_dir(ref.path)), fix=f"see `houston show {ref.id}`")
+        raise NotFoundError(
+            f"mission {ref.id} has no task {task!r}",
+            where=str(tasks_dir(ref.path)),
+            fix=f"see `houston show {ref.id}`",
+        )
     return folder
 
 
@@ -124,8 +128,10 @@ def mission_log(mission_path: Path, per_file: int = MISSION_LOG_FILE_BYTES) -> s
     for row in attempts.read_attempts(mission_path):
         folder = taskfiles.attempt_dir(mission_path, row["task"], row["attempt"])
         ended = f", ended {row['finished']}: {row['reason']}" if row["finished"] else ""
-        parts.append(f"[{row['task']} #{row['attempt']} --] started {row['started']} on "
-                     f"{lane_name(row['worker'])}{ended}")
+        parts.append(
+            f"[{row['task']} #{row['attempt']} --] started {row['started']} on "
+            f"{lane_name(row['worker'])}{ended}"
+        )
         for stream, mark in (("stdout", ""), ("stderr", " err")):
             data = read_tail(folder / f"{stream}.log", per_file)
             prefix = f"[{row['task']} #{row['attempt']}{mark}] "
@@ -136,9 +142,16 @@ def mission_log(mission_path: Path, per_file: int = MISSION_LOG_FILE_BYTES) -> s
 # -- `houston logs` -------------------------------------------------------------------------
 
 
-def print_logs(store: MissionStore, mission_id: str, task: str | None, *, follow: bool,
-               write: Callable[[str], None], sleep: Callable[[float], None],
-               interval: float = 0.25) -> None:
+def print_logs(
+    store: MissionStore,
+    mission_id: str,
+    task: str | None,
+    *,
+    follow: bool,
+    write: Callable[[str], None],
+    sleep: Callable[[float], None],
+    interval: float = 0.25,
+) -> None:
     """Print the latest attempt's logs of one task or of all; with `follow`, keep printing
     what they add until the mission is COMPLETED. The mission may move between state
     folders meanwhile, so its folder is located again on every pass."""
@@ -156,8 +169,14 @@ def print_logs(store: MissionStore, mission_id: str, task: str | None, *, follow
         sleep(interval)
 
 
-def _print_task(mission_dir: Path, task_id: str, offsets: dict[tuple[str, int, str], int],
-                write: Callable[[str], None], *, prefix: bool) -> None:
+def _print_task(
+    mission_dir: Path,
+    task_id: str,
+    offsets: dict[tuple[str, int, str], int],
+    write: Callable[[str], None],
+    *,
+    prefix: bool,
+) -> None:
     numbers = taskfiles.attempt_numbers(mission_dir, task_id)
     if not numbers:
         return

@@ -112,8 +112,9 @@ class EventTotals:
         )
         yield CounterMetricFamily("houston_tokens", "Tokens reported by agents.", self.tokens)
         yield CounterMetricFamily("houston_cost", "Cost reported by agents.", self.cost)
-        events = CounterMetricFamily("houston_events", "Events in the log, by type.",
-                                     labels=["type"])
+        events = CounterMetricFamily(
+            "houston_events", "Events in the log, by type.", labels=["type"]
+        )
         for kind, n in sorted(self.events.items()):
             events.add_metric([kind], n)
         yield events
@@ -137,8 +138,7 @@ def render(totals: EventTotals, missions: dict[str, int], busy_workers: int) -> 
     for state, n in missions.items():
         by_state.add_metric([state], n)
     busy = GaugeMetricFamily("houston_busy_workers", "Tasks running now.", busy_workers)
-    slots = GaugeMetricFamily("houston_workers", "Worker slots of running engines.",
-                              totals.workers)
+    slots = GaugeMetricFamily("houston_workers", "Worker slots of running engines.", totals.workers)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Collector([by_state, busy, slots, *totals.families()]))
     return generate_latest(registry)

@@ -75,8 +75,7 @@ def mission_detail(
         "attempts": attempt_rows(folders.values()),
         "failures": failures(ref.path, tasks, folders),
     }
-    detail["end"] = end_reason(
-        detail, detail["transitions"], tasks, detail["budget"], cancel_by)
+    detail["end"] = end_reason(detail, detail["transitions"], tasks, detail["budget"], cancel_by)
     return detail
 
 
@@ -108,12 +107,14 @@ def failures(
         exit_info = (folder.attempts[latest].get("exit") if folder and latest else None) or {}
         attempt = taskfiles.attempt_dir(mission_path, str(task["id"]), latest)
         stderr = logs.read_tail(Path(attemptfiles.log_path(attempt, "stderr")))
-        found.append({
-            "task": task["id"],
-            "attempt": latest,
-            "error": task.get("error") or exit_info.get("error"),
-            "reason": exit_info.get("reason"),
-            "code": exit_info.get("code"),
-            "stderr": logs.tail_lines(stderr, logs.STDERR_TAIL_LINES),
-        })
+        found.append(
+            {
+                "task": task["id"],
+                "attempt": latest,
+                "error": task.get("error") or exit_info.get("error"),
+                "reason": exit_info.get("reason"),
+                "code": exit_info.get("code"),
+                "stderr": logs.tail_lines(stderr, logs.STDERR_TAIL_LINES),
+            }
+        )
     return found

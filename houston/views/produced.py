@@ -34,8 +34,13 @@ def list_outputs(mission_path: Path) -> list[dict[str, Any]]:
                 size = path.stat().st_size
             except OSError:
                 continue
-            found.append({"path": path.relative_to(root).as_posix(), "size": size,
-                          "markdown": name.lower().endswith(MARKDOWN_SUFFIXES)})
+            found.append(
+                {
+                    "path": path.relative_to(root).as_posix(),
+                    "size": size,
+                    "markdown": name.lower().endswith(MARKDOWN_SUFFIXES),
+                }
+            )
             if len(found) >= MAX_OUTPUT_FILES:
                 return found
     return found

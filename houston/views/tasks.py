@@ -42,7 +42,8 @@ def summarize_task(
     latest = max(attempts) if attempts else 0
     exit_info = attempts.get(latest, {}).get("exit") or {}
     task_state = state_from_records(
-        has_result=has_result, locked=bool(owner), saved=(state or {}).get("state"))
+        has_result=has_result, locked=bool(owner), saved=(state or {}).get("state")
+    )
     record = _progress_record(state, exit_info, latest, has_result, owner)
     return {
         "id": task_id,
@@ -74,8 +75,11 @@ def _progress_record(
     if has_result:
         return {"attempt": latest, "updated": exit_info.get("finished")}
     if owner:
-        return {"attempt": owner.get("attempt"), "worker": owner.get("slot"),
-                "updated": owner.get("since")}
+        return {
+            "attempt": owner.get("attempt"),
+            "worker": owner.get("slot"),
+            "updated": owner.get("since"),
+        }
     return state or {}
 
 
@@ -83,12 +87,18 @@ def _coding(attempts: dict[int, dict[str, Any]]) -> dict[str, Any]:
     """Worktrees (kept for every attempt: never lost) and Claude Code sessions, if any."""
     found: dict[str, Any] = {}
     keys = ("branch", "commit", "base", "state", "worktree", "files")
-    trees = [{"attempt": n, **{k: a["workspace"].get(k) for k in keys}}
-             for n, a in sorted(attempts.items()) if isinstance(a.get("workspace"), dict)]
+    trees = [
+        {"attempt": n, **{k: a["workspace"].get(k) for k in keys}}
+        for n, a in sorted(attempts.items())
+        if isinstance(a.get("workspace"), dict)
+    ]
     if trees:
         found["worktrees"] = trees
-    sessions = [{"attempt": n, **a["session"]} for n, a in sorted(attempts.items())
-                if isinstance(a.get("session"), dict)]
+    sessions = [
+        {"attempt": n, **a["session"]}
+        for n, a in sorted(attempts.items())
+        if isinstance(a.get("session"), dict)
+    ]
     if sessions:
         found["sessions"] = sessions
     return found

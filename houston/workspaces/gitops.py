@@ -39,23 +39,37 @@ def git_executable() -> str:
     return found
 
 
-def git(where: Path | str, *args: str, check: bool = True, env: dict[str, str] | None = None,
-        ceiling: bool = False) -> subprocess.CompletedProcess[str]:
+def git(
+    where: Path | str,
+    *args: str,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+    ceiling: bool = False,
+) -> subprocess.CompletedProcess[str]:
     """Run `git -C where args...`; WorkspaceError with git's stderr when it fails."""
     environ = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(env or {})}
     if ceiling:
         environ["GIT_CEILING_DIRECTORIES"] = str(Path(where).parent)
     try:
         done = subprocess.run(
-            [git_executable(), "-C", str(where), *args], capture_output=True, text=True,
-            env=environ, timeout=GIT_TIMEOUT, stdin=subprocess.DEVNULL, check=False)
+            [git_executable(), "-C", str(where), *args],
+            capture_output=True,
+            text=True,
+            env=environ,
+            timeout=GIT_TIMEOUT,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
     except subprocess.TimeoutExpired as exc:
-        raise WorkspaceError(f"git {args[0]} took longer than {GIT_TIMEOUT:.0f} s",
-                             where=str(where)) from exc
+        raise WorkspaceError(
+            f"git {args[0]} took longer than {GIT_TIMEOUT:.0f} s", where=str(where)
+        ) from exc
     if check and done.returncode != 0:
         message = (done.stderr or done.stdout).strip().splitlines()
-        raise WorkspaceError(f"git {' '.join(args[:2])} failed: "
-                             f"{message[-1] if message else done.returncode}", where=str(where))
+        raise WorkspaceError(
+            f"git {' '.join(args[:2])} failed: {message[-1] if message else done.returncode}",
+            where=str(where),
+        )
     return done
 
 
@@ -90,8 +104,9 @@ def identity_args(repo: Path | str) -> list[str]:
 
 
 def branch_exists(repo: Path | str, branch: str) -> bool:
-    return git(repo, "show-ref", "--verify", "-q", f"refs/heads/{branch}",
-               check=False).returncode == 0
+    return (
+        git(repo, "show-ref", "--verify", "-q", f"refs/heads/{branch}", check=False).returncode == 0
+    )
 
 
 def parse_worktree_list(text: str) -> list[dict[str, str]]:
@@ -120,4 +135,3 @@ def conflicted_paths(text: str) -> list[str]:
 def changed_files(repo: Path | str, base: str, commit: str) -> list[str]:
     done = git(repo, "diff", "--name-only", "-z", "--no-renames", base, commit)
     return sorted({p for p in done.stdout.split("\0") if p})
-

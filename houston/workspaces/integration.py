@@ -29,8 +29,12 @@ class MergeReport:
     commit: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"branch": self.branch, "merged": self.merged, "commit": self.commit,
-                "conflicts": self.conflicts}
+        return {
+            "branch": self.branch,
+            "merged": self.merged,
+            "commit": self.commit,
+            "conflicts": self.conflicts,
+        }
 
 
 def branches_of(needs: dict[str, Any]) -> list[str]:
@@ -40,14 +44,19 @@ def branches_of(needs: dict[str, Any]) -> list[str]:
 
 def conflict_message(report: MergeReport) -> str:
     """Pure: what conflicted, branch by branch."""
-    lines = [f"{branch}: {', '.join(files) or '(git named no file)'}"
-             for branch, files in report.conflicts.items()]
-    return (f"{len(report.conflicts)} branch(es) conflict with {report.branch}; "
-            "conflicting files:\n  " + "\n  ".join(lines))
+    lines = [
+        f"{branch}: {', '.join(files) or '(git named no file)'}"
+        for branch, files in report.conflicts.items()
+    ]
+    return (
+        f"{len(report.conflicts)} branch(es) conflict with {report.branch}; "
+        "conflicting files:\n  " + "\n  ".join(lines)
+    )
 
 
-def merge_branches(home: Path, where: MissionRepo, mission_id: str,
-                   branches: list[str]) -> MergeReport:
+def merge_branches(
+    home: Path, where: MissionRepo, mission_id: str, branches: list[str]
+) -> MergeReport:
     """Merge `branches` into the mission's integration branch; MergeConflict on conflicts."""
     target = integration_branch(mission_id)
     path = Home(home).worktrees / mission_id / FOLDER
@@ -57,15 +66,19 @@ def merge_branches(home: Path, where: MissionRepo, mission_id: str,
         ident = gitops.identity_args(path)
         for branch in branches:
             if not gitops.branch_exists(where.repo, branch):
-                raise WorkspaceError(f"branch {branch} does not exist in {where.repo}",
-                                     fix="check the needed tasks' results (`houston show`)")
+                raise WorkspaceError(
+                    f"branch {branch} does not exist in {where.repo}",
+                    fix="check the needed tasks' results (`houston show`)",
+                )
             _merge_one(path, ident, branch, report)
         report.commit = gitops.head_commit(path) or where.base
     if report.conflicts:
-        raise MergeConflict(conflict_message(report),
-                            [f for files in report.conflicts.values() for f in files],
-                            fix="resolve them by hand in a checkout of the integration "
-                                "branch, or rerun the conflicting task on top of it")
+        raise MergeConflict(
+            conflict_message(report),
+            [f for files in report.conflicts.values() for f in files],
+            fix="resolve them by hand in a checkout of the integration "
+            "branch, or rerun the conflicting task on top of it",
+        )
     return report
 
 
@@ -82,8 +95,18 @@ def _open(where: MissionRepo, target: str, path: Path) -> None:
 
 
 def _merge_one(path: Path, ident: list[str], branch: str, report: MergeReport) -> None:
-    done = git(path, *ident, "merge", "--no-ff", "--no-edit", "-m",
-               f"houston: merge {branch}", branch, check=False, ceiling=True)
+    done = git(
+        path,
+        *ident,
+        "merge",
+        "--no-ff",
+        "--no-edit",
+        "-m",
+        f"houston: merge {branch}",
+        branch,
+        check=False,
+        ceiling=True,
+    )
     if done.returncode == 0:
         report.merged.append(branch)
         return
@@ -91,6 +114,8 @@ def _merge_one(path: Path, ident: list[str], branch: str, report: MergeReport) -
     git(path, "merge", "--abort", check=False, ceiling=True)
     files = gitops.conflicted_paths(unmerged)
     if not files:
-        raise WorkspaceError(f"git could not merge {branch}: "
-                             f"{(done.stderr or done.stdout).strip()[-300:]}", where=str(path))
+        raise WorkspaceError(
+            f"git could not merge {branch}: {(done.stderr or done.stdout).strip()[-300:]}",
+            where=str(path),
+        )
     report.conflicts[branch] = files

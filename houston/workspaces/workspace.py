@@ -93,13 +93,17 @@ def resolve_repo(repo: str | None, cwd: Path) -> MissionRepo:
     folder = (cwd / repo).resolve() if repo else cwd
     top = gitops.toplevel(folder)
     if top is None:
-        raise WorkspaceError(f"{folder} is not inside a git repository",
-                             fix="set `repo:` in the mission to a git repository, or submit "
-                                 "from inside one (git init; git commit)")
+        raise WorkspaceError(
+            f"{folder} is not inside a git repository",
+            fix="set `repo:` in the mission to a git repository, or submit "
+            "from inside one (git init; git commit)",
+        )
     base = gitops.head_commit(top)
     if base is None:
-        raise WorkspaceError(f"the repository {top} has no commit yet",
-                             fix="make a first commit: worktrees start from a commit")
+        raise WorkspaceError(
+            f"the repository {top} has no commit yet",
+            fix="make a first commit: worktrees start from a commit",
+        )
     return MissionRepo(str(top), base)
 
 
@@ -184,8 +188,10 @@ def _drop_half_written_admin_folders(admin: Path) -> None:
     with contextlib.suppress(OSError):
         for entry in admin.iterdir():
             with contextlib.suppress(OSError):
-                if not _empty_or_missing(entry / "commondir") or (
-                        entry / "locked").read_text().strip() not in _ORPHAN_LOCK_REASONS:
+                if (
+                    not _empty_or_missing(entry / "commondir")
+                    or (entry / "locked").read_text().strip() not in _ORPHAN_LOCK_REASONS
+                ):
                     continue
                 folder = Path((entry / "gitdir").read_text().strip()).parent
                 if _ours(str(folder)):
@@ -201,8 +207,11 @@ def _drop_unborn_admin_folders(admin: Path, now: float) -> None:
         for entry in admin.iterdir():
             locked = entry / "locked"
             with contextlib.suppress(OSError):
-                if (_empty_or_missing(entry / "gitdir") and locked.read_text().strip()
-                        in _ORPHAN_LOCK_REASONS and now - locked.stat().st_mtime > UNBORN_AGE):
+                if (
+                    _empty_or_missing(entry / "gitdir")
+                    and locked.read_text().strip() in _ORPHAN_LOCK_REASONS
+                    and now - locked.stat().st_mtime > UNBORN_AGE
+                ):
                     shutil.rmtree(entry)
 
 
@@ -219,12 +228,16 @@ def _ours(path: str) -> bool:
     folder = Path(path)
     depth = 2 if folder.name == INTEGRATION else 3
     root = folder.parents[depth - 1] if len(folder.parents) >= depth else None
-    return (root is not None and Home(root.parent).worktrees == root
-            and Home(root.parent).missions.is_dir())
+    return (
+        root is not None
+        and Home(root.parent).worktrees == root
+        and Home(root.parent).missions.is_dir()
+    )
 
 
-def open_worktree(home: Path, where: MissionRepo, mission_id: str, task_id: str,
-                  attempt: int) -> dict[str, Any]:
+def open_worktree(
+    home: Path, where: MissionRepo, mission_id: str, task_id: str, attempt: int
+) -> dict[str, Any]:
     """A fresh worktree for this attempt; earlier attempts' worktrees get their work saved."""
     path = worktree_path(home, mission_id, task_id, attempt)
     branch = attempt_branch(mission_id, task_id, attempt)
@@ -236,8 +249,10 @@ def open_worktree(home: Path, where: MissionRepo, mission_id: str, task_id: str,
                 with contextlib.suppress(OSError):
                     earlier.rmdir()  # an add killed before it wrote anything: empty
                 continue
-            save_work(earlier, f"work left by attempt {earlier.name} of task {task_id} "
-                               f"in mission {mission_id}")
+            save_work(
+                earlier,
+                f"work left by attempt {earlier.name} of task {task_id} in mission {mission_id}",
+            )
         if path.exists():  # a kill during an earlier try to make this very worktree
             save_work(path, f"left while creating attempt {attempt}")
             _remove_if_unregistered(where.repo, path)
@@ -283,8 +298,16 @@ def save_work(path: Path, message: str) -> str | None:
     git(path, "add", "-A", ceiling=True)
     if git(path, "diff", "--cached", "--quiet", check=False, ceiling=True).returncode == 0:
         return None
-    git(path, *gitops.identity_args(path), "commit", "-q", "--no-verify", "-m",
-        f"houston: WIP {message}", ceiling=True)
+    git(
+        path,
+        *gitops.identity_args(path),
+        "commit",
+        "-q",
+        "--no-verify",
+        "-m",
+        f"houston: WIP {message}",
+        ceiling=True,
+    )
     return gitops.head_commit(path)
 
 
@@ -297,8 +320,16 @@ def finish_worktree(record: dict[str, Any], ok: bool, message: str) -> dict[str,
         dirty = git(path, "diff", "--cached", "--quiet", check=False, ceiling=True).returncode
         if dirty:
             text = f"houston: {message}" if ok else f"houston: WIP {message}"
-            git(path, *gitops.identity_args(path), "commit", "-q", "--no-verify", "-m", text,
-                ceiling=True)
+            git(
+                path,
+                *gitops.identity_args(path),
+                "commit",
+                "-q",
+                "--no-verify",
+                "-m",
+                text,
+                ceiling=True,
+            )
         commit = gitops.head_commit(path) or record["base"]
         files = gitops.changed_files(path, record["base"], commit)
     return {**record, "commit": commit, "files": files, "state": "committed" if ok else "wip"}
@@ -316,8 +347,7 @@ def run_in_worktree(job: Job, run: Callable[[], Outcome]) -> Outcome:
     """
     mission_dir = Path(job.mission_dir)
     where = mission_repo(mission_dir, Path.cwd())
-    record = open_worktree(home_of(mission_dir), where, job.mission_id, job.task_id,
-                           job.attempt)
+    record = open_worktree(home_of(mission_dir), where, job.mission_id, job.task_id, job.attempt)
     _write_record(job.attempt_dir, {**record, "state": "open"})
     job.env["HOUSTON_WORKTREE"] = record["worktree"]
     message = commit_message(job.mission_id, job.task_id, job.attempt)

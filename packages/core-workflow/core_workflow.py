@@ -23,8 +23,16 @@ def record_approval(ctx: Any) -> dict[str, Any]:
     if not isinstance(plan, dict):
         raise ValueError("inputs.plan must be the planner's answer (a mapping)")
     tasks = plan.get("add_tasks") or []
-    text = "\n".join([f"# Approved plan: {ctx.inputs.get('goal', '')}", "",
-                      str(plan.get("summary", "")), "", *_step_lines(tasks), ""])
+    text = "\n".join(
+        [
+            f"# Approved plan: {ctx.inputs.get('goal', '')}",
+            "",
+            str(plan.get("summary", "")),
+            "",
+            *_step_lines(tasks),
+            "",
+        ]
+    )
     outputs = Path(ctx.outputs_dir)
     outputs.mkdir(parents=True, exist_ok=True)
     (outputs / "plan.md").write_text(text, encoding="utf-8")

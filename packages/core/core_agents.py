@@ -54,17 +54,28 @@ def fanout(ctx: Any) -> dict[str, Any]:
         tasks.append(task)
     collector = ctx.inputs.get("collect")
     if collector:
-        tasks.append({"id": "collect", "agent": collector,
-                      "needs": [t["id"] for t in tasks],
-                      "inputs": dict(ctx.inputs.get("collect_inputs") or {})})
+        tasks.append(
+            {
+                "id": "collect",
+                "agent": collector,
+                "needs": [t["id"] for t in tasks],
+                "inputs": dict(ctx.inputs.get("collect_inputs") or {}),
+            }
+        )
     return {"add_tasks": tasks, "count": len(items)}
 
 
 def collect(ctx: Any) -> dict[str, Any]:
     tasks_dir = Path(ctx.mission_dir) / "tasks"
     wanted = ctx.inputs.get("tasks")
-    names = wanted if isinstance(wanted, list) else sorted(
-        p.name for p in tasks_dir.iterdir() if p.name != ctx.task_id and not p.name.startswith(".")
+    names = (
+        wanted
+        if isinstance(wanted, list)
+        else sorted(
+            p.name
+            for p in tasks_dir.iterdir()
+            if p.name != ctx.task_id and not p.name.startswith(".")
+        )
     )
     results = {}
     for name in names:

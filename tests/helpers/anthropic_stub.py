@@ -73,8 +73,11 @@ def _script_name(messages: list[dict[str, Any]]) -> str | None:
         if message.get("role") != "user":
             continue
         content = message.get("content")
-        texts = [content] if isinstance(content, str) else [
-            str(part.get("text") or "") for part in content or [] if isinstance(part, dict)]
+        texts = (
+            [content]
+            if isinstance(content, str)
+            else [str(part.get("text") or "") for part in content or [] if isinstance(part, dict)]
+        )
         for piece in texts:
             if found := _SCRIPT.search(piece):
                 return found.group(1)
@@ -97,32 +100,79 @@ def with_cwd(step: Step, body: dict[str, Any]) -> Step:
 
 def _events(step: Step, model: str, number: int) -> Iterator[tuple[str, dict[str, Any]]]:
     ends_with_tool = any(b["type"] == "tool_use" for b in step.blocks)
-    yield "message_start", {"type": "message_start", "message": {
-        "id": f"msg_{number}", "type": "message", "role": "assistant", "model": model,
-        "content": [], "stop_reason": None, "stop_sequence": None,
-        "usage": {"input_tokens": step.input_tokens, "output_tokens": 1}}}
+    yield (
+        "message_start",
+        {
+            "type": "message_start",
+            "message": {
+                "id": f"msg_{number}",
+                "type": "message",
+                "role": "assistant",
+                "model": model,
+                "content": [],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": {"input_tokens": step.input_tokens, "output_tokens": 1},
+            },
+        },
+    )
     for index, block in enumerate(step.blocks):
         if block["type"] == "text":
-            yield "content_block_start", {"type": "content_block_start", "index": index,
-                                          "content_block": {"type": "text", "text": ""}}
+            yield (
+                "content_block_start",
+                {
+                    "type": "content_block_start",
+                    "index": index,
+                    "content_block": {"type": "text", "text": ""},
+                },
+            )
             size = step.chunk or len(block["text"]) or 1
             for at in range(0, max(1, len(block["text"])), size):
-                piece = block["text"][at:at + size]
-                yield "content_block_delta", {"type": "content_block_delta", "index": index,
-                                              "delta": {"type": "text_delta", "text": piece}}
+                piece = block["text"][at : at + size]
+                yield (
+                    "content_block_delta",
+                    {
+                        "type": "content_block_delta",
+                        "index": index,
+                        "delta": {"type": "text_delta", "text": piece},
+                    },
+                )
                 if step.chunk:
                     time.sleep(0.005)
         else:
-            start = {"type": "tool_use", "id": f"toolu_{number}_{index}",
-                     "name": block["name"], "input": {}}
-            yield "content_block_start", {"type": "content_block_start", "index": index,
-                                          "content_block": start}
-            yield "content_block_delta", {"type": "content_block_delta", "index": index, "delta": {
-                "type": "input_json_delta", "partial_json": json.dumps(block["input"])}}
+            start = {
+                "type": "tool_use",
+                "id": f"toolu_{number}_{index}",
+                "name": block["name"],
+                "input": {},
+            }
+            yield (
+                "content_block_start",
+                {"type": "content_block_start", "index": index, "content_block": start},
+            )
+            yield (
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": index,
+                    "delta": {
+                        "type": "input_json_delta",
+                        "partial_json": json.dumps(block["input"]),
+                    },
+                },
+            )
         yield "content_block_stop", {"type": "content_block_stop", "index": index}
-    yield "message_delta", {"type": "message_delta", "delta": {
-        "stop_reason": "tool_use" if ends_with_tool else "end_turn", "stop_sequence": None},
-        "usage": {"output_tokens": step.output_tokens}}
+    yield (
+        "message_delta",
+        {
+            "type": "message_delta",
+            "delta": {
+                "stop_reason": "tool_use" if ends_with_tool else "end_turn",
+                "stop_sequence": None,
+            },
+            "usage": {"output_tokens": step.output_tokens},
+        },
+    )
     yield "message_stop", {"type": "message_stop"}
 
 
@@ -133,10 +183,16 @@ def _whole(step: Step, model: str, number: int) -> dict[str, Any]:
             block = {**block, "id": f"toolu_{number}_{index}"}
         content.append(block)
     ends_with_tool = any(b["type"] == "tool_use" for b in step.blocks)
-    return {"id": f"msg_{number}", "type": "message", "role": "assistant", "model": model,
-            "content": content, "stop_reason": "tool_use" if ends_with_tool else "end_turn",
-            "stop_sequence": None,
-            "usage": {"input_tokens": step.input_tokens, "output_tokens": step.output_tokens}}
+    return {
+        "id": f"msg_{number}",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": "tool_use" if ends_with_tool else "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": step.input_tokens, "output_tokens": step.output_tokens},
+    }
 
 
 def _handler(stub: Stub) -> type[BaseHTTPRequestHandler]:
@@ -199,8 +255,9 @@ def start(stub: Stub) -> Stub:
     server.daemon_threads = True
     server.request_queue_size = 64
     stub.server = server
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                     daemon=True).start()
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    ).start()
     return stub
 
 

@@ -15,8 +15,14 @@ import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps dialling out of a closed network.
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @contextmanager
@@ -28,7 +34,8 @@ def chromium_page(width: int, height: int, **context: Any) -> Iterator[Any]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
         try:
-            yield browser.new_context(viewport={"width": width, "height": height},
-                                      **context).new_page()
+            yield browser.new_context(
+                viewport={"width": width, "height": height}, **context
+            ).new_page()
         finally:
             browser.close()

@@ -33,15 +33,18 @@ def claude_executable() -> str:
     if not found and REPO_CLAUDE.is_file():
         found = str(REPO_CLAUDE)
     if not found or not Path(found).is_file():
-        pytest.fail("Claude Code is not installed: `npm install --prefix .npm "
-                    "@anthropic-ai/claude-code` in the checkout (or set HOUSTON_CLAUDE, or put "
-                    "claude on PATH)")
+        pytest.fail(
+            "Claude Code is not installed: `npm install --prefix .npm "
+            "@anthropic-ai/claude-code` in the checkout (or set HOUSTON_CLAUDE, or put "
+            "claude on PATH)"
+        )
     return found
 
 
 def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
-                          check=True)
+    done = subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
+    )
     return done.stdout
 
 

@@ -38,24 +38,42 @@ def make_mission(home: Home, n: int, *, spend: bool = False) -> str:
     folder = home.mission_dir(state, mission_id)
     folder.mkdir(parents=True)
     (folder / "mission.yaml").write_text(
-        f"name: {name}\ntasks:\n  - id: work\n    agent: {package}/worker\n")
+        f"name: {name}\ntasks:\n  - id: work\n    agent: {package}/worker\n"
+    )
     finished = created + timedelta(seconds=n % 600 + 1)
-    write_json(folder / "status.json", {
-        "id": mission_id, "name": name, "state": state.value, "outcome": outcome,
-        "reason": "all_tasks_done", "created": iso(created), "updated": iso(finished),
-        "started": iso(created), "finished": iso(finished) if outcome else None,
-        "counts": {"total": 1, "succeeded": 1 if outcome == "succeeded" else 0},
-        "usage": {"tokens": 100 * n if spend else 0, "cost": 0.001 * n if spend else 0.0,
-                  "wall_time": float(n % 600 + 1)},
-    })
+    write_json(
+        folder / "status.json",
+        {
+            "id": mission_id,
+            "name": name,
+            "state": state.value,
+            "outcome": outcome,
+            "reason": "all_tasks_done",
+            "created": iso(created),
+            "updated": iso(finished),
+            "started": iso(created),
+            "finished": iso(finished) if outcome else None,
+            "counts": {"total": 1, "succeeded": 1 if outcome == "succeeded" else 0},
+            "usage": {
+                "tokens": 100 * n if spend else 0,
+                "cost": 0.001 * n if spend else 0.0,
+                "wall_time": float(n % 600 + 1),
+            },
+        },
+    )
     if spend:
         attempt = folder / "tasks" / "work" / "attempts" / "1"
-        write_json(folder / "tasks" / "work" / "spec.json",
-                   {"id": "work", "agent": f"{package}/worker"})
+        write_json(
+            folder / "tasks" / "work" / "spec.json", {"id": "work", "agent": f"{package}/worker"}
+        )
         write_json(attempt / "usage.json", {"tokens": 100 * n, "cost": 0.001 * n})
-        write_json(attempt / "result.json", {
-            "model": MODELS[n % 2],
-            "usage": {"prompt_tokens": 60 * n, "completion_tokens": 40 * n}})
+        write_json(
+            attempt / "result.json",
+            {
+                "model": MODELS[n % 2],
+                "usage": {"prompt_tokens": 60 * n, "completion_tokens": 40 * n},
+            },
+        )
     return mission_id
 
 

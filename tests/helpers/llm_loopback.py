@@ -42,8 +42,7 @@ class Script:
     def hold(self, seconds: float = 20.0) -> None:
         deadline = time.monotonic() + seconds
         with self.cond:
-            while not self.release.is_set() and (not self.target
-                                                 or self.in_flight < self.target):
+            while not self.release.is_set() and (not self.target or self.in_flight < self.target):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return
@@ -86,13 +85,25 @@ def handler_for(script: Script) -> type[BaseHTTPRequestHandler]:
                 script.release.wait(30)
             if "mode:drip" in words:
                 return self.drip()
-            self.send_json({
-                "id": "c1", "object": "chat.completion", "model": model,
-                "choices": [{"index": 0, "finish_reason": "stop",
-                             "message": {"role": "assistant", "content": "done"}}],
-                "usage": {"prompt_tokens": len(words) // 4, "completion_tokens": 1,
-                          "total_tokens": len(words) // 4 + 1},
-            })
+            self.send_json(
+                {
+                    "id": "c1",
+                    "object": "chat.completion",
+                    "model": model,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "finish_reason": "stop",
+                            "message": {"role": "assistant", "content": "done"},
+                        }
+                    ],
+                    "usage": {
+                        "prompt_tokens": len(words) // 4,
+                        "completion_tokens": 1,
+                        "total_tokens": len(words) // 4 + 1,
+                    },
+                }
+            )
             return None
 
         def send_json(self, data: dict[str, Any]) -> None:
@@ -130,8 +141,9 @@ class Server(ThreadingHTTPServer):
 def loopback(script: Script) -> Iterator[str]:
     """Serve `script` on 127.0.0.1:0; yields the base URL (…/v1)."""
     server = Server(("127.0.0.1", 0), handler_for(script))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/v1"

@@ -40,8 +40,11 @@ def serve(state: Path, nodes: int, caller: int, cpus: int = 1) -> None:
                 break
         if cluster is None:
             return
-        info = {"address": cluster.address, "pid": os.getpid(),
-                "raylets": [w.all_processes["raylet"][0].process.pid for w in workers]}
+        info = {
+            "address": cluster.address,
+            "pid": os.getpid(),
+            "raylets": [w.all_processes["raylet"][0].process.pid for w in workers],
+        }
         (state / "cluster.json.tmp").write_text(json.dumps(info))
         os.replace(state / "cluster.json.tmp", state / "cluster.json")
         while not (state / "stop").exists() and _alive(caller):
@@ -95,9 +98,14 @@ def start(state: Path, nodes: int, cpus: int = 1) -> dict[str, object]:
     import subprocess
 
     state.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, __file__, str(state), str(nodes), str(cpus)], check=True,
-                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL, timeout=60)
+    subprocess.run(
+        [sys.executable, __file__, str(state), str(nodes), str(cpus)],
+        check=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=60,
+    )
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if (state / "cluster.json").exists():

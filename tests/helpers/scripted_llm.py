@@ -25,8 +25,9 @@ def text(content: str, usage: dict[str, int] | None = DEFAULT_USAGE) -> dict[str
     return {"content": content, "usage": usage}
 
 
-def tools(*calls: tuple[str, dict[str, Any]], usage: dict[str, int] | None = DEFAULT_USAGE
-          ) -> dict[str, Any]:
+def tools(
+    *calls: tuple[str, dict[str, Any]], usage: dict[str, int] | None = DEFAULT_USAGE
+) -> dict[str, Any]:
     return {"content": "", "tool_calls": list(calls), "usage": usage}
 
 
@@ -41,8 +42,7 @@ class ScriptedLLM:
         self.requests: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         self.httpd = _Server(("127.0.0.1", 0), self._handler())
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,),
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
 
     @property
     def url(self) -> str:
@@ -104,9 +104,14 @@ class ScriptedLLM:
 
 
 def _calls(reply: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"id": f"call_{n}", "type": "function",
-             "function": {"name": name, "arguments": json.dumps(args)}}
-            for n, (name, args) in enumerate(reply.get("tool_calls") or [])]
+    return [
+        {
+            "id": f"call_{n}",
+            "type": "function",
+            "function": {"name": name, "arguments": json.dumps(args)},
+        }
+        for n, (name, args) in enumerate(reply.get("tool_calls") or [])
+    ]
 
 
 def _whole(reply: dict[str, Any]) -> dict[str, Any]:
@@ -114,8 +119,13 @@ def _whole(reply: dict[str, Any]) -> dict[str, Any]:
     calls = _calls(reply)
     if calls:
         message["tool_calls"] = calls
-    data: dict[str, Any] = {"id": "c", "object": "chat.completion", "choices": [
-        {"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}]}
+    data: dict[str, Any] = {
+        "id": "c",
+        "object": "chat.completion",
+        "choices": [
+            {"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}
+        ],
+    }
     if reply.get("usage") is not None:
         data["usage"] = reply["usage"]
     return data
@@ -123,13 +133,19 @@ def _whole(reply: dict[str, Any]) -> dict[str, Any]:
 
 def _chunks(reply: dict[str, Any]) -> list[dict[str, Any]]:
     content = reply.get("content") or ""
-    chunks = [{"choices": [{"index": 0, "delta": {"content": content[i:i + 3]}}]}
-              for i in range(0, len(content), 3)]
+    chunks = [
+        {"choices": [{"index": 0, "delta": {"content": content[i : i + 3]}}]}
+        for i in range(0, len(content), 3)
+    ]
     for index, call in enumerate(_calls(reply)):
         args = call["function"]["arguments"]
         half = len(args) // 2
-        first = {"index": index, "id": call["id"], "type": "function",
-                 "function": {"name": call["function"]["name"], "arguments": args[:half]}}
+        first = {
+            "index": index,
+            "id": call["id"],
+            "type": "function",
+            "function": {"name": call["function"]["name"], "arguments": args[:half]},
+        }
         chunks.append({"choices": [{"index": 0, "delta": {"tool_calls": [first]}}]})
         rest = {"index": index, "function": {"arguments": args[half:]}}
         chunks.append({"choices": [{"index": 0, "delta": {"tool_calls": [rest]}}]})
