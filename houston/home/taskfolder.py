@@ -90,18 +90,10 @@ def attempt_spends(
 ) -> Iterator[tuple[dict[str, Any] | None, dict[str, Any], dict[str, Any] | None]]:
     """Each attempt of the mission that recorded a spend: its task's spec, its usage.json
     and its own result.json (an absent usage.json = nothing spent, so no row)."""
-    for task_id in visible_names(tasks_dir(mission_path)):
+    for task_id in subfolders(tasks_dir(mission_path)):
         folder = tasks_dir(mission_path) / task_id
         spec = read_record(folder / "spec.json")
-        for number in visible_names(folder / "attempts"):
+        for number in subfolders(folder / "attempts"):
             usage = read_record(folder / "attempts" / number / "usage.json")
             if usage is not None:
                 yield spec, usage, read_record(folder / "attempts" / number / "result.json")
-
-
-def visible_names(folder: Path) -> list[str]:
-    """The names in `folder` not starting with a dot, sorted; none if it cannot be listed."""
-    try:
-        return sorted(n for n in os.listdir(folder) if not n.startswith("."))
-    except OSError:
-        return []
