@@ -8,6 +8,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from helpers.procs import running
 
 from houston.home.layout import Home
 
@@ -34,11 +35,7 @@ def no_leaked_processes() -> Iterator[None]:
     deadline = time.monotonic() + 5.0
     leaked: list[psutil.Process] = []
     while time.monotonic() < deadline:
-        leaked = [
-            p
-            for p in _descendants()
-            if p.pid not in before and p.is_running() and p.status() != psutil.STATUS_ZOMBIE
-        ]
+        leaked = [p for p in _descendants() if p.pid not in before and running(p)]
         if not leaked:
             break
         time.sleep(0.05)

@@ -6,10 +6,10 @@ import json
 import signal
 from pathlib import Path
 
-import psutil
 import pytest
 from helpers.engine import REPO, houston_process, wait_for
 from helpers.packages import cli
+from helpers.procs import alive
 
 from houston.core.lifecycle import MissionState
 from houston.home.layout import Home
@@ -92,7 +92,7 @@ def test_serve_stops_cleanly_on_sigterm_and_hands_missions_back(home: Home) -> N
     back = MissionStore(home).locate(ref.id)
     assert back.state is MissionState.COMMITTED
     pid = json.loads((back.path / "tasks/a/attempts/1/agent.json").read_text())["pid"]
-    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert not alive(pid)
 
 
 @pytest.mark.parametrize("presses", [1, 2])
@@ -123,7 +123,7 @@ def test_ctrl_c_cancels_the_run_and_stops_its_agents(
             assert stream is not None
             stream.close()
     assert store.status(store.locate(ref.id))["outcome"] == "cancelled"
-    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert not alive(pid)
 
 
 def test_logs_follow_ends_with_the_mission(home: Home) -> None:

@@ -7,9 +7,9 @@ import os
 import signal
 from pathlib import Path
 
-import psutil
 import pytest
 from helpers.engine import engine_thread, outcome, submit, wait_for
+from helpers.procs import alive
 
 from houston.home import attemptfiles, claims, taskfiles
 from houston.home.layout import Home
@@ -17,13 +17,6 @@ from houston.home.records import ExitRecord, ProcessRecord
 from houston.home.store import MissionRef, MissionStore
 
 pytestmark = pytest.mark.process
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 def _pids(path: Path) -> list[int]:
@@ -131,7 +124,7 @@ def test_no_process_of_an_attempt_outlives_it(home: Home, tmp_path: Path, ending
         if ending == "is killed from outside":
             _kill_shell_of_attempt(shells, 1)
         wait_for(lambda: ref.id in engine.finished, what="the mission to finish")
-        left = [pid for pid in _pids(kids) if _alive(pid)]
+        left = [pid for pid in _pids(kids) if alive(pid)]
     assert left == []
     reasons = [e.reason for e in _exits(home, ref, "a")]
     expected = {
@@ -191,5 +184,5 @@ def test_what_a_killed_worker_started_dies_with_it_even_unnamed(home: Home, tmp_
         owner = wait_for(lambda: claims.read_owner(taskfiles.task_dir(path, "a")), what="the lock")
         os.kill(owner.pid, signal.SIGKILL)
         wait_for(lambda: ref.id in engine.finished, what="the mission to finish")
-        assert not _alive(_pids(kid)[0])
+        assert not alive(_pids(kid)[0])
     assert [e.reason for e in _exits(home, ref, "a")] == ["crashed", "succeeded"]

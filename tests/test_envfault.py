@@ -18,9 +18,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 from helpers.engine import REPO, houston_process, wait_for
+from helpers.procs import alive
 
 from houston.core.errors import EXIT_ENVIRONMENT, EnvironmentFault, environment_fault
 from houston.core.lifecycle import MissionState
@@ -271,12 +271,7 @@ def test_serve_pauses_on_a_full_disk_and_finishes_once_space_is_freed(any_small_
         # Keep the disk full until the agent has ended, so that its worker must wait to
         # write the attempt's record too.
         pid = json.loads(agent.read_text())["pid"]
-        wait_for(
-            lambda: (
-                not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-            ),
-            what="the agent to end",
-        )
+        wait_for(lambda: not alive(pid), what="the agent to end")
         assert serve.poll() is None, "the engine died on a full disk"
         filler.unlink()
         assert serve.wait(timeout=60) == 0
@@ -318,7 +313,7 @@ def test_an_agent_that_failed_on_a_full_disk_runs_again_without_spending_retries
         # the agent's echo meets the full disk and fails; its worker waits for space
         mark = agent.parent / WAITING_MARK
         wait_for(mark.exists, timeout=20, what="the worker to wait for space")
-        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
+        assert not alive(pid)
         assert serve.poll() is None
         filler.unlink()
         assert serve.wait(timeout=60) == 0

@@ -18,6 +18,7 @@ from typing import Any
 import psutil
 import pytest
 from helpers import ray_cluster
+from helpers.procs import alive
 from test_llm_runner import FakeOpenAI, server  # noqa: F401 - the fixture is used below
 
 pytestmark = [pytest.mark.ray, pytest.mark.process]
@@ -127,10 +128,7 @@ def wait_for(path: Path, timeout: float = 180) -> dict[str, Any]:
 def gone(pid: int, timeout: float = 30) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
+        if not alive(pid):
             return True
         time.sleep(0.1)
     return False

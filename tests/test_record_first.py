@@ -12,9 +12,9 @@ import sys
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 from helpers.engine import REPO, lines, make_test_package, submit, wait_for
+from helpers.procs import alive
 
 from houston.core.lifecycle import MissionState, Reason
 from houston.engine.recovery import sweep
@@ -46,13 +46,6 @@ def _houston(
 def _status(home: Home, mission_id: str) -> dict[str, object]:
     ref = MissionStore(home).locate(mission_id)
     return json.loads((ref.path / "status.json").read_text())
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 def test_a_mover_killed_between_rename_and_record_is_finished_by_the_sweep(home: Home) -> None:
@@ -204,7 +197,7 @@ tasks:
         if engine.poll() is None:
             os.killpg(engine.pid, signal.SIGKILL)
             engine.wait(timeout=10)
-    assert not _alive(int(agent.read_text()))  # stopped before anything was recorded
+    assert not alive(int(agent.read_text()))  # stopped before anything was recorded
     exit_record = attemptfiles.read_exit(taskfiles.attempt_dir(path, "a", 1))
     assert exit_record is not None and exit_record.reason == "crashed"
     assert claims.is_locked(taskfiles.task_dir(path, "a"))

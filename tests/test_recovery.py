@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 from helpers.engine import (
     engine_thread,
@@ -21,6 +20,7 @@ from helpers.engine import (
     submit,
     wait_for,
 )
+from helpers.procs import alive
 
 from houston.core.lifecycle import MissionState, Reason
 from houston.engine import liveness
@@ -32,14 +32,6 @@ from houston.home.records import ProcessRecord, SpecRecord
 from houston.home.store import MissionStore
 
 pytestmark = pytest.mark.process
-
-
-def _alive(pid: int) -> bool:
-    """Running and not a zombie (a killed orphan may wait a moment for its reaper)."""
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
@@ -80,7 +72,7 @@ def test_killed_worker_is_requeued_and_its_agent_never_survives(home: Home, tmp_
     exits = [attemptfiles.read_exit(taskfiles.attempt_dir(path, "a", n)) for n in (1, 2)]
     assert [e.reason for e in exits] == ["crashed", "succeeded"]
     assert taskfiles.read_state(path, "a").crashes == 1  # retries: 0, yet the crash was free
-    assert not _alive(int(first.read_text()))
+    assert not alive(int(first.read_text()))
 
 
 def test_killed_python_worker_is_requeued(home: Home, tmp_path: Path) -> None:
@@ -213,14 +205,14 @@ def test_killed_engine_is_recovered_and_no_completed_task_runs_again(
         t for t in taskfiles.task_ids(path) if taskfiles.read_result(path, t) is not None
     }
     first_agent = int(agent_pid.read_text())
-    assert _alive(first_agent)  # its own session outlived the engine
+    assert alive(first_agent)  # its own session outlived the engine
     if finisher == "serve":
         recover = houston_process(home, "recover", "--json")
         out, _ = recover.communicate(timeout=30)
         assert recover.returncode == 0
         report = json.loads(out)["actions"]
         assert [a["mission"] for a in report] == [ref.id]
-        assert not _alive(first_agent)
+        assert not alive(first_agent)
         assert store.locate(ref.id).state is MissionState.COMMITTED
         assert sweep(home) == []  # idempotent
         command = ["serve", "--until-idle", "--no-ui", "--workers", "2"]
@@ -231,7 +223,7 @@ def test_killed_engine_is_recovered_and_no_completed_task_runs_again(
         assert finishing.wait(timeout=60) == 0
     finally:
         _kill(finishing)
-    assert not _alive(first_agent)
+    assert not alive(first_agent)
     counts = {t: lines(runs).count(t) for t in set(lines(runs))}
     assert done_before and all(counts[t] == 1 for t in done_before)
     assert set(counts) == {f"t{i:02d}" for i in range(8)}
@@ -266,8 +258,8 @@ def _fake_executing(
 def test_a_live_pid_with_another_start_token_is_dead(home: Home) -> None:
     me = liveness.my_identity().encode()
     impostor = {**me, "start_token": me["start_token"] + "0"}
-    assert liveness.is_alive(me)
-    assert not liveness.is_alive(impostor)
+    assert liveness.isalive(me)
+    assert not liveness.isalive(impostor)
     mission = _fake_executing(home, impostor, impostor)
     actions = sweep(home)
     assert [a["mission"] for a in actions] == [mission]
