@@ -23,13 +23,13 @@ from houston.home import taskfiles
 from houston.home.layout import Home
 from houston.home.store import MissionStore
 from houston.workspaces import gitops
+from houston.workspaces.mode import wants_worktree
 from houston.workspaces.workspace import (
     MissionRepo,
     attempt_branch,
     open_worktree,
     record_at_submit,
     repo_lock,
-    wants_worktree,
 )
 from houston.workspaces.worktree_gc import candidates, remove_worktrees
 

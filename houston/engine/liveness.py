@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -73,11 +72,17 @@ def start_token(pid: int) -> str | None:
         return "denied"
 
 
+def hostname() -> str:
+    """This machine's name, as socket.gethostname() says it (both read the kernel's
+    nodename), without importing socket: every worker asks it at start."""
+    return os.uname().nodename
+
+
 def identity_of(pid: int) -> ProcessRecord | None:
     token = start_token(pid)
     if token is None:
         return None
-    return ProcessRecord(pid, token, socket.gethostname(), boot_id())
+    return ProcessRecord(pid, token, hostname(), boot_id())
 
 
 def my_identity() -> ProcessRecord:
@@ -96,7 +101,7 @@ def is_alive(record: LiveProcess | Mapping[str, Any] | None) -> bool:
     if process is None:
         return False
     pid, token = process.pid, str(process.start_token)
-    if process.host not in (None, socket.gethostname()):
+    if process.host not in (None, hostname()):
         return True
     if process.boot_id not in (None, boot_id()):
         return False

@@ -42,7 +42,7 @@ from houston.home.layout import Home
 from houston.home.records import ExitRecord, ProcessRecord
 from houston.runners import Job, Outcome, context, get_runner
 from houston.runners.context import JobContext
-from houston.workspaces.workspace import wants_worktree
+from houston.workspaces.mode import wants_worktree
 
 if TYPE_CHECKING:
     from houston.home.blackboard import Blackboard

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from houston.core.errors import RunnerError
-from houston.core.templating import TemplateError, referenced_tasks, resolve_results
 from houston.home import layout, taskfiles
 from houston.runners import Job
 
@@ -50,6 +49,9 @@ def mission_context(job: Job) -> str:
 
 
 def resolved_inputs(job: Job) -> dict[str, Any]:
+    # Here, not at the top: most attempts have no inputs, and a worker starts faster.
+    from houston.core.templating import TemplateError, referenced_tasks, resolve_results
+
     wanted = referenced_tasks(job.inputs)
     if not wanted:
         return job.inputs

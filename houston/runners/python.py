@@ -9,10 +9,10 @@ or any other JSON value (wrapped as {"value": ...}).
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.util
 import sys
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -55,7 +55,9 @@ def _load_module(module_name: str, package_dir: Path | None) -> Any:
     if candidate is not None and package_dir is not None:
         if str(package_dir) not in sys.path:
             sys.path.append(str(package_dir))
-        digest = hashlib.sha1(str(package_dir).encode()).hexdigest()[:10]  # noqa: S324
+        # A checksum of the folder, not a hash: hashlib loads OpenSSL, a worker's first
+        # python job would wait for it, and the name needs no more than to differ.
+        digest = f"{zlib.crc32(str(package_dir).encode()):08x}"
         unique = f"houston_agent_{digest}_{module_name.replace('.', '_')}"
         spec = importlib.util.spec_from_file_location(unique, candidate)
         if spec is None or spec.loader is None:

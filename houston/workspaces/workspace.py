@@ -68,12 +68,6 @@ def home_of(mission_dir: Path) -> Path:
     return Home.of_mission(mission_dir).root
 
 
-def wants_worktree(task_spec: dict[str, Any] | None, agent: dict[str, Any]) -> bool:
-    """Pure: the task's `workspace` wins over its agent's."""
-    mode = (task_spec or {}).get("workspace") or agent.get("workspace") or "none"
-    return mode == "worktree"
-
-
 # `workspace: worktree` anywhere (tasks, or task templates inside an initializer's inputs).
 _MENTIONS = re.compile(rb"workspace['\"]?\s*:\s*['\"]?worktree")
 
