@@ -218,6 +218,7 @@ class Engine:
 
     def wait_for_work(self) -> None:
         self.emitter.flush()  # before sleeping: readers see each step as it happens
+        self.queues.start_deferred_if_quiet()  # the initializer slot, when nothing runs
         workers = self.pool.by_fd()
         self._watch_pipes(workers)
         for key, _ in self._selector.select(self.next_timeout()):

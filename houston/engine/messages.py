@@ -50,7 +50,6 @@ class MessageRouter:
             return
         if isinstance(message, Ready):
             worker.ready = True
-            self.queues.pool.start_deferred()  # the initializer slot, once a worker is up
             self.emitter.worker_state(worker, "idle", None, None)
         elif worker.io:
             self.on_io_message(worker, message)

@@ -91,8 +91,8 @@ class Pool:
     def start(self, scratch: Path | None = None, *, initializer_later: bool = False) -> None:
         """Spawn every slot; first remove log scratch files of workers that are gone.
 
-        `initializer_later`: spawn the initializer slot in `start_deferred` (called when a
-        task worker is ready or an initializer needs its slot): on a machine with few
+        `initializer_later`: spawn the initializer slot in `start_deferred` (called once the
+        task workers are up and idle, or when an initializer needs its slot): on a machine with few
         cores, interpreters that start side by side share them, and the first tasks of
         most missions need a task worker first."""
         if scratch is not None:

@@ -68,6 +68,17 @@ class JobQueues:
 
     # -- across the pool -------------------------------------------------------------
 
+    def start_deferred_if_quiet(self) -> None:
+        """Spawn the initializer slot once a task worker is up and no worker has a job.
+
+        On a machine with few cores, an interpreter starting beside running tasks slows
+        them down; an initializer that waits for its slot starts it at once (`idle`)."""
+        pool = self.pool
+        if not pool.deferred or any(self._jobs.values()):
+            return
+        if any(pool.task_workers(initializer=False)):
+            pool.start_deferred()
+
     def idle(self, *, initializer: bool) -> WorkerRecord | None:
         # Asked for every ready task: a plain loop over the slots, no generator.
         workers, jobs = self.pool.workers, self._jobs
