@@ -20,7 +20,6 @@ import contextlib
 import ctypes
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -45,6 +44,8 @@ from houston.runners.context import JobContext
 from houston.workspaces.mode import wants_worktree
 
 if TYPE_CHECKING:
+    import subprocess
+
     from houston.home.blackboard import Blackboard
 
 _PR_SET_PDEATHSIG = 1

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -115,7 +114,7 @@ def release_task(
         (tomb / "owner.json").unlink()
         tomb.rmdir()
     except OSError:
-        shutil.rmtree(tomb, ignore_errors=True)
+        _remove_tree(tomb)
     return True
 
 
@@ -140,7 +139,7 @@ def break_stale_lock(task_dir: Path, expected_nonce: str | None) -> bool:
             with contextlib.suppress(OSError):
                 os.rename(tomb, lock_dir(task_dir))
         return False
-    shutil.rmtree(tomb, ignore_errors=True)
+    _remove_tree(tomb)
     return True
 
 
@@ -149,4 +148,12 @@ def sweep_tombstones(task_dir: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         for name in os.listdir(task_dir):
             if name.startswith(".tomb-"):
-                shutil.rmtree(task_dir / name, ignore_errors=True)
+                _remove_tree(task_dir / name)
+
+
+def _remove_tree(path: Path) -> None:
+    """rmtree, imported here: only recovery needs it, and a worker starts faster without
+    shutil (it pulls in bz2 and lzma)."""
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
