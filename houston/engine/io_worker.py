@@ -70,18 +70,19 @@ class IoContext(WorkerContext):
     def stopped(self) -> bool:
         return self._attempt.stopped.is_set()
 
-    def report_usage(
+    def count_usage(
         self,
-        tokens: int | None = None,
-        cost: float = 0.0,
-        *,
+        tokens: int | None,
+        cost: float,
         model: str | None = None,
         input_tokens: int = 0,
         output_tokens: int = 0,
-    ) -> None:
-        if self.stopped:
+    ) -> tuple[int, float]:
+        if self.stopped:  # a stopped attempt's agent learns it at its next report
             raise AttemptStopped("the engine stopped this attempt")
-        tokens, cost = self.count_usage(tokens, cost, model, input_tokens, output_tokens)
+        return super().count_usage(tokens, cost, model, input_tokens, output_tokens)
+
+    def tell_usage(self, tokens: int, cost: float) -> None:
         self.keep_usage()  # first: the engine may stop this attempt on the report
         send(self._msg_fd, UsageReport(tokens, cost, *_names(self.job)))
 

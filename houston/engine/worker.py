@@ -73,16 +73,7 @@ class WorkerContext(JobContext):
             events=_event_log(self.mission_dir),
         )
 
-    def report_usage(
-        self,
-        tokens: int | None = None,
-        cost: float = 0.0,
-        *,
-        model: str | None = None,
-        input_tokens: int = 0,
-        output_tokens: int = 0,
-    ) -> None:
-        tokens, cost = self.count_usage(tokens, cost, model, input_tokens, output_tokens)
+    def tell_usage(self, tokens: int, cost: float) -> None:
         self.keep_usage()  # first: the engine may stop this worker on the report
         send(self._msg_fd, UsageReport(tokens, cost))
 
