@@ -179,17 +179,17 @@ def run_claimed(
     )
     accepted = False
     if claim is not None and nonce is not None:
-        accepted = _record(job, claim, outcome, started, finished)
+        accepted = record_attempt(job, claim, outcome, started, finished)
         claims.release_task(
             taskfiles.task_path(job.mission_dir, job.task_id),
             nonce,
             check=False,
             into=job.attempt_dir,
         )
-    send(msg_fd, _done(outcome, usage, logs, accepted, (started, finished), environment))
+    send(msg_fd, done_message(outcome, usage, logs, accepted, (started, finished), environment))
 
 
-def _done(
+def done_message(
     outcome: Outcome,
     usage: dict[str, Any],
     logs: bool,
@@ -288,7 +288,9 @@ def _claim(job: Job, claim: Claim, me: ProcessRecord, msg_fd: int) -> str | None
     return nonce
 
 
-def _record(job: Job, claim: Claim, outcome: Outcome, started: float, finished: float) -> bool:
+def record_attempt(
+    job: Job, claim: Claim, outcome: Outcome, started: float, finished: float
+) -> bool:
     """exit.json, and on success the accepted result; True if accepted."""
     attemptfiles.write_exit(
         job.attempt_dir,
