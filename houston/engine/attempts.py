@@ -97,7 +97,7 @@ class Attempts:
         except HoustonError as exc:
             self.recorder.fail_task(m, t, str(exc).splitlines()[0])
             return
-        limits = budget.Limits.from_dict(t.spec.budget or agent_budget)
+        t.limits = limits = budget.Limits.from_dict(t.spec.budget or agent_budget)
         timeout = t.spec.timeout or agent.timeout
         run = self._begin(m, t, worker, agent, (timeout, limits.max_wall_time))
         job = Job(
