@@ -8,6 +8,7 @@ it found, so one run shows the whole work left."""
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -90,3 +91,30 @@ def test_houston_modules_and_functions_stay_small() -> None:
     assert len(modules) > 100, "the scan sees nothing"
     too_long = size_report(modules, ROOT)
     assert not too_long, "too long:\n" + "\n".join(too_long)
+
+
+def imports_of_test_modules(text: str) -> list[str]:
+    """The test modules (and conftest) a source imports by name."""
+    names: list[str] = []
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+        elif isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+    return [n for n in names if n.split(".")[-1].startswith(("test_", "conftest"))]
+
+
+def test_imports_of_test_modules_are_found() -> None:
+    text = "import test_a\nfrom test_b import x\nfrom helpers.k8s import y\nimport tests.conftest\n"
+    assert imports_of_test_modules(text) == ["test_a", "test_b", "tests.conftest"]
+
+
+def test_modules_import_helpers_never_a_test_module() -> None:
+    """Shared test code lives in tests/helpers/: a test module that others import runs its
+    tests twice and hides what it shares."""
+    importing = {
+        path.name: found
+        for path in sorted((ROOT / "tests").rglob("*.py"))
+        if (found := imports_of_test_modules(path.read_text(encoding="utf-8")))
+    }
+    assert importing == {}, "move what they share into tests/helpers/"
