@@ -24,14 +24,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from houston.core.errors import HoustonError
 from houston.core.taskstate import ExitReason
-from houston.core.timestamps import iso
+from houston.core.timestamps import iso_from_epoch
 from houston.engine.envpause import WorkerPause, wait_for_space
 from houston.engine.inbox import Inbox, send
 from houston.engine.liveness import identity_of, my_identity
@@ -298,8 +297,8 @@ def record_attempt(
             outcome_reason(outcome),
             outcome.exit_code,
             outcome.signal,
-            _iso(started),
-            _iso(finished),
+            iso_from_epoch(started),
+            iso_from_epoch(finished),
             round(finished - started, 6),
             outcome.error,
         ),
@@ -319,10 +318,6 @@ def outcome_reason(outcome: Outcome) -> str:
     if outcome.ok:
         return ExitReason.SUCCEEDED
     return ExitReason.CRASHED if outcome.signal else ExitReason.FAILED
-
-
-def _iso(ts: float) -> str:
-    return iso(datetime.fromtimestamp(ts, UTC))
 
 
 def _die_with_parent() -> None:
