@@ -90,6 +90,14 @@ def submit(home: Home, text: str) -> MissionRef:
     return actions.submit(MissionStore(home), textwrap.dedent(text).encode(), "test.yaml")
 
 
+# Engine options for tests that need a job queued behind another (pipelining). By default
+# only an agent whose attempts took under 50 ms is "quick", a bound a loaded machine
+# stretches a no-op attempt past (or the engine's step from starting one job to queueing
+# the next behind it): then nothing is ever queued. Such tests are about the queued job,
+# not the bound. Give them a `retract_after` above it too, as the defaults are (0.2 s).
+QUICK_UNDER_LOAD = {"quick_below": 2.0}
+
+
 def options(**kw: Any) -> EngineOptions:
     defaults: dict[str, Any] = {"workers": 2, "backoff_base": 0.05, "grace": 0.5}
     defaults.update(kw)
