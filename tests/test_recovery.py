@@ -223,7 +223,7 @@ def test_killed_engine_is_recovered_and_no_completed_task_runs_again(
         command = ["recover", "--finish", "--workers", "2"]
     finishing = houston_process(home, *command)
     try:
-        assert finishing.wait(timeout=60) == 0
+        assert finishing.wait(timeout=120) == 0
     finally:
         _kill(finishing)
     assert not alive(first_agent)

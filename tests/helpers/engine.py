@@ -108,6 +108,14 @@ def run_engine(home: Home, ref: MissionRef, **kw: Any) -> dict[str, Any]:
     return Engine(home, options(missions={ref.id}, **kw)).run()
 
 
+# How long a test waits for what a real process must do (start, claim, run, finish).
+# On a loaded 2-core machine (a whole CI run beside other work, load average 15 to 40)
+# a `houston serve` took up to 9 s to start its first agents with 15 % of one CPU; 15 s was
+# not enough. A long deadline costs nothing while the test passes (the wait returns as
+# soon as the state is there) and only delays the report of a real failure.
+WAIT = 60.0
+
+
 @contextmanager
 def engine_thread(home: Home, **kw: Any) -> Iterator[Engine]:
     """An engine running in a thread (no signal handlers there); stopped on exit."""
@@ -118,11 +126,11 @@ def engine_thread(home: Home, **kw: Any) -> Iterator[Engine]:
         yield engine
     finally:
         engine.request_stop(force=True)
-        thread.join(timeout=20)
+        thread.join(timeout=WAIT)
         assert not thread.is_alive(), "the engine did not stop"
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "") -> Any:
+def wait_for(predicate: Callable[[], Any], timeout: float = WAIT, what: str = "") -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
