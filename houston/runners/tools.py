@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from houston.runners import AgentContext, write_output
+from houston.runners.processes import interrupts_held
 from houston.runners.tools_files import FILE_TOOLS, SCHEMAS, ToolError
 
 BASH_DEFAULT_MS = 120_000
@@ -173,15 +174,16 @@ class ToolBox:
         wait = min(int(args.get("timeout") or BASH_DEFAULT_MS), BASH_MAX_MS) / 1000
         if self.deadline is not None:
             wait = min(wait, max(0.1, self.deadline - time.monotonic()))
-        proc = subprocess.Popen(
-            ["/bin/sh", "-c", command],
-            cwd=self.ctx.work_dir,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.ctx.register_process(proc)  # the engine stops this group on timeout or cancel
+        with interrupts_held():  # a cancel lands after the child is known, never before
+            proc = subprocess.Popen(
+                ["/bin/sh", "-c", command],
+                cwd=self.ctx.work_dir,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            self.ctx.register_process(proc)  # the engine stops this group on timeout or cancel
         try:
             out, _ = proc.communicate(timeout=wait)
         except subprocess.TimeoutExpired:

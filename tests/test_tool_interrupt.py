@@ -1,0 +1,67 @@
+"""A cancel that lands while the Bash tool starts its command never leaves the command
+running. Ray's plain cancel of a task is a KeyboardInterrupt raised in its main thread
+(`_thread.interrupt_main`) at any point: landing just after the fork, before the child
+was registered, it left a `sleep` running on the node with nothing left to stop it."""
+
+from __future__ import annotations
+
+import _thread
+import signal
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers.engine import wait_for
+from helpers.procs import alive
+
+from houston.engine.ray_task import end_groups
+from houston.runners import tools
+from houston.runners.tools import ToolBox
+
+pytestmark = pytest.mark.process
+
+
+class Registry:
+    """The part of an attempt's context the Bash tool uses: its folder, and the
+    processes it registers (a Ray node kills their groups when the attempt ends)."""
+
+    def __init__(self, work_dir: Path) -> None:
+        self.work_dir = work_dir
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def register_process(self, proc: subprocess.Popen[bytes]) -> None:
+        self.procs.append(proc)
+
+
+def test_a_cancel_as_the_command_starts_still_leaves_it_registered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[subprocess.Popen[bytes]] = []
+    real_popen = subprocess.Popen
+
+    def popen_then_cancel(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        proc: subprocess.Popen[bytes] = real_popen(*args, **kwargs)
+        started.append(proc)
+        _thread.interrupt_main()  # the cancel arrives as the child has just started
+        return proc
+
+    monkeypatch.setattr(tools.subprocess, "Popen", popen_then_cancel)
+    ctx = Registry(tmp_path)
+    box = ToolBox(ctx, ["Bash"])  # type: ignore[arg-type]
+    try:
+        with pytest.raises(KeyboardInterrupt):  # the cancel is not lost, only held
+            box.call("Bash", {"command": "sleep 30"})
+        assert [p.pid for p in ctx.procs] == [p.pid for p in started]  # known: stoppable
+        end_groups([p.pid for p in ctx.procs])  # what the node does when the attempt ends
+        (proc,) = started
+        assert proc.wait(timeout=60) == -signal.SIGKILL
+        wait_for(lambda: not alive(proc.pid), what="the command to be gone")
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+    finally:
+        for proc in started:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
