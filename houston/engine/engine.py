@@ -357,7 +357,9 @@ class Engine:
         self.pid_record.unlink(missing_ok=True)
         self.follower.stop_following()
         self.watcher.stop()
-        self.pool.stop(grace=0.5, busy=self.queues.busy)
+        # Idle workers exit at once; the Ray network worker first gives the tasks it
+        # cancelled up to 0.8 s to stop their tools (ray_io_worker.DRAIN_TIMEOUT).
+        self.pool.stop(grace=1.0, busy=self.queues.busy)
         self.local_model.stop()
         self.emitter.emit(
             "engine.state", None, None, None, {"state": "stopped", "pid": os.getpid()}
