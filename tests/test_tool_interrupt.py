@@ -1,13 +1,16 @@
-"""A cancel that lands while the Bash tool starts its command never leaves the command
-running. Ray's plain cancel of a task is a KeyboardInterrupt raised in its main thread
-(`_thread.interrupt_main`) at any point: landing just after the fork, before the child
-was registered, it left a `sleep` running on the node with nothing left to stop it."""
+"""A cancel of a Ray task stops the Bash command its llm attempt is running. Ray's plain
+cancel is a KeyboardInterrupt raised in the task's main thread (`_thread.interrupt_main`)
+wherever it is: landing just after the fork, before the child was registered, it left
+the command running with nothing left to stop it; and while the tool waited for the
+command in one long select() it was not raised at all until the command ended (the
+`sleep` of test_ray_llm's budget stop then outlived its attempt)."""
 
 from __future__ import annotations
 
 import _thread
 import signal
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +63,29 @@ def test_a_cancel_as_the_command_starts_still_leaves_it_registered(
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
     finally:
         for proc in started:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+
+
+def test_a_cancel_while_the_command_runs_stops_it_then(tmp_path: Path) -> None:
+    done = tmp_path / "done"
+    ctx = Registry(tmp_path)
+    box = ToolBox(ctx, ["Bash"])  # type: ignore[arg-type]
+    cancel = threading.Timer(0.5, _thread.interrupt_main)  # as Ray's cancel arrives
+    try:
+        cancel.start()
+        with pytest.raises(KeyboardInterrupt):
+            box.call("Bash", {"command": f"sleep 30; touch {done}", "timeout": 120_000})
+        # Raised while the command ran, not once it had ended (it would have made `done`).
+        (proc,) = ctx.procs
+        assert proc.wait(timeout=60) == -signal.SIGKILL  # its group was killed at once
+        assert not done.exists()
+    finally:
+        cancel.cancel()
+        for proc in ctx.procs:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()

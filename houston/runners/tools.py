@@ -33,6 +33,7 @@ from houston.runners.tools_files import FILE_TOOLS, SCHEMAS, ToolError
 BASH_DEFAULT_MS = 120_000
 BASH_MAX_MS = 600_000
 MAX_OUTPUT = 30_000  # characters of a tool's answer given back to the model
+WAIT_SLICE = 0.1  # seconds: how late a cancel may reach a Bash command (_output_within)
 HOUSTON_TOOLS = ("BlackboardRead", "BlackboardWrite")
 
 _EXTRA_SCHEMAS: dict[str, tuple[str, dict[str, Any], list[str]]] = {
@@ -185,7 +186,7 @@ class ToolBox:
             )
             self.ctx.register_process(proc)  # the engine stops this group on timeout or cancel
         try:
-            out, _ = proc.communicate(timeout=wait)
+            out = _output_within(proc, wait)
         except subprocess.TimeoutExpired:
             _kill_group(proc.pid)
             out, _ = proc.communicate()
@@ -230,6 +231,23 @@ def _parse_args(raw: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ToolError("the arguments must be a JSON object")
     return value
+
+
+def _output_within(proc: subprocess.Popen[bytes], wait: float) -> bytes:
+    """The command's output if it ends within `wait` seconds (else TimeoutExpired), waited
+    for in short slices. A cancel of a Ray task (`_thread.interrupt_main`) is raised only
+    when the main thread runs Python, never inside a select(): one long wait held it off
+    until the command ended, and the command outlived its attempt."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            out, _ = proc.communicate(
+                timeout=max(0.0, min(WAIT_SLICE, deadline - time.monotonic()))
+            )
+            return out
+        except subprocess.TimeoutExpired:
+            if time.monotonic() >= deadline:
+                raise
 
 
 def _kill_group(pid: int) -> None:
