@@ -1,9 +1,10 @@
-"""A cancel of a Ray task stops the Bash command its llm attempt is running. Ray's plain
-cancel is a KeyboardInterrupt raised in the task's main thread (`_thread.interrupt_main`)
-wherever it is: landing just after the fork, before the child was registered, it left
-the command running with nothing left to stop it; and while the tool waited for the
-command in one long select() it was not raised at all until the command ended (the
-`sleep` of test_ray_llm's budget stop then outlived its attempt)."""
+"""A cancel of a Ray task stops the Bash command its llm attempt is running (the `sleep`
+of test_ray_llm's budget stop outlived its attempt). Ray's plain cancel is
+`_thread.interrupt_main` in the task's Ray worker, which starts with SIGINT ignored: it
+did nothing until the attempt ran under `ray_task.cancellable`. Then it is a
+KeyboardInterrupt raised wherever the main thread is: landing just after the fork it
+must not lose the child, and the tool must not wait for its command in one long
+select(), during which it is not raised at all."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import pytest
 from helpers.engine import wait_for
 from helpers.procs import alive
 
-from houston.engine.ray_task import end_groups
+from houston.engine.ray_task import cancellable, end_groups
 from houston.runners import tools
 from houston.runners.tools import ToolBox
 
@@ -74,16 +75,20 @@ def test_a_cancel_while_the_command_runs_stops_it_then(tmp_path: Path) -> None:
     done = tmp_path / "done"
     ctx = Registry(tmp_path)
     box = ToolBox(ctx, ["Bash"])  # type: ignore[arg-type]
-    cancel = threading.Timer(0.5, _thread.interrupt_main)  # as Ray's cancel arrives
+    original = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as in a Ray worker
+    cancel = threading.Timer(0.5, _thread.interrupt_main)  # as Ray's plain cancel arrives
     try:
-        cancel.start()
-        with pytest.raises(KeyboardInterrupt):
+        _thread.interrupt_main()  # ignored: why the attempt runs under cancellable()
+        with cancellable(), pytest.raises(KeyboardInterrupt):
+            cancel.start()
             box.call("Bash", {"command": f"sleep 30; touch {done}", "timeout": 120_000})
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # the worker's, put back
         # Raised while the command ran, not once it had ended (it would have made `done`).
         (proc,) = ctx.procs
         assert proc.wait(timeout=60) == -signal.SIGKILL  # its group was killed at once
         assert not done.exists()
     finally:
+        signal.signal(signal.SIGINT, original)
         cancel.cancel()
         for proc in ctx.procs:
             if proc.poll() is None:
