@@ -258,8 +258,8 @@ def _fake_executing(
 def test_a_live_pid_with_another_start_token_is_dead(home: Home) -> None:
     me = liveness.my_identity().encode()
     impostor = {**me, "start_token": me["start_token"] + "0"}
-    assert liveness.isalive(me)
-    assert not liveness.isalive(impostor)
+    assert liveness.is_alive(me)
+    assert not liveness.is_alive(impostor)
     mission = _fake_executing(home, impostor, impostor)
     actions = sweep(home)
     assert [a["mission"] for a in actions] == [mission]
