@@ -17,6 +17,7 @@ from houston.engine.protocol import (
     WaitingForSpace,
     WorkerMessage,
 )
+from houston.home.attempt_records import UsageRecord
 from houston.runners import AGENT_KEYS, Job
 
 
@@ -51,7 +52,7 @@ def job(task: str) -> Job:
             reason="succeeded",
             result={"a": [1]},
             exit_code=0,
-            usage={"tokens": 3},
+            usage=UsageRecord(3),
             logs=False,
             accepted=True,
             started=1.5,

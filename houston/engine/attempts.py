@@ -48,6 +48,7 @@ from houston.engine.recording import TaskRecorder
 from houston.engine.sampling import Sampler
 from houston.engine.spending import BudgetKeeper
 from houston.home import attemptfiles, claims, killpoints, taskfiles
+from houston.home.attempt_records import UsageRecord
 from houston.home.layout import Home
 from houston.home.records import ExitRecord
 from houston.runners import Job
@@ -196,7 +197,10 @@ class Attempts:
         if done is not None and done.claim_failed:
             self.claim_failed(m, t, done.claim_failed)
             return
-        usage = budget.Usage.from_dict(done.usage) if done else t.running.usage
+        if done is None:
+            usage = t.running.usage
+        else:
+            usage = done.usage.spent if done.usage else budget.Usage()
         run = m.end(t, usage)
         died = done is None
         if done is None:  # the agent may have finished before its worker died: never rerun
@@ -257,8 +261,8 @@ class Attempts:
         if died or run.stop_reason is not None:
             self.kill_orphans(t, run, worker_died=died)
         if died:  # keeping the model and token split the worker wrote as it went
-            known = attemptfiles.read_usage(run.path) or {}
-            attemptfiles.write_usage(run.path, {**known, **run.usage.to_dict()}, missing_ok=True)
+            known = attemptfiles.read_usage(run.path) or UsageRecord()
+            attemptfiles.write_usage(run.path, known.with_spent(run.usage), missing_ok=True)
         if reason != "succeeded" and attemptfiles.has_workspace(run.path):
             save_worktree(run.path, reason)
         if done is None or done.logs:

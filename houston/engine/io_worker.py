@@ -38,6 +38,7 @@ from houston.engine.protocol import Claim, Done, Ready, UsageReport
 from houston.engine.streams import AttemptStreams
 from houston.engine.worker import WorkerContext, _die_with_parent, _iso
 from houston.home import attemptfiles, claims, taskfiles
+from houston.home.attempt_records import UsageRecord
 from houston.home.records import ExitRecord
 from houston.runners import Job, Outcome, get_runner
 
@@ -153,7 +154,7 @@ class IoWorker:
         send(self.msg_fd, Done(ok=False, claim_failed=why, key=_names(job)[0], attempt=job.attempt))
         return None
 
-    def finish(self, attempt: Attempt, outcome: Outcome, usage: dict[str, Any], logs: bool) -> None:
+    def finish(self, attempt: Attempt, outcome: Outcome, usage: UsageRecord, logs: bool) -> None:
         """Record, accept and release, then say done; nothing if a cancel got there first."""
         job = attempt.job
         with self.lock:
@@ -162,7 +163,7 @@ class IoWorker:
             attempt.over = True
             self.attempts.pop(_key(job), None)
             finished = time.time()
-            if usage["tokens"] or usage["cost"]:
+            if usage.tokens or usage.cost:
                 attemptfiles.write_usage(job.attempt_dir, usage)
             if outcome.ok:
                 attemptfiles.write_result(job.attempt_dir, outcome.result or {})

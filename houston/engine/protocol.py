@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TypedDict, cast
 
+from houston.home.attempt_records import UsageRecord
 from houston.home.fsio import compact
 from houston.runners import AGENT_KEYS, Job
 
@@ -139,7 +140,7 @@ class Done:
     result: Any = None
     exit_code: int | None = None
     signal: int | None = None
-    usage: dict[str, Any] | None = None
+    usage: UsageRecord | None = None  # the attempt's usage.json, as the worker wrote it
     logs: bool = True  # anything logged: the engine reads the tail of the logs
     accepted: bool = False  # the worker accepted the result (task result.json)
     started: float | None = None
@@ -178,6 +179,8 @@ def encode(message: WorkerMessage) -> bytes:
     if isinstance(message, WaitingForSpace):
         return _line({"type": "waiting_for_space"})
     fields = dict(message.__dict__)
+    if message.usage is not None:
+        fields["usage"] = message.usage.encode()
     names = _names(fields.pop("key"), fields.pop("attempt"))
     body = {k: v for k, v in fields.items() if k not in _OPTIONAL or v not in (None, False)}
     return _line({"type": "done", **names, **body})
@@ -214,7 +217,7 @@ def _decode_done(raw: dict[str, Any]) -> Done:
         result=get("result"),
         exit_code=_int(get("exit_code")),
         signal=_int(get("signal")),
-        usage=usage if isinstance(usage, dict) else None,
+        usage=UsageRecord.parse(usage),
         logs=bool(get("logs", True)),
         accepted=bool(get("accepted")),
         started=_float(get("started")),

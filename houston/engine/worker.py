@@ -38,6 +38,7 @@ from houston.engine.liveness import identity_of, my_identity
 from houston.engine.protocol import Claim, Done, Ready, UsageReport, WaitingForSpace
 from houston.engine.worker_logs import LogFiles
 from houston.home import attemptfiles, claims, fsio, killpoints, taskfiles
+from houston.home.attempt_records import UsageRecord
 from houston.home.layout import Home
 from houston.home.records import ExitRecord, ProcessRecord
 from houston.runners import Job, Outcome, context, get_runner
@@ -118,7 +119,7 @@ def _event_log(mission_dir: Path) -> Any:
     return _EVENT_LOGS[folder]
 
 
-def run_job(job: Job, msg_fd: int, worktree: bool = False) -> tuple[Outcome, dict[str, Any], bool]:
+def run_job(job: Job, msg_fd: int, worktree: bool = False) -> tuple[Outcome, UsageRecord, bool]:
     """Run one attempt with fds 1 and 2 on its logs; (outcome, usage, wrote any log).
     `worktree`: the attempt runs in its own git worktree (houston.workspaces.workspace)."""
     ctx = WorkerContext(job, msg_fd)
@@ -161,7 +162,7 @@ def run_job(job: Job, msg_fd: int, worktree: bool = False) -> tuple[Outcome, dic
 _LOGS = LogFiles()
 
 
-RunJob = Callable[[Job, int], tuple[Outcome, dict[str, Any], bool]]
+RunJob = Callable[[Job, int], tuple[Outcome, UsageRecord, bool]]
 
 
 def run_claimed(
@@ -200,7 +201,7 @@ def run_claimed(
 
 def _done(
     outcome: Outcome,
-    usage: dict[str, Any],
+    usage: UsageRecord,
     logs: bool,
     accepted: bool,
     times: tuple[float, float],
@@ -225,7 +226,7 @@ def _done(
 
 def _run_attempt(
     job: Job, claim: Claim | None, msg_fd: int, run: RunJob | None
-) -> tuple[Outcome, dict[str, Any], bool]:
+) -> tuple[Outcome, UsageRecord, bool]:
     """Run the claimed attempt (here, or through `run`), then end what it left running."""
     spec = claim.get("spec") if claim else None
     worktree = wants_worktree(spec, job.agent)

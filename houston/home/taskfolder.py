@@ -16,6 +16,7 @@ from typing import Any
 
 from houston.core.ids import is_decimal
 from houston.home import fsio
+from houston.home.attempt_records import UsageRecord
 from houston.home.layout import tasks_dir
 
 # The files of one attempt folder a view reads, by the key it reads them under.
@@ -87,13 +88,13 @@ def read_record(path: Path) -> dict[str, Any] | None:
 
 def attempt_spends(
     mission_path: Path,
-) -> Iterator[tuple[dict[str, Any] | None, dict[str, Any], dict[str, Any] | None]]:
+) -> Iterator[tuple[dict[str, Any] | None, UsageRecord, dict[str, Any] | None]]:
     """Each attempt of the mission that recorded a spend: its task's spec, its usage.json
     and its own result.json (an absent usage.json = nothing spent, so no row)."""
     for task_id in subfolders(tasks_dir(mission_path)):
         folder = tasks_dir(mission_path) / task_id
         spec = read_record(folder / "spec.json")
         for number in subfolders(folder / "attempts"):
-            usage = read_record(folder / "attempts" / number / "usage.json")
+            usage = UsageRecord.parse(read_record(folder / "attempts" / number / "usage.json"))
             if usage is not None:
                 yield spec, usage, read_record(folder / "attempts" / number / "result.json")
