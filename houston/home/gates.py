@@ -17,11 +17,11 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import Any
 
 from houston.clock import utcnow
 from houston.core.timestamps import iso
 from houston.home import fsio
+from houston.home.records import GateRecord
 from houston.home.taskfiles import task_dir
 
 GATE_FILE = "gate.json"
@@ -35,19 +35,18 @@ def gate_path(mission_dir: Path, task_id: str) -> Path:
     return task_dir(mission_dir, task_id) / GATE_FILE
 
 
-def read_gate(mission_dir: Path, task_id: str) -> dict[str, Any] | None:
+def read_gate(mission_dir: Path, task_id: str) -> GateRecord | None:
     """The gate record, or None when the gate was never opened."""
     try:
         data = fsio.read_json(gate_path(mission_dir, task_id))
     except (FileNotFoundError, NotADirectoryError, ValueError):
         return None
-    return data if isinstance(data, dict) else None
+    return GateRecord.parse(data)
 
 
 def gate_state(mission_dir: Path, task_id: str) -> str | None:
     record = read_gate(mission_dir, task_id)
-    state = record.get("state") if record else None
-    return state if isinstance(state, str) else None
+    return record.state if record else None
 
 
 def open_gate(mission_dir: Path, task_id: str) -> str:
@@ -57,15 +56,15 @@ def open_gate(mission_dir: Path, task_id: str) -> str:
     if found is not None:
         return found
     task_dir(mission_dir, task_id).mkdir(parents=True, exist_ok=True)
-    _write(mission_dir, task_id, {"state": WAITING, "since": iso(utcnow())})
+    _write(mission_dir, task_id, GateRecord(WAITING, since=iso(utcnow())))
     return WAITING
 
 
-def decide(mission_dir: Path, task_id: str, decision: str, by: str) -> dict[str, Any]:
+def decide(mission_dir: Path, task_id: str, decision: str, by: str) -> GateRecord:
     """Write `approved` or `rejected` over a waiting gate (the caller holds the lock)."""
     if decision not in DECISIONS:
         raise ValueError(f"unknown gate decision {decision!r}")
-    record = {"state": decision, "by": by, "at": iso(utcnow())}
+    record = GateRecord(decision, by=by, at=iso(utcnow()))
     _write(mission_dir, task_id, record)
     return record
 
@@ -77,10 +76,10 @@ def reset(mission_dir: Path, task_id: str) -> None:
             gate_path(mission_dir, task_id).unlink()
 
 
-def _write(mission_dir: Path, task_id: str, record: dict[str, Any]) -> None:
+def _write(mission_dir: Path, task_id: str, record: GateRecord) -> None:
     # The temp file is made in the mission folder (watched) and renamed into the task
     # folder (same filesystem): readers see the old or the new gate, and the engine wakes.
     tmp = mission_dir / f".gate-{task_id}-{os.getpid()}.tmp"
     tmp.unlink(missing_ok=True)  # left by a writer of ours that died mid-way
-    fsio.write_new(tmp, fsio.compact(record).encode() + b"\n", durable=True)
+    fsio.write_new(tmp, fsio.compact(record.encode()).encode() + b"\n", durable=True)
     os.replace(tmp, gate_path(mission_dir, task_id))  # noqa: PTH105
