@@ -49,11 +49,7 @@ def engine_alive(mission_dir: Path, me: ProcessRecord | None = None) -> bool:
     """
     record = read_engine_record(mission_dir)
     if record is not None:
-        if (
-            me is not None
-            and record.get("pid") == me.pid
-            and (record.get("start_token") == me.start_token)
-        ):
+        if me is not None and record.pid == me.pid and record.start_token == me.start_token:
             return True
         if is_alive(record):
             return True
@@ -207,7 +203,7 @@ def _requeue(mission_dir: Path, task_id: str, attempt: int, state: StateRecord |
 def _kill_dead_engines_processes(mission_dir: Path) -> None:
     """Whatever the dead engine's workers started is an orphan now (their marks)."""
     record = read_engine_record(mission_dir)
-    if record is not None and record.get("pid") and record.get("start_token"):
+    if record is not None and record.pid and record.start_token:
         kill_marked_processes(engine_mark(record))
 
 
