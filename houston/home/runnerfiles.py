@@ -16,6 +16,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from houston.core.ids import is_decimal
+from houston.home import fsio
+from houston.home.attempt_records import ClaudeSessionRecord
+from houston.home.taskfiles import write_json_fast
 
 AGENT_RESULT = "agent-result.json"
 NEEDS = "needs.json"
@@ -47,6 +50,19 @@ def claude_transcript_path(attempt_dir: str | Path) -> Path:
 
 def claude_session_path(attempt_dir: str | Path) -> Path:
     return Path(attempt_dir) / CLAUDE_SESSION
+
+
+def write_claude_session(attempt_dir: str | Path, record: ClaudeSessionRecord) -> None:
+    """The one writer of claude-session.json (the `claude-code` runner, at the end)."""
+    write_json_fast(claude_session_path(attempt_dir), record.encode())
+
+
+def read_claude_session(attempt_dir: str | Path) -> ClaudeSessionRecord | None:
+    """None for a missing, unreadable or torn file (an attempt killed mid-way)."""
+    try:
+        return ClaudeSessionRecord.parse(fsio.read_json(claude_session_path(attempt_dir)))
+    except (OSError, ValueError):
+        return None
 
 
 def earlier_attempt_dirs(attempt_dir: str | Path) -> list[Path]:
