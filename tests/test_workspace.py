@@ -49,9 +49,9 @@ def test_worktree_listing_and_status_are_parsed() -> None:
 
 
 def test_a_tasks_workspace_wins_over_its_agents() -> None:
-    assert wants_worktree({"workspace": "worktree"}, {})
+    assert wants_worktree("worktree", {})
     assert wants_worktree(None, {"workspace": "worktree"})
-    assert not wants_worktree({"workspace": "none"}, {"workspace": "worktree"})
+    assert not wants_worktree("none", {"workspace": "worktree"})
     assert attempt_branch("m1", "fix-3", 2) == "houston/m1/tasks/fix-3/2"
 
 

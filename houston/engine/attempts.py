@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from dataclasses import replace
 from typing import Any
 
 import psutil
@@ -120,7 +121,7 @@ class Attempts:
         # The worker claims the task (mkdir lock, owner.json = itself and its slot), and on
         # success accepts the result and releases the lock into the attempt folder: that
         # work runs in parallel on the workers instead of serially in the engine.
-        claim = Claim(slot=worker.slot, spec=t.spec.encode(), accept=not t.initializer)
+        claim = Claim(slot=worker.slot, spec=t.spec, accept=not t.initializer)
         if not run.queued:
             self.emitter.attempt_started(m, t, worker)
         self.queues.push(worker, (m.id, t.id))
@@ -200,7 +201,8 @@ class Attempts:
         if done is None:
             usage = t.running.usage
         else:
-            usage = done.usage.spent if done.usage else budget.Usage()
+            spent = done.usage or UsageRecord()
+            usage = budget.Usage(spent.tokens, spent.cost)
         run = m.end(t, usage)
         died = done is None
         if done is None:  # the agent may have finished before its worker died: never rerun
@@ -262,7 +264,8 @@ class Attempts:
             self.kill_orphans(t, run, worker_died=died)
         if died:  # keeping the model and token split the worker wrote as it went
             known = attemptfiles.read_usage(run.path) or UsageRecord()
-            attemptfiles.write_usage(run.path, known.with_spent(run.usage), missing_ok=True)
+            spent = replace(known, tokens=run.usage.tokens, cost=run.usage.cost)
+            attemptfiles.write_usage(run.path, spent, missing_ok=True)
         if reason != "succeeded" and attemptfiles.has_workspace(run.path):
             save_worktree(run.path, reason)
         if done is None or done.logs:

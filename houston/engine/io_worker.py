@@ -145,10 +145,10 @@ class IoWorker:
         why = "attempt_exists"
         if attemptfiles.make_attempt_dir(task_dir, job.attempt_dir):
             why = "locked"
-            nonce = claims.claim_task(task_dir, self.me, claim["slot"], job.attempt)
+            nonce = claims.claim_task(task_dir, self.me, claim.slot, job.attempt)
             if nonce is not None:
-                if claim.get("spec"):
-                    taskfiles.keep_spec(task_dir, claim["spec"])
+                if claim.spec is not None:
+                    taskfiles.keep_spec(task_dir, claim.spec)
                 return nonce
         self.forget(job)
         send(self.msg_fd, Done(ok=False, claim_failed=why, key=_names(job)[0], attempt=job.attempt))
@@ -203,7 +203,7 @@ class IoWorker:
             ),
             missing_ok=False,
         )
-        accepted = bool(outcome.ok and claim.get("accept"))
+        accepted = outcome.ok and claim.accept
         if accepted:
             taskfiles.accept_result(
                 job.mission_dir, job.task_id, outcome.result or {}, job.attempt_dir

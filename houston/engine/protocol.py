@@ -17,10 +17,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, TypedDict, cast
+from typing import Any
 
 from houston.home.attempt_records import UsageRecord
 from houston.home.fsio import compact
+from houston.home.records import SpecRecord
 from houston.runners import AGENT_KEYS, Job
 
 Key = tuple[str, str]  # (mission id, task id): a job, as the engine and its workers name it
@@ -29,12 +30,27 @@ RETRACT_PREFIX = b'{"retract"'  # the readers' fast path: answered before parsin
 CANCEL_PREFIX = b'{"cancel"'
 
 
-class Claim(TypedDict, total=False):
+@dataclass(frozen=True)
+class Claim:
     """How the worker claims the task before running it (owner.json names its slot)."""
 
     slot: int
-    spec: dict[str, Any]  # written as spec.json if the task has none yet
-    accept: bool  # accept the result on success (not for an initializer: the engine does)
+    spec: SpecRecord | None = None  # written as spec.json if the task has none yet
+    accept: bool = False  # accept the result on success (not for an initializer: the engine)
+
+    def encode(self) -> dict[str, object]:
+        spec = None if self.spec is None else self.spec.encode()
+        return {"slot": self.slot, "spec": spec, "accept": self.accept}
+
+    @classmethod
+    def parse(cls, data: object) -> Claim | None:
+        """None: run without claiming. Raises ValueError for a claim without its slot
+        (the line is then no job the worker can run)."""
+        if data is None:
+            return None
+        if not isinstance(data, dict) or type(data.get("slot")) is not int:
+            raise ValueError(f"a claim names its worker slot: {data!r}")
+        return cls(data["slot"], SpecRecord.parse(data.get("spec")), data.get("accept") is True)
 
 
 # -- engine -> worker -----------------------------------------------------------------
@@ -47,7 +63,7 @@ def encode_job(job: Job, claim: Claim | None, known_agents: set[str]) -> bytes:
         body = {k: v for k, v in body.items() if k not in AGENT_KEYS}
     else:
         known_agents.add(job.agent_ref)
-    return _line({"job": body, "claim": claim})
+    return _line({"job": body, "claim": None if claim is None else claim.encode()})
 
 
 def decode_job(line: bytes, agents: dict[str, dict[str, Any]]) -> tuple[Job, Claim | None]:
@@ -63,8 +79,7 @@ def decode_job(line: bytes, agents: dict[str, dict[str, Any]]) -> tuple[Job, Cla
         agents[body["agent_ref"]] = {key: body[key] for key in AGENT_KEYS}
     else:
         body = {**body, **agents[body["agent_ref"]]}
-    claim = envelope.get("claim")  # a JSON object, as the engine's encode_job wrote it
-    return Job.from_dict(body), cast(Claim, claim) if isinstance(claim, dict) else None
+    return Job.from_dict(body), Claim.parse(envelope.get("claim"))
 
 
 def job_key(line: bytes) -> Key | None:

@@ -228,8 +228,8 @@ def _run_attempt(
     job: Job, claim: Claim | None, msg_fd: int, run: RunJob | None
 ) -> tuple[Outcome, UsageRecord, bool]:
     """Run the claimed attempt (here, or through `run`), then end what it left running."""
-    spec = claim.get("spec") if claim else None
-    worktree = wants_worktree(spec, job.agent)
+    spec = claim.spec if claim else None
+    worktree = wants_worktree(spec.workspace if spec else None, job.agent)
     if run is None or worktree:  # a git worktree lives beside the home: it runs here
         outcome, usage, logs = run_job(job, msg_fd, worktree)
     else:
@@ -289,12 +289,12 @@ def _claim(job: Job, claim: Claim, me: ProcessRecord, msg_fd: int) -> str | None
         return None
     # The lock names this worker's slot: while it exists the task is running, so no
     # task state is written on the way in (nor on success: the accepted result says it).
-    nonce = claims.claim_task(task_dir, me, claim["slot"], job.attempt)
+    nonce = claims.claim_task(task_dir, me, claim.slot, job.attempt)
     if nonce is None:
         send(msg_fd, Done(ok=False, claim_failed="locked"))
         return None
-    if claim.get("spec"):
-        taskfiles.keep_spec(task_dir, claim["spec"])
+    if claim.spec is not None:
+        taskfiles.keep_spec(task_dir, claim.spec)
     return nonce
 
 
@@ -314,7 +314,7 @@ def _record(job: Job, claim: Claim, outcome: Outcome, started: float, finished: 
         missing_ok=False,
     )
     killpoints.reached("worker.recorded")
-    if not (outcome.ok and claim.get("accept")):
+    if not (outcome.ok and claim.accept):
         return False
     taskfiles.accept_result(job.mission_dir, job.task_id, outcome.result or {}, job.attempt_dir)
     return True

@@ -11,12 +11,15 @@ import contextlib
 import os
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from houston.home import fsio
-from houston.home.attempt_records import UsageRecord, WorkspaceRecord
+from houston.home.attempt_records import UsageRecord
 from houston.home.records import ExitRecord, ProcessRecord
 from houston.home.taskfiles import write_json_fast
+
+if TYPE_CHECKING:
+    from houston.home.coding_records import WorkspaceRecord
 
 LOG_STREAMS = ("stdout", "stderr")
 
@@ -93,6 +96,8 @@ def has_workspace(attempt: Path | str) -> bool:
 
 
 def read_workspace(attempt: Path | str) -> WorkspaceRecord | None:
+    from houston.home.coding_records import WorkspaceRecord  # here: workers start faster
+
     return WorkspaceRecord.parse(_read(attempt, "workspace.json"))
 
 

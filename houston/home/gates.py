@@ -1,4 +1,5 @@
-"""Human gates inside a mission: `tasks/<t>/gate.json`, written by this module only.
+"""Human gates inside a mission: `tasks/<t>/gate.json`, its record (`GateRecord`) and its
+one reader and writer.
 
 A task with `gate: approve` does not start when its needs are done: the engine opens its
 gate (`{"state": "waiting"}`) and the task shows as `waiting` until a human decides with
@@ -16,12 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from houston.clock import utcnow
 from houston.core.timestamps import iso
 from houston.home import fsio
-from houston.home.records import GateRecord
 from houston.home.taskfiles import task_dir
 
 GATE_FILE = "gate.json"
@@ -29,6 +31,39 @@ WAITING = "waiting"
 APPROVED = "approved"
 REJECTED = "rejected"
 DECISIONS = (APPROVED, REJECTED)
+
+
+@dataclass(frozen=True, slots=True)
+class GateRecord:
+    """tasks/<t>/gate.json: a `gate: approve` task's wait (`waiting`, `since`) or the
+    decision written over it (`approved` or `rejected`, `by`, `at`)."""
+
+    state: str
+    since: str | None = None
+    by: str | None = None
+    at: str | None = None
+
+    def encode(self) -> dict[str, object]:
+        record: dict[str, object] = {"state": self.state}
+        for key in ("since", "by", "at"):
+            value = getattr(self, key)
+            if value is not None:
+                record[key] = value
+        return record
+
+    @classmethod
+    def parse(cls, data: Any) -> GateRecord | None:
+        """None for what is not a gate, or a gate whose state is not a string (it was
+        never believed: the engine opens such a gate again)."""
+        if not isinstance(data, dict) or not isinstance(data.get("state"), str):
+            return None
+        since, by, at = (data.get(key) for key in ("since", "by", "at"))
+        return cls(
+            data["state"],
+            None if since is None else str(since),
+            None if by is None else str(by),
+            None if at is None else str(at),
+        )
 
 
 def gate_path(mission_dir: Path, task_id: str) -> Path:

@@ -256,35 +256,3 @@ class SpecRecord:
             _opt_str(data.get("workspace")),
             _opt_int(data.get("crash_cap")),
         )
-
-
-@dataclass(frozen=True, slots=True)
-class GateRecord:
-    """tasks/<t>/gate.json: a `gate: approve` task's wait (`waiting`, `since`) or the
-    decision written over it (`approved` or `rejected`, `by`, `at`)."""
-
-    state: str
-    since: str | None = None
-    by: str | None = None
-    at: str | None = None
-
-    def encode(self) -> dict[str, object]:
-        record: dict[str, object] = {"state": self.state}
-        for key in ("since", "by", "at"):
-            value = getattr(self, key)
-            if value is not None:
-                record[key] = value
-        return record
-
-    @classmethod
-    def parse(cls, data: Any) -> GateRecord | None:
-        """None for what is not a gate, or a gate whose state is not a string (it was
-        never believed: the engine opens such a gate again)."""
-        if not isinstance(data, dict) or not isinstance(data.get("state"), str):
-            return None
-        return cls(
-            data["state"],
-            _opt_str(data.get("since")),
-            _opt_str(data.get("by")),
-            _opt_str(data.get("at")),
-        )

@@ -14,11 +14,14 @@ The helpers take the attempt folder as a str or a Path, as runners hold it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from houston.core.ids import is_decimal
 from houston.home import fsio
-from houston.home.attempt_records import ClaudeSessionRecord
 from houston.home.taskfiles import write_json_fast
+
+if TYPE_CHECKING:
+    from houston.home.coding_records import ClaudeSessionRecord
 
 AGENT_RESULT = "agent-result.json"
 NEEDS = "needs.json"
@@ -59,6 +62,8 @@ def write_claude_session(attempt_dir: str | Path, record: ClaudeSessionRecord) -
 
 def read_claude_session(attempt_dir: str | Path) -> ClaudeSessionRecord | None:
     """None for a missing, unreadable or torn file (an attempt killed mid-way)."""
+    from houston.home.coding_records import ClaudeSessionRecord  # workers start faster
+
     try:
         return ClaudeSessionRecord.parse(fsio.read_json(claude_session_path(attempt_dir)))
     except (OSError, ValueError):

@@ -16,7 +16,8 @@ from typing import Any, Protocol
 
 from houston.core.ids import is_decimal
 from houston.home import fsio
-from houston.home.attempt_records import ClaudeSessionRecord, UsageRecord, WorkspaceRecord
+from houston.home.attempt_records import UsageRecord
+from houston.home.coding_records import ClaudeSessionRecord, WorkspaceRecord
 from houston.home.layout import tasks_dir
 
 # The files of one attempt folder a view reads, by the key it reads them under.

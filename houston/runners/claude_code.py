@@ -33,7 +33,7 @@ from typing import IO, Any
 
 from houston.core.errors import RunnerError
 from houston.home import runnerfiles
-from houston.home.attempt_records import ClaudeSessionRecord
+from houston.home.coding_records import ClaudeSessionRecord
 from houston.runners import AgentContext, Job, Outcome
 from houston.runners.claude_stream import (
     LiveText,

@@ -25,17 +25,18 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from houston.core.ids import is_decimal
 from houston.home import attemptfiles, taskfiles
-from houston.home.attempt_records import WorkspaceRecord
 from houston.home.layout import Home, spec_file
-from houston.home.mission_workspace import record_workspace, recorded_workspace
-from houston.home.status import Workspace
 from houston.runners import Job, Outcome
 from houston.workspaces import gitops
 from houston.workspaces.gitops import WorkspaceError, git
+
+if TYPE_CHECKING:
+    from houston.home.coding_records import WorkspaceRecord
+    from houston.home.status import Workspace
 
 _LOCK_NAME = "houston-worktrees.lock"
 _ORPHAN_LOCK_REASONS = ("initializing",)
@@ -69,9 +70,9 @@ def home_of(mission_dir: Path) -> Path:
     return Home.of_mission(mission_dir).root
 
 
-def wants_worktree(task_spec: dict[str, Any] | None, agent: dict[str, Any]) -> bool:
-    """Pure: the task's `workspace` wins over its agent's."""
-    mode = (task_spec or {}).get("workspace") or agent.get("workspace") or "none"
+def wants_worktree(task_workspace: str | None, agent: dict[str, Any]) -> bool:
+    """Pure: the task's `workspace` (its spec's) wins over its agent's."""
+    mode = task_workspace or agent.get("workspace") or "none"
     return mode == "worktree"
 
 
@@ -110,6 +111,9 @@ def resolve_repo(repo: str | None, cwd: Path) -> MissionRepo:
 
 def mission_repo(mission_dir: Path, cwd: Path) -> MissionRepo:
     """The recorded repository and base of a mission (fixed now if never recorded)."""
+    # Here: a worker imports this module at start, and most attempts need no worktree.
+    from houston.home.mission_workspace import record_workspace, recorded_workspace
+
     recorded = recorded_workspace(mission_dir)
     if recorded is None:
         found = resolve_repo(_mission_repo_key(mission_dir), cwd)
@@ -251,6 +255,8 @@ def open_worktree(
                 git(where.repo, "worktree", "add", str(path), branch)
             else:
                 git(where.repo, "worktree", "add", "-b", branch, str(path), where.base)
+    from houston.home.coding_records import WorkspaceRecord  # not at a worker's start
+
     return WorkspaceRecord(branch, str(path), where.base, where.repo)
 
 
