@@ -2,7 +2,7 @@
 
 One JSON object a line on each pipe. Engine -> worker (the worker's stdin):
 
-- a job: `{"job": <Job.to_dict()>, "claim": Claim}`; the agent's definition (AGENT_KEYS)
+- a job: `{"job": <Job.to_dict()>, "claim": <Claim.encode()>}`; the agent's definition (AGENT_KEYS)
   travels with the first job of each agent to a worker only, later jobs leave it out;
 - `{"retract": [mission, task]}`: give back a job queued behind the running one;
 - `{"cancel": [mission, task, attempt]}`: stop one attempt of the network worker.
