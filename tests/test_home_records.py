@@ -18,8 +18,16 @@ from houston.engine.protocol import Claim
 from houston.home import attemptfiles, claims, fsio, gates, runnerfiles, taskfiles
 from houston.home.attempt_records import UsageRecord
 from houston.home.coding_records import ClaudeSessionRecord, WorkspaceRecord
-from houston.home.engine_record import EngineRecord, read_engine_record, write_engine_record
-from houston.home.layout import engine_file, status_file, workspace_file
+from houston.home.engine_record import (
+    EngineRecord,
+    RunningEngine,
+    read_engine_record,
+    remove_running_engine,
+    running_engines,
+    write_engine_record,
+    write_running_engine,
+)
+from houston.home.layout import Home, engine_file, status_file, workspace_file
 from houston.home.mission_workspace import record_workspace, recorded_workspace
 from houston.home.records import (
     ExitRecord,
@@ -328,3 +336,29 @@ def test_the_missions_repository_is_recorded_once(tmp_path: Path) -> None:
     status_file(tmp_path).write_text(json.dumps({"workspace": {"repo": 1, "base": "b"}}))
     assert recorded_workspace(tmp_path) == {"repo": "/r", "base": "abc"}
     assert "workspace" not in (parse_status({"workspace": {"repo": 1}}, "m", EXECUTING) or {})
+
+
+def test_running_engine_records_keep_their_fields(tmp_path: Path) -> None:
+    home = Home(tmp_path)
+    home.run.mkdir()
+    record = RunningEngine(7, "1@b", "h", "b", NOW_TEXT, 4, ("m1",))
+    write_running_engine(home, record)
+    assert fsio.read_json(home.engine_run_file(7)) == {
+        "pid": 7,
+        "start_token": "1@b",
+        "host": "h",
+        "boot_id": "b",
+        "since": NOW_TEXT,
+        "workers": 4,
+        "missions": ["m1"],
+    }
+    home.engine_run_file(8).write_text('{"pid": 8, "workers": 1}')  # a hand-made one
+    home.engine_run_file(9).write_text("{torn")
+    assert running_engines(home) == [
+        (home.engine_run_file(7), record),
+        (home.engine_run_file(8), RunningEngine(8, None, None, None, None, 1, None)),
+        (home.engine_run_file(9), None),
+    ]
+    remove_running_engine(home, 7)
+    remove_running_engine(home, 7)  # gone already: nothing to do
+    assert not home.engine_run_file(7).exists()

@@ -1,6 +1,8 @@
-"""`engine.json`: the engine that claimed an EXECUTING mission (docs/formats.md). Written
-right after the claim, removed just before the move out; read by the recovery sweep (a
-dead engine's missions are taken over) and by `houston run` following another engine."""
+"""The engines' records (docs/formats.md): a mission's `engine.json`, the engine that
+claimed it while EXECUTING (written right after the claim, removed just before the move
+out; read by the recovery sweep, which takes a dead engine's missions over, and by `houston
+run` following another engine), and `run/engine-<pid>.json`, each engine running on this
+machine (written at its start, removed at its exit; read by recovery and `houston doctor`)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import Any
 
 from houston.core.timestamps import iso
 from houston.home import fsio
-from houston.home.layout import engine_file
+from houston.home.layout import Home, engine_file
 from houston.home.records import LiveProcess, ProcessRecord
 
 
@@ -74,3 +76,67 @@ def read_engine_record(mission_dir: Path) -> EngineRecord | None:
 def remove_engine_record(mission_dir: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         engine_file(mission_dir).unlink()
+
+
+@dataclass(frozen=True, slots=True)
+class RunningEngine:
+    """run/engine-<pid>.json: the engine's process, since when it runs, its `workers`
+    and the `missions` it was given (None: any)."""
+
+    pid: int
+    start_token: str | None
+    host: str | None
+    boot_id: str | None
+    since: str | None
+    workers: int | None
+    missions: tuple[str, ...] | None
+
+    def encode(self) -> dict[str, object]:
+        process = ProcessRecord(self.pid, self.start_token, self.host, self.boot_id)
+        missions = None if self.missions is None else list(self.missions)
+        return {
+            **process.encode(),
+            "since": self.since,
+            "workers": self.workers,
+            "missions": missions,
+        }
+
+    @classmethod
+    def parse(cls, data: Any) -> RunningEngine | None:
+        """None for what is not an object with a pid; a record without `start_token`
+        names a process that never counts as alive (as the liveness check reads it)."""
+        if not isinstance(data, dict):
+            return None
+        process = ProcessRecord.parse({"start_token": None, **data})
+        if process is None:
+            return None
+        since, workers, missions = data.get("since"), data.get("workers"), data.get("missions")
+        return cls(
+            process.pid,
+            process.start_token,
+            process.host,
+            process.boot_id,
+            None if since is None else str(since),
+            workers if type(workers) is int else None,
+            tuple(str(m) for m in missions) if isinstance(missions, list) else None,
+        )
+
+
+def write_running_engine(home: Home, record: RunningEngine) -> None:
+    fsio.write_json_atomic(home.engine_run_file(record.pid), record.encode(), durable=False)
+
+
+def remove_running_engine(home: Home, pid: int) -> None:
+    home.engine_run_file(pid).unlink(missing_ok=True)
+
+
+def running_engines(home: Home) -> list[tuple[Path, RunningEngine | None]]:
+    """Each `run/engine-<pid>.json` with its record (None: unreadable or no engine's)."""
+    found: list[tuple[Path, RunningEngine | None]] = []
+    for path in home.engine_run_files():
+        try:
+            data = fsio.read_json(path)
+        except (OSError, ValueError):
+            data = None
+        found.append((path, RunningEngine.parse(data)))
+    return found
