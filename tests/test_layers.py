@@ -17,7 +17,7 @@ import ast
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from test_structure import PACKAGE, ROOT, read_modules
+from helpers.structure import PACKAGE, ROOT, read_modules
 
 # (layer, its units); a unit is a name and the modules (and packages) it holds.
 Layers = Sequence[tuple[str, Sequence[tuple[str, Sequence[str]]]]]

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from helpers.engine import engine_thread, houston_process, outcome, wait_for
 from helpers.packages import cli
-from helpers.scripted_llm import ScriptedLLM, text
-from test_results_flow import planner_answer
+from helpers.scripted_llm import ScriptedLLM, planner_answer, text
 
 from houston import actions
 from houston.home.layout import Home

@@ -22,8 +22,8 @@ from typing import Any
 import psutil
 import pytest
 from helpers import ray_cluster
+from helpers.ray_missions import houston, mission_dir, write_package
 from helpers.scripted_llm import ScriptedLLM, text
-from test_ray_executor import houston, mission_dir, write_package
 
 pytestmark = [pytest.mark.ray, pytest.mark.process]
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,46 +16,10 @@ from typing import Any
 import psutil
 import pytest
 from helpers import ray_cluster
-from helpers.procs import alive
-from test_llm_runner import FakeOpenAI, server  # noqa: F401 - the fixture is used below
+from helpers.openai_stub import FakeOpenAI, openai_stub
+from helpers.ray_missions import attempts, gone, houston, mission_dir, start_run, write_package
 
 pytestmark = [pytest.mark.ray, pytest.mark.process]
-
-AGENTS = {
-    "where": "import os, time, json\n"
-    "def where(ctx):\n"
-    "    print('running on pid', os.getpid())\n"
-    "    ctx.report_usage(tokens=int(ctx.inputs.get('tokens', 0)), cost=0.25)\n"
-    "    return {'pid': os.getpid(), 'raylet': os.getppid(), 'me': os.getpid()}\n"
-    "def hang(ctx):\n"
-    "    marker = ctx.inputs['marker'] + f'.{ctx.attempt}'\n"
-    "    with open(marker + '.tmp', 'w') as f:\n"
-    "        json.dump({'pid': os.getpid(), 'raylet': os.getppid()}, f)\n"
-    "    os.replace(marker + '.tmp', marker)\n"
-    "    if ctx.attempt in ctx.inputs.get('hang_on', [1]):\n"
-    "        time.sleep(120)\n"
-    "    return {'attempt': ctx.attempt}\n",
-}
-
-
-def write_package(root: Path) -> Path:
-    folder = root / "raytest"
-    (folder / "agents").mkdir(parents=True)
-    (folder / "package.yaml").write_text(
-        "name: raytest\nversion: 1.0.0\ndescription: agents for ray tests\n"
-        "agents:\n  - where\n  - hang\n  - ask\n"
-    )
-    (folder / "raytest_agents.py").write_text(AGENTS["where"])
-    for name in ("where", "hang"):
-        (folder / "agents" / f"{name}.md").write_text(
-            f"---\nname: {name}\ndescription: test\nrunner: python\n"
-            f"entrypoint: raytest_agents:{name}\n---\n"
-        )
-    (folder / "agents" / "ask.md").write_text(
-        "---\nname: ask\ndescription: test\nrunner: llm\nllm:\n  model: tiny\n---\n"
-        "Answer briefly.\n"
-    )
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -71,48 +33,18 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
 
 
 @pytest.fixture
+def server() -> Iterator[str]:
+    with openai_stub() as url:
+        yield url
+
+
+@pytest.fixture
 def setup(cluster: dict[str, Any], tmp_path: Path) -> tuple[Path, dict[str, str]]:
     home = tmp_path / "home"
     env = {**os.environ, **ray_cluster.LOOPBACK_ENV, "RAY_ADDRESS": str(cluster["address"])}
     done = houston(home, "package", "install", str(write_package(tmp_path)), env=env)
     assert done.returncode == 0, done.stderr
     return home, env
-
-
-def houston(
-    home: Path, *args: str, env: dict[str, str], timeout: float = 300
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "houston", "--home", str(home), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def start_run(home: Path, mission: Path, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "houston",
-            "--home",
-            str(home),
-            "run",
-            str(mission),
-            "--executor",
-            "ray",
-            "--no-ui",
-            "--workers",
-            "2",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
 
 
 def wait_for(path: Path, timeout: float = 180) -> dict[str, Any]:
@@ -125,32 +57,10 @@ def wait_for(path: Path, timeout: float = 180) -> dict[str, Any]:
     raise AssertionError(f"{path} never appeared")
 
 
-def gone(pid: int, timeout: float = 30) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not alive(pid):
-            return True
-        time.sleep(0.1)
-    return False
-
-
-def mission_dir(home: Path) -> Path:
-    found = list(home.glob("missions/COMPLETED/*"))
-    assert len(found) == 1, list(home.glob("missions/*/*"))
-    return found[0]
-
-
-def attempts(folder: Path, task: str) -> dict[int, dict[str, Any]]:
-    found = {}
-    for exit_file in folder.glob(f"tasks/{task}/attempts/*/exit.json"):
-        found[int(exit_file.parent.name)] = json.loads(exit_file.read_text())
-    return found
-
-
 def test_python_command_and_llm_attempts_run_on_ray_nodes(
     setup: tuple[Path, dict[str, str]],
     tmp_path: Path,
-    server: str,  # noqa: F811
+    server: str,
 ) -> None:
     home, env = setup
     mission = tmp_path / "m.yaml"

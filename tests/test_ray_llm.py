@@ -17,8 +17,8 @@ from typing import Any
 import psutil
 import pytest
 from helpers import ray_cluster
+from helpers.ray_missions import attempts, gone, houston, mission_dir, start_run, write_package
 from helpers.scripted_llm import ScriptedLLM, text, tools
-from test_ray_executor import attempts, gone, houston, mission_dir, start_run, write_package
 
 pytestmark = [pytest.mark.ray, pytest.mark.process]
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from helpers.packages import cli
-from helpers.scripted_llm import ScriptedLLM, text, tools
+from helpers.scripted_llm import ScriptedLLM, planner_answer, text, tools
 
 from houston.core.errors import SpecError
 from houston.home.events import EventLog
@@ -151,27 +151,6 @@ tasks:
     assert result.code == 0, result.err
     seen = json.loads((only_mission(home) / "outputs" / "in.json").read_text())
     assert seen["inputs"]["who"] == "Ada" and seen["inputs"]["times"] == 3
-
-
-def planner_answer(steps: int) -> dict[str, Any]:
-    tasks: list[dict[str, Any]] = [
-        {
-            "id": f"step-{n}",
-            "agent": "core-workflow/executor",
-            "needs": ["approve"] + ([f"step-{n - 1}"] if n == steps else []),
-            "inputs": {"step": f"write part {n}", "goal": "a FAQ"},
-        }
-        for n in range(1, steps + 1)
-    ]
-    tasks.append(
-        {
-            "id": "report",
-            "agent": "core-workflow/collector",
-            "needs": [t["id"] for t in tasks],
-            "inputs": {"title": "FAQ"},
-        }
-    )
-    return {"summary": "Write the FAQ in parts.", "add_tasks": tasks}
 
 
 def test_a_planner_fans_out_from_its_llm_answer(home: Home, tmp_path: Path) -> None:

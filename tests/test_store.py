@@ -19,10 +19,11 @@ from houston.core.errors import (
     StoreError,
     UsageError,
 )
+from houston.core.ids import MISSION_ID
 from houston.core.lifecycle import MissionState, Reason
 from houston.home import fsio
 from houston.home.layout import Home
-from houston.home.store import MissionRef, MissionStore, looks_like_mission_id
+from houston.home.store import MissionRef, MissionStore
 
 NOW = datetime(2026, 11, 22, 3, 0, 0, tzinfo=UTC)
 SPEC = b"name: demo\ntasks: []\n"
@@ -45,7 +46,7 @@ def test_create_writes_a_whole_mission_into_planning(home: Home) -> None:
     store = MissionStore(home)
     ref = store.create(SPEC, "Demo One", context="shared notes", now=NOW)
     assert ref.state is MissionState.PLANNING
-    assert looks_like_mission_id(ref.id) and ref.id.startswith("20261122-030000-demo-one-")
+    assert MISSION_ID.match(ref.id) and ref.id.startswith("20261122-030000-demo-one-")
     assert (ref.path / "mission.yaml").read_bytes() == SPEC
     assert (ref.path / "context.md").read_text() == "shared notes"
     for sub in ("tasks", "outputs", "blackboard/directives"):

@@ -9,182 +9,20 @@ it found, so one run shows the whole work left."""
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PACKAGE = ROOT / "houston"
-MAX_MODULE_LINES = 400
-MAX_FUNCTION_LINES = 40
-
-Graph = dict[str, set[str]]
-
-
-def module_name(path: Path, root: Path) -> str:
-    """`houston/engine/pool.py` -> `houston.engine.pool`; a package's `__init__` is the package."""
-    parts = list(path.relative_to(root).with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
-
-
-def read_modules(package_dir: Path) -> dict[str, tuple[Path, str]]:
-    """Every module under `package_dir` by dotted name, with its path and source text."""
-    root = package_dir.parent
-    found: dict[str, tuple[Path, str]] = {}
-    for path in sorted(package_dir.rglob("*.py")):
-        found[module_name(path, root)] = (path, path.read_text(encoding="utf-8"))
-    return found
-
-
-def _absolute(current: str, is_package: bool, level: int, target: str | None) -> str:
-    """The absolute name a (possibly relative) `from` import points at."""
-    if level == 0:
-        return target or ""
-    base = current.split(".")
-    base = base if is_package else base[:-1]
-    base = base[: len(base) - (level - 1)]
-    return ".".join([*base, target] if target else base)
-
-
-def imported_names(current: str, is_package: bool, tree: ast.AST) -> set[str]:
-    """Every module name the tree may import, anywhere in it (functions, TYPE_CHECKING).
-    `from pkg import name` gives `pkg.name`: `import_graph` falls back to `pkg` when
-    `name` is not a submodule."""
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = _absolute(current, is_package, node.level, node.module)
-            names.update(f"{base}.{alias.name}" for alias in node.names)
-    return names
-
-
-def import_graph(sources: Mapping[str, tuple[bool, str]]) -> Graph:
-    """Edges from each module to the modules of the same set it imports. A name that is
-    not a module of the set (a class imported from a module) falls back to its module."""
-    graph: Graph = {name: set() for name in sources}
-    for name, (is_package, text) in sources.items():
-        for target in imported_names(name, is_package, ast.parse(text)):
-            while target and target not in sources:
-                target = target.rpartition(".")[0]
-            if target and target != name:
-                graph[name].add(target)
-    return graph
-
-
-def strongly_connected(graph: Graph) -> list[list[str]]:
-    """Tarjan's algorithm, iterative: the components of more than one module (the cycles)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    components: list[list[str]] = []
-    for start in sorted(graph):
-        if start in index:
-            continue
-        work: list[tuple[str, list[str]]] = [(start, sorted(graph[start]))]
-        index[start] = low[start] = len(index)
-        stack.append(start)
-        on_stack.add(start)
-        while work:
-            node, todo = work[-1]
-            if todo:
-                nxt = todo.pop(0)
-                if nxt not in index:
-                    index[nxt] = low[nxt] = len(index)
-                    stack.append(nxt)
-                    on_stack.add(nxt)
-                    work.append((nxt, sorted(graph[nxt])))
-                elif nxt in on_stack:
-                    low[node] = min(low[node], index[nxt])
-                continue
-            work.pop()
-            if work:
-                low[work[-1][0]] = min(low[work[-1][0]], low[node])
-            if low[node] == index[node]:
-                component: list[str] = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    component.append(member)
-                    if member == node:
-                        break
-                if len(component) > 1:
-                    components.append(sorted(component))
-    return sorted(components)
-
-
-def shortest_cycle(graph: Graph, start: str, members: set[str]) -> list[str]:
-    """A shortest path from `start` back to itself inside one component (breadth first)."""
-    previous: dict[str, str] = {}
-    frontier = [start]
-    while frontier:
-        following: list[str] = []
-        for node in frontier:
-            for nxt in sorted(graph[node] & members):
-                if nxt == start:
-                    path = [node]
-                    while path[-1] != start:
-                        path.append(previous[path[-1]])
-                    return [*reversed(path), start]
-                if nxt not in previous:
-                    previous[nxt] = node
-                    following.append(nxt)
-        frontier = following
-    return []
-
-
-def describe_cycles(graph: Graph) -> list[str]:
-    """One line per component: a shortest cycle through its first module, then every
-    import that stays inside the component (each one is a place to cut)."""
-    lines = []
-    for component in strongly_connected(graph):
-        members = set(component)
-        inner = [f"{a} -> {b}" for a in component for b in sorted(graph[a] & members)]
-        cycle = " -> ".join(shortest_cycle(graph, component[0], members))
-        lines.append(f"{cycle}\n    imports inside: " + "; ".join(inner))
-    return lines
-
-
-def long_functions(text: str, limit: int) -> list[tuple[str, int, int]]:
-    """(qualified name, first line, length) of each function longer than `limit` lines,
-    counted from `def` to its last line; nested functions and methods are counted apart."""
-    found: list[tuple[str, int, int]] = []
-
-    def visit(node: ast.AST, prefix: str) -> None:
-        for child in ast.iter_child_nodes(node):
-            name = prefix
-            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-                name = f"{prefix}{child.name}."
-            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
-                length = (child.end_lineno or child.lineno) - child.lineno + 1
-                if length > limit:
-                    found.append((name[:-1], child.lineno, length))
-            visit(child, name)
-
-    visit(ast.parse(text), "")
-    return found
-
-
-def size_report(modules: Mapping[str, tuple[Path, str]], root: Path) -> list[str]:
-    lines = []
-    for _, (path, text) in sorted(modules.items()):
-        where = path.relative_to(root)
-        count = len(text.splitlines())
-        if count > MAX_MODULE_LINES:
-            lines.append(f"{where}: {count} lines (module limit {MAX_MODULE_LINES})")
-        for name, lineno, length in long_functions(text, MAX_FUNCTION_LINES):
-            lines.append(f"{where}:{lineno} {name}: {length} lines (limit {MAX_FUNCTION_LINES})")
-    return lines
-
-
-def package_graph(package_dir: Path) -> Graph:
-    modules = read_modules(package_dir)
-    return import_graph(
-        {name: (path.name == "__init__.py", text) for name, (path, text) in modules.items()}
-    )
+from helpers.structure import (
+    PACKAGE,
+    ROOT,
+    describe_cycles,
+    long_functions,
+    package_graph,
+    read_modules,
+    shortest_cycle,
+    size_report,
+    strongly_connected,
+)
 
 
 def _write(root: Path, files: Iterable[tuple[str, str]]) -> Path:
@@ -242,10 +80,41 @@ def test_long_functions_counts_methods_and_nested_functions_apart() -> None:
 
 
 def test_houston_has_no_import_cycles() -> None:
-    cycles = describe_cycles(package_graph(PACKAGE))
+    graph = package_graph(PACKAGE)
+    assert len(graph) > 100 and sum(map(len, graph.values())) > 300, "the scan sees nothing"
+    cycles = describe_cycles(graph)
     assert not cycles, f"{len(cycles)} import cycles in houston/:\n" + "\n".join(cycles)
 
 
 def test_houston_modules_and_functions_stay_small() -> None:
-    too_long = size_report(read_modules(PACKAGE), ROOT)
+    modules = read_modules(PACKAGE)
+    assert len(modules) > 100, "the scan sees nothing"
+    too_long = size_report(modules, ROOT)
     assert not too_long, "too long:\n" + "\n".join(too_long)
+
+
+def imports_of_test_modules(text: str) -> list[str]:
+    """The test modules (and conftest) a source imports by name."""
+    names: list[str] = []
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+        elif isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+    return [n for n in names if n.split(".")[-1].startswith(("test_", "conftest"))]
+
+
+def test_imports_of_test_modules_are_found() -> None:
+    text = "import test_a\nfrom test_b import x\nfrom helpers.k8s import y\nimport tests.conftest\n"
+    assert imports_of_test_modules(text) == ["test_a", "test_b", "tests.conftest"]
+
+
+def test_modules_import_helpers_never_a_test_module() -> None:
+    """Shared test code lives in tests/helpers/: a test module that others import runs its
+    tests twice and hides what it shares."""
+    importing = {
+        path.name: found
+        for path in sorted((ROOT / "tests").rglob("*.py"))
+        if (found := imports_of_test_modules(path.read_text(encoding="utf-8")))
+    }
+    assert importing == {}, "move what they share into tests/helpers/"

@@ -7,11 +7,10 @@ Pure but for `left_behind` and `crash_history`, which read the attempt folders o
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 
 from houston.core.errors import HoustonError
 from houston.core.taskstate import ExitReason, exit_reason
-from houston.core.timestamps import iso
+from houston.core.timestamps import iso_from_epoch
 from houston.engine.mission_run import MissionRun, Running, TaskRun
 from houston.engine.protocol import Done
 from houston.home import attemptfiles, taskfiles
@@ -58,10 +57,6 @@ def crash_history(m: MissionRun, t: TaskRun) -> list[str]:
     return found[-(t.crashes) :] if t.crashes else found
 
 
-def iso_ts(ts: float) -> str:
-    return iso(datetime.fromtimestamp(ts, UTC))
-
-
 def record_exit(
     run: Running,
     reason: str,
@@ -82,8 +77,8 @@ def record_exit(
                 reason,
                 done.exit_code if done else None,
                 done.signal if done else None,
-                iso_ts(started),
-                iso_ts(finished),
+                iso_from_epoch(started),
+                iso_from_epoch(finished),
                 round(finished - started, 6),
                 error,
                 worker=run.slot,

@@ -26,12 +26,12 @@ from houston.core.taskstate import (
     crash_cap_of,
     settle_attempt,
 )
+from houston.core.timestamps import iso_from_epoch
 from houston.engine.active import ActiveMissions
 from houston.engine.attempt_outcome import (
     attempt_reason,
     crash_cap_error,
     crash_history,
-    iso_ts,
     left_behind,
     record_exit,
     save_worktree,
@@ -99,7 +99,7 @@ class Attempts:
         except HoustonError as exc:
             self.recorder.fail_task(m, t, str(exc).splitlines()[0])
             return
-        limits = budget.Limits.from_dict(t.spec.budget or agent_budget)
+        t.limits = limits = budget.Limits.from_dict(t.spec.budget or agent_budget)
         timeout = t.spec.timeout or agent.timeout
         run = self._begin(m, t, worker, agent, (timeout, limits.max_wall_time))
         job = Job(
@@ -288,7 +288,7 @@ class Attempts:
         if why == "attempt_exists":
             t.attempt = max([t.attempt, *taskfiles.attempt_numbers(m.folder, t.id)])
         else:  # the worker made this attempt's folder: it gets its record, then the lock goes
-            now = iso_ts(time.time())
+            now = iso_from_epoch(time.time())
             attemptfiles.write_exit(
                 run.path,
                 ExitRecord(

@@ -55,10 +55,6 @@ class EnginePause:
         self.give_up = give_up
         self.since: float | None = None
 
-    @property
-    def paused(self) -> bool:
-        return self.since is not None
-
     def wait(self, error: OSError, tries: int) -> None:
         delay = pause_delay(tries)
         if self.since is None:

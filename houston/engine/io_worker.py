@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from houston import runners
@@ -36,10 +36,9 @@ from houston.engine.inbox import Inbox, send
 from houston.engine.liveness import my_identity
 from houston.engine.protocol import Claim, Done, Ready, UsageReport
 from houston.engine.streams import AttemptStreams
-from houston.engine.worker import WorkerContext, _die_with_parent, _iso
+from houston.engine.worker import WorkerContext, _die_with_parent, done_message, record_attempt
 from houston.home import attemptfiles, claims, taskfiles
 from houston.home.attempt_records import UsageRecord
-from houston.home.records import ExitRecord
 from houston.runners import Job, Outcome, get_runner
 
 Key = tuple[str, str, int]  # mission, task, attempt
@@ -71,18 +70,19 @@ class IoContext(WorkerContext):
     def stopped(self) -> bool:
         return self._attempt.stopped.is_set()
 
-    def report_usage(
+    def count_usage(
         self,
-        tokens: int | None = None,
-        cost: float = 0.0,
-        *,
+        tokens: int | None,
+        cost: float,
         model: str | None = None,
         input_tokens: int = 0,
         output_tokens: int = 0,
-    ) -> None:
-        if self.stopped:
+    ) -> tuple[int, float]:
+        if self.stopped:  # a stopped attempt's agent learns it at its next report
             raise AttemptStopped("the engine stopped this attempt")
-        tokens, cost = self.count_usage(tokens, cost, model, input_tokens, output_tokens)
+        return super().count_usage(tokens, cost, model, input_tokens, output_tokens)
+
+    def tell_usage(self, tokens: int, cost: float) -> None:
         self.keep_usage()  # first: the engine may stop this attempt on the report
         send(self._msg_fd, UsageReport(tokens, cost, *_names(self.job)))
 
@@ -168,46 +168,14 @@ class IoWorker:
             if outcome.ok:
                 attemptfiles.write_result(job.attempt_dir, outcome.result or {})
             accepted = self.record(attempt, outcome, finished)
-        send(
-            self.msg_fd,
-            Done(
-                ok=outcome.ok,
-                error=outcome.error,
-                result=outcome.result,
-                exit_code=outcome.exit_code,
-                signal=outcome.signal,
-                usage=usage,
-                logs=logs,
-                accepted=accepted,
-                started=attempt.started,
-                finished=finished,
-                key=_names(job)[0],
-                attempt=job.attempt,
-            ),
-        )
+        done = done_message(outcome, usage, logs, accepted, (attempt.started, finished), None)
+        send(self.msg_fd, replace(done, key=_names(job)[0], attempt=job.attempt))
 
     def record(self, attempt: Attempt, outcome: Outcome, finished: float) -> bool:
         job, claim = attempt.job, attempt.claim
         if claim is None or attempt.nonce is None:
             return False
-        attemptfiles.write_exit(
-            job.attempt_dir,
-            ExitRecord(
-                "succeeded" if outcome.ok else "failed",
-                outcome.exit_code,
-                outcome.signal,
-                _iso(attempt.started),
-                _iso(finished),
-                round(finished - attempt.started, 6),
-                outcome.error,
-            ),
-            missing_ok=False,
-        )
-        accepted = outcome.ok and claim.accept
-        if accepted:
-            taskfiles.accept_result(
-                job.mission_dir, job.task_id, outcome.result or {}, job.attempt_dir
-            )
+        accepted = record_attempt(job, claim, outcome, attempt.started, finished)
         release(job, attempt.nonce)
         return accepted
 

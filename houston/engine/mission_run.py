@@ -91,6 +91,12 @@ class TaskRun:
     claim_failures: int = 0  # in memory: a claim refused is no crash, but is bounded too
     runner: str = ""
     gate_passed: bool = False  # its human gate (if any) was approved
+    # What its attempts may spend: the task's own budget, else its agent file's (set at
+    # dispatch). Only a task's own budget is reserved from the mission's.
+    limits: Limits = field(default_factory=Limits)
+
+    def __post_init__(self) -> None:
+        self.limits = Limits.from_dict(self.spec.budget)
 
     @property
     def gated(self) -> bool:

@@ -29,11 +29,12 @@ import threading
 import time
 from typing import Any
 
+from houston.core.timestamps import iso_from_epoch
 from houston.engine import ray_worker
 from houston.engine.inbox import send
 from houston.engine.io_worker import Attempt, IoWorker, Key, _key, _names, release, serve
 from houston.engine.protocol import Done, UsageReport
-from houston.engine.worker import _die_with_parent, _iso
+from houston.engine.worker import _die_with_parent
 from houston.home import attemptfiles
 from houston.home.attempt_records import UsageRecord
 from houston.home.records import ExitRecord
@@ -172,8 +173,8 @@ class RayIoWorker(IoWorker):
                     job.attempt_dir,
                     ExitRecord(
                         "crashed",
-                        started=_iso(attempt.started),
-                        finished=_iso(finished),
+                        started=iso_from_epoch(attempt.started),
+                        finished=iso_from_epoch(finished),
                         duration=round(finished - attempt.started, 6),
                         error=error,
                     ),

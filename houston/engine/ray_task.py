@@ -99,18 +99,9 @@ class RemoteContext(JobContext):
 
         return Blackboard(self.mission_dir, mission_id=self.mission_id, task_id=self.task_id)
 
-    def report_usage(
-        self,
-        tokens: int | None = None,
-        cost: float = 0.0,
-        *,
-        model: str | None = None,
-        input_tokens: int = 0,
-        output_tokens: int = 0,
-    ) -> None:
+    def tell_usage(self, tokens: int, cost: float) -> None:
         # The totals come back with the outcome; an llm attempt's deltas also go to the
         # driver at once (`box`).
-        tokens, cost = self.count_usage(tokens, cost, model, input_tokens, output_tokens)
         if self._box is not None:
             box_named(self._box).post.remote(
                 {

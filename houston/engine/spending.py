@@ -35,8 +35,7 @@ class BudgetKeeper:
             t.running.number,
             {**delta.to_dict(), "task": task_used.to_dict(), "mission": m.usage().to_dict()},
         )
-        limits = budget.Limits.from_dict(t.spec.budget)
-        self.check(m, f"task:{t.id}", limits, task_used, 0.0, t)
+        self.check(m, f"task:{t.id}", t.limits, task_used, 0.0, t)
         self.check(m, "mission", m.limits, m.usage(), m.wall_time(time.monotonic()), t)
 
     def check_wall_time(self, m: MissionRun, now: float) -> None:

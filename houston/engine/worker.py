@@ -24,14 +24,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from houston.core.errors import HoustonError
 from houston.core.taskstate import ExitReason
-from houston.core.timestamps import iso
+from houston.core.timestamps import iso_from_epoch
 from houston.engine.envpause import WorkerPause, wait_for_space
 from houston.engine.inbox import Inbox, send
 from houston.engine.liveness import identity_of, my_identity
@@ -74,16 +73,7 @@ class WorkerContext(JobContext):
             events=_event_log(self.mission_dir),
         )
 
-    def report_usage(
-        self,
-        tokens: int | None = None,
-        cost: float = 0.0,
-        *,
-        model: str | None = None,
-        input_tokens: int = 0,
-        output_tokens: int = 0,
-    ) -> None:
-        tokens, cost = self.count_usage(tokens, cost, model, input_tokens, output_tokens)
+    def tell_usage(self, tokens: int, cost: float) -> None:
         self.keep_usage()  # first: the engine may stop this worker on the report
         send(self._msg_fd, UsageReport(tokens, cost))
 
@@ -189,17 +179,17 @@ def run_claimed(
     )
     accepted = False
     if claim is not None and nonce is not None:
-        accepted = _record(job, claim, outcome, started, finished)
+        accepted = record_attempt(job, claim, outcome, started, finished)
         claims.release_task(
             taskfiles.task_path(job.mission_dir, job.task_id),
             nonce,
             check=False,
             into=job.attempt_dir,
         )
-    send(msg_fd, _done(outcome, usage, logs, accepted, (started, finished), environment))
+    send(msg_fd, done_message(outcome, usage, logs, accepted, (started, finished), environment))
 
 
-def _done(
+def done_message(
     outcome: Outcome,
     usage: UsageRecord,
     logs: bool,
@@ -298,7 +288,9 @@ def _claim(job: Job, claim: Claim, me: ProcessRecord, msg_fd: int) -> str | None
     return nonce
 
 
-def _record(job: Job, claim: Claim, outcome: Outcome, started: float, finished: float) -> bool:
+def record_attempt(
+    job: Job, claim: Claim, outcome: Outcome, started: float, finished: float
+) -> bool:
     """exit.json, and on success the accepted result; True if accepted."""
     attemptfiles.write_exit(
         job.attempt_dir,
@@ -306,8 +298,8 @@ def _record(job: Job, claim: Claim, outcome: Outcome, started: float, finished: 
             outcome_reason(outcome),
             outcome.exit_code,
             outcome.signal,
-            _iso(started),
-            _iso(finished),
+            iso_from_epoch(started),
+            iso_from_epoch(finished),
             round(finished - started, 6),
             outcome.error,
         ),
@@ -327,10 +319,6 @@ def outcome_reason(outcome: Outcome) -> str:
     if outcome.ok:
         return ExitReason.SUCCEEDED
     return ExitReason.CRASHED if outcome.signal else ExitReason.FAILED
-
-
-def _iso(ts: float) -> str:
-    return iso(datetime.fromtimestamp(ts, UTC))
 
 
 def _die_with_parent() -> None:

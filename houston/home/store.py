@@ -28,7 +28,7 @@ from typing import Any
 
 from houston.clock import utcnow
 from houston.core.errors import AmbiguousError, ConflictError, NotFoundError, UsageError
-from houston.core.ids import MISSION_ID, make_mission_id
+from houston.core.ids import make_mission_id
 from houston.core.lifecycle import MissionState, Reason, check_transition
 from houston.home import fsio, killpoints, moves
 from houston.home.layout import (
@@ -378,7 +378,3 @@ def _flock_within(fd: int, seconds: float, mission_id: str) -> None:
 def is_plain_name(text: str) -> bool:
     """True for a single folder name that cannot escape the state folders."""
     return bool(text) and not text.startswith(".") and not any(c in text for c in "/\\\0")
-
-
-def looks_like_mission_id(name: str) -> bool:
-    return bool(MISSION_ID.match(name))

@@ -111,6 +111,23 @@ class JobContext:
             self.model = str(model)
         return tokens, float(cost)
 
+    def report_usage(
+        self,
+        tokens: int | None = None,
+        cost: float = 0.0,
+        *,
+        model: str | None = None,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+    ) -> None:
+        """One usage report (deltas) from an agent: counted into the attempt's totals, then
+        told to whoever keeps the budgets."""
+        self.tell_usage(*self.count_usage(tokens, cost, model, input_tokens, output_tokens))
+
+    def tell_usage(self, tokens: int, cost: float) -> None:
+        """Pass a counted (tokens, cost) delta on: to the engine, or to a Ray driver."""
+        raise NotImplementedError
+
     def usage_record(self) -> UsageRecord:
         """The attempt's usage.json: tokens and cost, and the model and the input/output
         split when the agent said them (`houston costs --by model` reads them)."""

@@ -154,3 +154,26 @@ def _chunks(reply: dict[str, Any]) -> list[dict[str, Any]]:
     if reply.get("usage") is not None:
         chunks.append({"choices": [], "usage": reply["usage"]})
     return chunks
+
+
+def planner_answer(steps: int) -> dict[str, Any]:
+    """What core-workflow's planner answers: `steps` executor steps behind the `approve`
+    gate (the last needs the one before it), then a collector of them all."""
+    tasks: list[dict[str, Any]] = [
+        {
+            "id": f"step-{n}",
+            "agent": "core-workflow/executor",
+            "needs": ["approve"] + ([f"step-{n - 1}"] if n == steps else []),
+            "inputs": {"step": f"write part {n}", "goal": "a FAQ"},
+        }
+        for n in range(1, steps + 1)
+    ]
+    tasks.append(
+        {
+            "id": "report",
+            "agent": "core-workflow/collector",
+            "needs": [t["id"] for t in tasks],
+            "inputs": {"title": "FAQ"},
+        }
+    )
+    return {"summary": "Write the FAQ in parts.", "add_tasks": tasks}
