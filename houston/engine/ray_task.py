@@ -211,7 +211,7 @@ def execute(
             "error": outcome.error,
             "exit_code": outcome.exit_code,
             "signal": outcome.signal,
-            "usage": ctx.usage_record(),
+            "usage": ctx.usage_record().encode(),
             "events": ctx.events,
             "stdout": _read_capped(Path(attemptfiles.log_path(work, "stdout"))),
             "stderr": _read_capped(Path(attemptfiles.log_path(work, "stderr"))),
