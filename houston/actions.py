@@ -24,6 +24,7 @@ from houston.core.lifecycle import MissionState, Outcome, Reason
 from houston.core.taskstate import TaskState, fresh_counts
 from houston.home import taskfiles
 from houston.home.cancels import withdraw_cancel_request, write_cancel_request
+from houston.home.status import Workspace
 from houston.home.store import MissionRef, MissionStore, is_plain_name
 
 RACE_RETRIES = 8
@@ -80,7 +81,7 @@ def submit(
         return store.locate(ref.id)  # someone approved or rejected it in between
 
 
-def _workspace_record(data: bytes, repo: str | None, source: str) -> dict[str, str] | None:
+def _workspace_record(data: bytes, repo: str | None, source: str) -> Workspace | None:
     from houston.core.errors import HoustonError, SpecError
     from houston.workspaces.workspace import record_at_submit
 

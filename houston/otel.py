@@ -30,6 +30,7 @@ from houston.core.lifecycle import Outcome
 from houston.core.taskstate import ExitReason, TaskState
 from houston.core.timestamps import parse_time
 from houston.home import attemptfiles, taskfiles
+from houston.home.attempt_records import UsageRecord
 from houston.home.events import EventLog, EventTail, add_listener, remove_listener
 from houston.home.layout import Home
 from houston.home.store import MissionStore
@@ -200,7 +201,7 @@ def attempt_models(
         usage, result = attemptfiles.read_usage(folder), attemptfiles.read_result(folder)
         if usage is None and (result is None or "model" not in result):
             continue
-        spend = spend_of("", "", usage or {}, result)
+        spend = spend_of("", "", usage or UsageRecord(), result)
         if spend.model != UNKNOWN_MODEL:
             found[(a["task"], int(a["attempt"]))] = {
                 "model": spend.model,

@@ -18,6 +18,7 @@ from houston.cli.main import cli
 from houston.core.errors import UsageError
 from houston.core.lifecycle import MissionState, Reason
 from houston.home import fsio
+from houston.home.attempt_records import UsageRecord
 from houston.home.layout import Home
 from houston.home.store import MissionStore
 from houston.server import listing
@@ -230,7 +231,7 @@ def test_spend_is_grouped_and_houston_costs_prints_the_same(home: Home) -> None:
     usage = spend_of(
         "m",
         "a/x",
-        {"tokens": 30, "cost": 0.1},
+        UsageRecord(30, 0.1),
         {"model": "gemma", "usage": {"prompt_tokens": 20, "completion_tokens": 10}},
     )
     assert (usage.model, usage.input_tokens, usage.output_tokens) == ("gemma", 20, 10)

@@ -10,6 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 from helpers.engine import (
+    QUICK_UNDER_LOAD,
     REPO,
     engine_thread,
     lines,
@@ -180,13 +181,13 @@ def test_cancel_while_quick_tasks_are_queued_in_workers(home: Home, tmp_path: Pa
     )
     ref = submit(home, f"name: many quick\ntasks:\n{tasks}")
     store = MissionStore(home)
-    with engine_thread(home, missions={ref.id}) as engine:
+    with engine_thread(home, missions={ref.id}, retract_after=3.0, **QUICK_UNDER_LOAD) as engine:
         wait_for(
             lambda: any(len(engine.queues.jobs(w)) > 1 for w in list(engine.pool.workers.values())),
             what="a job queued behind another",
         )
         actions.cancel(store, ref.id)
-        wait_for(lambda: ref.id in engine.finished, timeout=5, what="the cancelled mission")
+        wait_for(lambda: ref.id in engine.finished, what="the cancelled mission")
     assert outcome(home, ref) == ("COMPLETED", "cancelled")
     ran = lines(runs)
     assert len(ran) == len(set(ran)) < 400

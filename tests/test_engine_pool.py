@@ -12,6 +12,7 @@ import pytest
 from helpers.engine import engine_thread, wait_for
 
 from houston.engine.pool import INIT_SLOT, Pool
+from houston.engine.protocol import Claim
 from houston.engine.queues import JobQueues
 from houston.home.layout import Home
 
@@ -127,7 +128,7 @@ def test_an_agent_definition_travels_once_per_worker() -> None:
         "attempt_dir": "/m/tasks/a/attempts/1",
     }
     first, claim = read_job(json.dumps({"job": job, "claim": {"slot": 1}}).encode())
-    assert claim == {"slot": 1} and first.prompt == "Be brief."
+    assert claim == Claim(slot=1) and first.prompt == "Be brief."
     lean = {k: v for k, v in job.items() if k not in AGENT_KEYS} | {"task_id": "b"}
     second, _ = read_job(json.dumps({"job": lean}).encode())
     assert (second.task_id, second.agent, second.prompt, second.package_dir) == (

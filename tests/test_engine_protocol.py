@@ -17,6 +17,8 @@ from houston.engine.protocol import (
     WaitingForSpace,
     WorkerMessage,
 )
+from houston.home.attempt_records import UsageRecord
+from houston.home.records import SpecRecord
 from houston.runners import AGENT_KEYS, Job
 
 
@@ -51,7 +53,7 @@ def job(task: str) -> Job:
             reason="succeeded",
             result={"a": [1]},
             exit_code=0,
-            usage={"tokens": 3},
+            usage=UsageRecord(3),
             logs=False,
             accepted=True,
             started=1.5,
@@ -93,7 +95,7 @@ def test_what_the_engine_cannot_read_is_no_message() -> None:
 
 def test_a_job_carries_its_agent_once_per_worker() -> None:
     known: set[str] = set()
-    claim = Claim(slot=1, spec={"id": "a"}, accept=True)
+    claim = Claim(slot=1, spec=SpecRecord("a", "p/a", {}), accept=True)
     first = protocol.encode_job(job("a"), claim, known)
     second = protocol.encode_job(job("b"), claim, known)
     assert known == {"p/a"}

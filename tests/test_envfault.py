@@ -262,11 +262,7 @@ def test_serve_pauses_on_a_full_disk_and_finishes_once_space_is_freed(any_small_
         agent = home.mission_dir(MissionState.EXECUTING, ref.id) / "tasks/a/attempts/1/agent.json"
         wait_for(agent.exists, what="task a to start")
         filler = fill(small_fs)
-        wait_for(
-            lambda: said(serve, err_lines, "paused:"),
-            timeout=20,
-            what="the engine to say it paused",
-        )
+        wait_for(lambda: said(serve, err_lines, "paused:"), what="the engine to say it paused")
         assert any("no space left on device" in line for line in err_lines)
         # Keep the disk full until the agent has ended, so that its worker must wait to
         # write the attempt's record too.
@@ -312,7 +308,7 @@ def test_an_agent_that_failed_on_a_full_disk_runs_again_without_spending_retries
         filler = fill(small_fs)
         # the agent's echo meets the full disk and fails; its worker waits for space
         mark = agent.parent / WAITING_MARK
-        wait_for(mark.exists, timeout=20, what="the worker to wait for space")
+        wait_for(mark.exists, what="the worker to wait for space")
         assert not alive(pid)
         assert serve.poll() is None
         filler.unlink()
@@ -342,7 +338,7 @@ def test_a_forced_stop_of_a_paused_engine_exits_3(small_fs: Path) -> None:
         wait_for(agent.exists, what="task a to start")
         fill(small_fs)
         seen: list[str] = []
-        wait_for(lambda: said(serve, seen, "paused:"), timeout=20, what="a pause")
+        wait_for(lambda: said(serve, seen, "paused:"), what="a pause")
         # Commands beside a paused engine answer at once, they do not hang on its locks.
         assert houston(home.root, "show", ref.id).returncode == 0
         cancel = houston(home.root, "cancel", ref.id)

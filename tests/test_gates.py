@@ -84,7 +84,7 @@ def test_a_gated_task_waits_without_blocking_others_then_approve_runs_it(
     assert sorted(ran) == ["plan", "report", "ship", "side"]
     assert ran.index("plan") < ran.index("ship") < ran.index("report")
     gate = gates.read_gate(MissionStore(home).locate(ref.id).path, "ship")
-    assert gate is not None and gate["state"] == "approved" and gate["by"] == "cli"
+    assert gate is not None and gate.state == "approved" and gate.by == "cli"
     events = [
         e
         for e in EventLog(home.events).read()
@@ -135,7 +135,7 @@ def test_a_restart_keeps_the_wait(home: Home, tmp_path: Path) -> None:
         wait_for(lambda: outcome(home, ref)[0] == "COMMITTED", what="requeued mission")
     path = MissionStore(home).locate(ref.id).path
     since = gates.read_gate(path, "ship")
-    assert since is not None and since["state"] == "waiting"
+    assert since is not None and since.state == "waiting"
     with engine_thread(home):
         wait_for(lambda: outcome(home, ref)[0] == "EXECUTING", what="claimed again")
         wait_for(lambda: task_states(home, ref).get("ship") == "waiting", what="waits again")

@@ -21,6 +21,7 @@ from houston.home.engine_record import (
     write_engine_record,
 )
 from houston.home.layout import Home, cancel_request_file, engine_file, status_file, trail_file
+from houston.home.records import ProcessRecord
 from houston.home.status import encode_status, new_status, parse_status
 from houston.home.store import MissionStore
 from houston.home.trail import parse_entry, transition_entry
@@ -127,8 +128,11 @@ def test_a_cancel_request_is_written_once_and_says_who(tmp_path: Path) -> None:
 def test_the_engine_record_is_written_read_and_removed(tmp_path: Path) -> None:
     assert read_engine_record(tmp_path) is None
     identity = {"pid": 42, "start_token": "123@boot", "host": "h", "boot_id": "boot"}
-    write_engine_record(tmp_path, identity, NOW)
-    assert read_engine_record(tmp_path) == {**identity, "since": "2026-11-22T03:04:05.123Z"}
+    write_engine_record(tmp_path, ProcessRecord(42, "123@boot", "h", "boot"), NOW)
+    written = fsio.read_json(engine_file(tmp_path))
+    assert written == {**identity, "since": "2026-11-22T03:04:05.123Z"}
+    found = read_engine_record(tmp_path)
+    assert found is not None and found.encode() == written
     engine_file(tmp_path).write_text("{torn")
     assert read_engine_record(tmp_path) is None  # a torn write reads as no record
     remove_engine_record(tmp_path)

@@ -110,9 +110,9 @@ tasks:
         assert result["usage"]["estimated"] is True and result["usage"]["total_tokens"] > 0
         # Recorded as the weights it ran, not as a requested name llama.cpp ignored.
         spent = attemptfiles.read_usage(taskfiles.attempt_dir(path, task, 1))
-        assert spent is not None and spent["model"] == result["model"]
-        assert spent["model"].startswith("local:") and spent["model"].endswith(".gguf")
-        assert spent["input_tokens"] > 0 and spent["output_tokens"] > 0
+        assert spent is not None and spent.model == result["model"]
+        assert spent.model.startswith("local:") and spent.model.endswith(".gguf")
+        assert (spent.input_tokens or 0) > 0 and (spent.output_tokens or 0) > 0
     assert (home.run / "local-model.log").stat().st_size > 0
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from helpers.engine import (
+    QUICK_UNDER_LOAD,
     engine_thread,
     houston_process,
     lines,
@@ -106,7 +107,7 @@ def test_a_job_queued_behind_a_killed_one_runs_once_as_a_fresh_attempt(
     ref, ids = _queue_behind_b(home, runs, go)
     store = MissionStore(home)
     # retract_after: long, so that the queued job stays where it is until the kill.
-    with engine_thread(home, missions={ref.id}, retract_after=60.0) as engine:
+    with engine_thread(home, missions={ref.id}, retract_after=60.0, **QUICK_UNDER_LOAD) as engine:
         # b must have begun (written its line) before the kill: a job that never began
         # is not a crash and would not run twice.
         pid, queued = wait_for(
@@ -156,7 +157,9 @@ def test_a_job_queued_behind_a_slow_one_is_taken_back_and_runs_elsewhere(
     runs, go = tmp_path / "runs", tmp_path / "go"
     ref, ids = _queue_behind_b(home, runs, go)
     store = MissionStore(home)
-    with engine_thread(home, missions={ref.id}, retract_after=0.2) as engine:
+    # Taken back after 3 s: longer than quick_below, as with the defaults (0.2 s > 50 ms),
+    # so that a job taken back is never queued behind b again.
+    with engine_thread(home, missions={ref.id}, retract_after=3.0, **QUICK_UNDER_LOAD) as engine:
         _pid, queued = wait_for(lambda: _worker_of_b(engine, ref.id), what="a task behind b")
         wait_for(lambda: all(c in lines(runs) for c in ids[9:]), what="every c, b waiting")
         assert not go.exists() and lines(runs).count("b") == 1
@@ -220,7 +223,7 @@ def test_killed_engine_is_recovered_and_no_completed_task_runs_again(
         command = ["recover", "--finish", "--workers", "2"]
     finishing = houston_process(home, *command)
     try:
-        assert finishing.wait(timeout=60) == 0
+        assert finishing.wait(timeout=120) == 0
     finally:
         _kill(finishing)
     assert not alive(first_agent)

@@ -61,7 +61,7 @@ def test_a_context_adds_up_the_model_and_the_split(tmp_path: Path) -> None:
     ctx = JobContext(job(tmp_path))
     assert ctx.count_usage(None, 0.1, "m1", 10, 5) == (15, 0.1)  # no tokens: in + out
     assert ctx.count_usage(7, 0.0) == (7, 0.0)  # tokens alone: no split, model kept
-    assert ctx.usage_record() == {
+    assert ctx.usage_record().encode() == {
         "tokens": 22,
         "cost": 0.1,
         "model": "m1",
@@ -70,7 +70,7 @@ def test_a_context_adds_up_the_model_and_the_split(tmp_path: Path) -> None:
     }
     bare = JobContext(job(tmp_path))
     bare.count_usage(3, 0.0)
-    assert bare.usage_record() == {"tokens": 3, "cost": 0.0}
+    assert bare.usage_record().encode() == {"tokens": 3, "cost": 0.0}
 
 
 def test_token_split_takes_the_servers_figures_else_the_estimate() -> None:
@@ -151,9 +151,10 @@ def test_every_agent_kind_records_its_model_and_tokens_in_and_out(home: Home) ->
         run_engine(home, ref)
     assert outcome(home, ref) == ("COMPLETED", "succeeded")
     path = MissionStore(home).locate(ref.id).path
-    recorded = {
+    read = {
         t: attemptfiles.read_usage(taskfiles.attempt_dir(path, t, 1)) for t in ("py", "cmd", "chat")
     }
+    recorded = {t: usage.encode() if usage else None for t, usage in read.items()}
     assert recorded["py"] == {
         "tokens": 240,
         "cost": 0.5,

@@ -49,9 +49,9 @@ def test_worktree_listing_and_status_are_parsed() -> None:
 
 
 def test_a_tasks_workspace_wins_over_its_agents() -> None:
-    assert wants_worktree({"workspace": "worktree"}, {})
+    assert wants_worktree("worktree", {})
     assert wants_worktree(None, {"workspace": "worktree"})
-    assert not wants_worktree({"workspace": "none"}, {"workspace": "worktree"})
+    assert not wants_worktree("none", {"workspace": "worktree"})
     assert attempt_branch("m1", "fix-3", 2) == "houston/m1/tasks/fix-3/2"
 
 
@@ -154,7 +154,7 @@ CHILD = textwrap.dedent("""
     home, repo, base, first = Path(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
     for n in range(first, first + 1000):
         record = open_worktree(home, MissionRepo(repo, base), "m", "t", n)
-        Path(record["worktree"], f"f{n}.txt").write_text("x" * 100000)
+        Path(record.worktree, f"f{n}.txt").write_text("x" * 100000)
         finish_worktree(record, n % 2 == 0, f"attempt {n}")
         print(n, flush=True)
 """)
@@ -213,7 +213,7 @@ def test_worktree_metadata_stays_consistent_after_kill_9_at_any_point(
     for entry in gitops.parse_worktree_list(listing)[1:]:
         assert (Path(entry["worktree"]) / ".git").is_file()
     fresh = open_worktree(home.root, MissionRepo(str(repo), base), "m", "t", first + 1)
-    assert git(Path(fresh["worktree"]), "status", "--porcelain") == ""
+    assert git(Path(fresh.worktree), "status", "--porcelain") == ""
     subprocess.run(
         ["git", "-C", str(repo), "fsck", "--no-dangling"], check=True, capture_output=True
     )
@@ -237,8 +237,8 @@ def test_an_add_killed_while_git_writes_commondir_is_cleared(home: Home, tmp_pat
     with pytest.raises(subprocess.CalledProcessError):
         git(repo, "worktree", "list")
     second = open_worktree(home.root, MissionRepo(str(repo), base), "m", "t", 2)
-    assert not admin.exists() and not Path(record["worktree"]).exists()
-    assert (Path(second["worktree"]) / ".git").is_file()
+    assert not admin.exists() and not Path(record.worktree).exists()
+    assert (Path(second.worktree) / ".git").is_file()
     assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 2
 
 

@@ -14,13 +14,14 @@ import shutil
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import click
 
 from houston.cli import render
 from houston.core.errors import EXIT_MISSION_FAILED, HoustonError
 from houston.core.lifecycle import MissionState
+from houston.home.engine_record import RunningEngine
 from houston.home.layout import Home
 
 Level = Literal["ok", "warn", "fail"]
@@ -112,13 +113,12 @@ def judge_disk(free: int, where: Path) -> Finding:
     )
 
 
-def judge_engine(path: Path, record: Any, alive: bool) -> Finding:
-    if not isinstance(record, dict):
+def judge_engine(path: Path, record: RunningEngine | None, alive: bool) -> Finding:
+    if record is None:
         return Finding(
             "engine", "warn", f"{path} is unreadable", f"no engine uses it: delete it (rm {path})"
         )
-    workers = record.get("workers")
-    text = f"pid {record.get('pid')} since {record.get('since')}, {workers} workers"
+    text = f"pid {record.pid} since {record.since}, {record.workers} workers"
     if alive:
         return Finding("engine", "ok", f"running: {text}")
     return Finding(

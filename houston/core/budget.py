@@ -54,11 +54,6 @@ class Usage:
     def to_dict(self) -> dict[str, Any]:
         return {"tokens": self.tokens, "cost": self.cost}
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> Usage:
-        data = data or {}
-        return cls(int(data.get("tokens") or 0), float(data.get("cost") or 0.0))
-
 
 def wall_time_so_far(status: Mapping[str, Any]) -> float:
     """Seconds a mission spent in EXECUTING in earlier runs, from its status.json summary

@@ -6,7 +6,7 @@ No I/O here: the store applies a transition by one `os.rename` after asking this
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from houston.core.errors import IllegalTransition, UsageError
 
@@ -110,9 +110,20 @@ def parse_state(text: str) -> MissionState:
 BUDGET_STOP_KEYS = ("scope", "kind", "limit", "spent", "needed", "task")
 
 
-def budget_stop(reason: str, detail: dict[str, Any] | None) -> dict[str, Any] | None:
+class BudgetStop(TypedDict, total=False):
+    """status.json's `budget_stop`: which budget stopped a mission and the figures."""
+
+    scope: str  # `mission` or `task:<id>`
+    kind: str  # tokens, cost or wall_time
+    limit: float
+    spent: float
+    needed: float  # what the task it could not start reserves
+    task: str
+
+
+def budget_stop(reason: str, detail: dict[str, Any] | None) -> BudgetStop | None:
     """The figure a budget stop recorded in its closing transition (which budget, its
     limit, the amount spent), kept in status.json as `budget_stop`."""
     if reason != "budget_exceeded" or not detail or "kind" not in detail:
         return None
-    return {key: detail[key] for key in BUDGET_STOP_KEYS if key in detail}
+    return cast(BudgetStop, {key: detail[key] for key in BUDGET_STOP_KEYS if key in detail})

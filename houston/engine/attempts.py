@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from dataclasses import replace
 from typing import Any
 
 import psutil
@@ -48,6 +49,7 @@ from houston.engine.recording import TaskRecorder
 from houston.engine.sampling import Sampler
 from houston.engine.spending import BudgetKeeper
 from houston.home import attemptfiles, claims, killpoints, taskfiles
+from houston.home.attempt_records import UsageRecord
 from houston.home.layout import Home
 from houston.home.records import ExitRecord
 from houston.runners import Job
@@ -119,7 +121,7 @@ class Attempts:
         # The worker claims the task (mkdir lock, owner.json = itself and its slot), and on
         # success accepts the result and releases the lock into the attempt folder: that
         # work runs in parallel on the workers instead of serially in the engine.
-        claim = Claim(slot=worker.slot, spec=t.spec.encode(), accept=not t.initializer)
+        claim = Claim(slot=worker.slot, spec=t.spec, accept=not t.initializer)
         if not run.queued:
             self.emitter.attempt_started(m, t, worker)
         self.queues.push(worker, (m.id, t.id))
@@ -196,7 +198,11 @@ class Attempts:
         if done is not None and done.claim_failed:
             self.claim_failed(m, t, done.claim_failed)
             return
-        usage = budget.Usage.from_dict(done.usage) if done else t.running.usage
+        if done is None:
+            usage = t.running.usage
+        else:
+            spent = done.usage or UsageRecord()
+            usage = budget.Usage(spent.tokens, spent.cost)
         run = m.end(t, usage)
         died = done is None
         if done is None:  # the agent may have finished before its worker died: never rerun
@@ -257,8 +263,9 @@ class Attempts:
         if died or run.stop_reason is not None:
             self.kill_orphans(t, run, worker_died=died)
         if died:  # keeping the model and token split the worker wrote as it went
-            known = attemptfiles.read_usage(run.path) or {}
-            attemptfiles.write_usage(run.path, {**known, **run.usage.to_dict()}, missing_ok=True)
+            known = attemptfiles.read_usage(run.path) or UsageRecord()
+            spent = replace(known, tokens=run.usage.tokens, cost=run.usage.cost)
+            attemptfiles.write_usage(run.path, spent, missing_ok=True)
         if reason != "succeeded" and attemptfiles.has_workspace(run.path):
             save_worktree(run.path, reason)
         if done is None or done.logs:

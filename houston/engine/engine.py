@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import selectors
 import time
-from pathlib import Path
 
 from houston.agents.catalog import AgentCatalog
 from houston.clock import utcnow
@@ -48,6 +47,7 @@ from houston.engine.sampling import Sampler
 from houston.engine.spending import BudgetKeeper
 from houston.engine.stopping import Stopper
 from houston.home import fsio
+from houston.home.engine_record import RunningEngine, remove_running_engine, write_running_engine
 from houston.home.layout import Home
 from houston.home.store import MissionStore
 from houston.home.watch import Watcher
@@ -340,25 +340,28 @@ class Engine:
         if actions:
             self.control.rescan = True
 
-    @property
-    def pid_record(self) -> Path:
-        return self.home.run / f"engine-{os.getpid()}.json"
-
     def write_pid_record(self) -> None:
         """run/engine-<pid>.json: which engines run on this home (for doctor and humans)."""
-        record = {
-            **self.identity.encode(),
-            "since": iso(utcnow()),
-            "workers": self.options.workers,
-            "missions": sorted(self.options.missions or []) or None,
-        }
-        fsio.write_json_atomic(self.pid_record, record, durable=False)
+        me = self.identity
+        missions = tuple(sorted(self.options.missions or [])) or None
+        record = RunningEngine(
+            me.pid,
+            me.start_token,
+            me.host,
+            me.boot_id,
+            iso(utcnow()),
+            self.options.workers,
+            missions,
+        )
+        write_running_engine(self.home, record)
 
     def shutdown(self) -> None:
-        self.pid_record.unlink(missing_ok=True)
+        remove_running_engine(self.home, self.identity.pid)
         self.follower.stop_following()
         self.watcher.stop()
-        self.pool.stop(grace=0.5, busy=self.queues.busy)
+        # Idle workers exit at once; the Ray network worker first gives the tasks it
+        # cancelled up to 0.8 s to stop their tools (ray_io_worker.DRAIN_TIMEOUT).
+        self.pool.stop(grace=1.0, busy=self.queues.busy)
         self.local_model.stop()
         self.emitter.emit(
             "engine.state", None, None, None, {"state": "stopped", "pid": os.getpid()}

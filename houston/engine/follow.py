@@ -79,10 +79,10 @@ class Follower:
     def _begin_following(self, mission_id: str, folder: Path) -> None:
         self.followed[mission_id] = False
         try:
-            engine = read_engine_record(folder) or {}
+            engine = read_engine_record(folder)
         except OSError:  # it only names the other engine in a message
-            engine = {}
-        who = f"engine pid {engine.get('pid')}" if engine.get("pid") else "another engine"
+            engine = None
+        who = f"engine pid {engine.pid}" if engine and engine.pid else "another engine"
         self.emitter.emit("engine.state", mission_id, None, None, {"state": "following", "by": who})
         if self._follow_tail is None:
             self._follow_tail = EventTail(self.emitter.log, after=self._log_start)

@@ -38,6 +38,7 @@ from houston.engine.protocol import Claim, Done, Ready, UsageReport
 from houston.engine.streams import AttemptStreams
 from houston.engine.worker import WorkerContext, _die_with_parent, done_message, record_attempt
 from houston.home import attemptfiles, claims, taskfiles
+from houston.home.attempt_records import UsageRecord
 from houston.runners import Job, Outcome, get_runner
 
 Key = tuple[str, str, int]  # mission, task, attempt
@@ -144,16 +145,16 @@ class IoWorker:
         why = "attempt_exists"
         if attemptfiles.make_attempt_dir(task_dir, job.attempt_dir):
             why = "locked"
-            nonce = claims.claim_task(task_dir, self.me, claim["slot"], job.attempt)
+            nonce = claims.claim_task(task_dir, self.me, claim.slot, job.attempt)
             if nonce is not None:
-                if claim.get("spec"):
-                    taskfiles.keep_spec(task_dir, claim["spec"])
+                if claim.spec is not None:
+                    taskfiles.keep_spec(task_dir, claim.spec)
                 return nonce
         self.forget(job)
         send(self.msg_fd, Done(ok=False, claim_failed=why, key=_names(job)[0], attempt=job.attempt))
         return None
 
-    def finish(self, attempt: Attempt, outcome: Outcome, usage: dict[str, Any], logs: bool) -> None:
+    def finish(self, attempt: Attempt, outcome: Outcome, usage: UsageRecord, logs: bool) -> None:
         """Record, accept and release, then say done; nothing if a cancel got there first."""
         job = attempt.job
         with self.lock:
@@ -162,7 +163,7 @@ class IoWorker:
             attempt.over = True
             self.attempts.pop(_key(job), None)
             finished = time.time()
-            if usage["tokens"] or usage["cost"]:
+            if usage.tokens or usage.cost:
                 attemptfiles.write_usage(job.attempt_dir, usage)
             if outcome.ok:
                 attemptfiles.write_result(job.attempt_dir, outcome.result or {})

@@ -150,9 +150,9 @@ def stop_agent(record: LiveProcess, grace: float = 2.0) -> bool:
 WORKER_MARK = "HOUSTON_WORKER_MARK"
 
 
-def engine_mark(engine: dict[str, Any]) -> str:
+def engine_mark(engine: LiveProcess) -> str:
     """The prefix of the marks of every worker an engine (pid + start token) spawned."""
-    return f"{engine.get('pid')}:{engine.get('start_token')}/"
+    return f"{engine.pid}:{engine.start_token}/"
 
 
 def kill_marked_processes(prefix: str, timeout: float = 1.0) -> int:

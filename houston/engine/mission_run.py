@@ -327,7 +327,7 @@ class MissionRun:
         total = Usage()
         for number in numbers:
             found = attemptfiles.read_usage(taskfiles.attempt_path(self.folder, task_id, number))
-            total = total + Usage.from_dict(found)
+            total = total + (Usage(found.tokens, found.cost) if found else Usage())
         return total
 
     def add_tasks(self, added_by: str, raw: list[Any]) -> list[str]:

@@ -91,7 +91,7 @@ class MissionKeeper:
             room -= 1
 
     def adopt(self, ref: MissionRef) -> None:
-        write_engine_record(ref.path, self.identity.encode(), utcnow())
+        write_engine_record(ref.path, self.identity, utcnow())
         self.emitter.emit(
             "mission.state", ref.id, None, None, {"state": MissionState.EXECUTING.value}
         )

@@ -25,6 +25,9 @@ class EngineOptions:
     sweep_every: float = 5.0
     sample_every: float = 1.0
     on_stop: str = "requeue"  # what a stop request does to running missions: requeue|cancel
+    # Pipelining (houston.engine.pipelining): a task is queued behind a running one only if
+    # its agent's recent attempts, and the one in front so far, took under `quick_below` s.
+    quick_below: float = 0.05
     retract_after: float = 0.2  # a job queued behind a running one waits this long at most
     executor: Executor = LOCAL  # where attempts execute (houston.engine.executors)
     llm_concurrency: int = 32  # llm attempts at once in the network worker (no CPU slot)

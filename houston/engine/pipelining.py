@@ -1,11 +1,12 @@
 """Pipelining quick tasks: a job queued in a busy worker's pipe, taken back if it waits.
 
 When no worker is idle, a task may be queued behind the one a worker runs, if that
-worker runs the same mission and its agent's recent attempts took under QUICK seconds:
-the worker starts it the moment the one before it is done, instead of idling while the
-engine turns its `done` into the next job. A queued job whose predecessor runs longer
-than `retract_after` is asked back (the worker drops it if it has not started). The
-queues themselves are houston.engine.queues; this part keeps the agents' durations.
+worker runs the same mission and its agent's recent attempts took under `quick_below`
+seconds (an engine option, 50 ms by default): the worker starts it the moment the one
+before it is done, instead of idling while the engine turns its `done` into the next job.
+A queued job whose predecessor runs longer than `retract_after` is asked back (the
+worker drops it if it has not started). The queues themselves are houston.engine.queues;
+this part keeps the agents' durations.
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ from houston.engine.pool import Pool, WorkerRecord
 from houston.engine.protocol import Done, Key
 from houston.engine.queues import JobQueues
 from houston.engine.recording import TaskRecorder
-
-QUICK = 0.05  # seconds: a task is queued behind a running one only if its agent is this fast
 
 
 class Pipelining:
@@ -49,7 +48,7 @@ class Pipelining:
 
         A warm worker otherwise idles while the engine turns its `done` into the next job;
         a job already in its pipe starts at once. Only behind an agent whose recent
-        attempts took under QUICK seconds, so nothing waits long behind a slow task.
+        attempts took under `quick_below` seconds, so nothing waits long behind a slow task.
         """
         now = time.monotonic()
         for worker in self.queues.running_one(m.id):
@@ -58,7 +57,7 @@ class Pipelining:
             if (
                 front is not None
                 and run is not None
-                and now - run.started_mono < QUICK
+                and now - run.started_mono < self.options.quick_below
                 and self.is_quick(front.spec.agent)
             ):
                 return worker
@@ -89,7 +88,7 @@ class Pipelining:
 
     def is_quick(self, agent: str) -> bool:
         seconds, seen = self.durations.get(agent, (0.0, 0))
-        return seen >= 3 and seconds < QUICK
+        return seen >= 3 and seconds < self.options.quick_below
 
     def note_duration(self, agent: str, done: Done) -> None:
         if done.started is None or done.finished is None:

@@ -84,7 +84,7 @@ class Pool:
         self.failed_starts: dict[int, int] = {}
         self.respawn_at: dict[int, float] = {}
         self._log: IO[bytes] | None = None
-        self.engine = my_identity().encode()
+        self.engine = my_identity()
         self.spawned = 0
         self.deferred: set[int] = set()  # slots whose first spawn waits (start_deferred)
 

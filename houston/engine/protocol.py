@@ -2,7 +2,7 @@
 
 One JSON object a line on each pipe. Engine -> worker (the worker's stdin):
 
-- a job: `{"job": <Job.to_dict()>, "claim": Claim}`; the agent's definition (AGENT_KEYS)
+- a job: `{"job": <Job.to_dict()>, "claim": <Claim.encode()>}`; the agent's definition (AGENT_KEYS)
   travels with the first job of each agent to a worker only, later jobs leave it out;
 - `{"retract": [mission, task]}`: give back a job queued behind the running one;
 - `{"cancel": [mission, task, attempt]}`: stop one attempt of the network worker.
@@ -17,9 +17,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, TypedDict, cast
+from typing import Any
 
+from houston.home.attempt_records import UsageRecord
 from houston.home.fsio import compact
+from houston.home.records import SpecRecord
 from houston.runners import AGENT_KEYS, Job
 
 Key = tuple[str, str]  # (mission id, task id): a job, as the engine and its workers name it
@@ -28,12 +30,27 @@ RETRACT_PREFIX = b'{"retract"'  # the readers' fast path: answered before parsin
 CANCEL_PREFIX = b'{"cancel"'
 
 
-class Claim(TypedDict, total=False):
+@dataclass(frozen=True)
+class Claim:
     """How the worker claims the task before running it (owner.json names its slot)."""
 
     slot: int
-    spec: dict[str, Any]  # written as spec.json if the task has none yet
-    accept: bool  # accept the result on success (not for an initializer: the engine does)
+    spec: SpecRecord | None = None  # written as spec.json if the task has none yet
+    accept: bool = False  # accept the result on success (not for an initializer: the engine)
+
+    def encode(self) -> dict[str, object]:
+        spec = None if self.spec is None else self.spec.encode()
+        return {"slot": self.slot, "spec": spec, "accept": self.accept}
+
+    @classmethod
+    def parse(cls, data: object) -> Claim | None:
+        """None: run without claiming. Raises ValueError for a claim without its slot
+        (the line is then no job the worker can run)."""
+        if data is None:
+            return None
+        if not isinstance(data, dict) or type(data.get("slot")) is not int:
+            raise ValueError(f"a claim names its worker slot: {data!r}")
+        return cls(data["slot"], SpecRecord.parse(data.get("spec")), data.get("accept") is True)
 
 
 # -- engine -> worker -----------------------------------------------------------------
@@ -46,7 +63,7 @@ def encode_job(job: Job, claim: Claim | None, known_agents: set[str]) -> bytes:
         body = {k: v for k, v in body.items() if k not in AGENT_KEYS}
     else:
         known_agents.add(job.agent_ref)
-    return _line({"job": body, "claim": claim})
+    return _line({"job": body, "claim": None if claim is None else claim.encode()})
 
 
 def decode_job(line: bytes, agents: dict[str, dict[str, Any]]) -> tuple[Job, Claim | None]:
@@ -62,8 +79,7 @@ def decode_job(line: bytes, agents: dict[str, dict[str, Any]]) -> tuple[Job, Cla
         agents[body["agent_ref"]] = {key: body[key] for key in AGENT_KEYS}
     else:
         body = {**body, **agents[body["agent_ref"]]}
-    claim = envelope.get("claim")  # a JSON object, as the engine's encode_job wrote it
-    return Job.from_dict(body), cast(Claim, claim) if isinstance(claim, dict) else None
+    return Job.from_dict(body), Claim.parse(envelope.get("claim"))
 
 
 def job_key(line: bytes) -> Key | None:
@@ -139,7 +155,7 @@ class Done:
     result: Any = None
     exit_code: int | None = None
     signal: int | None = None
-    usage: dict[str, Any] | None = None
+    usage: UsageRecord | None = None  # the attempt's usage.json, as the worker wrote it
     logs: bool = True  # anything logged: the engine reads the tail of the logs
     accepted: bool = False  # the worker accepted the result (task result.json)
     started: float | None = None
@@ -178,6 +194,8 @@ def encode(message: WorkerMessage) -> bytes:
     if isinstance(message, WaitingForSpace):
         return _line({"type": "waiting_for_space"})
     fields = dict(message.__dict__)
+    if message.usage is not None:
+        fields["usage"] = message.usage.encode()
     names = _names(fields.pop("key"), fields.pop("attempt"))
     body = {k: v for k, v in fields.items() if k not in _OPTIONAL or v not in (None, False)}
     return _line({"type": "done", **names, **body})
@@ -214,7 +232,7 @@ def _decode_done(raw: dict[str, Any]) -> Done:
         result=get("result"),
         exit_code=_int(get("exit_code")),
         signal=_int(get("signal")),
-        usage=usage if isinstance(usage, dict) else None,
+        usage=UsageRecord.parse(usage),
         logs=bool(get("logs", True)),
         accepted=bool(get("accepted")),
         started=_float(get("started")),

@@ -36,6 +36,7 @@ from houston.engine.io_worker import Attempt, IoWorker, Key, _key, _names, relea
 from houston.engine.protocol import Done, UsageReport
 from houston.engine.worker import _die_with_parent
 from houston.home import attemptfiles
+from houston.home.attempt_records import UsageRecord
 from houston.home.records import ExitRecord
 from houston.runners import Outcome
 
@@ -111,7 +112,7 @@ class RayIoWorker(IoWorker):
                 self.refs.pop(key, None)
         self.settle(attempt, answer, self.live.close(key))
 
-    def settle(self, attempt: Attempt, answer: dict[str, Any], reported: dict[str, Any]) -> None:
+    def settle(self, attempt: Attempt, answer: dict[str, Any], reported: UsageRecord) -> None:
         """The answer's logs and the usage not yet passed on, then record as usual."""
         job = attempt.job
         with self.lock:
@@ -119,8 +120,8 @@ class RayIoWorker(IoWorker):
                 return  # stopped: its folder may have moved on
         logs = ray_worker.write_logs(job, answer)
         usage = ray_worker.usage_of(answer)
-        tokens = int(usage["tokens"]) - int(reported["tokens"])
-        cost = round(usage["cost"] - float(reported["cost"]), 10)
+        tokens = usage.tokens - reported.tokens
+        cost = round(usage.cost - reported.cost, 10)
         if tokens or cost:
             self.report_usage(_key(job), tokens, cost)
         outcome = Outcome(
@@ -132,7 +133,7 @@ class RayIoWorker(IoWorker):
         )
         self.finish(attempt, outcome, usage, logs)
 
-    def lost(self, attempt: Attempt, exc: BaseException, usage: dict[str, Any]) -> None:
+    def lost(self, attempt: Attempt, exc: BaseException, usage: UsageRecord) -> None:
         """Its node or Ray worker died: record a crash, release, tell the engine."""
         job = attempt.job
         error = f"the Ray node or worker running the attempt was lost: {type(exc).__name__}"

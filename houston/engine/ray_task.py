@@ -25,7 +25,9 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import traceback
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -199,7 +201,8 @@ def execute(
         job = Job.from_dict({**job_data, "attempt_dir": str(work)})
         ctx = RemoteContext(job, work, box, view)
         try:
-            outcome = _run_captured(job, ctx, work)
+            with cancellable():
+                outcome = _run_captured(job, ctx, work)
         finally:
             end_groups(ctx.groups)
         return {
@@ -208,7 +211,7 @@ def execute(
             "error": outcome.error,
             "exit_code": outcome.exit_code,
             "signal": outcome.signal,
-            "usage": ctx.usage_record(),
+            "usage": ctx.usage_record().encode(),
             "events": ctx.events,
             "stdout": _read_capped(Path(attemptfiles.log_path(work, "stdout"))),
             "stderr": _read_capped(Path(attemptfiles.log_path(work, "stderr"))),
@@ -216,6 +219,23 @@ def execute(
         }
     finally:
         empty_folder(work)
+
+
+@contextlib.contextmanager
+def cancellable() -> Iterator[None]:
+    """While the attempt runs, a plain `ray.cancel` raises KeyboardInterrupt in it (its
+    runner then stops its tools' process groups). Ray starts its workers with SIGINT
+    ignored, and `_thread.interrupt_main`, which is how a plain cancel reaches a running
+    task, does nothing then: the attempt and its tools ran on until the Ray worker was
+    killed, and a tool's own children outlived that (Ray kills direct children only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN if previous is None else previous)
 
 
 def _run_captured(job: Job, ctx: RemoteContext, work: Path) -> Outcome:

@@ -37,6 +37,7 @@ from houston.engine import worker
 from houston.engine.inbox import send
 from houston.engine.protocol import UsageReport
 from houston.home import attemptfiles
+from houston.home.attempt_records import UsageRecord
 from houston.runners import Job, Outcome, context
 from houston.secretfiles import setting
 
@@ -74,10 +75,11 @@ class LiveUsage:
             self.reported[key] = (old[0] + tokens, round(old[1] + cost, 10))
             self.report(key, tokens, cost)  # under the lock: `close` waits for it
 
-    def close(self, key: Key) -> dict[str, Any]:
+    def close(self, key: Key) -> UsageRecord:
+        """What was reported of the attempt as it ran (tokens and cost)."""
         with self.lock:
             tokens, cost = self.reported.pop(key, (0, 0.0))
-        return {"tokens": tokens, "cost": cost}
+        return UsageRecord(tokens, cost)
 
 
 def start_progress(live: LiveUsage) -> str:
@@ -180,7 +182,7 @@ def is_crash(exc: BaseException) -> bool:
     return not isinstance(exc, setup)
 
 
-def run_remote(job: Job, msg_fd: int) -> tuple[Outcome, dict[str, Any], bool]:
+def run_remote(job: Job, msg_fd: int) -> tuple[Outcome, UsageRecord, bool]:
     """One attempt as a Ray task; the same triple as worker.run_job."""
     if job.agent_ref in LOCAL_AGENTS:
         return worker.run_job(job, msg_fd)
@@ -194,7 +196,11 @@ def run_remote(job: Job, msg_fd: int) -> tuple[Outcome, dict[str, Any], bool]:
     except ray.exceptions.RayError as exc:
         if is_crash(exc):
             _crash(exc)
-        return Outcome(ok=False, error=f"Ray could not run the attempt: {exc}"), {}, False
+        return (
+            Outcome(ok=False, error=f"Ray could not run the attempt: {exc}"),
+            UsageRecord(),
+            False,
+        )
     return record_answer(job, answer, msg_fd)
 
 
@@ -243,24 +249,21 @@ def _own_llm_settings() -> dict[str, str]:
     return _llm_settings(os.environ)
 
 
-def usage_of(answer: dict[str, Any]) -> dict[str, Any]:
-    """The attempt's usage.json from its answer: with the model and split, if said."""
-    return {
-        **answer["usage"],
-        "tokens": int(answer["usage"]["tokens"]),
-        "cost": float(answer["usage"]["cost"]),
-    }
+def usage_of(answer: dict[str, Any]) -> UsageRecord:
+    """The attempt's usage.json from its answer: with the model and split, if said
+    (the answer carries the remote context's record, encoded)."""
+    return UsageRecord.parse(answer.get("usage")) or UsageRecord()
 
 
 def record_answer(
     job: Job, answer: dict[str, Any], msg_fd: int
-) -> tuple[Outcome, dict[str, Any], bool]:
+) -> tuple[Outcome, UsageRecord, bool]:
     """Logs, usage and result of a remote attempt into its folder here (as run_job)."""
     attempt = job.attempt_dir
     logs = write_logs(job, answer)
     usage = usage_of(answer)
-    if usage["tokens"] or usage["cost"]:
-        send(msg_fd, UsageReport(int(usage["tokens"]), float(usage["cost"])))
+    if usage.tokens or usage.cost:
+        send(msg_fd, UsageReport(usage.tokens, usage.cost))
         attemptfiles.write_usage(attempt, usage)
     outcome = Outcome(
         ok=bool(answer["ok"]),

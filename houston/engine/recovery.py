@@ -33,7 +33,12 @@ from houston.engine.liveness import (
     stop_agent,
 )
 from houston.home import attemptfiles, claims, fsio, killpoints, move_repair, taskfiles
-from houston.home.engine_record import read_engine_record, remove_engine_record
+from houston.home.engine_record import (
+    RunningEngine,
+    read_engine_record,
+    remove_engine_record,
+    running_engines,
+)
 from houston.home.layout import Home, trail_file
 from houston.home.records import ExitRecord, OwnerRecord, ProcessRecord, StateRecord
 from houston.home.store import MissionStore
@@ -49,11 +54,7 @@ def engine_alive(mission_dir: Path, me: ProcessRecord | None = None) -> bool:
     """
     record = read_engine_record(mission_dir)
     if record is not None:
-        if (
-            me is not None
-            and record.get("pid") == me.pid
-            and (record.get("start_token") == me.start_token)
-        ):
+        if me is not None and record.pid == me.pid and record.start_token == me.start_token:
             return True
         if is_alive(record):
             return True
@@ -130,17 +131,12 @@ def _recover_mission(
     return {"action": "requeued_mission", "mission": mission_id, "tasks": [d for d in done if d]}
 
 
-def engine_records(home: Home) -> list[tuple[Path, dict[str, Any] | None, bool]]:
+def engine_records(home: Home) -> list[tuple[Path, RunningEngine | None, bool]]:
     """Each `run/engine-<pid>.json`: its path, its record (None if unreadable), alive?"""
-    found = []
-    for path in sorted(home.run.glob("engine-*.json")):
-        try:
-            record = fsio.read_json(path)
-        except (OSError, ValueError):
-            record = None
-        record = record if isinstance(record, dict) else None
-        found.append((path, record, record is not None and is_alive(record)))
-    return found
+    return [
+        (path, record, record is not None and is_alive(record))
+        for path, record in running_engines(home)
+    ]
 
 
 def remove_dead_engine_records(home: Home) -> list[int]:
@@ -152,8 +148,7 @@ def remove_dead_engine_records(home: Home) -> list[int]:
             continue
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-            pid = (record or {}).get("pid")
-            removed.append(pid if isinstance(pid, int) else -1)
+            removed.append(record.pid if record else -1)
     return removed
 
 
@@ -207,7 +202,7 @@ def _requeue(mission_dir: Path, task_id: str, attempt: int, state: StateRecord |
 def _kill_dead_engines_processes(mission_dir: Path) -> None:
     """Whatever the dead engine's workers started is an orphan now (their marks)."""
     record = read_engine_record(mission_dir)
-    if record is not None and record.get("pid") and record.get("start_token"):
+    if record is not None and record.pid and record.start_token:
         kill_marked_processes(engine_mark(record))
 
 

@@ -36,6 +36,7 @@ from houston.engine.liveness import identity_of, my_identity
 from houston.engine.protocol import Claim, Done, Ready, UsageReport, WaitingForSpace
 from houston.engine.worker_logs import LogFiles
 from houston.home import attemptfiles, claims, fsio, killpoints, taskfiles
+from houston.home.attempt_records import UsageRecord
 from houston.home.layout import Home
 from houston.home.records import ExitRecord, ProcessRecord
 from houston.runners import Job, Outcome, context, get_runner
@@ -109,7 +110,7 @@ def _event_log(mission_dir: Path) -> Any:
     return _EVENT_LOGS[folder]
 
 
-def run_job(job: Job, msg_fd: int, worktree: bool = False) -> tuple[Outcome, dict[str, Any], bool]:
+def run_job(job: Job, msg_fd: int, worktree: bool = False) -> tuple[Outcome, UsageRecord, bool]:
     """Run one attempt with fds 1 and 2 on its logs; (outcome, usage, wrote any log).
     `worktree`: the attempt runs in its own git worktree (houston.workspaces.workspace)."""
     ctx = WorkerContext(job, msg_fd)
@@ -152,7 +153,7 @@ def run_job(job: Job, msg_fd: int, worktree: bool = False) -> tuple[Outcome, dic
 _LOGS = LogFiles()
 
 
-RunJob = Callable[[Job, int], tuple[Outcome, dict[str, Any], bool]]
+RunJob = Callable[[Job, int], tuple[Outcome, UsageRecord, bool]]
 
 
 def run_claimed(
@@ -191,7 +192,7 @@ def run_claimed(
 
 def done_message(
     outcome: Outcome,
-    usage: dict[str, Any],
+    usage: UsageRecord,
     logs: bool,
     accepted: bool,
     times: tuple[float, float],
@@ -216,10 +217,10 @@ def done_message(
 
 def _run_attempt(
     job: Job, claim: Claim | None, msg_fd: int, run: RunJob | None
-) -> tuple[Outcome, dict[str, Any], bool]:
+) -> tuple[Outcome, UsageRecord, bool]:
     """Run the claimed attempt (here, or through `run`), then end what it left running."""
-    spec = claim.get("spec") if claim else None
-    worktree = wants_worktree(spec, job.agent)
+    spec = claim.spec if claim else None
+    worktree = wants_worktree(spec.workspace if spec else None, job.agent)
     if run is None or worktree:  # a git worktree lives beside the home: it runs here
         outcome, usage, logs = run_job(job, msg_fd, worktree)
     else:
@@ -279,12 +280,12 @@ def _claim(job: Job, claim: Claim, me: ProcessRecord, msg_fd: int) -> str | None
         return None
     # The lock names this worker's slot: while it exists the task is running, so no
     # task state is written on the way in (nor on success: the accepted result says it).
-    nonce = claims.claim_task(task_dir, me, claim["slot"], job.attempt)
+    nonce = claims.claim_task(task_dir, me, claim.slot, job.attempt)
     if nonce is None:
         send(msg_fd, Done(ok=False, claim_failed="locked"))
         return None
-    if claim.get("spec"):
-        taskfiles.keep_spec(task_dir, claim["spec"])
+    if claim.spec is not None:
+        taskfiles.keep_spec(task_dir, claim.spec)
     return nonce
 
 
@@ -306,7 +307,7 @@ def record_attempt(
         missing_ok=False,
     )
     killpoints.reached("worker.recorded")
-    if not (outcome.ok and claim.get("accept")):
+    if not (outcome.ok and claim.accept):
         return False
     taskfiles.accept_result(job.mission_dir, job.task_id, outcome.result or {}, job.attempt_dir)
     return True

@@ -11,11 +11,15 @@ import contextlib
 import os
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from houston.home import fsio
+from houston.home.attempt_records import UsageRecord
 from houston.home.records import ExitRecord, ProcessRecord
 from houston.home.taskfiles import write_json_fast
+
+if TYPE_CHECKING:
+    from houston.home.coding_records import WorkspaceRecord
 
 LOG_STREAMS = ("stdout", "stderr")
 
@@ -54,17 +58,18 @@ def write_agent(attempt: Path | str, record: ProcessRecord) -> None:
     write_json_fast(f"{attempt}/agent.json", record.encode())
 
 
-def read_usage(attempt: Path | str) -> dict[str, Any] | None:
+def read_usage(attempt: Path | str) -> UsageRecord | None:
     """usage.json: `tokens`, `cost`, and `model`, `input_tokens`, `output_tokens` if said."""
-    return _read_object(attempt, "usage.json")
+    return UsageRecord.parse(_read(attempt, "usage.json"))
 
 
-def write_usage(attempt: Path | str, usage: dict[str, Any], *, missing_ok: bool = False) -> None:
+def write_usage(attempt: Path | str, usage: UsageRecord, *, missing_ok: bool = False) -> None:
+    """The one writer of usage.json (the worker; the engine for a dead worker's attempt)."""
     if not missing_ok:
-        write_json_fast(f"{attempt}/usage.json", usage)
+        write_json_fast(f"{attempt}/usage.json", usage.encode())
         return
     with contextlib.suppress(FileNotFoundError):
-        write_json_fast(f"{attempt}/usage.json", usage)
+        write_json_fast(f"{attempt}/usage.json", usage.encode())
 
 
 def read_result(attempt: Path | str) -> dict[str, Any] | None:
@@ -88,6 +93,17 @@ def workspace_record_path(attempt: Path | str) -> str:
 
 def has_workspace(attempt: Path | str) -> bool:
     return os.path.exists(workspace_record_path(attempt))  # noqa: PTH110
+
+
+def read_workspace(attempt: Path | str) -> WorkspaceRecord | None:
+    from houston.home.coding_records import WorkspaceRecord  # here: workers start faster
+
+    return WorkspaceRecord.parse(_read(attempt, "workspace.json"))
+
+
+def write_workspace(attempt: Path | str, record: WorkspaceRecord) -> None:
+    """The one writer of workspace.json (houston.workspaces.workspace, in the worker)."""
+    write_json_fast(workspace_record_path(attempt), record.encode())
 
 
 def make_attempt_dir(task_dir: str, attempt: str) -> bool:

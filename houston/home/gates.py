@@ -1,4 +1,5 @@
-"""Human gates inside a mission: `tasks/<t>/gate.json`, written by this module only.
+"""Human gates inside a mission: `tasks/<t>/gate.json`, its record (`GateRecord`) and its
+one reader and writer.
 
 A task with `gate: approve` does not start when its needs are done: the engine opens its
 gate (`{"state": "waiting"}`) and the task shows as `waiting` until a human decides with
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,23 +33,55 @@ REJECTED = "rejected"
 DECISIONS = (APPROVED, REJECTED)
 
 
+@dataclass(frozen=True, slots=True)
+class GateRecord:
+    """tasks/<t>/gate.json: a `gate: approve` task's wait (`waiting`, `since`) or the
+    decision written over it (`approved` or `rejected`, `by`, `at`)."""
+
+    state: str
+    since: str | None = None
+    by: str | None = None
+    at: str | None = None
+
+    def encode(self) -> dict[str, object]:
+        record: dict[str, object] = {"state": self.state}
+        for key in ("since", "by", "at"):
+            value = getattr(self, key)
+            if value is not None:
+                record[key] = value
+        return record
+
+    @classmethod
+    def parse(cls, data: Any) -> GateRecord | None:
+        """None for what is not a gate, or a gate whose state is not a string (it was
+        never believed: the engine opens such a gate again)."""
+        if not isinstance(data, dict) or not isinstance(data.get("state"), str):
+            return None
+        since, by, at = (data.get(key) for key in ("since", "by", "at"))
+        return cls(
+            data["state"],
+            None if since is None else str(since),
+            None if by is None else str(by),
+            None if at is None else str(at),
+        )
+
+
 def gate_path(mission_dir: Path, task_id: str) -> Path:
     return task_dir(mission_dir, task_id) / GATE_FILE
 
 
-def read_gate(mission_dir: Path, task_id: str) -> dict[str, Any] | None:
+def read_gate(mission_dir: Path, task_id: str) -> GateRecord | None:
     """The gate record, or None when the gate was never opened."""
     try:
         data = fsio.read_json(gate_path(mission_dir, task_id))
     except (FileNotFoundError, NotADirectoryError, ValueError):
         return None
-    return data if isinstance(data, dict) else None
+    return GateRecord.parse(data)
 
 
 def gate_state(mission_dir: Path, task_id: str) -> str | None:
     record = read_gate(mission_dir, task_id)
-    state = record.get("state") if record else None
-    return state if isinstance(state, str) else None
+    return record.state if record else None
 
 
 def open_gate(mission_dir: Path, task_id: str) -> str:
@@ -57,15 +91,15 @@ def open_gate(mission_dir: Path, task_id: str) -> str:
     if found is not None:
         return found
     task_dir(mission_dir, task_id).mkdir(parents=True, exist_ok=True)
-    _write(mission_dir, task_id, {"state": WAITING, "since": iso(utcnow())})
+    _write(mission_dir, task_id, GateRecord(WAITING, since=iso(utcnow())))
     return WAITING
 
 
-def decide(mission_dir: Path, task_id: str, decision: str, by: str) -> dict[str, Any]:
+def decide(mission_dir: Path, task_id: str, decision: str, by: str) -> GateRecord:
     """Write `approved` or `rejected` over a waiting gate (the caller holds the lock)."""
     if decision not in DECISIONS:
         raise ValueError(f"unknown gate decision {decision!r}")
-    record = {"state": decision, "by": by, "at": iso(utcnow())}
+    record = GateRecord(decision, by=by, at=iso(utcnow()))
     _write(mission_dir, task_id, record)
     return record
 
@@ -77,10 +111,10 @@ def reset(mission_dir: Path, task_id: str) -> None:
             gate_path(mission_dir, task_id).unlink()
 
 
-def _write(mission_dir: Path, task_id: str, record: dict[str, Any]) -> None:
+def _write(mission_dir: Path, task_id: str, record: GateRecord) -> None:
     # The temp file is made in the mission folder (watched) and renamed into the task
     # folder (same filesystem): readers see the old or the new gate, and the engine wakes.
     tmp = mission_dir / f".gate-{task_id}-{os.getpid()}.tmp"
     tmp.unlink(missing_ok=True)  # left by a writer of ours that died mid-way
-    fsio.write_new(tmp, fsio.compact(record).encode() + b"\n", durable=True)
+    fsio.write_new(tmp, fsio.compact(record.encode()).encode() + b"\n", durable=True)
     os.replace(tmp, gate_path(mission_dir, task_id))  # noqa: PTH105

@@ -146,6 +146,14 @@ class Home:
         """`run/local-model.log`: the embedded llama.cpp server's output."""
         return self.run / "local-model.log"
 
+    def engine_run_file(self, pid: int) -> Path:
+        """`run/engine-<pid>.json`: an engine running on this machine (or a dead one's)."""
+        return self.run / f"engine-{pid}.json"
+
+    def engine_run_files(self) -> list[Path]:
+        """Every `run/engine-<pid>.json`, sorted."""
+        return sorted(self.run.glob("engine-*.json"))
+
     def worktree(self, mission_id: str, task_id: str, attempt: int) -> Path:
         """An attempt's git worktree."""
         return self.worktrees / mission_id / task_id / str(attempt)

@@ -14,8 +14,14 @@ The helpers take the attempt folder as a str or a Path, as runners hold it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from houston.core.ids import is_decimal
+from houston.home import fsio
+from houston.home.taskfiles import write_json_fast
+
+if TYPE_CHECKING:
+    from houston.home.coding_records import ClaudeSessionRecord
 
 AGENT_RESULT = "agent-result.json"
 NEEDS = "needs.json"
@@ -47,6 +53,21 @@ def claude_transcript_path(attempt_dir: str | Path) -> Path:
 
 def claude_session_path(attempt_dir: str | Path) -> Path:
     return Path(attempt_dir) / CLAUDE_SESSION
+
+
+def write_claude_session(attempt_dir: str | Path, record: ClaudeSessionRecord) -> None:
+    """The one writer of claude-session.json (the `claude-code` runner, at the end)."""
+    write_json_fast(claude_session_path(attempt_dir), record.encode())
+
+
+def read_claude_session(attempt_dir: str | Path) -> ClaudeSessionRecord | None:
+    """None for a missing, unreadable or torn file (an attempt killed mid-way)."""
+    from houston.home.coding_records import ClaudeSessionRecord  # workers start faster
+
+    try:
+        return ClaudeSessionRecord.parse(fsio.read_json(claude_session_path(attempt_dir)))
+    except (OSError, ValueError):
+        return None
 
 
 def earlier_attempt_dirs(attempt_dir: str | Path) -> list[Path]:

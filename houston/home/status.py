@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, NotRequired, TypedDict, cast
+from typing import NotRequired, TypedDict, cast
 
-from houston.core.lifecycle import MissionState, Reason
+from houston.core.lifecycle import BudgetStop, MissionState, Reason
 from houston.core.taskstate import fresh_counts
 from houston.core.timestamps import iso
 
@@ -44,7 +44,7 @@ class MissionStatus(TypedDict):
     usage: NotRequired[Usage]
     error: NotRequired[str]
     workspace: NotRequired[Workspace]
-    budget_stop: NotRequired[dict[str, Any]]  # houston.core.lifecycle.budget_stop's figure
+    budget_stop: NotRequired[BudgetStop]  # houston.core.lifecycle.budget_stop's figure
 
 
 # The JSON types of the known fields: a field of another type (a hand edit) is not
@@ -94,9 +94,22 @@ def parse_status(raw: object, mission_id: str, state: MissionState) -> MissionSt
         for key, value in raw.items()
         if key not in _FIELD_TYPES or isinstance(value, _FIELD_TYPES[key])
     }
+    if "workspace" in fields and parse_workspace(fields["workspace"]) is None:
+        del fields["workspace"]  # no repository to work in: as if not recorded
     fields["id"] = mission_id
     fields["state"] = state.value
     return cast(MissionStatus, fields)
+
+
+def parse_workspace(raw: object) -> Workspace | None:
+    """Pure: status.json's `workspace` (or the mission's workspace.json): None unless
+    `repo` and `base` are strings."""
+    if not isinstance(raw, dict):
+        return None
+    repo, base = raw.get("repo"), raw.get("base")
+    if not isinstance(repo, str) or not isinstance(base, str):
+        return None
+    return {"repo": repo, "base": base}
 
 
 def encode_status(status: MissionStatus) -> bytes:

@@ -179,8 +179,8 @@ def attempt_numbers(mission_dir: Path, task_id: str) -> list[int]:
     return sorted(int(n) for n in names if is_decimal(n))
 
 
-def keep_spec(task_dir: str, spec: dict[str, Any]) -> None:
-    """The claimer's copy of its job's spec (`SpecRecord.encode` by the engine), once (the
+def keep_spec(task_dir: str, spec: SpecRecord) -> None:
+    """The claimer's copy of its job's spec (the engine's, sent with the claim), once (the
     task folder exists by now)."""
     if not os.path.exists(f"{task_dir}/spec.json"):  # noqa: PTH110 - str paths: hot path
-        write_json_fast(f"{task_dir}/spec.json", spec)
+        write_json_fast(f"{task_dir}/spec.json", spec.encode())

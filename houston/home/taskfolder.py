@@ -9,13 +9,15 @@ workers write these folders while they are read.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from houston.core.ids import is_decimal
 from houston.home import fsio
+from houston.home.attempt_records import UsageRecord
+from houston.home.coding_records import ClaudeSessionRecord, WorkspaceRecord
 from houston.home.layout import tasks_dir
 
 # The files of one attempt folder a view reads, by the key it reads them under.
@@ -25,6 +27,20 @@ ATTEMPT_FILES = {
     "workspace": "workspace.json",
     "session": "claude-session.json",
     "claim": "claim/owner.json",
+}
+
+
+class _Record(Protocol):
+    def encode(self) -> dict[str, object]: ...
+
+
+# The files whose one parser the views' reading goes through: they get the record's
+# encoding, so a field of the wrong type reads as absent. The others are shown as written,
+# partial ones too (an exit.json without its reason still gives its times).
+_PARSERS: dict[str, Callable[[Any], _Record | None]] = {
+    "usage": UsageRecord.parse,
+    "workspace": WorkspaceRecord.parse,
+    "session": ClaudeSessionRecord.parse,
 }
 
 
@@ -47,7 +63,7 @@ def read_task_folder(folder: Path) -> TaskFolder:
         if is_decimal(name):
             attempt = folder / "attempts" / name
             attempts[int(name)] = {
-                key: read_record(attempt / file) for key, file in ATTEMPT_FILES.items()
+                key: _read_attempt_file(attempt, key, file) for key, file in ATTEMPT_FILES.items()
             }
     return TaskFolder(
         task_id=folder.name,
@@ -76,6 +92,15 @@ def subfolders(folder: Path) -> list[str]:
         return []
 
 
+def _read_attempt_file(attempt: Path, key: str, file: str) -> dict[str, Any] | None:
+    found = read_record(attempt / file)
+    parser = _PARSERS.get(key)
+    if parser is None or found is None:
+        return found
+    record = parser(found)
+    return None if record is None else dict(record.encode())
+
+
 def read_record(path: Path) -> dict[str, Any] | None:
     """A JSON object of a task or attempt folder; None if missing, torn or not an object."""
     try:
@@ -87,13 +112,13 @@ def read_record(path: Path) -> dict[str, Any] | None:
 
 def attempt_spends(
     mission_path: Path,
-) -> Iterator[tuple[dict[str, Any] | None, dict[str, Any], dict[str, Any] | None]]:
+) -> Iterator[tuple[dict[str, Any] | None, UsageRecord, dict[str, Any] | None]]:
     """Each attempt of the mission that recorded a spend: its task's spec, its usage.json
     and its own result.json (an absent usage.json = nothing spent, so no row)."""
     for task_id in subfolders(tasks_dir(mission_path)):
         folder = tasks_dir(mission_path) / task_id
         spec = read_record(folder / "spec.json")
         for number in subfolders(folder / "attempts"):
-            usage = read_record(folder / "attempts" / number / "usage.json")
+            usage = UsageRecord.parse(read_record(folder / "attempts" / number / "usage.json"))
             if usage is not None:
                 yield spec, usage, read_record(folder / "attempts" / number / "result.json")

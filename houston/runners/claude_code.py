@@ -33,6 +33,7 @@ from typing import IO, Any
 
 from houston.core.errors import RunnerError
 from houston.home import runnerfiles
+from houston.home.coding_records import ClaudeSessionRecord
 from houston.runners import AgentContext, Job, Outcome
 from houston.runners.claude_stream import (
     LiveText,
@@ -220,17 +221,20 @@ def _json_of(text: str) -> Any:
         return None
 
 
-def session_record(session: Session) -> dict[str, Any]:
+def session_record(session: Session) -> ClaudeSessionRecord:
+    """What Claude Code's final `result` message said of the session."""
     result = session.result or {}
-    return {
-        "session_id": session.session_id,
-        "num_turns": result.get("num_turns"),
-        "cost_usd": result.get("total_cost_usd"),
-        "usage": result.get("usage"),
-        "model": session.meter.model or None,
-        "subtype": result.get("subtype"),
-        "duration_ms": result.get("duration_ms"),
-    }
+    return ClaudeSessionRecord.parse(
+        {
+            "session_id": session.session_id,
+            "num_turns": result.get("num_turns"),
+            "cost_usd": result.get("total_cost_usd"),
+            "usage": result.get("usage"),
+            "model": session.meter.model or None,
+            "subtype": result.get("subtype"),
+            "duration_ms": result.get("duration_ms"),
+        }
+    ) or ClaudeSessionRecord(session.session_id)
 
 
 RESUMED = (
@@ -294,9 +298,7 @@ class ClaudeCodeRunner:
             session.read(proc.stdout)
         code = proc.wait()
         stop_leftovers(job.attempt_dir)
-        from houston.home.taskfiles import write_json_fast
-
-        write_json_fast(runnerfiles.claude_session_path(job.attempt_dir), session_record(session))
+        runnerfiles.write_claude_session(job.attempt_dir, session_record(session))
         return outcome_of(job, session, code)
 
 

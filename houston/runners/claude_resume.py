@@ -10,7 +10,6 @@ worktree's project folder before `--resume <id>`.
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from collections.abc import Mapping
@@ -34,12 +33,9 @@ def project_folder(cwd: str) -> str:
 def earlier_session(attempt_dir: str) -> str | None:
     """The newest session id recorded by an earlier attempt of the same task."""
     for earlier in runnerfiles.earlier_attempt_dirs(attempt_dir):
-        try:
-            record = json.loads(runnerfiles.claude_session_path(earlier).read_text())
-        except (OSError, ValueError):
-            continue
-        if isinstance(record, dict) and record.get("session_id"):
-            return str(record["session_id"])
+        record = runnerfiles.read_claude_session(earlier)
+        if record is not None and record.session_id:
+            return record.session_id
     return None
 
 

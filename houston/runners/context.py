@@ -21,6 +21,7 @@ from typing import Any
 
 from houston.core.errors import RunnerError
 from houston.home import layout, taskfiles
+from houston.home.attempt_records import UsageRecord
 from houston.runners import Job
 
 
@@ -73,18 +74,6 @@ def resolved_inputs(job: Job) -> dict[str, Any]:
 
 def envelope(job: Job, inputs: dict[str, Any]) -> dict[str, Any]:
     return {"inputs": inputs, "needs": needs_results(job), "context": mission_context(job)}
-
-
-def usage_record(
-    tokens: int, cost: float, model: str | None, input_tokens: int, output_tokens: int
-) -> dict[str, Any]:
-    record: dict[str, Any] = {"tokens": tokens, "cost": cost}
-    if model:
-        record["model"] = model
-    if input_tokens or output_tokens:
-        record["input_tokens"] = input_tokens
-        record["output_tokens"] = output_tokens
-    return record
 
 
 class JobContext:
@@ -141,10 +130,10 @@ class JobContext:
         """Pass a counted (tokens, cost) delta on: to the engine, or to a Ray driver."""
         raise NotImplementedError
 
-    def usage_record(self) -> dict[str, Any]:
+    def usage_record(self) -> UsageRecord:
         """The attempt's usage.json: tokens and cost, and the model and the input/output
         split when the agent said them (`houston costs --by model` reads them)."""
-        return usage_record(
+        return UsageRecord.of(
             self.tokens, self.cost, self.model, self.input_tokens, self.output_tokens
         )
 

@@ -11,12 +11,35 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import psutil
+
+
+@contextlib.contextmanager
+def interrupts_held() -> Iterator[None]:
+    """Hold back KeyboardInterrupt in the main thread while a child is started and
+    registered, and raise it after. Ray's plain cancel of a task is one
+    (`_thread.interrupt_main`): landing inside Popen after the fork, or before the
+    child is registered, it would leave the child running with nothing left to stop it
+    (the Ray worker lives on). Elsewhere (other threads, no Python handler) a no-op."""
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield
+        return
+    held: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, _frame: held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if held:
+            previous(signal.SIGINT, None)  # default_int_handler: raises KeyboardInterrupt
 
 
 def signal_group(pid: int, sig: int) -> bool:

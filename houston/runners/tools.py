@@ -27,11 +27,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from houston.runners import AgentContext, write_output
+from houston.runners.processes import interrupts_held
 from houston.runners.tools_files import FILE_TOOLS, SCHEMAS, ToolError
 
 BASH_DEFAULT_MS = 120_000
 BASH_MAX_MS = 600_000
 MAX_OUTPUT = 30_000  # characters of a tool's answer given back to the model
+WAIT_SLICE = 0.1  # seconds: how late a cancel may reach a Bash command (_output_within)
 HOUSTON_TOOLS = ("BlackboardRead", "BlackboardWrite")
 
 _EXTRA_SCHEMAS: dict[str, tuple[str, dict[str, Any], list[str]]] = {
@@ -173,17 +175,18 @@ class ToolBox:
         wait = min(int(args.get("timeout") or BASH_DEFAULT_MS), BASH_MAX_MS) / 1000
         if self.deadline is not None:
             wait = min(wait, max(0.1, self.deadline - time.monotonic()))
-        proc = subprocess.Popen(
-            ["/bin/sh", "-c", command],
-            cwd=self.ctx.work_dir,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.ctx.register_process(proc)  # the engine stops this group on timeout or cancel
+        with interrupts_held():  # a cancel lands after the child is known, never before
+            proc = subprocess.Popen(
+                ["/bin/sh", "-c", command],
+                cwd=self.ctx.work_dir,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            self.ctx.register_process(proc)  # the engine stops this group on timeout or cancel
         try:
-            out, _ = proc.communicate(timeout=wait)
+            out = _output_within(proc, wait)
         except subprocess.TimeoutExpired:
             _kill_group(proc.pid)
             out, _ = proc.communicate()
@@ -228,6 +231,23 @@ def _parse_args(raw: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ToolError("the arguments must be a JSON object")
     return value
+
+
+def _output_within(proc: subprocess.Popen[bytes], wait: float) -> bytes:
+    """The command's output if it ends within `wait` seconds (else TimeoutExpired), waited
+    for in short slices. A cancel of a Ray task (`_thread.interrupt_main`) is raised only
+    when the main thread runs Python, never inside a select(): one long wait held it off
+    until the command ended, and the command outlived its attempt."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            out, _ = proc.communicate(
+                timeout=max(0.0, min(WAIT_SLICE, deadline - time.monotonic()))
+            )
+            return out
+        except subprocess.TimeoutExpired:
+            if time.monotonic() >= deadline:
+                raise
 
 
 def _kill_group(pid: int) -> None:

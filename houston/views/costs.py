@@ -21,6 +21,7 @@ from houston.core.ids import id_time
 from houston.core.lifecycle import MissionState
 from houston.core.timestamps import parse_age
 from houston.home import fsio
+from houston.home.attempt_records import UsageRecord
 from houston.home.layout import status_file
 from houston.home.store import STATE_ORDER, MissionStore
 from houston.home.taskfolder import attempt_spends
@@ -87,25 +88,22 @@ def totals(records: list[Spend]) -> dict[str, Any]:
     }
 
 
-def spend_of(
-    mission: str, agent: str, usage: dict[str, Any], result: dict[str, Any] | None
-) -> Spend:
+def spend_of(mission: str, agent: str, usage: UsageRecord, result: dict[str, Any] | None) -> Spend:
     """Pure: one attempt's spend from its usage.json and result.json."""
     result = result or {}
     raw = result.get("usage")
     reply: dict[str, Any] = raw if isinstance(raw, dict) else {}
-    tokens = _int(usage.get("tokens"))
-    input_tokens = _int(usage.get("input_tokens")) or _int(reply.get("prompt_tokens"))
-    output_tokens = _int(usage.get("output_tokens")) or _int(reply.get("completion_tokens"))
-    model = usage.get("model") or result.get("model") or UNKNOWN_MODEL
+    input_tokens = usage.input_tokens or _int(reply.get("prompt_tokens"))
+    output_tokens = usage.output_tokens or _int(reply.get("completion_tokens"))
+    model = usage.model or result.get("model") or UNKNOWN_MODEL
     return Spend(
         mission=mission,
         agent=agent or "?",
         model=str(model),
         input_tokens=input_tokens,
         output_tokens=output_tokens,
-        tokens=tokens or input_tokens + output_tokens,
-        cost=float(usage.get("cost") or 0.0),
+        tokens=usage.tokens or input_tokens + output_tokens,
+        cost=usage.cost,
     )
 
 

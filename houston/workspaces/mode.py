@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 
-def wants_worktree(task_spec: dict[str, Any] | None, agent: dict[str, Any]) -> bool:
-    """Pure: the task's `workspace` wins over its agent's."""
-    mode = (task_spec or {}).get("workspace") or agent.get("workspace") or "none"
+def wants_worktree(task_workspace: str | None, agent: dict[str, Any]) -> bool:
+    """Pure: the task's `workspace` (its spec's) wins over its agent's."""
+    mode = task_workspace or agent.get("workspace") or "none"
     return mode == "worktree"

@@ -19,23 +19,24 @@ committed as work in progress (WIP) on its branch; the next attempt gets a fresh
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from houston.core.ids import is_decimal
-from houston.home import taskfiles
-from houston.home.attemptfiles import workspace_record_path
-from houston.home.layout import Home, spec_file, status_file, workspace_file
+from houston.home import attemptfiles, taskfiles
+from houston.home.layout import Home, spec_file
 from houston.runners import Job, Outcome
 from houston.workspaces import gitops
 from houston.workspaces.gitops import WorkspaceError, git
+
+if TYPE_CHECKING:
+    from houston.home.coding_records import WorkspaceRecord
+    from houston.home.status import Workspace
 
 _LOCK_NAME = "houston-worktrees.lock"
 _ORPHAN_LOCK_REASONS = ("initializing",)
@@ -48,7 +49,8 @@ class MissionRepo:
     repo: str
     base: str
 
-    def to_dict(self) -> dict[str, str]:
+    def to_record(self) -> Workspace:
+        """status.json's `workspace` (and the mission's workspace.json)."""
         return {"repo": self.repo, "base": self.base}
 
 
@@ -72,7 +74,7 @@ def home_of(mission_dir: Path) -> Path:
 _MENTIONS = re.compile(rb"workspace['\"]?\s*:\s*['\"]?worktree")
 
 
-def record_at_submit(text: bytes, repo: str | None, cwd: Path) -> dict[str, str] | None:
+def record_at_submit(text: bytes, repo: str | None, cwd: Path) -> Workspace | None:
     """The repository and base commit to record when a mission is submitted: when it
     names a `repo:` (which must be a repository) or mentions `workspace: worktree` (then
     outside a repository nothing is recorded: an attempt that needs one says so)."""
@@ -80,7 +82,7 @@ def record_at_submit(text: bytes, repo: str | None, cwd: Path) -> dict[str, str]
         return None  # submitting costs no git call
     if repo is None and gitops.toplevel(cwd) is None:
         return None
-    return resolve_repo(repo, cwd).to_dict()
+    return resolve_repo(repo, cwd).to_record()
 
 
 def resolve_repo(repo: str | None, cwd: Path) -> MissionRepo:
@@ -103,24 +105,14 @@ def resolve_repo(repo: str | None, cwd: Path) -> MissionRepo:
 
 def mission_repo(mission_dir: Path, cwd: Path) -> MissionRepo:
     """The recorded repository and base of a mission (fixed now if never recorded)."""
-    with contextlib.suppress(OSError, ValueError):
-        status = json.loads(status_file(mission_dir).read_text())
-        if isinstance(status.get("workspace"), dict):
-            return MissionRepo(**status["workspace"])
-    path = workspace_file(mission_dir)
-    with contextlib.suppress(OSError, ValueError, TypeError):
-        return MissionRepo(**json.loads(path.read_text()))
-    repo_key = _mission_repo_key(mission_dir)
-    found = resolve_repo(repo_key, cwd)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(json.dumps(found.to_dict()))
-    try:
-        os.link(tmp, path)  # the first attempt to record wins; the others read its record
-    except FileExistsError:
-        return MissionRepo(**json.loads(path.read_text()))
-    finally:
-        tmp.unlink(missing_ok=True)
-    return found
+    # Here: a worker imports this module at start, and most attempts need no worktree.
+    from houston.home.mission_workspace import record_workspace, recorded_workspace
+
+    recorded = recorded_workspace(mission_dir)
+    if recorded is None:
+        found = resolve_repo(_mission_repo_key(mission_dir), cwd)
+        recorded = record_workspace(mission_dir, found.to_record())
+    return MissionRepo(recorded["repo"], recorded["base"])
 
 
 def _mission_repo_key(mission_dir: Path) -> str | None:
@@ -231,7 +223,7 @@ def _ours(path: str) -> bool:
 
 def open_worktree(
     home: Path, where: MissionRepo, mission_id: str, task_id: str, attempt: int
-) -> dict[str, Any]:
+) -> WorkspaceRecord:
     """A fresh worktree for this attempt; earlier attempts' worktrees get their work saved."""
     path = worktree_path(home, mission_id, task_id, attempt)
     branch = attempt_branch(mission_id, task_id, attempt)
@@ -257,7 +249,9 @@ def open_worktree(
                 git(where.repo, "worktree", "add", str(path), branch)
             else:
                 git(where.repo, "worktree", "add", "-b", branch, str(path), where.base)
-    return {"branch": branch, "worktree": str(path), "base": where.base, "repo": where.repo}
+    from houston.home.coding_records import WorkspaceRecord  # not at a worker's start
+
+    return WorkspaceRecord(branch, str(path), where.base, where.repo)
 
 
 def _ignore_in_enclosing_checkout(folder: Path) -> None:
@@ -305,10 +299,10 @@ def save_work(path: Path, message: str) -> str | None:
     return gitops.head_commit(path)
 
 
-def finish_worktree(record: dict[str, Any], ok: bool, message: str) -> dict[str, Any]:
+def finish_worktree(record: WorkspaceRecord, ok: bool, message: str) -> WorkspaceRecord:
     """Commit what the attempt left: a final commit on success, WIP otherwise."""
-    path = Path(record["worktree"])
-    with repo_lock(record["repo"]):
+    path = Path(record.worktree)
+    with repo_lock(record.repo):
         _clear_stale_index_lock(path)
         git(path, "add", "-A", ceiling=True)
         dirty = git(path, "diff", "--cached", "--quiet", check=False, ceiling=True).returncode
@@ -324,9 +318,9 @@ def finish_worktree(record: dict[str, Any], ok: bool, message: str) -> dict[str,
                 text,
                 ceiling=True,
             )
-        commit = gitops.head_commit(path) or record["base"]
-        files = gitops.changed_files(path, record["base"], commit)
-    return {**record, "commit": commit, "files": files, "state": "committed" if ok else "wip"}
+        commit = gitops.head_commit(path) or record.base
+        files = gitops.changed_files(path, record.base, commit)
+    return replace(record, commit=commit, files=tuple(files), state="committed" if ok else "wip")
 
 
 def commit_message(mission_id: str, task_id: str, attempt: int, why: str = "") -> str:
@@ -342,40 +336,42 @@ def run_in_worktree(job: Job, run: Callable[[], Outcome]) -> Outcome:
     mission_dir = Path(job.mission_dir)
     where = mission_repo(mission_dir, Path.cwd())
     record = open_worktree(home_of(mission_dir), where, job.mission_id, job.task_id, job.attempt)
-    _write_record(job.attempt_dir, {**record, "state": "open"})
-    job.env["HOUSTON_WORKTREE"] = record["worktree"]
+    attemptfiles.write_workspace(job.attempt_dir, replace(record, state="open"))
+    job.env["HOUSTON_WORKTREE"] = record.worktree
     message = commit_message(job.mission_id, job.task_id, job.attempt)
     try:
         outcome = run()
     except BaseException:
-        _write_record(job.attempt_dir, finish_worktree(record, False, message + " (raised)"))
+        attemptfiles.write_workspace(
+            job.attempt_dir, finish_worktree(record, False, message + " (raised)")
+        )
         raise
     why = "" if outcome.ok else f" ({outcome.error or 'failed'})"
     final = finish_worktree(record, outcome.ok, message + why)
-    _write_record(job.attempt_dir, final)
+    attemptfiles.write_workspace(job.attempt_dir, final)
     if outcome.ok:
-        keys = ("branch", "commit", "base", "files", "worktree")
-        outcome.result = {**(outcome.result or {}), **{k: final[k] for k in keys}}
+        outcome.result = {
+            **(outcome.result or {}),
+            "branch": final.branch,
+            "commit": final.commit,
+            "base": final.base,
+            "files": list(final.files or ()),
+            "worktree": final.worktree,
+        }
     return outcome
 
 
-def _write_record(attempt_dir: str, record: dict[str, Any]) -> None:
-    from houston.home.taskfiles import write_json_fast
-
-    write_json_fast(workspace_record_path(attempt_dir), record)
-
-
-def salvage_attempt(attempt_dir: str, why: str) -> dict[str, Any] | None:
+def salvage_attempt(attempt_dir: str, why: str) -> WorkspaceRecord | None:
     """Commit as WIP the work of an attempt whose worker could not (it was killed, or
     stopped with its mission); None when there is nothing to do. Call it only once the
     attempt's processes are gone."""
     try:
-        record = json.loads(Path(workspace_record_path(attempt_dir)).read_text())
-    except (OSError, ValueError):
+        record = attemptfiles.read_workspace(attempt_dir)
+    except OSError:
         return None
-    if not isinstance(record, dict) or record.get("state") != "open":
+    if record is None or record.state != "open":
         return None
     message = commit_message(*taskfiles.attempt_names(attempt_dir), why)
     final = finish_worktree(record, False, message)
-    _write_record(attempt_dir, final)
+    attemptfiles.write_workspace(attempt_dir, final)
     return final

@@ -90,6 +90,14 @@ def submit(home: Home, text: str) -> MissionRef:
     return actions.submit(MissionStore(home), textwrap.dedent(text).encode(), "test.yaml")
 
 
+# Engine options for tests that need a job queued behind another (pipelining). By default
+# only an agent whose attempts took under 50 ms is "quick", a bound a loaded machine
+# stretches a no-op attempt past (or the engine's step from starting one job to queueing
+# the next behind it): then nothing is ever queued. Such tests are about the queued job,
+# not the bound. Give them a `retract_after` above it too, as the defaults are (0.2 s).
+QUICK_UNDER_LOAD = {"quick_below": 2.0}
+
+
 def options(**kw: Any) -> EngineOptions:
     defaults: dict[str, Any] = {"workers": 2, "backoff_base": 0.05, "grace": 0.5}
     defaults.update(kw)
@@ -98,6 +106,14 @@ def options(**kw: Any) -> EngineOptions:
 
 def run_engine(home: Home, ref: MissionRef, **kw: Any) -> dict[str, Any]:
     return Engine(home, options(missions={ref.id}, **kw)).run()
+
+
+# How long a test waits for what a real process must do (start, claim, run, finish).
+# On a loaded 2-core machine (a whole CI run beside other work, load average 15 to 40)
+# a `houston serve` took up to 9 s to start its first agents with 15 % of one CPU; 15 s was
+# not enough. A long deadline costs nothing while the test passes (the wait returns as
+# soon as the state is there) and only delays the report of a real failure.
+WAIT = 60.0
 
 
 @contextmanager
@@ -110,11 +126,11 @@ def engine_thread(home: Home, **kw: Any) -> Iterator[Engine]:
         yield engine
     finally:
         engine.request_stop(force=True)
-        thread.join(timeout=20)
+        thread.join(timeout=WAIT)
         assert not thread.is_alive(), "the engine did not stop"
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "") -> Any:
+def wait_for(predicate: Callable[[], Any], timeout: float = WAIT, what: str = "") -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
