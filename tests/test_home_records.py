@@ -36,6 +36,12 @@ from houston.home.records import (
     SpecRecord,
     StateRecord,
 )
+from houston.home.server_record import (
+    ServerRecord,
+    read_server_record,
+    remove_server_record,
+    write_server_record,
+)
 from houston.home.status import parse_status
 
 NOW = datetime(2026, 11, 22, 3, 4, 5, 123000, tzinfo=UTC)
@@ -362,3 +368,24 @@ def test_running_engine_records_keep_their_fields(tmp_path: Path) -> None:
     remove_running_engine(home, 7)
     remove_running_engine(home, 7)  # gone already: nothing to do
     assert not home.engine_run_file(7).exists()
+
+
+def test_the_server_record_is_removed_only_by_its_own_server(tmp_path: Path) -> None:
+    home = Home(tmp_path / "h").ensure()
+    record = ServerRecord(4242, "127.0.0.1", 8123, "http://127.0.0.1:8123/", 1.5)
+    write_server_record(home, record)
+    assert json.loads(home.server_record.read_text()) == {
+        "pid": 4242,
+        "host": "127.0.0.1",
+        "port": 8123,
+        "url": "http://127.0.0.1:8123/",
+        "started": 1.5,
+    }
+    assert read_server_record(home) == record
+    remove_server_record(home, 4242, 9999)  # another port: another server's record
+    remove_server_record(home, 1, 8123)
+    assert read_server_record(home) == record
+    remove_server_record(home, 4242, 8123)
+    assert not home.server_record.exists() and read_server_record(home) is None
+    home.server_record.write_text('{"pid": "x", "port": 1}')
+    assert read_server_record(home) is None

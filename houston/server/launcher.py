@@ -22,15 +22,14 @@ import threading
 import time
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 import uvicorn
 from sse_starlette.sse import AppStatus
 from starlette.types import ASGIApp
 
 from houston.core.errors import StoreError
-from houston.home import fsio
 from houston.home.layout import Home
+from houston.home.server_record import ServerRecord, remove_server_record, write_server_record
 from houston.server.app import create_app
 from houston.server.protocol import BODY_TIMEOUT, HEAD_TIMEOUT, bounded_protocol
 from houston.server.security import LOOPBACK_HOSTS, load_token
@@ -79,7 +78,7 @@ class ServerHandle:
             self._server.force_exit = True
             self._thread.join(timeout)
         _release()
-        _remove_record(self.home, self.port)
+        remove_server_record(self.home, os.getpid(), self.port)
 
 
 def start(
@@ -114,7 +113,8 @@ def start(
     server = _uvicorn_server(app, log_level, graceful_timeout, head_timeout, body_timeout)
     loop, thread = _serve_in_thread(server, sock, chosen)
     url = f"http://{_url_host(host)}:{chosen}/?token={token}"
-    _write_record(home, host, chosen, url.split("?", 1)[0])
+    base_url = url.split("?", 1)[0]
+    write_server_record(home, ServerRecord(os.getpid(), host, chosen, base_url, time.time()))
     return ServerHandle(url, host, chosen, token, home, server, thread, feed, loop)
 
 
@@ -271,22 +271,3 @@ def _release() -> None:
         _live = max(0, _live - 1)
         if _live == 0:
             AppStatus.should_exit = True
-
-
-def _write_record(home: Home, host: str, port: int, base_url: str) -> None:
-    record: dict[str, Any] = {
-        "pid": os.getpid(),
-        "host": host,
-        "port": port,
-        "url": base_url,
-        "started": time.time(),
-    }
-    fsio.write_json_atomic(home.server_record, record, durable=False)
-
-
-def _remove_record(home: Home, port: int) -> None:
-    path = home.server_record
-    with contextlib.suppress(FileNotFoundError, ValueError):
-        record = fsio.read_json(path)
-        if record.get("pid") == os.getpid() and record.get("port") == port:
-            path.unlink()
