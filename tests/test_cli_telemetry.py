@@ -15,9 +15,10 @@ from click.testing import CliRunner
 
 from houston.actions import submit
 from houston.cli.main import cli
-from houston.cli.telemetry import format_event, parse_age
+from houston.cli.telemetry import format_event
 from houston.core.errors import UsageError
 from houston.core.lifecycle import MissionState, Reason
+from houston.core.timestamps import parse_age
 from houston.home import fsio
 from houston.home.events import EventLog
 from houston.home.layout import Home
@@ -89,8 +90,9 @@ def test_events_follow_prints_new_events(home: Home) -> None:
     argv = [sys.executable, "-m", "houston", "--home", str(home.root), "events", "-f", "--json"]
     with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as proc:
         lines: list[str] = []
-        assert proc.stdout is not None
-        reader = threading.Thread(target=lambda: lines.append(proc.stdout.readline()))
+        stdout = proc.stdout
+        assert stdout is not None
+        reader = threading.Thread(target=lambda: lines.append(stdout.readline()))
         reader.start()
         try:
             log = EventLog(home.events)

@@ -122,7 +122,7 @@ def test_llm_api_key_comes_from_its_file(tmp_path: Path) -> None:
 def test_allowed_hosts_from_the_environment_reach_the_guard(
     home: Home, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from houston.cli.engine import start_ui
+    from houston.cli.foreground import start_ui
 
     monkeypatch.setenv("HOUSTON_ALLOWED_HOSTS", "houston.team.svc, houston")
     handle = start_ui(home, "127.0.0.1", 0)

@@ -20,7 +20,6 @@ from helpers.engine import wait_for
 from helpers.procs import alive
 
 from houston.engine.ray_task import cancellable, end_groups
-from houston.runners import tools
 from houston.runners.tools import ToolBox
 
 pytestmark = pytest.mark.process
@@ -50,7 +49,7 @@ def test_a_cancel_as_the_command_starts_still_leaves_it_registered(
         _thread.interrupt_main()  # the cancel arrives as the child has just started
         return proc
 
-    monkeypatch.setattr(tools.subprocess, "Popen", popen_then_cancel)
+    monkeypatch.setattr("houston.runners.tools.subprocess.Popen", popen_then_cancel)
     ctx = Registry(tmp_path)
     box = ToolBox(ctx, ["Bash"])  # type: ignore[arg-type]
     try:

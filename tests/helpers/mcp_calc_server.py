@@ -5,7 +5,8 @@ from __future__ import annotations
 try:  # the SDK 2.x name; 1.x called it FastMCP
     from mcp.server.mcpserver import MCPServer as Server
 except ImportError:  # pragma: no cover - depends on the installed SDK
-    from mcp.server.fastmcp import FastMCP as Server
+    # mypy sees the installed 2.x SDK, where this module has no FastMCP.
+    from mcp.server.fastmcp import FastMCP as Server  # type: ignore[attr-defined,no-redef]
 
 server = Server("calc")
 

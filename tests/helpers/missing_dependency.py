@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
+import pluggy
 import pytest
 
 HINT = "a test dependency is missing: declare it in pyproject.toml's `test` extra and reinstall"
@@ -29,12 +30,12 @@ def _fail(report: pytest.CollectReport | pytest.TestReport) -> None:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport() -> Generator[None, pytest.TestReport, None]:
+def pytest_runtest_makereport() -> Generator[None, pluggy.Result[pytest.TestReport], None]:
     outcome = yield
-    _fail(outcome.get_result())  # type: ignore[attr-defined]
+    _fail(outcome.get_result())
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_make_collect_report() -> Generator[None, pytest.CollectReport, None]:
+def pytest_make_collect_report() -> Generator[None, pluggy.Result[pytest.CollectReport], None]:
     outcome = yield
-    _fail(outcome.get_result())  # type: ignore[attr-defined]
+    _fail(outcome.get_result())

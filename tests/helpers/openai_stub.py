@@ -95,11 +95,11 @@ class FakeOpenAI(BaseHTTPRequestHandler):
         final = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
         self.wfile.write(f"data: {json.dumps(final)}\n\n".encode())
         if usage and body.get("stream_options", {}).get("include_usage"):
-            usage = {
+            usage_chunk = {
                 "choices": [],
                 "usage": {"prompt_tokens": 30, "completion_tokens": 10, "total_tokens": 40},
             }
-            self.wfile.write(f"data: {json.dumps(usage)}\n\n".encode())
+            self.wfile.write(f"data: {json.dumps(usage_chunk)}\n\n".encode())
         if done:
             self.wfile.write(b"data: [DONE]\n\n")
 
