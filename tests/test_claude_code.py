@@ -21,7 +21,7 @@ from helpers.claude import (
     make_coding_package,
     make_repo,
 )
-from helpers.engine import REPO, engine_thread, outcome, run_engine, submit, wait_for
+from helpers.engine import REPO, engine_thread, outcome, run_engine, state_of, submit, wait_for
 
 from houston import actions
 from houston.cli.main import cli
@@ -248,8 +248,9 @@ def test_conflicting_branches_make_core_merge_fail_naming_the_files(
     )
     run_engine(home, ref)
     path = MissionStore(home).locate(ref.id).path
-    state = taskfiles.read_state(path, "merge")
+    state = state_of(path, "merge")
     assert state.state == "failed"
+    assert state.error is not None
     assert "README.md" in state.error and f"houston/{ref.id}/tasks/b/1" in state.error
     integration = f"houston/{ref.id}/integration"
     assert git(repo, "show", f"{integration}:README.md") == "# one\n"
@@ -452,7 +453,8 @@ def test_a_missing_claude_fails_the_attempt_saying_how_to_install_it(
     )
     run_engine(home, ref)
     assert outcome(home, ref) == ("COMPLETED", "failed")
-    state = taskfiles.read_state(MissionStore(home).locate(ref.id).path, "a")
+    state = state_of(MissionStore(home).locate(ref.id).path, "a")
+    assert state.error is not None
     assert "not installed" in state.error and "@anthropic-ai/claude-code" in state.error
 
 
@@ -522,6 +524,6 @@ def test_max_turns_reaches_claude_code(home: Home, stub: Stub, tmp_path: Path) -
     )
     run_engine(home, ref)
     assert outcome(home, ref) == ("COMPLETED", "failed")
-    state = taskfiles.read_state(MissionStore(home).locate(ref.id).path, "a")
-    assert "max_turns" in state.error
+    state = state_of(MissionStore(home).locate(ref.id).path, "a")
+    assert state.error is not None and "max_turns" in state.error
     assert len(stub.requests) < 3

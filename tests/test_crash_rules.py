@@ -8,10 +8,10 @@ import signal
 from pathlib import Path
 
 import pytest
-from helpers.engine import engine_thread, outcome, submit, wait_for
+from helpers.engine import engine_thread, exit_of, outcome, state_of, submit, wait_for
 from helpers.procs import alive
 
-from houston.home import attemptfiles, claims, taskfiles
+from houston.home import claims, taskfiles
 from houston.home.layout import Home
 from houston.home.records import ExitRecord, ProcessRecord
 from houston.home.store import MissionRef, MissionStore
@@ -23,11 +23,10 @@ def _pids(path: Path) -> list[int]:
     return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
-def _exits(home: Home, ref: MissionRef, task: str) -> list[ExitRecord | None]:
+def _exits(home: Home, ref: MissionRef, task: str) -> list[ExitRecord]:
     path = MissionStore(home).locate(ref.id).path
     return [
-        attemptfiles.read_exit(taskfiles.attempt_dir(path, task, n))
-        for n in taskfiles.attempt_numbers(path, task)
+        exit_of(taskfiles.attempt_dir(path, task, n)) for n in taskfiles.attempt_numbers(path, task)
     ]
 
 
@@ -64,8 +63,8 @@ def test_an_agent_killed_by_a_signal_is_a_crash_not_a_failure(home: Home, tmp_pa
     assert [e.reason for e in exits] == ["crashed", "succeeded"]
     assert exits[0].signal == signal.SIGKILL
     path = MissionStore(home).locate(ref.id).path
-    assert taskfiles.read_state(path, "a").crashes == 1
-    assert taskfiles.read_state(path, "a").failures == 0  # retries: 0 was not spent
+    assert state_of(path, "a").crashes == 1
+    assert state_of(path, "a").failures == 0  # retries: 0 was not spent
 
 
 @pytest.mark.parametrize("where", ["task", "mission"])
@@ -88,7 +87,7 @@ def test_the_crash_cap_stops_a_task_and_names_its_crashes(
         wait_for(lambda: ref.id in engine.finished, what="the mission to finish")
     assert outcome(home, ref) == ("COMPLETED", "failed")
     path = MissionStore(home).locate(ref.id).path
-    state = taskfiles.read_state(path, "a")
+    state = state_of(path, "a")
     assert state.state == "failed" and state.crashes == 2
     assert state.error == (
         "stopped by the crash cap (1) after 2 crashes: "

@@ -8,6 +8,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -34,36 +35,46 @@ def moved(reason: str, **detail: object) -> list[dict[str, object]]:
     return [{"to": "COMPLETED", "reason": reason, "ts": "2026-12-01T10:00:00Z", "detail": detail}]
 
 
+def said(
+    transitions: list[dict[str, Any]],
+    tasks: list[dict[str, Any]],
+    budget: dict[str, Any],
+    cancel_by: str | None = None,
+) -> str:
+    """The words of the end reason of the completed mission DONE."""
+    reason = end_reason(DONE, transitions, tasks, budget, cancel_by)
+    assert reason is not None
+    text: str = reason["text"]
+    return text
+
+
 def test_end_reasons_are_said_in_words() -> None:
     failed = [{"id": "build", "state": "failed", "error": "exit 3"}]
     assert end_reason({"state": "EXECUTING"}, [], [], None) is None
     assert (
-        end_reason(DONE, moved("task_failed", task="build", error="exit 3"), failed, {})["text"]
+        said(moved("task_failed", task="build", error="exit 3"), failed, {})
         == "Task build failed: exit 3"
     )
     assert (
-        end_reason(DONE, moved("budget_exceeded", kind="tokens"), [], {"max_tokens": 5000})["text"]
+        said(moved("budget_exceeded", kind="tokens"), [], {"max_tokens": 5000})
         == "Budget exceeded: tokens 5,210 of 5,000"
     )
     assert (
-        end_reason(DONE, moved("budget_exceeded", task="b"), [], {"max_cost": 0.1})["text"]
+        said(moved("budget_exceeded", task="b"), [], {"max_cost": 0.1})
         == "Budget exceeded: cost $0.2000 of $0.1000 (no room left to start task b)"
     )
+    assert said(moved("cancelled", by="http"), [], {}) == "Cancelled from the dashboard"
     assert (
-        end_reason(DONE, moved("cancelled", by="http"), [], {})["text"]
-        == "Cancelled from the dashboard"
-    )
-    assert (
-        end_reason(DONE, moved("cancelled", by="cancel.request"), [], {}, "cli")["text"]
+        said(moved("cancelled", by="cancel.request"), [], {}, "cli")
         == "Cancelled from the command line"
     )
     assert (
-        end_reason(DONE, moved("user_request", by="cli", action="reject"), [], {})["text"]
+        said(moved("user_request", by="cli", action="reject"), [], {})
         == "Rejected from the command line"
     )
     two = [{"id": "a", "state": "failed"}, {"id": "b", "state": "failed"}]
-    assert end_reason(DONE, moved("all_tasks_done"), two, {})["text"] == "2 tasks failed: a, b"
-    assert end_reason(DONE, moved("all_tasks_done"), [], {})["text"] == "All tasks succeeded"
+    assert said(moved("all_tasks_done"), two, {}) == "2 tasks failed: a, b"
+    assert said(moved("all_tasks_done"), [], {}) == "All tasks succeeded"
 
 
 def test_the_list_query_is_parsed_leniently_and_selects_pages() -> None:

@@ -13,15 +13,17 @@ from helpers.engine import (
     QUICK_UNDER_LOAD,
     REPO,
     engine_thread,
+    exit_of,
     lines,
     make_test_package,
     outcome,
     run_engine,
+    state_of,
     submit,
     wait_for,
 )
 
-from houston.home import attemptfiles, claims, taskfiles
+from houston.home import claims, taskfiles
 from houston.home.events import EventLog
 from houston.home.layout import Home
 from houston.home.store import MissionStore
@@ -83,9 +85,7 @@ def test_failed_attempts_retry_as_new_attempts(home: Home) -> None:
     path = MissionStore(home).locate(ref.id).path
     assert outcome(home, ref) == ("COMPLETED", "succeeded")
     assert taskfiles.attempt_numbers(path, "f") == [1, 2, 3]
-    reasons = [
-        attemptfiles.read_exit(taskfiles.attempt_dir(path, "f", n)).reason for n in (1, 2, 3)
-    ]
+    reasons = [exit_of(taskfiles.attempt_dir(path, "f", n)).reason for n in (1, 2, 3)]
     assert reasons == ["failed", "failed", "succeeded"]
     assert "fails on purpose" in (taskfiles.attempt_dir(path, "f", 1) / "stderr.log").read_text()
     # Each attempt keeps the lock it held, released into it as claim/owner.json.
@@ -96,7 +96,7 @@ def test_failed_attempts_retry_as_new_attempts(home: Home) -> None:
     assert [o["attempt"] for o in owners] == [1, 2, 3] and len({o["nonce"] for o in owners}) == 3
     assert all(o["slot"] >= 1 for o in owners)
     assert not claims.is_locked(taskfiles.task_dir(path, "f"))
-    assert taskfiles.read_state(path, "f").failures == 2
+    assert state_of(path, "f").failures == 2
 
 
 def test_fail_fast_stops_the_mission_and_continue_keeps_going(home: Home) -> None:
@@ -138,7 +138,7 @@ def test_timeout_stops_the_whole_process_group(home: Home, tmp_path: Path) -> No
     run_engine(home, ref)
     assert outcome(home, ref) == ("COMPLETED", "failed")
     path = MissionStore(home).locate(ref.id).path
-    assert attemptfiles.read_exit(taskfiles.attempt_dir(path, "slow", 1)).reason == "timeout"
+    assert exit_of(taskfiles.attempt_dir(path, "slow", 1)).reason == "timeout"
     for pid in map(int, lines(pids)):
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
 
@@ -165,7 +165,7 @@ def test_cancel_request_stops_a_running_mission(home: Home, tmp_path: Path) -> N
         wait_for(lambda: ref.id in engine.finished, what="cancelled mission")
     assert outcome(home, ref) == ("COMPLETED", "cancelled")
     path = MissionStore(home).locate(ref.id).path
-    assert taskfiles.read_state(path, "b").state == "cancelled"
+    assert state_of(path, "b").state == "cancelled"
     assert not record.exists()
 
 
@@ -240,7 +240,8 @@ def test_initializer_fans_out_and_collect_gathers(home: Home) -> None:
     path = MissionStore(home).locate(ref.id).path
     results = json.loads((path / "outputs" / "results.json").read_text())
     assert results["item-2"] == {"n": 3}
-    assert taskfiles.read_spec(path, "item-0").added_by == "init"
+    spec = taskfiles.read_spec(path, "item-0")
+    assert spec is not None and spec.added_by == "init"
 
 
 def test_blackboard_through_context_and_files(home: Home) -> None:
@@ -260,7 +261,8 @@ def test_blackboard_through_context_and_files(home: Home) -> None:
     run_engine(home, ref)
     path = MissionStore(home).locate(ref.id).path
     assert taskfiles.read_result(path, "b") == {"seen": {"tone": "warm"}}
-    assert taskfiles.read_result(path, "reader")["value"] == {"tone": "warm"}
+    reader = taskfiles.read_result(path, "reader")
+    assert reader is not None and reader["value"] == {"tone": "warm"}
     decisions = [
         json.loads(x) for x in (path / "blackboard" / "decisions.jsonl").read_text().splitlines()
     ]
@@ -320,7 +322,7 @@ def test_a_task_budget_stops_only_that_task(home: Home) -> None:
     finished = run_engine(home, ref)
     path = MissionStore(home).locate(ref.id).path
     assert finished[ref.id][1].value == "budget_exceeded"
-    exit_ = attemptfiles.read_exit(taskfiles.attempt_dir(path, "greedy", 1))
+    exit_ = exit_of(taskfiles.attempt_dir(path, "greedy", 1))
     assert exit_.reason == "budget_exceeded"
     assert taskfiles.attempt_numbers(path, "greedy") == [1]  # budget stops are not retried
 
@@ -342,7 +344,7 @@ def test_an_agent_files_budget_stops_its_task_as_it_spends(home: Home) -> None:
     )
     run_engine(home, ref)
     path = MissionStore(home).locate(ref.id).path
-    exit_ = attemptfiles.read_exit(taskfiles.attempt_dir(path, "greedy", 1))
+    exit_ = exit_of(taskfiles.attempt_dir(path, "greedy", 1))
     assert exit_.reason == "budget_exceeded", exit_
     assert taskfiles.attempt_numbers(path, "greedy") == [1]
     status = json.loads((path / "status.json").read_text())
@@ -383,4 +385,4 @@ def test_cancel_stops_an_in_process_python_agent(home: Home, tmp_path: Path) -> 
         wait_for(lambda: ref.id in engine.finished, what="the cancelled mission")
     assert outcome(home, ref) == ("COMPLETED", "cancelled")
     path = MissionStore(home).locate(ref.id).path
-    assert attemptfiles.read_exit(taskfiles.attempt_dir(path, "a", 1)).reason == "cancelled"
+    assert exit_of(taskfiles.attempt_dir(path, "a", 1)).reason == "cancelled"

@@ -12,9 +12,10 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
-from helpers.engine import REPO, make_test_package, run_engine, submit
+from helpers.engine import REPO, make_test_package, run_engine, state_of, submit
 
 from houston.engine import localmodel as lm
 from houston.home import attemptfiles, taskfiles
@@ -39,7 +40,11 @@ def test_wants_local_and_pointed_are_pure() -> None:
         {"llm": {"base_url": "http://x/v1"}}, {"HOUSTON_LLM_BASE_URL": "local"}
     )
     assert not lm.wants_local({}, {"HOUSTON_LLM_BASE_URL": "http://x/v1"})
-    agent = {"name": "a", "llm": {"base_url": "local", "max_tokens": 9}, "base_url": "local"}
+    agent: dict[str, Any] = {
+        "name": "a",
+        "llm": {"base_url": "local", "max_tokens": 9},
+        "base_url": "local",
+    }
     pointed, env = lm.pointed(agent, "http://127.0.0.1:9/v1")
     assert pointed == {"name": "a", "llm": {"max_tokens": 9}}
     assert env == {"HOUSTON_LLM_BASE_URL": "http://127.0.0.1:9/v1", "HOUSTON_LLM_FOLD_SYSTEM": "1"}
@@ -78,8 +83,8 @@ def test_a_missing_local_model_fails_the_task_with_how_to_install_it(
     ref = submit(home, "name: offline\ntasks:\n  - {id: a, agent: t/answer}\n")
     finished = run_engine(home, ref, workers=1)
     assert finished[ref.id][0].value == "failed"
-    state = taskfiles.read_state(MissionStore(home).locate(ref.id).path, "a")
-    assert "houston_no_such_module not installed" in state.error
+    state = state_of(MissionStore(home).locate(ref.id).path, "a")
+    assert state.error is not None and "houston_no_such_module not installed" in state.error
     assert taskfiles.attempt_numbers(MissionStore(home).locate(ref.id).path, "a") == []
 
 
@@ -111,6 +116,7 @@ tasks:
         # Recorded as the weights it ran, not as a requested name llama.cpp ignored.
         spent = attemptfiles.read_usage(taskfiles.attempt_dir(path, task, 1))
         assert spent is not None and spent.model == result["model"]
+        assert spent.model is not None
         assert spent.model.startswith("local:") and spent.model.endswith(".gguf")
         assert (spent.input_tokens or 0) > 0 and (spent.output_tokens or 0) > 0
     assert (home.run / "local-model.log").stat().st_size > 0

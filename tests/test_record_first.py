@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers.engine import REPO, lines, make_test_package, submit, wait_for
+from helpers.engine import REPO, lines, make_test_package, state_of, submit, wait_for
 from helpers.procs import alive
 
 from houston.core.lifecycle import MissionState, Reason
@@ -45,7 +45,8 @@ def _houston(
 
 def _status(home: Home, mission_id: str) -> dict[str, object]:
     ref = MissionStore(home).locate(mission_id)
-    return json.loads((ref.path / "status.json").read_text())
+    status: dict[str, object] = json.loads((ref.path / "status.json").read_text())
+    return status
 
 
 def test_a_mover_killed_between_rename_and_record_is_finished_by_the_sweep(home: Home) -> None:
@@ -146,7 +147,7 @@ def test_a_recoverer_killed_after_its_record_leaves_the_lock_for_the_next(
     assert killed.returncode == -signal.SIGKILL
     exit_record = attemptfiles.read_exit(taskfiles.attempt_dir(path, "a", 1))
     assert exit_record is not None and exit_record.reason == "interrupted"
-    assert taskfiles.read_state(path, "a").state == "pending"
+    assert state_of(path, "a").state == "pending"
     assert claims.is_locked(task_dir)  # recorded, not yet released
     assert _houston(home, "recover").returncode == 0
     assert not claims.is_locked(taskfiles.task_dir(MissionStore(home).locate(ref.id).path, "a"))
@@ -154,7 +155,7 @@ def test_a_recoverer_killed_after_its_record_leaves_the_lock_for_the_next(
     finished = _houston(home, "serve", "--until-idle", "--no-ui", "--workers", "1")
     assert finished.returncode == 0, finished.stderr
     assert _status(home, ref.id)["outcome"] == "succeeded"
-    assert taskfiles.read_state(MissionStore(home).locate(ref.id).path, "a").crashes == 0
+    assert state_of(MissionStore(home).locate(ref.id).path, "a").crashes == 0
 
 
 def test_an_engine_killed_after_recording_a_dead_worker_leaves_no_orphan(
@@ -206,7 +207,7 @@ tasks:
     path = MissionStore(home).locate(ref.id).path
     assert _status(home, ref.id)["outcome"] == "succeeded"
     assert taskfiles.attempt_numbers(path, "a") == [1, 2]
-    assert taskfiles.read_state(path, "a").crashes == 1
+    assert state_of(path, "a").crashes == 1
 
 
 @pytest.mark.parametrize("point", ["worker.ran", "worker.recorded"])

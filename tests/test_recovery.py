@@ -14,10 +14,12 @@ import pytest
 from helpers.engine import (
     QUICK_UNDER_LOAD,
     engine_thread,
+    exit_of,
     houston_process,
     lines,
     make_test_package,
     outcome,
+    state_of,
     submit,
     wait_for,
 )
@@ -70,9 +72,9 @@ def test_killed_worker_is_requeued_and_its_agent_never_survives(home: Home, tmp_
         wait_for(lambda: ref.id in engine.finished, what="the mission to finish")
     assert outcome(home, ref) == ("COMPLETED", "succeeded")
     path = store.locate(ref.id).path
-    exits = [attemptfiles.read_exit(taskfiles.attempt_dir(path, "a", n)) for n in (1, 2)]
+    exits = [exit_of(taskfiles.attempt_dir(path, "a", n)) for n in (1, 2)]
     assert [e.reason for e in exits] == ["crashed", "succeeded"]
-    assert taskfiles.read_state(path, "a").crashes == 1  # retries: 0, yet the crash was free
+    assert state_of(path, "a").crashes == 1  # retries: 0, yet the crash was free
     assert not alive(int(first.read_text()))
 
 
@@ -121,8 +123,8 @@ def test_a_job_queued_behind_a_killed_one_runs_once_as_a_fresh_attempt(
     assert outcome(home, ref) == ("COMPLETED", "succeeded")
     assert sorted(lines(runs)) == sorted([*ids, "b"])
     path = store.locate(ref.id).path
-    assert attemptfiles.read_exit(taskfiles.attempt_dir(path, "b", 1)).reason == "crashed"
-    assert taskfiles.read_state(path, "b").crashes == 1
+    assert exit_of(taskfiles.attempt_dir(path, "b", 1)).reason == "crashed"
+    assert state_of(path, "b").crashes == 1
     assert taskfiles.attempt_numbers(path, queued) == [1]
     assert taskfiles.read_state(path, queued) is None  # no failure, no crash: nothing to record
 
@@ -260,7 +262,9 @@ def _fake_executing(
 
 def test_a_live_pid_with_another_start_token_is_dead(home: Home) -> None:
     me = liveness.my_identity().encode()
-    impostor = {**me, "start_token": me["start_token"] + "0"}
+    token = me["start_token"]
+    assert isinstance(token, str)
+    impostor = {**me, "start_token": token + "0"}
     assert liveness.is_alive(me)
     assert not liveness.is_alive(impostor)
     mission = _fake_executing(home, impostor, impostor)
@@ -268,10 +272,10 @@ def test_a_live_pid_with_another_start_token_is_dead(home: Home) -> None:
     assert [a["mission"] for a in actions] == [mission]
     path = MissionStore(home).locate(mission).path
     assert not claims.is_locked(taskfiles.task_dir(path, "a"))
-    assert taskfiles.read_state(path, "a").state == "pending"
+    assert state_of(path, "a").state == "pending"
     # An engine's death is not the task's fault: no crash is counted against it.
-    assert taskfiles.read_state(path, "a").crashes == 0
-    exit_record = attemptfiles.read_exit(taskfiles.attempt_dir(path, "a", 1))
+    assert state_of(path, "a").crashes == 0
+    exit_record = exit_of(taskfiles.attempt_dir(path, "a", 1))
     assert exit_record.reason == "interrupted"
 
 
@@ -279,7 +283,9 @@ def test_an_agent_its_dead_worker_never_recorded_is_found_by_its_attempt(home: H
     """A worker killed between starting a command and writing agent.json leaves an agent
     no record names; recovery finds it by HOUSTON_WORK_DIR and stops it."""
     me = liveness.my_identity().encode()
-    impostor = {**me, "start_token": me["start_token"] + "0"}
+    token = me["start_token"]
+    assert isinstance(token, str)
+    impostor = {**me, "start_token": token + "0"}
     mission = _fake_executing(home, impostor, impostor)
     work_dir = str(taskfiles.attempt_dir(MissionStore(home).locate(mission).path, "a", 1))
     env = dict(os.environ, HOUSTON_WORK_DIR=work_dir)

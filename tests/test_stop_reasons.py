@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers.engine import (
@@ -40,7 +41,7 @@ def test_stop_texts() -> None:
 
 def records(
     home: Home, ref: MissionRef, task: str
-) -> tuple[ExitRecord, StateRecord, list[dict], str]:
+) -> tuple[ExitRecord, StateRecord, list[dict[str, Any]], str]:
     """exit.json of attempt 1, state.json, the attempt.end events, `houston show`."""
     path = MissionStore(home).locate(ref.id).path
     exit_ = attemptfiles.read_exit(taskfiles.attempt_dir(path, task, 1))
@@ -92,6 +93,7 @@ def test_a_budget_stop_says_how_much_was_spent(home: Home) -> None:
     run_engine(home, ref)
     exit_, state, ends, shown = records(home, ref, "g")
     said = exit_.error
+    assert said is not None
     assert re.fullmatch(r"budget exceeded \(tokens (\d+) of 50\)", said), said
     assert int(re.findall(r"\d+", said)[0]) > 50
     assert state.error == said and ends[-1]["data"]["error"] == said

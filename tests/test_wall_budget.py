@@ -8,11 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers.engine import outcome, run_engine, submit
+from helpers.engine import outcome, run_engine, state_of, submit
 
 from houston import actions
 from houston.core.budget import wall_time_so_far
-from houston.home import taskfiles
 from houston.home.layout import Home
 from houston.home.store import MissionStore
 
@@ -41,11 +40,11 @@ def test_time_between_a_failure_and_retry_is_not_charged(home: Home, tmp_path: P
     store = MissionStore(home)
     first = store.status(store.locate(ref.id))["usage"]["wall_time"]
     assert 0 < first < 3
-    error = taskfiles.read_state(store.locate(ref.id).path, "a").error
+    error = state_of(store.locate(ref.id).path, "a").error
     assert error and "cancelled" not in error
     time.sleep(3.2)  # longer than the whole budget, spent waiting in COMPLETED
     actions.retry(store, ref.id)
-    assert taskfiles.read_state(store.locate(ref.id).path, "a").error == error  # kept
+    assert state_of(store.locate(ref.id).path, "a").error == error  # kept
     time.sleep(0.3)  # and waiting in COMMITTED does not count either
     flag.write_text("now it passes")
     finished = run_engine(home, ref)

@@ -15,7 +15,9 @@ from typing import Any
 
 from houston import actions
 from houston.engine.engine import Engine, EngineOptions
+from houston.home import attemptfiles, taskfiles
 from houston.home.layout import Home
+from houston.home.records import ExitRecord, StateRecord
 from houston.home.store import MissionRef, MissionStore
 
 REPO = Path(__file__).resolve().parents[2]
@@ -144,6 +146,20 @@ def outcome(home: Home, ref: MissionRef) -> tuple[str, str | None]:
     store = MissionStore(home)
     current = store.locate(ref.id)
     return current.state.value, store.status(current).get("outcome")
+
+
+def state_of(mission_dir: Path, task_id: str) -> StateRecord:
+    """The task's state.json, which the test expects to be there."""
+    state = taskfiles.read_state(mission_dir, task_id)
+    assert state is not None, f"task {task_id} has no readable state.json"
+    return state
+
+
+def exit_of(attempt_dir: Path) -> ExitRecord:
+    """The attempt's exit.json, which the test expects to be there."""
+    record = attemptfiles.read_exit(attempt_dir)
+    assert record is not None, f"{attempt_dir} has no readable exit.json"
+    return record
 
 
 def houston_process(home: Home, *args: str) -> subprocess.Popen[bytes]:
