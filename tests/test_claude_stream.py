@@ -70,9 +70,11 @@ def test_spend_is_counted_per_call_as_it_streams_then_set_to_claude_codes_totals
             "usage": {"input_tokens": 1000, "cache_read_input_tokens": 500, "output_tokens": 1},
         },
     }
-    assert meter.on_stream_event(start) == (1501, pytest.approx((1500 * 3 + 15) / 1e6))
+    tokens, cost = meter.on_stream_event(start)
+    assert tokens == 1501 and cost == pytest.approx((1500 * 3 + 15) / 1e6)
     delta = {"type": "message_delta", "usage": {"output_tokens": 101}}
-    assert meter.on_stream_event(delta) == (100, pytest.approx(100 * 15 / 1e6))
+    tokens, cost = meter.on_stream_event(delta)
+    assert tokens == 100 and cost == pytest.approx(100 * 15 / 1e6)
     assert meter.on_stream_event({"type": "content_block_delta"}) == (0, 0.0)
     tokens, cost = meter.on_result(
         {"usage": {"input_tokens": 1500, "output_tokens": 101}, "total_cost_usd": 0.01}
@@ -155,7 +157,7 @@ def test_log_lines_and_live_text() -> None:
         == "result: success after 2 turns, cost $0.5000"
     )
     live = LiveText()
-    events = [
+    events: list[dict[str, Any]] = [
         {"type": "message_start", "message": {"usage": {"input_tokens": 9}}},
         {"type": "content_block_start", "index": 0, "content_block": {"type": "text"}},
         {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Do"}},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -47,7 +48,7 @@ def test_mission_schema_is_json_with_help_for_editors() -> None:
 
 def test_mission_schema_accepts_duration_text() -> None:
     schema = json.loads(run("schema", "mission")[1])
-    task = {"name": "m", "tasks": [{"id": "a", "agent": "x/y", "timeout": "1h30m"}]}
+    task: dict[str, Any] = {"name": "m", "tasks": [{"id": "a", "agent": "x/y", "timeout": "1h30m"}]}
     jsonschema.validate(task, schema)
     task["tasks"][0]["timeout"] = "soon"
     with pytest.raises(jsonschema.ValidationError):

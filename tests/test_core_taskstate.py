@@ -60,7 +60,8 @@ def test_states_are_the_strings_written_in_the_files() -> None:
         "cancelled",
         "skipped",
     ]
-    assert f"{TaskState.FAILED}" == "failed" and ExitReason.CRASHED == "crashed"
+    crashed: str = ExitReason.CRASHED  # a str enum: equal to the string itself
+    assert f"{TaskState.FAILED}" == "failed" and crashed == "crashed"
 
 
 def settle(

@@ -194,7 +194,11 @@ def event_types(root: Path) -> set[str]:
         if isinstance(node, ast.Assign) and any(
             isinstance(t, ast.Name) and t.id == "EVENT_TYPES" for t in node.targets
         ):
-            return {c.value for c in ast.walk(node.value) if isinstance(c, ast.Constant)}
+            return {
+                c.value
+                for c in ast.walk(node.value)
+                if isinstance(c, ast.Constant) and isinstance(c.value, str)
+            }
     raise AssertionError("houston/home/events.py defines no EVENT_TYPES")
 
 

@@ -6,6 +6,7 @@ import shutil
 import signal
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ def test_workers_start_warm_and_stop(tmp_path: Path) -> None:
     try:
         assert sorted(pool.workers) == [0, 1, 2]  # N task slots plus the initializer slot
         for worker in pool.workers.values():
-            message = wait_for(lambda w=worker: pool.read(w), what="ready")
+            message = wait_for(partial(pool.read, worker), what="ready")
             assert message[0]["type"] == "ready"
     finally:
         pool.stop()

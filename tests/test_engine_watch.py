@@ -35,12 +35,12 @@ def test_a_read_wakes_no_one_and_a_change_does() -> None:
     for event in (FileOpenedEvent("/m/context.md"), FileClosedNoWriteEvent("/m/context.md")):
         handler.dispatch(event)
     assert woke.count == 0
-    for event in (
+    for change in (
         FileCreatedEvent("/m/cancel.request"),
         FileModifiedEvent("/m/x"),
         FileClosedEvent("/m/x"),
     ):
-        handler.dispatch(event)
+        handler.dispatch(change)
     assert woke.count == 3
 
 

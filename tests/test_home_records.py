@@ -10,6 +10,7 @@ import json
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Protocol
 
 import pytest
 
@@ -67,8 +68,18 @@ def test_exit_records_keep_the_keys_and_their_order() -> None:
     assert ExitRecord.parse(json.loads(json.dumps(engine.encode()))) == engine
 
 
+class _Kind(Protocol):
+    """A record class: its `parse` classmethod."""
+
+    def parse(self, data: Any) -> object: ...
+
+
+class _Encodes(Protocol):
+    def encode(self) -> dict[str, object]: ...
+
+
 def test_each_record_reads_back_what_it_wrote() -> None:
-    records = [
+    records: list[tuple[_Kind, _Encodes]] = [
         (StateRecord, StateRecord("failed", 2, "2026-01-01T00:00:00.000Z", "x", 1, 2, 0)),
         (OwnerRecord, OwnerRecord(7, "t:1", "h", "b", 0, "abc", "2026-01-01", 3)),
         (ProcessRecord, ProcessRecord(7, "t:1", "h", "b")),

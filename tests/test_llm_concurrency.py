@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,10 @@ def reasons(home: Home, ref: MissionRef, task: str) -> list[str]:
     return [str(record.reason if record else None) for record in records]
 
 
+def succeeded(home: Home, ref: MissionRef) -> bool:
+    return outcome(home, ref) == ("COMPLETED", "succeeded")
+
+
 def io_pid(engine: Engine) -> int | None:
     worker = engine.pool.workers.get(engine.pool.io_slot)
     return worker.pid if worker is not None and worker.ready else None
@@ -97,7 +102,7 @@ def test_llm_concurrency_and_max_concurrency_bound_the_calls(
                 assert script.wait_in_flight(expected), "calls never reached the cap"
                 assert not script.wait_in_flight(expected + 1, seconds=1.0)
                 script.release.set()
-                wait_for(lambda r=ref: outcome(llm_home, r) == ("COMPLETED", "succeeded"))
+                wait_for(partial(succeeded, llm_home, ref))
             assert script.most == expected
 
 

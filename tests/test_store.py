@@ -323,8 +323,8 @@ def test_status_updates_survive_another_process_moving_the_mission(home: Home) -
     finally:
         assert mover.wait(timeout=60) == 0
     final = store.locate(stale.id)
-    status = store.status(final)
-    assert final.state is MissionState.COMMITTED and status["state"] == "COMMITTED"
-    assert status["counts"] == {"total": updates} and updates > 0
+    final_status = store.status(final)
+    assert final.state is MissionState.COMMITTED and final_status["state"] == "COMMITTED"
+    assert final_status["counts"] == {"total": updates} and updates > 0
     trail = store.transitions(final)
     assert len(trail) == 2 + 80 and chain_ok(trail, MissionState.COMMITTED)

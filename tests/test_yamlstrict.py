@@ -299,7 +299,7 @@ def test_front_matter_is_size_capped_and_decoded() -> None:
 # controls and U+2028/9 are left out: YAML forbids or folds them, JSON writes them raw.
 _YAML_TEXT = st.text(
     st.characters(
-        exclude_categories=("Cs",),
+        exclude_categories=["Cs"],
         exclude_characters=[chr(c) for c in range(0x7F, 0xA0)]
         + ["\u2028", "\u2029", "\ufeff", "\ufffe", "\uffff"],
     )
