@@ -1,5 +1,6 @@
 """The strict tooling of pyproject.toml holds on every commit: ruff (lint and format) on
-the tree, mypy strict on the package. Both run as the tests' own interpreter's modules."""
+the tree, mypy strict on the package and on the tests. Both run as the tests' own
+interpreter's modules."""
 
 from __future__ import annotations
 
