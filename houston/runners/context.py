@@ -127,8 +127,8 @@ class JobContext:
         self.tell_usage(*self.count_usage(tokens, cost, model, input_tokens, output_tokens))
 
     def tell_usage(self, tokens: int, cost: float) -> None:
-        """Pass a counted (tokens, cost) delta on: to the engine, or to a Ray driver."""
-        raise NotImplementedError
+        """Pass a counted (tokens, cost) delta on to whoever keeps the budgets: the engine
+        (a worker's context) or a Ray driver (a node's). A bare context keeps its totals."""
 
     def usage_record(self) -> UsageRecord:
         """The attempt's usage.json: tokens and cost, and the model and the input/output
