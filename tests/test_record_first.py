@@ -13,7 +13,15 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers.engine import REPO, lines, make_test_package, state_of, submit, wait_for
+from helpers.engine import (
+    REPO,
+    houston_process,
+    lines,
+    make_test_package,
+    state_of,
+    submit,
+    wait_for,
+)
 from helpers.procs import alive
 
 from houston.core.lifecycle import MissionState, Reason
@@ -117,24 +125,7 @@ def test_a_recoverer_killed_after_its_record_leaves_the_lock_for_the_next(
         f"name: held\ntasks:\n  - {{id: a, agent: t/record, "
         f'inputs: {{file: "{runs}", wait: "{go}"}}}}\n',
     )
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    engine = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "houston",
-            "--home",
-            str(home.root),
-            "serve",
-            "--no-ui",
-            "--workers",
-            "1",
-        ],
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    engine = houston_process(home, "serve", "--no-ui", "--workers", "1", quiet=True)
     try:
         wait_for(lambda: lines(runs) == ["a"], timeout=60, what="the task to start")
     finally:
@@ -170,23 +161,8 @@ tasks:
   - {{id: a, agent: core/shell, inputs: {{command: '{command}'}}}}
 """,
     )
-    env = dict(os.environ, PYTHONPATH=str(REPO), HOUSTON_TEST_KILL_AT="finish.recorded")
-    engine = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "houston",
-            "--home",
-            str(home.root),
-            "serve",
-            "--no-ui",
-            "--workers",
-            "1",
-        ],
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    engine = houston_process(
+        home, "serve", "--no-ui", "--workers", "1", kill_at="finish.recorded", quiet=True
     )
     try:
         wait_for(agent.exists, timeout=60, what="the agent")

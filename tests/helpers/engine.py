@@ -162,13 +162,20 @@ def exit_of(attempt_dir: Path) -> ExitRecord:
     return record
 
 
-def houston_process(home: Home, *args: str) -> subprocess.Popen[bytes]:
-    """`python -m houston --home HOME ARGS` as a real process (its own session)."""
+def houston_process(
+    home: Home, *args: str, kill_at: str | None = None, quiet: bool = False
+) -> subprocess.Popen[bytes]:
+    """`python -m houston --home HOME ARGS` as a real process (its own session, so that
+    killing its group kills its workers too); `kill_at` names a kill point
+    (houston/home/killpoints.py); `quiet` sends its output nowhere instead of to pipes."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
+    if kill_at:
+        env["HOUSTON_TEST_KILL_AT"] = kill_at
+    output = subprocess.DEVNULL if quiet else subprocess.PIPE
     return subprocess.Popen(
         [sys.executable, "-m", "houston", "--home", str(home.root), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=output,
+        stderr=output,
         env=env,
         start_new_session=True,
     )
