@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.packages import cli
+from helpers.packages import Result, cli
 from helpers.scripted_llm import ScriptedLLM, planner_answer, text, tools
 
 from houston.core.errors import SpecError
@@ -21,6 +21,13 @@ from houston.mission import load_mission
 pytestmark = pytest.mark.process
 
 PRODUCER = """'echo "{\\"n\\": 5, \\"word\\": \\"hi\\", \\"deep\\": {\\"list\\": [1, 2]}}"'"""
+
+
+def run_mission(
+    home: Home, mission: str | Path, *args: str, env: dict[str, str] | None = None
+) -> Result:
+    """`houston run MISSION ARGS --no-ui` in this home."""
+    return cli("--home", str(home.root), "run", str(mission), *args, "--no-ui", env=env)
 
 
 def only_mission(home: Home) -> Path:
@@ -56,7 +63,7 @@ tasks:
       command: 'echo "{{\\"whole\\": 1}}"'
       from_a: "{{{{ tasks.a.result }}}}"
 """)
-    result = cli("--home", str(home.root), "run", str(mission), "--no-ui")
+    result = run_mission(home, mission)
     assert result.code == 0, result.err
     folder = only_mission(home)
     seen = json.loads((folder / "outputs" / "b-stdin.json").read_text())
@@ -84,7 +91,7 @@ tasks:
       command: 'true'
       x: "{{ tasks.a.result.n }}"
 """)
-    result = cli("--home", str(home.root), "run", str(mission), "--no-ui")
+    result = run_mission(home, mission)
     assert result.code == 2
     assert f"{mission}:10" in result.err
     assert "uses the result of 'a', which it does not need" in result.err
@@ -120,34 +127,14 @@ tasks:
       who: "{{ who }}"
       times: "{{ times }}"
 """)
-    missing = cli("--home", str(home.root), "run", str(mission), "--no-ui")
+    missing = run_mission(home, mission)
     assert missing.code == 2 and "needs parameter 'who'" in missing.err
-    unknown = cli("--home", str(home.root), "run", str(mission), "--set", "whom=x", "--no-ui")
+    unknown = run_mission(home, mission, "--set", "whom=x")
     assert unknown.code == 2 and "unknown parameter whom" in unknown.err
-    typed = cli(
-        "--home",
-        str(home.root),
-        "run",
-        str(mission),
-        "--set",
-        "who=Ada",
-        "--set",
-        "times=three",
-        "--no-ui",
-    )
+    typed = run_mission(home, mission, "--set", "who=Ada", "--set", "times=three")
     assert typed.code == 2 and "--set times: 'three' is not an integer" in typed.err
     assert not MissionStore(home).list()
-    result = cli(
-        "--home",
-        str(home.root),
-        "run",
-        str(mission),
-        "--set",
-        "who=Ada",
-        "--set",
-        "times=3",
-        "--no-ui",
-    )
+    result = run_mission(home, mission, "--set", "who=Ada", "--set", "times=3")
     assert result.code == 0, result.err
     seen = json.loads((only_mission(home) / "outputs" / "in.json").read_text())
     assert seen["inputs"]["who"] == "Ada" and seen["inputs"]["times"] == 3
@@ -174,14 +161,7 @@ tasks:
     inputs: {goal: "a FAQ", plan: "{{ tasks.plan.result.data }}"}
 """)
     with ScriptedLLM(answer) as llm:
-        result = cli(
-            "--home",
-            str(home.root),
-            "run",
-            str(mission),
-            "--no-ui",
-            env={"HOUSTON_LLM_BASE_URL": llm.url},
-        )
+        result = run_mission(home, mission, env={"HOUSTON_LLM_BASE_URL": llm.url})
     assert result.code == 0, result.err
     assert llm.requests[0]["response_format"]["type"] == "json_schema"
     assert len(llm.requests) == 4  # the plan, then one call per step
@@ -214,14 +194,7 @@ tasks:
     inputs: {ticket: "I was charged twice!"}
 """)
     with ScriptedLLM(lambda body, n: answers[n - 1]) as llm:
-        result = cli(
-            "--home",
-            str(home.root),
-            "run",
-            str(mission),
-            "--no-ui",
-            env={"HOUSTON_LLM_BASE_URL": llm.url},
-        )
+        result = run_mission(home, mission, env={"HOUSTON_LLM_BASE_URL": llm.url})
     assert result.code == 0, result.err
     assert len(llm.requests) == 2
     task = only_mission(home) / "tasks" / "classify"
@@ -247,14 +220,7 @@ tasks:
     inputs: {step: "write the FAQ", goal: "a FAQ"}
 """)
     with ScriptedLLM(lambda body, n: script[n - 1]) as llm:
-        result = cli(
-            "--home",
-            str(home.root),
-            "run",
-            str(mission),
-            "--no-ui",
-            env={"HOUSTON_LLM_BASE_URL": llm.url},
-        )
+        result = run_mission(home, mission, env={"HOUSTON_LLM_BASE_URL": llm.url})
     assert result.code == 0, result.err
     folder = only_mission(home)
     attempt = folder / "tasks" / "step" / "attempts" / "1"
@@ -274,9 +240,7 @@ tasks:
 
 def test_the_bundled_pipeline_example_runs_offline(home: Home) -> None:
     example = str(Path(__file__).resolve().parents[1] / "missions" / "pipeline.yaml")
-    result = cli(
-        "--home", str(home.root), "run", example, "--set", "words=hello brave new world", "--no-ui"
-    )
+    result = run_mission(home, example, "--set", "words=hello brave new world")
     assert result.code == 0, result.err
     assert result_of(home, "summary") == {"summary": "4 words: HELLO BRAVE NEW WORLD"}
 
@@ -304,14 +268,7 @@ tasks:
     inputs: {{step: "look around forever", goal: "nothing"}}
 """)
     with ScriptedLLM(lambda body, n: tools(("Glob", {"pattern": "*"}), usage=usage)) as llm:
-        result = cli(
-            "--home",
-            str(home.root),
-            "run",
-            str(mission),
-            "--no-ui",
-            env={"HOUSTON_LLM_BASE_URL": llm.url},
-        )
+        result = run_mission(home, mission, env={"HOUSTON_LLM_BASE_URL": llm.url})
     assert result.code == 1
     attempt = only_mission(home) / "tasks" / "step" / "attempts" / "1"
     exit_ = json.loads((attempt / "exit.json").read_text())
@@ -340,7 +297,7 @@ tasks:
   - {{id: a, agent: core/shell, inputs: {{command: {PRODUCER}}}}}
   - {{id: b, agent: p/look, needs: [a], inputs: {{n: "{{{{ tasks.a.result.n }}}}"}}}}
 """)
-    result = cli("--home", str(home.root), "run", str(mission), "--no-ui")
+    result = run_mission(home, mission)
     assert result.code == 0, result.err
     assert result_of(home, "b") == {
         "needs": {"a": {"n": 5, "word": "hi", "deep": {"list": [1, 2]}}},
